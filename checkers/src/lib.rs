@@ -1,0 +1,1 @@
+//! keepalived-compatible health checkers.

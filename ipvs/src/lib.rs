@@ -1,0 +1,1 @@
+//! Linux IPVS over generic netlink.

@@ -1,0 +1,50 @@
+//! Command-line interface: one file per subcommand, argument structs and dispatch only.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod check_config;
+pub mod genhash;
+pub mod list;
+pub mod run;
+
+/// Exit status for a usage or internal error (clap uses 2 for usage errors too).
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lvsd",
+    version,
+    about = "A keepalived-compatible LVS director: VRRP failover, IPVS programming and health checks",
+    long_about = "lvsd reads keepalived.conf, floats virtual IPs between two directors with VRRP, \
+                  programs the kernel's IPVS table over generic netlink and adds or removes real \
+                  servers on the word of its health checkers."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the director daemon from a keepalived.conf (VRRP, checkers and IPVS).
+    Run(run::RunArgs),
+    /// Print the MD5 digest of a URL's body, like keepalived's genhash.
+    Genhash(genhash::GenhashArgs),
+    /// List the kernel's IPVS table, in `ipvsadm -Ln` format or as JSON.
+    List(list::ListArgs),
+    /// Check a keepalived.conf and report every problem with file:line:column.
+    CheckConfig(check_config::CheckConfigArgs),
+}
+
+/// Entry point used by `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run::execute(args),
+        Command::Genhash(args) => genhash::execute(args),
+        Command::List(args) => list::execute(args),
+        Command::CheckConfig(args) => check_config::execute(args),
+    }
+}

@@ -1,0 +1,1 @@
+//! keepalived.conf: source map and diagnostics, lexer, preprocessing, typed model, cross-checks.

@@ -1,0 +1,1 @@
+//! The daemon runtime: signals, reload, observable state.

@@ -1,0 +1,1 @@
+//! The director: desired IPVS table from the config model and checker verdicts.

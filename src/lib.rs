@@ -1,0 +1,9 @@
+//! lvsd: a keepalived-compatible LVS director.
+//!
+//! Dependencies point one way: `cli → daemon → director → {config, vrrp, ipvs, checkers}`.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod director;
+pub mod vrrp;

@@ -1,0 +1,1 @@
+//! VRRP v2/v3: pure packet codec and state machine, thin socket I/O.
