@@ -34,7 +34,12 @@ pub struct CheckConfigArgs {
 }
 
 pub fn execute(args: CheckConfigArgs) -> ExitCode {
-    check(&args.file, args.strict, args.dump, args.config_id.as_deref())
+    check(
+        &args.file,
+        args.strict,
+        args.dump,
+        args.config_id.as_deref(),
+    )
 }
 
 /// Checks `file` like `lvsd check-config` (also used by `lvsd run -t`): problems go to

@@ -86,9 +86,11 @@ pub enum Problem {
     MissingRequired { object: String, what: String },
     #[error("auth_pass of {instance} is longer than 8 characters; only the first 8 are used")]
     AuthPassTruncated { instance: String },
-    #[error("{instance}: nopreempt has no effect with state MASTER")]
+    #[error("{instance}: nopreempt does not work with state MASTER; nopreempt is cleared (as keepalived does)")]
     NopreemptWithMaster { instance: String },
-    #[error("virtual_router_id {vrid} is used by both {first} and {second} on interface {interface}")]
+    #[error(
+        "virtual_router_id {vrid} is used by both {first} and {second} on interface {interface}"
+    )]
     DuplicateVrid {
         vrid: u8,
         interface: String,

@@ -98,10 +98,12 @@ impl MappedText {
         if self.segments.is_empty() {
             return None;
         }
-        Some(match self.segments.binary_search_by(|s| s.at.cmp(&offset)) {
-            Ok(i) => i,
-            Err(i) => i.saturating_sub(1),
-        })
+        Some(
+            match self.segments.binary_search_by(|s| s.at.cmp(&offset)) {
+                Ok(i) => i,
+                Err(i) => i.saturating_sub(1),
+            },
+        )
     }
 
     /// The source position of text offset `offset`.
@@ -347,7 +349,10 @@ mod tests {
     #[test]
     fn quotes_join_and_escape() {
         assert_eq!(words(r#"abcd" efg h jkl "mnop"#), ["abcd efg h jkl mnop"]);
-        assert_eq!(words(r#"abcd "efg h jkl" mnop"#), ["abcd", "efg h jkl", "mnop"]);
+        assert_eq!(
+            words(r#"abcd "efg h jkl" mnop"#),
+            ["abcd", "efg h jkl", "mnop"]
+        );
         assert_eq!(words(r#""a\tb\x41\101\"""#), ["a\tbAA\""]);
     }
 
@@ -356,13 +361,19 @@ mod tests {
         assert_eq!(strip_comment("a # b"), "a ");
         assert_eq!(strip_comment("a ! b"), "a ");
         assert_eq!(strip_comment(r#"script "x # y" # z"#), r#"script "x # y" "#);
-        assert_eq!(strip_comment("router_id x   #运行 keepalived"), "router_id x   ");
+        assert_eq!(
+            strip_comment("router_id x   #运行 keepalived"),
+            "router_id x   "
+        );
     }
 
     #[test]
     fn unterminated_quote_is_reported() {
         let mut d = Vec::new();
-        let t = tokenize(&MappedText::from_source("script \"abc", FileId(0), 10), &mut d);
+        let t = tokenize(
+            &MappedText::from_source("script \"abc", FileId(0), 10),
+            &mut d,
+        );
         assert_eq!(t.len(), 2);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].span.map(|s| s.start), Some(17));

@@ -930,6 +930,9 @@ pub struct VrrpInstance {
     pub state: InitialState,
     /// May be omitted only with unicast peers.
     pub interface: Option<String>,
+    /// Where the interface name is written (the instance header if not given).
+    #[serde(skip)]
+    pub interface_span: Span,
     pub vrf: Option<String>,
     pub use_vmac: Option<UseVmac>,
     pub use_vmac_addr: bool,

@@ -288,7 +288,9 @@ impl<'a> Preprocessor<'a> {
         let mut value = MappedText::default();
         let first = first_part.trim();
         if !first.is_empty() {
-            let off = body_start + value_at + (body[value_at..].len() - body[value_at..].trim_start().len());
+            let off = body_start
+                + value_at
+                + (body[value_at..].len() - body[value_at..].trim_start().len());
             value.push_source(first, file, off);
         }
         let nl = Span::new(file, body_start, body_start + 1);
@@ -333,7 +335,9 @@ impl<'a> Preprocessor<'a> {
 
     fn include(&mut self, file: FileId, body_start: usize, body: &str, keyword: &str) {
         let span = Span::new(file, body_start, body_start + body.len());
-        let pattern = body[keyword.len()..].trim().trim_matches(|c| c == '"' || c == '\'');
+        let pattern = body[keyword.len()..]
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'');
         if pattern.is_empty() {
             self.error(
                 span,
@@ -423,7 +427,8 @@ impl<'a> Preprocessor<'a> {
             return;
         }
         if let Some((name, value_at)) = parse_definition(&text.text) {
-            let trimmed_start = value_at + (text.text[value_at..].len() - text.text[value_at..].trim_start().len());
+            let trimmed_start =
+                value_at + (text.text[value_at..].len() - text.text[value_at..].trim_start().len());
             let trimmed_end = text.text.trim_end().len().max(trimmed_start);
             let mut value = MappedText::default();
             value.push_slice(&text, trimmed_start, trimmed_end);
@@ -676,11 +681,7 @@ impl<'a> Preprocessor<'a> {
             }
             let mut v = start;
             for _ in 0..count {
-                let s = if hex {
-                    format!("{v:x}")
-                } else {
-                    v.to_string()
-                };
+                let s = if hex { format!("{v:x}") } else { v.to_string() };
                 assignments.push(vec![(var.to_string(), s)]);
                 v = v.saturating_add(step);
             }
@@ -697,7 +698,6 @@ impl<'a> Preprocessor<'a> {
             }
         }
     }
-
 }
 
 enum Value {

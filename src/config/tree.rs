@@ -154,11 +154,7 @@ impl TreeBuilder {
                         continue;
                     }
                     // `{` starting a line: it opens the block of the previous statement.
-                    let previous = self
-                        .top()
-                        .nodes
-                        .last()
-                        .is_some_and(|n| n.block.is_none());
+                    let previous = self.top().nodes.last().is_some_and(|n| n.block.is_none());
                     if previous {
                         if let Some(node) = self.top().nodes.pop() {
                             self.open(Some((node.keyword, node.args)), tok.span, diags);
@@ -224,10 +220,19 @@ mod tests {
 
     #[test]
     fn brace_on_next_line_and_shared_close() {
-        let (nodes, d) = build(&["vrrp_instance VI_1", "{", "  virtual_ipaddress { 10.0.0.1 }", "priority 5 }"]);
+        let (nodes, d) = build(&[
+            "vrrp_instance VI_1",
+            "{",
+            "  virtual_ipaddress { 10.0.0.1 }",
+            "priority 5 }",
+        ]);
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(nodes.len(), 1);
-        let inner = &nodes[0].block.as_ref().map(|b| b.nodes.clone()).unwrap_or_default();
+        let inner = &nodes[0]
+            .block
+            .as_ref()
+            .map(|b| b.nodes.clone())
+            .unwrap_or_default();
         assert_eq!(inner.len(), 2);
         assert_eq!(inner[0].name(), "virtual_ipaddress");
         assert_eq!(inner[1].args[0].text, "5");
@@ -237,7 +242,9 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let many = "a {".repeat(100_000);
         let (_, d) = build(&[&many]);
-        assert!(d.iter().any(|d| matches!(d.problem, Problem::NestingTooDeep { .. })));
+        assert!(d
+            .iter()
+            .any(|d| matches!(d.problem, Problem::NestingTooDeep { .. })));
         let braces = "{".repeat(100_000);
         let (_, d) = build(&[&braces]);
         assert!(!d.is_empty());

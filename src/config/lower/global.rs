@@ -135,9 +135,7 @@ pub(super) fn global_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GlobalDefs) {
                 g.garp.lower_prio_repeat = v
             }
         }
-        "vrrp_garp_master_refresh" => {
-            g.garp.master_refresh = cx.timer(n).filter(|d| !d.is_zero())
-        }
+        "vrrp_garp_master_refresh" => g.garp.master_refresh = cx.timer(n).filter(|d| !d.is_zero()),
         "vrrp_garp_master_refresh_repeat" => {
             if let Some(v) = cx.u32(n) {
                 g.garp.master_refresh_repeat = v
@@ -351,14 +349,26 @@ fn lvs_sync_daemon(cx: &mut Cx<'_>, n: &Node) -> Option<LvsSyncDaemon> {
         };
         match key {
             "inst" => d.instance = Some(v.text.clone()),
-            "id" => d.sync_id = cx.int_token(n, v, 0, 255).and_then(|x| u8::try_from(x).ok()),
+            "id" => {
+                d.sync_id = cx
+                    .int_token(n, v, 0, 255)
+                    .and_then(|x| u8::try_from(x).ok())
+            }
             "maxlen" => {
                 d.maxlen = cx
                     .int_token(n, v, 1, 65507)
                     .and_then(|x| u16::try_from(x).ok())
             }
-            "port" => d.port = cx.int_token(n, v, 1, 65535).and_then(|x| u16::try_from(x).ok()),
-            "ttl" => d.ttl = cx.int_token(n, v, 1, 255).and_then(|x| u8::try_from(x).ok()),
+            "port" => {
+                d.port = cx
+                    .int_token(n, v, 1, 65535)
+                    .and_then(|x| u16::try_from(x).ok())
+            }
+            "ttl" => {
+                d.ttl = cx
+                    .int_token(n, v, 1, 255)
+                    .and_then(|x| u8::try_from(x).ok())
+            }
             _ => d.group = cx.ip_token(n, v),
         }
     }

@@ -70,7 +70,11 @@ fn address_range(text: &str) -> Option<(IpAddr, IpAddr)> {
                 ))
             }
             IpAddr::V6(v6) if len <= 128 => {
-                let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
                 let base = u128::from(v6) & mask;
                 Some((
                     IpAddr::from(std::net::Ipv6Addr::from(base)),
@@ -634,7 +638,9 @@ fn checker(
             "bind_if" if !misc => common.bind_if = cx.string(n),
             "bind_port" if !misc => common.bind_port = cx.port(n),
             "fwmark" if !misc => {
-                common.fwmark = cx.int(n, 0, i64::from(u32::MAX)).and_then(|v| u32::try_from(v).ok())
+                common.fwmark = cx
+                    .int(n, 0, i64::from(u32::MAX))
+                    .and_then(|v| u32::try_from(v).ok())
             }
             "http_protocol" if http => {
                 if let Some(t) = cx.one(n, "1.0, 1.0C or 1.1") {

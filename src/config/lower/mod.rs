@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::diag::{Diagnostic, Problem};
 use super::lexer::Token;
-use super::model::{Config, ScriptCommand};
+use super::model::{Config, LvsSyncDaemon, ScriptCommand};
 use super::source::Span;
 use super::tree::Node;
 
@@ -45,12 +45,7 @@ pub const UNSUPPORTED_CHECKERS: &[&str] = &[
 ];
 
 /// vrrp_instance / vrrp_sync_group keywords lvsd does not implement.
-pub const UNSUPPORTED_VRRP: &[&str] = &[
-    "track_file",
-    "track_process",
-    "track_bfd",
-    "use_ipvlan",
-];
+pub const UNSUPPORTED_VRRP: &[&str] = &["track_file", "track_process", "track_bfd", "use_ipvlan"];
 
 /// global_defs keywords that tune keepalived's own processes or integrations lvsd does
 /// not have (SNMP, DBus, firewalls, scheduling, netlink buffers, reload machinery).
@@ -162,7 +157,18 @@ pub fn lower(nodes: &[Node], diags: &mut Vec<Diagnostic>) -> Config {
                 }
             }
             "vrrp_instance" => {
-                if let Some(i) = vrrp::vrrp_instance(&mut cx, node, &config.global) {
+                if let Some((i, sync_if)) = vrrp::vrrp_instance(&mut cx, node, &config.global) {
+                    if let (Some(interface), None) = (sync_if, &config.global.lvs_sync_daemon) {
+                        config.global.lvs_sync_daemon = Some(LvsSyncDaemon {
+                            interface,
+                            instance: Some(i.name.clone()),
+                            sync_id: None,
+                            maxlen: None,
+                            port: None,
+                            ttl: None,
+                            group: None,
+                        });
+                    }
                     config.vrrp_instances.push(i);
                 }
             }
@@ -537,7 +543,10 @@ mod tests {
     fn timers_parse_fractions() {
         assert_eq!(parse_timer("3"), Some(Duration::from_secs(3)));
         assert_eq!(parse_timer("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_timer("2.71828"), Some(Duration::from_micros(2_718_280)));
+        assert_eq!(
+            parse_timer("2.71828"),
+            Some(Duration::from_micros(2_718_280))
+        );
         assert_eq!(parse_timer(".000001"), Some(Duration::from_micros(1)));
         assert_eq!(parse_timer("-1"), None);
         assert_eq!(parse_timer("1e3"), None);

@@ -7,9 +7,9 @@ use std::time::Duration;
 use super::super::diag::Problem;
 use super::super::model::{
     AdvertInt, AuthType, Authentication, Broadcast, GlobalDefs, InitialState, IpFamily, Priority,
-    RunAs, Scope, ScriptCommand, Secret, TrackWeight, TrackedInterface, TrackedScript,
-    UnicastPeer, UseVmac, VirtualIpAddress, VirtualRoute, VirtualRule, VrrpInstance, VrrpNotify,
-    VrrpScript, VrrpSyncGroup, VrrpVersion, Vrid,
+    RunAs, Scope, ScriptCommand, Secret, TrackWeight, TrackedInterface, TrackedScript, UnicastPeer,
+    UseVmac, VirtualIpAddress, VirtualRoute, VirtualRule, Vrid, VrrpInstance, VrrpNotify,
+    VrrpScript, VrrpSyncGroup, VrrpVersion,
 };
 use super::super::tree::Node;
 use super::{global, parse_integer, Cx, UNSUPPORTED_VRRP};
@@ -222,8 +222,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         match n.name() {
             "group" => {
                 has_group = true;
-                g.group
-                    .extend(cx.words(n).into_iter().map(|t| t.text));
+                g.group.extend(cx.words(n).into_iter().map(|t| t.text));
             }
             "track_interface" => g.track_interfaces = track_interfaces(cx, n),
             "track_script" => g.track_scripts = track_scripts(cx, n),
@@ -245,11 +244,12 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
     }
     let name = name?;
     if !has_group {
-        cx.error(
+        // keepalived ignores such a group with a warning.
+        cx.warning(
             node.span(),
             Problem::MissingRequired {
                 object: format!("vrrp_sync_group {name}"),
-                what: "group { } of vrrp_instances".into(),
+                what: "group { } of vrrp_instances; it is ignored".into(),
             },
         );
         return None;
@@ -257,11 +257,13 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
     Some(g)
 }
 
+/// A vrrp_instance, and the interface of its deprecated `lvs_sync_daemon_interface`.
 pub(super) fn vrrp_instance(
     cx: &mut Cx<'_>,
     node: &Node,
     global: &GlobalDefs,
-) -> Option<VrrpInstance> {
+) -> Option<(VrrpInstance, Option<String>)> {
+    let mut sync_daemon_interface = None;
     let name = block_name(cx, node);
     let label = format!("vrrp_instance {}", name.as_deref().unwrap_or("?"));
     let mut vrid = None;
@@ -280,6 +282,7 @@ pub(super) fn vrrp_instance(
         span: node.span(),
         state: InitialState::Backup,
         interface: None,
+        interface_span: node.span(),
         vrf: None,
         use_vmac: None,
         use_vmac_addr: false,
@@ -336,7 +339,12 @@ pub(super) fn vrrp_instance(
                     }
                 }
             }
-            "interface" => i.interface = cx.string(n),
+            "interface" => {
+                i.interface = cx.string(n);
+                i.interface_span = n.args.first().map(|t| t.span).unwrap_or(n.keyword.span);
+            }
+            // Deprecated form of global lvs_sync_daemon IFACE inst THIS_INSTANCE.
+            "lvs_sync_daemon_interface" => sync_daemon_interface = cx.string(n),
             "vrf" => i.vrf = cx.string(n),
             "use_vmac" => {
                 cx.no_block(n);
@@ -544,14 +552,17 @@ pub(super) fn vrrp_instance(
     };
     i.virtual_router_id = vrid;
     i.strict_mode = strict_mode.unwrap_or(global.vrrp_strict);
-    i.lower_prio_no_advert = lower_prio_no_advert.unwrap_or(global.vrrp_lower_prio_no_advert || i.strict_mode);
-    i.higher_prio_send_advert = higher_prio_send_advert.unwrap_or(global.vrrp_higher_prio_send_advert);
+    i.lower_prio_no_advert =
+        lower_prio_no_advert.unwrap_or(global.vrrp_lower_prio_no_advert || i.strict_mode);
+    i.higher_prio_send_advert =
+        higher_prio_send_advert.unwrap_or(global.vrrp_higher_prio_send_advert);
     i.skip_check_adv_addr = skip_check_adv_addr.unwrap_or(global.vrrp_skip_check_adv_addr);
     i.check_unicast_src = check_unicast_src.unwrap_or(global.vrrp_check_unicast_src)
-        || i.unicast_peers.iter().any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
+        || i.unicast_peers
+            .iter()
+            .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
     let ipv6 = i.native_ipv6
-        || i
-            .virtual_ipaddresses
+        || i.virtual_ipaddresses
             .first()
             .is_some_and(|v| IpFamily::of(&v.address) == IpFamily::Inet6);
     i.version = match (version, ipv6) {
@@ -625,7 +636,7 @@ pub(super) fn vrrp_instance(
         i.authentication = None;
     }
     i.name = name;
-    Some(i)
+    Some((i, sync_daemon_interface))
 }
 
 fn unicast_peer(cx: &mut Cx<'_>, n: &Node) -> Option<UnicastPeer> {
@@ -655,7 +666,11 @@ fn unicast_peer(cx: &mut Cx<'_>, n: &Node) -> Option<UnicastPeer> {
             }
         };
         match args.next() {
-            Some(v) => *slot = cx.int_token(n, v, 0, 255).and_then(|x| u8::try_from(x).ok()),
+            Some(v) => {
+                *slot = cx
+                    .int_token(n, v, 0, 255)
+                    .and_then(|x| u8::try_from(x).ok())
+            }
             None => cx.missing(n, "a TTL 0..255"),
         }
     }
@@ -831,8 +846,19 @@ pub(super) fn route(cx: &mut Cx<'_>, n: &Node) -> VirtualRoute {
         let key = t.text.as_str();
         let takes_value = matches!(
             key,
-            "src" | "to" | "via" | "gw" | "or" | "dev" | "oif" | "scope" | "table" | "metric"
-                | "priority" | "preference" | "track_group"
+            "src"
+                | "to"
+                | "via"
+                | "gw"
+                | "or"
+                | "dev"
+                | "oif"
+                | "scope"
+                | "table"
+                | "metric"
+                | "priority"
+                | "preference"
+                | "track_group"
         );
         if takes_value {
             let Some(v) = next else {
@@ -885,12 +911,9 @@ pub(super) fn route(cx: &mut Cx<'_>, n: &Node) -> VirtualRoute {
         }
         if key == "no_track" {
             r.no_track = true;
-        } else if r.destination.is_empty() && r.route_type.is_none() && ROUTE_TYPES.contains(&key)
-        {
+        } else if r.destination.is_empty() && r.route_type.is_none() && ROUTE_TYPES.contains(&key) {
             r.route_type = Some(key.to_string());
-        } else if r.destination.is_empty()
-            && (key == "default" || address_prefix(key).is_some())
-        {
+        } else if r.destination.is_empty() && (key == "default" || address_prefix(key).is_some()) {
             r.destination = key.to_string();
         } else {
             r.options.push(key.to_string());
