@@ -119,7 +119,7 @@ fn vrrp_references(c: &Config, diags: &mut Vec<Diagnostic>) {
         if let Some(inst) = &d.instance {
             if !instances.contains(inst.as_str()) {
                 diags.push(Diagnostic::error(
-                    None,
+                    d.span,
                     Problem::UnknownReference {
                         what: "vrrp_instance (lvs_sync_daemon)".into(),
                         name: inst.clone(),

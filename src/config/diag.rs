@@ -65,7 +65,7 @@ pub enum Problem {
     MissingValue { keyword: String },
     #[error("'{keyword}': invalid value '{value}'")]
     InvalidValue { keyword: String, value: String },
-    #[error("'{keyword}': {value} is out of range {min}..={max}")]
+    #[error("'{keyword}': {value} is out of range {min}..{max}")]
     OutOfRange {
         keyword: String,
         value: String,

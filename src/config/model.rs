@@ -499,6 +499,8 @@ pub struct SmtpServer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LvsSyncDaemon {
     pub interface: String,
+    #[serde(skip)]
+    pub span: Span,
     /// The vrrp_instance whose state drives master/backup; `None` = run both.
     pub instance: Option<String>,
     /// Default: the VRID of the instance, or 0.

@@ -324,6 +324,7 @@ fn lvs_sync_daemon(cx: &mut Cx<'_>, n: &Node) -> Option<LvsSyncDaemon> {
     };
     let mut d = LvsSyncDaemon {
         interface: iface.text.clone(),
+        span: n.span(),
         instance: None,
         sync_id: None,
         maxlen: None,

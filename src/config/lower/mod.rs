@@ -161,6 +161,7 @@ pub fn lower(nodes: &[Node], diags: &mut Vec<Diagnostic>) -> Config {
                     if let (Some(interface), None) = (sync_if, &config.global.lvs_sync_daemon) {
                         config.global.lvs_sync_daemon = Some(LvsSyncDaemon {
                             interface,
+                            span: i.span,
                             instance: Some(i.name.clone()),
                             sync_id: None,
                             maxlen: None,

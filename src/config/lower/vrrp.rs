@@ -267,6 +267,7 @@ pub(super) fn vrrp_instance(
     let name = block_name(cx, node);
     let label = format!("vrrp_instance {}", name.as_deref().unwrap_or("?"));
     let mut vrid = None;
+    let mut vrid_given = false;
     let mut version = None;
     let mut advert: Option<(Duration, &Node)> = None;
     let mut auth_type = None;
@@ -410,6 +411,7 @@ pub(super) fn vrrp_instance(
             "lower_prio_no_advert" => lower_prio_no_advert = Some(cx.flag(n)),
             "higher_prio_send_advert" => higher_prio_send_advert = Some(cx.flag(n)),
             "virtual_router_id" => {
+                vrid_given = true;
                 if let Some(t) = cx.one(n, "an integer 1..255") {
                     match parse_integer(&t.text).map(Vrid::new) {
                         Some(Ok(v)) => vrid = Some(v),
@@ -541,6 +543,9 @@ pub(super) fn vrrp_instance(
     }
     let name = name?;
     let Some(vrid) = vrid else {
+        if vrid_given {
+            return None;
+        }
         cx.error(
             node.span(),
             Problem::MissingRequired {
