@@ -488,7 +488,13 @@ macro_rules! uml_test {
             fn $name() {
                 if !$crate::uml::in_guest() {
                     match $crate::uml::rerun_in_guest(module_path!(), stringify!($name)) {
-                        Ok(out) => out.assert_success(),
+                        Ok(out) if out.status == 0 => {}
+                        Ok(out) => panic!(
+                            "{} failed inside the UML guest (status {})\n{}",
+                            stringify!($name),
+                            out.status,
+                            out.report()
+                        ),
                         Err(err) => panic!("{err}"),
                     }
                     return;
