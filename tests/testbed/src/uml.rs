@@ -38,9 +38,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, Once, OnceLock};
 use std::time::Duration;
 use std::{env, fs, io};
 
@@ -66,6 +67,10 @@ const GUEST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /// Where guest run directories live: must be a path the guest sees as the
 /// host's (its `/dev/shm` is its own, so `std::env::temp_dir()` won't do).
 const HOST_RUN_ROOT: &str = "/tmp";
+/// Run directories are `<HOST_RUN_ROOT>/lvsd-uml-<pid>-<random>`.
+const RUN_DIR_PREFIX: &str = "lvsd-uml-";
+/// In a run directory: the process group id of its UML.
+const PGID_FILE: &str = "uml.pgid";
 /// Console lines quoted in errors.
 const CONSOLE_TAIL_LINES: usize = 40;
 /// IPVS modules that are not schedulers (they need extra netfilter pieces).
@@ -288,10 +293,12 @@ impl Uml {
         let kernel = find_kernel()?;
         let shim = shim_library()?;
         let uml_tmp = uml_tmpdir(self.mem_mib);
+        static SWEEP: Once = Once::new();
+        SWEEP.call_once(sweep_stale_runs);
         let _slot = BootSlot::acquire();
 
         let run_dir = tempfile::Builder::new()
-            .prefix(&format!("lvsd-uml-{}-", std::process::id()))
+            .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
             .tempdir_in(HOST_RUN_ROOT)
             .map_err(io_err(format!(
                 "creating a run directory in {HOST_RUN_ROOT}"
@@ -328,11 +335,25 @@ impl Uml {
             .stdin(Stdio::null())
             .stdout(console)
             .stderr(console2);
+        // If this test process dies without unwinding (SIGKILL from a CI
+        // timeout), the guest dies too; the orphaned helper processes are
+        // swept by the next run (see `sweep_stale_runs`).
+        // SAFETY: the closure runs between fork and exec and only makes one
+        // prctl system call, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(io::Error::from)
+            });
+        }
         let mut uml = ProcessGuard::spawn(cmd).map_err(io_err(format!(
             "starting {} (LD_PRELOAD={})",
             kernel.display(),
             shim.display()
         )))?;
+        let pgid_file = dir.join(PGID_FILE);
+        fs::write(&pgid_file, uml.pid().to_string())
+            .map_err(io_err(format!("writing {}", pgid_file.display())))?;
         let exited = uml.wait_timeout(self.timeout);
         uml.kill();
         let console_text = read_lossy(&console_path);
@@ -653,6 +674,66 @@ fn uml_tmpdir(mem_mib: u64) -> PathBuf {
     }
 }
 
+/// Removes run directories of test processes that died without cleaning up
+/// (killed by a CI timeout), killing their UML process groups first.
+fn sweep_stale_runs() {
+    let Ok(entries) = fs::read_dir(HOST_RUN_ROOT) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = run_dir_owner(&name) else {
+            continue;
+        };
+        if Path::new("/proc").join(owner.to_string()).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        if let Some(pgid) = fs::read_to_string(dir.join(PGID_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            if uml_group_alive(pgid) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// The creating pid in a run directory name `lvsd-uml-<pid>-<random>`.
+fn run_dir_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(RUN_DIR_PREFIX)?;
+    let (pid, _random) = rest.split_once('-')?;
+    pid.parse().ok()
+}
+
+/// Whether some `linux.uml` process still belongs to process group `pgid`
+/// (so a recycled group id of an unrelated program is never signalled).
+fn uml_group_alive(pgid: i32) -> bool {
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.flatten().any(|p| {
+        let Ok(stat) = fs::read_to_string(p.path().join("stat")) else {
+            return false;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may contain spaces.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            return false;
+        };
+        let comm_is_uml = head.ends_with("(linux.uml");
+        let pgrp = rest
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse::<i32>().ok());
+        comm_is_uml && pgrp == Some(pgid)
+    })
+}
+
 /// Caps concurrent guests per process: each takes memory and a CPU.
 struct BootSlot;
 
@@ -729,6 +810,13 @@ mod tests {
             libtest_name("kernel::guest::ipvs", "roundtrip"),
             "guest::ipvs::roundtrip"
         );
+    }
+
+    #[test]
+    fn run_dir_owner_parses_our_names_only() {
+        assert_eq!(run_dir_owner("lvsd-uml-1234-AbC9x"), Some(1234));
+        assert_eq!(run_dir_owner("lvsd-uml-x-1"), None);
+        assert_eq!(run_dir_owner("lvsd-testbed-0"), None);
     }
 
     #[test]
