@@ -1190,6 +1190,27 @@ fn too_many_problems_are_capped() {
 }
 
 #[test]
+fn many_warnings_alone_do_not_refuse_a_configuration() {
+    let l = loaded(&format!(
+        "{MINIMAL_INSTANCE}{}",
+        "frobnicate\n".repeat(3000)
+    ));
+    assert_eq!(l.warnings.len(), config::MAX_DIAGNOSTICS + 1);
+    assert!(matches!(
+        l.warnings.last().map(|d| &d.problem),
+        Some(Problem::TooManyProblems { .. })
+    ));
+    let (_p, r, _s) = load_text(&format!(
+        "{}vrrp_instance X {{\n interface lo\n virtual_router_id 0\n}}\n",
+        "frobnicate\n".repeat(3000)
+    ));
+    assert!(
+        r.is_err(),
+        "an error after the cap still refuses the configuration"
+    );
+}
+
+#[test]
 fn secrets_are_redacted_in_json() {
     let l = loaded(&format!(
         "{}SSL {{\n    password s3cr3tkey\n}}\n",
