@@ -1560,7 +1560,10 @@ fn value(line: &str, key: &str) -> Option<String> {
 }
 
 /// Parses the VRRP part of keepalived's `-d` dump.
-fn parse_dump(lines: &[String]) -> (Vec<(String, DumpedInstance)>, Vec<(String, DumpedScript)>) {
+/// keepalived's dump: instances and scripts, by name, in order.
+type Dump = (Vec<(String, DumpedInstance)>, Vec<(String, DumpedScript)>);
+
+fn parse_dump(lines: &[String]) -> Dump {
     let mut instances: Vec<(String, DumpedInstance)> = Vec::new();
     let mut scripts: Vec<(String, DumpedScript)> = Vec::new();
     let mut section = "";
