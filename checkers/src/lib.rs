@@ -7,7 +7,11 @@
 //! `ping` perform one check each; `runner` drives thousands of them on one tokio runtime.
 
 pub mod config;
+pub mod genhash;
+pub mod http;
 pub mod schedule;
+pub mod tcp;
+pub mod tls;
 pub mod verdict;
 
 pub use config::*;
