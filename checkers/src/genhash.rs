@@ -105,16 +105,16 @@ impl GenhashError {
         }
     }
 
-    /// The reply ended before its head did: keepalived reports this on stderr and still
-    /// prints (empty) hash sections.
-    pub fn is_no_head(&self) -> bool {
-        matches!(
-            self,
+    /// The reply ended before its head did (with this many bytes received): keepalived
+    /// reports this on stderr and still prints (empty) hash sections.
+    pub fn no_head(&self) -> Option<usize> {
+        match self {
             GenhashError::Exchange {
-                source: ExchangeError::Reply(ReplyError::NoHead { .. }),
+                source: ExchangeError::Reply(ReplyError::NoHead { received }),
                 ..
-            }
-        )
+            } => Some(*received),
+            _ => None,
+        }
     }
 }
 
@@ -250,13 +250,17 @@ impl VerbosePrinter {
         )
     }
 
-    /// After a reply without a head end: keepalived prints the header title, the MD5 of
-    /// nothing, and an empty final digest.
-    pub fn no_head(&self) -> String {
+    /// After a reply without a head end: keepalived prints the header title (only if some
+    /// bytes came), the MD5 of nothing, and an empty final digest.
+    pub fn no_head(&self, received: usize) -> String {
         let empty: [u8; 16] = md5::Digest::finalize(<md5::Md5 as md5::Digest>::new()).into();
+        let header = if received > 0 {
+            header_title()
+        } else {
+            String::new()
+        };
         format!(
-            "{}\n{}{}{}",
-            header_title(),
+            "{header}\n{}{}{}",
             hash_title(),
             hexdump(&empty),
             final_title()

@@ -14,8 +14,9 @@ use checkers::http::{hex, ExchangeEvent};
 use checkers::HttpProtocol;
 use clap::{ArgAction, Args, Parser};
 
-/// keepalived 2.2.7's `genhash --help` text (its usage), printed on stderr on usage errors.
-const KEEPALIVED_USAGE: &str = "Usage: genhash COMMAND [OPTIONS]
+/// keepalived 2.2.7's `genhash --help` text (its usage, `{argv0}` being the program name as
+/// invoked), printed on stderr on usage errors.
+const KEEPALIVED_USAGE: &str = "Usage: {argv0} COMMAND [OPTIONS]
 Commands:
    -s server-address -p port -u url
    -S -s server-address -p port -u url
@@ -179,10 +180,14 @@ pub fn execute(args: GenhashArgs) -> ExitCode {
 
 /// `genhash ...` (lvsd invoked through a symlink named genhash): keepalived's behaviour.
 pub fn main_compat() -> ExitCode {
+    let argv0 = std::env::args()
+        .next()
+        .unwrap_or_else(|| "genhash".to_string());
+    let usage = KEEPALIVED_USAGE.replace("{argv0}", &argv0);
     let cli = match CompatCli::try_parse() {
         Ok(cli) => cli,
         Err(_) => {
-            eprint!("{KEEPALIVED_USAGE}");
+            eprint!("{usage}");
             return ExitCode::from(1);
         }
     };
@@ -192,7 +197,7 @@ pub fn main_compat() -> ExitCode {
             if e != UsageError::Missing {
                 eprintln!("{e}");
             }
-            eprint!("{KEEPALIVED_USAGE}");
+            eprint!("{usage}");
             ExitCode::from(1)
         }
     }
@@ -275,12 +280,12 @@ fn report_failure(
     mode: Mode,
 ) -> ExitCode {
     let message = error.keepalived_message();
-    if error.is_no_head() {
+    if let Some(received) = error.no_head() {
         if mode == Mode::Keepalived {
             eprintln!("{message}");
         }
         if verbose {
-            let _ = out.write_all(printer.no_head().as_bytes());
+            let _ = out.write_all(printer.no_head(received).as_bytes());
         }
     } else if mode == Mode::Keepalived {
         let _ = writeln!(out, "{message}");
@@ -288,7 +293,7 @@ fn report_failure(
     match mode {
         Mode::Keepalived => ExitCode::SUCCESS,
         Mode::Lvsd => {
-            if !error.is_no_head() {
+            if error.no_head().is_none() {
                 eprintln!("lvsd genhash: {message}: {error}");
             } else {
                 eprintln!("lvsd genhash: {error}");

@@ -123,7 +123,14 @@ impl NginxBuilder {
         } else {
             (None, None)
         };
-        let conf = self.render(dir.path(), &listen_ip, http_port, https_port, cert.as_deref(), key.as_deref());
+        let conf = self.render(
+            dir.path(),
+            &listen_ip,
+            http_port,
+            https_port,
+            cert.as_deref(),
+            key.as_deref(),
+        );
         let conf_path = dir.path().join("nginx.conf");
         fs::write(&conf_path, conf)?;
         let mut command = match &self.netns {
@@ -167,14 +174,28 @@ impl NginxBuilder {
     ) -> String {
         let p = prefix.display();
         let listen = |port: u16, ssl: bool| {
-            let host = if listen_ip.contains(':') { format!("[{listen_ip}]") } else { listen_ip.to_string() };
+            let host = if listen_ip.contains(':') {
+                format!("[{listen_ip}]")
+            } else {
+                listen_ip.to_string()
+            };
             format!("listen {host}:{port}{};", if ssl { " ssl" } else { "" })
         };
         let mut c = String::new();
-        let _ = writeln!(c, "daemon off;\nmaster_process on;\nworker_processes {};", self.worker_processes.unwrap_or(1));
+        let _ = writeln!(
+            c,
+            "daemon off;\nmaster_process on;\nworker_processes {};",
+            self.worker_processes.unwrap_or(1)
+        );
         let _ = writeln!(c, "pid {p}/nginx.pid;\nerror_log {p}/logs/error.log;");
-        let _ = writeln!(c, "worker_rlimit_nofile 65536;\nevents {{ worker_connections 16384; }}");
-        let _ = writeln!(c, "http {{\n  access_log off;\n  default_type application/octet-stream;");
+        let _ = writeln!(
+            c,
+            "worker_rlimit_nofile 65536;\nevents {{ worker_connections 16384; }}"
+        );
+        let _ = writeln!(
+            c,
+            "http {{\n  access_log off;\n  default_type application/octet-stream;"
+        );
         for t in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
             let _ = writeln!(c, "  {t}_temp_path {p}/tmp/{t};");
         }
@@ -182,7 +203,11 @@ impl NginxBuilder {
         if locations.is_empty() {
             locations.push_str("location / { }");
         }
-        let _ = writeln!(c, "  server {{\n    {}\n    root {p}/html;\n    {locations}\n  }}", listen(http_port, false));
+        let _ = writeln!(
+            c,
+            "  server {{\n    {}\n    root {p}/html;\n    {locations}\n  }}",
+            listen(http_port, false)
+        );
         if let (Some(port), Some(cert), Some(key)) = (https_port, cert, key) {
             let _ = writeln!(
                 c,
@@ -253,7 +278,9 @@ impl Nginx {
             "::" => "::1".to_string(),
             other => other.to_string(),
         };
-        ip.parse().ok().map(|ip| SocketAddr::new(ip, self.http_port))
+        ip.parse()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, self.http_port))
     }
 
     fn wait_ready(&mut self) -> io::Result<()> {
@@ -271,7 +298,9 @@ impl Nginx {
             }
             // A namespace's loopback is not reachable from here: trust the pid file there.
             let ready = match (&addr, self.in_netns) {
-                (Some(a), false) => TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok(),
+                (Some(a), false) => {
+                    TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok()
+                }
                 _ => self.dir.path().join("nginx.pid").exists(),
             };
             if ready {
@@ -328,7 +357,17 @@ fn make_self_signed(dir: &Path, names: &[String]) -> io::Result<(PathBuf, PathBu
     }
     let cn = names.first().map(String::as_str).unwrap_or("localhost");
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -342,7 +381,9 @@ fn make_self_signed(dir: &Path, names: &[String]) -> io::Result<(PathBuf, PathBu
         .stderr(Stdio::null())
         .status()?;
     if !status.success() {
-        return Err(io::Error::other(format!("openssl req -x509 failed: {status}")));
+        return Err(io::Error::other(format!(
+            "openssl req -x509 failed: {status}"
+        )));
     }
     Ok((cert, key))
 }
