@@ -376,6 +376,9 @@ fn make_self_signed(dir: &Path, names: &[String]) -> io::Result<(PathBuf, PathBu
         .arg(format!("/CN={cn}"))
         .arg("-addext")
         .arg(&san)
+        // A leaf, not a CA (openssl's default), so strict verifiers accept it when the
+        // certificate itself is given as the trust anchor.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
