@@ -9,6 +9,7 @@
 pub mod config;
 pub mod genhash;
 pub mod http;
+pub mod misc;
 pub mod schedule;
 pub mod tcp;
 pub mod tls;
