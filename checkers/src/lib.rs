@@ -10,6 +10,7 @@ pub mod config;
 pub mod genhash;
 pub mod http;
 pub mod misc;
+pub mod ping;
 pub mod schedule;
 pub mod tcp;
 pub mod tls;
