@@ -159,7 +159,7 @@ pub enum HttpProtocol {
     Http11,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TlsOptions {
     /// SNI server name (`enable_sni`: keepalived sends the virtualhost).
     pub sni: Option<String>,

@@ -127,10 +127,13 @@ pub struct Fetched {
 
 /// Fetches the URL; `on_event` sees the head and each body read as they arrive. The error
 /// comes with the time spent, which verbose output reports too.
-pub async fn fetch(
+pub async fn fetch<F>(
     options: &GenhashOptions,
-    on_event: &mut dyn FnMut(ExchangeEvent<'_>),
-) -> Result<Fetched, (GenhashError, Duration)> {
+    mut on_event: F,
+) -> Result<Fetched, (GenhashError, Duration)>
+where
+    F: FnMut(ExchangeEvent<'_>),
+{
     let start = Instant::now();
     let target = options.target();
     let checker = HttpChecker::new(options.as_check()).map_err(|e| (e.into(), start.elapsed()))?;
@@ -145,9 +148,18 @@ pub async fn fetch(
         .map_err(|source| (GenhashError::Connect { target, source }, start.elapsed()))?;
     let request = http::request_bytes(&options.url, &host, options.protocol);
     let reply = match &mut stream {
-        Stream::Plain(s) => http::exchange(s, &request, options.timeout, u64::MAX, on_event).await,
+        Stream::Plain(s) => {
+            http::exchange(s, &request, options.timeout, u64::MAX, &mut on_event).await
+        }
         Stream::Tls(s) => {
-            http::exchange(s.as_mut(), &request, options.timeout, u64::MAX, on_event).await
+            http::exchange(
+                s.as_mut(),
+                &request,
+                options.timeout,
+                u64::MAX,
+                &mut on_event,
+            )
+            .await
         }
     };
     match reply {

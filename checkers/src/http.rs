@@ -247,15 +247,16 @@ pub enum ExchangeEvent<'a> {
 
 /// Sends `request` and reads the reply until close or Content-Length, each I/O step bounded
 /// by `io_timeout` (keepalived's connect_timeout applies to every step, not the whole).
-pub async fn exchange<S>(
+pub async fn exchange<S, F>(
     stream: &mut S,
     request: &[u8],
     io_timeout: Duration,
     max_body: u64,
-    on_event: &mut dyn FnMut(ExchangeEvent<'_>),
+    mut on_event: F,
 ) -> Result<Reply, ExchangeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(ExchangeEvent<'_>),
 {
     match tokio::time::timeout(io_timeout, stream.write_all(request)).await {
         Err(_) => return Err(ExchangeError::WriteTimeout(io_timeout)),
@@ -398,8 +399,8 @@ impl HttpChecker {
         let timeout = self.spec.connection.connect_timeout;
         let max = self.spec.max_body_bytes;
         let reply = match &mut stream {
-            Stream::Plain(s) => exchange(s, &request, timeout, max, &mut |_| {}).await,
-            Stream::Tls(s) => exchange(s.as_mut(), &request, timeout, max, &mut |_| {}).await,
+            Stream::Plain(s) => exchange(s, &request, timeout, max, |_| {}).await,
+            Stream::Tls(s) => exchange(s.as_mut(), &request, timeout, max, |_| {}).await,
         };
         match reply {
             Err(e) => fail(e.to_string()),

@@ -11,6 +11,7 @@ pub mod genhash;
 pub mod http;
 pub mod misc;
 pub mod ping;
+pub mod runner;
 pub mod schedule;
 pub mod tcp;
 pub mod tls;
