@@ -16,14 +16,13 @@ use checkers::{
 use nginx::Nginx;
 use tokio::sync::mpsc;
 
-fn schedule(kind: CheckKind, alpha: bool) -> CheckSchedule {
+fn schedule(_kind: CheckKind, alpha: bool) -> CheckSchedule {
     CheckSchedule {
         delay_loop: Duration::from_millis(300),
         retry: 1,
         delay_before_retry: Duration::from_millis(100),
         warmup: Some(Duration::from_millis(100)),
         alpha,
-        ..CheckSchedule::keepalived_default(kind)
     }
 }
 
