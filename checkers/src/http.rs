@@ -24,6 +24,9 @@ use crate::tcp::{self, ConnectError};
 use crate::tls::{self, TlsConfigError};
 use crate::verdict::CheckResult;
 
+/// Read size per system call; small because thousands of checks may be in flight at once.
+const READ_BUFFER_BYTES: usize = 4096;
+
 /// Longest reply head accepted; keepalived's own buffer is smaller.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -265,7 +268,7 @@ where
     }
     let _ = tokio::time::timeout(io_timeout, stream.flush()).await;
     let mut reader = ResponseReader::new(max_body);
-    let mut buffer = vec![0u8; 16 * 1024];
+    let mut buffer = vec![0u8; READ_BUFFER_BYTES];
     loop {
         let n = match tokio::time::timeout(io_timeout, stream.read(&mut buffer)).await {
             Err(_) => return Err(ExchangeError::ReadTimeout(io_timeout)),
