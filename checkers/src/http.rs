@@ -568,10 +568,9 @@ mod tests {
 
     /// The property the fuzz target checks, with proptest: no panic, and the outcome does
     /// not depend on how the reply was cut into reads.
-    fn outcome(
-        data: &[u8],
-        step: usize,
-    ) -> Result<([u8; 16], Result<u16, String>, u64), ReplyError> {
+    type Outcome = Result<([u8; 16], Result<u16, String>, u64), ReplyError>;
+
+    fn outcome(data: &[u8], step: usize) -> Outcome {
         let mut r = ResponseReader::new(4096);
         for piece in data.chunks(step.max(1)) {
             if r.feed(piece)?.complete {
