@@ -149,6 +149,27 @@ fn static_file_same_digest_and_output_as_keepalived() {
             "3",
         ]);
     }
+    // -m sets SO_MARK on the connection; on loopback the reply is the same.
+    assert_same(&[
+        "-m",
+        "5",
+        "-s",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-u",
+        "/index.html",
+    ]);
+    assert_same(&[
+        "--fwmark",
+        "7",
+        "-s",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-u",
+        "/index.html",
+    ]);
     // A non-200 reply still has a digest; genhash does not judge status codes.
     assert_same(&["-s", "127.0.0.1", "-p", &port, "-u", "/status503"]);
     // lvsd genhash prints the same digest.

@@ -39,8 +39,8 @@ pub fn server_ip(n: usize) -> IpAddr {
     ))
 }
 
-/// (utime + stime) of this process in seconds, from /proc/self/stat (USER_HZ = 100).
-fn cpu_seconds() -> f64 {
+/// (utime, stime) of this process in seconds, from /proc/self/stat (USER_HZ = 100).
+fn cpu_split() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -51,7 +51,12 @@ fn cpu_seconds() -> f64 {
             .unwrap_or(0.0)
     };
     // After the command: state(0) ppid(1) ... utime(11) stime(12).
-    (ticks(11) + ticks(12)) / 100.0
+    (ticks(11) / 100.0, ticks(12) / 100.0)
+}
+
+fn cpu_seconds() -> f64 {
+    let (user, system) = cpu_split();
+    user + system
 }
 
 fn peak_rss_kib() -> u64 {
@@ -122,7 +127,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let cpu_before = cpu_seconds();
+    let (user_before, system_before) = cpu_split();
+    let cpu_before = user_before + system_before;
     let (report, downs) = runtime.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Runner::start(pool, tx).expect("runner");
@@ -143,6 +149,12 @@ fn main() {
     });
     let (stats, elapsed) = report;
     let cpu = cpu_seconds() - cpu_before;
+    let (user_after, system_after) = cpu_split();
+    eprintln!(
+        "user {:.2} s, system {:.2} s",
+        user_after - user_before,
+        system_after - system_before
+    );
     let started = stats.checks_started();
     let late = stats.late_over_50ms();
     println!(
