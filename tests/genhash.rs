@@ -448,3 +448,18 @@ fn json_output() {
     assert_eq!(v["status"], 200);
     assert_eq!(v["body_bytes"], 5);
 }
+
+#[test]
+fn lvsd_genhash_times_out_by_default() {
+    // keepalived's genhash waits indefinitely without -t; `lvsd genhash` gives up after 5 s.
+    let slow = TestServer::start(Behaviour::Silent(Duration::from_secs(30)));
+    let started = std::time::Instant::now();
+    let out = lvsd(&["-s", "127.0.0.1", "-p", &slow.port().to_string(), "-u", "/"]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("Timeout WEB read") && out.stderr.contains("after 5s"),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
