@@ -1,3 +1,7 @@
 //! VRRP v2/v3: pure packet codec and state machine, thin socket I/O.
 
+pub mod config;
+pub mod fsm;
 pub mod packet;
+pub mod sync_group;
+pub mod track;
