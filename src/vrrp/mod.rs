@@ -2,6 +2,11 @@
 
 pub mod config;
 pub mod fsm;
+pub mod garp;
+pub mod notify;
 pub mod packet;
+pub mod runner;
+pub mod socket;
 pub mod sync_group;
 pub mod track;
+pub mod vip;
