@@ -9,4 +9,5 @@ pub mod runner;
 pub mod socket;
 pub mod sync_group;
 pub mod track;
+pub mod translate;
 pub mod vip;
