@@ -401,18 +401,20 @@ fn mismatched_auth_advert_int_and_vips_are_counted_and_reported() {
 #[test]
 fn sync_group_members_fail_together() {
     let topo = Topo::new("vsg");
-    topo.director(0)
-        .ip(&["link", "add", "dummy9", "type", "dummy"])
-        .expect("dummy");
-    topo.director(0)
-        .ip(&["link", "set", "dummy9", "up"])
-        .expect("up");
+    // A tracked link on A (a veth pair: the host kernel may lack the dummy module).
+    let a = topo.director(0);
+    a.ip(&[
+        "link", "add", "trk9", "type", "veth", "peer", "name", "trk9p",
+    ])
+    .expect("veth");
+    a.ip(&["link", "set", "trk9", "up"]).expect("up");
+    a.ip(&["link", "set", "trk9p", "up"]).expect("up");
     let group = "vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n";
     let mk = |prio: u8, track: bool| {
         let mut i1 = Inst::new(prio);
         i1.state = if prio > 100 { "MASTER" } else { "BACKUP" };
         if track {
-            i1.extra = "  track_interface {\n    dummy9\n  }\n".into();
+            i1.extra = "  track_interface {\n    trk9\n  }\n".into();
         }
         let mut i2 = Inst::new(prio);
         i2.name = "VI_2";
@@ -431,7 +433,7 @@ fn sync_group_members_fail_together() {
         || topo.holds(0, VIP) && topo.holds(0, "10.0.0.101") && !topo.holds(1, VIP),
     );
     topo.director(0)
-        .ip(&["link", "set", "dummy9", "down"])
+        .ip(&["link", "set", "trk9p", "down"])
         .expect("down");
     wait_for(
         "B master of both",
@@ -452,14 +454,17 @@ fn healed_partition_settles_to_one_master_within_an_advert_interval() {
         topo.holds(0, VIP) && !topo.holds(1, VIP)
     });
     let sw = topo.lan.switch();
-    sw.ip(&["link", "set", "p1", "down"]).expect("partition");
+    // Detach B from the bridge: its link stays up (no FAULT), adverts stop.
+    sw.ip(&["link", "set", "p1", "nomaster"])
+        .expect("partition");
     wait_for(
         "both masters while partitioned",
         Duration::from_secs(10),
         &[&da, &db],
         || topo.holds(0, VIP) && topo.holds(1, VIP),
     );
-    sw.ip(&["link", "set", "p1", "up"]).expect("heal");
+    sw.ip(&["link", "set", "p1", "master", "br0"])
+        .expect("heal");
     let took = time_until(Duration::from_secs(1) + SLACK, || {
         topo.holds(0, VIP) && !topo.holds(1, VIP)
     });
