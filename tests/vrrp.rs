@@ -20,3 +20,6 @@ mod harness;
 
 #[path = "vrrp/interop.rs"]
 mod interop;
+
+#[path = "vrrp/bench.rs"]
+mod bench;
