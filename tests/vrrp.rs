@@ -23,3 +23,6 @@ mod interop;
 
 #[path = "vrrp/bench.rs"]
 mod bench;
+
+#[path = "vrrp/translate.rs"]
+mod translate;

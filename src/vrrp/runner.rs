@@ -469,6 +469,13 @@ impl Driver {
                         notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
                     notify::spawn_all(&cmds);
                 }
+                Action::GroupNotify { group, state } => {
+                    tracing::info!("(group {group}) Entering {} STATE", state.notify_word());
+                    if let Some(n) = set.group_notify(&group) {
+                        // keepalived passes no meaningful priority for groups: 0.
+                        notify::spawn_all(&notify::commands(n, "GROUP", &group, state, 0));
+                    }
+                }
                 Action::ConflictDetected { peer, conflict } => {
                     tracing::warn!(
                         "({}) advert from {peer} dropped: {conflict:?} (reported once per peer)",

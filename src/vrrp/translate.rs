@@ -189,6 +189,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         .map(|g| SyncGroupConfig {
             name: g.name.clone(),
             members: g.group.clone(),
+            notify: notify(&g.notify),
         })
         .collect();
     let scripts = cfg

@@ -506,3 +506,128 @@ fn restart_after_a_crash_clears_the_stale_vip() {
     });
     assert!(!topo.holds(1, VIP));
 }
+
+#[test]
+fn notify_scripts_get_keepalived_arguments() {
+    let topo = Topo::new("vnt");
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("notify.log");
+    let script = dir.path().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let s = script.display();
+    let mut i = Inst::new(150);
+    i.extra = format!(
+        "  notify_master \"{s} to-master\"\n  notify_backup \"{s} to-backup\"\n  notify_stop \"{s} to-stop\"\n  notify \"{s} any\"\n"
+    );
+    let mut d = Director::start(Kind::Lvsd, topo.director(0), &conf(&[i], ""));
+    wait_for("master", Duration::from_secs(15), &[&d], || {
+        topo.holds(0, VIP)
+    });
+    assert!(d.stop(), "exit 0 on SIGTERM");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("notify lines", Duration::from_secs(5), &[&d], || {
+        read().contains("any INSTANCE VI_1 STOP")
+    });
+    let text = read();
+    for line in [
+        "to-backup",
+        "any INSTANCE VI_1 BACKUP 150",
+        "to-master",
+        "any INSTANCE VI_1 MASTER 150",
+        "to-stop",
+        "any INSTANCE VI_1 STOP 150",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[test]
+fn vip_options_and_excluded_addresses_are_applied_and_released() {
+    let topo = Topo::new("vvo");
+    let mut i = Inst::new(255);
+    i.state = "MASTER";
+    i.vips = vec!["10.0.0.100/24 brd 10.0.0.255 dev eth0 label eth0:vip scope global".into()];
+    i.extra = "  virtual_ipaddress_excluded {\n    10.0.1.100/24\n  }\n".into();
+    let mut d = Director::start(Kind::Lvsd, topo.director(0), &conf(&[i], ""));
+    wait_for(
+        "address owner master at once",
+        Duration::from_secs(5),
+        &[&d],
+        || topo.holds(0, VIP) && topo.holds(0, "10.0.1.100"),
+    );
+    let out = topo
+        .director(0)
+        .ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+        .expect("ip addr");
+    let line = out
+        .lines()
+        .find(|l| l.contains("10.0.0.100/24"))
+        .expect("VIP line");
+    assert!(line.contains("brd 10.0.0.255"), "{line}");
+    assert!(line.contains("eth0:vip"), "{line}");
+    assert!(line.contains("scope global"), "{line}");
+    assert!(d.stop());
+    assert!(
+        !topo.holds(0, VIP) && !topo.holds(0, "10.0.1.100"),
+        "released on stop"
+    );
+}
+
+#[test]
+fn run_reports_config_errors_and_manages_its_pid_file() {
+    let topo = Topo::new("vcl");
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(
+        &bad,
+        "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n}\n",
+    )
+    .expect("conf");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["run", "-P", "-f"])
+        .arg(&bad)
+        .output()
+        .expect("run lvsd");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf:3"), "{err}");
+
+    let good = dir.path().join("good.conf");
+    std::fs::write(&good, conf(&[Inst::new(100)], "")).expect("conf");
+    let pid = dir.path().join("lvsd.pid");
+    let mut guard = topo
+        .director(0)
+        .spawn(
+            &[
+                env!("CARGO_BIN_EXE_lvsd"),
+                "run",
+                "-P",
+                "-f",
+                &good.to_string_lossy(),
+                "-p",
+                &pid.to_string_lossy(),
+            ],
+            std::process::Stdio::null(),
+            std::process::Stdio::null(),
+        )
+        .expect("spawn");
+    wait_for("pid file", Duration::from_secs(5), &[], || {
+        std::fs::read_to_string(&pid).is_ok_and(|p| p.trim() == guard.pid().to_string())
+    });
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(guard.pid()).expect("pid")),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    let status = guard.wait_timeout(Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "SIGINT exits 0");
+    assert!(!pid.exists(), "pid file removed on exit");
+}
