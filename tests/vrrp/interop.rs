@@ -280,8 +280,19 @@ fn unicast_peers_fail_over_between_lvsd_and_keepalived() {
 }
 
 #[test]
-fn vrrp3_ipv6_fails_over_at_a_tenth_of_a_second() {
-    let topo = Topo::new("v6");
+fn vrrp3_ipv6_keepalived_master_fails_over_to_lvsd() {
+    vrrp3_ipv6(Kind::Keepalived, Kind::Lvsd, "v6k");
+}
+
+#[test]
+fn vrrp3_ipv6_lvsd_master_fails_over_to_keepalived() {
+    vrrp3_ipv6(Kind::Lvsd, Kind::Keepalived, "v6l");
+}
+
+/// VRRPv3 over IPv6 at 0.1 s: the backup accepts the master's adverts
+/// (checksum, hop limit, link-local source) and takes over after a crash.
+fn vrrp3_ipv6(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
     let vip6 = "fd00::100";
     let tweak = |i: &mut Inst| {
         i.version = 3;
@@ -290,7 +301,7 @@ fn vrrp3_ipv6_fails_over_at_a_tenth_of_a_second() {
         i.vrid = 60;
         i.vips = vec![format!("{vip6}/64")];
     };
-    let (mut da, db) = pair(&topo, Kind::Keepalived, Kind::Lvsd, tweak);
+    let (mut da, db) = pair(&topo, a, b, tweak);
     let sampler = VipSampler::start(topo.director_names(), vip6);
     wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
         topo.holds(0, vip6) && !topo.holds(1, vip6)
@@ -298,14 +309,43 @@ fn vrrp3_ipv6_fails_over_at_a_tenth_of_a_second() {
     std::thread::sleep(Duration::from_secs(1));
     assert!(
         !topo.holds(1, vip6),
-        "lvsd ignored keepalived's v3 IPv6 adverts\n{}",
-        db.log()
+        "backup ignored the master's v3 IPv6 adverts\n{}\n{}",
+        db.log(),
+        da.log()
     );
     da.crash();
     sampler.set_alive(0, false);
     let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, vip6));
     assert!(took.is_some(), "no IPv6 failover\n{}", db.log());
     eprintln!("v3/IPv6 crash failover: {took:?}");
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn vrrp3_ipv4_lvsd_master_is_accepted_by_keepalived() {
+    let topo = Topo::new("v3l");
+    let tweak = |i: &mut Inst| {
+        i.version = 3;
+        i.advert_int = "0.1";
+        i.auth = None;
+        i.vrid = 53;
+    };
+    let (mut da, db) = pair(&topo, Kind::Lvsd, Kind::Keepalived, tweak);
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
+        topo.holds(0, VIP) && !topo.holds(1, VIP)
+    });
+    // keepalived checks our pseudo-header checksum: it stays backup.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !topo.holds(1, VIP),
+        "keepalived rejected lvsd's v3 adverts\n{}",
+        db.log()
+    );
+    da.crash();
+    sampler.set_alive(0, false);
+    let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, VIP));
+    assert!(took.is_some(), "no v3 failover\n{}", db.log());
     sampler.assert_no_split_brain();
 }
 
