@@ -671,3 +671,41 @@ fn run_reports_config_errors_and_manages_its_pid_file() {
     assert!(status.success(), "SIGINT exits 0");
     assert!(!pid.exists(), "pid file removed on exit");
 }
+
+#[test]
+fn virtual_routes_follow_mastership() {
+    let topo = Topo::new("vrt");
+    let mut i = Inst::new(255);
+    i.state = "MASTER";
+    i.extra = "  virtual_routes {\n    192.168.77.0/24 via 10.0.0.254 dev eth0\n    blackhole 192.168.78.0/24\n    192.168.79.0/24 dev eth0 table 100 metric 7\n  }\n".into();
+    let mut d = Director::start(Kind::Lvsd, topo.director(0), &conf(&[i], ""));
+    let ns = topo.director(0);
+    let routes = || {
+        let main = ns.ip(&["route", "show"]).unwrap_or_default();
+        let t100 = ns
+            .ip(&["route", "show", "table", "100"])
+            .unwrap_or_default();
+        format!("{main}{t100}")
+    };
+    wait_for(
+        "routes added as master",
+        Duration::from_secs(5),
+        &[&d],
+        || {
+            let r = routes();
+            r.contains("192.168.77.0/24 via 10.0.0.254 dev eth0")
+                && r.contains("blackhole 192.168.78.0/24")
+                && r.contains("192.168.79.0/24 dev eth0")
+        },
+    );
+    let t100 = ns
+        .ip(&["route", "show", "table", "100"])
+        .expect("table 100");
+    assert!(
+        t100.contains("192.168.79.0/24 dev eth0") && t100.contains("metric 7"),
+        "{t100}"
+    );
+    assert!(d.stop());
+    let r = routes();
+    assert!(!r.contains("192.168.7"), "routes removed on stop:\n{r}");
+}

@@ -185,3 +185,23 @@ fn v2_auth_pass_is_cut_to_eight_bytes() {
     assert_eq!(v.instances[0].version, Version::V2);
     assert_eq!(v.instances[0].auth_pass, Some(*b"01234567"));
 }
+
+#[test]
+fn virtual_routes_translate_with_types_tables_and_defaults() {
+    use lvsd::vrrp::config::RouteKind;
+    let v = tr("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 9\n  priority 100\n  virtual_ipaddress {\n    10.0.0.9/24\n  }\n  virtual_routes {\n    default via 10.0.0.254 table main\n    blackhole 192.168.114.0/24\n    10.5.0.1 dev eth1 table 100\n  }\n}\n")
+        .expect("translates");
+    let r = &v.instances[0].routes;
+    assert_eq!(r.len(), 3);
+    assert_eq!(
+        (r[0].dst, r[0].prefix_len),
+        ("0.0.0.0".parse().expect("ip"), 0)
+    );
+    assert_eq!(r[0].via, Some("10.0.0.254".parse().expect("ip")));
+    assert_eq!(r[0].table, Some(254));
+    assert_eq!(r[1].kind, RouteKind::Blackhole);
+    assert_eq!(r[1].prefix_len, 24);
+    assert_eq!(r[2].prefix_len, 32);
+    assert_eq!(r[2].dev.as_deref(), Some("eth1"));
+    assert_eq!(r[2].table, Some(100));
+}
