@@ -40,6 +40,11 @@ pub enum Command {
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
+    // Invoked as `genhash` (a symlink to lvsd): behave exactly like keepalived's genhash.
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("genhash")) {
+        return genhash::main_compat();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::execute(args),
