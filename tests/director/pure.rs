@@ -545,3 +545,35 @@ fn reload_removing_a_virtual_server_deletes_its_service() {
     let ops = plan(&d.desired(), &scoped(&kernel, &scope));
     assert_eq!(ops, vec![Op::DelService(tcp("192.0.2.11", 443))]);
 }
+
+/// Every example config in deploy/examples and every seed config with a
+/// virtual_server translates for both the director and VRRP.
+#[test]
+fn example_and_seed_configs_translate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("deploy/examples"))
+        .unwrap_or_else(|e| panic!("deploy/examples: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let seeds = root.join("../shared/seed-configs");
+    if let Ok(dir) = std::fs::read_dir(&seeds) {
+        files.extend(dir.filter_map(|e| e.ok().map(|e| e.path())));
+    }
+    files.retain(|p| p.extension().is_some_and(|e| e == "conf"));
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut with_lvs = 0;
+    for f in &files {
+        let loaded = lvsd::config::load(f, &ConfigOptions::default())
+            .unwrap_or_else(|d| panic!("{}: {d}", f.display()));
+        let spec = translate(&loaded.config).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        lvsd::vrrp::translate::translate(&loaded.config)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        if !spec.virtual_servers.is_empty() {
+            with_lvs += 1;
+            let (d, _) = Director::new(spec);
+            assert!(!d.desired().services.is_empty(), "{}", f.display());
+        }
+    }
+    assert!(with_lvs >= 4, "{with_lvs} configs with virtual servers");
+}
