@@ -49,6 +49,12 @@ pub struct RunArgs {
     /// priorities, master, counters, conflicts) to FILE whenever it changes.
     #[arg(long = "vrrp-state-file", value_name = "FILE")]
     pub vrrp_state_file: Option<PathBuf>,
+    /// lvsd extension: where SIGUSR1 writes the human-readable state dump.
+    #[arg(long = "data-file", value_name = "FILE", default_value = crate::daemon::DEFAULT_DATA_FILE)]
+    pub data_file: PathBuf,
+    /// lvsd extension: the control socket `lvsd status` reads.
+    #[arg(long = "control-socket", value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
+    pub control_socket: PathBuf,
 }
 
 pub fn execute(args: RunArgs) -> ExitCode {
@@ -61,18 +67,25 @@ pub fn execute(args: RunArgs) -> ExitCode {
         .try_init();
 
     if args.config_test {
-        // Wired to `check-config` by the lead.
-        eprintln!("lvsd: error: 'run -t' is not wired to check-config yet");
-        return ExitCode::from(super::EXIT_ERROR);
-    }
-    if args.check {
-        eprintln!("lvsd: error: 'run -C' (checkers only) is not built yet");
-        return ExitCode::from(super::EXIT_ERROR);
+        return super::check_config::check(&args.use_file, false, false, args.config_id.as_deref());
     }
     if !args.vrrp {
-        tracing::warn!(
-            "running the VRRP subsystem only: checkers and IPVS are not wired into 'run' yet"
-        );
+        // The whole director, or checkers + IPVS only with -C.
+        let vrrp_state_file = args
+            .vrrp_state_file
+            .clone()
+            .or_else(|| Some(args.control_socket.with_file_name("vrrp.json")));
+        return crate::daemon::run(crate::daemon::Options {
+            config_file: args.use_file,
+            config_id: args.config_id,
+            checkers_only: args.check,
+            dont_release_vrrp: args.dont_release_vrrp,
+            dont_release_ipvs: args.dont_release_ipvs,
+            pid_file: args.pid,
+            data_file: args.data_file,
+            control_socket: args.control_socket,
+            vrrp_state_file,
+        });
     }
 
     let vrrp = match crate::vrrp::translate::load_file(&args.use_file, args.config_id.as_deref()) {
