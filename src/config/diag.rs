@@ -82,6 +82,12 @@ pub enum Problem {
     MissingBlock { keyword: String },
     #[error("{what} '{name}' is defined more than once")]
     Duplicate { what: String, name: String },
+    #[error("{owner}: {what} '{name}' is listed more than once; the repeat is ignored (as keepalived does)")]
+    DuplicateEntry {
+        owner: String,
+        what: String,
+        name: String,
+    },
     #[error("{what} '{name}' is not defined")]
     UnknownReference { what: String, name: String },
     #[error("{object} has no {what}")]
@@ -99,7 +105,7 @@ pub enum Problem {
         first: String,
         second: String,
     },
-    #[error("real server {server} is listed more than once in {virtual_server}")]
+    #[error("real server {server} is listed more than once in {virtual_server}; the repeat is ignored (as keepalived does)")]
     DuplicateRealServer {
         server: String,
         virtual_server: String,
