@@ -670,6 +670,33 @@ fn absurd_nesting_is_an_error_not_a_stack_overflow() {
 }
 
 #[test]
+fn nesting_limit_error_names_the_first_block_too_deep() {
+    let limit = config::tree::MAX_NESTING_DEPTH;
+    assert_problem(
+        &"a {\n".repeat(limit + 10),
+        Severity::Error,
+        limit + 1,
+        3,
+        &format!("blocks nested more than {limit} levels deep"),
+    );
+}
+
+#[test]
+fn substitution_that_makes_a_huge_line_is_an_error() {
+    let text = format!("$A={}\n{}\n", "x".repeat(1024), ["$A"; 1100].join(" "));
+    assert_problem(
+        &text,
+        Severity::Error,
+        2,
+        1,
+        &format!(
+            "parameter substitution makes a line longer than {} bytes",
+            config::preprocess::MAX_LINE_BYTES
+        ),
+    );
+}
+
+#[test]
 fn preprocessing_errors() {
     assert_problem(
         "include\n",
@@ -967,7 +994,22 @@ fn lvs_value_errors() {
         Severity::Error,
         6,
         1,
-        "virtual_server 'virtual_server 10.0.0.1:80' is defined more than once",
+        "virtual_server '10.0.0.1:80 TCP' is defined more than once",
+    );
+    // The same service with another protocol is another service...
+    let udp = rs.replace("TCP", "UDP");
+    assert!(loaded(&format!(
+        "virtual_server 10.0.0.1 80 {{\n{rs}}}\nvirtual_server 10.0.0.1 80 {{\n{udp}}}\n"
+    ))
+    .warnings
+    .is_empty());
+    // ...but a fwmark service has no protocol of its own.
+    assert_problem(
+        &format!("virtual_server fwmark 5 {{\n{rs}}}\nvirtual_server fwmark 5 {{\n{udp}}}\n"),
+        Severity::Error,
+        6,
+        1,
+        "virtual_server 'fwmark 5' is defined more than once",
     );
     assert_problem(
         "virtual_server_group G {\n    10.0.0.1 80\n    2001:db8::1 80\n    fwmark 3\n}\n",
@@ -1707,6 +1749,11 @@ fn parse_dump(lines: &[String]) -> Dump {
             };
             continue;
         }
+        // Dump lines are indented; unindented ones are log messages of other processes
+        // or of startup, which can land in the middle of a list.
+        if !line.starts_with(' ') {
+            continue;
+        }
         if section == "topology" {
             if let Some(name) = value(line, "VRRP Instance") {
                 instances.push((name, DumpedInstance::default()));
@@ -1800,7 +1847,8 @@ impl Drop for GroupGuard {
 }
 
 /// Runs keepalived 2.2.7 with `-d` on `conf` in a fresh network namespace holding veth
-/// interfaces with the given names, and returns its dump once the VRRP part is out.
+/// interfaces with the given names, and returns its dump once the VRRP part is out. Only
+/// the VRRP process runs (`-P`): the checker process would interleave its own dump lines.
 fn keepalived_dump(conf: &Path, ifnames: &[String], work: &Path, id: &str) -> Vec<String> {
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;
@@ -1812,7 +1860,7 @@ fn keepalived_dump(conf: &Path, ifnames: &[String], work: &Path, id: &str) -> Ve
     }
     let pid = |n: &str| work.join(format!("{n}.pid")).display().to_string();
     script.push_str(&format!(
-        "exec keepalived -n -l -D -d --no-syslog -i {id} -f '{}' -p '{}' -r '{}' -c '{}' -b '{}' 2>&1\n",
+        "exec keepalived -P -n -l -D -d --no-syslog -i {id} -f '{}' -p '{}' -r '{}' -c '{}' -b '{}' 2>&1\n",
         conf.display(),
         pid("k"),
         pid("v"),

@@ -474,15 +474,25 @@ fn virtual_servers(c: &mut Config, diags: &mut Vec<Diagnostic>) {
         }
         kept.push(vs);
     }
-    // Duplicates after repairs (protocol defaults can make two services equal).
+    // Duplicates after repairs (protocol defaults can make two services equal). A
+    // fwmark service has no protocol of its own.
     let mut seen = HashSet::new();
     for vs in &kept {
-        if !seen.insert((vs.key.clone(), vs.protocol)) {
+        let protocol = match vs.key {
+            VirtualServerKey::Fwmark(_) => None,
+            _ => Some(vs.protocol),
+        };
+        if !seen.insert((vs.key.clone(), protocol)) {
+            let key = vs.key.to_string();
+            let key = key.strip_prefix("virtual_server ").unwrap_or(&key);
             diags.push(Diagnostic::error(
                 vs.span,
                 Problem::Duplicate {
-                    what: format!("{:?} virtual_server", vs.protocol),
-                    name: vs.key.to_string(),
+                    what: "virtual_server".into(),
+                    name: match protocol {
+                        Some(p) => format!("{key} {}", p.name()),
+                        None => key.to_string(),
+                    },
                 },
             ));
         }

@@ -333,7 +333,8 @@ pub struct ForwardingMethod {
     pub tunnel_checksum: Option<TunnelChecksum>,
 }
 
-/// Layer-4 protocol of a virtual service. keepalived's default is TCP.
+/// Layer-4 protocol of a virtual service. An address service without `protocol` gets
+/// UDP, with a warning, as in keepalived (see check.rs); fwmark services ignore it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Protocol {
@@ -350,6 +351,15 @@ impl Protocol {
             "UDP" => Some(Protocol::Udp),
             "SCTP" => Some(Protocol::Sctp),
             _ => None,
+        }
+    }
+
+    /// The keyword as written in keepalived.conf: `TCP`, `UDP`, `SCTP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
         }
     }
 }
