@@ -1522,6 +1522,8 @@ fn cli_help_documents_the_options() {
         "--dump",
         "--config-id",
         "/etc/keepalived/keepalived.conf",
+        "Exit status: 0 the configuration is usable, 1 it is not",
+        "lvsd run -t",
     ] {
         assert!(help.contains(opt), "{opt} missing from:\n{help}");
     }
