@@ -530,10 +530,24 @@ fn include_depth_is_limited() {
     s.write(&format!("f{depth}.conf"), MINIMAL_INSTANCE);
     let r = load(&s.dir.path().join("f0.conf"), &opts("x"));
     let d = r.expect_err("too deep");
-    assert!(d
+    let e = d
         .items
         .iter()
-        .any(|d| matches!(d.problem, Problem::IncludeTooDeep { .. })));
+        .find(|d| matches!(d.problem, Problem::IncludeTooDeep { .. }))
+        .expect("an include depth error");
+    let limit = config::preprocess::MAX_INCLUDE_DEPTH;
+    // The include line of the last file that may still be read names the problem.
+    let last = s.dir.path().join(format!("f{}.conf", limit - 1));
+    assert_eq!(
+        e.location(&d.sources),
+        Some(format!("{}:1:1", last.display()))
+    );
+    assert!(
+        e.message()
+            .starts_with(&format!("includes nested more than {limit} files deep at")),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]
@@ -1674,6 +1688,28 @@ proptest::proptest! {
         let corpus = corpus();
         let text = &corpus[pick % corpus.len()];
         parse_bytes_bounded(&mutate(text, &muts));
+    }
+
+    #[test]
+    fn mutated_files_with_any_bytes_never_panic(pick in 0usize..1000, muts in proptest::collection::vec(mutation(), 1..8)) {
+        // Through a file, so invalid UTF-8 reaches the reader's own check.
+        let corpus = corpus();
+        let bytes = mutate(&corpus[pick % corpus.len()], &muts);
+        let s = Scratch::new();
+        let path = s.write("mutated.conf", &bytes);
+        let start = Instant::now();
+        let r = load(&path, &fuzz_opts());
+        let (diags, sources) = all_diags(&r);
+        for d in &diags {
+            let _ = d.render(&sources);
+        }
+        proptest::prop_assert!(start.elapsed() < Duration::from_secs(20));
+        if std::str::from_utf8(&bytes).is_err() {
+            proptest::prop_assert!(
+                diags.iter().any(|d| matches!(d.problem, Problem::InvalidUtf8 { .. })),
+                "invalid UTF-8 must be reported"
+            );
+        }
     }
 
     #[test]
