@@ -1482,6 +1482,46 @@ fn cli_strict_fails_on_warnings() {
 }
 
 #[test]
+fn cli_never_prints_secrets_in_diagnostics() {
+    let s = Scratch::new();
+    let p = s.write(
+        "secret.conf",
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n    authentication {\n        auth_type PASS\n        auth_pass Zq9secretX tail\n    }\n}\nvirtual_server 10.0.0.1 443 {\n    protocol TCP\n    real_server 10.0.0.2 443 {\n        SSL_GET {\n            url {\n                path /\n                status_code 200\n            }\n        }\n    }\n}\nSSL {\n    password Kp7secretY more\n}\n",
+    );
+    let o = lvsd(&["check-config", "-f", p.to_str().expect("path"), "--dump"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The problems are still reported, at their places...
+    assert!(
+        err.contains(&format!(
+            "{}:6:30: warning: 'auth_pass': unexpected argument '<redacted>'",
+            p.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:6:19: warning: auth_pass of VI_1 is longer than 8",
+            p.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:21:25: warning: 'password': unexpected argument '<redacted>'",
+            p.display()
+        )),
+        "{err}"
+    );
+    // ...but no part of a secret appears anywhere.
+    for secret in ["Zq9secr", "secretX", "tail", "Kp7secretY", "more"] {
+        assert!(!err.contains(secret), "{secret} leaked on stderr:\n{err}");
+        assert!(!out.contains(secret), "{secret} leaked on stdout:\n{out}");
+    }
+}
+
+#[test]
 fn cli_dump_is_json_without_secrets_and_honours_config_id() {
     let p = fixtures().join("params.conf");
     let o = lvsd(&[

@@ -211,7 +211,7 @@ impl Diagnostic {
             .map(|t| t.lines().next().unwrap_or("").chars().count())
             .unwrap_or(1)
             .clamp(1, MAX_CARET_WIDTH);
-        let (shown, caret_at) = excerpt(text, col.saturating_sub(1));
+        let (shown, caret_at) = excerpt(&mask_secrets(text), col.saturating_sub(1));
         let _ = writeln!(out, "{:gutter$} |", "");
         let _ = writeln!(out, "{line} | {shown}");
         let _ = write!(
@@ -226,6 +226,33 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// Keywords whose values are secrets: never echoed in a message or a source excerpt.
+pub const SECRET_KEYWORDS: &[&str] = &["auth_pass", "password"];
+
+/// `line` with everything after a secret keyword (see [`SECRET_KEYWORDS`]) replaced by
+/// '*', character for character, so columns and carets stay where they were.
+fn mask_secrets(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut masking = false;
+    let mut word = String::new();
+    for c in line.chars() {
+        if masking {
+            out.push(if c.is_whitespace() { c } else { '*' });
+            continue;
+        }
+        out.push(c);
+        if c.is_whitespace() || c == '{' || c == '}' {
+            word.clear();
+        } else {
+            word.push(c);
+        }
+        if SECRET_KEYWORDS.contains(&word.as_str()) {
+            masking = true;
+        }
+    }
+    out
 }
 
 /// Longest source line shown whole; longer ones are cut around the problem.
@@ -299,7 +326,22 @@ pub fn render_all(items: &[Diagnostic], sources: &SourceMap) -> String {
 
 #[cfg(test)]
 mod excerpt_tests {
-    use super::excerpt;
+    use super::{excerpt, mask_secrets};
+
+    #[test]
+    fn secret_values_are_masked_in_excerpts() {
+        assert_eq!(
+            mask_secrets("    auth_pass  s3cret x # c"),
+            "    auth_pass  ****** * * *"
+        );
+        assert_eq!(mask_secrets("{auth_pass 1111}"), "{auth_pass *****");
+        assert_eq!(mask_secrets("password \"a b\""), "password ** **");
+        assert_eq!(mask_secrets("auth_passive x"), "auth_passive x");
+        assert_eq!(
+            mask_secrets("notify /bin/password x"),
+            "notify /bin/password x"
+        );
+    }
 
     #[test]
     fn short_lines_are_shown_whole_with_tabs_as_spaces() {
