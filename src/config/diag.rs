@@ -244,12 +244,11 @@ fn mask_secrets(line: &str) -> String {
         }
         out.push(c);
         if c.is_whitespace() || c == '{' || c == '}' {
+            // A whole word just ended: is it a secret keyword?
+            masking = SECRET_KEYWORDS.contains(&word.as_str());
             word.clear();
         } else {
             word.push(c);
-        }
-        if SECRET_KEYWORDS.contains(&word.as_str()) {
-            masking = true;
         }
     }
     out
