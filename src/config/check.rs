@@ -289,6 +289,31 @@ fn duplicate_vrids(c: &Config, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// What a virtual_server_group holds, as far as keepalived's repairs care.
+#[derive(Debug, Clone, Copy)]
+struct GroupShape {
+    /// Has address ranges (not only fwmarks).
+    addresses: bool,
+    /// Has an address range without a port.
+    portless: bool,
+    /// Has fwmarks.
+    fwmarks: bool,
+}
+
+impl GroupShape {
+    fn of(members: &[VsgMember]) -> GroupShape {
+        GroupShape {
+            addresses: members.iter().any(|m| matches!(m, VsgMember::Range { .. })),
+            portless: members
+                .iter()
+                .any(|m| matches!(m, VsgMember::Range { port: None, .. })),
+            fwmarks: members
+                .iter()
+                .any(|m| matches!(m, VsgMember::Fwmark { .. })),
+        }
+    }
+}
+
 fn rs_label(address: IpAddr, port: Option<u16>) -> String {
     match (address, port) {
         (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
@@ -310,27 +335,17 @@ fn vs_warning(diags: &mut Vec<Diagnostic>, span: Span, label: &str, reason: Stri
 /// keepalived's virtual server rules (check_data.c validate_check_config): the same
 /// repairs, each with a warning; references lvsd cannot resolve are errors.
 fn virtual_servers(c: &mut Config, diags: &mut Vec<Diagnostic>) {
-    let groups: HashMap<String, (bool, bool)> = c
+    let groups: HashMap<String, GroupShape> = c
         .virtual_server_groups
         .iter()
-        .map(|g| {
-            let addresses = g
-                .members
-                .iter()
-                .any(|m| matches!(m, VsgMember::Range { .. }));
-            let portless = g
-                .members
-                .iter()
-                .any(|m| matches!(m, VsgMember::Range { port: None, .. }));
-            (g.name.clone(), (addresses, portless))
-        })
+        .map(|g| (g.name.clone(), GroupShape::of(&g.members)))
         .collect();
     let mut kept = Vec::with_capacity(c.virtual_servers.len());
     for mut vs in std::mem::take(&mut c.virtual_servers) {
         let label = vs.key.to_string();
         let group = match &vs.key {
             VirtualServerKey::Group(g) => match groups.get(g) {
-                Some(info) => Some(*info),
+                Some(shape) => Some(*shape),
                 None => {
                     diags.push(Diagnostic::error(
                         vs.span,
@@ -354,10 +369,9 @@ fn virtual_servers(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             );
             continue;
         }
-        let fwmark_only = matches!(vs.key, VirtualServerKey::Fwmark(_))
-            || group.is_some_and(|(addresses, _)| !addresses);
-        let uses_fwmark = matches!(vs.key, VirtualServerKey::Fwmark(_))
-            || matches!(&vs.key, VirtualServerKey::Group(g) if c.virtual_server_groups.iter().any(|x| &x.name == g && x.members.iter().any(|m| matches!(m, VsgMember::Fwmark { .. }))));
+        let fwmark = matches!(vs.key, VirtualServerKey::Fwmark(_));
+        let fwmark_only = fwmark || group.is_some_and(|g| !g.addresses);
+        let uses_fwmark = fwmark || group.is_some_and(|g| g.fwmarks);
         if vs.ha_suspend && uses_fwmark {
             vs_warning(
                 diags,
@@ -398,7 +412,7 @@ fn virtual_servers(c: &mut Config, diags: &mut Vec<Diagnostic>) {
         }
         let portless = match (&vs.key, group) {
             (VirtualServerKey::Address { port: None, .. }, _) => true,
-            (_, Some((_, portless))) => portless,
+            (_, Some(g)) => g.portless,
             _ => false,
         };
         if portless && vs.persistence_timeout.is_none() {
@@ -410,7 +424,6 @@ fn virtual_servers(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             _ => None,
         };
         let vs_port = vs.port();
-        let fwmark = matches!(vs.key, VirtualServerKey::Fwmark(_));
         let mut seen = HashSet::new();
         let mut servers = Vec::with_capacity(vs.real_servers.len());
         for mut rs in std::mem::take(&mut vs.real_servers) {
