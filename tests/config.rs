@@ -2000,6 +2000,7 @@ fn keepalived_reads_the_same_vrrp_values() {
         (fixtures().join("params.conf"), vec!["main", "backup"]),
         (fixtures().join("include/main.conf"), vec!["x"]),
         (fixtures().join("all_keywords.conf"), vec!["x"]),
+        (fixtures().join("odd_syntax.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()
