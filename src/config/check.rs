@@ -211,19 +211,23 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
                 },
             ));
         }
-        let mut families = i
-            .virtual_ipaddresses
-            .iter()
-            .map(|v| IpFamily::of(&v.address));
-        if let Some(first) = families.next() {
-            if families.any(|f| f != first) {
-                diags.push(Diagnostic::error(
-                    i.span,
+        // VIPs of the other family than the instance's are dropped, as keepalived does.
+        let family = (!i.virtual_ipaddresses.is_empty()).then(|| i.family());
+        if let Some(family) = family {
+            let name = i.name.clone();
+            i.virtual_ipaddresses.retain(|v| {
+                if IpFamily::of(&v.address) == family {
+                    return true;
+                }
+                diags.push(Diagnostic::warning(
+                    v.span,
                     Problem::MixedVipFamilies {
-                        instance: i.name.clone(),
+                        instance: name.clone(),
+                        address: v.address,
                     },
                 ));
-            }
+                false
+            });
         }
     }
 }

@@ -568,10 +568,7 @@ pub(super) fn vrrp_instance(
         || i.unicast_peers
             .iter()
             .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
-    let ipv6 = i.native_ipv6
-        || i.virtual_ipaddresses
-            .first()
-            .is_some_and(|v| IpFamily::of(&v.address) == IpFamily::Inet6);
+    let ipv6 = i.family() == IpFamily::Inet6;
     i.version = match (version, ipv6) {
         (Some(VrrpVersion::V2), true) => {
             cx.warning(
