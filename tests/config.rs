@@ -1261,8 +1261,8 @@ fn cross_check_errors_and_warnings() {
     assert_problem(
         &sync("        VI_1\n        VI_9"),
         Severity::Error,
-        8,
-        1,
+        11,
+        9,
         "vrrp_instance (member of sync group G1) 'VI_9' is not defined",
     );
     assert_problem(
@@ -1271,8 +1271,8 @@ fn cross_check_errors_and_warnings() {
             sync("        VI_1")
         ),
         Severity::Error,
-        13,
-        1,
+        15,
+        9,
         "vrrp_instance 'VI_1' is a member of both sync groups 'G1' and 'G2'",
     );
     assert_problem(

@@ -110,10 +110,11 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
     let instances: HashSet<&str> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
     let mut member_of: HashMap<&str, &str> = HashMap::new();
     for g in &c.vrrp_sync_groups {
-        for m in &g.group {
+        for (k, m) in g.group.iter().enumerate() {
+            let span = g.group_spans.get(k).copied().unwrap_or(g.span);
             if !instances.contains(m.as_str()) {
                 diags.push(Diagnostic::error(
-                    g.span,
+                    span,
                     Problem::UnknownReference {
                         what: format!("vrrp_instance (member of sync group {})", g.name),
                         name: m.clone(),
@@ -123,7 +124,7 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             if let Some(first) = member_of.insert(m.as_str(), g.name.as_str()) {
                 if first != g.name {
                     diags.push(Diagnostic::error(
-                        g.span,
+                        span,
                         Problem::InstanceInTwoSyncGroups {
                             instance: m.clone(),
                             first: first.into(),

@@ -1034,6 +1034,9 @@ pub struct VrrpSyncGroup {
     pub span: Span,
     /// Member vrrp_instance names.
     pub group: Vec<String>,
+    /// Where each of `group`'s names is written (same order).
+    #[serde(skip)]
+    pub group_spans: Vec<Span>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
     pub notify: VrrpNotify,
