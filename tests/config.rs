@@ -981,13 +981,23 @@ fn lvs_value_errors() {
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            connect_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "HTTP_GET has no url");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        SSL_GET {\n            url {\n                digest 640205b7b0fc66c1ea91c463fac6334d\n            }\n        }\n    }"), Severity::Error, 4, 13, "url has no path");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        MISC_CHECK {\n            misc_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "MISC_CHECK has no misc_path");
+    let other_family = vs("    real_server 2001:db8::2 80 {\n    }");
     assert_problem(
-        &vs("    real_server 2001:db8::2 80 {\n    }"),
-        Severity::Error,
+        &other_family,
+        Severity::Warning,
         2,
         5,
-        "real server 2001:db8::2 is of another address family",
+        "real server 2001:db8::2 is of another address family (only TUN real servers may be); it is ignored",
     );
+    let kept = loaded(&vs(
+        "    protocol TCP\n    real_server 2001:db8::2 80 {\n    }\n    real_server 10.0.0.3 80 {\n    }",
+    ));
+    let servers: Vec<String> = kept.config.virtual_servers[0]
+        .real_servers
+        .iter()
+        .map(|r| r.address.to_string())
+        .collect();
+    assert_eq!(servers, ["10.0.0.3"]);
     assert_problem(
         "virtual_server group NOPE {\n}\n",
         Severity::Error,
