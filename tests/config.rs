@@ -1190,6 +1190,27 @@ fn too_many_problems_are_capped() {
 }
 
 #[test]
+fn many_warnings_alone_do_not_refuse_a_configuration() {
+    let l = loaded(&format!(
+        "{MINIMAL_INSTANCE}{}",
+        "frobnicate\n".repeat(3000)
+    ));
+    assert_eq!(l.warnings.len(), config::MAX_DIAGNOSTICS + 1);
+    assert!(matches!(
+        l.warnings.last().map(|d| &d.problem),
+        Some(Problem::TooManyProblems { .. })
+    ));
+    let (_p, r, _s) = load_text(&format!(
+        "{}vrrp_instance X {{\n interface lo\n virtual_router_id 0\n}}\n",
+        "frobnicate\n".repeat(3000)
+    ));
+    assert!(
+        r.is_err(),
+        "an error after the cap still refuses the configuration"
+    );
+}
+
+#[test]
 fn secrets_are_redacted_in_json() {
     let l = loaded(&format!(
         "{}SSL {{\n    password s3cr3tkey\n}}\n",
@@ -1499,4 +1520,322 @@ proptest::proptest! {
         0..300)) {
         parse_bytes_bounded(words.join(" ").as_bytes());
     }
+}
+
+// ---------------------------------------------------------------------------
+// Differential: keepalived 2.2.7 reads the same VRRP values from the same files
+// ---------------------------------------------------------------------------
+
+/// What keepalived's `-d` dump says about one vrrp_instance.
+#[derive(Debug, Default, PartialEq)]
+struct DumpedInstance {
+    version: String,
+    wantstate: String,
+    interface: String,
+    vrid: String,
+    priority: String,
+    advert_cs: u64,
+    preempt: String,
+    garp_delay: String,
+    garp_repeat: String,
+    down_timer_adverts: String,
+    auth: String,
+    vips: Vec<String>,
+    tracked_scripts: Vec<String>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct DumpedScript {
+    interval: String,
+    weight: String,
+    rise: String,
+    fall: String,
+}
+
+fn value(line: &str, key: &str) -> Option<String> {
+    line.trim()
+        .strip_prefix(key)
+        .and_then(|r| r.strip_prefix(" = "))
+        .map(|v| v.trim().to_string())
+}
+
+/// Parses the VRRP part of keepalived's `-d` dump.
+/// keepalived's dump: instances and scripts, by name, in order.
+type Dump = (Vec<(String, DumpedInstance)>, Vec<(String, DumpedScript)>);
+
+fn parse_dump(lines: &[String]) -> Dump {
+    let mut instances: Vec<(String, DumpedInstance)> = Vec::new();
+    let mut scripts: Vec<(String, DumpedScript)> = Vec::new();
+    let mut section = "";
+    let mut list = "";
+    for raw in lines {
+        // Strip the "Tue Nov 24 20:07:57 2026: " prefix.
+        let line = raw.split_once(": ").map(|x| x.1).unwrap_or(raw);
+        if line.starts_with("------<") {
+            section = if line.contains("VRRP Topology") {
+                "topology"
+            } else if line.contains("VRRP Scripts") {
+                "scripts"
+            } else {
+                ""
+            };
+            continue;
+        }
+        if section == "topology" {
+            if let Some(name) = value(line, "VRRP Instance") {
+                instances.push((name, DumpedInstance::default()));
+                list = "";
+                continue;
+            }
+            let Some((_, i)) = instances.last_mut() else {
+                continue;
+            };
+            let t = line.trim();
+            if t.starts_with("Virtual IP (") {
+                list = "vips";
+            } else if t.starts_with("Tracked scripts") {
+                list = "scripts";
+            } else if line.starts_with("     ") && !list.is_empty() {
+                let first = t.split_whitespace().next().unwrap_or("").to_string();
+                match list {
+                    "vips" => i.vips.push(first),
+                    _ => i.tracked_scripts.push(first),
+                }
+            } else {
+                list = "";
+                let set = |slot: &mut String, key: &str| {
+                    if let Some(v) = value(line, key) {
+                        *slot = v;
+                    }
+                };
+                set(&mut i.version, "VRRP Version");
+                set(&mut i.wantstate, "Wantstate");
+                set(&mut i.interface, "Interface");
+                set(&mut i.vrid, "Virtual Router ID");
+                set(&mut i.priority, "Priority");
+                set(&mut i.preempt, "Preempt");
+                set(&mut i.garp_delay, "Gratuitous ARP delay");
+                set(&mut i.garp_repeat, "Gratuitous ARP repeat");
+                set(&mut i.down_timer_adverts, "Down timer adverts");
+                set(&mut i.auth, "Authentication type");
+                if let Some(v) = value(line, "Advert interval") {
+                    let secs: f64 = v.trim_end_matches(" sec").trim().parse().unwrap_or(-1.0);
+                    i.advert_cs = (secs * 100.0).round() as u64;
+                }
+            }
+        } else if section == "scripts" {
+            if let Some(name) = value(line, "VRRP Script") {
+                scripts.push((name, DumpedScript::default()));
+                continue;
+            }
+            let Some((_, s)) = scripts.last_mut() else {
+                continue;
+            };
+            if let Some(v) = value(line, "Interval") {
+                s.interval = v;
+            }
+            if let Some(v) = value(line, "Weight") {
+                s.weight = v;
+            }
+            if let Some(v) = value(line, "Rise") {
+                s.rise = v;
+            }
+            if let Some(v) = value(line, "Fall") {
+                s.fall = v;
+            }
+        }
+    }
+    (instances, scripts)
+}
+
+/// Kills a process group when dropped, so keepalived never outlives a failed test.
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        let pg = nix::unistd::Pid::from_raw(self.0);
+        let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Runs keepalived 2.2.7 with `-d` on `conf` in a fresh network namespace holding veth
+/// interfaces with the given names, and returns its dump once the VRRP part is out.
+fn keepalived_dump(conf: &Path, ifnames: &[String], work: &Path, id: &str) -> Vec<String> {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let mut script = String::from("ip link set lo up\n");
+    for (k, name) in ifnames.iter().enumerate() {
+        script.push_str(&format!(
+            "ip link add '{name}' type veth peer name lvsdp{k} && ip link set '{name}' up\n"
+        ));
+    }
+    let pid = |n: &str| work.join(format!("{n}.pid")).display().to_string();
+    script.push_str(&format!(
+        "exec keepalived -n -l -D -d --no-syslog -i {id} -f '{}' -p '{}' -r '{}' -c '{}' -b '{}' 2>&1\n",
+        conf.display(),
+        pid("k"),
+        pid("v"),
+        pid("c"),
+        pid("b"),
+    ));
+    let mut child = Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
+    let guard = GroupGuard(child.id() as i32);
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                let done = line.contains("------< Interfaces >------");
+                lines.push(line);
+                if done {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    drop(guard);
+    let _ = child.wait();
+    lines
+}
+
+fn vip_text(v: &config::VirtualIpAddress) -> String {
+    let full = if v.address.is_ipv4() { 32 } else { 128 };
+    if v.prefix_len == full {
+        v.address.to_string()
+    } else {
+        format!("{}/{}", v.address, v.prefix_len)
+    }
+}
+
+#[test]
+fn keepalived_reads_the_same_vrrp_values() {
+    let work = Scratch::new();
+    let mut compared = 0;
+    let own = [
+        (fixtures().join("params.conf"), vec!["main", "backup"]),
+        (fixtures().join("include/main.conf"), vec!["x"]),
+    ];
+    let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
+        .into_iter()
+        .chain(samples())
+        .map(|p| {
+            let ids = sample_ids(&p);
+            (p, ids)
+        })
+        .chain(own)
+        .collect();
+    for (path, ids) in runs {
+        for id in ids {
+            let ours = load(&path, &opts(id)).unwrap_or_else(|d| panic!("{}", d.render()));
+            let c = &ours.config;
+            // keepalived would switch to a named network namespace lvsd does not support,
+            // or (lvs_sync_daemon) need IPVS, which this host's kernel lacks.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if c.vrrp_instances.is_empty()
+                || text.contains("net_namespace")
+                || c.global.lvs_sync_daemon.is_some()
+            {
+                continue;
+            }
+            let mut ifnames: Vec<String> = c
+                .vrrp_instances
+                .iter()
+                .flat_map(|i| {
+                    i.interface
+                        .iter()
+                        .cloned()
+                        .chain(i.track_interfaces.iter().map(|t| t.name.clone()))
+                        .chain(
+                            i.virtual_ipaddresses
+                                .iter()
+                                .chain(&i.virtual_ipaddresses_excluded)
+                                .filter_map(|v| v.dev.clone()),
+                        )
+                        .chain(i.virtual_routes.iter().filter_map(|r| r.dev.clone()))
+                })
+                .chain(c.static_ipaddresses.iter().filter_map(|v| v.dev.clone()))
+                .chain(c.static_routes.iter().filter_map(|r| r.dev.clone()))
+                .chain(c.global.lvs_sync_daemon.iter().map(|d| d.interface.clone()))
+                .collect();
+            ifnames.sort();
+            ifnames.dedup();
+            // Fresh pid files each run: killed children may linger a moment.
+            let run_dir = work.dir.path().join(format!("run{compared}-{id}"));
+            std::fs::create_dir_all(&run_dir).expect("mkdir");
+            let dump = keepalived_dump(&path, &ifnames, &run_dir, id);
+            let (theirs, their_scripts) = parse_dump(&dump);
+            let what = format!("{} (-i {id})", path.display());
+            let names: Vec<&str> = theirs.iter().map(|(n, _)| n.as_str()).collect();
+            let our_names: Vec<&str> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
+            assert_eq!(names, our_names, "{what}: instances\n{}", dump.join("\n"));
+            for (name, k) in &theirs {
+                let i = c.vrrp_instance(name).expect("same names");
+                let ours = DumpedInstance {
+                    version: match i.version {
+                        VrrpVersion::V2 => "2".into(),
+                        VrrpVersion::V3 => "3".into(),
+                    },
+                    // A sync group moves its members' wanted state at startup (runtime, not
+                    // configuration), so only compare it for instances outside groups.
+                    wantstate: match (c.sync_group_of(name), i.state) {
+                        (Some(_), _) => k.wantstate.clone(),
+                        (None, InitialState::Master) => "MASTER".into(),
+                        (None, InitialState::Backup) => "BACKUP".into(),
+                    },
+                    interface: i.interface.clone().unwrap_or_default(),
+                    vrid: i.virtual_router_id.get().to_string(),
+                    priority: i.priority.get().to_string(),
+                    advert_cs: u64::from(i.advert_int.centiseconds()),
+                    preempt: if i.preempt { "enabled" } else { "disabled" }.into(),
+                    garp_delay: i.garp.master_delay.as_secs().to_string(),
+                    garp_repeat: i.garp.master_repeat.to_string(),
+                    down_timer_adverts: i.down_timer_adverts.to_string(),
+                    auth: match i.authentication.as_ref().map(|a| a.auth_type) {
+                        None => "none".into(),
+                        Some(config::AuthType::Pass) => "SIMPLE_PASSWORD".into(),
+                        Some(config::AuthType::Ah) => "IPSEC_AH".into(),
+                    },
+                    vips: i.virtual_ipaddresses.iter().map(vip_text).collect(),
+                    // keepalived drops scripts whose file is missing; compare what it kept.
+                    tracked_scripts: i
+                        .track_scripts
+                        .iter()
+                        .map(|t| t.name.clone())
+                        .filter(|n| k.tracked_scripts.contains(n))
+                        .collect(),
+                };
+                assert_eq!(&ours, k, "{what}: vrrp_instance {name}");
+                compared += 1;
+            }
+            for (name, k) in &their_scripts {
+                let s = c.vrrp_script(name).expect("script known to lvsd");
+                let ours = DumpedScript {
+                    interval: format!("{} sec", s.interval.as_secs()),
+                    weight: s.weight.to_string(),
+                    rise: s.rise.to_string(),
+                    fall: s.fall.to_string(),
+                };
+                assert_eq!(&ours, k, "{what}: vrrp_script {name}");
+            }
+        }
+    }
+    assert!(compared >= 30, "only {compared} instances compared");
 }

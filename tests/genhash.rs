@@ -149,6 +149,27 @@ fn static_file_same_digest_and_output_as_keepalived() {
             "3",
         ]);
     }
+    // -m sets SO_MARK on the connection; on loopback the reply is the same.
+    assert_same(&[
+        "-m",
+        "5",
+        "-s",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-u",
+        "/index.html",
+    ]);
+    assert_same(&[
+        "--fwmark",
+        "7",
+        "-s",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-u",
+        "/index.html",
+    ]);
     // A non-200 reply still has a digest; genhash does not judge status codes.
     assert_same(&["-s", "127.0.0.1", "-p", &port, "-u", "/status503"]);
     // lvsd genhash prints the same digest.
@@ -426,4 +447,19 @@ fn json_output() {
     assert_eq!(v["digest"], "5d41402abc4b2a76b9719d911017c592");
     assert_eq!(v["status"], 200);
     assert_eq!(v["body_bytes"], 5);
+}
+
+#[test]
+fn lvsd_genhash_times_out_by_default() {
+    // keepalived's genhash waits indefinitely without -t; `lvsd genhash` gives up after 5 s.
+    let slow = TestServer::start(Behaviour::Silent(Duration::from_secs(30)));
+    let started = std::time::Instant::now();
+    let out = lvsd(&["-s", "127.0.0.1", "-p", &slow.port().to_string(), "-u", "/"]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("Timeout WEB read") && out.stderr.contains("after 5s"),
+        "{}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
 }

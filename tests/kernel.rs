@@ -2,7 +2,7 @@
 //! the real ipvsadm, and network namespaces on the host and in the guest.
 
 use std::panic;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use testbed::guest;
@@ -170,7 +170,7 @@ fn namespaces_and_their_processes_are_gone_after_a_panicking_test() {
         let lan = Lan::new("panics", 2).expect("LAN on the host");
         let sleeper = lan
             .host(0)
-            .spawn(&["sleep", "600"])
+            .spawn(&["sleep", "600"], Stdio::null(), Stdio::null())
             .expect("sleep in the namespace");
         // Leak the guard so only the namespace's Drop can kill it.
         let pid = sleeper.pid();

@@ -20,3 +20,9 @@ mod harness;
 
 #[path = "vrrp/interop.rs"]
 mod interop;
+
+#[path = "vrrp/bench.rs"]
+mod bench;
+
+#[path = "vrrp/translate.rs"]
+mod translate;

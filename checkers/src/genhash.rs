@@ -14,8 +14,11 @@ use crate::http::{
 use crate::tcp::ConnectError;
 use crate::tls::TlsConfigError;
 
-/// keepalived genhash's default timeout.
+/// `lvsd genhash`'s default timeout for each connect, write and read.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// keepalived's genhash has no timeout unless `-t` is given (a reply held back for 200 s was
+/// still awaited); as `genhash` lvsd waits this long, which is the same in practice.
+pub const KEEPALIVED_DEFAULT_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenhashOptions {

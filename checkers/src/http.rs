@@ -24,6 +24,9 @@ use crate::tcp::{self, ConnectError};
 use crate::tls::{self, TlsConfigError};
 use crate::verdict::CheckResult;
 
+/// Read size per system call; small because thousands of checks may be in flight at once.
+const READ_BUFFER_BYTES: usize = 4096;
+
 /// Longest reply head accepted; keepalived's own buffer is smaller.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -134,6 +137,11 @@ impl ResponseReader {
             match find_blank_line(&self.head[search_from..]) {
                 Some(end) => {
                     let head_end = search_from + end;
+                    if head_end > MAX_HEAD_BYTES {
+                        return Err(ReplyError::HeadTooLarge {
+                            limit: MAX_HEAD_BYTES,
+                        });
+                    }
                     start = data.len() - (self.head.len() - head_end);
                     self.head.truncate(head_end);
                     self.head_done = true;
@@ -265,7 +273,7 @@ where
     }
     let _ = tokio::time::timeout(io_timeout, stream.flush()).await;
     let mut reader = ResponseReader::new(max_body);
-    let mut buffer = vec![0u8; 16 * 1024];
+    let mut buffer = vec![0u8; READ_BUFFER_BYTES];
     loop {
         let n = match tokio::time::timeout(io_timeout, stream.read(&mut buffer)).await {
             Err(_) => return Err(ExchangeError::ReadTimeout(io_timeout)),
@@ -556,6 +564,42 @@ mod tests {
             feed_all(&[b"HTTP/1.1 200 OK\r\nX: y"], 100).err(),
             Some(ReplyError::NoHead { received: 21 })
         );
+    }
+
+    /// The property the fuzz target checks, with proptest: no panic, and the outcome does
+    /// not depend on how the reply was cut into reads.
+    type Outcome = Result<([u8; 16], Result<u16, String>, u64), ReplyError>;
+
+    fn outcome(data: &[u8], step: usize) -> Outcome {
+        let mut r = ResponseReader::new(4096);
+        for piece in data.chunks(step.max(1)) {
+            if r.feed(piece)?.complete {
+                break;
+            }
+        }
+        let reply = r.finish()?;
+        Ok((reply.digest, reply.status, reply.body_len))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn read_boundaries_do_not_matter(
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..5000),
+            cl in proptest::option::of(0usize..6000),
+            step in 1usize..64,
+        ) {
+            let mut data = b"HTTP/1.1 200 OK\r\n".to_vec();
+            if let Some(cl) = cl {
+                data.extend_from_slice(format!("Content-Length: {cl}\r\n").as_bytes());
+            }
+            data.extend_from_slice(&head);
+            data.extend_from_slice(b"\r\n\r\n");
+            data.extend_from_slice(&body);
+            proptest::prop_assert_eq!(outcome(&data, data.len()), outcome(&data, step));
+            // Pure garbage too.
+            proptest::prop_assert_eq!(outcome(&body, body.len().max(1)), outcome(&body, step));
+        }
     }
 
     #[test]

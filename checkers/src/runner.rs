@@ -11,7 +11,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::config::{CheckSpec, Checker, RealServerChecks, RealServerId, TlsOptions};
+use crate::config::{
+    CheckSchedule, CheckSpec, Checker, RealServerChecks, RealServerId, TlsOptions,
+};
 use crate::http::HttpChecker;
 use crate::misc::{MiscChecker, ScriptError};
 use crate::schedule::{first_due, lateness, next_due};
@@ -127,17 +129,23 @@ impl Runner {
             let verdict = Arc::new(Mutex::new(verdict));
             for (index, checker) in server.checkers.iter().enumerate() {
                 let prepared = prepare(server.id, index, checker, &mut tls_configs)?;
-                jobs.push((server.id, index, checker.clone(), prepared, verdict.clone()));
+                jobs.push((
+                    server.id,
+                    index,
+                    checker.schedule.clone(),
+                    prepared,
+                    verdict.clone(),
+                ));
             }
         }
         let stats = Arc::new(RunnerStats::default());
         let epoch = Instant::now();
         let mut tasks = JoinSet::new();
-        for (server, index, checker, prepared, verdict) in jobs {
+        for (server, index, schedule, prepared, verdict) in jobs {
             let tx = transitions.clone();
             let stats = stats.clone();
             tasks.spawn(async move {
-                run_checker(epoch, server, index, checker, prepared, verdict, tx, stats).await
+                run_checker(epoch, server, index, schedule, prepared, verdict, tx, stats).await
             });
         }
         Ok(Runner {
@@ -205,13 +213,13 @@ async fn run_checker(
     epoch: Instant,
     server: RealServerId,
     index: usize,
-    checker: Checker,
+    schedule: CheckSchedule,
     prepared: Prepared,
     verdict: Arc<Mutex<ServerVerdict>>,
     transitions: UnboundedSender<ServerTransition>,
     stats: Arc<RunnerStats>,
 ) {
-    let mut due = first_due(epoch.elapsed(), &checker.schedule, rand::random::<f64>());
+    let mut due = first_due(epoch.elapsed(), &schedule, rand::random::<f64>());
     loop {
         tokio::time::sleep_until(epoch + due).await;
         stats.record(lateness(due, epoch.elapsed()));
@@ -222,7 +230,9 @@ async fn run_checker(
         else {
             return;
         };
-        let result = prepared.run(step).await;
+        // Boxed: the (large) state of a check exists only while it runs, so thousands of
+        // sleeping checkers stay small.
+        let result = Box::pin(prepared.run(step)).await;
         let now = epoch.elapsed();
         let Ok((transition, next)) = verdict.lock().map(|mut v| v.record(index, &result)) else {
             return;

@@ -8,6 +8,13 @@
 //! - HTTP_GET/SSL_GET with several URLs check them one after the other. While the checker is
 //!   down (alpha start or recovery) the URLs are checked one per `delay_loop` and the checker
 //!   comes up only when the last one succeeded; `fast_recovery` removes those delays;
+//! - HTTP_GET/SSL_GET after a failure (not after an alpha start) need one extra good check of
+//!   the first URL before that sequence starts: a single-URL checker comes back after two
+//!   good checks one `delay_loop` apart (back to back with `fast_recovery`). TCP_CHECK,
+//!   MISC_CHECK and PING_CHECK come back on the first good check. Observed with keepalived
+//!   2.2.7 in the UML test bed (`keepalived -C -D`, delay_loop 3, the health URL removed
+//!   and restored): "HTTP status code success" logged at t and t+3, "Adding service" at t+3;
+//!   with two URLs: /a at t, /a at t+3, /b at t+6, added at t+6.
 //! - a real server is up only when all its checkers are up;
 //! - MISC_CHECK with `misc_dynamic`: exit code 2..255 moves the weight by
 //!   `code - 2 - configured weight` (one such checker: weight = code - 2), 0 leaves it.
@@ -15,7 +22,7 @@
 
 use std::time::Duration;
 
-use crate::config::{Checker, RealServerChecks};
+use crate::config::{CheckKind, Checker, RealServerChecks};
 
 /// The outcome of one check attempt (one URL of an HTTP checker).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +66,8 @@ pub struct CheckerPolicy {
     /// Sequential steps per round (URLs of HTTP_GET/SSL_GET, otherwise 1).
     pub steps: usize,
     pub fast_recovery: bool,
+    /// HTTP_GET/SSL_GET: one extra good check after a failure before recovering.
+    pub confirm_after_failure: bool,
 }
 
 impl CheckerPolicy {
@@ -70,6 +79,7 @@ impl CheckerPolicy {
             alpha: checker.schedule.alpha,
             steps: checker.spec.steps(),
             fast_recovery: checker.spec.fast_recovery(),
+            confirm_after_failure: matches!(checker.spec.kind(), CheckKind::Http | CheckKind::Ssl),
         }
     }
 }
@@ -83,6 +93,8 @@ pub struct CheckerVerdict {
     step: usize,
     weight_delta: i64,
     last_reason: String,
+    /// A failure happened since the checker was last up: the next good check only confirms.
+    confirm_pending: bool,
 }
 
 impl CheckerVerdict {
@@ -94,6 +106,7 @@ impl CheckerVerdict {
             retries_done: 0,
             step: 0,
             weight_delta: 0,
+            confirm_pending: false,
             last_reason: if up {
                 "not checked yet, up by default (no alpha)".to_string()
             } else {
@@ -134,17 +147,21 @@ impl CheckerVerdict {
                         _ => 0,
                     };
                 }
-                if self.step + 1 < self.policy.steps {
-                    self.step += 1;
-                    let wait = if self.up || self.policy.fast_recovery {
+                let between_urls = NextCheck {
+                    delay: if self.up || self.policy.fast_recovery {
                         Duration::ZERO
                     } else {
                         self.policy.delay_loop
-                    };
-                    return NextCheck {
-                        delay: wait,
-                        after_completion: true,
-                    };
+                    },
+                    after_completion: true,
+                };
+                if self.confirm_pending && !self.up {
+                    self.confirm_pending = false;
+                    return between_urls;
+                }
+                if self.step + 1 < self.policy.steps {
+                    self.step += 1;
+                    return between_urls;
                 }
                 self.step = 0;
                 self.up = true;
@@ -163,6 +180,7 @@ impl CheckerVerdict {
                 self.step = 0;
                 self.up = false;
                 self.weight_delta = 0;
+                self.confirm_pending = self.policy.confirm_after_failure;
                 self.last_reason = reason.clone();
                 round
             }
@@ -278,6 +296,7 @@ mod tests {
             alpha,
             steps: 1,
             fast_recovery: false,
+            confirm_after_failure: false,
         }
     }
 
@@ -398,10 +417,73 @@ mod tests {
         CheckerPolicy {
             steps: urls,
             fast_recovery,
+            confirm_after_failure: true,
             ..policy(3, 1, 1, alpha)
         }
     }
 
+    /// Times of the checks a down HTTP checker makes until it is up, when every check from
+    /// `start` on succeeds. `after_failure`: down through a failure rather than alpha.
+    fn recovery(
+        urls: usize,
+        fast_recovery: bool,
+        after_failure: bool,
+    ) -> (Vec<Duration>, Vec<usize>) {
+        let mut v = ServerVerdict::new(
+            1,
+            vec![CheckerPolicy {
+                retry: 0,
+                ..http_policy(urls, fast_recovery, !after_failure)
+            }],
+        );
+        if after_failure {
+            let (t, _) = v.record(
+                0,
+                &fail("HTTP_GET http://10.0.0.2:80/a: status 404, expected 200"),
+            );
+            assert_eq!(t.map(|t| t.up), Some(false));
+        }
+        let mut due = s(10);
+        let (mut times, mut steps) = (Vec::new(), Vec::new());
+        loop {
+            times.push(due);
+            steps.push(v.checker(0).map_or(99, CheckerVerdict::step));
+            let (t, next) = v.record(0, &ok("HTTP_GET ok"));
+            if t.is_some_and(|t| t.up) {
+                return (times, steps);
+            }
+            assert!(times.len() < 50, "never recovered");
+            due = next_due(due, next, due);
+        }
+    }
+
+    #[test]
+    fn http_recovery_after_a_failure_matches_keepalived() {
+        // keepalived 2.2.7 in UML (see the module comment): one URL, two good checks one
+        // delay_loop apart; two URLs: /a, /a, /b one delay_loop apart.
+        assert_eq!(recovery(1, false, true), (vec![s(10), s(13)], vec![0, 0]));
+        assert_eq!(
+            recovery(2, false, true),
+            (vec![s(10), s(13), s(16)], vec![0, 0, 1])
+        );
+        // fast_recovery: the same checks, back to back.
+        assert_eq!(recovery(1, true, true), (vec![s(10), s(10)], vec![0, 0]));
+        // After an alpha start there is no confirmation check.
+        assert_eq!(recovery(1, false, false), (vec![s(10)], vec![0]));
+        assert_eq!(recovery(2, false, false), (vec![s(10), s(13)], vec![0, 1]));
+    }
+
+    #[test]
+    fn tcp_recovers_on_the_first_good_check() {
+        let mut v = ServerVerdict::new(1, vec![policy(3, 0, 1, false)]);
+        v.record(0, &fail("TCP_CHECK 10.0.0.2:80: connection refused"));
+        assert_eq!(
+            v.record(0, &ok("TCP_CHECK 10.0.0.2:80: connected"))
+                .0
+                .map(|t| t.up),
+            Some(true)
+        );
+    }
     /// Time for a down HTTP checker with `urls` URLs to come up when every URL succeeds.
     fn recovery_time(urls: usize, fast_recovery: bool) -> (Duration, usize) {
         let mut v = ServerVerdict::new(1, vec![http_policy(urls, fast_recovery, true)]);

@@ -327,3 +327,39 @@ async fn sends_keepalived_request_with_virtualhost() {
         b"GET /b HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: b.example.com\r\n\r\n"
     );
 }
+
+#[tokio::test]
+async fn ssl_get_sends_sni_when_enabled() {
+    let nginx = Nginx::builder()
+        .https()
+        .cert_name("sni.example")
+        .http_block(
+            "server { listen 127.0.0.1:{https_port} ssl; server_name sni.example; \
+             ssl_certificate {cert}; ssl_certificate_key {key}; \
+             location / { return 200 \"sni=$ssl_server_name\\n\"; } }",
+        )
+        .start()
+        .expect("nginx");
+    let target = local(nginx.https_port());
+    let with_sni = checkers::http::hex(&md5_of(b"sni=sni.example\n"));
+    let mut check = http_check(target, vec![url("/", Some(&with_sni), &[(200, 200)])]);
+    check.virtualhost = Some("sni.example".into());
+    check.tls = Some(TlsOptions {
+        sni: Some("sni.example".into()),
+        verify_ca_file: None,
+    });
+    assert!(matches!(
+        run(check.clone(), 0).await,
+        CheckResult::Success { .. }
+    ));
+    // Without SNI the default server answers: a different body, so the digest fails.
+    check.tls = Some(TlsOptions {
+        sni: None,
+        verify_ca_file: None,
+    });
+    let r = reason(run(check, 0).await);
+    assert!(
+        r.starts_with(&format!("SSL_GET https://{target}/: digest ")),
+        "{r}"
+    );
+}

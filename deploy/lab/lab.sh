@@ -60,8 +60,11 @@ if [[ $mode == shell ]]; then
 else
     console=(con=null con0=null,fd:1)
 fi
+# Background (so cleanup can kill its process group) but reading our stdin,
+# which bash would otherwise replace with /dev/null.
+exec 3<&0
 LD_PRELOAD=$run/shim.so TMPDIR=$uml_tmp setsid linux.uml mem=512M rootfstype=hostfs \
-    rootflags=/ rw quiet loglevel=4 "umid=lvsd-lab-$$" "uml_dir=$run" "init=$run/init" "${console[@]}" &
+    rootflags=/ rw quiet loglevel=4 "umid=lvsd-lab-$$" "uml_dir=$run" "init=$run/init" "${console[@]}" <&3 &
 uml_pid=$!
 wait "$uml_pid" || true
 uml_pid=

@@ -71,7 +71,7 @@ pub struct GenhashArgs {
     /// Firewall mark (SO_MARK) on the connection.
     #[arg(short = 'm', long = "fwmark", value_name = "MARK")]
     pub fwmark: Option<String>,
-    /// Timeout in seconds for each connect, write and read (default 5).
+    /// Timeout in seconds for each connect, write and read (default 5; none as `genhash`).
     #[arg(short = 't', long = "timeout", value_name = "SECONDS")]
     pub timeout: Option<String>,
     /// Verbose output: head and body dumps, digest, response time.
@@ -119,7 +119,7 @@ impl std::fmt::Display for UsageError {
     }
 }
 
-fn options(args: &GenhashArgs) -> Result<GenhashOptions, UsageError> {
+fn options(args: &GenhashArgs, default_timeout: Duration) -> Result<GenhashOptions, UsageError> {
     let (Some(server), Some(port), Some(url)) = (&args.server, &args.port, &args.url) else {
         return Err(UsageError::Missing);
     };
@@ -140,7 +140,7 @@ fn options(args: &GenhashArgs) -> Result<GenhashOptions, UsageError> {
             .map_err(|_| UsageError::Number("fwmark", m.clone()))?,
     };
     let timeout = match &args.timeout {
-        None => genhash::DEFAULT_TIMEOUT,
+        None => default_timeout,
         Some(t) => Duration::from_secs(
             t.parse()
                 .map_err(|_| UsageError::Number("timeout", t.clone()))?,
@@ -169,7 +169,7 @@ enum Mode {
 
 /// `lvsd genhash ...`
 pub fn execute(args: GenhashArgs) -> ExitCode {
-    match options(&args) {
+    match options(&args, genhash::DEFAULT_TIMEOUT) {
         Ok(opts) => run(&opts, args.verbose, args.json, Mode::Lvsd),
         Err(e) => {
             eprintln!("lvsd genhash: error: {e}\nTry 'lvsd genhash --help'.");
@@ -191,7 +191,7 @@ pub fn main_compat() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match options(&cli.args) {
+    match options(&cli.args, genhash::KEEPALIVED_DEFAULT_TIMEOUT) {
         Ok(opts) => run(&opts, cli.args.verbose, cli.args.json, Mode::Keepalived),
         Err(e) => {
             if e != UsageError::Missing {

@@ -53,6 +53,8 @@ pub enum Problem {
     UnterminatedQuote,
     #[error("configuration expands to more than {limit} lines")]
     ExpansionTooLarge { limit: usize },
+    #[error("parameter substitution makes a line longer than {limit} bytes")]
+    LineTooLong { limit: usize },
     #[error("parameter substitution nested more than {limit} levels deep (does a parameter refer to itself?)")]
     SubstitutionTooDeep { limit: usize },
     #[error("malformed {directive}: {reason}")]

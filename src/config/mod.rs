@@ -124,13 +124,16 @@ fn run(
     let mut config = lower::lower(&nodes, &mut diags);
     check::check(&mut config, opts, &mut diags);
     if diags.len() > MAX_DIAGNOSTICS {
+        let any_error = diags.iter().any(Diagnostic::is_error);
         diags.truncate(MAX_DIAGNOSTICS);
-        diags.push(Diagnostic::error(
-            None,
-            Problem::TooManyProblems {
-                limit: MAX_DIAGNOSTICS,
-            },
-        ));
+        let cut = Problem::TooManyProblems {
+            limit: MAX_DIAGNOSTICS,
+        };
+        diags.push(if any_error {
+            Diagnostic::error(None, cut)
+        } else {
+            Diagnostic::warning(None, cut)
+        });
     }
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Diagnostics {

@@ -98,7 +98,12 @@ impl<'a> Preprocessor<'a> {
         while !self.stopped {
             if let Some(item) = self.pending.pop() {
                 match item {
-                    Pending::Line { text, depth } => self.line(text, depth, sink),
+                    Pending::Line { text, depth } => {
+                        // Expanded lines count against the same budget as file lines.
+                        if self.count_line(text.whole_span()) {
+                            self.line(text, depth, sink)
+                        }
+                    }
                     Pending::Define { name, value } => {
                         self.params.insert(name, value);
                     }
@@ -457,8 +462,8 @@ impl<'a> Preprocessor<'a> {
                 if new.text.len() > MAX_LINE_BYTES {
                     self.error(
                         text.whole_span(),
-                        Problem::ExpansionTooLarge {
-                            limit: MAX_EXPANDED_LINES,
+                        Problem::LineTooLong {
+                            limit: MAX_LINE_BYTES,
                         },
                     );
                     return;
@@ -525,6 +530,10 @@ impl<'a> Preprocessor<'a> {
                 }
                 copied = end;
                 changed = true;
+                if out.text.len() > MAX_LINE_BYTES {
+                    // The caller reports it; stop growing now.
+                    return Some(out);
+                }
             }
             i = end.max(at + 1);
         }
@@ -670,13 +679,15 @@ impl<'a> Preprocessor<'a> {
             } else {
                 0
             };
-            if count > MAX_EXPANDED_LINES as u64 {
+            if count.saturating_add(self.lines as u64) > MAX_EXPANDED_LINES as u64 {
                 self.error(
                     span,
                     Problem::ExpansionTooLarge {
                         limit: MAX_EXPANDED_LINES,
                     },
                 );
+                self.stopped = true;
+                self.pending.clear();
                 return;
             }
             let mut v = start;

@@ -26,6 +26,30 @@ pub struct VipConfig {
     pub brd: Option<IpAddr>,
 }
 
+/// Kind of a `virtual_routes` entry (rtnetlink route type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum RouteKind {
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+/// One `virtual_routes` entry: added while MASTER, removed otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RouteConfig {
+    pub kind: RouteKind,
+    pub dst: IpAddr,
+    pub prefix_len: u8,
+    pub via: Option<IpAddr>,
+    /// The instance's interface when absent (unless the route has a gateway or is not unicast).
+    pub dev: Option<String>,
+    pub src: Option<IpAddr>,
+    pub table: Option<u32>,
+    pub metric: Option<u32>,
+    pub scope: Option<u8>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GarpConfig {
     /// Delay of the second burst after becoming master; zero disables it.
@@ -110,6 +134,7 @@ pub struct InstanceConfig {
     pub auth_pass: Option<[u8; AUTH_DATA_LEN]>,
     pub vips: Vec<VipConfig>,
     pub excluded_vips: Vec<VipConfig>,
+    pub routes: Vec<RouteConfig>,
     /// `mcast_src_ip` / `unicast_src_ip`; the interface's primary address otherwise
     /// (filled in by the runner before the state machine starts).
     pub src_addr: Option<IpAddr>,
@@ -140,6 +165,7 @@ impl InstanceConfig {
             auth_pass: None,
             vips: Vec::new(),
             excluded_vips: Vec::new(),
+            routes: Vec::new(),
             src_addr: None,
             unicast_peers: Vec::new(),
             garp: GarpConfig::default(),

@@ -79,6 +79,11 @@ pub enum Action {
         state: State,
         priority: u8,
     },
+    /// The instance's sync group as a whole entered `state` (emitted by `VrrpSet`).
+    GroupNotify {
+        group: String,
+        state: State,
+    },
     /// First sighting of a conflict with this peer: log it once.
     ConflictDetected {
         peer: IpAddr,

@@ -11,7 +11,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
-use super::config::{InstanceConfig, ScriptConfig, TrackConfig, TrackId, VipConfig};
+use super::config::{
+    InstanceConfig, RouteConfig, RouteKind, ScriptConfig, TrackConfig, TrackId, VipConfig,
+};
 use super::fsm::{Action, Instance, State};
 use super::garp::{self, GarpSender, NaSender};
 use super::notify;
@@ -71,6 +73,8 @@ struct InstanceIo {
     na: Option<NaSender>,
     /// VIPs with their resolved interface (name, index).
     vips: Vec<(VipConfig, String, u32)>,
+    /// `virtual_routes` with their resolved output interface.
+    routes: Vec<(RouteConfig, Option<u32>)>,
 }
 
 enum Event {
@@ -368,6 +372,15 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
         };
         vips.push((v.clone(), dev, idx));
     }
+    let mut routes = Vec::new();
+    for r in &inst.routes {
+        let idx = match (&r.dev, r.via, r.kind) {
+            (Some(dev), _, _) => Some(nl.link(dev).await?.index),
+            (None, None, RouteKind::Unicast) => Some(link.index),
+            _ => None,
+        };
+        routes.push((r.clone(), idx));
+    }
     let garp = GarpSender::open(link.index).ok();
     Ok(InstanceIo {
         ifindex: link.index,
@@ -378,6 +391,7 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
         garp,
         na: Some(NaSender::new(&inst.interface, link.index)),
         vips,
+        routes,
     })
 }
 
@@ -438,10 +452,20 @@ impl Driver {
                             Err(e) => tracing::error!("{}: {e}", cfg.name),
                         }
                     }
+                    for (route, idx) in &io.routes {
+                        if let Err(e) = self.nl.add_route(route, *idx).await {
+                            tracing::error!("{}: {e}", cfg.name);
+                        }
+                    }
                 }
                 Action::RemoveVips => {
                     if self.options.dont_release_vrrp && inst.state() == State::Initialize {
                         continue;
+                    }
+                    for (route, idx) in &io.routes {
+                        if let Err(e) = self.nl.remove_route(route, *idx).await {
+                            tracing::debug!("{}: {e}", cfg.name);
+                        }
                     }
                     for (vip, dev, idx) in &io.vips {
                         match self.nl.remove_vip(dev, *idx, vip).await {
@@ -468,6 +492,13 @@ impl Driver {
                     let cmds =
                         notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
                     notify::spawn_all(&cmds);
+                }
+                Action::GroupNotify { group, state } => {
+                    tracing::info!("(group {group}) Entering {} STATE", state.notify_word());
+                    if let Some(n) = set.group_notify(&group) {
+                        // keepalived passes no meaningful priority for groups: 0.
+                        notify::spawn_all(&notify::commands(n, "GROUP", &group, state, 0));
+                    }
                 }
                 Action::ConflictDetected { peer, conflict } => {
                     tracing::warn!(

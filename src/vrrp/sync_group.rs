@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::config::TrackId;
+use super::config::{NotifyConfig, TrackId};
 use super::fsm::{Action, Instance, Snapshot, State};
 use super::packet::{Advert, ChecksumKind};
 
@@ -17,6 +17,7 @@ pub struct SyncGroupConfig {
     pub name: String,
     /// Instance names.
     pub members: Vec<String>,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +35,9 @@ pub enum SyncGroupError {
 struct Group {
     name: String,
     members: Vec<usize>,
+    notify: NotifyConfig,
+    /// Last state the whole group was in (all members agreeing).
+    state: State,
 }
 
 /// An action for one instance (by index).
@@ -80,6 +84,8 @@ impl VrrpSet {
             built.push(Group {
                 name: g.name.clone(),
                 members,
+                notify: g.notify.clone(),
+                state: State::Initialize,
             });
         }
         Ok(VrrpSet {
@@ -91,6 +97,14 @@ impl VrrpSet {
 
     pub fn instances(&self) -> &[Instance] {
         &self.instances
+    }
+
+    /// Notify scripts of the sync group `name`.
+    pub fn group_notify(&self, name: &str) -> Option<&NotifyConfig> {
+        self.groups
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| &g.notify)
     }
 
     pub fn group_name(&self, instance: usize) -> Option<&str> {
@@ -187,6 +201,35 @@ impl VrrpSet {
 
     fn propagate(&mut self, now: Instant, i: usize, before: State, out: &mut Vec<InstanceAction>) {
         let Some(g) = self.group_of[i] else { return };
+        self.propagate_states(now, g, i, before, out);
+        // Once every member agrees, the group itself has changed state.
+        let states: Vec<State> = self.groups[g]
+            .members
+            .iter()
+            .map(|&m| self.instances[m].state())
+            .collect();
+        if let Some(&first) = states.first() {
+            if states.iter().all(|&s| s == first) && self.groups[g].state != first {
+                self.groups[g].state = first;
+                out.push(InstanceAction {
+                    instance: i,
+                    action: Action::GroupNotify {
+                        group: self.groups[g].name.clone(),
+                        state: first,
+                    },
+                });
+            }
+        }
+    }
+
+    fn propagate_states(
+        &mut self,
+        now: Instant,
+        g: usize,
+        i: usize,
+        before: State,
+        out: &mut Vec<InstanceAction>,
+    ) {
         let members = self.groups[g].members.clone();
         // The group is in FAULT while any member has a fault of its own.
         let group_fault = members.iter().any(|&m| self.instances[m].has_own_fault());

@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::config::{self, model};
 
 use super::config::{
-    GarpConfig, InitialState, InstanceConfig, NotifyConfig, ScriptConfig, TrackConfig, TrackId,
-    VipConfig,
+    GarpConfig, InitialState, InstanceConfig, NotifyConfig, RouteConfig, RouteKind, ScriptConfig,
+    TrackConfig, TrackId, VipConfig,
 };
 use super::packet::{auth_data_from_pass, Family, Version};
 use super::runner::VrrpConfig;
@@ -24,6 +24,8 @@ pub enum TranslateError {
     NoInterface { instance: String },
     #[error("vrrp_instance {instance}: auth_type AH is not supported (only PASS)")]
     AuthAh { instance: String },
+    #[error("vrrp_instance {instance}: virtual_routes: {what}")]
+    Route { instance: String, what: String },
     #[error("vrrp_instance {instance}: track_script {script} names no vrrp_script")]
     UnknownScript { instance: String, script: String },
 }
@@ -64,6 +66,87 @@ fn vip(v: &model::VirtualIpAddress) -> VipConfig {
         scope: v.scope.map(model::Scope::value),
         brd: broadcast(v),
     }
+}
+
+/// `ip route`'s table names (iproute2's /etc/iproute2/rt_tables defaults) or a number.
+fn route_table(name: &str) -> Option<u32> {
+    match name {
+        "main" => Some(254),
+        "local" => Some(255),
+        "default" => Some(253),
+        n => n.parse().ok(),
+    }
+}
+
+fn route(
+    instance: &str,
+    family: Family,
+    r: &model::VirtualRoute,
+) -> Result<RouteConfig, TranslateError> {
+    let err = |what: String| TranslateError::Route {
+        instance: instance.to_string(),
+        what,
+    };
+    let kind = match r.route_type.as_deref() {
+        None | Some("unicast") => RouteKind::Unicast,
+        Some("blackhole") => RouteKind::Blackhole,
+        Some("unreachable") => RouteKind::Unreachable,
+        Some("prohibit") => RouteKind::Prohibit,
+        Some(other) => return Err(err(format!("route type {other} is not supported"))),
+    };
+    let (dst, prefix_len) = if r.destination == "default" {
+        let any = match r.via.first().map(Family::of).unwrap_or(family) {
+            Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::V6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        (any, 0)
+    } else {
+        let (a, len) = match r.destination.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (r.destination.as_str(), None),
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| err(format!("destination {} is not an address", r.destination)))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| err(format!("bad prefix length in {}", r.destination)))?,
+            None => max,
+        };
+        (addr, len)
+    };
+    if r.via.len() > 1 {
+        tracing::warn!(
+            "vrrp_instance {instance}: route to {}: only the first `via` is used",
+            r.destination
+        );
+    }
+    if !r.options.is_empty() {
+        tracing::warn!(
+            "vrrp_instance {instance}: route to {}: options {:?} are ignored",
+            r.destination,
+            r.options
+        );
+    }
+    let table = match &r.table {
+        None => None,
+        Some(t) => Some(route_table(t).ok_or_else(|| err(format!("unknown table {t}")))?),
+    };
+    Ok(RouteConfig {
+        kind,
+        dst,
+        prefix_len,
+        via: r.via.first().copied(),
+        dev: r.dev.clone(),
+        src: r.src,
+        table,
+        metric: r.metric,
+        scope: r.scope.map(model::Scope::value),
+    })
 }
 
 fn notify(n: &model::VrrpNotify) -> NotifyConfig {
@@ -168,6 +251,11 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             auth_pass,
             vips: i.virtual_ipaddresses.iter().map(vip).collect(),
             excluded_vips: i.virtual_ipaddresses_excluded.iter().map(vip).collect(),
+            routes: i
+                .virtual_routes
+                .iter()
+                .map(|r| route(&i.name, family, r))
+                .collect::<Result<_, _>>()?,
             src_addr: i.src_ip,
             unicast_peers: i.unicast_peers.iter().map(|p| p.address).collect(),
             garp: GarpConfig {
@@ -189,6 +277,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         .map(|g| SyncGroupConfig {
             name: g.name.clone(),
             members: g.group.clone(),
+            notify: notify(&g.notify),
         })
         .collect();
     let scripts = cfg

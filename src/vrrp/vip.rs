@@ -10,7 +10,10 @@ use rtnetlink::packet_route::address::{
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
 use rtnetlink::Handle;
 
-use super::config::VipConfig;
+use rtnetlink::packet_route::route::{RouteMessage, RouteScope, RouteType};
+use rtnetlink::RouteMessageBuilder;
+
+use super::config::{RouteConfig, RouteKind, VipConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetlinkError {
@@ -18,6 +21,8 @@ pub enum NetlinkError {
     Connect(#[source] std::io::Error),
     #[error("interface {0} does not exist")]
     NoSuchInterface(String),
+    #[error("{0}")]
+    BadRoute(String),
     #[error("{what} on {interface}: {source}")]
     Request {
         what: String,
@@ -223,5 +228,91 @@ impl Netlink {
             }
         }
         Ok(removed)
+    }
+}
+
+impl Netlink {
+    /// The rtnetlink message for a `virtual_routes` entry; `ifindex` is its
+    /// device (the instance's interface unless the route names one).
+    fn route_message(
+        &self,
+        route: &RouteConfig,
+        ifindex: Option<u32>,
+    ) -> Result<RouteMessage, String> {
+        let mut b = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(route.dst, route.prefix_len)
+            .map_err(|e| e.to_string())?;
+        if let Some(via) = route.via {
+            b = b.gateway(via).map_err(|e| e.to_string())?;
+        }
+        if let Some(src) = route.src {
+            b = b.pref_source(src).map_err(|e| e.to_string())?;
+        }
+        if let (Some(idx), RouteKind::Unicast) = (ifindex, route.kind) {
+            b = b.output_interface(idx);
+        }
+        if let Some(t) = route.table {
+            b = b.table_id(t);
+        }
+        if let Some(m) = route.metric {
+            b = b.priority(m);
+        }
+        let kind = match route.kind {
+            RouteKind::Unicast => RouteType::Unicast,
+            RouteKind::Blackhole => RouteType::BlackHole,
+            RouteKind::Unreachable => RouteType::Unreachable,
+            RouteKind::Prohibit => RouteType::Prohibit,
+        };
+        b = b.kind(kind);
+        // `ip route` gives a directly connected unicast route link scope.
+        let scope = match (route.scope, route.via, route.kind) {
+            (Some(s), _, _) => RouteScope::from(s),
+            (None, None, RouteKind::Unicast) => RouteScope::Link,
+            _ => RouteScope::Universe,
+        };
+        Ok(b.scope(scope).build())
+    }
+
+    pub async fn add_route(
+        &self,
+        route: &RouteConfig,
+        ifindex: Option<u32>,
+    ) -> Result<(), NetlinkError> {
+        let what = format!("adding route to {}/{}", route.dst, route.prefix_len);
+        let msg = self
+            .route_message(route, ifindex)
+            .map_err(|e| NetlinkError::BadRoute(format!("{what}: {e}")))?;
+        self.handle
+            .route()
+            .add(msg)
+            .replace()
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what,
+                interface: route.dev.clone().unwrap_or_default(),
+                source,
+            })
+    }
+
+    pub async fn remove_route(
+        &self,
+        route: &RouteConfig,
+        ifindex: Option<u32>,
+    ) -> Result<(), NetlinkError> {
+        let what = format!("removing route to {}/{}", route.dst, route.prefix_len);
+        let msg = self
+            .route_message(route, ifindex)
+            .map_err(|e| NetlinkError::BadRoute(format!("{what}: {e}")))?;
+        self.handle
+            .route()
+            .del(msg)
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what,
+                interface: route.dev.clone().unwrap_or_default(),
+                source,
+            })
     }
 }

@@ -696,6 +696,7 @@ fn group_set(fault_track: bool) -> (VrrpSet, TrackId) {
         &[SyncGroupConfig {
             name: "G1".into(),
             members: vec!["VI_A".into(), "VI_B".into()],
+            notify: NotifyConfig::default(),
         }],
     )
     .expect("valid group");
@@ -721,9 +722,14 @@ fn sync_group_members_become_master_and_backup_together() {
         instance: 1,
         action: Action::AddVips
     }));
+    let group_master = Action::GroupNotify {
+        group: "G1".into(),
+        state: State::Master,
+    };
+    assert_eq!(acts.iter().filter(|a| a.action == group_master).count(), 1);
     // A higher priority advert on A's VRID moves both back.
     let adv_a = advert_from(set.instances()[0].config(), 200);
-    set.on_advert(
+    let acts = set.on_advert(
         t0 + ms(5000),
         "eth0",
         PEER,
@@ -731,6 +737,11 @@ fn sync_group_members_become_master_and_backup_together() {
         ChecksumKind::MessageOnly,
     );
     assert_eq!(states(&set), vec![State::Backup, State::Backup]);
+    assert!(acts.iter().any(|a| a.action
+        == Action::GroupNotify {
+            group: "G1".into(),
+            state: State::Backup
+        }));
     assert_eq!(set.group_name(0), Some("G1"));
 }
 
@@ -758,6 +769,7 @@ fn sync_group_with_unknown_member_is_an_error_naming_both() {
         &[SyncGroupConfig {
             name: "G1".into(),
             members: vec!["VI_1".into(), "VI_X".into()],
+            notify: NotifyConfig::default(),
         }],
     )
     .err()

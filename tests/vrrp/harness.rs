@@ -83,6 +83,18 @@ impl Director {
         }
     }
 
+    /// Send `signal` to the director's main process without waiting.
+    pub fn signal(&self, signal: Signal) {
+        let pid = match &self.proc {
+            Proc::Lvsd(g) => g.pid(),
+            Proc::Keepalived(k) => k.pid(),
+        };
+        let _ = kill(
+            Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+            signal,
+        );
+    }
+
     /// Graceful stop with SIGTERM; returns whether the exit status was 0.
     pub fn stop(&mut self) -> bool {
         match &mut self.proc {
@@ -260,10 +272,15 @@ impl PingReport {
 
 impl Pinger {
     pub fn start(ns: &Netns, vip: &str) -> Pinger {
+        Pinger::start_interval(ns, vip, "0.05")
+    }
+
+    /// Ping every `interval` seconds (root may go down to 0.002).
+    pub fn start_interval(ns: &Netns, vip: &str, interval: &str) -> Pinger {
         let dir = tempfile::tempdir().expect("tmp");
         let out = dir.path().join("ping.out");
         let f = fs::File::create(&out).expect("ping out");
-        let argv = ["ping", "-n", "-D", "-O", "-i", "0.05", "-W", "1", vip];
+        let argv = ["ping", "-n", "-D", "-O", "-i", interval, "-W", "1", vip];
         let guard = ns
             .spawn(&argv, Stdio::from(f), Stdio::null())
             .expect("ping");
@@ -364,6 +381,25 @@ impl Topo {
             self.lan.host(1).name().to_string(),
         ]
     }
+    /// Take host `i` off the LAN (its link stays up): what the network sees
+    /// when a machine dies. A killed process alone leaves the VIP answering.
+    pub fn isolate(&self, i: usize) {
+        let port = format!("p{i}");
+        self.lan
+            .switch()
+            .ip(&["link", "set", &port, "nomaster"])
+            .expect("detach port");
+    }
+
+    /// Put host `i` back on the LAN.
+    pub fn rejoin(&self, i: usize) {
+        let port = format!("p{i}");
+        self.lan
+            .switch()
+            .ip(&["link", "set", &port, "master", "br0"])
+            .expect("attach port");
+    }
+
     pub fn holds(&self, i: usize, addr: &str) -> bool {
         holds(self.lan.host(i).name(), addr)
     }

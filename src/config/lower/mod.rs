@@ -221,17 +221,27 @@ pub(crate) struct Cx<'d> {
 pub(crate) const BOOL_EXPECTED: &str = "on|off|true|false|yes|no";
 
 impl Cx<'_> {
+    /// Keeps at most a bit more than [`MAX_DIAGNOSTICS`](super::MAX_DIAGNOSTICS); the
+    /// loader reports the cut.
+    fn push(&mut self, d: Diagnostic) {
+        // Past the cap, keep only a first error, so a refused configuration stays refused.
+        if self.diags.len() <= super::MAX_DIAGNOSTICS
+            || (d.is_error() && !self.diags.iter().any(Diagnostic::is_error))
+        {
+            self.diags.push(d);
+        }
+    }
+
     pub fn error(&mut self, span: Span, problem: Problem) {
-        self.diags.push(Diagnostic::error(span, problem));
+        self.push(Diagnostic::error(span, problem));
     }
 
     pub fn error_expected(&mut self, span: Span, problem: Problem, expected: &str) {
-        self.diags
-            .push(Diagnostic::error(span, problem).expected(expected));
+        self.push(Diagnostic::error(span, problem).expected(expected));
     }
 
     pub fn warning(&mut self, span: Span, problem: Problem) {
-        self.diags.push(Diagnostic::warning(span, problem));
+        self.push(Diagnostic::warning(span, problem));
     }
 
     pub fn unknown(&mut self, node: &Node, context: &str) {

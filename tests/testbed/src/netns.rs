@@ -94,14 +94,17 @@ impl Netns {
             .map(drop)
     }
 
-    /// Spawns `argv` in the namespace in its own process group, stdio
-    /// closed; the guard kills the group on drop. For other stdio, pass
-    /// [`Netns::command`] to [`ProcessGuard::spawn`].
-    pub fn spawn<S: AsRef<OsStr>>(&self, argv: &[S]) -> io::Result<ProcessGuard> {
+    /// Spawns `argv` in the namespace in its own process group, stdin
+    /// closed, output where `stdout`/`stderr` say; the guard kills the group
+    /// on drop. See also [`Netns::spawn_logged`].
+    pub fn spawn<S: AsRef<OsStr>>(
+        &self,
+        argv: &[S],
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> io::Result<ProcessGuard> {
         let mut cmd = self.command_argv(argv);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         ProcessGuard::spawn(cmd)
     }
 

@@ -103,6 +103,11 @@ impl NginxBuilder {
         let dir = tempfile::Builder::new()
             .prefix(&format!("lvsd-nginx-{}-", std::process::id()))
             .tempdir()?;
+        // nginx workers may run as an unprivileged user: let them read the tree.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+        }
         let root = dir.path().join("html");
         fs::create_dir_all(&root)?;
         fs::create_dir_all(dir.path().join("tmp"))?;

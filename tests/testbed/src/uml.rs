@@ -419,12 +419,18 @@ impl Uml {
         let _ = writeln!(s, "export TMPDIR={}", d("tmp"));
         s.push_str("export RUST_BACKTRACE=${RUST_BACKTRACE:-1}\n");
         for (key, value) in &self.env {
-            let _ = writeln!(
-                s,
-                "export {}={}",
-                key.to_string_lossy(),
-                sh_quote(&value.to_string_lossy())
-            );
+            let key = key.to_string_lossy();
+            if !is_shell_name(&key) {
+                let _ = writeln!(
+                    s,
+                    "echo {} >&2",
+                    sh_quote(&format!(
+                        "testbed: skipped environment variable {key:?}: not a shell name"
+                    ))
+                );
+                continue;
+            }
+            let _ = writeln!(s, "export {key}={}", sh_quote(&value.to_string_lossy()));
         }
         let _ = writeln!(s, "export {GUEST_ENV}=1");
         if let Some(cwd) = &self.cwd {
@@ -788,6 +794,15 @@ fn read_lossy(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `name` can be `export`ed by /bin/sh.
+fn is_shell_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Single-quotes `s` for /bin/sh.
 pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -817,6 +832,22 @@ mod tests {
         assert_eq!(run_dir_owner("lvsd-uml-1234-AbC9x"), Some(1234));
         assert_eq!(run_dir_owner("lvsd-uml-x-1"), None);
         assert_eq!(run_dir_owner("lvsd-testbed-0"), None);
+    }
+
+    #[test]
+    fn only_shell_names_are_exported() {
+        assert!(is_shell_name("LVSD_UNDER_TEST"));
+        assert!(is_shell_name("_x1"));
+        assert!(!is_shell_name("1X"));
+        assert!(!is_shell_name("A-B"));
+        assert!(!is_shell_name(""));
+        let script = Uml::new()
+            .modules(Vec::<String>::new())
+            .env("BAD;rm", "x")
+            .env("GOOD", "it's")
+            .init_script(Path::new("/tmp/d"), &["true".to_owned()]);
+        assert!(script.contains("export GOOD='it'\\''s'\n"), "{script}");
+        assert!(!script.contains("export BAD"), "{script}");
     }
 
     #[test]
