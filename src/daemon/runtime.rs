@@ -454,6 +454,10 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
                 let _ = req.send(s);
             }
             _ = tick.tick() => {
+                // A failed apply left the kernel unknown: re-read and heal.
+                if d.programmed.is_none() {
+                    d.reconcile().await;
+                }
                 d.drain_tick().await;
                 d.follow_vrrp_for_sync_daemon().await;
             }
