@@ -20,6 +20,7 @@ use crate::error::{BatchError, IpvsError};
 use crate::frame::{parse_datagram, Reply};
 use crate::model::{Destination, Info, Service, ServiceKey, SyncDaemon, Table, Timeouts};
 use crate::ops::{dest_text, encode, Op, Query};
+use crate::reconcile::{plan, OwnershipFilter, PlanSummary};
 use crate::wire::{IpvsAttr, IpvsMessage, FAMILY_NAME};
 
 /// Requests in flight at most: each pending ack takes receive-buffer space
@@ -332,6 +333,24 @@ impl IpvsClient {
             table.services.push((s, dests));
         }
         Ok(table)
+    }
+
+    /// One reconcile pass: dumps the table, plans the minimal changes
+    /// toward `desired` (see [`crate::reconcile::plan`]) and applies them.
+    /// Returns what was done; a failed dump is reported as a batch failure
+    /// at index 0 with nothing applied.
+    pub async fn reconcile(
+        &mut self,
+        desired: &Table,
+        owned: &OwnershipFilter,
+    ) -> Result<PlanSummary, BatchError> {
+        let current = self.table().await.map_err(|e| BatchError {
+            total: 0,
+            failures: vec![(0, e)],
+        })?;
+        let ops = plan(desired, &current, owned);
+        self.apply(&ops).await?;
+        Ok(PlanSummary::of(&ops))
     }
 
     /// IPVS version and connection table size.

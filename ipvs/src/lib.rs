@@ -8,9 +8,11 @@ pub mod error;
 pub mod frame;
 pub mod model;
 pub mod ops;
+pub mod reconcile;
 pub mod wire;
 
 pub use client::IpvsClient;
 pub use error::{BatchError, IpvsError};
 pub use model::{Destination, Forward, Protocol, Scheduler, Service, ServiceKey, Table};
 pub use ops::Op;
+pub use reconcile::{plan, OwnershipFilter, PlanSummary};
