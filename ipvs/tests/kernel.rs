@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::process::Command;
 
 use ipvs::model::*;
-use ipvs::{IpvsClient, IpvsError, Op};
+use ipvs::{IpvsClient, IpvsError, Op, OwnershipFilter};
 
 fn sh(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
@@ -339,5 +339,113 @@ testbed::uml_test! {
             client.apply_one(&Op::StopDaemon(SyncState::Master)).await.expect("stop daemon");
             assert!(client.daemons().await.expect("daemons").is_empty());
         });
+    }
+}
+
+fn reconcile_desired() -> Table {
+    let web = ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: ip("10.20.0.1"),
+        port: 80,
+    };
+    let mut dr = Destination::new(ip("10.21.0.3"), 80, Forward::Route, 2);
+    dr.upper_threshold = 50;
+    let dns = ServiceKey::Inet {
+        protocol: Protocol::Udp,
+        addr: ip("fd20::1"),
+        port: 53,
+    };
+    let mut dns_svc = Service::new(dns, Scheduler::Sh);
+    dns_svc.persistence = Some(120);
+    dns_svc.netmask = 64;
+    dns_svc.flags = ServiceFlags(ServiceFlags::SH_PORT);
+    let fwm = ServiceKey::Fwmark {
+        mark: 42,
+        ipv6: false,
+    };
+    let mut gue = Destination::new(ip("10.22.0.1"), 0, Forward::Tunnel, 1);
+    gue.tunnel_type = TunnelType::Gue;
+    gue.tunnel_port = 6080;
+    Table {
+        services: vec![
+            (
+                Service::new(web, Scheduler::Wlc),
+                vec![
+                    Destination::new(ip("10.21.0.1"), 8080, Forward::Masq, 1),
+                    Destination::new(ip("10.21.0.2"), 8080, Forward::Masq, 65535),
+                    dr,
+                ],
+            ),
+            (
+                dns_svc,
+                vec![Destination::new(ip("fd21::1"), 53, Forward::Route, 0)],
+            ),
+            (Service::new(fwm, Scheduler::Rr), vec![gue]),
+        ],
+    }
+}
+
+testbed::uml_test! {
+    /// The reconciler in the real kernel: programs from empty, leaves a
+    /// foreign service alone, is idempotent, restores the table after
+    /// `ipvsadm -C` and after hand edits, each time with the minimal count
+    /// of operations.
+    fn reconciler_converges_idempotently_in_kernel() {
+        sh("ipvsadm", &["-C"]);
+        sh("ipvsadm", &["-A", "-t", "10.99.0.1:80", "-s", "rr"]);
+        let desired = reconcile_desired();
+        let owned = OwnershipFilter::from_table(&desired);
+        let rt = rt();
+        let mut client = rt.block_on(IpvsClient::connect()).expect("connect");
+        let mut pass = || rt.block_on(client.reconcile(&desired, &owned)).expect("reconcile");
+
+        let first = pass();
+        assert_eq!((first.add_services, first.add_dests, first.total()), (3, 5, 8), "{first:?}");
+        let programmed = sh("ipvsadm", &["-S", "-n"]);
+        assert!(programmed.contains("-A -t 10.99.0.1:80 -s rr"), "foreign service kept:\n{programmed}");
+        assert_eq!(pass().total(), 0, "second pass must be a no-op");
+
+        // Someone flushes the table: one pass restores our part.
+        sh("ipvsadm", &["-C"]);
+        let restore = pass();
+        assert_eq!((restore.add_services, restore.add_dests, restore.total()), (3, 5, 8), "{restore:?}");
+        let without_foreign: String = programmed
+            .lines()
+            .filter(|l| !l.contains("10.99.0.1"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(sh("ipvsadm", &["-S", "-n"]), without_foreign);
+        assert_eq!(pass().total(), 0);
+
+        // Hand edits: scheduler, a weight, a removed and an extra real server.
+        sh("ipvsadm", &["-E", "-t", "10.20.0.1:80", "-s", "rr"]);
+        sh("ipvsadm", &["-e", "-t", "10.20.0.1:80", "-r", "10.21.0.1:8080", "-m", "-w", "9"]);
+        sh("ipvsadm", &["-d", "-f", "42", "-r", "10.22.0.1"]);
+        sh("ipvsadm", &["-a", "-u", "[fd20::1]:53", "-r", "[fd21::9]:53", "-g"]);
+        let repair = pass();
+        assert_eq!(
+            (repair.edit_services, repair.edit_dests, repair.add_dests, repair.del_dests, repair.total()),
+            (1, 1, 1, 1, 4),
+            "{repair:?}"
+        );
+        assert_eq!(sh("ipvsadm", &["-S", "-n"]), without_foreign);
+        assert_eq!(pass().total(), 0);
+
+        // A changed weight in the configuration is exactly one SET_DEST.
+        let mut heavier = desired.clone();
+        heavier.services[0].1[0].weight = 7;
+        let change = rt.block_on(client.reconcile(&heavier, &owned)).expect("reconcile");
+        assert_eq!((change.edit_dests, change.total()), (1, 1), "{change:?}");
+        let listing = sh("ipvsadm", &["-Ln"]);
+        let row = listing.lines().find(|l| l.contains("10.21.0.1:8080")).unwrap_or_default();
+        assert_eq!(row.split_whitespace().take(4).collect::<Vec<_>>(), ["->", "10.21.0.1:8080", "Masq", "7"], "{listing}");
+
+        // A service removed from the configuration goes when owned.
+        let mut fewer = desired.clone();
+        fewer.services.pop();
+        let removal = rt.block_on(client.reconcile(&fewer, &owned)).expect("reconcile");
+        assert_eq!((removal.del_services, removal.total()), (1, 2), "{removal:?}");
+        assert!(!sh("ipvsadm", &["-Ln"]).contains("FWM  42"));
+        sh("ipvsadm", &["-C"]);
     }
 }
