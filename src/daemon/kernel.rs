@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use ipvs::model::Table;
+use ipvs::model::{SyncDaemon, Table};
 use ipvs::ops::Op;
 use ipvs::IpvsClient;
 
@@ -13,6 +13,8 @@ pub trait Kernel {
     fn table(&mut self) -> impl Future<Output = Result<Table, String>>;
     /// Applies `ops` in order; on failure, the text names every refused operation.
     fn apply(&mut self, ops: &[Op]) -> impl Future<Output = Result<(), String>>;
+    /// The connection-sync daemons the kernel runs.
+    fn daemons(&mut self) -> impl Future<Output = Result<Vec<SyncDaemon>, String>>;
 }
 
 /// The kernel's IPVS over generic netlink.
@@ -35,6 +37,13 @@ impl Kernel for IpvsKernel {
             }
             text
         })
+    }
+
+    async fn daemons(&mut self) -> Result<Vec<SyncDaemon>, String> {
+        self.0
+            .daemons()
+            .await
+            .map_err(|e| format!("reading the IPVS sync daemons: {e}"))
     }
 }
 

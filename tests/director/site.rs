@@ -195,6 +195,21 @@ impl Site {
             .unwrap_or_else(|e| panic!("ipvsadm: {e}"))
     }
 
+    /// Every real server in director `i`'s table: (addr:port, weight,
+    /// active connections).
+    pub fn dests(&self, i: usize) -> Vec<(String, u32, u32)> {
+        self.ipvsadm(i)
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if f.first() != Some(&"->") || f.len() < 6 || f[1] == "RemoteAddress:Port" {
+                    return None;
+                }
+                Some((f[1].to_owned(), f[3].parse().ok()?, f[4].parse().ok()?))
+            })
+            .collect()
+    }
+
     /// Real servers (addr:port) in director `i`'s table with weight > 0.
     pub fn active_reals(&self, i: usize) -> Vec<String> {
         self.ipvsadm(i)
@@ -225,9 +240,24 @@ impl Site {
 
     /// lvsd on director `i` with `config`, control socket `<name>.sock`.
     pub fn lvsd(&self, i: usize, name: &str, config: &Path, extra: &[&str]) -> ProcessGuard {
+        self.lvsd_with_env(i, name, config, extra, &[])
+    }
+
+    /// [`Site::lvsd`] with `VAR=value` environment settings (via env(1),
+    /// which execs: the guard's pid is lvsd's).
+    pub fn lvsd_with_env(
+        &self,
+        i: usize,
+        name: &str,
+        config: &Path,
+        extra: &[&str],
+        env: &[String],
+    ) -> ProcessGuard {
         let sock = self.path(&format!("{name}.sock"));
         let data = self.path(&format!("{name}.data"));
-        let mut argv: Vec<String> = vec![
+        let mut argv: Vec<String> = vec!["env".into()];
+        argv.extend(env.iter().cloned());
+        argv.extend([
             env!("CARGO_BIN_EXE_lvsd").into(),
             "run".into(),
             "-n".into(),
@@ -239,7 +269,7 @@ impl Site {
             sock.display().to_string(),
             "--data-file".into(),
             data.display().to_string(),
-        ];
+        ]);
         argv.extend(extra.iter().map(|s| s.to_string()));
         self.ns(i)
             .spawn_logged(&argv, self.dir.path(), name)
@@ -268,6 +298,21 @@ impl Site {
         self.ns(i)
             .spawn_logged(&argv, self.dir.path(), name)
             .unwrap_or_else(|e| panic!("keepalived: {e}"))
+    }
+
+    /// `lvsd status` (human) of the director whose control socket is `<name>.sock`.
+    pub fn status_text(&self, name: &str) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+            .args(["status", "-s"])
+            .arg(self.path(&format!("{name}.sock")))
+            .output()
+            .unwrap_or_else(|e| panic!("lvsd status: {e}"));
+        assert!(
+            out.status.success(),
+            "lvsd status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `lvsd status --json` of the director whose control socket is `<name>.sock`.
