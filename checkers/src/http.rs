@@ -423,43 +423,39 @@ impl HttpChecker {
     }
 }
 
-/// The verdict on a complete reply. An explicit `status_code` list is always checked; with
-/// neither `status_code` nor `digest`, keepalived's default 200-299 applies; a `digest`
-/// without `status_code` checks the digest only.
+/// The verdict on a complete reply: the status must be in `status_code` (default 200-299,
+/// applied even when a digest is configured), then the digest must match if one is given.
+/// Observed with keepalived 2.2.7 in UML: a URL with a matching `digest` on a 503 reply and
+/// no `status_code` stays down; with `status_code 503` it comes up.
 pub fn judge(
     reply: &Reply,
     digest: Option<&str>,
     status_codes: &StatusCodes,
 ) -> Result<String, String> {
-    let check_status = !status_codes.ranges.is_empty() || digest.is_none();
-    let status = match &reply.status {
-        Ok(code) => Some(*code),
-        Err(e) if check_status => return Err(format!("malformed reply head: {e}")),
-        Err(_) => None,
+    let code = match &reply.status {
+        Ok(code) => *code,
+        Err(e) => return Err(format!("malformed reply head: {e}")),
     };
-    if let Some(code) = status.filter(|_| check_status) {
-        if !status_codes.accepts(code) {
-            return Err(format!(
-                "status {code}, expected {}",
-                status_codes.describe()
-            ));
+    if !status_codes.accepts(code) {
+        return Err(format!(
+            "status {code}, expected {}",
+            status_codes.describe()
+        ));
+    }
+    match digest {
+        None => Ok(format!("status {code}")),
+        Some(expected) => {
+            let actual = reply.digest_hex();
+            if actual.eq_ignore_ascii_case(expected.trim()) {
+                Ok(format!("status {code}, digest matches"))
+            } else {
+                Err(format!(
+                    "digest {actual}, expected {}",
+                    expected.trim().to_ascii_lowercase()
+                ))
+            }
         }
     }
-    if let Some(expected) = digest {
-        let actual = reply.digest_hex();
-        if !actual.eq_ignore_ascii_case(expected.trim()) {
-            return Err(format!(
-                "digest {actual}, expected {}",
-                expected.trim().to_ascii_lowercase()
-            ));
-        }
-    }
-    Ok(match (status, digest) {
-        (Some(code), Some(_)) => format!("status {code}, digest matches"),
-        (None, Some(_)) => "digest matches".to_string(),
-        (Some(code), None) => format!("status {code}"),
-        (None, None) => "reply received".to_string(),
-    })
 }
 
 #[cfg(test)]
@@ -624,12 +620,22 @@ mod tests {
             ranges: vec![(200, 299), (503, 503)],
         };
         assert_eq!(judge(&r, None, &ranges), Ok("status 503".to_string()));
-        // digest of "bad" without status_code: status not checked.
+        // A matching digest of "bad" without status_code: 200-299 still applies.
         assert_eq!(
             judge(
                 &r,
                 Some("bae60998ffe4923b131e3d6e4c19993e"),
                 &StatusCodes::default()
+            ),
+            Err("status 503, expected 200-299".to_string())
+        );
+        assert_eq!(
+            judge(
+                &r,
+                Some("BAE60998FFE4923B131E3D6E4C19993E"),
+                &StatusCodes {
+                    ranges: vec![(503, 503)]
+                }
             ),
             Ok("status 503, digest matches".to_string())
         );
