@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{HttpCheck, HttpProtocol, StatusCodes};
 use crate::tcp::{self, ConnectError};
+use crate::timeout::within;
 use crate::tls::{self, TlsConfigError};
 use crate::verdict::CheckResult;
 
@@ -266,16 +267,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(ExchangeEvent<'_>),
 {
-    match tokio::time::timeout(io_timeout, stream.write_all(request)).await {
+    match within(io_timeout, stream.write_all(request)).await {
         Err(_) => return Err(ExchangeError::WriteTimeout(io_timeout)),
         Ok(Err(e)) => return Err(ExchangeError::Write(e)),
         Ok(Ok(())) => {}
     }
-    let _ = tokio::time::timeout(io_timeout, stream.flush()).await;
+    let _ = within(io_timeout, stream.flush()).await;
     let mut reader = ResponseReader::new(max_body);
     let mut buffer = vec![0u8; READ_BUFFER_BYTES];
     loop {
-        let n = match tokio::time::timeout(io_timeout, stream.read(&mut buffer)).await {
+        let n = match within(io_timeout, stream.read(&mut buffer)).await {
             Err(_) => return Err(ExchangeError::ReadTimeout(io_timeout)),
             // TLS peers that close without close_notify: the reply ends there all the same.
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof && reader.head_done() => 0,
