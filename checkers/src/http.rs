@@ -28,6 +28,9 @@ use crate::verdict::CheckResult;
 /// Read size per system call; small because thousands of checks may be in flight at once.
 const READ_BUFFER_BYTES: usize = 4096;
 
+/// First read of a health check (see `exchange_reading`).
+const CHECK_FIRST_READ_BYTES: usize = 1024;
+
 /// Longest reply head accepted; keepalived's own buffer is smaller.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -261,6 +264,34 @@ pub async fn exchange<S, F>(
     request: &[u8],
     io_timeout: Duration,
     max_body: u64,
+    on_event: F,
+) -> Result<Reply, ExchangeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(ExchangeEvent<'_>),
+{
+    // genhash's verbose dump shows each read: keep keepalived's read size throughout.
+    exchange_reading(
+        stream,
+        request,
+        io_timeout,
+        max_body,
+        READ_BUFFER_BYTES,
+        on_event,
+    )
+    .await
+}
+
+/// `exchange` with a smaller first read. The read buffer exists while the reply is awaited,
+/// and with thousands of checks in flight (a slow pool) those buffers are most of the
+/// checker's memory; a health reply usually fits in `first_read` bytes, and a reply that
+/// fills it switches to full-size reads.
+async fn exchange_reading<S, F>(
+    stream: &mut S,
+    request: &[u8],
+    io_timeout: Duration,
+    max_body: u64,
+    first_read: usize,
     mut on_event: F,
 ) -> Result<Reply, ExchangeError>
 where
@@ -274,7 +305,7 @@ where
     }
     let _ = within(io_timeout, stream.flush()).await;
     let mut reader = ResponseReader::new(max_body);
-    let mut buffer = vec![0u8; READ_BUFFER_BYTES];
+    let mut buffer = vec![0u8; first_read.clamp(1, READ_BUFFER_BYTES)];
     loop {
         let n = match within(io_timeout, stream.read(&mut buffer)).await {
             Err(_) => return Err(ExchangeError::ReadTimeout(io_timeout)),
@@ -286,6 +317,7 @@ where
         if n == 0 {
             break;
         }
+        let full = n == buffer.len();
         let data = &buffer[..n];
         let fed = reader.feed(data)?;
         if fed.head_completed {
@@ -296,6 +328,9 @@ where
         }
         if fed.complete {
             break;
+        }
+        if full && buffer.len() < READ_BUFFER_BYTES {
+            buffer.resize(READ_BUFFER_BYTES, 0);
         }
     }
     Ok(reader.finish()?)
@@ -408,8 +443,13 @@ impl HttpChecker {
         let timeout = self.spec.connection.connect_timeout;
         let max = self.spec.max_body_bytes;
         let reply = match &mut stream {
-            Stream::Plain(s) => exchange(s, &request, timeout, max, |_| {}).await,
-            Stream::Tls(s) => exchange(s.as_mut(), &request, timeout, max, |_| {}).await,
+            Stream::Plain(s) => {
+                exchange_reading(s, &request, timeout, max, CHECK_FIRST_READ_BYTES, |_| {}).await
+            }
+            Stream::Tls(s) => {
+                let s = s.as_mut();
+                exchange_reading(s, &request, timeout, max, CHECK_FIRST_READ_BYTES, |_| {}).await
+            }
         };
         match reply {
             Err(e) => fail(e.to_string()),
