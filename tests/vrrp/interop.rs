@@ -228,7 +228,18 @@ fn preempt_delay_postpones_the_takeover() {
 
 #[test]
 fn failing_track_script_hands_over() {
-    let topo = Topo::new("vts");
+    failing_track_script(Kind::Lvsd, Kind::Keepalived, "vts");
+}
+
+#[test]
+fn failing_track_script_on_keepalived_hands_over_to_lvsd() {
+    failing_track_script(Kind::Keepalived, Kind::Lvsd, "vtk");
+}
+
+/// A's track_script (weight −60) starts failing: its priority drops from 150
+/// to 90, below B's 100, and B preempts.
+fn failing_track_script(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
     let dir = tempfile::tempdir().expect("tmp");
     let ok = dir.path().join("ok");
     std::fs::write(&ok, "").expect("flag");
@@ -239,12 +250,8 @@ fn failing_track_script_hands_over() {
     let mut ia = Inst::new(150);
     ia.state = "MASTER";
     ia.extra = "  track_script {\n    chk\n  }\n".into();
-    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia], &script));
-    let db = Director::start(
-        Kind::Keepalived,
-        topo.director(1),
-        &conf(&[Inst::new(100)], ""),
-    );
+    let da = Director::start(a, topo.director(0), &conf(&[ia], &script));
+    let db = Director::start(b, topo.director(1), &conf(&[Inst::new(100)], ""));
     let sampler = VipSampler::start(topo.director_names(), VIP);
     wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
         topo.holds(0, VIP) && !topo.holds(1, VIP)
@@ -256,7 +263,9 @@ fn failing_track_script_hands_over() {
         &[&da, &db],
         || topo.holds(1, VIP) && !topo.holds(0, VIP),
     );
-    assert_eq!(da.instance("VI_1")["effective_priority"], 90);
+    if a == Kind::Lvsd {
+        assert_eq!(da.instance("VI_1")["effective_priority"], 90);
+    }
     sampler.assert_no_split_brain();
 }
 
