@@ -23,9 +23,10 @@ use crate::ops::{dest_text, encode, Op, Query};
 use crate::reconcile::{plan, OwnershipFilter, PlanSummary};
 use crate::wire::{IpvsAttr, IpvsMessage, FAMILY_NAME};
 
-/// Requests in flight at most: each pending ack takes receive-buffer space
-/// in the kernel, and an overflowing buffer drops acks (ENOBUFS).
-const WINDOW: usize = 256;
+/// Requests in flight at most by default: each pending ack takes
+/// receive-buffer space in the kernel, and an overflowing buffer drops acks
+/// (ENOBUFS).
+pub const DEFAULT_WINDOW: usize = 256;
 /// Largest single `sendmsg` we build.
 const MAX_SEND_BYTES: usize = 64 * 1024;
 const RECV_BUF: usize = 256 * 1024;
@@ -51,6 +52,7 @@ pub struct IpvsClient {
     family_id: u16,
     next_seq: u32,
     recv_buf: BytesMut,
+    window: usize,
 }
 
 impl IpvsClient {
@@ -75,6 +77,7 @@ impl IpvsClient {
             family_id: 0,
             next_seq: 1,
             recv_buf: BytesMut::with_capacity(RECV_BUF),
+            window: DEFAULT_WINDOW,
         };
         client.family_id = client.resolve_family().await?;
         Ok(client)
@@ -83,6 +86,12 @@ impl IpvsClient {
     /// The family id the kernel assigned to IPVS.
     pub fn family_id(&self) -> u16 {
         self.family_id
+    }
+
+    /// Sets how many requests may wait for their acks at once (1 = the
+    /// request/ack lockstep of ipvsadm; for measurements).
+    pub fn set_window(&mut self, window: usize) {
+        self.window = window.max(1);
     }
 
     fn seq(&mut self) -> u32 {
@@ -172,7 +181,7 @@ impl IpvsClient {
             // Fill the window with as many requests as fit in one sendmsg.
             out.clear();
             let mut batch = Vec::new();
-            while next < ops.len() && pending.len() + batch.len() < WINDOW {
+            while next < ops.len() && pending.len() + batch.len() < self.window {
                 let seq = self.seq();
                 let bytes = encode(ops[next].message(), self.family_id, seq, false);
                 if !out.is_empty() && out.len() + bytes.len() > MAX_SEND_BYTES {
