@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ipvs::model::{Destination, Forward, Protocol, Scheduler, Service, ServiceKey, Table};
-use ipvs::{plan, IpvsClient, OwnershipFilter, PlanSummary};
+use ipvs::{plan, AckMode, IpvsClient, OwnershipFilter, PlanSummary};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -194,6 +194,7 @@ fn guest() -> Result<(), String> {
             rt.block_on(async {
                 let mut c = IpvsClient::connect().await.map_err(|e| e.to_string())?;
                 c.set_window(1);
+                c.set_ack_mode(AckMode::PerRequest);
                 let ops = plan(&desired, &Table::default(), &owned);
                 c.apply(&ops).await.map_err(|e| e.to_string())
             })
@@ -227,6 +228,29 @@ fn guest() -> Result<(), String> {
     }
     run("ipvsadm", &["-C"], None)?;
 
+    // Pipelining depth: apply from empty with several windows.
+    let mut windows = String::new();
+    for (mode, window) in [
+        (AckMode::PerRequest, 16usize),
+        (AckMode::PerRequest, 256),
+        (AckMode::ErrorsOnly, 16),
+        (AckMode::ErrorsOnly, 64),
+        (AckMode::ErrorsOnly, 256),
+    ] {
+        run("ipvsadm", &["-C"], None)?;
+        let (d, ()) = timed(|| {
+            rt.block_on(async {
+                let mut c = IpvsClient::connect().await.map_err(|e| e.to_string())?;
+                c.set_window(window);
+                c.set_ack_mode(mode);
+                let ops = plan(&desired, &Table::default(), &owned);
+                c.apply(&ops).await.map_err(|e| e.to_string())
+            })
+        })?;
+        let _ = write!(windows, "\n    {mode:?} window {window}: {}", ms(d));
+    }
+    run("ipvsadm", &["-C"], None)?;
+
     let (r, c, l) = (median(t_restore), median(t_crate), median(t_lockstep));
     let (list, dump, noop) = (median(t_list), median(t_dump), median(t_noop));
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
@@ -235,12 +259,12 @@ fn guest() -> Result<(), String> {
     );
     println!("  ipvsadm -R (from empty)                      {}", ms(r));
     println!(
-        "  crate reconcile pass (from empty, pipelined) {}   ratio {:.2}x ipvsadm -R",
+        "  crate reconcile pass (from empty, default)   {}   ratio {:.2}x ipvsadm -R",
         ms(c),
         ratio(c, r)
     );
     println!(
-        "  crate apply, window 1 (lockstep)             {}   ratio {:.2}x ipvsadm -R",
+        "  crate apply, lockstep (window 1, acked)      {}   ratio {:.2}x ipvsadm -R",
         ms(l),
         ratio(l, r)
     );
@@ -257,6 +281,7 @@ fn guest() -> Result<(), String> {
         "  crate reconcile pass, nothing changed        {}   writes: {noop_writes}",
         ms(noop)
     );
+    println!("  crate apply by ack mode and window (one round each):{windows}");
     if noop_writes != 0 {
         return Err(format!("no-change pass wrote {noop_writes} operations"));
     }
