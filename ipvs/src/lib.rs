@@ -11,7 +11,7 @@ pub mod ops;
 pub mod reconcile;
 pub mod wire;
 
-pub use client::IpvsClient;
+pub use client::{AckMode, IpvsClient};
 pub use error::{BatchError, IpvsError};
 pub use model::{Destination, Forward, Protocol, Scheduler, Service, ServiceKey, Table};
 pub use ops::Op;

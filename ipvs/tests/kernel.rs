@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::process::Command;
 
 use ipvs::model::*;
-use ipvs::{IpvsClient, IpvsError, Op, OwnershipFilter};
+use ipvs::{AckMode, IpvsClient, IpvsError, Op, OwnershipFilter};
 
 fn sh(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
@@ -275,8 +275,11 @@ testbed::uml_test! {
             Op::AddService(Service::new(missing, Scheduler::Other("nosuch".into()))),
             Op::DelService(missing),
         ];
+        for mode in [AckMode::ErrorsOnly, AckMode::PerRequest] {
+        sh("ipvsadm", &["-C"]);
         let err = rt().block_on(async {
             let mut client = IpvsClient::connect().await.expect("connect");
+            client.set_ack_mode(mode);
             client.apply(&ops).await.expect_err("must fail")
         });
         let kinds: Vec<(usize, String)> = err.failures.iter().map(|(i, e)| (*i, e.to_string())).collect();
@@ -291,6 +294,7 @@ testbed::uml_test! {
         let listing = sh("ipvsadm", &["-Ln"]);
         assert!(listing.contains("TCP  10.9.0.1:80 rr"), "{listing}");
         assert!(listing.contains("-> 10.9.1.1:80"), "{listing}");
+        }
         sh("ipvsadm", &["-C"]);
     }
 
