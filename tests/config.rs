@@ -207,6 +207,10 @@ fn keepalived_also_warns(path: &Path, d: &Diagnostic) -> bool {
         (Problem::InstanceConflict { reason, .. }, "keepalived.conf.SSL_GET") => {
             reason.contains("AH authentication")
         }
+        // "Warning: Virtual server FWM 1: protocol specified for fwmark - protocol will be ignored".
+        (Problem::VirtualServerConflict { reason, .. }, "keepalived.conf.fwmark") => {
+            reason.contains("protocol is ignored for a fwmark service")
+        }
         _ => false,
     }
 }
@@ -526,10 +530,24 @@ fn include_depth_is_limited() {
     s.write(&format!("f{depth}.conf"), MINIMAL_INSTANCE);
     let r = load(&s.dir.path().join("f0.conf"), &opts("x"));
     let d = r.expect_err("too deep");
-    assert!(d
+    let e = d
         .items
         .iter()
-        .any(|d| matches!(d.problem, Problem::IncludeTooDeep { .. })));
+        .find(|d| matches!(d.problem, Problem::IncludeTooDeep { .. }))
+        .expect("an include depth error");
+    let limit = config::preprocess::MAX_INCLUDE_DEPTH;
+    // The include line of the last file that may still be read names the problem.
+    let last = s.dir.path().join(format!("f{}.conf", limit - 1));
+    assert_eq!(
+        e.location(&d.sources),
+        Some(format!("{}:1:1", last.display()))
+    );
+    assert!(
+        e.message()
+            .starts_with(&format!("includes nested more than {limit} files deep at")),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]
@@ -663,6 +681,33 @@ fn absurd_nesting_is_an_error_not_a_stack_overflow() {
             "diagnostics are capped"
         );
     }
+}
+
+#[test]
+fn nesting_limit_error_names_the_first_block_too_deep() {
+    let limit = config::tree::MAX_NESTING_DEPTH;
+    assert_problem(
+        &"a {\n".repeat(limit + 10),
+        Severity::Error,
+        limit + 1,
+        3,
+        &format!("blocks nested more than {limit} levels deep"),
+    );
+}
+
+#[test]
+fn substitution_that_makes_a_huge_line_is_an_error() {
+    let text = format!("$A={}\n{}\n", "x".repeat(1024), ["$A"; 1100].join(" "));
+    assert_problem(
+        &text,
+        Severity::Error,
+        2,
+        1,
+        &format!(
+            "parameter substitution makes a line longer than {} bytes",
+            config::preprocess::MAX_LINE_BYTES
+        ),
+    );
 }
 
 #[test]
@@ -937,25 +982,11 @@ fn lvs_value_errors() {
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        SSL_GET {\n            url {\n                digest 640205b7b0fc66c1ea91c463fac6334d\n            }\n        }\n    }"), Severity::Error, 4, 13, "url has no path");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        MISC_CHECK {\n            misc_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "MISC_CHECK has no misc_path");
     assert_problem(
-        &vs("    real_server 10.0.0.2 80 {\n    }\n    real_server 10.0.0.2 80 {\n    }"),
-        Severity::Error,
-        4,
-        5,
-        "real server 10.0.0.2:80 is listed more than once in virtual_server 10.0.0.1:80",
-    );
-    assert_problem(
         &vs("    real_server 2001:db8::2 80 {\n    }"),
         Severity::Error,
         2,
         5,
         "real server 2001:db8::2 is of another address family",
-    );
-    assert_problem(
-        "virtual_server 10.0.0.1 {\n}\n",
-        Severity::Error,
-        1,
-        1,
-        "the port may only be omitted for a persistent service",
     );
     assert_problem(
         "virtual_server group NOPE {\n}\n",
@@ -971,12 +1002,35 @@ fn lvs_value_errors() {
         23,
         "'virtual_server': 0 is out of range 1..4294967295",
     );
+    let rs = "    protocol TCP\n    real_server 10.0.0.2 80 {\n    }\n";
     assert_problem(
-        "virtual_server 10.0.0.1 80 {\n}\nvirtual_server 10.0.0.1 80 {\n}\n",
+        &format!("virtual_server 10.0.0.1 80 {{\n{rs}}}\nvirtual_server 10.0.0.1 80 {{\n{rs}}}\n"),
         Severity::Error,
-        3,
+        6,
         1,
-        "virtual_server 'virtual_server 10.0.0.1:80' is defined more than once",
+        "virtual_server '10.0.0.1:80 TCP' is defined more than once",
+    );
+    // The same service with another protocol is another service...
+    let udp = rs.replace("TCP", "UDP");
+    assert!(loaded(&format!(
+        "virtual_server 10.0.0.1 80 {{\n{rs}}}\nvirtual_server 10.0.0.1 80 {{\n{udp}}}\n"
+    ))
+    .warnings
+    .is_empty());
+    // ...but a fwmark service has no protocol of its own.
+    assert_problem(
+        &format!("virtual_server fwmark 5 {{\n{rs}}}\nvirtual_server fwmark 5 {{\n{udp}}}\n"),
+        Severity::Error,
+        6,
+        1,
+        "virtual_server 'fwmark 5' is defined more than once",
+    );
+    assert_problem(
+        "virtual_server_group G {\n    10.0.0.1 80\n    2001:db8::1 80\n    fwmark 3\n}\n",
+        Severity::Error,
+        1,
+        1,
+        "IPv4 and IPv6 addresses with a fwmark need the fwmark's family",
     );
     assert_problem(
         "virtual_server_group G {\n    10.0.0.9-1 80\n}\n",
@@ -985,6 +1039,134 @@ fn lvs_value_errors() {
         5,
         "'virtual_server_group': invalid value '10.0.0.9-1'",
     );
+}
+
+/// keepalived repairs these (check_data.c) with a warning; lvsd does the same repairs.
+#[test]
+fn virtual_server_repairs_match_keepalived() {
+    let warn = |text: &str, line, col, message: &str| {
+        assert_problem(text, Severity::Warning, line, col, message)
+    };
+    warn(
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n}\n",
+        1,
+        1,
+        "has no real servers; it is ignored",
+    );
+    let l = loaded("virtual_server 10.0.0.1 80 {\n    protocol TCP\n}\n");
+    assert!(l.config.virtual_servers.is_empty());
+
+    let plain = "virtual_server 10.0.0.1 80 {\n    real_server 10.0.0.2 80 {\n    }\n}\n";
+    warn(plain, 1, 1, "no protocol set; using UDP");
+    assert_eq!(
+        loaded(plain).config.virtual_servers[0].protocol,
+        Protocol::Udp
+    );
+
+    let ops = "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    ops\n    real_server 10.0.0.2 80 {\n    }\n}\n";
+    warn(
+        ops,
+        1,
+        1,
+        "one-packet scheduling (ops) requires UDP; cleared",
+    );
+    assert!(!loaded(ops).config.virtual_servers[0].scheduler_flags.ops);
+
+    let portless =
+        "virtual_server 10.0.0.1 {\n    protocol TCP\n    real_server 10.0.0.2 {\n    }\n}\n";
+    warn(
+        portless,
+        1,
+        1,
+        "a service without a port must be persistent; persistence_timeout set to 360",
+    );
+    assert_eq!(
+        loaded(portless).config.virtual_servers[0].persistence_timeout,
+        Some(360)
+    );
+
+    let dr = "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_kind DR\n    real_server 10.0.0.2 8080 {\n    }\n}\n";
+    warn(
+        dr,
+        4,
+        5,
+        "real server 10.0.0.2:8080 port does not match the virtual server's; reset to 80",
+    );
+    assert_eq!(
+        loaded(dr).config.virtual_servers[0].real_servers[0].port,
+        Some(80)
+    );
+    // NAT may map ports.
+    let nat = loaded("virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.0.2 8080 {\n    }\n}\n");
+    assert!(nat.warnings.is_empty());
+    assert_eq!(
+        nat.config.virtual_servers[0].real_servers[0].port,
+        Some(8080)
+    );
+
+    let fw = "virtual_server fwmark 5 {\n    protocol TCP\n    lb_kind DR\n    ha_suspend\n    real_server 10.0.0.2 80 {\n    }\n}\n";
+    warn(fw, 1, 1, "protocol is ignored for a fwmark service");
+    warn(fw, 1, 1, "ha_suspend cannot be used with fwmarks; cleared");
+    warn(
+        fw,
+        5,
+        5,
+        "real server 10.0.0.2:80 has a port, which a fwmark service ignores; cleared",
+    );
+    let fwl = loaded(fw);
+    assert_eq!(fwl.config.virtual_servers[0].real_servers[0].port, None);
+    assert!(!fwl.config.virtual_servers[0].ha_suspend);
+
+    let quorum = "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    quorum 5\n    hysteresis 9\n    real_server 10.0.0.2 80 {\n        weight 3\n    }\n}\n";
+    warn(
+        quorum,
+        1,
+        1,
+        "quorum 5 exceeds the total weight 3 of the real servers; reduced to 3",
+    );
+    warn(quorum, 1, 1, "hysteresis 9 >= quorum 3; set to 2");
+    let q = loaded(quorum);
+    assert_eq!(
+        (
+            q.config.virtual_servers[0].quorum,
+            q.config.virtual_servers[0].hysteresis
+        ),
+        (3, 2)
+    );
+
+    let dup = "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.0.2 80 {\n    }\n    real_server 10.0.0.2 80 {\n        weight 9\n    }\n}\n";
+    warn(dup, 5, 5, "real server 10.0.0.2:80 is listed more than once in virtual_server 10.0.0.1:80; the repeat is ignored");
+    let d = loaded(dup);
+    assert_eq!(d.config.virtual_servers[0].real_servers.len(), 1);
+    assert_eq!(
+        d.config.virtual_servers[0].real_servers[0].weight.get(),
+        1,
+        "the first one is kept"
+    );
+}
+
+#[test]
+fn vrrp_repairs_match_keepalived() {
+    let text = "vrrp_script chk {\n    script /bin/true\n}\nvrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 4\n    state MASTER\n    preempt_delay 5\n    track_script {\n        chk\n        chk weight 5\n    }\n}\n";
+    assert_problem(
+        text,
+        Severity::Warning,
+        4,
+        1,
+        "VI_1: preempt_delay does not work with state MASTER; cleared",
+    );
+    assert_problem(
+        text,
+        Severity::Warning,
+        11,
+        9,
+        "vrrp_instance VI_1: track_script 'chk' is listed more than once; the repeat is ignored",
+    );
+    let l = loaded(text);
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!(i.preempt_delay, Duration::ZERO);
+    assert_eq!(i.track_scripts.len(), 1);
+    assert_eq!(i.track_scripts[0].weight, None, "the first entry is kept");
 }
 
 #[test]
@@ -1300,6 +1482,46 @@ fn cli_strict_fails_on_warnings() {
 }
 
 #[test]
+fn cli_never_prints_secrets_in_diagnostics() {
+    let s = Scratch::new();
+    let p = s.write(
+        "secret.conf",
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 5\n    authentication {\n        auth_type PASS\n        auth_pass Zq9secretX tail\n    }\n}\nvirtual_server 10.0.0.1 443 {\n    protocol TCP\n    real_server 10.0.0.2 443 {\n        SSL_GET {\n            url {\n                path /\n                status_code 200\n            }\n        }\n    }\n}\nSSL {\n    password Kp7secretY more\n}\n",
+    );
+    let o = lvsd(&["check-config", "-f", p.to_str().expect("path"), "--dump"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The problems are still reported, at their places...
+    assert!(
+        err.contains(&format!(
+            "{}:6:30: warning: 'auth_pass': unexpected argument '<redacted>'",
+            p.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:6:19: warning: auth_pass of VI_1 is longer than 8",
+            p.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:21:25: warning: 'password': unexpected argument '<redacted>'",
+            p.display()
+        )),
+        "{err}"
+    );
+    // ...but no part of a secret appears anywhere.
+    for secret in ["Zq9secr", "secretX", "tail", "Kp7secretY", "more"] {
+        assert!(!err.contains(secret), "{secret} leaked on stderr:\n{err}");
+        assert!(!out.contains(secret), "{secret} leaked on stdout:\n{out}");
+    }
+}
+
+#[test]
 fn cli_dump_is_json_without_secrets_and_honours_config_id() {
     let p = fixtures().join("params.conf");
     let o = lvsd(&[
@@ -1354,6 +1576,8 @@ fn cli_help_documents_the_options() {
         "--dump",
         "--config-id",
         "/etc/keepalived/keepalived.conf",
+        "Exit status: 0 the configuration is usable, 1 it is not",
+        "lvsd run -t",
     ] {
         assert!(help.contains(opt), "{opt} missing from:\n{help}");
     }
@@ -1507,6 +1731,28 @@ proptest::proptest! {
     }
 
     #[test]
+    fn mutated_files_with_any_bytes_never_panic(pick in 0usize..1000, muts in proptest::collection::vec(mutation(), 1..8)) {
+        // Through a file, so invalid UTF-8 reaches the reader's own check.
+        let corpus = corpus();
+        let bytes = mutate(&corpus[pick % corpus.len()], &muts);
+        let s = Scratch::new();
+        let path = s.write("mutated.conf", &bytes);
+        let start = Instant::now();
+        let r = load(&path, &fuzz_opts());
+        let (diags, sources) = all_diags(&r);
+        for d in &diags {
+            let _ = d.render(&sources);
+        }
+        proptest::prop_assert!(start.elapsed() < Duration::from_secs(20));
+        if std::str::from_utf8(&bytes).is_err() {
+            proptest::prop_assert!(
+                diags.iter().any(|d| matches!(d.problem, Problem::InvalidUtf8 { .. })),
+                "invalid UTF-8 must be reported"
+            );
+        }
+    }
+
+    #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
         parse_bytes_bounded(&bytes);
     }
@@ -1581,6 +1827,11 @@ fn parse_dump(lines: &[String]) -> Dump {
             };
             continue;
         }
+        // Dump lines are indented; unindented ones are log messages of other processes
+        // or of startup, which can land in the middle of a list.
+        if !line.starts_with(' ') {
+            continue;
+        }
         if section == "topology" {
             if let Some(name) = value(line, "VRRP Instance") {
                 instances.push((name, DumpedInstance::default()));
@@ -1619,8 +1870,17 @@ fn parse_dump(lines: &[String]) -> Dump {
                 set(&mut i.down_timer_adverts, "Down timer adverts");
                 set(&mut i.auth, "Authentication type");
                 if let Some(v) = value(line, "Advert interval") {
-                    let secs: f64 = v.trim_end_matches(" sec").trim().parse().unwrap_or(-1.0);
-                    i.advert_cs = (secs * 100.0).round() as u64;
+                    // "1 sec" or, below a second, "500 milli-sec".
+                    let (number, scale) = match v.strip_suffix(" milli-sec") {
+                        Some(ms) => (ms, 0.1),
+                        None => (v.trim_end_matches(" sec"), 100.0),
+                    };
+                    let n: f64 = number.trim().parse().unwrap_or(-1.0);
+                    i.advert_cs = (n * scale).round() as u64;
+                }
+                // With use_vmac: "Interface = vrrp.61, vmac on eth0, xmit base i/f".
+                if let Some((_, base)) = i.interface.clone().split_once(", vmac on ") {
+                    i.interface = base.split(',').next().unwrap_or(base).to_string();
                 }
             }
         } else if section == "scripts" {
@@ -1645,6 +1905,12 @@ fn parse_dump(lines: &[String]) -> Dump {
             }
         }
     }
+    // keepalived prints no authentication line for VRRPv3 (which has none).
+    for (_, i) in &mut instances {
+        if i.version == "3" && i.auth.is_empty() {
+            i.auth = "none".into();
+        }
+    }
     (instances, scripts)
 }
 
@@ -1659,7 +1925,8 @@ impl Drop for GroupGuard {
 }
 
 /// Runs keepalived 2.2.7 with `-d` on `conf` in a fresh network namespace holding veth
-/// interfaces with the given names, and returns its dump once the VRRP part is out.
+/// interfaces with the given names, and returns its dump once the VRRP part is out. Only
+/// the VRRP process runs (`-P`): the checker process would interleave its own dump lines.
 fn keepalived_dump(conf: &Path, ifnames: &[String], work: &Path, id: &str) -> Vec<String> {
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;
@@ -1671,7 +1938,7 @@ fn keepalived_dump(conf: &Path, ifnames: &[String], work: &Path, id: &str) -> Ve
     }
     let pid = |n: &str| work.join(format!("{n}.pid")).display().to_string();
     script.push_str(&format!(
-        "exec keepalived -n -l -D -d --no-syslog -i {id} -f '{}' -p '{}' -r '{}' -c '{}' -b '{}' 2>&1\n",
+        "exec keepalived -P -n -l -D -d --no-syslog -i {id} -f '{}' -p '{}' -r '{}' -c '{}' -b '{}' 2>&1\n",
         conf.display(),
         pid("k"),
         pid("v"),
@@ -1732,6 +1999,8 @@ fn keepalived_reads_the_same_vrrp_values() {
     let own = [
         (fixtures().join("params.conf"), vec!["main", "backup"]),
         (fixtures().join("include/main.conf"), vec!["x"]),
+        (fixtures().join("all_keywords.conf"), vec!["x"]),
+        (fixtures().join("odd_syntax.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()
@@ -1780,7 +2049,21 @@ fn keepalived_reads_the_same_vrrp_values() {
             // Fresh pid files each run: killed children may linger a moment.
             let run_dir = work.dir.path().join(format!("run{compared}-{id}"));
             std::fs::create_dir_all(&run_dir).expect("mkdir");
-            let dump = keepalived_dump(&path, &ifnames, &run_dir, id);
+            // keepalived runs startup_script/shutdown_script before it dumps its
+            // configuration, and under `unshare -n` never gets past them: give it a copy
+            // without them (they do not affect the VRRP values compared here).
+            let keepalived_conf = if text.contains("startup_script") {
+                let copy = run_dir.join("no-startup-script.conf");
+                let kept: Vec<&str> = text
+                    .lines()
+                    .filter(|l| !l.contains("startup_script") && !l.contains("shutdown_script"))
+                    .collect();
+                std::fs::write(&copy, kept.join("\n")).expect("write copy");
+                copy
+            } else {
+                path.clone()
+            };
+            let dump = keepalived_dump(&keepalived_conf, &ifnames, &run_dir, id);
             let (theirs, their_scripts) = parse_dump(&dump);
             let what = format!("{} (-i {id})", path.display());
             let names: Vec<&str> = theirs.iter().map(|(n, _)| n.as_str()).collect();
@@ -1829,7 +2112,11 @@ fn keepalived_reads_the_same_vrrp_values() {
                 let s = c.vrrp_script(name).expect("script known to lvsd");
                 let ours = DumpedScript {
                     interval: format!("{} sec", s.interval.as_secs()),
-                    weight: s.weight.to_string(),
+                    weight: if s.weight_reverse {
+                        format!("{} reverse", s.weight)
+                    } else {
+                        s.weight.to_string()
+                    },
                     rise: s.rise.to_string(),
                     fall: s.fall.to_string(),
                 };
@@ -1838,4 +2125,239 @@ fn keepalived_reads_the_same_vrrp_values() {
         }
     }
     assert!(compared >= 30, "only {compared} instances compared");
+}
+
+#[test]
+fn every_modelled_keyword_is_recognised_and_lands_in_the_model() {
+    let path = fixtures().join("all_keywords.conf");
+    let l = load(&path, &opts("x")).unwrap_or_else(|d| panic!("{}", d.render()));
+    let rendered: Vec<String> = l.warnings.iter().map(|w| w.render(&l.sources)).collect();
+    assert!(l.warnings.is_empty(), "{}", rendered.join("\n"));
+    let c = &l.config;
+    let g = &c.global;
+    assert_eq!(g.notification_email.len(), 2);
+    assert_eq!(g.smtp_server.as_ref().map(|s| s.port), Some(2525));
+    assert_eq!(g.smtp_connect_timeout, Duration::from_secs(12));
+    assert_eq!(
+        (g.smtp_alert, g.smtp_alert_vrrp, g.smtp_alert_checker),
+        (Some(false), Some(true), Some(true))
+    );
+    assert_eq!(g.vrrp_mcast_group4.to_string(), "224.0.0.19");
+    assert_eq!(g.lvs_timeouts.tcp_fin, Some(120));
+    assert_eq!(g.lvs_flush_on_stop, Some(true));
+    assert_eq!(g.garp.lower_prio_delay, Duration::from_secs(8));
+    assert_eq!(g.garp.gna_interval, Duration::from_micros(2));
+    assert_eq!(
+        g.garp.extra_if.map(|e| (e.all, e.interval)),
+        Some((true, Duration::from_secs(100)))
+    );
+    assert_eq!(g.vrrp_down_timer_adverts, 4);
+    assert!(g.vrrp_lower_prio_no_advert && !g.vrrp_higher_prio_send_advert);
+    assert_eq!(g.vrrp_startup_delay, Some(Duration::from_millis(5500)));
+    assert_eq!(
+        g.script_user.as_ref().and_then(|u| u.group.as_deref()),
+        Some("nogroup")
+    );
+    assert_eq!(
+        g.notify_fifo_script
+            .as_ref()
+            .and_then(|s| s.user.as_deref()),
+        Some("nobody")
+    );
+    assert_eq!(g.shutdown_script_timeout, Duration::from_secs(30));
+    assert_eq!(g.random_seed, Some(42));
+
+    let s = &c.vrrp_scripts[0];
+    assert_eq!(s.script.argv(), ["/bin/true", "--flag", "two words"]);
+    assert_eq!(s.script.user.as_deref(), Some("nobody"));
+    assert_eq!(
+        (s.weight, s.weight_reverse, s.rise, s.fall, s.init_fail),
+        (-10, true, 4, 5, true)
+    );
+    assert_eq!(s.timeout, Some(Duration::from_secs(2)));
+
+    let sg = &c.vrrp_sync_groups[0];
+    assert_eq!(sg.track_interfaces[0].weight.map(|w| w.get()), Some(5));
+    assert_eq!(sg.track_scripts[0].weight.map(|w| w.get()), Some(7));
+    assert_eq!(
+        sg.notify.fault.as_ref().and_then(|f| f.group.as_deref()),
+        Some("nogroup")
+    );
+    assert_eq!(sg.notify.deleted, Some(None));
+    assert!(sg.global_tracking && sg.sync_group_tracking_weight && sg.notify_priority_changes);
+
+    let i = &c.vrrp_instances[0];
+    assert_eq!(
+        i.use_vmac.as_ref().and_then(|v| v.name.as_deref()),
+        Some("vrrp.61")
+    );
+    assert_eq!(
+        i.use_vmac.as_ref().and_then(|v| v.mac.as_deref()),
+        Some("00:00:5e:00:01:3d")
+    );
+    assert!(i.vmac_xmit_base && i.dont_track_primary && i.track_src_ip && i.v3_checksum_as_v2);
+    assert_eq!(i.old_unicast_checksum, Some(true));
+    assert_eq!(i.track_interfaces[1].weight.map(|w| w.get()), Some(-20));
+    assert!(i.track_interfaces[1].reverse);
+    assert_eq!(i.version, VrrpVersion::V3);
+    assert_eq!(i.advert_int.centiseconds(), 50);
+    assert_eq!(i.priority.get(), 254);
+    assert_eq!(i.garp.master_delay, Duration::from_secs(2));
+    assert_eq!(i.garp.lower_prio_repeat, 6);
+    assert_eq!(i.garp.master_refresh, Some(Duration::from_secs(30)));
+    assert_eq!(i.garp.extra_if.map(|e| e.all), Some(false));
+    assert_eq!(i.down_timer_adverts, 5);
+    assert!(!i.lower_prio_no_advert && i.higher_prio_send_advert);
+    let vip = &i.virtual_ipaddresses[0];
+    assert_eq!(
+        vip.broadcast,
+        Some(config::Broadcast::Address(
+            "10.61.0.255".parse().expect("ip")
+        ))
+    );
+    assert_eq!(vip.label.as_deref(), Some("lvsdka0:1"));
+    assert!(i.virtual_ipaddresses[1].no_track && i.virtual_ipaddresses[1].nodad);
+    assert!(i.virtual_ipaddresses[2].use_vmac);
+    assert_eq!(i.virtual_ipaddresses_excluded[0].preferred_lft, Some(None));
+    let r = &i.virtual_routes;
+    assert_eq!((r[0].table.as_deref(), r[0].metric), (Some("100"), Some(5)));
+    assert_eq!(r[1].route_type.as_deref(), Some("blackhole"));
+    assert!(r[1].no_track);
+    assert_eq!(r[2].destination, "default");
+    assert_eq!(r[2].options, ["onlink"]);
+    assert_eq!(i.virtual_rules[0].preference, Some(500));
+    assert_eq!(i.virtual_rules[1].table.as_deref(), Some("200"));
+    assert_eq!(i.virtual_rules[1].options, ["iif", "lvsdka0"]);
+    assert_eq!(i.accept, Some(false));
+    assert!(!i.accept_mode());
+    assert_eq!(i.preempt_delay, Duration::from_secs(10));
+    assert_eq!(i.debug, Some(2));
+    assert_eq!(i.kernel_rx_buf_size, Some(65536));
+    assert!(i.notify.master_rx_lower_pri.is_some());
+
+    let i6 = &c.vrrp_instances[1];
+    assert_eq!(i6.version, VrrpVersion::V3);
+    assert!(!i6.preempt && i6.accept_mode() && i6.check_unicast_src && i6.unicast_fault_no_peer);
+    assert_eq!(i6.unicast_peers[0].min_ttl, Some(250));
+    assert_eq!(i6.unicast_ttl, Some(64));
+
+    let g = &c.virtual_server_groups[0];
+    assert_eq!(g.members.len(), 6);
+    assert!(
+        matches!(g.members[2], config::VsgMember::Range { first, last, .. }
+        if first.to_string() == "10.70.1.0" && last.to_string() == "10.70.1.3")
+    );
+    assert!(matches!(
+        g.members[5],
+        config::VsgMember::Fwmark {
+            mark: 8,
+            family: Some(config::IpFamily::Inet6),
+            ..
+        }
+    ));
+
+    let vs = &c.virtual_servers[0];
+    assert_eq!(vs.lb_algo, LbAlgo::Sh);
+    assert!(vs.scheduler_flags.port && vs.scheduler_flags.fallback && vs.scheduler_flags.ops);
+    assert_eq!(
+        vs.method.tunnel,
+        Some(config::TunnelType::Gue { port: 6080 })
+    );
+    assert_eq!(
+        vs.method.tunnel_checksum,
+        Some(config::TunnelChecksum::Remcsum)
+    );
+    assert_eq!(
+        vs.persistence_timeout,
+        Some(360),
+        "persistence_timeout without a value"
+    );
+    assert_eq!(vs.protocol, Protocol::Udp);
+    assert!(vs.alpha && vs.omega && vs.inhibit_on_failure);
+    assert_eq!((vs.quorum, vs.hysteresis), (3, 1));
+    let sorry = vs.sorry_server.as_ref().expect("sorry server");
+    assert!(sorry.inhibit);
+    assert_eq!(sorry.method.kind, LbKind::Dr);
+    let rs = &vs.real_servers[0];
+    assert_eq!(rs.weight.get(), 5);
+    assert_eq!(rs.method.kind, LbKind::Nat);
+    assert_eq!((rs.uthreshold, rs.lthreshold), (Some(1000), Some(100)));
+    assert!(
+        !rs.inhibit_on_failure,
+        "real server overrides the virtual server"
+    );
+    assert_eq!(rs.delay_loop, Duration::from_secs(9));
+    let Checker::Http(h) = &rs.checkers[0] else {
+        panic!("HTTP_GET")
+    };
+    let cm = &h.common;
+    assert_eq!(
+        cm.connect_ip.map(|a| a.to_string()).as_deref(),
+        Some("10.71.0.100")
+    );
+    assert_eq!(
+        (cm.connect_port, cm.bind_port, cm.fwmark),
+        (Some(8080), Some(40000), Some(9))
+    );
+    assert_eq!(cm.delay_loop, Duration::from_secs(6));
+    assert!(cm.alpha && !cm.log_all_failures);
+    assert_eq!(h.http_protocol, HttpProtocol::Http11);
+    assert!(h.fast_recovery);
+    let u = &h.urls[0];
+    assert_eq!(u.status_codes.len(), 3);
+    assert!(u.status_codes[1].contains(301) && !u.status_codes[1].contains(302));
+    assert_eq!(u.virtualhost.as_deref(), Some("url.example.com"));
+    assert_eq!(
+        h.urls[1].virtualhost.as_deref(),
+        Some("check.example.com"),
+        "checker's virtualhost"
+    );
+    assert_eq!(u.regex.as_deref(), Some("ok|up"));
+    assert_eq!(u.regex_options, ["caseless", "multiline"]);
+    let Checker::Ssl(ssl) = &rs.checkers[1] else {
+        panic!("SSL_GET")
+    };
+    assert!(ssl.enable_sni);
+    assert_eq!(ssl.http_protocol, HttpProtocol::Http10Close);
+    assert_eq!(
+        ssl.urls[0].virtualhost.as_deref(),
+        Some("rs.example.com"),
+        "real server's virtualhost"
+    );
+    // Inherited from the real server: connect_timeout 1.5, retry 2, delay_before_retry 0.5.
+    assert_eq!(ssl.common.connect_timeout, Duration::from_millis(1500));
+    assert_eq!(ssl.common.retry, 2);
+    assert_eq!(ssl.common.delay_before_retry, Duration::from_millis(500));
+    assert_eq!(ssl.common.warmup, Some(Duration::ZERO));
+    let Checker::Ping(p) = &rs.checkers[3] else {
+        panic!("PING_CHECK")
+    };
+    assert_eq!(p.retry, 9);
+    let Checker::Misc(m) = &rs.checkers[4] else {
+        panic!("MISC_CHECK")
+    };
+    assert!(m.misc_dynamic && m.common.alpha);
+    assert_eq!(m.misc_path.user.as_deref(), Some("nobody"));
+    let rs2 = &vs.real_servers[1];
+    assert_eq!(rs2.port, None, "group virtual server: no port to inherit");
+    assert_eq!(rs2.checkers[0].common().retry, 4, "nb_get_retry is retry");
+    assert_eq!(
+        rs2.checkers[0].common().connect_timeout,
+        Duration::from_secs(4),
+        "from the VS"
+    );
+
+    let fw = &c.virtual_servers[1];
+    assert_eq!(fw.key, VirtualServerKey::Fwmark(7));
+    assert!(fw.scheduler_flags.flag_1 && fw.scheduler_flags.flag_2 && fw.scheduler_flags.flag_3);
+    let v6 = &c.virtual_servers[2];
+    assert_eq!(v6.lb_algo, LbAlgo::Twos);
+    assert!(v6.ha_suspend);
+    assert_eq!(v6.method.tunnel, Some(config::TunnelType::Gre));
+    assert_eq!(
+        c.ssl
+            .as_ref()
+            .map(|s| s.password.as_ref().map(|p| p.expose())),
+        Some(Some("topsecretpw"))
+    );
 }

@@ -16,7 +16,14 @@ pub const EXIT_INVALID: u8 = 1;
     long_about = "Reads a keepalived.conf (following include, @conditional lines, $PARAMETERS \
                   and ~SEQ/~LST blocks as keepalived does), checks it and prints every error \
                   and warning to stderr as file:line:column: severity: message, with the \
-                  source line and a caret. Exits 0 if the configuration is usable, 1 if not."
+                  source line and a caret. Exits 0 if the configuration is usable, 1 if not.",
+    after_help = "Problems are printed to stderr as FILE:LINE:COLUMN: error|warning: MESSAGE, \
+                  followed by the source line and a caret under the token. Warnings (unknown \
+                  or unsupported keywords, values keepalived would also repair) do not make a \
+                  configuration unusable unless --strict is given.\n\n\
+                  Exit status: 0 the configuration is usable, 1 it is not (or --strict and \
+                  there are warnings), 2 usage error.\n\n\
+                  `lvsd run -t` performs the same check, like `keepalived -t`."
 )]
 pub struct CheckConfigArgs {
     /// Configuration file to check.

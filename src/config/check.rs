@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use super::diag::{Diagnostic, Problem};
 use super::model::{
-    AuthType, Config, InitialState, IpFamily, LbKind, VirtualServerKey, VrrpInstance,
+    AuthType, Config, InitialState, IpFamily, LbKind, Protocol, VirtualServerKey, VrrpInstance,
+    VsgMember,
 };
 use super::source::Span;
 use super::ConfigOptions;
@@ -17,6 +18,7 @@ pub fn check(config: &mut Config, opts: &ConfigOptions, diags: &mut Vec<Diagnost
     vrrp_references(config, diags);
     vrrp_instances(config, diags);
     duplicate_vrids(config, diags);
+    virtual_server_groups(config, diags);
     virtual_servers(config, diags);
     if opts.check_interfaces {
         interfaces(config, diags);
@@ -67,7 +69,24 @@ fn duplicate_names(c: &Config, diags: &mut Vec<Diagnostic>) {
     );
 }
 
-fn vrrp_references(c: &Config, diags: &mut Vec<Diagnostic>) {
+fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
+    for g in &mut c.vrrp_sync_groups {
+        let owner = format!("vrrp_sync_group {}", g.name);
+        dedupe(
+            &mut g.track_scripts,
+            |t| (t.name.clone(), t.span),
+            &owner,
+            "track_script",
+            diags,
+        );
+        dedupe(
+            &mut g.track_interfaces,
+            |t| (t.name.clone(), t.span),
+            &owner,
+            "track_interface",
+            diags,
+        );
+    }
     let scripts: HashSet<&str> = c.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
     let tracked = c
         .vrrp_instances
@@ -142,6 +161,31 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             ));
             i.preempt = true;
         }
+        if i.state == InitialState::Master && !i.preempt_delay.is_zero() {
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: "preempt_delay does not work with state MASTER; cleared (as keepalived does)".into(),
+                },
+            ));
+            i.preempt_delay = std::time::Duration::ZERO;
+        }
+        let owner = format!("vrrp_instance {}", i.name);
+        dedupe(
+            &mut i.track_scripts,
+            |t| (t.name.clone(), t.span),
+            &owner,
+            "track_script",
+            diags,
+        );
+        dedupe(
+            &mut i.track_interfaces,
+            |t| (t.name.clone(), t.span),
+            &owner,
+            "track_interface",
+            diags,
+        );
         if i.state == InitialState::Master
             && i.authentication
                 .as_ref()
@@ -184,6 +228,32 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Keeps the first of entries with the same name, warning about the others.
+fn dedupe<T>(
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> (String, Span),
+    owner: &str,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut seen = HashSet::new();
+    items.retain(|item| {
+        let (name, span) = key(item);
+        if seen.insert(name.clone()) {
+            return true;
+        }
+        diags.push(Diagnostic::warning(
+            span,
+            Problem::DuplicateEntry {
+                owner: owner.to_string(),
+                what: what.to_string(),
+                name,
+            },
+        ));
+        false
+    });
+}
+
 /// Two instances clash if they share VRID, interface and family, and would hear each
 /// other's adverts: same multicast group, or overlapping unicast peers.
 fn clash(a: &VrrpInstance, b: &VrrpInstance) -> bool {
@@ -219,66 +289,153 @@ fn duplicate_vrids(c: &Config, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn virtual_servers(c: &Config, diags: &mut Vec<Diagnostic>) {
-    let groups: HashSet<&str> = c
+/// What a virtual_server_group holds, as far as keepalived's repairs care.
+#[derive(Debug, Clone, Copy)]
+struct GroupShape {
+    /// Has address ranges (not only fwmarks).
+    addresses: bool,
+    /// Has an address range without a port.
+    portless: bool,
+    /// Has fwmarks.
+    fwmarks: bool,
+}
+
+impl GroupShape {
+    fn of(members: &[VsgMember]) -> GroupShape {
+        GroupShape {
+            addresses: members.iter().any(|m| matches!(m, VsgMember::Range { .. })),
+            portless: members
+                .iter()
+                .any(|m| matches!(m, VsgMember::Range { port: None, .. })),
+            fwmarks: members
+                .iter()
+                .any(|m| matches!(m, VsgMember::Fwmark { .. })),
+        }
+    }
+}
+
+fn rs_label(address: IpAddr, port: Option<u16>) -> String {
+    match (address, port) {
+        (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+        (a, Some(p)) => format!("{a}:{p}"),
+        (a, None) => a.to_string(),
+    }
+}
+
+fn vs_warning(diags: &mut Vec<Diagnostic>, span: Span, label: &str, reason: String) {
+    diags.push(Diagnostic::warning(
+        span,
+        Problem::VirtualServerConflict {
+            virtual_server: label.to_string(),
+            reason,
+        },
+    ));
+}
+
+/// keepalived's virtual server rules (check_data.c validate_check_config): the same
+/// repairs, each with a warning; references lvsd cannot resolve are errors.
+fn virtual_servers(c: &mut Config, diags: &mut Vec<Diagnostic>) {
+    let groups: HashMap<String, GroupShape> = c
         .virtual_server_groups
         .iter()
-        .map(|g| g.name.as_str())
+        .map(|g| (g.name.clone(), GroupShape::of(&g.members)))
         .collect();
-    let mut seen = HashSet::new();
-    for vs in &c.virtual_servers {
+    let mut kept = Vec::with_capacity(c.virtual_servers.len());
+    for mut vs in std::mem::take(&mut c.virtual_servers) {
         let label = vs.key.to_string();
-        if !seen.insert((vs.key.clone(), vs.protocol)) {
-            diags.push(Diagnostic::error(
+        let group = match &vs.key {
+            VirtualServerKey::Group(g) => match groups.get(g) {
+                Some(shape) => Some(*shape),
+                None => {
+                    diags.push(Diagnostic::error(
+                        vs.span,
+                        Problem::UnknownReference {
+                            what: "virtual_server_group".into(),
+                            name: g.clone(),
+                        },
+                    ));
+                    kept.push(vs);
+                    continue;
+                }
+            },
+            _ => None,
+        };
+        if vs.real_servers.is_empty() {
+            vs_warning(
+                diags,
                 vs.span,
-                Problem::Duplicate {
-                    what: format!("{:?} virtual_server", vs.protocol),
-                    name: label.clone(),
-                },
-            ));
+                &label,
+                "has no real servers; it is ignored (as keepalived does)".into(),
+            );
+            continue;
         }
-        match &vs.key {
-            VirtualServerKey::Group(g) if !groups.contains(g.as_str()) => {
-                diags.push(Diagnostic::error(
+        let fwmark = matches!(vs.key, VirtualServerKey::Fwmark(_));
+        let fwmark_only = fwmark || group.is_some_and(|g| !g.addresses);
+        let uses_fwmark = fwmark || group.is_some_and(|g| g.fwmarks);
+        if vs.ha_suspend && uses_fwmark {
+            vs_warning(
+                diags,
+                vs.span,
+                &label,
+                "ha_suspend cannot be used with fwmarks; cleared (as keepalived does)".into(),
+            );
+            vs.ha_suspend = false;
+        }
+        if fwmark_only {
+            if vs.protocol_explicit {
+                vs_warning(
+                    diags,
                     vs.span,
-                    Problem::UnknownReference {
-                        what: "virtual_server_group".into(),
-                        name: g.clone(),
-                    },
-                ));
+                    &label,
+                    "protocol is ignored for a fwmark service (as keepalived does)".into(),
+                );
             }
-            VirtualServerKey::Address { port: None, .. } if vs.persistence_timeout.is_none() => {
-                diags.push(Diagnostic::error(
+        } else {
+            if !vs.protocol_explicit {
+                vs_warning(
+                    diags,
                     vs.span,
-                    Problem::VirtualServerConflict {
-                        virtual_server: label.clone(),
-                        reason: "the port may only be omitted for a persistent service \
-                                 (set persistence_timeout)"
-                            .into(),
-                    },
-                ));
+                    &label,
+                    "no protocol set; using UDP (as keepalived does)".into(),
+                );
+                vs.protocol = Protocol::Udp;
             }
-            _ => {}
+            if vs.scheduler_flags.ops && vs.protocol != Protocol::Udp {
+                vs_warning(
+                    diags,
+                    vs.span,
+                    &label,
+                    "one-packet scheduling (ops) requires UDP; cleared (as keepalived does)".into(),
+                );
+                vs.scheduler_flags.ops = false;
+            }
+        }
+        let portless = match (&vs.key, group) {
+            (VirtualServerKey::Address { port: None, .. }, _) => true,
+            (_, Some(g)) => g.portless,
+            _ => false,
+        };
+        if portless && vs.persistence_timeout.is_none() {
+            vs_warning(diags, vs.span, &label, "a service without a port must be persistent; persistence_timeout set to 360 (as keepalived does)".into());
+            vs.persistence_timeout = Some(360);
         }
         let vs_family = match &vs.key {
             VirtualServerKey::Address { ip, .. } => Some(IpFamily::of(ip)),
             _ => None,
         };
-        let mut rs_seen = HashSet::new();
-        for rs in &vs.real_servers {
-            if !rs_seen.insert((rs.address, rs.port)) {
-                let server = match (rs.address, rs.port) {
-                    (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
-                    (a, Some(p)) => format!("{a}:{p}"),
-                    (a, None) => a.to_string(),
-                };
-                diags.push(Diagnostic::error(
+        let vs_port = vs.port();
+        let mut seen = HashSet::new();
+        let mut servers = Vec::with_capacity(vs.real_servers.len());
+        for mut rs in std::mem::take(&mut vs.real_servers) {
+            if !seen.insert((rs.address, rs.port)) {
+                diags.push(Diagnostic::warning(
                     rs.span,
                     Problem::DuplicateRealServer {
-                        server,
+                        server: rs_label(rs.address, rs.port),
                         virtual_server: label.clone(),
                     },
                 ));
+                continue;
             }
             if let Some(f) = vs_family {
                 if rs.method.kind != LbKind::Tun && IpFamily::of(&rs.address) != f {
@@ -294,6 +451,95 @@ fn virtual_servers(c: &Config, diags: &mut Vec<Diagnostic>) {
                     ));
                 }
             }
+            if rs.method.kind != LbKind::Nat && group.is_none() {
+                if fwmark && rs.port.is_some() {
+                    vs_warning(diags, rs.span, &label, format!("real server {} has a port, which a fwmark service ignores; cleared (as keepalived does)", rs_label(rs.address, rs.port)));
+                    rs.port = None;
+                } else if !fwmark && rs.port != vs_port {
+                    vs_warning(diags, rs.span, &label, format!("real server {} port does not match the virtual server's; reset to {} (as keepalived does, only NAT may map ports)", rs_label(rs.address, rs.port), vs_port.map(|p| p.to_string()).unwrap_or_else(|| "none".into())));
+                    rs.port = vs_port;
+                }
+            }
+            servers.push(rs);
+        }
+        vs.real_servers = servers;
+        let total: u64 = vs
+            .real_servers
+            .iter()
+            .map(|r| u64::from(r.weight.get()))
+            .sum();
+        if u64::from(vs.quorum) > total {
+            vs_warning(diags, vs.span, &label, format!("quorum {} exceeds the total weight {total} of the real servers; reduced to {total} (as keepalived does)", vs.quorum));
+            vs.quorum = u32::try_from(total).unwrap_or(u32::MAX);
+        }
+        if vs.hysteresis >= vs.quorum && (vs.hysteresis > 0 || vs.quorum > 0) {
+            let h = vs.quorum.saturating_sub(1);
+            vs_warning(
+                diags,
+                vs.span,
+                &label,
+                format!(
+                    "hysteresis {} >= quorum {}; set to {h} (as keepalived does)",
+                    vs.hysteresis, vs.quorum
+                ),
+            );
+            vs.hysteresis = h;
+        }
+        kept.push(vs);
+    }
+    // Duplicates after repairs (protocol defaults can make two services equal). A
+    // fwmark service has no protocol of its own.
+    let mut seen = HashSet::new();
+    for vs in &kept {
+        let protocol = match vs.key {
+            VirtualServerKey::Fwmark(_) => None,
+            _ => Some(vs.protocol),
+        };
+        if !seen.insert((vs.key.clone(), protocol)) {
+            let key = vs.key.to_string();
+            let key = key.strip_prefix("virtual_server ").unwrap_or(&key);
+            diags.push(Diagnostic::error(
+                vs.span,
+                Problem::Duplicate {
+                    what: "virtual_server".into(),
+                    name: match protocol {
+                        Some(p) => format!("{key} {}", p.name()),
+                        None => key.to_string(),
+                    },
+                },
+            ));
+        }
+    }
+    c.virtual_servers = kept;
+}
+
+/// A group may mix IPv4 and IPv6 addresses only if its fwmarks say their family.
+fn virtual_server_groups(c: &Config, diags: &mut Vec<Diagnostic>) {
+    for g in &c.virtual_server_groups {
+        let mut v4 = false;
+        let mut v6 = false;
+        let mut bare_fwmark = false;
+        for m in &g.members {
+            match m {
+                VsgMember::Range { first, .. } => {
+                    if first.is_ipv4() {
+                        v4 = true
+                    } else {
+                        v6 = true
+                    }
+                }
+                VsgMember::Fwmark { family: None, .. } => bare_fwmark = true,
+                VsgMember::Fwmark { .. } => {}
+            }
+        }
+        if v4 && v6 && bare_fwmark {
+            diags.push(Diagnostic::error(
+                g.span,
+                Problem::VirtualServerConflict {
+                    virtual_server: format!("virtual_server_group {}", g.name),
+                    reason: "IPv4 and IPv6 addresses with a fwmark need the fwmark's family (fwmark N inet|inet6)".into(),
+                },
+            ));
         }
     }
 }

@@ -82,6 +82,12 @@ pub enum Problem {
     MissingBlock { keyword: String },
     #[error("{what} '{name}' is defined more than once")]
     Duplicate { what: String, name: String },
+    #[error("{owner}: {what} '{name}' is listed more than once; the repeat is ignored (as keepalived does)")]
+    DuplicateEntry {
+        owner: String,
+        what: String,
+        name: String,
+    },
     #[error("{what} '{name}' is not defined")]
     UnknownReference { what: String, name: String },
     #[error("{object} has no {what}")]
@@ -99,7 +105,7 @@ pub enum Problem {
         first: String,
         second: String,
     },
-    #[error("real server {server} is listed more than once in {virtual_server}")]
+    #[error("real server {server} is listed more than once in {virtual_server}; the repeat is ignored (as keepalived does)")]
     DuplicateRealServer {
         server: String,
         virtual_server: String,
@@ -199,19 +205,20 @@ impl Diagnostic {
             .map(|f| f.line_text(line))
             .unwrap_or("");
         let gutter = line.to_string().len();
-        let _ = writeln!(out, "{:gutter$} |", "");
-        let _ = writeln!(out, "{line} | {}", text.replace('\t', " "));
         let width = sources
             .file(span.file)
             .and_then(|f| f.text.get(span.start as usize..span.end as usize))
             .map(|t| t.lines().next().unwrap_or("").chars().count())
             .unwrap_or(1)
-            .max(1);
+            .clamp(1, MAX_CARET_WIDTH);
+        let (shown, caret_at) = excerpt(&mask_secrets(text), col.saturating_sub(1));
+        let _ = writeln!(out, "{:gutter$} |", "");
+        let _ = writeln!(out, "{line} | {shown}");
         let _ = write!(
             out,
             "{:gutter$} | {}{}",
             "",
-            " ".repeat(col.saturating_sub(1)),
+            " ".repeat(caret_at),
             "^".repeat(width)
         );
         if let Some(e) = &self.expected {
@@ -219,6 +226,64 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// Keywords whose values are secrets: never echoed in a message or a source excerpt.
+pub const SECRET_KEYWORDS: &[&str] = &["auth_pass", "password"];
+
+/// `line` with everything after a secret keyword (see [`SECRET_KEYWORDS`]) replaced by
+/// '*', character for character, so columns and carets stay where they were.
+fn mask_secrets(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut masking = false;
+    let mut word = String::new();
+    for c in line.chars() {
+        if masking {
+            out.push(if c.is_whitespace() { c } else { '*' });
+            continue;
+        }
+        out.push(c);
+        if c.is_whitespace() || c == '{' || c == '}' {
+            // A whole word just ended: is it a secret keyword?
+            masking = SECRET_KEYWORDS.contains(&word.as_str());
+            word.clear();
+        } else {
+            word.push(c);
+        }
+    }
+    out
+}
+
+/// Longest source line shown whole; longer ones are cut around the problem.
+const MAX_SHOWN_LINE: usize = 160;
+/// Characters kept before the problem's column when a line is cut.
+const CONTEXT_BEFORE: usize = 60;
+/// Longest caret underline.
+const MAX_CARET_WIDTH: usize = 80;
+
+/// The part of `line` to print (tabs as spaces) and the caret's offset in it for the
+/// character at `col0` (0-based). Long lines (a substituted parameter can make megabytes)
+/// are cut to a window around the column, marked with "...".
+fn excerpt(line: &str, col0: usize) -> (String, usize) {
+    let chars: Vec<char> = line
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
+    if chars.len() <= MAX_SHOWN_LINE {
+        return (chars.into_iter().collect(), col0);
+    }
+    let start = col0.saturating_sub(CONTEXT_BEFORE).min(chars.len());
+    let end = (start + MAX_SHOWN_LINE).min(chars.len());
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push_str("...");
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push_str("...");
+    }
+    let prefix = if start > 0 { 3 } else { 0 };
+    (shown, col0 - start + prefix)
 }
 
 /// All problems of a configuration that could not be used, with the sources to render them.
@@ -256,4 +321,51 @@ pub fn render_all(items: &[Diagnostic], sources: &SourceMap) -> String {
         if warnings == 1 { "" } else { "s" }
     );
     out
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::{excerpt, mask_secrets};
+
+    #[test]
+    fn secret_values_are_masked_in_excerpts() {
+        assert_eq!(
+            mask_secrets("    auth_pass  s3cret x # c"),
+            "    auth_pass  ****** * * *"
+        );
+        assert_eq!(mask_secrets("{auth_pass 1111}"), "{auth_pass *****");
+        assert_eq!(mask_secrets("password \"a b\""), "password ** **");
+        assert_eq!(mask_secrets("auth_passive x"), "auth_passive x");
+        assert_eq!(
+            mask_secrets("notify /bin/password x"),
+            "notify /bin/password x"
+        );
+    }
+
+    #[test]
+    fn short_lines_are_shown_whole_with_tabs_as_spaces() {
+        assert_eq!(
+            excerpt("\tpriority 300", 10),
+            (" priority 300".to_string(), 10)
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_column_and_the_caret_follows() {
+        let line = format!("{}X{}", "a".repeat(1000), "b".repeat(1000));
+        let (shown, at) = excerpt(&line, 1000);
+        assert!(
+            shown.starts_with("...") && shown.ends_with("..."),
+            "{shown}"
+        );
+        assert!(shown.chars().count() <= 160 + 6);
+        assert_eq!(shown.chars().nth(at), Some('X'));
+        let (shown, at) = excerpt(&line, 0);
+        assert!(!shown.starts_with("...") && shown.ends_with("..."));
+        assert_eq!(at, 0);
+        let end = line.chars().count() - 1;
+        let (shown, at) = excerpt(&line, end);
+        assert_eq!(shown.chars().nth(at), Some('b'));
+        assert!(!shown.ends_with("..."));
+    }
 }

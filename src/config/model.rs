@@ -333,7 +333,8 @@ pub struct ForwardingMethod {
     pub tunnel_checksum: Option<TunnelChecksum>,
 }
 
-/// Layer-4 protocol of a virtual service. keepalived's default is TCP.
+/// Layer-4 protocol of a virtual service. An address service without `protocol` gets
+/// UDP, with a warning, as in keepalived (see check.rs); fwmark services ignore it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Protocol {
@@ -350,6 +351,15 @@ impl Protocol {
             "UDP" => Some(Protocol::Udp),
             "SCTP" => Some(Protocol::Sctp),
             _ => None,
+        }
+    }
+
+    /// The keyword as written in keepalived.conf: `TCP`, `UDP`, `SCTP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
         }
     }
 }
@@ -617,6 +627,8 @@ pub struct GlobalDefs {
     pub vrrp_check_unicast_src: bool,
     pub vrrp_skip_check_adv_addr: bool,
     pub vrrp_strict: bool,
+    /// Default of the instances' `v3_checksum_as_v2`.
+    pub v3_checksum_as_v2: bool,
     pub vrrp_notify_priority_changes: bool,
     pub vrrp_startup_delay: Option<Duration>,
     pub log_unknown_vrids: bool,
@@ -679,6 +691,7 @@ impl Default for GlobalDefs {
             vrrp_check_unicast_src: false,
             vrrp_skip_check_adv_addr: false,
             vrrp_strict: false,
+            v3_checksum_as_v2: false,
             vrrp_notify_priority_changes: false,
             vrrp_startup_delay: None,
             log_unknown_vrids: false,
@@ -953,6 +966,9 @@ pub struct VrrpInstance {
     pub unicast_peers: Vec<UnicastPeer>,
     pub unicast_fault_no_peer: bool,
     pub unicast_ttl: Option<u8>,
+    /// `v3_checksum_as_v2 [BOOL]` (here or in global_defs): VRRPv3 over IPv4 without the
+    /// pseudo-header in the checksum (Cisco interop; newer keepalived keyword).
+    pub v3_checksum_as_v2: bool,
     /// `old_unicast_checksum [never]`: v3 checksum computed the pre-1.3.6 way (`Some(true)` = never auto-detect).
     pub old_unicast_checksum: Option<bool>,
     /// Effective GARP settings (global defaults with this instance's overrides).
@@ -995,6 +1011,12 @@ impl VrrpInstance {
     }
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
+    }
+    /// Effective accept mode: as configured; else under strict mode only for the address
+    /// owner (priority 255), otherwise on (keepalived's rules).
+    pub fn accept_mode(&self) -> bool {
+        self.accept
+            .unwrap_or(!self.strict_mode || self.priority.is_owner())
     }
 }
 
@@ -1115,7 +1137,12 @@ pub struct VirtualServer {
     pub persistence_timeout: Option<u32>,
     /// Netmask / prefix length (`-M` in ipvsadm).
     pub persistence_granularity: Option<String>,
+    /// Effective protocol. keepalived uses UDP (with a warning) when an address service
+    /// has no `protocol`; fwmark services ignore it.
     pub protocol: Protocol,
+    /// Whether `protocol` was written in the block.
+    #[serde(skip)]
+    pub protocol_explicit: bool,
     pub ha_suspend: bool,
     pub smtp_alert: Option<bool>,
     pub virtualhost: Option<String>,
@@ -1193,7 +1220,7 @@ pub struct CheckerCommon {
     pub retry: u32,
     /// Default 3 s for HTTP_GET/SSL_GET, 1 s otherwise.
     pub delay_before_retry: Duration,
-    /// Random initial delay up to this (default: delay_loop).
+    /// Random initial delay up to this; `None` = keepalived's default, up to delay_loop.
     pub warmup: Option<Duration>,
     /// Default: real server's / virtual server's (60 s).
     pub delay_loop: Duration,

@@ -168,6 +168,7 @@ pub(super) fn global_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GlobalDefs) {
         "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = cx.flag(n),
         "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = cx.flag(n),
         "vrrp_strict" => g.vrrp_strict = cx.flag(n),
+        "v3_checksum_as_v2" => g.v3_checksum_as_v2 = cx.flag(n),
         "vrrp_notify_priority_changes" => g.vrrp_notify_priority_changes = cx.flag(n),
         "vrrp_startup_delay" => g.vrrp_startup_delay = cx.timer(n),
         "log_unknown_vrids" => g.log_unknown_vrids = cx.flag(n),
@@ -297,16 +298,6 @@ pub(super) fn garp_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GarpSettings) -> b
         "garp_master_refresh_repeat" => {
             if let Some(v) = cx.u32(n) {
                 g.master_refresh_repeat = v
-            }
-        }
-        "garp_interval" => {
-            if let Some(t) = cx.timer(n) {
-                g.interval = t
-            }
-        }
-        "gna_interval" => {
-            if let Some(t) = cx.timer(n) {
-                g.gna_interval = t
             }
         }
         "garp_extra_if" => g.extra_if = garp_extra_if(cx, n),

@@ -335,6 +335,7 @@ pub(super) fn virtual_server(
         persistence_timeout: None,
         persistence_granularity: None,
         protocol: Default::default(),
+        protocol_explicit: false,
         ha_suspend: false,
         smtp_alert: None,
         virtualhost: None,
@@ -404,7 +405,10 @@ pub(super) fn virtual_server(
             "protocol" => {
                 if let Some(t) = cx.one(n, "TCP, UDP or SCTP") {
                     match super::super::model::Protocol::parse(&t.text) {
-                        Some(p) => vs.protocol = p,
+                        Some(p) => {
+                            vs.protocol = p;
+                            vs.protocol_explicit = true;
+                        }
                         None => cx.invalid(n, t, "TCP, UDP or SCTP"),
                     }
                 }

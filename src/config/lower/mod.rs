@@ -305,11 +305,17 @@ impl Cx<'_> {
 
     fn extra(&mut self, node: &Node, from: usize) {
         if let Some(t) = node.args.get(from) {
+            // After a password, an extra word is likely part of it: never echo it.
+            let value = if super::diag::SECRET_KEYWORDS.contains(&node.name()) {
+                super::model::Secret::REDACTED.to_string()
+            } else {
+                t.text.clone()
+            };
             self.warning(
                 t.span,
                 Problem::ExtraArgument {
                     keyword: node.name().to_string(),
-                    value: t.text.clone(),
+                    value,
                 },
             );
         }

@@ -300,6 +300,7 @@ pub(super) fn vrrp_instance(
         unicast_peers: Vec::new(),
         unicast_fault_no_peer: false,
         unicast_ttl: None,
+        v3_checksum_as_v2: global.v3_checksum_as_v2,
         old_unicast_checksum: None,
         garp: global.garp,
         down_timer_adverts: global.vrrp_down_timer_adverts,
@@ -392,6 +393,7 @@ pub(super) fn vrrp_instance(
             }
             "unicast_fault_no_peer" => i.unicast_fault_no_peer = cx.flag(n),
             "unicast_ttl" => i.unicast_ttl = cx.u8_range(n, 0, 255),
+            "v3_checksum_as_v2" => i.v3_checksum_as_v2 = cx.flag(n),
             "old_unicast_checksum" => {
                 cx.no_block(n);
                 i.old_unicast_checksum = match n.args.first() {
