@@ -111,9 +111,19 @@ wait_weight() {
     done
 }
 # netlink_writes FILE: sendmsg/sendto calls to an AF_NETLINK address in an strace log.
-netlink_writes() { grep -cE '(sendmsg|sendto)\(.*AF_NETLINK' "$1" || true; }
+# netlink_writes FILE: IPVS write commands in an strace log of sendmsg/sendto:
+# each netlink message's generic-netlink command byte (the first payload
+# byte) is one of IPVS's NEW/SET/DEL/FLUSH/ZERO commands; family look-ups
+# (nlctrl, type 0x10) and GET dumps are reads. (UML's strace cannot name
+# the netlink family, so the command byte decides.)
+netlink_writes() {
+    grep -oE 'nlmsg_type=[^,]*, nlmsg_flags=[^}]*\}, "\\x[0-9a-f]{2}' "$1" |
+        sed -E 's/^nlmsg_type=([^ ,]*).*"\\x(..)$/\1 \2/' |
+        awk '$1 != "nlctrl" && $1 != "0x10" && $2 ~ /^(01|02|03|05|06|07|09|0a|0c|0e|10|11)$/ { n++ }
+             END { print n + 0 }'
+}
 lvsd_writes() {
-    "$lvsd" status --json -s "$work/lvsd.sock" 2>/dev/null |
+    "$lvsd" status --json -s "$work/lvsd.sock" 2>>"$work/lvsd-status.err" |
         sed -n 's/.*"ipvs_writes": *\([0-9]*\).*/\1/p'
 }
 
@@ -159,6 +169,7 @@ bench() {
 
     before=
     [ "$name" = lvsd ] && before=$(lvsd_writes)
+    [ "$name" = lvsd ] && [ -z "$before" ] && log "$name: lvsd status failed: $(tail -n 3 "$work/lvsd-status.err")"
     cp "$work/weight5.conf" "$work/running.conf"
     t0=$(now)
     kill -HUP "$main_pid"
@@ -171,12 +182,16 @@ bench() {
     sleep 3
     if [ -n "$before" ]; then
         after=$(lvsd_writes)
-        log "$name: IPVS writes of that reload (lvsd status): $((after - before))"
-        eval "${name}_counter=$((after - before))"
+        if [ -n "$after" ]; then
+            eval "${name}_counter=$((after - before))"
+            log "$name: IPVS writes of that reload (lvsd status): $((after - before))"
+        else
+            log "$name: lvsd status failed: $(tail -n 3 "$work/lvsd-status.err")"
+        fi
     fi
 
     # A second reload under strace, for the write count only.
-    strace -f -qq -e trace=sendmsg,sendto -s 0 -o "$work/$name.strace" -p "$writer_pid" &
+    strace -f -qq -yy -s 64 -e trace=sendmsg,sendto -o "$work/$name.strace" -p "$writer_pid" &
     strace_pid=$!
     sleep 2
     cp "$work/weight6.conf" "$work/running.conf"
