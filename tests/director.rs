@@ -4,3 +4,9 @@
 
 #[path = "director/pure.rs"]
 mod pure;
+
+#[path = "director/site.rs"]
+mod site;
+
+#[path = "director/uml.rs"]
+mod uml;

@@ -125,6 +125,15 @@ fn static_file_same_digest_and_output_as_keepalived() {
     // md5("hello world\n")
     assert_eq!(plain.stdout, "6f5902ac237024bdd0c176cb93063dc4");
     assert_same(&["-v", "-s", "127.0.0.1", "-p", &port, "-u", "/index.html"]);
+    assert_same(&[
+        "--verbose",
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--url",
+        "/index.html",
+    ]);
     for protocol in ["1.0", "1.0c", "1.1"] {
         assert_same(&[
             "-P",

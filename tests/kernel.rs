@@ -208,26 +208,3 @@ fn rerun_of_an_unknown_test_is_an_error_not_a_pass() {
     .expect_err("nothing ran");
     assert!(matches!(err, UmlError::TestNotRun { .. }), "{err}");
 }
-
-/// The lab (deploy/lab/guest.sh) in a guest: real keepalived on two
-/// directors programs IPVS and moves the VIP, real nginx serves, curl sees
-/// round robin before and after failover.
-#[test]
-fn lab_demo_with_keepalived_in_the_guest() {
-    let guest_sh = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/lab/guest.sh");
-    let out = Uml::new()
-        .env("LAB_SUBJECT", "keepalived -n -l -D -G")
-        .run(guest_sh, &["demo"])
-        .expect("guest ran");
-    out.assert_success();
-    let answers: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("lab: answers:"))
-        .collect();
-    assert_eq!(answers.len(), 2, "{}", out.report());
-    for line in answers {
-        assert!(line.contains("rs1") && line.contains("rs2"), "{line}");
-    }
-    assert!(out.stdout.contains("lab: demo passed"), "{}", out.report());
-}

@@ -1,57 +1,133 @@
 #!/bin/sh
 # Side-by-side checker benchmark inside the User-Mode Linux test bed (the host kernel has no
-# IPVS, which keepalived's checker process requires). One guest boot runs, one after the
-# other on the same nginx: keepalived -C (checker only) with N real servers on HTTP_GET
-# delay_loop 1, then lvsd's checker pool bench with the same N; each for T seconds.
-# Reports CPU seconds per minute and peak RSS of each checker process as JSON lines.
+# IPVS, which keepalived's checker process requires). One guest boot runs keepalived's
+# checker (`keepalived -C`) and lvsd's checker pool (the `pool` bench) AT THE SAME TIME, each
+# with N real servers (127.1.x.y, the same addresses) on HTTP_GET delay_loop 1, against one
+# nginx: keepalived's checks go to port 8080, lvsd's to 8081, and nginx logs the port of each
+# request, which counts both checkers' checks exactly. Running both at once means the host's
+# load (other builds) weighs on both alike.
 #
-# usage: checkers/benches/pool_vs_keepalived.sh [N=200] [T=60]
-# needs: user-mode-linux, keepalived, nginx-light, gcc; run from the repository root as root.
+# Measured over the same T-second window: CPU seconds per minute (utime+stime of the checker
+# process, as the guest accounts it), CPU milliseconds per check, checks done, peak RSS. The
+# lvsd line also gives how punctually its checks started (% within 50 ms of schedule).
+# With STRACE=1, a second 10-second window counts each checker's system calls per check
+# (strace -c), the cost that carries over to a real kernel (UML has no vDSO: there every
+# clock read is a system call too, which a real kernel answers in user space).
+#
+# usage: checkers/benches/pool_vs_keepalived.sh [N=100] [T=60]   (env STRACE=1 optional)
+# needs: user-mode-linux, keepalived, nginx-light, gcc, bc, strace; run from the repository
+# root as root. Results: stdout, and $DIR/out.
 set -eu
-N=${1:-200}
+N=${1:-100}
 T=${2:-60}
+STRACE=${STRACE:-0}
 ROOT=$(pwd)
 cargo build --release -p checkers --bench pool >/dev/null 2>&1 || cargo build --release -p checkers --bench pool
 BENCH=$(ls -t "$ROOT"/target/release/deps/pool-* | grep -v '\.d$' | head -n 1)
 DIR=$(mktemp -d /tmp/lvsd-poolbench-$$-XXXX)
-chmod 755 "$DIR"  # nginx workers run as nobody
+chmod 755 "$DIR" # nginx workers run as nobody
 gcc -O2 -shared -fPIC -o "$DIR/shim.so" "$ROOT/tests/testbed/uml/xstate_shim.c" -ldl
 
 mkdir -p "$DIR/html" "$DIR/tmp" "$DIR/logs"
-echo OK > "$DIR/html/health"
-cat > "$DIR/nginx.conf" <<NGINX
+echo OK >"$DIR/html/health"
+cat >"$DIR/nginx.conf" <<NGINX
 daemon on;
 worker_processes 1;
 pid $DIR/nginx.pid;
 error_log $DIR/logs/error.log;
 events { worker_connections 16384; }
 http {
-  access_log off;
+  log_format port \$server_port;
+  access_log $DIR/logs/access.log port buffer=64k flush=1s;
   client_body_temp_path $DIR/tmp; proxy_temp_path $DIR/tmp; fastcgi_temp_path $DIR/tmp;
   uwsgi_temp_path $DIR/tmp; scgi_temp_path $DIR/tmp;
-  server { listen 0.0.0.0:8080; root $DIR/html; }
+  server { listen 0.0.0.0:8080; listen 0.0.0.0:8081; root $DIR/html; }
 }
 NGINX
 
-# keepalived.conf: the same addresses the lvsd bench uses (127.1.x.y, 250 per /24).
+# keepalived.conf: the addresses the lvsd bench uses (127.1.x.y, 250 per /24), port 8080.
 {
-  echo "global_defs { router_id poolbench }"
-  echo "virtual_server 10.255.0.1 80 {"
-  echo "  delay_loop 1"
-  echo "  lb_algo rr"
-  echo "  lb_kind NAT"
-  echo "  protocol TCP"
-  i=0
-  while [ "$i" -lt "$N" ]; do
-    a=$((1 + i / 62500)); b=$(((i / 250) % 250)); c=$((i % 250 + 1))
-    echo "  real_server 127.$a.$b.$c 8080 { weight 1"
-    echo "    HTTP_GET { url { path /health status_code 200 } connect_timeout 3 } }"
-    i=$((i + 1))
-  done
-  echo "}"
-} > "$DIR/keepalived.conf"
+	echo "global_defs { router_id poolbench }"
+	echo "virtual_server 10.255.0.1 80 {"
+	echo "  delay_loop 1"
+	echo "  lb_algo rr"
+	echo "  lb_kind NAT"
+	echo "  protocol TCP"
+	i=0
+	while [ "$i" -lt "$N" ]; do
+		a=$((1 + i / 62500))
+		b=$(((i / 250) % 250))
+		c=$((i % 250 + 1))
+		echo "  real_server 127.$a.$b.$c 8080 { weight 1"
+		echo "    HTTP_GET { url { path /health status_code 200 } connect_timeout 3 } }"
+		i=$((i + 1))
+	done
+	echo "}"
+} >"$DIR/keepalived.conf"
 
-cat > "$DIR/init.sh" <<INIT
+cat >"$DIR/env" <<ENV
+DIR=$DIR
+N=$N
+T=$T
+STRACE=$STRACE
+BENCH=$BENCH
+ENV
+
+cat >"$DIR/guest.sh" <<'GUEST'
+#!/bin/sh
+. "$1"
+cd "$DIR"
+# utime+stime ticks (USER_HZ 100) and VmHWM (KiB) of a pid; checks per port in nginx's log.
+cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
+hwm() { awk '/VmHWM/ {print $2}' /proc/$1/status; }
+checks() { grep -c "^$1\$" "$DIR/logs/access.log" || true; }
+nginx -c "$DIR/nginx.conf"
+sleep 1
+keepalived -n -l -D -C -G -f "$DIR/keepalived.conf" -p "$DIR/k.pid" -c "$DIR/c.pid" >"$DIR/keepalived.log" 2>&1 &
+KPID=$!
+WINDOW=$T
+[ "$STRACE" = 1 ] && WINDOW=$((T + 15))
+BENCH_SERVERS=$N BENCH_SECONDS=$((WINDOW + 10)) BENCH_PORT=8081 "$BENCH" --bench >"$DIR/lvsd.json" 2>"$DIR/lvsd.err" &
+LPID=$!
+sleep 5 # both past their warmup spread
+CPID=$(cat "$DIR/c.pid")
+K0=$(cpu $CPID); L0=$(cpu $LPID); KC0=$(checks 8080); LC0=$(checks 8081)
+sleep "$T"
+sleep 1.2 # nginx flushes its log buffer every second
+K1=$(cpu $CPID); L1=$(cpu $LPID); KC1=$(checks 8080); LC1=$(checks 8081)
+KH=$(hwm $CPID); LH=$(hwm $LPID)
+line() { # name ticks checks hwm_kib
+	echo "{\"checker\":\"$1\",\"servers\":$N,\"seconds\":$T,\"cpu_seconds_per_minute\":$(echo "scale=2; $2 / 100 * 60 / $T" | bc),\"cpu_ms_per_check\":$(echo "scale=3; $2 * 10 / $3" | bc),\"checks\":$3,\"peak_rss_mib\":$(echo "scale=1; $4 / 1024" | bc)}"
+}
+line keepalived $((K1 - K0)) $((KC1 - KC0)) $KH
+line lvsd $((L1 - L0)) $((LC1 - LC0)) $LH
+if [ "$STRACE" = 1 ]; then
+	KC0=$(checks 8080); LC0=$(checks 8081)
+	timeout 10 strace -c -f -o "$DIR/keepalived.strace" -p "$CPID" 2>/dev/null &
+	S1=$!
+	timeout 10 strace -c -f -o "$DIR/lvsd.strace" -p "$LPID" 2>/dev/null &
+	S2=$!
+	wait $S1 $S2 || true
+	sleep 1.2
+	KC1=$(checks 8080); LC1=$(checks 8081)
+	for who in keepalived:$((KC1 - KC0)) lvsd:$((LC1 - LC0)); do
+		name=${who%%:*}; n=${who#*:}
+		awk -v name="$name" -v n="$n" '
+			$NF == "total" { total = $4 }
+			$NF == "clock_gettime" { clock = $4 }
+			END { printf "{\"checker\":\"%s\",\"strace_checks\":%d,\"syscalls_per_check\":%.1f,\"clock_gettime_per_check\":%.1f,\"other_syscalls_per_check\":%.1f}\n", name, n, total / n, clock / n, (total - clock) / n }
+		' "$DIR/$name.strace"
+	done
+fi
+wait $LPID || true
+cat "$DIR/lvsd.json"
+kill $KPID
+wait $KPID || true
+kill "$(cat "$DIR/nginx.pid")"
+GUEST
+chmod +x "$DIR/guest.sh"
+
+cat >"$DIR/init.sh" <<INIT
 #!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -59,32 +135,12 @@ mkdir -p /lib/modules
 mount --bind /usr/lib/uml/modules /lib/modules
 ip link set lo up
 modprobe -a ip_vs ip_vs_rr
-cd $DIR
-{
-nginx -c $DIR/nginx.conf
-sleep 1
-# Process CPU (utime+stime ticks, USER_HZ 100) and VmHWM of a pid.
-cpu() { awk '{print \$14 + \$15}' /proc/\$1/stat; }
-hwm() { awk '/VmHWM/ {print \$2}' /proc/\$1/status; }
-keepalived -n -l -D -C -G -f $DIR/keepalived.conf -p $DIR/k.pid -c $DIR/c.pid >$DIR/keepalived.log 2>&1 &
-KPID=\$!
-sleep 3
-CPID=\$(cat $DIR/c.pid)
-C0=\$(cpu \$CPID)
-sleep $T
-C1=\$(cpu \$CPID)
-H=\$(hwm \$CPID)
-echo "{\"checker\":\"keepalived\",\"servers\":$N,\"seconds\":$T,\"cpu_seconds_per_minute\":\$(echo "(\$C1 - \$C0) / 100 * 60 / $T" | bc -l),\"peak_rss_mib\":\$(echo "\$H / 1024" | bc -l)}"
-kill \$KPID; wait \$KPID
-ipvsadm -C
-BENCH_SERVERS=$N BENCH_SECONDS=$T BENCH_PORT=8080 $BENCH --bench
-kill \$(cat $DIR/nginx.pid)
-} > $DIR/out 2>&1
-echo \$? > $DIR/rc
+$DIR/guest.sh $DIR/env >$DIR/out 2>&1
+echo \$? >$DIR/rc
 halt -f
 INIT
 chmod +x "$DIR/init.sh"
 LD_PRELOAD="$DIR/shim.so" TMPDIR=/dev/shm linux.uml mem=1024M rootfstype=hostfs rootflags=/ rw \
-  init="$DIR/init.sh" con=null con0=fd:0,fd:1 </dev/null >"$DIR/uml.log" 2>&1 || true
+	init="$DIR/init.sh" con=null con0=fd:0,fd:1 </dev/null >"$DIR/uml.log" 2>&1 || true
 cat "$DIR/out"
 echo "(work dir: $DIR)"

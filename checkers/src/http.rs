@@ -21,11 +21,15 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::{HttpCheck, HttpProtocol, StatusCodes};
 use crate::tcp::{self, ConnectError};
+use crate::timeout::within;
 use crate::tls::{self, TlsConfigError};
 use crate::verdict::CheckResult;
 
 /// Read size per system call; small because thousands of checks may be in flight at once.
 const READ_BUFFER_BYTES: usize = 4096;
+
+/// First read of a health check (see `exchange_reading`).
+const CHECK_FIRST_READ_BYTES: usize = 1024;
 
 /// Longest reply head accepted; keepalived's own buffer is smaller.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -260,22 +264,50 @@ pub async fn exchange<S, F>(
     request: &[u8],
     io_timeout: Duration,
     max_body: u64,
+    on_event: F,
+) -> Result<Reply, ExchangeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(ExchangeEvent<'_>),
+{
+    // genhash's verbose dump shows each read: keep keepalived's read size throughout.
+    exchange_reading(
+        stream,
+        request,
+        io_timeout,
+        max_body,
+        READ_BUFFER_BYTES,
+        on_event,
+    )
+    .await
+}
+
+/// `exchange` with a smaller first read. The read buffer exists while the reply is awaited,
+/// and with thousands of checks in flight (a slow pool) those buffers are most of the
+/// checker's memory; a health reply usually fits in `first_read` bytes, and a reply that
+/// fills it switches to full-size reads.
+async fn exchange_reading<S, F>(
+    stream: &mut S,
+    request: &[u8],
+    io_timeout: Duration,
+    max_body: u64,
+    first_read: usize,
     mut on_event: F,
 ) -> Result<Reply, ExchangeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnMut(ExchangeEvent<'_>),
 {
-    match tokio::time::timeout(io_timeout, stream.write_all(request)).await {
+    match within(io_timeout, stream.write_all(request)).await {
         Err(_) => return Err(ExchangeError::WriteTimeout(io_timeout)),
         Ok(Err(e)) => return Err(ExchangeError::Write(e)),
         Ok(Ok(())) => {}
     }
-    let _ = tokio::time::timeout(io_timeout, stream.flush()).await;
+    let _ = within(io_timeout, stream.flush()).await;
     let mut reader = ResponseReader::new(max_body);
-    let mut buffer = vec![0u8; READ_BUFFER_BYTES];
+    let mut buffer = vec![0u8; first_read.clamp(1, READ_BUFFER_BYTES)];
     loop {
-        let n = match tokio::time::timeout(io_timeout, stream.read(&mut buffer)).await {
+        let n = match within(io_timeout, stream.read(&mut buffer)).await {
             Err(_) => return Err(ExchangeError::ReadTimeout(io_timeout)),
             // TLS peers that close without close_notify: the reply ends there all the same.
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof && reader.head_done() => 0,
@@ -285,6 +317,7 @@ where
         if n == 0 {
             break;
         }
+        let full = n == buffer.len();
         let data = &buffer[..n];
         let fed = reader.feed(data)?;
         if fed.head_completed {
@@ -295,6 +328,9 @@ where
         }
         if fed.complete {
             break;
+        }
+        if full && buffer.len() < READ_BUFFER_BYTES {
+            buffer.resize(READ_BUFFER_BYTES, 0);
         }
     }
     Ok(reader.finish()?)
@@ -407,8 +443,13 @@ impl HttpChecker {
         let timeout = self.spec.connection.connect_timeout;
         let max = self.spec.max_body_bytes;
         let reply = match &mut stream {
-            Stream::Plain(s) => exchange(s, &request, timeout, max, |_| {}).await,
-            Stream::Tls(s) => exchange(s.as_mut(), &request, timeout, max, |_| {}).await,
+            Stream::Plain(s) => {
+                exchange_reading(s, &request, timeout, max, CHECK_FIRST_READ_BYTES, |_| {}).await
+            }
+            Stream::Tls(s) => {
+                let s = s.as_mut();
+                exchange_reading(s, &request, timeout, max, CHECK_FIRST_READ_BYTES, |_| {}).await
+            }
         };
         match reply {
             Err(e) => fail(e.to_string()),
@@ -423,43 +464,39 @@ impl HttpChecker {
     }
 }
 
-/// The verdict on a complete reply. An explicit `status_code` list is always checked; with
-/// neither `status_code` nor `digest`, keepalived's default 200-299 applies; a `digest`
-/// without `status_code` checks the digest only.
+/// The verdict on a complete reply: the status must be in `status_code` (default 200-299,
+/// applied even when a digest is configured), then the digest must match if one is given.
+/// Observed with keepalived 2.2.7 in UML: a URL with a matching `digest` on a 503 reply and
+/// no `status_code` stays down; with `status_code 503` it comes up.
 pub fn judge(
     reply: &Reply,
     digest: Option<&str>,
     status_codes: &StatusCodes,
 ) -> Result<String, String> {
-    let check_status = !status_codes.ranges.is_empty() || digest.is_none();
-    let status = match &reply.status {
-        Ok(code) => Some(*code),
-        Err(e) if check_status => return Err(format!("malformed reply head: {e}")),
-        Err(_) => None,
+    let code = match &reply.status {
+        Ok(code) => *code,
+        Err(e) => return Err(format!("malformed reply head: {e}")),
     };
-    if let Some(code) = status.filter(|_| check_status) {
-        if !status_codes.accepts(code) {
-            return Err(format!(
-                "status {code}, expected {}",
-                status_codes.describe()
-            ));
+    if !status_codes.accepts(code) {
+        return Err(format!(
+            "status {code}, expected {}",
+            status_codes.describe()
+        ));
+    }
+    match digest {
+        None => Ok(format!("status {code}")),
+        Some(expected) => {
+            let actual = reply.digest_hex();
+            if actual.eq_ignore_ascii_case(expected.trim()) {
+                Ok(format!("status {code}, digest matches"))
+            } else {
+                Err(format!(
+                    "digest {actual}, expected {}",
+                    expected.trim().to_ascii_lowercase()
+                ))
+            }
         }
     }
-    if let Some(expected) = digest {
-        let actual = reply.digest_hex();
-        if !actual.eq_ignore_ascii_case(expected.trim()) {
-            return Err(format!(
-                "digest {actual}, expected {}",
-                expected.trim().to_ascii_lowercase()
-            ));
-        }
-    }
-    Ok(match (status, digest) {
-        (Some(code), Some(_)) => format!("status {code}, digest matches"),
-        (None, Some(_)) => "digest matches".to_string(),
-        (Some(code), None) => format!("status {code}"),
-        (None, None) => "reply received".to_string(),
-    })
 }
 
 #[cfg(test)]
@@ -624,12 +661,22 @@ mod tests {
             ranges: vec![(200, 299), (503, 503)],
         };
         assert_eq!(judge(&r, None, &ranges), Ok("status 503".to_string()));
-        // digest of "bad" without status_code: status not checked.
+        // A matching digest of "bad" without status_code: 200-299 still applies.
         assert_eq!(
             judge(
                 &r,
                 Some("bae60998ffe4923b131e3d6e4c19993e"),
                 &StatusCodes::default()
+            ),
+            Err("status 503, expected 200-299".to_string())
+        );
+        assert_eq!(
+            judge(
+                &r,
+                Some("BAE60998FFE4923B131E3D6E4C19993E"),
+                &StatusCodes {
+                    ranges: vec![(503, 503)]
+                }
             ),
             Ok("status 503, digest matches".to_string())
         );

@@ -14,6 +14,7 @@ pub mod ping;
 pub mod runner;
 pub mod schedule;
 pub mod tcp;
+pub mod timeout;
 pub mod tls;
 pub mod verdict;
 

@@ -63,10 +63,16 @@ fn detail(result: CheckResult) -> String {
 fn site() -> Nginx {
     Nginx::builder()
         .file("health", b"OK\n")
+        .file("large", &large_body())
         .location("location = /down { return 503 \"down\\n\"; }")
         .https()
         .start()
         .expect("nginx")
+}
+
+/// 20,000 bytes: more than one read of the checker.
+fn large_body() -> Vec<u8> {
+    (0..20_000u32).map(|i| (i % 253) as u8).collect()
 }
 
 fn local(port: u16) -> SocketAddr {
@@ -121,6 +127,17 @@ async fn nginx_status_and_digest() {
     assert_eq!(
         reason(missing),
         format!("HTTP_GET http://{target}/nope: status 404, expected 200-299")
+    );
+    // A body spread over many reads has the same digest as the whole.
+    let large = checkers::http::hex(&md5_of(&large_body()));
+    let ok = run(
+        http_check(target, vec![url("/large", Some(&large), &[(200, 200)])]),
+        0,
+    )
+    .await;
+    assert_eq!(
+        detail(ok),
+        format!("HTTP_GET http://{target}/large: status 200, digest matches")
     );
     // HTTP/1.1 (Connection: close) works too.
     let mut v11 = http_check(target, vec![url("/health", Some(&digest), &[])]);

@@ -79,7 +79,7 @@ async fn transitions_with_reasons() {
             weight: 1,
             checkers: vec![http(target, "/down", false)],
         },
-        // Two checkers, one failing: down.
+        // TCP_CHECK and a misc_dynamic MISC_CHECK, both passing: the weight follows the script.
         RealServerChecks {
             id: 3,
             weight: 1,

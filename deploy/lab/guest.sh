@@ -8,12 +8,17 @@
 #   lab-rs1    192.168.100.11 ─┤  real servers: nginx on :80 answering
 #   lab-rs2    192.168.100.12 ─┘  "rs1"/"rs2", VIP on lo (arp_ignore)
 #
-# and runs the director under test (keepalived by default) on dir1 (MASTER)
-# and dir2 (BACKUP).
-#   guest.sh demo    traffic through the VIP, then failover, checked
+# and runs the director under test on dir1 (MASTER) and dir2 (BACKUP).
+#   guest.sh demo    traffic through the VIP; then the master "crashes" (its
+#                    link is cut and its daemon SIGKILLed) while a client
+#                    sends a request every 0.1 s; the backup must carry the
+#                    traffic; failed requests are counted
 #   guest.sh shell   set up, then an interactive shell (exit to halt)
-# Environment: LAB_SUBJECT (default "keepalived -n -l -D -G"; for lvsd e.g.
-# "/path/to/lvsd run -n -l -D"), LAB_DIR (work dir, default: mktemp -d).
+# Environment: LAB_SUBJECT, the director command without -f/-p (default
+# "keepalived -n -l -D -G"; for lvsd "/path/to/lvsd run -n -l -D"; a
+# command whose first word ends in "lvsd" gets its own control socket and
+# data file per director), LAB_DIR (work dir, default: mktemp -d),
+# LAB_MAX_FAILED (failed requests allowed during the failover, default 40).
 set -eu
 
 mode=${1:-demo}
@@ -28,7 +33,13 @@ vip=192.168.100.100
 nodes="client dir1 dir2 rs1 rs2"
 
 log() { printf 'lab: %s\n' "$*"; }
-fail() { printf 'lab: FAILED: %s\n' "$*" >&2; exit 1; }
+fail() {
+    printf 'lab: FAILED: %s\n' "$*" >&2
+    for f in "$work"/dir1.log "$work"/dir2.log; do
+        [ -f "$f" ] && { printf 'lab: --- tail of %s ---\n' "$f" >&2; tail -n 25 "$f" >&2; }
+    done
+    exit 1
+}
 addr_of() {
     case $1 in
         client) echo 192.168.100.10 ;; dir1) echo 192.168.100.2 ;;
@@ -42,6 +53,9 @@ wait_for() {
     secs=$1 what=$2; shift 2
     tries=$((secs * 5))
     while ! "$@" >/dev/null 2>&1; do
+        for d in $live_directors; do
+            kill -0 "$(cat "$work/$d.session")" 2>/dev/null || fail "the director on $d exited"
+        done
         tries=$((tries - 1))
         [ "$tries" -gt 0 ] || fail "timed out after ${secs}s waiting for $what"
         sleep 0.2
@@ -49,11 +63,17 @@ wait_for() {
 }
 
 cleanup() {
+    touch "$work/client.stop"
     for pidfile in "$work"/*.pid; do
         [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
+    sleep 0.5
+    for session in "$work"/*.session; do
+        [ -f "$session" ] && kill -9 "-$(cat "$session")" 2>/dev/null || true
+    done
     for n in $nodes sw; do ip netns del "lab-$n" 2>/dev/null || true; done
-    if [ -n "$own_work" ]; then rm -rf "$work"; fi
+    # Writers may still be closing their logs.
+    if [ -n "$own_work" ]; then rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }; fi
 }
 trap cleanup EXIT
 
@@ -94,26 +114,43 @@ NGINX
         >"$work/$rs/stdout" 2>&1 &
 done
 
+# Directors whose daemon must stay up (wait_for fails early otherwise).
+live_directors=
+# Each director in a session of its own, so a crash kills all its processes.
+program=${subject%% *}
 for d in dir1 dir2; do
     if [ "$d" = dir1 ]; then state=MASTER prio=150; else state=BACKUP prio=100; fi
     sed -e "s/@STATE@/$state/" -e "s/@PRIORITY@/$prio/" -e "s/@VIP@/$vip/" \
         "$here/keepalived.conf.in" >"$work/$d.conf"
-    # keepalived's child processes need pid files of their own per instance.
-    case $subject in
-        keepalived*) child_pids="-r $work/$d-vrrp.pid -c $work/$d-check.pid" ;;
-        *) child_pids= ;;
+    case $program in
+        # keepalived's child processes need pid files of their own per instance.
+        keepalived | */keepalived) extra="-r $work/$d-vrrp.pid -c $work/$d-check.pid" ;;
+        # Both directors share the guest's /run: give each its own control files.
+        lvsd | */lvsd) extra="--control-socket $work/$d.sock --data-file $work/$d.data" ;;
+        *) extra= ;;
     esac
-    # shellcheck disable=SC2086 # $subject and $child_pids are word lists
-    in_ns "$d" $subject -f "$work/$d.conf" -p "$work/$d.pid" $child_pids \
+    # shellcheck disable=SC2086 # $subject and $extra are word lists
+    setsid ip netns exec "lab-$d" $subject -f "$work/$d.conf" -p "$work/$d.pid" $extra \
         >"$work/$d.log" 2>&1 &
+    echo $! >"$work/$d.session"
+    live_directors="$live_directors $d"
 done
 
 has_vip() { ip -n "lab-$1" -o addr show dev eth0 | grep -q "inet $vip/"; }
+two_real_servers() { [ "$(in_ns "$1" ipvsadm -Ln | grep -c -- '->.*:80 ')" -eq 2 ]; }
+show_director() {
+    log "$1 IPVS table:"
+    in_ns "$1" ipvsadm -Ln
+    case $program in
+        lvsd | */lvsd) log "$1 lvsd status:"; "$program" status -s "$work/$1.sock" || true ;;
+    esac
+}
 wait_for 60 "dir1 to take the VIP" has_vip dir1
-two_real_servers() { [ "$(in_ns dir1 ipvsadm -Ln | grep -c -- '->.*:80 ')" -eq 2 ]; }
-wait_for 60 "dir1's checkers to enable both real servers" two_real_servers
-log "dir1 is MASTER with the VIP; IPVS table:"
-in_ns dir1 ipvsadm -Ln
+wait_for 60 "dir1's checkers to enable both real servers" two_real_servers dir1
+wait_for 60 "dir2's checkers to enable both real servers" two_real_servers dir2
+has_vip dir2 && fail "dir2 holds the VIP while dir1 is MASTER"
+log "dir1 is MASTER with the VIP"
+show_director dir1
 
 if [ "$mode" = shell ]; then
     log "try: ip netns exec lab-client curl -s http://$vip/ ; exit to halt"
@@ -132,12 +169,35 @@ fetch_round() {
 }
 fetch_round
 
-log "stopping the subject on dir1: dir2 must take over"
-kill "$(cat "$work/dir1.pid")"
+# A client that keeps asking, one request every 0.1 s, each with a 1 s
+# deadline; one line per request: ok/fail.
+: >"$work/requests"
+(
+    while [ ! -e "$work/client.stop" ]; do
+        if in_ns client curl -s --max-time 1 -o /dev/null "http://$vip/"; then
+            echo ok >>"$work/requests"
+        else
+            echo fail >>"$work/requests"
+        fi
+        sleep 0.1
+    done
+) &
+client_loop=$!
+wait_for 30 "the client's first requests" sh -c "[ \$(grep -c ok '$work/requests') -ge 5 ]"
+
+log "crashing dir1 (link cut, SIGKILL): dir2 must take over"
+live_directors=dir2
+ip -n lab-sw link set p-dir1 down
+kill -9 "-$(cat "$work/dir1.session")"
 wait_for 60 "dir2 to take the VIP" has_vip dir2
-wait_for 30 "dir1 to release the VIP" sh -c "! ip -n lab-dir1 -o addr show dev eth0 | grep -q 'inet $vip/'"
-in_ns client ip neigh flush all
-wait_for 60 "dir2's checkers to enable both real servers" sh -c \
-    "[ \"\$(ip netns exec lab-dir2 ipvsadm -Ln | grep -c -- '->.*:80 ')\" -eq 2 ]"
+# The backup has taken over once 20 requests in a row succeed.
+recovered() { [ "$(tail -n 20 "$work/requests" | grep -c ok)" -eq 20 ]; }
+wait_for 60 "20 requests in a row through dir2" recovered
+touch "$work/client.stop"
+wait "$client_loop" || true
+failed=$(grep -c fail "$work/requests" || true)
+log "requests during the failover: $(grep -c ok "$work/requests") ok, $failed failed"
+[ "$failed" -le "${LAB_MAX_FAILED:-40}" ] || fail "$failed requests failed during the failover"
+show_director dir2
 fetch_round
 log "demo passed"

@@ -74,7 +74,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
         let vrrp_state_file = args
             .vrrp_state_file
             .clone()
-            .or_else(|| Some(args.control_socket.with_file_name("vrrp.json")));
+            .or_else(|| Some(args.control_socket.with_extension("vrrp.json")));
         return crate::daemon::run(crate::daemon::Options {
             config_file: args.use_file,
             config_id: args.config_id,

@@ -420,6 +420,12 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     };
     // Adopt what the kernel already has: a restart with the same config writes nothing.
     d.reconcile().await;
+    if let Some(cfg) = &d.sync {
+        match d.kernel.daemons().await {
+            Ok(running) => d.sync_running = sync_daemon::adopt(cfg, &running),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
     d.perform(actions);
     tracing::info!(
         "{} virtual servers, {} real servers checked; IPVS writes at start: {}",
@@ -454,6 +460,10 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
                 let _ = req.send(s);
             }
             _ = tick.tick() => {
+                // A failed apply left the kernel unknown: re-read and heal.
+                if d.programmed.is_none() {
+                    d.reconcile().await;
+                }
                 d.drain_tick().await;
                 d.follow_vrrp_for_sync_daemon().await;
             }

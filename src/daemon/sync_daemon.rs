@@ -40,6 +40,17 @@ pub fn switch(cfg: &LvsSyncDaemon, running: Option<SyncState>, role: SyncState) 
     ops
 }
 
+/// The role of an already running kernel sync daemon that is `cfg`'s (a
+/// restarted lvsd adopts it instead of starting it again). Only interface
+/// and sync id are compared: the kernel reports its defaults for the rest.
+pub fn adopt(cfg: &LvsSyncDaemon, running: &[SyncDaemon]) -> Option<SyncState> {
+    let sync_id = u32::from(cfg.sync_id.unwrap_or(0));
+    running
+        .iter()
+        .find(|d| d.mcast_ifn == cfg.interface && d.sync_id == sync_id)
+        .map(|d| d.state)
+}
+
 /// The state of instance `name` in the VRRP runner's state file contents.
 pub fn instance_state(state_json: &str, name: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(state_json).ok()?;
@@ -74,6 +85,12 @@ mod tests {
         assert_eq!(ops.len(), 2);
         assert_eq!(ops[0], Op::StopDaemon(SyncState::Backup));
         assert!(matches!(&ops[1], Op::StartDaemon(d) if d.sync_id == 7 && d.mcast_ifn == "eth0"));
+        let running = [SyncDaemon::new(SyncState::Backup, "eth0", 7)];
+        assert_eq!(adopt(&cfg, &running), Some(SyncState::Backup));
+        assert_eq!(
+            adopt(&cfg, &[SyncDaemon::new(SyncState::Master, "eth1", 7)]),
+            None
+        );
         let json = r#"[{"name":"VI_1","state":"Master"},{"name":"VI_2","state":"Backup"}]"#;
         assert_eq!(instance_state(json, "VI_2").as_deref(), Some("Backup"));
         assert_eq!(instance_state("not json", "VI_2"), None);

@@ -1,0 +1,413 @@
+//! lvsd end to end in a UML kernel with IPVS: two directors in DR mode in
+//! front of two real nginx servers, traffic from a client namespace.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::site::{director_config, dr_config, Kind, Site, CLIENT, DIR1, DIR2, SLOW};
+
+const RS1: &str = "10.0.0.4:80";
+const RS2: &str = "10.0.0.5:80";
+
+fn signal(p: &testbed::process::ProcessGuard, s: Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid() as i32), s)
+        .unwrap_or_else(|e| panic!("signal {s}: {e}"));
+}
+
+fn json_u64(v: &serde_json::Value, key: &str) -> u64 {
+    v.get(key).and_then(|x| x.as_u64()).unwrap_or(u64::MAX)
+}
+
+/// The receiving end of `NOTIFY_SOCKET`, as systemd holds it for a
+/// `Type=notify` service.
+struct NotifySocket {
+    sock: std::os::unix::net::UnixDatagram,
+    path: std::path::PathBuf,
+}
+
+impl NotifySocket {
+    fn bind(path: &std::path::Path) -> NotifySocket {
+        let sock = std::os::unix::net::UnixDatagram::bind(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        sock.set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        NotifySocket {
+            sock,
+            path: path.to_owned(),
+        }
+    }
+
+    fn env(&self) -> String {
+        format!("NOTIFY_SOCKET={}", self.path.display())
+    }
+
+    /// Waits for the next notification holding `what` (earlier ones skipped).
+    fn expect(&self, what: &str) {
+        let t0 = Instant::now();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 512];
+        while t0.elapsed() < SLOW {
+            if let Ok(n) = self.sock.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if msg.lines().any(|l| l == what) {
+                    return;
+                }
+                seen.push(msg);
+            }
+        }
+        panic!("no {what} on NOTIFY_SOCKET within {SLOW:?}; seen {seen:?}");
+    }
+}
+
+/// Requests through the VIP until ten in a row succeed; the failures on
+/// the way (the client's ARP cache is flushed after each, as a real client's
+/// would age). Panics (with `logs_of`'s log) if that takes longer than SLOW.
+fn requests_until_ten_in_a_row(site: &Site, logs_of: &testbed::process::ProcessGuard) -> u32 {
+    let t0 = Instant::now();
+    let mut failed = 0;
+    let mut ok_in_a_row = 0;
+    while ok_in_a_row < 10 {
+        assert!(
+            t0.elapsed() < SLOW,
+            "no takeover within {SLOW:?}\n{}",
+            logs_of.logs()
+        );
+        match site.get("/") {
+            Ok(_) => ok_in_a_row += 1,
+            Err(_) => {
+                failed += 1;
+                ok_in_a_row = 0;
+                let _ = site.ns(CLIENT).ip(&["neigh", "flush", "all"]);
+            }
+        }
+    }
+    failed
+}
+
+/// Two lvsd directors of `kind` (VRRP + checkers + IPVS): round robin over
+/// both real servers; a stopped nginx leaves the table within
+/// delay_loop + retry x delay_before_retry (+ slack) and comes back when
+/// started; status and SIGUSR1 show it, without secrets; the backup
+/// carries the traffic when the master dies, with bounded failures.
+fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
+    let mut site = Site::with_kind(prefix, kind);
+    // The kernel's connection sync follows VRRP: master sends, backup receives.
+    let with_sync = |c: String| {
+        c.replace(
+            "router_id lvsd_test",
+            "router_id lvsd_test\n    lvs_sync_daemon eth0 VI_1",
+        )
+    };
+    let c1 = site.write_config(
+        "dir1.conf",
+        &with_sync(director_config(
+            kind,
+            "MASTER",
+            150,
+            &["10.0.0.4", "10.0.0.5"],
+        )),
+    );
+    let c2 = site.write_config(
+        "dir2.conf",
+        &with_sync(director_config(
+            kind,
+            "BACKUP",
+            100,
+            &["10.0.0.4", "10.0.0.5"],
+        )),
+    );
+    let mut d1 = site.lvsd(DIR1, "dir1", &c1, &[]);
+    let mut d2 = site.lvsd(DIR2, "dir2", &c2, &[]);
+    site.wait("dir1 to hold the VIP", SLOW, || site.has_vip(DIR1));
+    site.wait("both real servers in dir1's table", SLOW, || {
+        site.active_reals(DIR1).len() == 2
+    });
+    site.wait("both real servers in dir2's table", SLOW, || {
+        site.active_reals(DIR2).len() == 2
+    });
+    assert!(!site.has_vip(DIR2));
+    site.wait("dir1's master sync daemon", SLOW, || {
+        sync_daemons(&site, DIR1) == ["master"]
+    });
+    site.wait("dir2's backup sync daemon", SLOW, || {
+        sync_daemons(&site, DIR2) == ["backup"]
+    });
+
+    let answers: Vec<String> = (0..8)
+        .map(|_| {
+            site.get("/")
+                .unwrap_or_else(|e| panic!("{e}\n{}", d1.logs()))
+        })
+        .collect();
+    assert!(
+        answers.iter().any(|a| a == "rs1") && answers.iter().any(|a| a == "rs2"),
+        "{answers:?}"
+    );
+
+    // Stop rs2: out within delay_loop 2 + retry 1 x delay_before_retry 1 + connect 2, plus slack.
+    site.stop_nginx(1);
+    let t0 = Instant::now();
+    site.wait("rs2 to leave dir1's table", SLOW, || {
+        site.active_reals(DIR1) == [RS1]
+    });
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(15), "rs2 left after {took:?}");
+    for _ in 0..10 {
+        assert_eq!(site.get("/").as_deref(), Ok("rs1"));
+    }
+
+    // Status: the verdict with its reason; no secret anywhere.
+    let mut status = None;
+    site.wait("lvsd status", SLOW, || {
+        status = site.status("dir1");
+        status.is_some()
+    });
+    let status = status.unwrap_or_default();
+    let text = status.to_string();
+    assert!(!text.contains("Zs3cr3t"), "{text}");
+    let reals = &status["virtual_servers"][0]["real_servers"];
+    let rs2 = reals
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["address"] == RS2))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(rs2["up"], false, "{text}");
+    assert!(!rs2["reason"].as_str().unwrap_or("").is_empty(), "{text}");
+    assert_eq!(status["vrrp"][0]["state"], "Master", "{text}");
+    // SIGUSR1: the human dump.
+    signal(&d1, Signal::SIGUSR1);
+    let data = site.path("dir1.data");
+    site.wait("the SIGUSR1 dump", SLOW, || {
+        std::fs::read_to_string(&data).is_ok_and(|t| t.contains("real_server 10.0.0.5:80 DOWN"))
+    });
+    assert!(!std::fs::read_to_string(&data)
+        .unwrap_or_default()
+        .contains("Zs3cr3t"));
+
+    site.start_nginx(1);
+    site.wait("rs2 back in dir1's table", SLOW, || {
+        site.active_reals(DIR1).len() == 2
+    });
+    site.wait("rs2 back in dir2's table", SLOW, || {
+        site.active_reals(DIR2).len() == 2
+    });
+
+    // The master dies: lvsd SIGKILLed and the machine off the LAN.
+    d1.kill();
+    site.lan
+        .switch()
+        .ip(&["link", "set", &format!("p{DIR1}"), "down"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t0 = Instant::now();
+    let failed = requests_until_ten_in_a_row(&site, &d2);
+    assert!(site.has_vip(DIR2));
+    eprintln!(
+        "takeover: {failed} failed requests, {:?} until 10 in a row succeeded",
+        t0.elapsed()
+    );
+    assert!(failed <= 10, "{failed} requests failed during the takeover");
+    site.wait("dir2's sync daemon to become master", SLOW, || {
+        sync_daemons(&site, DIR2) == ["master"]
+    });
+
+    // SIGTERM: VIPs, table and sync daemon released, exit 0.
+    signal(&d2, Signal::SIGTERM);
+    let st = d2
+        .wait_timeout(SLOW)
+        .unwrap_or_else(|e| panic!("{e}\n{}", d2.logs()));
+    assert!(st.success(), "{st}\n{}", d2.logs());
+    assert!(!site.has_vip(DIR2));
+    assert!(site.dests(DIR2).is_empty(), "{}", site.ipvsadm(DIR2));
+    assert!(sync_daemons(&site, DIR2).is_empty());
+}
+
+/// The roles of the sync daemons director `i`'s kernel runs.
+fn sync_daemons(site: &Site, i: usize) -> Vec<String> {
+    site.ns(i)
+        .run(&["ipvsadm", "-Ln", "--daemon"])
+        .unwrap_or_else(|e| panic!("ipvsadm --daemon: {e}"))
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+testbed::uml_test! {
+    /// The DR pair scenario (see `pair_balances_fails_over_and_recovers`).
+    fn dr_pair_balances_fails_over_and_recovers() {
+        pair_balances_fails_over_and_recovers("dr", Kind::Dr);
+    }
+
+    /// The NAT pair scenario: the directors also float the real servers' gateway.
+    fn nat_pair_balances_fails_over_and_recovers() {
+        pair_balances_fails_over_and_recovers("nat", Kind::Nat);
+    }
+
+    /// A mixed pair: lvsd master, keepalived 2.2.7 backup (VRRP, checkers
+    /// and IPVS). Both program the same table; keepalived takes over when
+    /// lvsd dies; the restarted lvsd adopts the table it left (zero IPVS
+    /// writes) and preempts back.
+    fn mixed_pair_lvsd_master_keepalived_backup() {
+        let site = Site::new("mx");
+        let reals = ["10.0.0.4", "10.0.0.5"];
+        let c1 = site.write_config("lvsd.conf", &dr_config("MASTER", 150, &reals));
+        let c2 = site.write_config("keepalived.conf", &dr_config("BACKUP", 100, &reals));
+        let mut d1 = site.lvsd(DIR1, "dir1", &c1, &[]);
+        let k = site.keepalived(DIR2, "ka", &c2);
+        site.wait("lvsd to hold the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in lvsd's table", SLOW, || site.active_reals(DIR1).len() == 2);
+        site.wait("both real servers in keepalived's table", SLOW, || site.active_reals(DIR2).len() == 2);
+        // Several adverts later keepalived is still backup: it accepts ours.
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!site.has_vip(DIR2), "keepalived took the VIP\n{}", k.logs());
+        let answers: Vec<String> = (0..8)
+            .map(|_| site.get("/").unwrap_or_else(|e| panic!("{e}\n{}", d1.logs())))
+            .collect();
+        assert!(answers.iter().any(|a| a == "rs1") && answers.iter().any(|a| a == "rs2"), "{answers:?}");
+
+        // lvsd crashes: keepalived carries the traffic.
+        d1.kill();
+        let port = format!("p{DIR1}");
+        site.lan.switch().ip(&["link", "set", &port, "down"]).unwrap_or_else(|e| panic!("{e}"));
+        let failed = requests_until_ten_in_a_row(&site, &k);
+        assert!(site.has_vip(DIR2), "{}", k.logs());
+        eprintln!("keepalived takeover: {failed} failed requests");
+        assert!(failed <= 10, "{failed} requests failed during the takeover");
+
+        // lvsd comes back: adopts its old table without a write, preempts.
+        site.lan.switch().ip(&["link", "set", &port, "up"]).unwrap_or_else(|e| panic!("{e}"));
+        let d1 = site.lvsd(DIR1, "dir1b", &c1, &[]);
+        site.wait("lvsd to preempt", SLOW, || site.has_vip(DIR1) && !site.has_vip(DIR2));
+        let mut status = serde_json::Value::Null;
+        site.wait("lvsd's status", SLOW, || { status = site.status("dir1b").unwrap_or_default(); !status.is_null() });
+        assert_eq!(json_u64(&status, "ipvs_writes"), 0, "{status}\n{}", d1.logs());
+        let failed = requests_until_ten_in_a_row(&site, &d1);
+        assert!(failed <= 10, "{failed} requests failed after lvsd preempted");
+    }
+
+    /// A real server removed by a reload is drained: it stays at weight 0
+    /// while its long-lived connection runs (which completes), new requests
+    /// go elsewhere, and it is deleted once the kernel holds no connection
+    /// to it (well before the 60 s bound).
+    fn reload_removing_a_real_server_drains_it() {
+        let mut site = Site::new("dn");
+        site.ns(DIR1).ip(&["addr", "add", "10.0.0.100/24", "dev", "eth0"]).unwrap_or_else(|e| panic!("{e}"));
+        // A short FIN_WAIT: the finished connection leaves the kernel soon.
+        site.ns(DIR1).run(&["ipvsadm", "--set", "900", "5", "300"]).unwrap_or_else(|e| panic!("{e}"));
+        let conf = site.write_config("d.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let d = site.lvsd(DIR1, "d", &conf, &["-C"]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+
+        let out = site.path("slow.out");
+        let mut curl = site.ns(CLIENT)
+            .spawn_logged(&["curl", "-s", "-o", &out.display().to_string(), "--max-time", "120", "http://10.0.0.100/slow"], site.dir.path(), "curl")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut busy = String::new();
+        site.wait("the download's real server", SLOW, || {
+            busy = site.dests(DIR1).into_iter().find(|d| d.2 > 0).map(|d| d.0).unwrap_or_default();
+            !busy.is_empty()
+        });
+        let (keep, keep_name, busy_n) = if busy == RS1 { ("10.0.0.5", "rs2", 0) } else { ("10.0.0.4", "rs1", 1) };
+
+        // Reload without the busy real server.
+        std::fs::write(&conf, dr_config("MASTER", 150, &[keep])).unwrap_or_else(|e| panic!("{e}"));
+        signal(&d, Signal::SIGHUP);
+        let reloaded = Instant::now();
+        site.wait("the removed real server at weight 0", SLOW, || site.dests(DIR1).iter().any(|x| x.0 == busy && x.1 == 0));
+        for _ in 0..4 {
+            assert_eq!(site.get("/").as_deref(), Ok(keep_name));
+        }
+        // Its nginx keeps serving the download; the table keeps the server.
+        while curl.try_wait().ok().flatten().is_none() {
+            assert!(site.dests(DIR1).iter().any(|x| x.0 == busy), "deleted while its connection runs\n{}", d.logs());
+            assert!(reloaded.elapsed() < Duration::from_secs(100), "download stalled");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let st = curl.wait_timeout(SLOW).unwrap_or_else(|e| panic!("{e}"));
+        assert!(st.success(), "curl: {st}\n{}", curl.logs());
+        assert_eq!(std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0), 120 * 1024);
+        site.wait("the drained real server deleted", SLOW, || !site.ipvsadm(DIR1).contains(&busy));
+        let took = reloaded.elapsed();
+        assert!(took < Duration::from_secs(55), "deleted after {took:?}: the bound, not the connections");
+        site.stop_nginx(busy_n);
+    }
+
+    /// One lvsd in checkers-only mode (-C, VIP set by hand): SIGHUP adding a
+    /// real server is one IPVS write and keeps a long-lived connection; a
+    /// broken config on reload keeps the old one; a restart with the same
+    /// config adopts the table with zero IPVS writes and the connection
+    /// survives it too; SIGTERM removes our service.
+    fn reload_restart_and_broken_config_drop_nothing() {
+        let site = Site::new("rl");
+        site.ns(DIR1).ip(&["addr", "add", "10.0.0.100/24", "dev", "eth0"]).unwrap_or_else(|e| panic!("{e}"));
+        let one = dr_config("MASTER", 150, &["10.0.0.4"]);
+        let two = dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]);
+        let conf = site.write_config("d.conf", &one);
+        let notify = NotifySocket::bind(&site.path("notify.sock"));
+        let pid_file = site.path("d.pid");
+        let pid_arg = pid_file.display().to_string();
+        let mut d = site.lvsd_with_env(DIR1, "d", &conf, &["-C", "--dont-release-ipvs", "-p", &pid_arg], &[notify.env()]);
+        site.wait("rs1 in the table", SLOW, || site.active_reals(DIR1) == [RS1]);
+        notify.expect("READY=1");
+        assert_eq!(std::fs::read_to_string(&pid_file).unwrap_or_default().trim(), d.pid().to_string());
+        let mut status = serde_json::Value::Null;
+        site.wait("status", SLOW, || { status = site.status("d").unwrap_or_default(); !status.is_null() });
+        assert_eq!(status["mode"], "checkers-only");
+        let writes_at_start = json_u64(&status, "ipvs_writes");
+        assert_eq!(writes_at_start, 2, "one service + one real server: {status}");
+
+        // A long-lived download through the VIP (120 KB at 4 KB/s).
+        let out = site.path("slow.out");
+        let mut curl = site.ns(CLIENT)
+            .spawn_logged(&["curl", "-s", "-o", &out.display().to_string(), "--max-time", "120", "http://10.0.0.100/slow"], site.dir.path(), "curl")
+            .unwrap_or_else(|e| panic!("{e}"));
+        site.wait("the download to start", SLOW, || std::fs::metadata(&out).is_ok_and(|m| m.len() > 0));
+
+        // Reload adding rs2: exactly one write, the download continues.
+        std::fs::write(&conf, &two).unwrap_or_else(|e| panic!("{e}"));
+        signal(&d, Signal::SIGHUP);
+        site.wait("rs2 added by the reload", SLOW, || site.active_reals(DIR1).len() == 2);
+        site.wait("the reload counted", SLOW, || site.status("d").is_some_and(|s| json_u64(&s, "reloads") == 1));
+        notify.expect("RELOADING=1");
+        notify.expect("READY=1");
+        let text = site.status_text("d");
+        assert!(text.contains("checkers-only") && text.contains("real_server 10.0.0.5:80 UP"), "{text}");
+        assert!(!text.contains("Zs3cr3t"), "{text}");
+        let s = site.status("d").unwrap_or_default();
+        assert_eq!(json_u64(&s, "ipvs_writes"), writes_at_start + 1, "{s}");
+
+        // A broken config: refused, the running one stays.
+        std::fs::write(&conf, "virtual_server 10.0.0.100 80 {\n  lb_algo nosuch\n  real_server {\n").unwrap_or_else(|e| panic!("{e}"));
+        signal(&d, Signal::SIGHUP);
+        site.wait("the broken reload refused", SLOW, || site.status("d").is_some_and(|s| s["last_reload_error"].is_string()));
+        assert_eq!(site.active_reals(DIR1).len(), 2);
+        assert!(site.get("/").is_ok());
+
+        // Restart with the same config: zero IPVS writes.
+        std::fs::write(&conf, &two).unwrap_or_else(|e| panic!("{e}"));
+        signal(&d, Signal::SIGTERM);
+        let st = d.wait_timeout(SLOW).unwrap_or_else(|e| panic!("{e}\n{}", d.logs()));
+        assert!(st.success(), "{st}\n{}", d.logs());
+        notify.expect("STOPPING=1");
+        assert!(!pid_file.exists(), "the pid file is removed on exit");
+        assert_eq!(site.active_reals(DIR1).len(), 2, "--dont-release-ipvs kept the table");
+        let mut d = site.lvsd(DIR1, "d2", &conf, &["-C"]);
+        site.wait("the new lvsd's status", SLOW, || site.status("d2").is_some());
+        // Several check rounds (delay_loop 2): still nothing written.
+        std::thread::sleep(Duration::from_secs(6));
+        let s = site.status("d2").unwrap_or_default();
+        assert_eq!(json_u64(&s, "ipvs_writes"), 0, "{s}\n{}", d.logs());
+        assert!(s["virtual_servers"][0]["real_servers"].as_array().is_some_and(|a| a.iter().all(|r| r["up"] == true)), "{s}");
+
+        // The download survived reload, broken reload and restart.
+        let st = curl.wait_timeout(Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(st.success(), "curl: {st}\n{}", curl.logs());
+        assert_eq!(std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0), 120 * 1024);
+
+        // SIGTERM without --dont-release-ipvs: our service is gone.
+        signal(&d, Signal::SIGTERM);
+        let st = d.wait_timeout(SLOW).unwrap_or_else(|e| panic!("{e}\n{}", d.logs()));
+        assert!(st.success(), "{st}");
+        assert!(!site.ipvsadm(DIR1).contains("10.0.0.100:80"), "{}", site.ipvsadm(DIR1));
+    }
+}

@@ -1,0 +1,154 @@
+//! The lab (deploy/lab) in the UML test bed: two directors (VRRP + IPVS DR)
+//! in front of two real nginx servers, a client, all in network namespaces
+//! inside the guest; the master crashes and the backup carries the traffic.
+
+use testbed::uml::{Uml, UmlOutput};
+
+const GUEST_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/lab/guest.sh");
+
+/// Runs `guest.sh demo` with `subject` on both directors and checks what
+/// the client saw: round robin over rs1 and rs2 before and after the
+/// failover, and a bounded number of failed requests in between.
+fn lab_demo(subject: &str) -> UmlOutput {
+    let out = Uml::new()
+        .env("LAB_SUBJECT", subject)
+        .run(GUEST_SH, &["demo"])
+        .expect("guest ran");
+    println!("{}", out.stdout);
+    out.assert_success();
+    let answers: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("lab: answers:"))
+        .collect();
+    assert_eq!(answers.len(), 2, "{}", out.report());
+    for line in answers {
+        assert!(line.contains("rs1") && line.contains("rs2"), "{line}");
+    }
+    let (ok, failed) = failover_counts(&out.stdout).unwrap_or_else(|| panic!("{}", out.report()));
+    assert!(ok >= 20, "{}", out.report());
+    // One request every 0.1 s with a 1 s deadline; VRRP takes over within
+    // 3 adverts + skew (~3.6 s): a few dozen failures at most.
+    assert!(failed <= 40, "{failed} failed requests\n{}", out.report());
+    assert!(out.stdout.contains("lab: demo passed"), "{}", out.report());
+    out
+}
+
+/// Parses "lab: requests during the failover: N ok, M failed".
+fn failover_counts(stdout: &str) -> Option<(u32, u32)> {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("lab: requests during the failover: "))?;
+    let (ok, failed) = line.split_once(" ok, ")?;
+    Some((
+        ok.parse().ok()?,
+        failed.strip_suffix(" failed")?.parse().ok()?,
+    ))
+}
+
+#[test]
+fn lab_demo_with_keepalived_in_the_guest() {
+    lab_demo("keepalived -n -l -D -G");
+}
+
+#[test]
+fn lab_demo_with_lvsd_in_the_guest() {
+    let lvsd = env!("CARGO_BIN_EXE_lvsd");
+    let out = lab_demo(&format!("{lvsd} run -n -l -D"));
+    // lvsd's own view of the new master: both real servers up.
+    assert!(
+        out.stdout.contains("lab: dir2 lvsd status:"),
+        "{}",
+        out.report()
+    );
+}
+
+#[test]
+fn failover_counts_parse() {
+    assert_eq!(
+        failover_counts("x\nlab: requests during the failover: 57 ok, 12 failed\n"),
+        Some((57, 12))
+    );
+    assert_eq!(failover_counts("lab: demo passed"), None);
+}
+
+const SEEDS_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/lab/seeds.sh");
+const SEED_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/seed-configs");
+
+/// The "seed NAME service: LINE" lines of seeds.sh's output, in order.
+fn seed_services(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("seed "))
+        .filter_map(|l| l.split_once(" service: "))
+        .map(|(name, line)| (name.to_owned(), line.trim_end().to_owned()))
+        .collect()
+}
+
+/// Every LVS seed config (../shared/seed-configs with a virtual_server)
+/// started by keepalived 2.2.7 in a namespace with the seed's interfaces
+/// and addresses: the virtual servers it programs, read back with ipvsadm.
+/// This pins down what the seeds mean in the kernel, for the lvsd run below.
+#[test]
+fn seed_configs_run_in_the_lab_with_keepalived() {
+    let out = Uml::new()
+        .env("LAB_SUBJECT", "keepalived -n -l -D -G")
+        .run(SEEDS_SH, &[SEED_DIR])
+        .expect("guest ran");
+    println!("{}", out.stdout);
+    out.assert_success();
+    let services = seed_services(&out.stdout);
+    let expected = [
+        ("lvs-dr-backup", "TCP  192.168.1.200:80 wrr persistent 50"),
+        ("lvs-dr-backup", "TCP  192.168.1.200:443 rr"),
+        ("lvs-dr-master", "TCP  192.168.1.200:80 wrr persistent 50"),
+        ("lvs-dr-master", "TCP  192.168.1.200:443 rr"),
+        ("lvs-nat-tomcat", "TCP  10.10.0.100:8080 wlc"),
+        ("lvs-tun", "TCP  10.20.0.100:80 mh"),
+        ("lvs-tun", "UDP  10.20.0.100:53 sh"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(n, l)| (n.to_string(), l.to_string()))
+        .collect();
+    assert_eq!(services, expected, "{}", out.report());
+}
+
+/// The "seed NAME table: LINE" lines of seeds.sh's output, trailing blanks cut.
+fn seed_tables(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("seed ") && l.contains(" table: "))
+        .map(|l| l.trim_end().to_owned())
+        .collect()
+}
+
+/// Every LVS seed config run by `lvsd run` in the lab programs the same
+/// table (services, flags, real servers, forwarding, weights) as keepalived
+/// 2.2.7 does with the same seed, in the same boot.
+#[test]
+fn seed_configs_run_in_the_lab_with_lvsd_as_with_keepalived() {
+    let lvsd = env!("CARGO_BIN_EXE_lvsd");
+    let script = format!(
+        "LAB_SUBJECT='keepalived -n -l -D -G' {seeds} {dir} || echo 'keepalived run failed'\n\
+         echo '=== lvsd'\n\
+         LAB_SUBJECT='{lvsd} run -n -l -D' {seeds} {dir}\n",
+        seeds = testbed::uml::sh_quote(SEEDS_SH),
+        dir = testbed::uml::sh_quote(SEED_DIR),
+    );
+    let out = Uml::new().run_script(&script).expect("guest ran");
+    println!("{}", out.stdout);
+    out.assert_success();
+    let (keepalived, lvsd) = out
+        .stdout
+        .split_once("=== lvsd\n")
+        .unwrap_or_else(|| panic!("{}", out.report()));
+    assert!(
+        !keepalived.contains("keepalived run failed"),
+        "{}",
+        out.report()
+    );
+    let want = seed_tables(keepalived);
+    assert!(!want.is_empty(), "{}", out.report());
+    assert_eq!(seed_tables(lvsd), want, "{}", out.report());
+}
