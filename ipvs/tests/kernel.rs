@@ -224,9 +224,12 @@ testbed::uml_test! {
             ipvsadm(&c.args);
         }
         let by_ipvsadm = snapshot();
+        let rt = rt();
+        let dumped_ipvsadm_rules = rt.block_on(async {
+            IpvsClient::connect().await.expect("connect").table().await.expect("dump")
+        });
         sh("ipvsadm", &["-C"]);
 
-        let rt = rt();
         let ops: Vec<Op> = cases.iter().map(|c| c.op.clone()).collect();
         let table = rt.block_on(async {
             let mut client = IpvsClient::connect().await.expect("connect");
@@ -237,7 +240,10 @@ testbed::uml_test! {
         assert_eq!(by_crate.0, by_ipvsadm.0, "ipvsadm -Ln differs");
         assert_eq!(by_crate.1, by_ipvsadm.1, "ipvsadm -S -n differs");
 
-        // The crate's own dump has every service and real server, as configured.
+        // The crate's dump, of ipvsadm's rules and of its own, has every
+        // service and real server, as configured.
+        for table in [&dumped_ipvsadm_rules, &table] {
+        assert_eq!(table.services.len(), cases.iter().filter(|c| matches!(c.op, Op::AddService(_))).count());
         for c in &cases {
             match &c.op {
                 Op::AddService(want) => {
@@ -254,6 +260,7 @@ testbed::uml_test! {
                 }
                 _ => unreachable!(),
             }
+        }
         }
         sh("ipvsadm", &["-C"]);
     }
