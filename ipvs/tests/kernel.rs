@@ -144,6 +144,12 @@ fn matrix() -> Vec<Case> {
         args: words("-A -u 10.3.0.2:514 -s rr -o"),
         op: Op::AddService(s),
     });
+    // A persistence engine (SIP Call-ID; needs ip_vs_pe_sip loaded).
+    let sip = ServiceKey::Inet { protocol: Protocol::Udp, addr: ip("10.3.0.3"), port: 5060 };
+    let mut s = Service::new(sip, Scheduler::Rr);
+    s.persistence = Some(60);
+    s.pe_name = Some("sip".into());
+    cases.push(Case { args: words("-A -u 10.3.0.3:5060 -s rr -p 60 --pe sip"), op: Op::AddService(s) });
     // Fwmark services, v4 and v6, with sh/mh flags.
     let fwm = ServiceKey::Fwmark {
         mark: 7,
@@ -219,6 +225,7 @@ testbed::uml_test! {
     /// `ipvsadm -Ln` and `ipvsadm -S -n`; the crate's dump matches too.
     fn matrix_programmed_by_crate_reads_back_like_ipvsadm() {
         let cases = matrix();
+        sh("modprobe", &["ip_vs_pe_sip"]);
         sh("ipvsadm", &["-C"]);
         for c in &cases {
             ipvsadm(&c.args);
