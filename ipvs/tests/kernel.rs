@@ -145,11 +145,18 @@ fn matrix() -> Vec<Case> {
         op: Op::AddService(s),
     });
     // A persistence engine (SIP Call-ID; needs ip_vs_pe_sip loaded).
-    let sip = ServiceKey::Inet { protocol: Protocol::Udp, addr: ip("10.3.0.3"), port: 5060 };
+    let sip = ServiceKey::Inet {
+        protocol: Protocol::Udp,
+        addr: ip("10.3.0.3"),
+        port: 5060,
+    };
     let mut s = Service::new(sip, Scheduler::Rr);
     s.persistence = Some(60);
     s.pe_name = Some("sip".into());
-    cases.push(Case { args: words("-A -u 10.3.0.3:5060 -s rr -p 60 --pe sip"), op: Op::AddService(s) });
+    cases.push(Case {
+        args: words("-A -u 10.3.0.3:5060 -s rr -p 60 --pe sip"),
+        op: Op::AddService(s),
+    });
     // Fwmark services, v4 and v6, with sh/mh flags.
     let fwm = ServiceKey::Fwmark {
         mark: 7,
