@@ -2,7 +2,8 @@
 //! namespace reaches two nginx real servers (each answering its own name)
 //! through the guest's root namespace acting as director, in NAT, DR and
 //! TUN (IP-in-IP) modes; both real servers answer, and the crate's dump
-//! shows the connections in each real server's counters.
+//! shows the connections in each real server's counters (which zeroing
+//! clears).
 //!
 //! Topology (one guest per test; names carry the pid):
 //!   client ns 10.50.0.2 --veth-- director (root ns) 10.50.0.1, VIP 10.50.0.100
@@ -280,6 +281,17 @@ fn through_vip(forward: Forward) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // Zeroing the service's counters clears its real servers' too.
+    rt.block_on(client.apply_one(&Op::Zero(Some(key))))
+        .expect("zero");
+    let dests = rt.block_on(client.dests(&key)).expect("dump dests");
+    assert!(
+        dests
+            .iter()
+            .all(|d| d.stats.conns == 0 && d.stats.inpkts == 0),
+        "{dests:#?}"
+    );
 }
 
 testbed::uml_test! {
