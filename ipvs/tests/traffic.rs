@@ -1,7 +1,7 @@
 //! Real traffic through a VIP the crate programs, inside UML: a client
 //! namespace reaches two nginx real servers (each answering its own name)
 //! through the guest's root namespace acting as director, in NAT, DR and
-//! TUN (IP-in-IP) modes; both real servers answer, and the crate's dump
+//! TUN (IP-in-IP, GRE, GUE) modes; both real servers answer, and the crate's dump
 //! shows the connections in each real server's counters (which zeroing
 //! clears).
 //!
@@ -19,6 +19,8 @@ use testbed::netns::Netns;
 use testbed::process::ProcessGuard;
 
 const VIP: &str = "10.50.0.100";
+/// UDP port the real servers decapsulate GUE on.
+const GUE_PORT: u16 = 6080;
 
 fn sh(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
@@ -68,6 +70,8 @@ impl Lab {
         let to_client = format!("lvc{pid}");
         let mut links = RootLinks(Vec::new());
 
+        // GRE and GUE decapsulation on the real servers.
+        sh("modprobe", &["-a", "ip_gre", "fou"]);
         sh("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
         // DR and TUN replies come back through the director with the VIP,
         // a local address, as source: accept them instead of calling them
@@ -154,11 +158,15 @@ impl Lab {
             ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"])
                 .expect("vip on lo");
             ns.ip(&["link", "set", "tunl0", "up"]).expect("tunl0 up");
+            ns.ip(&["link", "set", "gre0", "up"]).expect("gre0 up");
+            ns.ip(&["fou", "add", "port", &GUE_PORT.to_string(), "gue"])
+                .expect("fou port");
             for (k, v) in [
                 ("net.ipv4.conf.all.arp_ignore", "1"),
                 ("net.ipv4.conf.all.arp_announce", "2"),
                 ("net.ipv4.conf.all.rp_filter", "0"),
                 ("net.ipv4.conf.tunl0.rp_filter", "0"),
+                ("net.ipv4.conf.gre0.rp_filter", "0"),
                 ("net.ipv4.conf.eth0.rp_filter", "0"),
             ] {
                 ns.sysctl(k, v).expect("sysctl");
@@ -230,7 +238,7 @@ impl Lab {
     }
 }
 
-fn through_vip(forward: Forward) {
+fn through_vip(forward: Forward, tunnel: TunnelType) {
     let lab = Lab::new();
     assert_eq!(lab.real_servers.len(), 2);
     let key = ServiceKey::Inet {
@@ -240,7 +248,10 @@ fn through_vip(forward: Forward) {
     };
     let dest = |a: &str| {
         let mut d = Destination::new(ip(a), 80, forward, 1);
-        d.tunnel_type = TunnelType::Ipip;
+        d.tunnel_type = tunnel;
+        if tunnel == TunnelType::Gue {
+            d.tunnel_port = GUE_PORT;
+        }
         d
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -259,7 +270,7 @@ fn through_vip(forward: Forward) {
     let rules = sh("ipvsadm", &["-Ln"]);
     assert!(
         answers.iter().any(|a| a == "rs1") && answers.iter().any(|a| a == "rs2"),
-        "{forward:?}: answers {answers:?}\n{rules}\nwork dir {}",
+        "{forward:?} {tunnel:?}: answers {answers:?}\n{rules}\nwork dir {}",
         lab.work.path().display()
     );
 
@@ -297,16 +308,26 @@ fn through_vip(forward: Forward) {
 testbed::uml_test! {
     /// NAT (masquerading): both real servers answer through the VIP.
     fn nat_both_real_servers_answer_through_the_vip() {
-        through_vip(Forward::Masq);
+        through_vip(Forward::Masq, TunnelType::Ipip);
     }
 
     /// Direct routing: both real servers answer through the VIP.
     fn dr_both_real_servers_answer_through_the_vip() {
-        through_vip(Forward::Route);
+        through_vip(Forward::Route, TunnelType::Ipip);
     }
 
     /// IP-in-IP tunnelling: both real servers answer through the VIP.
     fn tun_both_real_servers_answer_through_the_vip() {
-        through_vip(Forward::Tunnel);
+        through_vip(Forward::Tunnel, TunnelType::Ipip);
+    }
+
+    /// GRE tunnelling (`--tun-type gre`): both real servers answer.
+    fn tun_gre_both_real_servers_answer_through_the_vip() {
+        through_vip(Forward::Tunnel, TunnelType::Gre);
+    }
+
+    /// GUE tunnelling (`--tun-type gue --tun-port 6080`): both answer.
+    fn tun_gue_both_real_servers_answer_through_the_vip() {
+        through_vip(Forward::Tunnel, TunnelType::Gue);
     }
 }
