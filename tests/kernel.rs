@@ -2,9 +2,10 @@
 //! the real ipvsadm, and network namespaces on the host and in the guest.
 
 use std::panic;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use testbed::guest;
 use testbed::netns::{self, Lan};
 use testbed::uml::{self, Uml, UmlError};
 use testbed::wait_until;
@@ -69,6 +70,29 @@ testbed::uml_test! {
         assert_eq!(run("ipvsadm", &["-Ln"]).lines().count(), 3);
     }
 
+    /// Guest helpers: a dummy link holding a VIP, and the IPVS table read
+    /// back through `ipvs_rules` with the persistence flag.
+    fn dummy_link_and_ipvs_rules_helpers() {
+        guest::ipvs_clear();
+        let vip = guest::DummyLink::new(&["192.0.2.10/32", "2001:db8::10/128"]);
+        let addrs = guest::ip(&["-o", "addr", "show", "dev", vip.name()]);
+        assert!(addrs.contains("inet 192.0.2.10/32"), "{addrs}");
+        assert!(addrs.contains("inet6 2001:db8::10/128"), "{addrs}");
+        guest::ipvsadm(&["-A", "-t", "192.0.2.10:443", "-s", "rr", "-p", "300"]);
+        guest::ipvsadm(&["-a", "-t", "192.0.2.10:443", "-r", "192.0.2.20", "-g"]);
+        guest::assert_ipvs_rules(
+            &[],
+            &[
+                "TCP  192.0.2.10:443 rr persistent 300",
+                "  -> 192.0.2.20:443               Route   1      0          0",
+            ],
+        );
+        guest::ipvs_clear();
+        let name = vip.name().to_owned();
+        drop(vip);
+        assert!(guest::try_run("ip", &["link", "show", &name]).is_err());
+    }
+
     /// Namespaces, veth and bridges work inside the guest as on the host.
     fn lan_pings_inside_the_guest() {
         let lan = Lan::new("guestlan", 2).expect("LAN in the guest");
@@ -112,13 +136,14 @@ fn whole_test_binary_runs_in_one_boot() {
             &exe,
             &[
                 "ipvs_service_and_real_server_read_back",
+                "dummy_link_and_ipvs_rules_helpers",
                 "lan_pings_inside_the_guest",
             ],
         )
         .expect("guest ran");
     out.assert_success();
     assert!(
-        out.stdout.contains("test result: ok. 2 passed"),
+        out.stdout.contains("test result: ok. 3 passed"),
         "{}",
         out.report()
     );
@@ -145,11 +170,7 @@ fn namespaces_and_their_processes_are_gone_after_a_panicking_test() {
         let lan = Lan::new("panics", 2).expect("LAN on the host");
         let sleeper = lan
             .host(0)
-            .spawn(
-                &["sleep", "600"],
-                std::process::Stdio::null(),
-                std::process::Stdio::null(),
-            )
+            .spawn(&["sleep", "600"], Stdio::null(), Stdio::null())
             .expect("sleep in the namespace");
         // Leak the guard so only the namespace's Drop can kill it.
         let pid = sleeper.pid();
@@ -186,4 +207,27 @@ fn rerun_of_an_unknown_test_is_an_error_not_a_pass() {
     )
     .expect_err("nothing ran");
     assert!(matches!(err, UmlError::TestNotRun { .. }), "{err}");
+}
+
+/// The lab (deploy/lab/guest.sh) in a guest: real keepalived on two
+/// directors programs IPVS and moves the VIP, real nginx serves, curl sees
+/// round robin before and after failover.
+#[test]
+fn lab_demo_with_keepalived_in_the_guest() {
+    let guest_sh = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/lab/guest.sh");
+    let out = Uml::new()
+        .env("LAB_SUBJECT", "keepalived -n -l -D -G")
+        .run(guest_sh, &["demo"])
+        .expect("guest ran");
+    out.assert_success();
+    let answers: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("lab: answers:"))
+        .collect();
+    assert_eq!(answers.len(), 2, "{}", out.report());
+    for line in answers {
+        assert!(line.contains("rs1") && line.contains("rs2"), "{line}");
+    }
+    assert!(out.stdout.contains("lab: demo passed"), "{}", out.report());
 }

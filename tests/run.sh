@@ -12,7 +12,7 @@ APT_PACKAGES=(
     user-mode-linux kmod ipvsadm keepalived nginx-light iproute2 tcpdump
     strace openssl curl gcc libc6-dev procps psmisc iputils-ping
 )
-# Seconds each fuzz target gets when cargo-fuzz is installed.
+# Seconds each fuzz target gets with LVSD_FUZZ=1.
 FUZZ_SECONDS=${LVSD_FUZZ_SECONDS:-10}
 
 step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
@@ -67,13 +67,35 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test --workspace --locked"
 cargo test --workspace --locked
 
-step "fuzz smoke run"
-if [[ ! -f fuzz/Cargo.toml ]]; then
-    echo "skipped: no fuzz/ directory"
-elif ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "skipped: cargo-fuzz is not installed (cargo install cargo-fuzz; needs nightly or RUSTC_BOOTSTRAP=1)"
+step "ignored tests (they mark unbuilt behaviour, so each must still fail)"
+if [[ ${LVSD_CHECK_IGNORED:-1} != 1 ]]; then
+    echo "skipped: LVSD_CHECK_IGNORED=${LVSD_CHECK_IGNORED}"
 else
-    # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets stable accept them.
+    ignored_log=$(mktemp)
+    # Failures are expected here; a hang is cut off by the harness timeouts,
+    # and the whole step by this one.
+    timeout 900 cargo test --workspace --locked --no-fail-fast --lib --bins --tests -- --ignored >"$ignored_log" 2>&1 || true
+    grep -E '^test result:' "$ignored_log" || true
+    passing=$(grep -E '^test .* \.\.\. ok$' "$ignored_log" | sed -E 's/^test (.*) \.\.\. ok$/\1/' || true)
+    rm -f "$ignored_log"
+    if [[ -n $passing ]]; then
+        printf 'these #[ignore]d tests pass now; remove their #[ignore]:\n%s\n' "$passing" >&2
+        exit 1
+    fi
+    echo "no ignored test passes"
+fi
+
+step "fuzz smoke run"
+# Opt-in: building the fuzz targets with sanitizers took over 4 minutes on
+# the 2-core machine, more than this run can afford by default.
+if [[ ${LVSD_FUZZ:-0} != 1 ]]; then
+    echo "skipped: set LVSD_FUZZ=1 to run each fuzz target for ${FUZZ_SECONDS}s (needs cargo-fuzz)"
+elif [[ ! -f fuzz/Cargo.toml ]]; then
+    echo "skipped: no fuzz/Cargo.toml"
+elif ! cargo fuzz --version >/dev/null 2>&1; then
+    die "LVSD_FUZZ=1 but cargo-fuzz is not installed (cargo install cargo-fuzz --locked)"
+else
+    # cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP lets stable accept them.
     for target in $(RUSTC_BOOTSTRAP=1 cargo fuzz list); do
         echo "fuzz target $target: ${FUZZ_SECONDS}s"
         RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS"

@@ -1,1 +1,21 @@
-//! keepalived-compatible health checkers.
+//! keepalived-compatible health checkers: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK and
+//! PING_CHECK, plus the logic behind `lvsd genhash`.
+//!
+//! Layout: `config` holds the plain check descriptions (the director translates its
+//! keepalived.conf types into these); `verdict` and `schedule` are the pure core (results
+//! in, transitions and due times out, virtual time); `tcp`, `http`, `tls`, `misc` and
+//! `ping` perform one check each; `runner` drives thousands of them on one tokio runtime.
+
+pub mod config;
+pub mod genhash;
+pub mod http;
+pub mod misc;
+pub mod ping;
+pub mod runner;
+pub mod schedule;
+pub mod tcp;
+pub mod tls;
+pub mod verdict;
+
+pub use config::*;
+pub use verdict::{CheckResult, Transition};

@@ -8,6 +8,7 @@ pub mod check_config;
 pub mod genhash;
 pub mod list;
 pub mod run;
+pub mod status;
 
 /// Exit status for a usage or internal error (clap uses 2 for usage errors too).
 pub const EXIT_ERROR: u8 = 2;
@@ -36,15 +37,23 @@ pub enum Command {
     List(list::ListArgs),
     /// Check a keepalived.conf and report every problem with file:line:column.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Show a running lvsd's state: VRRP instances, real servers with verdicts, IPVS counters.
+    Status(status::StatusArgs),
 }
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
+    // Invoked as `genhash` (a symlink to lvsd): behave exactly like keepalived's genhash.
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("genhash")) {
+        return genhash::main_compat();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::execute(args),
         Command::Genhash(args) => genhash::execute(args),
         Command::List(args) => list::execute(args),
         Command::CheckConfig(args) => check_config::execute(args),
+        Command::Status(args) => status::execute(args),
     }
 }

@@ -1,1 +1,45 @@
-//! The daemon runtime: signals, reload, observable state.
+//! The daemon runtime (thin): loads the configuration, runs the VRRP runner,
+//! the health checkers and the director loop on one tokio runtime, turns
+//! signals into events (SIGHUP reload, SIGTERM/SIGINT stop, SIGUSR1 dump)
+//! and serves the status on a control socket.
+
+pub mod checks;
+pub mod control;
+pub mod kernel;
+pub mod runtime;
+pub mod sd_notify;
+pub mod status;
+pub mod sync_daemon;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub use runtime::run;
+
+/// Default path of the SIGUSR1 state dump (keepalived writes /tmp/keepalived.data).
+pub const DEFAULT_DATA_FILE: &str = "/tmp/lvsd.data";
+
+/// How `lvsd run` was asked to behave.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_file: PathBuf,
+    pub config_id: Option<String>,
+    /// `-C`: checkers and IPVS only, no VRRP.
+    pub checkers_only: bool,
+    pub dont_release_vrrp: bool,
+    pub dont_release_ipvs: bool,
+    pub pid_file: Option<PathBuf>,
+    pub data_file: PathBuf,
+    pub control_socket: PathBuf,
+    /// Where the VRRP runner writes its instance snapshots (status, sync daemon).
+    pub vrrp_state_file: Option<PathBuf>,
+}
+
+/// Exit status of a daemon that could not start.
+pub const EXIT_START_FAILED: u8 = 2;
+
+pub(crate) fn failed(e: impl std::fmt::Display) -> ExitCode {
+    tracing::error!("{e}");
+    eprintln!("lvsd: error: {e}");
+    ExitCode::from(EXIT_START_FAILED)
+}

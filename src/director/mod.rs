@@ -1,1 +1,12 @@
-//! The director: desired IPVS table from the config model and checker verdicts.
+//! The director: translates the config model into checker descriptions and
+//! the desired IPVS table, given the checkers' verdicts. Pure: no sockets,
+//! no clocks; the daemon feeds events and applies the results.
+#![forbid(unsafe_code)]
+
+pub mod checks;
+pub mod plan;
+pub mod spec;
+pub mod state;
+
+pub use spec::{translate, DirectorSpec, RealServerKey, SpecError};
+pub use state::{Action, Director, DRAIN_BOUND};

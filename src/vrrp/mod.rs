@@ -1,1 +1,13 @@
 //! VRRP v2/v3: pure packet codec and state machine, thin socket I/O.
+
+pub mod config;
+pub mod fsm;
+pub mod garp;
+pub mod notify;
+pub mod packet;
+pub mod runner;
+pub mod socket;
+pub mod sync_group;
+pub mod track;
+pub mod translate;
+pub mod vip;

@@ -11,63 +11,19 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
+use std::time::Duration;
 use std::{fs, io};
 
 use crate::process::ProcessGuard;
+pub use crate::process::{run_checked, CommandError};
+use crate::wait::{wait_until, WaitTimeout};
 
 /// Where iproute2 keeps named namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
 /// Marks namespaces made by this module.
 const NAME_TAG: &str = "tb";
 
-/// A namespace operation that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum NetnsError {
-    /// A command ran and failed.
-    #[error("`{command}` failed ({status}): {stderr}")]
-    Command {
-        command: String,
-        status: String,
-        stderr: String,
-    },
-    /// A command could not be started.
-    #[error("starting `{command}`: {source}")]
-    Spawn {
-        command: String,
-        #[source]
-        source: io::Error,
-    },
-}
-
-/// Runs a command, returning stdout or an error naming the command.
-pub fn run_checked(mut cmd: Command) -> Result<String, NetnsError> {
-    let command = describe(&cmd);
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| NetnsError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(NetnsError::Command {
-            command,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn describe(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn ip<S: AsRef<OsStr>>(args: &[S]) -> Result<String, NetnsError> {
+fn ip<S: AsRef<OsStr>>(args: &[S]) -> Result<String, CommandError> {
     let mut cmd = Command::new("ip");
     cmd.args(args);
     run_checked(cmd)
@@ -81,7 +37,7 @@ pub struct Netns {
 
 impl Netns {
     /// Creates `tb-<prefix>-<pid>-<n>`; lo is brought up.
-    pub fn new(prefix: &str) -> Result<Netns, NetnsError> {
+    pub fn new(prefix: &str) -> Result<Netns, CommandError> {
         static SWEEP: Once = Once::new();
         SWEEP.call_once(sweep_stale);
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -121,25 +77,26 @@ impl Netns {
     }
 
     /// Runs `argv` in the namespace; errs (with stderr) unless it exits 0.
-    pub fn run<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<String, NetnsError> {
+    pub fn run<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<String, CommandError> {
         run_checked(self.command_argv(argv))
     }
 
     /// `ip -n <ns> args..`, checked.
-    pub fn ip<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, NetnsError> {
+    pub fn ip<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, CommandError> {
         let mut cmd = Command::new("ip");
         cmd.args(["-n", &self.name]).args(args);
         run_checked(cmd)
     }
 
     /// Sets a sysctl inside the namespace, e.g. `("net.ipv4.ip_forward", "1")`.
-    pub fn sysctl(&self, key: &str, value: &str) -> Result<(), NetnsError> {
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<(), CommandError> {
         self.run(&["sysctl", "-qw", &format!("{key}={value}")])
             .map(drop)
     }
 
-    /// Spawns `argv` in the namespace in its own process group; the guard
-    /// kills the group on drop. Output goes where `stdout`/`stderr` say.
+    /// Spawns `argv` in the namespace in its own process group, stdin
+    /// closed, output where `stdout`/`stderr` say; the guard kills the group
+    /// on drop. See also [`Netns::spawn_logged`].
     pub fn spawn<S: AsRef<OsStr>>(
         &self,
         argv: &[S],
@@ -149,6 +106,31 @@ impl Netns {
         let mut cmd = self.command_argv(argv);
         cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         ProcessGuard::spawn(cmd)
+    }
+
+    /// Spawns `argv` in the namespace with stdout/stderr written to
+    /// `<log_dir>/<name>.stdout|.stderr` (see [`ProcessGuard::spawn_logged`]).
+    pub fn spawn_logged<S: AsRef<OsStr>>(
+        &self,
+        argv: &[S],
+        log_dir: &Path,
+        name: &str,
+    ) -> io::Result<ProcessGuard> {
+        ProcessGuard::spawn_logged(self.command_argv(argv), log_dir, name)
+    }
+
+    /// Waits until something in the namespace listens on TCP `port` (any
+    /// address), as `ss` sees it.
+    pub fn wait_for_tcp_listener(&self, port: u16, timeout: Duration) -> Result<(), WaitTimeout> {
+        let filter = format!("sport = :{port}");
+        wait_until(
+            &format!("a TCP listener on port {port} in {}", self.name),
+            timeout,
+            || {
+                self.run(&["ss", "-Hltn", &filter])
+                    .is_ok_and(|out| !out.trim().is_empty())
+            },
+        )
     }
 
     /// Pids of processes in the namespace.
@@ -236,7 +218,7 @@ pub struct Lan {
 
 impl Lan {
     /// Default subnets: 10.0.0.0/24 and fd00::/64 (private to the namespaces).
-    pub fn new(prefix: &str, hosts: usize) -> Result<Lan, NetnsError> {
+    pub fn new(prefix: &str, hosts: usize) -> Result<Lan, CommandError> {
         Lan::with_subnets(
             prefix,
             hosts,
@@ -251,7 +233,7 @@ impl Lan {
         hosts: usize,
         ipv4_base: Ipv4Addr,
         ipv6_base: Ipv6Addr,
-    ) -> Result<Lan, NetnsError> {
+    ) -> Result<Lan, CommandError> {
         let switch = Netns::new(&format!("{prefix}-sw"))?;
         switch.ip(&[
             "link",

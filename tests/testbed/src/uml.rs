@@ -38,9 +38,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, Once, OnceLock};
 use std::time::Duration;
 use std::{env, fs, io};
 
@@ -66,6 +67,10 @@ const GUEST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 /// Where guest run directories live: must be a path the guest sees as the
 /// host's (its `/dev/shm` is its own, so `std::env::temp_dir()` won't do).
 const HOST_RUN_ROOT: &str = "/tmp";
+/// Run directories are `<HOST_RUN_ROOT>/lvsd-uml-<pid>-<random>`.
+const RUN_DIR_PREFIX: &str = "lvsd-uml-";
+/// In a run directory: the process group id of its UML.
+const PGID_FILE: &str = "uml.pgid";
 /// Console lines quoted in errors.
 const CONSOLE_TAIL_LINES: usize = 40;
 /// IPVS modules that are not schedulers (they need extra netfilter pieces).
@@ -288,10 +293,12 @@ impl Uml {
         let kernel = find_kernel()?;
         let shim = shim_library()?;
         let uml_tmp = uml_tmpdir(self.mem_mib);
+        static SWEEP: Once = Once::new();
+        SWEEP.call_once(sweep_stale_runs);
         let _slot = BootSlot::acquire();
 
         let run_dir = tempfile::Builder::new()
-            .prefix(&format!("lvsd-uml-{}-", std::process::id()))
+            .prefix(&format!("{RUN_DIR_PREFIX}{}-", std::process::id()))
             .tempdir_in(HOST_RUN_ROOT)
             .map_err(io_err(format!(
                 "creating a run directory in {HOST_RUN_ROOT}"
@@ -328,11 +335,25 @@ impl Uml {
             .stdin(Stdio::null())
             .stdout(console)
             .stderr(console2);
+        // If this test process dies without unwinding (SIGKILL from a CI
+        // timeout), the guest dies too; the orphaned helper processes are
+        // swept by the next run (see `sweep_stale_runs`).
+        // SAFETY: the closure runs between fork and exec and only makes one
+        // prctl system call, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(io::Error::from)
+            });
+        }
         let mut uml = ProcessGuard::spawn(cmd).map_err(io_err(format!(
             "starting {} (LD_PRELOAD={})",
             kernel.display(),
             shim.display()
         )))?;
+        let pgid_file = dir.join(PGID_FILE);
+        fs::write(&pgid_file, uml.pid().to_string())
+            .map_err(io_err(format!("writing {}", pgid_file.display())))?;
         let exited = uml.wait_timeout(self.timeout);
         uml.kill();
         let console_text = read_lossy(&console_path);
@@ -398,12 +419,18 @@ impl Uml {
         let _ = writeln!(s, "export TMPDIR={}", d("tmp"));
         s.push_str("export RUST_BACKTRACE=${RUST_BACKTRACE:-1}\n");
         for (key, value) in &self.env {
-            let _ = writeln!(
-                s,
-                "export {}={}",
-                key.to_string_lossy(),
-                sh_quote(&value.to_string_lossy())
-            );
+            let key = key.to_string_lossy();
+            if !is_shell_name(&key) {
+                let _ = writeln!(
+                    s,
+                    "echo {} >&2",
+                    sh_quote(&format!(
+                        "testbed: skipped environment variable {key:?}: not a shell name"
+                    ))
+                );
+                continue;
+            }
+            let _ = writeln!(s, "export {key}={}", sh_quote(&value.to_string_lossy()));
         }
         let _ = writeln!(s, "export {GUEST_ENV}=1");
         if let Some(cwd) = &self.cwd {
@@ -488,7 +515,13 @@ macro_rules! uml_test {
             fn $name() {
                 if !$crate::uml::in_guest() {
                     match $crate::uml::rerun_in_guest(module_path!(), stringify!($name)) {
-                        Ok(out) => out.assert_success(),
+                        Ok(out) if out.status == 0 => {}
+                        Ok(out) => panic!(
+                            "{} failed inside the UML guest (status {})\n{}",
+                            stringify!($name),
+                            out.status,
+                            out.report()
+                        ),
                         Err(err) => panic!("{err}"),
                     }
                     return;
@@ -647,6 +680,66 @@ fn uml_tmpdir(mem_mib: u64) -> PathBuf {
     }
 }
 
+/// Removes run directories of test processes that died without cleaning up
+/// (killed by a CI timeout), killing their UML process groups first.
+fn sweep_stale_runs() {
+    let Ok(entries) = fs::read_dir(HOST_RUN_ROOT) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = run_dir_owner(&name) else {
+            continue;
+        };
+        if Path::new("/proc").join(owner.to_string()).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        if let Some(pgid) = fs::read_to_string(dir.join(PGID_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            if uml_group_alive(pgid) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// The creating pid in a run directory name `lvsd-uml-<pid>-<random>`.
+fn run_dir_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(RUN_DIR_PREFIX)?;
+    let (pid, _random) = rest.split_once('-')?;
+    pid.parse().ok()
+}
+
+/// Whether some `linux.uml` process still belongs to process group `pgid`
+/// (so a recycled group id of an unrelated program is never signalled).
+fn uml_group_alive(pgid: i32) -> bool {
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.flatten().any(|p| {
+        let Ok(stat) = fs::read_to_string(p.path().join("stat")) else {
+            return false;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may contain spaces.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            return false;
+        };
+        let comm_is_uml = head.ends_with("(linux.uml");
+        let pgrp = rest
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse::<i32>().ok());
+        comm_is_uml && pgrp == Some(pgid)
+    })
+}
+
 /// Caps concurrent guests per process: each takes memory and a CPU.
 struct BootSlot;
 
@@ -701,6 +794,15 @@ fn read_lossy(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `name` can be `export`ed by /bin/sh.
+fn is_shell_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Single-quotes `s` for /bin/sh.
 pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -723,6 +825,29 @@ mod tests {
             libtest_name("kernel::guest::ipvs", "roundtrip"),
             "guest::ipvs::roundtrip"
         );
+    }
+
+    #[test]
+    fn run_dir_owner_parses_our_names_only() {
+        assert_eq!(run_dir_owner("lvsd-uml-1234-AbC9x"), Some(1234));
+        assert_eq!(run_dir_owner("lvsd-uml-x-1"), None);
+        assert_eq!(run_dir_owner("lvsd-testbed-0"), None);
+    }
+
+    #[test]
+    fn only_shell_names_are_exported() {
+        assert!(is_shell_name("LVSD_UNDER_TEST"));
+        assert!(is_shell_name("_x1"));
+        assert!(!is_shell_name("1X"));
+        assert!(!is_shell_name("A-B"));
+        assert!(!is_shell_name(""));
+        let script = Uml::new()
+            .modules(Vec::<String>::new())
+            .env("BAD;rm", "x")
+            .env("GOOD", "it's")
+            .init_script(Path::new("/tmp/d"), &["true".to_owned()]);
+        assert!(script.contains("export GOOD='it'\\''s'\n"), "{script}");
+        assert!(!script.contains("export BAD"), "{script}");
     }
 
     #[test]

@@ -1,0 +1,641 @@
+//! HTTP_GET and SSL_GET, and the exchange genhash shares with them.
+//!
+//! Why a small raw HTTP/1.x exchange instead of hyper: keepalived's digest is the MD5 of the
+//! raw bytes after the first blank line, cut at Content-Length or at close, with chunked
+//! framing NOT decoded (the chunk-size lines are hashed too). hyper always decodes framing
+//! and hides those bytes, so a hyper-based check could never match digests made with
+//! keepalived's genhash. The exchange is one request on a fresh connection with HTTP/1.0
+//! semantics (close-delimited), which needs no client machinery: `httparse` parses the head
+//! and the rest is a byte counter and an MD5 context.
+//!
+//! The request/reply codec (`request_bytes`, `ResponseReader`) is pure; `exchange` only
+//! moves bytes; `HttpChecker` turns the outcome into a verdict with a reason.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::config::{HttpCheck, HttpProtocol, StatusCodes};
+use crate::tcp::{self, ConnectError};
+use crate::tls::{self, TlsConfigError};
+use crate::verdict::CheckResult;
+
+/// Read size per system call; small because thousands of checks may be in flight at once.
+const READ_BUFFER_BYTES: usize = 4096;
+
+/// Longest reply head accepted; keepalived's own buffer is smaller.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// `Host:` value keepalived sends without a virtualhost: `ip:port` (`[ip]:port` for IPv6).
+pub fn default_host(target: SocketAddr) -> String {
+    target.to_string()
+}
+
+/// The request keepalived's checker and genhash send, byte for byte (checked against
+/// keepalived 2.2.7's genhash by capturing what it sent to a test server).
+pub fn request_bytes(path: &str, host: &str, protocol: HttpProtocol) -> Vec<u8> {
+    let (version, close) = match protocol {
+        HttpProtocol::Http10 => ("1.0", false),
+        HttpProtocol::Http10Close => ("1.0", true),
+        HttpProtocol::Http11 => ("1.1", true),
+    };
+    let mut request = format!("GET {path} HTTP/{version}\r\nUser-Agent: KeepAliveClient\r\n");
+    if close {
+        request.push_str("Connection: close\r\n");
+    }
+    request.push_str(&format!("Host: {host}\r\n\r\n"));
+    request.into_bytes()
+}
+
+/// A malformed or oversized reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    #[error("connection closed before the end of the reply head ({received} bytes received)")]
+    NoHead { received: usize },
+    #[error("reply head longer than {limit} bytes")]
+    HeadTooLarge { limit: usize },
+    #[error("reply body longer than {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+}
+
+/// A complete reply, as far as the checks need it (the body itself is not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Raw head bytes including the blank line.
+    pub head: Vec<u8>,
+    /// Status code, or the parse error of a malformed head.
+    pub status: Result<u16, String>,
+    pub body_len: u64,
+    pub digest: [u8; 16],
+}
+
+impl Reply {
+    pub fn digest_hex(&self) -> String {
+        hex(&self.digest)
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What one `feed` call found in the bytes it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fed {
+    /// The head was completed by these bytes.
+    pub head_completed: bool,
+    /// Range of the given bytes that counted as body (and went into the digest).
+    pub body: std::ops::Range<usize>,
+    /// The body is complete (Content-Length reached); stop reading.
+    pub complete: bool,
+}
+
+/// Incremental reply parser and digester: bytes in as they arrive, `finish` at the end.
+#[derive(Debug, Clone)]
+pub struct ResponseReader {
+    head: Vec<u8>,
+    head_done: bool,
+    status: Result<u16, String>,
+    content_length: Option<u64>,
+    body_len: u64,
+    md5: Md5,
+    max_body: u64,
+}
+
+impl ResponseReader {
+    pub fn new(max_body: u64) -> Self {
+        ResponseReader {
+            head: Vec::new(),
+            head_done: false,
+            status: Err("no reply".to_string()),
+            content_length: None,
+            body_len: 0,
+            md5: Md5::new(),
+            max_body,
+        }
+    }
+
+    pub fn head_done(&self) -> bool {
+        self.head_done
+    }
+
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    pub fn feed(&mut self, data: &[u8]) -> Result<Fed, ReplyError> {
+        let mut start = 0;
+        let mut head_completed = false;
+        if !self.head_done {
+            // The blank line may straddle two reads: search from 3 bytes before the new data.
+            let search_from = self.head.len().saturating_sub(3);
+            self.head.extend_from_slice(data);
+            match find_blank_line(&self.head[search_from..]) {
+                Some(end) => {
+                    let head_end = search_from + end;
+                    if head_end > MAX_HEAD_BYTES {
+                        return Err(ReplyError::HeadTooLarge {
+                            limit: MAX_HEAD_BYTES,
+                        });
+                    }
+                    start = data.len() - (self.head.len() - head_end);
+                    self.head.truncate(head_end);
+                    self.head_done = true;
+                    head_completed = true;
+                    self.parse_head();
+                }
+                None => {
+                    if self.head.len() > MAX_HEAD_BYTES {
+                        return Err(ReplyError::HeadTooLarge {
+                            limit: MAX_HEAD_BYTES,
+                        });
+                    }
+                    return Ok(Fed {
+                        head_completed: false,
+                        body: 0..0,
+                        complete: false,
+                    });
+                }
+            }
+        }
+        let available = (data.len() - start) as u64;
+        let wanted = match self.content_length {
+            Some(total) => available.min(total.saturating_sub(self.body_len)),
+            None => available,
+        };
+        if self.body_len + wanted > self.max_body {
+            return Err(ReplyError::BodyTooLarge {
+                limit: self.max_body,
+            });
+        }
+        // `wanted <= available`, which came from a slice length.
+        let end = start + wanted as usize;
+        self.md5.update(&data[start..end]);
+        self.body_len += wanted;
+        let complete = self
+            .content_length
+            .is_some_and(|total| self.body_len >= total);
+        Ok(Fed {
+            head_completed,
+            body: start..end,
+            complete,
+        })
+    }
+
+    /// The reply once the peer closed or Content-Length was reached.
+    pub fn finish(self) -> Result<Reply, ReplyError> {
+        if !self.head_done {
+            return Err(ReplyError::NoHead {
+                received: self.head.len(),
+            });
+        }
+        Ok(Reply {
+            head: self.head,
+            status: self.status,
+            body_len: self.body_len,
+            digest: self.md5.finalize().into(),
+        })
+    }
+
+    fn parse_head(&mut self) {
+        let mut headers = [httparse::EMPTY_HEADER; 100];
+        let mut response = httparse::Response::new(&mut headers);
+        self.status = match response.parse(&self.head) {
+            Ok(httparse::Status::Complete(_)) => {
+                response.code.ok_or_else(|| "no status code".to_string())
+            }
+            Ok(httparse::Status::Partial) => Err("incomplete head".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        // Content-Length is honoured even in a head httparse rejects, like keepalived does.
+        self.content_length = self.head.split(|&b| b == b'\n').find_map(|line| {
+            let text = std::str::from_utf8(line).ok()?;
+            let (name, value) = text.split_once(':')?;
+            if name.trim().eq_ignore_ascii_case("content-length") {
+                value.trim().parse().ok()
+            } else {
+                None
+            }
+        });
+    }
+}
+
+fn find_blank_line(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+}
+
+/// Why an exchange failed at the I/O level; the texts are keepalived's where it has one.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("timed out sending the request after {0:?}")]
+    WriteTimeout(Duration),
+    #[error("sending the request: {0}")]
+    Write(io::Error),
+    #[error("timed out reading the reply after {0:?}")]
+    ReadTimeout(Duration),
+    #[error("reading the reply: {0}")]
+    Read(io::Error),
+    #[error("{0}")]
+    Reply(#[from] ReplyError),
+}
+
+/// One event of an exchange, for genhash's verbose output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeEvent<'a> {
+    Head(&'a [u8]),
+    Body(&'a [u8]),
+}
+
+/// Sends `request` and reads the reply until close or Content-Length, each I/O step bounded
+/// by `io_timeout` (keepalived's connect_timeout applies to every step, not the whole).
+pub async fn exchange<S, F>(
+    stream: &mut S,
+    request: &[u8],
+    io_timeout: Duration,
+    max_body: u64,
+    mut on_event: F,
+) -> Result<Reply, ExchangeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnMut(ExchangeEvent<'_>),
+{
+    match tokio::time::timeout(io_timeout, stream.write_all(request)).await {
+        Err(_) => return Err(ExchangeError::WriteTimeout(io_timeout)),
+        Ok(Err(e)) => return Err(ExchangeError::Write(e)),
+        Ok(Ok(())) => {}
+    }
+    let _ = tokio::time::timeout(io_timeout, stream.flush()).await;
+    let mut reader = ResponseReader::new(max_body);
+    let mut buffer = vec![0u8; READ_BUFFER_BYTES];
+    loop {
+        let n = match tokio::time::timeout(io_timeout, stream.read(&mut buffer)).await {
+            Err(_) => return Err(ExchangeError::ReadTimeout(io_timeout)),
+            // TLS peers that close without close_notify: the reply ends there all the same.
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof && reader.head_done() => 0,
+            Ok(Err(e)) => return Err(ExchangeError::Read(e)),
+            Ok(Ok(n)) => n,
+        };
+        if n == 0 {
+            break;
+        }
+        let data = &buffer[..n];
+        let fed = reader.feed(data)?;
+        if fed.head_completed {
+            on_event(ExchangeEvent::Head(reader.head()));
+        }
+        if !fed.body.is_empty() {
+            on_event(ExchangeEvent::Body(&data[fed.body.clone()]));
+        }
+        if fed.complete {
+            break;
+        }
+    }
+    Ok(reader.finish()?)
+}
+
+/// Either a plain or a TLS connection, so one exchange serves HTTP_GET and SSL_GET.
+pub enum Stream {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+/// Why a connection for an HTTP check could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpConnectError {
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
+    #[error("TLS handshake: {0}")]
+    Handshake(io::Error),
+    #[error("TLS handshake timed out after {0:?}")]
+    HandshakeTimeout(Duration),
+}
+
+/// An HTTP_GET or SSL_GET checker, ready to run (TLS configuration built once).
+pub struct HttpChecker {
+    spec: HttpCheck,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl HttpChecker {
+    pub fn new(spec: HttpCheck) -> Result<Self, TlsConfigError> {
+        let tls = match &spec.tls {
+            Some(options) => Some(tokio_rustls::TlsConnector::from(tls::client_config(
+                options,
+            )?)),
+            None => None,
+        };
+        Ok(HttpChecker { spec, tls })
+    }
+
+    /// Shares one TLS configuration between many checkers (the runner caches them).
+    pub fn with_tls_config(spec: HttpCheck, config: Option<Arc<rustls::ClientConfig>>) -> Self {
+        HttpChecker {
+            spec,
+            tls: config.map(tokio_rustls::TlsConnector::from),
+        }
+    }
+
+    pub fn spec(&self) -> &HttpCheck {
+        &self.spec
+    }
+
+    fn keyword(&self) -> &'static str {
+        if self.spec.tls.is_some() {
+            "SSL_GET"
+        } else {
+            "HTTP_GET"
+        }
+    }
+
+    fn url_text(&self, path: &str) -> String {
+        let scheme = if self.spec.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{path}", self.spec.connection.target())
+    }
+
+    fn host_for(&self, index: usize) -> String {
+        self.spec
+            .urls
+            .get(index)
+            .and_then(|u| u.virtualhost.clone())
+            .or_else(|| self.spec.virtualhost.clone())
+            .unwrap_or_else(|| default_host(self.spec.connection.target()))
+    }
+
+    pub async fn connect(&self, sni: Option<&str>) -> Result<Stream, HttpConnectError> {
+        let tcp = tcp::connect(&self.spec.connection).await?;
+        let Some(connector) = &self.tls else {
+            return Ok(Stream::Plain(tcp));
+        };
+        let name = tls::server_name(sni, self.spec.connection.connect_ip);
+        let timeout = self.spec.connection.connect_timeout;
+        match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+            Err(_) => Err(HttpConnectError::HandshakeTimeout(timeout)),
+            Ok(Err(e)) => Err(HttpConnectError::Handshake(e)),
+            Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream))),
+        }
+    }
+
+    /// One attempt: URL `index` of the checker.
+    pub async fn check(&self, index: usize) -> CheckResult {
+        let Some(url) = self.spec.urls.get(index) else {
+            return CheckResult::Failure {
+                reason: format!("{}: no url #{index} configured", self.keyword()),
+            };
+        };
+        let what = format!("{} {}", self.keyword(), self.url_text(&url.path));
+        let fail = |why: String| CheckResult::Failure {
+            reason: format!("{what}: {why}"),
+        };
+        let host = self.host_for(index);
+        let sni = self.spec.tls.as_ref().and_then(|t| t.sni.as_deref());
+        let mut stream = match self.connect(sni).await {
+            Ok(s) => s,
+            Err(e) => return fail(e.to_string()),
+        };
+        let request = request_bytes(&url.path, &host, self.spec.http_protocol);
+        let timeout = self.spec.connection.connect_timeout;
+        let max = self.spec.max_body_bytes;
+        let reply = match &mut stream {
+            Stream::Plain(s) => exchange(s, &request, timeout, max, |_| {}).await,
+            Stream::Tls(s) => exchange(s.as_mut(), &request, timeout, max, |_| {}).await,
+        };
+        match reply {
+            Err(e) => fail(e.to_string()),
+            Ok(reply) => match judge(&reply, url.digest.as_deref(), &url.status_codes) {
+                Ok(detail) => CheckResult::Success {
+                    weight_code: None,
+                    detail: format!("{what}: {detail}"),
+                },
+                Err(why) => fail(why),
+            },
+        }
+    }
+}
+
+/// The verdict on a complete reply. An explicit `status_code` list is always checked; with
+/// neither `status_code` nor `digest`, keepalived's default 200-299 applies; a `digest`
+/// without `status_code` checks the digest only.
+pub fn judge(
+    reply: &Reply,
+    digest: Option<&str>,
+    status_codes: &StatusCodes,
+) -> Result<String, String> {
+    let check_status = !status_codes.ranges.is_empty() || digest.is_none();
+    let status = match &reply.status {
+        Ok(code) => Some(*code),
+        Err(e) if check_status => return Err(format!("malformed reply head: {e}")),
+        Err(_) => None,
+    };
+    if let Some(code) = status.filter(|_| check_status) {
+        if !status_codes.accepts(code) {
+            return Err(format!(
+                "status {code}, expected {}",
+                status_codes.describe()
+            ));
+        }
+    }
+    if let Some(expected) = digest {
+        let actual = reply.digest_hex();
+        if !actual.eq_ignore_ascii_case(expected.trim()) {
+            return Err(format!(
+                "digest {actual}, expected {}",
+                expected.trim().to_ascii_lowercase()
+            ));
+        }
+    }
+    Ok(match (status, digest) {
+        (Some(code), Some(_)) => format!("status {code}, digest matches"),
+        (None, Some(_)) => "digest matches".to_string(),
+        (Some(code), None) => format!("status {code}"),
+        (None, None) => "reply received".to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(chunks: &[&[u8]], max_body: u64) -> Result<(Reply, Vec<Vec<u8>>), ReplyError> {
+        let mut r = ResponseReader::new(max_body);
+        let mut bodies = Vec::new();
+        for c in chunks {
+            let fed = r.feed(c)?;
+            if !fed.body.is_empty() {
+                bodies.push(c[fed.body.clone()].to_vec());
+            }
+            if fed.complete {
+                break;
+            }
+        }
+        Ok((r.finish()?, bodies))
+    }
+
+    #[test]
+    fn request_matches_keepalived_genhash() {
+        // Captured from `genhash -s 127.0.0.1 -p 18103 -u /y [-P ..] [-V ..]` (keepalived 2.2.7)
+        // by a test server that saved the request bytes.
+        assert_eq!(
+            request_bytes("/y", "127.0.0.1:18103", HttpProtocol::Http10),
+            b"GET /y HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:18103\r\n\r\n"
+        );
+        assert_eq!(
+            request_bytes("/y", "www.example.com", HttpProtocol::Http11),
+            b"GET /y HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.com\r\n\r\n"
+        );
+        assert_eq!(
+            request_bytes("/y", "h", HttpProtocol::Http10Close),
+            b"GET /y HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: h\r\n\r\n"
+        );
+        assert_eq!(default_host("[::1]:80".parse().expect("addr")), "[::1]:80");
+    }
+
+    // Digests below: keepalived 2.2.7 `genhash -s 127.0.0.1 -p P -u /x` against test servers
+    // sending exactly these replies.
+    #[test]
+    fn chunked_body_is_hashed_with_its_framing() {
+        let reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        let (r, _) = feed_all(&[reply], 1 << 20).expect("reply");
+        assert_eq!(r.digest_hex(), "fc3946cc674492e3e09d9e45c4c09023");
+        assert_eq!(r.status, Ok(200));
+    }
+
+    #[test]
+    fn content_length_cuts_the_body() {
+        let (r, bodies) = feed_all(
+            &[b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA"],
+            100,
+        )
+        .expect("reply");
+        assert_eq!(r.digest_hex(), "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(bodies, vec![b"hello".to_vec()]);
+    }
+
+    #[test]
+    fn close_delimited_body_and_split_blank_line() {
+        let (r, _) = feed_all(
+            &[
+                b"HTTP/1.0 200 OK\r",
+                b"\n\r",
+                b"\nclose delimited",
+                b" body",
+            ],
+            100,
+        )
+        .expect("reply");
+        assert_eq!(r.digest_hex(), "dcdce72aaeaa72613694698be0b90b20");
+        assert_eq!(r.head, b"HTTP/1.0 200 OK\r\n\r\n");
+    }
+
+    #[test]
+    fn garbage_head_still_digests_after_the_blank_line() {
+        let (r, _) = feed_all(&[b"garbage garbage\r\n\r\nxx"], 100).expect("reply");
+        assert_eq!(r.digest_hex(), "9336ebf25087d91c818ee6e9ec29f8c1");
+        assert!(r.status.is_err());
+        assert_eq!(
+            judge(&r, None, &StatusCodes::default()),
+            Err("malformed reply head: invalid HTTP version".to_string())
+        );
+    }
+
+    #[test]
+    fn oversized_body_and_head_are_errors() {
+        let big = vec![b'a'; 200];
+        let err = feed_all(&[b"HTTP/1.0 200 OK\r\n\r\n", &big], 100).err();
+        assert_eq!(err, Some(ReplyError::BodyTooLarge { limit: 100 }));
+        let head = vec![b'h'; MAX_HEAD_BYTES + 10];
+        assert_eq!(
+            feed_all(&[&head], 100).err(),
+            Some(ReplyError::HeadTooLarge {
+                limit: MAX_HEAD_BYTES
+            })
+        );
+        assert_eq!(
+            feed_all(&[b"HTTP/1.1 200 OK\r\nX: y"], 100).err(),
+            Some(ReplyError::NoHead { received: 21 })
+        );
+    }
+
+    /// The property the fuzz target checks, with proptest: no panic, and the outcome does
+    /// not depend on how the reply was cut into reads.
+    type Outcome = Result<([u8; 16], Result<u16, String>, u64), ReplyError>;
+
+    fn outcome(data: &[u8], step: usize) -> Outcome {
+        let mut r = ResponseReader::new(4096);
+        for piece in data.chunks(step.max(1)) {
+            if r.feed(piece)?.complete {
+                break;
+            }
+        }
+        let reply = r.finish()?;
+        Ok((reply.digest, reply.status, reply.body_len))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn read_boundaries_do_not_matter(
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..5000),
+            cl in proptest::option::of(0usize..6000),
+            step in 1usize..64,
+        ) {
+            let mut data = b"HTTP/1.1 200 OK\r\n".to_vec();
+            if let Some(cl) = cl {
+                data.extend_from_slice(format!("Content-Length: {cl}\r\n").as_bytes());
+            }
+            data.extend_from_slice(&head);
+            data.extend_from_slice(b"\r\n\r\n");
+            data.extend_from_slice(&body);
+            proptest::prop_assert_eq!(outcome(&data, data.len()), outcome(&data, step));
+            // Pure garbage too.
+            proptest::prop_assert_eq!(outcome(&body, body.len().max(1)), outcome(&body, step));
+        }
+    }
+
+    #[test]
+    fn judge_status_and_digest() {
+        let (r, _) = feed_all(
+            &[b"HTTP/1.1 503 Unavail\r\nContent-Length: 3\r\n\r\nbad"],
+            100,
+        )
+        .expect("reply");
+        let exact = StatusCodes {
+            ranges: vec![(200, 200)],
+        };
+        assert_eq!(
+            judge(&r, None, &exact),
+            Err("status 503, expected 200".to_string())
+        );
+        assert_eq!(
+            judge(&r, None, &StatusCodes::default()),
+            Err("status 503, expected 200-299".to_string())
+        );
+        let ranges = StatusCodes {
+            ranges: vec![(200, 299), (503, 503)],
+        };
+        assert_eq!(judge(&r, None, &ranges), Ok("status 503".to_string()));
+        // digest of "bad" without status_code: status not checked.
+        assert_eq!(
+            judge(
+                &r,
+                Some("bae60998ffe4923b131e3d6e4c19993e"),
+                &StatusCodes::default()
+            ),
+            Ok("status 503, digest matches".to_string())
+        );
+        assert_eq!(
+            judge(&r, Some("00000000000000000000000000000000"), &ranges),
+            Err("digest bae60998ffe4923b131e3d6e4c19993e, expected 00000000000000000000000000000000".to_string())
+        );
+    }
+}

@@ -1,0 +1,321 @@
+//! MISC_CHECK: run a script; its exit status is the verdict (with `misc_dynamic`, the weight).
+//!
+//! The script runs in its own process group so a timeout kills everything it started
+//! (SIGTERM to the group, then SIGKILL), and the child is always reaped.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::{Group, Pid, User};
+
+use crate::config::MiscCheck;
+use crate::verdict::CheckResult;
+
+/// Grace period between SIGTERM and SIGKILL for a timed-out script.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScriptError {
+    #[error("misc_path is empty")]
+    Empty,
+    #[error("misc_path {text:?}: unterminated {quote} quote")]
+    UnterminatedQuote { text: String, quote: char },
+    #[error("script {path}: {reason}")]
+    Insecure { path: PathBuf, reason: String },
+    #[error("script {path}: {reason}")]
+    NotFound { path: PathBuf, reason: String },
+    #[error("user {name:?} does not exist")]
+    UnknownUser { name: String },
+    #[error("group {name:?} does not exist")]
+    UnknownGroup { name: String },
+}
+
+/// Splits a script line into program and arguments with keepalived's rules: unquoted
+/// whitespace separates; '...' and "..." group (quotes removed, adjacent text joins);
+/// backslash escapes like the shell's `$'...'` (\n, \t, \xHH, \nnn octal, \cC, \C).
+pub fn split_script_args(text: &str) -> Result<Vec<String>, ScriptError> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (_, '\\') => {
+                in_word = true;
+                if let Some(e) = unescape(&mut chars) {
+                    current.push(e);
+                }
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    args.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if let Some(q) = quote {
+        return Err(ScriptError::UnterminatedQuote {
+            text: text.to_string(),
+            quote: q,
+        });
+    }
+    if in_word {
+        args.push(current);
+    }
+    if args.is_empty() {
+        return Err(ScriptError::Empty);
+    }
+    Ok(args)
+}
+
+fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<char> {
+    let c = chars.next()?;
+    Some(match c {
+        'a' => '\x07',
+        'b' => '\x08',
+        'E' | 'e' => '\x1b',
+        'f' => '\x0c',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'v' => '\x0b',
+        'x' => {
+            let mut value = 0u32;
+            let mut digits = 0;
+            while let Some(d) = chars.peek().and_then(|d| d.to_digit(16)) {
+                value = (value * 16 + d) & 0xff;
+                digits += 1;
+                chars.next();
+            }
+            if digits == 0 {
+                'x'
+            } else {
+                char::from(value as u8)
+            }
+        }
+        '0'..='7' => {
+            let mut value = c.to_digit(8).unwrap_or(0);
+            for _ in 0..2 {
+                match chars.peek().and_then(|d| d.to_digit(8)) {
+                    Some(d) => {
+                        value = value * 8 + d;
+                        chars.next();
+                    }
+                    None => break,
+                }
+            }
+            char::from((value & 0xff) as u8)
+        }
+        'c' => {
+            let target = chars.next()?;
+            char::from((target as u32 & 0x1f) as u8)
+        }
+        other => other,
+    })
+}
+
+/// keepalived's `enable_script_security` rule for scripts run as root: neither the script
+/// nor any directory above it may be writable by a non-root user (owned by a non-root user,
+/// group-writable with a non-root group, or world-writable). A sticky world-writable
+/// directory (like /tmp) is accepted when the entry below it is owned by root, since others
+/// cannot rename or replace it there.
+pub fn check_script_security(script: &Path) -> Result<(), ScriptError> {
+    let insecure = |path: &Path, reason: String| ScriptError::Insecure {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let resolved = std::fs::canonicalize(script).map_err(|e| ScriptError::NotFound {
+        path: script.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut below_owner: Option<u32> = None;
+    let mut current = Some(resolved.as_path());
+    while let Some(path) = current {
+        let meta = std::fs::metadata(path).map_err(|e| ScriptError::NotFound {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let mode = meta.mode();
+        let sticky_ok = mode & 0o1000 != 0 && below_owner == Some(0);
+        if meta.uid() != 0 {
+            return Err(insecure(
+                path,
+                format!(
+                    "owned by uid {}, not root (enable_script_security)",
+                    meta.uid()
+                ),
+            ));
+        }
+        if mode & 0o020 != 0 && meta.gid() != 0 && !sticky_ok {
+            return Err(insecure(
+                path,
+                format!("writable by group {} (enable_script_security)", meta.gid()),
+            ));
+        }
+        if mode & 0o002 != 0 && !sticky_ok {
+            return Err(insecure(
+                path,
+                "writable by everyone (enable_script_security)".to_string(),
+            ));
+        }
+        below_owner = Some(meta.uid());
+        current = path.parent();
+    }
+    Ok(())
+}
+
+/// A MISC_CHECK ready to run: arguments split and user resolved once.
+#[derive(Debug, Clone)]
+pub struct MiscChecker {
+    spec: MiscCheck,
+    args: Vec<String>,
+    /// uid/gid to run as; `None`: as ourselves (root for the daemon).
+    ids: Option<(u32, u32)>,
+}
+
+impl MiscChecker {
+    pub fn new(spec: MiscCheck) -> Result<Self, ScriptError> {
+        let args = split_script_args(&spec.misc_path)?;
+        let ids = match &spec.user {
+            None => None,
+            Some((user, group)) => {
+                let u = User::from_name(user)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| ScriptError::UnknownUser { name: user.clone() })?;
+                let gid = match group {
+                    None => u.gid.as_raw(),
+                    Some(g) => Group::from_name(g)
+                        .ok()
+                        .flatten()
+                        .ok_or_else(|| ScriptError::UnknownGroup { name: g.clone() })?
+                        .gid
+                        .as_raw(),
+                };
+                Some((u.uid.as_raw(), gid))
+            }
+        };
+        Ok(MiscChecker { spec, args, ids })
+    }
+
+    fn runs_as_root(&self) -> bool {
+        match self.ids {
+            Some((uid, _)) => uid == 0,
+            None => nix::unistd::geteuid().is_root(),
+        }
+    }
+
+    fn label(&self) -> String {
+        format!("MISC_CHECK {}", self.spec.misc_path)
+    }
+
+    /// One run of the script, bounded by `misc_timeout` (or `default_timeout`, the
+    /// checker's delay_loop, as keepalived does when misc_timeout is unset).
+    pub async fn check(&self, default_timeout: Duration) -> CheckResult {
+        let label = self.label();
+        let fail = |why: String| CheckResult::Failure {
+            reason: format!("{label}: {why}"),
+        };
+        if self.spec.script_security && self.runs_as_root() {
+            if let Err(e) = check_script_security(Path::new(&self.args[0])) {
+                return fail(format!("refused: {e}"));
+            }
+        }
+        let mut command = tokio::process::Command::new(&self.args[0]);
+        command
+            .args(&self.args[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some((uid, gid)) = self.ids {
+            command.uid(uid).gid(gid);
+        }
+        let mut child = match command.spawn() {
+            Ok(c) => c,
+            Err(e) => return fail(format!("cannot run {}: {e}", self.args[0])),
+        };
+        let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+        let timeout = self.spec.misc_timeout.unwrap_or(default_timeout);
+        let status = match tokio::time::timeout(timeout, child.wait()).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(e)) => return fail(format!("waiting for the script: {e}")),
+            Err(_) => {
+                if let Some(pgid) = pgid {
+                    let _ = killpg(pgid, Signal::SIGTERM);
+                }
+                if tokio::time::timeout(TERM_GRACE, child.wait())
+                    .await
+                    .is_err()
+                {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+                // Whatever the script started and left behind goes too.
+                if let Some(pgid) = pgid {
+                    let _ = killpg(pgid, Signal::SIGKILL);
+                }
+                return fail(format!("timed out after {timeout:?}, process group killed"));
+            }
+        };
+        let Some(code) = status.code() else {
+            return fail(format!("script killed by {status}"));
+        };
+        match (code, self.spec.misc_dynamic) {
+            (0, dynamic) => CheckResult::Success {
+                weight_code: dynamic.then_some(0),
+                detail: format!("{label}: exit status 0"),
+            },
+            (2..=255, true) => CheckResult::Success {
+                weight_code: Some(code as u8),
+                detail: format!("{label}: exit status {code}"),
+            },
+            (code, _) => fail(format!("exit status {code}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_keepalived() {
+        let s = |t: &str| split_script_args(t).expect("parse");
+        assert_eq!(s("/bin/check  a b"), vec!["/bin/check", "a", "b"]);
+        assert_eq!(
+            s("/bin/check 'two words' x"),
+            vec!["/bin/check", "two words", "x"]
+        );
+        // The keepalived.conf(5) examples.
+        assert_eq!(s("abcd\" efg h jkl \"mnop"), vec!["abcd efg h jkl mnop"]);
+        assert_eq!(
+            s("abcd \"efg h jkl\" mnop"),
+            vec!["abcd", "efg h jkl", "mnop"]
+        );
+        assert_eq!(s(r#"a\"b c\\d"#), vec!["a\"b", "c\\d"]);
+        assert_eq!(s(r"a\tb \x41\101\cA"), vec!["a\tb", "AA\x01"]);
+        assert_eq!(s("x ''"), vec!["x", ""]);
+        assert_eq!(split_script_args("   "), Err(ScriptError::Empty));
+        assert!(matches!(
+            split_script_args("x 'open"),
+            Err(ScriptError::UnterminatedQuote { quote: '\'', .. })
+        ));
+    }
+}

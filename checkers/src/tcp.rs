@@ -1,0 +1,84 @@
+//! TCP_CHECK and the connection step every TCP-based check shares.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use socket2::SockRef;
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::config::{Connection, TcpCheck};
+use crate::verdict::CheckResult;
+
+#[derive(Debug, thiserror::Error)]
+/// Why a connection to `target` failed; messages leave the target to the caller's context.
+pub enum ConnectError {
+    #[error("connection refused")]
+    Refused { target: SocketAddr },
+    #[error("connect timed out after {timeout:?}")]
+    Timeout {
+        target: SocketAddr,
+        timeout: Duration,
+    },
+    #[error("bind to {bind}: {source}")]
+    Bind { bind: SocketAddr, source: io::Error },
+    #[error("connect: {source}")]
+    Other {
+        target: SocketAddr,
+        source: io::Error,
+    },
+}
+
+/// Opens a TCP connection as the check describes: optional source address (`bindto`,
+/// `bind_port`), optional SO_MARK (`fwmark`), bounded by `connect_timeout`.
+pub async fn connect(connection: &Connection) -> Result<TcpStream, ConnectError> {
+    let target = connection.target();
+    let other = |source| ConnectError::Other { target, source };
+    let socket = if target.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(other)?;
+    if connection.bindto.is_some() || connection.bind_port.is_some() {
+        let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        });
+        let bind = SocketAddr::new(ip, connection.bind_port.unwrap_or(0));
+        socket
+            .bind(bind)
+            .map_err(|source| ConnectError::Bind { bind, source })?;
+    }
+    if connection.fwmark != 0 {
+        SockRef::from(&socket)
+            .set_mark(connection.fwmark)
+            .map_err(other)?;
+    }
+    match tokio::time::timeout(connection.connect_timeout, socket.connect(target)).await {
+        Err(_) => Err(ConnectError::Timeout {
+            target,
+            timeout: connection.connect_timeout,
+        }),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Err(ConnectError::Refused { target })
+        }
+        Ok(Err(source)) => Err(ConnectError::Other { target, source }),
+        Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+/// One TCP_CHECK attempt: the port accepts a connection within `connect_timeout`.
+pub async fn check(check: &TcpCheck) -> CheckResult {
+    let target = check.connection.target();
+    match connect(&check.connection).await {
+        Ok(_stream) => CheckResult::Success {
+            weight_code: None,
+            detail: format!("TCP_CHECK {target}: connected"),
+        },
+        Err(e) => CheckResult::Failure {
+            reason: format!("TCP_CHECK {target}: {e}"),
+        },
+    }
+}

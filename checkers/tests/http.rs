@@ -1,0 +1,365 @@
+//! HTTP_GET, SSL_GET and TCP_CHECK against real servers on loopback: nginx (HTTP and HTTPS
+//! with a self-signed certificate) and small misbehaving servers. Each gives the right
+//! verdict and reason.
+
+#[path = "../../tests/testbed/src/nginx.rs"]
+#[allow(dead_code)]
+mod nginx;
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use checkers::http::HttpChecker;
+use checkers::{
+    CheckResult, Connection, HttpCheck, HttpProtocol, StatusCodes, TcpCheck, TlsOptions, UrlCheck,
+};
+use nginx::Nginx;
+use support::servers::{Behaviour, TestServer};
+
+fn url(path: &str, digest: Option<&str>, codes: &[(u16, u16)]) -> UrlCheck {
+    UrlCheck {
+        path: path.to_string(),
+        digest: digest.map(str::to_string),
+        status_codes: StatusCodes {
+            ranges: codes.to_vec(),
+        },
+        virtualhost: None,
+    }
+}
+
+fn http_check(target: SocketAddr, urls: Vec<UrlCheck>) -> HttpCheck {
+    let mut connection = Connection::new(target);
+    connection.connect_timeout = Duration::from_secs(2);
+    HttpCheck {
+        urls,
+        virtualhost: None,
+        connection,
+        http_protocol: HttpProtocol::Http10,
+        tls: None,
+        fast_recovery: false,
+        max_body_bytes: 1024 * 1024,
+    }
+}
+
+async fn run(check: HttpCheck, index: usize) -> CheckResult {
+    HttpChecker::new(check).expect("checker").check(index).await
+}
+
+fn reason(result: CheckResult) -> String {
+    match result {
+        CheckResult::Failure { reason } => reason,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+fn detail(result: CheckResult) -> String {
+    match result {
+        CheckResult::Success { detail, .. } => detail,
+        other => panic!("expected a success, got {other:?}"),
+    }
+}
+
+fn site() -> Nginx {
+    Nginx::builder()
+        .file("health", b"OK\n")
+        .location("location = /down { return 503 \"down\\n\"; }")
+        .https()
+        .start()
+        .expect("nginx")
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+const OK_DIGEST: &str = "1ea4d7e1e9a2d2d2c5a2b5e3e3e4e9a0"; // not the digest of "OK\n"
+
+#[tokio::test]
+async fn nginx_status_and_digest() {
+    let nginx = site();
+    let target = local(nginx.http_port());
+    // The expected digest, computed by the same reader (genhash equality is in tests/genhash.rs).
+    let digest = checkers::http::hex(&md5_of(b"OK\n"));
+    let ok = run(
+        http_check(target, vec![url("/health", Some(&digest), &[(200, 200)])]),
+        0,
+    )
+    .await;
+    assert_eq!(
+        detail(ok),
+        format!("HTTP_GET http://{target}/health: status 200, digest matches")
+    );
+    let wrong = run(
+        http_check(target, vec![url("/health", Some(OK_DIGEST), &[])]),
+        0,
+    )
+    .await;
+    assert_eq!(
+        reason(wrong),
+        format!("HTTP_GET http://{target}/health: digest {digest}, expected {OK_DIGEST}")
+    );
+    let down = run(
+        http_check(target, vec![url("/down", None, &[(200, 200)])]),
+        0,
+    )
+    .await;
+    assert_eq!(
+        reason(down),
+        format!("HTTP_GET http://{target}/down: status 503, expected 200")
+    );
+    let accepted = run(
+        http_check(target, vec![url("/down", None, &[(200, 299), (503, 503)])]),
+        0,
+    )
+    .await;
+    assert_eq!(
+        detail(accepted),
+        format!("HTTP_GET http://{target}/down: status 503")
+    );
+    let missing = run(http_check(target, vec![url("/nope", None, &[])]), 0).await;
+    assert_eq!(
+        reason(missing),
+        format!("HTTP_GET http://{target}/nope: status 404, expected 200-299")
+    );
+    // HTTP/1.1 (Connection: close) works too.
+    let mut v11 = http_check(target, vec![url("/health", Some(&digest), &[])]);
+    v11.http_protocol = HttpProtocol::Http11;
+    assert!(matches!(run(v11, 0).await, CheckResult::Success { .. }));
+}
+
+fn md5_of(bytes: &[u8]) -> [u8; 16] {
+    // The checker's own reader on a synthetic reply: body bytes are hashed as sent.
+    let mut r = checkers::http::ResponseReader::new(1 << 20);
+    let mut reply = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+    reply.extend_from_slice(bytes);
+    r.feed(&reply).expect("feed");
+    r.finish().expect("reply").digest
+}
+
+#[tokio::test]
+async fn nginx_https_without_and_with_verification() {
+    let nginx = site();
+    let target = local(nginx.https_port());
+    let mut check = http_check(target, vec![url("/health", None, &[(200, 200)])]);
+    check.tls = Some(TlsOptions {
+        sni: None,
+        verify_ca_file: None,
+    });
+    // Self-signed certificate: accepted by default, like keepalived.
+    assert_eq!(
+        detail(run(check.clone(), 0).await),
+        format!("SSL_GET https://{target}/health: status 200")
+    );
+    // Opt-in verification against the certificate itself as CA: accepted (IP SAN 127.0.0.1).
+    let ca = nginx.cert_path().expect("cert").to_path_buf();
+    check.tls = Some(TlsOptions {
+        sni: None,
+        verify_ca_file: Some(ca),
+    });
+    detail(run(check.clone(), 0).await);
+    // Verification against an unrelated CA fails the handshake with a clear reason.
+    let other = Nginx::builder().https().start().expect("second nginx");
+    check.tls = Some(TlsOptions {
+        sni: None,
+        verify_ca_file: other.cert_path().map(|p| p.to_path_buf()),
+    });
+    let r = reason(run(check, 0).await);
+    assert!(
+        r.starts_with(&format!(
+            "SSL_GET https://{target}/health: TLS handshake: invalid peer certificate"
+        )),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn tls_to_a_plain_http_port_fails_the_handshake() {
+    let nginx = site();
+    let target = local(nginx.http_port());
+    let mut check = http_check(target, vec![url("/health", None, &[])]);
+    check.tls = Some(TlsOptions {
+        sni: None,
+        verify_ca_file: None,
+    });
+    let r = reason(run(check, 0).await);
+    assert!(
+        r.starts_with(&format!("SSL_GET https://{target}/health: TLS handshake: ")),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn slow_server_times_out() {
+    let server = TestServer::start(Behaviour::Silent(Duration::from_secs(30)));
+    let mut check = http_check(server.addr(), vec![url("/", None, &[])]);
+    check.connection.connect_timeout = Duration::from_secs(1);
+    assert_eq!(
+        reason(run(check, 0).await),
+        format!(
+            "HTTP_GET http://{}/: timed out reading the reply after 1s",
+            server.addr()
+        )
+    );
+}
+
+#[tokio::test]
+async fn connection_reset() {
+    let server = TestServer::start(Behaviour::Reset);
+    let r = reason(run(http_check(server.addr(), vec![url("/", None, &[])]), 0).await);
+    assert_eq!(
+        r,
+        format!(
+            "HTTP_GET http://{}/: reading the reply: Connection reset by peer (os error 104)",
+            server.addr()
+        )
+    );
+}
+
+#[tokio::test]
+async fn connection_refused() {
+    let closed =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    closed.bind(&local(0).into()).expect("bind");
+    let addr = closed
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("inet");
+    let r = reason(run(http_check(addr, vec![url("/", None, &[])]), 0).await);
+    assert_eq!(r, format!("HTTP_GET http://{addr}/: connection refused"));
+    let tcp = checkers::tcp::check(&TcpCheck {
+        connection: Connection::new(addr),
+    })
+    .await;
+    assert_eq!(reason(tcp), format!("TCP_CHECK {addr}: connection refused"));
+}
+
+#[tokio::test]
+async fn tcp_check_connects() {
+    let nginx = site();
+    let target = local(nginx.http_port());
+    let mut connection = Connection::new(target);
+    connection.bindto = Some("127.0.0.2".parse().expect("ip"));
+    let result = checkers::tcp::check(&TcpCheck { connection }).await;
+    assert_eq!(detail(result), format!("TCP_CHECK {target}: connected"));
+}
+
+#[tokio::test]
+async fn chunked_and_close_delimited_bodies_digest_like_genhash() {
+    // Digests from keepalived 2.2.7 `genhash` against these exact replies.
+    let chunked = TestServer::reply(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    );
+    let check = http_check(
+        chunked.addr(),
+        vec![url("/c", Some("fc3946cc674492e3e09d9e45c4c09023"), &[])],
+    );
+    assert!(matches!(run(check, 0).await, CheckResult::Success { .. }));
+    let close = TestServer::reply(b"HTTP/1.0 200 OK\r\n\r\nclose delimited body");
+    let check = http_check(
+        close.addr(),
+        vec![url(
+            "/c",
+            Some("dcdce72aaeaa72613694698be0b90b20"),
+            &[(200, 200)],
+        )],
+    );
+    assert!(matches!(run(check, 0).await, CheckResult::Success { .. }));
+}
+
+#[tokio::test]
+async fn huge_body_is_a_failure_not_a_memory_spike() {
+    let server = TestServer::start(Behaviour::Endless(b"HTTP/1.0 200 OK\r\n\r\n".to_vec()));
+    let r = reason(run(http_check(server.addr(), vec![url("/big", None, &[])]), 0).await);
+    assert_eq!(
+        r,
+        format!(
+            "HTTP_GET http://{}/big: reply body longer than 1048576 bytes",
+            server.addr()
+        )
+    );
+}
+
+#[tokio::test]
+async fn garbage_reply() {
+    let server = TestServer::reply(b"SSH-2.0-OpenSSH_9.2\r\n\r\n");
+    let r = reason(run(http_check(server.addr(), vec![url("/", None, &[])]), 0).await);
+    assert_eq!(
+        r,
+        format!(
+            "HTTP_GET http://{}/: malformed reply head: invalid HTTP version",
+            server.addr()
+        )
+    );
+    let truncated = TestServer::reply(b"HTTP/1.1 200 OK\r\nServer: x");
+    let r = reason(run(http_check(truncated.addr(), vec![url("/", None, &[])]), 0).await);
+    assert_eq!(
+        r,
+        format!(
+            "HTTP_GET http://{}/: connection closed before the end of the reply head (26 bytes received)",
+            truncated.addr()
+        )
+    );
+}
+
+#[tokio::test]
+async fn sends_keepalived_request_with_virtualhost() {
+    let server = TestServer::reply(b"HTTP/1.0 200 OK\r\n\r\n");
+    let mut check = http_check(
+        server.addr(),
+        vec![url("/a", None, &[]), url("/b", None, &[])],
+    );
+    check.virtualhost = Some("www.example.com".into());
+    check.urls[1].virtualhost = Some("b.example.com".into());
+    assert!(matches!(
+        run(check.clone(), 0).await,
+        CheckResult::Success { .. }
+    ));
+    assert!(matches!(run(check, 1).await, CheckResult::Success { .. }));
+    let requests = server.requests();
+    assert_eq!(
+        requests[0],
+        b"GET /a HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: www.example.com\r\n\r\n"
+    );
+    assert_eq!(
+        requests[1],
+        b"GET /b HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: b.example.com\r\n\r\n"
+    );
+}
+
+#[tokio::test]
+async fn ssl_get_sends_sni_when_enabled() {
+    let nginx = Nginx::builder()
+        .https()
+        .cert_name("sni.example")
+        .http_block(
+            "server { listen 127.0.0.1:{https_port} ssl; server_name sni.example; \
+             ssl_certificate {cert}; ssl_certificate_key {key}; \
+             location / { return 200 \"sni=$ssl_server_name\\n\"; } }",
+        )
+        .start()
+        .expect("nginx");
+    let target = local(nginx.https_port());
+    let with_sni = checkers::http::hex(&md5_of(b"sni=sni.example\n"));
+    let mut check = http_check(target, vec![url("/", Some(&with_sni), &[(200, 200)])]);
+    check.virtualhost = Some("sni.example".into());
+    check.tls = Some(TlsOptions {
+        sni: Some("sni.example".into()),
+        verify_ca_file: None,
+    });
+    assert!(matches!(
+        run(check.clone(), 0).await,
+        CheckResult::Success { .. }
+    ));
+    // Without SNI the default server answers: a different body, so the digest fails.
+    check.tls = Some(TlsOptions {
+        sni: None,
+        verify_ca_file: None,
+    });
+    let r = reason(run(check, 0).await);
+    assert!(
+        r.starts_with(&format!("SSL_GET https://{target}/: digest ")),
+        "{r}"
+    );
+}

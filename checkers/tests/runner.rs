@@ -1,0 +1,175 @@
+//! The runner end to end on loopback: transitions with reasons arrive on the channel.
+
+#[path = "../../tests/testbed/src/nginx.rs"]
+#[allow(dead_code)]
+mod nginx;
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use checkers::runner::{InitialState, Runner, ServerTransition};
+use checkers::{
+    CheckKind, CheckSchedule, CheckSpec, Checker, Connection, HttpCheck, HttpProtocol, MiscCheck,
+    RealServerChecks, StatusCodes, TcpCheck, UrlCheck,
+};
+use nginx::Nginx;
+use tokio::sync::mpsc;
+
+fn schedule(_kind: CheckKind, alpha: bool) -> CheckSchedule {
+    CheckSchedule {
+        delay_loop: Duration::from_millis(300),
+        retry: 1,
+        delay_before_retry: Duration::from_millis(100),
+        warmup: Some(Duration::from_millis(100)),
+        alpha,
+    }
+}
+
+fn http(target: SocketAddr, path: &str, alpha: bool) -> Checker {
+    let mut connection = Connection::new(target);
+    connection.connect_timeout = Duration::from_secs(2);
+    Checker {
+        spec: CheckSpec::Http(HttpCheck {
+            urls: vec![UrlCheck {
+                path: path.into(),
+                digest: None,
+                status_codes: StatusCodes {
+                    ranges: vec![(200, 200)],
+                },
+                virtualhost: None,
+            }],
+            virtualhost: None,
+            connection,
+            http_protocol: HttpProtocol::Http10,
+            tls: None,
+            fast_recovery: false,
+            max_body_bytes: 1 << 20,
+        }),
+        schedule: schedule(CheckKind::Http, alpha),
+    }
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<ServerTransition>) -> ServerTransition {
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("a transition within 20 s")
+        .expect("channel open")
+}
+
+#[tokio::test]
+async fn transitions_with_reasons() {
+    let nginx = Nginx::builder()
+        .file("health", b"OK\n")
+        .location("location = /down { return 503; }")
+        .start()
+        .expect("nginx");
+    let target = SocketAddr::from(([127, 0, 0, 1], nginx.http_port()));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let servers = vec![
+        // Healthy, alpha: starts down, comes up.
+        RealServerChecks {
+            id: 1,
+            weight: 1,
+            checkers: vec![http(target, "/health", true)],
+        },
+        // Unhealthy, not alpha: starts up, goes down after one retry.
+        RealServerChecks {
+            id: 2,
+            weight: 1,
+            checkers: vec![http(target, "/down", false)],
+        },
+        // Two checkers, one failing: down.
+        RealServerChecks {
+            id: 3,
+            weight: 1,
+            checkers: vec![
+                Checker {
+                    spec: CheckSpec::Tcp(TcpCheck {
+                        connection: Connection::new(target),
+                    }),
+                    schedule: schedule(CheckKind::Tcp, false),
+                },
+                Checker {
+                    spec: CheckSpec::Misc(MiscCheck {
+                        misc_path: "/bin/sh -c 'exit 12'".into(),
+                        misc_timeout: None,
+                        misc_dynamic: true,
+                        user: None,
+                        script_security: false,
+                    }),
+                    schedule: schedule(CheckKind::Misc, false),
+                },
+            ],
+        },
+    ];
+    let runner = Runner::start(servers, tx).expect("runner");
+    assert_eq!(
+        runner.initial_states(),
+        &[
+            InitialState {
+                server: 1,
+                up: false,
+                weight: 1
+            },
+            InitialState {
+                server: 2,
+                up: true,
+                weight: 1
+            },
+            InitialState {
+                server: 3,
+                up: true,
+                weight: 1
+            },
+        ]
+    );
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.push(next(&mut rx).await);
+    }
+    seen.sort_by_key(|t| t.server);
+    assert_eq!(
+        seen[0],
+        ServerTransition {
+            server: 1,
+            up: true,
+            weight: 1,
+            reason: format!("HTTP_GET http://{target}/health: status 200")
+        }
+    );
+    assert_eq!(
+        seen[1],
+        ServerTransition {
+            server: 2,
+            up: false,
+            weight: 1,
+            reason: format!("HTTP_GET http://{target}/down: status 503, expected 200")
+        }
+    );
+    assert_eq!(
+        seen[2],
+        ServerTransition {
+            server: 3,
+            up: true,
+            weight: 10,
+            reason: "MISC_CHECK /bin/sh -c 'exit 12': exit status 12: weight 1 -> 10".into()
+        }
+    );
+    // Nginx goes away: server 1 goes down with a connection reason.
+    drop(nginx);
+    let down = next(&mut rx).await;
+    let down = if down.server == 1 {
+        down
+    } else {
+        next(&mut rx).await
+    };
+    assert_eq!(down.server, 1);
+    assert!(!down.up);
+    assert_eq!(
+        down.reason,
+        format!("HTTP_GET http://{target}/health: connection refused")
+    );
+    let stats = runner.stats();
+    assert!(stats.checks_started() > 3);
+}

@@ -1,0 +1,575 @@
+//! Lowering: the generic block tree into the typed model, one block kind per module.
+//!
+//! Every problem becomes a diagnostic; lowering never stops at the first one. Keywords
+//! lvsd does not implement are reported as "not supported" warnings (their blocks are
+//! skipped); unknown keywords are warnings, as in keepalived.
+#![forbid(unsafe_code)]
+
+mod global;
+mod lvs;
+mod vrrp;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::diag::{Diagnostic, Problem};
+use super::lexer::Token;
+use super::model::{Config, LvsSyncDaemon, ScriptCommand};
+use super::source::Span;
+use super::tree::Node;
+
+/// Keywords accepted but not implemented by lvsd: a warning names them, their block is
+/// skipped. Listed per context for the README.
+pub const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
+    "bfd_instance",
+    "vrrp_track_process",
+    "track_file",
+    "vrrp_track_file",
+    "garp_group",
+    "linkbeat_interfaces",
+    "interface_up_down_delays",
+    "track_group",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "linkbeat_use_polling",
+];
+
+/// Checkers keepalived has and lvsd does not.
+pub const UNSUPPORTED_CHECKERS: &[&str] = &[
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+];
+
+/// vrrp_instance / vrrp_sync_group keywords lvsd does not implement.
+pub const UNSUPPORTED_VRRP: &[&str] = &["track_file", "track_process", "track_bfd", "use_ipvlan"];
+
+/// global_defs keywords that tune keepalived's own processes or integrations lvsd does
+/// not have (SNMP, DBus, firewalls, scheduling, netlink buffers, reload machinery).
+pub const UNSUPPORTED_GLOBAL: &[&str] = &[
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "linkbeat_use_polling",
+    "tmp_config_directory",
+    "config_save_dir",
+    "process_names",
+    "process_name",
+    "vrrp_process_name",
+    "checker_process_name",
+    "bfd_process_name",
+    "nftables",
+    "nftables_priority",
+    "nftables_counters",
+    "nftables_ifindex",
+    "nftables_ipvs",
+    "nftables_ipvs_priority",
+    "nftables_ipvs_start_fwmark",
+    "vrrp_iptables",
+    "vrrp_ipsets",
+    "disable_local_igmp",
+    "max_auto_priority",
+    "min_auto_priority_delay",
+    "vrrp_priority",
+    "checker_priority",
+    "bfd_priority",
+    "vrrp_no_swap",
+    "checker_no_swap",
+    "bfd_no_swap",
+    "vrrp_cpu_affinity",
+    "checker_cpu_affinity",
+    "bfd_cpu_affinity",
+    "vrrp_rt_priority",
+    "checker_rt_priority",
+    "bfd_rt_priority",
+    "vrrp_rlimit_rttime",
+    "checker_rlimit_rttime",
+    "bfd_rlimit_rttime",
+    "snmp_socket",
+    "enable_snmp_vrrp",
+    "enable_snmp_checker",
+    "enable_snmp_rfc",
+    "enable_snmp_rfcv2",
+    "enable_snmp_rfcv3",
+    "enable_snmp_keepalived",
+    "enable_traps",
+    "enable_dbus",
+    "dbus_service_name",
+    "vrrp_netlink_cmd_rcv_bufs",
+    "vrrp_netlink_cmd_rcv_bufs_force",
+    "vrrp_netlink_monitor_rcv_bufs",
+    "vrrp_netlink_monitor_rcv_bufs_force",
+    "lvs_netlink_cmd_rcv_bufs",
+    "lvs_netlink_cmd_rcv_bufs_force",
+    "lvs_netlink_monitor_rcv_bufs",
+    "lvs_netlink_monitor_rcv_bufs_force",
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
+    "vrrp_rx_bufs_policy",
+    "vrrp_rx_bufs_multiplier",
+    "umask",
+    "reload_check_config",
+    "include_check",
+    "reload_time_file",
+    "reload_repeat",
+    "reload_file",
+    "data_use_instance",
+];
+
+/// Every keyword lvsd accepts only with a "not supported" warning.
+pub fn unsupported_keywords() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = UNSUPPORTED_TOP_LEVEL
+        .iter()
+        .chain(UNSUPPORTED_CHECKERS)
+        .chain(UNSUPPORTED_VRRP)
+        .chain(UNSUPPORTED_GLOBAL)
+        .chain(lvs::UNSUPPORTED_LVS)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// Lowers the top-level statements. `global_defs` is read first wherever it is, since
+/// instances inherit from it.
+pub fn lower(nodes: &[Node], diags: &mut Vec<Diagnostic>) -> Config {
+    let mut cx = Cx { diags };
+    let mut config = Config::default();
+    for node in nodes {
+        if node.name() == "global_defs" {
+            global::global_defs(&mut cx, node, &mut config.global);
+        } else if global::TOP_LEVEL_GLOBALS.contains(&node.name()) {
+            global::global_keyword(&mut cx, node, &mut config.global);
+        }
+    }
+    for node in nodes {
+        let kw = node.name();
+        match kw {
+            "global_defs" => {}
+            k if global::TOP_LEVEL_GLOBALS.contains(&k) => {}
+            "vrrp_script" => {
+                if let Some(s) = vrrp::vrrp_script(&mut cx, node) {
+                    config.vrrp_scripts.push(s);
+                }
+            }
+            "vrrp_instance" => {
+                if let Some((i, sync_if)) = vrrp::vrrp_instance(&mut cx, node, &config.global) {
+                    if let (Some(interface), None) = (sync_if, &config.global.lvs_sync_daemon) {
+                        config.global.lvs_sync_daemon = Some(LvsSyncDaemon {
+                            interface,
+                            span: i.span,
+                            instance: Some(i.name.clone()),
+                            sync_id: None,
+                            maxlen: None,
+                            port: None,
+                            ttl: None,
+                            group: None,
+                        });
+                    }
+                    config.vrrp_instances.push(i);
+                }
+            }
+            "vrrp_sync_group" => {
+                if let Some(g) = vrrp::vrrp_sync_group(&mut cx, node) {
+                    config.vrrp_sync_groups.push(g);
+                }
+            }
+            "static_ipaddress" => {
+                for n in cx.block(node) {
+                    if let Some(a) = vrrp::ip_address(&mut cx, n) {
+                        config.static_ipaddresses.push(a);
+                    }
+                }
+            }
+            "static_routes" => {
+                for n in cx.block(node) {
+                    config.static_routes.push(vrrp::route(&mut cx, n));
+                }
+            }
+            "static_rules" => {
+                for n in cx.block(node) {
+                    config.static_rules.push(vrrp::rule(&mut cx, n));
+                }
+            }
+            "virtual_server_group" => {
+                if let Some(g) = lvs::virtual_server_group(&mut cx, node) {
+                    config.virtual_server_groups.push(g);
+                }
+            }
+            "virtual_server" => {
+                if let Some(v) = lvs::virtual_server(&mut cx, node, &config.global) {
+                    config.virtual_servers.push(v);
+                }
+            }
+            "SSL" => config.ssl = Some(lvs::ssl(&mut cx, node)),
+            k if UNSUPPORTED_TOP_LEVEL.contains(&k) => cx.unsupported(node),
+            _ => cx.unknown(node, "the top level"),
+        }
+    }
+    config
+}
+
+/// Lowering context: where diagnostics go, and the small parsers every block uses.
+pub(crate) struct Cx<'d> {
+    pub diags: &'d mut Vec<Diagnostic>,
+}
+
+pub(crate) const BOOL_EXPECTED: &str = "on|off|true|false|yes|no";
+
+impl Cx<'_> {
+    /// Keeps at most a bit more than [`MAX_DIAGNOSTICS`](super::MAX_DIAGNOSTICS); the
+    /// loader reports the cut.
+    fn push(&mut self, d: Diagnostic) {
+        // Past the cap, keep only a first error, so a refused configuration stays refused.
+        if self.diags.len() <= super::MAX_DIAGNOSTICS
+            || (d.is_error() && !self.diags.iter().any(Diagnostic::is_error))
+        {
+            self.diags.push(d);
+        }
+    }
+
+    pub fn error(&mut self, span: Span, problem: Problem) {
+        self.push(Diagnostic::error(span, problem));
+    }
+
+    pub fn error_expected(&mut self, span: Span, problem: Problem, expected: &str) {
+        self.push(Diagnostic::error(span, problem).expected(expected));
+    }
+
+    pub fn warning(&mut self, span: Span, problem: Problem) {
+        self.push(Diagnostic::warning(span, problem));
+    }
+
+    pub fn unknown(&mut self, node: &Node, context: &str) {
+        self.warning(
+            node.keyword.span,
+            Problem::UnknownKeyword {
+                keyword: node.name().to_string(),
+                context: context.to_string(),
+            },
+        );
+    }
+
+    pub fn unsupported(&mut self, node: &Node) {
+        self.warning(
+            node.keyword.span,
+            Problem::Unsupported {
+                keyword: node.name().to_string(),
+            },
+        );
+    }
+
+    /// The statements of `node`'s block; an error if it has none.
+    pub fn block<'n>(&mut self, node: &'n Node) -> &'n [Node] {
+        match &node.block {
+            Some(b) => &b.nodes,
+            None => {
+                self.error(
+                    node.span(),
+                    Problem::MissingBlock {
+                        keyword: node.name().to_string(),
+                    },
+                );
+                &[]
+            }
+        }
+    }
+
+    /// An error if a scalar keyword has a block (the block is ignored).
+    pub fn no_block(&mut self, node: &Node) -> bool {
+        if let Some(b) = &node.block {
+            self.error(
+                b.open,
+                Problem::UnexpectedBlock {
+                    keyword: node.name().to_string(),
+                },
+            );
+            return false;
+        }
+        true
+    }
+
+    fn missing(&mut self, node: &Node, expected: &str) {
+        self.error_expected(
+            node.keyword.span,
+            Problem::MissingValue {
+                keyword: node.name().to_string(),
+            },
+            expected,
+        );
+    }
+
+    fn extra(&mut self, node: &Node, from: usize) {
+        if let Some(t) = node.args.get(from) {
+            self.warning(
+                t.span,
+                Problem::ExtraArgument {
+                    keyword: node.name().to_string(),
+                    value: t.text.clone(),
+                },
+            );
+        }
+    }
+
+    pub fn invalid(&mut self, node: &Node, tok: &Token, expected: &str) {
+        self.error_expected(
+            tok.span,
+            Problem::InvalidValue {
+                keyword: node.name().to_string(),
+                value: tok.text.clone(),
+            },
+            expected,
+        );
+    }
+
+    /// The single argument of `node`.
+    pub fn one<'n>(&mut self, node: &'n Node, expected: &str) -> Option<&'n Token> {
+        self.no_block(node);
+        let Some(t) = node.args.first() else {
+            self.missing(node, expected);
+            return None;
+        };
+        self.extra(node, 1);
+        Some(t)
+    }
+
+    /// The single argument of `node` as a string.
+    pub fn string(&mut self, node: &Node) -> Option<String> {
+        self.one(node, "a value").map(|t| t.text.clone())
+    }
+
+    /// All arguments joined by spaces (e.g. `script /bin/x arg`), at least one.
+    pub fn rest(&mut self, node: &Node, expected: &str) -> Option<String> {
+        self.no_block(node);
+        if node.args.is_empty() {
+            self.missing(node, expected);
+            return None;
+        }
+        Some(
+            node.args
+                .iter()
+                .map(|t| t.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
+    /// A keyword that is a flag, optionally followed by <BOOL>.
+    pub fn flag(&mut self, node: &Node) -> bool {
+        self.no_block(node);
+        let Some(t) = node.args.first() else {
+            return true;
+        };
+        self.extra(node, 1);
+        match parse_bool(&t.text) {
+            Some(b) => b,
+            None => {
+                self.invalid(node, t, BOOL_EXPECTED);
+                true
+            }
+        }
+    }
+
+    /// An integer token in `min..=max`.
+    pub fn int_token(&mut self, node: &Node, tok: &Token, min: i64, max: i64) -> Option<i64> {
+        let Some(v) = parse_integer(&tok.text) else {
+            self.invalid(node, tok, &format!("an integer {min}..{max}"));
+            return None;
+        };
+        if v < min || v > max {
+            self.error(
+                tok.span,
+                Problem::OutOfRange {
+                    keyword: node.name().to_string(),
+                    value: tok.text.clone(),
+                    min,
+                    max,
+                },
+            );
+            return None;
+        }
+        Some(v)
+    }
+
+    /// The single integer argument, in `min..=max`.
+    pub fn int(&mut self, node: &Node, min: i64, max: i64) -> Option<i64> {
+        let t = self.one(node, &format!("an integer {min}..{max}"))?;
+        self.int_token(node, t, min, max)
+    }
+
+    pub fn u32(&mut self, node: &Node) -> Option<u32> {
+        self.int(node, 0, i64::from(u32::MAX))
+            .and_then(|v| u32::try_from(v).ok())
+    }
+
+    pub fn u8_range(&mut self, node: &Node, min: u8, max: u8) -> Option<u8> {
+        self.int(node, i64::from(min), i64::from(max))
+            .and_then(|v| u8::try_from(v).ok())
+    }
+
+    /// A <TIMER> token: seconds, fractions allowed (microsecond resolution).
+    pub fn timer_token(&mut self, node: &Node, tok: &Token) -> Option<Duration> {
+        match parse_timer(&tok.text) {
+            Some(d) => Some(d),
+            None => {
+                self.invalid(node, tok, "a time in seconds, e.g. 3 or 0.5");
+                None
+            }
+        }
+    }
+
+    pub fn timer(&mut self, node: &Node) -> Option<Duration> {
+        let t = self.one(node, "a time in seconds")?;
+        self.timer_token(node, t)
+    }
+
+    pub fn ip_token(&mut self, node: &Node, tok: &Token) -> Option<IpAddr> {
+        match tok.text.parse::<IpAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.invalid(node, tok, "an IPv4 or IPv6 address");
+                None
+            }
+        }
+    }
+
+    pub fn ip(&mut self, node: &Node) -> Option<IpAddr> {
+        let t = self.one(node, "an IP address")?;
+        self.ip_token(node, t)
+    }
+
+    pub fn port_token(&mut self, node: &Node, tok: &Token) -> Option<u16> {
+        match parse_integer(&tok.text).and_then(|v| u16::try_from(v).ok()) {
+            Some(p) => Some(p),
+            None => {
+                self.invalid(node, tok, "a port 0..65535");
+                None
+            }
+        }
+    }
+
+    pub fn port(&mut self, node: &Node) -> Option<u16> {
+        let t = self.one(node, "a port")?;
+        self.port_token(node, t)
+    }
+
+    /// `KEYWORD SCRIPT [USER [GROUP]]`.
+    pub fn script(&mut self, node: &Node) -> Option<ScriptCommand> {
+        self.no_block(node);
+        let Some(cmd) = node.args.first() else {
+            self.missing(node, "a script path or quoted command line");
+            return None;
+        };
+        self.extra(node, 3);
+        Some(ScriptCommand {
+            command: cmd.text.clone(),
+            user: node.args.get(1).map(|t| t.text.clone()),
+            group: node.args.get(2).map(|t| t.text.clone()),
+        })
+    }
+
+    /// The words of a list block (`notification_email { a b }`): every keyword and argument.
+    pub fn words(&mut self, node: &Node) -> Vec<Token> {
+        let mut out = Vec::new();
+        for n in self.block(node) {
+            if let Some(b) = &n.block {
+                self.error(
+                    b.open,
+                    Problem::UnexpectedBlock {
+                        keyword: n.name().to_string(),
+                    },
+                );
+            }
+            out.push(n.keyword.clone());
+            out.extend(n.args.iter().cloned());
+        }
+        out
+    }
+}
+
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Some(true),
+        "off" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Decimal, or hex with 0x, optionally negative.
+pub(crate) fn parse_integer(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let v = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(h) => i64::from_str_radix(h, 16).ok()?,
+        None => {
+            if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse::<i64>().ok()?
+        }
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// Seconds with up to 6 decimals (more are truncated): `3`, `0.5`, `2.71828`.
+pub(crate) fn parse_timer(s: &str) -> Option<Duration> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    if secs > 1_000_000_000 {
+        return None;
+    }
+    let mut micros: u32 = 0;
+    for (i, d) in frac.bytes().take(6).enumerate() {
+        micros += u32::from(d - b'0') * 10u32.pow(5 - i as u32);
+    }
+    Some(Duration::from_secs(secs) + Duration::from_micros(u64::from(micros)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_parse_fractions() {
+        assert_eq!(parse_timer("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_timer("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_timer("2.71828"),
+            Some(Duration::from_micros(2_718_280))
+        );
+        assert_eq!(parse_timer(".000001"), Some(Duration::from_micros(1)));
+        assert_eq!(parse_timer("-1"), None);
+        assert_eq!(parse_timer("1e3"), None);
+        assert_eq!(parse_timer(""), None);
+    }
+
+    #[test]
+    fn integers_and_bools() {
+        assert_eq!(parse_integer("-20"), Some(-20));
+        assert_eq!(parse_integer("0x10"), Some(16));
+        assert_eq!(parse_integer("1.5"), None);
+        assert_eq!(parse_bool("Yes"), Some(true));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

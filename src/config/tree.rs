@@ -1,0 +1,259 @@
+//! The generic block tree: statements (`keyword args...`) with optional `{ }` blocks.
+//!
+//! Built iteratively with an explicit stack and a depth limit, so no input (e.g. 100 000
+//! `{`) can overflow the stack. A `{` may follow the keyword on the same line or start
+//! the next line; `}` may share a line with a value; several statements may share a line
+//! inside braces (`virtual_ipaddress { 10.0.0.1 }`).
+#![forbid(unsafe_code)]
+
+use super::diag::{Diagnostic, Problem};
+use super::lexer::{Token, TokenKind};
+use super::source::Span;
+
+/// Deepest block nesting accepted (keepalived itself never needs more than 5).
+pub const MAX_NESTING_DEPTH: usize = 32;
+
+/// One statement: keyword, arguments on the same line, optional block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub keyword: Token,
+    pub args: Vec<Token>,
+    pub block: Option<Block>,
+}
+
+impl Node {
+    pub fn name(&self) -> &str {
+        &self.keyword.text
+    }
+    /// Span of the keyword and its arguments.
+    pub fn span(&self) -> Span {
+        self.args
+            .last()
+            .map(|a| self.keyword.span.to(a.span))
+            .unwrap_or(self.keyword.span)
+    }
+}
+
+/// The statements between `{` and `}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Block {
+    pub open: Span,
+    pub nodes: Vec<Node>,
+}
+
+struct Frame {
+    /// `None` for the root and for blocks opened by a stray `{` (dropped when closed).
+    header: Option<(Token, Vec<Token>)>,
+    open: Span,
+    nodes: Vec<Node>,
+}
+
+/// Builds the tree from lines of tokens.
+pub struct TreeBuilder {
+    stack: Vec<Frame>,
+    /// Depth of blocks being skipped past [`MAX_NESTING_DEPTH`].
+    skipping: usize,
+}
+
+impl Default for TreeBuilder {
+    fn default() -> Self {
+        TreeBuilder::new()
+    }
+}
+
+impl TreeBuilder {
+    pub fn new() -> TreeBuilder {
+        TreeBuilder {
+            stack: vec![Frame {
+                header: None,
+                open: Span::default(),
+                nodes: Vec::new(),
+            }],
+            skipping: 0,
+        }
+    }
+
+    fn top(&mut self) -> &mut Frame {
+        if self.stack.is_empty() {
+            self.stack.push(Frame {
+                header: None,
+                open: Span::default(),
+                nodes: Vec::new(),
+            });
+        }
+        let last = self.stack.len() - 1;
+        &mut self.stack[last]
+    }
+
+    fn push_statement(&mut self, stmt: (Token, Vec<Token>)) {
+        self.top().nodes.push(Node {
+            keyword: stmt.0,
+            args: stmt.1,
+            block: None,
+        });
+    }
+
+    fn open(&mut self, header: Option<(Token, Vec<Token>)>, at: Span, diags: &mut Vec<Diagnostic>) {
+        if self.stack.len() > MAX_NESTING_DEPTH {
+            diags.push(Diagnostic::error(
+                at,
+                Problem::NestingTooDeep {
+                    limit: MAX_NESTING_DEPTH,
+                },
+            ));
+            self.skipping = 1;
+            return;
+        }
+        self.stack.push(Frame {
+            header,
+            open: at,
+            nodes: Vec::new(),
+        });
+    }
+
+    fn close(&mut self, at: Span, diags: &mut Vec<Diagnostic>) {
+        if self.stack.len() <= 1 {
+            diags.push(Diagnostic::error(at, Problem::UnmatchedClose));
+            return;
+        }
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
+        if let Some((keyword, args)) = frame.header {
+            self.top().nodes.push(Node {
+                keyword,
+                args,
+                block: Some(Block {
+                    open: frame.open,
+                    nodes: frame.nodes,
+                }),
+            });
+        }
+    }
+
+    /// Adds one logical line of tokens.
+    pub fn line(&mut self, tokens: Vec<Token>, diags: &mut Vec<Diagnostic>) {
+        let mut current: Option<(Token, Vec<Token>)> = None;
+        for tok in tokens {
+            if self.skipping > 0 {
+                match tok.kind {
+                    TokenKind::Open => self.skipping += 1,
+                    TokenKind::Close => self.skipping -= 1,
+                    TokenKind::Word => {}
+                }
+                continue;
+            }
+            match tok.kind {
+                TokenKind::Word => match &mut current {
+                    Some((_, args)) => args.push(tok),
+                    None => current = Some((tok, Vec::new())),
+                },
+                TokenKind::Open => {
+                    if let Some(stmt) = current.take() {
+                        self.open(Some(stmt), tok.span, diags);
+                        continue;
+                    }
+                    // `{` starting a line: it opens the block of the previous statement.
+                    let previous = self.top().nodes.last().is_some_and(|n| n.block.is_none());
+                    if previous {
+                        if let Some(node) = self.top().nodes.pop() {
+                            self.open(Some((node.keyword, node.args)), tok.span, diags);
+                        }
+                    } else {
+                        diags.push(
+                            Diagnostic::error(tok.span, Problem::StrayOpen)
+                                .expected("a keyword before '{'"),
+                        );
+                        self.open(None, tok.span, diags);
+                    }
+                }
+                TokenKind::Close => {
+                    if let Some(stmt) = current.take() {
+                        self.push_statement(stmt);
+                    }
+                    self.close(tok.span, diags);
+                }
+            }
+        }
+        if let Some(stmt) = current {
+            self.push_statement(stmt);
+        }
+    }
+
+    /// Closes whatever is still open (reporting it) and returns the top-level statements.
+    pub fn finish(mut self, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
+        while self.stack.len() > 1 {
+            let (keyword, open) = match self.stack.last() {
+                Some(f) => (
+                    f.header
+                        .as_ref()
+                        .map(|h| h.0.text.clone())
+                        .unwrap_or_else(|| "{".into()),
+                    f.open,
+                ),
+                None => break,
+            };
+            diags.push(
+                Diagnostic::error(open, Problem::UnclosedBlock { keyword }).expected("a '}'"),
+            );
+            self.close(open, diags);
+        }
+        self.stack.pop().map(|f| f.nodes).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lexer::{tokenize, MappedText};
+    use super::super::source::FileId;
+    use super::*;
+
+    fn build(lines: &[&str]) -> (Vec<Node>, Vec<Diagnostic>) {
+        let mut d = Vec::new();
+        let mut b = TreeBuilder::new();
+        for l in lines {
+            let t = tokenize(&MappedText::from_source(l, FileId(0), 0), &mut d);
+            b.line(t, &mut d);
+        }
+        (b.finish(&mut d), d)
+    }
+
+    #[test]
+    fn brace_on_next_line_and_shared_close() {
+        let (nodes, d) = build(&[
+            "vrrp_instance VI_1",
+            "{",
+            "  virtual_ipaddress { 10.0.0.1 }",
+            "priority 5 }",
+        ]);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(nodes.len(), 1);
+        let inner = &nodes[0]
+            .block
+            .as_ref()
+            .map(|b| b.nodes.clone())
+            .unwrap_or_default();
+        assert_eq!(inner.len(), 2);
+        assert_eq!(inner[0].name(), "virtual_ipaddress");
+        assert_eq!(inner[1].args[0].text, "5");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let many = "a {".repeat(100_000);
+        let (_, d) = build(&[&many]);
+        assert!(d
+            .iter()
+            .any(|d| matches!(d.problem, Problem::NestingTooDeep { .. })));
+        let braces = "{".repeat(100_000);
+        let (_, d) = build(&[&braces]);
+        assert!(!d.is_empty());
+    }
+
+    #[test]
+    fn unbalanced_braces_are_reported() {
+        let (_, d) = build(&["}", "a {"]);
+        assert!(matches!(d[0].problem, Problem::UnmatchedClose));
+        assert!(matches!(d[1].problem, Problem::UnclosedBlock { .. }));
+    }
+}

@@ -1,0 +1,475 @@
+//! The director loop: checker transitions, signals and status requests in;
+//! reconciled IPVS writes, scripts and checker starts/stops out. All
+//! decisions are the pure director's; this file only moves events.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use checkers::runner::ServerTransition;
+use ipvs::model::{ServiceKey, SyncState, Table};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::checks::CheckerPool;
+use super::control::{self, StatusRequest};
+use super::kernel::Kernel;
+use super::status::{self, Status};
+use super::{failed, sd_notify, sync_daemon, Options};
+use crate::config::model::LvsSyncDaemon;
+use crate::config::{self, ConfigOptions};
+use crate::director::plan::{plan, scoped};
+use crate::director::{translate, Action, Director, DirectorSpec};
+use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
+
+/// One loaded configuration, translated for each part.
+struct LoadedConfig {
+    director: DirectorSpec,
+    vrrp: VrrpConfig,
+    sync: Option<LvsSyncDaemon>,
+}
+
+fn load(opts: &Options) -> Result<LoadedConfig, String> {
+    let copts = ConfigOptions {
+        config_id: opts.config_id.clone(),
+        ..ConfigOptions::default()
+    };
+    let loaded = config::load(&opts.config_file, &copts).map_err(|d| d.render())?;
+    for w in &loaded.warnings {
+        tracing::warn!("{}", w.render(&loaded.sources));
+    }
+    let director = translate(&loaded.config).map_err(|e| e.to_string())?;
+    let vrrp = crate::vrrp::translate::translate(&loaded.config).map_err(|e| e.to_string())?;
+    Ok(LoadedConfig {
+        director,
+        vrrp,
+        sync: loaded.config.global.lvs_sync_daemon.clone(),
+    })
+}
+
+/// `lvsd run` without `-P`: the whole director (or checkers only with `-C`).
+pub fn run(opts: Options) -> ExitCode {
+    let loaded = match load(&opts) {
+        Ok(l) => l,
+        Err(e) => {
+            return failed(format!(
+                "{}: configuration is not usable:\n{e}",
+                opts.config_file.display()
+            ))
+        }
+    };
+    if let Some(pid) = &opts.pid_file {
+        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
+            return failed(format!("writing pid file {}: {e}", pid.display()));
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return failed(format!("starting the runtime: {e}")),
+    };
+    let result = rt.block_on(async {
+        let kernel = super::kernel::connect().await?;
+        serve(opts.clone(), loaded, kernel).await
+    });
+    if let Some(pid) = &opts.pid_file {
+        let _ = std::fs::remove_file(pid);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failed(e),
+    }
+}
+
+/// A running VRRP runner and the way to stop it.
+struct VrrpTask {
+    stop: oneshot::Sender<()>,
+    handle: JoinHandle<()>,
+    /// The configuration it runs, to tell whether a reload changes it.
+    fingerprint: String,
+}
+
+fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
+    if config.instances.is_empty() {
+        return None;
+    }
+    let fingerprint = format!("{config:?}");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let options = RunnerOptions {
+        state_file: opts.vrrp_state_file.clone(),
+        dont_release_vrrp: opts.dont_release_vrrp,
+    };
+    let handle = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = crate::vrrp::runner::run(config, options, shutdown).await {
+            tracing::error!("VRRP stopped: {e}");
+        }
+    });
+    Some(VrrpTask {
+        stop,
+        handle,
+        fingerprint,
+    })
+}
+
+async fn stop_vrrp(task: VrrpTask) {
+    let _ = task.stop.send(());
+    let _ = task.handle.await;
+}
+
+struct Daemon<K: Kernel> {
+    opts: Options,
+    kernel: K,
+    director: Director,
+    pool: CheckerPool,
+    /// What the kernel holds of our services after the last successful
+    /// apply; `None`: read the kernel before planning.
+    programmed: Option<Table>,
+    /// Services owned before the last reload (deleted if no longer wanted).
+    previously_owned: BTreeSet<ServiceKey>,
+    ipvs_writes: u64,
+    reloads: u64,
+    last_reload_error: Option<String>,
+    started: Instant,
+    vrrp: Option<VrrpTask>,
+    sync: Option<LvsSyncDaemon>,
+    sync_running: Option<SyncState>,
+}
+
+impl<K: Kernel> Daemon<K> {
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn perform(&mut self, actions: Vec<Action>) {
+        let mut queue = actions;
+        while let Some(action) = queue.pop() {
+            match action {
+                Action::StartChecks { key, checks } => {
+                    let weight = checks.weight;
+                    if let Err(e) = self.pool.start(key.clone(), checks) {
+                        tracing::error!("{key}: cannot start its checkers: {e}");
+                        let more = self.director.on_transition(
+                            &key,
+                            false,
+                            weight,
+                            &format!("checkers not started: {e}"),
+                        );
+                        queue.extend(more);
+                    }
+                }
+                Action::StopChecks { key } => self.pool.stop(&key),
+                Action::RunScript { script, why } => {
+                    tracing::info!("{why}: running {}", script.command);
+                    crate::vrrp::notify::spawn_all(&[script.command]);
+                }
+            }
+        }
+    }
+
+    fn scope(&self) -> BTreeSet<ServiceKey> {
+        self.director
+            .owned_services()
+            .union(&self.previously_owned)
+            .copied()
+            .collect()
+    }
+
+    async fn read_kernel(&mut self) -> Option<Table> {
+        match self.kernel.table().await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!("{e}");
+                None
+            }
+        }
+    }
+
+    /// Brings the kernel's table to the director's desired one.
+    async fn reconcile(&mut self) {
+        let current = match self.programmed.take() {
+            Some(t) => t,
+            None => match self.read_kernel().await {
+                Some(t) => scoped(&t, &self.scope()),
+                None => return,
+            },
+        };
+        let desired = self.director.desired();
+        let ops = plan(&desired, &current);
+        if ops.is_empty() {
+            self.programmed = Some(current);
+            self.previously_owned = self.director.owned_services();
+            return;
+        }
+        for op in &ops {
+            tracing::info!("IPVS: {op}");
+        }
+        self.ipvs_writes += ops.len() as u64;
+        match self.kernel.apply(&ops).await {
+            Ok(()) => {
+                self.programmed = Some(desired);
+                self.previously_owned = self.director.owned_services();
+            }
+            Err(e) => {
+                tracing::error!("IPVS: {e}");
+                self.programmed = None;
+            }
+        }
+    }
+
+    async fn on_transitions(
+        &mut self,
+        first: ServerTransition,
+        rx: &mut mpsc::UnboundedReceiver<ServerTransition>,
+    ) {
+        let mut next = Some(first);
+        // Batch everything already queued into one reconcile.
+        while let Some(t) = next {
+            if let Some(key) = self.pool.key_of(t.server).cloned() {
+                tracing::info!(
+                    "{key}: {} (weight {}): {}",
+                    if t.up { "UP" } else { "DOWN" },
+                    t.weight,
+                    t.reason
+                );
+                let actions = self.director.on_transition(&key, t.up, t.weight, &t.reason);
+                self.perform(actions);
+            }
+            next = rx.try_recv().ok();
+        }
+        self.reconcile().await;
+    }
+
+    async fn reload(&mut self) {
+        sd_notify::reloading();
+        tracing::info!("SIGHUP: reloading {}", self.opts.config_file.display());
+        match load(&self.opts) {
+            Err(e) => {
+                tracing::error!(
+                    "reload refused, the running configuration stays: {}",
+                    e.trim_end()
+                );
+                self.last_reload_error = Some(e);
+            }
+            Ok(loaded) => {
+                self.reloads += 1;
+                self.last_reload_error = None;
+                self.previously_owned = self.scope();
+                let actions = self.director.reload(loaded.director, self.now());
+                self.perform(actions);
+                // Heal any drift while we are at it: plan against the kernel.
+                self.programmed = None;
+                self.reconcile().await;
+                if !self.opts.checkers_only {
+                    let fingerprint = format!("{:?}", loaded.vrrp);
+                    let changed = self.vrrp.as_ref().map(|v| &v.fingerprint) != Some(&fingerprint)
+                        && !(self.vrrp.is_none() && loaded.vrrp.instances.is_empty());
+                    if changed {
+                        tracing::warn!(
+                            "VRRP configuration changed: restarting the VRRP runner (no in-place VRRP reload)"
+                        );
+                        if let Some(v) = self.vrrp.take() {
+                            stop_vrrp(v).await;
+                        }
+                        self.vrrp = start_vrrp(loaded.vrrp, &self.opts);
+                    }
+                    self.sync = loaded.sync;
+                }
+                tracing::info!("reload done");
+            }
+        }
+        sd_notify::notify("READY=1");
+    }
+
+    async fn status(&mut self) -> Status {
+        let kernel = self.read_kernel().await.unwrap_or_default();
+        let vrrp = self
+            .opts
+            .vrrp_state_file
+            .as_ref()
+            .filter(|_| self.vrrp.is_some())
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).ok())
+            .unwrap_or_default();
+        Status {
+            pid: std::process::id(),
+            config_file: self.opts.config_file.display().to_string(),
+            mode: if self.opts.checkers_only {
+                "checkers-only".into()
+            } else {
+                "full".into()
+            },
+            reloads: self.reloads,
+            last_reload_error: self.last_reload_error.clone(),
+            ipvs_writes: self.ipvs_writes,
+            vrrp,
+            virtual_servers: status::snapshot(&self.director, &kernel),
+        }
+    }
+
+    async fn dump(&mut self) {
+        let text = status::render(&self.status().await);
+        let path = self.opts.data_file.clone();
+        match std::fs::write(&path, text) {
+            Ok(()) => tracing::info!("SIGUSR1: state written to {}", path.display()),
+            Err(e) => tracing::error!("SIGUSR1: writing {}: {e}", path.display()),
+        }
+    }
+
+    async fn drain_tick(&mut self) {
+        if self.director.draining().next().is_none() {
+            return;
+        }
+        let Some(kernel) = self.read_kernel().await else {
+            return;
+        };
+        if self.director.drain_tick(self.now(), &kernel) {
+            self.programmed = Some(scoped(&kernel, &self.scope()));
+            self.reconcile().await;
+        }
+    }
+
+    async fn follow_vrrp_for_sync_daemon(&mut self) {
+        let (Some(cfg), Some(path)) = (self.sync.clone(), self.opts.vrrp_state_file.clone()) else {
+            return;
+        };
+        if self.vrrp.is_none() {
+            return;
+        }
+        let Some(instance) = cfg.instance.clone() else {
+            return;
+        };
+        let Some(state) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| sync_daemon::instance_state(&t, &instance))
+        else {
+            return;
+        };
+        let role = sync_daemon::role_for(&state);
+        let ops = sync_daemon::switch(&cfg, self.sync_running, role);
+        if ops.is_empty() {
+            return;
+        }
+        tracing::info!("lvs_sync_daemon: {instance} is {state}: running the {role:?} sync daemon");
+        self.ipvs_writes += ops.len() as u64;
+        match self.kernel.apply(&ops).await {
+            Ok(()) => self.sync_running = Some(role),
+            Err(e) => tracing::error!("lvs_sync_daemon: {e}"),
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        sd_notify::notify("STOPPING=1");
+        if let Some(v) = self.vrrp.take() {
+            stop_vrrp(v).await;
+        }
+        if let Some(role) = self.sync_running.take() {
+            let _ = self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await;
+        }
+        if self.opts.dont_release_ipvs {
+            tracing::info!("--dont-release-ipvs: leaving the IPVS table in place");
+            return;
+        }
+        let Some(kernel) = self.read_kernel().await else {
+            return;
+        };
+        let ops = plan(&Table::default(), &scoped(&kernel, &self.scope()));
+        for op in &ops {
+            tracing::info!("IPVS: {op}");
+        }
+        if let Err(e) = self.kernel.apply(&ops).await {
+            tracing::error!("IPVS: removing our services: {e}");
+        }
+    }
+}
+
+fn signal_stream(kind: SignalKind, name: &str) -> Result<tokio::signal::unix::Signal, String> {
+    signal(kind).map_err(|e| format!("installing the {name} handler: {e}"))
+}
+
+async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Result<(), String> {
+    let mut hup = signal_stream(SignalKind::hangup(), "SIGHUP")?;
+    let mut term = signal_stream(SignalKind::terminate(), "SIGTERM")?;
+    let mut int = signal_stream(SignalKind::interrupt(), "SIGINT")?;
+    let mut usr1 = signal_stream(SignalKind::user_defined1(), "SIGUSR1")?;
+
+    let (tx, mut transitions) = mpsc::unbounded_channel();
+    let (director, actions) = Director::new(loaded.director);
+    let mut d = Daemon {
+        opts: opts.clone(),
+        kernel,
+        director,
+        pool: CheckerPool::new(tx),
+        programmed: None,
+        previously_owned: BTreeSet::new(),
+        ipvs_writes: 0,
+        reloads: 0,
+        last_reload_error: None,
+        started: Instant::now(),
+        vrrp: None,
+        sync: loaded.sync,
+        sync_running: None,
+    };
+    // Adopt what the kernel already has: a restart with the same config writes nothing.
+    d.reconcile().await;
+    d.perform(actions);
+    tracing::info!(
+        "{} virtual servers, {} real servers checked; IPVS writes at start: {}",
+        d.director.spec().virtual_servers.len(),
+        d.pool.len(),
+        d.ipvs_writes
+    );
+    if !opts.checkers_only {
+        d.vrrp = start_vrrp(loaded.vrrp, &opts);
+    }
+
+    let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
+    let control = match control::serve(&opts.control_socket, status_tx) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!("{e}; `lvsd status` will not work");
+            None
+        }
+    };
+    sd_notify::notify("READY=1");
+    tracing::info!("lvsd running (pid {})", std::process::id());
+
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            Some(t) = transitions.recv() => d.on_transitions(t, &mut transitions).await,
+            _ = hup.recv() => d.reload().await,
+            _ = usr1.recv() => d.dump().await,
+            Some(req) = status_rx.recv() => {
+                let s = d.status().await;
+                let _ = req.send(s);
+            }
+            _ = tick.tick() => {
+                d.drain_tick().await;
+                d.follow_vrrp_for_sync_daemon().await;
+            }
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
+        }
+    }
+    d.shutdown().await;
+    if let Some(c) = control {
+        c.abort();
+    }
+    let _ = std::fs::remove_file(&opts.control_socket);
+    Ok(())
+}
+
+/// For `lvsd status`: the default control socket path.
+pub fn default_socket() -> &'static Path {
+    Path::new(control::DEFAULT_SOCKET)
+}

@@ -1,0 +1,189 @@
+//! The daemon's observable state: one serde snapshot served on the control
+//! socket (`lvsd status`), written by SIGUSR1 as text. Secrets never enter
+//! it: VRRP authentication is not part of any field. Pure.
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+
+use ipvs::model::{SocketText, Table};
+use serde::{Deserialize, Serialize};
+
+use crate::director::Director;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    pub config_file: String,
+    /// "full" or "checkers-only" (`-C`).
+    pub mode: String,
+    pub reloads: u64,
+    /// Why the last reload was refused (the old configuration kept running).
+    pub last_reload_error: Option<String>,
+    /// IPVS write operations since start (a restart that adopts the table adds none).
+    pub ipvs_writes: u64,
+    /// Snapshots of the VRRP instances, as the VRRP runner reports them.
+    pub vrrp: Vec<serde_json::Value>,
+    pub virtual_servers: Vec<VirtualServerStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VirtualServerStatus {
+    pub name: String,
+    pub quorum_up: bool,
+    pub services: Vec<ServiceStatus>,
+    pub real_servers: Vec<RealServerStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    pub scheduler: String,
+    /// In the kernel's table (false until programmed).
+    pub programmed: bool,
+    pub conns: u64,
+    pub inpkts: u64,
+    pub outpkts: u64,
+    pub inbytes: u64,
+    pub outbytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RealServerStatus {
+    pub address: String,
+    pub up: bool,
+    pub weight: u32,
+    /// Why it last changed state: the last failure while down.
+    pub reason: String,
+    /// Summed over the virtual server's services, from the kernel.
+    pub active_conns: u64,
+    pub inactive_conns: u64,
+}
+
+/// Builds the snapshot from the director and the kernel's table.
+pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus> {
+    let mut out = Vec::new();
+    for vs in &director.spec().virtual_servers {
+        let mut services = Vec::new();
+        for s in &vs.services {
+            let live = kernel.services.iter().find(|(k, _)| k.key == s.key);
+            let stats = live.map(|(k, _)| k.stats).unwrap_or_default();
+            services.push(ServiceStatus {
+                service: s.key.to_string(),
+                scheduler: s.scheduler.name().to_owned(),
+                programmed: live.is_some(),
+                conns: stats.conns,
+                inpkts: stats.inpkts,
+                outpkts: stats.outpkts,
+                inbytes: stats.inbytes,
+                outbytes: stats.outbytes,
+            });
+        }
+        let mut real_servers = Vec::new();
+        for (key, state) in director
+            .real_servers()
+            .filter(|(k, _)| k.virtual_server == vs.name)
+        {
+            let (mut active, mut inactive) = (0u64, 0u64);
+            for s in &vs.services {
+                if let Some((_, ds)) = kernel.services.iter().find(|(k, _)| k.key == s.key) {
+                    for d in ds
+                        .iter()
+                        .filter(|d| d.addr == key.addr && d.port == key.port)
+                    {
+                        active += u64::from(d.active_conns);
+                        inactive += u64::from(d.inactive_conns);
+                    }
+                }
+            }
+            real_servers.push(RealServerStatus {
+                address: SocketText(key.addr, key.port).to_string(),
+                up: state.up,
+                weight: state.weight,
+                reason: state.reason.clone(),
+                active_conns: active,
+                inactive_conns: inactive,
+            });
+        }
+        out.push(VirtualServerStatus {
+            name: vs.name.clone(),
+            quorum_up: director.quorum_up(&vs.name).unwrap_or(true),
+            services,
+            real_servers,
+        });
+    }
+    out
+}
+
+/// Human-readable text (`lvsd status`, the SIGUSR1 dump).
+pub fn render(s: &Status) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "lvsd pid {} ({} mode), config {}",
+        s.pid, s.mode, s.config_file
+    );
+    let _ = writeln!(t, "reloads: {}, IPVS writes: {}", s.reloads, s.ipvs_writes);
+    if let Some(e) = &s.last_reload_error {
+        let _ = writeln!(t, "last reload refused: {e}");
+    }
+    if !s.vrrp.is_empty() {
+        let _ = writeln!(t, "\nVRRP instances:");
+        for v in &s.vrrp {
+            let text = |k: &str| v.get(k).map(|x| x.to_string().trim_matches('"').to_owned());
+            let _ = writeln!(
+                t,
+                "  {} vrid {} state {} priority {} (effective {}), master {}",
+                text("name").unwrap_or_default(),
+                text("vrid").unwrap_or_default(),
+                text("state").unwrap_or_default(),
+                text("priority").unwrap_or_default(),
+                text("effective_priority").unwrap_or_default(),
+                text("master_addr").unwrap_or_else(|| "-".into()),
+            );
+        }
+    }
+    let _ = writeln!(t, "\nVirtual servers:");
+    for vs in &s.virtual_servers {
+        let _ = writeln!(
+            t,
+            "  {} (quorum {})",
+            vs.name,
+            if vs.quorum_up { "up" } else { "down" }
+        );
+        for svc in &vs.services {
+            let _ = writeln!(
+                t,
+                "    service {} {}{}: conns {} inpkts {} outpkts {} inbytes {} outbytes {}",
+                svc.service,
+                svc.scheduler,
+                if svc.programmed {
+                    ""
+                } else {
+                    " (not programmed)"
+                },
+                svc.conns,
+                svc.inpkts,
+                svc.outpkts,
+                svc.inbytes,
+                svc.outbytes
+            );
+        }
+        for rs in &vs.real_servers {
+            let _ = writeln!(
+                t,
+                "    real_server {} {} weight {} active {} inactive {}{}",
+                rs.address,
+                if rs.up { "UP" } else { "DOWN" },
+                rs.weight,
+                rs.active_conns,
+                rs.inactive_conns,
+                if rs.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", rs.reason)
+                }
+            );
+        }
+    }
+    t
+}

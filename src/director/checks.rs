@@ -1,0 +1,128 @@
+//! Translation of keepalived.conf checkers into the checkers crate's plain
+//! descriptions. Pure.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+
+use checkers::{
+    CheckKind, CheckSchedule, CheckSpec, Connection, HttpCheck, HttpProtocol, MiscCheck, PingCheck,
+    RealServerChecks, StatusCodes, TcpCheck, TlsOptions, UrlCheck, DEFAULT_MAX_BODY_BYTES,
+};
+
+use crate::config::model::{self, Checker, CheckerCommon, Config, RealServer, VirtualServer};
+
+/// The checks of one real server. `id` is left 0: the daemon assigns ids.
+pub fn real_server_checks(
+    config: &Config,
+    vs: &VirtualServer,
+    rs: &RealServer,
+    port: u16,
+) -> Result<RealServerChecks, String> {
+    let mut out = Vec::new();
+    for (i, c) in rs.checkers.iter().enumerate() {
+        let what = |m: &str| {
+            format!(
+                "real_server {}, {} #{}: {m}",
+                ipvs::model::SocketText(rs.address, port),
+                c.keyword(),
+                i + 1
+            )
+        };
+        let common = c.common();
+        let connection = connection(common, SocketAddr::new(rs.address, port));
+        let spec = match c {
+            Checker::Tcp(_) => CheckSpec::Tcp(TcpCheck { connection }),
+            Checker::Ping(_) => CheckSpec::Ping(PingCheck { connection }),
+            Checker::Http(h) | Checker::Ssl(h) => {
+                if h.urls.iter().any(|u| u.regex.is_some()) {
+                    return Err(what("url regex is not supported by lvsd"));
+                }
+                let tls = matches!(c, Checker::Ssl(_)).then(|| TlsOptions {
+                    sni: if h.enable_sni {
+                        h.virtualhost
+                            .clone()
+                            .or_else(|| rs.virtualhost.clone())
+                            .or_else(|| vs.virtualhost.clone())
+                    } else {
+                        None
+                    },
+                    verify_ca_file: None,
+                });
+                CheckSpec::Http(HttpCheck {
+                    urls: h.urls.iter().map(url).collect(),
+                    virtualhost: h
+                        .virtualhost
+                        .clone()
+                        .or_else(|| rs.virtualhost.clone())
+                        .or_else(|| vs.virtualhost.clone()),
+                    connection,
+                    http_protocol: match h.http_protocol {
+                        model::HttpProtocol::Http10 => HttpProtocol::Http10,
+                        model::HttpProtocol::Http10Close => HttpProtocol::Http10Close,
+                        model::HttpProtocol::Http11 => HttpProtocol::Http11,
+                    },
+                    tls,
+                    fast_recovery: h.fast_recovery,
+                    max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                })
+            }
+            Checker::Misc(m) => CheckSpec::Misc(MiscCheck {
+                misc_path: m.misc_path.command.clone(),
+                misc_timeout: m.misc_timeout,
+                misc_dynamic: m.misc_dynamic,
+                user: m
+                    .misc_path
+                    .user
+                    .clone()
+                    .map(|u| (u, m.misc_path.group.clone()))
+                    .or_else(|| {
+                        config
+                            .global
+                            .script_user
+                            .as_ref()
+                            .map(|r| (r.user.clone(), r.group.clone()))
+                    }),
+                script_security: config.global.enable_script_security,
+            }),
+        };
+        let kind: CheckKind = spec.kind();
+        let mut schedule = CheckSchedule::keepalived_default(kind);
+        schedule.delay_loop = common.delay_loop;
+        schedule.retry = common.retry;
+        schedule.delay_before_retry = common.delay_before_retry;
+        schedule.warmup = common.warmup;
+        schedule.alpha = common.alpha || rs.alpha || vs.alpha;
+        out.push(checkers::Checker { spec, schedule });
+    }
+    Ok(RealServerChecks {
+        id: 0,
+        weight: rs.weight.get(),
+        checkers: out,
+    })
+}
+
+fn connection(c: &CheckerCommon, target: SocketAddr) -> Connection {
+    let mut conn = Connection::new(target);
+    if let Some(ip) = c.connect_ip {
+        conn.connect_ip = ip;
+    }
+    if let Some(p) = c.connect_port {
+        conn.connect_port = p;
+    }
+    conn.bindto = c.bindto;
+    conn.bind_port = c.bind_port;
+    conn.connect_timeout = c.connect_timeout;
+    conn.fwmark = c.fwmark.unwrap_or(0);
+    conn
+}
+
+fn url(u: &model::UrlCheck) -> UrlCheck {
+    UrlCheck {
+        path: u.path.clone(),
+        digest: u.digest.map(|d| d.to_hex()),
+        status_codes: StatusCodes {
+            ranges: u.status_codes.iter().map(|r| (r.first, r.last)).collect(),
+        },
+        virtualhost: u.virtualhost.clone(),
+    }
+}

@@ -1,0 +1,414 @@
+//! The director's state machine: real-server verdicts, quorum per virtual
+//! server, draining of removed real servers, and the desired IPVS table that
+//! follows from them. Pure: events in, actions and tables out, virtual time.
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ipvs::model::{Destination, ServiceKey, Table};
+use serde::Serialize;
+
+use super::spec::{DirectorSpec, RealServerKey, RealServerSpec, VirtualServerSpec};
+use crate::config::model::ScriptCommand;
+
+/// How long a real server removed by a reload is kept with weight 0 at most
+/// while its connections finish.
+pub const DRAIN_BOUND: Duration = Duration::from_secs(60);
+
+/// Something the runtime must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run a notify / quorum script; `why` is for the log.
+    RunScript { script: ScriptCommand, why: String },
+    /// Start checking this real server (its checks carry no id yet).
+    StartChecks {
+        key: RealServerKey,
+        checks: checkers::RealServerChecks,
+    },
+    /// Stop checking this real server.
+    StopChecks { key: RealServerKey },
+}
+
+/// What the director knows about one real server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RealServerState {
+    pub up: bool,
+    /// Weight to program while up (misc_dynamic may have moved it).
+    pub weight: u32,
+    /// Why it last changed state ("" before any check).
+    pub reason: String,
+    /// The weight the checker runner was started with, to tell misc_dynamic
+    /// weights from the configured one after a reload changed it.
+    #[serde(skip)]
+    runner_weight: u32,
+}
+
+/// A destination kept with weight 0 after its real server left the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrainingDest {
+    pub service: ServiceKey,
+    pub dest: Destination,
+    /// Deleted at this time even if connections remain.
+    pub deadline: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Director {
+    spec: DirectorSpec,
+    reals: BTreeMap<RealServerKey, RealServerState>,
+    /// Per virtual server name: quorum reached?
+    quorum: BTreeMap<String, bool>,
+    draining: BTreeMap<(ServiceKey, IpAddr, u16), DrainingDest>,
+}
+
+fn real_key(vs: &VirtualServerSpec, rs: &RealServerSpec) -> RealServerKey {
+    let (addr, port) = rs.key();
+    RealServerKey {
+        virtual_server: vs.name.clone(),
+        addr,
+        port,
+    }
+}
+
+fn initial_state(rs: &RealServerSpec) -> RealServerState {
+    let verdict = checkers::verdict::ServerVerdict::for_server(&rs.checks);
+    RealServerState {
+        up: verdict.is_up(),
+        weight: rs.dest.weight,
+        reason: String::new(),
+        runner_weight: rs.dest.weight,
+    }
+}
+
+fn start_checks(key: &RealServerKey, rs: &RealServerSpec) -> Option<Action> {
+    (!rs.checks.checkers.is_empty()).then(|| Action::StartChecks {
+        key: key.clone(),
+        checks: rs.checks.clone(),
+    })
+}
+
+impl Director {
+    /// A director for `spec`, with every real server in its initial state
+    /// (up, or down under `alpha`), and the checks to start.
+    pub fn new(spec: DirectorSpec) -> (Director, Vec<Action>) {
+        let mut d = Director::default();
+        let mut actions = Vec::new();
+        for vs in &spec.virtual_servers {
+            for rs in &vs.real_servers {
+                let key = real_key(vs, rs);
+                actions.extend(start_checks(&key, rs));
+                d.reals.insert(key, initial_state(rs));
+            }
+        }
+        d.spec = spec;
+        for vs in &d.spec.virtual_servers {
+            let up = d.weight_sum(vs) >= u64::from(vs.quorum);
+            d.quorum.insert(vs.name.clone(), up);
+        }
+        (d, actions)
+    }
+
+    pub fn spec(&self) -> &DirectorSpec {
+        &self.spec
+    }
+
+    pub fn real_server(&self, key: &RealServerKey) -> Option<&RealServerState> {
+        self.reals.get(key)
+    }
+
+    pub fn real_servers(&self) -> impl Iterator<Item = (&RealServerKey, &RealServerState)> {
+        self.reals.iter()
+    }
+
+    pub fn quorum_up(&self, virtual_server: &str) -> Option<bool> {
+        self.quorum.get(virtual_server).copied()
+    }
+
+    pub fn draining(&self) -> impl Iterator<Item = &DrainingDest> {
+        self.draining.values()
+    }
+
+    fn find(&self, key: &RealServerKey) -> Option<(&VirtualServerSpec, &RealServerSpec)> {
+        let vs = self
+            .spec
+            .virtual_servers
+            .iter()
+            .find(|v| v.name == key.virtual_server)?;
+        let rs = vs
+            .real_servers
+            .iter()
+            .find(|r| r.key() == (key.addr, key.port))?;
+        Some((vs, rs))
+    }
+
+    fn weight_sum(&self, vs: &VirtualServerSpec) -> u64 {
+        vs.real_servers
+            .iter()
+            .filter_map(|rs| self.reals.get(&real_key(vs, rs)))
+            .filter(|s| s.up)
+            .map(|s| u64::from(s.weight))
+            .sum()
+    }
+
+    /// A checker verdict changed. Unknown keys (a real server removed by a
+    /// reload whose checker reported late) are ignored.
+    pub fn on_transition(
+        &mut self,
+        key: &RealServerKey,
+        up: bool,
+        reported_weight: u32,
+        reason: &str,
+    ) -> Vec<Action> {
+        let Some((vs, rs)) = self.find(key) else {
+            return Vec::new();
+        };
+        let (vs_name, notify_up, notify_down, configured) = (
+            vs.name.clone(),
+            rs.notify_up.clone(),
+            rs.notify_down.clone(),
+            rs.dest.weight,
+        );
+        let Some(state) = self.reals.get_mut(key) else {
+            return Vec::new();
+        };
+        let was_up = state.up;
+        state.up = up;
+        state.weight = if reported_weight == state.runner_weight {
+            configured
+        } else {
+            reported_weight
+        };
+        state.reason = reason.to_owned();
+        let mut actions = Vec::new();
+        if was_up != up {
+            let script = if up { notify_up } else { notify_down };
+            if let Some(script) = script {
+                actions.push(Action::RunScript {
+                    script,
+                    why: format!("{key} {}", if up { "up" } else { "down" }),
+                });
+            }
+        }
+        actions.extend(self.update_quorum(&vs_name));
+        actions
+    }
+
+    fn update_quorum(&mut self, vs_name: &str) -> Vec<Action> {
+        let Some(vs) = self.spec.virtual_servers.iter().find(|v| v.name == vs_name) else {
+            return Vec::new();
+        };
+        let sum = self.weight_sum(vs);
+        let was_up = self.quorum.get(vs_name).copied().unwrap_or(true);
+        let high = u64::from(vs.quorum) + u64::from(vs.hysteresis);
+        let low = u64::from(vs.quorum.saturating_sub(vs.hysteresis));
+        let now_up = if was_up { sum >= low } else { sum >= high };
+        if now_up == was_up {
+            return Vec::new();
+        }
+        let script = if now_up {
+            vs.quorum_up.clone()
+        } else {
+            vs.quorum_down.clone()
+        };
+        let why = format!(
+            "{vs_name}: quorum {} (weight {sum}, quorum {}, hysteresis {})",
+            if now_up { "gained" } else { "lost" },
+            vs.quorum,
+            vs.hysteresis
+        );
+        self.quorum.insert(vs_name.to_owned(), now_up);
+        script
+            .map(|script| Action::RunScript { script, why })
+            .into_iter()
+            .collect()
+    }
+
+    /// The IPVS table the director wants now.
+    pub fn desired(&self) -> Table {
+        let mut table = Table::default();
+        for vs in &self.spec.virtual_servers {
+            let quorum_up = self.quorum.get(&vs.name).copied().unwrap_or(true);
+            let sorry_active = !quorum_up && vs.sorry_server.is_some();
+            let mut dests: Vec<Destination> = Vec::new();
+            for rs in &vs.real_servers {
+                let Some(state) = self.reals.get(&real_key(vs, rs)) else {
+                    continue;
+                };
+                let mut d = rs.dest.clone();
+                if state.up && !sorry_active {
+                    d.weight = state.weight;
+                } else if rs.inhibit_on_failure {
+                    d.weight = 0;
+                } else {
+                    continue;
+                }
+                dests.push(d);
+            }
+            if let Some(sorry) = &vs.sorry_server {
+                if !dests.iter().any(|d| d.key() == sorry.dest.key()) {
+                    if sorry_active {
+                        dests.push(sorry.dest.clone());
+                    } else if sorry.inhibit {
+                        let mut d = sorry.dest.clone();
+                        d.weight = 0;
+                        dests.push(d);
+                    }
+                }
+            }
+            for service in &vs.services {
+                let mut ds = dests.clone();
+                for drain in self.draining.values().filter(|d| d.service == service.key) {
+                    if !ds.iter().any(|d| d.key() == drain.dest.key()) {
+                        ds.push(drain.dest.clone());
+                    }
+                }
+                table.services.push((service.clone(), ds));
+            }
+        }
+        table
+    }
+
+    /// Every IPVS service this director programs (with draining ones).
+    pub fn owned_services(&self) -> BTreeSet<ServiceKey> {
+        self.spec
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| vs.services.iter().map(|s| s.key))
+            .collect()
+    }
+
+    /// Switches to a new configuration at time `now`: real servers whose
+    /// checks are unchanged keep their state (and their running checker);
+    /// changed checks restart; removed real servers drain with weight 0.
+    pub fn reload(&mut self, spec: DirectorSpec, now: Duration) -> Vec<Action> {
+        let old_desired = self.desired();
+        let mut actions = Vec::new();
+        let mut reals = BTreeMap::new();
+        for vs in &spec.virtual_servers {
+            for rs in &vs.real_servers {
+                let key = real_key(vs, rs);
+                let kept = self.find(&key).and_then(|(_, old)| {
+                    (old.checks.checkers == rs.checks.checkers)
+                        .then(|| self.reals.get(&key).cloned())
+                        .flatten()
+                });
+                let state = match kept {
+                    Some(mut s) => {
+                        if s.weight == self.find(&key).map_or(0, |(_, o)| o.dest.weight) {
+                            s.weight = rs.dest.weight;
+                        }
+                        s
+                    }
+                    None => {
+                        if self.reals.contains_key(&key) {
+                            actions.push(Action::StopChecks { key: key.clone() });
+                        }
+                        actions.extend(start_checks(&key, rs));
+                        initial_state(rs)
+                    }
+                };
+                reals.insert(key, state);
+            }
+        }
+        for key in self.reals.keys() {
+            if !reals.contains_key(key) {
+                let had_checks = self
+                    .find(key)
+                    .is_some_and(|(_, rs)| !rs.checks.checkers.is_empty());
+                if had_checks {
+                    actions.push(Action::StopChecks { key: key.clone() });
+                }
+            }
+        }
+        self.spec = spec;
+        self.reals = reals;
+        let names: Vec<String> = self
+            .spec
+            .virtual_servers
+            .iter()
+            .map(|v| v.name.clone())
+            .collect();
+        self.quorum.retain(|name, _| names.contains(name));
+        for vs in &self.spec.virtual_servers {
+            if !self.quorum.contains_key(&vs.name) {
+                let up = self.weight_sum(vs) >= u64::from(vs.quorum);
+                self.quorum.insert(vs.name.clone(), up);
+            }
+        }
+        for name in names {
+            actions.extend(self.update_quorum(&name));
+        }
+        // Destinations that were programmed and are no longer wanted, in a
+        // service that stays: drain them rather than cut their connections.
+        let new_desired = self.desired();
+        for (service, dests) in &old_desired.services {
+            let Some((_, new_dests)) = new_desired
+                .services
+                .iter()
+                .find(|(s, _)| s.key == service.key)
+            else {
+                continue;
+            };
+            for d in dests {
+                if new_dests.iter().any(|n| n.key() == d.key()) {
+                    continue;
+                }
+                let mut dest = d.clone();
+                dest.weight = 0;
+                let deadline = self
+                    .draining
+                    .get(&(service.key, d.addr, d.port))
+                    .map_or(now + DRAIN_BOUND, |x| x.deadline);
+                self.draining.insert(
+                    (service.key, d.addr, d.port),
+                    DrainingDest {
+                        service: service.key,
+                        dest,
+                        deadline,
+                    },
+                );
+            }
+        }
+        // A real server back in the config stops draining.
+        let wanted: BTreeSet<(ServiceKey, IpAddr, u16)> = self
+            .spec
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| {
+                vs.services.iter().flat_map(move |s| {
+                    vs.real_servers
+                        .iter()
+                        .map(move |rs| (s.key, rs.dest.addr, rs.dest.port))
+                })
+            })
+            .collect();
+        let owned = self.owned_services();
+        self.draining
+            .retain(|k, _| !wanted.contains(k) && owned.contains(&k.0));
+        actions
+    }
+
+    /// Ends the drain of destinations whose connections reached zero in
+    /// `current` (the kernel's table), that are gone, or whose bound passed.
+    /// Returns `true` when the desired table changed.
+    pub fn drain_tick(&mut self, now: Duration, current: &Table) -> bool {
+        let before = self.draining.len();
+        self.draining.retain(|(svc, addr, port), drain| {
+            if now >= drain.deadline {
+                return false;
+            }
+            let live = current
+                .services
+                .iter()
+                .find(|(s, _)| s.key == *svc)
+                .and_then(|(_, ds)| ds.iter().find(|d| d.addr == *addr && d.port == *port));
+            match live {
+                Some(d) => d.active_conns + d.inactive_conns + d.persistent_conns > 0,
+                None => false,
+            }
+        });
+        self.draining.len() != before
+    }
+}

@@ -1,0 +1,183 @@
+//! The VRRP core's own view of an instance's configuration: plain data, so the
+//! state machine does not depend on the keepalived.conf parser's model.
+#![forbid(unsafe_code)]
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::packet::{Family, Version, AUTH_DATA_LEN};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+/// One address of `virtual_ipaddress` / `virtual_ipaddress_excluded`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VipConfig {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    /// `dev`; the instance's interface when absent.
+    pub dev: Option<String>,
+    pub label: Option<String>,
+    /// `scope` as the rtnetlink scope number (global 0, site 200, link 253, host 254, nowhere 255).
+    pub scope: Option<u8>,
+    pub brd: Option<IpAddr>,
+}
+
+/// Kind of a `virtual_routes` entry (rtnetlink route type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum RouteKind {
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+/// One `virtual_routes` entry: added while MASTER, removed otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RouteConfig {
+    pub kind: RouteKind,
+    pub dst: IpAddr,
+    pub prefix_len: u8,
+    pub via: Option<IpAddr>,
+    /// The instance's interface when absent (unless the route has a gateway or is not unicast).
+    pub dev: Option<String>,
+    pub src: Option<IpAddr>,
+    pub table: Option<u32>,
+    pub metric: Option<u32>,
+    pub scope: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GarpConfig {
+    /// Delay of the second burst after becoming master; zero disables it.
+    pub master_delay: Duration,
+    pub master_repeat: u32,
+    /// Periodic refresh while master; zero disables it.
+    pub master_refresh: Duration,
+    pub master_refresh_repeat: u32,
+}
+
+impl Default for GarpConfig {
+    /// keepalived's defaults (keepalived.conf(5), global_defs).
+    fn default() -> Self {
+        GarpConfig {
+            master_delay: Duration::from_secs(5),
+            master_repeat: 5,
+            master_refresh: Duration::ZERO,
+            master_refresh_repeat: 1,
+        }
+    }
+}
+
+/// What a tracked object is; the runner watches it and reports up/down.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum TrackId {
+    Interface(String),
+    Script(String),
+}
+
+/// `track_interface` / `track_script` entry with keepalived's weight semantics:
+/// weight 0 puts the instance in FAULT while the object is down; a positive
+/// weight is added while up, a negative one subtracted while down; `reverse`
+/// flips the direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackConfig {
+    pub id: TrackId,
+    pub weight: i32,
+    pub reverse: bool,
+    /// State assumed before the first report (`init_fail` makes scripts start down).
+    pub initially_up: bool,
+}
+
+/// `vrrp_script` settings the runner needs to run a tracked script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptConfig {
+    pub name: String,
+    pub command: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub fall: u32,
+    pub rise: u32,
+    pub weight: i32,
+    pub init_fail: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyConfig {
+    pub master: Option<String>,
+    pub backup: Option<String>,
+    pub fault: Option<String>,
+    pub stop: Option<String>,
+    /// `notify`: called for every transition with `INSTANCE|GROUP name STATE priority`.
+    pub any: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceConfig {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: Version,
+    pub family: Family,
+    pub initial_state: InitialState,
+    /// Configured (base) priority 1..=255.
+    pub priority: u8,
+    /// Advertisement interval in centiseconds.
+    pub advert_int_cs: u32,
+    /// false for `nopreempt`.
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// `auth_type PASS` password bytes (VRRPv2 only).
+    pub auth_pass: Option<[u8; AUTH_DATA_LEN]>,
+    pub vips: Vec<VipConfig>,
+    pub excluded_vips: Vec<VipConfig>,
+    pub routes: Vec<RouteConfig>,
+    /// `mcast_src_ip` / `unicast_src_ip`; the interface's primary address otherwise
+    /// (filled in by the runner before the state machine starts).
+    pub src_addr: Option<IpAddr>,
+    pub unicast_peers: Vec<IpAddr>,
+    pub garp: GarpConfig,
+    pub skip_check_adv_addr: bool,
+    /// Send VRRPv3 IPv4 checksums without the pseudo-header (global `v3_checksum_as_v2`).
+    pub v3_checksum_as_v2: bool,
+    pub dont_track_primary: bool,
+    pub tracks: Vec<TrackConfig>,
+    pub notify: NotifyConfig,
+}
+
+impl InstanceConfig {
+    /// A minimal instance with keepalived's defaults; tests and translation start here.
+    pub fn new(name: &str, interface: &str, vrid: u8, priority: u8) -> InstanceConfig {
+        InstanceConfig {
+            name: name.to_string(),
+            interface: interface.to_string(),
+            vrid,
+            version: Version::V2,
+            family: Family::V4,
+            initial_state: InitialState::Backup,
+            priority,
+            advert_int_cs: 100,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            auth_pass: None,
+            vips: Vec::new(),
+            excluded_vips: Vec::new(),
+            routes: Vec::new(),
+            src_addr: None,
+            unicast_peers: Vec::new(),
+            garp: GarpConfig::default(),
+            skip_check_adv_addr: false,
+            v3_checksum_as_v2: false,
+            dont_track_primary: false,
+            tracks: Vec::new(),
+            notify: NotifyConfig::default(),
+        }
+    }
+
+    pub fn advert_interval(&self) -> Duration {
+        Duration::from_millis(u64::from(self.advert_int_cs) * 10)
+    }
+}

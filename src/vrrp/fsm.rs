@@ -1,0 +1,697 @@
+//! The VRRP state machine of one instance, sans I/O: events in, actions out,
+//! time passed in by the caller (so tests drive it with virtual time).
+//!
+//! RFC 3768 / RFC 5798 section 6, plus keepalived's extensions with
+//! keepalived's semantics: nopreempt, preempt_delay, tracking weights and
+//! FAULT, gratuitous ARP bursts, notify events.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::config::{InitialState, InstanceConfig, TrackId};
+use super::packet::{Advert, AdvertType, AuthType, Body, ChecksumKind, Version};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum State {
+    Initialize,
+    Backup,
+    Master,
+    Fault,
+}
+
+impl State {
+    /// The word keepalived passes to notify scripts.
+    pub fn notify_word(self) -> &'static str {
+        match self {
+            State::Initialize => "STOP",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+        }
+    }
+}
+
+/// Why a received advert was not acted upon (RFC "MUST be discarded" cases and
+/// keepalived's instance checks). Each peer's first occurrence is reported once.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Conflict {
+    VersionMismatch {
+        ours: u8,
+        theirs: u8,
+    },
+    AuthMismatch,
+    AdvertIntervalMismatch {
+        ours_cs: u32,
+        theirs_cs: u32,
+    },
+    VipListMismatch {
+        ours: Vec<IpAddr>,
+        theirs: Vec<IpAddr>,
+    },
+}
+
+impl Conflict {
+    fn key(&self) -> &'static str {
+        match self {
+            Conflict::VersionMismatch { .. } => "version",
+            Conflict::AuthMismatch => "auth",
+            Conflict::AdvertIntervalMismatch { .. } => "advert_int",
+            Conflict::VipListMismatch { .. } => "vips",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send an advertisement (the runner computes the checksum for the wire).
+    Send(Advert),
+    /// Call `on_timer` at (or after) this instant; replaces any earlier request.
+    SetTimer(Instant),
+    AddVips,
+    RemoveVips,
+    /// Send `repeat` gratuitous ARPs / unsolicited NAs for every VIP.
+    Garp {
+        repeat: u32,
+    },
+    Notify {
+        state: State,
+        priority: u8,
+    },
+    /// The instance's sync group as a whole entered `state` (emitted by `VrrpSet`).
+    GroupNotify {
+        group: String,
+        state: State,
+    },
+    /// First sighting of a conflict with this peer: log it once.
+    ConflictDetected {
+        peer: IpAddr,
+        conflict: Conflict,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub adverts_rx: u64,
+    pub adverts_tx: u64,
+    pub priority_zero_rx: u64,
+    pub priority_zero_tx: u64,
+    pub became_master: u64,
+    pub released_master: u64,
+    pub dropped_version: u64,
+    pub dropped_auth: u64,
+    pub dropped_advert_int: u64,
+    pub dropped_vips: u64,
+    /// VRRPv3 IPv4 adverts whose checksum covered the pseudo-header (RFC 5798).
+    pub checksum_pseudo_header_rx: u64,
+    /// VRRPv3 IPv4 adverts checksummed like v2 (`v3_checksum_as_v2` peers).
+    pub checksum_message_only_rx: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConflictRecord {
+    pub peer: IpAddr,
+    pub conflict: Conflict,
+    pub count: u64,
+}
+
+/// Serialisable view of an instance for `lvsd list`/state files and tests.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Snapshot {
+    pub name: String,
+    pub vrid: u8,
+    pub state: State,
+    pub priority: u8,
+    pub effective_priority: u8,
+    pub master_addr: Option<IpAddr>,
+    pub master_advert_int_cs: u32,
+    pub counters: Counters,
+    pub conflicts: Vec<ConflictRecord>,
+    pub faults: Vec<TrackId>,
+}
+
+struct TrackState {
+    weight: i32,
+    reverse: bool,
+    up: bool,
+}
+
+pub struct Instance {
+    cfg: InstanceConfig,
+    state: State,
+    effective_priority: u8,
+    tracks: BTreeMap<TrackId, TrackState>,
+    /// Sync group says FAULT although our own tracks are fine.
+    group_fault: bool,
+    master_addr: Option<IpAddr>,
+    master_adv_int_cs: u32,
+    adver_at: Option<Instant>,
+    master_down_at: Option<Instant>,
+    garp_at: Option<Instant>,
+    refresh_at: Option<Instant>,
+    /// preempt_delay: until this instant a lower priority master is still accepted.
+    preempt_until: Option<Instant>,
+    last_timer: Option<Instant>,
+    counters: Counters,
+    conflicts: BTreeMap<(IpAddr, &'static str), ConflictRecord>,
+}
+
+impl Instance {
+    pub fn new(cfg: InstanceConfig) -> Instance {
+        let tracks = cfg
+            .tracks
+            .iter()
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    TrackState {
+                        weight: t.weight,
+                        reverse: t.reverse,
+                        up: t.initially_up,
+                    },
+                )
+            })
+            .collect();
+        let mut inst = Instance {
+            master_adv_int_cs: cfg.advert_int_cs,
+            effective_priority: cfg.priority,
+            cfg,
+            state: State::Initialize,
+            tracks,
+            group_fault: false,
+            master_addr: None,
+            adver_at: None,
+            master_down_at: None,
+            garp_at: None,
+            refresh_at: None,
+            preempt_until: None,
+            last_timer: None,
+            counters: Counters::default(),
+            conflicts: BTreeMap::new(),
+        };
+        inst.effective_priority = inst.compute_priority();
+        inst
+    }
+
+    pub fn config(&self) -> &InstanceConfig {
+        &self.cfg
+    }
+    pub fn state(&self) -> State {
+        self.state
+    }
+    pub fn effective_priority(&self) -> u8 {
+        self.effective_priority
+    }
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            name: self.cfg.name.clone(),
+            vrid: self.cfg.vrid,
+            state: self.state,
+            priority: self.cfg.priority,
+            effective_priority: self.effective_priority,
+            master_addr: match self.state {
+                State::Master => self.cfg.src_addr,
+                _ => self.master_addr,
+            },
+            master_advert_int_cs: self.master_adv_int_cs,
+            counters: self.counters.clone(),
+            conflicts: self.conflicts.values().cloned().collect(),
+            faults: self.own_faults(),
+        }
+    }
+
+    /// Start the instance: FAULT if a tracked object is down, MASTER at once as
+    /// address owner (priority 255), otherwise BACKUP waiting for the master
+    /// down timer (keepalived does this for `state MASTER` too).
+    pub fn on_start(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.in_fault() {
+            self.enter_fault(now, &mut out);
+        } else if self.cfg.priority == 255 {
+            self.enter_master(now, &mut out);
+        } else {
+            self.enter_backup(now, &mut out);
+            if !self.cfg.preempt_delay.is_zero() && self.cfg.initial_state == InitialState::Backup {
+                let until = now + self.master_down_interval() + self.cfg.preempt_delay;
+                self.preempt_until = Some(until);
+                self.master_down_at = Some(until);
+            }
+        }
+        self.finish(&mut out);
+        out
+    }
+
+    /// Graceful stop: a master hands over with priority 0 and drops its VIPs.
+    pub fn on_shutdown(&mut self, _now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Master {
+            self.send_advert(0, &mut out);
+            out.push(Action::RemoveVips);
+        }
+        self.state = State::Initialize;
+        self.clear_timers();
+        out.push(Action::Notify {
+            state: State::Initialize,
+            priority: self.effective_priority,
+        });
+        out
+    }
+
+    /// A tracked object went up or down.
+    pub fn on_track(&mut self, now: Instant, id: &TrackId, up: bool) -> Vec<Action> {
+        let mut out = Vec::new();
+        match self.tracks.get_mut(id) {
+            Some(t) if t.up != up => t.up = up,
+            _ => return out,
+        }
+        self.reevaluate(now, &mut out);
+        self.finish(&mut out);
+        out
+    }
+
+    /// The sync group forces FAULT (or releases it) because of another member.
+    pub fn set_group_fault(&mut self, now: Instant, fault: bool) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.group_fault != fault {
+            self.group_fault = fault;
+            self.reevaluate(now, &mut out);
+            self.finish(&mut out);
+        }
+        out
+    }
+
+    /// The sync group moves this member to MASTER because another member became master.
+    pub fn force_master(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Backup {
+            self.enter_master(now, &mut out);
+            self.finish(&mut out);
+        }
+        out
+    }
+
+    /// The sync group moves this member to BACKUP because another member lost mastership.
+    pub fn force_backup(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Master {
+            self.leave_master(now, &mut out);
+            self.finish(&mut out);
+        }
+        out
+    }
+
+    fn reevaluate(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.effective_priority = self.compute_priority();
+        let fault = self.in_fault();
+        match (self.state, fault) {
+            (State::Master | State::Backup, true) => self.enter_fault(now, out),
+            (State::Fault, false) => self.enter_backup(now, out),
+            _ => {}
+        }
+    }
+
+    fn own_faults(&self) -> Vec<TrackId> {
+        self.tracks
+            .iter()
+            .filter(|(_, t)| t.weight == 0 && (t.up == t.reverse))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// A tracked object of this instance (not its sync group) demands FAULT.
+    pub fn has_own_fault(&self) -> bool {
+        !self.own_faults().is_empty()
+    }
+
+    fn in_fault(&self) -> bool {
+        self.group_fault || !self.own_faults().is_empty()
+    }
+
+    fn compute_priority(&self) -> u8 {
+        if self.cfg.priority == 255 {
+            return 255; // address owner: tracking never changes it
+        }
+        let mut p = i32::from(self.cfg.priority);
+        for t in self.tracks.values() {
+            // `reverse` swaps the condition (up/down), not the sign of the weight.
+            let up = t.up != t.reverse;
+            if (t.weight > 0 && up) || (t.weight < 0 && !up) {
+                p += t.weight;
+            }
+        }
+        p.clamp(1, 254) as u8
+    }
+
+    /// RFC 3768/5798: Master_Down_Interval = 3 × interval + Skew_Time,
+    /// Skew_Time = ((256 − Priority) × interval) / 256. VRRPv3 uses the master's interval.
+    pub fn master_down_interval(&self) -> Duration {
+        let int_cs = match self.cfg.version {
+            Version::V2 => self.cfg.advert_int_cs,
+            Version::V3 => self.master_adv_int_cs,
+        };
+        let interval = Duration::from_millis(u64::from(int_cs) * 10);
+        3 * interval + self.skew_time()
+    }
+
+    pub fn skew_time(&self) -> Duration {
+        let int_cs = match self.cfg.version {
+            Version::V2 => self.cfg.advert_int_cs,
+            Version::V3 => self.master_adv_int_cs,
+        };
+        let us = u64::from(int_cs) * 10_000 * (256 - u64::from(self.effective_priority)) / 256;
+        Duration::from_micros(us)
+    }
+
+    fn clear_timers(&mut self) {
+        self.adver_at = None;
+        self.master_down_at = None;
+        self.garp_at = None;
+        self.refresh_at = None;
+    }
+
+    fn enter_master(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.state = State::Master;
+        self.clear_timers();
+        self.preempt_until = None;
+        self.master_addr = None;
+        self.counters.became_master += 1;
+        out.push(Action::AddVips);
+        self.send_advert(self.effective_priority, out);
+        out.push(Action::Garp {
+            repeat: self.cfg.garp.master_repeat,
+        });
+        out.push(Action::Notify {
+            state: State::Master,
+            priority: self.effective_priority,
+        });
+        self.adver_at = Some(now + self.cfg.advert_interval());
+        if !self.cfg.garp.master_delay.is_zero() {
+            self.garp_at = Some(now + self.cfg.garp.master_delay);
+        }
+        if !self.cfg.garp.master_refresh.is_zero() {
+            self.refresh_at = Some(now + self.cfg.garp.master_refresh);
+        }
+    }
+
+    fn enter_backup(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.state = State::Backup;
+        self.clear_timers();
+        self.master_adv_int_cs = self.cfg.advert_int_cs;
+        self.master_down_at = Some(now + self.master_down_interval());
+        out.push(Action::Notify {
+            state: State::Backup,
+            priority: self.effective_priority,
+        });
+    }
+
+    fn leave_master(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.counters.released_master += 1;
+        out.push(Action::RemoveVips);
+        self.enter_backup(now, out);
+    }
+
+    fn enter_fault(&mut self, _now: Instant, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            // Hand over at once instead of making the backup wait out its timer.
+            self.send_advert(0, out);
+            self.counters.released_master += 1;
+            out.push(Action::RemoveVips);
+        }
+        self.state = State::Fault;
+        self.clear_timers();
+        self.master_addr = None;
+        out.push(Action::Notify {
+            state: State::Fault,
+            priority: self.effective_priority,
+        });
+    }
+
+    fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
+        self.counters.adverts_tx += 1;
+        if priority == 0 {
+            self.counters.priority_zero_tx += 1;
+        }
+        out.push(Action::Send(self.build_advert(priority)));
+    }
+
+    /// The advert this instance sends with the given priority.
+    pub fn build_advert(&self, priority: u8) -> Advert {
+        let body = match self.cfg.version {
+            Version::V2 => Body::V2 {
+                auth_type: if self.cfg.auth_pass.is_some() {
+                    AuthType::SimpleText
+                } else {
+                    AuthType::None
+                },
+                advert_int_s: u8::try_from(self.cfg.advert_int_cs / 100)
+                    .unwrap_or(u8::MAX)
+                    .max(1),
+                auth_data: self.cfg.auth_pass.unwrap_or_default(),
+            },
+            Version::V3 => Body::V3 {
+                reserved: 0,
+                max_advert_int_cs: u16::try_from(self.cfg.advert_int_cs.min(0x0fff))
+                    .unwrap_or(0x0fff),
+            },
+        };
+        Advert {
+            kind: AdvertType::Advertisement,
+            vrid: self.cfg.vrid,
+            priority,
+            body,
+            checksum: 0,
+            addresses: self.cfg.vips.iter().map(|v| v.addr).collect(),
+        }
+    }
+
+    /// Timers that are due fire; call at (or after) the last `SetTimer`.
+    pub fn on_timer(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        match self.state {
+            State::Master => {
+                if self.adver_at.is_some_and(|t| t <= now) {
+                    self.send_advert(self.effective_priority, &mut out);
+                    self.adver_at = Some(now + self.cfg.advert_interval());
+                }
+                if self.garp_at.is_some_and(|t| t <= now) {
+                    out.push(Action::Garp {
+                        repeat: self.cfg.garp.master_repeat,
+                    });
+                    self.garp_at = None;
+                }
+                if self.refresh_at.is_some_and(|t| t <= now) {
+                    out.push(Action::Garp {
+                        repeat: self.cfg.garp.master_refresh_repeat,
+                    });
+                    self.refresh_at = Some(now + self.cfg.garp.master_refresh);
+                }
+            }
+            State::Backup => {
+                if self.master_down_at.is_some_and(|t| t <= now) {
+                    self.enter_master(now, &mut out);
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+        self.finish(&mut out);
+        out
+    }
+
+    /// Instance-level checks of an advert that passed `packet::validate_received`.
+    fn check_advert(&mut self, src: IpAddr, advert: &Advert) -> Option<Conflict> {
+        if advert.version() != self.cfg.version {
+            self.counters.dropped_version += 1;
+            return Some(Conflict::VersionMismatch {
+                ours: self.cfg.version.number(),
+                theirs: advert.version().number(),
+            });
+        }
+        if let Body::V2 {
+            auth_type,
+            advert_int_s,
+            auth_data,
+        } = advert.body
+        {
+            let auth_ok = match self.cfg.auth_pass {
+                Some(pass) => auth_type == AuthType::SimpleText && auth_data == pass,
+                None => auth_type == AuthType::None,
+            };
+            if !auth_ok {
+                self.counters.dropped_auth += 1;
+                return Some(Conflict::AuthMismatch);
+            }
+            let theirs_cs = u32::from(advert_int_s) * 100;
+            if theirs_cs != self.cfg.advert_int_cs {
+                self.counters.dropped_advert_int += 1;
+                return Some(Conflict::AdvertIntervalMismatch {
+                    ours_cs: self.cfg.advert_int_cs,
+                    theirs_cs,
+                });
+            }
+        }
+        // RFC 3768 7.1: a list that differs is dropped unless the sender owns the addresses.
+        if !self.cfg.skip_check_adv_addr && advert.priority != 255 {
+            let mut ours: Vec<IpAddr> = self.cfg.vips.iter().map(|v| v.addr).collect();
+            let mut theirs = advert.addresses.clone();
+            ours.sort();
+            theirs.sort();
+            if ours != theirs {
+                self.counters.dropped_vips += 1;
+                return Some(Conflict::VipListMismatch { ours, theirs });
+            }
+        }
+        let _ = src;
+        None
+    }
+
+    fn record_conflict(&mut self, peer: IpAddr, conflict: Conflict, out: &mut Vec<Action>) {
+        let key = (peer, conflict.key());
+        match self.conflicts.get_mut(&key) {
+            Some(rec) => {
+                rec.count += 1;
+                rec.conflict = conflict;
+            }
+            None => {
+                self.conflicts.insert(
+                    key,
+                    ConflictRecord {
+                        peer,
+                        conflict: conflict.clone(),
+                        count: 1,
+                    },
+                );
+                out.push(Action::ConflictDetected { peer, conflict });
+            }
+        }
+    }
+
+    /// A validated advert for our VRID arrived from `src`.
+    pub fn on_advert(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        advert: &Advert,
+        checksum: ChecksumKind,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        if advert.vrid != self.cfg.vrid || Some(src) == self.cfg.src_addr {
+            return out;
+        }
+        self.counters.adverts_rx += 1;
+        if advert.version() == Version::V3 && src.is_ipv4() {
+            match checksum {
+                ChecksumKind::PseudoHeader => self.counters.checksum_pseudo_header_rx += 1,
+                ChecksumKind::MessageOnly => self.counters.checksum_message_only_rx += 1,
+            }
+        }
+        if let Some(conflict) = self.check_advert(src, advert) {
+            self.record_conflict(src, conflict, &mut out);
+            return out;
+        }
+        if advert.priority == 0 {
+            self.counters.priority_zero_rx += 1;
+        }
+        match self.state {
+            State::Backup => self.backup_rx(now, src, advert),
+            State::Master => self.master_rx(now, src, advert, &mut out),
+            State::Initialize | State::Fault => {}
+        }
+        self.finish(&mut out);
+        out
+    }
+
+    fn backup_rx(&mut self, now: Instant, src: IpAddr, advert: &Advert) {
+        if advert.priority == 0 {
+            // The master is leaving: take over after Skew_Time.
+            self.master_down_at = Some(now + self.skew_time());
+            return;
+        }
+        let lower = advert.priority < self.effective_priority;
+        if lower && self.cfg.preempt {
+            // Preempt: ignore a lower priority master and let the timer run out,
+            // unless preempt_delay still holds us back.
+            if self.cfg.preempt_delay.is_zero() {
+                return;
+            }
+            let until = *self
+                .preempt_until
+                .get_or_insert(now + self.cfg.preempt_delay);
+            if now >= until {
+                return;
+            }
+        }
+        if let Version::V3 = self.cfg.version {
+            if let Body::V3 {
+                max_advert_int_cs, ..
+            } = advert.body
+            {
+                self.master_adv_int_cs = u32::from(max_advert_int_cs).max(1);
+            }
+        }
+        self.master_addr = Some(src);
+        self.master_down_at = Some(now + self.master_down_interval());
+    }
+
+    fn master_rx(&mut self, now: Instant, src: IpAddr, advert: &Advert, out: &mut Vec<Action>) {
+        if advert.priority == 0 {
+            // Another router is stopping: reassert ourselves at once.
+            self.send_advert(self.effective_priority, out);
+            self.adver_at = Some(now + self.cfg.advert_interval());
+            return;
+        }
+        let ours = self.effective_priority;
+        let higher = advert.priority > ours
+            || (advert.priority == ours && self.cfg.src_addr.is_some_and(|mine| src > mine));
+        if higher {
+            self.leave_master(now, out);
+            if let (
+                Version::V3,
+                Body::V3 {
+                    max_advert_int_cs, ..
+                },
+            ) = (self.cfg.version, &advert.body)
+            {
+                self.master_adv_int_cs = u32::from(*max_advert_int_cs).max(1);
+                self.master_down_at = Some(now + self.master_down_interval());
+            }
+            self.master_addr = Some(src);
+        } else {
+            // keepalived's default: answer a lower priority master at once so a
+            // healed split brain settles within one round trip.
+            self.send_advert(ours, out);
+            self.adver_at = Some(now + self.cfg.advert_interval());
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.adver_at,
+            self.master_down_at,
+            self.garp_at,
+            self.refresh_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn finish(&mut self, out: &mut Vec<Action>) {
+        let next = self.next_deadline();
+        if next != self.last_timer {
+            self.last_timer = next;
+            if let Some(t) = next {
+                out.push(Action::SetTimer(t));
+            }
+        }
+    }
+
+    /// The instant the caller should next call `on_timer`, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.next_deadline()
+    }
+}

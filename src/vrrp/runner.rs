@@ -1,0 +1,535 @@
+//! The tokio task that drives the pure core: it feeds received adverts,
+//! timer expiries and tracking changes into `VrrpSet` and performs the
+//! actions it returns (send, VIPs, GARP, notify). No protocol logic here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant as TokioInstant;
+
+use super::config::{
+    InstanceConfig, RouteConfig, RouteKind, ScriptConfig, TrackConfig, TrackId, VipConfig,
+};
+use super::fsm::{Action, Instance, State};
+use super::garp::{self, GarpSender, NaSender};
+use super::notify;
+use super::packet::{self, ChecksumMode, Family, Version, MCAST_V4, MCAST_V6};
+use super::socket::{RecvSocket, SendSocket};
+use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
+use super::track::{ScriptOutcome, ScriptTracker};
+use super::vip::{Netlink, NetlinkError};
+
+/// Everything the VRRP runner needs, already translated from keepalived.conf.
+#[derive(Debug, Clone, Default)]
+pub struct VrrpConfig {
+    pub instances: Vec<InstanceConfig>,
+    pub sync_groups: Vec<SyncGroupConfig>,
+    pub scripts: Vec<ScriptConfig>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunnerOptions {
+    /// Write a JSON array of instance snapshots here whenever something changes.
+    pub state_file: Option<PathBuf>,
+    /// `--dont-release-vrrp`: leave VIPs in place on exit.
+    pub dont_release_vrrp: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error("vrrp_instance {instance}: {what}: {source}")]
+    Socket {
+        instance: String,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "vrrp_instance {instance}: interface {interface} has no {family} address to send from"
+    )]
+    NoSourceAddress {
+        instance: String,
+        interface: String,
+        family: &'static str,
+    },
+    #[error(transparent)]
+    SyncGroup(#[from] super::sync_group::SyncGroupError),
+}
+
+/// Per-instance I/O resources.
+struct InstanceIo {
+    ifindex: u32,
+    mac: [u8; 6],
+    src: IpAddr,
+    sender: SendSocket,
+    destinations: Vec<IpAddr>,
+    garp: Option<GarpSender>,
+    na: Option<NaSender>,
+    /// VIPs with their resolved interface (name, index).
+    vips: Vec<(VipConfig, String, u32)>,
+    /// `virtual_routes` with their resolved output interface.
+    routes: Vec<(RouteConfig, Option<u32>)>,
+}
+
+enum Event {
+    Packet {
+        interface: String,
+        bytes: Vec<u8>,
+        meta: packet::RxMeta,
+    },
+    BadPacket {
+        interface: String,
+        error: packet::PacketError,
+    },
+    Track {
+        id: TrackId,
+        up: bool,
+    },
+}
+
+/// Run VRRP until `shutdown` resolves; then hand over (priority 0), drop VIPs and return.
+pub async fn run(
+    mut config: VrrpConfig,
+    options: RunnerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunnerError> {
+    let nl = Netlink::connect()?;
+
+    // The instance's own interface is tracked unless `dont_track_primary`.
+    for inst in &mut config.instances {
+        if !inst.dont_track_primary {
+            let id = TrackId::Interface(inst.interface.clone());
+            if !inst.tracks.iter().any(|t| t.id == id) {
+                inst.tracks.push(TrackConfig {
+                    id,
+                    weight: 0,
+                    reverse: false,
+                    initially_up: true,
+                });
+            }
+        }
+    }
+    // Initial link states, so an instance on a down link starts in FAULT.
+    for inst in &mut config.instances {
+        for t in &mut inst.tracks {
+            if let TrackId::Interface(name) = &t.id {
+                t.initially_up = nl.link(name).await.map(|l| l.up).unwrap_or(false);
+            }
+        }
+    }
+
+    let mut ios = Vec::new();
+    for inst in &mut config.instances {
+        let io = open_instance(&nl, inst).await?;
+        ios.push(io);
+    }
+
+    // A crashed previous run may have left our VIPs behind: clear them.
+    for (inst, io) in config.instances.iter().zip(&ios) {
+        for (vip, dev, idx) in &io.vips {
+            match nl.remove_vip(dev, *idx, vip).await {
+                Ok(true) => tracing::info!(
+                    "{}: removed stale VIP {}/{} from {dev}",
+                    inst.name,
+                    vip.addr,
+                    vip.prefix_len
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::warn!("{}: {e}", inst.name),
+            }
+        }
+    }
+
+    let (tx, mut rx) = mpsc::channel::<Event>(1024);
+    let mut tasks = Vec::new();
+
+    // One receive socket per (interface, family).
+    let mut seen = BTreeSet::new();
+    for (inst, io) in config.instances.iter().zip(&ios) {
+        if !seen.insert((inst.interface.clone(), inst.family == Family::V6)) {
+            continue;
+        }
+        let sock =
+            RecvSocket::open(inst.family, &inst.interface, io.ifindex).map_err(|source| {
+                RunnerError::Socket {
+                    instance: inst.name.clone(),
+                    what: format!("opening VRRP receive socket on {}", inst.interface),
+                    source,
+                }
+            })?;
+        let tx = tx.clone();
+        let interface = inst.interface.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let ev = match sock.recv().await {
+                    Ok(Ok((bytes, meta))) => Event::Packet {
+                        interface: interface.clone(),
+                        bytes,
+                        meta,
+                    },
+                    Ok(Err(error)) => Event::BadPacket {
+                        interface: interface.clone(),
+                        error,
+                    },
+                    Err(e) => {
+                        tracing::warn!("receiving on {interface}: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+
+    // Tracked interfaces: poll link state.
+    let mut links: BTreeMap<String, bool> = BTreeMap::new();
+    for inst in &config.instances {
+        for t in &inst.tracks {
+            if let TrackId::Interface(name) = &t.id {
+                links.insert(name.clone(), t.initially_up);
+            }
+        }
+    }
+    if !links.is_empty() {
+        let tx = tx.clone();
+        let nl = nl.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                for (name, was) in links.iter_mut() {
+                    let up = nl.link(name).await.map(|l| l.up).unwrap_or(false);
+                    if up != *was {
+                        *was = up;
+                        let id = TrackId::Interface(name.clone());
+                        if tx.send(Event::Track { id, up }).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+
+    // Tracked scripts.
+    let used: BTreeSet<String> = config
+        .instances
+        .iter()
+        .flat_map(|i| i.tracks.iter())
+        .filter_map(|t| match &t.id {
+            TrackId::Script(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    for script in config.scripts.iter().filter(|s| used.contains(&s.name)) {
+        let script = script.clone();
+        let tx = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tracker = ScriptTracker::new(script.fall, script.rise, !script.init_fail);
+            let mut tick = tokio::time::interval(script.interval.max(Duration::from_millis(10)));
+            loop {
+                tick.tick().await;
+                let outcome = run_script(&script).await;
+                if let Some(up) = tracker.record(outcome) {
+                    tracing::info!(
+                        "VRRP script {} is now {}",
+                        script.name,
+                        if up { "up" } else { "down" }
+                    );
+                    let id = TrackId::Script(script.name.clone());
+                    if tx.send(Event::Track { id, up }).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    drop(tx);
+
+    let instances = config
+        .instances
+        .iter()
+        .cloned()
+        .map(Instance::new)
+        .collect();
+    let mut set = VrrpSet::new(instances, &config.sync_groups)?;
+    let mut driver = Driver {
+        nl,
+        ios,
+        options,
+        last_state: String::new(),
+    };
+
+    let acts = set.on_start(std::time::Instant::now());
+    driver.perform(&set, acts).await;
+
+    tokio::pin!(shutdown);
+    loop {
+        let deadline = set.deadline();
+        let sleep = async {
+            match deadline {
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    tokio::time::sleep_until(TokioInstant::now() + d.saturating_duration_since(now))
+                        .await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = sleep => {
+                let acts = set.on_timer(std::time::Instant::now());
+                driver.perform(&set, acts).await;
+            }
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                let now = std::time::Instant::now();
+                let acts = match ev {
+                    Event::Packet { interface, bytes, meta } => {
+                        match packet::validate_received(&bytes, &meta) {
+                            Ok((advert, kind)) => set.on_advert(now, &interface, meta.src, &advert, kind),
+                            Err(e) => {
+                                tracing::debug!("{interface}: dropped VRRP packet from {}: {e}", meta.src);
+                                Vec::new()
+                            }
+                        }
+                    }
+                    Event::BadPacket { interface, error } => {
+                        tracing::debug!("{interface}: dropped packet: {error}");
+                        Vec::new()
+                    }
+                    Event::Track { id, up } => set.on_track(now, &id, up),
+                };
+                driver.perform(&set, acts).await;
+            }
+        }
+    }
+
+    let acts = set.on_shutdown(std::time::Instant::now());
+    driver.perform(&set, acts).await;
+    for t in tasks {
+        t.abort();
+    }
+    Ok(())
+}
+
+async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<InstanceIo, RunnerError> {
+    let link = nl.link(&inst.interface).await?;
+    let vip_addrs: Vec<IpAddr> = inst.vips.iter().map(|v| v.addr).collect();
+    let src = match inst.src_addr {
+        Some(a) => a,
+        None => nl
+            .primary_address(
+                &inst.interface,
+                link.index,
+                inst.family == Family::V6,
+                &vip_addrs,
+            )
+            .await?
+            .ok_or_else(|| RunnerError::NoSourceAddress {
+                instance: inst.name.clone(),
+                interface: inst.interface.clone(),
+                family: if inst.family == Family::V6 {
+                    "IPv6"
+                } else {
+                    "IPv4"
+                },
+            })?,
+    };
+    inst.src_addr = Some(src);
+    let sender = SendSocket::open(&inst.interface, link.index, src).map_err(|source| {
+        RunnerError::Socket {
+            instance: inst.name.clone(),
+            what: format!("opening VRRP send socket from {src}"),
+            source,
+        }
+    })?;
+    let destinations = if inst.unicast_peers.is_empty() {
+        vec![match inst.family {
+            Family::V4 => IpAddr::V4(MCAST_V4),
+            Family::V6 => IpAddr::V6(MCAST_V6),
+        }]
+    } else {
+        inst.unicast_peers.clone()
+    };
+    let mut vips = Vec::new();
+    for v in inst.vips.iter().chain(&inst.excluded_vips) {
+        let dev = v.dev.clone().unwrap_or_else(|| inst.interface.clone());
+        let idx = if dev == inst.interface {
+            link.index
+        } else {
+            nl.link(&dev).await?.index
+        };
+        vips.push((v.clone(), dev, idx));
+    }
+    let mut routes = Vec::new();
+    for r in &inst.routes {
+        let idx = match (&r.dev, r.via, r.kind) {
+            (Some(dev), _, _) => Some(nl.link(dev).await?.index),
+            (None, None, RouteKind::Unicast) => Some(link.index),
+            _ => None,
+        };
+        routes.push((r.clone(), idx));
+    }
+    let garp = GarpSender::open(link.index).ok();
+    Ok(InstanceIo {
+        ifindex: link.index,
+        mac: link.mac.unwrap_or([0; 6]),
+        src,
+        sender,
+        destinations,
+        garp,
+        na: Some(NaSender::new(&inst.interface, link.index)),
+        vips,
+        routes,
+    })
+}
+
+async fn run_script(script: &ScriptConfig) -> ScriptOutcome {
+    let child = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&script.command)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    match tokio::time::timeout(script.timeout.max(Duration::from_millis(10)), child).await {
+        Ok(Ok(st)) if st.success() => ScriptOutcome::Success,
+        Ok(_) => ScriptOutcome::Failure,
+        Err(_) => ScriptOutcome::TimedOut,
+    }
+}
+
+struct Driver {
+    nl: Netlink,
+    ios: Vec<InstanceIo>,
+    options: RunnerOptions,
+    last_state: String,
+}
+
+impl Driver {
+    async fn perform(&mut self, set: &VrrpSet, actions: Vec<InstanceAction>) {
+        for InstanceAction { instance, action } in actions {
+            let inst = &set.instances()[instance];
+            let cfg = inst.config();
+            let io = &self.ios[instance];
+            match action {
+                Action::Send(advert) => {
+                    for dst in &io.destinations {
+                        let mode = match (cfg.version, cfg.family) {
+                            (Version::V2, _) => ChecksumMode::MessageOnly,
+                            (Version::V3, Family::V4) if cfg.v3_checksum_as_v2 => {
+                                ChecksumMode::MessageOnly
+                            }
+                            (Version::V3, _) => ChecksumMode::PseudoHeader {
+                                src: io.src,
+                                dst: *dst,
+                            },
+                        };
+                        let bytes = advert.to_bytes(mode);
+                        if let Err(e) = io.sender.send_to(&bytes, *dst) {
+                            tracing::warn!("{}: sending advert to {dst}: {e}", cfg.name);
+                        }
+                    }
+                }
+                Action::SetTimer(_) => {} // the loop asks `set.deadline()` instead
+                Action::AddVips => {
+                    for (vip, dev, idx) in &io.vips {
+                        match self.nl.add_vip(dev, *idx, vip).await {
+                            Ok(()) => {
+                                tracing::info!("{}: added VIP {} on {dev}", cfg.name, vip.addr)
+                            }
+                            Err(e) => tracing::error!("{}: {e}", cfg.name),
+                        }
+                    }
+                    for (route, idx) in &io.routes {
+                        if let Err(e) = self.nl.add_route(route, *idx).await {
+                            tracing::error!("{}: {e}", cfg.name);
+                        }
+                    }
+                }
+                Action::RemoveVips => {
+                    if self.options.dont_release_vrrp && inst.state() == State::Initialize {
+                        continue;
+                    }
+                    for (route, idx) in &io.routes {
+                        if let Err(e) = self.nl.remove_route(route, *idx).await {
+                            tracing::debug!("{}: {e}", cfg.name);
+                        }
+                    }
+                    for (vip, dev, idx) in &io.vips {
+                        match self.nl.remove_vip(dev, *idx, vip).await {
+                            Ok(_) => {
+                                tracing::info!("{}: removed VIP {} from {dev}", cfg.name, vip.addr)
+                            }
+                            Err(e) => tracing::error!("{}: {e}", cfg.name),
+                        }
+                    }
+                }
+                Action::Garp { repeat } => {
+                    for _ in 0..repeat {
+                        for (vip, _, _) in &io.vips {
+                            if let Err(e) =
+                                garp::announce(io.garp.as_ref(), io.na.as_ref(), io.mac, vip.addr)
+                            {
+                                tracing::debug!("{}: announcing {}: {e}", cfg.name, vip.addr);
+                            }
+                        }
+                    }
+                }
+                Action::Notify { state, priority } => {
+                    tracing::info!("({}) Entering {} STATE", cfg.name, state.notify_word());
+                    let cmds =
+                        notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
+                    notify::spawn_all(&cmds);
+                }
+                Action::GroupNotify { group, state } => {
+                    tracing::info!("(group {group}) Entering {} STATE", state.notify_word());
+                    if let Some(n) = set.group_notify(&group) {
+                        // keepalived passes no meaningful priority for groups: 0.
+                        notify::spawn_all(&notify::commands(n, "GROUP", &group, state, 0));
+                    }
+                }
+                Action::ConflictDetected { peer, conflict } => {
+                    tracing::warn!(
+                        "({}) advert from {peer} dropped: {conflict:?} (reported once per peer)",
+                        cfg.name
+                    );
+                }
+            }
+        }
+        self.write_state(set);
+    }
+
+    fn write_state(&mut self, set: &VrrpSet) {
+        let Some(path) = &self.options.state_file else {
+            return;
+        };
+        let json = match serde_json::to_string_pretty(&set.snapshots()) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!("serialising VRRP state: {e}");
+                return;
+            }
+        };
+        if json == self.last_state {
+            return;
+        }
+        let tmp = path.with_extension("tmp");
+        let res = std::fs::write(&tmp, &json).and_then(|_| std::fs::rename(&tmp, path));
+        match res {
+            Ok(()) => self.last_state = json,
+            Err(e) => tracing::warn!("writing {}: {e}", path.display()),
+        }
+    }
+}

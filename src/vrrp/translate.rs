@@ -1,0 +1,302 @@
+//! keepalived.conf model → the VRRP core's plain configuration, in one place,
+//! so the state machine never depends on the parser's types.
+#![forbid(unsafe_code)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::{self, model};
+
+use super::config::{
+    GarpConfig, InitialState, InstanceConfig, NotifyConfig, RouteConfig, RouteKind, ScriptConfig,
+    TrackConfig, TrackId, VipConfig,
+};
+use super::packet::{auth_data_from_pass, Family, Version};
+use super::runner::VrrpConfig;
+use super::sync_group::SyncGroupConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranslateError {
+    #[error("{0}")]
+    Config(#[from] config::Diagnostics),
+    #[error("vrrp_instance {instance}: no interface given (lvsd needs `interface` even with unicast peers)")]
+    NoInterface { instance: String },
+    #[error("vrrp_instance {instance}: auth_type AH is not supported (only PASS)")]
+    AuthAh { instance: String },
+    #[error("vrrp_instance {instance}: virtual_routes: {what}")]
+    Route { instance: String, what: String },
+    #[error("vrrp_instance {instance}: track_script {script} names no vrrp_script")]
+    UnknownScript { instance: String, script: String },
+}
+
+/// Load `path` with keepalived's rules and translate it; warnings are logged.
+pub fn load_file(path: &Path, config_id: Option<&str>) -> Result<VrrpConfig, TranslateError> {
+    let opts = config::ConfigOptions {
+        config_id: config_id.map(str::to_string),
+        ..config::ConfigOptions::default()
+    };
+    let loaded = config::load(path, &opts)?;
+    for w in &loaded.warnings {
+        tracing::warn!("{}", w.render(&loaded.sources));
+    }
+    translate(&loaded.config)
+}
+
+fn broadcast(vip: &model::VirtualIpAddress) -> Option<IpAddr> {
+    let IpAddr::V4(a) = vip.address else {
+        return None;
+    };
+    let host_mask = u32::MAX.checked_shr(u32::from(vip.prefix_len)).unwrap_or(0);
+    match vip.broadcast? {
+        model::Broadcast::Address(b) => Some(IpAddr::V4(b)),
+        model::Broadcast::SetHostBits => Some(IpAddr::V4(Ipv4Addr::from(u32::from(a) | host_mask))),
+        model::Broadcast::ClearHostBits => {
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from(a) & !host_mask)))
+        }
+    }
+}
+
+fn vip(v: &model::VirtualIpAddress) -> VipConfig {
+    VipConfig {
+        addr: v.address,
+        prefix_len: v.prefix_len,
+        dev: v.dev.clone(),
+        label: v.label.clone(),
+        scope: v.scope.map(model::Scope::value),
+        brd: broadcast(v),
+    }
+}
+
+/// `ip route`'s table names (iproute2's /etc/iproute2/rt_tables defaults) or a number.
+fn route_table(name: &str) -> Option<u32> {
+    match name {
+        "main" => Some(254),
+        "local" => Some(255),
+        "default" => Some(253),
+        n => n.parse().ok(),
+    }
+}
+
+fn route(
+    instance: &str,
+    family: Family,
+    r: &model::VirtualRoute,
+) -> Result<RouteConfig, TranslateError> {
+    let err = |what: String| TranslateError::Route {
+        instance: instance.to_string(),
+        what,
+    };
+    let kind = match r.route_type.as_deref() {
+        None | Some("unicast") => RouteKind::Unicast,
+        Some("blackhole") => RouteKind::Blackhole,
+        Some("unreachable") => RouteKind::Unreachable,
+        Some("prohibit") => RouteKind::Prohibit,
+        Some(other) => return Err(err(format!("route type {other} is not supported"))),
+    };
+    let (dst, prefix_len) = if r.destination == "default" {
+        let any = match r.via.first().map(Family::of).unwrap_or(family) {
+            Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::V6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        (any, 0)
+    } else {
+        let (a, len) = match r.destination.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (r.destination.as_str(), None),
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| err(format!("destination {} is not an address", r.destination)))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| err(format!("bad prefix length in {}", r.destination)))?,
+            None => max,
+        };
+        (addr, len)
+    };
+    if r.via.len() > 1 {
+        tracing::warn!(
+            "vrrp_instance {instance}: route to {}: only the first `via` is used",
+            r.destination
+        );
+    }
+    if !r.options.is_empty() {
+        tracing::warn!(
+            "vrrp_instance {instance}: route to {}: options {:?} are ignored",
+            r.destination,
+            r.options
+        );
+    }
+    let table = match &r.table {
+        None => None,
+        Some(t) => Some(route_table(t).ok_or_else(|| err(format!("unknown table {t}")))?),
+    };
+    Ok(RouteConfig {
+        kind,
+        dst,
+        prefix_len,
+        via: r.via.first().copied(),
+        dev: r.dev.clone(),
+        src: r.src,
+        table,
+        metric: r.metric,
+        scope: r.scope.map(model::Scope::value),
+    })
+}
+
+fn notify(n: &model::VrrpNotify) -> NotifyConfig {
+    let cmd = |c: &Option<model::ScriptCommand>| c.as_ref().map(|c| c.command.clone());
+    NotifyConfig {
+        master: cmd(&n.master),
+        backup: cmd(&n.backup),
+        fault: cmd(&n.fault),
+        stop: cmd(&n.stop),
+        any: cmd(&n.any),
+    }
+}
+
+fn track_interface(t: &model::TrackedInterface) -> TrackConfig {
+    TrackConfig {
+        id: TrackId::Interface(t.name.clone()),
+        weight: t.weight.map_or(0, |w| i32::from(w.get())),
+        reverse: t.reverse,
+        initially_up: true,
+    }
+}
+
+fn track_script(
+    cfg: &model::Config,
+    instance: &str,
+    t: &model::TrackedScript,
+    zero_weight: bool,
+) -> Result<TrackConfig, TranslateError> {
+    let script = cfg
+        .vrrp_script(&t.name)
+        .ok_or_else(|| TranslateError::UnknownScript {
+            instance: instance.to_string(),
+            script: t.name.clone(),
+        })?;
+    let (weight, reverse) = match t.weight {
+        Some(w) => (i32::from(w.get()), t.reverse),
+        None => (i32::from(script.weight), script.weight_reverse || t.reverse),
+    };
+    Ok(TrackConfig {
+        id: TrackId::Script(t.name.clone()),
+        // keepalived zeroes tracking weights of sync group members so all move together.
+        weight: if zero_weight { 0 } else { weight },
+        reverse,
+        initially_up: !script.init_fail,
+    })
+}
+
+/// The VRRP part of a loaded keepalived.conf.
+pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
+    let mut instances = Vec::new();
+    for i in &cfg.vrrp_instances {
+        let interface = i
+            .interface
+            .clone()
+            .ok_or_else(|| TranslateError::NoInterface {
+                instance: i.name.clone(),
+            })?;
+        let group = cfg.sync_group_of(&i.name);
+        let zero_weights = group.is_some_and(|g| !g.sync_group_tracking_weight);
+        let mut tracks: Vec<TrackConfig> = i.track_interfaces.iter().map(track_interface).collect();
+        for t in &i.track_scripts {
+            tracks.push(track_script(cfg, &i.name, t, zero_weights)?);
+        }
+        if let Some(g) = group {
+            tracks.extend(g.track_interfaces.iter().map(track_interface));
+            for t in &g.track_scripts {
+                tracks.push(track_script(cfg, &i.name, t, zero_weights)?);
+            }
+        }
+        let auth_pass = match &i.authentication {
+            None => None,
+            Some(a) => match a.auth_type {
+                model::AuthType::Pass => Some(auth_data_from_pass(a.auth_pass.expose())),
+                model::AuthType::Ah => {
+                    return Err(TranslateError::AuthAh {
+                        instance: i.name.clone(),
+                    })
+                }
+            },
+        };
+        let family = match i.family() {
+            model::IpFamily::Inet => Family::V4,
+            model::IpFamily::Inet6 => Family::V6,
+        };
+        instances.push(InstanceConfig {
+            name: i.name.clone(),
+            interface,
+            vrid: i.virtual_router_id.get(),
+            version: match (i.version, family) {
+                (_, Family::V6) | (model::VrrpVersion::V3, _) => Version::V3,
+                (model::VrrpVersion::V2, Family::V4) => Version::V2,
+            },
+            family,
+            initial_state: match i.state {
+                model::InitialState::Master => InitialState::Master,
+                model::InitialState::Backup => InitialState::Backup,
+            },
+            priority: i.priority.get(),
+            advert_int_cs: u32::from(i.advert_int.centiseconds()),
+            preempt: i.preempt,
+            preempt_delay: i.preempt_delay,
+            auth_pass,
+            vips: i.virtual_ipaddresses.iter().map(vip).collect(),
+            excluded_vips: i.virtual_ipaddresses_excluded.iter().map(vip).collect(),
+            routes: i
+                .virtual_routes
+                .iter()
+                .map(|r| route(&i.name, family, r))
+                .collect::<Result<_, _>>()?,
+            src_addr: i.src_ip,
+            unicast_peers: i.unicast_peers.iter().map(|p| p.address).collect(),
+            garp: GarpConfig {
+                master_delay: i.garp.master_delay,
+                master_repeat: i.garp.master_repeat,
+                master_refresh: i.garp.master_refresh.unwrap_or(Duration::ZERO),
+                master_refresh_repeat: i.garp.master_refresh_repeat,
+            },
+            skip_check_adv_addr: i.skip_check_adv_addr,
+            v3_checksum_as_v2: i.is_unicast() && i.old_unicast_checksum.is_some(),
+            dont_track_primary: i.dont_track_primary,
+            tracks,
+            notify: notify(&i.notify),
+        });
+    }
+    let sync_groups = cfg
+        .vrrp_sync_groups
+        .iter()
+        .map(|g| SyncGroupConfig {
+            name: g.name.clone(),
+            members: g.group.clone(),
+            notify: notify(&g.notify),
+        })
+        .collect();
+    let scripts = cfg
+        .vrrp_scripts
+        .iter()
+        .map(|s| ScriptConfig {
+            name: s.name.clone(),
+            command: s.script.command.clone(),
+            interval: s.interval,
+            timeout: s.timeout.unwrap_or(s.interval),
+            fall: s.fall,
+            rise: s.rise,
+            weight: i32::from(s.weight),
+            init_fail: s.init_fail,
+        })
+        .collect();
+    Ok(VrrpConfig {
+        instances,
+        sync_groups,
+        scripts,
+    })
+}

@@ -1,0 +1,318 @@
+//! Thin rtnetlink layer: virtual addresses on and off interfaces, link state
+//! and the interface facts the runner needs (index, MAC, primary address).
+
+use std::net::IpAddr;
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope,
+};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
+use rtnetlink::Handle;
+
+use rtnetlink::packet_route::route::{RouteMessage, RouteScope, RouteType};
+use rtnetlink::RouteMessageBuilder;
+
+use super::config::{RouteConfig, RouteKind, VipConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    #[error("opening the rtnetlink socket: {0}")]
+    Connect(#[source] std::io::Error),
+    #[error("interface {0} does not exist")]
+    NoSuchInterface(String),
+    #[error("{0}")]
+    BadRoute(String),
+    #[error("{what} on {interface}: {source}")]
+    Request {
+        what: String,
+        interface: String,
+        #[source]
+        source: rtnetlink::Error,
+    },
+}
+
+/// Facts about one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub mac: Option<[u8; 6]>,
+    /// Administratively up and carrier present.
+    pub up: bool,
+}
+
+/// An rtnetlink connection (its driver task runs on the current tokio runtime).
+#[derive(Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+impl Netlink {
+    pub fn connect() -> Result<Netlink, NetlinkError> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(NetlinkError::Connect)?;
+        tokio::spawn(conn);
+        Ok(Netlink { handle })
+    }
+
+    pub async fn link(&self, name: &str) -> Result<LinkInfo, NetlinkError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        let msg = match links.try_next().await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(NetlinkError::NoSuchInterface(name.to_string())),
+            // The kernel answers ENODEV for an unknown name.
+            Err(_) => return Err(NetlinkError::NoSuchInterface(name.to_string())),
+        };
+        let mut mac = None;
+        for attr in &msg.attributes {
+            if let LinkAttribute::Address(bytes) = attr {
+                if let Ok(m) = <[u8; 6]>::try_from(bytes.as_slice()) {
+                    mac = Some(m);
+                }
+            }
+        }
+        let flags = msg.header.flags;
+        Ok(LinkInfo {
+            index: msg.header.index,
+            mac,
+            up: flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp),
+        })
+    }
+
+    /// Addresses on an interface as (address, prefix length, message).
+    async fn addresses(
+        &self,
+        interface: &str,
+        index: u32,
+    ) -> Result<Vec<(IpAddr, u8, AddressMessage)>, NetlinkError> {
+        let mut out = Vec::new();
+        let mut stream = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        loop {
+            match stream.try_next().await {
+                Ok(Some(msg)) => {
+                    let addr = msg.attributes.iter().find_map(|a| match a {
+                        AddressAttribute::Local(ip) => Some(*ip),
+                        _ => None,
+                    });
+                    let addr = addr.or_else(|| {
+                        msg.attributes.iter().find_map(|a| match a {
+                            AddressAttribute::Address(ip) => Some(*ip),
+                            _ => None,
+                        })
+                    });
+                    if let Some(a) = addr {
+                        out.push((a, msg.header.prefix_len, msg));
+                    }
+                }
+                Ok(None) => break,
+                Err(source) => {
+                    return Err(NetlinkError::Request {
+                        what: "listing addresses".into(),
+                        interface: interface.to_string(),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first non-secondary address of the family (IPv6: link-local first, as VRRPv3 requires).
+    pub async fn primary_address(
+        &self,
+        interface: &str,
+        index: u32,
+        v6: bool,
+        exclude: &[IpAddr],
+    ) -> Result<Option<IpAddr>, NetlinkError> {
+        let addrs = self.addresses(interface, index).await?;
+        let candidates: Vec<IpAddr> = addrs
+            .iter()
+            .filter(|(a, _, m)| {
+                a.is_ipv6() == v6
+                    && !exclude.contains(a)
+                    && !m.header.flags.contains(AddressHeaderFlags::Secondary)
+            })
+            .map(|(a, _, _)| *a)
+            .collect();
+        if v6 {
+            let ll = candidates.iter().find(|a| match a {
+                IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+                IpAddr::V4(_) => false,
+            });
+            return Ok(ll.or(candidates.first()).copied());
+        }
+        Ok(candidates.first().copied())
+    }
+
+    /// Whether `addr` is configured on the interface.
+    pub async fn has_address(
+        &self,
+        interface: &str,
+        index: u32,
+        addr: IpAddr,
+    ) -> Result<bool, NetlinkError> {
+        Ok(self
+            .addresses(interface, index)
+            .await?
+            .iter()
+            .any(|(a, _, _)| *a == addr))
+    }
+
+    /// Add a VIP; an address that is already there counts as added.
+    pub async fn add_vip(
+        &self,
+        interface: &str,
+        index: u32,
+        vip: &VipConfig,
+    ) -> Result<(), NetlinkError> {
+        let mut req = self
+            .handle
+            .address()
+            .add(index, vip.addr, vip.prefix_len)
+            .replace();
+        let msg = req.message_mut();
+        msg.attributes
+            .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+        if let Some(IpAddr::V4(brd)) = vip.brd {
+            msg.attributes.push(AddressAttribute::Broadcast(brd));
+        }
+        if let Some(label) = &vip.label {
+            msg.attributes.push(AddressAttribute::Label(label.clone()));
+        }
+        if let Some(scope) = vip.scope {
+            msg.header.scope = AddressScope::from(scope);
+        }
+        if vip.addr.is_ipv6() {
+            // A VIP must answer at once after failover; DAD would hold it tentative.
+            msg.header.flags |= AddressHeaderFlags::Nodad;
+        }
+        req.execute().await.map_err(|source| NetlinkError::Request {
+            what: format!("adding {}/{}", vip.addr, vip.prefix_len),
+            interface: interface.to_string(),
+            source,
+        })
+    }
+
+    /// Remove a VIP if present.
+    pub async fn remove_vip(
+        &self,
+        interface: &str,
+        index: u32,
+        vip: &VipConfig,
+    ) -> Result<bool, NetlinkError> {
+        let addrs = self.addresses(interface, index).await?;
+        let mut removed = false;
+        for (a, _, msg) in addrs {
+            if a == vip.addr {
+                self.handle
+                    .address()
+                    .del(msg)
+                    .execute()
+                    .await
+                    .map_err(|source| NetlinkError::Request {
+                        what: format!("removing {}", vip.addr),
+                        interface: interface.to_string(),
+                        source,
+                    })?;
+                removed = true;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Netlink {
+    /// The rtnetlink message for a `virtual_routes` entry; `ifindex` is its
+    /// device (the instance's interface unless the route names one).
+    fn route_message(
+        &self,
+        route: &RouteConfig,
+        ifindex: Option<u32>,
+    ) -> Result<RouteMessage, String> {
+        let mut b = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(route.dst, route.prefix_len)
+            .map_err(|e| e.to_string())?;
+        if let Some(via) = route.via {
+            b = b.gateway(via).map_err(|e| e.to_string())?;
+        }
+        if let Some(src) = route.src {
+            b = b.pref_source(src).map_err(|e| e.to_string())?;
+        }
+        if let (Some(idx), RouteKind::Unicast) = (ifindex, route.kind) {
+            b = b.output_interface(idx);
+        }
+        if let Some(t) = route.table {
+            b = b.table_id(t);
+        }
+        if let Some(m) = route.metric {
+            b = b.priority(m);
+        }
+        let kind = match route.kind {
+            RouteKind::Unicast => RouteType::Unicast,
+            RouteKind::Blackhole => RouteType::BlackHole,
+            RouteKind::Unreachable => RouteType::Unreachable,
+            RouteKind::Prohibit => RouteType::Prohibit,
+        };
+        b = b.kind(kind);
+        // `ip route` gives a directly connected unicast route link scope.
+        let scope = match (route.scope, route.via, route.kind) {
+            (Some(s), _, _) => RouteScope::from(s),
+            (None, None, RouteKind::Unicast) => RouteScope::Link,
+            _ => RouteScope::Universe,
+        };
+        Ok(b.scope(scope).build())
+    }
+
+    pub async fn add_route(
+        &self,
+        route: &RouteConfig,
+        ifindex: Option<u32>,
+    ) -> Result<(), NetlinkError> {
+        let what = format!("adding route to {}/{}", route.dst, route.prefix_len);
+        let msg = self
+            .route_message(route, ifindex)
+            .map_err(|e| NetlinkError::BadRoute(format!("{what}: {e}")))?;
+        self.handle
+            .route()
+            .add(msg)
+            .replace()
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what,
+                interface: route.dev.clone().unwrap_or_default(),
+                source,
+            })
+    }
+
+    pub async fn remove_route(
+        &self,
+        route: &RouteConfig,
+        ifindex: Option<u32>,
+    ) -> Result<(), NetlinkError> {
+        let what = format!("removing route to {}/{}", route.dst, route.prefix_len);
+        let msg = self
+            .route_message(route, ifindex)
+            .map_err(|e| NetlinkError::BadRoute(format!("{what}: {e}")))?;
+        self.handle
+            .route()
+            .del(msg)
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what,
+                interface: route.dev.clone().unwrap_or_default(),
+                source,
+            })
+    }
+}

@@ -1,0 +1,1841 @@
+//! keepalived.conf parser and `lvsd check-config`: real files (seed configs, keepalived's
+//! own samples, fixtures in tests/config/), every diagnostic with its file:line:col, the
+//! CLI binary, and property tests feeding mutated configurations.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use lvsd::config::{
+    self, load, load_str, Checker, ConfigOptions, Diagnostic, Diagnostics, HttpProtocol,
+    InitialState, LbAlgo, LbKind, Loaded, Problem, Protocol, Severity, VirtualServerKey,
+    VrrpVersion,
+};
+
+fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config")
+}
+
+const SAMPLES: &str = "/usr/share/doc/keepalived/samples";
+
+fn files_in(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn seed_configs() -> Vec<PathBuf> {
+    let v: Vec<PathBuf> = files_in(&shared().join("seed-configs"), "")
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    assert!(v.len() >= 12, "seed configs missing: {v:?}");
+    v
+}
+
+fn samples() -> Vec<PathBuf> {
+    let v = files_in(Path::new(SAMPLES), "keepalived.conf.");
+    assert!(v.len() >= 20, "keepalived samples missing: {v:?}");
+    v
+}
+
+fn opts(id: &str) -> ConfigOptions {
+    ConfigOptions {
+        config_id: Some(id.to_string()),
+        ..ConfigOptions::default()
+    }
+}
+
+/// The config id a sample needs (keepalived.conf.conditional_conf says "run with -i high|low").
+fn sample_ids(path: &Path) -> Vec<&'static str> {
+    if path.ends_with("keepalived.conf.conditional_conf") {
+        vec!["high", "low"]
+    } else {
+        vec!["lvsd-test"]
+    }
+}
+
+/// A scratch directory with `test.conf` holding `text`.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::Builder::new()
+                .prefix(&format!("lvsd-config-{}-", std::process::id()))
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+    fn write(&self, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+}
+
+fn load_text(text: &str) -> (PathBuf, Result<Loaded, Diagnostics>, Scratch) {
+    let s = Scratch::new();
+    let path = s.write("test.conf", text);
+    let r = load(&path, &opts("lvsd-test"));
+    (path, r, s)
+}
+
+fn all_diags(r: &Result<Loaded, Diagnostics>) -> (Vec<Diagnostic>, config::SourceMap) {
+    match r {
+        Ok(l) => (l.warnings.clone(), l.sources.clone()),
+        Err(d) => (d.items.clone(), d.sources.clone()),
+    }
+}
+
+/// Asserts that loading `text` reports `severity` at `line:col` with a message containing
+/// `message` (and, for errors, that the configuration is refused).
+#[track_caller]
+fn assert_problem(text: &str, severity: Severity, line: usize, col: usize, message: &str) {
+    let (path, r, _s) = load_text(text);
+    if severity == Severity::Error {
+        assert!(r.is_err(), "expected an error for:\n{text}");
+    }
+    let (diags, sources) = all_diags(&r);
+    let want_loc = format!("{}:{line}:{col}", path.display());
+    let found = diags.iter().any(|d| {
+        d.severity == severity
+            && d.location(&sources).as_deref() == Some(want_loc.as_str())
+            && d.message().contains(message)
+    });
+    let rendered: Vec<String> = diags.iter().map(|d| d.render(&sources)).collect();
+    assert!(
+        found,
+        "expected {severity} at {line}:{col} containing {message:?}; got:\n{}",
+        rendered.join("\n")
+    );
+}
+
+#[track_caller]
+fn loaded(text: &str) -> Loaded {
+    let (_p, r, _s) = load_text(text);
+    match r {
+        Ok(l) => l,
+        Err(d) => panic!("unexpected errors:\n{}", d.render()),
+    }
+}
+
+const MINIMAL_INSTANCE: &str = "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 51\n    virtual_ipaddress {\n        10.0.0.1\n    }\n}\n";
+
+// ---------------------------------------------------------------------------
+// Real configurations
+// ---------------------------------------------------------------------------
+
+/// Warnings a seed config may have on this machine: missing interfaces, and keepalived's
+/// own "nopreempt does not work with state MASTER" (the brief asks for that warning).
+fn seed_warning_allowed(d: &Diagnostic) -> bool {
+    matches!(
+        d.problem,
+        Problem::NoSuchInterface { .. } | Problem::NopreemptWithMaster { .. }
+    )
+}
+
+#[test]
+fn every_seed_config_loads_without_errors() {
+    for path in seed_configs() {
+        let o = ConfigOptions {
+            check_interfaces: true,
+            ..opts("lvsd-test")
+        };
+        match load(&path, &o) {
+            Ok(l) => {
+                for w in &l.warnings {
+                    assert!(
+                        seed_warning_allowed(w),
+                        "{}: unexpected warning:\n{}",
+                        path.display(),
+                        w.render(&l.sources)
+                    );
+                }
+                assert!(
+                    !l.config.vrrp_instances.is_empty(),
+                    "{}: no vrrp_instance",
+                    path.display()
+                );
+            }
+            Err(d) => panic!("{}:\n{}", path.display(), d.render()),
+        }
+    }
+}
+
+#[test]
+fn every_keepalived_sample_loads_without_errors() {
+    for path in samples() {
+        for id in sample_ids(&path) {
+            if let Err(d) = load(&path, &opts(id)) {
+                panic!("{} (-i {id}):\n{}", path.display(), d.render());
+            }
+        }
+    }
+}
+
+/// Warnings the samples get that are keepalived's own warnings for the same text
+/// (`keepalived -t` prints them too), not gaps in lvsd.
+fn keepalived_also_warns(path: &Path, d: &Diagnostic) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    match (&d.problem, name) {
+        // The sample lists VI_2/VI_3 outside `group { }`: "Unknown keyword 'VI_2'".
+        (Problem::UnknownKeyword { keyword, .. }, "keepalived.conf.vrrp.lvs_syncd") => {
+            keyword == "VI_2" || keyword == "VI_3"
+        }
+        (Problem::MissingRequired { object, .. }, "keepalived.conf.vrrp.lvs_syncd") => {
+            object == "vrrp_sync_group VG1"
+        }
+        // "Initial state master is incompatible with AH authentication - clearing".
+        (Problem::InstanceConflict { reason, .. }, "keepalived.conf.SSL_GET") => {
+            reason.contains("AH authentication")
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn sample_warnings_are_only_unsupported_keywords() {
+    let unsupported = config::lower::unsupported_keywords();
+    let mut warned = std::collections::BTreeSet::new();
+    for path in samples() {
+        for id in sample_ids(&path) {
+            let o = ConfigOptions {
+                check_interfaces: true,
+                ..opts(id)
+            };
+            let l = load(&path, &o).unwrap_or_else(|d| panic!("{}", d.render()));
+            for w in &l.warnings {
+                match &w.problem {
+                    Problem::Unsupported { keyword } => {
+                        assert!(unsupported.contains(&keyword.as_str()), "{keyword}");
+                        warned.insert(keyword.clone());
+                    }
+                    Problem::NoSuchInterface { .. } => {}
+                    _ => assert!(
+                        keepalived_also_warns(&path, w),
+                        "{}: warning outside the not-supported list:\n{}",
+                        path.display(),
+                        w.render(&l.sources)
+                    ),
+                }
+            }
+        }
+    }
+    // The samples exercise these; the set must stay within the README list.
+    let expected: std::collections::BTreeSet<String> = ["SMTP_CHECK", "UDP_CHECK", "net_namespace"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(warned, expected);
+}
+
+#[test]
+fn lvs_dr_master_model_has_keepalived_defaults_and_inheritance() {
+    let l = load(
+        &shared().join("seed-configs/lvs-dr-master.conf"),
+        &opts("lvsd-test"),
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render()));
+    let c = &l.config;
+    assert_eq!(c.global.router_id.as_deref(), Some("LVS_MASTER"));
+    assert_eq!(c.global.notification_email, vec!["ops@example.com"]);
+    assert_eq!(
+        c.global
+            .smtp_server
+            .as_ref()
+            .map(|s| (s.host.as_str(), s.port)),
+        Some(("127.0.0.1", 25))
+    );
+    assert_eq!(c.global.smtp_connect_timeout, Duration::from_secs(30));
+    let vi = &c.vrrp_instances[0];
+    assert_eq!(vi.name, "VI_1");
+    assert_eq!(vi.state, InitialState::Master);
+    assert_eq!(vi.interface.as_deref(), Some("eth0"));
+    assert_eq!(vi.virtual_router_id.get(), 51);
+    assert_eq!(vi.priority.get(), 100);
+    assert_eq!(vi.advert_int.centiseconds(), 100);
+    assert_eq!(vi.version, VrrpVersion::V2);
+    assert!(vi.preempt);
+    assert_eq!(
+        vi.authentication.as_ref().map(|a| a.auth_pass.expose()),
+        Some("1111")
+    );
+    assert_eq!(vi.virtual_ipaddresses.len(), 1);
+    assert_eq!(
+        vi.virtual_ipaddresses[0].address.to_string(),
+        "192.168.1.200"
+    );
+    assert_eq!(vi.virtual_ipaddresses[0].prefix_len, 32);
+    assert_eq!(vi.garp.master_repeat, 5);
+    assert_eq!(vi.garp.master_delay, Duration::from_secs(5));
+
+    assert_eq!(c.virtual_servers.len(), 2);
+    let vs = &c.virtual_servers[0];
+    assert_eq!(
+        vs.key,
+        VirtualServerKey::Address {
+            ip: "192.168.1.200".parse().expect("ip"),
+            port: Some(80)
+        }
+    );
+    assert_eq!(vs.lb_algo, LbAlgo::Wrr);
+    assert_eq!(vs.method.kind, LbKind::Dr);
+    assert_eq!(vs.protocol, Protocol::Tcp);
+    assert_eq!(vs.persistence_timeout, Some(50));
+    assert_eq!(vs.delay_loop, Duration::from_secs(6));
+    assert_eq!(vs.quorum, 1);
+    let rs = &vs.real_servers[0];
+    assert_eq!(rs.port, Some(80));
+    assert_eq!(rs.weight.get(), 1);
+    assert_eq!(rs.method.kind, LbKind::Dr, "real server inherits lb_kind");
+    let Checker::Http(h) = &rs.checkers[0] else {
+        panic!("expected HTTP_GET, got {:?}", rs.checkers[0]);
+    };
+    assert_eq!(h.http_protocol, HttpProtocol::Http10);
+    assert_eq!(h.urls.len(), 2);
+    assert_eq!(
+        h.urls[0].digest.map(|d| d.to_hex()).as_deref(),
+        Some("640205b7b0fc66c1ea91c463fac6334d")
+    );
+    assert_eq!(h.urls[0].status_codes[0].first, 200, "default 200-299");
+    assert_eq!(h.urls[0].status_codes[0].last, 299);
+    assert_eq!(h.urls[1].status_codes[0].first, 200);
+    assert_eq!(h.urls[1].status_codes[0].last, 200);
+    assert_eq!(h.common.connect_timeout, Duration::from_secs(3));
+    assert_eq!(h.common.retry, 3);
+    assert_eq!(h.common.delay_before_retry, Duration::from_secs(3));
+    assert_eq!(
+        h.common.delay_loop,
+        Duration::from_secs(6),
+        "inherited from the VS"
+    );
+    let Checker::Tcp(t) = &vs.real_servers[1].checkers[0] else {
+        panic!("expected TCP_CHECK");
+    };
+    assert_eq!(t.connect_port, Some(80));
+
+    let https = &c.virtual_servers[1];
+    let sorry = https.sorry_server.as_ref().expect("sorry_server");
+    assert_eq!(sorry.address.to_string(), "192.168.1.140");
+    assert_eq!(sorry.port, Some(443));
+    let Checker::Ssl(s) = &https.real_servers[0].checkers[0] else {
+        panic!("expected SSL_GET");
+    };
+    assert_eq!(s.common.connect_timeout, Duration::from_secs(3));
+    assert_eq!(s.common.retry, 1, "keepalived default retry");
+    let Checker::Misc(m) = &https.real_servers[1].checkers[0] else {
+        panic!("expected MISC_CHECK");
+    };
+    assert_eq!(
+        m.misc_path.argv(),
+        ["/etc/keepalived/check_https.sh", "192.168.1.131"]
+    );
+    assert_eq!(m.misc_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(m.common.retry, 0, "MISC_CHECK default retry is 0");
+    assert_eq!(m.common.delay_before_retry, Duration::from_secs(1));
+}
+
+#[test]
+fn other_seed_models() {
+    let nat = load(
+        &shared().join("seed-configs/lvs-nat-tomcat.conf"),
+        &opts("x"),
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render()));
+    let c = &nat.config;
+    assert_eq!(c.vrrp_sync_groups[0].group, ["VI_EXT", "VI_INT"]);
+    assert_eq!(
+        c.sync_group_of("VI_INT").map(|g| g.name.as_str()),
+        Some("VG_1")
+    );
+    assert_eq!(c.vrrp_instances[0].virtual_ipaddresses[0].prefix_len, 24);
+    assert_eq!(
+        c.vrrp_instances[0].virtual_ipaddresses[0].dev.as_deref(),
+        Some("eth0")
+    );
+    let vs = &c.virtual_servers[0];
+    assert_eq!(
+        (vs.lb_algo, vs.method.kind, vs.quorum),
+        (LbAlgo::Wlc, LbKind::Nat, 1)
+    );
+    assert!(vs.real_servers[0].inhibit_on_failure);
+    assert!(!vs.real_servers[1].inhibit_on_failure);
+    assert!(matches!(vs.real_servers[0].checkers[0], Checker::Ping(_)));
+    assert_eq!(vs.real_servers[0].checkers.len(), 2);
+
+    let tun = load(&shared().join("seed-configs/lvs-tun.conf"), &opts("x"))
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    let vs = &tun.config.virtual_servers[0];
+    assert_eq!(
+        (vs.lb_algo, vs.method.kind, vs.protocol),
+        (LbAlgo::Sh, LbKind::Tun, Protocol::Udp)
+    );
+    let Checker::Misc(m) = &vs.real_servers[0].checkers[0] else {
+        panic!("expected MISC_CHECK");
+    };
+    assert!(m.misc_dynamic);
+    assert_eq!(tun.config.virtual_servers[1].lb_algo, LbAlgo::Mh);
+
+    let nginx = load(&shared().join("seed-configs/nginx-master.conf"), &opts("x"))
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    let s = &nginx.config.vrrp_scripts[0];
+    assert_eq!((s.weight, s.rise, s.fall), (-5, 2, 3));
+    assert_eq!(s.interval, Duration::from_secs(2));
+    let vi = &nginx.config.vrrp_instances[0];
+    assert_eq!(
+        vi.src_ip.map(|a| a.to_string()).as_deref(),
+        Some("192.168.49.100")
+    );
+    assert_eq!(vi.advert_int.centiseconds(), 200);
+    assert_eq!(vi.track_scripts[0].name, "chk_nginx");
+    assert!(
+        vi.preempt,
+        "nopreempt with MASTER is cleared, as keepalived does"
+    );
+    assert!(nginx.config.global.enable_script_security);
+    assert_eq!(
+        nginx
+            .config
+            .global
+            .script_user
+            .as_ref()
+            .map(|u| u.user.as_str()),
+        Some("root")
+    );
+
+    let backup = load(
+        &shared().join("seed-configs/nopreempt-server1.conf"),
+        &opts("x"),
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render()));
+    assert!(!backup.config.vrrp_instances[0].preempt);
+    assert_eq!(
+        backup.config.vrrp_instances[0].advert_int.centiseconds(),
+        500
+    );
+}
+
+#[test]
+fn samples_with_groups_routes_and_ipv6() {
+    let vsg = load(
+        &Path::new(SAMPLES).join("keepalived.conf.virtual_server_group"),
+        &opts("x"),
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render()));
+    let g = &vsg.config.virtual_server_groups[0];
+    assert_eq!(g.members.len(), 6);
+    match &g.members[3] {
+        config::VsgMember::Range {
+            first, last, port, ..
+        } => {
+            assert_eq!(first.to_string(), "192.168.200.3");
+            assert_eq!(last.to_string(), "192.168.200.10");
+            assert_eq!(*port, Some(80));
+        }
+        m => panic!("expected a range, got {m:?}"),
+    }
+    assert_eq!(
+        vsg.config.virtual_servers[0].key,
+        VirtualServerKey::Group("VSG_1".into())
+    );
+
+    let routes = load(
+        &Path::new(SAMPLES).join("keepalived.conf.vrrp.routes"),
+        &opts("x"),
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render()));
+    let r = &routes.config.vrrp_instances[0].virtual_routes;
+    assert_eq!(
+        r[0].src.map(|a| a.to_string()).as_deref(),
+        Some("192.168.100.1")
+    );
+    assert_eq!(r[0].destination, "192.168.109.0/24");
+    assert_eq!(r[4].via.len(), 2, "via ... or ...");
+    assert_eq!(r[5].route_type.as_deref(), Some("blackhole"));
+    assert_eq!(r[6].table.as_deref(), Some("100"));
+
+    let v6 = load(&Path::new(SAMPLES).join("keepalived.conf.IPv6"), &opts("x"))
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    match &v6.config.virtual_server_groups[0].members[0] {
+        config::VsgMember::Range { first, last, .. } => {
+            assert_eq!(
+                (first.to_string(), last.to_string()),
+                ("ae00::2".into(), "ae00::9".into())
+            );
+        }
+        m => panic!("expected a range, got {m:?}"),
+    }
+    // IPv6 VIPs make an instance VRRPv3 unless told otherwise.
+    let l = loaded("vrrp_instance V6 {\n    interface lo\n    virtual_router_id 5\n    advert_int 0.5\n    virtual_ipaddress {\n        2001:db8::5/64\n    }\n}\n");
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!(i.version, VrrpVersion::V3);
+    assert_eq!(i.advert_int.centiseconds(), 50);
+    assert_eq!(i.virtual_ipaddresses[0].prefix_len, 64);
+}
+
+#[test]
+fn include_globs_are_relative_to_the_including_file() {
+    let l = load(&fixtures().join("include/main.conf"), &opts("x"))
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(l.config.global.router_id.as_deref(), Some("included_test"));
+    assert_eq!(l.config.vrrp_instances[0].name, "VI_INC");
+    assert_eq!(l.config.vrrp_scripts[0].name, "chk_inc");
+    assert_eq!(
+        l.config.virtual_servers.len(),
+        1,
+        "nested include ../more/*.conf"
+    );
+    assert_eq!(l.sources.files().len(), 4);
+}
+
+#[test]
+fn include_cycle_is_an_error_naming_the_include_line() {
+    let r = load(&fixtures().join("cycle/a.conf"), &opts("x"));
+    let d = r.expect_err("cycle must fail");
+    let e = d.errors().next().expect("an error");
+    assert!(matches!(e.problem, Problem::IncludeCycle { .. }), "{e:?}");
+    let loc = e.location(&d.sources).expect("location");
+    assert!(loc.ends_with("cycle/b.conf:1:1"), "{loc}");
+}
+
+#[test]
+fn include_depth_is_limited() {
+    let s = Scratch::new();
+    let depth = config::preprocess::MAX_INCLUDE_DEPTH + 5;
+    for k in 0..depth {
+        s.write(&format!("f{k}.conf"), format!("include f{}.conf\n", k + 1));
+    }
+    s.write(&format!("f{depth}.conf"), MINIMAL_INSTANCE);
+    let r = load(&s.dir.path().join("f0.conf"), &opts("x"));
+    let d = r.expect_err("too deep");
+    assert!(d
+        .items
+        .iter()
+        .any(|d| matches!(d.problem, Problem::IncludeTooDeep { .. })));
+}
+
+#[test]
+fn parameters_conditionals_and_sequences_expand_like_keepalived() {
+    let main = load(&fixtures().join("params.conf"), &opts("main"))
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    let c = &main.config;
+    assert_eq!(c.global.router_id.as_deref(), Some("main_router"));
+    let names: Vec<_> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["VI_1", "VI_2", "VI_SEQ"]);
+    assert_eq!(c.vrrp_instances[0].priority.get(), 200);
+    assert_eq!(c.vrrp_instances[1].virtual_router_id.get(), 2);
+    assert_eq!(
+        c.vrrp_instances[1].virtual_ipaddresses[0]
+            .address
+            .to_string(),
+        "10.0.2.254"
+    );
+    let seq = &c.vrrp_instances[2];
+    let vips: Vec<String> = seq
+        .virtual_ipaddresses
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(vips, ["10.1.0.1", "10.1.1.1", "10.1.2.1", "10.1.3.1"]);
+    let excluded: Vec<String> = seq
+        .virtual_ipaddresses_excluded
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(
+        excluded,
+        [
+            "fe80::20:90:1",
+            "fe80::20:a0:1",
+            "fe80::20:b0:1",
+            "fe80::20:c0:1",
+            "192.168.10.1",
+            "192.168.20.4"
+        ]
+    );
+    assert_eq!(
+        seq.notify.master.as_ref().map(|s| s.command.as_str()),
+        Some("/bin/echo #1 $UNDEFINED"),
+        "${{_HASH}} is '#', undefined parameters stay"
+    );
+
+    let other = load(&fixtures().join("params.conf"), &opts("backup"))
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(
+        other.config.global.router_id.as_deref(),
+        Some("backup_router")
+    );
+    assert_eq!(other.config.vrrp_instances[0].priority.get(), 50, "@^main");
+}
+
+#[test]
+fn braces_quotes_and_comments_in_odd_places() {
+    let l = loaded(
+        "vrrp_script chk{\n  script \"/bin/check 'a b'\" # comment\n}\n\
+         vrrp_instance VI_1\n{\n  interface lo ! bang comment\n  virtual_router_id 7\n  \
+         track_script { chk }\n  virtual_ipaddress { 10.0.0.1/8 dev lo label lo:1 scope host }\n  \
+         notify_master \"/bin/echo 标识 #not a comment\" nobody\n  priority 200 }\n",
+    );
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!(i.virtual_router_id.get(), 7);
+    assert_eq!(i.priority.get(), 200);
+    assert_eq!(i.track_scripts[0].name, "chk");
+    assert_eq!(i.virtual_ipaddresses[0].label.as_deref(), Some("lo:1"));
+    assert_eq!(i.virtual_ipaddresses[0].scope, Some(config::Scope::Host));
+    let n = i.notify.master.as_ref().expect("notify_master");
+    assert_eq!(n.command, "/bin/echo 标识 #not a comment");
+    assert_eq!(n.user.as_deref(), Some("nobody"));
+    assert_eq!(
+        l.config.vrrp_scripts[0].script.argv(),
+        ["/bin/check", "a b"]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Every diagnostic, with its place
+// ---------------------------------------------------------------------------
+
+#[test]
+fn lexical_and_structural_errors() {
+    assert_problem(
+        "global_defs {\n  router_id x\n",
+        Severity::Error,
+        1,
+        13,
+        "block 'global_defs' is never closed",
+    );
+    assert_problem("}\n", Severity::Error, 1, 1, "unmatched '}'");
+    assert_problem(
+        "{\n}\n",
+        Severity::Error,
+        1,
+        1,
+        "'{' without a keyword before it",
+    );
+    assert_problem(
+        "vrrp_script x {\n  script \"/bin/true\n}\n",
+        Severity::Error,
+        2,
+        10,
+        "unterminated quoted string",
+    );
+    assert_problem(
+        &format!("{}{}", "a {".repeat(100), "}".repeat(100)),
+        Severity::Error,
+        1,
+        1 + 3 * config::tree::MAX_NESTING_DEPTH + 2,
+        "blocks nested more than",
+    );
+}
+
+#[test]
+fn absurd_nesting_is_an_error_not_a_stack_overflow() {
+    for text in [
+        "{".repeat(100_000),
+        "a {\n".repeat(100_000),
+        "}".repeat(100_000),
+    ] {
+        let start = Instant::now();
+        let (_p, r, _s) = load_text(&text);
+        assert!(r.is_err());
+        assert!(start.elapsed() < Duration::from_secs(60));
+        let (d, _) = all_diags(&r);
+        assert!(
+            d.len() <= config::MAX_DIAGNOSTICS + 1,
+            "diagnostics are capped"
+        );
+    }
+}
+
+#[test]
+fn preprocessing_errors() {
+    assert_problem(
+        "include\n",
+        Severity::Error,
+        1,
+        1,
+        "'include' needs a file name",
+    );
+    assert_problem(
+        "includea nothing/*.conf\n",
+        Severity::Error,
+        1,
+        1,
+        "no file matches include pattern 'nothing/*.conf'",
+    );
+    assert_problem(
+        "include nothing/*.conf\n",
+        Severity::Warning,
+        1,
+        1,
+        "no file matches include pattern",
+    );
+    assert_problem(
+        "include [\n",
+        Severity::Error,
+        1,
+        1,
+        "invalid include pattern '['",
+    );
+    assert_problem(
+        "~SEQ(X, 1, 0, 5) a $X\n",
+        Severity::Error,
+        1,
+        1,
+        "malformed ~SEQ: step is 0",
+    );
+    assert_problem(
+        "~LST(X)\n",
+        Severity::Error,
+        1,
+        1,
+        "malformed ~LST: no values",
+    );
+    assert_problem(
+        "~LST({A,B}, {1}) x\n",
+        Severity::Error,
+        1,
+        1,
+        "1 values for 2 variables",
+    );
+    assert_problem(
+        "~SEQ(X, 0, 1, 100000000) a\n",
+        Severity::Error,
+        1,
+        1,
+        "configuration expands to more than",
+    );
+    assert_problem(
+        "$A=${A}x\n$A\n",
+        Severity::Error,
+        2,
+        1,
+        "parameter substitution nested more than",
+    );
+}
+
+#[test]
+fn invalid_utf8_is_a_diagnostic() {
+    let s = Scratch::new();
+    let p = s.write("bin.conf", b"global_defs {\n  router_id \xff\xfe\n}\n");
+    let d = load(&p, &opts("x")).expect_err("invalid utf-8");
+    let e = &d.items[0];
+    assert!(
+        matches!(e.problem, Problem::InvalidUtf8 { byte: 0xff, .. }),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.location(&d.sources),
+        Some(format!("{}:2:13", p.display()))
+    );
+}
+
+#[test]
+fn unreadable_top_file_is_an_error_without_a_place() {
+    let d =
+        load(Path::new("/nonexistent/lvsd/keepalived.conf"), &opts("x")).expect_err("missing file");
+    assert!(matches!(d.items[0].problem, Problem::Unreadable { .. }));
+    assert!(d.items[0].span.is_none());
+    assert!(d
+        .render()
+        .contains("cannot read '/nonexistent/lvsd/keepalived.conf'"));
+}
+
+#[test]
+fn value_errors_name_keyword_value_and_expectation() {
+    let inst = |body: &str| {
+        format!("vrrp_instance VI_1 {{\n    interface lo\n    virtual_router_id 51\n{body}\n}}\n")
+    };
+    assert_problem(
+        &inst("    priority abc"),
+        Severity::Error,
+        4,
+        14,
+        "'priority': invalid value 'abc' (expected an integer 1..255)",
+    );
+    assert_problem(
+        &inst("    priority 0"),
+        Severity::Error,
+        4,
+        14,
+        "'priority': 0 is out of range 1..255",
+    );
+    assert_problem(
+        &inst("    priority"),
+        Severity::Error,
+        4,
+        5,
+        "'priority' needs a value",
+    );
+    assert_problem(
+        &inst("    priority 100 200"),
+        Severity::Warning,
+        4,
+        18,
+        "'priority': unexpected argument '200'",
+    );
+    assert_problem(
+        &inst("    priority 100 {\n }"),
+        Severity::Error,
+        4,
+        18,
+        "'priority' does not take a block",
+    );
+    assert_problem(
+        &inst("    virtual_ipaddress"),
+        Severity::Error,
+        4,
+        5,
+        "'virtual_ipaddress' needs a block",
+    );
+    assert_problem(
+        &inst("    state LEADER"),
+        Severity::Error,
+        4,
+        11,
+        "expected MASTER or BACKUP",
+    );
+    assert_problem(
+        &inst("    advert_int 0"),
+        Severity::Error,
+        4,
+        5,
+        "'advert_int'",
+    );
+    assert_problem(
+        &inst("    advert_int 1.5"),
+        Severity::Warning,
+        4,
+        5,
+        "VRRPv2 advert_int is whole seconds",
+    );
+    assert_problem(
+        &inst("    track_interface {\n        lo weight 300\n    }"),
+        Severity::Error,
+        5,
+        19,
+        "'weight': 300 is out of range -253..253",
+    );
+    assert_problem(
+        &inst("    virtual_ipaddress {\n        10.0.0.300/24\n    }"),
+        Severity::Error,
+        5,
+        9,
+        "'virtual_ipaddress': invalid value '10.0.0.300/24'",
+    );
+    assert_problem(
+        &inst("    virtual_ipaddress {\n        10.0.0.3 bogus\n    }"),
+        Severity::Error,
+        5,
+        18,
+        "invalid value 'bogus'",
+    );
+    assert_problem(
+        &inst("    unicast_peer {\n        10.0.0.2 min_ttl 999\n    }"),
+        Severity::Error,
+        5,
+        26,
+        "'10.0.0.2': 999 is out of range 0..255",
+    );
+    assert_problem(
+        &inst("    smtp_alert maybe"),
+        Severity::Error,
+        4,
+        16,
+        "expected on|off|true|false|yes|no",
+    );
+    assert_problem(
+        &inst("    authentication {\n        auth_type PASS\n        auth_pass 123456789\n    }"),
+        Severity::Warning,
+        6,
+        19,
+        "auth_pass of VI_1 is longer than 8 characters",
+    );
+    assert_problem(
+        &inst("    authentication {\n        auth_type NONE\n        auth_pass x\n    }"),
+        Severity::Error,
+        5,
+        19,
+        "expected PASS or AH",
+    );
+    assert_problem(
+        &inst("    authentication {\n        auth_pass x\n    }"),
+        Severity::Error,
+        4,
+        5,
+        "authentication of VI_1 has no auth_type",
+    );
+    assert_problem(&inst("    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }"), Severity::Warning, 5, 5, "VRRPv3 has no authentication");
+    assert_problem(
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 256\n}\n",
+        Severity::Error,
+        3,
+        23,
+        "'virtual_router_id': 256 is out of range 1..255",
+    );
+}
+
+#[test]
+fn lvs_value_errors() {
+    let vs = |body: &str| format!("virtual_server 10.0.0.1 80 {{\n{body}\n}}\n");
+    assert_problem(
+        &vs("    lb_algo foo"),
+        Severity::Error,
+        2,
+        13,
+        "expected rr, wrr, lc, wlc",
+    );
+    assert_problem(
+        &vs("    lb_kind FAST"),
+        Severity::Error,
+        2,
+        13,
+        "expected NAT, DR or TUN",
+    );
+    assert_problem(
+        &vs("    protocol ICMP"),
+        Severity::Error,
+        2,
+        14,
+        "expected TCP, UDP or SCTP",
+    );
+    assert_problem(
+        &vs("    delay_loop 1e3"),
+        Severity::Error,
+        2,
+        16,
+        "expected a time in seconds",
+    );
+    assert_problem(
+        &vs("    real_server 10.0.0.2 80 {\n        weight 70000\n    }"),
+        Severity::Error,
+        3,
+        16,
+        "'weight': 70000 is out of range 0..65535",
+    );
+    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            url {\n                path /\n                digest 640205b7b0fc66c1ea91c463fac6334\n            }\n        }\n    }"), Severity::Error, 6, 24, "'digest': invalid value '640205b7b0fc66c1ea91c463fac6334' (expected an MD5 digest of 32 hex digits");
+    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            url {\n                path /\n                status_code 2xx\n            }\n        }\n    }"), Severity::Error, 6, 29, "invalid value '2xx'");
+    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            connect_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "HTTP_GET has no url");
+    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        SSL_GET {\n            url {\n                digest 640205b7b0fc66c1ea91c463fac6334d\n            }\n        }\n    }"), Severity::Error, 4, 13, "url has no path");
+    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        MISC_CHECK {\n            misc_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "MISC_CHECK has no misc_path");
+    assert_problem(
+        &vs("    real_server 10.0.0.2 80 {\n    }\n    real_server 10.0.0.2 80 {\n    }"),
+        Severity::Error,
+        4,
+        5,
+        "real server 10.0.0.2:80 is listed more than once in virtual_server 10.0.0.1:80",
+    );
+    assert_problem(
+        &vs("    real_server 2001:db8::2 80 {\n    }"),
+        Severity::Error,
+        2,
+        5,
+        "real server 2001:db8::2 is of another address family",
+    );
+    assert_problem(
+        "virtual_server 10.0.0.1 {\n}\n",
+        Severity::Error,
+        1,
+        1,
+        "the port may only be omitted for a persistent service",
+    );
+    assert_problem(
+        "virtual_server group NOPE {\n}\n",
+        Severity::Error,
+        1,
+        1,
+        "virtual_server_group 'NOPE' is not defined",
+    );
+    assert_problem(
+        "virtual_server fwmark 0 {\n}\n",
+        Severity::Error,
+        1,
+        23,
+        "'virtual_server': 0 is out of range 1..4294967295",
+    );
+    assert_problem(
+        "virtual_server 10.0.0.1 80 {\n}\nvirtual_server 10.0.0.1 80 {\n}\n",
+        Severity::Error,
+        3,
+        1,
+        "virtual_server 'virtual_server 10.0.0.1:80' is defined more than once",
+    );
+    assert_problem(
+        "virtual_server_group G {\n    10.0.0.9-1 80\n}\n",
+        Severity::Error,
+        2,
+        5,
+        "'virtual_server_group': invalid value '10.0.0.9-1'",
+    );
+}
+
+#[test]
+fn cross_check_errors_and_warnings() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n    interface lo\n{a}\n}}\nvrrp_instance VI_2 {{\n    interface lo\n{b}\n}}\n"
+        )
+    };
+    assert_problem(
+        &two("    virtual_router_id 9", "    virtual_router_id 9"),
+        Severity::Error,
+        5,
+        1,
+        "virtual_router_id 9 is used by both VI_1 and VI_2 on interface lo",
+    );
+    // Different multicast groups, or disjoint unicast peers, may share a VRID.
+    loaded(&two(
+        "    virtual_router_id 9\n    unicast_peer {\n        10.0.0.2\n    }",
+        "    virtual_router_id 9\n    unicast_peer {\n        10.0.0.3\n    }",
+    ));
+    assert_problem(
+        &two(
+            "    virtual_router_id 1",
+            "    virtual_router_id 2\n    track_script {\n        chk_missing\n    }",
+        ),
+        Severity::Error,
+        9,
+        9,
+        "vrrp_script 'chk_missing' is not defined",
+    );
+    assert_problem(
+        &two(
+            "    virtual_router_id 1",
+            "    virtual_router_id 2\n    state MASTER\n    nopreempt",
+        ),
+        Severity::Warning,
+        5,
+        1,
+        "VI_2: nopreempt does not work with state MASTER",
+    );
+    assert_problem(
+        "vrrp_instance VI_1 {\n    interface lo\n}\n",
+        Severity::Error,
+        1,
+        1,
+        "vrrp_instance VI_1 has no virtual_router_id",
+    );
+    assert_problem(
+        "vrrp_instance VI_1 {\n    virtual_router_id 3\n}\n",
+        Severity::Error,
+        1,
+        1,
+        "vrrp_instance VI_1 has no interface",
+    );
+    assert_problem(
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 3\n    virtual_ipaddress {\n        10.0.0.1\n        2001:db8::1\n    }\n}\n",
+        Severity::Error,
+        1,
+        1,
+        "virtual_ipaddress mixes IPv4 and IPv6",
+    );
+    assert_problem(
+        &format!("{MINIMAL_INSTANCE}{}", MINIMAL_INSTANCE.replace("51", "52")),
+        Severity::Error,
+        8,
+        1,
+        "vrrp_instance 'VI_1' is defined more than once",
+    );
+    let sync = |members: &str| {
+        format!("{MINIMAL_INSTANCE}vrrp_sync_group G1 {{\n    group {{\n{members}\n    }}\n}}\n")
+    };
+    assert_problem(
+        &sync("        VI_1\n        VI_9"),
+        Severity::Error,
+        8,
+        1,
+        "vrrp_instance (member of sync group G1) 'VI_9' is not defined",
+    );
+    assert_problem(
+        &format!(
+            "{}vrrp_sync_group G2 {{\n    group {{\n        VI_1\n    }}\n}}\n",
+            sync("        VI_1")
+        ),
+        Severity::Error,
+        13,
+        1,
+        "vrrp_instance 'VI_1' is a member of both sync groups 'G1' and 'G2'",
+    );
+    assert_problem(
+        "global_defs {\n    lvs_sync_daemon eth0 inst VI_NONE\n}\n",
+        Severity::Error,
+        2,
+        5,
+        "vrrp_instance (lvs_sync_daemon) 'VI_NONE' is not defined",
+    )
+}
+
+#[test]
+fn unknown_and_unsupported_keywords_are_warnings_with_places() {
+    assert_problem(
+        "frobnicate 1\n",
+        Severity::Warning,
+        1,
+        1,
+        "unknown keyword 'frobnicate' in the top level",
+    );
+    assert_problem(
+        "global_defs {\n    router_idd x\n}\n",
+        Severity::Warning,
+        2,
+        5,
+        "unknown keyword 'router_idd' in global_defs",
+    );
+    assert_problem(
+        "bfd_instance b1 {\n    neighbor_ip 10.0.0.2\n}\n",
+        Severity::Warning,
+        1,
+        1,
+        "'bfd_instance' is not supported by lvsd",
+    );
+    assert_problem(
+        "global_defs {\n    enable_snmp_vrrp\n}\n",
+        Severity::Warning,
+        2,
+        5,
+        "'enable_snmp_vrrp' is not supported by lvsd",
+    );
+    assert_problem(
+        "vrrp_track_process p {\n    process nginx\n}\n",
+        Severity::Warning,
+        1,
+        1,
+        "'vrrp_track_process' is not supported",
+    );
+    assert_problem(
+        "virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        DNS_CHECK {\n            type A\n        }\n    }\n}\n",
+        Severity::Warning,
+        3,
+        9,
+        "'DNS_CHECK' is not supported by lvsd",
+    );
+    // The model still loads; the unsupported checker is skipped, not silently kept.
+    let l = loaded("virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        DNS_CHECK {\n            type A\n        }\n    }\n}\n");
+    assert!(l.config.virtual_servers[0].real_servers[0]
+        .checkers
+        .is_empty());
+}
+
+#[test]
+fn missing_interfaces_are_warnings_when_asked() {
+    let s = Scratch::new();
+    let p = s.write(
+        "t.conf",
+        "vrrp_instance VI_1 {\n    interface lvsdnope0\n    virtual_router_id 3\n}\n",
+    );
+    let o = ConfigOptions {
+        check_interfaces: true,
+        ..opts("x")
+    };
+    let l = load(&p, &o).unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(l.warnings.len(), 1);
+    assert_eq!(
+        l.warnings[0].location(&l.sources),
+        Some(format!("{}:2:15", p.display()))
+    );
+    assert!(l.warnings[0]
+        .message()
+        .contains("interface 'lvsdnope0' does not exist"));
+}
+
+#[test]
+fn all_problems_are_collected_not_only_the_first() {
+    let (_p, r, _s) = load_text(
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 300\n}\nvirtual_server 10.0.0.1 80 {\n    lb_algo nope\n    protocol XYZ\n}\n",
+    );
+    let d = r.expect_err("errors");
+    assert_eq!(d.errors().count(), 3, "{}", d.render());
+}
+
+#[test]
+fn rendering_shows_file_line_col_source_line_and_caret() {
+    let (path, r, _s) = load_text("global_defs {\n    vrrp_version 4\n}\n");
+    let d = r.expect_err("bad version");
+    let text = d.render();
+    let expected = format!(
+        "{}:2:18: error: 'vrrp_version': 4 is out of range 2..3\n  |\n2 |     vrrp_version 4\n  |                  ^",
+        path.display()
+    );
+    assert!(text.starts_with(&expected), "{text}");
+    assert!(text.ends_with("1 error, 0 warnings"), "{text}");
+}
+
+#[test]
+fn too_many_problems_are_capped() {
+    let (_p, r, _s) = load_text(&"}\n".repeat(5000));
+    let d = r.expect_err("errors");
+    assert!(d.items.len() <= config::MAX_DIAGNOSTICS + 1);
+    assert!(d
+        .items
+        .iter()
+        .any(|d| matches!(d.problem, Problem::TooManyProblems { .. })));
+}
+
+#[test]
+fn many_warnings_alone_do_not_refuse_a_configuration() {
+    let l = loaded(&format!(
+        "{MINIMAL_INSTANCE}{}",
+        "frobnicate\n".repeat(3000)
+    ));
+    assert_eq!(l.warnings.len(), config::MAX_DIAGNOSTICS + 1);
+    assert!(matches!(
+        l.warnings.last().map(|d| &d.problem),
+        Some(Problem::TooManyProblems { .. })
+    ));
+    let (_p, r, _s) = load_text(&format!(
+        "{}vrrp_instance X {{\n interface lo\n virtual_router_id 0\n}}\n",
+        "frobnicate\n".repeat(3000)
+    ));
+    assert!(
+        r.is_err(),
+        "an error after the cap still refuses the configuration"
+    );
+}
+
+#[test]
+fn secrets_are_redacted_in_json() {
+    let l = loaded(&format!(
+        "{}SSL {{\n    password s3cr3tkey\n}}\n",
+        MINIMAL_INSTANCE.replace(
+            "    interface lo\n",
+            "    interface lo\n    authentication {\n        auth_type PASS\n        auth_pass hunter22\n    }\n"
+        )
+    ));
+    let json = serde_json::to_string(&l.config).expect("json");
+    assert!(
+        !json.contains("hunter22") && !json.contains("s3cr3tkey"),
+        "{json}"
+    );
+    assert!(json.contains("<redacted>"));
+    assert!(!format!("{:?}", l.config).contains("hunter22"));
+}
+
+// ---------------------------------------------------------------------------
+// The CLI
+// ---------------------------------------------------------------------------
+
+fn lvsd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(args)
+        .output()
+        .expect("run lvsd")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn cli_exit_codes_and_messages() {
+    for seed in seed_configs() {
+        let o = lvsd(&["check-config", "-f", seed.to_str().expect("utf-8 path")]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            seed.display(),
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("configuration OK"));
+    }
+    let s = Scratch::new();
+    let bad = s.write(
+        "bad.conf",
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 0\n}\n",
+    );
+    let o = lvsd(&["check-config", "--use-file", bad.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{}:3:23: error: 'virtual_router_id': 0 is out of range 1..255",
+            bad.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("configuration is not usable"));
+
+    let o = lvsd(&["check-config", "-f", "/nonexistent/lvsd.conf"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read '/nonexistent/lvsd.conf'"));
+}
+
+#[test]
+fn cli_strict_fails_on_warnings() {
+    let s = Scratch::new();
+    let warn = s.write("w.conf", format!("{MINIMAL_INSTANCE}frobnicate\n"));
+    let p = warn.to_str().expect("path");
+    let o = lvsd(&["check-config", "-f", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: unknown keyword 'frobnicate'"));
+    let o = lvsd(&["check-config", "-f", p, "--strict"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--strict"));
+    let clean = s.write("c.conf", MINIMAL_INSTANCE);
+    let o = lvsd(&[
+        "check-config",
+        "-f",
+        clean.to_str().expect("path"),
+        "--strict",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn cli_dump_is_json_without_secrets_and_honours_config_id() {
+    let p = fixtures().join("params.conf");
+    let o = lvsd(&[
+        "check-config",
+        "-f",
+        p.to_str().expect("path"),
+        "--dump",
+        "-i",
+        "main",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(v["global"]["router_id"], "main_router");
+    assert_eq!(v["vrrp_instances"][0]["priority"], 200);
+    let o = lvsd(&[
+        "check-config",
+        "-f",
+        p.to_str().expect("path"),
+        "--dump",
+        "--config-id",
+        "backup",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["global"]["router_id"], "backup_router");
+
+    let seed = shared().join("seed-configs/lvs-dr-master.conf");
+    let o = lvsd(&["check-config", "-f", seed.to_str().expect("path"), "--dump"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("1111"), "auth_pass leaked:\n{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        v["vrrp_instances"][0]["authentication"]["auth_pass"],
+        "<redacted>"
+    );
+    assert_eq!(v["virtual_servers"][0]["lb_algo"], "wrr");
+    assert_eq!(
+        v["virtual_servers"][0]["real_servers"][0]["checkers"][0]["type"],
+        "HTTP_GET"
+    );
+    assert!(!stderr(&o).contains("1111"));
+}
+
+#[test]
+fn cli_help_documents_the_options() {
+    let o = lvsd(&["check-config", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&o.stdout);
+    for opt in [
+        "--use-file",
+        "--strict",
+        "--dump",
+        "--config-id",
+        "/etc/keepalived/keepalived.conf",
+    ] {
+        assert!(help.contains(opt), "{opt} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn check_function_is_callable_for_run_t() {
+    let code = lvsd::cli::check_config::check(
+        &shared().join("seed-configs/lvs-tun.conf"),
+        false,
+        false,
+        Some("x"),
+    );
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+}
+
+// ---------------------------------------------------------------------------
+// Robustness: random and mutated configurations never panic and finish quickly
+// ---------------------------------------------------------------------------
+
+fn corpus() -> Vec<String> {
+    seed_configs()
+        .into_iter()
+        .chain(samples())
+        .map(|p| std::fs::read_to_string(&p).unwrap_or_default())
+        .collect()
+}
+
+fn fuzz_opts() -> ConfigOptions {
+    ConfigOptions {
+        config_id: Some("high".into()),
+        check_interfaces: false,
+        follow_includes: false,
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    FlipByte(usize, u8),
+    Truncate(usize),
+    DeleteBrace(usize),
+    Duplicate(usize, usize),
+    Insert(usize, String),
+}
+
+fn mutate(text: &str, muts: &[Mutation]) -> Vec<u8> {
+    let mut b = text.as_bytes().to_vec();
+    for m in muts {
+        let len = b.len().max(1);
+        match m {
+            Mutation::FlipByte(i, x) => {
+                if let Some(c) = b.get_mut(i % len) {
+                    *c ^= x;
+                }
+            }
+            Mutation::Truncate(i) => b.truncate(i % len),
+            Mutation::DeleteBrace(i) => {
+                let braces: Vec<usize> = b
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == b'{' || **c == b'}')
+                    .map(|(k, _)| k)
+                    .collect();
+                if !braces.is_empty() {
+                    b.remove(braces[i % braces.len()]);
+                }
+            }
+            Mutation::Duplicate(i, n) => {
+                let start = i % len;
+                let end = (start + n % 400).min(b.len());
+                let piece = b[start..end].to_vec();
+                b.splice(start..start, piece);
+            }
+            Mutation::Insert(i, s) => {
+                let at = i % len;
+                let at = at.min(b.len());
+                b.splice(at..at, s.bytes());
+            }
+        }
+    }
+    b
+}
+
+fn mutation() -> impl proptest::strategy::Strategy<Value = Mutation> {
+    use proptest::prelude::*;
+    let snippets = prop::sample::select(vec![
+        "{",
+        "}",
+        "\"",
+        "'",
+        "\\",
+        "$X=",
+        "$X",
+        "${X}",
+        "@",
+        "@^",
+        "~SEQ(A,1,3) ",
+        "~LST({A,B},{1,2}) ",
+        "include x\n",
+        "\n",
+        "#",
+        "!",
+        "\u{6807}",
+        "\u{fffd}",
+        "\0",
+        "255",
+        "-1",
+        "0x",
+        "1.5",
+        "virtual_server ",
+        "real_server 10.0.0.1 80 {",
+        "HTTP_GET {",
+        "url {",
+        "vrrp_instance V {",
+    ]);
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Mutation::FlipByte(i, x)),
+        any::<usize>().prop_map(Mutation::Truncate),
+        any::<usize>().prop_map(Mutation::DeleteBrace),
+        (any::<usize>(), any::<usize>()).prop_map(|(i, n)| Mutation::Duplicate(i, n)),
+        (any::<usize>(), snippets).prop_map(|(i, s)| Mutation::Insert(i, s.to_string())),
+    ]
+}
+
+fn parse_bytes_bounded(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let start = Instant::now();
+    let r = load_str(Path::new("/nonexistent/fuzz.conf"), &text, &fuzz_opts());
+    let (diags, sources) = all_diags(&r);
+    for d in &diags {
+        let _ = d.render(&sources);
+    }
+    if let Ok(l) = &r {
+        let _ = serde_json::to_string(&l.config);
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    #[test]
+    fn mutated_real_configs_never_panic(pick in 0usize..1000, muts in proptest::collection::vec(mutation(), 1..8)) {
+        let corpus = corpus();
+        let text = &corpus[pick % corpus.len()];
+        parse_bytes_bounded(&mutate(text, &muts));
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+        parse_bytes_bounded(&bytes);
+    }
+
+    #[test]
+    fn random_token_soup_never_panics(words in proptest::collection::vec(
+        proptest::sample::select(vec!["{", "}", "\n", "vrrp_instance", "VI", "virtual_server", "10.0.0.1",
+            "80", "real_server", "TCP_CHECK", "HTTP_GET", "url", "path", "/", "digest", "interface", "lo",
+            "virtual_router_id", "1", "priority", "track_script", "$A=", "$A", "@x", "~SEQ(Q,1,2)", "\"a b\"",
+            "global_defs", "vrrp_sync_group", "group", "virtual_server_group", "fwmark", "SSL", "include"]),
+        0..300)) {
+        parse_bytes_bounded(words.join(" ").as_bytes());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Differential: keepalived 2.2.7 reads the same VRRP values from the same files
+// ---------------------------------------------------------------------------
+
+/// What keepalived's `-d` dump says about one vrrp_instance.
+#[derive(Debug, Default, PartialEq)]
+struct DumpedInstance {
+    version: String,
+    wantstate: String,
+    interface: String,
+    vrid: String,
+    priority: String,
+    advert_cs: u64,
+    preempt: String,
+    garp_delay: String,
+    garp_repeat: String,
+    down_timer_adverts: String,
+    auth: String,
+    vips: Vec<String>,
+    tracked_scripts: Vec<String>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct DumpedScript {
+    interval: String,
+    weight: String,
+    rise: String,
+    fall: String,
+}
+
+fn value(line: &str, key: &str) -> Option<String> {
+    line.trim()
+        .strip_prefix(key)
+        .and_then(|r| r.strip_prefix(" = "))
+        .map(|v| v.trim().to_string())
+}
+
+/// Parses the VRRP part of keepalived's `-d` dump.
+/// keepalived's dump: instances and scripts, by name, in order.
+type Dump = (Vec<(String, DumpedInstance)>, Vec<(String, DumpedScript)>);
+
+fn parse_dump(lines: &[String]) -> Dump {
+    let mut instances: Vec<(String, DumpedInstance)> = Vec::new();
+    let mut scripts: Vec<(String, DumpedScript)> = Vec::new();
+    let mut section = "";
+    let mut list = "";
+    for raw in lines {
+        // Strip the "Tue Nov 24 20:07:57 2026: " prefix.
+        let line = raw.split_once(": ").map(|x| x.1).unwrap_or(raw);
+        if line.starts_with("------<") {
+            section = if line.contains("VRRP Topology") {
+                "topology"
+            } else if line.contains("VRRP Scripts") {
+                "scripts"
+            } else {
+                ""
+            };
+            continue;
+        }
+        if section == "topology" {
+            if let Some(name) = value(line, "VRRP Instance") {
+                instances.push((name, DumpedInstance::default()));
+                list = "";
+                continue;
+            }
+            let Some((_, i)) = instances.last_mut() else {
+                continue;
+            };
+            let t = line.trim();
+            if t.starts_with("Virtual IP (") {
+                list = "vips";
+            } else if t.starts_with("Tracked scripts") {
+                list = "scripts";
+            } else if line.starts_with("     ") && !list.is_empty() {
+                let first = t.split_whitespace().next().unwrap_or("").to_string();
+                match list {
+                    "vips" => i.vips.push(first),
+                    _ => i.tracked_scripts.push(first),
+                }
+            } else {
+                list = "";
+                let set = |slot: &mut String, key: &str| {
+                    if let Some(v) = value(line, key) {
+                        *slot = v;
+                    }
+                };
+                set(&mut i.version, "VRRP Version");
+                set(&mut i.wantstate, "Wantstate");
+                set(&mut i.interface, "Interface");
+                set(&mut i.vrid, "Virtual Router ID");
+                set(&mut i.priority, "Priority");
+                set(&mut i.preempt, "Preempt");
+                set(&mut i.garp_delay, "Gratuitous ARP delay");
+                set(&mut i.garp_repeat, "Gratuitous ARP repeat");
+                set(&mut i.down_timer_adverts, "Down timer adverts");
+                set(&mut i.auth, "Authentication type");
+                if let Some(v) = value(line, "Advert interval") {
+                    let secs: f64 = v.trim_end_matches(" sec").trim().parse().unwrap_or(-1.0);
+                    i.advert_cs = (secs * 100.0).round() as u64;
+                }
+            }
+        } else if section == "scripts" {
+            if let Some(name) = value(line, "VRRP Script") {
+                scripts.push((name, DumpedScript::default()));
+                continue;
+            }
+            let Some((_, s)) = scripts.last_mut() else {
+                continue;
+            };
+            if let Some(v) = value(line, "Interval") {
+                s.interval = v;
+            }
+            if let Some(v) = value(line, "Weight") {
+                s.weight = v;
+            }
+            if let Some(v) = value(line, "Rise") {
+                s.rise = v;
+            }
+            if let Some(v) = value(line, "Fall") {
+                s.fall = v;
+            }
+        }
+    }
+    (instances, scripts)
+}
+
+/// Kills a process group when dropped, so keepalived never outlives a failed test.
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        let pg = nix::unistd::Pid::from_raw(self.0);
+        let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Runs keepalived 2.2.7 with `-d` on `conf` in a fresh network namespace holding veth
+/// interfaces with the given names, and returns its dump once the VRRP part is out.
+fn keepalived_dump(conf: &Path, ifnames: &[String], work: &Path, id: &str) -> Vec<String> {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let mut script = String::from("ip link set lo up\n");
+    for (k, name) in ifnames.iter().enumerate() {
+        script.push_str(&format!(
+            "ip link add '{name}' type veth peer name lvsdp{k} && ip link set '{name}' up\n"
+        ));
+    }
+    let pid = |n: &str| work.join(format!("{n}.pid")).display().to_string();
+    script.push_str(&format!(
+        "exec keepalived -n -l -D -d --no-syslog -i {id} -f '{}' -p '{}' -r '{}' -c '{}' -b '{}' 2>&1\n",
+        conf.display(),
+        pid("k"),
+        pid("v"),
+        pid("c"),
+        pid("b"),
+    ));
+    let mut child = Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
+    let guard = GroupGuard(child.id() as i32);
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                let done = line.contains("------< Interfaces >------");
+                lines.push(line);
+                if done {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    drop(guard);
+    let _ = child.wait();
+    lines
+}
+
+fn vip_text(v: &config::VirtualIpAddress) -> String {
+    let full = if v.address.is_ipv4() { 32 } else { 128 };
+    if v.prefix_len == full {
+        v.address.to_string()
+    } else {
+        format!("{}/{}", v.address, v.prefix_len)
+    }
+}
+
+#[test]
+fn keepalived_reads_the_same_vrrp_values() {
+    let work = Scratch::new();
+    let mut compared = 0;
+    let own = [
+        (fixtures().join("params.conf"), vec!["main", "backup"]),
+        (fixtures().join("include/main.conf"), vec!["x"]),
+    ];
+    let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
+        .into_iter()
+        .chain(samples())
+        .map(|p| {
+            let ids = sample_ids(&p);
+            (p, ids)
+        })
+        .chain(own)
+        .collect();
+    for (path, ids) in runs {
+        for id in ids {
+            let ours = load(&path, &opts(id)).unwrap_or_else(|d| panic!("{}", d.render()));
+            let c = &ours.config;
+            // keepalived would switch to a named network namespace lvsd does not support,
+            // or (lvs_sync_daemon) need IPVS, which this host's kernel lacks.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if c.vrrp_instances.is_empty()
+                || text.contains("net_namespace")
+                || c.global.lvs_sync_daemon.is_some()
+            {
+                continue;
+            }
+            let mut ifnames: Vec<String> = c
+                .vrrp_instances
+                .iter()
+                .flat_map(|i| {
+                    i.interface
+                        .iter()
+                        .cloned()
+                        .chain(i.track_interfaces.iter().map(|t| t.name.clone()))
+                        .chain(
+                            i.virtual_ipaddresses
+                                .iter()
+                                .chain(&i.virtual_ipaddresses_excluded)
+                                .filter_map(|v| v.dev.clone()),
+                        )
+                        .chain(i.virtual_routes.iter().filter_map(|r| r.dev.clone()))
+                })
+                .chain(c.static_ipaddresses.iter().filter_map(|v| v.dev.clone()))
+                .chain(c.static_routes.iter().filter_map(|r| r.dev.clone()))
+                .chain(c.global.lvs_sync_daemon.iter().map(|d| d.interface.clone()))
+                .collect();
+            ifnames.sort();
+            ifnames.dedup();
+            // Fresh pid files each run: killed children may linger a moment.
+            let run_dir = work.dir.path().join(format!("run{compared}-{id}"));
+            std::fs::create_dir_all(&run_dir).expect("mkdir");
+            let dump = keepalived_dump(&path, &ifnames, &run_dir, id);
+            let (theirs, their_scripts) = parse_dump(&dump);
+            let what = format!("{} (-i {id})", path.display());
+            let names: Vec<&str> = theirs.iter().map(|(n, _)| n.as_str()).collect();
+            let our_names: Vec<&str> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
+            assert_eq!(names, our_names, "{what}: instances\n{}", dump.join("\n"));
+            for (name, k) in &theirs {
+                let i = c.vrrp_instance(name).expect("same names");
+                let ours = DumpedInstance {
+                    version: match i.version {
+                        VrrpVersion::V2 => "2".into(),
+                        VrrpVersion::V3 => "3".into(),
+                    },
+                    // A sync group moves its members' wanted state at startup (runtime, not
+                    // configuration), so only compare it for instances outside groups.
+                    wantstate: match (c.sync_group_of(name), i.state) {
+                        (Some(_), _) => k.wantstate.clone(),
+                        (None, InitialState::Master) => "MASTER".into(),
+                        (None, InitialState::Backup) => "BACKUP".into(),
+                    },
+                    interface: i.interface.clone().unwrap_or_default(),
+                    vrid: i.virtual_router_id.get().to_string(),
+                    priority: i.priority.get().to_string(),
+                    advert_cs: u64::from(i.advert_int.centiseconds()),
+                    preempt: if i.preempt { "enabled" } else { "disabled" }.into(),
+                    garp_delay: i.garp.master_delay.as_secs().to_string(),
+                    garp_repeat: i.garp.master_repeat.to_string(),
+                    down_timer_adverts: i.down_timer_adverts.to_string(),
+                    auth: match i.authentication.as_ref().map(|a| a.auth_type) {
+                        None => "none".into(),
+                        Some(config::AuthType::Pass) => "SIMPLE_PASSWORD".into(),
+                        Some(config::AuthType::Ah) => "IPSEC_AH".into(),
+                    },
+                    vips: i.virtual_ipaddresses.iter().map(vip_text).collect(),
+                    // keepalived drops scripts whose file is missing; compare what it kept.
+                    tracked_scripts: i
+                        .track_scripts
+                        .iter()
+                        .map(|t| t.name.clone())
+                        .filter(|n| k.tracked_scripts.contains(n))
+                        .collect(),
+                };
+                assert_eq!(&ours, k, "{what}: vrrp_instance {name}");
+                compared += 1;
+            }
+            for (name, k) in &their_scripts {
+                let s = c.vrrp_script(name).expect("script known to lvsd");
+                let ours = DumpedScript {
+                    interval: format!("{} sec", s.interval.as_secs()),
+                    weight: s.weight.to_string(),
+                    rise: s.rise.to_string(),
+                    fall: s.fall.to_string(),
+                };
+                assert_eq!(&ours, k, "{what}: vrrp_script {name}");
+            }
+        }
+    }
+    assert!(compared >= 30, "only {compared} instances compared");
+}

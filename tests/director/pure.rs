@@ -1,0 +1,579 @@
+//! The pure director: keepalived.conf text in, desired IPVS table and
+//! minimal operations out. No sockets, virtual time.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ipvs::model::{Forward, Protocol, Scheduler, ServiceKey, Table};
+use ipvs::ops::Op;
+use lvsd::config::{load_str, ConfigOptions};
+use lvsd::director::plan::{plan, scoped};
+use lvsd::director::{translate, Action, Director, DirectorSpec, RealServerKey, DRAIN_BOUND};
+
+fn spec(text: &str) -> DirectorSpec {
+    let loaded = match load_str(Path::new("test.conf"), text, &ConfigOptions::default()) {
+        Ok(l) => l,
+        Err(d) => panic!("config does not load:\n{d}"),
+    };
+    translate(&loaded.config).unwrap_or_else(|e| panic!("translate: {e}"))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn tcp(addr: &str, port: u16) -> ServiceKey {
+    ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: ip(addr),
+        port,
+    }
+}
+
+fn rs_key(vs: &str, addr: &str, port: u16) -> RealServerKey {
+    RealServerKey {
+        virtual_server: vs.to_owned(),
+        addr: ip(addr),
+        port,
+    }
+}
+
+/// `service -> [(real, weight)]`, sorted, for compact assertions.
+fn summary(table: &Table) -> Vec<(String, Vec<(String, u32)>)> {
+    let mut out: Vec<_> = table
+        .services
+        .iter()
+        .map(|(s, ds)| {
+            let mut d: Vec<_> = ds
+                .iter()
+                .map(|d| (format!("{}:{}", d.addr, d.port), d.weight))
+                .collect();
+            d.sort();
+            (s.key.to_string(), d)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What the kernel would list after applying `table` (so a plan against it
+/// is what a restart sees).
+fn as_kernel_lists_it(table: &Table) -> Table {
+    let mut t = table.clone();
+    for (s, _) in &mut t.services {
+        s.flags.0 |= ipvs::model::ServiceFlags::HASHED;
+        s.stats.conns = 7;
+    }
+    t
+}
+
+const NAT: &str = r#"
+virtual_server 192.0.2.10 80 {
+    delay_loop 6
+    lb_algo rr
+    lb_kind NAT
+    persistence_timeout 50
+    persistence_granularity 255.255.255.0
+    protocol TCP
+    real_server 10.0.0.2 8080 {
+        weight 2
+        HTTP_GET {
+            url {
+                path /health
+                digest 640205b7b0fc66c1ea91c463fac6334d
+                status_code 200
+            }
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+        }
+    }
+    real_server 10.0.0.3 8080 {
+        weight 1
+        TCP_CHECK {
+            connect_port 9000
+        }
+    }
+}
+"#;
+
+const VS: &str = "virtual_server 192.0.2.10:80 TCP";
+
+#[test]
+fn nat_virtual_server_becomes_a_service_with_its_real_servers_and_checks() {
+    let spec = spec(NAT);
+    let (d, actions) = Director::new(spec.clone());
+    let table = d.desired();
+    assert_eq!(table.services.len(), 1);
+    let (svc, dests) = &table.services[0];
+    assert_eq!(svc.key, tcp("192.0.2.10", 80));
+    assert_eq!(svc.scheduler, Scheduler::Rr);
+    assert_eq!(svc.persistence, Some(50));
+    assert_eq!(svc.netmask_v4().to_string(), "255.255.255.0");
+    assert_eq!(
+        summary(&table)[0].1,
+        vec![("10.0.0.2:8080".into(), 2), ("10.0.0.3:8080".into(), 1)]
+    );
+    assert!(dests.iter().all(|d| d.forward == Forward::Masq));
+
+    // Both real servers get their checks started, translated faithfully.
+    assert_eq!(actions.len(), 2);
+    let Action::StartChecks { key, checks } = &actions[0] else {
+        panic!("expected StartChecks, got {actions:?}");
+    };
+    assert_eq!(key, &rs_key(VS, "10.0.0.2", 8080));
+    assert_eq!(checks.weight, 2);
+    let c = &checks.checkers[0];
+    assert_eq!(c.schedule.delay_loop, Duration::from_secs(6));
+    assert_eq!(c.schedule.retry, 2);
+    assert_eq!(c.schedule.delay_before_retry, Duration::from_secs(1));
+    let checkers::CheckSpec::Http(h) = &c.spec else {
+        panic!("expected HTTP_GET, got {:?}", c.spec);
+    };
+    assert_eq!(h.connection.target().to_string(), "10.0.0.2:8080");
+    assert_eq!(h.connection.connect_timeout, Duration::from_secs(3));
+    assert_eq!(h.urls[0].path, "/health");
+    assert_eq!(
+        h.urls[0].digest.as_deref(),
+        Some("640205b7b0fc66c1ea91c463fac6334d")
+    );
+    assert!(h.tls.is_none());
+    let Action::StartChecks { checks, .. } = &actions[1] else {
+        panic!("expected StartChecks, got {actions:?}");
+    };
+    let checkers::CheckSpec::Tcp(t) = &checks.checkers[0].spec else {
+        panic!("expected TCP_CHECK");
+    };
+    assert_eq!(t.connection.target().to_string(), "10.0.0.3:9000");
+}
+
+#[test]
+fn failing_real_server_leaves_and_returns() {
+    let (mut d, _) = Director::new(spec(NAT));
+    let key = rs_key(VS, "10.0.0.3", 8080);
+    d.on_transition(
+        &key,
+        false,
+        1,
+        "TCP_CHECK 10.0.0.3:9000: connection refused",
+    );
+    assert_eq!(
+        summary(&d.desired())[0].1,
+        vec![("10.0.0.2:8080".into(), 2)]
+    );
+    assert_eq!(
+        d.real_server(&key).map(|s| s.reason.as_str()),
+        Some("TCP_CHECK 10.0.0.3:9000: connection refused")
+    );
+    d.on_transition(&key, true, 1, "TCP_CHECK 10.0.0.3:9000: connected");
+    assert_eq!(summary(&d.desired())[0].1.len(), 2);
+}
+
+#[test]
+fn alpha_starts_down_and_inhibit_keeps_weight_zero() {
+    let text = r#"
+virtual_server 192.0.2.10 80 {
+    lb_algo wrr
+    lb_kind DR
+    alpha
+    real_server 10.0.0.2 80 {
+        weight 5
+        inhibit_on_failure
+        TCP_CHECK { }
+    }
+    real_server 10.0.0.3 80 {
+        weight 7
+        TCP_CHECK { }
+    }
+}
+"#;
+    let (mut d, _) = Director::new(spec(text));
+    let vs = "virtual_server 192.0.2.10:80 TCP";
+    // alpha: both down; the inhibited one stays with weight 0.
+    assert_eq!(summary(&d.desired())[0].1, vec![("10.0.0.2:80".into(), 0)]);
+    assert!(d.desired().services[0]
+        .1
+        .iter()
+        .all(|d| d.forward == Forward::Route));
+    d.on_transition(&rs_key(vs, "10.0.0.2", 80), true, 5, "up");
+    d.on_transition(&rs_key(vs, "10.0.0.3", 80), true, 7, "up");
+    assert_eq!(
+        summary(&d.desired())[0].1,
+        vec![("10.0.0.2:80".into(), 5), ("10.0.0.3:80".into(), 7)]
+    );
+    d.on_transition(&rs_key(vs, "10.0.0.2", 80), false, 5, "down");
+    assert_eq!(
+        summary(&d.desired())[0].1,
+        vec![("10.0.0.2:80".into(), 0), ("10.0.0.3:80".into(), 7)]
+    );
+    // The weight change is one edit, nothing else.
+    let before = as_kernel_lists_it(&{
+        let mut t = d.desired();
+        t.services[0].1[0].weight = 5;
+        t
+    });
+    let ops = plan(&d.desired(), &before);
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert!(matches!(&ops[0], Op::EditDest(_, dest) if dest.weight == 0));
+}
+
+#[test]
+fn sorry_server_takes_over_when_no_real_server_is_up() {
+    let text = r#"
+virtual_server 192.0.2.10 80 {
+    lb_algo rr
+    sorry_server 10.0.0.99 8080
+    real_server 10.0.0.2 80 { TCP_CHECK { } }
+    real_server 10.0.0.3 80 { TCP_CHECK { } }
+}
+"#;
+    let (mut d, _) = Director::new(spec(text));
+    let vs = "virtual_server 192.0.2.10:80 TCP";
+    d.on_transition(&rs_key(vs, "10.0.0.2", 80), false, 1, "down");
+    assert_eq!(summary(&d.desired())[0].1, vec![("10.0.0.3:80".into(), 1)]);
+    d.on_transition(&rs_key(vs, "10.0.0.3", 80), false, 1, "down");
+    assert_eq!(
+        summary(&d.desired())[0].1,
+        vec![("10.0.0.99:8080".into(), 1)]
+    );
+    assert_eq!(d.quorum_up(vs), Some(false));
+    d.on_transition(&rs_key(vs, "10.0.0.3", 80), true, 1, "up");
+    assert_eq!(summary(&d.desired())[0].1, vec![("10.0.0.3:80".into(), 1)]);
+}
+
+#[test]
+fn sorry_server_inhibit_stays_with_weight_zero() {
+    let text = r#"
+virtual_server 192.0.2.10 80 {
+    sorry_server 10.0.0.99 80
+    sorry_server_inhibit
+    real_server 10.0.0.2 80 { TCP_CHECK { } }
+}
+"#;
+    let (mut d, _) = Director::new(spec(text));
+    assert_eq!(
+        summary(&d.desired())[0].1,
+        vec![("10.0.0.2:80".into(), 1), ("10.0.0.99:80".into(), 0)]
+    );
+    d.on_transition(
+        &rs_key("virtual_server 192.0.2.10:80 TCP", "10.0.0.2", 80),
+        false,
+        1,
+        "down",
+    );
+    assert_eq!(summary(&d.desired())[0].1, vec![("10.0.0.99:80".into(), 1)]);
+}
+
+#[test]
+fn quorum_with_hysteresis_runs_scripts_on_transitions_only() {
+    let text = r#"
+virtual_server 192.0.2.10 80 {
+    quorum 3
+    hysteresis 1
+    quorum_up "/bin/echo up"
+    quorum_down "/bin/echo down"
+    real_server 10.0.0.1 80 { TCP_CHECK { } }
+    real_server 10.0.0.2 80 { TCP_CHECK { } }
+    real_server 10.0.0.3 80 { TCP_CHECK { } }
+    real_server 10.0.0.4 80 { TCP_CHECK { } }
+    real_server 10.0.0.5 80 { TCP_CHECK { } }
+}
+"#;
+    let (mut d, _) = Director::new(spec(text));
+    let vs = "virtual_server 192.0.2.10:80 TCP";
+    let scripts = |a: Vec<Action>| -> Vec<String> {
+        a.into_iter()
+            .filter_map(|a| match a {
+                Action::RunScript { script, .. } => Some(script.command),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(d.quorum_up(vs), Some(true));
+    // 5 -> 3 -> 2 (= quorum - hysteresis): still up.
+    for n in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+        assert!(scripts(d.on_transition(&rs_key(vs, n, 80), false, 1, "down")).is_empty());
+    }
+    assert_eq!(d.quorum_up(vs), Some(true));
+    // 1 < 2: lost.
+    assert_eq!(
+        scripts(d.on_transition(&rs_key(vs, "10.0.0.4", 80), false, 1, "down")),
+        vec!["/bin/echo down"]
+    );
+    // 2 and 3 are below quorum + hysteresis = 4: still down.
+    for n in ["10.0.0.4", "10.0.0.3"] {
+        assert!(scripts(d.on_transition(&rs_key(vs, n, 80), true, 1, "up")).is_empty());
+    }
+    assert_eq!(d.quorum_up(vs), Some(false));
+    assert_eq!(
+        scripts(d.on_transition(&rs_key(vs, "10.0.0.2", 80), true, 1, "up")),
+        vec!["/bin/echo up"]
+    );
+}
+
+#[test]
+fn notify_up_and_down_scripts_follow_state_changes() {
+    let text = r#"
+virtual_server 192.0.2.10 80 {
+    real_server 10.0.0.2 80 {
+        notify_up "/bin/true up"
+        notify_down "/bin/true down"
+        TCP_CHECK { }
+    }
+}
+"#;
+    let (mut d, _) = Director::new(spec(text));
+    let k = rs_key("virtual_server 192.0.2.10:80 TCP", "10.0.0.2", 80);
+    let a = d.on_transition(&k, false, 1, "refused");
+    assert!(
+        matches!(&a[..], [Action::RunScript { script, .. }] if script.command == "/bin/true down"),
+        "{a:?}"
+    );
+    // A weight change alone is no state change.
+    assert!(d.on_transition(&k, false, 1, "refused again").is_empty());
+    let a = d.on_transition(&k, true, 1, "ok");
+    assert!(
+        matches!(&a[..], [Action::RunScript { script, .. }] if script.command == "/bin/true up"),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn misc_dynamic_weight_is_programmed() {
+    let text = r#"
+virtual_server 192.0.2.10 80 {
+    real_server 10.0.0.2 80 {
+        weight 10
+        MISC_CHECK {
+            misc_path "/bin/true"
+            misc_dynamic
+        }
+    }
+}
+"#;
+    let (mut d, _) = Director::new(spec(text));
+    let k = rs_key("virtual_server 192.0.2.10:80 TCP", "10.0.0.2", 80);
+    d.on_transition(&k, true, 42, "exit 44");
+    assert_eq!(summary(&d.desired())[0].1, vec![("10.0.0.2:80".into(), 42)]);
+}
+
+#[test]
+fn group_becomes_one_service_per_member_and_fwmark_is_kept() {
+    let text = r#"
+virtual_server_group WEB {
+    192.0.2.1-3 80
+    fwmark 7
+}
+virtual_server group WEB {
+    lb_algo sh
+    lb_kind DR
+    real_server 10.0.0.2 80 { }
+}
+virtual_server fwmark 9 {
+    lb_algo wlc
+    persistence_timeout
+    real_server 10.0.0.5 0 { }
+}
+"#;
+    let (d, actions) = Director::new(spec(text));
+    // No checkers: nothing to start, always up.
+    assert!(actions.is_empty(), "{actions:?}");
+    let s = summary(&d.desired());
+    let keys: Vec<&str> = s.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "FWM 7",
+            "FWM 9",
+            "TCP 192.0.2.1:80",
+            "TCP 192.0.2.2:80",
+            "TCP 192.0.2.3:80"
+        ]
+    );
+    for (k, dests) in &s {
+        if k == "FWM 9" {
+            assert_eq!(dests, &vec![("10.0.0.5:0".to_string(), 1)]);
+        } else {
+            assert_eq!(dests, &vec![("10.0.0.2:80".to_string(), 1)], "{k}");
+        }
+    }
+    let fwm9 = d
+        .desired()
+        .services
+        .into_iter()
+        .find(|(s, _)| {
+            s.key
+                == ServiceKey::Fwmark {
+                    mark: 9,
+                    ipv6: false,
+                }
+        })
+        .map(|(s, _)| s);
+    assert_eq!(fwm9.and_then(|s| s.persistence), Some(360));
+}
+
+#[test]
+fn restart_with_the_same_config_plans_zero_operations() {
+    let (d, _) = Director::new(spec(NAT));
+    let kernel = as_kernel_lists_it(&d.desired());
+    assert_eq!(plan(&d.desired(), &kernel), Vec::<Op>::new());
+    // From an empty kernel: one service, two real servers.
+    let ops = plan(&d.desired(), &Table::default());
+    assert_eq!(ops.len(), 3, "{ops:?}");
+}
+
+#[test]
+fn foreign_services_are_never_touched() {
+    let (d, _) = Director::new(spec(NAT));
+    let mut kernel = as_kernel_lists_it(&d.desired());
+    let foreign = ipvs::model::Service::new(tcp("198.51.100.1", 443), Scheduler::Wlc);
+    kernel.services.push((foreign, Vec::new()));
+    let ops = plan(&d.desired(), &scoped(&kernel, &d.owned_services()));
+    assert!(ops.is_empty(), "{ops:?}");
+}
+
+#[test]
+fn reload_changing_one_weight_is_one_edit_and_keeps_checker_state() {
+    let (mut d, _) = Director::new(spec(NAT));
+    let down = rs_key(VS, "10.0.0.3", 8080);
+    d.on_transition(&down, false, 1, "refused");
+    let kernel = as_kernel_lists_it(&d.desired());
+    let actions = d.reload(
+        spec(&NAT.replace("weight 2", "weight 4")),
+        Duration::from_secs(100),
+    );
+    // Same checks: no checker restarted, state kept.
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(d.real_server(&down).map(|s| s.up), Some(false));
+    let ops = plan(&d.desired(), &kernel);
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert!(
+        matches!(&ops[0], Op::EditDest(_, dest) if dest.weight == 4 && dest.addr == ip("10.0.0.2")),
+        "{ops:?}"
+    );
+}
+
+#[test]
+fn reload_with_changed_checks_restarts_only_that_checker() {
+    let (mut d, _) = Director::new(spec(NAT));
+    let actions = d.reload(
+        spec(&NAT.replace("connect_port 9000", "connect_port 9001")),
+        Duration::ZERO,
+    );
+    let k = rs_key(VS, "10.0.0.3", 8080);
+    assert!(
+        matches!(&actions[..], [Action::StopChecks { key: a }, Action::StartChecks { key: b, .. }] if a == &k && b == &k),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn reload_adding_a_real_server_adds_one_destination() {
+    let (mut d, _) = Director::new(spec(NAT));
+    let kernel = as_kernel_lists_it(&d.desired());
+    let text = NAT.replace(
+        "    real_server 10.0.0.3 8080 {",
+        "    real_server 10.0.0.4 8080 { weight 3 }\n    real_server 10.0.0.3 8080 {",
+    );
+    let actions = d.reload(spec(&text), Duration::ZERO);
+    assert!(actions.is_empty(), "{actions:?}");
+    let ops = plan(&d.desired(), &kernel);
+    assert!(
+        matches!(&ops[..], [Op::AddDest(_, dest)] if dest.addr == ip("10.0.0.4") && dest.weight == 3),
+        "{ops:?}"
+    );
+}
+
+#[test]
+fn removed_real_server_drains_then_goes() {
+    let (mut d, _) = Director::new(spec(NAT));
+    let kernel = as_kernel_lists_it(&d.desired());
+    let text = NAT.replace("real_server 10.0.0.3 8080 {\n        weight 1\n        TCP_CHECK {\n            connect_port 9000\n        }\n    }", "");
+    assert_ne!(text, NAT);
+    let now = Duration::from_secs(1000);
+    let actions = d.reload(spec(&text), now);
+    assert_eq!(
+        actions,
+        vec![Action::StopChecks {
+            key: rs_key(VS, "10.0.0.3", 8080)
+        }]
+    );
+    // Weight 0 first.
+    let ops = plan(&d.desired(), &kernel);
+    assert!(
+        matches!(&ops[..], [Op::EditDest(_, dest)] if dest.addr == ip("10.0.0.3") && dest.weight == 0),
+        "{ops:?}"
+    );
+    // Connections remain: it stays.
+    let mut kernel = as_kernel_lists_it(&d.desired());
+    kernel.services[0].1[1].active_conns = 3;
+    assert!(!d.drain_tick(now + Duration::from_secs(5), &kernel));
+    assert_eq!(d.desired().services[0].1.len(), 2);
+    // Connections gone: deleted.
+    kernel.services[0].1[1].active_conns = 0;
+    assert!(d.drain_tick(now + Duration::from_secs(6), &kernel));
+    let ops = plan(&d.desired(), &kernel);
+    assert!(
+        matches!(&ops[..], [Op::DelDest(_, a, 8080)] if *a == ip("10.0.0.3")),
+        "{ops:?}"
+    );
+}
+
+#[test]
+fn drain_is_bounded() {
+    let (mut d, _) = Director::new(spec(NAT));
+    let text = NAT.replace("real_server 10.0.0.3 8080 {\n        weight 1\n        TCP_CHECK {\n            connect_port 9000\n        }\n    }", "");
+    d.reload(spec(&text), Duration::ZERO);
+    let mut kernel = as_kernel_lists_it(&d.desired());
+    kernel.services[0].1[1].active_conns = 3;
+    assert!(!d.drain_tick(DRAIN_BOUND - Duration::from_secs(1), &kernel));
+    assert!(d.drain_tick(DRAIN_BOUND, &kernel));
+    assert_eq!(d.desired().services[0].1.len(), 1);
+}
+
+#[test]
+fn reload_removing_a_virtual_server_deletes_its_service() {
+    let text =
+        format!("{NAT}\nvirtual_server 192.0.2.11 443 {{ real_server 10.0.0.9 443 {{ }} }}\n");
+    let (mut d, _) = Director::new(spec(&text));
+    let kernel = as_kernel_lists_it(&d.desired());
+    let before: BTreeSet<ServiceKey> = d.owned_services();
+    d.reload(spec(NAT), Duration::ZERO);
+    let scope: BTreeSet<ServiceKey> = before.union(&d.owned_services()).copied().collect();
+    let ops = plan(&d.desired(), &scoped(&kernel, &scope));
+    assert_eq!(ops, vec![Op::DelService(tcp("192.0.2.11", 443))]);
+}
+
+/// Every example config in deploy/examples and every seed config with a
+/// virtual_server translates for both the director and VRRP.
+#[test]
+fn example_and_seed_configs_translate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("deploy/examples"))
+        .unwrap_or_else(|e| panic!("deploy/examples: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let seeds = root.join("../shared/seed-configs");
+    if let Ok(dir) = std::fs::read_dir(&seeds) {
+        files.extend(dir.filter_map(|e| e.ok().map(|e| e.path())));
+    }
+    files.retain(|p| p.extension().is_some_and(|e| e == "conf"));
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut with_lvs = 0;
+    for f in &files {
+        let loaded = lvsd::config::load(f, &ConfigOptions::default())
+            .unwrap_or_else(|d| panic!("{}: {d}", f.display()));
+        let spec = translate(&loaded.config).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        lvsd::vrrp::translate::translate(&loaded.config)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        if !spec.virtual_servers.is_empty() {
+            with_lvs += 1;
+            let (d, _) = Director::new(spec);
+            assert!(!d.desired().services.is_empty(), "{}", f.display());
+        }
+    }
+    assert!(with_lvs >= 4, "{with_lvs} configs with virtual servers");
+}

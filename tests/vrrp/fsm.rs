@@ -1,0 +1,794 @@
+//! State machine rules under virtual time: no sockets, no sleeping.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use lvsd::vrrp::config::*;
+use lvsd::vrrp::fsm::*;
+use lvsd::vrrp::packet::{Advert, AuthType, Body, ChecksumKind, Family, Version};
+use lvsd::vrrp::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
+use lvsd::vrrp::track::{ScriptOutcome, ScriptTracker};
+
+const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+const HIGH_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
+const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100));
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn cfg(priority: u8) -> InstanceConfig {
+    let mut c = InstanceConfig::new("VI_1", "eth0", 51, priority);
+    c.src_addr = Some(ME);
+    c.vips = vec![VipConfig {
+        addr: VIP,
+        prefix_len: 24,
+        dev: None,
+        label: None,
+        scope: None,
+        brd: None,
+    }];
+    c
+}
+
+fn v3cfg(priority: u8, advert_int_cs: u32) -> InstanceConfig {
+    let mut c = cfg(priority);
+    c.version = Version::V3;
+    c.advert_int_cs = advert_int_cs;
+    c
+}
+
+/// An advert as a peer with the same configuration would send it.
+fn advert_from(c: &InstanceConfig, priority: u8) -> Advert {
+    let mut peer = c.clone();
+    peer.priority = priority.max(1);
+    Instance::new(peer).build_advert(priority)
+}
+
+fn has(actions: &[Action], f: impl Fn(&Action) -> bool) -> bool {
+    actions.iter().any(f)
+}
+
+fn sent_priority(actions: &[Action]) -> Option<u8> {
+    actions.iter().find_map(|a| match a {
+        Action::Send(adv) => Some(adv.priority),
+        _ => None,
+    })
+}
+
+/// Start an instance and run its timers until `until`, returning actions with their instant.
+fn run_until(inst: &mut Instance, until: Instant) -> Vec<(Instant, Action)> {
+    let mut out = Vec::new();
+    while let Some(t) = inst.deadline() {
+        if t > until {
+            break;
+        }
+        out.extend(inst.on_timer(t).into_iter().map(|a| (t, a)));
+    }
+    out
+}
+
+#[test]
+fn master_down_interval_is_three_intervals_plus_skew() {
+    let inst = Instance::new(cfg(100));
+    // skew = (256 - 100) / 256 s = 609.375 ms
+    assert_eq!(inst.skew_time(), Duration::from_micros(609_375));
+    assert_eq!(
+        inst.master_down_interval(),
+        Duration::from_micros(3_609_375)
+    );
+    let v3 = Instance::new(v3cfg(200, 10));
+    // v3, 0.1 s: 3 × 100 ms + (56 × 100 ms) / 256 = 321.875 ms
+    assert_eq!(v3.master_down_interval(), Duration::from_micros(321_875));
+}
+
+#[test]
+fn starts_in_backup_and_becomes_master_when_the_down_timer_expires() {
+    let t0 = Instant::now();
+    let mut inst = Instance::new(cfg(100));
+    let acts = inst.on_start(t0);
+    assert_eq!(inst.state(), State::Backup);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::Notify {
+            state: State::Backup,
+            ..
+        }
+    )));
+    let down = t0 + inst.master_down_interval();
+    assert!(has(&acts, |a| *a == Action::SetTimer(down)));
+    assert!(inst.on_timer(down - ms(1)).is_empty());
+    assert_eq!(inst.state(), State::Backup);
+    let acts = inst.on_timer(down);
+    assert_eq!(inst.state(), State::Master);
+    let pos = |f: &dyn Fn(&Action) -> bool| acts.iter().position(f).expect("action present");
+    // VIPs first, then the advert, then gratuitous ARP, then the notify.
+    let add = pos(&|a| *a == Action::AddVips);
+    let send = pos(&|a| matches!(a, Action::Send(adv) if adv.priority == 100));
+    let garp = pos(&|a| *a == Action::Garp { repeat: 5 });
+    let notify = pos(&|a| {
+        matches!(
+            a,
+            Action::Notify {
+                state: State::Master,
+                priority: 100
+            }
+        )
+    });
+    assert!(add < send && send < garp && garp < notify, "{acts:?}");
+}
+
+#[test]
+fn state_master_below_255_still_waits_for_the_down_timer() {
+    let t0 = Instant::now();
+    let mut c = cfg(150);
+    c.initial_state = InitialState::Master;
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    assert_eq!(inst.state(), State::Backup);
+}
+
+#[test]
+fn address_owner_priority_255_is_master_immediately() {
+    let t0 = Instant::now();
+    let mut inst = Instance::new(cfg(255));
+    let acts = inst.on_start(t0);
+    assert_eq!(inst.state(), State::Master);
+    assert!(has(&acts, |a| *a == Action::AddVips));
+    assert_eq!(sent_priority(&acts), Some(255));
+}
+
+#[test]
+fn master_advertises_every_interval() {
+    let t0 = Instant::now();
+    let mut inst = Instance::new(cfg(255));
+    inst.on_start(t0);
+    let acts = run_until(&mut inst, t0 + ms(3500));
+    let sends: Vec<Instant> = acts
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::Send(_)))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(sends, vec![t0 + ms(1000), t0 + ms(2000), t0 + ms(3000)]);
+}
+
+#[test]
+fn backup_hearing_a_higher_master_stays_backup() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let adv = advert_from(&c, 150);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    for s in 1..10u64 {
+        inst.on_advert(t0 + ms(s * 1000), PEER, &adv, ChecksumKind::MessageOnly);
+        inst.on_timer(t0 + ms(s * 1000 + 500));
+    }
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(inst.snapshot().master_addr, Some(PEER));
+    assert_eq!(inst.snapshot().counters.adverts_rx, 9);
+}
+
+#[test]
+fn priority_zero_makes_the_backup_take_over_after_skew_time() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let adv0 = advert_from(&c, 0);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let acts = inst.on_advert(t0 + ms(1000), PEER, &adv0, ChecksumKind::MessageOnly);
+    let at = t0 + ms(1000) + inst.skew_time();
+    assert!(has(&acts, |a| *a == Action::SetTimer(at)));
+    inst.on_timer(at);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(inst.snapshot().counters.priority_zero_rx, 1);
+}
+
+#[test]
+fn shutdown_of_a_master_sends_priority_zero_and_removes_vips() {
+    let t0 = Instant::now();
+    let mut inst = Instance::new(cfg(255));
+    inst.on_start(t0);
+    let acts = inst.on_shutdown(t0 + ms(10));
+    assert_eq!(sent_priority(&acts), Some(0));
+    assert!(has(&acts, |a| *a == Action::RemoveVips));
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::Notify {
+            state: State::Initialize,
+            ..
+        }
+    )));
+    assert_eq!(State::Initialize.notify_word(), "STOP");
+    assert_eq!(inst.deadline(), None);
+}
+
+#[test]
+fn shutdown_of_a_backup_sends_nothing() {
+    let t0 = Instant::now();
+    let mut inst = Instance::new(cfg(100));
+    inst.on_start(t0);
+    let acts = inst.on_shutdown(t0);
+    assert_eq!(sent_priority(&acts), None);
+    assert!(!has(&acts, |a| *a == Action::RemoveVips));
+}
+
+#[test]
+fn master_yields_to_a_higher_priority_advert() {
+    let t0 = Instant::now();
+    let c = cfg(255);
+    let adv = advert_from(&cfg(100), 254);
+    let mut c = c;
+    c.priority = 200;
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let acts = inst.on_timer(t0 + inst.master_down_interval());
+    assert!(has(&acts, |a| *a == Action::AddVips));
+    let acts = inst.on_advert(t0 + ms(5000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.state(), State::Backup);
+    assert!(has(&acts, |a| *a == Action::RemoveVips));
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::Notify {
+            state: State::Backup,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn master_answers_a_lower_priority_master_at_once_and_stays() {
+    let t0 = Instant::now();
+    let c = cfg(200);
+    let adv = advert_from(&c, 100);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_timer(t0 + inst.master_down_interval());
+    assert_eq!(inst.state(), State::Master);
+    let acts = inst.on_advert(t0 + ms(4000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(sent_priority(&acts), Some(200));
+}
+
+#[test]
+fn equal_priority_is_won_by_the_higher_source_address() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let adv = advert_from(&c, 100);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_timer(t0 + inst.master_down_interval());
+    // PEER (10.0.0.1) < ME (10.0.0.2): we stay master.
+    inst.on_advert(t0 + ms(4000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.state(), State::Master);
+    // HIGH_PEER (10.0.0.3) > ME: we yield.
+    inst.on_advert(t0 + ms(4100), HIGH_PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.state(), State::Backup);
+}
+
+#[test]
+fn preempt_takes_over_from_a_lower_priority_master() {
+    let t0 = Instant::now();
+    let c = cfg(200);
+    let low = advert_from(&c, 100);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let mut t = t0;
+    while inst.state() == State::Backup && t < t0 + ms(10_000) {
+        t += ms(1000);
+        inst.on_advert(t, PEER, &low, ChecksumKind::MessageOnly);
+        run_until(&mut inst, t + ms(999));
+    }
+    assert_eq!(inst.state(), State::Master);
+    // Lower adverts are ignored: takeover at the first down-timer expiry after start.
+    assert_eq!(inst.snapshot().counters.became_master, 1);
+    assert!(t <= t0 + ms(4000), "took over at {:?}", t - t0);
+}
+
+#[test]
+fn nopreempt_keeps_a_lower_priority_master() {
+    let t0 = Instant::now();
+    let mut c = cfg(200);
+    c.preempt = false;
+    let low = advert_from(&c, 100);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    for s in 1..30u64 {
+        inst.on_advert(t0 + ms(s * 1000), PEER, &low, ChecksumKind::MessageOnly);
+        run_until(&mut inst, t0 + ms(s * 1000 + 999));
+    }
+    assert_eq!(inst.state(), State::Backup);
+}
+
+#[test]
+fn preempt_delay_holds_back_preemption_of_a_lower_master() {
+    let t0 = Instant::now();
+    let mut c = cfg(200);
+    c.preempt_delay = Duration::from_secs(10);
+    let low = advert_from(&c, 100);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let mut t = t0;
+    while inst.state() == State::Backup && t < t0 + ms(60_000) {
+        t += ms(1000);
+        inst.on_advert(t, PEER, &low, ChecksumKind::MessageOnly);
+        run_until(&mut inst, t + ms(999));
+    }
+    assert_eq!(inst.state(), State::Master);
+    let took = t - t0;
+    // Not before preempt_delay (+ the startup down interval), not much later either.
+    assert!(took >= Duration::from_secs(10), "took over after {took:?}");
+    assert!(took <= Duration::from_secs(16), "took over after {took:?}");
+}
+
+#[test]
+fn preempt_delay_delays_the_startup_takeover() {
+    let t0 = Instant::now();
+    let mut c = cfg(128);
+    c.preempt_delay = Duration::from_secs(2);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    // keepalived.conf(5): priority 128, advert_int 1, preempt_delay 2 → about 5.5 s.
+    assert_eq!(inst.deadline(), Some(t0 + ms(5500)));
+}
+
+#[test]
+fn v3_backup_uses_the_masters_advertised_interval() {
+    let t0 = Instant::now();
+    let c = v3cfg(100, 100);
+    let mut peer = c.clone();
+    peer.advert_int_cs = 10; // master advertises 0.1 s
+    let adv = Instance::new(peer).build_advert(200);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_advert(t0 + ms(100), PEER, &adv, ChecksumKind::PseudoHeader);
+    // 3 × 100 ms + (156 × 100 ms) / 256
+    assert_eq!(inst.master_down_interval(), Duration::from_micros(360_937));
+    assert_eq!(
+        inst.deadline(),
+        Some(t0 + ms(100) + Duration::from_micros(360_937))
+    );
+    assert_eq!(inst.snapshot().counters.dropped_advert_int, 0);
+}
+
+#[test]
+fn v3_checksum_flavours_are_counted() {
+    let t0 = Instant::now();
+    let c = v3cfg(100, 10);
+    let adv = advert_from(&c, 200);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_advert(t0, PEER, &adv, ChecksumKind::PseudoHeader);
+    inst.on_advert(t0, PEER, &adv, ChecksumKind::MessageOnly);
+    inst.on_advert(t0, PEER, &adv, ChecksumKind::MessageOnly);
+    let c = inst.snapshot().counters;
+    assert_eq!(
+        (c.checksum_pseudo_header_rx, c.checksum_message_only_rx),
+        (1, 2)
+    );
+}
+
+#[test]
+fn v2_advert_interval_mismatch_is_dropped_counted_and_reported_once() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let mut peer = c.clone();
+    peer.advert_int_cs = 300;
+    let adv = Instance::new(peer).build_advert(200);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let down = inst.deadline();
+    let first = inst.on_advert(t0 + ms(10), PEER, &adv, ChecksumKind::MessageOnly);
+    let second = inst.on_advert(t0 + ms(20), PEER, &adv, ChecksumKind::MessageOnly);
+    assert!(has(&first, |a| matches!(
+        a,
+        Action::ConflictDetected {
+            conflict: Conflict::AdvertIntervalMismatch {
+                ours_cs: 100,
+                theirs_cs: 300
+            },
+            ..
+        }
+    )));
+    assert!(second.is_empty(), "reported once: {second:?}");
+    assert_eq!(
+        inst.deadline(),
+        down,
+        "dropped advert must not reset the timer"
+    );
+    let snap = inst.snapshot();
+    assert_eq!(snap.counters.dropped_advert_int, 2);
+    assert_eq!(snap.conflicts.len(), 1);
+    assert_eq!(snap.conflicts[0].count, 2);
+    assert_eq!(snap.conflicts[0].peer, PEER);
+}
+
+#[test]
+fn auth_mismatch_is_dropped_and_reported() {
+    let t0 = Instant::now();
+    let mut c = cfg(100);
+    c.auth_pass = Some(*b"s3cret\0\0");
+    let mut adv = advert_from(&c, 200);
+    if let Body::V2 { auth_data, .. } = &mut adv.body {
+        *auth_data = *b"wrong\0\0\0";
+    }
+    let mut no_auth = advert_from(&c, 200);
+    if let Body::V2 { auth_type, .. } = &mut no_auth.body {
+        *auth_type = AuthType::None;
+    }
+    let good = advert_from(&c, 200);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let acts = inst.on_advert(t0, PEER, &adv, ChecksumKind::MessageOnly);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::ConflictDetected {
+            conflict: Conflict::AuthMismatch,
+            ..
+        }
+    )));
+    inst.on_advert(t0, PEER, &no_auth, ChecksumKind::MessageOnly);
+    assert_eq!(inst.snapshot().counters.dropped_auth, 2);
+    assert_eq!(inst.snapshot().master_addr, None);
+    inst.on_advert(t0, PEER, &good, ChecksumKind::MessageOnly);
+    assert_eq!(inst.snapshot().master_addr, Some(PEER));
+}
+
+#[test]
+fn vip_list_mismatch_is_dropped_unless_skipped_or_from_the_owner() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let mut adv = advert_from(&c, 200);
+    adv.addresses = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 101))];
+    let mut inst = Instance::new(c.clone());
+    inst.on_start(t0);
+    let acts = inst.on_advert(t0, PEER, &adv, ChecksumKind::MessageOnly);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::ConflictDetected {
+            conflict: Conflict::VipListMismatch { .. },
+            ..
+        }
+    )));
+    assert_eq!(inst.snapshot().counters.dropped_vips, 1);
+
+    let mut owner = adv.clone();
+    owner.priority = 255;
+    inst.on_advert(t0, PEER, &owner, ChecksumKind::MessageOnly);
+    assert_eq!(inst.snapshot().master_addr, Some(PEER));
+
+    let mut skip = c;
+    skip.skip_check_adv_addr = true;
+    let mut inst = Instance::new(skip);
+    inst.on_start(t0);
+    inst.on_advert(t0, PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.snapshot().counters.dropped_vips, 0);
+    assert_eq!(inst.snapshot().master_addr, Some(PEER));
+}
+
+#[test]
+fn version_mismatch_is_dropped() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let adv = advert_from(&v3cfg(100, 100), 200);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let acts = inst.on_advert(t0, PEER, &adv, ChecksumKind::PseudoHeader);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::ConflictDetected {
+            conflict: Conflict::VersionMismatch { ours: 2, theirs: 3 },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn own_adverts_are_ignored() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let adv = advert_from(&c, 200);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_advert(t0, ME, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.snapshot().counters.adverts_rx, 0);
+}
+
+fn tracked(c: &mut InstanceConfig, name: &str, weight: i32, reverse: bool) -> TrackId {
+    let id = TrackId::Script(name.to_string());
+    c.tracks.push(TrackConfig {
+        id: id.clone(),
+        weight,
+        reverse,
+        initially_up: true,
+    });
+    id
+}
+
+#[test]
+fn track_weights_follow_keepalived_semantics() {
+    let t0 = Instant::now();
+    let mut c = cfg(100);
+    let neg = tracked(&mut c, "neg", -30, false);
+    let pos = tracked(&mut c, "pos", 20, false);
+    let rev = tracked(&mut c, "rev", 5, true);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    // all up: +20 for "pos"; "rev" (+5, reverse) applies while down.
+    assert_eq!(inst.effective_priority(), 120);
+    inst.on_track(t0, &neg, false);
+    assert_eq!(inst.effective_priority(), 90);
+    inst.on_track(t0, &pos, false);
+    assert_eq!(inst.effective_priority(), 70);
+    inst.on_track(t0, &rev, false);
+    assert_eq!(inst.effective_priority(), 75);
+    assert_eq!(inst.state(), State::Backup);
+}
+
+#[test]
+fn effective_priority_is_clamped_and_owner_is_never_changed() {
+    let t0 = Instant::now();
+    let mut c = cfg(250);
+    tracked(&mut c, "up", 100, false);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    assert_eq!(inst.effective_priority(), 254);
+    let mut c = cfg(255);
+    let id = tracked(&mut c, "down", -100, false);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_track(t0, &id, false);
+    assert_eq!(inst.effective_priority(), 255);
+}
+
+#[test]
+fn lowered_priority_goes_into_the_masters_adverts() {
+    let t0 = Instant::now();
+    let mut c = cfg(150);
+    let id = tracked(&mut c, "chk", -100, false);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_timer(t0 + inst.master_down_interval());
+    assert_eq!(inst.state(), State::Master);
+    inst.on_track(t0 + ms(4000), &id, false);
+    let acts = run_until(&mut inst, t0 + ms(5000));
+    assert!(acts
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Send(adv) if adv.priority == 50)));
+}
+
+#[test]
+fn unweighted_track_down_is_fault_and_a_master_hands_over() {
+    let t0 = Instant::now();
+    let mut c = cfg(255);
+    let id = TrackId::Interface("eth1".into());
+    c.tracks.push(TrackConfig {
+        id: id.clone(),
+        weight: 0,
+        reverse: false,
+        initially_up: true,
+    });
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    assert_eq!(inst.state(), State::Master);
+    let acts = inst.on_track(t0 + ms(100), &id, false);
+    assert_eq!(inst.state(), State::Fault);
+    assert_eq!(sent_priority(&acts), Some(0));
+    assert!(has(&acts, |a| *a == Action::RemoveVips));
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::Notify {
+            state: State::Fault,
+            ..
+        }
+    )));
+    assert_eq!(inst.snapshot().faults, vec![id.clone()]);
+    assert_eq!(inst.deadline(), None, "a FAULT instance sends nothing");
+    let acts = inst.on_track(t0 + ms(200), &id, true);
+    assert_eq!(inst.state(), State::Backup);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::Notify {
+            state: State::Backup,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn track_down_at_start_is_fault() {
+    let t0 = Instant::now();
+    let mut c = cfg(100);
+    c.tracks.push(TrackConfig {
+        id: TrackId::Script("chk".into()),
+        weight: 0,
+        reverse: false,
+        initially_up: false,
+    });
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    assert_eq!(inst.state(), State::Fault);
+}
+
+#[test]
+fn script_tracker_applies_fall_and_rise() {
+    let mut t = ScriptTracker::new(2, 3, true);
+    assert_eq!(t.record(ScriptOutcome::Failure), None);
+    assert_eq!(t.record(ScriptOutcome::Success), None, "streak resets");
+    assert_eq!(t.record(ScriptOutcome::Failure), None);
+    assert_eq!(t.record(ScriptOutcome::TimedOut), Some(false));
+    assert_eq!(t.record(ScriptOutcome::Success), None);
+    assert_eq!(t.record(ScriptOutcome::Success), None);
+    assert_eq!(t.record(ScriptOutcome::Success), Some(true));
+    assert!(t.is_up());
+}
+
+#[test]
+fn garp_second_burst_and_refresh() {
+    let t0 = Instant::now();
+    let mut c = cfg(255);
+    c.garp = GarpConfig {
+        master_delay: Duration::from_secs(5),
+        master_repeat: 3,
+        master_refresh: Duration::from_secs(60),
+        master_refresh_repeat: 2,
+    };
+    let mut inst = Instance::new(c);
+    let acts = inst.on_start(t0);
+    assert!(has(&acts, |a| *a == Action::Garp { repeat: 3 }));
+    let later = run_until(&mut inst, t0 + Duration::from_secs(125));
+    let garps: Vec<(Duration, u32)> = later
+        .iter()
+        .filter_map(|(t, a)| match a {
+            Action::Garp { repeat } => Some((*t - t0, *repeat)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        garps,
+        vec![
+            (Duration::from_secs(5), 3),
+            (Duration::from_secs(60), 2),
+            (Duration::from_secs(120), 2)
+        ]
+    );
+}
+
+#[test]
+fn snapshot_serialises_state_counters_and_conflicts() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let mut peer = c.clone();
+    peer.advert_int_cs = 200;
+    let adv = Instance::new(peer).build_advert(200);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_advert(t0, PEER, &adv, ChecksumKind::MessageOnly);
+    let json = serde_json::to_value(inst.snapshot()).expect("serialise");
+    assert_eq!(json["state"], "Backup");
+    assert_eq!(json["effective_priority"], 100);
+    assert_eq!(json["counters"]["dropped_advert_int"], 1);
+    assert_eq!(json["conflicts"][0]["peer"], "10.0.0.1");
+    assert_eq!(
+        json["conflicts"][0]["conflict"]["AdvertIntervalMismatch"]["theirs_cs"],
+        200
+    );
+}
+
+fn group_set(fault_track: bool) -> (VrrpSet, TrackId) {
+    let mut a = cfg(100);
+    a.name = "VI_A".into();
+    let mut b = cfg(100);
+    b.name = "VI_B".into();
+    b.interface = "eth1".into();
+    b.vrid = 52;
+    let id = TrackId::Interface("eth1".into());
+    if fault_track {
+        b.tracks.push(TrackConfig {
+            id: id.clone(),
+            weight: 0,
+            reverse: false,
+            initially_up: true,
+        });
+    }
+    let set = VrrpSet::new(
+        vec![Instance::new(a), Instance::new(b)],
+        &[SyncGroupConfig {
+            name: "G1".into(),
+            members: vec!["VI_A".into(), "VI_B".into()],
+            notify: NotifyConfig::default(),
+        }],
+    )
+    .expect("valid group");
+    (set, id)
+}
+
+fn states(set: &VrrpSet) -> Vec<State> {
+    set.instances().iter().map(Instance::state).collect()
+}
+
+#[test]
+fn sync_group_members_become_master_and_backup_together() {
+    let t0 = Instant::now();
+    let (mut set, _) = group_set(false);
+    set.on_start(t0);
+    // Keep B's master alive so only A's timer can fire.
+    let adv_b = advert_from(set.instances()[1].config(), 200);
+    let t = t0 + ms(3000);
+    set.on_advert(t, "eth1", PEER, &adv_b, ChecksumKind::MessageOnly);
+    let acts = set.on_timer(t0 + set.instances()[0].master_down_interval());
+    assert_eq!(states(&set), vec![State::Master, State::Master]);
+    assert!(acts.contains(&InstanceAction {
+        instance: 1,
+        action: Action::AddVips
+    }));
+    let group_master = Action::GroupNotify {
+        group: "G1".into(),
+        state: State::Master,
+    };
+    assert_eq!(acts.iter().filter(|a| a.action == group_master).count(), 1);
+    // A higher priority advert on A's VRID moves both back.
+    let adv_a = advert_from(set.instances()[0].config(), 200);
+    let acts = set.on_advert(
+        t0 + ms(5000),
+        "eth0",
+        PEER,
+        &adv_a,
+        ChecksumKind::MessageOnly,
+    );
+    assert_eq!(states(&set), vec![State::Backup, State::Backup]);
+    assert!(acts.iter().any(|a| a.action
+        == Action::GroupNotify {
+            group: "G1".into(),
+            state: State::Backup
+        }));
+    assert_eq!(set.group_name(0), Some("G1"));
+}
+
+#[test]
+fn sync_group_fault_of_one_member_faults_the_group_until_it_recovers() {
+    let t0 = Instant::now();
+    let (mut set, id) = group_set(true);
+    set.on_start(t0);
+    set.on_timer(t0 + set.instances()[0].master_down_interval());
+    assert_eq!(states(&set), vec![State::Master, State::Master]);
+    let acts = set.on_track(t0 + ms(5000), &id, false);
+    assert_eq!(states(&set), vec![State::Fault, State::Fault]);
+    assert!(acts.contains(&InstanceAction {
+        instance: 0,
+        action: Action::RemoveVips
+    }));
+    set.on_track(t0 + ms(6000), &id, true);
+    assert_eq!(states(&set), vec![State::Backup, State::Backup]);
+}
+
+#[test]
+fn sync_group_with_unknown_member_is_an_error_naming_both() {
+    let err = VrrpSet::new(
+        vec![Instance::new(cfg(100))],
+        &[SyncGroupConfig {
+            name: "G1".into(),
+            members: vec!["VI_1".into(), "VI_X".into()],
+            notify: NotifyConfig::default(),
+        }],
+    )
+    .err()
+    .expect("error");
+    assert_eq!(
+        err.to_string(),
+        "vrrp_sync_group G1: instance VI_X does not exist"
+    );
+}
+
+#[test]
+fn adverts_are_routed_by_interface_vrid_and_family() {
+    let t0 = Instant::now();
+    let (mut set, _) = group_set(false);
+    set.on_start(t0);
+    let adv = advert_from(set.instances()[0].config(), 200);
+    set.on_advert(t0, "eth1", PEER, &adv, ChecksumKind::MessageOnly); // VRID 51 is on eth0
+    assert_eq!(set.instances()[0].snapshot().counters.adverts_rx, 0);
+    set.on_advert(t0, "eth0", PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(set.instances()[0].snapshot().counters.adverts_rx, 1);
+    let _ = Family::V4;
+}

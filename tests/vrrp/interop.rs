@@ -1,0 +1,711 @@
+//! Failover between real processes in network namespaces: lvsd ↔ lvsd and
+//! lvsd ↔ keepalived 2.2.7, multicast and unicast, VRRPv2 and v3 (IPv4, IPv6).
+//! Every test samples the VIP on both directors throughout and asserts it is
+//! never on both in steady state.
+
+use std::time::Duration;
+
+use crate::harness::*;
+
+const VIP: &str = "10.0.0.100";
+
+/// RFC bound for a crash: 3 × advert_int + skew (priority 100, 1 s → 3.61 s).
+fn crash_bound(advert_s: f64, backup_prio: u8) -> Duration {
+    let skew = (256.0 - f64::from(backup_prio)) * advert_s / 256.0;
+    Duration::from_secs_f64(3.0 * advert_s + skew)
+}
+
+fn skew(advert_s: f64, backup_prio: u8) -> Duration {
+    Duration::from_secs_f64((256.0 - f64::from(backup_prio)) * advert_s / 256.0)
+}
+
+/// Master on host 0 (priority 150, state MASTER), backup on host 1 (100).
+fn pair(topo: &Topo, a: Kind, b: Kind, tweak: impl Fn(&mut Inst)) -> (Director, Director) {
+    let mut ia = Inst::new(150);
+    ia.state = "MASTER";
+    let mut ib = Inst::new(100);
+    tweak(&mut ia);
+    tweak(&mut ib);
+    let da = Director::start(a, topo.director(0), &conf(&[ia], ""));
+    let db = Director::start(b, topo.director(1), &conf(&[ib], ""));
+    (da, db)
+}
+
+fn crash_then_return(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
+    let (mut da, db) = pair(&topo, a, b, |_| {});
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for(
+        "VIP on the master",
+        Duration::from_secs(15),
+        &[&da, &db],
+        || topo.holds(0, VIP) && !topo.holds(1, VIP),
+    );
+    let pinger = Pinger::start(topo.client(), VIP);
+    std::thread::sleep(Duration::from_millis(500));
+    let killed_at = now_epoch();
+    // The machine dies: off the LAN, then SIGKILL of the whole process group.
+    topo.isolate(0);
+    da.crash();
+    sampler.set_alive(0, false);
+    let took = time_until(crash_bound(1.0, 100) + SLACK, || topo.holds(1, VIP));
+    let took = took.unwrap_or_else(|| panic!("backup never took the VIP\n{}", db.log()));
+    // The last advert left up to one interval before the crash.
+    assert!(
+        took >= crash_bound(1.0, 100) - Duration::from_secs(1),
+        "took over too early: {took:?}"
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let report = pinger.finish();
+    // Skip replies already in flight when the master died.
+    let first = report.first_answer_after(killed_at + 0.2);
+    assert!(
+        first.is_some_and(|f| f - killed_at < took.as_secs_f64() + 1.5),
+        "client got no answer soon after failover: {report:?}"
+    );
+    eprintln!(
+        "{name}: VIP on backup after {took:?}, first answer {:.3} s after the crash, {} of {} pings lost",
+        first.unwrap_or(0.0) - killed_at,
+        report.lost(),
+        report.sent
+    );
+    // Return under preempt: the machine comes back (its crashed VIP still on
+    // eth0) and the higher priority director takes over again.
+    topo.rejoin(0);
+    let mut ia = Inst::new(150);
+    ia.state = "MASTER";
+    let da2 = Director::start(a, topo.director(0), &conf(&[ia], ""));
+    wait_for(
+        "the restarted master to preempt",
+        crash_bound(1.0, 150) + SLACK * 2,
+        &[&da2, &db],
+        || topo.holds(0, VIP) && !topo.holds(1, VIP),
+    );
+    sampler.set_alive(0, true);
+    std::thread::sleep(Duration::from_secs(2));
+    sampler.assert_no_split_brain();
+}
+
+// NOTE (measured): the crash above SIGKILLs the whole process group. keepalived's
+// VRRP child survives a SIGKILL of its parent alone and still sends priority 0,
+// which would make it a graceful stop.
+
+#[test]
+fn lvsd_pair_crash_failover_and_return_under_preempt() {
+    crash_then_return(Kind::Lvsd, Kind::Lvsd, "vll");
+}
+
+#[test]
+fn keepalived_master_crash_fails_over_to_lvsd_and_returns() {
+    crash_then_return(Kind::Keepalived, Kind::Lvsd, "vkl");
+}
+
+#[test]
+fn lvsd_master_crash_fails_over_to_keepalived_and_returns() {
+    crash_then_return(Kind::Lvsd, Kind::Keepalived, "vlk");
+}
+
+fn graceful(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
+    let (mut da, db) = pair(&topo, a, b, |_| {});
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for(
+        "VIP on the master",
+        Duration::from_secs(15),
+        &[&da, &db],
+        || topo.holds(0, VIP) && !topo.holds(1, VIP),
+    );
+    let t0 = std::time::Instant::now();
+    let stopped_ok = da.stop();
+    let took = time_until(skew(1.0, 100) + SLACK, || topo.holds(1, VIP))
+        .map(|d| d + t0.elapsed().saturating_sub(t0.elapsed()));
+    assert!(stopped_ok, "SIGTERM must exit 0\n{}", da.log());
+    assert!(
+        took.is_some(),
+        "backup did not take over after priority 0\n{}",
+        db.log()
+    );
+    assert!(!topo.holds(0, VIP), "stopped director must release the VIP");
+    eprintln!("{name}: VIP on backup {:?} after SIGTERM", t0.elapsed());
+    assert!(
+        t0.elapsed() < crash_bound(1.0, 100),
+        "graceful stop must beat the master-down timer (priority 0 → skew time)"
+    );
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn lvsd_pair_graceful_stop_hands_over_at_skew_time() {
+    graceful(Kind::Lvsd, Kind::Lvsd, "vgl");
+}
+
+#[test]
+fn keepalived_graceful_stop_hands_over_to_lvsd() {
+    graceful(Kind::Keepalived, Kind::Lvsd, "vgk");
+}
+
+#[test]
+fn lvsd_graceful_stop_hands_over_to_keepalived() {
+    graceful(Kind::Lvsd, Kind::Keepalived, "vgm");
+}
+
+#[test]
+fn nopreempt_keeps_the_lower_priority_master() {
+    let topo = Topo::new("vnp");
+    let mut ib = Inst::new(100);
+    ib.nopreempt = true;
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&[ib], ""));
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for("B master", Duration::from_secs(15), &[&db], || {
+        topo.holds(1, VIP)
+    });
+    let mut ia = Inst::new(150);
+    ia.nopreempt = true;
+    let da = Director::start(Kind::Keepalived, topo.director(0), &conf(&[ia.clone()], ""));
+    std::thread::sleep(crash_bound(1.0, 150) + Duration::from_secs(2));
+    assert!(
+        topo.holds(1, VIP) && !topo.holds(0, VIP),
+        "nopreempt: B must stay master\n{}",
+        da.log()
+    );
+    drop(da);
+    // And lvsd as the higher priority nopreempt backup does not preempt either.
+    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia], ""));
+    std::thread::sleep(crash_bound(1.0, 150) + Duration::from_secs(2));
+    assert!(
+        topo.holds(1, VIP) && !topo.holds(0, VIP),
+        "nopreempt: lvsd must not preempt\n{}",
+        da.log()
+    );
+    assert_eq!(da.instance("VI_1")["state"], "Backup");
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn preempt_delay_postpones_the_takeover() {
+    let topo = Topo::new("vpd");
+    let db = Director::start(
+        Kind::Keepalived,
+        topo.director(1),
+        &conf(&[Inst::new(100)], ""),
+    );
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for("B master", Duration::from_secs(15), &[&db], || {
+        topo.holds(1, VIP)
+    });
+    let mut ia = Inst::new(150);
+    ia.preempt_delay = Some(4);
+    let t0 = std::time::Instant::now();
+    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia], ""));
+    wait_for(
+        "A to preempt after the delay",
+        Duration::from_secs(20),
+        &[&da, &db],
+        || topo.holds(0, VIP) && !topo.holds(1, VIP),
+    );
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_secs(4),
+        "preempted after {took:?}, before preempt_delay"
+    );
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn failing_track_script_hands_over() {
+    let topo = Topo::new("vts");
+    let dir = tempfile::tempdir().expect("tmp");
+    let ok = dir.path().join("ok");
+    std::fs::write(&ok, "").expect("flag");
+    let script = format!(
+        "vrrp_script chk {{\n  script \"/usr/bin/test -e {}\"\n  interval 1\n  fall 2\n  rise 2\n  weight -60\n}}\n",
+        ok.display()
+    );
+    let mut ia = Inst::new(150);
+    ia.state = "MASTER";
+    ia.extra = "  track_script {\n    chk\n  }\n".into();
+    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia], &script));
+    let db = Director::start(
+        Kind::Keepalived,
+        topo.director(1),
+        &conf(&[Inst::new(100)], ""),
+    );
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
+        topo.holds(0, VIP) && !topo.holds(1, VIP)
+    });
+    std::fs::remove_file(&ok).expect("rm flag");
+    wait_for(
+        "B to preempt the weakened master",
+        Duration::from_secs(15),
+        &[&da, &db],
+        || topo.holds(1, VIP) && !topo.holds(0, VIP),
+    );
+    assert_eq!(da.instance("VI_1")["effective_priority"], 90);
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn unicast_peers_fail_over_between_lvsd_and_keepalived() {
+    let topo = Topo::new("vuc");
+    let mut ia = Inst::new(150);
+    ia.state = "MASTER";
+    ia.vrid = 54;
+    ia.unicast = Some(("10.0.0.1".into(), "10.0.0.2".into()));
+    let mut ib = Inst::new(100);
+    ib.vrid = 54;
+    ib.unicast = Some(("10.0.0.2".into(), "10.0.0.1".into()));
+    let mut da = Director::start(Kind::Keepalived, topo.director(0), &conf(&[ia], ""));
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&[ib], ""));
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
+        topo.holds(0, VIP) && !topo.holds(1, VIP)
+    });
+    // B hears A's unicast adverts and stays backup.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        !topo.holds(1, VIP),
+        "lvsd ignored unicast adverts\n{}",
+        db.log()
+    );
+    da.crash();
+    sampler.set_alive(0, false);
+    wait_for(
+        "B takes over",
+        crash_bound(1.0, 100) + SLACK,
+        &[&db],
+        || topo.holds(1, VIP),
+    );
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn vrrp3_ipv6_keepalived_master_fails_over_to_lvsd() {
+    vrrp3_ipv6(Kind::Keepalived, Kind::Lvsd, "v6k");
+}
+
+#[test]
+fn vrrp3_ipv6_lvsd_master_fails_over_to_keepalived() {
+    vrrp3_ipv6(Kind::Lvsd, Kind::Keepalived, "v6l");
+}
+
+/// VRRPv3 over IPv6 at 0.1 s: the backup accepts the master's adverts
+/// (checksum, hop limit, link-local source) and takes over after a crash.
+fn vrrp3_ipv6(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
+    let vip6 = "fd00::100";
+    let tweak = |i: &mut Inst| {
+        i.version = 3;
+        i.advert_int = "0.1";
+        i.auth = None;
+        i.vrid = 60;
+        i.vips = vec![format!("{vip6}/64")];
+    };
+    let (mut da, db) = pair(&topo, a, b, tweak);
+    let sampler = VipSampler::start(topo.director_names(), vip6);
+    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
+        topo.holds(0, vip6) && !topo.holds(1, vip6)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !topo.holds(1, vip6),
+        "backup ignored the master's v3 IPv6 adverts\n{}\n{}",
+        db.log(),
+        da.log()
+    );
+    da.crash();
+    sampler.set_alive(0, false);
+    let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, vip6));
+    assert!(took.is_some(), "no IPv6 failover\n{}", db.log());
+    eprintln!("v3/IPv6 crash failover: {took:?}");
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn vrrp3_ipv4_lvsd_master_is_accepted_by_keepalived() {
+    let topo = Topo::new("v3l");
+    let tweak = |i: &mut Inst| {
+        i.version = 3;
+        i.advert_int = "0.1";
+        i.auth = None;
+        i.vrid = 53;
+    };
+    let (mut da, db) = pair(&topo, Kind::Lvsd, Kind::Keepalived, tweak);
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
+        topo.holds(0, VIP) && !topo.holds(1, VIP)
+    });
+    // keepalived checks our pseudo-header checksum: it stays backup.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !topo.holds(1, VIP),
+        "keepalived rejected lvsd's v3 adverts\n{}",
+        db.log()
+    );
+    da.crash();
+    sampler.set_alive(0, false);
+    let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, VIP));
+    assert!(took.is_some(), "no v3 failover\n{}", db.log());
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn vrrp3_ipv4_interoperates_with_keepalived_checksums() {
+    let topo = Topo::new("v3");
+    let tweak = |i: &mut Inst| {
+        i.version = 3;
+        i.advert_int = "0.1";
+        i.auth = None;
+        i.vrid = 53;
+    };
+    let (mut da, db) = pair(&topo, Kind::Keepalived, Kind::Lvsd, tweak);
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
+        topo.holds(0, VIP) && !topo.holds(1, VIP)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let inst = db.instance("VI_1");
+    assert_eq!(inst["state"], "Backup", "{inst}");
+    assert!(
+        inst["counters"]["checksum_pseudo_header_rx"]
+            .as_u64()
+            .unwrap_or(0)
+            > 5,
+        "{inst}"
+    );
+    assert_eq!(inst["counters"]["checksum_message_only_rx"], 0);
+    da.crash();
+    sampler.set_alive(0, false);
+    let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, VIP));
+    assert!(took.is_some(), "no v3 failover\n{}", db.log());
+    sampler.assert_no_split_brain();
+}
+
+#[test]
+fn mismatched_auth_advert_int_and_vips_are_counted_and_reported() {
+    let topo = Topo::new("vmm");
+    let inst = |name: &'static str, vrid: u8, prio: u8, vip: &str| {
+        let mut i = Inst::new(prio);
+        i.name = name;
+        i.vrid = vrid;
+        i.vips = vec![vip.to_string()];
+        i
+    };
+    // keepalived side: the reference configuration, master.
+    let ka = [
+        inst("VI_AUTH", 61, 200, "10.0.0.101/24"),
+        inst("VI_INT", 62, 200, "10.0.0.102/24"),
+        inst("VI_VIPS", 63, 200, "10.0.0.103/24"),
+    ];
+    // lvsd side: one mismatch per instance.
+    let mut auth = inst("VI_AUTH", 61, 100, "10.0.0.101/24");
+    auth.auth = Some("other");
+    let mut int = inst("VI_INT", 62, 100, "10.0.0.102/24");
+    int.advert_int = "2";
+    let vips = inst("VI_VIPS", 63, 100, "10.0.0.113/24");
+    let da = Director::start(Kind::Keepalived, topo.director(0), &conf(&ka, ""));
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&[auth, int, vips], ""));
+    wait_for(
+        "lvsd to report all three conflicts",
+        Duration::from_secs(15),
+        &[&da, &db],
+        || {
+            let snap = db.snapshot();
+            let Some(arr) = snap.as_array() else {
+                return false;
+            };
+            arr.len() == 3
+                && arr
+                    .iter()
+                    .all(|i| i["conflicts"].as_array().is_some_and(|c| !c.is_empty()))
+        },
+    );
+    let a = db.instance("VI_AUTH");
+    assert_eq!(a["conflicts"][0]["peer"], "10.0.0.1");
+    assert_eq!(a["conflicts"][0]["conflict"], "AuthMismatch");
+    assert!(a["counters"]["dropped_auth"].as_u64().unwrap_or(0) >= 1);
+    let i = db.instance("VI_INT");
+    assert_eq!(
+        i["conflicts"][0]["conflict"]["AdvertIntervalMismatch"]["ours_cs"],
+        200
+    );
+    assert_eq!(
+        i["conflicts"][0]["conflict"]["AdvertIntervalMismatch"]["theirs_cs"],
+        100
+    );
+    let v = db.instance("VI_VIPS");
+    assert_eq!(
+        v["conflicts"][0]["conflict"]["VipListMismatch"]["theirs"][0],
+        "10.0.0.103"
+    );
+    // Logged once per peer, not per advert.
+    std::thread::sleep(Duration::from_secs(2));
+    let log = db.log();
+    assert_eq!(log.matches("AuthMismatch").count(), 1, "{log}");
+}
+
+#[test]
+fn sync_group_members_fail_together() {
+    let topo = Topo::new("vsg");
+    // A tracked link on A (a veth pair: the host kernel may lack the dummy module).
+    let a = topo.director(0);
+    a.ip(&[
+        "link", "add", "trk9", "type", "veth", "peer", "name", "trk9p",
+    ])
+    .expect("veth");
+    a.ip(&["link", "set", "trk9", "up"]).expect("up");
+    a.ip(&["link", "set", "trk9p", "up"]).expect("up");
+    let group = "vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n";
+    let mk = |prio: u8, track: bool| {
+        let mut i1 = Inst::new(prio);
+        i1.state = if prio > 100 { "MASTER" } else { "BACKUP" };
+        if track {
+            i1.extra = "  track_interface {\n    trk9\n  }\n".into();
+        }
+        let mut i2 = Inst::new(prio);
+        i2.name = "VI_2";
+        i2.vrid = 52;
+        i2.vips = vec!["10.0.0.101/24".into()];
+        vec![i1, i2]
+    };
+    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&mk(150, true), group));
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&mk(100, false), group));
+    let s1 = VipSampler::start(topo.director_names(), VIP);
+    let s2 = VipSampler::start(topo.director_names(), "10.0.0.101");
+    wait_for(
+        "A master of both",
+        Duration::from_secs(15),
+        &[&da, &db],
+        || topo.holds(0, VIP) && topo.holds(0, "10.0.0.101") && !topo.holds(1, VIP),
+    );
+    topo.director(0)
+        .ip(&["link", "set", "trk9p", "down"])
+        .expect("down");
+    wait_for(
+        "B master of both",
+        Duration::from_secs(10),
+        &[&da, &db],
+        || topo.holds(1, VIP) && topo.holds(1, "10.0.0.101") && !topo.holds(0, "10.0.0.101"),
+    );
+    assert_eq!(da.instance("VI_2")["state"], "Fault");
+    s1.assert_no_split_brain();
+    s2.assert_no_split_brain();
+}
+
+#[test]
+fn healed_partition_settles_to_one_master_within_an_advert_interval() {
+    let topo = Topo::new("vhp");
+    let (da, db) = pair(&topo, Kind::Lvsd, Kind::Lvsd, |_| {});
+    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
+        topo.holds(0, VIP) && !topo.holds(1, VIP)
+    });
+    let sw = topo.lan.switch();
+    // Detach B from the bridge: its link stays up (no FAULT), adverts stop.
+    sw.ip(&["link", "set", "p1", "nomaster"])
+        .expect("partition");
+    wait_for(
+        "both masters while partitioned",
+        Duration::from_secs(10),
+        &[&da, &db],
+        || topo.holds(0, VIP) && topo.holds(1, VIP),
+    );
+    sw.ip(&["link", "set", "p1", "master", "br0"])
+        .expect("heal");
+    let took = time_until(Duration::from_secs(1) + SLACK, || {
+        topo.holds(0, VIP) && !topo.holds(1, VIP)
+    });
+    let took = took.unwrap_or_else(|| panic!("still split after healing\n{}", db.log()));
+    eprintln!("partition healed: one master after {took:?}");
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    std::thread::sleep(Duration::from_secs(3));
+    sampler.assert_no_split_brain();
+    assert!(sampler.sample_count() > 10);
+}
+
+#[test]
+fn restart_after_a_crash_clears_the_stale_vip() {
+    let topo = Topo::new("vst");
+    // A crashed lvsd leaves its VIP on the interface; simulate that state.
+    topo.director(1)
+        .ip(&["addr", "add", "10.0.0.100/24", "dev", "eth0"])
+        .expect("stale vip");
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&[Inst::new(100)], ""));
+    let da = Director::start(Kind::Keepalived, topo.director(0), &{
+        let mut i = Inst::new(150);
+        i.state = "MASTER";
+        conf(&[i], "")
+    });
+    wait_for(
+        "stale VIP cleared on B",
+        Duration::from_secs(5),
+        &[&db],
+        || !topo.holds(1, VIP),
+    );
+    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
+        topo.holds(0, VIP)
+    });
+    assert!(!topo.holds(1, VIP));
+}
+
+#[test]
+fn notify_scripts_get_keepalived_arguments() {
+    let topo = Topo::new("vnt");
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("notify.log");
+    let script = dir.path().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let s = script.display();
+    let mut i = Inst::new(150);
+    i.extra = format!(
+        "  notify_master \"{s} to-master\"\n  notify_backup \"{s} to-backup\"\n  notify_stop \"{s} to-stop\"\n  notify \"{s} any\"\n"
+    );
+    let mut d = Director::start(Kind::Lvsd, topo.director(0), &conf(&[i], ""));
+    wait_for("master", Duration::from_secs(15), &[&d], || {
+        topo.holds(0, VIP)
+    });
+    assert!(d.stop(), "exit 0 on SIGTERM");
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("notify lines", Duration::from_secs(5), &[&d], || {
+        read().contains("any INSTANCE VI_1 STOP")
+    });
+    let text = read();
+    for line in [
+        "to-backup",
+        "any INSTANCE VI_1 BACKUP 150",
+        "to-master",
+        "any INSTANCE VI_1 MASTER 150",
+        "to-stop",
+        "any INSTANCE VI_1 STOP 150",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[test]
+fn vip_options_and_excluded_addresses_are_applied_and_released() {
+    let topo = Topo::new("vvo");
+    let mut i = Inst::new(255);
+    i.state = "MASTER";
+    i.vips = vec!["10.0.0.100/24 brd 10.0.0.255 dev eth0 label eth0:vip scope global".into()];
+    i.extra = "  virtual_ipaddress_excluded {\n    10.0.1.100/24\n  }\n".into();
+    let mut d = Director::start(Kind::Lvsd, topo.director(0), &conf(&[i], ""));
+    wait_for(
+        "address owner master at once",
+        Duration::from_secs(5),
+        &[&d],
+        || topo.holds(0, VIP) && topo.holds(0, "10.0.1.100"),
+    );
+    let out = topo
+        .director(0)
+        .ip(&["-o", "-4", "addr", "show", "dev", "eth0"])
+        .expect("ip addr");
+    let line = out
+        .lines()
+        .find(|l| l.contains("10.0.0.100/24"))
+        .expect("VIP line");
+    assert!(line.contains("brd 10.0.0.255"), "{line}");
+    assert!(line.contains("eth0:vip"), "{line}");
+    assert!(line.contains("scope global"), "{line}");
+    assert!(d.stop());
+    assert!(
+        !topo.holds(0, VIP) && !topo.holds(0, "10.0.1.100"),
+        "released on stop"
+    );
+}
+
+#[test]
+fn run_reports_config_errors_and_manages_its_pid_file() {
+    let topo = Topo::new("vcl");
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(
+        &bad,
+        "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n}\n",
+    )
+    .expect("conf");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["run", "-P", "-f"])
+        .arg(&bad)
+        .output()
+        .expect("run lvsd");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf:3"), "{err}");
+
+    let good = dir.path().join("good.conf");
+    std::fs::write(&good, conf(&[Inst::new(100)], "")).expect("conf");
+    let pid = dir.path().join("lvsd.pid");
+    let mut guard = topo
+        .director(0)
+        .spawn(
+            &[
+                env!("CARGO_BIN_EXE_lvsd"),
+                "run",
+                "-P",
+                "-f",
+                &good.to_string_lossy(),
+                "-p",
+                &pid.to_string_lossy(),
+            ],
+            std::process::Stdio::null(),
+            std::process::Stdio::null(),
+        )
+        .expect("spawn");
+    wait_for("pid file", Duration::from_secs(5), &[], || {
+        std::fs::read_to_string(&pid).is_ok_and(|p| p.trim() == guard.pid().to_string())
+    });
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(guard.pid()).expect("pid")),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    let status = guard.wait_timeout(Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "SIGINT exits 0");
+    assert!(!pid.exists(), "pid file removed on exit");
+}
+
+#[test]
+fn virtual_routes_follow_mastership() {
+    let topo = Topo::new("vrt");
+    let mut i = Inst::new(255);
+    i.state = "MASTER";
+    i.extra = "  virtual_routes {\n    192.168.77.0/24 via 10.0.0.254 dev eth0\n    blackhole 192.168.78.0/24\n    192.168.79.0/24 dev eth0 table 100 metric 7\n  }\n".into();
+    let mut d = Director::start(Kind::Lvsd, topo.director(0), &conf(&[i], ""));
+    let ns = topo.director(0);
+    let routes = || {
+        let main = ns.ip(&["route", "show"]).unwrap_or_default();
+        let t100 = ns
+            .ip(&["route", "show", "table", "100"])
+            .unwrap_or_default();
+        format!("{main}{t100}")
+    };
+    wait_for(
+        "routes added as master",
+        Duration::from_secs(5),
+        &[&d],
+        || {
+            let r = routes();
+            r.contains("192.168.77.0/24 via 10.0.0.254 dev eth0")
+                && r.contains("blackhole 192.168.78.0/24")
+                && r.contains("192.168.79.0/24 dev eth0")
+        },
+    );
+    let t100 = ns
+        .ip(&["route", "show", "table", "100"])
+        .expect("table 100");
+    assert!(
+        t100.contains("192.168.79.0/24 dev eth0") && t100.contains("metric 7"),
+        "{t100}"
+    );
+    assert!(d.stop());
+    let r = routes();
+    assert!(!r.contains("192.168.7"), "routes removed on stop:\n{r}");
+}

@@ -1,0 +1,207 @@
+//! keepalived.conf → VRRP core configuration, on the shared seed configs and
+//! on a config exercising every translated keyword.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lvsd::config::{load_str, ConfigOptions};
+use lvsd::vrrp::config::{InitialState, TrackId};
+use lvsd::vrrp::packet::{Family, Version};
+use lvsd::vrrp::translate::{translate, TranslateError};
+
+fn seed_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seed-configs")
+}
+
+fn tr(text: &str) -> Result<lvsd::vrrp::runner::VrrpConfig, TranslateError> {
+    let loaded = load_str(Path::new("test.conf"), text, &ConfigOptions::default())?;
+    translate(&loaded.config)
+}
+
+#[test]
+fn every_seed_config_with_vrrp_translates() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(seed_dir()).expect("seed dir") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read seed");
+        if !text.contains("vrrp_instance") {
+            continue;
+        }
+        let loaded = match lvsd::config::load(&path, &ConfigOptions::default()) {
+            Ok(l) => l,
+            // The parser's verdict on a seed is the config branch's business.
+            Err(_) => continue,
+        };
+        let vrrp = translate(&loaded.config).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            vrrp.instances.len(),
+            loaded.config.vrrp_instances.len(),
+            "{}",
+            path.display()
+        );
+        for i in &vrrp.instances {
+            assert!(i.vrid > 0 && i.priority > 0, "{}: {i:?}", path.display());
+            assert!(!i.vips.is_empty(), "{}: {}", path.display(), i.name);
+        }
+        seen += 1;
+    }
+    assert!(seen >= 6, "only {seen} seed configs with VRRP translated");
+}
+
+const FULL: &str = r#"
+global_defs {
+  vrrp_garp_master_delay 2
+  vrrp_garp_master_repeat 3
+  vrrp_garp_master_refresh 30
+}
+vrrp_script chk_nginx {
+  script "/usr/bin/pgrep nginx"
+  interval 2
+  timeout 1
+  fall 3
+  rise 2
+  weight -20
+  init_fail
+}
+vrrp_sync_group G1 {
+  group {
+    VI_1
+    VI_6
+  }
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  advert_int 0.5
+  version 3
+  authentication {
+    auth_type PASS
+    auth_pass 0123456789
+  }
+  mcast_src_ip 10.0.0.1
+  nopreempt
+  preempt_delay 4
+  track_interface {
+    eth1 weight -10
+  }
+  track_script {
+    chk_nginx
+  }
+  virtual_ipaddress {
+    10.0.0.100/24 brd + dev eth0 label eth0:1 scope global
+  }
+  virtual_ipaddress_excluded {
+    10.0.1.100/24
+  }
+  notify_master "/bin/m.sh arg"
+  notify "/bin/n.sh"
+}
+vrrp_instance VI_6 {
+  state MASTER
+  interface eth0
+  virtual_router_id 52
+  priority 100
+  unicast_src_ip fe80::1
+  unicast_peer {
+    fe80::2
+  }
+  authentication {
+    auth_type PASS
+    auth_pass 0123456789
+  }
+  virtual_ipaddress {
+    fd00::100/64
+  }
+}
+"#;
+
+#[test]
+fn keywords_map_to_the_core_configuration() {
+    let v = tr(FULL).expect("translates");
+    let i = &v.instances[0];
+    assert_eq!(i.initial_state, InitialState::Backup);
+    assert_eq!((i.vrid, i.priority, i.advert_int_cs), (51, 150, 50));
+    assert_eq!(i.version, Version::V3);
+    assert_eq!(i.src_addr, Some("10.0.0.1".parse::<IpAddr>().expect("ip")));
+    assert!(!i.preempt);
+    assert_eq!(i.preempt_delay, Duration::from_secs(4));
+    assert_eq!(i.garp.master_delay, Duration::from_secs(2));
+    assert_eq!(i.garp.master_repeat, 3);
+    assert_eq!(i.garp.master_refresh, Duration::from_secs(30));
+    let vip = &i.vips[0];
+    assert_eq!(vip.label.as_deref(), Some("eth0:1"));
+    assert_eq!(vip.brd, Some("10.0.0.255".parse::<IpAddr>().expect("ip")));
+    assert_eq!(vip.scope, Some(0));
+    assert_eq!(i.excluded_vips.len(), 1);
+    assert_eq!(i.notify.master.as_deref(), Some("/bin/m.sh arg"));
+    assert_eq!(i.notify.any.as_deref(), Some("/bin/n.sh"));
+    let eth1 = i
+        .tracks
+        .iter()
+        .find(|t| t.id == TrackId::Interface("eth1".into()))
+        .expect("eth1 tracked");
+    assert_eq!(eth1.weight, -10);
+    let chk = i
+        .tracks
+        .iter()
+        .find(|t| t.id == TrackId::Script("chk_nginx".into()))
+        .expect("script tracked");
+    // Sync group members move together: keepalived zeroes tracking weights.
+    assert_eq!(chk.weight, 0);
+    assert!(!chk.initially_up, "init_fail");
+    let s = &v.scripts[0];
+    assert_eq!((s.fall, s.rise, s.weight), (3, 2, -20));
+    assert_eq!(s.timeout, Duration::from_secs(1));
+    assert_eq!(v.sync_groups[0].members, vec!["VI_1", "VI_6"]);
+
+    let six = &v.instances[1];
+    assert_eq!(six.family, Family::V6);
+    assert_eq!(six.version, Version::V3, "IPv6 instances always run VRRPv3");
+    assert_eq!(
+        six.unicast_peers,
+        vec!["fe80::2".parse::<IpAddr>().expect("ip")]
+    );
+    // VRRPv3 has no authentication; keepalived ignores the block.
+    assert_eq!(six.auth_pass, None);
+    assert_eq!(six.initial_state, InitialState::Master);
+}
+
+#[test]
+fn parse_errors_come_back_with_their_location() {
+    let err = tr("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 300\n  priority 100\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n")
+        .map(|_| ())
+        .expect_err("VRID 300 is invalid");
+    let text = err.to_string();
+    assert!(text.contains("test.conf:3"), "{text}");
+}
+
+#[test]
+fn v2_auth_pass_is_cut_to_eight_bytes() {
+    let v = tr("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 9\n  priority 100\n  authentication {\n    auth_type PASS\n    auth_pass 0123456789\n  }\n  virtual_ipaddress {\n    10.0.0.9/24\n  }\n}\n")
+        .expect("translates");
+    assert_eq!(v.instances[0].version, Version::V2);
+    assert_eq!(v.instances[0].auth_pass, Some(*b"01234567"));
+}
+
+#[test]
+fn virtual_routes_translate_with_types_tables_and_defaults() {
+    use lvsd::vrrp::config::RouteKind;
+    let v = tr("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 9\n  priority 100\n  virtual_ipaddress {\n    10.0.0.9/24\n  }\n  virtual_routes {\n    default via 10.0.0.254 table main\n    blackhole 192.168.114.0/24\n    10.5.0.1 dev eth1 table 100\n  }\n}\n")
+        .expect("translates");
+    let r = &v.instances[0].routes;
+    assert_eq!(r.len(), 3);
+    assert_eq!(
+        (r[0].dst, r[0].prefix_len),
+        ("0.0.0.0".parse().expect("ip"), 0)
+    );
+    assert_eq!(r[0].via, Some("10.0.0.254".parse().expect("ip")));
+    assert_eq!(r[0].table, Some(254));
+    assert_eq!(r[1].kind, RouteKind::Blackhole);
+    assert_eq!(r[1].prefix_len, 24);
+    assert_eq!(r[2].prefix_len, 32);
+    assert_eq!(r[2].dev.as_deref(), Some("eth1"));
+    assert_eq!(r[2].table, Some(100));
+}
