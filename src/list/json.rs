@@ -5,13 +5,13 @@
 use serde::Serialize;
 
 use ipvs::model::{
-    Destination, Forward, Info, Service, ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts,
-    TunnelType, TUN_FLAG_CSUM, TUN_FLAG_REMCSUM,
+    Destination, Forward, Info, ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType,
+    TUN_FLAG_CSUM, TUN_FLAG_REMCSUM,
 };
 
 use super::addr::ip_text;
 use super::conn::Connection;
-use super::text::{family_name, netmask_text};
+use super::text::{family_name, netmask_text, sched_flag_names};
 use super::ServiceEntry;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -118,24 +118,6 @@ fn rates(s: &Stats) -> RatesJson {
     }
 }
 
-fn scheduler_flags(s: &Service) -> Vec<&'static str> {
-    let names: [&'static str; 3] = match s.scheduler.name() {
-        "sh" => ["sh-fallback", "sh-port", "flag-3"],
-        "mh" => ["mh-fallback", "mh-port", "flag-3"],
-        _ => ["flag-1", "flag-2", "flag-3"],
-    };
-    [
-        ServiceFlags::SCHED1,
-        ServiceFlags::SCHED2,
-        ServiceFlags::SCHED3,
-    ]
-    .iter()
-    .zip(names)
-    .filter(|(bit, _)| s.flags.has(**bit))
-    .map(|(_, n)| n)
-    .collect()
-}
-
 fn service_json((s, dests): &ServiceEntry) -> ServiceJson {
     let (protocol, address, port, fwmark) = match &s.key {
         ServiceKey::Inet {
@@ -159,7 +141,7 @@ fn service_json((s, dests): &ServiceEntry) -> ServiceJson {
         port,
         fwmark,
         scheduler: s.scheduler.name().to_owned(),
-        scheduler_flags: scheduler_flags(s),
+        scheduler_flags: sched_flag_names(s),
         persistent: s.persistence.map(|timeout| PersistenceJson {
             timeout,
             netmask: netmask_text(s),

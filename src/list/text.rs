@@ -145,24 +145,29 @@ pub fn service_name(key: &ServiceKey) -> String {
     }
 }
 
-/// ` (sh-fallback,sh-port)`: SCHED1..3 named after the scheduler.
-fn sched_flags_text(service: &Service) -> String {
-    let names: [&str; 3] = match service.scheduler.name() {
-        "sh" => ["sh-fallback", "sh-port", "flag-3"],
-        "mh" => ["mh-fallback", "mh-port", "flag-3"],
-        _ => ["flag-1", "flag-2", "flag-3"],
+/// ` (sh-fallback,sh-port)`: SCHED1..3 named after the scheduler. For
+/// sh and mh ipvsadm names only the first two bits (a set SCHED3 is not
+/// shown); other schedulers get `flag-1`..`flag-3`.
+pub fn sched_flag_names(service: &Service) -> Vec<&'static str> {
+    let names: [Option<&'static str>; 3] = match service.scheduler.name() {
+        "sh" => [Some("sh-fallback"), Some("sh-port"), None],
+        "mh" => [Some("mh-fallback"), Some("mh-port"), None],
+        _ => [Some("flag-1"), Some("flag-2"), Some("flag-3")],
     };
-    let bits = [
+    [
         ServiceFlags::SCHED1,
         ServiceFlags::SCHED2,
         ServiceFlags::SCHED3,
-    ];
-    let set: Vec<&str> = bits
-        .iter()
-        .zip(names)
-        .filter(|(bit, _)| service.flags.has(**bit))
-        .map(|(_, name)| name)
-        .collect();
+    ]
+    .iter()
+    .zip(names)
+    .filter(|(bit, _)| service.flags.has(**bit))
+    .filter_map(|(_, name)| name)
+    .collect()
+}
+
+fn sched_flags_text(service: &Service) -> String {
+    let set = sched_flag_names(service);
     if set.is_empty() {
         String::new()
     } else {
