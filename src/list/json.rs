@@ -263,3 +263,74 @@ pub fn render_connections(conns: &[Connection]) -> String {
         connections: conns,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipvs::model::{Protocol, Scheduler, Service, SyncState};
+
+    #[test]
+    fn table_schema_fields() {
+        let key = ServiceKey::Inet {
+            protocol: Protocol::Udp,
+            addr: "10.0.0.1".parse().expect("addr"),
+            port: 53,
+        };
+        let mut s = Service::new(key, Scheduler::Sh);
+        s.persistence = Some(300);
+        s.netmask = u32::from_ne_bytes([255, 255, 255, 0]);
+        s.flags = ServiceFlags(ServiceFlags::SCHED1 | ServiceFlags::ONEPACKET);
+        let mut d = Destination::new("10.0.1.1".parse().expect("addr"), 53, Forward::Tunnel, 2);
+        d.tunnel_type = TunnelType::Gue;
+        d.tunnel_port = 6080;
+        d.tunnel_flags = TUN_FLAG_CSUM;
+        let info = Info {
+            version: 0x010201,
+            conn_table_size: 4096,
+        };
+        let doc: serde_json::Value =
+            serde_json::from_str(&render_table(&info, &[(s, vec![d])])).expect("valid JSON");
+        assert_eq!(doc["schema"], 1);
+        assert_eq!(doc["ipvs_version"], "1.2.1");
+        assert_eq!(doc["connection_table_size"], 4096);
+        let svc = &doc["services"][0];
+        assert_eq!(svc["family"], "inet");
+        assert_eq!(svc["protocol"], "udp");
+        assert_eq!(svc["address"], "10.0.0.1");
+        assert_eq!(svc["port"], 53);
+        assert!(svc["fwmark"].is_null());
+        assert_eq!(svc["scheduler"], "sh");
+        assert_eq!(svc["scheduler_flags"], serde_json::json!(["sh-fallback"]));
+        assert_eq!(svc["persistent"]["timeout"], 300);
+        assert_eq!(svc["persistent"]["netmask"], "255.255.255.0");
+        assert_eq!(svc["one_packet"], true);
+        let dest = &svc["destinations"][0];
+        assert_eq!(dest["forward"], "tunnel");
+        assert_eq!(dest["weight"], 2);
+        assert_eq!(dest["tunnel"]["type"], "gue");
+        assert_eq!(dest["tunnel"]["port"], 6080);
+        assert_eq!(dest["tunnel"]["checksum"], "csum");
+        assert_eq!(dest["stats"]["conns"], 0);
+        assert_eq!(dest["rates"]["cps"], 0);
+    }
+
+    #[test]
+    fn timeouts_and_daemons_documents() {
+        let t: serde_json::Value = serde_json::from_str(&render_timeouts(&Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300,
+        }))
+        .expect("JSON");
+        assert_eq!(
+            t,
+            serde_json::json!({"schema": 1, "timeouts": {"tcp": 900, "tcp_fin": 120, "udp": 300}})
+        );
+        let mut d = SyncDaemon::new(SyncState::Backup, "eth0", 3);
+        d.group = Some("239.1.2.3".parse().expect("addr"));
+        let v: serde_json::Value = serde_json::from_str(&render_daemons(&[d])).expect("JSON");
+        assert_eq!(v["daemons"][0]["state"], "backup");
+        assert_eq!(v["daemons"][0]["mcast_interface"], "eth0");
+        assert_eq!(v["daemons"][0]["group"], "239.1.2.3");
+    }
+}

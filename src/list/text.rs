@@ -313,3 +313,111 @@ pub fn family_name(addr: &IpAddr) -> &'static str {
         "inet"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipvs::model::{Forward, Scheduler};
+
+    fn scaled(n: u64, exact: bool) -> String {
+        let mut s = String::new();
+        large_number(&mut s, n, exact);
+        s
+    }
+
+    #[test]
+    fn large_numbers_scale_like_print_largenum() {
+        assert_eq!(scaled(0, false), "        0");
+        assert_eq!(scaled(99_999_999, false), " 99999999");
+        assert_eq!(scaled(100_000_000, false), "  100000K");
+        assert_eq!(scaled(999_999_999, false), "  999999K");
+        assert_eq!(scaled(1_000_000_000, false), "    1000M");
+        assert_eq!(scaled(99_999_999_999, false), "   99999M");
+        assert_eq!(scaled(100_000_000_000, false), "     100G");
+        assert_eq!(scaled(100_000_000_000_000, false), "     100T");
+        assert_eq!(scaled(u64::MAX, false), "18446744T");
+        // --exact: at least 9 columns, else the digits plus one blank.
+        assert_eq!(scaled(12_345_678, true), " 12345678");
+        assert_eq!(scaled(123_456_789, true), " 123456789");
+        assert_eq!(scaled(u64::MAX, true), " 18446744073709551615");
+    }
+
+    fn entry() -> ServiceEntry {
+        let key = ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: "10.0.0.1".parse().expect("addr"),
+            port: 80,
+        };
+        let mut service = Service::new(key, Scheduler::Wrr);
+        service.stats = Stats {
+            conns: 123_456_789_012,
+            inpkts: 5,
+            ..Stats::default()
+        };
+        let mut dest = Destination::new("10.0.1.1".parse().expect("addr"), 8080, Forward::Masq, 3);
+        dest.stats = Stats {
+            cps: 123_456_789,
+            inbps: 987_654_321,
+            ..Stats::default()
+        };
+        (service, vec![dest])
+    }
+
+    #[test]
+    fn stats_and_rate_lines_scale_except_a_real_servers_first_rates() {
+        let stats = render_service(
+            &entry(),
+            TextFormat {
+                columns: Columns::Stats,
+                exact: false,
+            },
+        );
+        assert_eq!(
+            stats.lines().nth(2),
+            Some("TCP  10.0.0.1:80                      123G        5        0        0        0")
+        );
+        let rate = render_service(
+            &entry(),
+            TextFormat {
+                columns: Columns::Rate,
+                exact: false,
+            },
+        );
+        // cps is printed plainly ("%8llu"), bps scaled.
+        assert_eq!(
+            rate.lines().nth(3),
+            Some("  -> 10.0.1.1:8080                123456789        0        0  987654K        0")
+        );
+    }
+
+    #[test]
+    fn ipv6_persistence_and_pe_and_ops() {
+        let key = ServiceKey::Fwmark {
+            mark: 7,
+            ipv6: true,
+        };
+        let mut service = Service::new(key, Scheduler::Other("xyz".into()));
+        service.persistence = Some(0);
+        service.netmask = 56;
+        service.pe_name = Some("sip".into());
+        service.flags =
+            ServiceFlags(ServiceFlags::ONEPACKET | ServiceFlags::SCHED2 | ServiceFlags::HASHED);
+        let text = render_service(&(service, vec![]), TextFormat::default());
+        assert_eq!(
+            text.lines().nth(2),
+            Some("FWM  7 IPv6 xyz (flag-2) persistent 0 mask 56 pe sip ops")
+        );
+    }
+
+    #[test]
+    fn daemons_list_master_first_and_skip_unset_fields() {
+        let mut backup = SyncDaemon::new(SyncState::Backup, "eth1", 9);
+        backup.maxlen = 1024;
+        let master = SyncDaemon::new(SyncState::Master, "eth0", 4_294_967_295);
+        assert_eq!(
+            render_daemons(&[backup, master]),
+            "master sync daemon (mcast=eth0, syncid=-1)\nbackup sync daemon (mcast=eth1, syncid=9, maxlen=1024)\n"
+        );
+        assert_eq!(render_daemons(&[]), "");
+    }
+}
