@@ -207,6 +207,8 @@ pub fn parse_fwmark(text: &str, ipv6: bool) -> Result<ServiceKey, FilterError> {
 #[derive(Debug)]
 pub enum ListOutcome {
     Text(String),
+    /// Already written to stdout.
+    Written,
     NoSuchService,
 }
 
@@ -266,6 +268,7 @@ pub fn execute(args: ListArgs) -> ExitCode {
     };
     match outcome {
         Ok(ListOutcome::Text(text)) => write_stdout(&text),
+        Ok(ListOutcome::Written) => ExitCode::SUCCESS,
         Ok(ListOutcome::NoSuchService) => {
             eprintln!("No such service");
             ExitCode::from(EXIT_NO_SUCH_SERVICE)
@@ -322,28 +325,82 @@ async fn list(request: ListRequest, as_json: bool) -> Result<ListOutcome, String
         } => {
             let mut client = connect().await?;
             let info = client.info().await.map_err(k)?;
-            let table = match &filter {
-                // Only the named service's real servers are fetched.
-                Some(key) => {
-                    let services = client.services().await.map_err(k)?;
-                    let mut table = Table::default();
-                    if let Some(s) = services.into_iter().find(|s| s.key == *key) {
-                        let dests = client.dests(key).await.map_err(k)?;
-                        table.services.push((s, dests));
-                    }
-                    table
+            let mut services = client.services().await.map_err(k)?;
+            if let Some(key) = &filter {
+                services.retain(|s| s.key == *key);
+                if services.is_empty() {
+                    return Ok(ListOutcome::NoSuchService);
                 }
-                None => client.table().await.map_err(k)?,
-            };
-            Ok(render_table(
-                &info,
-                &table,
-                filter.as_ref(),
-                format,
-                sort,
-                as_json,
-            ))
+            }
+            if as_json {
+                let mut table = Table::default();
+                for s in services {
+                    let dests = client.dests(&s.key).await.map_err(k)?;
+                    table.services.push((s, dests));
+                }
+                return Ok(render_table(
+                    &info,
+                    &table,
+                    filter.as_ref(),
+                    format,
+                    sort,
+                    as_json,
+                ));
+            }
+            stream_text(&mut client, &info, services, filter.is_none(), format, sort).await
         }
+    }
+}
+
+/// Prints the table one service at a time, as ipvsadm does: only one
+/// service's real servers are held in memory, and output starts before the
+/// last dump is read (in UML every touched page costs a trap).
+async fn stream_text(
+    client: &mut IpvsClient,
+    info: &Info,
+    mut services: Vec<ipvs::model::Service>,
+    with_version: bool,
+    format: TextFormat,
+    sort: bool,
+) -> Result<ListOutcome, String> {
+    const FLUSH_AT: usize = 32 * 1024;
+    if sort {
+        list::sort::sort_service_list(&mut services);
+    }
+    let mut out = io::stdout().lock();
+    let mut buf = String::with_capacity(FLUSH_AT + 16 * 1024);
+    if with_version {
+        text::write_version(&mut buf, info);
+    }
+    text::write_title(&mut buf, format);
+    for service in &services {
+        let mut dests = client
+            .dests(&service.key)
+            .await
+            .map_err(|e| e.to_string())?;
+        if sort {
+            list::sort::sort_dests(&mut dests);
+        }
+        text::write_service(&mut buf, service, &dests, format);
+        if buf.len() >= FLUSH_AT {
+            if let Err(e) = out.write_all(buf.as_bytes()) {
+                return write_failed(e);
+            }
+            buf.clear();
+        }
+    }
+    match out.write_all(buf.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ListOutcome::Written),
+        Err(e) => write_failed(e),
+    }
+}
+
+fn write_failed(e: io::Error) -> Result<ListOutcome, String> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        // `lvsd list | head`: the reader has all it wanted.
+        Ok(ListOutcome::Written)
+    } else {
+        Err(format!("writing the listing: {e}"))
     }
 }
 

@@ -123,6 +123,13 @@ pub fn sort_services<D: Clone>(services: &mut [(Service, D)]) {
     });
 }
 
+/// Services alone (their destinations are fetched one service at a time).
+pub fn sort_service_list(services: &mut [Service]) {
+    glibc_merge_sort(services, &|a: &Service, b: &Service| {
+        cmp_services(&a.key, &b.key)
+    });
+}
+
 pub fn sort_dests(dests: &mut [Destination]) {
     glibc_merge_sort(dests, &cmp_dests);
 }

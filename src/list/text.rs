@@ -39,12 +39,7 @@ pub struct TextFormat {
 pub fn render_table(info: &Info, services: &[ServiceEntry], format: TextFormat) -> String {
     let dests: usize = services.iter().map(|(_, d)| d.len()).sum();
     let mut out = String::with_capacity(200 + 80 * (services.len() + dests));
-    let _ = writeln!(
-        out,
-        "IP Virtual Server version {} (size={})",
-        info.version_text(),
-        info.conn_table_size
-    );
+    write_version(&mut out, info);
     write_title(&mut out, format);
     for entry in services {
         write_service_entry(&mut out, entry, format);
@@ -100,7 +95,18 @@ pub fn render_daemons(daemons: &[SyncDaemon]) -> String {
     out
 }
 
-fn write_title(out: &mut String, format: TextFormat) {
+/// The version line ipvsadm prints before a whole-table listing.
+pub fn write_version(out: &mut String, info: &Info) {
+    let _ = writeln!(
+        out,
+        "IP Virtual Server version {} (size={})",
+        info.version_text(),
+        info.conn_table_size
+    );
+}
+
+/// The two column-title lines.
+pub fn write_title(out: &mut String, format: TextFormat) {
     let title = match format.columns {
         Columns::Stats => format!(
             "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
@@ -233,7 +239,18 @@ fn rates(out: &mut String, s: &Stats, exact: bool) {
     }
 }
 
-fn write_service_entry(out: &mut String, (service, dests): &ServiceEntry, format: TextFormat) {
+/// A service line and its real servers' lines.
+pub fn write_service_entry(out: &mut String, entry: &ServiceEntry, format: TextFormat) {
+    write_service(out, &entry.0, &entry.1, format);
+}
+
+/// [`write_service_entry`] for a service and its destinations held apart.
+pub fn write_service(
+    out: &mut String,
+    service: &Service,
+    dests: &[Destination],
+    format: TextFormat,
+) {
     let name = service_name(&service.key);
     match format.columns {
         Columns::Stats => {
