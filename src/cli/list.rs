@@ -260,7 +260,7 @@ pub fn execute(args: ListArgs) -> ExitCode {
         }
     };
     let outcome = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_io()
         .build()
     {
         Ok(rt) => rt.block_on(list(request, args.json)),
