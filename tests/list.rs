@@ -340,6 +340,19 @@ testbed::uml_test! {
         ok("ipvsadm", &["--stop-daemon", "master"]);
         assert_same(&["--daemon"]);
         ok("ip", &["link", "del", &dummy]);
+
+        // Like ipvsadm, lvsd list loads ip_vs when the kernel lacks it.
+        let modules = std::fs::read_to_string("/proc/modules").expect("/proc/modules");
+        for m in modules.lines().filter_map(|l| l.split(' ').next()) {
+            if m.starts_with("ip_vs_") {
+                ok("rmmod", &[m]);
+            }
+        }
+        ok("rmmod", &["ip_vs"]);
+        assert!(!std::path::Path::new("/proc/net/ip_vs").exists(), "ip_vs still loaded");
+        let listing = ok(LVSD, &["list"]);
+        assert!(listing.starts_with("IP Virtual Server version 1.2.1"), "{listing}");
+        assert_same(&[]);
     }
 
     /// Counters, rates and connections after real traffic through the

@@ -291,10 +291,23 @@ fn list_connections(persistent: bool, as_json: bool) -> Result<ListOutcome, Stri
     }))
 }
 
+/// Opens the IPVS family; like ipvsadm, loads the ip_vs module once when
+/// the kernel does not know the family yet.
 async fn connect() -> Result<IpvsClient, String> {
-    IpvsClient::connect()
-        .await
-        .map_err(|e| format!("cannot reach IPVS: {e}"))
+    let first = IpvsClient::connect().await;
+    let result = match first {
+        Err(ipvs::IpvsError::FamilyNotFound) if modprobe_ip_vs() => IpvsClient::connect().await,
+        other => other,
+    };
+    result.map_err(|e| format!("cannot reach IPVS: {e}"))
+}
+
+fn modprobe_ip_vs() -> bool {
+    std::process::Command::new("modprobe")
+        .args(["-q", "--", "ip_vs"])
+        .stdin(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 async fn list(request: ListRequest, as_json: bool) -> Result<ListOutcome, String> {
