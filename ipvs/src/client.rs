@@ -19,13 +19,28 @@ use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use crate::error::{BatchError, IpvsError};
 use crate::frame::{parse_datagram, Reply};
 use crate::model::{Destination, Info, Service, ServiceKey, SyncDaemon, Table, Timeouts};
-use crate::ops::{dest_text, encode, Op, Query};
+use crate::ops::{dest_text, encode, encode_barrier, encode_unacked, Op, Query};
 use crate::reconcile::{plan, OwnershipFilter, PlanSummary};
 use crate::wire::{IpvsAttr, IpvsMessage, FAMILY_NAME};
 
-/// Requests in flight at most: each pending ack takes receive-buffer space
-/// in the kernel, and an overflowing buffer drops acks (ENOBUFS).
-const WINDOW: usize = 256;
+/// Requests in flight at most by default: each pending ack takes
+/// receive-buffer space in the kernel, and an overflowing buffer drops acks
+/// (ENOBUFS).
+pub const DEFAULT_WINDOW: usize = 256;
+
+/// How a batch learns the outcome of each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckMode {
+    /// Every request carries `NLM_F_ACK` (as ipvsadm sends them): one ack
+    /// per request to read back.
+    PerRequest,
+    /// Requests go without `NLM_F_ACK`, so the kernel answers only those it
+    /// refuses; each `sendmsg` ends with an `NLMSG_NOOP` barrier whose ack
+    /// says every request before it was handled. Same failure reporting,
+    /// a fraction of the receive calls.
+    #[default]
+    ErrorsOnly,
+}
 /// Largest single `sendmsg` we build.
 const MAX_SEND_BYTES: usize = 64 * 1024;
 const RECV_BUF: usize = 256 * 1024;
@@ -51,6 +66,8 @@ pub struct IpvsClient {
     family_id: u16,
     next_seq: u32,
     recv_buf: BytesMut,
+    window: usize,
+    ack_mode: AckMode,
 }
 
 impl IpvsClient {
@@ -75,6 +92,8 @@ impl IpvsClient {
             family_id: 0,
             next_seq: 1,
             recv_buf: BytesMut::with_capacity(RECV_BUF),
+            window: DEFAULT_WINDOW,
+            ack_mode: AckMode::default(),
         };
         client.family_id = client.resolve_family().await?;
         Ok(client)
@@ -83,6 +102,17 @@ impl IpvsClient {
     /// The family id the kernel assigned to IPVS.
     pub fn family_id(&self) -> u16 {
         self.family_id
+    }
+
+    /// Sets how many requests may wait for their acks at once (1 = the
+    /// request/ack lockstep of ipvsadm; for measurements).
+    pub fn set_window(&mut self, window: usize) {
+        self.window = window.max(1);
+    }
+
+    /// Sets how batches learn each request's outcome.
+    pub fn set_ack_mode(&mut self, mode: AckMode) {
+        self.ack_mode = mode;
     }
 
     fn seq(&mut self) -> u32 {
@@ -161,20 +191,27 @@ impl IpvsClient {
         })
     }
 
-    /// Applies `ops` in order, pipelined. Every operation is attempted; the
-    /// error lists each one the kernel refused, with its index.
+    /// Applies `ops` in order, pipelined: up to the window's worth of
+    /// requests per `sendmsg`, outcomes matched by sequence number (see
+    /// [`AckMode`]). Every operation is attempted; the error lists each one
+    /// the kernel refused, with its index, in order.
     pub async fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {
         let mut failures = Vec::new();
         let mut pending: HashMap<u32, usize> = HashMap::new();
+        // Barrier seq -> the unacked requests it vouches for.
+        let mut barriers: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut next = 0;
         let mut out = Vec::with_capacity(MAX_SEND_BYTES);
         while next < ops.len() || !pending.is_empty() {
             // Fill the window with as many requests as fit in one sendmsg.
             out.clear();
             let mut batch = Vec::new();
-            while next < ops.len() && pending.len() + batch.len() < WINDOW {
+            while next < ops.len() && pending.len() + batch.len() < self.window {
                 let seq = self.seq();
-                let bytes = encode(ops[next].message(), self.family_id, seq, false);
+                let bytes = match self.ack_mode {
+                    AckMode::PerRequest => encode(ops[next].message(), self.family_id, seq, false),
+                    AckMode::ErrorsOnly => encode_unacked(ops[next].message(), self.family_id, seq),
+                };
                 if !out.is_empty() && out.len() + bytes.len() > MAX_SEND_BYTES {
                     // Roll the sequence number back: this op goes next time.
                     self.next_seq = seq;
@@ -183,6 +220,12 @@ impl IpvsClient {
                 out.extend_from_slice(&bytes);
                 batch.push((seq, next));
                 next += 1;
+            }
+            let mut barrier = None;
+            if !out.is_empty() && self.ack_mode == AckMode::ErrorsOnly {
+                let seq = self.seq();
+                out.extend_from_slice(&encode_barrier(seq));
+                barrier = Some(seq);
             }
             if !out.is_empty() {
                 if let Err(e) = self.send_all(&out, "sending IPVS requests").await {
@@ -198,6 +241,9 @@ impl IpvsClient {
                         ));
                     }
                     continue;
+                }
+                if let Some(b) = barrier {
+                    barriers.insert(b, batch.iter().map(|(seq, _)| *seq).collect());
                 }
                 pending.extend(batch);
             }
@@ -227,6 +273,10 @@ impl IpvsClient {
                 match reply {
                     Reply::Ack { seq } => {
                         pending.remove(&seq);
+                        // Requests before a barrier that sent no error succeeded.
+                        for done in barriers.remove(&seq).unwrap_or_default() {
+                            pending.remove(&done);
+                        }
                     }
                     Reply::Error { seq, errno } => {
                         if let Some(idx) = pending.remove(&seq) {

@@ -1,7 +1,7 @@
 //! Linux IPVS over generic netlink: pure message encoding ([`wire`]), typed
 //! values ([`model`]), operations and their requests ([`ops`]), reply
-//! framing ([`frame`]), an async pipelined client ([`client`]), a pure
-//! reconciler ([`reconcile`]) and ipvsadm-style text ([`format`]).
+//! framing ([`frame`]), an async pipelined client ([`client`]) and a pure
+//! reconciler ([`reconcile`]). ipvsadm-style text lives in lvsd's `list`.
 
 pub mod client;
 pub mod error;
@@ -11,7 +11,7 @@ pub mod ops;
 pub mod reconcile;
 pub mod wire;
 
-pub use client::IpvsClient;
+pub use client::{AckMode, IpvsClient};
 pub use error::{BatchError, IpvsError};
 pub use model::{Destination, Forward, Protocol, Scheduler, Service, ServiceKey, Table};
 pub use ops::Op;

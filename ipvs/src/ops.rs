@@ -176,14 +176,64 @@ impl Query {
 /// Frames a payload as a netlink message: `NLM_F_REQUEST | NLM_F_ACK`
 /// (plus `NLM_F_DUMP` for dumps), as ipvsadm does.
 pub fn encode(msg: IpvsMessage, family_id: u16, seq: u32, dump: bool) -> Vec<u8> {
+    let flags = NLM_F_REQUEST | NLM_F_ACK | if dump { NLM_F_DUMP } else { 0 };
+    encode_with_flags(msg, family_id, seq, flags)
+}
+
+/// Frames a payload with exactly these netlink header flags.
+pub fn encode_with_flags(msg: IpvsMessage, family_id: u16, seq: u32, flags: u16) -> Vec<u8> {
     let mut genl = GenlMessage::from_payload(msg);
     genl.set_resolved_family_id(family_id);
+    frame(NetlinkPayload::InnerMessage(genl), seq, flags)
+}
+
+/// A request without `NLM_F_ACK`: the kernel answers it only when it fails.
+pub fn encode_unacked(msg: IpvsMessage, family_id: u16, seq: u32) -> Vec<u8> {
+    encode_with_flags(msg, family_id, seq, NLM_F_REQUEST)
+}
+
+/// An `NLMSG_NOOP` with `NLM_F_ACK`: the kernel acks it after handling
+/// every earlier message of the socket, so its ack marks the end of a
+/// batch of unacked requests.
+pub fn encode_barrier(seq: u32) -> Vec<u8> {
+    frame(NetlinkPayload::Noop, seq, NLM_F_REQUEST | NLM_F_ACK)
+}
+
+fn frame(payload: NetlinkPayload<GenlMessage<IpvsMessage>>, seq: u32, flags: u16) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_ACK | if dump { NLM_F_DUMP } else { 0 };
+    header.flags = flags;
     header.sequence_number = seq;
-    let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(genl));
+    let mut nl = NetlinkMessage::new(header, payload);
     nl.finalize();
     let mut buf = vec![0u8; nl.buffer_len()];
     nl.serialize(&mut buf);
     buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn barrier_is_an_acked_noop_header() {
+        // nlmsghdr: len 16, type NLMSG_NOOP (1), flags REQUEST|ACK (5), seq 7, pid 0.
+        assert_eq!(
+            encode_barrier(7),
+            [16, 0, 0, 0, 1, 0, 5, 0, 7, 0, 0, 0, 0, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn unacked_request_differs_from_ipvsadms_only_in_flags() {
+        let op = Op::Flush;
+        let acked = encode(op.message(), 0x1c, 3, false);
+        let unacked = encode_unacked(op.message(), 0x1c, 3);
+        assert_eq!(acked.len(), unacked.len());
+        assert_eq!(
+            u16::from_ne_bytes([acked[6], acked[7]]),
+            NLM_F_REQUEST | NLM_F_ACK
+        );
+        assert_eq!(u16::from_ne_bytes([unacked[6], unacked[7]]), NLM_F_REQUEST);
+        assert_eq!(acked[8..], unacked[8..]);
+    }
 }
