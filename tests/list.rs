@@ -353,6 +353,11 @@ testbed::uml_test! {
         let listing = ok(LVSD, &["list"]);
         assert!(listing.starts_with("IP Virtual Server version 1.2.1"), "{listing}");
         assert_same(&[]);
+        ok("rmmod", &["ip_vs"]);
+        assert_eq!(
+            ok(LVSD, &["list", "-c"]),
+            "IPVS connection entries\npro expire state       source             virtual            destination\n"
+        );
     }
 
     /// Counters, rates and connections after real traffic through the

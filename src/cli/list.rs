@@ -281,8 +281,13 @@ pub fn execute(args: ListArgs) -> ExitCode {
 }
 
 fn list_connections(persistent: bool, as_json: bool) -> Result<ListOutcome, String> {
-    let text = std::fs::read_to_string(CONN_PROC_FILE)
-        .map_err(|e| format!("cannot read {CONN_PROC_FILE}: {e} (is the ip_vs module loaded?)"))?;
+    let read = || std::fs::read_to_string(CONN_PROC_FILE);
+    let text = match read() {
+        // The file appears with the module; load it as ipvsadm would.
+        Err(e) if e.kind() == io::ErrorKind::NotFound && modprobe_ip_vs() => read(),
+        other => other,
+    }
+    .map_err(|e| format!("cannot read {CONN_PROC_FILE}: {e} (is the ip_vs module loaded?)"))?;
     let conns = parse_connections(&text, CONN_PROC_FILE).map_err(|e| e.to_string())?;
     Ok(ListOutcome::Text(if as_json {
         json::render_connections(&conns)
