@@ -6,4 +6,5 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod director;
+pub mod list;
 pub mod vrrp;

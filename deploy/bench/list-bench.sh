@@ -1,0 +1,79 @@
+#!/bin/bash
+# Benchmark: `lvsd list -n` against `ipvsadm -Ln` on a table of 100 virtual
+# services x 100 real servers (10,000 destinations), both run in one UML
+# boot (the real kernel's IPVS), alternating, RUNS times each. Prints the
+# median wall time of each and the ratio lvsd/ipvsadm (goal: <= 1.0), and
+# checks that both printed the same bytes.
+#
+# usage: deploy/bench/list-bench.sh [path/to/lvsd] [runs]
+#   default lvsd: target/release/lvsd (cargo build --release -p lvsd --bin lvsd)
+# needs: user-mode-linux, ipvsadm, gcc (for the UML xstate shim), bash.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+lvsd=$(realpath "${1:-$here/target/release/lvsd}")
+runs=${2:-9}
+[ -x "$lvsd" ] || { echo "no lvsd binary at $lvsd (build it: cargo build --release -p lvsd --bin lvsd)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/lvsd-list-bench-$$-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+shim_src=$here/tests/testbed/uml/xstate_shim.c
+shim=$work/xstate_shim.so
+gcc -O2 -shared -fPIC -o "$shim" "$shim_src" -ldl
+
+# ipvsadm -R input: 100 TCP services, each with 100 NAT real servers.
+for s in $(seq 0 99); do
+    vip="10.10.$((s / 250)).$((s % 250 + 1))"
+    echo "-A -t $vip:80 -s wlc"
+    for d in $(seq 0 99); do
+        echo "-a -t $vip:80 -r 10.$((20 + s / 100)).$((s % 100)).$((d + 1)):8080 -m -w $((d % 7 + 1))"
+    done
+done > "$work/table.rules"
+
+cat > "$work/guest.sh" <<GUEST
+#!/bin/bash
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t tmpfs tmp /run
+mkdir -p /lib/modules; mount --bind /usr/lib/uml/modules /lib/modules
+ip link set lo up
+modprobe -a ip_vs ip_vs_wlc
+{
+    ipvsadm -C
+    ipvsadm -R < $work/table.rules
+    ipvsadm -Ln > $work/ipvsadm.out
+    $lvsd list -n > $work/lvsd.out
+    if cmp -s $work/ipvsadm.out $work/lvsd.out; then echo "identical=yes"; else echo "identical=no"; fi
+    echo "lines=\$(wc -l < $work/ipvsadm.out)"
+    for opts in "" "--stats"; do
+        for i in \$(seq 1 $runs); do
+            t0=\$EPOCHREALTIME; ipvsadm -Ln \$opts > /dev/null; t1=\$EPOCHREALTIME
+            $lvsd list -n \$opts > /dev/null; t2=\$EPOCHREALTIME
+            echo "ipvsadm\$opts \$(echo "\$t1 - \$t0" | bc)"
+            echo "lvsd\$opts \$(echo "\$t2 - \$t1" | bc)"
+        done
+    done
+} > $work/result 2>&1
+halt -f
+GUEST
+chmod +x "$work/guest.sh"
+
+LD_PRELOAD=$shim TMPDIR=/dev/shm timeout 900 linux.uml mem=768M rootfstype=hostfs rootflags=/ rw \
+    init="$work/guest.sh" con=null con0=fd:0,fd:1 </dev/null >"$work/console" 2>&1 || true
+
+if ! grep -q '^identical=' "$work/result" 2>/dev/null; then
+    echo "the guest did not finish; console tail:" >&2
+    tail -20 "$work/console" >&2
+    cat "$work/result" >&2 2>/dev/null || true
+    exit 1
+fi
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+grep -E '^(identical|lines)=' "$work/result"
+for opts in "" "--stats"; do
+    i=$(awk -v k="ipvsadm$opts" '$1 == k {print $2}' "$work/result" | median)
+    l=$(awk -v k="lvsd$opts" '$1 == k {print $2}' "$work/result" | median)
+    printf 'list%-8s 100x100: ipvsadm -Ln median %.3f s, lvsd list -n median %.3f s, ratio %.2f (%s runs each)\n' \
+        "${opts:+ $opts}" "$i" "$l" "$(echo "$l / $i" | bc -l)" "$runs"
+done
