@@ -435,7 +435,16 @@ impl HttpChecker {
         };
         let host = self.host_for(index);
         let sni = self.spec.tls.as_ref().and_then(|t| t.sni.as_deref());
-        let mut stream = match self.connect(sni).await {
+        let target = self.spec.connection.target();
+        let connected = match self.tls {
+            // Plain HTTP writes at once: the request's write confirms the connection.
+            None => tcp::connect_unconfirmed(&self.spec.connection)
+                .await
+                .map(Stream::Plain)
+                .map_err(HttpConnectError::from),
+            Some(_) => self.connect(sni).await,
+        };
+        let mut stream = match connected {
             Ok(s) => s,
             Err(e) => return fail(e.to_string()),
         };
@@ -452,6 +461,9 @@ impl HttpChecker {
             }
         };
         match reply {
+            Err(ExchangeError::Write(e)) if matches!(stream, Stream::Plain(_)) => {
+                fail(tcp::unconfirmed_connect_error(target, e).to_string())
+            }
             Err(e) => fail(e.to_string()),
             Ok(reply) => match judge(&reply, url.digest.as_deref(), &url.status_codes) {
                 Ok(detail) => CheckResult::Success {
