@@ -424,6 +424,16 @@ impl HttpChecker {
 
     /// One attempt: URL `index` of the checker.
     pub async fn check(&self, index: usize) -> CheckResult {
+        self.check_started_at(index, tokio::time::Instant::now())
+            .await
+    }
+
+    /// `check` for a caller that already knows the time (the runner, just woken for it).
+    pub async fn check_started_at(
+        &self,
+        index: usize,
+        started: tokio::time::Instant,
+    ) -> CheckResult {
         let Some(url) = self.spec.urls.get(index) else {
             return CheckResult::Failure {
                 reason: format!("{}: no url #{index} configured", self.keyword()),
@@ -438,10 +448,13 @@ impl HttpChecker {
         let target = self.spec.connection.target();
         let connected = match self.tls {
             // Plain HTTP writes at once: the request's write confirms the connection.
-            None => tcp::connect_unconfirmed(&self.spec.connection)
-                .await
-                .map(Stream::Plain)
-                .map_err(HttpConnectError::from),
+            None => tcp::connect_unconfirmed(
+                &self.spec.connection,
+                started + self.spec.connection.connect_timeout,
+            )
+            .await
+            .map(Stream::Plain)
+            .map_err(HttpConnectError::from),
             Some(_) => self.connect(sni).await,
         };
         let mut stream = match connected {

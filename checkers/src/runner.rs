@@ -87,10 +87,10 @@ enum Prepared {
 }
 
 impl Prepared {
-    async fn run(&self, step: usize) -> CheckResult {
+    async fn run(&self, step: usize, started: Instant) -> CheckResult {
         match self {
             Prepared::Tcp(c) => crate::tcp::check(c).await,
-            Prepared::Http(c) => c.check(step).await,
+            Prepared::Http(c) => c.check_started_at(step, started).await,
             Prepared::Misc(c, delay_loop) => c.check(*delay_loop).await,
             Prepared::Ping(c) => crate::ping::check(c).await,
         }
@@ -234,7 +234,7 @@ async fn run_checker(
         };
         // Boxed: the (large) state of a check exists only while it runs, so thousands of
         // sleeping checkers stay small.
-        let result = Box::pin(prepared.run(step)).await;
+        let result = Box::pin(prepared.run(step, epoch + started)).await;
         let Ok((transition, next)) = verdict.lock().map(|mut v| v.record(index, &result)) else {
             return;
         };
