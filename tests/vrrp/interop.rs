@@ -800,3 +800,68 @@ fn virtual_routes_follow_mastership() {
     let r = routes();
     assert!(!r.contains("192.168.7"), "routes removed on stop:\n{r}");
 }
+
+#[test]
+fn scripts_run_as_the_configured_script_user() {
+    let topo = Topo::new("vsu");
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lvsd-vsu-{}-", std::process::id()))
+        .tempdir()
+        .expect("tmp");
+    // Writable by the unprivileged users the scripts run as.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let track_out = dir.path().join("track.uid");
+    let notify_out = dir.path().join("notify.uid");
+    let extra = format!(
+        "vrrp_script chk {{\n  script \"/bin/sh -c 'id -un > {}'\"\n  interval 1\n  user daemon\n}}\n",
+        track_out.display()
+    );
+    let mut i = Inst::new(150);
+    i.extra = format!(
+        "  track_script {{\n    chk\n  }}\n  notify \"/bin/sh -c 'id -un > {}'\"\n",
+        notify_out.display()
+    );
+    // global_defs (from `conf`) says `script_user root`: override it.
+    let text = conf(&[i], &extra).replace("script_user root", "script_user nobody");
+    let d = Director::start(Kind::Lvsd, topo.director(0), &text);
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    wait_for(
+        "both scripts to run",
+        Duration::from_secs(10),
+        &[&d],
+        || !read(&track_out).is_empty() && !read(&notify_out).is_empty(),
+    );
+    assert_eq!(read(&track_out).trim(), "daemon", "vrrp_script's own user");
+    assert_eq!(read(&notify_out).trim(), "nobody", "global script_user");
+}
+
+#[test]
+fn an_unknown_script_user_is_a_startup_error() {
+    let topo = Topo::new("vsx");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("keepalived.conf");
+    let extra = "vrrp_script chk {\n  script \"/bin/true\"\n  user no_such_user_lvsd\n}\n";
+    let mut i = Inst::new(150);
+    i.extra = "  track_script {\n    chk\n  }\n".into();
+    std::fs::write(&path, conf(&[i], extra)).expect("conf");
+    let out = topo
+        .director(0)
+        .exec(&[
+            env!("CARGO_BIN_EXE_lvsd"),
+            "run",
+            "-P",
+            "-f",
+            &path.to_string_lossy(),
+        ])
+        .expect("run lvsd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("vrrp_script chk") && err.contains("no_such_user_lvsd"),
+        "{err}"
+    );
+}
