@@ -87,13 +87,15 @@ fn ip_ts_epoch(line: &str) -> Option<f64> {
     Some(days_from_civil(y, mo, da) as f64 * 86_400.0 + h * 3600.0 + mi * 60.0 + sec)
 }
 
-/// When the VIP was first added (or deleted), from `ip -ts monitor address` output.
-fn vip_event_at(monitor: &str, deleted: bool) -> Option<f64> {
+/// When the VIP was first added (or deleted) at or after `after` (epoch s),
+/// from `ip -ts monitor address` output.
+fn vip_event_at(monitor: &str, deleted: bool, after: f64) -> Option<f64> {
     monitor
         .lines()
         .filter(|l| l.starts_with('[') && l.contains("Deleted") == deleted)
-        .find(|l| l.contains(&format!(" {VIP}/")))
-        .and_then(ip_ts_epoch)
+        .filter(|l| l.contains(&format!(" {VIP}/")))
+        .filter_map(ip_ts_epoch)
+        .find(|t| *t >= after)
 }
 
 /// The master's adverts as the backup heard them (`tcpdump -tt` epoch times).
@@ -175,6 +177,16 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> 
         ],
         dir.path().join("dump"),
     );
+    // Both start as BACKUP (keepalived 2.2.7 does so even with `state MASTER`)
+    // and their down timers differ by the skew only; on a loaded machine the
+    // backup may miss the first advert and be master for a moment: wait for
+    // the steady state.
+    wait_for("steady state", Duration::from_secs(20), &[&da, &db], || {
+        (0..5).all(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            topo.holds(0, VIP) && !topo.holds(1, VIP)
+        })
+    });
     let pinger = Pinger::start_interval(topo.client(), VIP, "0.01");
     // Let the backup hear adverts (the capture runs) and the client's ARP settle.
     wait_for("capture running", Duration::from_secs(10), &[&da], || {
@@ -207,13 +219,13 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> 
     let monitor = monitor.finish();
     let master_monitor = master_monitor.finish();
     let dump = dump.finish();
-    let vip_at = vip_event_at(&monitor, false)
+    let vip_at = vip_event_at(&monitor, false, death_at)
         .unwrap_or_else(|| panic!("VIP add not seen by ip monitor:\n{monitor}"));
     // The outage starts when the master is cut off (crash) or drops the VIP
     // (graceful: it answers until then); skip a reply in flight (RTT < 1 ms).
     let outage_from = match death {
         Death::Crash => death_at,
-        Death::Graceful => vip_event_at(&master_monitor, true).unwrap_or(death_at),
+        Death::Graceful => vip_event_at(&master_monitor, true, death_at).unwrap_or(death_at),
     };
     let answer = report
         .first_answer_after(outage_from + 0.002)
