@@ -2,7 +2,8 @@
 //! namespace topology, in one run, N trials each (default 10, env
 //! `LVSD_BENCH_TRIALS`), interleaved so load drifts hit both alike. From the
 //! master's death (crash: its host leaves the LAN, then its process group is
-//! SIGKILLed; graceful: SIGTERM), at a random phase of its advert timer, it
+//! SIGKILLed; graceful: SIGTERM), at a random phase of its advert timer
+//! (10–90 % of an interval after an advert seen on the wire), it
 //! measures the time until the VIP is on the backup (kernel event time from
 //! `ip -ts monitor address`) and until the client's first answered ping (10 ms
 //! interval; for a graceful stop, the first answer after the master dropped
@@ -44,7 +45,7 @@ fn stats(mut v: Vec<f64>) -> String {
     let pick = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
     format!(
         "median {:7.1} ms  p90 {:7.1} ms  min {:7.1} ms  max {:7.1} ms  (n={})",
-        pick(0.5),
+        median(v.clone()),
         pick(0.9),
         v[0],
         v[v.len() - 1],
@@ -192,10 +193,22 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> 
     wait_for("capture running", Duration::from_secs(10), &[&da], || {
         adverts_from_master(&dump.text()).len() >= 2
     });
-    // A random phase against the master's advert timer, as a real death has
-    // (the same for both implementations within one trial pair).
+    // Die at a random phase of the master's advert timer, as a real death
+    // does, but the same phase for both implementations of a trial pair:
+    // wait for a fresh advert on the wire, then for `phase` of an interval.
     let advert_s = if version == 3 { 0.1 } else { 1.0 };
-    std::thread::sleep(Duration::from_secs_f64(0.2 + phase * advert_s));
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = adverts_from_master(&dump.text()).len();
+    let deadline = now_epoch() + 5.0;
+    let fresh = loop {
+        if let Some(t) = adverts_from_master(&dump.text()).get(seen) {
+            break *t;
+        }
+        assert!(now_epoch() < deadline, "no advert from the master");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let target = fresh + (0.1 + 0.8 * phase) * advert_s;
+    std::thread::sleep(Duration::from_secs_f64((target - now_epoch()).max(0.0)));
     let death_at = match death {
         Death::Crash => {
             // The machine dies: off the LAN first (dead from then on), then
