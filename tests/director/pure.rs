@@ -175,6 +175,7 @@ fn failing_real_server_leaves_and_returns() {
 fn alpha_starts_down_and_inhibit_keeps_weight_zero() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     lb_algo wrr
     lb_kind DR
     alpha
@@ -223,6 +224,7 @@ virtual_server 192.0.2.10 80 {
 fn sorry_server_takes_over_when_no_real_server_is_up() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     lb_algo rr
     sorry_server 10.0.0.99 8080
     real_server 10.0.0.2 80 { TCP_CHECK { } }
@@ -247,6 +249,7 @@ virtual_server 192.0.2.10 80 {
 fn sorry_server_inhibit_stays_with_weight_zero() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     sorry_server 10.0.0.99 80
     sorry_server_inhibit
     real_server 10.0.0.2 80 { TCP_CHECK { } }
@@ -270,6 +273,7 @@ virtual_server 192.0.2.10 80 {
 fn quorum_with_hysteresis_runs_scripts_on_transitions_only() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     quorum 3
     hysteresis 1
     quorum_up "/bin/echo up"
@@ -317,6 +321,7 @@ virtual_server 192.0.2.10 80 {
 fn notify_up_and_down_scripts_follow_state_changes() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     real_server 10.0.0.2 80 {
         notify_up "/bin/true up"
         notify_down "/bin/true down"
@@ -344,6 +349,7 @@ virtual_server 192.0.2.10 80 {
 fn misc_dynamic_weight_is_programmed() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     real_server 10.0.0.2 80 {
         weight 10
         MISC_CHECK {
@@ -367,6 +373,7 @@ virtual_server_group WEB {
     fwmark 7
 }
 virtual_server group WEB {
+    protocol TCP
     lb_algo sh
     lb_kind DR
     real_server 10.0.0.2 80 { }
@@ -536,7 +543,7 @@ fn drain_is_bounded() {
 #[test]
 fn reload_removing_a_virtual_server_deletes_its_service() {
     let text =
-        format!("{NAT}\nvirtual_server 192.0.2.11 443 {{ real_server 10.0.0.9 443 {{ }} }}\n");
+        format!("{NAT}\nvirtual_server 192.0.2.11 443 {{ protocol TCP\n real_server 10.0.0.9 443 {{ }} }}\n");
     let (mut d, _) = Director::new(spec(&text));
     let kernel = as_kernel_lists_it(&d.desired());
     let before: BTreeSet<ServiceKey> = d.owned_services();
