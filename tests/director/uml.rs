@@ -193,6 +193,30 @@ fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
         site.active_reals(DIR2).len() == 2
     });
 
+    // A full-mode reload with an unchanged VRRP section and table: no IPVS
+    // write, the VRRP instance keeps running (still master, never re-elected).
+    let before = site.status("dir1").unwrap_or_default();
+    signal(&d1, Signal::SIGHUP);
+    site.wait("dir1's reload", SLOW, || {
+        site.status("dir1")
+            .is_some_and(|s| json_u64(&s, "reloads") == 1)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after = site.status("dir1").unwrap_or_default();
+    assert_eq!(
+        json_u64(&after, "ipvs_writes"),
+        json_u64(&before, "ipvs_writes"),
+        "{after}"
+    );
+    assert_eq!(after["vrrp"][0]["state"], "Master", "{after}");
+    assert_eq!(
+        after["vrrp"][0]["counters"]["became_master"],
+        1,
+        "{after}\n{}",
+        d1.logs()
+    );
+    assert!(site.has_vip(DIR1) && !site.has_vip(DIR2));
+
     // The master dies: lvsd SIGKILLed and the machine off the LAN.
     d1.kill();
     site.lan
