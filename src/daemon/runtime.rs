@@ -281,6 +281,20 @@ impl<K: Kernel> Daemon<K> {
                         }
                         self.vrrp = start_vrrp(loaded.vrrp, &self.opts);
                     }
+                    if !sync_daemon::same_config(self.sync.as_ref(), loaded.sync.as_ref()) {
+                        // Stopped here; the next tick starts the new one in the VRRP role.
+                        if let Some(role) = self.sync_running.take() {
+                            tracing::info!(
+                                "lvs_sync_daemon changed: stopping the {role:?} sync daemon"
+                            );
+                            self.ipvs_writes += 1;
+                            if let Err(e) =
+                                self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await
+                            {
+                                tracing::error!("lvs_sync_daemon: {e}");
+                            }
+                        }
+                    }
                     self.sync = loaded.sync;
                 }
                 tracing::info!("reload done");
