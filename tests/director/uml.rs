@@ -309,6 +309,39 @@ testbed::uml_test! {
         assert!(failed <= 10, "{failed} requests failed after lvsd preempted");
     }
 
+    /// The other mixed pair: keepalived 2.2.7 master, lvsd backup. lvsd
+    /// keeps its table programmed as backup and carries the traffic when
+    /// keepalived dies.
+    fn mixed_pair_keepalived_master_lvsd_backup() {
+        let site = Site::new("mk");
+        let reals = ["10.0.0.4", "10.0.0.5"];
+        let c1 = site.write_config("keepalived.conf", &dr_config("MASTER", 150, &reals));
+        let c2 = site.write_config("lvsd.conf", &dr_config("BACKUP", 100, &reals));
+        let mut k = site.keepalived(DIR1, "ka", &c1);
+        let d2 = site.lvsd(DIR2, "dir2", &c2, &[]);
+        site.wait("keepalived to hold the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in keepalived's table", SLOW, || site.active_reals(DIR1).len() == 2);
+        site.wait("both real servers in lvsd's table", SLOW, || site.active_reals(DIR2).len() == 2);
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!site.has_vip(DIR2), "lvsd took the VIP\n{}", d2.logs());
+        let mut status = serde_json::Value::Null;
+        site.wait("lvsd's status", SLOW, || { status = site.status("dir2").unwrap_or_default(); !status.is_null() });
+        assert_eq!(status["vrrp"][0]["state"], "Backup", "{status}");
+        for _ in 0..6 {
+            site.get("/").unwrap_or_else(|e| panic!("{e}\n{}", k.logs()));
+        }
+
+        // keepalived crashes (its whole process group): lvsd takes over.
+        k.kill();
+        site.lan.switch().ip(&["link", "set", &format!("p{DIR1}"), "down"]).unwrap_or_else(|e| panic!("{e}"));
+        let failed = requests_until_ten_in_a_row(&site, &d2);
+        assert!(site.has_vip(DIR2), "{}", d2.logs());
+        eprintln!("lvsd takeover from keepalived: {failed} failed requests");
+        assert!(failed <= 10, "{failed} requests failed during the takeover");
+        let answers: Vec<String> = (0..8).map(|_| site.get("/").unwrap_or_else(|e| panic!("{e}"))).collect();
+        assert!(answers.iter().any(|a| a == "rs1") && answers.iter().any(|a| a == "rs2"), "{answers:?}");
+    }
+
     /// A real server removed by a reload is drained: it stays at weight 0
     /// while its long-lived connection runs (which completes), new requests
     /// go elsewhere, and it is deleted once the kernel holds no connection
