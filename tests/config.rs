@@ -1222,13 +1222,32 @@ fn cross_check_errors_and_warnings() {
         1,
         "vrrp_instance VI_1 has no interface",
     );
+    let mixed = "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 3\n    virtual_ipaddress {\n        10.0.0.1\n        2001:db8::1\n    }\n}\n";
     assert_problem(
-        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 3\n    virtual_ipaddress {\n        10.0.0.1\n        2001:db8::1\n    }\n}\n",
-        Severity::Error,
-        1,
-        1,
-        "virtual_ipaddress mixes IPv4 and IPv6",
+        mixed,
+        Severity::Warning,
+        6,
+        9,
+        "VI_1: virtual_ipaddress 2001:db8::1 is not of the instance's address family; it is ignored",
     );
+    let vips: Vec<String> = loaded(mixed).config.vrrp_instances[0]
+        .virtual_ipaddresses
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(vips, ["10.0.0.1"]);
+    // The source address decides the family before the first VIP does (keepalived reads
+    // families.conf the same way: see keepalived_reads_the_same_vrrp_values).
+    let by_src = loaded(&mixed.replace(
+        "    virtual_ipaddress {",
+        "    unicast_src_ip 2001:db8::5\n    unicast_peer {\n        2001:db8::6\n    }\n    virtual_ipaddress {",
+    ));
+    let vips: Vec<String> = by_src.config.vrrp_instances[0]
+        .virtual_ipaddresses
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(vips, ["2001:db8::1"]);
     assert_problem(
         &format!("{MINIMAL_INSTANCE}{}", MINIMAL_INSTANCE.replace("51", "52")),
         Severity::Error,
@@ -1242,8 +1261,8 @@ fn cross_check_errors_and_warnings() {
     assert_problem(
         &sync("        VI_1\n        VI_9"),
         Severity::Error,
-        8,
-        1,
+        11,
+        9,
         "vrrp_instance (member of sync group G1) 'VI_9' is not defined",
     );
     assert_problem(
@@ -1252,8 +1271,8 @@ fn cross_check_errors_and_warnings() {
             sync("        VI_1")
         ),
         Severity::Error,
-        13,
-        1,
+        15,
+        9,
         "vrrp_instance 'VI_1' is a member of both sync groups 'G1' and 'G2'",
     );
     assert_problem(
@@ -2001,6 +2020,7 @@ fn keepalived_reads_the_same_vrrp_values() {
         (fixtures().join("include/main.conf"), vec!["x"]),
         (fixtures().join("all_keywords.conf"), vec!["x"]),
         (fixtures().join("odd_syntax.conf"), vec!["x"]),
+        (fixtures().join("families.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()

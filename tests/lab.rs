@@ -52,7 +52,6 @@ fn lab_demo_with_keepalived_in_the_guest() {
 }
 
 #[test]
-#[ignore = "lvsd run cannot program IPVS yet: the daemon still has no IPVS client (director/ipvs branches)"]
 fn lab_demo_with_lvsd_in_the_guest() {
     let lvsd = env!("CARGO_BIN_EXE_lvsd");
     let out = lab_demo(&format!("{lvsd} run -n -l -D"));
@@ -128,7 +127,6 @@ fn seed_tables(stdout: &str) -> Vec<String> {
 /// table (services, flags, real servers, forwarding, weights) as keepalived
 /// 2.2.7 does with the same seed, in the same boot.
 #[test]
-#[ignore = "lvsd run cannot program IPVS yet: the daemon still has no IPVS client (director/ipvs branches)"]
 fn seed_configs_run_in_the_lab_with_lvsd_as_with_keepalived() {
     let lvsd = env!("CARGO_BIN_EXE_lvsd");
     let script = format!(

@@ -1002,11 +1002,17 @@ pub struct VrrpInstance {
 }
 
 impl VrrpInstance {
-    /// Address family of the instance (from its first VIP; IPv4 if none).
+    /// Address family of the instance, decided as keepalived does: `native_ipv6`, else
+    /// the source address, else the first unicast peer, else the first VIP; IPv4 if none.
+    /// (VIPs of the other family were dropped with a warning while loading.)
     pub fn family(&self) -> IpFamily {
-        self.virtual_ipaddresses
-            .first()
-            .map(|v| IpFamily::of(&v.address))
+        if self.native_ipv6 {
+            return IpFamily::Inet6;
+        }
+        self.src_ip
+            .or(self.unicast_peers.first().map(|p| p.address))
+            .or(self.virtual_ipaddresses.first().map(|v| v.address))
+            .map(|a| IpFamily::of(&a))
             .unwrap_or(IpFamily::Inet)
     }
     pub fn is_unicast(&self) -> bool {
@@ -1028,6 +1034,9 @@ pub struct VrrpSyncGroup {
     pub span: Span,
     /// Member vrrp_instance names.
     pub group: Vec<String>,
+    /// Where each of `group`'s names is written (same order).
+    #[serde(skip)]
+    pub group_spans: Vec<Span>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
     pub notify: VrrpNotify,

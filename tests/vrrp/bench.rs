@@ -5,8 +5,10 @@
 //! SIGKILLed; graceful: SIGTERM), at a random phase of its advert timer, it
 //! measures the time until the VIP is on the backup (kernel event time from
 //! `ip -ts monitor address`) and until the client's first answered ping (10 ms
-//! interval), and the time from the last advert the backup heard (tcpdump
-//! timestamp) to the VIP, which is what the RFC bound limits.
+//! interval; for a graceful stop, the first answer after the master dropped
+//! the VIP), and the time from the last advert the backup heard (tcpdump
+//! timestamp) to the VIP, which is what the RFC bound limits. Each trial pair
+//! uses one random death phase for both implementations.
 //!
 //! Run: `cargo test -p lvsd --test vrrp bench_failover -- --ignored --nocapture`
 
@@ -85,11 +87,11 @@ fn ip_ts_epoch(line: &str) -> Option<f64> {
     Some(days_from_civil(y, mo, da) as f64 * 86_400.0 + h * 3600.0 + mi * 60.0 + sec)
 }
 
-/// When the VIP was first added, from `ip -ts monitor address` output.
-fn vip_added_at(monitor: &str) -> Option<f64> {
+/// When the VIP was first added (or deleted), from `ip -ts monitor address` output.
+fn vip_event_at(monitor: &str, deleted: bool) -> Option<f64> {
     monitor
         .lines()
-        .filter(|l| l.starts_with('[') && !l.contains("Deleted"))
+        .filter(|l| l.starts_with('[') && l.contains("Deleted") == deleted)
         .find(|l| l.contains(&format!(" {VIP}/")))
         .and_then(ip_ts_epoch)
 }
@@ -130,7 +132,8 @@ impl Recorder {
     }
 }
 
-fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death) -> Trial {
+/// One failover; `phase` (0..1) places the death within the master's advert period.
+fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> Trial {
     for i in 0..2 {
         let _ = topo
             .director(i)
@@ -160,6 +163,11 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death) -> Trial {
         &["env", "TZ=UTC", "ip", "-ts", "monitor", "address"],
         dir.path().join("monitor"),
     );
+    let master_monitor = Recorder::start(
+        topo.director(0),
+        &["env", "TZ=UTC", "ip", "-ts", "monitor", "address"],
+        dir.path().join("master-monitor"),
+    );
     let dump = Recorder::start(
         topo.director(1),
         &[
@@ -172,11 +180,10 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death) -> Trial {
     wait_for("capture running", Duration::from_secs(10), &[&da], || {
         adverts_from_master(&dump.text()).len() >= 2
     });
-    // A random phase against the master's advert timer, as a real death has.
-    let advert_ms = if version == 3 { 100 } else { 1000 };
-    std::thread::sleep(Duration::from_millis(
-        200 + rand::random_range(0..advert_ms),
-    ));
+    // A random phase against the master's advert timer, as a real death has
+    // (the same for both implementations within one trial pair).
+    let advert_s = if version == 3 { 0.1 } else { 1.0 };
+    std::thread::sleep(Duration::from_secs_f64(0.2 + phase * advert_s));
     let death_at = match death {
         Death::Crash => {
             // The machine dies: off the LAN first (dead from then on), then
@@ -198,12 +205,18 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death) -> Trial {
     std::thread::sleep(Duration::from_millis(400));
     let report = pinger.finish();
     let monitor = monitor.finish();
+    let master_monitor = master_monitor.finish();
     let dump = dump.finish();
-    let vip_at = vip_added_at(&monitor)
+    let vip_at = vip_event_at(&monitor, false)
         .unwrap_or_else(|| panic!("VIP add not seen by ip monitor:\n{monitor}"));
-    // Skip a reply already in flight at the moment of death (RTT < 1 ms here).
+    // The outage starts when the master is cut off (crash) or drops the VIP
+    // (graceful: it answers until then); skip a reply in flight (RTT < 1 ms).
+    let outage_from = match death {
+        Death::Crash => death_at,
+        Death::Graceful => vip_event_at(&master_monitor, true).unwrap_or(death_at),
+    };
     let answer = report
-        .first_answer_after(death_at + 0.005)
+        .first_answer_after(outage_from + 0.002)
         .map(|t| (t - death_at) * 1000.0);
     let last_advert = adverts_from_master(&dump)
         .into_iter()
@@ -242,8 +255,9 @@ fn bench_failover() {
             let kinds = [Kind::Keepalived, Kind::Lvsd];
             let mut rows: Vec<Vec<Trial>> = vec![Vec::new(), Vec::new()];
             for _ in 0..trials {
+                let phase: f64 = rand::random();
                 for (k, kind) in kinds.iter().enumerate() {
-                    rows[k].push(one_trial(&topo, *kind, version, death));
+                    rows[k].push(one_trial(&topo, *kind, version, death, phase));
                 }
             }
             let mut medians = Vec::new();

@@ -206,6 +206,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         name: name.clone().unwrap_or_default(),
         span: node.span(),
         group: Vec::new(),
+        group_spans: Vec::new(),
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
         notify: VrrpNotify::default(),
@@ -222,7 +223,10 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         match n.name() {
             "group" => {
                 has_group = true;
-                g.group.extend(cx.words(n).into_iter().map(|t| t.text));
+                for t in cx.words(n) {
+                    g.group.push(t.text);
+                    g.group_spans.push(t.span);
+                }
             }
             "track_interface" => g.track_interfaces = track_interfaces(cx, n),
             "track_script" => g.track_scripts = track_scripts(cx, n),
@@ -568,10 +572,7 @@ pub(super) fn vrrp_instance(
         || i.unicast_peers
             .iter()
             .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
-    let ipv6 = i.native_ipv6
-        || i.virtual_ipaddresses
-            .first()
-            .is_some_and(|v| IpFamily::of(&v.address) == IpFamily::Inet6);
+    let ipv6 = i.family() == IpFamily::Inet6;
     i.version = match (version, ipv6) {
         (Some(VrrpVersion::V2), true) => {
             cx.warning(

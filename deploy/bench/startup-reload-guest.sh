@@ -1,0 +1,213 @@
+#!/bin/sh
+# The issue-6 benchmark, guest side (run by startup-reload.sh inside UML, or
+# as root in any scratch kernel with ip_vs): a config with 100 virtual
+# servers x 100 real servers (NAT, rr, TCP_CHECK against a real nginx that
+# answers on all 100 real-server addresses in a namespace), for each
+# director program in turn:
+#   startup: from exec to a fully programmed table (ipvsadm -Ln lists all
+#            10,000 real servers);
+#   reload:  the config file changes one real server's weight, SIGHUP; time
+#            until ipvsadm shows the new weight;
+#   writes:  IPVS netlink writes of a second such reload, counted with
+#            strace (sendmsg/sendto to AF_NETLINK) on the process that
+#            programs IPVS; for lvsd also its own counter (lvsd status).
+# Environment: BENCH_LVSD (lvsd binary; empty: keepalived only),
+# BENCH_VS / BENCH_RS (100 / 100), BENCH_DELAY_LOOP (30), BENCH_TIMEOUT
+# (seconds per phase, 300), LAB_DIR (work dir).
+set -eu
+
+vs_count=${BENCH_VS:-100} rs_count=${BENCH_RS:-100}
+delay_loop=${BENCH_DELAY_LOOP:-30} timeout=${BENCH_TIMEOUT:-300}
+work=${LAB_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/lvsd-bench.XXXXXX")}
+mkdir -p "$work"
+dir=bench-dir$$ rs=bench-rs$$
+# The real server whose weight the reloads change, in the middle.
+probe_vs=10.1.0.$(((vs_count + 1) / 2)) probe_rs=10.2.0.$(((rs_count + 1) / 2))
+total=$((vs_count * rs_count))
+
+log() { printf 'bench: %s\n' "$*"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+cleanup() {
+    [ -f "$work/director.pid" ] && kill -9 "-$(cat "$work/director.pid")" 2>/dev/null || true
+    [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+    ip netns del "$dir" 2>/dev/null || true
+    ip netns del "$rs" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# config WEIGHT: the whole config with the probe real server at WEIGHT.
+config() {
+    awk -v vs="$vs_count" -v rs="$rs_count" -v dl="$delay_loop" -v w="$1" \
+        -v pvs="$probe_vs" -v prs="$probe_rs" 'BEGIN {
+        print "global_defs {\n    router_id bench\n}"
+        for (i = 1; i <= vs; i++) {
+            v = "10.1.0." i
+            printf "virtual_server %s 80 {\n    delay_loop %d\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n", v, dl
+            for (j = 1; j <= rs; j++) {
+                r = "10.2.0." j
+                printf "    real_server %s 80 {\n        weight %d\n        TCP_CHECK {\n            connect_timeout 5\n        }\n    }\n", r, (v == pvs && r == prs) ? w : 1
+            }
+            print "}"
+        }
+    }'
+}
+
+# The LAN: director and real servers in two namespaces joined by a veth.
+ip netns add "$dir"
+ip netns add "$rs"
+ip -n "$dir" link set lo up
+ip -n "$rs" link set lo up
+ip -n "$dir" link add eth0 type veth peer name eth0 netns "$rs"
+ip -n "$dir" addr add 10.2.255.254/16 dev eth0
+ip -n "$dir" link set eth0 up
+ip -n "$rs" link set eth0 up
+j=1
+while [ $j -le "$rs_count" ]; do
+    ip -n "$rs" addr add "10.2.0.$j/16" dev eth0
+    j=$((j + 1))
+done
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<NGINX
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log;
+worker_rlimit_nofile 8192;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server { listen 80 backlog=4096; location / { return 200 "ok\n"; } }
+}
+NGINX
+ip netns exec "$rs" nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" \
+    >"$work/nginx/stdout" 2>&1 &
+tries=100
+until ip netns exec "$dir" curl -s -o /dev/null --max-time 1 "http://$probe_rs/"; do
+    tries=$((tries - 1)); [ $tries -gt 0 ] || { log "nginx does not answer"; exit 1; }
+    sleep 0.2
+done
+config 1 >"$work/weight1.conf"
+config 5 >"$work/weight5.conf"
+config 6 >"$work/weight6.conf"
+log "$vs_count virtual servers x $rs_count real servers; config $(wc -l <"$work/weight1.conf") lines"
+
+programmed() { ip netns exec "$dir" ipvsadm -Ln | grep -c -- '->' || true; }
+probe_weight() {
+    ip netns exec "$dir" ipvsadm -Ln -t "$probe_vs:80" 2>/dev/null |
+        awk -v r="$probe_rs:80" '$2 == r { print $4 }'
+}
+# wait_weight W: poll every 0.05 s until the probe real server has weight W.
+wait_weight() {
+    deadline=$(awk -v t="$(now)" -v s="$timeout" 'BEGIN { printf "%.3f", t + s }')
+    while [ "$(probe_weight)" != "$1" ]; do
+        awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }' && return 1
+        sleep 0.05
+    done
+}
+# netlink_writes FILE: sendmsg/sendto calls to an AF_NETLINK address in an strace log.
+netlink_writes() { grep -cE '(sendmsg|sendto)\(.*AF_NETLINK' "$1" || true; }
+lvsd_writes() {
+    "$lvsd" status --json -s "$work/lvsd.sock" 2>/dev/null |
+        sed -n 's/.*"ipvs_writes": *\([0-9]*\).*/\1/p'
+}
+
+status=0
+# bench NAME: runs one director program through the three phases.
+bench() {
+    name=$1 reload=
+    cp "$work/weight1.conf" "$work/running.conf"
+    ip netns exec "$dir" ipvsadm -C
+    case $name in
+        keepalived)
+            set -- keepalived -n -l -G -f "$work/running.conf" -p "$work/keepalived.pid" \
+                -r "$work/vrrp.pid" -c "$work/checkers.pid"
+            ;;
+        lvsd)
+            set -- "$lvsd" run -n -l -f "$work/running.conf" -p "$work/lvsd.pid" \
+                --control-socket "$work/lvsd.sock" --data-file "$work/lvsd.data"
+            ;;
+    esac
+    t0=$(now)
+    setsid ip netns exec "$dir" "$@" >"$work/$name.log" 2>&1 &
+    echo $! >"$work/director.pid"
+    deadline=$(awk -v t="$t0" -v s="$timeout" 'BEGIN { printf "%.3f", t + s }')
+    while [ "$(programmed)" -lt $((total + 1)) ]; do
+        if ! kill -0 "$(cat "$work/director.pid")" 2>/dev/null ||
+            awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }'; then
+            log "$name: FAILED: $(($(programmed) - 1)) of $total real servers programmed; log tail:"
+            tail -n 15 "$work/$name.log"
+            status=1
+            kill -9 "-$(cat "$work/director.pid")" 2>/dev/null || true
+            return
+        fi
+        sleep 0.1
+    done
+    startup=$(elapsed "$t0" "$(now)")
+    log "$name: startup to $total real servers programmed: $startup s"
+
+    # Which process writes to IPVS: keepalived's checker child, lvsd itself.
+    case $name in
+        keepalived) main_pid=$(cat "$work/keepalived.pid") writer_pid=$(cat "$work/checkers.pid") ;;
+        lvsd) main_pid=$(cat "$work/lvsd.pid") writer_pid=$main_pid ;;
+    esac
+
+    before=
+    [ "$name" = lvsd ] && before=$(lvsd_writes)
+    cp "$work/weight5.conf" "$work/running.conf"
+    t0=$(now)
+    kill -HUP "$main_pid"
+    if ! wait_weight 5; then
+        log "$name: FAILED: weight 5 not visible ${timeout}s after SIGHUP"; status=1
+    else
+        reload=$(elapsed "$t0" "$(now)")
+        log "$name: reload (one weight changed) visible after: $reload s"
+    fi
+    sleep 3
+    if [ -n "$before" ]; then
+        after=$(lvsd_writes)
+        log "$name: IPVS writes of that reload (lvsd status): $((after - before))"
+        eval "${name}_counter=$((after - before))"
+    fi
+
+    # A second reload under strace, for the write count only.
+    strace -f -qq -e trace=sendmsg,sendto -s 0 -o "$work/$name.strace" -p "$writer_pid" &
+    strace_pid=$!
+    sleep 2
+    cp "$work/weight6.conf" "$work/running.conf"
+    kill -HUP "$main_pid"
+    wait_weight 6 || { log "$name: FAILED: weight 6 not visible"; status=1; }
+    sleep 3
+    kill -INT "$strace_pid" 2>/dev/null || true
+    wait "$strace_pid" 2>/dev/null || true
+    writes=$(netlink_writes "$work/$name.strace")
+    log "$name: IPVS netlink writes of a reload (strace): $writes"
+
+    eval "${name}_startup=$startup ${name}_reload=${reload:-} ${name}_writes=$writes"
+    kill -TERM "$main_pid" 2>/dev/null || true
+    tries=600
+    while kill -0 "$main_pid" 2>/dev/null && [ $tries -gt 0 ]; do sleep 0.1; tries=$((tries - 1)); done
+    kill -9 "-$(cat "$work/director.pid")" 2>/dev/null || true
+    rm -f "$work/director.pid"
+}
+
+bench keepalived
+lvsd=${BENCH_LVSD:-}
+if [ -n "$lvsd" ]; then
+    bench lvsd
+    if [ -n "${lvsd_startup:-}" ] && [ -n "${keepalived_startup:-}" ]; then
+        log "ratio lvsd/keepalived startup: $(awk -v a="$lvsd_startup" -v b="$keepalived_startup" 'BEGIN { printf "%.2f", a / b }') (goal <= 0.5)"
+    fi
+    if [ -n "${lvsd_reload:-}" ] && [ -n "${keepalived_reload:-}" ]; then
+        log "ratio lvsd/keepalived reload: $(awk -v a="$lvsd_reload" -v b="$keepalived_reload" 'BEGIN { printf "%.2f", a / b }') (goal <= 0.1)"
+        log "reload IPVS writes: lvsd ${lvsd_writes:-?} (status counter ${lvsd_counter:-?}), keepalived ${keepalived_writes:-?} (goal: lvsd exactly 1)"
+    fi
+else
+    log "BENCH_LVSD unset: keepalived only"
+fi
+exit $status
