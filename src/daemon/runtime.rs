@@ -265,8 +265,8 @@ impl<K: Kernel> Daemon<K> {
                 self.previously_owned = self.scope();
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
-                // Heal any drift while we are at it: plan against the kernel.
-                self.programmed = None;
+                // Plan against what we programmed (no table dump: a reload
+                // changing one weight is one netlink write and nothing else).
                 self.reconcile().await;
                 if !self.opts.checkers_only {
                     let fingerprint = format!("{:?}", loaded.vrrp);
