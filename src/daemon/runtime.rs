@@ -125,6 +125,10 @@ async fn stop_vrrp(task: VrrpTask) {
     let _ = task.handle.await;
 }
 
+/// Back-off bounds for retrying a failed IPVS apply.
+const HEAL_MIN: Duration = Duration::from_secs(1);
+const HEAL_MAX: Duration = Duration::from_secs(60);
+
 struct Daemon<K: Kernel> {
     opts: Options,
     kernel: K,
@@ -133,6 +137,11 @@ struct Daemon<K: Kernel> {
     /// What the kernel holds of our services after the last successful
     /// apply; `None`: read the kernel before planning.
     programmed: Option<Table>,
+    /// After a failed apply: when to re-read the kernel and retry, and the
+    /// current back-off (1 s doubling to 60 s, so a refused operation such
+    /// as a missing scheduler module is not retried every second).
+    heal_at: Option<Instant>,
+    heal_backoff: Duration,
     /// Services owned before the last reload (deleted if no longer wanted).
     previously_owned: BTreeSet<ServiceKey>,
     ipvs_writes: u64,
@@ -216,11 +225,16 @@ impl<K: Kernel> Daemon<K> {
         match self.kernel.apply(&ops).await {
             Ok(()) => {
                 self.programmed = Some(desired);
+                self.heal_at = None;
+                self.heal_backoff = Duration::ZERO;
                 self.previously_owned = self.director.owned_services();
             }
             Err(e) => {
                 tracing::error!("IPVS: {e}");
                 self.programmed = None;
+                self.heal_backoff = (self.heal_backoff * 2).clamp(HEAL_MIN, HEAL_MAX);
+                self.heal_at = Some(Instant::now() + self.heal_backoff);
+                tracing::warn!("IPVS: retrying in {:?}", self.heal_backoff);
             }
         }
     }
@@ -423,6 +437,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         director,
         pool: CheckerPool::new(tx),
         programmed: None,
+        heal_at: None,
+        heal_backoff: Duration::ZERO,
         previously_owned: BTreeSet::new(),
         ipvs_writes: 0,
         reloads: 0,
@@ -475,7 +491,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             }
             _ = tick.tick() => {
                 // A failed apply left the kernel unknown: re-read and heal.
-                if d.programmed.is_none() {
+                if d.programmed.is_none() && d.heal_at.is_none_or(|t| Instant::now() >= t) {
                     d.reconcile().await;
                 }
                 d.drain_tick().await;
