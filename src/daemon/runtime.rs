@@ -430,13 +430,27 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     let mut usr1 = signal_stream(SignalKind::user_defined1(), "SIGUSR1")?;
 
     let (tx, mut transitions) = mpsc::unbounded_channel();
-    let (director, actions) = Director::new(loaded.director);
+    // Adopt what the kernel already has: real servers start in the state
+    // its table shows, so a restart with the same config writes nothing.
+    let mut kernel = kernel;
+    let at_start = match kernel.table().await {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!("{e}");
+            None
+        }
+    };
+    let (director, actions) = match &at_start {
+        Some(t) => Director::adopting(loaded.director, t),
+        None => Director::new(loaded.director),
+    };
+    let programmed = at_start.map(|t| scoped(&t, &director.owned_services()));
     let mut d = Daemon {
         opts: opts.clone(),
         kernel,
         director,
         pool: CheckerPool::new(tx),
-        programmed: None,
+        programmed,
         heal_at: None,
         heal_backoff: Duration::ZERO,
         previously_owned: BTreeSet::new(),
@@ -448,7 +462,6 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         sync: loaded.sync,
         sync_running: None,
     };
-    // Adopt what the kernel already has: a restart with the same config writes nothing.
     d.reconcile().await;
     if let Some(cfg) = &d.sync {
         match d.kernel.daemons().await {

@@ -361,6 +361,37 @@ testbed::uml_test! {
         assert!(answers.iter().any(|a| a == "rs1") && answers.iter().any(|a| a == "rs2"), "{answers:?}");
     }
 
+    /// A restart adopts each real server's state from the table: one that
+    /// was down stays out with zero IPVS writes while it keeps failing, and
+    /// comes back with one write when its nginx returns.
+    fn restart_adopts_a_down_real_server_without_writes() {
+        let mut site = Site::new("ad");
+        site.ns(DIR1).ip(&["addr", "add", "10.0.0.100/24", "dev", "eth0"]).unwrap_or_else(|e| panic!("{e}"));
+        let conf = site.write_config("d.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let mut d = site.lvsd(DIR1, "d", &conf, &["-C", "--dont-release-ipvs"]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        site.stop_nginx(1);
+        site.wait("rs2 out of the table", SLOW, || site.active_reals(DIR1) == [RS1]);
+        signal(&d, Signal::SIGTERM);
+        let st = d.wait_timeout(SLOW).unwrap_or_else(|e| panic!("{e}\n{}", d.logs()));
+        assert!(st.success(), "{st}\n{}", d.logs());
+
+        let d = site.lvsd(DIR1, "d2", &conf, &["-C"]);
+        site.wait("the new lvsd's status", SLOW, || site.status("d2").is_some());
+        // Several check rounds (delay_loop 2) of rs2 failing: nothing written.
+        std::thread::sleep(Duration::from_secs(6));
+        let s = site.status("d2").unwrap_or_default();
+        assert_eq!(json_u64(&s, "ipvs_writes"), 0, "{s}\n{}", d.logs());
+        assert_eq!(site.active_reals(DIR1), [RS1]);
+        let rs2 = s["virtual_servers"][0]["real_servers"].as_array().and_then(|a| a.iter().find(|r| r["address"] == RS2)).cloned().unwrap_or_default();
+        assert_eq!(rs2["up"], false, "{s}");
+
+        site.start_nginx(1);
+        site.wait("rs2 back", SLOW, || site.active_reals(DIR1).len() == 2);
+        let s = site.status("d2").unwrap_or_default();
+        assert_eq!(json_u64(&s, "ipvs_writes"), 1, "{s}");
+    }
+
     /// A real server removed by a reload is drained: it stays at weight 0
     /// while its long-lived connection runs (which completes), new requests
     /// go elsewhere, and it is deleted once the kernel holds no connection
