@@ -125,6 +125,10 @@ async fn stop_vrrp(task: VrrpTask) {
     let _ = task.handle.await;
 }
 
+/// Back-off bounds for retrying a failed IPVS apply.
+const HEAL_MIN: Duration = Duration::from_secs(1);
+const HEAL_MAX: Duration = Duration::from_secs(60);
+
 struct Daemon<K: Kernel> {
     opts: Options,
     kernel: K,
@@ -133,6 +137,11 @@ struct Daemon<K: Kernel> {
     /// What the kernel holds of our services after the last successful
     /// apply; `None`: read the kernel before planning.
     programmed: Option<Table>,
+    /// After a failed apply: when to re-read the kernel and retry, and the
+    /// current back-off (1 s doubling to 60 s, so a refused operation such
+    /// as a missing scheduler module is not retried every second).
+    heal_at: Option<Instant>,
+    heal_backoff: Duration,
     /// Services owned before the last reload (deleted if no longer wanted).
     previously_owned: BTreeSet<ServiceKey>,
     ipvs_writes: u64,
@@ -216,11 +225,16 @@ impl<K: Kernel> Daemon<K> {
         match self.kernel.apply(&ops).await {
             Ok(()) => {
                 self.programmed = Some(desired);
+                self.heal_at = None;
+                self.heal_backoff = Duration::ZERO;
                 self.previously_owned = self.director.owned_services();
             }
             Err(e) => {
                 tracing::error!("IPVS: {e}");
                 self.programmed = None;
+                self.heal_backoff = (self.heal_backoff * 2).clamp(HEAL_MIN, HEAL_MAX);
+                self.heal_at = Some(Instant::now() + self.heal_backoff);
+                tracing::warn!("IPVS: retrying in {:?}", self.heal_backoff);
             }
         }
     }
@@ -265,8 +279,8 @@ impl<K: Kernel> Daemon<K> {
                 self.previously_owned = self.scope();
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
-                // Heal any drift while we are at it: plan against the kernel.
-                self.programmed = None;
+                // Plan against what we programmed (no table dump: a reload
+                // changing one weight is one netlink write and nothing else).
                 self.reconcile().await;
                 if !self.opts.checkers_only {
                     let fingerprint = format!("{:?}", loaded.vrrp);
@@ -280,6 +294,20 @@ impl<K: Kernel> Daemon<K> {
                             stop_vrrp(v).await;
                         }
                         self.vrrp = start_vrrp(loaded.vrrp, &self.opts);
+                    }
+                    if !sync_daemon::same_config(self.sync.as_ref(), loaded.sync.as_ref()) {
+                        // Stopped here; the next tick starts the new one in the VRRP role.
+                        if let Some(role) = self.sync_running.take() {
+                            tracing::info!(
+                                "lvs_sync_daemon changed: stopping the {role:?} sync daemon"
+                            );
+                            self.ipvs_writes += 1;
+                            if let Err(e) =
+                                self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await
+                            {
+                                tracing::error!("lvs_sync_daemon: {e}");
+                            }
+                        }
                     }
                     self.sync = loaded.sync;
                 }
@@ -402,13 +430,29 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     let mut usr1 = signal_stream(SignalKind::user_defined1(), "SIGUSR1")?;
 
     let (tx, mut transitions) = mpsc::unbounded_channel();
-    let (director, actions) = Director::new(loaded.director);
+    // Adopt what the kernel already has: real servers start in the state
+    // its table shows, so a restart with the same config writes nothing.
+    let mut kernel = kernel;
+    let at_start = match kernel.table().await {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!("{e}");
+            None
+        }
+    };
+    let (director, actions) = match &at_start {
+        Some(t) => Director::adopting(loaded.director, t),
+        None => Director::new(loaded.director),
+    };
+    let programmed = at_start.map(|t| scoped(&t, &director.owned_services()));
     let mut d = Daemon {
         opts: opts.clone(),
         kernel,
         director,
         pool: CheckerPool::new(tx),
-        programmed: None,
+        programmed,
+        heal_at: None,
+        heal_backoff: Duration::ZERO,
         previously_owned: BTreeSet::new(),
         ipvs_writes: 0,
         reloads: 0,
@@ -418,7 +462,6 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         sync: loaded.sync,
         sync_running: None,
     };
-    // Adopt what the kernel already has: a restart with the same config writes nothing.
     d.reconcile().await;
     if let Some(cfg) = &d.sync {
         match d.kernel.daemons().await {
@@ -461,7 +504,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             }
             _ = tick.tick() => {
                 // A failed apply left the kernel unknown: re-read and heal.
-                if d.programmed.is_none() {
+                if d.programmed.is_none() && d.heal_at.is_none_or(|t| Instant::now() >= t) {
                     d.reconcile().await;
                 }
                 d.drain_tick().await;
