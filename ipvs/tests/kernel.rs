@@ -316,7 +316,13 @@ testbed::uml_test! {
         assert!(listing.contains("TCP  10.9.0.1:80 rr"), "{listing}");
         assert!(listing.contains("-> 10.9.1.1:80"), "{listing}");
         }
-        sh("ipvsadm", &["-C"]);
+        // FLUSH through the crate empties the table.
+        rt().block_on(async {
+            let mut client = IpvsClient::connect().await.expect("connect");
+            client.apply_one(&Op::Flush).await.expect("flush");
+            assert!(client.services().await.expect("dump").is_empty());
+        });
+        assert_eq!(sh("ipvsadm", &["-S", "-n"]), "");
     }
 
     /// Info and timeouts read back as set.
