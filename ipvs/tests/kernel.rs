@@ -325,6 +325,37 @@ testbed::uml_test! {
         assert_eq!(sh("ipvsadm", &["-S", "-n"]), "");
     }
 
+    /// A batch far larger than the window, every other request refused:
+    /// each failure is reported (none lost to a full socket buffer), each
+    /// success applied, in both ack modes.
+    fn large_batch_with_many_failures_reports_them_all() {
+        let key = ServiceKey::Inet { protocol: Protocol::Tcp, addr: ip("10.30.0.1"), port: 80 };
+        let missing = ServiceKey::Inet { protocol: Protocol::Tcp, addr: ip("10.30.0.2"), port: 80 };
+        let mut ops = vec![Op::AddService(Service::new(key, Scheduler::Wrr))];
+        for i in 0..1500u32 {
+            let d = Destination::new(ip(&format!("10.31.{}.{}", i / 250, i % 250 + 1)), 80, Forward::Route, 1);
+            ops.push(Op::AddDest(key, d.clone()));
+            ops.push(Op::AddDest(missing, d));
+        }
+        for mode in [AckMode::ErrorsOnly, AckMode::PerRequest] {
+            sh("ipvsadm", &["-C"]);
+            let err = rt().block_on(async {
+                let mut client = IpvsClient::connect().await.expect("connect");
+                client.set_ack_mode(mode);
+                client.apply(&ops).await.expect_err("half must fail")
+            });
+            assert_eq!(err.total, ops.len());
+            assert_eq!(err.failures.len(), 1500, "{mode:?}");
+            for (n, (index, e)) in err.failures.iter().enumerate() {
+                assert_eq!(*index, 2 * n + 2, "{mode:?}");
+                assert!(matches!(e, IpvsError::ServiceNotFound { service } if service == "TCP 10.30.0.2:80"), "{mode:?}: {e}");
+            }
+            let rules = sh("ipvsadm", &["-S", "-n"]);
+            assert_eq!(rules.lines().filter(|l| l.starts_with("-a -t 10.30.0.1:80")).count(), 1500, "{mode:?}");
+        }
+        sh("ipvsadm", &["-C"]);
+    }
+
     /// Info and timeouts read back as set.
     fn info_and_timeouts() {
         rt().block_on(async {
