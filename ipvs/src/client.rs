@@ -353,7 +353,9 @@ impl IpvsClient {
         Ok(out)
     }
 
-    /// The real servers of one service, with counters.
+    /// The real servers of one service, with counters. The kernel answers
+    /// for a service that does not exist with an empty dump, so this is
+    /// `Ok(vec![])` then.
     pub async fn dests(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, IpvsError> {
         let msgs = self.query(&Query::Dests(*key)).await?;
         let mut out = Vec::with_capacity(msgs.len());
