@@ -164,6 +164,74 @@ const FILTERS: &[&[&str]] = &[
     &["-u", "10.0.0.1:80"],
 ];
 
+/// Services with every field the crate sets, programmed through
+/// `ipvs::IpvsClient` instead of ipvsadm.
+fn program_through_the_crate() {
+    use ipvs::model::{ServiceFlags, TunnelType, TUN_FLAG_REMCSUM};
+    use ipvs::{Destination, Forward, Op, Protocol, Scheduler, Service, ServiceKey};
+
+    let web = ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: "10.3.0.1".parse().expect("addr"),
+        port: 443,
+    };
+    let mut web_svc = Service::new(web, Scheduler::Mh);
+    web_svc.flags = ServiceFlags(ServiceFlags::MH_FALLBACK | ServiceFlags::MH_PORT);
+    web_svc.persistence = Some(120);
+    web_svc.netmask = u32::from_ne_bytes([255, 255, 0, 0]);
+    let mut nat = Destination::new(
+        "10.3.1.1".parse().expect("addr"),
+        8443,
+        Forward::Masq,
+        65535,
+    );
+    nat.upper_threshold = 1000;
+    nat.lower_threshold = 900;
+    let mut tun = Destination::new("10.3.1.2".parse().expect("addr"), 443, Forward::Tunnel, 0);
+    tun.tunnel_type = TunnelType::Gue;
+    tun.tunnel_port = 5555;
+    tun.tunnel_flags = TUN_FLAG_REMCSUM;
+    let dr = Destination::new("10.3.1.3".parse().expect("addr"), 443, Forward::Route, 9);
+    let mark = ServiceKey::Fwmark {
+        mark: 77,
+        ipv6: true,
+    };
+    let mut mark_svc = Service::new(mark, Scheduler::Sh);
+    mark_svc.persistence = Some(30);
+    mark_svc.netmask = 64;
+    let dns = ServiceKey::Inet {
+        protocol: Protocol::Udp,
+        addr: "fd03::53".parse().expect("addr"),
+        port: 53,
+    };
+    let mut dns_svc = Service::new(dns, Scheduler::Rr);
+    dns_svc.flags = ServiceFlags(ServiceFlags::ONEPACKET);
+    let ops = vec![
+        Op::AddService(web_svc),
+        Op::AddDest(web, nat),
+        Op::AddDest(web, tun),
+        Op::AddDest(web, dr),
+        Op::AddService(mark_svc),
+        Op::AddDest(
+            mark,
+            Destination::new("fd03::1".parse().expect("addr"), 0, Forward::Route, 4),
+        ),
+        Op::AddService(dns_svc),
+        Op::AddDest(
+            dns,
+            Destination::new("fd03::2".parse().expect("addr"), 5353, Forward::Masq, 1),
+        ),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let mut client = ipvs::IpvsClient::connect().await.expect("IPVS reachable");
+        client.apply(&ops).await.expect("the kernel takes every op");
+    });
+}
+
 fn program_matrix() {
     ok("ipvsadm", &["-C"]);
     for argv in MATRIX {
@@ -310,6 +378,21 @@ testbed::uml_test! {
         }
         let (_, missing) = both(&["-t", "1.2.3.4:5"]);
         assert_eq!(String::from_utf8_lossy(&missing.stderr), "No such service\n");
+
+        // The same listing when lvsd's own crate programmed the table.
+        ok("ipvsadm", &["-C"]);
+        program_through_the_crate();
+        for opts in TABLE_OPTIONS {
+            assert_same(opts);
+        }
+        let listing = ok(LVSD, &["list", "-n"]);
+        assert!(
+            listing.contains("TCP  10.3.0.1:443 mh (mh-fallback,mh-port) persistent 120 mask 255.255.0.0\n")
+                && listing.contains("  -> 10.3.1.2:443                 Tunnel  0 ")
+                && listing.contains("FWM  77 IPv6 sh persistent 30 mask 64\n")
+                && listing.lines().count() == 3 + 3 + 5,
+            "{listing}"
+        );
 
         // Timeouts and sync daemons (the kernel refuses sync daemons while
         // real servers of another address family exist, so clear first).
