@@ -8,7 +8,8 @@
 #
 # usage: deploy/bench/list-bench.sh [path/to/lvsd] [runs]
 #   default lvsd: target/release/lvsd (cargo build --release -p lvsd --bin lvsd)
-# needs: user-mode-linux, ipvsadm, gcc (for the UML xstate shim), bash.
+# needs: user-mode-linux, ipvsadm, gcc (for the UML xstate shim), bash, bc,
+# strace and GNU time (/usr/bin/time).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,6 +48,11 @@ modprobe -a ip_vs ip_vs_wlc
     $lvsd list -n > $work/lvsd.out
     if cmp -s $work/ipvsadm.out $work/lvsd.out; then echo "identical=yes"; else echo "identical=no"; fi
     echo "lines=\$(wc -l < $work/ipvsadm.out)"
+    # Steadier than wall time in UML: page faults and system calls per run.
+    echo "faults ipvsadm=\$(/usr/bin/time -f %R ipvsadm -Ln 2>&1 >/dev/null) lvsd=\$(/usr/bin/time -f %R $lvsd list -n 2>&1 >/dev/null)"
+    strace -f -c -o $work/sc.ipvsadm ipvsadm -Ln >/dev/null
+    strace -f -c -o $work/sc.lvsd $lvsd list -n >/dev/null
+    echo "syscalls ipvsadm=\$(awk '/total/ {print \$(NF-2)}' $work/sc.ipvsadm) lvsd=\$(awk '/total/ {print \$(NF-2)}' $work/sc.lvsd)"
     for opts in "" "--stats"; do
         for i in \$(seq 1 $runs); do
             t0=\$EPOCHREALTIME; ipvsadm -Ln \$opts > /dev/null; t1=\$EPOCHREALTIME
@@ -72,7 +78,7 @@ fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 minimum() { sort -n | head -1; }
-grep -E '^(identical|lines)=' "$work/result"
+grep -E '^(identical|lines)=|^(faults|syscalls) ' "$work/result"
 for opts in "" "--stats"; do
     times() { awk -v k="$1$opts" '$1 == k {print $2}' "$work/result"; }
     im=$(times ipvsadm | median); lm=$(times lvsd | median)
