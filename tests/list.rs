@@ -514,3 +514,24 @@ testbed::uml_test! {
         ok("ipvsadm", &["-C"]);
     }
 }
+
+/// Usage errors need no kernel: they are refused before any socket opens.
+#[test]
+fn bad_arguments_are_usage_errors_with_status_2() {
+    for (args, says) in [
+        (
+            &["list", "-t", "lo:80"][..],
+            "illegal virtual server address",
+        ),
+        (&["list", "-u", "10.0.0.1:http"], "names are never resolved"),
+        (&["list", "-f", "0"], "illegal fwmark"),
+        (&["list", "--timeout", "--daemon"], "cannot be used with"),
+        (&["list", "-c", "-t", "10.0.0.1:80"], "cannot be used with"),
+    ] {
+        let out = run(LVSD, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
