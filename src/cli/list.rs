@@ -18,7 +18,6 @@ const EXIT_NO_SUCH_SERVICE: u8 = 1;
 
 #[derive(Debug, Args)]
 #[command(
-    about = "List the kernel's IPVS table in `ipvsadm -Ln` format (byte for byte) or as JSON",
     group(ArgGroup::new("service").args(["tcp_service", "udp_service", "sctp_service", "fwmark_service"])),
     group(ArgGroup::new("columns").args(["stats", "rate", "thresholds", "persistent_conn"]).multiple(true)),
 )]

@@ -230,6 +230,26 @@ UDP 00:46  NONE        192.168.60.2:0     192.168.60.1:53    192.168.60.1:5353 s
         assert!(err.reason.starts_with("expires"), "{err}");
     }
 
+    proptest::proptest! {
+        /// Any text: a list or an error naming a line, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "(?s).{0,400}") {
+            if let Err(e) = parse_connections(&text, "f") {
+                proptest::prop_assert!(e.line >= 2);
+            }
+        }
+
+        /// Lines made of plausible fields (hex, addresses, names).
+        #[test]
+        fn plausible_fields_never_panic(fields in proptest::collection::vec(
+            "[0-9A-Fa-f:\\[\\]]{0,12}|TCP|UDP|sip|-?[0-9]{1,12}", 0..14)) {
+            let text = format!("header\n{}\n", fields.join(" "));
+            if let Ok(conns) = parse_connections(&text, "f") {
+                let _ = render_connections(&conns, true);
+            }
+        }
+    }
+
     #[test]
     fn long_expiry_keeps_minutes() {
         let text = "h\nTCP 0A000001 0001 0A000002 0050 0A000003 0050 ESTABLISHED     900\n";

@@ -212,6 +212,24 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Even with ipvsadm's non-transitive order the result is a
+        /// permutation of the input (nothing lost, nothing doubled).
+        #[test]
+        fn sorting_keeps_every_destination(addrs in proptest::collection::vec((proptest::prelude::any::<u32>(), proptest::prelude::any::<u16>()), 0..64)) {
+            let mut dests: Vec<Destination> = addrs
+                .iter()
+                .map(|(a, p)| Destination::new(IpAddr::V4((*a).into()), *p, Forward::Masq, 1))
+                .collect();
+            let mut before: Vec<(IpAddr, u16)> = dests.iter().map(Destination::key).collect();
+            sort_dests(&mut dests);
+            let mut after: Vec<(IpAddr, u16)> = dests.iter().map(Destination::key).collect();
+            before.sort();
+            after.sort();
+            proptest::prop_assert_eq!(before, after);
+        }
+    }
+
     #[test]
     fn merge_sort_is_stable_and_splits_at_half() {
         let mut v = vec![(3, 'a'), (1, 'b'), (3, 'c'), (2, 'd'), (1, 'e')];
