@@ -519,15 +519,32 @@ fn mismatched_auth_advert_int_and_vips_are_counted_and_reported() {
 
 #[test]
 fn sync_group_members_fail_together() {
-    let topo = Topo::new("vsg");
+    sync_group(Kind::Lvsd, Kind::Lvsd, "vsg");
+}
+
+#[test]
+fn sync_group_on_lvsd_fails_over_together_to_keepalived() {
+    sync_group(Kind::Lvsd, Kind::Keepalived, "vsl");
+}
+
+#[test]
+fn sync_group_on_keepalived_fails_over_together_to_lvsd() {
+    sync_group(Kind::Keepalived, Kind::Lvsd, "vsk");
+}
+
+/// A sync group of two instances; A's VI_1 tracks a link that goes down:
+/// VI_1 goes to FAULT, VI_2 follows, and B takes both VIPs.
+fn sync_group(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
     // A tracked link on A (a veth pair: the host kernel may lack the dummy module).
-    let a = topo.director(0);
-    a.ip(&[
-        "link", "add", "trk9", "type", "veth", "peer", "name", "trk9p",
-    ])
-    .expect("veth");
-    a.ip(&["link", "set", "trk9", "up"]).expect("up");
-    a.ip(&["link", "set", "trk9p", "up"]).expect("up");
+    let host_a = topo.director(0);
+    host_a
+        .ip(&[
+            "link", "add", "trk9", "type", "veth", "peer", "name", "trk9p",
+        ])
+        .expect("veth");
+    host_a.ip(&["link", "set", "trk9", "up"]).expect("up");
+    host_a.ip(&["link", "set", "trk9p", "up"]).expect("up");
     let group = "vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n";
     let mk = |prio: u8, track: bool| {
         let mut i1 = Inst::new(prio);
@@ -541,8 +558,8 @@ fn sync_group_members_fail_together() {
         i2.vips = vec!["10.0.0.101/24".into()];
         vec![i1, i2]
     };
-    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&mk(150, true), group));
-    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&mk(100, false), group));
+    let da = Director::start(a, topo.director(0), &conf(&mk(150, true), group));
+    let db = Director::start(b, topo.director(1), &conf(&mk(100, false), group));
     let s1 = VipSampler::start(topo.director_names(), VIP);
     let s2 = VipSampler::start(topo.director_names(), "10.0.0.101");
     wait_for(
@@ -560,7 +577,9 @@ fn sync_group_members_fail_together() {
         &[&da, &db],
         || topo.holds(1, VIP) && topo.holds(1, "10.0.0.101") && !topo.holds(0, "10.0.0.101"),
     );
-    assert_eq!(da.instance("VI_2")["state"], "Fault");
+    if a == Kind::Lvsd {
+        assert_eq!(da.instance("VI_2")["state"], "Fault");
+    }
     s1.assert_no_split_brain();
     s2.assert_no_split_brain();
 }
