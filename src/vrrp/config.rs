@@ -116,16 +116,37 @@ pub struct ScriptConfig {
     pub run_as: Option<RunAs>,
 }
 
+/// One notify command line and who runs it: its own `USER [GROUP]` after
+/// the command, else `script_user`, else keepalived's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyCommand {
+    pub command: String,
+    pub run_as: Option<RunAs>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotifyConfig {
-    pub master: Option<String>,
-    pub backup: Option<String>,
-    pub fault: Option<String>,
-    pub stop: Option<String>,
+    pub master: Option<NotifyCommand>,
+    pub backup: Option<NotifyCommand>,
+    pub fault: Option<NotifyCommand>,
+    pub stop: Option<NotifyCommand>,
     /// `notify`: called for every transition with `INSTANCE|GROUP name STATE priority`.
-    pub any: Option<String>,
-    /// `script_user` (per-command `user` options are not honoured for notify scripts).
-    pub run_as: Option<RunAs>,
+    pub any: Option<NotifyCommand>,
+}
+
+impl NotifyConfig {
+    /// Every configured command.
+    pub fn all(&self) -> impl Iterator<Item = &NotifyCommand> {
+        [
+            &self.master,
+            &self.backup,
+            &self.fault,
+            &self.stop,
+            &self.any,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

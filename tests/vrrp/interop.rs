@@ -859,10 +859,12 @@ fn scripts_run_as_the_configured_script_user() {
         "vrrp_script chk {{\n  script \"/bin/sh -c 'id -un > {}'\"\n  interval 1\n  user daemon\n}}\n",
         track_out.display()
     );
+    let master_out = dir.path().join("master.uid");
     let mut i = Inst::new(150);
     i.extra = format!(
-        "  track_script {{\n    chk\n  }}\n  notify \"/bin/sh -c 'id -un > {}'\"\n",
-        notify_out.display()
+        "  track_script {{\n    chk\n  }}\n  notify \"/bin/sh -c 'id -un > {}'\"\n  notify_master \"/bin/sh -c 'id -un > {}'\" daemon\n",
+        notify_out.display(),
+        master_out.display()
     );
     // global_defs (from `conf`) says `script_user root`: override it.
     let text = conf(&[i], &extra).replace("script_user root", "script_user nobody");
@@ -872,10 +874,19 @@ fn scripts_run_as_the_configured_script_user() {
         "both scripts to run",
         Duration::from_secs(10),
         &[&d],
-        || !read(&track_out).is_empty() && !read(&notify_out).is_empty(),
+        || {
+            !read(&track_out).is_empty()
+                && !read(&notify_out).is_empty()
+                && !read(&master_out).is_empty()
+        },
     );
     assert_eq!(read(&track_out).trim(), "daemon", "vrrp_script's own user");
     assert_eq!(read(&notify_out).trim(), "nobody", "global script_user");
+    assert_eq!(
+        read(&master_out).trim(),
+        "daemon",
+        "notify_master's own user"
+    );
 }
 
 #[test]

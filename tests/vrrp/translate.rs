@@ -136,8 +136,9 @@ fn keywords_map_to_the_core_configuration() {
     assert_eq!(vip.brd, Some("10.0.0.255".parse::<IpAddr>().expect("ip")));
     assert_eq!(vip.scope, Some(0));
     assert_eq!(i.excluded_vips.len(), 1);
-    assert_eq!(i.notify.master.as_deref(), Some("/bin/m.sh arg"));
-    assert_eq!(i.notify.any.as_deref(), Some("/bin/n.sh"));
+    let cmd = |c: &Option<lvsd::vrrp::config::NotifyCommand>| c.as_ref().map(|c| c.command.clone());
+    assert_eq!(cmd(&i.notify.master).as_deref(), Some("/bin/m.sh arg"));
+    assert_eq!(cmd(&i.notify.any).as_deref(), Some("/bin/n.sh"));
     let eth1 = i
         .tracks
         .iter()
@@ -231,6 +232,7 @@ vrrp_instance VI_1 {
     global
   }
   notify "/bin/true"
+  notify_master "/bin/true" daemon
 }
 "#)
     .expect("translates");
@@ -244,5 +246,15 @@ vrrp_instance VI_1 {
         Some(("nobody".into(), Some("nogroup".into())))
     );
     let n = &cfg.instances[0].notify;
-    assert_eq!(n.run_as.as_ref().map(|r| r.user.as_str()), Some("nobody"));
+    let notify_user = |c: &Option<lvsd::vrrp::config::NotifyCommand>| {
+        c.as_ref()
+            .and_then(|c| c.run_as.as_ref())
+            .map(|r| (r.user.clone(), r.group.clone()))
+    };
+    assert_eq!(
+        notify_user(&n.any),
+        Some(("nobody".into(), Some("nogroup".into())))
+    );
+    // A notify command's own `USER [GROUP]` wins.
+    assert_eq!(notify_user(&n.master), Some(("daemon".into(), None)));
 }
