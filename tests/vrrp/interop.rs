@@ -915,3 +915,38 @@ fn an_unknown_script_user_is_a_startup_error() {
         "{err}"
     );
 }
+
+#[test]
+fn dont_release_vrrp_leaves_the_vips_on_stop() {
+    let topo = Topo::new("vdr");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("keepalived.conf");
+    let mut i = Inst::new(255);
+    i.state = "MASTER";
+    std::fs::write(&path, conf(&[i], "")).expect("conf");
+    let mut guard = topo
+        .director(0)
+        .spawn(
+            &[
+                env!("CARGO_BIN_EXE_lvsd"),
+                "run",
+                "-P",
+                "--dont-release-vrrp",
+                "-f",
+                &path.to_string_lossy(),
+            ],
+            std::process::Stdio::null(),
+            std::process::Stdio::null(),
+        )
+        .expect("spawn");
+    wait_for("address owner master", Duration::from_secs(5), &[], || {
+        topo.holds(0, VIP)
+    });
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(guard.pid()).expect("pid")),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let status = guard.wait_timeout(Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "SIGTERM exits 0");
+    assert!(topo.holds(0, VIP), "--dont-release-vrrp keeps the VIP");
+}
