@@ -178,6 +178,13 @@ pub struct InstanceConfig {
     /// Send VRRPv3 IPv4 checksums without the pseudo-header (global `v3_checksum_as_v2`).
     pub v3_checksum_as_v2: bool,
     pub dont_track_primary: bool,
+    /// Master_Down_Interval is this many advert intervals plus skew
+    /// (`down_timer_adverts`, default 3 as in the RFCs).
+    pub down_timer_adverts: u32,
+    /// A master does not answer a lower priority advert (RFC behaviour).
+    pub lower_prio_no_advert: bool,
+    /// A master sends one more advert before yielding to a higher priority one.
+    pub higher_prio_send_advert: bool,
     pub tracks: Vec<TrackConfig>,
     pub notify: NotifyConfig,
 }
@@ -206,6 +213,9 @@ impl InstanceConfig {
             skip_check_adv_addr: false,
             v3_checksum_as_v2: false,
             dont_track_primary: false,
+            down_timer_adverts: 3,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
         }

@@ -29,6 +29,8 @@ pub struct VrrpConfig {
     pub instances: Vec<InstanceConfig>,
     pub sync_groups: Vec<SyncGroupConfig>,
     pub scripts: Vec<ScriptConfig>,
+    /// `vrrp_startup_delay`: instances start this long after lvsd.
+    pub startup_delay: Duration,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -300,10 +302,25 @@ pub async fn run(
         last_state: String::new(),
     };
 
+    tokio::pin!(shutdown);
+    if !config.startup_delay.is_zero() {
+        tracing::info!(
+            "vrrp_startup_delay: starting instances in {:?}",
+            config.startup_delay
+        );
+        tokio::select! {
+            _ = &mut shutdown => {
+                for t in tasks {
+                    t.abort();
+                }
+                return Ok(());
+            }
+            _ = tokio::time::sleep(config.startup_delay) => {}
+        }
+    }
     let acts = set.on_start(std::time::Instant::now());
     driver.perform(&set, acts).await;
 
-    tokio::pin!(shutdown);
     loop {
         let deadline = set.deadline();
         let sleep = async {

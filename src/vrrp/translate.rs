@@ -290,6 +290,9 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             skip_check_adv_addr: i.skip_check_adv_addr,
             v3_checksum_as_v2: i.is_unicast() && i.old_unicast_checksum.is_some(),
             dont_track_primary: i.dont_track_primary,
+            down_timer_adverts: u32::from(i.down_timer_adverts).max(1),
+            lower_prio_no_advert: i.lower_prio_no_advert,
+            higher_prio_send_advert: i.higher_prio_send_advert,
             tracks,
             notify: notify(&i.notify, cfg.global.script_user.as_ref()),
         });
@@ -322,5 +325,6 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         instances,
         sync_groups,
         scripts,
+        startup_delay: cfg.global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
     })
 }

@@ -950,3 +950,24 @@ fn dont_release_vrrp_leaves_the_vips_on_stop() {
     assert!(status.success(), "SIGTERM exits 0");
     assert!(topo.holds(0, VIP), "--dont-release-vrrp keeps the VIP");
 }
+
+#[test]
+fn vrrp_startup_delay_holds_the_instances_back() {
+    let topo = Topo::new("vsd");
+    let mut i = Inst::new(255);
+    i.state = "MASTER";
+    let t0 = std::time::Instant::now();
+    let d = Director::start(
+        Kind::Lvsd,
+        topo.director(0),
+        &conf(&[i], "global_defs {\n  vrrp_startup_delay 2\n}\n"),
+    );
+    wait_for(
+        "address owner master",
+        Duration::from_secs(10),
+        &[&d],
+        || topo.holds(0, VIP),
+    );
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_secs(2), "master after {took:?}");
+}

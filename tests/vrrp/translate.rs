@@ -258,3 +258,39 @@ vrrp_instance VI_1 {
     // A notify command's own `USER [GROUP]` wins.
     assert_eq!(notify_user(&n.master), Some(("daemon".into(), None)));
 }
+
+#[test]
+fn advert_options_and_startup_delay_translate() {
+    let cfg = tr(r#"
+global_defs {
+  vrrp_startup_delay 2.5
+  vrrp_lower_prio_no_advert
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  higher_prio_send_advert
+  down_timer_adverts 5
+  virtual_ipaddress {
+    10.0.0.100
+  }
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 2
+  priority 100
+  lower_prio_no_advert false
+  virtual_ipaddress {
+    10.0.0.101
+  }
+}
+"#)
+    .expect("translates");
+    assert_eq!(cfg.startup_delay, Duration::from_millis(2500));
+    let (a, b) = (&cfg.instances[0], &cfg.instances[1]);
+    assert!(a.higher_prio_send_advert && !b.higher_prio_send_advert);
+    assert!(a.lower_prio_no_advert, "global default");
+    assert!(!b.lower_prio_no_advert, "instance override");
+    assert_eq!((a.down_timer_adverts, b.down_timer_adverts), (5, 3));
+}
