@@ -178,13 +178,11 @@ impl<K: Kernel> Daemon<K> {
                 Action::StopChecks { key } => self.pool.stop(&key),
                 Action::RunScript { script, why } => {
                     tracing::info!("{why}: running {}", script.command);
-                    // Like keepalived: checker-side scripts run as the default
-                    // script user (keepalived_script when it exists).
-                    let creds = crate::vrrp::notify::resolve(None).unwrap_or_else(|e| {
-                        tracing::warn!("{}: {e}; running it as lvsd's own user", script.command);
-                        None
-                    });
-                    crate::vrrp::notify::spawn_all(&[script.command], creds);
+                    // Runs as script_user / keepalived's default, like keepalived.
+                    crate::vrrp::notify::spawn_all(&[crate::vrrp::config::NotifyCommand {
+                        command: script.command,
+                        run_as: None,
+                    }]);
                 }
             }
         }
