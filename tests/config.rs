@@ -1815,7 +1815,18 @@ struct DumpedInstance {
     garp_repeat: String,
     down_timer_adverts: String,
     auth: String,
+    accept: String,
+    /// "" when keepalived prints no "Preempt delay" line (no delay).
+    preempt_delay: String,
+    garp_refresh: String,
+    garp_refresh_repeat: String,
+    garp_lower_prio_delay: String,
+    garp_lower_prio_repeat: String,
+    /// "Send advert after receive lower priority advert" (the opposite of lower_prio_no_advert).
+    advert_after_lower_prio: String,
     vips: Vec<String>,
+    excluded_vips: Vec<String>,
+    unicast_peers: Vec<String>,
     tracked_scripts: Vec<String>,
 }
 
@@ -1873,12 +1884,18 @@ fn parse_dump(lines: &[String]) -> Dump {
             let t = line.trim();
             if t.starts_with("Virtual IP (") {
                 list = "vips";
+            } else if t.starts_with("Virtual IP Excluded") {
+                list = "excluded";
+            } else if t.starts_with("Unicast Peer") {
+                list = "peers";
             } else if t.starts_with("Tracked scripts") {
                 list = "scripts";
             } else if line.starts_with("     ") && !list.is_empty() {
                 let first = t.split_whitespace().next().unwrap_or("").to_string();
                 match list {
                     "vips" => i.vips.push(first),
+                    "excluded" => i.excluded_vips.push(first),
+                    "peers" => i.unicast_peers.push(first),
                     _ => i.tracked_scripts.push(first),
                 }
             } else {
@@ -1898,6 +1915,22 @@ fn parse_dump(lines: &[String]) -> Dump {
                 set(&mut i.garp_repeat, "Gratuitous ARP repeat");
                 set(&mut i.down_timer_adverts, "Down timer adverts");
                 set(&mut i.auth, "Authentication type");
+                set(&mut i.accept, "Accept");
+                set(&mut i.preempt_delay, "Preempt delay");
+                set(&mut i.garp_refresh, "Gratuitous ARP refresh");
+                set(&mut i.garp_refresh_repeat, "Gratuitous ARP refresh repeat");
+                set(
+                    &mut i.garp_lower_prio_delay,
+                    "Gratuitous ARP lower priority delay",
+                );
+                set(
+                    &mut i.garp_lower_prio_repeat,
+                    "Gratuitous ARP lower priority repeat",
+                );
+                set(
+                    &mut i.advert_after_lower_prio,
+                    "Send advert after receive lower priority advert",
+                );
                 if let Some(v) = value(line, "Advert interval") {
                     // "1 sec" or, below a second, "500 milli-sec".
                     let (number, scale) = match v.strip_suffix(" milli-sec") {
@@ -2126,7 +2159,33 @@ fn keepalived_reads_the_same_vrrp_values() {
                         Some(config::AuthType::Pass) => "SIMPLE_PASSWORD".into(),
                         Some(config::AuthType::Ah) => "IPSEC_AH".into(),
                     },
+                    accept: if i.accept_mode() {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    }
+                    .into(),
+                    preempt_delay: if i.preempt_delay.is_zero() {
+                        String::new()
+                    } else {
+                        format!("{} secs", i.preempt_delay.as_secs())
+                    },
+                    garp_refresh: i.garp.master_refresh.map_or(0, |d| d.as_secs()).to_string(),
+                    garp_refresh_repeat: i.garp.master_refresh_repeat.to_string(),
+                    garp_lower_prio_delay: i.garp.lower_prio_delay.as_secs().to_string(),
+                    garp_lower_prio_repeat: i.garp.lower_prio_repeat.to_string(),
+                    advert_after_lower_prio: (!i.lower_prio_no_advert).to_string(),
                     vips: i.virtual_ipaddresses.iter().map(vip_text).collect(),
+                    excluded_vips: i
+                        .virtual_ipaddresses_excluded
+                        .iter()
+                        .map(vip_text)
+                        .collect(),
+                    unicast_peers: i
+                        .unicast_peers
+                        .iter()
+                        .map(|p| p.address.to_string())
+                        .collect(),
                     // keepalived drops scripts whose file is missing; compare what it kept.
                     tracked_scripts: i
                         .track_scripts
