@@ -1177,6 +1177,19 @@ fn vrrp_repairs_match_keepalived() {
     assert_eq!(i.preempt_delay, Duration::ZERO);
     assert_eq!(i.track_scripts.len(), 1);
     assert_eq!(i.track_scripts[0].weight, None, "the first entry is kept");
+
+    let vmac = MINIMAL_INSTANCE.replace(
+        "    virtual_router_id 51\n",
+        "    virtual_router_id 51\n    use_vmac\n    promote_secondaries\n",
+    );
+    assert_problem(
+        &vmac,
+        Severity::Warning,
+        1,
+        1,
+        "VI_1: promote_secondaries is set on the VMAC interface automatically; the keyword is ignored",
+    );
+    assert!(!loaded(&vmac).config.vrrp_instances[0].promote_secondaries);
 }
 
 #[test]
@@ -1824,6 +1837,12 @@ struct DumpedInstance {
     garp_lower_prio_repeat: String,
     /// "Send advert after receive lower priority advert" (the opposite of lower_prio_no_advert).
     advert_after_lower_prio: String,
+    advert_after_higher_prio: String,
+    promote_secondaries: String,
+    /// "ADDR (from configuration)", or "(none)" (the test's interfaces have no address).
+    src_ip: String,
+    /// Multicast group (first word); "" for unicast instances, which print none.
+    mcast_group: String,
     vips: Vec<String>,
     excluded_vips: Vec<String>,
     unicast_peers: Vec<String>,
@@ -1931,6 +1950,16 @@ fn parse_dump(lines: &[String]) -> Dump {
                     &mut i.advert_after_lower_prio,
                     "Send advert after receive lower priority advert",
                 );
+                set(
+                    &mut i.advert_after_higher_prio,
+                    "Send advert after receive higher priority advert",
+                );
+                set(&mut i.promote_secondaries, "Promote_secondaries");
+                set(&mut i.src_ip, "Using src_ip");
+                if let Some(group) = t.strip_prefix("Multicast address ") {
+                    let group = group.split([' ', ',']).next().unwrap_or("");
+                    i.mcast_group = group.to_string();
+                }
                 if let Some(v) = value(line, "Advert interval") {
                     // "1 sec" or, below a second, "500 milli-sec".
                     let (number, scale) = match v.strip_suffix(" milli-sec") {
@@ -2175,6 +2204,26 @@ fn keepalived_reads_the_same_vrrp_values() {
                     garp_lower_prio_delay: i.garp.lower_prio_delay.as_secs().to_string(),
                     garp_lower_prio_repeat: i.garp.lower_prio_repeat.to_string(),
                     advert_after_lower_prio: (!i.lower_prio_no_advert).to_string(),
+                    advert_after_higher_prio: i.higher_prio_send_advert.to_string(),
+                    promote_secondaries: if i.promote_secondaries {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    }
+                    .into(),
+                    src_ip: i
+                        .src_ip
+                        .map_or("(none)".into(), |a| format!("{a} (from configuration)")),
+                    mcast_group: if i.is_unicast() {
+                        String::new()
+                    } else {
+                        i.mcast_dst_ip
+                            .unwrap_or(match i.family() {
+                                config::IpFamily::Inet => c.global.vrrp_mcast_group4.into(),
+                                config::IpFamily::Inet6 => c.global.vrrp_mcast_group6.into(),
+                            })
+                            .to_string()
+                    },
                     vips: i.virtual_ipaddresses.iter().map(vip_text).collect(),
                     excluded_vips: i
                         .virtual_ipaddresses_excluded

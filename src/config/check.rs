@@ -172,6 +172,18 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             ));
             i.preempt_delay = std::time::Duration::ZERO;
         }
+        if i.use_vmac.is_some() && i.promote_secondaries {
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: "promote_secondaries is set on the VMAC interface automatically; \
+                             the keyword is ignored (as keepalived does)"
+                        .into(),
+                },
+            ));
+            i.promote_secondaries = false;
+        }
         let owner = format!("vrrp_instance {}", i.name);
         dedupe(
             &mut i.track_scripts,
