@@ -1846,6 +1846,8 @@ struct DumpedInstance {
     vips: Vec<String>,
     excluded_vips: Vec<String>,
     unicast_peers: Vec<String>,
+    /// "NAME weight W[ reverse]" as keepalived prints them.
+    tracked_interfaces: Vec<String>,
     tracked_scripts: Vec<String>,
 }
 
@@ -1909,12 +1911,15 @@ fn parse_dump(lines: &[String]) -> Dump {
                 list = "peers";
             } else if t.starts_with("Tracked scripts") {
                 list = "scripts";
+            } else if t.starts_with("Tracked interfaces") {
+                list = "interfaces";
             } else if line.starts_with("     ") && !list.is_empty() {
                 let first = t.split_whitespace().next().unwrap_or("").to_string();
                 match list {
                     "vips" => i.vips.push(first),
                     "excluded" => i.excluded_vips.push(first),
                     "peers" => i.unicast_peers.push(first),
+                    "interfaces" => i.tracked_interfaces.push(t.to_string()),
                     _ => i.tracked_scripts.push(first),
                 }
             } else {
@@ -2236,6 +2241,15 @@ fn keepalived_reads_the_same_vrrp_values() {
                         .map(|p| p.address.to_string())
                         .collect(),
                     // keepalived drops scripts whose file is missing; compare what it kept.
+                    tracked_interfaces: i
+                        .track_interfaces
+                        .iter()
+                        .map(|t| {
+                            let w = t.weight.map_or(0, |w| w.get());
+                            let reverse = if t.reverse { " reverse" } else { "" };
+                            format!("{} weight {w}{reverse}", t.name)
+                        })
+                        .collect(),
                     tracked_scripts: i
                         .track_scripts
                         .iter()
