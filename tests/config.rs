@@ -1866,6 +1866,52 @@ fn value(line: &str, key: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
+/// The VRRP-relevant part of keepalived's "Global definitions" dump.
+#[derive(Debug, Default, PartialEq)]
+struct DumpedGlobals {
+    router_id: String,
+    mcast_group4: String,
+    mcast_group6: String,
+    default_version: String,
+    strict: String,
+    down_timer_adverts: String,
+    check_unicast_src: String,
+    skip_check_adv_addr: String,
+}
+
+fn parse_dump_globals(lines: &[String]) -> DumpedGlobals {
+    let mut g = DumpedGlobals::default();
+    let mut inside = false;
+    for raw in lines {
+        let line = raw.split_once(": ").map(|x| x.1).unwrap_or(raw);
+        if line.starts_with("------<") {
+            inside = line.contains("Global definitions");
+            continue;
+        }
+        if !inside || !line.starts_with(' ') {
+            continue;
+        }
+        for (slot, key) in [
+            (&mut g.router_id, "Router ID"),
+            (&mut g.mcast_group4, "VRRP IPv4 mcast group"),
+            (&mut g.mcast_group6, "VRRP IPv6 mcast group"),
+            (&mut g.default_version, "VRRP default protocol version"),
+            (&mut g.strict, "VRRP strict mode"),
+            (&mut g.down_timer_adverts, "Num adverts before down"),
+            (&mut g.check_unicast_src, "VRRP check unicast_src"),
+            (
+                &mut g.skip_check_adv_addr,
+                "VRRP skip check advert addresses",
+            ),
+        ] {
+            if let Some(v) = value(line, key) {
+                *slot = v;
+            }
+        }
+    }
+    g
+}
+
 /// Parses the VRRP part of keepalived's `-d` dump.
 /// keepalived's dump: instances and scripts, by name, in order.
 type Dump = (Vec<(String, DumpedInstance)>, Vec<(String, DumpedScript)>);
@@ -2162,6 +2208,30 @@ fn keepalived_reads_the_same_vrrp_values() {
             };
             let dump = keepalived_dump(&keepalived_conf, &ifnames, &run_dir, id);
             let (theirs, their_scripts) = parse_dump(&dump);
+            let g = &c.global;
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            let our_globals = DumpedGlobals {
+                router_id: g
+                    .router_id
+                    .clone()
+                    .unwrap_or_else(|| host.trim().to_string()),
+                mcast_group4: g.vrrp_mcast_group4.to_string(),
+                mcast_group6: g.vrrp_mcast_group6.to_string(),
+                default_version: match g.vrrp_version {
+                    VrrpVersion::V2 => "2".into(),
+                    VrrpVersion::V3 => "3".into(),
+                },
+                strict: g.vrrp_strict.to_string(),
+                down_timer_adverts: g.vrrp_down_timer_adverts.to_string(),
+                check_unicast_src: g.vrrp_check_unicast_src.to_string(),
+                skip_check_adv_addr: g.vrrp_skip_check_adv_addr.to_string(),
+            };
+            assert_eq!(
+                our_globals,
+                parse_dump_globals(&dump),
+                "{}: global_defs",
+                path.display()
+            );
             let what = format!("{} (-i {id})", path.display());
             let names: Vec<&str> = theirs.iter().map(|(n, _)| n.as_str()).collect();
             let our_names: Vec<&str> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
