@@ -1224,7 +1224,7 @@ fn cross_check_errors_and_warnings() {
     assert_problem(
         &two(
             "    virtual_router_id 1",
-            "    virtual_router_id 2\n    state MASTER\n    nopreempt",
+            "    virtual_router_id 2\n    state MASTER\n    priority 200\n    nopreempt",
         ),
         Severity::Warning,
         5,
@@ -2144,6 +2144,7 @@ fn keepalived_reads_the_same_vrrp_values() {
         (fixtures().join("all_keywords.conf"), vec!["x"]),
         (fixtures().join("odd_syntax.conf"), vec!["x"]),
         (fixtures().join("families.conf"), vec!["x"]),
+        (fixtures().join("state_priority.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()
@@ -2727,5 +2728,156 @@ fn keyword_list_matches_the_installed_keepalived() {
                 "keepalived does not know '{w}' in {block}:\n{text}"
             );
         }
+    }
+}
+
+/// Every repair lvsd makes "as keepalived does" is one keepalived 2.2.7 makes: the same
+/// text gets lvsd's warning and keepalived -t's message for it.
+#[test]
+fn repairs_are_the_ones_keepalived_makes() {
+    let vs = |body: &str| format!("virtual_server 10.0.0.1 80 {{\n{body}\n}}\n");
+    let vi = |body: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n    interface lvsdf0\n    virtual_router_id 4\n{body}\n}}\n"
+        )
+    };
+    let vip = "    virtual_ipaddress {\n        10.0.0.1\n    }";
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            vs("    protocol TCP"),
+            "has no real servers; it is ignored",
+            "has no real servers - ignoring",
+        ),
+        (
+            vs("    real_server 10.0.0.2 80 {\n    }"),
+            "no protocol set; using UDP",
+            "no protocol set - defaulting to UDP",
+        ),
+        (
+            vs("    protocol TCP\n    ops\n    real_server 10.0.0.2 80 {\n    }"),
+            "one-packet scheduling (ops) requires UDP; cleared",
+            "one packet scheduling requires UDP - resetting",
+        ),
+        (
+            "virtual_server 10.0.0.1 {\n    protocol TCP\n    real_server 10.0.0.2 {\n    }\n}\n"
+                .into(),
+            "a service without a port must be persistent",
+            "zero port only valid for persistent services",
+        ),
+        (
+            vs("    protocol TCP\n    lb_kind DR\n    real_server 10.0.0.2 8080 {\n    }"),
+            "port does not match the virtual server's; reset to 80",
+            "ports don't match - resetting",
+        ),
+        (
+            "virtual_server fwmark 5 {\n    protocol TCP\n    lb_kind DR\n    ha_suspend\n    real_server 10.0.0.2 80 {\n    }\n}\n".into(),
+            "ha_suspend cannot be used with fwmarks; cleared",
+            "cannot use ha_suspend with fwmarks - clearing ha_suspend",
+        ),
+        (
+            "virtual_server fwmark 5 {\n    protocol TCP\n    lb_kind DR\n    real_server 10.0.0.2 80 {\n    }\n}\n".into(),
+            "protocol is ignored for a fwmark service",
+            "protocol specified for fwmark - protocol will be ignored",
+        ),
+        (
+            "virtual_server fwmark 5 {\n    lb_kind DR\n    real_server 10.0.0.2 80 {\n    }\n}\n".into(),
+            "has a port, which a fwmark service ignores; cleared",
+            "has port specified - clearing",
+        ),
+        (
+            vs("    protocol TCP\n    quorum 5\n    hysteresis 9\n    real_server 10.0.0.2 80 {\n        weight 3\n    }"),
+            "quorum 5 exceeds the total weight 3 of the real servers; reduced to 3",
+            "reducing quorum to 3",
+        ),
+        (
+            vs("    protocol TCP\n    quorum 5\n    hysteresis 9\n    real_server 10.0.0.2 80 {\n        weight 3\n    }"),
+            "hysteresis 9 >= quorum 3; set to 2",
+            "setting hysteresis to 2",
+        ),
+        (
+            vs("    protocol TCP\n    real_server 10.0.0.2 80 {\n    }\n    real_server 10.0.0.2 80 {\n    }"),
+            "is listed more than once in virtual_server 10.0.0.1:80; the repeat is ignored",
+            "is duplicated - removing second rs",
+        ),
+        (
+            vs("    protocol TCP\n    real_server 2001:db8::2 80 {\n    }\n    real_server 10.0.0.3 80 {\n    }"),
+            "real server 2001:db8::2 is of another address family",
+            "don't match - skipping real server",
+        ),
+        (
+            vi(&format!("    state MASTER\n    priority 100\n    nopreempt\n{vip}")),
+            "nopreempt does not work with state MASTER; nopreempt is cleared",
+            "nopreempt will not work with initial state MASTER - clearing",
+        ),
+        (
+            vi(&format!("    state MASTER\n    priority 100\n    preempt_delay 5\n{vip}")),
+            "preempt_delay does not work with state MASTER; cleared",
+            "preempt delay will not work with initial state MASTER - clearing",
+        ),
+        (
+            vi(&format!("    priority 255\n    nopreempt\n{vip}")),
+            "nopreempt is incompatible with priority 255 (address owner); nopreempt is cleared",
+            "nopreempt is incompatible with priority 255. resetting nopreempt",
+        ),
+        (
+            vi(&format!("    nopreempt\n    preempt_delay 5\n{vip}")),
+            "preempt_delay is incompatible with nopreempt; cleared",
+            "preempt_delay is incompatible with nopreempt mode - resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    state MASTER\n    priority 100\n{vip}")),
+            "strict mode: state MASTER must match being the address owner (priority 255); starting as Backup",
+            "State MASTER must match being address owner",
+        ),
+        (
+            format!(
+                "vrrp_script chk {{\n    script /bin/true\n}}\n{}",
+                vi(&format!("    track_script {{\n        chk\n        chk weight 5\n    }}\n{vip}"))
+            ),
+            "track_script 'chk' is listed more than once; the repeat is ignored",
+            "duplicate track_script chk - ignoring",
+        ),
+        (
+            vi("    virtual_ipaddress {\n        10.0.0.1\n        2001:db8::1\n    }"),
+            "virtual_ipaddress 2001:db8::1 is not of the instance's address family; it is ignored",
+            "address family must match VRRP instance [2001:db8::1] - ignoring",
+        ),
+        (
+            vi(&format!("    use_vmac\n    promote_secondaries\n{vip}")),
+            "promote_secondaries is set on the VMAC interface automatically",
+            "promote_secondaries is automatically set for vmacs - ignoring",
+        ),
+        (
+            vi(&format!("    authentication {{\n        auth_type PASS\n        auth_pass 123456789\n    }}\n{vip}")),
+            "is longer than 8 characters; only the first 8 are used",
+            "Truncating auth_pass to 8 characters",
+        ),
+    ];
+    let work = Scratch::new();
+    for (k, (text, ours, theirs)) in cases.iter().enumerate() {
+        let l = loaded(text);
+        let messages: Vec<String> = l.warnings.iter().map(|w| w.message()).collect();
+        assert!(
+            messages.iter().any(|m| m.contains(ours)),
+            "case {k}: lvsd does not warn '{ours}' for:\n{text}\n{messages:#?}"
+        );
+        let conf = work.write(&format!("case{k}.conf"), text);
+        let script = format!(
+            "ip link add lvsdf0 type veth peer name lvsdf1 && keepalived -t -l -D -f '{}'",
+            conf.display()
+        );
+        let out = Command::new("unshare")
+            .args(["-n", "sh", "-c", &script])
+            .output()
+            .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            said.contains(theirs),
+            "case {k}: keepalived does not say '{theirs}' for:\n{text}\nit says:\n{said}"
+        );
     }
 }

@@ -152,6 +152,18 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
 
 fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
     for i in &mut c.vrrp_instances {
+        if i.priority.is_owner() && !i.preempt {
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: "nopreempt is incompatible with priority 255 (address owner); \
+                             nopreempt is cleared (as keepalived does)"
+                        .into(),
+                },
+            ));
+            i.preempt = true;
+        }
         if i.state == InitialState::Master && !i.preempt {
             // keepalived clears nopreempt in this case; so do we.
             diags.push(Diagnostic::warning(
@@ -168,6 +180,23 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
                 Problem::InstanceConflict {
                     instance: i.name.clone(),
                     reason: "preempt_delay does not work with state MASTER; cleared (as keepalived does)".into(),
+                },
+            ));
+            i.preempt_delay = std::time::Duration::ZERO;
+        }
+        if !i.preempt_delay.is_zero() && (i.strict_mode || !i.preempt) {
+            let why = if i.strict_mode {
+                "strict mode"
+            } else {
+                "nopreempt"
+            };
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: format!(
+                        "preempt_delay is incompatible with {why}; cleared (as keepalived does)"
+                    ),
                 },
             ));
             i.preempt_delay = std::time::Duration::ZERO;

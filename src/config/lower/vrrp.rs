@@ -283,6 +283,8 @@ pub(super) fn vrrp_instance(
     let mut skip_check_adv_addr = None;
     let mut strict_mode = None;
     let mut check_unicast_src = None;
+    let mut state_given = false;
+    let mut priority_given = false;
     let mut i = VrrpInstance {
         name: name.clone().unwrap_or_default(),
         span: node.span(),
@@ -340,8 +342,14 @@ pub(super) fn vrrp_instance(
             "state" => {
                 if let Some(t) = cx.one(n, "MASTER or BACKUP") {
                     match t.text.as_str() {
-                        "MASTER" => i.state = InitialState::Master,
-                        "BACKUP" => i.state = InitialState::Backup,
+                        "MASTER" => {
+                            i.state = InitialState::Master;
+                            state_given = true;
+                        }
+                        "BACKUP" => {
+                            i.state = InitialState::Backup;
+                            state_given = true;
+                        }
                         _ => cx.invalid(n, t, "MASTER or BACKUP"),
                     }
                 }
@@ -430,7 +438,10 @@ pub(super) fn vrrp_instance(
             "priority" => {
                 if let Some(t) = cx.one(n, "an integer 1..255") {
                     match parse_integer(&t.text).map(Priority::new) {
-                        Some(Ok(p)) => i.priority = p,
+                        Some(Ok(p)) => {
+                            i.priority = p;
+                            priority_given = true;
+                        }
                         Some(Err(p)) => cx.error(t.span, p),
                         None => cx.invalid(n, t, "an integer 1..255"),
                     }
@@ -564,6 +575,33 @@ pub(super) fn vrrp_instance(
     };
     i.virtual_router_id = vrid;
     i.strict_mode = strict_mode.unwrap_or(global.vrrp_strict);
+    // keepalived derives whichever of state and priority is missing from the other:
+    // MASTER without a priority is the address owner (255); priority 255 without a
+    // state starts as MASTER.
+    if !priority_given && i.state == InitialState::Master {
+        i.priority = Priority::OWNER;
+    }
+    if !state_given && i.priority.is_owner() {
+        i.state = InitialState::Master;
+    }
+    let owner_state = if i.priority.is_owner() {
+        InitialState::Master
+    } else {
+        InitialState::Backup
+    };
+    if i.strict_mode && state_given && i.state != owner_state {
+        cx.warning(
+            node.span(),
+            Problem::InstanceConflict {
+                instance: name.clone(),
+                reason: format!(
+                    "strict mode: state MASTER must match being the address owner \
+                     (priority 255); starting as {owner_state:?} (as keepalived does)"
+                ),
+            },
+        );
+        i.state = owner_state;
+    }
     i.lower_prio_no_advert =
         lower_prio_no_advert.unwrap_or(global.vrrp_lower_prio_no_advert || i.strict_mode);
     i.higher_prio_send_advert =
