@@ -923,10 +923,10 @@ fn value_errors_name_keyword_value_and_expectation() {
     );
     assert_problem(
         &inst("    authentication {\n        auth_pass x\n    }"),
-        Severity::Error,
+        Severity::Warning,
         4,
         5,
-        "authentication of VI_1 has no auth_type",
+        "authentication of VI_1 has no auth_type; it is ignored",
     );
     assert_problem(&inst("    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }"), Severity::Warning, 5, 5, "VRRPv3 has no authentication");
     assert_problem(
@@ -2145,6 +2145,7 @@ fn keepalived_reads_the_same_vrrp_values() {
         (fixtures().join("odd_syntax.conf"), vec!["x"]),
         (fixtures().join("families.conf"), vec!["x"]),
         (fixtures().join("state_priority.conf"), vec!["x"]),
+        (fixtures().join("strict.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()
@@ -2823,6 +2824,41 @@ fn repairs_are_the_ones_keepalived_makes() {
             vi(&format!("    nopreempt\n    preempt_delay 5\n{vip}")),
             "preempt_delay is incompatible with nopreempt; cleared",
             "preempt_delay is incompatible with nopreempt mode - resetting",
+        ),
+        (
+            vi(&format!("    authentication {{\n        auth_type PASS\n    }}\n{vip}")),
+            "authentication of VI_1 has no auth_pass; it is ignored",
+            "Authentication specified but no password given. Ignoring",
+        ),
+        (
+            vi(&format!("    strict_mode\n    authentication {{\n        auth_type PASS\n        auth_pass x\n    }}\n{vip}")),
+            "strict mode: authentication is not supported; it is ignored",
+            "Strict mode does not support authentication. Ignoring.",
+        ),
+        (
+            vi(&format!("    strict_mode\n    priority 100\n    accept\n{vip}")),
+            "strict mode: accept mode with VRRPv2 does not comply with RFC 3768; cleared",
+            "accept mode for VRRP version 2 does not comply with RFC3768 - resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    garp_lower_prio_repeat 3\n{vip}")),
+            "strict mode: garp_lower_prio_repeat must be 0; reset",
+            "Strict mode requires no repeat garps. resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    garp_lower_prio_delay 3\n{vip}")),
+            "strict mode: garp_lower_prio_delay must be 0; reset",
+            "Strict mode requires no repeat garp delay. resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    lower_prio_no_advert false\n{vip}")),
+            "strict mode: lower_prio_no_advert cannot be cleared; set",
+            "Strict mode requires no lower priority advert. resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    higher_prio_send_advert\n{vip}")),
+            "strict mode: higher_prio_send_advert must be clear; cleared",
+            "strict mode requires higher_prio_send_advert to be clear. resetting",
         ),
         (
             vi(&format!("    strict_mode\n    state MASTER\n    priority 100\n{vip}")),
