@@ -1190,6 +1190,19 @@ fn vrrp_repairs_match_keepalived() {
         "VI_1: promote_secondaries is set on the VMAC interface automatically; the keyword is ignored",
     );
     assert!(!loaded(&vmac).config.vrrp_instances[0].promote_secondaries);
+
+    // AH turns MASTER into BACKUP before the preemption rules run: nopreempt stays.
+    let ah = MINIMAL_INSTANCE.replace(
+        "    virtual_router_id 51\n",
+        "    virtual_router_id 51\n    state MASTER\n    priority 100\n    nopreempt\n    authentication {\n        auth_type AH\n        auth_pass x\n    }\n",
+    );
+    let l = loaded(&ah);
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!((i.state, i.preempt), (InitialState::Backup, false));
+    assert!(!l
+        .warnings
+        .iter()
+        .any(|w| matches!(w.problem, Problem::NopreemptWithMaster { .. })));
 }
 
 #[test]
@@ -2824,6 +2837,12 @@ fn repairs_are_the_ones_keepalived_makes() {
             vi(&format!("    nopreempt\n    preempt_delay 5\n{vip}")),
             "preempt_delay is incompatible with nopreempt; cleared",
             "preempt_delay is incompatible with nopreempt mode - resetting",
+        ),
+        (
+            // AH makes the state BACKUP first, so nopreempt stays (keepalived's order).
+            vi(&format!("    state MASTER\n    priority 100\n    nopreempt\n    authentication {{\n        auth_type AH\n        auth_pass x\n    }}\n{vip}")),
+            "initial state MASTER is incompatible with AH authentication; starting as BACKUP",
+            "Initial state master is incompatible with AH authentication - clearing",
         ),
         (
             vi(&format!("    authentication {{\n        auth_type PASS\n    }}\n{vip}")),

@@ -152,6 +152,24 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
 
 fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
     for i in &mut c.vrrp_instances {
+        // keepalived's order: the AH rule first, then the preemption rules see the result.
+        if i.state == InitialState::Master
+            && !i.priority.is_owner()
+            && i.authentication
+                .as_ref()
+                .is_some_and(|a| a.auth_type == AuthType::Ah)
+        {
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: "initial state MASTER is incompatible with AH authentication; \
+                             starting as BACKUP (as keepalived does)"
+                        .into(),
+                },
+            ));
+            i.state = InitialState::Backup;
+        }
         if i.priority.is_owner() && !i.preempt {
             diags.push(Diagnostic::warning(
                 i.span,
@@ -228,22 +246,6 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             "track_interface",
             diags,
         );
-        if i.state == InitialState::Master
-            && i.authentication
-                .as_ref()
-                .is_some_and(|a| a.auth_type == AuthType::Ah)
-        {
-            diags.push(Diagnostic::warning(
-                i.span,
-                Problem::InstanceConflict {
-                    instance: i.name.clone(),
-                    reason: "initial state MASTER is incompatible with AH authentication; \
-                             starting as BACKUP (as keepalived does)"
-                        .into(),
-                },
-            ));
-            i.state = InitialState::Backup;
-        }
         if i.interface.is_none() && i.unicast_peers.is_empty() {
             diags.push(Diagnostic::error(
                 i.span,
