@@ -1376,7 +1376,7 @@ fn missing_interfaces_are_warnings_when_asked() {
     let s = Scratch::new();
     let p = s.write(
         "t.conf",
-        "vrrp_instance VI_1 {\n    interface lvsdnope0\n    virtual_router_id 3\n}\n",
+        "vrrp_instance VI_1 {\n    interface lvsdnope0\n    virtual_router_id 3\n    virtual_ipaddress {\n        10.0.0.1\n    }\n}\n",
     );
     let o = ConfigOptions {
         check_interfaces: true,
@@ -2745,7 +2745,7 @@ fn keyword_list_matches_the_installed_keepalived() {
     }
 }
 
-/// Every repair lvsd makes "as keepalived does" is one keepalived 2.2.7 makes: the same
+/// Every repair (or refusal) lvsd makes "as keepalived does" is one keepalived 2.2.7 makes: the same
 /// text gets lvsd's warning and keepalived -t's message for it.
 #[test]
 fn repairs_are_the_ones_keepalived_makes() {
@@ -2839,6 +2839,16 @@ fn repairs_are_the_ones_keepalived_makes() {
             "preempt_delay is incompatible with nopreempt mode - resetting",
         ),
         (
+            vi(""),
+            "vrrp_instance VI_1 has no virtual_ipaddress; at least one is sensible",
+            "No VIP specified; at least one is sensible",
+        ),
+        (
+            vi("    version 3"),
+            "vrrp_instance VI_1 has no virtual_ipaddress (required with VRRP version 3",
+            "No VIP specified; at least one is required",
+        ),
+        (
             // AH makes the state BACKUP first, so nopreempt stays (keepalived's order).
             vi(&format!("    state MASTER\n    priority 100\n    nopreempt\n    authentication {{\n        auth_type AH\n        auth_pass x\n    }}\n{vip}")),
             "initial state MASTER is incompatible with AH authentication; starting as BACKUP",
@@ -2910,8 +2920,9 @@ fn repairs_are_the_ones_keepalived_makes() {
     ];
     let work = Scratch::new();
     for (k, (text, ours, theirs)) in cases.iter().enumerate() {
-        let l = loaded(text);
-        let messages: Vec<String> = l.warnings.iter().map(|w| w.message()).collect();
+        let (_path, r, _scratch) = load_text(text);
+        let (diags, _) = all_diags(&r);
+        let messages: Vec<String> = diags.iter().map(|w| w.message()).collect();
         assert!(
             messages.iter().any(|m| m.contains(ours)),
             "case {k}: lvsd does not warn '{ours}' for:\n{text}\n{messages:#?}"

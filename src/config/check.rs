@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::diag::{Diagnostic, Problem};
 use super::model::{
     AuthType, Config, InitialState, IpFamily, LbKind, Protocol, VirtualServerKey, VrrpInstance,
-    VsgMember,
+    VrrpVersion, VsgMember,
 };
 use super::source::Span;
 use super::ConfigOptions;
@@ -246,6 +246,30 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             "track_interface",
             diags,
         );
+        if i.virtual_ipaddresses.is_empty() {
+            // keepalived refuses the instance under VRRPv3 or strict mode, else warns.
+            let object = format!("vrrp_instance {}", i.name);
+            if i.version == VrrpVersion::V3 || i.strict_mode {
+                diags.push(Diagnostic::error(
+                    i.span,
+                    Problem::MissingRequired {
+                        object,
+                        what: "virtual_ipaddress (required with VRRP version 3 and in strict \
+                               mode, as in keepalived)"
+                            .into(),
+                    },
+                ));
+            } else {
+                diags.push(Diagnostic::warning(
+                    i.span,
+                    Problem::MissingRequired {
+                        object,
+                        what: "virtual_ipaddress; at least one is sensible (keepalived warns too)"
+                            .into(),
+                    },
+                ));
+            }
+        }
         if i.interface.is_none() && i.unicast_peers.is_empty() {
             diags.push(Diagnostic::error(
                 i.span,
