@@ -1229,10 +1229,23 @@ fn cross_check_errors_and_warnings() {
             "    virtual_router_id 1",
             "    virtual_router_id 2\n    track_script {\n        chk_missing\n    }",
         ),
-        Severity::Error,
+        Severity::Warning,
         9,
         9,
-        "vrrp_script 'chk_missing' is not defined",
+        "vrrp_script 'chk_missing' is not defined; the reference is ignored (as keepalived does)",
+    );
+    // A vrrp_script without `script` is dropped, and so are references to it.
+    let l = loaded(
+        "vrrp_script chk {\n    interval 2\n}\nvrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 1\n    track_script {\n        chk\n    }\n    virtual_ipaddress {\n        10.0.0.1\n    }\n}\n",
+    );
+    assert!(l.config.vrrp_scripts.is_empty());
+    assert!(l.config.vrrp_instances[0].track_scripts.is_empty());
+    let messages: Vec<String> = l.warnings.iter().map(|w| w.message()).collect();
+    assert!(
+        messages.contains(
+            &"vrrp_script chk has no script; it is ignored (as keepalived does)".to_string()
+        ),
+        "{messages:?}"
     );
     assert_problem(
         &two(
@@ -1296,21 +1309,43 @@ fn cross_check_errors_and_warnings() {
     };
     assert_problem(
         &sync("        VI_1\n        VI_9"),
-        Severity::Error,
+        Severity::Warning,
         11,
         9,
-        "vrrp_instance (member of sync group G1) 'VI_9' is not defined",
+        "vrrp_instance (member of sync group G1) 'VI_9' is not defined; the reference is ignored",
+    );
+    let both = format!(
+        "{}vrrp_sync_group G2 {{\n    group {{\n        VI_1\n    }}\n}}\n",
+        sync("        VI_1")
     );
     assert_problem(
-        &format!(
-            "{}vrrp_sync_group G2 {{\n    group {{\n        VI_1\n    }}\n}}\n",
-            sync("        VI_1")
-        ),
-        Severity::Error,
+        &both,
+        Severity::Warning,
         15,
         9,
-        "vrrp_instance 'VI_1' is a member of both sync groups 'G1' and 'G2'",
+        "vrrp_instance 'VI_1' is a member of both sync groups 'G1' and 'G2'; it is left out of 'G2'",
     );
+    assert_problem(
+        &both,
+        Severity::Warning,
+        8,
+        1,
+        "vrrp_sync_group G1 has only 1 vrrp_instance(s)",
+    );
+    assert_problem(
+        &both,
+        Severity::Warning,
+        13,
+        1,
+        "vrrp_sync_group G2 has no member left; it is ignored",
+    );
+    let groups: Vec<String> = loaded(&both)
+        .config
+        .vrrp_sync_groups
+        .iter()
+        .map(|g| format!("{}:{}", g.name, g.group.join(",")))
+        .collect();
+    assert_eq!(groups, ["G1:VI_1"]);
     assert_problem(
         "global_defs {\n    lvs_sync_daemon eth0 inst VI_NONE\n}\n",
         Severity::Error,
@@ -1851,6 +1886,8 @@ struct DumpedInstance {
     /// "Send advert after receive lower priority advert" (the opposite of lower_prio_no_advert).
     advert_after_lower_prio: String,
     advert_after_higher_prio: String,
+    /// "" when the instance is in no sync group.
+    sync_group: String,
     promote_secondaries: String,
     /// "ADDR (from configuration)", or "(none)" (the test's interfaces have no address).
     src_ip: String,
@@ -2019,6 +2056,7 @@ fn parse_dump(lines: &[String]) -> Dump {
                     "Send advert after receive higher priority advert",
                 );
                 set(&mut i.promote_secondaries, "Promote_secondaries");
+                set(&mut i.sync_group, "Sync group");
                 set(&mut i.src_ip, "Using src_ip");
                 if let Some(group) = t.strip_prefix("Multicast address ") {
                     let group = group.split([' ', ',']).next().unwrap_or("");
@@ -2159,6 +2197,7 @@ fn keepalived_reads_the_same_vrrp_values() {
         (fixtures().join("families.conf"), vec!["x"]),
         (fixtures().join("state_priority.conf"), vec!["x"]),
         (fixtures().join("strict.conf"), vec!["x"]),
+        (fixtures().join("sync_groups.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()
@@ -2295,6 +2334,10 @@ fn keepalived_reads_the_same_vrrp_values() {
                     garp_lower_prio_repeat: i.garp.lower_prio_repeat.to_string(),
                     advert_after_lower_prio: (!i.lower_prio_no_advert).to_string(),
                     advert_after_higher_prio: i.higher_prio_send_advert.to_string(),
+                    sync_group: c
+                        .sync_group_of(name)
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default(),
                     promote_secondaries: if i.promote_secondaries {
                         "enabled"
                     } else {
@@ -2847,6 +2890,40 @@ fn repairs_are_the_ones_keepalived_makes() {
             vi("    version 3"),
             "vrrp_instance VI_1 has no virtual_ipaddress (required with VRRP version 3",
             "No VIP specified; at least one is required",
+        ),
+        (
+            vi(&format!("    track_script {{\n        chk_missing\n    }}\n{vip}")),
+            "vrrp_script 'chk_missing' is not defined; the reference is ignored",
+            "track script chk_missing not found, ignoring",
+        ),
+        (
+            format!("vrrp_script chk {{\n    interval 2\n}}\n{}", vi(vip)),
+            "vrrp_script chk has no script; it is ignored",
+            "No script set for vrrp_script chk - removing",
+        ),
+        (
+            format!(
+                "{}vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        NOPE\n    }}\n}}\n",
+                vi(vip)
+            ),
+            "'NOPE' is not defined; the reference is ignored",
+            "Virtual router NOPE specified in sync group G1 doesn't exist - ignoring",
+        ),
+        (
+            format!(
+                "{}vrrp_sync_group G1 {{\n    group {{\n        VI_1\n    }}\n}}\n",
+                vi(vip)
+            ),
+            "vrrp_sync_group G1 has only 1 vrrp_instance(s)",
+            "Sync group G1 has only 1 virtual router(s)",
+        ),
+        (
+            format!(
+                "{}vrrp_sync_group G1 {{\n    group {{\n        VI_1\n    }}\n}}\nvrrp_sync_group G2 {{\n    group {{\n        VI_1\n    }}\n}}\n",
+                vi(vip)
+            ),
+            "is a member of both sync groups 'G1' and 'G2'; it is left out of 'G2'",
+            "Virtual router VI_1 cannot exist in more than one sync group; ignoring G2",
         ),
         (
             // AH makes the state BACKUP first, so nopreempt stays (keepalived's order).

@@ -87,54 +87,94 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             diags,
         );
     }
-    let scripts: HashSet<&str> = c.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
-    let tracked = c
-        .vrrp_instances
-        .iter()
-        .flat_map(|i| &i.track_scripts)
-        .chain(c.vrrp_sync_groups.iter().flat_map(|g| &g.track_scripts));
-    for t in tracked {
-        if !scripts.contains(t.name.as_str()) {
+    // keepalived ignores references to scripts that do not exist (with a warning).
+    let scripts: HashSet<String> = c.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
+    let keep_known = |list: &mut Vec<super::model::TrackedScript>, diags: &mut Vec<Diagnostic>| {
+        list.retain(|t| {
+            if scripts.contains(&t.name) {
+                return true;
+            }
             diags.push(
-                Diagnostic::error(
+                Diagnostic::warning(
                     t.span,
-                    Problem::UnknownReference {
+                    Problem::UnknownReferenceIgnored {
                         what: "vrrp_script".into(),
                         name: t.name.clone(),
                     },
                 )
                 .expected("the name of a vrrp_script block"),
             );
-        }
+            false
+        })
+    };
+    for i in &mut c.vrrp_instances {
+        keep_known(&mut i.track_scripts, diags);
     }
-    let instances: HashSet<&str> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
-    let mut member_of: HashMap<&str, &str> = HashMap::new();
-    for g in &c.vrrp_sync_groups {
-        for (k, m) in g.group.iter().enumerate() {
-            let span = g.group_spans.get(k).copied().unwrap_or(g.span);
-            if !instances.contains(m.as_str()) {
-                diags.push(Diagnostic::error(
+    for g in &mut c.vrrp_sync_groups {
+        keep_known(&mut g.track_scripts, diags);
+    }
+    // Sync group members: unknown ones and ones already in an earlier group are left
+    // out, a group left empty is dropped, as keepalived does.
+    let instances: HashSet<String> = c.vrrp_instances.iter().map(|i| i.name.clone()).collect();
+    let mut member_of: HashMap<String, String> = HashMap::new();
+    for g in &mut c.vrrp_sync_groups {
+        let members = std::mem::take(&mut g.group);
+        let spans = std::mem::take(&mut g.group_spans);
+        for (k, m) in members.into_iter().enumerate() {
+            let span = spans.get(k).copied().unwrap_or(g.span);
+            if !instances.contains(&m) {
+                diags.push(Diagnostic::warning(
                     span,
-                    Problem::UnknownReference {
+                    Problem::UnknownReferenceIgnored {
                         what: format!("vrrp_instance (member of sync group {})", g.name),
-                        name: m.clone(),
+                        name: m,
                     },
                 ));
+                continue;
             }
-            if let Some(first) = member_of.insert(m.as_str(), g.name.as_str()) {
-                if first != g.name {
-                    diags.push(Diagnostic::error(
+            match member_of.get(&m) {
+                Some(first) if *first != g.name => {
+                    diags.push(Diagnostic::warning(
                         span,
                         Problem::InstanceInTwoSyncGroups {
-                            instance: m.clone(),
-                            first: first.into(),
+                            instance: m,
+                            first: first.clone(),
                             second: g.name.clone(),
                         },
                     ));
+                    continue;
+                }
+                Some(_) => continue, // listed twice in the same group
+                None => {
+                    member_of.insert(m.clone(), g.name.clone());
                 }
             }
+            g.group.push(m);
+            g.group_spans.push(span);
         }
     }
+    c.vrrp_sync_groups.retain(|g| {
+        if g.group.len() == 1 {
+            diags.push(Diagnostic::warning(
+                g.span,
+                Problem::SmallSyncGroup {
+                    group: g.name.clone(),
+                    members: 1,
+                },
+            ));
+        }
+        if g.group.is_empty() {
+            diags.push(Diagnostic::warning(
+                g.span,
+                Problem::MissingRequired {
+                    object: format!("vrrp_sync_group {}", g.name),
+                    what: "member left; it is ignored (as keepalived does)".into(),
+                },
+            ));
+            return false;
+        }
+        true
+    });
     if let Some(d) = &c.global.lvs_sync_daemon {
         if let Some(inst) = &d.instance {
             if !instances.contains(inst.as_str()) {

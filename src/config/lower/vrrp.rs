@@ -110,11 +110,12 @@ pub(super) fn vrrp_script(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpScript> {
     }
     let name = name?;
     let Some(command) = script else {
-        cx.error(
+        // keepalived: "No script set for vrrp_script X - removing".
+        cx.warning(
             node.span(),
             Problem::MissingRequired {
                 object: format!("vrrp_script {name}"),
-                what: "script".into(),
+                what: "script; it is ignored (as keepalived does)".into(),
             },
         );
         return None;
