@@ -684,6 +684,25 @@ fn absurd_nesting_is_an_error_not_a_stack_overflow() {
 }
 
 #[test]
+fn self_doubling_multi_line_parameter_stops_at_the_error_cap() {
+    // Each substitution doubles the lines: without stopping at the error cap this ran
+    // until the 2 000 000-line budget (seconds here, a timeout under the fuzzer).
+    let start = Instant::now();
+    let (_p, r, _s) = load_text("$X=$X \\\n$X\n$X\n");
+    let d = r.expect_err("runaway substitution");
+    assert!(d
+        .items
+        .iter()
+        .any(|d| matches!(d.problem, Problem::SubstitutionTooDeep { .. })));
+    assert!(d.items.len() <= config::MAX_DIAGNOSTICS + 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn nesting_limit_error_names_the_first_block_too_deep() {
     let limit = config::tree::MAX_NESTING_DEPTH;
     assert_problem(

@@ -48,6 +48,8 @@ pub struct Preprocessor<'a> {
     files: Vec<FileCursor>,
     pending: Vec<Pending>,
     lines: usize,
+    /// Errors reported so far (the run stops past [`super::MAX_DIAGNOSTICS`]).
+    errors: usize,
     stopped: bool,
     follow_includes: bool,
 }
@@ -66,6 +68,7 @@ impl<'a> Preprocessor<'a> {
             files: Vec::new(),
             pending: Vec::new(),
             lines: 0,
+            errors: 0,
             stopped: false,
             follow_includes: true,
         }
@@ -120,6 +123,13 @@ impl<'a> Preprocessor<'a> {
 
     fn error(&mut self, span: impl Into<Option<Span>>, problem: Problem) {
         self.diags.push(Diagnostic::error(span, problem));
+        // Past the cap nothing more is shown and the configuration is refused anyway:
+        // stop, so runaway expansions (a parameter referring to itself through several
+        // multi-line parameters) cannot keep producing errors.
+        self.errors += 1;
+        if self.errors > super::MAX_DIAGNOSTICS {
+            self.stopped = true;
+        }
     }
 
     fn count_line(&mut self, span: Span) -> bool {
