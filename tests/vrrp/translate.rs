@@ -127,7 +127,9 @@ fn keywords_map_to_the_core_configuration() {
     assert_eq!(i.version, Version::V3);
     assert_eq!(i.src_addr, Some("10.0.0.1".parse::<IpAddr>().expect("ip")));
     assert!(!i.preempt);
-    assert_eq!(i.preempt_delay, Duration::from_secs(4));
+    // keepalived 2.2.7 clears preempt_delay under nopreempt ("incompatible
+    // with nopreempt mode - resetting"), and so does the config layer.
+    assert_eq!(i.preempt_delay, Duration::ZERO);
     assert_eq!(i.garp.master_delay, Duration::from_secs(2));
     assert_eq!(i.garp.master_repeat, 3);
     assert_eq!(i.garp.master_refresh, Duration::from_secs(30));
