@@ -392,6 +392,36 @@ testbed::uml_test! {
         assert_eq!(json_u64(&s, "ipvs_writes"), 1, "{s}");
     }
 
+    /// A reload that changes the VRRP section (a second VIP) applies it;
+    /// the IPVS table is not touched. (lvsd restarts its VRRP runner for
+    /// such a reload: the instance re-elects itself, see the README.)
+    fn reload_changing_vrrp_applies_the_new_vip() {
+        let site = Site::new("rv");
+        let conf_text = dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]);
+        let conf = site.write_config("d.conf", &conf_text);
+        let d = site.lvsd(DIR1, "d", &conf, &[]);
+        site.wait("the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let before = json_u64(&site.status("d").unwrap_or_default(), "ipvs_writes");
+        let more = conf_text.replace(
+            "        10.0.0.100/24 dev eth0\n",
+            "        10.0.0.100/24 dev eth0\n        10.0.0.101/24 dev eth0\n",
+        );
+        assert_ne!(more, conf_text);
+        std::fs::write(&conf, more).unwrap_or_else(|e| panic!("{e}"));
+        signal(&d, Signal::SIGHUP);
+        let has = |a: &str| {
+            site.ns(DIR1)
+                .ip(&["-o", "addr", "show", "dev", "eth0"])
+                .is_ok_and(|o| o.contains(&format!("inet {a}/")))
+        };
+        site.wait("the new VIP", SLOW, || has("10.0.0.101") && has("10.0.0.100"));
+        let s = site.status("d").unwrap_or_default();
+        assert_eq!(json_u64(&s, "reloads"), 1, "{s}");
+        assert_eq!(json_u64(&s, "ipvs_writes"), before, "{s}\n{}", d.logs());
+        assert!(site.get("/").is_ok());
+    }
+
     /// A real server removed by a reload is drained: it stays at weight 0
     /// while its long-lived connection runs (which completes), new requests
     /// go elsewhere, and it is deleted once the kernel holds no connection
