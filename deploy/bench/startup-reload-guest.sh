@@ -13,7 +13,7 @@
 #            programs IPVS; for lvsd also its own counter (lvsd status).
 # Environment: BENCH_LVSD (lvsd binary; empty: keepalived only),
 # BENCH_VS / BENCH_RS (100 / 100), BENCH_DELAY_LOOP (30), BENCH_TIMEOUT
-# (seconds per phase, 300), LAB_DIR (work dir).
+# (seconds per phase, 300), BENCH_LOGS (keep logs there), LAB_DIR (work dir).
 set -eu
 
 vs_count=${BENCH_VS:-100} rs_count=${BENCH_RS:-100}
@@ -111,9 +111,26 @@ wait_weight() {
     done
 }
 # netlink_writes FILE: sendmsg/sendto calls to an AF_NETLINK address in an strace log.
-netlink_writes() { grep -cE '(sendmsg|sendto)\(.*AF_NETLINK' "$1" || true; }
+# netlink_writes FILE: IPVS write commands in an strace log of sendmsg/sendto:
+# each netlink message's generic-netlink command byte (the first payload
+# byte) is one of IPVS's NEW/SET/DEL/FLUSH/ZERO commands; family look-ups
+# (nlctrl, type 0x10) and GET dumps are reads. (UML's strace cannot name
+# the netlink family, so the command byte decides.)
+netlink_writes() {
+    grep -oE 'nlmsg_type=[^,]*, nlmsg_flags=[^}]*\}, "\\x[0-9a-f]{2}' "$1" |
+        sed -E 's/^nlmsg_type=([^ ,]*).*"\\x(..)$/\1 \2/' |
+        awk '$1 != "nlctrl" && $1 != "0x10" && $2 ~ /^(01|02|03|05|06|07|09|0a|0c|0e|10|11)$/ { n++ }
+             END { print n + 0 }'
+}
+# write_commands FILE: the IPVS write commands in FILE, as "cmd=COUNT" (hex).
+write_commands() {
+    grep -oE 'nlmsg_type=[^,]*, nlmsg_flags=[^}]*\}, "\\x[0-9a-f]{2}' "$1" |
+        sed -E 's/^nlmsg_type=([^ ,]*).*"\\x(..)$/\1 \2/' |
+        awk '$1 != "nlctrl" && $1 != "0x10" && $2 ~ /^(01|02|03|05|06|07|09|0a|0c|0e|10|11)$/ { n[$2]++ }
+             END { for (c in n) printf "cmd 0x%s x%d ", c, n[c] }'
+}
 lvsd_writes() {
-    "$lvsd" status --json -s "$work/lvsd.sock" 2>/dev/null |
+    "$lvsd" status --json -s "$work/lvsd.sock" 2>>"$work/lvsd-status.err" |
         sed -n 's/.*"ipvs_writes": *\([0-9]*\).*/\1/p'
 }
 
@@ -159,6 +176,7 @@ bench() {
 
     before=
     [ "$name" = lvsd ] && before=$(lvsd_writes)
+    [ "$name" = lvsd ] && [ -z "$before" ] && log "$name: lvsd status failed: $(tail -n 3 "$work/lvsd-status.err")"
     cp "$work/weight5.conf" "$work/running.conf"
     t0=$(now)
     kill -HUP "$main_pid"
@@ -171,14 +189,20 @@ bench() {
     sleep 3
     if [ -n "$before" ]; then
         after=$(lvsd_writes)
-        log "$name: IPVS writes of that reload (lvsd status): $((after - before))"
-        eval "${name}_counter=$((after - before))"
+        if [ -n "$after" ]; then
+            eval "${name}_counter=$((after - before))"
+            log "$name: IPVS writes of that reload (lvsd status): $((after - before))"
+        else
+            log "$name: lvsd status failed: $(tail -n 3 "$work/lvsd-status.err")"
+        fi
     fi
 
     # A second reload under strace, for the write count only.
-    strace -f -qq -e trace=sendmsg,sendto -s 0 -o "$work/$name.strace" -p "$writer_pid" &
+    strace -f -qq -yy -s 64 -e trace=sendmsg,sendto -o "$work/$name.strace" -p "$writer_pid" &
     strace_pid=$!
     sleep 2
+    before=
+    [ "$name" = lvsd ] && before=$(lvsd_writes)
     cp "$work/weight6.conf" "$work/running.conf"
     kill -HUP "$main_pid"
     wait_weight 6 || { log "$name: FAILED: weight 6 not visible"; status=1; }
@@ -186,7 +210,10 @@ bench() {
     kill -INT "$strace_pid" 2>/dev/null || true
     wait "$strace_pid" 2>/dev/null || true
     writes=$(netlink_writes "$work/$name.strace")
-    log "$name: IPVS netlink writes of a reload (strace): $writes"
+    if [ -n "$before" ] && after=$(lvsd_writes) && [ -n "$after" ]; then
+        log "$name: IPVS writes of the traced reload (lvsd status): $((after - before))"
+    fi
+    log "$name: IPVS netlink writes of a reload (strace): $writes ($(write_commands "$work/$name.strace"))"
 
     eval "${name}_startup=$startup ${name}_reload=${reload:-} ${name}_writes=$writes"
     kill -TERM "$main_pid" 2>/dev/null || true
@@ -194,6 +221,14 @@ bench() {
     while kill -0 "$main_pid" 2>/dev/null && [ $tries -gt 0 ]; do sleep 0.1; tries=$((tries - 1)); done
     kill -9 "-$(cat "$work/director.pid")" 2>/dev/null || true
     rm -f "$work/director.pid"
+}
+
+# BENCH_LOGS=DIR keeps the directors' logs and strace files (host path).
+keep_logs() {
+    if [ -n "${BENCH_LOGS:-}" ]; then
+        mkdir -p "$BENCH_LOGS"
+        cp "$work"/*.log "$work"/*.strace "$BENCH_LOGS"/ 2>/dev/null || true
+    fi
 }
 
 bench keepalived
@@ -210,4 +245,5 @@ if [ -n "$lvsd" ]; then
 else
     log "BENCH_LVSD unset: keepalived only"
 fi
+keep_logs
 exit $status

@@ -1,13 +1,14 @@
 //! Real traffic through a VIP the crate programs, inside UML: a client
 //! namespace reaches two nginx real servers (each answering its own name)
 //! through the guest's root namespace acting as director, in NAT, DR and
-//! TUN (IP-in-IP) modes; both real servers answer, and the crate's dump
-//! shows the connections in each real server's counters (which zeroing
-//! clears).
+//! TUN (IP-in-IP, GRE, GUE) modes, and over IPv6 in NAT and DR modes; both
+//! real servers answer, and the crate's dump shows the connections in each
+//! real server's counters (which zeroing clears).
 //!
-//! Topology (one guest per test; names carry the pid):
+//! Topology (one guest per test; names carry the pid; IPv6 beside IPv4):
 //!   client ns 10.50.0.2 --veth-- director (root ns) 10.50.0.1, VIP 10.50.0.100
 //!   director bridge 10.60.0.1 --veth-- rs1 ns 10.60.0.11, rs2 ns 10.60.0.12
+//!   (fd50::2, fd50::1, VIP fd50::100; fd60::1, fd60::11, fd60::12)
 
 use std::net::IpAddr;
 use std::process::Command;
@@ -19,6 +20,9 @@ use testbed::netns::Netns;
 use testbed::process::ProcessGuard;
 
 const VIP: &str = "10.50.0.100";
+const VIP6: &str = "fd50::100";
+/// UDP port the real servers decapsulate GUE on.
+const GUE_PORT: u16 = 6080;
 
 fn sh(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
@@ -68,6 +72,8 @@ impl Lab {
         let to_client = format!("lvc{pid}");
         let mut links = RootLinks(Vec::new());
 
+        // GRE and GUE decapsulation on the real servers.
+        sh("modprobe", &["-a", "ip_gre", "fou"]);
         sh("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
         // DR and TUN replies come back through the director with the VIP,
         // a local address, as source: accept them instead of calling them
@@ -98,6 +104,34 @@ impl Lab {
             &["addr", "add", &format!("{VIP}/32"), "dev", &to_client],
         );
         sh("ip", &["link", "set", &to_client, "up"]);
+        // IPv6 beside IPv4 (nodad: usable at once).
+        sh(
+            "ip",
+            &[
+                "-6",
+                "addr",
+                "add",
+                "fd50::1/64",
+                "dev",
+                &to_client,
+                "nodad",
+            ],
+        );
+        sh(
+            "ip",
+            &[
+                "-6",
+                "addr",
+                "add",
+                &format!("{VIP6}/128"),
+                "dev",
+                &to_client,
+                "nodad",
+            ],
+        );
+        client
+            .ip(&["-6", "addr", "add", "fd50::2/64", "dev", "eth0", "nodad"])
+            .expect("client addr6");
         client
             .ip(&["addr", "add", "10.50.0.2/24", "dev", "eth0"])
             .expect("client addr");
@@ -107,11 +141,19 @@ impl Lab {
         client
             .ip(&["route", "add", "default", "via", "10.50.0.1"])
             .expect("client route");
+        client
+            .ip(&["-6", "route", "add", "default", "via", "fd50::1"])
+            .expect("client route6");
 
         sh("ip", &["link", "add", &bridge, "type", "bridge"]);
         links.0.push(bridge.clone());
         sh("ip", &["addr", "add", "10.60.0.1/24", "dev", &bridge]);
         sh("ip", &["link", "set", &bridge, "up"]);
+        sh(
+            "ip",
+            &["-6", "addr", "add", "fd60::1/64", "dev", &bridge, "nodad"],
+        );
+        sh("sysctl", &["-qw", "net.ipv6.conf.all.forwarding=1"]);
         sh(
             "sysctl",
             &["-qw", &format!("net.ipv4.conf.{bridge}.accept_local=1")],
@@ -147,6 +189,20 @@ impl Lab {
             ns.ip(&["addr", "add", &format!("10.60.0.1{i}/24"), "dev", "eth0"])
                 .expect("rs addr");
             ns.ip(&["link", "set", "eth0", "up"]).expect("rs up");
+            ns.ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("fd60::1{i}/64"),
+                "dev",
+                "eth0",
+                "nodad",
+            ])
+            .expect("rs addr6");
+            ns.ip(&["-6", "route", "add", "default", "via", "fd60::1"])
+                .expect("rs route6");
+            ns.ip(&["-6", "addr", "add", &format!("{VIP6}/128"), "dev", "lo"])
+                .expect("vip6 on lo");
             ns.ip(&["route", "add", "default", "via", "10.60.0.1"])
                 .expect("rs route");
             // DR/TUN: accept the VIP without answering ARP for it; TUN:
@@ -154,11 +210,15 @@ impl Lab {
             ns.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"])
                 .expect("vip on lo");
             ns.ip(&["link", "set", "tunl0", "up"]).expect("tunl0 up");
+            ns.ip(&["link", "set", "gre0", "up"]).expect("gre0 up");
+            ns.ip(&["fou", "add", "port", &GUE_PORT.to_string(), "gue"])
+                .expect("fou port");
             for (k, v) in [
                 ("net.ipv4.conf.all.arp_ignore", "1"),
                 ("net.ipv4.conf.all.arp_announce", "2"),
                 ("net.ipv4.conf.all.rp_filter", "0"),
                 ("net.ipv4.conf.tunl0.rp_filter", "0"),
+                ("net.ipv4.conf.gre0.rp_filter", "0"),
                 ("net.ipv4.conf.eth0.rp_filter", "0"),
             ] {
                 ns.sysctl(k, v).expect("sysctl");
@@ -171,7 +231,7 @@ impl Lab {
                  events {{ worker_connections 64; }}\n\
                  http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                  \x20 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-                 \x20 server {{ listen 80; location / {{ return 200 \"{name}\\n\"; }} }}\n}}\n"
+                 \x20 server {{ listen 80; listen [::]:80; location / {{ return 200 \"{name}\\n\"; }} }}\n}}\n"
             );
             let conf_path = dir.join("nginx.conf");
             std::fs::write(&conf_path, conf).expect("nginx.conf");
@@ -208,13 +268,14 @@ impl Lab {
 
     /// GETs the VIP from the client until both names were seen (or a
     /// deadline passes); returns what answered, in order.
-    fn fetch_until_both(&self) -> Vec<String> {
+    fn fetch_until_both(&self, vip: IpAddr) -> Vec<String> {
+        let url = format!("http://{}/", SocketText(vip, 80));
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut answers = Vec::new();
         while Instant::now() < deadline {
             let out = self
                 .client
-                .exec(&["curl", "-s", "--max-time", "5", &format!("http://{VIP}/")])
+                .exec(&["curl", "-s", "-g", "--max-time", "5", &url])
                 .expect("curl");
             let body = String::from_utf8_lossy(&out.stdout).trim().to_owned();
             answers.push(if body.is_empty() {
@@ -230,17 +291,33 @@ impl Lab {
     }
 }
 
-fn through_vip(forward: Forward) {
+fn through_vip(forward: Forward, tunnel: TunnelType) {
+    through(ip(VIP), ["10.60.0.11", "10.60.0.12"], forward, tunnel);
+}
+
+fn through_vip6(forward: Forward) {
+    through(
+        ip(VIP6),
+        ["fd60::11", "fd60::12"],
+        forward,
+        TunnelType::Ipip,
+    );
+}
+
+fn through(vip: IpAddr, real_servers: [&str; 2], forward: Forward, tunnel: TunnelType) {
     let lab = Lab::new();
     assert_eq!(lab.real_servers.len(), 2);
     let key = ServiceKey::Inet {
         protocol: Protocol::Tcp,
-        addr: ip(VIP),
+        addr: vip,
         port: 80,
     };
     let dest = |a: &str| {
         let mut d = Destination::new(ip(a), 80, forward, 1);
-        d.tunnel_type = TunnelType::Ipip;
+        d.tunnel_type = tunnel;
+        if tunnel == TunnelType::Gue {
+            d.tunnel_port = GUE_PORT;
+        }
         d
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -250,16 +327,16 @@ fn through_vip(forward: Forward) {
     let mut client = rt.block_on(IpvsClient::connect()).expect("connect");
     rt.block_on(client.apply(&[
         Op::AddService(Service::new(key, Scheduler::Rr)),
-        Op::AddDest(key, dest("10.60.0.11")),
-        Op::AddDest(key, dest("10.60.0.12")),
+        Op::AddDest(key, dest(real_servers[0])),
+        Op::AddDest(key, dest(real_servers[1])),
     ]))
     .expect("program the VIP");
 
-    let answers = lab.fetch_until_both();
+    let answers = lab.fetch_until_both(vip);
     let rules = sh("ipvsadm", &["-Ln"]);
     assert!(
         answers.iter().any(|a| a == "rs1") && answers.iter().any(|a| a == "rs2"),
-        "{forward:?}: answers {answers:?}\n{rules}\nwork dir {}",
+        "{forward:?} {tunnel:?}: answers {answers:?}\n{rules}\nwork dir {}",
         lab.work.path().display()
     );
 
@@ -297,16 +374,36 @@ fn through_vip(forward: Forward) {
 testbed::uml_test! {
     /// NAT (masquerading): both real servers answer through the VIP.
     fn nat_both_real_servers_answer_through_the_vip() {
-        through_vip(Forward::Masq);
+        through_vip(Forward::Masq, TunnelType::Ipip);
     }
 
     /// Direct routing: both real servers answer through the VIP.
     fn dr_both_real_servers_answer_through_the_vip() {
-        through_vip(Forward::Route);
+        through_vip(Forward::Route, TunnelType::Ipip);
     }
 
     /// IP-in-IP tunnelling: both real servers answer through the VIP.
     fn tun_both_real_servers_answer_through_the_vip() {
-        through_vip(Forward::Tunnel);
+        through_vip(Forward::Tunnel, TunnelType::Ipip);
+    }
+
+    /// IPv6 NAT: both real servers answer through an IPv6 VIP.
+    fn nat6_both_real_servers_answer_through_the_vip() {
+        through_vip6(Forward::Masq);
+    }
+
+    /// IPv6 direct routing: both real servers answer through an IPv6 VIP.
+    fn dr6_both_real_servers_answer_through_the_vip() {
+        through_vip6(Forward::Route);
+    }
+
+    /// GRE tunnelling (`--tun-type gre`): both real servers answer.
+    fn tun_gre_both_real_servers_answer_through_the_vip() {
+        through_vip(Forward::Tunnel, TunnelType::Gre);
+    }
+
+    /// GUE tunnelling (`--tun-type gue --tun-port 6080`): both answer.
+    fn tun_gue_both_real_servers_answer_through_the_vip() {
+        through_vip(Forward::Tunnel, TunnelType::Gue);
     }
 }

@@ -444,16 +444,18 @@ fn virtual_servers(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             }
             if let Some(f) = vs_family {
                 if rs.method.kind != LbKind::Tun && IpFamily::of(&rs.address) != f {
-                    diags.push(Diagnostic::error(
+                    diags.push(Diagnostic::warning(
                         rs.span,
                         Problem::VirtualServerConflict {
                             virtual_server: label.clone(),
                             reason: format!(
-                                "real server {} is of another address family (only TUN real servers may be)",
+                                "real server {} is of another address family (only TUN real \
+                                 servers may be); it is ignored (as keepalived does)",
                                 rs.address
                             ),
                         },
                     ));
+                    continue;
                 }
             }
             if rs.method.kind != LbKind::Nat && group.is_none() {

@@ -932,7 +932,7 @@ pub struct VrrpNotify {
     /// Called for every transition with `TYPE NAME STATE PRIORITY` appended.
     pub any: Option<ScriptCommand>,
     pub master_rx_lower_pri: Option<ScriptCommand>,
-    /// Sync groups: `notify_deleted [script]` (`Some(None)` = flag only).
+    /// `notify_deleted [script]` (instances and sync groups; `Some(None)` = flag only).
     pub deleted: Option<Option<ScriptCommand>>,
 }
 
@@ -1118,6 +1118,8 @@ pub struct SchedulerFlags {
     pub port: bool,
     /// One-packet scheduling (UDP).
     pub ops: bool,
+    /// `hashed` (IP_VS_SVC_F_HASHED; keepalived accepts it, the kernel sets it itself).
+    pub hashed: bool,
 }
 
 /// `sorry_server IP [PORT]` with its options.
@@ -1156,6 +1158,8 @@ pub struct VirtualServer {
     pub smtp_alert: Option<bool>,
     pub virtualhost: Option<String>,
     pub snmp_name: Option<String>,
+    /// `weight 1..65535`: accepted by keepalived 2.2.7 in virtual_server (undocumented).
+    pub weight: Option<u16>,
     pub alpha: bool,
     pub omega: bool,
     /// Default 1.

@@ -195,6 +195,15 @@ fn notify_keyword(cx: &mut Cx<'_>, n: &Node, notify: &mut VrrpNotify) -> bool {
         "notify_stop" => notify.stop = cx.script(n),
         "notify" => notify.any = cx.script(n),
         "notify_master_rx_lower_pri" => notify.master_rx_lower_pri = cx.script(n),
+        // Documented for sync groups; keepalived 2.2.7 takes it in vrrp_instance: both work.
+        "notify_deleted" => {
+            notify.deleted = Some(if n.args.is_empty() {
+                cx.no_block(n);
+                None
+            } else {
+                cx.script(n)
+            })
+        }
         _ => return false,
     }
     true
@@ -230,14 +239,6 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
             }
             "track_interface" => g.track_interfaces = track_interfaces(cx, n),
             "track_script" => g.track_scripts = track_scripts(cx, n),
-            "notify_deleted" => {
-                g.notify.deleted = Some(if n.args.is_empty() {
-                    cx.no_block(n);
-                    None
-                } else {
-                    cx.script(n)
-                })
-            }
             "notify_priority_changes" => g.notify_priority_changes = cx.flag(n),
             "smtp_alert" => g.smtp_alert = Some(cx.flag(n)),
             "global_tracking" => g.global_tracking = cx.flag(n),
