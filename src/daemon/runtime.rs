@@ -23,6 +23,8 @@ use crate::config::model::LvsSyncDaemon;
 use crate::config::{self, ConfigOptions};
 use crate::director::plan::{plan, scoped};
 use crate::director::{translate, Action, Director, DirectorSpec};
+use crate::vrrp::config::RunAs;
+use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
 
 /// One loaded configuration, translated for each part.
@@ -30,6 +32,8 @@ struct LoadedConfig {
     director: DirectorSpec,
     vrrp: VrrpConfig,
     sync: Option<LvsSyncDaemon>,
+    /// `global_defs { script_user }`: who runs notify/quorum scripts.
+    script_user: Option<RunAs>,
 }
 
 fn load(opts: &Options) -> Result<LoadedConfig, String> {
@@ -47,6 +51,10 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
         director,
         vrrp,
         sync: loaded.config.global.lvs_sync_daemon.clone(),
+        script_user: loaded.config.global.script_user.as_ref().map(|r| RunAs {
+            user: r.user.clone(),
+            group: r.group.clone(),
+        }),
     })
 }
 
@@ -151,6 +159,7 @@ struct Daemon<K: Kernel> {
     vrrp: Option<VrrpTask>,
     sync: Option<LvsSyncDaemon>,
     sync_running: Option<SyncState>,
+    script_user: Option<RunAs>,
 }
 
 impl<K: Kernel> Daemon<K> {
@@ -177,8 +186,22 @@ impl<K: Kernel> Daemon<K> {
                 }
                 Action::StopChecks { key } => self.pool.stop(&key),
                 Action::RunScript { script, why } => {
-                    tracing::info!("{why}: running {}", script.command);
-                    crate::vrrp::notify::spawn_all(&[script.command]);
+                    // The script's own user, else script_user, else keepalived's default.
+                    let run_as = script
+                        .user
+                        .clone()
+                        .map(|user| RunAs {
+                            user,
+                            group: script.group.clone(),
+                        })
+                        .or_else(|| self.script_user.clone());
+                    match notify::resolve(run_as.as_ref()) {
+                        Ok(creds) => {
+                            tracing::info!("{why}: running {}", script.command);
+                            notify::spawn_all(&[script.command], creds);
+                        }
+                        Err(e) => tracing::error!("{why}: not running {}: {e}", script.command),
+                    }
                 }
             }
         }
@@ -277,6 +300,7 @@ impl<K: Kernel> Daemon<K> {
                 self.reloads += 1;
                 self.last_reload_error = None;
                 self.previously_owned = self.scope();
+                self.script_user = loaded.script_user;
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
                 // Plan against what we programmed (no table dump: a reload
@@ -461,6 +485,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         vrrp: None,
         sync: loaded.sync,
         sync_running: None,
+        script_user: loaded.script_user,
     };
     d.reconcile().await;
     if let Some(cfg) = &d.sync {

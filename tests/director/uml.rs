@@ -109,21 +109,33 @@ fn requests_until_ten_in_a_row(site: &Site, logs_of: &testbed::process::ProcessG
 fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
     let mut site = Site::with_kind(prefix, kind);
     // The kernel's connection sync follows VRRP: master sends, backup receives.
+    // Also a notify_down script on each real server of director 1.
+    let down_mark = site.path("notify-down");
     let with_sync = |c: String| {
         c.replace(
             "router_id lvsd_test",
             "router_id lvsd_test\n    lvs_sync_daemon eth0 VI_1",
         )
     };
+    let with_notify = |c: String| {
+        c.replace(
+            "        weight 1\n",
+            &format!(
+                "        weight 1\n        notify_down \"/usr/bin/touch {}\"\n",
+                down_mark.display()
+            ),
+        )
+    };
     let c1 = site.write_config(
         "dir1.conf",
-        &with_sync(director_config(
+        &with_notify(with_sync(director_config(
             kind,
             "MASTER",
             150,
             &["10.0.0.4", "10.0.0.5"],
-        )),
+        ))),
     );
+    assert!(!down_mark.exists());
     let c2 = site.write_config(
         "dir2.conf",
         &with_sync(director_config(
@@ -167,6 +179,7 @@ fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
     site.wait("rs2 to leave dir1's table", SLOW, || {
         site.active_reals(DIR1) == [RS1]
     });
+    site.wait("dir1's notify_down script", SLOW, || down_mark.exists());
     let took = t0.elapsed();
     report(&format!(
         "{kind:?}: stopped nginx left the table after {took:?} (bound 5 s)"
