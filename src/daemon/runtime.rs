@@ -225,6 +225,69 @@ impl<K: Kernel> Daemon<K> {
         }
     }
 
+    /// Logs a batch: every operation when few, else counts (each at debug).
+    fn log_ops(ops: &[ipvs::ops::Op]) {
+        if ops.len() <= 20 {
+            for op in ops {
+                tracing::info!("IPVS: {op}");
+            }
+        } else {
+            tracing::info!("IPVS: {:?}", ipvs::reconcile::PlanSummary::of(ops));
+            for op in ops {
+                tracing::debug!("IPVS: {op}");
+            }
+        }
+    }
+
+    /// Brings the services of the virtual servers in `names` to the
+    /// director's desired state, planning against the programmed table only
+    /// for them (a checker transition costs its virtual server, not the
+    /// whole table). Without a programmed table: the full reconcile.
+    async fn reconcile_virtual_servers(&mut self, names: &BTreeSet<String>) {
+        let Some(programmed) = self.programmed.as_mut() else {
+            return self.reconcile().await;
+        };
+        let desired = self.director.desired_for(names);
+        let keys: BTreeSet<ServiceKey> = desired.services.iter().map(|(s, _)| s.key).collect();
+        let current = Table {
+            services: programmed
+                .services
+                .iter()
+                .filter(|(s, _)| keys.contains(&s.key))
+                .cloned()
+                .collect(),
+        };
+        let ops = plan(&desired, &current);
+        if ops.is_empty() {
+            return;
+        }
+        Self::log_ops(&ops);
+        self.ipvs_writes += ops.len() as u64;
+        match self.kernel.apply(&ops).await {
+            Ok(()) => {
+                for (service, dests) in desired.services {
+                    match programmed
+                        .services
+                        .iter_mut()
+                        .find(|(s, _)| s.key == service.key)
+                    {
+                        Some(entry) => *entry = (service, dests),
+                        None => programmed.services.push((service, dests)),
+                    }
+                }
+            }
+            Err(e) => self.apply_failed(&e),
+        }
+    }
+
+    fn apply_failed(&mut self, e: &str) {
+        tracing::error!("IPVS: {e}");
+        self.programmed = None;
+        self.heal_backoff = (self.heal_backoff * 2).clamp(HEAL_MIN, HEAL_MAX);
+        self.heal_at = Some(Instant::now() + self.heal_backoff);
+        tracing::warn!("IPVS: retrying in {:?}", self.heal_backoff);
+    }
+
     /// Brings the kernel's table to the director's desired one.
     async fn reconcile(&mut self) {
         let current = match self.programmed.take() {
@@ -241,9 +304,7 @@ impl<K: Kernel> Daemon<K> {
             self.previously_owned = self.director.owned_services();
             return;
         }
-        for op in &ops {
-            tracing::info!("IPVS: {op}");
-        }
+        Self::log_ops(&ops);
         self.ipvs_writes += ops.len() as u64;
         match self.kernel.apply(&ops).await {
             Ok(()) => {
@@ -252,13 +313,7 @@ impl<K: Kernel> Daemon<K> {
                 self.heal_backoff = Duration::ZERO;
                 self.previously_owned = self.director.owned_services();
             }
-            Err(e) => {
-                tracing::error!("IPVS: {e}");
-                self.programmed = None;
-                self.heal_backoff = (self.heal_backoff * 2).clamp(HEAL_MIN, HEAL_MAX);
-                self.heal_at = Some(Instant::now() + self.heal_backoff);
-                tracing::warn!("IPVS: retrying in {:?}", self.heal_backoff);
-            }
+            Err(e) => self.apply_failed(&e),
         }
     }
 
@@ -268,9 +323,11 @@ impl<K: Kernel> Daemon<K> {
         rx: &mut mpsc::UnboundedReceiver<ServerTransition>,
     ) {
         let mut next = Some(first);
+        let mut touched = BTreeSet::new();
         // Batch everything already queued into one reconcile.
         while let Some(t) = next {
             if let Some(key) = self.pool.key_of(t.server).cloned() {
+                touched.insert(key.virtual_server.clone());
                 tracing::info!(
                     "{key}: {} (weight {}): {}",
                     if t.up { "UP" } else { "DOWN" },
@@ -282,7 +339,9 @@ impl<K: Kernel> Daemon<K> {
             }
             next = rx.try_recv().ok();
         }
-        self.reconcile().await;
+        if !touched.is_empty() {
+            self.reconcile_virtual_servers(&touched).await;
+        }
     }
 
     async fn reload(&mut self) {
@@ -453,6 +512,15 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     let mut int = signal_stream(SignalKind::interrupt(), "SIGINT")?;
     let mut usr1 = signal_stream(SignalKind::user_defined1(), "SIGUSR1")?;
 
+    // Bound first: a status request during start-up waits instead of failing.
+    let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
+    let control = match control::serve(&opts.control_socket, status_tx) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!("{e}; `lvsd status` will not work");
+            None
+        }
+    };
     let (tx, mut transitions) = mpsc::unbounded_channel();
     // Adopt what the kernel already has: real servers start in the state
     // its table shows, so a restart with the same config writes nothing.
@@ -505,14 +573,6 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         d.vrrp = start_vrrp(loaded.vrrp, &opts);
     }
 
-    let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
-    let control = match control::serve(&opts.control_socket, status_tx) {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::warn!("{e}; `lvsd status` will not work");
-            None
-        }
-    };
     sd_notify::notify("READY=1");
     tracing::info!("lvsd running (pid {})", std::process::id());
 
