@@ -60,8 +60,20 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
 
 /// `lvsd run` without `-P`: the whole director (or checkers only with `-C`).
 pub fn run(opts: Options) -> ExitCode {
+    tracing::info!(
+        "lvsd {}: loading {}",
+        env!("CARGO_PKG_VERSION"),
+        opts.config_file.display()
+    );
     let loaded = match load(&opts) {
-        Ok(l) => l,
+        Ok(l) => {
+            tracing::info!(
+                "configuration loaded: {} virtual servers, {} VRRP instances",
+                l.director.virtual_servers.len(),
+                l.vrrp.instances.len()
+            );
+            l
+        }
         Err(e) => {
             return failed(format!(
                 "{}: configuration is not usable:\n{e}",
@@ -556,6 +568,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         script_user: loaded.script_user,
     };
     d.reconcile().await;
+    tracing::info!("IPVS table reconciled: {} writes", d.ipvs_writes);
     if let Some(cfg) = &d.sync {
         match d.kernel.daemons().await {
             Ok(running) => d.sync_running = sync_daemon::adopt(cfg, &running),
