@@ -13,7 +13,7 @@
 #            programs IPVS; for lvsd also its own counter (lvsd status).
 # Environment: BENCH_LVSD (lvsd binary; empty: keepalived only),
 # BENCH_VS / BENCH_RS (100 / 100), BENCH_DELAY_LOOP (30), BENCH_TIMEOUT
-# (seconds per phase, 300), BENCH_LOGS (keep logs there), LAB_DIR (work dir).
+# (seconds per phase, 300), BENCH_NOFILE (ulimit -n for both, 65536), BENCH_LOGS (keep logs there), LAB_DIR (work dir).
 set -eu
 
 vs_count=${BENCH_VS:-100} rs_count=${BENCH_RS:-100}
@@ -135,6 +135,11 @@ lvsd_writes() {
 }
 
 status=0
+# 10,000 checkers need more sockets than the usual soft limit of 1024 when
+# real servers answer slowly; keepalived raises its own limit, lvsd 0.1 does
+# not (it then marks real servers down with EMFILE), so both get this one.
+ulimit -n "${BENCH_NOFILE:-65536}"
+log "open files limit: $(ulimit -n)"
 # bench NAME: runs one director program through the three phases.
 bench() {
     name=$1 reload=
@@ -175,7 +180,11 @@ bench() {
     esac
 
     before=
-    [ "$name" = lvsd ] && before=$(lvsd_writes)
+    if [ "$name" = lvsd ]; then
+        tries=100
+        until [ -S "$work/lvsd.sock" ] || [ $tries -le 0 ]; do sleep 0.1; tries=$((tries - 1)); done
+        before=$(lvsd_writes)
+    fi
     [ "$name" = lvsd ] && [ -z "$before" ] && log "$name: lvsd status failed: $(tail -n 3 "$work/lvsd-status.err")"
     cp "$work/weight5.conf" "$work/running.conf"
     t0=$(now)
