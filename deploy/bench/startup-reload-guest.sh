@@ -13,7 +13,8 @@
 #            programs IPVS; for lvsd also its own counter (lvsd status).
 # Start-up and the timed reload run BENCH_ROUNDS times (default 3, order
 # alternating), medians reported; the traced reload runs once.
-# Environment: BENCH_LVSD (lvsd binary; empty: keepalived only),
+# Environment: BENCH_LVSD (lvsd binary; empty: keepalived only), BENCH_CHECKS
+# (0: no checkers, to time table programming alone),
 # BENCH_VS / BENCH_RS (100 / 100), BENCH_DELAY_LOOP (30), BENCH_TIMEOUT
 # (seconds per phase, 300), BENCH_NOFILE (lvsd's open-files limit, 65536), BENCH_ROUNDS, BENCH_LOGS (keep logs there), LAB_DIR (work dir).
 set -eu
@@ -26,6 +27,8 @@ dir=bench-dir$$ rs=bench-rs$$
 # The real server whose weight the reloads change, in the middle.
 probe_vs=10.1.0.$(((vs_count + 1) / 2)) probe_rs=10.2.0.$(((rs_count + 1) / 2))
 total=$((vs_count * rs_count))
+# BENCH_CHECKS=0: real servers without checkers (pure table programming).
+checks=${BENCH_CHECKS:-1}
 
 log() { printf 'bench: %s\n' "$*"; }
 now() { date +%s.%N; }
@@ -42,14 +45,16 @@ trap cleanup EXIT
 # config WEIGHT: the whole config with the probe real server at WEIGHT.
 config() {
     awk -v vs="$vs_count" -v rs="$rs_count" -v dl="$delay_loop" -v w="$1" \
-        -v pvs="$probe_vs" -v prs="$probe_rs" 'BEGIN {
+        -v pvs="$probe_vs" -v prs="$probe_rs" -v chk="$checks" 'BEGIN {
         print "global_defs {\n    router_id bench\n}"
         for (i = 1; i <= vs; i++) {
             v = "10.1.0." i
             printf "virtual_server %s 80 {\n    delay_loop %d\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n", v, dl
             for (j = 1; j <= rs; j++) {
                 r = "10.2.0." j
-                printf "    real_server %s 80 {\n        weight %d\n        TCP_CHECK {\n            connect_timeout 5\n        }\n    }\n", r, (v == pvs && r == prs) ? w : 1
+                printf "    real_server %s 80 {\n        weight %d\n", r, (v == pvs && r == prs) ? w : 1
+                if (chk) printf "        TCP_CHECK {\n            connect_timeout 5\n        }\n"
+                printf "    }\n"
             }
             print "}"
         }
@@ -97,7 +102,7 @@ done
 config 1 >"$work/weight1.conf"
 config 5 >"$work/weight5.conf"
 config 6 >"$work/weight6.conf"
-log "$vs_count virtual servers x $rs_count real servers; config $(wc -l <"$work/weight1.conf") lines"
+log "$vs_count virtual servers x $rs_count real servers, TCP_CHECK $( [ "$checks" = 1 ] && echo on || echo off); config $(wc -l <"$work/weight1.conf") lines"
 
 programmed() { ip netns exec "$dir" ipvsadm -Ln | grep -c -- '->' || true; }
 probe_weight() {
