@@ -981,13 +981,23 @@ fn lvs_value_errors() {
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            connect_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "HTTP_GET has no url");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        SSL_GET {\n            url {\n                digest 640205b7b0fc66c1ea91c463fac6334d\n            }\n        }\n    }"), Severity::Error, 4, 13, "url has no path");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        MISC_CHECK {\n            misc_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "MISC_CHECK has no misc_path");
+    let other_family = vs("    real_server 2001:db8::2 80 {\n    }");
     assert_problem(
-        &vs("    real_server 2001:db8::2 80 {\n    }"),
-        Severity::Error,
+        &other_family,
+        Severity::Warning,
         2,
         5,
-        "real server 2001:db8::2 is of another address family",
+        "real server 2001:db8::2 is of another address family (only TUN real servers may be); it is ignored",
     );
+    let kept = loaded(&vs(
+        "    protocol TCP\n    real_server 2001:db8::2 80 {\n    }\n    real_server 10.0.0.3 80 {\n    }",
+    ));
+    let servers: Vec<String> = kept.config.virtual_servers[0]
+        .real_servers
+        .iter()
+        .map(|r| r.address.to_string())
+        .collect();
+    assert_eq!(servers, ["10.0.0.3"]);
     assert_problem(
         "virtual_server group NOPE {\n}\n",
         Severity::Error,
@@ -1222,13 +1232,32 @@ fn cross_check_errors_and_warnings() {
         1,
         "vrrp_instance VI_1 has no interface",
     );
+    let mixed = "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 3\n    virtual_ipaddress {\n        10.0.0.1\n        2001:db8::1\n    }\n}\n";
     assert_problem(
-        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 3\n    virtual_ipaddress {\n        10.0.0.1\n        2001:db8::1\n    }\n}\n",
-        Severity::Error,
-        1,
-        1,
-        "virtual_ipaddress mixes IPv4 and IPv6",
+        mixed,
+        Severity::Warning,
+        6,
+        9,
+        "VI_1: virtual_ipaddress 2001:db8::1 is not of the instance's address family; it is ignored",
     );
+    let vips: Vec<String> = loaded(mixed).config.vrrp_instances[0]
+        .virtual_ipaddresses
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(vips, ["10.0.0.1"]);
+    // The source address decides the family before the first VIP does (keepalived reads
+    // families.conf the same way: see keepalived_reads_the_same_vrrp_values).
+    let by_src = loaded(&mixed.replace(
+        "    virtual_ipaddress {",
+        "    unicast_src_ip 2001:db8::5\n    unicast_peer {\n        2001:db8::6\n    }\n    virtual_ipaddress {",
+    ));
+    let vips: Vec<String> = by_src.config.vrrp_instances[0]
+        .virtual_ipaddresses
+        .iter()
+        .map(|v| v.address.to_string())
+        .collect();
+    assert_eq!(vips, ["2001:db8::1"]);
     assert_problem(
         &format!("{MINIMAL_INSTANCE}{}", MINIMAL_INSTANCE.replace("51", "52")),
         Severity::Error,
@@ -1242,8 +1271,8 @@ fn cross_check_errors_and_warnings() {
     assert_problem(
         &sync("        VI_1\n        VI_9"),
         Severity::Error,
-        8,
-        1,
+        11,
+        9,
         "vrrp_instance (member of sync group G1) 'VI_9' is not defined",
     );
     assert_problem(
@@ -1252,8 +1281,8 @@ fn cross_check_errors_and_warnings() {
             sync("        VI_1")
         ),
         Severity::Error,
-        13,
-        1,
+        15,
+        9,
         "vrrp_instance 'VI_1' is a member of both sync groups 'G1' and 'G2'",
     );
     assert_problem(
@@ -2001,6 +2030,7 @@ fn keepalived_reads_the_same_vrrp_values() {
         (fixtures().join("include/main.conf"), vec!["x"]),
         (fixtures().join("all_keywords.conf"), vec!["x"]),
         (fixtures().join("odd_syntax.conf"), vec!["x"]),
+        (fixtures().join("families.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()
@@ -2360,4 +2390,150 @@ fn every_modelled_keyword_is_recognised_and_lands_in_the_model() {
             .map(|s| s.password.as_ref().map(|p| p.expose())),
         Some(Some("topsecretpw"))
     );
+}
+
+// ---------------------------------------------------------------------------
+// Keyword parity with keepalived 2.2.7
+// ---------------------------------------------------------------------------
+
+/// A configuration with `body` inside the block `block` (one of the blocks listed in
+/// keepalived-2.2.7-keywords.txt), with whatever that block needs around it.
+fn inside_block(block: &str, body: &str) -> String {
+    const RS: &str =
+        "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.0.2 80 {\n";
+    let (before, after) = match block {
+        "top_level" => (String::new(), "\n"),
+        "global_defs" => ("global_defs {\n".to_string(), "\n}\n"),
+        "vrrp_instance" => (
+            "vrrp_instance VI_K {\n    interface lvsdk0\n    virtual_router_id 50\n".into(),
+            "\n}\n",
+        ),
+        "authentication" => (
+            "vrrp_instance VI_K {\n    interface lvsdk0\n    virtual_router_id 50\n    authentication {\n".into(),
+            "\n    }\n}\n",
+        ),
+        "vrrp_sync_group" => (
+            "vrrp_instance VI_K {\n    interface lvsdk0\n    virtual_router_id 50\n}\n\
+             vrrp_instance VI_L {\n    interface lvsdk0\n    virtual_router_id 51\n}\n\
+             vrrp_sync_group G {\n    group {\n        VI_K\n        VI_L\n    }\n"
+                .into(),
+            "\n}\n",
+        ),
+        "vrrp_script" => ("vrrp_script chk {\n    script /bin/true\n".into(), "\n}\n"),
+        "virtual_server" => (
+            "virtual_server 10.0.0.1 80 {\n    protocol TCP\n".into(),
+            "\n    real_server 10.0.0.2 80 {\n    }\n}\n",
+        ),
+        "real_server" => (RS.into(), "\n    }\n}\n"),
+        "HTTP_GET" | "SSL_GET" => (
+            format!("{RS}        {block} {{\n            url {{\n                path /\n                status_code 200\n            }}\n"),
+            "\n        }\n    }\n}\n",
+        ),
+        "url" => (
+            format!("{RS}        HTTP_GET {{\n            url {{\n                path /\n"),
+            "\n            }\n        }\n    }\n}\n",
+        ),
+        "MISC_CHECK" => (
+            format!("{RS}        MISC_CHECK {{\n            misc_path /bin/true\n"),
+            "\n        }\n    }\n}\n",
+        ),
+        "TCP_CHECK" | "PING_CHECK" => (format!("{RS}        {block} {{\n"), "\n        }\n    }\n}\n"),
+        other => panic!("no wrapper for block {other}"),
+    };
+    format!("{before}{body}{after}")
+}
+
+fn keepalived_keywords() -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(fixtures().join("keepalived-2.2.7-keywords.txt"))
+        .expect("keyword list");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (block, words) = l.split_once(':').expect("BLOCK: WORDS");
+            (
+                block.to_string(),
+                words.split_whitespace().map(String::from).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_keyword_keepalived_accepts_is_known_to_lvsd() {
+    let lists = keepalived_keywords();
+    assert!(lists.len() >= 14, "{lists:?}");
+    for (block, words) in &lists {
+        let body: Vec<String> = words.iter().map(|w| format!("    {w} 1")).collect();
+        let text = inside_block(block, &body.join("\n"));
+        let r = load_str(Path::new("/keywords.conf"), &text, &fuzz_opts());
+        let (diags, sources) = all_diags(&r);
+        let unknown: Vec<String> = diags
+            .iter()
+            .filter(|d| matches!(d.problem, Problem::UnknownKeyword { .. }))
+            .map(|d| d.render(&sources))
+            .collect();
+        assert!(unknown.is_empty(), "{block}:\n{}", unknown.join("\n"));
+    }
+}
+
+/// The list itself is checked against the installed keepalived: none of its words may be
+/// an "Unknown keyword" to keepalived 2.2.7 in its block.
+#[test]
+fn keyword_list_matches_the_installed_keepalived() {
+    let work = Scratch::new();
+    for (block, words) in keepalived_keywords() {
+        // One keyword per line. A keyword that opens a block makes keepalived say "Missing
+        // '{'" on the line after it (and read on wrongly): give it a block and try again.
+        let mut blocks = std::collections::HashSet::new();
+        let text = loop {
+            let body: Vec<String> = words
+                .iter()
+                .map(|w| {
+                    if blocks.contains(w) {
+                        format!("    {w} {{\n    }}")
+                    } else {
+                        format!("    {w} 1")
+                    }
+                })
+                .collect();
+            let full = inside_block(&block, &body.join("\n"));
+            let conf = work.write(&format!("{block}.conf"), &full);
+            let script = format!(
+                "ip link add lvsdk0 type veth peer name lvsdk1 && keepalived -t -l -D -f '{}'",
+                conf.display()
+            );
+            let out = Command::new("unshare")
+                .args(["-n", "sh", "-c", &script])
+                .output()
+                .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let missing = text.lines().find_map(|l| {
+                let (_, rest) = l.split_once("Line ")?;
+                let (n, rest) = rest.split_once(')')?;
+                rest.contains("Missing '{'")
+                    .then(|| n.parse::<usize>().ok())?
+            });
+            let Some(line) = missing else { break text };
+            let opener = full
+                .lines()
+                .nth(line.saturating_sub(2))
+                .and_then(|l| l.split_whitespace().next())
+                .unwrap_or("")
+                .to_string();
+            assert!(
+                blocks.insert(opener.clone()),
+                "{block}: still 'Missing {{' after giving '{opener}' a block:\n{text}"
+            );
+        };
+        for w in &words {
+            assert!(
+                !text.contains(&format!("Unknown keyword '{w}'")),
+                "keepalived does not know '{w}' in {block}:\n{text}"
+            );
+        }
+    }
 }

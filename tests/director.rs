@@ -10,3 +10,6 @@ mod site;
 
 #[path = "director/uml.rs"]
 mod uml;
+
+#[path = "director/cli.rs"]
+mod cli;

@@ -4,7 +4,8 @@
 //!
 //! cargo bench -p checkers --bench pool                      # 10,000 servers, 60 s, own nginx
 //! BENCH_SERVERS=500 BENCH_SECONDS=60 BENCH_PORT=8080 target/release/deps/pool-* --bench
-//!   (BENCH_PORT: use an nginx that is already running, e.g. inside the UML test bed)
+//!   (BENCH_PORT: use an nginx that is already running, e.g. inside the UML test bed;
+//!    otherwise BENCH_NGINX_WORKERS, default 2, sets the own nginx's worker processes)
 //!
 //! Compare with keepalived's checker on the same pool with bench/pool_vs_keepalived.sh.
 
@@ -83,7 +84,7 @@ fn main() {
             let n = nginx::Nginx::builder()
                 .file("health", b"OK\n")
                 .listen_ip("0.0.0.0")
-                .worker_processes(1)
+                .worker_processes(env_or("BENCH_NGINX_WORKERS", 2))
                 .start()
                 .expect("start nginx");
             let p = n.http_port();

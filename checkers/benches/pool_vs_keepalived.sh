@@ -9,7 +9,9 @@
 #
 # Measured over the same T-second window: CPU seconds per minute (utime+stime of the checker
 # process, as the guest accounts it), CPU milliseconds per check, checks done, peak RSS. The
-# lvsd line also gives how punctually its checks started (% within 50 ms of schedule).
+# lvsd bench's own line also gives how punctually its checks started (% within 50 ms of
+# their due time); for both, intervals_within_50ms_pct is the share of intervals between two
+# checks of one real server that are 1 s +- 50 ms (from nginx's log).
 # With STRACE=1, a second 10-second window counts each checker's system calls per check
 # (strace -c), the cost that carries over to a real kernel (UML has no vDSO: there every
 # clock read is a system call too, which a real kernel answers in user space).
@@ -37,8 +39,8 @@ pid $DIR/nginx.pid;
 error_log $DIR/logs/error.log;
 events { worker_connections 16384; }
 http {
-  log_format port \$server_port;
-  access_log $DIR/logs/access.log port buffer=64k flush=1s;
+  log_format check '\$server_port \$server_addr \$msec';
+  access_log $DIR/logs/access.log check buffer=64k flush=1s;
   client_body_temp_path $DIR/tmp; proxy_temp_path $DIR/tmp; fastcgi_temp_path $DIR/tmp;
   uwsgi_temp_path $DIR/tmp; scgi_temp_path $DIR/tmp;
   server { listen 0.0.0.0:8080; listen 0.0.0.0:8081; root $DIR/html; }
@@ -80,42 +82,53 @@ cd "$DIR"
 # utime+stime ticks (USER_HZ 100) and VmHWM (KiB) of a pid; checks per port in nginx's log.
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
 hwm() { awk '/VmHWM/ {print $2}' /proc/$1/status; }
-checks() { grep -c "^$1\$" "$DIR/logs/access.log" || true; }
+# Checks of one checker (by port) whose request nginx logged in [$2, $3].
+checks() {
+	awk -v port="$1" -v from="$2" -v to="$3" '$1 == port && $3 >= from && $3 <= to { n++ } END { print n + 0 }' "$DIR/logs/access.log"
+}
+# Punctuality from nginx's log, the same measure for both checkers: of the intervals between
+# consecutive checks of one real server that end in [$2, $3], the % within 1 s +- 50 ms.
+on_time() {
+	grep "^$1 " "$DIR/logs/access.log" | sort -k2,2 -k3,3n | awk -v from="$2" -v to="$3" '
+		$2 == addr && $3 >= from && $3 <= to { n++; d = $3 - last - 1; if (d < 0) d = -d; if (d <= 0.050) ok++ }
+		{ addr = $2; last = $3 }
+		END { if (n) printf "%.2f", 100 * ok / n; else printf "0" }'
+}
 nginx -c "$DIR/nginx.conf"
 sleep 1
 keepalived -n -l -D -C -G -f "$DIR/keepalived.conf" -p "$DIR/k.pid" -c "$DIR/c.pid" >"$DIR/keepalived.log" 2>&1 &
 KPID=$!
 WINDOW=$T
 [ "$STRACE" = 1 ] && WINDOW=$((T + 15))
-BENCH_SERVERS=$N BENCH_SECONDS=$((WINDOW + 10)) BENCH_PORT=8081 "$BENCH" --bench >"$DIR/lvsd.json" 2>"$DIR/lvsd.err" &
+BENCH_SERVERS=$N BENCH_SECONDS=$((WINDOW + 30)) BENCH_PORT=8081 "$BENCH" --bench >"$DIR/lvsd.json" 2>"$DIR/lvsd.err" &
 LPID=$!
 sleep 5 # both past their warmup spread
 CPID=$(cat "$DIR/c.pid")
-K0=$(cpu $CPID); L0=$(cpu $LPID); KC0=$(checks 8080); LC0=$(checks 8081)
+K0=$(cpu $CPID); L0=$(cpu $LPID); W0=$(date +%s.%N)
 sleep "$T"
+W1=$(date +%s.%N)
+K1=$(cpu $CPID); L1=$(cpu $LPID)
 sleep 1.2 # nginx flushes its log buffer every second
-K1=$(cpu $CPID); L1=$(cpu $LPID); KC1=$(checks 8080); LC1=$(checks 8081)
+KC=$(checks 8080 $W0 $W1); LC=$(checks 8081 $W0 $W1)
 KH=$(hwm $CPID); LH=$(hwm $LPID)
-line() { # name ticks checks hwm_kib
-	echo "{\"checker\":\"$1\",\"servers\":$N,\"seconds\":$T,\"cpu_seconds_per_minute\":$(echo "scale=2; $2 / 100 * 60 / $T" | bc),\"cpu_ms_per_check\":$(echo "scale=3; $2 * 10 / $3" | bc),\"checks\":$3,\"peak_rss_mib\":$(echo "scale=1; $4 / 1024" | bc)}"
+line() { # name ticks checks hwm_kib port
+	echo "{\"checker\":\"$1\",\"servers\":$N,\"seconds\":$T,\"cpu_seconds_per_minute\":$(echo "scale=2; $2 / 100 * 60 / $T" | bc),\"cpu_ms_per_check\":$(echo "scale=3; $2 * 10 / $3" | bc),\"checks\":$3,\"intervals_within_50ms_pct\":$(on_time $5 $W0 $W1),\"peak_rss_mib\":$(echo "scale=1; $4 / 1024" | bc)}"
 }
-line keepalived $((K1 - K0)) $((KC1 - KC0)) $KH
-line lvsd $((L1 - L0)) $((LC1 - LC0)) $LH
+line keepalived $((K1 - K0)) $KC $KH 8080
+line lvsd $((L1 - L0)) $LC $LH 8081
 if [ "$STRACE" = 1 ]; then
-	KC0=$(checks 8080); LC0=$(checks 8081)
+	# Each check opens one socket, in both checkers: socket() calls count the checks.
 	timeout 10 strace -c -f -o "$DIR/keepalived.strace" -p "$CPID" 2>/dev/null &
 	S1=$!
 	timeout 10 strace -c -f -o "$DIR/lvsd.strace" -p "$LPID" 2>/dev/null &
 	S2=$!
 	wait $S1 $S2 || true
-	sleep 1.2
-	KC1=$(checks 8080); LC1=$(checks 8081)
-	for who in keepalived:$((KC1 - KC0)) lvsd:$((LC1 - LC0)); do
-		name=${who%%:*}; n=${who#*:}
-		awk -v name="$name" -v n="$n" '
+	for name in keepalived lvsd; do
+		awk -v name="$name" '
 			$NF == "total" { total = $4 }
 			$NF == "clock_gettime" { clock = $4 }
-			END { printf "{\"checker\":\"%s\",\"strace_checks\":%d,\"syscalls_per_check\":%.1f,\"clock_gettime_per_check\":%.1f,\"other_syscalls_per_check\":%.1f}\n", name, n, total / n, clock / n, (total - clock) / n }
+			$NF == "socket" { n = $4 }
+			END { if (n) printf "{\"checker\":\"%s\",\"strace_checks\":%d,\"syscalls_per_check\":%.1f,\"clock_gettime_per_check\":%.1f,\"other_syscalls_per_check\":%.1f}\n", name, n, total / n, clock / n, (total - clock) / n }
 		' "$DIR/$name.strace"
 	done
 fi

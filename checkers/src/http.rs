@@ -424,6 +424,16 @@ impl HttpChecker {
 
     /// One attempt: URL `index` of the checker.
     pub async fn check(&self, index: usize) -> CheckResult {
+        self.check_started_at(index, tokio::time::Instant::now())
+            .await
+    }
+
+    /// `check` for a caller that already knows the time (the runner, just woken for it).
+    pub async fn check_started_at(
+        &self,
+        index: usize,
+        started: tokio::time::Instant,
+    ) -> CheckResult {
         let Some(url) = self.spec.urls.get(index) else {
             return CheckResult::Failure {
                 reason: format!("{}: no url #{index} configured", self.keyword()),
@@ -435,7 +445,19 @@ impl HttpChecker {
         };
         let host = self.host_for(index);
         let sni = self.spec.tls.as_ref().and_then(|t| t.sni.as_deref());
-        let mut stream = match self.connect(sni).await {
+        let target = self.spec.connection.target();
+        let connected = match self.tls {
+            // Plain HTTP writes at once: the request's write confirms the connection.
+            None => tcp::connect_unconfirmed(
+                &self.spec.connection,
+                started + self.spec.connection.connect_timeout,
+            )
+            .await
+            .map(Stream::Plain)
+            .map_err(HttpConnectError::from),
+            Some(_) => self.connect(sni).await,
+        };
+        let mut stream = match connected {
             Ok(s) => s,
             Err(e) => return fail(e.to_string()),
         };
@@ -452,6 +474,9 @@ impl HttpChecker {
             }
         };
         match reply {
+            Err(ExchangeError::Write(e)) if matches!(stream, Stream::Plain(_)) => {
+                fail(tcp::unconfirmed_connect_error(target, e).to_string())
+            }
             Err(e) => fail(e.to_string()),
             Ok(reply) => match judge(&reply, url.digest.as_deref(), &url.status_codes) {
                 Ok(detail) => CheckResult::Success {

@@ -18,19 +18,30 @@ pub fn first_due(now: Duration, schedule: &CheckSchedule, random_fraction: f64) 
     now + bound.mul_f64(fraction)
 }
 
-/// Due time of the next check, given what the verdict asked for. A regular round is
-/// anchored to the previous due time so slow checks do not make the schedule drift (never in
-/// the past: a check that overran its slot starts right away); a retry waits its full
-/// `delay_before_retry` after the failed attempt finished, as keepalived does.
+/// Due time of the next check, given what the verdict asked for.
+///
+/// A regular round stays on the grid of due times (`previous_due + delay`), so slow checks do
+/// not make the schedule drift; a check that overran its slot is then already due and starts
+/// at once. Only a check that started a whole round late re-anchors the grid to its start.
+/// A retry waits its full `delay_before_retry` after the failed attempt finished, as
+/// keepalived does, and a zero delay (the next URL at once) starts right after this one.
+///
+/// `finished` reads the clock, and only those two cases need it: with thousands of checks a
+/// second, every clock read counts where the clock is a system call (the UML test bed).
 pub fn next_due(
     previous_due: Duration,
     next: crate::verdict::NextCheck,
-    now: Duration,
+    started: Duration,
+    finished: impl FnOnce() -> Duration,
 ) -> Duration {
-    if next.after_completion {
-        now + next.delay
+    if next.after_completion || next.delay.is_zero() {
+        return finished() + next.delay;
+    }
+    let on_grid = previous_due + next.delay;
+    if on_grid > started {
+        on_grid
     } else {
-        (previous_due + next.delay).max(now)
+        started + next.delay
     }
 }
 
@@ -88,14 +99,18 @@ mod tests {
     #[test]
     fn next_round_is_anchored_to_the_schedule_not_to_completion() {
         let s = |x: u64| Duration::from_secs(x);
+        let no_clock = || -> Duration { panic!("a regular round needs no clock read") };
+        // Started 300 ms late: still due on the grid.
         assert_eq!(
-            next_due(s(10), round(5), Duration::from_millis(10_300)),
+            next_due(s(10), round(5), Duration::from_millis(10_300), no_clock),
             s(15)
         );
-        // Overran its slot: start now.
-        assert_eq!(next_due(s(10), round(5), s(17)), s(17));
-        // Zero delay (next URL without waiting): now.
-        assert_eq!(next_due(s(10), round(0), s(11)), s(11));
+        // However long the check took: the next one is due on the grid (at once if past).
+        assert_eq!(next_due(s(10), round(5), s(10), no_clock), s(15));
+        // Started a whole round late: the grid moves to the actual start.
+        assert_eq!(next_due(s(10), round(5), s(16), no_clock), s(21));
+        // Zero delay (next URL without waiting): right after this check finished.
+        assert_eq!(next_due(s(10), round(0), s(10), || s(11)), s(11));
     }
 
     #[test]
@@ -106,6 +121,6 @@ mod tests {
             after_completion: true,
         };
         // The attempt due at 10 timed out at 15: retry at 18, not 13.
-        assert_eq!(next_due(s(10), retry, s(15)), s(18));
+        assert_eq!(next_due(s(10), retry, s(10), || s(15)), s(18));
     }
 }

@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use socket2::SockRef;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::config::{Connection, TcpCheck};
@@ -66,6 +66,70 @@ pub async fn connect(connection: &Connection) -> Result<TcpStream, ConnectError>
         }
         Ok(Err(source)) => Err(ConnectError::Other { target, source }),
         Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+/// Like `connect`, but does not ask the socket whether the connection succeeded: it returns
+/// once the socket is writable, and the first write reports a failed connection (refused,
+/// unreachable) with the connect error itself. For a check that writes at once (HTTP_GET)
+/// this saves the SO_ERROR query per check, one system call of about ten, which matters with
+/// thousands of checks a second. The connect must complete by `deadline` (the caller knows
+/// when the check started, which spares a clock read too).
+pub async fn connect_unconfirmed(
+    connection: &Connection,
+    deadline: tokio::time::Instant,
+) -> Result<TcpStream, ConnectError> {
+    let target = connection.target();
+    let other = |source| ConnectError::Other { target, source };
+    let socket = Socket::new(
+        Domain::for_address(target),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )
+    .map_err(other)?;
+    if connection.bindto.is_some() || connection.bind_port.is_some() {
+        let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        });
+        let bind = SocketAddr::new(ip, connection.bind_port.unwrap_or(0));
+        socket
+            .bind(&bind.into())
+            .map_err(|source| ConnectError::Bind { bind, source })?;
+    }
+    if connection.fwmark != 0 {
+        socket.set_mark(connection.fwmark).map_err(other)?;
+    }
+    match socket.connect(&target.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            return Err(ConnectError::Refused { target })
+        }
+        Err(source) => return Err(ConnectError::Other { target, source }),
+    }
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket)).map_err(other)?;
+    match tokio::time::timeout_at(deadline, stream.writable()).await {
+        Err(_) => Err(ConnectError::Timeout {
+            target,
+            timeout: connection.connect_timeout,
+        }),
+        Ok(Err(source)) => Err(ConnectError::Other { target, source }),
+        Ok(Ok(())) => Ok(stream),
+    }
+}
+
+/// What a write error on a connection from `connect_unconfirmed` means when it is the first
+/// write: the connection failed.
+pub fn unconfirmed_connect_error(target: SocketAddr, error: io::Error) -> ConnectError {
+    if error.kind() == io::ErrorKind::ConnectionRefused {
+        ConnectError::Refused { target }
+    } else {
+        ConnectError::Other {
+            target,
+            source: error,
+        }
     }
 }
 

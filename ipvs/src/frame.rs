@@ -103,3 +103,53 @@ pub fn parse_datagram(buf: &[u8], family_id: u16) -> Result<Vec<Reply>, String> 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ack_error_and_done_are_classified() {
+        // Two messages in one datagram: an ack (error 0) for seq 5 and an
+        // ENOENT error for seq 6 (cap_ack: only the request's header).
+        let mut buf = Vec::new();
+        for (seq, code) in [(5u32, 0i32), (6, -2)] {
+            buf.extend_from_slice(&36u32.to_ne_bytes());
+            buf.extend_from_slice(&2u16.to_ne_bytes()); // NLMSG_ERROR
+            buf.extend_from_slice(&0x100u16.to_ne_bytes()); // NLM_F_CAPPED
+            buf.extend_from_slice(&seq.to_ne_bytes());
+            buf.extend_from_slice(&0u32.to_ne_bytes());
+            buf.extend_from_slice(&code.to_ne_bytes());
+            buf.extend_from_slice(&[16, 0, 0, 0, 0x1c, 0, 1, 0]);
+            buf.extend_from_slice(&seq.to_ne_bytes());
+            buf.extend_from_slice(&0u32.to_ne_bytes());
+        }
+        assert_eq!(
+            parse_datagram(&buf, 0x1c),
+            Ok(vec![
+                Reply::Ack { seq: 5 },
+                Reply::Error { seq: 6, errno: 2 }
+            ])
+        );
+    }
+
+    proptest! {
+        /// Whatever a socket returns, framing gives replies or an error.
+        #[test]
+        fn garbage_datagrams_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_datagram(&bytes, 0x1c);
+        }
+
+        /// Valid headers with random lengths and bodies never panic either.
+        #[test]
+        fn random_lengths_never_panic(len in 0u32..64, ty in 0u16..40, body in prop::collection::vec(any::<u8>(), 0..64)) {
+            let mut buf = Vec::new();
+            buf.extend_from_slice(&len.to_ne_bytes());
+            buf.extend_from_slice(&ty.to_ne_bytes());
+            buf.extend_from_slice(&[0; 10]);
+            buf.extend_from_slice(&body);
+            let _ = parse_datagram(&buf, 0x1c);
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Linux IPVS over generic netlink: pure message encoding ([`wire`]), typed
 //! values ([`model`]), operations and their requests ([`ops`]), reply
-//! framing ([`frame`]), an async pipelined client ([`client`]), a pure
-//! reconciler ([`reconcile`]) and ipvsadm-style text ([`format`]).
+//! framing ([`frame`]), an async pipelined client ([`client`]) and a pure
+//! reconciler ([`reconcile`]). ipvsadm-style text lives in lvsd's `list`.
 
 pub mod client;
 pub mod error;

@@ -110,10 +110,11 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
     let instances: HashSet<&str> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
     let mut member_of: HashMap<&str, &str> = HashMap::new();
     for g in &c.vrrp_sync_groups {
-        for m in &g.group {
+        for (k, m) in g.group.iter().enumerate() {
+            let span = g.group_spans.get(k).copied().unwrap_or(g.span);
             if !instances.contains(m.as_str()) {
                 diags.push(Diagnostic::error(
-                    g.span,
+                    span,
                     Problem::UnknownReference {
                         what: format!("vrrp_instance (member of sync group {})", g.name),
                         name: m.clone(),
@@ -123,7 +124,7 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             if let Some(first) = member_of.insert(m.as_str(), g.name.as_str()) {
                 if first != g.name {
                     diags.push(Diagnostic::error(
-                        g.span,
+                        span,
                         Problem::InstanceInTwoSyncGroups {
                             instance: m.clone(),
                             first: first.into(),
@@ -211,19 +212,23 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
                 },
             ));
         }
-        let mut families = i
-            .virtual_ipaddresses
-            .iter()
-            .map(|v| IpFamily::of(&v.address));
-        if let Some(first) = families.next() {
-            if families.any(|f| f != first) {
-                diags.push(Diagnostic::error(
-                    i.span,
+        // VIPs of the other family than the instance's are dropped, as keepalived does.
+        let family = (!i.virtual_ipaddresses.is_empty()).then(|| i.family());
+        if let Some(family) = family {
+            let name = i.name.clone();
+            i.virtual_ipaddresses.retain(|v| {
+                if IpFamily::of(&v.address) == family {
+                    return true;
+                }
+                diags.push(Diagnostic::warning(
+                    v.span,
                     Problem::MixedVipFamilies {
-                        instance: i.name.clone(),
+                        instance: name.clone(),
+                        address: v.address,
                     },
                 ));
-            }
+                false
+            });
         }
     }
 }
@@ -439,16 +444,18 @@ fn virtual_servers(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             }
             if let Some(f) = vs_family {
                 if rs.method.kind != LbKind::Tun && IpFamily::of(&rs.address) != f {
-                    diags.push(Diagnostic::error(
+                    diags.push(Diagnostic::warning(
                         rs.span,
                         Problem::VirtualServerConflict {
                             virtual_server: label.clone(),
                             reason: format!(
-                                "real server {} is of another address family (only TUN real servers may be)",
+                                "real server {} is of another address family (only TUN real \
+                                 servers may be); it is ignored (as keepalived does)",
                                 rs.address
                             ),
                         },
                     ));
+                    continue;
                 }
             }
             if rs.method.kind != LbKind::Nat && group.is_none() {

@@ -110,8 +110,11 @@ pub enum Problem {
         server: String,
         virtual_server: String,
     },
-    #[error("{instance}: virtual_ipaddress mixes IPv4 and IPv6 addresses (use virtual_ipaddress_excluded for the other family)")]
-    MixedVipFamilies { instance: String },
+    #[error("{instance}: virtual_ipaddress {address} is not of the instance's address family; it is ignored (as keepalived does; use virtual_ipaddress_excluded for the other family)")]
+    MixedVipFamilies {
+        instance: String,
+        address: std::net::IpAddr,
+    },
     #[error("{instance}: {reason}")]
     InstanceConflict { instance: String, reason: String },
     #[error("{virtual_server}: {reason}")]

@@ -932,7 +932,7 @@ pub struct VrrpNotify {
     /// Called for every transition with `TYPE NAME STATE PRIORITY` appended.
     pub any: Option<ScriptCommand>,
     pub master_rx_lower_pri: Option<ScriptCommand>,
-    /// Sync groups: `notify_deleted [script]` (`Some(None)` = flag only).
+    /// `notify_deleted [script]` (instances and sync groups; `Some(None)` = flag only).
     pub deleted: Option<Option<ScriptCommand>>,
 }
 
@@ -1002,11 +1002,17 @@ pub struct VrrpInstance {
 }
 
 impl VrrpInstance {
-    /// Address family of the instance (from its first VIP; IPv4 if none).
+    /// Address family of the instance, decided as keepalived does: `native_ipv6`, else
+    /// the source address, else the first unicast peer, else the first VIP; IPv4 if none.
+    /// (VIPs of the other family were dropped with a warning while loading.)
     pub fn family(&self) -> IpFamily {
-        self.virtual_ipaddresses
-            .first()
-            .map(|v| IpFamily::of(&v.address))
+        if self.native_ipv6 {
+            return IpFamily::Inet6;
+        }
+        self.src_ip
+            .or(self.unicast_peers.first().map(|p| p.address))
+            .or(self.virtual_ipaddresses.first().map(|v| v.address))
+            .map(|a| IpFamily::of(&a))
             .unwrap_or(IpFamily::Inet)
     }
     pub fn is_unicast(&self) -> bool {
@@ -1028,6 +1034,9 @@ pub struct VrrpSyncGroup {
     pub span: Span,
     /// Member vrrp_instance names.
     pub group: Vec<String>,
+    /// Where each of `group`'s names is written (same order).
+    #[serde(skip)]
+    pub group_spans: Vec<Span>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
     pub notify: VrrpNotify,
@@ -1109,6 +1118,8 @@ pub struct SchedulerFlags {
     pub port: bool,
     /// One-packet scheduling (UDP).
     pub ops: bool,
+    /// `hashed` (IP_VS_SVC_F_HASHED; keepalived accepts it, the kernel sets it itself).
+    pub hashed: bool,
 }
 
 /// `sorry_server IP [PORT]` with its options.
@@ -1147,6 +1158,8 @@ pub struct VirtualServer {
     pub smtp_alert: Option<bool>,
     pub virtualhost: Option<String>,
     pub snmp_name: Option<String>,
+    /// `weight 1..65535`: accepted by keepalived 2.2.7 in virtual_server (undocumented).
+    pub weight: Option<u16>,
     pub alpha: bool,
     pub omega: bool,
     /// Default 1.

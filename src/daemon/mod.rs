@@ -38,8 +38,9 @@ pub struct Options {
 /// Exit status of a daemon that could not start.
 pub const EXIT_START_FAILED: u8 = 2;
 
+/// (Printed, not logged: the log also goes to stderr, and this must show
+/// even with logging filtered off.)
 pub(crate) fn failed(e: impl std::fmt::Display) -> ExitCode {
-    tracing::error!("{e}");
     eprintln!("lvsd: error: {e}");
     ExitCode::from(EXIT_START_FAILED)
 }

@@ -23,6 +23,8 @@ use crate::config::model::LvsSyncDaemon;
 use crate::config::{self, ConfigOptions};
 use crate::director::plan::{plan, scoped};
 use crate::director::{translate, Action, Director, DirectorSpec};
+use crate::vrrp::config::RunAs;
+use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
 
 /// One loaded configuration, translated for each part.
@@ -30,6 +32,8 @@ struct LoadedConfig {
     director: DirectorSpec,
     vrrp: VrrpConfig,
     sync: Option<LvsSyncDaemon>,
+    /// `global_defs { script_user }`: who runs notify/quorum scripts.
+    script_user: Option<RunAs>,
 }
 
 fn load(opts: &Options) -> Result<LoadedConfig, String> {
@@ -47,6 +51,10 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
         director,
         vrrp,
         sync: loaded.config.global.lvs_sync_daemon.clone(),
+        script_user: loaded.config.global.script_user.as_ref().map(|r| RunAs {
+            user: r.user.clone(),
+            group: r.group.clone(),
+        }),
     })
 }
 
@@ -125,6 +133,10 @@ async fn stop_vrrp(task: VrrpTask) {
     let _ = task.handle.await;
 }
 
+/// Back-off bounds for retrying a failed IPVS apply.
+const HEAL_MIN: Duration = Duration::from_secs(1);
+const HEAL_MAX: Duration = Duration::from_secs(60);
+
 struct Daemon<K: Kernel> {
     opts: Options,
     kernel: K,
@@ -133,6 +145,11 @@ struct Daemon<K: Kernel> {
     /// What the kernel holds of our services after the last successful
     /// apply; `None`: read the kernel before planning.
     programmed: Option<Table>,
+    /// After a failed apply: when to re-read the kernel and retry, and the
+    /// current back-off (1 s doubling to 60 s, so a refused operation such
+    /// as a missing scheduler module is not retried every second).
+    heal_at: Option<Instant>,
+    heal_backoff: Duration,
     /// Services owned before the last reload (deleted if no longer wanted).
     previously_owned: BTreeSet<ServiceKey>,
     ipvs_writes: u64,
@@ -142,6 +159,7 @@ struct Daemon<K: Kernel> {
     vrrp: Option<VrrpTask>,
     sync: Option<LvsSyncDaemon>,
     sync_running: Option<SyncState>,
+    script_user: Option<RunAs>,
 }
 
 impl<K: Kernel> Daemon<K> {
@@ -168,8 +186,22 @@ impl<K: Kernel> Daemon<K> {
                 }
                 Action::StopChecks { key } => self.pool.stop(&key),
                 Action::RunScript { script, why } => {
-                    tracing::info!("{why}: running {}", script.command);
-                    crate::vrrp::notify::spawn_all(&[script.command]);
+                    // The script's own user, else script_user, else keepalived's default.
+                    let run_as = script
+                        .user
+                        .clone()
+                        .map(|user| RunAs {
+                            user,
+                            group: script.group.clone(),
+                        })
+                        .or_else(|| self.script_user.clone());
+                    match notify::resolve(run_as.as_ref()) {
+                        Ok(creds) => {
+                            tracing::info!("{why}: running {}", script.command);
+                            notify::spawn_all(&[script.command], creds);
+                        }
+                        Err(e) => tracing::error!("{why}: not running {}: {e}", script.command),
+                    }
                 }
             }
         }
@@ -193,6 +225,69 @@ impl<K: Kernel> Daemon<K> {
         }
     }
 
+    /// Logs a batch: every operation when few, else counts (each at debug).
+    fn log_ops(ops: &[ipvs::ops::Op]) {
+        if ops.len() <= 20 {
+            for op in ops {
+                tracing::info!("IPVS: {op}");
+            }
+        } else {
+            tracing::info!("IPVS: {:?}", ipvs::reconcile::PlanSummary::of(ops));
+            for op in ops {
+                tracing::debug!("IPVS: {op}");
+            }
+        }
+    }
+
+    /// Brings the services of the virtual servers in `names` to the
+    /// director's desired state, planning against the programmed table only
+    /// for them (a checker transition costs its virtual server, not the
+    /// whole table). Without a programmed table: the full reconcile.
+    async fn reconcile_virtual_servers(&mut self, names: &BTreeSet<String>) {
+        let Some(programmed) = self.programmed.as_mut() else {
+            return self.reconcile().await;
+        };
+        let desired = self.director.desired_for(names);
+        let keys: BTreeSet<ServiceKey> = desired.services.iter().map(|(s, _)| s.key).collect();
+        let current = Table {
+            services: programmed
+                .services
+                .iter()
+                .filter(|(s, _)| keys.contains(&s.key))
+                .cloned()
+                .collect(),
+        };
+        let ops = plan(&desired, &current);
+        if ops.is_empty() {
+            return;
+        }
+        Self::log_ops(&ops);
+        self.ipvs_writes += ops.len() as u64;
+        match self.kernel.apply(&ops).await {
+            Ok(()) => {
+                for (service, dests) in desired.services {
+                    match programmed
+                        .services
+                        .iter_mut()
+                        .find(|(s, _)| s.key == service.key)
+                    {
+                        Some(entry) => *entry = (service, dests),
+                        None => programmed.services.push((service, dests)),
+                    }
+                }
+            }
+            Err(e) => self.apply_failed(&e),
+        }
+    }
+
+    fn apply_failed(&mut self, e: &str) {
+        tracing::error!("IPVS: {e}");
+        self.programmed = None;
+        self.heal_backoff = (self.heal_backoff * 2).clamp(HEAL_MIN, HEAL_MAX);
+        self.heal_at = Some(Instant::now() + self.heal_backoff);
+        tracing::warn!("IPVS: retrying in {:?}", self.heal_backoff);
+    }
+
     /// Brings the kernel's table to the director's desired one.
     async fn reconcile(&mut self) {
         let current = match self.programmed.take() {
@@ -209,19 +304,16 @@ impl<K: Kernel> Daemon<K> {
             self.previously_owned = self.director.owned_services();
             return;
         }
-        for op in &ops {
-            tracing::info!("IPVS: {op}");
-        }
+        Self::log_ops(&ops);
         self.ipvs_writes += ops.len() as u64;
         match self.kernel.apply(&ops).await {
             Ok(()) => {
                 self.programmed = Some(desired);
+                self.heal_at = None;
+                self.heal_backoff = Duration::ZERO;
                 self.previously_owned = self.director.owned_services();
             }
-            Err(e) => {
-                tracing::error!("IPVS: {e}");
-                self.programmed = None;
-            }
+            Err(e) => self.apply_failed(&e),
         }
     }
 
@@ -231,9 +323,11 @@ impl<K: Kernel> Daemon<K> {
         rx: &mut mpsc::UnboundedReceiver<ServerTransition>,
     ) {
         let mut next = Some(first);
+        let mut touched = BTreeSet::new();
         // Batch everything already queued into one reconcile.
         while let Some(t) = next {
             if let Some(key) = self.pool.key_of(t.server).cloned() {
+                touched.insert(key.virtual_server.clone());
                 tracing::info!(
                     "{key}: {} (weight {}): {}",
                     if t.up { "UP" } else { "DOWN" },
@@ -245,7 +339,9 @@ impl<K: Kernel> Daemon<K> {
             }
             next = rx.try_recv().ok();
         }
-        self.reconcile().await;
+        if !touched.is_empty() {
+            self.reconcile_virtual_servers(&touched).await;
+        }
     }
 
     async fn reload(&mut self) {
@@ -263,10 +359,11 @@ impl<K: Kernel> Daemon<K> {
                 self.reloads += 1;
                 self.last_reload_error = None;
                 self.previously_owned = self.scope();
+                self.script_user = loaded.script_user;
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
-                // Heal any drift while we are at it: plan against the kernel.
-                self.programmed = None;
+                // Plan against what we programmed (no table dump: a reload
+                // changing one weight is one netlink write and nothing else).
                 self.reconcile().await;
                 if !self.opts.checkers_only {
                     let fingerprint = format!("{:?}", loaded.vrrp);
@@ -280,6 +377,20 @@ impl<K: Kernel> Daemon<K> {
                             stop_vrrp(v).await;
                         }
                         self.vrrp = start_vrrp(loaded.vrrp, &self.opts);
+                    }
+                    if !sync_daemon::same_config(self.sync.as_ref(), loaded.sync.as_ref()) {
+                        // Stopped here; the next tick starts the new one in the VRRP role.
+                        if let Some(role) = self.sync_running.take() {
+                            tracing::info!(
+                                "lvs_sync_daemon changed: stopping the {role:?} sync daemon"
+                            );
+                            self.ipvs_writes += 1;
+                            if let Err(e) =
+                                self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await
+                            {
+                                tracing::error!("lvs_sync_daemon: {e}");
+                            }
+                        }
                     }
                     self.sync = loaded.sync;
                 }
@@ -401,14 +512,39 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     let mut int = signal_stream(SignalKind::interrupt(), "SIGINT")?;
     let mut usr1 = signal_stream(SignalKind::user_defined1(), "SIGUSR1")?;
 
+    // Bound first: a status request during start-up waits instead of failing.
+    let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
+    let control = match control::serve(&opts.control_socket, status_tx) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!("{e}; `lvsd status` will not work");
+            None
+        }
+    };
     let (tx, mut transitions) = mpsc::unbounded_channel();
-    let (director, actions) = Director::new(loaded.director);
+    // Adopt what the kernel already has: real servers start in the state
+    // its table shows, so a restart with the same config writes nothing.
+    let mut kernel = kernel;
+    let at_start = match kernel.table().await {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::error!("{e}");
+            None
+        }
+    };
+    let (director, actions) = match &at_start {
+        Some(t) => Director::adopting(loaded.director, t),
+        None => Director::new(loaded.director),
+    };
+    let programmed = at_start.map(|t| scoped(&t, &director.owned_services()));
     let mut d = Daemon {
         opts: opts.clone(),
         kernel,
         director,
         pool: CheckerPool::new(tx),
-        programmed: None,
+        programmed,
+        heal_at: None,
+        heal_backoff: Duration::ZERO,
         previously_owned: BTreeSet::new(),
         ipvs_writes: 0,
         reloads: 0,
@@ -417,8 +553,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         vrrp: None,
         sync: loaded.sync,
         sync_running: None,
+        script_user: loaded.script_user,
     };
-    // Adopt what the kernel already has: a restart with the same config writes nothing.
     d.reconcile().await;
     if let Some(cfg) = &d.sync {
         match d.kernel.daemons().await {
@@ -437,14 +573,6 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         d.vrrp = start_vrrp(loaded.vrrp, &opts);
     }
 
-    let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
-    let control = match control::serve(&opts.control_socket, status_tx) {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::warn!("{e}; `lvsd status` will not work");
-            None
-        }
-    };
     sd_notify::notify("READY=1");
     tracing::info!("lvsd running (pid {})", std::process::id());
 
@@ -461,7 +589,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             }
             _ = tick.tick() => {
                 // A failed apply left the kernel unknown: re-read and heal.
-                if d.programmed.is_none() {
+                if d.programmed.is_none() && d.heal_at.is_none_or(|t| Instant::now() >= t) {
                     d.reconcile().await;
                 }
                 d.drain_tick().await;

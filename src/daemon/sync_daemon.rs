@@ -40,6 +40,18 @@ pub fn switch(cfg: &LvsSyncDaemon, running: Option<SyncState>, role: SyncState) 
     ops
 }
 
+/// Whether two `lvs_sync_daemon` settings run the same daemon (a reload
+/// that changes it restarts the daemon; source positions do not count).
+pub fn same_config(a: Option<&LvsSyncDaemon>, b: Option<&LvsSyncDaemon>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a.instance == b.instance && daemon(a, SyncState::Master) == daemon(b, SyncState::Master)
+        }
+        _ => false,
+    }
+}
+
 /// The role of an already running kernel sync daemon that is `cfg`'s (a
 /// restarted lvsd adopts it instead of starting it again). Only interface
 /// and sync id are compared: the kernel reports its defaults for the rest.
@@ -85,6 +97,17 @@ mod tests {
         assert_eq!(ops.len(), 2);
         assert_eq!(ops[0], Op::StopDaemon(SyncState::Backup));
         assert!(matches!(&ops[1], Op::StartDaemon(d) if d.sync_id == 7 && d.mcast_ifn == "eth0"));
+        let moved = LvsSyncDaemon {
+            span: crate::config::Span::new(crate::config::FileId(0), 10, 20),
+            ..cfg.clone()
+        };
+        assert!(same_config(Some(&cfg), Some(&moved)));
+        let other_id = LvsSyncDaemon {
+            sync_id: Some(8),
+            ..cfg.clone()
+        };
+        assert!(!same_config(Some(&cfg), Some(&other_id)));
+        assert!(!same_config(Some(&cfg), None));
         let running = [SyncDaemon::new(SyncState::Backup, "eth0", 7)];
         assert_eq!(adopt(&cfg, &running), Some(SyncState::Backup));
         assert_eq!(

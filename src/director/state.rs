@@ -110,6 +110,66 @@ impl Director {
         (d, actions)
     }
 
+    /// A director for `spec` that continues what the kernel already holds
+    /// (a restart adopting its table). For each virtual server whose services
+    /// are all in `kernel`, every checked real server starts in the state the
+    /// table shows: in it with weight > 0 is up, absent or at weight 0 is
+    /// down; its checkers start in that same state (`alpha` set to match), so
+    /// the table is kept as it is and the checks confirm or correct it.
+    /// Virtual servers not (fully) in the kernel start as configured.
+    pub fn adopting(spec: DirectorSpec, kernel: &Table) -> (Director, Vec<Action>) {
+        let (mut d, mut actions) = Director::new(spec);
+        let mut adopted: BTreeMap<RealServerKey, bool> = BTreeMap::new();
+        for vs in &d.spec.virtual_servers {
+            let live: Vec<&Vec<Destination>> = vs
+                .services
+                .iter()
+                .filter_map(|s| kernel.services.iter().find(|(k, _)| k.key == s.key))
+                .map(|(_, ds)| ds)
+                .collect();
+            if live.is_empty() || live.len() != vs.services.len() {
+                continue;
+            }
+            for rs in vs
+                .real_servers
+                .iter()
+                .filter(|rs| !rs.checks.checkers.is_empty())
+            {
+                let up = live
+                    .iter()
+                    .all(|ds| ds.iter().any(|x| x.key() == rs.dest.key() && x.weight > 0));
+                adopted.insert(real_key(vs, rs), up);
+            }
+        }
+        for (key, up) in &adopted {
+            if let Some(state) = d.reals.get_mut(key) {
+                state.up = *up;
+                state.reason = if *up {
+                    "adopted from the kernel's table (weight > 0)".into()
+                } else {
+                    "adopted from the kernel's table (absent or weight 0)".into()
+                };
+            }
+        }
+        for action in &mut actions {
+            if let Action::StartChecks { key, checks } = action {
+                if let Some(up) = adopted.get(key) {
+                    for c in &mut checks.checkers {
+                        c.schedule.alpha = !*up;
+                    }
+                }
+            }
+        }
+        let quorum: Vec<(String, bool)> = d
+            .spec
+            .virtual_servers
+            .iter()
+            .map(|vs| (vs.name.clone(), d.weight_sum(vs) >= u64::from(vs.quorum)))
+            .collect();
+        d.quorum.extend(quorum);
+        (d, actions)
+    }
+
     pub fn spec(&self) -> &DirectorSpec {
         &self.spec
     }
@@ -227,8 +287,18 @@ impl Director {
 
     /// The IPVS table the director wants now.
     pub fn desired(&self) -> Table {
+        self.desired_where(|_| true)
+    }
+
+    /// The part of [`Director::desired`] that belongs to the virtual servers
+    /// named in `names` (what a batch of checker transitions can change).
+    pub fn desired_for(&self, names: &BTreeSet<String>) -> Table {
+        self.desired_where(|vs| names.contains(&vs.name))
+    }
+
+    fn desired_where(&self, wanted: impl Fn(&VirtualServerSpec) -> bool) -> Table {
         let mut table = Table::default();
-        for vs in &self.spec.virtual_servers {
+        for vs in self.spec.virtual_servers.iter().filter(|vs| wanted(vs)) {
             let quorum_up = self.quorum.get(&vs.name).copied().unwrap_or(true);
             let sorry_active = !quorum_up && vs.sorry_server.is_some();
             let mut dests: Vec<Destination> = Vec::new();

@@ -92,6 +92,16 @@ pub struct TrackConfig {
     pub initially_up: bool,
 }
 
+/// Who a script runs as: a vrrp_script's `user USER [GROUP]`, else
+/// `global_defs { script_user USER [GROUP] }`; with neither, keepalived's
+/// `keepalived_script` user if the system has one, else lvsd's own user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub user: String,
+    /// The user's primary group when absent.
+    pub group: Option<String>,
+}
+
 /// `vrrp_script` settings the runner needs to run a tracked script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptConfig {
@@ -103,6 +113,7 @@ pub struct ScriptConfig {
     pub rise: u32,
     pub weight: i32,
     pub init_fail: bool,
+    pub run_as: Option<RunAs>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,6 +124,8 @@ pub struct NotifyConfig {
     pub stop: Option<String>,
     /// `notify`: called for every transition with `INSTANCE|GROUP name STATE priority`.
     pub any: Option<String>,
+    /// `script_user` (per-command `user` options are not honoured for notify scripts).
+    pub run_as: Option<RunAs>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

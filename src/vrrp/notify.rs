@@ -1,8 +1,78 @@
-//! keepalived-style notify scripts: which commands a transition runs (pure)
-//! and running them detached (thin).
+//! keepalived-style notify scripts: which commands a transition runs (pure),
+//! who runs them (`script_user`), and running them detached (thin).
 
-use super::config::NotifyConfig;
+use std::os::unix::process::CommandExt;
+
+use super::config::{NotifyConfig, RunAs};
 use super::fsm::State;
+
+/// keepalived runs scripts as this user when none is configured and it exists.
+pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
+
+/// User and group ids a script runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunAsError {
+    #[error("script user {user} does not exist")]
+    NoSuchUser { user: String },
+    #[error("script group {group} does not exist")]
+    NoSuchGroup { group: String },
+    #[error("looking up script user {name}: {source}")]
+    Lookup {
+        name: String,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+/// Resolves who a script runs as. `None` configured: `keepalived_script` if
+/// the system has that user, else `Ok(None)` (lvsd's own user, as keepalived
+/// falls back to root).
+pub fn resolve(run_as: Option<&RunAs>) -> Result<Option<Credentials>, RunAsError> {
+    use nix::unistd::{Group, User};
+    let lookup_user = |name: &str| {
+        User::from_name(name).map_err(|source| RunAsError::Lookup {
+            name: name.to_string(),
+            source,
+        })
+    };
+    let Some(run_as) = run_as else {
+        return Ok(lookup_user(DEFAULT_SCRIPT_USER)?.map(|u| Credentials {
+            uid: u.uid.as_raw(),
+            gid: u.gid.as_raw(),
+        }));
+    };
+    let user = lookup_user(&run_as.user)?.ok_or_else(|| RunAsError::NoSuchUser {
+        user: run_as.user.clone(),
+    })?;
+    let gid = match &run_as.group {
+        None => user.gid.as_raw(),
+        Some(g) => Group::from_name(g)
+            .map_err(|source| RunAsError::Lookup {
+                name: g.clone(),
+                source,
+            })?
+            .ok_or_else(|| RunAsError::NoSuchGroup { group: g.clone() })?
+            .gid
+            .as_raw(),
+    };
+    Ok(Some(Credentials {
+        uid: user.uid.as_raw(),
+        gid,
+    }))
+}
+
+/// Applies `creds` (if any) to a command about to be spawned.
+pub fn apply(cmd: &mut std::process::Command, creds: Option<Credentials>) {
+    if let Some(c) = creds {
+        cmd.uid(c.uid).gid(c.gid);
+    }
+}
 
 /// Quote one argument for `sh -c`.
 fn sh_quote(s: &str) -> String {
@@ -36,15 +106,14 @@ pub fn commands(
     out
 }
 
-/// Run each command with `sh -c`, without waiting (keepalived does not wait either).
-pub fn spawn_all(commands: &[String]) {
+/// Run each command with `sh -c` as `creds`, without waiting (keepalived
+/// does not wait either).
+pub fn spawn_all(commands: &[String], creds: Option<Credentials>) {
     for c in commands {
-        match std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(c)
-            .stdin(std::process::Stdio::null())
-            .spawn()
-        {
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.arg("-c").arg(c).stdin(std::process::Stdio::null());
+        apply(&mut cmd, creds);
+        match cmd.spawn() {
             Ok(mut child) => {
                 // Reap in the background so no zombie is left.
                 std::thread::spawn(move || {

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
 use super::config::{
-    InstanceConfig, RouteConfig, RouteKind, ScriptConfig, TrackConfig, TrackId, VipConfig,
+    InstanceConfig, NotifyConfig, RouteConfig, RouteKind, ScriptConfig, TrackConfig, TrackId,
+    VipConfig,
 };
 use super::fsm::{Action, Instance, State};
 use super::garp::{self, GarpSender, NaSender};
@@ -60,6 +61,12 @@ pub enum RunnerError {
     },
     #[error(transparent)]
     SyncGroup(#[from] super::sync_group::SyncGroupError),
+    #[error("{what}: {source}")]
+    RunAs {
+        what: String,
+        #[source]
+        source: notify::RunAsError,
+    },
 }
 
 /// Per-instance I/O resources.
@@ -99,6 +106,27 @@ pub async fn run(
     options: RunnerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunnerError> {
+    // A notify script's user must exist (checked once, as keepalived does at start).
+    let notifies = config
+        .instances
+        .iter()
+        .map(|i| (format!("vrrp_instance {}", i.name), &i.notify))
+        .chain(
+            config
+                .sync_groups
+                .iter()
+                .map(|g| (format!("vrrp_sync_group {}", g.name), &g.notify)),
+        );
+    for (what, n) in notifies {
+        let any = [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
+            .iter()
+            .any(|c| c.is_some());
+        if any {
+            notify::resolve(n.run_as.as_ref())
+                .map_err(|source| RunnerError::RunAs { what, source })?;
+        }
+    }
+
     let nl = Netlink::connect()?;
 
     // The instance's own interface is tracked unless `dont_track_primary`.
@@ -231,6 +259,11 @@ pub async fn run(
         })
         .collect();
     for script in config.scripts.iter().filter(|s| used.contains(&s.name)) {
+        let creds =
+            notify::resolve(script.run_as.as_ref()).map_err(|source| RunnerError::RunAs {
+                what: format!("vrrp_script {}", script.name),
+                source,
+            })?;
         let script = script.clone();
         let tx = tx.clone();
         tasks.push(tokio::spawn(async move {
@@ -238,7 +271,7 @@ pub async fn run(
             let mut tick = tokio::time::interval(script.interval.max(Duration::from_millis(10)));
             loop {
                 tick.tick().await;
-                let outcome = run_script(&script).await;
+                let outcome = run_script(&script, creds).await;
                 if let Some(up) = tracker.record(outcome) {
                     tracing::info!(
                         "VRRP script {} is now {}",
@@ -395,12 +428,25 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
     })
 }
 
-async fn run_script(script: &ScriptConfig) -> ScriptOutcome {
-    let child = tokio::process::Command::new("/bin/sh")
-        .arg("-c")
+/// Runs notify commands as the configured script user (checked at start).
+fn spawn_notify(cmds: &[String], cfg: &NotifyConfig) {
+    if cmds.is_empty() {
+        return;
+    }
+    match notify::resolve(cfg.run_as.as_ref()) {
+        Ok(creds) => notify::spawn_all(cmds, creds),
+        Err(e) => tracing::warn!("notify scripts not run: {e}"),
+    }
+}
+
+async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -> ScriptOutcome {
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
         .arg(&script.command)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    notify::apply(&mut cmd, creds);
+    let child = tokio::process::Command::from(cmd)
         .kill_on_drop(true)
         .status();
     match tokio::time::timeout(script.timeout.max(Duration::from_millis(10)), child).await {
@@ -491,13 +537,13 @@ impl Driver {
                     tracing::info!("({}) Entering {} STATE", cfg.name, state.notify_word());
                     let cmds =
                         notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
-                    notify::spawn_all(&cmds);
+                    spawn_notify(&cmds, &cfg.notify);
                 }
                 Action::GroupNotify { group, state } => {
                     tracing::info!("(group {group}) Entering {} STATE", state.notify_word());
                     if let Some(n) = set.group_notify(&group) {
                         // keepalived passes no meaningful priority for groups: 0.
-                        notify::spawn_all(&notify::commands(n, "GROUP", &group, state, 0));
+                        spawn_notify(&notify::commands(n, "GROUP", &group, state, 0), n);
                     }
                 }
                 Action::ConflictDetected { peer, conflict } => {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::config::{self, model};
 
 use super::config::{
-    GarpConfig, InitialState, InstanceConfig, NotifyConfig, RouteConfig, RouteKind, ScriptConfig,
-    TrackConfig, TrackId, VipConfig,
+    GarpConfig, InitialState, InstanceConfig, NotifyConfig, RouteConfig, RouteKind, RunAs,
+    ScriptConfig, TrackConfig, TrackId, VipConfig,
 };
 use super::packet::{auth_data_from_pass, Family, Version};
 use super::runner::VrrpConfig;
@@ -149,7 +149,14 @@ fn route(
     })
 }
 
-fn notify(n: &model::VrrpNotify) -> NotifyConfig {
+fn run_as(r: &model::RunAs) -> RunAs {
+    RunAs {
+        user: r.user.clone(),
+        group: r.group.clone(),
+    }
+}
+
+fn notify(n: &model::VrrpNotify, script_user: Option<&model::RunAs>) -> NotifyConfig {
     let cmd = |c: &Option<model::ScriptCommand>| c.as_ref().map(|c| c.command.clone());
     NotifyConfig {
         master: cmd(&n.master),
@@ -157,6 +164,7 @@ fn notify(n: &model::VrrpNotify) -> NotifyConfig {
         fault: cmd(&n.fault),
         stop: cmd(&n.stop),
         any: cmd(&n.any),
+        run_as: script_user.map(run_as),
     }
 }
 
@@ -268,7 +276,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             v3_checksum_as_v2: i.is_unicast() && i.old_unicast_checksum.is_some(),
             dont_track_primary: i.dont_track_primary,
             tracks,
-            notify: notify(&i.notify),
+            notify: notify(&i.notify, cfg.global.script_user.as_ref()),
         });
     }
     let sync_groups = cfg
@@ -277,7 +285,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         .map(|g| SyncGroupConfig {
             name: g.name.clone(),
             members: g.group.clone(),
-            notify: notify(&g.notify),
+            notify: notify(&g.notify, cfg.global.script_user.as_ref()),
         })
         .collect();
     let scripts = cfg
@@ -292,6 +300,13 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             rise: s.rise,
             weight: i32::from(s.weight),
             init_fail: s.init_fail,
+            run_as: match &s.script.user {
+                Some(user) => Some(RunAs {
+                    user: user.clone(),
+                    group: s.script.group.clone(),
+                }),
+                None => cfg.global.script_user.as_ref().map(run_as),
+            },
         })
         .collect();
     Ok(VrrpConfig {

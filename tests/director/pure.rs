@@ -175,6 +175,7 @@ fn failing_real_server_leaves_and_returns() {
 fn alpha_starts_down_and_inhibit_keeps_weight_zero() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     lb_algo wrr
     lb_kind DR
     alpha
@@ -223,6 +224,7 @@ virtual_server 192.0.2.10 80 {
 fn sorry_server_takes_over_when_no_real_server_is_up() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     lb_algo rr
     sorry_server 10.0.0.99 8080
     real_server 10.0.0.2 80 { TCP_CHECK { } }
@@ -247,6 +249,7 @@ virtual_server 192.0.2.10 80 {
 fn sorry_server_inhibit_stays_with_weight_zero() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     sorry_server 10.0.0.99 80
     sorry_server_inhibit
     real_server 10.0.0.2 80 { TCP_CHECK { } }
@@ -270,6 +273,7 @@ virtual_server 192.0.2.10 80 {
 fn quorum_with_hysteresis_runs_scripts_on_transitions_only() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     quorum 3
     hysteresis 1
     quorum_up "/bin/echo up"
@@ -317,6 +321,7 @@ virtual_server 192.0.2.10 80 {
 fn notify_up_and_down_scripts_follow_state_changes() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     real_server 10.0.0.2 80 {
         notify_up "/bin/true up"
         notify_down "/bin/true down"
@@ -344,6 +349,7 @@ virtual_server 192.0.2.10 80 {
 fn misc_dynamic_weight_is_programmed() {
     let text = r#"
 virtual_server 192.0.2.10 80 {
+    protocol TCP
     real_server 10.0.0.2 80 {
         weight 10
         MISC_CHECK {
@@ -367,6 +373,7 @@ virtual_server_group WEB {
     fwmark 7
 }
 virtual_server group WEB {
+    protocol TCP
     lb_algo sh
     lb_kind DR
     real_server 10.0.0.2 80 { }
@@ -536,7 +543,7 @@ fn drain_is_bounded() {
 #[test]
 fn reload_removing_a_virtual_server_deletes_its_service() {
     let text =
-        format!("{NAT}\nvirtual_server 192.0.2.11 443 {{ real_server 10.0.0.9 443 {{ }} }}\n");
+        format!("{NAT}\nvirtual_server 192.0.2.11 443 {{ protocol TCP\n real_server 10.0.0.9 443 {{ }} }}\n");
     let (mut d, _) = Director::new(spec(&text));
     let kernel = as_kernel_lists_it(&d.desired());
     let before: BTreeSet<ServiceKey> = d.owned_services();
@@ -576,4 +583,86 @@ fn example_and_seed_configs_translate() {
         }
     }
     assert!(with_lvs >= 4, "{with_lvs} configs with virtual servers");
+}
+
+/// The alpha flag each StartChecks action gives its real server's checkers.
+fn alpha_of(actions: &[Action]) -> Vec<(String, bool)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StartChecks { key, checks } => Some((
+                key.addr.to_string(),
+                checks.checkers.iter().all(|c| c.schedule.alpha),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn restart_adopts_the_state_the_kernel_table_shows() {
+    let text = r#"
+virtual_server 192.0.2.10 80 {
+    protocol TCP
+    lb_kind DR
+    alpha
+    real_server 10.0.0.2 80 { weight 5
+        TCP_CHECK { } }
+    real_server 10.0.0.3 80 { weight 7
+        inhibit_on_failure
+        TCP_CHECK { } }
+    real_server 10.0.0.4 80 { weight 1
+        TCP_CHECK { } }
+}
+"#;
+    let vs = "virtual_server 192.0.2.10:80 TCP";
+    // What the previous run left: .2 up, .3 inhibited at weight 0, .4 out.
+    let (mut before, _) = Director::new(spec(text));
+    before.on_transition(&rs_key(vs, "10.0.0.2", 80), true, 5, "ok");
+    let kernel = as_kernel_lists_it(&before.desired());
+    assert_eq!(
+        summary(&kernel)[0].1,
+        vec![("10.0.0.2:80".into(), 5), ("10.0.0.3:80".into(), 0)]
+    );
+
+    // alpha alone would take .2 out; adopting keeps the table as it is.
+    let (d, actions) = Director::adopting(spec(text), &kernel);
+    assert_eq!(plan(&d.desired(), &kernel), Vec::<Op>::new());
+    let up = |d: &Director, a: &str| d.real_server(&rs_key(vs, a, 80)).map(|s| s.up);
+    assert_eq!(up(&d, "10.0.0.2"), Some(true));
+    assert_eq!(up(&d, "10.0.0.3"), Some(false));
+    assert_eq!(up(&d, "10.0.0.4"), Some(false));
+    // The checkers start in the adopted state.
+    assert_eq!(
+        alpha_of(&actions),
+        vec![
+            ("10.0.0.2".into(), false),
+            ("10.0.0.3".into(), true),
+            ("10.0.0.4".into(), true)
+        ]
+    );
+
+    // Without alpha: the servers that were down stay down until checked.
+    let no_alpha = text.replace("    alpha\n", "");
+    let (d, actions) = Director::adopting(spec(&no_alpha), &kernel);
+    assert_eq!(plan(&d.desired(), &kernel), Vec::<Op>::new());
+    assert_eq!(alpha_of(&actions)[2], ("10.0.0.4".into(), true));
+
+    // A virtual server not in the kernel starts as configured.
+    let (d, actions) = Director::adopting(spec(&no_alpha), &Table::default());
+    assert_eq!(up(&d, "10.0.0.4"), Some(true));
+    assert!(alpha_of(&actions).iter().all(|(_, alpha)| !alpha));
+}
+
+#[test]
+fn desired_for_covers_only_the_named_virtual_servers() {
+    let text =
+        format!("{NAT}\nvirtual_server 192.0.2.11 443 {{ protocol TCP\n real_server 10.0.0.9 443 {{ }} }}\n");
+    let (d, _) = Director::new(spec(&text));
+    let names: BTreeSet<String> = [VS.to_string()].into();
+    let part = d.desired_for(&names);
+    let full = d.desired();
+    assert_eq!(part.services.len(), 1);
+    assert_eq!(part.services[0], full.services[0]);
+    assert!(d.desired_for(&BTreeSet::new()).services.is_empty());
 }

@@ -19,6 +19,22 @@ fn json_u64(v: &serde_json::Value, key: &str) -> u64 {
     v.get(key).and_then(|x| x.as_u64()).unwrap_or(u64::MAX)
 }
 
+/// Appends a measured figure to the file `$LVSD_DIRECTOR_REPORT` names (if
+/// set; the host's filesystem is the guest's) and to stderr.
+fn report(line: &str) {
+    eprintln!("{line}");
+    if let Some(path) = std::env::var_os("LVSD_DIRECTOR_REPORT") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
 /// The receiving end of `NOTIFY_SOCKET`, as systemd holds it for a
 /// `Type=notify` service.
 struct NotifySocket {
@@ -93,21 +109,33 @@ fn requests_until_ten_in_a_row(site: &Site, logs_of: &testbed::process::ProcessG
 fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
     let mut site = Site::with_kind(prefix, kind);
     // The kernel's connection sync follows VRRP: master sends, backup receives.
+    // Also a notify_down script on each real server of director 1.
+    let down_mark = site.path("notify-down");
     let with_sync = |c: String| {
         c.replace(
             "router_id lvsd_test",
             "router_id lvsd_test\n    lvs_sync_daemon eth0 VI_1",
         )
     };
+    let with_notify = |c: String| {
+        c.replace(
+            "        weight 1\n",
+            &format!(
+                "        weight 1\n        notify_down \"/usr/bin/touch {}\"\n",
+                down_mark.display()
+            ),
+        )
+    };
     let c1 = site.write_config(
         "dir1.conf",
-        &with_sync(director_config(
+        &with_notify(with_sync(director_config(
             kind,
             "MASTER",
             150,
             &["10.0.0.4", "10.0.0.5"],
-        )),
+        ))),
     );
+    assert!(!down_mark.exists());
     let c2 = site.write_config(
         "dir2.conf",
         &with_sync(director_config(
@@ -151,7 +179,11 @@ fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
     site.wait("rs2 to leave dir1's table", SLOW, || {
         site.active_reals(DIR1) == [RS1]
     });
+    site.wait("dir1's notify_down script", SLOW, || down_mark.exists());
     let took = t0.elapsed();
+    report(&format!(
+        "{kind:?}: stopped nginx left the table after {took:?} (bound 5 s)"
+    ));
     assert!(took < Duration::from_secs(15), "rs2 left after {took:?}");
     for _ in 0..10 {
         assert_eq!(site.get("/").as_deref(), Ok("rs1"));
@@ -193,6 +225,30 @@ fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
         site.active_reals(DIR2).len() == 2
     });
 
+    // A full-mode reload with an unchanged VRRP section and table: no IPVS
+    // write, the VRRP instance keeps running (still master, never re-elected).
+    let before = site.status("dir1").unwrap_or_default();
+    signal(&d1, Signal::SIGHUP);
+    site.wait("dir1's reload", SLOW, || {
+        site.status("dir1")
+            .is_some_and(|s| json_u64(&s, "reloads") == 1)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after = site.status("dir1").unwrap_or_default();
+    assert_eq!(
+        json_u64(&after, "ipvs_writes"),
+        json_u64(&before, "ipvs_writes"),
+        "{after}"
+    );
+    assert_eq!(after["vrrp"][0]["state"], "Master", "{after}");
+    assert_eq!(
+        after["vrrp"][0]["counters"]["became_master"],
+        1,
+        "{after}\n{}",
+        d1.logs()
+    );
+    assert!(site.has_vip(DIR1) && !site.has_vip(DIR2));
+
     // The master dies: lvsd SIGKILLed and the machine off the LAN.
     d1.kill();
     site.lan
@@ -202,10 +258,10 @@ fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
     let t0 = Instant::now();
     let failed = requests_until_ten_in_a_row(&site, &d2);
     assert!(site.has_vip(DIR2));
-    eprintln!(
-        "takeover: {failed} failed requests, {:?} until 10 in a row succeeded",
+    report(&format!(
+        "{kind:?} lvsd->lvsd takeover: {failed} failed requests, {:?} until 10 in a row succeeded",
         t0.elapsed()
-    );
+    ));
     assert!(failed <= 10, "{failed} requests failed during the takeover");
     site.wait("dir2's sync daemon to become master", SLOW, || {
         sync_daemons(&site, DIR2) == ["master"]
@@ -271,7 +327,7 @@ testbed::uml_test! {
         site.lan.switch().ip(&["link", "set", &port, "down"]).unwrap_or_else(|e| panic!("{e}"));
         let failed = requests_until_ten_in_a_row(&site, &k);
         assert!(site.has_vip(DIR2), "{}", k.logs());
-        eprintln!("keepalived takeover: {failed} failed requests");
+        report(&format!("lvsd->keepalived takeover: {failed} failed requests"));
         assert!(failed <= 10, "{failed} requests failed during the takeover");
 
         // lvsd comes back: adopts its old table without a write, preempts.
@@ -283,6 +339,100 @@ testbed::uml_test! {
         assert_eq!(json_u64(&status, "ipvs_writes"), 0, "{status}\n{}", d1.logs());
         let failed = requests_until_ten_in_a_row(&site, &d1);
         assert!(failed <= 10, "{failed} requests failed after lvsd preempted");
+    }
+
+    /// The other mixed pair: keepalived 2.2.7 master, lvsd backup. lvsd
+    /// keeps its table programmed as backup and carries the traffic when
+    /// keepalived dies.
+    fn mixed_pair_keepalived_master_lvsd_backup() {
+        let site = Site::new("mk");
+        let reals = ["10.0.0.4", "10.0.0.5"];
+        let c1 = site.write_config("keepalived.conf", &dr_config("MASTER", 150, &reals));
+        let c2 = site.write_config("lvsd.conf", &dr_config("BACKUP", 100, &reals));
+        let mut k = site.keepalived(DIR1, "ka", &c1);
+        let d2 = site.lvsd(DIR2, "dir2", &c2, &[]);
+        site.wait("keepalived to hold the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in keepalived's table", SLOW, || site.active_reals(DIR1).len() == 2);
+        site.wait("both real servers in lvsd's table", SLOW, || site.active_reals(DIR2).len() == 2);
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!site.has_vip(DIR2), "lvsd took the VIP\n{}", d2.logs());
+        let mut status = serde_json::Value::Null;
+        site.wait("lvsd's status", SLOW, || { status = site.status("dir2").unwrap_or_default(); !status.is_null() });
+        assert_eq!(status["vrrp"][0]["state"], "Backup", "{status}");
+        for _ in 0..6 {
+            site.get("/").unwrap_or_else(|e| panic!("{e}\n{}", k.logs()));
+        }
+
+        // keepalived crashes (its whole process group): lvsd takes over.
+        k.kill();
+        site.lan.switch().ip(&["link", "set", &format!("p{DIR1}"), "down"]).unwrap_or_else(|e| panic!("{e}"));
+        let failed = requests_until_ten_in_a_row(&site, &d2);
+        assert!(site.has_vip(DIR2), "{}", d2.logs());
+        report(&format!("keepalived->lvsd takeover: {failed} failed requests"));
+        assert!(failed <= 10, "{failed} requests failed during the takeover");
+        let answers: Vec<String> = (0..8).map(|_| site.get("/").unwrap_or_else(|e| panic!("{e}"))).collect();
+        assert!(answers.iter().any(|a| a == "rs1") && answers.iter().any(|a| a == "rs2"), "{answers:?}");
+    }
+
+    /// A restart adopts each real server's state from the table: one that
+    /// was down stays out with zero IPVS writes while it keeps failing, and
+    /// comes back with one write when its nginx returns.
+    fn restart_adopts_a_down_real_server_without_writes() {
+        let mut site = Site::new("ad");
+        site.ns(DIR1).ip(&["addr", "add", "10.0.0.100/24", "dev", "eth0"]).unwrap_or_else(|e| panic!("{e}"));
+        let conf = site.write_config("d.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let mut d = site.lvsd(DIR1, "d", &conf, &["-C", "--dont-release-ipvs"]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        site.stop_nginx(1);
+        site.wait("rs2 out of the table", SLOW, || site.active_reals(DIR1) == [RS1]);
+        signal(&d, Signal::SIGTERM);
+        let st = d.wait_timeout(SLOW).unwrap_or_else(|e| panic!("{e}\n{}", d.logs()));
+        assert!(st.success(), "{st}\n{}", d.logs());
+
+        let d = site.lvsd(DIR1, "d2", &conf, &["-C"]);
+        site.wait("the new lvsd's status", SLOW, || site.status("d2").is_some());
+        // Several check rounds (delay_loop 2) of rs2 failing: nothing written.
+        std::thread::sleep(Duration::from_secs(6));
+        let s = site.status("d2").unwrap_or_default();
+        assert_eq!(json_u64(&s, "ipvs_writes"), 0, "{s}\n{}", d.logs());
+        assert_eq!(site.active_reals(DIR1), [RS1]);
+        let rs2 = s["virtual_servers"][0]["real_servers"].as_array().and_then(|a| a.iter().find(|r| r["address"] == RS2)).cloned().unwrap_or_default();
+        assert_eq!(rs2["up"], false, "{s}");
+
+        site.start_nginx(1);
+        site.wait("rs2 back", SLOW, || site.active_reals(DIR1).len() == 2);
+        let s = site.status("d2").unwrap_or_default();
+        assert_eq!(json_u64(&s, "ipvs_writes"), 1, "{s}");
+    }
+
+    /// A reload that changes the VRRP section (a second VIP) applies it;
+    /// the IPVS table is not touched. (lvsd restarts its VRRP runner for
+    /// such a reload: the instance re-elects itself, see the README.)
+    fn reload_changing_vrrp_applies_the_new_vip() {
+        let site = Site::new("rv");
+        let conf_text = dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]);
+        let conf = site.write_config("d.conf", &conf_text);
+        let d = site.lvsd(DIR1, "d", &conf, &[]);
+        site.wait("the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let before = json_u64(&site.status("d").unwrap_or_default(), "ipvs_writes");
+        let more = conf_text.replace(
+            "        10.0.0.100/24 dev eth0\n",
+            "        10.0.0.100/24 dev eth0\n        10.0.0.101/24 dev eth0\n",
+        );
+        assert_ne!(more, conf_text);
+        std::fs::write(&conf, more).unwrap_or_else(|e| panic!("{e}"));
+        signal(&d, Signal::SIGHUP);
+        let has = |a: &str| {
+            site.ns(DIR1)
+                .ip(&["-o", "addr", "show", "dev", "eth0"])
+                .is_ok_and(|o| o.contains(&format!("inet {a}/")))
+        };
+        site.wait("the new VIP", SLOW, || has("10.0.0.101") && has("10.0.0.100"));
+        let s = site.status("d").unwrap_or_default();
+        assert_eq!(json_u64(&s, "reloads"), 1, "{s}");
+        assert_eq!(json_u64(&s, "ipvs_writes"), before, "{s}\n{}", d.logs());
+        assert!(site.get("/").is_ok());
     }
 
     /// A real server removed by a reload is drained: it stays at weight 0

@@ -2,11 +2,14 @@
 //! namespace topology, in one run, N trials each (default 10, env
 //! `LVSD_BENCH_TRIALS`), interleaved so load drifts hit both alike. From the
 //! master's death (crash: its host leaves the LAN, then its process group is
-//! SIGKILLed; graceful: SIGTERM), at a random phase of its advert timer, it
+//! SIGKILLed; graceful: SIGTERM), at a random phase of its advert timer
+//! (10–90 % of an interval after an advert seen on the wire), it
 //! measures the time until the VIP is on the backup (kernel event time from
 //! `ip -ts monitor address`) and until the client's first answered ping (10 ms
-//! interval), and the time from the last advert the backup heard (tcpdump
-//! timestamp) to the VIP, which is what the RFC bound limits.
+//! interval; for a graceful stop, the first answer after the master dropped
+//! the VIP), and the time from the last advert the backup heard (tcpdump
+//! timestamp) to the VIP, which is what the RFC bound limits. Each trial pair
+//! uses one random death phase for both implementations.
 //!
 //! Run: `cargo test -p lvsd --test vrrp bench_failover -- --ignored --nocapture`
 
@@ -42,7 +45,7 @@ fn stats(mut v: Vec<f64>) -> String {
     let pick = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
     format!(
         "median {:7.1} ms  p90 {:7.1} ms  min {:7.1} ms  max {:7.1} ms  (n={})",
-        pick(0.5),
+        median(v.clone()),
         pick(0.9),
         v[0],
         v[v.len() - 1],
@@ -85,13 +88,15 @@ fn ip_ts_epoch(line: &str) -> Option<f64> {
     Some(days_from_civil(y, mo, da) as f64 * 86_400.0 + h * 3600.0 + mi * 60.0 + sec)
 }
 
-/// When the VIP was first added, from `ip -ts monitor address` output.
-fn vip_added_at(monitor: &str) -> Option<f64> {
+/// When the VIP was first added (or deleted) at or after `after` (epoch s),
+/// from `ip -ts monitor address` output.
+fn vip_event_at(monitor: &str, deleted: bool, after: f64) -> Option<f64> {
     monitor
         .lines()
-        .filter(|l| l.starts_with('[') && !l.contains("Deleted"))
-        .find(|l| l.contains(&format!(" {VIP}/")))
-        .and_then(ip_ts_epoch)
+        .filter(|l| l.starts_with('[') && l.contains("Deleted") == deleted)
+        .filter(|l| l.contains(&format!(" {VIP}/")))
+        .filter_map(ip_ts_epoch)
+        .find(|t| *t >= after)
 }
 
 /// The master's adverts as the backup heard them (`tcpdump -tt` epoch times).
@@ -130,7 +135,8 @@ impl Recorder {
     }
 }
 
-fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death) -> Trial {
+/// One failover; `phase` (0..1) places the death within the master's advert period.
+fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> Trial {
     for i in 0..2 {
         let _ = topo
             .director(i)
@@ -160,6 +166,11 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death) -> Trial {
         &["env", "TZ=UTC", "ip", "-ts", "monitor", "address"],
         dir.path().join("monitor"),
     );
+    let master_monitor = Recorder::start(
+        topo.director(0),
+        &["env", "TZ=UTC", "ip", "-ts", "monitor", "address"],
+        dir.path().join("master-monitor"),
+    );
     let dump = Recorder::start(
         topo.director(1),
         &[
@@ -167,16 +178,37 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death) -> Trial {
         ],
         dir.path().join("dump"),
     );
+    // Both start as BACKUP (keepalived 2.2.7 does so even with `state MASTER`)
+    // and their down timers differ by the skew only; on a loaded machine the
+    // backup may miss the first advert and be master for a moment: wait for
+    // the steady state.
+    wait_for("steady state", Duration::from_secs(20), &[&da, &db], || {
+        (0..5).all(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            topo.holds(0, VIP) && !topo.holds(1, VIP)
+        })
+    });
     let pinger = Pinger::start_interval(topo.client(), VIP, "0.01");
     // Let the backup hear adverts (the capture runs) and the client's ARP settle.
     wait_for("capture running", Duration::from_secs(10), &[&da], || {
         adverts_from_master(&dump.text()).len() >= 2
     });
-    // A random phase against the master's advert timer, as a real death has.
-    let advert_ms = if version == 3 { 100 } else { 1000 };
-    std::thread::sleep(Duration::from_millis(
-        200 + rand::random_range(0..advert_ms),
-    ));
+    // Die at a random phase of the master's advert timer, as a real death
+    // does, but the same phase for both implementations of a trial pair:
+    // wait for a fresh advert on the wire, then for `phase` of an interval.
+    let advert_s = if version == 3 { 0.1 } else { 1.0 };
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = adverts_from_master(&dump.text()).len();
+    let deadline = now_epoch() + 5.0;
+    let fresh = loop {
+        if let Some(t) = adverts_from_master(&dump.text()).get(seen) {
+            break *t;
+        }
+        assert!(now_epoch() < deadline, "no advert from the master");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let target = fresh + (0.1 + 0.8 * phase) * advert_s;
+    std::thread::sleep(Duration::from_secs_f64((target - now_epoch()).max(0.0)));
     let death_at = match death {
         Death::Crash => {
             // The machine dies: off the LAN first (dead from then on), then
@@ -198,12 +230,18 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death) -> Trial {
     std::thread::sleep(Duration::from_millis(400));
     let report = pinger.finish();
     let monitor = monitor.finish();
+    let master_monitor = master_monitor.finish();
     let dump = dump.finish();
-    let vip_at = vip_added_at(&monitor)
+    let vip_at = vip_event_at(&monitor, false, death_at)
         .unwrap_or_else(|| panic!("VIP add not seen by ip monitor:\n{monitor}"));
-    // Skip a reply already in flight at the moment of death (RTT < 1 ms here).
+    // The outage starts when the master is cut off (crash) or drops the VIP
+    // (graceful: it answers until then); skip a reply in flight (RTT < 1 ms).
+    let outage_from = match death {
+        Death::Crash => death_at,
+        Death::Graceful => vip_event_at(&master_monitor, true, death_at).unwrap_or(death_at),
+    };
     let answer = report
-        .first_answer_after(death_at + 0.005)
+        .first_answer_after(outage_from + 0.002)
         .map(|t| (t - death_at) * 1000.0);
     let last_advert = adverts_from_master(&dump)
         .into_iter()
@@ -242,8 +280,9 @@ fn bench_failover() {
             let kinds = [Kind::Keepalived, Kind::Lvsd];
             let mut rows: Vec<Vec<Trial>> = vec![Vec::new(), Vec::new()];
             for _ in 0..trials {
+                let phase: f64 = rand::random();
                 for (k, kind) in kinds.iter().enumerate() {
-                    rows[k].push(one_trial(&topo, *kind, version, death));
+                    rows[k].push(one_trial(&topo, *kind, version, death, phase));
                 }
             }
             let mut medians = Vec::new();

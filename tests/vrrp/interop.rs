@@ -349,11 +349,31 @@ fn vrrp3_ipv6(a: Kind, b: Kind, name: &str) {
         db.log(),
         da.log()
     );
+    // A client pings the VIP throughout: after the failover it must reach the
+    // new master at once, which takes the backup's unsolicited neighbour
+    // advertisement (else the client's stale neighbour entry needs ~5 s of
+    // probing).
+    let pinger = Pinger::start(topo.client(), vip6);
+    std::thread::sleep(Duration::from_millis(500));
+    let killed_at = now_epoch();
+    topo.isolate(0);
     da.crash();
     sampler.set_alive(0, false);
     let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, vip6));
-    assert!(took.is_some(), "no IPv6 failover\n{}", db.log());
-    eprintln!("v3/IPv6 crash failover: {took:?}");
+    let took = took.unwrap_or_else(|| panic!("no IPv6 failover\n{}", db.log()));
+    std::thread::sleep(Duration::from_millis(1500));
+    let report = pinger.finish();
+    let first = report.first_answer_after(killed_at + 0.06);
+    assert!(
+        first.is_some_and(|f| f - killed_at < took.as_secs_f64() + 1.0),
+        "client got no IPv6 answer soon after failover (took {took:?}): {report:?}"
+    );
+    eprintln!(
+        "{name}: v3/IPv6 crash failover after {took:?}, first answer {:.3} s after the crash, {} of {} pings lost",
+        first.unwrap_or(0.0) - killed_at,
+        report.lost(),
+        report.sent
+    );
     sampler.assert_no_split_brain();
 }
 
@@ -799,4 +819,69 @@ fn virtual_routes_follow_mastership() {
     assert!(d.stop());
     let r = routes();
     assert!(!r.contains("192.168.7"), "routes removed on stop:\n{r}");
+}
+
+#[test]
+fn scripts_run_as_the_configured_script_user() {
+    let topo = Topo::new("vsu");
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lvsd-vsu-{}-", std::process::id()))
+        .tempdir()
+        .expect("tmp");
+    // Writable by the unprivileged users the scripts run as.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let track_out = dir.path().join("track.uid");
+    let notify_out = dir.path().join("notify.uid");
+    let extra = format!(
+        "vrrp_script chk {{\n  script \"/bin/sh -c 'id -un > {}'\"\n  interval 1\n  user daemon\n}}\n",
+        track_out.display()
+    );
+    let mut i = Inst::new(150);
+    i.extra = format!(
+        "  track_script {{\n    chk\n  }}\n  notify \"/bin/sh -c 'id -un > {}'\"\n",
+        notify_out.display()
+    );
+    // global_defs (from `conf`) says `script_user root`: override it.
+    let text = conf(&[i], &extra).replace("script_user root", "script_user nobody");
+    let d = Director::start(Kind::Lvsd, topo.director(0), &text);
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    wait_for(
+        "both scripts to run",
+        Duration::from_secs(10),
+        &[&d],
+        || !read(&track_out).is_empty() && !read(&notify_out).is_empty(),
+    );
+    assert_eq!(read(&track_out).trim(), "daemon", "vrrp_script's own user");
+    assert_eq!(read(&notify_out).trim(), "nobody", "global script_user");
+}
+
+#[test]
+fn an_unknown_script_user_is_a_startup_error() {
+    let topo = Topo::new("vsx");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("keepalived.conf");
+    let extra = "vrrp_script chk {\n  script \"/bin/true\"\n  user no_such_user_lvsd\n}\n";
+    let mut i = Inst::new(150);
+    i.extra = "  track_script {\n    chk\n  }\n".into();
+    std::fs::write(&path, conf(&[i], extra)).expect("conf");
+    let out = topo
+        .director(0)
+        .exec(&[
+            env!("CARGO_BIN_EXE_lvsd"),
+            "run",
+            "-P",
+            "-f",
+            &path.to_string_lossy(),
+        ])
+        .expect("run lvsd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("vrrp_script chk") && err.contains("no_such_user_lvsd"),
+        "{err}"
+    );
 }

@@ -205,3 +205,44 @@ fn virtual_routes_translate_with_types_tables_and_defaults() {
     assert_eq!(r[2].dev.as_deref(), Some("eth1"));
     assert_eq!(r[2].table, Some(100));
 }
+
+#[test]
+fn script_users_come_from_the_script_or_script_user() {
+    let cfg = tr(r#"
+global_defs {
+  script_user nobody nogroup
+}
+vrrp_script own {
+  script "/bin/true"
+  user daemon
+}
+vrrp_script global {
+  script "/bin/true"
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  virtual_ipaddress {
+    10.0.0.100
+  }
+  track_script {
+    own
+    global
+  }
+  notify "/bin/true"
+}
+"#)
+    .expect("translates");
+    let user = |name: &str| {
+        let s = cfg.scripts.iter().find(|s| s.name == name).expect("script");
+        s.run_as.as_ref().map(|r| (r.user.clone(), r.group.clone()))
+    };
+    assert_eq!(user("own"), Some(("daemon".into(), None)));
+    assert_eq!(
+        user("global"),
+        Some(("nobody".into(), Some("nogroup".into())))
+    );
+    let n = &cfg.instances[0].notify;
+    assert_eq!(n.run_as.as_ref().map(|r| r.user.as_str()), Some("nobody"));
+}

@@ -104,7 +104,7 @@ pub(super) fn global_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GlobalDefs) {
         "lvs_sync_daemon" => g.lvs_sync_daemon = lvs_sync_daemon(cx, n),
         "lvs_timeouts" => lvs_timeouts(cx, n, g),
         "lvs_flush" => g.lvs_flush = cx.flag(n),
-        "lvs_flush_on_stop" => {
+        "lvs_flush_on_stop" | "lvs_flush_onstop" => {
             cx.no_block(n);
             g.lvs_flush_on_stop = match n.args.first() {
                 None => Some(false),

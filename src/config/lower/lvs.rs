@@ -340,6 +340,7 @@ pub(super) fn virtual_server(
         smtp_alert: None,
         virtualhost: None,
         snmp_name: None,
+        weight: None,
         alpha: false,
         omega: false,
         quorum: 1,
@@ -389,6 +390,8 @@ pub(super) fn virtual_server(
             "sh-port" | "mh-port" => vs.scheduler_flags.port = cx.flag(n),
             "sh-fallback" | "mh-fallback" => vs.scheduler_flags.fallback = cx.flag(n),
             "ops" => vs.scheduler_flags.ops = cx.flag(n),
+            "hashed" => vs.scheduler_flags.hashed = cx.flag(n),
+            "weight" => vs.weight = cx.int(n, 1, 65535).and_then(|w| u16::try_from(w).ok()),
             "persistence_engine" => vs.persistence_engine = cx.string(n),
             "persistence_timeout" => {
                 cx.no_block(n);
@@ -659,7 +662,8 @@ fn checker(
             "fast_recovery" if http => http_check.fast_recovery = cx.flag(n),
             "virtualhost" if http => http_check.virtualhost = cx.string(n),
             "url" if http => url_nodes.push(n),
-            "enable_sni" if kind == "SSL_GET" => http_check.enable_sni = cx.flag(n),
+            // keepalived 2.2.7 also accepts it in HTTP_GET, where it has no effect.
+            "enable_sni" => http_check.enable_sni = cx.flag(n),
             "misc_path" if misc => misc_path = cx.rest(n, "a script path or quoted command line"),
             "misc_timeout" if misc => misc_timeout = cx.timer(n),
             "misc_dynamic" if misc => misc_dynamic = cx.flag(n),

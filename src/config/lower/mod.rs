@@ -45,7 +45,13 @@ pub const UNSUPPORTED_CHECKERS: &[&str] = &[
 ];
 
 /// vrrp_instance / vrrp_sync_group keywords lvsd does not implement.
-pub const UNSUPPORTED_VRRP: &[&str] = &["track_file", "track_process", "track_bfd", "use_ipvlan"];
+pub const UNSUPPORTED_VRRP: &[&str] = &[
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "use_ipvlan",
+    "vmac_garp_intvl",
+];
 
 /// global_defs keywords that tune keepalived's own processes or integrations lvsd does
 /// not have (SNMP, DBus, firewalls, scheduling, netlink buffers, reload machinery).
@@ -88,6 +94,11 @@ pub const UNSUPPORTED_GLOBAL: &[&str] = &[
     "vrrp_rlimit_rttime",
     "checker_rlimit_rttime",
     "bfd_rlimit_rttime",
+    "vrrp_rlimit_rtime",
+    "checker_rlimit_rtime",
+    "bfd_rlimit_rtime",
+    "lvs_process_name",
+    "vrrp_vmac_garp_intvl",
     "snmp_socket",
     "enable_snmp_vrrp",
     "enable_snmp_checker",

@@ -195,6 +195,15 @@ fn notify_keyword(cx: &mut Cx<'_>, n: &Node, notify: &mut VrrpNotify) -> bool {
         "notify_stop" => notify.stop = cx.script(n),
         "notify" => notify.any = cx.script(n),
         "notify_master_rx_lower_pri" => notify.master_rx_lower_pri = cx.script(n),
+        // Documented for sync groups; keepalived 2.2.7 takes it in vrrp_instance: both work.
+        "notify_deleted" => {
+            notify.deleted = Some(if n.args.is_empty() {
+                cx.no_block(n);
+                None
+            } else {
+                cx.script(n)
+            })
+        }
         _ => return false,
     }
     true
@@ -206,6 +215,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         name: name.clone().unwrap_or_default(),
         span: node.span(),
         group: Vec::new(),
+        group_spans: Vec::new(),
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
         notify: VrrpNotify::default(),
@@ -222,18 +232,13 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         match n.name() {
             "group" => {
                 has_group = true;
-                g.group.extend(cx.words(n).into_iter().map(|t| t.text));
+                for t in cx.words(n) {
+                    g.group.push(t.text);
+                    g.group_spans.push(t.span);
+                }
             }
             "track_interface" => g.track_interfaces = track_interfaces(cx, n),
             "track_script" => g.track_scripts = track_scripts(cx, n),
-            "notify_deleted" => {
-                g.notify.deleted = Some(if n.args.is_empty() {
-                    cx.no_block(n);
-                    None
-                } else {
-                    cx.script(n)
-                })
-            }
             "notify_priority_changes" => g.notify_priority_changes = cx.flag(n),
             "smtp_alert" => g.smtp_alert = Some(cx.flag(n)),
             "global_tracking" => g.global_tracking = cx.flag(n),
@@ -568,10 +573,7 @@ pub(super) fn vrrp_instance(
         || i.unicast_peers
             .iter()
             .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
-    let ipv6 = i.native_ipv6
-        || i.virtual_ipaddresses
-            .first()
-            .is_some_and(|v| IpFamily::of(&v.address) == IpFamily::Inet6);
+    let ipv6 = i.family() == IpFamily::Inet6;
     i.version = match (version, ipv6) {
         (Some(VrrpVersion::V2), true) => {
             cx.warning(
