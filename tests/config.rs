@@ -684,6 +684,25 @@ fn absurd_nesting_is_an_error_not_a_stack_overflow() {
 }
 
 #[test]
+fn self_doubling_multi_line_parameter_stops_at_the_error_cap() {
+    // Each substitution doubles the lines: without stopping at the error cap this ran
+    // until the expanded-line budget (seconds here, a timeout under the fuzzer).
+    let start = Instant::now();
+    let (_p, r, _s) = load_text("$X=$X \\\n$X\n$X\n");
+    let d = r.expect_err("runaway substitution");
+    assert!(d
+        .items
+        .iter()
+        .any(|d| matches!(d.problem, Problem::SubstitutionTooDeep { .. })));
+    assert!(d.items.len() <= config::MAX_DIAGNOSTICS + 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn nesting_limit_error_names_the_first_block_too_deep() {
     let limit = config::tree::MAX_NESTING_DEPTH;
     assert_problem(
@@ -923,10 +942,10 @@ fn value_errors_name_keyword_value_and_expectation() {
     );
     assert_problem(
         &inst("    authentication {\n        auth_pass x\n    }"),
-        Severity::Error,
+        Severity::Warning,
         4,
         5,
-        "authentication of VI_1 has no auth_type",
+        "authentication of VI_1 has no auth_type; it is ignored",
     );
     assert_problem(&inst("    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }"), Severity::Warning, 5, 5, "VRRPv3 has no authentication");
     assert_problem(
@@ -1177,6 +1196,32 @@ fn vrrp_repairs_match_keepalived() {
     assert_eq!(i.preempt_delay, Duration::ZERO);
     assert_eq!(i.track_scripts.len(), 1);
     assert_eq!(i.track_scripts[0].weight, None, "the first entry is kept");
+
+    let vmac = MINIMAL_INSTANCE.replace(
+        "    virtual_router_id 51\n",
+        "    virtual_router_id 51\n    use_vmac\n    promote_secondaries\n",
+    );
+    assert_problem(
+        &vmac,
+        Severity::Warning,
+        1,
+        1,
+        "VI_1: promote_secondaries is set on the VMAC interface automatically; the keyword is ignored",
+    );
+    assert!(!loaded(&vmac).config.vrrp_instances[0].promote_secondaries);
+
+    // AH turns MASTER into BACKUP before the preemption rules run: nopreempt stays.
+    let ah = MINIMAL_INSTANCE.replace(
+        "    virtual_router_id 51\n",
+        "    virtual_router_id 51\n    state MASTER\n    priority 100\n    nopreempt\n    authentication {\n        auth_type AH\n        auth_pass x\n    }\n",
+    );
+    let l = loaded(&ah);
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!((i.state, i.preempt), (InitialState::Backup, false));
+    assert!(!l
+        .warnings
+        .iter()
+        .any(|w| matches!(w.problem, Problem::NopreemptWithMaster { .. })));
 }
 
 #[test]
@@ -1203,15 +1248,28 @@ fn cross_check_errors_and_warnings() {
             "    virtual_router_id 1",
             "    virtual_router_id 2\n    track_script {\n        chk_missing\n    }",
         ),
-        Severity::Error,
+        Severity::Warning,
         9,
         9,
-        "vrrp_script 'chk_missing' is not defined",
+        "vrrp_script 'chk_missing' is not defined; the reference is ignored (as keepalived does)",
+    );
+    // A vrrp_script without `script` is dropped, and so are references to it.
+    let l = loaded(
+        "vrrp_script chk {\n    interval 2\n}\nvrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 1\n    track_script {\n        chk\n    }\n    virtual_ipaddress {\n        10.0.0.1\n    }\n}\n",
+    );
+    assert!(l.config.vrrp_scripts.is_empty());
+    assert!(l.config.vrrp_instances[0].track_scripts.is_empty());
+    let messages: Vec<String> = l.warnings.iter().map(|w| w.message()).collect();
+    assert!(
+        messages.contains(
+            &"vrrp_script chk has no script; it is ignored (as keepalived does)".to_string()
+        ),
+        "{messages:?}"
     );
     assert_problem(
         &two(
             "    virtual_router_id 1",
-            "    virtual_router_id 2\n    state MASTER\n    nopreempt",
+            "    virtual_router_id 2\n    state MASTER\n    priority 200\n    nopreempt",
         ),
         Severity::Warning,
         5,
@@ -1270,21 +1328,43 @@ fn cross_check_errors_and_warnings() {
     };
     assert_problem(
         &sync("        VI_1\n        VI_9"),
-        Severity::Error,
+        Severity::Warning,
         11,
         9,
-        "vrrp_instance (member of sync group G1) 'VI_9' is not defined",
+        "vrrp_instance (member of sync group G1) 'VI_9' is not defined; the reference is ignored",
+    );
+    let both = format!(
+        "{}vrrp_sync_group G2 {{\n    group {{\n        VI_1\n    }}\n}}\n",
+        sync("        VI_1")
     );
     assert_problem(
-        &format!(
-            "{}vrrp_sync_group G2 {{\n    group {{\n        VI_1\n    }}\n}}\n",
-            sync("        VI_1")
-        ),
-        Severity::Error,
+        &both,
+        Severity::Warning,
         15,
         9,
-        "vrrp_instance 'VI_1' is a member of both sync groups 'G1' and 'G2'",
+        "vrrp_instance 'VI_1' is a member of both sync groups 'G1' and 'G2'; it is left out of 'G2'",
     );
+    assert_problem(
+        &both,
+        Severity::Warning,
+        8,
+        1,
+        "vrrp_sync_group G1 has only 1 vrrp_instance(s)",
+    );
+    assert_problem(
+        &both,
+        Severity::Warning,
+        13,
+        1,
+        "vrrp_sync_group G2 has no member left; it is ignored",
+    );
+    let groups: Vec<String> = loaded(&both)
+        .config
+        .vrrp_sync_groups
+        .iter()
+        .map(|g| format!("{}:{}", g.name, g.group.join(",")))
+        .collect();
+    assert_eq!(groups, ["G1:VI_1"]);
     assert_problem(
         "global_defs {\n    lvs_sync_daemon eth0 inst VI_NONE\n}\n",
         Severity::Error,
@@ -1350,7 +1430,7 @@ fn missing_interfaces_are_warnings_when_asked() {
     let s = Scratch::new();
     let p = s.write(
         "t.conf",
-        "vrrp_instance VI_1 {\n    interface lvsdnope0\n    virtual_router_id 3\n}\n",
+        "vrrp_instance VI_1 {\n    interface lvsdnope0\n    virtual_router_id 3\n    virtual_ipaddress {\n        10.0.0.1\n    }\n}\n",
     );
     let o = ConfigOptions {
         check_interfaces: true,
@@ -1815,7 +1895,28 @@ struct DumpedInstance {
     garp_repeat: String,
     down_timer_adverts: String,
     auth: String,
+    accept: String,
+    /// "" when keepalived prints no "Preempt delay" line (no delay).
+    preempt_delay: String,
+    garp_refresh: String,
+    garp_refresh_repeat: String,
+    garp_lower_prio_delay: String,
+    garp_lower_prio_repeat: String,
+    /// "Send advert after receive lower priority advert" (the opposite of lower_prio_no_advert).
+    advert_after_lower_prio: String,
+    advert_after_higher_prio: String,
+    /// "" when the instance is in no sync group.
+    sync_group: String,
+    promote_secondaries: String,
+    /// "ADDR (from configuration)", or "(none)" (the test's interfaces have no address).
+    src_ip: String,
+    /// Multicast group (first word); "" for unicast instances, which print none.
+    mcast_group: String,
     vips: Vec<String>,
+    excluded_vips: Vec<String>,
+    unicast_peers: Vec<String>,
+    /// "NAME weight W[ reverse]" as keepalived prints them.
+    tracked_interfaces: Vec<String>,
     tracked_scripts: Vec<String>,
 }
 
@@ -1832,6 +1933,52 @@ fn value(line: &str, key: &str) -> Option<String> {
         .strip_prefix(key)
         .and_then(|r| r.strip_prefix(" = "))
         .map(|v| v.trim().to_string())
+}
+
+/// The VRRP-relevant part of keepalived's "Global definitions" dump.
+#[derive(Debug, Default, PartialEq)]
+struct DumpedGlobals {
+    router_id: String,
+    mcast_group4: String,
+    mcast_group6: String,
+    default_version: String,
+    strict: String,
+    down_timer_adverts: String,
+    check_unicast_src: String,
+    skip_check_adv_addr: String,
+}
+
+fn parse_dump_globals(lines: &[String]) -> DumpedGlobals {
+    let mut g = DumpedGlobals::default();
+    let mut inside = false;
+    for raw in lines {
+        let line = raw.split_once(": ").map(|x| x.1).unwrap_or(raw);
+        if line.starts_with("------<") {
+            inside = line.contains("Global definitions");
+            continue;
+        }
+        if !inside || !line.starts_with(' ') {
+            continue;
+        }
+        for (slot, key) in [
+            (&mut g.router_id, "Router ID"),
+            (&mut g.mcast_group4, "VRRP IPv4 mcast group"),
+            (&mut g.mcast_group6, "VRRP IPv6 mcast group"),
+            (&mut g.default_version, "VRRP default protocol version"),
+            (&mut g.strict, "VRRP strict mode"),
+            (&mut g.down_timer_adverts, "Num adverts before down"),
+            (&mut g.check_unicast_src, "VRRP check unicast_src"),
+            (
+                &mut g.skip_check_adv_addr,
+                "VRRP skip check advert addresses",
+            ),
+        ] {
+            if let Some(v) = value(line, key) {
+                *slot = v;
+            }
+        }
+    }
+    g
 }
 
 /// Parses the VRRP part of keepalived's `-d` dump.
@@ -1873,12 +2020,21 @@ fn parse_dump(lines: &[String]) -> Dump {
             let t = line.trim();
             if t.starts_with("Virtual IP (") {
                 list = "vips";
+            } else if t.starts_with("Virtual IP Excluded") {
+                list = "excluded";
+            } else if t.starts_with("Unicast Peer") {
+                list = "peers";
             } else if t.starts_with("Tracked scripts") {
                 list = "scripts";
+            } else if t.starts_with("Tracked interfaces") {
+                list = "interfaces";
             } else if line.starts_with("     ") && !list.is_empty() {
                 let first = t.split_whitespace().next().unwrap_or("").to_string();
                 match list {
                     "vips" => i.vips.push(first),
+                    "excluded" => i.excluded_vips.push(first),
+                    "peers" => i.unicast_peers.push(first),
+                    "interfaces" => i.tracked_interfaces.push(t.to_string()),
                     _ => i.tracked_scripts.push(first),
                 }
             } else {
@@ -1898,6 +2054,33 @@ fn parse_dump(lines: &[String]) -> Dump {
                 set(&mut i.garp_repeat, "Gratuitous ARP repeat");
                 set(&mut i.down_timer_adverts, "Down timer adverts");
                 set(&mut i.auth, "Authentication type");
+                set(&mut i.accept, "Accept");
+                set(&mut i.preempt_delay, "Preempt delay");
+                set(&mut i.garp_refresh, "Gratuitous ARP refresh");
+                set(&mut i.garp_refresh_repeat, "Gratuitous ARP refresh repeat");
+                set(
+                    &mut i.garp_lower_prio_delay,
+                    "Gratuitous ARP lower priority delay",
+                );
+                set(
+                    &mut i.garp_lower_prio_repeat,
+                    "Gratuitous ARP lower priority repeat",
+                );
+                set(
+                    &mut i.advert_after_lower_prio,
+                    "Send advert after receive lower priority advert",
+                );
+                set(
+                    &mut i.advert_after_higher_prio,
+                    "Send advert after receive higher priority advert",
+                );
+                set(&mut i.promote_secondaries, "Promote_secondaries");
+                set(&mut i.sync_group, "Sync group");
+                set(&mut i.src_ip, "Using src_ip");
+                if let Some(group) = t.strip_prefix("Multicast address ") {
+                    let group = group.split([' ', ',']).next().unwrap_or("");
+                    i.mcast_group = group.to_string();
+                }
                 if let Some(v) = value(line, "Advert interval") {
                     // "1 sec" or, below a second, "500 milli-sec".
                     let (number, scale) = match v.strip_suffix(" milli-sec") {
@@ -2031,6 +2214,9 @@ fn keepalived_reads_the_same_vrrp_values() {
         (fixtures().join("all_keywords.conf"), vec!["x"]),
         (fixtures().join("odd_syntax.conf"), vec!["x"]),
         (fixtures().join("families.conf"), vec!["x"]),
+        (fixtures().join("state_priority.conf"), vec!["x"]),
+        (fixtures().join("strict.conf"), vec!["x"]),
+        (fixtures().join("sync_groups.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()
@@ -2095,6 +2281,30 @@ fn keepalived_reads_the_same_vrrp_values() {
             };
             let dump = keepalived_dump(&keepalived_conf, &ifnames, &run_dir, id);
             let (theirs, their_scripts) = parse_dump(&dump);
+            let g = &c.global;
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            let our_globals = DumpedGlobals {
+                router_id: g
+                    .router_id
+                    .clone()
+                    .unwrap_or_else(|| host.trim().to_string()),
+                mcast_group4: g.vrrp_mcast_group4.to_string(),
+                mcast_group6: g.vrrp_mcast_group6.to_string(),
+                default_version: match g.vrrp_version {
+                    VrrpVersion::V2 => "2".into(),
+                    VrrpVersion::V3 => "3".into(),
+                },
+                strict: g.vrrp_strict.to_string(),
+                down_timer_adverts: g.vrrp_down_timer_adverts.to_string(),
+                check_unicast_src: g.vrrp_check_unicast_src.to_string(),
+                skip_check_adv_addr: g.vrrp_skip_check_adv_addr.to_string(),
+            };
+            assert_eq!(
+                our_globals,
+                parse_dump_globals(&dump),
+                "{}: global_defs",
+                path.display()
+            );
             let what = format!("{} (-i {id})", path.display());
             let names: Vec<&str> = theirs.iter().map(|(n, _)| n.as_str()).collect();
             let our_names: Vec<&str> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
@@ -2126,8 +2336,67 @@ fn keepalived_reads_the_same_vrrp_values() {
                         Some(config::AuthType::Pass) => "SIMPLE_PASSWORD".into(),
                         Some(config::AuthType::Ah) => "IPSEC_AH".into(),
                     },
+                    accept: if i.accept_mode() {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    }
+                    .into(),
+                    preempt_delay: if i.preempt_delay.is_zero() {
+                        String::new()
+                    } else {
+                        format!("{} secs", i.preempt_delay.as_secs())
+                    },
+                    garp_refresh: i.garp.master_refresh.map_or(0, |d| d.as_secs()).to_string(),
+                    garp_refresh_repeat: i.garp.master_refresh_repeat.to_string(),
+                    garp_lower_prio_delay: i.garp.lower_prio_delay.as_secs().to_string(),
+                    garp_lower_prio_repeat: i.garp.lower_prio_repeat.to_string(),
+                    advert_after_lower_prio: (!i.lower_prio_no_advert).to_string(),
+                    advert_after_higher_prio: i.higher_prio_send_advert.to_string(),
+                    sync_group: c
+                        .sync_group_of(name)
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default(),
+                    promote_secondaries: if i.promote_secondaries {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    }
+                    .into(),
+                    src_ip: i
+                        .src_ip
+                        .map_or("(none)".into(), |a| format!("{a} (from configuration)")),
+                    mcast_group: if i.is_unicast() {
+                        String::new()
+                    } else {
+                        i.mcast_dst_ip
+                            .unwrap_or(match i.family() {
+                                config::IpFamily::Inet => c.global.vrrp_mcast_group4.into(),
+                                config::IpFamily::Inet6 => c.global.vrrp_mcast_group6.into(),
+                            })
+                            .to_string()
+                    },
                     vips: i.virtual_ipaddresses.iter().map(vip_text).collect(),
+                    excluded_vips: i
+                        .virtual_ipaddresses_excluded
+                        .iter()
+                        .map(vip_text)
+                        .collect(),
+                    unicast_peers: i
+                        .unicast_peers
+                        .iter()
+                        .map(|p| p.address.to_string())
+                        .collect(),
                     // keepalived drops scripts whose file is missing; compare what it kept.
+                    tracked_interfaces: i
+                        .track_interfaces
+                        .iter()
+                        .map(|t| {
+                            let w = t.weight.map_or(0, |w| w.get());
+                            let reverse = if t.reverse { " reverse" } else { "" };
+                            format!("{} weight {w}{reverse}", t.name)
+                        })
+                        .collect(),
                     tracked_scripts: i
                         .track_scripts
                         .iter()
@@ -2535,5 +2804,242 @@ fn keyword_list_matches_the_installed_keepalived() {
                 "keepalived does not know '{w}' in {block}:\n{text}"
             );
         }
+    }
+}
+
+/// Every repair (or refusal) lvsd makes "as keepalived does" is one keepalived 2.2.7 makes: the same
+/// text gets lvsd's warning and keepalived -t's message for it.
+#[test]
+fn repairs_are_the_ones_keepalived_makes() {
+    let vs = |body: &str| format!("virtual_server 10.0.0.1 80 {{\n{body}\n}}\n");
+    let vi = |body: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n    interface lvsdf0\n    virtual_router_id 4\n{body}\n}}\n"
+        )
+    };
+    let vip = "    virtual_ipaddress {\n        10.0.0.1\n    }";
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            vs("    protocol TCP"),
+            "has no real servers; it is ignored",
+            "has no real servers - ignoring",
+        ),
+        (
+            vs("    real_server 10.0.0.2 80 {\n    }"),
+            "no protocol set; using UDP",
+            "no protocol set - defaulting to UDP",
+        ),
+        (
+            vs("    protocol TCP\n    ops\n    real_server 10.0.0.2 80 {\n    }"),
+            "one-packet scheduling (ops) requires UDP; cleared",
+            "one packet scheduling requires UDP - resetting",
+        ),
+        (
+            "virtual_server 10.0.0.1 {\n    protocol TCP\n    real_server 10.0.0.2 {\n    }\n}\n"
+                .into(),
+            "a service without a port must be persistent",
+            "zero port only valid for persistent services",
+        ),
+        (
+            vs("    protocol TCP\n    lb_kind DR\n    real_server 10.0.0.2 8080 {\n    }"),
+            "port does not match the virtual server's; reset to 80",
+            "ports don't match - resetting",
+        ),
+        (
+            "virtual_server fwmark 5 {\n    protocol TCP\n    lb_kind DR\n    ha_suspend\n    real_server 10.0.0.2 80 {\n    }\n}\n".into(),
+            "ha_suspend cannot be used with fwmarks; cleared",
+            "cannot use ha_suspend with fwmarks - clearing ha_suspend",
+        ),
+        (
+            "virtual_server fwmark 5 {\n    protocol TCP\n    lb_kind DR\n    real_server 10.0.0.2 80 {\n    }\n}\n".into(),
+            "protocol is ignored for a fwmark service",
+            "protocol specified for fwmark - protocol will be ignored",
+        ),
+        (
+            "virtual_server fwmark 5 {\n    lb_kind DR\n    real_server 10.0.0.2 80 {\n    }\n}\n".into(),
+            "has a port, which a fwmark service ignores; cleared",
+            "has port specified - clearing",
+        ),
+        (
+            vs("    protocol TCP\n    quorum 5\n    hysteresis 9\n    real_server 10.0.0.2 80 {\n        weight 3\n    }"),
+            "quorum 5 exceeds the total weight 3 of the real servers; reduced to 3",
+            "reducing quorum to 3",
+        ),
+        (
+            vs("    protocol TCP\n    quorum 5\n    hysteresis 9\n    real_server 10.0.0.2 80 {\n        weight 3\n    }"),
+            "hysteresis 9 >= quorum 3; set to 2",
+            "setting hysteresis to 2",
+        ),
+        (
+            vs("    protocol TCP\n    real_server 10.0.0.2 80 {\n    }\n    real_server 10.0.0.2 80 {\n    }"),
+            "is listed more than once in virtual_server 10.0.0.1:80; the repeat is ignored",
+            "is duplicated - removing second rs",
+        ),
+        (
+            vs("    protocol TCP\n    real_server 2001:db8::2 80 {\n    }\n    real_server 10.0.0.3 80 {\n    }"),
+            "real server 2001:db8::2 is of another address family",
+            "don't match - skipping real server",
+        ),
+        (
+            vi(&format!("    state MASTER\n    priority 100\n    nopreempt\n{vip}")),
+            "nopreempt does not work with state MASTER; nopreempt is cleared",
+            "nopreempt will not work with initial state MASTER - clearing",
+        ),
+        (
+            vi(&format!("    state MASTER\n    priority 100\n    preempt_delay 5\n{vip}")),
+            "preempt_delay does not work with state MASTER; cleared",
+            "preempt delay will not work with initial state MASTER - clearing",
+        ),
+        (
+            vi(&format!("    priority 255\n    nopreempt\n{vip}")),
+            "nopreempt is incompatible with priority 255 (address owner); nopreempt is cleared",
+            "nopreempt is incompatible with priority 255. resetting nopreempt",
+        ),
+        (
+            vi(&format!("    nopreempt\n    preempt_delay 5\n{vip}")),
+            "preempt_delay is incompatible with nopreempt; cleared",
+            "preempt_delay is incompatible with nopreempt mode - resetting",
+        ),
+        (
+            vi(""),
+            "vrrp_instance VI_1 has no virtual_ipaddress; at least one is sensible",
+            "No VIP specified; at least one is sensible",
+        ),
+        (
+            vi("    version 3"),
+            "vrrp_instance VI_1 has no virtual_ipaddress (required with VRRP version 3",
+            "No VIP specified; at least one is required",
+        ),
+        (
+            vi(&format!("    track_script {{\n        chk_missing\n    }}\n{vip}")),
+            "vrrp_script 'chk_missing' is not defined; the reference is ignored",
+            "track script chk_missing not found, ignoring",
+        ),
+        (
+            format!("vrrp_script chk {{\n    interval 2\n}}\n{}", vi(vip)),
+            "vrrp_script chk has no script; it is ignored",
+            "No script set for vrrp_script chk - removing",
+        ),
+        (
+            format!(
+                "{}vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        NOPE\n    }}\n}}\n",
+                vi(vip)
+            ),
+            "'NOPE' is not defined; the reference is ignored",
+            "Virtual router NOPE specified in sync group G1 doesn't exist - ignoring",
+        ),
+        (
+            format!(
+                "{}vrrp_sync_group G1 {{\n    group {{\n        VI_1\n    }}\n}}\n",
+                vi(vip)
+            ),
+            "vrrp_sync_group G1 has only 1 vrrp_instance(s)",
+            "Sync group G1 has only 1 virtual router(s)",
+        ),
+        (
+            format!(
+                "{}vrrp_sync_group G1 {{\n    group {{\n        VI_1\n    }}\n}}\nvrrp_sync_group G2 {{\n    group {{\n        VI_1\n    }}\n}}\n",
+                vi(vip)
+            ),
+            "is a member of both sync groups 'G1' and 'G2'; it is left out of 'G2'",
+            "Virtual router VI_1 cannot exist in more than one sync group; ignoring G2",
+        ),
+        (
+            // AH makes the state BACKUP first, so nopreempt stays (keepalived's order).
+            vi(&format!("    state MASTER\n    priority 100\n    nopreempt\n    authentication {{\n        auth_type AH\n        auth_pass x\n    }}\n{vip}")),
+            "initial state MASTER is incompatible with AH authentication; starting as BACKUP",
+            "Initial state master is incompatible with AH authentication - clearing",
+        ),
+        (
+            vi(&format!("    authentication {{\n        auth_type PASS\n    }}\n{vip}")),
+            "authentication of VI_1 has no auth_pass; it is ignored",
+            "Authentication specified but no password given. Ignoring",
+        ),
+        (
+            vi(&format!("    strict_mode\n    authentication {{\n        auth_type PASS\n        auth_pass x\n    }}\n{vip}")),
+            "strict mode: authentication is not supported; it is ignored",
+            "Strict mode does not support authentication. Ignoring.",
+        ),
+        (
+            vi(&format!("    strict_mode\n    priority 100\n    accept\n{vip}")),
+            "strict mode: accept mode with VRRPv2 does not comply with RFC 3768; cleared",
+            "accept mode for VRRP version 2 does not comply with RFC3768 - resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    garp_lower_prio_repeat 3\n{vip}")),
+            "strict mode: garp_lower_prio_repeat must be 0; reset",
+            "Strict mode requires no repeat garps. resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    garp_lower_prio_delay 3\n{vip}")),
+            "strict mode: garp_lower_prio_delay must be 0; reset",
+            "Strict mode requires no repeat garp delay. resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    lower_prio_no_advert false\n{vip}")),
+            "strict mode: lower_prio_no_advert cannot be cleared; set",
+            "Strict mode requires no lower priority advert. resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    higher_prio_send_advert\n{vip}")),
+            "strict mode: higher_prio_send_advert must be clear; cleared",
+            "strict mode requires higher_prio_send_advert to be clear. resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    state MASTER\n    priority 100\n{vip}")),
+            "strict mode: state MASTER must match being the address owner (priority 255); starting as Backup",
+            "State MASTER must match being address owner",
+        ),
+        (
+            format!(
+                "vrrp_script chk {{\n    script /bin/true\n}}\n{}",
+                vi(&format!("    track_script {{\n        chk\n        chk weight 5\n    }}\n{vip}"))
+            ),
+            "track_script 'chk' is listed more than once; the repeat is ignored",
+            "duplicate track_script chk - ignoring",
+        ),
+        (
+            vi("    virtual_ipaddress {\n        10.0.0.1\n        2001:db8::1\n    }"),
+            "virtual_ipaddress 2001:db8::1 is not of the instance's address family; it is ignored",
+            "address family must match VRRP instance [2001:db8::1] - ignoring",
+        ),
+        (
+            vi(&format!("    use_vmac\n    promote_secondaries\n{vip}")),
+            "promote_secondaries is set on the VMAC interface automatically",
+            "promote_secondaries is automatically set for vmacs - ignoring",
+        ),
+        (
+            vi(&format!("    authentication {{\n        auth_type PASS\n        auth_pass 123456789\n    }}\n{vip}")),
+            "is longer than 8 characters; only the first 8 are used",
+            "Truncating auth_pass to 8 characters",
+        ),
+    ];
+    let work = Scratch::new();
+    for (k, (text, ours, theirs)) in cases.iter().enumerate() {
+        let (_path, r, _scratch) = load_text(text);
+        let (diags, _) = all_diags(&r);
+        let messages: Vec<String> = diags.iter().map(|w| w.message()).collect();
+        assert!(
+            messages.iter().any(|m| m.contains(ours)),
+            "case {k}: lvsd does not warn '{ours}' for:\n{text}\n{messages:#?}"
+        );
+        let conf = work.write(&format!("case{k}.conf"), text);
+        let script = format!(
+            "ip link add lvsdf0 type veth peer name lvsdf1 && keepalived -t -l -D -f '{}'",
+            conf.display()
+        );
+        let out = Command::new("unshare")
+            .args(["-n", "sh", "-c", &script])
+            .output()
+            .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            said.contains(theirs),
+            "case {k}: keepalived does not say '{theirs}' for:\n{text}\nit says:\n{said}"
+        );
     }
 }

@@ -146,3 +146,26 @@ pub async fn check(check: &TcpCheck) -> CheckResult {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_first_write_reads_as_the_connect_error() {
+        let target: SocketAddr = "127.0.0.1:80".parse().expect("addr");
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            unconfirmed_connect_error(target, refused).to_string(),
+            "connection refused"
+        );
+        let unreachable = io::Error::from_raw_os_error(nix::libc::EHOSTUNREACH);
+        assert_eq!(
+            unconfirmed_connect_error(target, unreachable).to_string(),
+            format!(
+                "connect: {}",
+                io::Error::from_raw_os_error(nix::libc::EHOSTUNREACH)
+            )
+        );
+    }
+}

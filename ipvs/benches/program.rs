@@ -52,9 +52,17 @@ fn host() {
             uml = uml.env(var, v);
         }
     }
-    match uml.run(&exe.to_string_lossy(), &["--guest"]) {
+    // UML's system calls are host context switches: host load moves the
+    // absolute figures a lot, so say what it was.
+    let load = |when: &str| {
+        let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        println!("  host load average {when}: {}", l.trim());
+    };
+    let result = uml.run(&exe.to_string_lossy(), &["--guest"]);
+    match result {
         Ok(out) => {
             print!("{}", out.stdout);
+            load("after the run");
             if out.status != 0 {
                 eprintln!("{}", out.report());
                 std::process::exit(1);

@@ -311,7 +311,7 @@ impl IpvsClient {
 
     /// Runs a GET (dump or not) and returns the IPVS payloads.
     async fn query(&mut self, q: &Query) -> Result<Vec<IpvsMessage>, IpvsError> {
-        let what = format!("{q:?}");
+        let what = q.to_string();
         let seq = self.seq();
         let bytes = encode(q.message(), self.family_id, seq, q.is_dump());
         self.send_all(&bytes, &what).await?;
@@ -353,7 +353,9 @@ impl IpvsClient {
         Ok(out)
     }
 
-    /// The real servers of one service, with counters.
+    /// The real servers of one service, with counters. The kernel answers
+    /// for a service that does not exist with an empty dump, so this is
+    /// `Ok(vec![])` then.
     pub async fn dests(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, IpvsError> {
         let msgs = self.query(&Query::Dests(*key)).await?;
         let mut out = Vec::with_capacity(msgs.len());
@@ -466,7 +468,7 @@ fn query_error(q: &Query, errno: i32) -> IpvsError {
         (Query::Dests(k), ESRCH) => IpvsError::ServiceNotFound {
             service: k.to_string(),
         },
-        _ => kernel_error(&format!("{q:?}"), errno),
+        _ => kernel_error(&q.to_string(), errno),
     }
 }
 

@@ -156,6 +156,18 @@ pub enum Query {
     Daemons,
 }
 
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Query::Services => f.write_str("IPVS_CMD_GET_SERVICE (dump)"),
+            Query::Dests(k) => write!(f, "IPVS_CMD_GET_DEST (dump) of {k}"),
+            Query::Info => f.write_str("IPVS_CMD_GET_INFO"),
+            Query::Timeouts => f.write_str("IPVS_CMD_GET_CONFIG"),
+            Query::Daemons => f.write_str("IPVS_CMD_GET_DAEMON (dump)"),
+        }
+    }
+}
+
 impl Query {
     pub fn message(&self) -> IpvsMessage {
         match self {

@@ -316,6 +316,46 @@ testbed::uml_test! {
         assert!(listing.contains("TCP  10.9.0.1:80 rr"), "{listing}");
         assert!(listing.contains("-> 10.9.1.1:80"), "{listing}");
         }
+        // FLUSH through the crate empties the table.
+        rt().block_on(async {
+            let mut client = IpvsClient::connect().await.expect("connect");
+            client.apply_one(&Op::Flush).await.expect("flush");
+            assert!(client.services().await.expect("dump").is_empty());
+            // The kernel answers a dump of a missing service's real servers
+            // with an empty dump, not an error.
+            assert!(client.dests(&missing).await.expect("dump").is_empty());
+        });
+        assert_eq!(sh("ipvsadm", &["-S", "-n"]), "");
+    }
+
+    /// A batch far larger than the window, every other request refused:
+    /// each failure is reported (none lost to a full socket buffer), each
+    /// success applied, in both ack modes.
+    fn large_batch_with_many_failures_reports_them_all() {
+        let key = ServiceKey::Inet { protocol: Protocol::Tcp, addr: ip("10.30.0.1"), port: 80 };
+        let missing = ServiceKey::Inet { protocol: Protocol::Tcp, addr: ip("10.30.0.2"), port: 80 };
+        let mut ops = vec![Op::AddService(Service::new(key, Scheduler::Wrr))];
+        for i in 0..1500u32 {
+            let d = Destination::new(ip(&format!("10.31.{}.{}", i / 250, i % 250 + 1)), 80, Forward::Route, 1);
+            ops.push(Op::AddDest(key, d.clone()));
+            ops.push(Op::AddDest(missing, d));
+        }
+        for mode in [AckMode::ErrorsOnly, AckMode::PerRequest] {
+            sh("ipvsadm", &["-C"]);
+            let err = rt().block_on(async {
+                let mut client = IpvsClient::connect().await.expect("connect");
+                client.set_ack_mode(mode);
+                client.apply(&ops).await.expect_err("half must fail")
+            });
+            assert_eq!(err.total, ops.len());
+            assert_eq!(err.failures.len(), 1500, "{mode:?}");
+            for (n, (index, e)) in err.failures.iter().enumerate() {
+                assert_eq!(*index, 2 * n + 2, "{mode:?}");
+                assert!(matches!(e, IpvsError::ServiceNotFound { service } if service == "TCP 10.30.0.2:80"), "{mode:?}: {e}");
+            }
+            let rules = sh("ipvsadm", &["-S", "-n"]);
+            assert_eq!(rules.lines().filter(|l| l.starts_with("-a -t 10.30.0.1:80")).count(), 1500, "{mode:?}");
+        }
         sh("ipvsadm", &["-C"]);
     }
 

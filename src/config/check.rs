@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::diag::{Diagnostic, Problem};
 use super::model::{
     AuthType, Config, InitialState, IpFamily, LbKind, Protocol, VirtualServerKey, VrrpInstance,
-    VsgMember,
+    VrrpVersion, VsgMember,
 };
 use super::source::Span;
 use super::ConfigOptions;
@@ -87,54 +87,94 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             diags,
         );
     }
-    let scripts: HashSet<&str> = c.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
-    let tracked = c
-        .vrrp_instances
-        .iter()
-        .flat_map(|i| &i.track_scripts)
-        .chain(c.vrrp_sync_groups.iter().flat_map(|g| &g.track_scripts));
-    for t in tracked {
-        if !scripts.contains(t.name.as_str()) {
+    // keepalived ignores references to scripts that do not exist (with a warning).
+    let scripts: HashSet<String> = c.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
+    let keep_known = |list: &mut Vec<super::model::TrackedScript>, diags: &mut Vec<Diagnostic>| {
+        list.retain(|t| {
+            if scripts.contains(&t.name) {
+                return true;
+            }
             diags.push(
-                Diagnostic::error(
+                Diagnostic::warning(
                     t.span,
-                    Problem::UnknownReference {
+                    Problem::UnknownReferenceIgnored {
                         what: "vrrp_script".into(),
                         name: t.name.clone(),
                     },
                 )
                 .expected("the name of a vrrp_script block"),
             );
-        }
+            false
+        })
+    };
+    for i in &mut c.vrrp_instances {
+        keep_known(&mut i.track_scripts, diags);
     }
-    let instances: HashSet<&str> = c.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
-    let mut member_of: HashMap<&str, &str> = HashMap::new();
-    for g in &c.vrrp_sync_groups {
-        for (k, m) in g.group.iter().enumerate() {
-            let span = g.group_spans.get(k).copied().unwrap_or(g.span);
-            if !instances.contains(m.as_str()) {
-                diags.push(Diagnostic::error(
+    for g in &mut c.vrrp_sync_groups {
+        keep_known(&mut g.track_scripts, diags);
+    }
+    // Sync group members: unknown ones and ones already in an earlier group are left
+    // out, a group left empty is dropped, as keepalived does.
+    let instances: HashSet<String> = c.vrrp_instances.iter().map(|i| i.name.clone()).collect();
+    let mut member_of: HashMap<String, String> = HashMap::new();
+    for g in &mut c.vrrp_sync_groups {
+        let members = std::mem::take(&mut g.group);
+        let spans = std::mem::take(&mut g.group_spans);
+        for (k, m) in members.into_iter().enumerate() {
+            let span = spans.get(k).copied().unwrap_or(g.span);
+            if !instances.contains(&m) {
+                diags.push(Diagnostic::warning(
                     span,
-                    Problem::UnknownReference {
+                    Problem::UnknownReferenceIgnored {
                         what: format!("vrrp_instance (member of sync group {})", g.name),
-                        name: m.clone(),
+                        name: m,
                     },
                 ));
+                continue;
             }
-            if let Some(first) = member_of.insert(m.as_str(), g.name.as_str()) {
-                if first != g.name {
-                    diags.push(Diagnostic::error(
+            match member_of.get(&m) {
+                Some(first) if *first != g.name => {
+                    diags.push(Diagnostic::warning(
                         span,
                         Problem::InstanceInTwoSyncGroups {
-                            instance: m.clone(),
-                            first: first.into(),
+                            instance: m,
+                            first: first.clone(),
                             second: g.name.clone(),
                         },
                     ));
+                    continue;
+                }
+                Some(_) => continue, // listed twice in the same group
+                None => {
+                    member_of.insert(m.clone(), g.name.clone());
                 }
             }
+            g.group.push(m);
+            g.group_spans.push(span);
         }
     }
+    c.vrrp_sync_groups.retain(|g| {
+        if g.group.len() == 1 {
+            diags.push(Diagnostic::warning(
+                g.span,
+                Problem::SmallSyncGroup {
+                    group: g.name.clone(),
+                    members: 1,
+                },
+            ));
+        }
+        if g.group.is_empty() {
+            diags.push(Diagnostic::warning(
+                g.span,
+                Problem::MissingRequired {
+                    object: format!("vrrp_sync_group {}", g.name),
+                    what: "member left; it is ignored (as keepalived does)".into(),
+                },
+            ));
+            return false;
+        }
+        true
+    });
     if let Some(d) = &c.global.lvs_sync_daemon {
         if let Some(inst) = &d.instance {
             if !instances.contains(inst.as_str()) {
@@ -152,6 +192,36 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
 
 fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
     for i in &mut c.vrrp_instances {
+        // keepalived's order: the AH rule first, then the preemption rules see the result.
+        if i.state == InitialState::Master
+            && !i.priority.is_owner()
+            && i.authentication
+                .as_ref()
+                .is_some_and(|a| a.auth_type == AuthType::Ah)
+        {
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: "initial state MASTER is incompatible with AH authentication; \
+                             starting as BACKUP (as keepalived does)"
+                        .into(),
+                },
+            ));
+            i.state = InitialState::Backup;
+        }
+        if i.priority.is_owner() && !i.preempt {
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: "nopreempt is incompatible with priority 255 (address owner); \
+                             nopreempt is cleared (as keepalived does)"
+                        .into(),
+                },
+            ));
+            i.preempt = true;
+        }
         if i.state == InitialState::Master && !i.preempt {
             // keepalived clears nopreempt in this case; so do we.
             diags.push(Diagnostic::warning(
@@ -172,6 +242,35 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             ));
             i.preempt_delay = std::time::Duration::ZERO;
         }
+        if !i.preempt_delay.is_zero() && (i.strict_mode || !i.preempt) {
+            let why = if i.strict_mode {
+                "strict mode"
+            } else {
+                "nopreempt"
+            };
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: format!(
+                        "preempt_delay is incompatible with {why}; cleared (as keepalived does)"
+                    ),
+                },
+            ));
+            i.preempt_delay = std::time::Duration::ZERO;
+        }
+        if i.use_vmac.is_some() && i.promote_secondaries {
+            diags.push(Diagnostic::warning(
+                i.span,
+                Problem::InstanceConflict {
+                    instance: i.name.clone(),
+                    reason: "promote_secondaries is set on the VMAC interface automatically; \
+                             the keyword is ignored (as keepalived does)"
+                        .into(),
+                },
+            ));
+            i.promote_secondaries = false;
+        }
         let owner = format!("vrrp_instance {}", i.name);
         dedupe(
             &mut i.track_scripts,
@@ -187,21 +286,29 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             "track_interface",
             diags,
         );
-        if i.state == InitialState::Master
-            && i.authentication
-                .as_ref()
-                .is_some_and(|a| a.auth_type == AuthType::Ah)
-        {
-            diags.push(Diagnostic::warning(
-                i.span,
-                Problem::InstanceConflict {
-                    instance: i.name.clone(),
-                    reason: "initial state MASTER is incompatible with AH authentication; \
-                             starting as BACKUP (as keepalived does)"
-                        .into(),
-                },
-            ));
-            i.state = InitialState::Backup;
+        if i.virtual_ipaddresses.is_empty() {
+            // keepalived refuses the instance under VRRPv3 or strict mode, else warns.
+            let object = format!("vrrp_instance {}", i.name);
+            if i.version == VrrpVersion::V3 || i.strict_mode {
+                diags.push(Diagnostic::error(
+                    i.span,
+                    Problem::MissingRequired {
+                        object,
+                        what: "virtual_ipaddress (required with VRRP version 3 and in strict \
+                               mode, as in keepalived)"
+                            .into(),
+                    },
+                ));
+            } else {
+                diags.push(Diagnostic::warning(
+                    i.span,
+                    Problem::MissingRequired {
+                        object,
+                        what: "virtual_ipaddress; at least one is sensible (keepalived warns too)"
+                            .into(),
+                    },
+                ));
+            }
         }
         if i.interface.is_none() && i.unicast_peers.is_empty() {
             diags.push(Diagnostic::error(

@@ -90,6 +90,10 @@ pub enum Problem {
     },
     #[error("{what} '{name}' is not defined")]
     UnknownReference { what: String, name: String },
+    #[error("{what} '{name}' is not defined; the reference is ignored (as keepalived does)")]
+    UnknownReferenceIgnored { what: String, name: String },
+    #[error("vrrp_sync_group {group} has only {members} vrrp_instance(s); this is probably not what you want (keepalived warns too)")]
+    SmallSyncGroup { group: String, members: usize },
     #[error("{object} has no {what}")]
     MissingRequired { object: String, what: String },
     #[error("auth_pass of {instance} is longer than 8 characters; only the first 8 are used")]
@@ -122,7 +126,7 @@ pub enum Problem {
         virtual_server: String,
         reason: String,
     },
-    #[error("vrrp_instance '{instance}' is a member of both sync groups '{first}' and '{second}'")]
+    #[error("vrrp_instance '{instance}' is a member of both sync groups '{first}' and '{second}'; it is left out of '{second}' (as keepalived does)")]
     InstanceInTwoSyncGroups {
         instance: String,
         first: String,

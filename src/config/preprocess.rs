@@ -15,7 +15,9 @@ use super::source::{FileId, SourceMap, Span};
 /// Deepest chain of nested includes.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
 /// Most logical lines a configuration may expand to (~SEQ, ~LST, parameters).
-pub const MAX_EXPANDED_LINES: usize = 2_000_000;
+/// (Half a million lines is far beyond any real configuration, and keeps a runaway
+/// expansion to seconds even under the fuzzer's sanitizers.)
+pub const MAX_EXPANDED_LINES: usize = 500_000;
 /// Deepest chain of parameter substitutions (a parameter whose value names a parameter ...).
 pub const MAX_SUBSTITUTION_DEPTH: usize = 32;
 /// Largest configuration file read.
@@ -48,6 +50,8 @@ pub struct Preprocessor<'a> {
     files: Vec<FileCursor>,
     pending: Vec<Pending>,
     lines: usize,
+    /// Errors reported so far (the run stops past [`super::MAX_DIAGNOSTICS`]).
+    errors: usize,
     stopped: bool,
     follow_includes: bool,
 }
@@ -66,6 +70,7 @@ impl<'a> Preprocessor<'a> {
             files: Vec::new(),
             pending: Vec::new(),
             lines: 0,
+            errors: 0,
             stopped: false,
             follow_includes: true,
         }
@@ -120,6 +125,13 @@ impl<'a> Preprocessor<'a> {
 
     fn error(&mut self, span: impl Into<Option<Span>>, problem: Problem) {
         self.diags.push(Diagnostic::error(span, problem));
+        // Past the cap nothing more is shown and the configuration is refused anyway:
+        // stop, so runaway expansions (a parameter referring to itself through several
+        // multi-line parameters) cannot keep producing errors.
+        self.errors += 1;
+        if self.errors > super::MAX_DIAGNOSTICS {
+            self.stopped = true;
+        }
     }
 
     fn count_line(&mut self, span: Span) -> bool {

@@ -116,16 +116,37 @@ pub struct ScriptConfig {
     pub run_as: Option<RunAs>,
 }
 
+/// One notify command line and who runs it: its own `USER [GROUP]` after
+/// the command, else `script_user`, else keepalived's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyCommand {
+    pub command: String,
+    pub run_as: Option<RunAs>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotifyConfig {
-    pub master: Option<String>,
-    pub backup: Option<String>,
-    pub fault: Option<String>,
-    pub stop: Option<String>,
+    pub master: Option<NotifyCommand>,
+    pub backup: Option<NotifyCommand>,
+    pub fault: Option<NotifyCommand>,
+    pub stop: Option<NotifyCommand>,
     /// `notify`: called for every transition with `INSTANCE|GROUP name STATE priority`.
-    pub any: Option<String>,
-    /// `script_user` (per-command `user` options are not honoured for notify scripts).
-    pub run_as: Option<RunAs>,
+    pub any: Option<NotifyCommand>,
+}
+
+impl NotifyConfig {
+    /// Every configured command.
+    pub fn all(&self) -> impl Iterator<Item = &NotifyCommand> {
+        [
+            &self.master,
+            &self.backup,
+            &self.fault,
+            &self.stop,
+            &self.any,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +178,13 @@ pub struct InstanceConfig {
     /// Send VRRPv3 IPv4 checksums without the pseudo-header (global `v3_checksum_as_v2`).
     pub v3_checksum_as_v2: bool,
     pub dont_track_primary: bool,
+    /// Master_Down_Interval is this many advert intervals plus skew
+    /// (`down_timer_adverts`, default 3 as in the RFCs).
+    pub down_timer_adverts: u32,
+    /// A master does not answer a lower priority advert (RFC behaviour).
+    pub lower_prio_no_advert: bool,
+    /// A master sends one more advert before yielding to a higher priority one.
+    pub higher_prio_send_advert: bool,
     pub tracks: Vec<TrackConfig>,
     pub notify: NotifyConfig,
 }
@@ -185,6 +213,9 @@ impl InstanceConfig {
             skip_check_adv_addr: false,
             v3_checksum_as_v2: false,
             dont_track_primary: false,
+            down_timer_adverts: 3,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
         }

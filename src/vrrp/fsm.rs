@@ -347,7 +347,8 @@ impl Instance {
         p.clamp(1, 254) as u8
     }
 
-    /// RFC 3768/5798: Master_Down_Interval = 3 × interval + Skew_Time,
+    /// RFC 3768/5798: Master_Down_Interval = 3 × interval + Skew_Time (3 is
+    /// keepalived's `down_timer_adverts`),
     /// Skew_Time = ((256 − Priority) × interval) / 256. VRRPv3 uses the master's interval.
     pub fn master_down_interval(&self) -> Duration {
         let int_cs = match self.cfg.version {
@@ -355,7 +356,7 @@ impl Instance {
             Version::V3 => self.master_adv_int_cs,
         };
         let interval = Duration::from_millis(u64::from(int_cs) * 10);
-        3 * interval + self.skew_time()
+        self.cfg.down_timer_adverts * interval + self.skew_time()
     }
 
     pub fn skew_time(&self) -> Duration {
@@ -648,6 +649,11 @@ impl Instance {
         let higher = advert.priority > ours
             || (advert.priority == ours && self.cfg.src_addr.is_some_and(|mine| src > mine));
         if higher {
+            if self.cfg.higher_prio_send_advert {
+                // One last advert at our (lower) priority, so the other
+                // master re-announces its addresses (keepalived's option).
+                self.send_advert(ours, out);
+            }
             self.leave_master(now, out);
             if let (
                 Version::V3,
@@ -660,7 +666,7 @@ impl Instance {
                 self.master_down_at = Some(now + self.master_down_interval());
             }
             self.master_addr = Some(src);
-        } else {
+        } else if !self.cfg.lower_prio_no_advert {
             // keepalived's default: answer a lower priority master at once so a
             // healed split brain settles within one round trip.
             self.send_advert(ours, out);

@@ -3,7 +3,7 @@
 
 use std::os::unix::process::CommandExt;
 
-use super::config::{NotifyConfig, RunAs};
+use super::config::{NotifyCommand, NotifyConfig, RunAs};
 use super::fsm::State;
 
 /// keepalived runs scripts as this user when none is configured and it exists.
@@ -80,36 +80,48 @@ fn sh_quote(s: &str) -> String {
 }
 
 /// Shell command lines to run for a transition of instance (or group) `name`
-/// into `state`: the state's own script as configured, then `notify` with
-/// keepalived's four extra arguments `INSTANCE|GROUP name STATE priority`.
+/// into `state`, each with who runs it: the state's own script as configured,
+/// then `notify` with keepalived's four extra arguments
+/// `INSTANCE|GROUP name STATE priority`.
 pub fn commands(
     cfg: &NotifyConfig,
     kind: &str,
     name: &str,
     state: State,
     priority: u8,
-) -> Vec<String> {
+) -> Vec<NotifyCommand> {
     let specific = match state {
         State::Master => cfg.master.as_ref(),
         State::Backup => cfg.backup.as_ref(),
         State::Fault => cfg.fault.as_ref(),
         State::Initialize => cfg.stop.as_ref(),
     };
-    let mut out: Vec<String> = specific.cloned().into_iter().collect();
+    let mut out: Vec<NotifyCommand> = specific.cloned().into_iter().collect();
     if let Some(any) = &cfg.any {
-        out.push(format!(
-            "{any} {kind} {} {} {priority}",
-            sh_quote(name),
-            state.notify_word()
-        ));
+        out.push(NotifyCommand {
+            command: format!(
+                "{} {kind} {} {} {priority}",
+                any.command,
+                sh_quote(name),
+                state.notify_word()
+            ),
+            run_as: any.run_as.clone(),
+        });
     }
     out
 }
 
-/// Run each command with `sh -c` as `creds`, without waiting (keepalived
+/// Run each command with `sh -c` as its user, without waiting (keepalived
 /// does not wait either).
-pub fn spawn_all(commands: &[String], creds: Option<Credentials>) {
-    for c in commands {
+pub fn spawn_all(commands: &[NotifyCommand]) {
+    for NotifyCommand { command: c, run_as } in commands {
+        let creds = match resolve(run_as.as_ref()) {
+            Ok(creds) => creds,
+            Err(e) => {
+                tracing::warn!("notify script `{c}` not run: {e}");
+                continue;
+            }
+        };
         let mut cmd = std::process::Command::new("/bin/sh");
         cmd.arg("-c").arg(c).stdin(std::process::Stdio::null());
         apply(&mut cmd, creds);

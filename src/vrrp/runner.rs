@@ -12,8 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
 use super::config::{
-    InstanceConfig, NotifyConfig, RouteConfig, RouteKind, ScriptConfig, TrackConfig, TrackId,
-    VipConfig,
+    InstanceConfig, RouteConfig, RouteKind, ScriptConfig, TrackConfig, TrackId, VipConfig,
 };
 use super::fsm::{Action, Instance, State};
 use super::garp::{self, GarpSender, NaSender};
@@ -30,6 +29,8 @@ pub struct VrrpConfig {
     pub instances: Vec<InstanceConfig>,
     pub sync_groups: Vec<SyncGroupConfig>,
     pub scripts: Vec<ScriptConfig>,
+    /// `vrrp_startup_delay`: instances start this long after lvsd.
+    pub startup_delay: Duration,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -118,12 +119,11 @@ pub async fn run(
                 .map(|g| (format!("vrrp_sync_group {}", g.name), &g.notify)),
         );
     for (what, n) in notifies {
-        let any = [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
-            .iter()
-            .any(|c| c.is_some());
-        if any {
-            notify::resolve(n.run_as.as_ref())
-                .map_err(|source| RunnerError::RunAs { what, source })?;
+        for c in n.all() {
+            notify::resolve(c.run_as.as_ref()).map_err(|source| RunnerError::RunAs {
+                what: what.clone(),
+                source,
+            })?;
         }
     }
 
@@ -302,10 +302,25 @@ pub async fn run(
         last_state: String::new(),
     };
 
+    tokio::pin!(shutdown);
+    if !config.startup_delay.is_zero() {
+        tracing::info!(
+            "vrrp_startup_delay: starting instances in {:?}",
+            config.startup_delay
+        );
+        tokio::select! {
+            _ = &mut shutdown => {
+                for t in tasks {
+                    t.abort();
+                }
+                return Ok(());
+            }
+            _ = tokio::time::sleep(config.startup_delay) => {}
+        }
+    }
     let acts = set.on_start(std::time::Instant::now());
     driver.perform(&set, acts).await;
 
-    tokio::pin!(shutdown);
     loop {
         let deadline = set.deadline();
         let sleep = async {
@@ -428,17 +443,6 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
     })
 }
 
-/// Runs notify commands as the configured script user (checked at start).
-fn spawn_notify(cmds: &[String], cfg: &NotifyConfig) {
-    if cmds.is_empty() {
-        return;
-    }
-    match notify::resolve(cfg.run_as.as_ref()) {
-        Ok(creds) => notify::spawn_all(cmds, creds),
-        Err(e) => tracing::warn!("notify scripts not run: {e}"),
-    }
-}
-
 async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -> ScriptOutcome {
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.arg("-c")
@@ -537,13 +541,13 @@ impl Driver {
                     tracing::info!("({}) Entering {} STATE", cfg.name, state.notify_word());
                     let cmds =
                         notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
-                    spawn_notify(&cmds, &cfg.notify);
+                    notify::spawn_all(&cmds);
                 }
                 Action::GroupNotify { group, state } => {
                     tracing::info!("(group {group}) Entering {} STATE", state.notify_word());
                     if let Some(n) = set.group_notify(&group) {
                         // keepalived passes no meaningful priority for groups: 0.
-                        spawn_notify(&notify::commands(n, "GROUP", &group, state, 0), n);
+                        notify::spawn_all(&notify::commands(n, "GROUP", &group, state, 0));
                     }
                 }
                 Action::ConflictDetected { peer, conflict } => {

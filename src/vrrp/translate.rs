@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::config::{self, model};
 
 use super::config::{
-    GarpConfig, InitialState, InstanceConfig, NotifyConfig, RouteConfig, RouteKind, RunAs,
-    ScriptConfig, TrackConfig, TrackId, VipConfig,
+    GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, RouteConfig, RouteKind,
+    RunAs, ScriptConfig, TrackConfig, TrackId, VipConfig,
 };
 use super::packet::{auth_data_from_pass, Family, Version};
 use super::runner::VrrpConfig;
@@ -156,15 +156,30 @@ fn run_as(r: &model::RunAs) -> RunAs {
     }
 }
 
+/// A script's own `USER [GROUP]`, else `script_user`.
+fn script_run_as(c: &model::ScriptCommand, script_user: Option<&model::RunAs>) -> Option<RunAs> {
+    match &c.user {
+        Some(user) => Some(RunAs {
+            user: user.clone(),
+            group: c.group.clone(),
+        }),
+        None => script_user.map(run_as),
+    }
+}
+
 fn notify(n: &model::VrrpNotify, script_user: Option<&model::RunAs>) -> NotifyConfig {
-    let cmd = |c: &Option<model::ScriptCommand>| c.as_ref().map(|c| c.command.clone());
+    let cmd = |c: &Option<model::ScriptCommand>| {
+        c.as_ref().map(|c| NotifyCommand {
+            command: c.command.clone(),
+            run_as: script_run_as(c, script_user),
+        })
+    };
     NotifyConfig {
         master: cmd(&n.master),
         backup: cmd(&n.backup),
         fault: cmd(&n.fault),
         stop: cmd(&n.stop),
         any: cmd(&n.any),
-        run_as: script_user.map(run_as),
     }
 }
 
@@ -275,6 +290,9 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             skip_check_adv_addr: i.skip_check_adv_addr,
             v3_checksum_as_v2: i.is_unicast() && i.old_unicast_checksum.is_some(),
             dont_track_primary: i.dont_track_primary,
+            down_timer_adverts: u32::from(i.down_timer_adverts).max(1),
+            lower_prio_no_advert: i.lower_prio_no_advert,
+            higher_prio_send_advert: i.higher_prio_send_advert,
             tracks,
             notify: notify(&i.notify, cfg.global.script_user.as_ref()),
         });
@@ -300,18 +318,13 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             rise: s.rise,
             weight: i32::from(s.weight),
             init_fail: s.init_fail,
-            run_as: match &s.script.user {
-                Some(user) => Some(RunAs {
-                    user: user.clone(),
-                    group: s.script.group.clone(),
-                }),
-                None => cfg.global.script_user.as_ref().map(run_as),
-            },
+            run_as: script_run_as(&s.script, cfg.global.script_user.as_ref()),
         })
         .collect();
     Ok(VrrpConfig {
         instances,
         sync_groups,
         scripts,
+        startup_delay: cfg.global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
     })
 }

@@ -12,6 +12,7 @@
 //! uses one random death phase for both implementations.
 //!
 //! Run: `cargo test -p lvsd --test vrrp bench_failover -- --ignored --nocapture`
+//! (`LVSD_BENCH_ONLY=v3-Graceful` runs one row).
 
 use std::time::Duration;
 
@@ -272,6 +273,12 @@ fn bench_failover() {
     );
     for (version, advert) in [(2u8, 1.0f64), (3, 0.1)] {
         for death in [Death::Crash, Death::Graceful] {
+            // `LVSD_BENCH_ONLY=v3-Graceful` (or `v2-Crash`, ...) runs one row.
+            if let Ok(only) = std::env::var("LVSD_BENCH_ONLY") {
+                if only != format!("v{version}-{death:?}") {
+                    continue;
+                }
+            }
             let skew = (256.0 - 100.0) * advert / 256.0;
             let bound = match death {
                 Death::Crash => 3.0 * advert + skew,

@@ -251,6 +251,57 @@ fn master_answers_a_lower_priority_master_at_once_and_stays() {
 }
 
 #[test]
+fn lower_prio_no_advert_leaves_a_lower_master_unanswered() {
+    let t0 = Instant::now();
+    let mut c = cfg(200);
+    c.lower_prio_no_advert = true;
+    let adv = advert_from(&c, 100);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_timer(t0 + inst.master_down_interval());
+    let acts = inst.on_advert(t0 + ms(4000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(sent_priority(&acts), None, "{acts:?}");
+}
+
+#[test]
+fn higher_prio_send_advert_sends_one_last_advert_before_yielding() {
+    let t0 = Instant::now();
+    let mut c = cfg(200);
+    c.higher_prio_send_advert = true;
+    let adv = advert_from(&cfg(100), 254);
+    let mut inst = Instance::new(c.clone());
+    inst.on_start(t0);
+    inst.on_timer(t0 + inst.master_down_interval());
+    let acts = inst.on_advert(t0 + ms(5000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(sent_priority(&acts), Some(200), "{acts:?}");
+    // The advert goes out before the VIPs are released.
+    let send = acts.iter().position(|a| matches!(a, Action::Send(_)));
+    let remove = acts.iter().position(|a| *a == Action::RemoveVips);
+    assert!(send < remove, "{acts:?}");
+    // Without the option a yielding master sends nothing.
+    c.higher_prio_send_advert = false;
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_timer(t0 + inst.master_down_interval());
+    let acts = inst.on_advert(t0 + ms(5000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(sent_priority(&acts), None, "{acts:?}");
+}
+
+#[test]
+fn down_timer_adverts_sets_the_number_of_missed_adverts() {
+    let mut c = cfg(100);
+    c.down_timer_adverts = 5;
+    let inst = Instance::new(c);
+    // 5 × 1 s + 609.375 ms skew
+    assert_eq!(
+        inst.master_down_interval(),
+        Duration::from_micros(5_609_375)
+    );
+}
+
+#[test]
 fn equal_priority_is_won_by_the_higher_source_address() {
     let t0 = Instant::now();
     let c = cfg(100);

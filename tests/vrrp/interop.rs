@@ -519,15 +519,32 @@ fn mismatched_auth_advert_int_and_vips_are_counted_and_reported() {
 
 #[test]
 fn sync_group_members_fail_together() {
-    let topo = Topo::new("vsg");
+    sync_group(Kind::Lvsd, Kind::Lvsd, "vsg");
+}
+
+#[test]
+fn sync_group_on_lvsd_fails_over_together_to_keepalived() {
+    sync_group(Kind::Lvsd, Kind::Keepalived, "vsl");
+}
+
+#[test]
+fn sync_group_on_keepalived_fails_over_together_to_lvsd() {
+    sync_group(Kind::Keepalived, Kind::Lvsd, "vsk");
+}
+
+/// A sync group of two instances; A's VI_1 tracks a link that goes down:
+/// VI_1 goes to FAULT, VI_2 follows, and B takes both VIPs.
+fn sync_group(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
     // A tracked link on A (a veth pair: the host kernel may lack the dummy module).
-    let a = topo.director(0);
-    a.ip(&[
-        "link", "add", "trk9", "type", "veth", "peer", "name", "trk9p",
-    ])
-    .expect("veth");
-    a.ip(&["link", "set", "trk9", "up"]).expect("up");
-    a.ip(&["link", "set", "trk9p", "up"]).expect("up");
+    let host_a = topo.director(0);
+    host_a
+        .ip(&[
+            "link", "add", "trk9", "type", "veth", "peer", "name", "trk9p",
+        ])
+        .expect("veth");
+    host_a.ip(&["link", "set", "trk9", "up"]).expect("up");
+    host_a.ip(&["link", "set", "trk9p", "up"]).expect("up");
     let group = "vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n";
     let mk = |prio: u8, track: bool| {
         let mut i1 = Inst::new(prio);
@@ -541,8 +558,8 @@ fn sync_group_members_fail_together() {
         i2.vips = vec!["10.0.0.101/24".into()];
         vec![i1, i2]
     };
-    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&mk(150, true), group));
-    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&mk(100, false), group));
+    let da = Director::start(a, topo.director(0), &conf(&mk(150, true), group));
+    let db = Director::start(b, topo.director(1), &conf(&mk(100, false), group));
     let s1 = VipSampler::start(topo.director_names(), VIP);
     let s2 = VipSampler::start(topo.director_names(), "10.0.0.101");
     wait_for(
@@ -560,7 +577,9 @@ fn sync_group_members_fail_together() {
         &[&da, &db],
         || topo.holds(1, VIP) && topo.holds(1, "10.0.0.101") && !topo.holds(0, "10.0.0.101"),
     );
-    assert_eq!(da.instance("VI_2")["state"], "Fault");
+    if a == Kind::Lvsd {
+        assert_eq!(da.instance("VI_2")["state"], "Fault");
+    }
     s1.assert_no_split_brain();
     s2.assert_no_split_brain();
 }
@@ -840,10 +859,12 @@ fn scripts_run_as_the_configured_script_user() {
         "vrrp_script chk {{\n  script \"/bin/sh -c 'id -un > {}'\"\n  interval 1\n  user daemon\n}}\n",
         track_out.display()
     );
+    let master_out = dir.path().join("master.uid");
     let mut i = Inst::new(150);
     i.extra = format!(
-        "  track_script {{\n    chk\n  }}\n  notify \"/bin/sh -c 'id -un > {}'\"\n",
-        notify_out.display()
+        "  track_script {{\n    chk\n  }}\n  notify \"/bin/sh -c 'id -un > {}'\"\n  notify_master \"/bin/sh -c 'id -un > {}'\" daemon\n",
+        notify_out.display(),
+        master_out.display()
     );
     // global_defs (from `conf`) says `script_user root`: override it.
     let text = conf(&[i], &extra).replace("script_user root", "script_user nobody");
@@ -853,10 +874,19 @@ fn scripts_run_as_the_configured_script_user() {
         "both scripts to run",
         Duration::from_secs(10),
         &[&d],
-        || !read(&track_out).is_empty() && !read(&notify_out).is_empty(),
+        || {
+            !read(&track_out).is_empty()
+                && !read(&notify_out).is_empty()
+                && !read(&master_out).is_empty()
+        },
     );
     assert_eq!(read(&track_out).trim(), "daemon", "vrrp_script's own user");
     assert_eq!(read(&notify_out).trim(), "nobody", "global script_user");
+    assert_eq!(
+        read(&master_out).trim(),
+        "daemon",
+        "notify_master's own user"
+    );
 }
 
 #[test]
@@ -884,4 +914,60 @@ fn an_unknown_script_user_is_a_startup_error() {
         err.contains("vrrp_script chk") && err.contains("no_such_user_lvsd"),
         "{err}"
     );
+}
+
+#[test]
+fn dont_release_vrrp_leaves_the_vips_on_stop() {
+    let topo = Topo::new("vdr");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("keepalived.conf");
+    let mut i = Inst::new(255);
+    i.state = "MASTER";
+    std::fs::write(&path, conf(&[i], "")).expect("conf");
+    let mut guard = topo
+        .director(0)
+        .spawn(
+            &[
+                env!("CARGO_BIN_EXE_lvsd"),
+                "run",
+                "-P",
+                "--dont-release-vrrp",
+                "-f",
+                &path.to_string_lossy(),
+            ],
+            std::process::Stdio::null(),
+            std::process::Stdio::null(),
+        )
+        .expect("spawn");
+    wait_for("address owner master", Duration::from_secs(5), &[], || {
+        topo.holds(0, VIP)
+    });
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(guard.pid()).expect("pid")),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let status = guard.wait_timeout(Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "SIGTERM exits 0");
+    assert!(topo.holds(0, VIP), "--dont-release-vrrp keeps the VIP");
+}
+
+#[test]
+fn vrrp_startup_delay_holds_the_instances_back() {
+    let topo = Topo::new("vsd");
+    let mut i = Inst::new(255);
+    i.state = "MASTER";
+    let t0 = std::time::Instant::now();
+    let d = Director::start(
+        Kind::Lvsd,
+        topo.director(0),
+        &conf(&[i], "global_defs {\n  vrrp_startup_delay 2\n}\n"),
+    );
+    wait_for(
+        "address owner master",
+        Duration::from_secs(10),
+        &[&d],
+        || topo.holds(0, VIP),
+    );
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_secs(2), "master after {took:?}");
 }

@@ -136,8 +136,9 @@ fn keywords_map_to_the_core_configuration() {
     assert_eq!(vip.brd, Some("10.0.0.255".parse::<IpAddr>().expect("ip")));
     assert_eq!(vip.scope, Some(0));
     assert_eq!(i.excluded_vips.len(), 1);
-    assert_eq!(i.notify.master.as_deref(), Some("/bin/m.sh arg"));
-    assert_eq!(i.notify.any.as_deref(), Some("/bin/n.sh"));
+    let cmd = |c: &Option<lvsd::vrrp::config::NotifyCommand>| c.as_ref().map(|c| c.command.clone());
+    assert_eq!(cmd(&i.notify.master).as_deref(), Some("/bin/m.sh arg"));
+    assert_eq!(cmd(&i.notify.any).as_deref(), Some("/bin/n.sh"));
     let eth1 = i
         .tracks
         .iter()
@@ -231,6 +232,7 @@ vrrp_instance VI_1 {
     global
   }
   notify "/bin/true"
+  notify_master "/bin/true" daemon
 }
 "#)
     .expect("translates");
@@ -244,5 +246,51 @@ vrrp_instance VI_1 {
         Some(("nobody".into(), Some("nogroup".into())))
     );
     let n = &cfg.instances[0].notify;
-    assert_eq!(n.run_as.as_ref().map(|r| r.user.as_str()), Some("nobody"));
+    let notify_user = |c: &Option<lvsd::vrrp::config::NotifyCommand>| {
+        c.as_ref()
+            .and_then(|c| c.run_as.as_ref())
+            .map(|r| (r.user.clone(), r.group.clone()))
+    };
+    assert_eq!(
+        notify_user(&n.any),
+        Some(("nobody".into(), Some("nogroup".into())))
+    );
+    // A notify command's own `USER [GROUP]` wins.
+    assert_eq!(notify_user(&n.master), Some(("daemon".into(), None)));
+}
+
+#[test]
+fn advert_options_and_startup_delay_translate() {
+    let cfg = tr(r#"
+global_defs {
+  vrrp_startup_delay 2.5
+  vrrp_lower_prio_no_advert
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  higher_prio_send_advert
+  down_timer_adverts 5
+  virtual_ipaddress {
+    10.0.0.100
+  }
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 2
+  priority 100
+  lower_prio_no_advert false
+  virtual_ipaddress {
+    10.0.0.101
+  }
+}
+"#)
+    .expect("translates");
+    assert_eq!(cfg.startup_delay, Duration::from_millis(2500));
+    let (a, b) = (&cfg.instances[0], &cfg.instances[1]);
+    assert!(a.higher_prio_send_advert && !b.higher_prio_send_advert);
+    assert!(a.lower_prio_no_advert, "global default");
+    assert!(!b.lower_prio_no_advert, "instance override");
+    assert_eq!((a.down_timer_adverts, b.down_timer_adverts), (5, 3));
 }

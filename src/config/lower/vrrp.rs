@@ -110,11 +110,12 @@ pub(super) fn vrrp_script(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpScript> {
     }
     let name = name?;
     let Some(command) = script else {
-        cx.error(
+        // keepalived: "No script set for vrrp_script X - removing".
+        cx.warning(
             node.span(),
             Problem::MissingRequired {
                 object: format!("vrrp_script {name}"),
-                what: "script".into(),
+                what: "script; it is ignored (as keepalived does)".into(),
             },
         );
         return None;
@@ -283,6 +284,10 @@ pub(super) fn vrrp_instance(
     let mut skip_check_adv_addr = None;
     let mut strict_mode = None;
     let mut check_unicast_src = None;
+    let mut state_given = false;
+    let mut priority_given = false;
+    let mut garp_lower_prio_repeat_given = false;
+    let mut garp_lower_prio_delay_given = false;
     let mut i = VrrpInstance {
         name: name.clone().unwrap_or_default(),
         span: node.span(),
@@ -333,6 +338,11 @@ pub(super) fn vrrp_instance(
         linkbeat_use_polling: false,
     };
     for n in cx.block(node) {
+        match n.name() {
+            "garp_lower_prio_repeat" => garp_lower_prio_repeat_given = true,
+            "garp_lower_prio_delay" => garp_lower_prio_delay_given = true,
+            _ => {}
+        }
         if notify_keyword(cx, n, &mut i.notify) || global::garp_keyword(cx, n, &mut i.garp) {
             continue;
         }
@@ -340,8 +350,14 @@ pub(super) fn vrrp_instance(
             "state" => {
                 if let Some(t) = cx.one(n, "MASTER or BACKUP") {
                     match t.text.as_str() {
-                        "MASTER" => i.state = InitialState::Master,
-                        "BACKUP" => i.state = InitialState::Backup,
+                        "MASTER" => {
+                            i.state = InitialState::Master;
+                            state_given = true;
+                        }
+                        "BACKUP" => {
+                            i.state = InitialState::Backup;
+                            state_given = true;
+                        }
                         _ => cx.invalid(n, t, "MASTER or BACKUP"),
                     }
                 }
@@ -430,7 +446,10 @@ pub(super) fn vrrp_instance(
             "priority" => {
                 if let Some(t) = cx.one(n, "an integer 1..255") {
                     match parse_integer(&t.text).map(Priority::new) {
-                        Some(Ok(p)) => i.priority = p,
+                        Some(Ok(p)) => {
+                            i.priority = p;
+                            priority_given = true;
+                        }
                         Some(Err(p)) => cx.error(t.span, p),
                         None => cx.invalid(n, t, "an integer 1..255"),
                     }
@@ -564,10 +583,37 @@ pub(super) fn vrrp_instance(
     };
     i.virtual_router_id = vrid;
     i.strict_mode = strict_mode.unwrap_or(global.vrrp_strict);
+    // keepalived derives whichever of state and priority is missing from the other:
+    // MASTER without a priority is the address owner (255); priority 255 without a
+    // state starts as MASTER.
+    if !priority_given && i.state == InitialState::Master {
+        i.priority = Priority::OWNER;
+    }
+    if !state_given && i.priority.is_owner() {
+        i.state = InitialState::Master;
+    }
+    let owner_state = if i.priority.is_owner() {
+        InitialState::Master
+    } else {
+        InitialState::Backup
+    };
+    if i.strict_mode && state_given && i.state != owner_state {
+        cx.warning(
+            node.span(),
+            Problem::InstanceConflict {
+                instance: name.clone(),
+                reason: format!(
+                    "strict mode: state MASTER must match being the address owner \
+                     (priority 255); starting as {owner_state:?} (as keepalived does)"
+                ),
+            },
+        );
+        i.state = owner_state;
+    }
     i.lower_prio_no_advert =
         lower_prio_no_advert.unwrap_or(global.vrrp_lower_prio_no_advert || i.strict_mode);
     i.higher_prio_send_advert =
-        higher_prio_send_advert.unwrap_or(global.vrrp_higher_prio_send_advert);
+        higher_prio_send_advert.unwrap_or(global.vrrp_higher_prio_send_advert && !i.strict_mode);
     i.skip_check_adv_addr = skip_check_adv_addr.unwrap_or(global.vrrp_skip_check_adv_addr);
     i.check_unicast_src = check_unicast_src.unwrap_or(global.vrrp_check_unicast_src)
         || i.unicast_peers
@@ -619,20 +665,56 @@ pub(super) fn vrrp_instance(
             })
         }
         (None, None) => {}
-        (None, Some(_)) => cx.error(
+        // keepalived ignores an incomplete authentication block (warning when the
+        // password is missing); so do we, always with a warning.
+        (None, Some(_)) => cx.warning(
             auth_span,
             Problem::MissingRequired {
                 object: format!("authentication of {name}"),
-                what: "auth_type".into(),
+                what: "auth_type; it is ignored".into(),
             },
         ),
-        (Some(_), None) => cx.error(
+        (Some(_), None) => cx.warning(
             auth_span,
             Problem::MissingRequired {
                 object: format!("authentication of {name}"),
-                what: "auth_pass".into(),
+                what: "auth_pass; it is ignored (as keepalived does)".into(),
             },
         ),
+    }
+    if i.strict_mode {
+        let mut repair = |what: &str| {
+            cx.warning(
+                node.span(),
+                Problem::InstanceConflict {
+                    instance: name.clone(),
+                    reason: format!("strict mode: {what} (as keepalived does)"),
+                },
+            )
+        };
+        if i.authentication.take().is_some() {
+            repair("authentication is not supported; it is ignored");
+        }
+        if i.accept == Some(true) && !i.priority.is_owner() && i.version == VrrpVersion::V2 {
+            repair("accept mode with VRRPv2 does not comply with RFC 3768; cleared");
+            i.accept = Some(false);
+        }
+        if garp_lower_prio_repeat_given && i.garp.lower_prio_repeat != 0 {
+            repair("garp_lower_prio_repeat must be 0; reset");
+        }
+        if garp_lower_prio_delay_given && !i.garp.lower_prio_delay.is_zero() {
+            repair("garp_lower_prio_delay must be 0; reset");
+        }
+        i.garp.lower_prio_repeat = 0;
+        i.garp.lower_prio_delay = Duration::ZERO;
+        if !i.lower_prio_no_advert {
+            repair("lower_prio_no_advert cannot be cleared; set");
+            i.lower_prio_no_advert = true;
+        }
+        if i.higher_prio_send_advert {
+            repair("higher_prio_send_advert must be clear; cleared");
+            i.higher_prio_send_advert = false;
+        }
     }
     if i.authentication.is_some() && i.version == VrrpVersion::V3 {
         cx.warning(
