@@ -23,7 +23,7 @@ use crate::config::model::LvsSyncDaemon;
 use crate::config::{self, ConfigOptions};
 use crate::director::plan::{plan, scoped};
 use crate::director::{translate, Action, Director, DirectorSpec};
-use crate::vrrp::config::RunAs;
+use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
 
@@ -207,13 +207,11 @@ impl<K: Kernel> Daemon<K> {
                             group: script.group.clone(),
                         })
                         .or_else(|| self.script_user.clone());
-                    match notify::resolve(run_as.as_ref()) {
-                        Ok(creds) => {
-                            tracing::info!("{why}: running {}", script.command);
-                            notify::spawn_all(&[script.command], creds);
-                        }
-                        Err(e) => tracing::error!("{why}: not running {}: {e}", script.command),
-                    }
+                    tracing::info!("{why}: running {}", script.command);
+                    notify::spawn_all(&[NotifyCommand {
+                        command: script.command,
+                        run_as,
+                    }]);
                 }
             }
         }
