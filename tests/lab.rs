@@ -10,8 +10,15 @@ const GUEST_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/lab/guest.sh
 /// the client saw: round robin over rs1 and rs2 before and after the
 /// failover, and a bounded number of failed requests in between.
 fn lab_demo(subject: &str) -> UmlOutput {
+    lab_demo_pair(subject, subject)
+}
+
+/// [`lab_demo`] with `dir1` (the master) and `dir2` (the backup) running
+/// different programs.
+fn lab_demo_pair(dir1: &str, dir2: &str) -> UmlOutput {
     let out = Uml::new()
-        .env("LAB_SUBJECT", subject)
+        .env("LAB_SUBJECT", dir1)
+        .env("LAB_SUBJECT_DIR2", dir2)
         .run(GUEST_SH, &["demo"])
         .expect("guest ran");
     println!("{}", out.stdout);
@@ -56,6 +63,19 @@ fn lab_demo_with_lvsd_in_the_guest() {
     let lvsd = env!("CARGO_BIN_EXE_lvsd");
     let out = lab_demo(&format!("{lvsd} run -n -l -D"));
     // lvsd's own view of the new master: both real servers up.
+    assert!(
+        out.stdout.contains("lab: dir2 lvsd status:"),
+        "{}",
+        out.report()
+    );
+}
+
+/// A mixed pair: keepalived 2.2.7 is the master, lvsd the backup; lvsd
+/// takes over from the crashed keepalived and carries the traffic.
+#[test]
+fn lab_demo_with_keepalived_master_and_lvsd_backup() {
+    let lvsd = env!("CARGO_BIN_EXE_lvsd");
+    let out = lab_demo_pair("keepalived -n -l -D -G", &format!("{lvsd} run -n -l -D"));
     assert!(
         out.stdout.contains("lab: dir2 lvsd status:"),
         "{}",

@@ -18,12 +18,16 @@
 # "keepalived -n -l -D -G"; for lvsd "/path/to/lvsd run -n -l -D"; a
 # command whose first word ends in "lvsd" gets its own control socket and
 # data file per director), LAB_DIR (work dir, default: mktemp -d),
+# LAB_SUBJECT_DIR2 (dir2's command if different: a mixed pair),
 # LAB_MAX_FAILED (failed requests allowed during the failover, default 40).
 set -eu
 
 mode=${1:-demo}
 here=$(cd "$(dirname "$0")" && pwd)
 subject=${LAB_SUBJECT:-keepalived -n -l -D -G}
+# A mixed pair: dir2 may run another program (e.g. keepalived next to lvsd).
+subject_dir2=${LAB_SUBJECT_DIR2:-$subject}
+subject_of() { if [ "$1" = dir2 ]; then echo "$subject_dir2"; else echo "$subject"; fi; }
 if [ -n "${LAB_DIR:-}" ]; then
     work=$LAB_DIR own_work=
 else
@@ -77,7 +81,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "work dir $work; subject: $subject"
+log "work dir $work; dir1: $subject; dir2: $subject_dir2"
 ip netns add lab-sw
 ip -n lab-sw link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
 ip -n lab-sw link set br0 up
@@ -117,11 +121,11 @@ done
 # Directors whose daemon must stay up (wait_for fails early otherwise).
 live_directors=
 # Each director in a session of its own, so a crash kills all its processes.
-program=${subject%% *}
 for d in dir1 dir2; do
     if [ "$d" = dir1 ]; then state=MASTER prio=150; else state=BACKUP prio=100; fi
     sed -e "s/@STATE@/$state/" -e "s/@PRIORITY@/$prio/" -e "s/@VIP@/$vip/" \
         "$here/keepalived.conf.in" >"$work/$d.conf"
+    cmd=$(subject_of "$d") program=${cmd%% *}
     case $program in
         # keepalived's child processes need pid files of their own per instance.
         keepalived | */keepalived) extra="-r $work/$d-vrrp.pid -c $work/$d-check.pid" ;;
@@ -129,8 +133,8 @@ for d in dir1 dir2; do
         lvsd | */lvsd) extra="--control-socket $work/$d.sock --data-file $work/$d.data" ;;
         *) extra= ;;
     esac
-    # shellcheck disable=SC2086 # $subject and $extra are word lists
-    setsid ip netns exec "lab-$d" $subject -f "$work/$d.conf" -p "$work/$d.pid" $extra \
+    # shellcheck disable=SC2086 # $cmd and $extra are word lists
+    setsid ip netns exec "lab-$d" $cmd -f "$work/$d.conf" -p "$work/$d.pid" $extra \
         >"$work/$d.log" 2>&1 &
     echo $! >"$work/$d.session"
     live_directors="$live_directors $d"
@@ -141,6 +145,7 @@ two_real_servers() { [ "$(in_ns "$1" ipvsadm -Ln | grep -c -- '->.*:80 ')" -eq 2
 show_director() {
     log "$1 IPVS table:"
     in_ns "$1" ipvsadm -Ln
+    cmd=$(subject_of "$1") program=${cmd%% *}
     case $program in
         lvsd | */lvsd) log "$1 lvsd status:"; "$program" status -s "$work/$1.sock" || true ;;
     esac

@@ -23,6 +23,8 @@ use crate::config::model::LvsSyncDaemon;
 use crate::config::{self, ConfigOptions};
 use crate::director::plan::{plan, scoped};
 use crate::director::{translate, Action, Director, DirectorSpec};
+use crate::vrrp::config::{NotifyCommand, RunAs};
+use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
 
 /// One loaded configuration, translated for each part.
@@ -30,6 +32,8 @@ struct LoadedConfig {
     director: DirectorSpec,
     vrrp: VrrpConfig,
     sync: Option<LvsSyncDaemon>,
+    /// `global_defs { script_user }`: who runs notify/quorum scripts.
+    script_user: Option<RunAs>,
 }
 
 fn load(opts: &Options) -> Result<LoadedConfig, String> {
@@ -47,13 +51,29 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
         director,
         vrrp,
         sync: loaded.config.global.lvs_sync_daemon.clone(),
+        script_user: loaded.config.global.script_user.as_ref().map(|r| RunAs {
+            user: r.user.clone(),
+            group: r.group.clone(),
+        }),
     })
 }
 
 /// `lvsd run` without `-P`: the whole director (or checkers only with `-C`).
 pub fn run(opts: Options) -> ExitCode {
+    tracing::info!(
+        "lvsd {}: loading {}",
+        env!("CARGO_PKG_VERSION"),
+        opts.config_file.display()
+    );
     let loaded = match load(&opts) {
-        Ok(l) => l,
+        Ok(l) => {
+            tracing::info!(
+                "configuration loaded: {} virtual servers, {} VRRP instances",
+                l.director.virtual_servers.len(),
+                l.vrrp.instances.len()
+            );
+            l
+        }
         Err(e) => {
             return failed(format!(
                 "{}: configuration is not usable:\n{e}",
@@ -151,6 +171,7 @@ struct Daemon<K: Kernel> {
     vrrp: Option<VrrpTask>,
     sync: Option<LvsSyncDaemon>,
     sync_running: Option<SyncState>,
+    script_user: Option<RunAs>,
 }
 
 impl<K: Kernel> Daemon<K> {
@@ -177,11 +198,19 @@ impl<K: Kernel> Daemon<K> {
                 }
                 Action::StopChecks { key } => self.pool.stop(&key),
                 Action::RunScript { script, why } => {
+                    // The script's own user, else script_user, else keepalived's default.
+                    let run_as = script
+                        .user
+                        .clone()
+                        .map(|user| RunAs {
+                            user,
+                            group: script.group.clone(),
+                        })
+                        .or_else(|| self.script_user.clone());
                     tracing::info!("{why}: running {}", script.command);
-                    // Runs as script_user / keepalived's default, like keepalived.
-                    crate::vrrp::notify::spawn_all(&[crate::vrrp::config::NotifyCommand {
+                    notify::spawn_all(&[NotifyCommand {
                         command: script.command,
-                        run_as: None,
+                        run_as,
                     }]);
                 }
             }
@@ -206,6 +235,69 @@ impl<K: Kernel> Daemon<K> {
         }
     }
 
+    /// Logs a batch: every operation when few, else counts (each at debug).
+    fn log_ops(ops: &[ipvs::ops::Op]) {
+        if ops.len() <= 20 {
+            for op in ops {
+                tracing::info!("IPVS: {op}");
+            }
+        } else {
+            tracing::info!("IPVS: {:?}", ipvs::reconcile::PlanSummary::of(ops));
+            for op in ops {
+                tracing::debug!("IPVS: {op}");
+            }
+        }
+    }
+
+    /// Brings the services of the virtual servers in `names` to the
+    /// director's desired state, planning against the programmed table only
+    /// for them (a checker transition costs its virtual server, not the
+    /// whole table). Without a programmed table: the full reconcile.
+    async fn reconcile_virtual_servers(&mut self, names: &BTreeSet<String>) {
+        let Some(programmed) = self.programmed.as_mut() else {
+            return self.reconcile().await;
+        };
+        let desired = self.director.desired_for(names);
+        let keys: BTreeSet<ServiceKey> = desired.services.iter().map(|(s, _)| s.key).collect();
+        let current = Table {
+            services: programmed
+                .services
+                .iter()
+                .filter(|(s, _)| keys.contains(&s.key))
+                .cloned()
+                .collect(),
+        };
+        let ops = plan(&desired, &current);
+        if ops.is_empty() {
+            return;
+        }
+        Self::log_ops(&ops);
+        self.ipvs_writes += ops.len() as u64;
+        match self.kernel.apply(&ops).await {
+            Ok(()) => {
+                for (service, dests) in desired.services {
+                    match programmed
+                        .services
+                        .iter_mut()
+                        .find(|(s, _)| s.key == service.key)
+                    {
+                        Some(entry) => *entry = (service, dests),
+                        None => programmed.services.push((service, dests)),
+                    }
+                }
+            }
+            Err(e) => self.apply_failed(&e),
+        }
+    }
+
+    fn apply_failed(&mut self, e: &str) {
+        tracing::error!("IPVS: {e}");
+        self.programmed = None;
+        self.heal_backoff = (self.heal_backoff * 2).clamp(HEAL_MIN, HEAL_MAX);
+        self.heal_at = Some(Instant::now() + self.heal_backoff);
+        tracing::warn!("IPVS: retrying in {:?}", self.heal_backoff);
+    }
+
     /// Brings the kernel's table to the director's desired one.
     async fn reconcile(&mut self) {
         let current = match self.programmed.take() {
@@ -222,9 +314,7 @@ impl<K: Kernel> Daemon<K> {
             self.previously_owned = self.director.owned_services();
             return;
         }
-        for op in &ops {
-            tracing::info!("IPVS: {op}");
-        }
+        Self::log_ops(&ops);
         self.ipvs_writes += ops.len() as u64;
         match self.kernel.apply(&ops).await {
             Ok(()) => {
@@ -233,13 +323,7 @@ impl<K: Kernel> Daemon<K> {
                 self.heal_backoff = Duration::ZERO;
                 self.previously_owned = self.director.owned_services();
             }
-            Err(e) => {
-                tracing::error!("IPVS: {e}");
-                self.programmed = None;
-                self.heal_backoff = (self.heal_backoff * 2).clamp(HEAL_MIN, HEAL_MAX);
-                self.heal_at = Some(Instant::now() + self.heal_backoff);
-                tracing::warn!("IPVS: retrying in {:?}", self.heal_backoff);
-            }
+            Err(e) => self.apply_failed(&e),
         }
     }
 
@@ -249,9 +333,11 @@ impl<K: Kernel> Daemon<K> {
         rx: &mut mpsc::UnboundedReceiver<ServerTransition>,
     ) {
         let mut next = Some(first);
+        let mut touched = BTreeSet::new();
         // Batch everything already queued into one reconcile.
         while let Some(t) = next {
             if let Some(key) = self.pool.key_of(t.server).cloned() {
+                touched.insert(key.virtual_server.clone());
                 tracing::info!(
                     "{key}: {} (weight {}): {}",
                     if t.up { "UP" } else { "DOWN" },
@@ -263,7 +349,9 @@ impl<K: Kernel> Daemon<K> {
             }
             next = rx.try_recv().ok();
         }
-        self.reconcile().await;
+        if !touched.is_empty() {
+            self.reconcile_virtual_servers(&touched).await;
+        }
     }
 
     async fn reload(&mut self) {
@@ -281,6 +369,7 @@ impl<K: Kernel> Daemon<K> {
                 self.reloads += 1;
                 self.last_reload_error = None;
                 self.previously_owned = self.scope();
+                self.script_user = loaded.script_user;
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
                 // Plan against what we programmed (no table dump: a reload
@@ -433,6 +522,15 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     let mut int = signal_stream(SignalKind::interrupt(), "SIGINT")?;
     let mut usr1 = signal_stream(SignalKind::user_defined1(), "SIGUSR1")?;
 
+    // Bound first: a status request during start-up waits instead of failing.
+    let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
+    let control = match control::serve(&opts.control_socket, status_tx) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!("{e}; `lvsd status` will not work");
+            None
+        }
+    };
     let (tx, mut transitions) = mpsc::unbounded_channel();
     // Adopt what the kernel already has: real servers start in the state
     // its table shows, so a restart with the same config writes nothing.
@@ -465,8 +563,10 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         vrrp: None,
         sync: loaded.sync,
         sync_running: None,
+        script_user: loaded.script_user,
     };
     d.reconcile().await;
+    tracing::info!("IPVS table reconciled: {} writes", d.ipvs_writes);
     if let Some(cfg) = &d.sync {
         match d.kernel.daemons().await {
             Ok(running) => d.sync_running = sync_daemon::adopt(cfg, &running),
@@ -484,14 +584,6 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         d.vrrp = start_vrrp(loaded.vrrp, &opts);
     }
 
-    let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
-    let control = match control::serve(&opts.control_socket, status_tx) {
-        Ok(h) => Some(h),
-        Err(e) => {
-            tracing::warn!("{e}; `lvsd status` will not work");
-            None
-        }
-    };
     sd_notify::notify("READY=1");
     tracing::info!("lvsd running (pid {})", std::process::id());
 

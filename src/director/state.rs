@@ -287,8 +287,18 @@ impl Director {
 
     /// The IPVS table the director wants now.
     pub fn desired(&self) -> Table {
+        self.desired_where(|_| true)
+    }
+
+    /// The part of [`Director::desired`] that belongs to the virtual servers
+    /// named in `names` (what a batch of checker transitions can change).
+    pub fn desired_for(&self, names: &BTreeSet<String>) -> Table {
+        self.desired_where(|vs| names.contains(&vs.name))
+    }
+
+    fn desired_where(&self, wanted: impl Fn(&VirtualServerSpec) -> bool) -> Table {
         let mut table = Table::default();
-        for vs in &self.spec.virtual_servers {
+        for vs in self.spec.virtual_servers.iter().filter(|vs| wanted(vs)) {
             let quorum_up = self.quorum.get(&vs.name).copied().unwrap_or(true);
             let sorry_active = !quorum_up && vs.sorry_server.is_some();
             let mut dests: Vec<Destination> = Vec::new();

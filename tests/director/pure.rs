@@ -653,3 +653,16 @@ virtual_server 192.0.2.10 80 {
     assert_eq!(up(&d, "10.0.0.4"), Some(true));
     assert!(alpha_of(&actions).iter().all(|(_, alpha)| !alpha));
 }
+
+#[test]
+fn desired_for_covers_only_the_named_virtual_servers() {
+    let text =
+        format!("{NAT}\nvirtual_server 192.0.2.11 443 {{ protocol TCP\n real_server 10.0.0.9 443 {{ }} }}\n");
+    let (d, _) = Director::new(spec(&text));
+    let names: BTreeSet<String> = [VS.to_string()].into();
+    let part = d.desired_for(&names);
+    let full = d.desired();
+    assert_eq!(part.services.len(), 1);
+    assert_eq!(part.services[0], full.services[0]);
+    assert!(d.desired_for(&BTreeSet::new()).services.is_empty());
+}

@@ -109,21 +109,33 @@ fn requests_until_ten_in_a_row(site: &Site, logs_of: &testbed::process::ProcessG
 fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
     let mut site = Site::with_kind(prefix, kind);
     // The kernel's connection sync follows VRRP: master sends, backup receives.
+    // Also a notify_down script on each real server of director 1.
+    let down_mark = site.path("notify-down");
     let with_sync = |c: String| {
         c.replace(
             "router_id lvsd_test",
             "router_id lvsd_test\n    lvs_sync_daemon eth0 VI_1",
         )
     };
+    let with_notify = |c: String| {
+        c.replace(
+            "        weight 1\n",
+            &format!(
+                "        weight 1\n        notify_down \"/usr/bin/touch {}\"\n",
+                down_mark.display()
+            ),
+        )
+    };
     let c1 = site.write_config(
         "dir1.conf",
-        &with_sync(director_config(
+        &with_notify(with_sync(director_config(
             kind,
             "MASTER",
             150,
             &["10.0.0.4", "10.0.0.5"],
-        )),
+        ))),
     );
+    assert!(!down_mark.exists());
     let c2 = site.write_config(
         "dir2.conf",
         &with_sync(director_config(
@@ -167,6 +179,7 @@ fn pair_balances_fails_over_and_recovers(prefix: &str, kind: Kind) {
     site.wait("rs2 to leave dir1's table", SLOW, || {
         site.active_reals(DIR1) == [RS1]
     });
+    site.wait("dir1's notify_down script", SLOW, || down_mark.exists());
     let took = t0.elapsed();
     report(&format!(
         "{kind:?}: stopped nginx left the table after {took:?} (bound 5 s)"
@@ -390,6 +403,36 @@ testbed::uml_test! {
         site.wait("rs2 back", SLOW, || site.active_reals(DIR1).len() == 2);
         let s = site.status("d2").unwrap_or_default();
         assert_eq!(json_u64(&s, "ipvs_writes"), 1, "{s}");
+    }
+
+    /// A reload that changes the VRRP section (a second VIP) applies it;
+    /// the IPVS table is not touched. (lvsd restarts its VRRP runner for
+    /// such a reload: the instance re-elects itself, see the README.)
+    fn reload_changing_vrrp_applies_the_new_vip() {
+        let site = Site::new("rv");
+        let conf_text = dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]);
+        let conf = site.write_config("d.conf", &conf_text);
+        let d = site.lvsd(DIR1, "d", &conf, &[]);
+        site.wait("the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let before = json_u64(&site.status("d").unwrap_or_default(), "ipvs_writes");
+        let more = conf_text.replace(
+            "        10.0.0.100/24 dev eth0\n",
+            "        10.0.0.100/24 dev eth0\n        10.0.0.101/24 dev eth0\n",
+        );
+        assert_ne!(more, conf_text);
+        std::fs::write(&conf, more).unwrap_or_else(|e| panic!("{e}"));
+        signal(&d, Signal::SIGHUP);
+        let has = |a: &str| {
+            site.ns(DIR1)
+                .ip(&["-o", "addr", "show", "dev", "eth0"])
+                .is_ok_and(|o| o.contains(&format!("inet {a}/")))
+        };
+        site.wait("the new VIP", SLOW, || has("10.0.0.101") && has("10.0.0.100"));
+        let s = site.status("d").unwrap_or_default();
+        assert_eq!(json_u64(&s, "reloads"), 1, "{s}");
+        assert_eq!(json_u64(&s, "ipvs_writes"), before, "{s}\n{}", d.logs());
+        assert!(site.get("/").is_ok());
     }
 
     /// A real server removed by a reload is drained: it stays at weight 0
