@@ -2426,12 +2426,26 @@ fn keepalived_reads_the_same_vrrp_values() {
     assert!(compared >= 30, "only {compared} instances compared");
 }
 
+/// `regex`, `regex_no_match`, `regex_options`, `regex_min_offset`,
+/// `regex_max_offset` in all_keywords.conf.
+const REGEX_KEYWORDS_IN_FIXTURE: usize = 5;
+
 #[test]
 fn every_modelled_keyword_is_recognised_and_lands_in_the_model() {
     let path = fixtures().join("all_keywords.conf");
     let l = load(&path, &opts("x")).unwrap_or_else(|d| panic!("{}", d.render()));
     let rendered: Vec<String> = l.warnings.iter().map(|w| w.render(&l.sources)).collect();
-    assert!(l.warnings.is_empty(), "{}", rendered.join("\n"));
+    // The url regex keywords are modelled but not applied by the checkers
+    // yet, so each draws its "not supported" warning; nothing else may.
+    let (regex, other): (Vec<&String>, Vec<&String>) =
+        rendered.iter().partition(|w| w.contains("warning: 'regex"));
+    assert!(other.is_empty(), "{}", rendered.join("\n"));
+    assert_eq!(
+        regex.len(),
+        REGEX_KEYWORDS_IN_FIXTURE,
+        "{}",
+        rendered.join("\n")
+    );
     let c = &l.config;
     let g = &c.global;
     assert_eq!(g.notification_email.len(), 2);

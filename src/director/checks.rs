@@ -19,24 +19,15 @@ pub fn real_server_checks(
     port: u16,
 ) -> Result<RealServerChecks, String> {
     let mut out = Vec::new();
-    for (i, c) in rs.checkers.iter().enumerate() {
-        let what = |m: &str| {
-            format!(
-                "real_server {}, {} #{}: {m}",
-                ipvs::model::SocketText(rs.address, port),
-                c.keyword(),
-                i + 1
-            )
-        };
+    for c in &rs.checkers {
         let common = c.common();
         let connection = connection(common, SocketAddr::new(rs.address, port));
         let spec = match c {
             Checker::Tcp(_) => CheckSpec::Tcp(TcpCheck { connection }),
             Checker::Ping(_) => CheckSpec::Ping(PingCheck { connection }),
             Checker::Http(h) | Checker::Ssl(h) => {
-                if h.urls.iter().any(|u| u.regex.is_some()) {
-                    return Err(what("url regex is not supported by lvsd"));
-                }
+                // `regex` is not applied: the config layer warned about it
+                // with its file:line; status and digest are still checked.
                 let tls = matches!(c, Checker::Ssl(_)).then(|| TlsOptions {
                     sni: if h.enable_sni {
                         h.virtualhost
