@@ -64,7 +64,12 @@ pub fn execute(args: RunArgs) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // No colour codes in log files and journald, only on a terminal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    if !args.config_test {
+        raise_open_files_limit();
+    }
 
     if args.config_test {
         return super::check_config::check(&args.use_file, false, false, args.config_id.as_deref());
@@ -145,5 +150,21 @@ pub fn execute(args: RunArgs) -> ExitCode {
             eprintln!("lvsd: error: {e}");
             ExitCode::from(super::EXIT_ERROR)
         }
+    }
+}
+
+/// Every checker holds a socket while it runs, so a pool of thousands of
+/// real servers outgrows the usual soft limit of 1024 open files; running
+/// out would make checks fail and take healthy servers out. Raise the soft
+/// limit to the hard one, as far as the system allows.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::debug!("open files limit raised from {soft} to {hard}"),
+            Err(e) => tracing::warn!("cannot raise the open files limit from {soft}: {e}"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot read the open files limit: {e}"),
     }
 }
