@@ -459,6 +459,11 @@ impl HttpChecker {
         };
         let mut stream = match connected {
             Ok(s) => s,
+            Err(HttpConnectError::Connect(e)) if e.is_local() => {
+                return CheckResult::Inconclusive {
+                    reason: format!("{what}: {e}"),
+                }
+            }
             Err(e) => return fail(e.to_string()),
         };
         let request = request_bytes(&url.path, &host, self.spec.http_protocol);

@@ -235,6 +235,9 @@ async fn run_checker(
         // Boxed: the (large) state of a check exists only while it runs, so thousands of
         // sleeping checkers stay small.
         let result = Box::pin(prepared.run(step, epoch + started)).await;
+        if let CheckResult::Inconclusive { reason } = &result {
+            tracing::warn!("check not run, verdict kept: {reason}");
+        }
         let Ok((transition, next)) = verdict.lock().map(|mut v| v.record(index, &result)) else {
             return;
         };

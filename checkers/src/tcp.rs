@@ -27,6 +27,39 @@ pub enum ConnectError {
         target: SocketAddr,
         source: io::Error,
     },
+    /// This host could not open a socket (out of file descriptors, buffers
+    /// or memory): says nothing about the real server.
+    #[error("cannot open a socket here: {source}")]
+    LocalResources {
+        target: SocketAddr,
+        source: io::Error,
+    },
+}
+
+impl ConnectError {
+    /// `true` when the failure is this host's, not the real server's.
+    pub fn is_local(&self) -> bool {
+        matches!(self, ConnectError::LocalResources { .. })
+    }
+}
+
+/// Errors of socket creation that mean this host ran out of something
+/// (EMFILE, ENFILE, ENOBUFS, ENOMEM) rather than anything about the target.
+pub fn is_local_resource_error(error: &io::Error) -> bool {
+    use nix::libc::{EMFILE, ENFILE, ENOBUFS, ENOMEM};
+    matches!(
+        error.raw_os_error(),
+        Some(EMFILE | ENFILE | ENOBUFS | ENOMEM)
+    )
+}
+
+/// The error of creating the socket itself.
+fn socket_error(target: SocketAddr, source: io::Error) -> ConnectError {
+    if is_local_resource_error(&source) {
+        ConnectError::LocalResources { target, source }
+    } else {
+        ConnectError::Other { target, source }
+    }
 }
 
 /// Opens a TCP connection as the check describes: optional source address (`bindto`,
@@ -39,7 +72,7 @@ pub async fn connect(connection: &Connection) -> Result<TcpStream, ConnectError>
     } else {
         TcpSocket::new_v6()
     }
-    .map_err(other)?;
+    .map_err(|source| socket_error(target, source))?;
     if connection.bindto.is_some() || connection.bind_port.is_some() {
         let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
             std::net::Ipv4Addr::UNSPECIFIED.into()
@@ -86,7 +119,7 @@ pub async fn connect_unconfirmed(
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )
-    .map_err(other)?;
+    .map_err(|source| socket_error(target, source))?;
     if connection.bindto.is_some() || connection.bind_port.is_some() {
         let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
             std::net::Ipv4Addr::UNSPECIFIED.into()
@@ -141,6 +174,9 @@ pub async fn check(check: &TcpCheck) -> CheckResult {
             weight_code: None,
             detail: format!("TCP_CHECK {target}: connected"),
         },
+        Err(e) if e.is_local() => CheckResult::Inconclusive {
+            reason: format!("TCP_CHECK {target}: {e}"),
+        },
         Err(e) => CheckResult::Failure {
             reason: format!("TCP_CHECK {target}: {e}"),
         },
@@ -150,6 +186,27 @@ pub async fn check(check: &TcpCheck) -> CheckResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_is_this_hosts_problem_not_the_servers() {
+        for errno in [
+            nix::libc::EMFILE,
+            nix::libc::ENFILE,
+            nix::libc::ENOBUFS,
+            nix::libc::ENOMEM,
+        ] {
+            let e = socket_error(
+                "10.0.0.2:80".parse().expect("addr"),
+                io::Error::from_raw_os_error(errno),
+            );
+            assert!(e.is_local(), "{e}");
+        }
+        let e = socket_error(
+            "10.0.0.2:80".parse().expect("addr"),
+            io::Error::from_raw_os_error(nix::libc::EAFNOSUPPORT),
+        );
+        assert!(!e.is_local());
+    }
 
     #[test]
     fn a_failed_first_write_reads_as_the_connect_error() {

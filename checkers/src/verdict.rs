@@ -37,6 +37,10 @@ pub enum CheckResult {
         /// Full reason, e.g. "HTTP_GET http://10.0.0.2:80/health: status 503, expected 200".
         reason: String,
     },
+    /// The check could not run for a reason of this host's (e.g. out of file
+    /// descriptors): it says nothing about the real server, so the verdict
+    /// stays as it is and the check is tried again after `delay_before_retry`.
+    Inconclusive { reason: String },
 }
 
 /// When the next check of a checker is due, relative to the attempt just recorded.
@@ -168,6 +172,10 @@ impl CheckerVerdict {
                 self.last_reason = detail.clone();
                 round
             }
+            CheckResult::Inconclusive { .. } => NextCheck {
+                delay: self.policy.delay_before_retry,
+                after_completion: true,
+            },
             CheckResult::Failure { reason } => {
                 if self.up && self.retries_done < self.policy.retry {
                     self.retries_done += 1;
@@ -362,6 +370,30 @@ mod tests {
         assert_eq!(t.reason, "TCP_CHECK 10.0.0.2:80: connection refused");
         // Down: no retries, one attempt per delay_loop.
         assert_eq!(&attempts[5..], &[s(38), s(48), s(58)]);
+    }
+
+    #[test]
+    fn an_inconclusive_check_keeps_the_verdict_and_retries_after_delay_before_retry() {
+        let busy = CheckResult::Inconclusive {
+            reason: "TCP_CHECK 10.0.0.2:80: cannot open a socket here: Too many open files"
+                .to_string(),
+        };
+        // Up, retry 0: a real failure would take it down at once; this must not.
+        let mut up = ServerVerdict::new(1, vec![policy(10, 0, 3, false)]);
+        for _ in 0..5 {
+            let (t, next) = up.record(0, &busy);
+            assert_eq!(t, None);
+            assert_eq!(next.delay, s(3));
+            assert!(next.after_completion);
+        }
+        assert!(up.is_up());
+        // Down (alpha): it must not come up either, and still needs a real success.
+        let mut down = ServerVerdict::new(1, vec![policy(10, 0, 3, true)]);
+        assert!(!down.is_up());
+        assert_eq!(down.record(0, &busy).0, None);
+        assert!(!down.is_up());
+        let (t, _) = down.record(0, &ok("TCP_CHECK 10.0.0.2:80: connected"));
+        assert!(t.is_some_and(|t| t.up));
     }
 
     #[test]

@@ -99,6 +99,7 @@ async fn dynamic_weights() {
         let got = match run(check).await {
             CheckResult::Success { weight_code, .. } => Some(weight_code),
             CheckResult::Failure { .. } => None,
+            other => panic!("exit {code}: {other:?}"),
         };
         assert_eq!(got, expected, "exit {code}");
     }
