@@ -129,6 +129,36 @@ fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<char
     })
 }
 
+/// Whether the program of `misc_path` can be run: an executable file at its
+/// path, or found on PATH when it has no slash. keepalived disables a
+/// MISC_CHECK whose script is not found or not accessible ("Disabling misc
+/// script ... since not found/accessible") instead of failing the server.
+pub fn script_available(misc_path: &str) -> Result<PathBuf, ScriptError> {
+    use nix::unistd::{access, AccessFlags};
+    let args = split_script_args(misc_path)?;
+    let program = args.first().ok_or(ScriptError::Empty)?;
+    let runnable = |p: &Path| p.is_file() && access(p, AccessFlags::X_OK).is_ok();
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return if runnable(&path) {
+            Ok(path)
+        } else {
+            Err(ScriptError::NotFound {
+                path,
+                reason: "not found or not executable".into(),
+            })
+        };
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(program))
+        .find(|candidate| runnable(candidate))
+        .ok_or_else(|| ScriptError::NotFound {
+            path: PathBuf::from(program),
+            reason: "not found on PATH".into(),
+        })
+}
+
 /// keepalived's `enable_script_security` rule for scripts run as root: neither the script
 /// nor any directory above it may be writable by a non-root user (owned by a non-root user,
 /// group-writable with a non-root group, or world-writable). A sticky world-writable
@@ -294,6 +324,32 @@ impl MiscChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_are_found_by_path_or_on_path_like_keepalived() {
+        assert_eq!(
+            script_available("/bin/sh -c 'exit 0'").expect("sh"),
+            PathBuf::from("/bin/sh")
+        );
+        assert!(script_available("true --flag").is_ok(), "found on PATH");
+        assert!(matches!(
+            script_available("/etc/keepalived/no-such-check.sh 10.0.0.1"),
+            Err(ScriptError::NotFound { .. })
+        ));
+        assert!(matches!(
+            script_available("no-such-check-lvsd-test"),
+            Err(ScriptError::NotFound { .. })
+        ));
+        // A file that is not executable is not runnable either.
+        let plain = std::env::temp_dir().join(format!("lvsd-plain-{}.sh", std::process::id()));
+        std::fs::write(&plain, "#!/bin/sh\n").expect("write");
+        let verdict = script_available(&plain.display().to_string());
+        let _ = std::fs::remove_file(&plain);
+        assert!(
+            matches!(verdict, Err(ScriptError::NotFound { .. })),
+            "{verdict:?}"
+        );
+    }
 
     #[test]
     fn splits_like_keepalived() {

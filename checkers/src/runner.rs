@@ -129,6 +129,14 @@ impl Runner {
             });
             let verdict = Arc::new(Mutex::new(verdict));
             for (index, checker) in server.checkers.iter().enumerate() {
+                if let CheckSpec::Misc(misc) = &checker.spec {
+                    // As keepalived: a script that cannot be found is disabled
+                    // (the checker keeps its initial verdict), not a failure.
+                    if let Err(e) = crate::misc::script_available(&misc.misc_path) {
+                        tracing::warn!("MISC_CHECK {}: {e}; checker disabled", misc.misc_path);
+                        continue;
+                    }
+                }
                 let prepared = prepare(server.id, index, checker, &mut tls_configs)?;
                 jobs.push((
                     server.id,
