@@ -26,3 +26,6 @@ mod bench;
 
 #[path = "vrrp/translate.rs"]
 mod translate;
+
+#[path = "vrrp/reload.rs"]
+mod reload;
