@@ -205,7 +205,7 @@ fn kept_master_changes_routes_minimally() {
     };
     let mut a = inst("VI_1", 51, 100, &[100]);
     a.routes = vec![route(1), route(2)];
-    let (mut set, now) = all_master(&[a.clone()], &[]);
+    let (mut set, now) = all_master(std::slice::from_ref(&a), &[]);
     let mut b = a.clone();
     b.routes = vec![route(2), route(3)];
     let r = set.reload(now, vec![b], &[]).expect("reload");
@@ -347,7 +347,7 @@ fn tracked_script_state_survives_and_new_weights_apply() {
     };
     let mut a = inst("VI_1", 51, 100, &[100]);
     a.tracks = vec![track(-30)];
-    let (mut set, now) = all_master(&[a.clone()], &[]);
+    let (mut set, now) = all_master(std::slice::from_ref(&a), &[]);
     set.on_track(now, &TrackId::Script("chk".into()), false);
     assert_eq!(set.instances()[0].effective_priority(), 70);
     let mut b = a.clone();
@@ -372,7 +372,7 @@ fn sync_group_members_keep_state_and_a_new_member_follows_the_master() {
         notify: NotifyConfig::default(),
     };
     let a = inst("VI_1", 51, 100, &[100]);
-    let (mut set, now) = all_master(&[a.clone()], &[group(&["VI_1"])]);
+    let (mut set, now) = all_master(std::slice::from_ref(&a), &[group(&["VI_1"])]);
     let r = set
         .reload(
             now,
@@ -389,7 +389,7 @@ fn sync_group_members_keep_state_and_a_new_member_follows_the_master() {
 #[test]
 fn bad_sync_group_refuses_the_reload_and_changes_nothing() {
     let a = inst("VI_1", 51, 100, &[100]);
-    let (mut set, now) = all_master(&[a.clone()], &[]);
+    let (mut set, now) = all_master(std::slice::from_ref(&a), &[]);
     let bad = SyncGroupConfig {
         name: "G".into(),
         members: vec!["nope".into()],
