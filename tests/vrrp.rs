@@ -29,3 +29,6 @@ mod translate;
 
 #[path = "vrrp/reload.rs"]
 mod reload;
+
+#[path = "vrrp/reload_netns.rs"]
+mod reload_netns;
