@@ -263,7 +263,7 @@ impl Feeds {
         for inst in &config.instances {
             for t in &inst.tracks {
                 if let TrackId::Interface(name) = &t.id {
-                    links.insert(name.clone(), Some(t.initially_up));
+                    links.insert(name.clone(), None);
                 }
             }
         }
@@ -537,7 +537,19 @@ async fn reload(
     for stopped in reloaded.stopped {
         tracing::info!("VRRP reload: {} stopped", stopped.instance.config().name);
         if let Some(io) = old_ios.get(stopped.old_index) {
+            let cfg = stopped.instance.config();
             for action in stopped.actions {
+                // Released even under --dont-release-vrrp (which is about
+                // the daemon stopping, not a reload dropping the instance).
+                let action = match action {
+                    Action::RemoveVips => Action::ChangeVips {
+                        removed: cfg.vips.iter().chain(&cfg.excluded_vips).cloned().collect(),
+                        added: Vec::new(),
+                        removed_routes: cfg.routes.clone(),
+                        added_routes: Vec::new(),
+                    },
+                    other => other,
+                };
                 driver.act(&stopped.instance, io, None, action).await;
             }
         }
