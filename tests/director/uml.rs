@@ -429,6 +429,7 @@ testbed::uml_test! {
                 .is_ok_and(|o| o.contains(&format!("inet {a}/")))
         };
         site.wait("the new VIP", SLOW, || has("10.0.0.101") && has("10.0.0.100"));
+        assert!(d.logs().contains("VI_1 kept in place"), "{}", d.logs());
         let s = site.status("d").unwrap_or_default();
         assert_eq!(json_u64(&s, "reloads"), 1, "{s}");
         assert_eq!(json_u64(&s, "ipvs_writes"), before, "{s}\n{}", d.logs());

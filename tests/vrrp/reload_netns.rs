@@ -202,3 +202,51 @@ fn sighup_changing_a_vrid_restarts_that_instance_only() {
     assert_eq!(counter(&da, "VI_1", "priority_zero_tx"), 0);
     assert_eq!(counter(&da, "VI_1", "became_master"), 1);
 }
+
+/// A failing track_script has weakened lvsd (150 − 60 = 90) and keepalived
+/// (100) is master. A reload that keeps the script (and adds a VIP) keeps
+/// the script's down state: lvsd stays at 90 and does not preempt back.
+#[test]
+fn sighup_keeps_a_tracked_script_down_and_the_weakened_instance_backup() {
+    let topo = Topo::new("rle");
+    let dir = tempfile::tempdir().expect("tmp");
+    let ok = dir.path().join("ok");
+    std::fs::write(&ok, "").expect("flag");
+    let script = format!(
+        "vrrp_script chk {{\n  script \"/usr/bin/test -e {}\"\n  interval 1\n  fall 2\n  rise 2\n  weight -60\n}}\n",
+        ok.display()
+    );
+    let mut ia = master("VI_1", 51, VIP);
+    ia.extra += "  track_script {\n    chk\n  }\n";
+    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia.clone()], &script));
+    let db = Director::start(
+        Kind::Keepalived,
+        topo.director(1),
+        &conf(&[backup("VI_1", 51, VIP)], ""),
+    );
+    wait_master_of(&topo, &da, &db, &[VIP]);
+    std::fs::remove_file(&ok).expect("rm flag");
+    wait_for(
+        "keepalived preempting the weakened master",
+        Duration::from_secs(15),
+        &[&da, &db],
+        || topo.holds(1, VIP) && !topo.holds(0, VIP),
+    );
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    ia.vips.push(format!("{VIP2}/24"));
+    da.reload(&conf(&[ia], &script));
+    wait_for(
+        "the reload applied",
+        Duration::from_secs(10),
+        &[&da, &db],
+        || da.log().contains("VI_1 kept in place"),
+    );
+    // Longer than lvsd's master-down interval: a reset script state (up,
+    // priority 150) would have made it preempt by now.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(da.instance("VI_1")["effective_priority"], 90);
+    assert_eq!(da.instance("VI_1")["state"], "Backup");
+    assert!(!sampler.ever_on(0), "lvsd took the VIP back");
+    assert_eq!(sampler.missing_on(1), 0, "keepalived lost the VIP");
+    assert!(!topo.holds(0, VIP2), "a backup holds the new VIP");
+}
