@@ -144,6 +144,20 @@ async fn prepare(
     known: &BTreeMap<TrackId, bool>,
 ) -> Result<Vec<InstanceIo>, RunnerError> {
     check_notify_users(config)?;
+    // A tracked script's user must exist too (unused scripts never run).
+    let tracked = |name: &str| {
+        config.instances.iter().any(|i| {
+            i.tracks
+                .iter()
+                .any(|t| matches!(&t.id, TrackId::Script(n) if n == name))
+        })
+    };
+    for script in config.scripts.iter().filter(|s| tracked(&s.name)) {
+        notify::resolve(script.run_as.as_ref()).map_err(|source| RunnerError::RunAs {
+            what: format!("vrrp_script {}", script.name),
+            source,
+        })?;
+    }
     // The instance's own interface is tracked unless `dont_track_primary`.
     for inst in &mut config.instances {
         if !inst.dont_track_primary {
@@ -204,10 +218,10 @@ impl Feeds {
         }
     }
 
-    /// Start whatever `config` needs and is not running yet; stop scripts it no longer uses.
-    fn sync(
+    /// Open the receive sockets `config` needs and does not have yet (extra
+    /// ones are harmless: adverts no instance matches are ignored).
+    fn open_receivers(
         &mut self,
-        nl: &Netlink,
         config: &VrrpConfig,
         ios: &[InstanceIo],
     ) -> Result<(), RunnerError> {
@@ -254,6 +268,12 @@ impl Feeds {
             }));
         }
 
+        Ok(())
+    }
+
+    /// Poll the links `config` tracks; run the scripts it tracks, keeping
+    /// unchanged running ones (and their fall/rise state), stopping unused ones.
+    fn sync_tasks(&mut self, nl: &Netlink, config: &VrrpConfig) -> Result<(), RunnerError> {
         // Tracked interfaces: poll link state (the first poll reports every
         // link; unchanged states are ignored by the state machine).
         if let Some(t) = self.link_poller.take() {
@@ -392,7 +412,10 @@ pub async fn run_reloadable(
         link_poller: None,
         scripts: BTreeMap::new(),
     };
-    if let Err(e) = feeds.sync(&nl, &config, &ios) {
+    if let Err(e) = feeds
+        .open_receivers(&config, &ios)
+        .and_then(|()| feeds.sync_tasks(&nl, &config))
+    {
         feeds.abort_all();
         return Err(e);
     }
@@ -508,6 +531,10 @@ async fn reload(
             return;
         }
     };
+    if let Err(e) = feeds.open_receivers(&config, &ios) {
+        tracing::error!("VRRP reload refused, the running configuration stays: {e}");
+        return;
+    }
     let now = std::time::Instant::now();
     let reloaded = match set.reload(now, config.instances.clone(), &config.sync_groups) {
         Ok(r) => r,
@@ -555,7 +582,7 @@ async fn reload(
         }
     }
     drop(old_ios);
-    if let Err(e) = feeds.sync(&driver.nl, &config, &driver.ios) {
+    if let Err(e) = feeds.sync_tasks(&driver.nl, &config) {
         tracing::error!("VRRP reload: {e}");
     }
     driver.perform(set, reloaded.actions).await;
