@@ -273,7 +273,13 @@ impl Feeds {
 
     /// Poll the links `config` tracks; run the scripts it tracks, keeping
     /// unchanged running ones (and their fall/rise state), stopping unused ones.
-    fn sync_tasks(&mut self, nl: &Netlink, config: &VrrpConfig) -> Result<(), RunnerError> {
+    /// A restarted script (changed settings) starts from its last known state.
+    fn sync_tasks(
+        &mut self,
+        nl: &Netlink,
+        config: &VrrpConfig,
+        known: &BTreeMap<TrackId, bool>,
+    ) -> Result<(), RunnerError> {
         // Tracked interfaces: poll link state (the first poll reports every
         // link; unchanged states are ignored by the state machine).
         if let Some(t) = self.link_poller.take() {
@@ -346,9 +352,13 @@ impl Feeds {
             let script = script.clone();
             let tx = self.tx.clone();
             let task_script = script.clone();
+            let initially_up = known
+                .get(&TrackId::Script(script.name.clone()))
+                .copied()
+                .unwrap_or(!script.init_fail);
             let handle = tokio::spawn(async move {
                 let script = task_script;
-                let mut tracker = ScriptTracker::new(script.fall, script.rise, !script.init_fail);
+                let mut tracker = ScriptTracker::new(script.fall, script.rise, initially_up);
                 let mut tick =
                     tokio::time::interval(script.interval.max(Duration::from_millis(10)));
                 loop {
@@ -414,7 +424,7 @@ pub async fn run_reloadable(
     };
     if let Err(e) = feeds
         .open_receivers(&config, &ios)
-        .and_then(|()| feeds.sync_tasks(&nl, &config))
+        .and_then(|()| feeds.sync_tasks(&nl, &config, &known))
     {
         feeds.abort_all();
         return Err(e);
@@ -582,7 +592,7 @@ async fn reload(
         }
     }
     drop(old_ios);
-    if let Err(e) = feeds.sync_tasks(&driver.nl, &config) {
+    if let Err(e) = feeds.sync_tasks(&driver.nl, &config, known) {
         tracing::error!("VRRP reload: {e}");
     }
     driver.perform(set, reloaded.actions).await;

@@ -69,7 +69,7 @@ fn sighup_adding_a_vip_keeps_the_old_one_and_the_mastership() {
         || topo.holds(0, VIP2),
     );
     // A few advert intervals for the backup to react if it would.
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(6));
 
     assert!(old.sample_count() > 20, "too few samples");
     assert_eq!(old.missing_on(0), 0, "the old VIP left the master");
@@ -205,7 +205,8 @@ fn sighup_changing_a_vrid_restarts_that_instance_only() {
 
 /// A failing track_script has weakened lvsd (150 − 60 = 90) and keepalived
 /// (100) is master. A reload that keeps the script (and adds a VIP) keeps
-/// the script's down state: lvsd stays at 90 and does not preempt back.
+/// the script's down state: lvsd stays at 90 and does not preempt back; a
+/// reload changing the script keeps it down until it passes again.
 #[test]
 fn sighup_keeps_a_tracked_script_down_and_the_weakened_instance_backup() {
     let topo = Topo::new("rle");
@@ -233,8 +234,9 @@ fn sighup_keeps_a_tracked_script_down_and_the_weakened_instance_backup() {
         || topo.holds(1, VIP) && !topo.holds(0, VIP),
     );
     let sampler = VipSampler::start(topo.director_names(), VIP);
-    ia.vips.push(format!("{VIP2}/24"));
-    da.reload(&conf(&[ia], &script));
+    // A change invisible on the wire (keepalived checks the VIP count).
+    ia.extra += "  notify_master \"/bin/true\"\n";
+    da.reload(&conf(&[ia.clone()], &script));
     wait_for(
         "the reload applied",
         Duration::from_secs(10),
@@ -248,5 +250,19 @@ fn sighup_keeps_a_tracked_script_down_and_the_weakened_instance_backup() {
     assert_eq!(da.instance("VI_1")["state"], "Backup");
     assert!(!sampler.ever_on(0), "lvsd took the VIP back");
     assert_eq!(sampler.missing_on(1), 0, "keepalived lost the VIP");
-    assert!(!topo.holds(0, VIP2), "a backup holds the new VIP");
+
+    // Changed script settings restart the script from its last state
+    // (down): when it passes again, lvsd recovers 150 and preempts back.
+    let script = script.replace("fall 2", "fall 3");
+    da.reload(&conf(&[ia], &script));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(da.instance("VI_1")["effective_priority"], 90);
+    std::fs::write(&ok, "").expect("flag");
+    wait_for(
+        "lvsd preempting back once the script passes",
+        Duration::from_secs(15),
+        &[&da, &db],
+        || topo.holds(0, VIP) && !topo.holds(1, VIP),
+    );
+    assert_eq!(da.instance("VI_1")["effective_priority"], 150);
 }
