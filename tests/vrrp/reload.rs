@@ -401,3 +401,39 @@ fn bad_sync_group_refuses_the_reload_and_changes_nothing() {
     assert_eq!(set.instances()[0].state(), State::Master);
     assert_eq!(set.instances()[0].config().vips.len(), 1);
 }
+
+#[test]
+fn kept_backup_touches_no_address() {
+    let t0 = Instant::now();
+    let c = inst("VI_1", 51, 100, &[100]);
+    let mut set = VrrpSet::new(vec![Instance::new(c)], &[]).expect("set");
+    set.on_start(t0);
+    assert_eq!(set.instances()[0].state(), State::Backup);
+    let r = set
+        .reload(t0, vec![inst("VI_1", 51, 100, &[100, 101])], &[])
+        .expect("reload");
+    assert_eq!(set.instances()[0].state(), State::Backup);
+    assert!(r
+        .actions
+        .iter()
+        .all(|a| matches!(a.action, Action::SetTimer(_))));
+    assert_eq!(set.instances()[0].config().vips.len(), 2);
+}
+
+#[test]
+fn kept_master_adverts_at_the_new_interval() {
+    let (mut set, now) = all_master(&[inst("VI_1", 51, 100, &[100])], &[]);
+    let mut c = inst("VI_1", 51, 100, &[100]);
+    c.advert_int_cs = 300;
+    set.reload(now, vec![c], &[]).expect("reload");
+    // The advert already scheduled goes out, then every 3 s.
+    let first = set.deadline().expect("timer");
+    set.on_timer(first);
+    let second = set.deadline().expect("timer");
+    assert_eq!(second - first, Duration::from_secs(3));
+    let acts: Vec<Action> = set.on_timer(second).into_iter().map(|a| a.action).collect();
+    assert!(acts
+        .iter()
+        .any(|a| matches!(a, Action::Send(adv) if adv.priority == 100)));
+    assert_eq!(set.instances()[0].state(), State::Master);
+}
