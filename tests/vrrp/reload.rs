@@ -437,3 +437,18 @@ fn kept_master_adverts_at_the_new_interval() {
         .any(|a| matches!(a, Action::Send(adv) if adv.priority == 100)));
     assert_eq!(set.instances()[0].state(), State::Master);
 }
+
+#[test]
+fn kept_master_sends_with_the_new_authentication() {
+    let mut a = inst("VI_1", 51, 100, &[100]);
+    a.auth_pass = Some(*b"old\0\0\0\0\0");
+    let (mut set, now) = all_master(std::slice::from_ref(&a), &[]);
+    let mut b = a.clone();
+    b.auth_pass = Some(*b"new\0\0\0\0\0");
+    set.reload(now, vec![b], &[]).expect("reload");
+    let advert = set.instances()[0].build_advert(100);
+    assert!(matches!(
+        advert.body,
+        lvsd::vrrp::packet::Body::V2 { auth_data, .. } if &auth_data[..3] == b"new"
+    ));
+}

@@ -266,3 +266,32 @@ fn sighup_keeps_a_tracked_script_down_and_the_weakened_instance_backup() {
     );
     assert_eq!(da.instance("VI_1")["effective_priority"], 150);
 }
+
+#[test]
+fn sighup_with_a_broken_file_keeps_the_running_configuration() {
+    let topo = Topo::new("rlf");
+    let da = Director::start(
+        Kind::Lvsd,
+        topo.director(0),
+        &conf(&[master("VI_1", 51, VIP)], ""),
+    );
+    let db = Director::start(
+        Kind::Keepalived,
+        topo.director(1),
+        &conf(&[backup("VI_1", 51, VIP)], ""),
+    );
+    wait_master_of(&topo, &da, &db, &[VIP]);
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    da.reload("vrrp_instance VI_1 {\n  virtual_router_id 300\n");
+    wait_for(
+        "the refusal in the log",
+        Duration::from_secs(10),
+        &[&da, &db],
+        || da.log().contains("reload refused"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sampler.missing_on(0), 0);
+    assert!(!sampler.ever_on(1));
+    assert_eq!(da.instance("VI_1")["state"], "Master");
+    assert_eq!(counter(&da, "VI_1", "priority_zero_tx"), 0);
+}
