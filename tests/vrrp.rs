@@ -26,3 +26,9 @@ mod bench;
 
 #[path = "vrrp/translate.rs"]
 mod translate;
+
+#[path = "vrrp/reload.rs"]
+mod reload;
+
+#[path = "vrrp/reload_netns.rs"]
+mod reload_netns;

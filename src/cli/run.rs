@@ -120,7 +120,32 @@ pub fn execute(args: RunArgs) -> ExitCode {
         state_file: args.vrrp_state_file.clone(),
         dont_release_vrrp: args.dont_release_vrrp,
     };
+    let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
+    let use_file = args.use_file.clone();
+    let config_id = args.config_id.clone();
     let result = rt.block_on(async {
+        // SIGHUP: re-read the file and reload VRRP in place; a file that
+        // fails to load leaves the running configuration untouched.
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading {}", use_file.display());
+                        match crate::vrrp::translate::load_file(&use_file, config_id.as_deref()) {
+                            Ok(v) => {
+                                if reload_tx.send(v).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => tracing::error!(
+                                "reload refused, the running configuration stays: {e}"
+                            ),
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::error!("cannot install the SIGHUP handler: {e}"),
+        }
         let shutdown = async {
             use tokio::signal::unix::{signal, SignalKind};
             match (
@@ -139,7 +164,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
                 }
             }
         };
-        runner::run(vrrp, options, shutdown).await
+        runner::run_reloadable(vrrp, options, reloads, shutdown).await
     });
     if let Some(pid) = &args.pid {
         let _ = std::fs::remove_file(pid);

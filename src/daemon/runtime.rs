@@ -113,6 +113,8 @@ struct VrrpTask {
     handle: JoinHandle<()>,
     /// The configuration it runs, to tell whether a reload changes it.
     fingerprint: String,
+    /// New configurations for the running VRRP core (applied in place).
+    reload: mpsc::Sender<VrrpConfig>,
 }
 
 fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
@@ -121,6 +123,7 @@ fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
     }
     let fingerprint = format!("{config:?}");
     let (stop, stopped) = oneshot::channel::<()>();
+    let (reload, reloads) = mpsc::channel::<VrrpConfig>(4);
     let options = RunnerOptions {
         state_file: opts.vrrp_state_file.clone(),
         dont_release_vrrp: opts.dont_release_vrrp,
@@ -129,7 +132,9 @@ fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(e) = crate::vrrp::runner::run(config, options, shutdown).await {
+        if let Err(e) =
+            crate::vrrp::runner::run_reloadable(config, options, reloads, shutdown).await
+        {
             tracing::error!("VRRP stopped: {e}");
         }
     });
@@ -137,6 +142,7 @@ fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
         stop,
         handle,
         fingerprint,
+        reload,
     })
 }
 
@@ -380,13 +386,7 @@ impl<K: Kernel> Daemon<K> {
                     let changed = self.vrrp.as_ref().map(|v| &v.fingerprint) != Some(&fingerprint)
                         && !(self.vrrp.is_none() && loaded.vrrp.instances.is_empty());
                     if changed {
-                        tracing::warn!(
-                            "VRRP configuration changed: restarting the VRRP runner (no in-place VRRP reload)"
-                        );
-                        if let Some(v) = self.vrrp.take() {
-                            stop_vrrp(v).await;
-                        }
-                        self.vrrp = start_vrrp(loaded.vrrp, &self.opts);
+                        self.reload_vrrp(loaded.vrrp).await;
                     }
                     if !sync_daemon::same_config(self.sync.as_ref(), loaded.sync.as_ref()) {
                         // Stopped here; the next tick starts the new one in the VRRP role.
@@ -408,6 +408,37 @@ impl<K: Kernel> Daemon<K> {
             }
         }
         sd_notify::notify("READY=1");
+    }
+
+    /// Hand a changed VRRP configuration to the running core, which applies
+    /// it in place (kept instances keep their state and unchanged VIPs); start
+    /// or stop the core when instances appear or all disappear.
+    async fn reload_vrrp(&mut self, config: VrrpConfig) {
+        let fingerprint = format!("{config:?}");
+        match self.vrrp.take() {
+            Some(v) if config.instances.is_empty() => {
+                tracing::info!("VRRP configuration changed: no instance left, stopping VRRP");
+                stop_vrrp(v).await;
+            }
+            Some(mut v) => {
+                tracing::info!("VRRP configuration changed: reloading VRRP in place");
+                match v.reload.send(config).await {
+                    Ok(()) => {
+                        v.fingerprint = fingerprint;
+                        self.vrrp = Some(v);
+                    }
+                    Err(mpsc::error::SendError(config)) => {
+                        // The core has stopped (logged why): start it afresh.
+                        stop_vrrp(v).await;
+                        self.vrrp = start_vrrp(config, &self.opts);
+                    }
+                }
+            }
+            None => {
+                tracing::info!("VRRP configuration changed: starting VRRP");
+                self.vrrp = start_vrrp(config, &self.opts);
+            }
+        }
     }
 
     async fn status(&mut self) -> Status {

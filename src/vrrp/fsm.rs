@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::config::{InitialState, InstanceConfig, TrackId};
+use super::config::{InitialState, InstanceConfig, RouteConfig, TrackId, VipConfig};
 use super::packet::{Advert, AdvertType, AuthType, Body, ChecksumKind, Version};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -73,6 +73,19 @@ pub enum Action {
     RemoveVips,
     /// Send `repeat` gratuitous ARPs / unsolicited NAs for every VIP.
     Garp {
+        repeat: u32,
+    },
+    /// A reload changed a master's addresses: delete `removed`, add `added`,
+    /// leave every other VIP and route untouched.
+    ChangeVips {
+        removed: Vec<VipConfig>,
+        added: Vec<VipConfig>,
+        removed_routes: Vec<RouteConfig>,
+        added_routes: Vec<RouteConfig>,
+    },
+    /// Gratuitous ARPs / unsolicited NAs for these addresses only (VIPs a reload added).
+    GarpAddrs {
+        addrs: Vec<IpAddr>,
         repeat: u32,
     },
     Notify {
@@ -241,6 +254,80 @@ impl Instance {
                 self.preempt_until = Some(until);
                 self.master_down_at = Some(until);
             }
+        }
+        self.finish(&mut out);
+        out
+    }
+
+    /// SIGHUP with this instance still configured (same name, interface,
+    /// VRID, family and version; see `reload::restart_reason`): take the new
+    /// settings and keep the state. A master sends no priority 0 advert and
+    /// changes only the VIPs and routes that differ; tracked objects still
+    /// configured keep their up/down state; priority is recomputed and the
+    /// protocol's normal rules decide from the next advert on.
+    pub fn reconfigure(&mut self, now: Instant, cfg: InstanceConfig) -> Vec<Action> {
+        let mut out = Vec::new();
+        let old = std::mem::replace(&mut self.cfg, cfg);
+        self.tracks = self
+            .cfg
+            .tracks
+            .iter()
+            .map(|t| {
+                let up = self.tracks.get(&t.id).map_or(t.initially_up, |s| s.up);
+                let state = TrackState {
+                    weight: t.weight,
+                    reverse: t.reverse,
+                    up,
+                };
+                (t.id.clone(), state)
+            })
+            .collect();
+        let before_priority = self.effective_priority;
+        self.effective_priority = self.compute_priority();
+        if self.state == State::Backup && self.cfg.version == Version::V2 {
+            self.master_adv_int_cs = self.cfg.advert_int_cs;
+        }
+        if !self.cfg.preempt || self.cfg.preempt_delay.is_zero() {
+            self.preempt_until = None;
+        }
+        let fault = self.in_fault();
+        if self.state == State::Master {
+            let all = |c: &InstanceConfig| -> Vec<VipConfig> {
+                c.vips.iter().chain(&c.excluded_vips).cloned().collect()
+            };
+            let vips = super::reload::diff(&all(&old), &all(&self.cfg));
+            let routes = super::reload::diff(&old.routes, &self.cfg.routes);
+            let added_addrs: Vec<IpAddr> = vips.added.iter().map(|v| v.addr).collect();
+            let advertised_changed = old.vips != self.cfg.vips;
+            if !vips.is_empty() || !routes.is_empty() {
+                out.push(Action::ChangeVips {
+                    removed: vips.removed,
+                    added: vips.added,
+                    removed_routes: routes.removed,
+                    added_routes: routes.added,
+                });
+            }
+            if !added_addrs.is_empty() && !fault {
+                out.push(Action::GarpAddrs {
+                    addrs: added_addrs,
+                    repeat: self.cfg.garp.master_repeat,
+                });
+            }
+            if self.cfg.garp.master_refresh.is_zero() {
+                self.refresh_at = None;
+            } else if old.garp.master_refresh != self.cfg.garp.master_refresh {
+                self.refresh_at = Some(now + self.cfg.garp.master_refresh);
+            }
+            // Tell the peers at once what changed (never priority 0).
+            if (advertised_changed || before_priority != self.effective_priority) && !fault {
+                self.send_advert(self.effective_priority, &mut out);
+                self.adver_at = Some(now + self.cfg.advert_interval());
+            }
+        }
+        match (self.state, fault) {
+            (State::Master | State::Backup, true) => self.enter_fault(now, &mut out),
+            (State::Fault, false) => self.enter_backup(now, &mut out),
+            _ => {}
         }
         self.finish(&mut out);
         out

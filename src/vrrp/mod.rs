@@ -5,6 +5,7 @@ pub mod fsm;
 pub mod garp;
 pub mod notify;
 pub mod packet;
+pub mod reload;
 pub mod runner;
 pub mod socket;
 pub mod sync_group;

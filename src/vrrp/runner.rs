@@ -18,6 +18,7 @@ use super::fsm::{Action, Instance, State};
 use super::garp::{self, GarpSender, NaSender};
 use super::notify;
 use super::packet::{self, ChecksumMode, Family, Version, MCAST_V4, MCAST_V6};
+use super::reload::InstancePlan;
 use super::socket::{RecvSocket, SendSocket};
 use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
 use super::track::{ScriptOutcome, ScriptTracker};
@@ -103,11 +104,16 @@ enum Event {
 
 /// Run VRRP until `shutdown` resolves; then hand over (priority 0), drop VIPs and return.
 pub async fn run(
-    mut config: VrrpConfig,
+    config: VrrpConfig,
     options: RunnerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunnerError> {
-    // A notify script's user must exist (checked once, as keepalived does at start).
+    let (_keep, reloads) = mpsc::channel(1);
+    run_reloadable(config, options, reloads, shutdown).await
+}
+
+/// Check that every notify script's user exists (as keepalived does at start).
+fn check_notify_users(config: &VrrpConfig) -> Result<(), RunnerError> {
     let notifies = config
         .instances
         .iter()
@@ -126,9 +132,32 @@ pub async fn run(
             })?;
         }
     }
+    Ok(())
+}
 
-    let nl = Netlink::connect()?;
-
+/// Fill in what the translation cannot know: the tracked primary interface,
+/// initial link states, scripts' last known state (on reload), source
+/// addresses; and open each instance's I/O.
+async fn prepare(
+    nl: &Netlink,
+    config: &mut VrrpConfig,
+    known: &BTreeMap<TrackId, bool>,
+) -> Result<Vec<InstanceIo>, RunnerError> {
+    check_notify_users(config)?;
+    // A tracked script's user must exist too (unused scripts never run).
+    let tracked = |name: &str| {
+        config.instances.iter().any(|i| {
+            i.tracks
+                .iter()
+                .any(|t| matches!(&t.id, TrackId::Script(n) if n == name))
+        })
+    };
+    for script in config.scripts.iter().filter(|s| tracked(&s.name)) {
+        notify::resolve(script.run_as.as_ref()).map_err(|source| RunnerError::RunAs {
+            what: format!("vrrp_script {}", script.name),
+            source,
+        })?;
+    }
     // The instance's own interface is tracked unless `dont_track_primary`.
     for inst in &mut config.instances {
         if !inst.dont_track_primary {
@@ -146,17 +175,228 @@ pub async fn run(
     // Initial link states, so an instance on a down link starts in FAULT.
     for inst in &mut config.instances {
         for t in &mut inst.tracks {
-            if let TrackId::Interface(name) = &t.id {
-                t.initially_up = nl.link(name).await.map(|l| l.up).unwrap_or(false);
+            match &t.id {
+                TrackId::Interface(name) => {
+                    t.initially_up = nl.link(name).await.map(|l| l.up).unwrap_or(false);
+                }
+                TrackId::Script(_) => {
+                    if let Some(up) = known.get(&t.id) {
+                        t.initially_up = *up;
+                    }
+                }
             }
         }
     }
-
     let mut ios = Vec::new();
     for inst in &mut config.instances {
-        let io = open_instance(&nl, inst).await?;
-        ios.push(io);
+        ios.push(open_instance(nl, inst).await?);
     }
+    Ok(ios)
+}
+
+/// Background tasks feeding the event channel; reloads add to them.
+struct Feeds {
+    tx: mpsc::Sender<Event>,
+    /// (interface, IPv6?) pairs with a receive socket.
+    receivers: BTreeSet<(String, bool)>,
+    receiver_tasks: Vec<tokio::task::JoinHandle<()>>,
+    link_poller: Option<tokio::task::JoinHandle<()>>,
+    /// Running tracked scripts (a reload keeps an unchanged one, and its fall/rise state).
+    scripts: BTreeMap<String, (ScriptConfig, tokio::task::JoinHandle<()>)>,
+}
+
+impl Feeds {
+    fn abort_all(self) {
+        for t in self.receiver_tasks {
+            t.abort();
+        }
+        if let Some(t) = self.link_poller {
+            t.abort();
+        }
+        for (_, (_, t)) in self.scripts {
+            t.abort();
+        }
+    }
+
+    /// Open the receive sockets `config` needs and does not have yet (extra
+    /// ones are harmless: adverts no instance matches are ignored).
+    fn open_receivers(
+        &mut self,
+        config: &VrrpConfig,
+        ios: &[InstanceIo],
+    ) -> Result<(), RunnerError> {
+        // One receive socket per (interface, family).
+        for (inst, io) in config.instances.iter().zip(ios) {
+            if !self
+                .receivers
+                .insert((inst.interface.clone(), inst.family == Family::V6))
+            {
+                continue;
+            }
+            let sock =
+                RecvSocket::open(inst.family, &inst.interface, io.ifindex).map_err(|source| {
+                    RunnerError::Socket {
+                        instance: inst.name.clone(),
+                        what: format!("opening VRRP receive socket on {}", inst.interface),
+                        source,
+                    }
+                })?;
+            let tx = self.tx.clone();
+            let interface = inst.interface.clone();
+            self.receiver_tasks.push(tokio::spawn(async move {
+                loop {
+                    let ev = match sock.recv().await {
+                        Ok(Ok((bytes, meta))) => Event::Packet {
+                            interface: interface.clone(),
+                            bytes,
+                            meta,
+                        },
+                        Ok(Err(error)) => Event::BadPacket {
+                            interface: interface.clone(),
+                            error,
+                        },
+                        Err(e) => {
+                            tracing::warn!("receiving on {interface}: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    if tx.send(ev).await.is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+
+        Ok(())
+    }
+
+    /// Poll the links `config` tracks; run the scripts it tracks, keeping
+    /// unchanged running ones (and their fall/rise state), stopping unused ones.
+    /// A restarted script (changed settings) starts from its last known state.
+    fn sync_tasks(
+        &mut self,
+        nl: &Netlink,
+        config: &VrrpConfig,
+        known: &BTreeMap<TrackId, bool>,
+    ) -> Result<(), RunnerError> {
+        // Tracked interfaces: poll link state (the first poll reports every
+        // link; unchanged states are ignored by the state machine).
+        if let Some(t) = self.link_poller.take() {
+            t.abort();
+        }
+        let mut links: BTreeMap<String, Option<bool>> = BTreeMap::new();
+        for inst in &config.instances {
+            for t in &inst.tracks {
+                if let TrackId::Interface(name) = &t.id {
+                    links.insert(name.clone(), None);
+                }
+            }
+        }
+        if !links.is_empty() {
+            let tx = self.tx.clone();
+            let nl = nl.clone();
+            self.link_poller = Some(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    tick.tick().await;
+                    for (name, was) in links.iter_mut() {
+                        let up = nl.link(name).await.map(|l| l.up).unwrap_or(false);
+                        if Some(up) != *was {
+                            *was = Some(up);
+                            let id = TrackId::Interface(name.clone());
+                            if tx.send(Event::Track { id, up }).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+
+        // Tracked scripts.
+        let used: BTreeSet<String> = config
+            .instances
+            .iter()
+            .flat_map(|i| i.tracks.iter())
+            .filter_map(|t| match &t.id {
+                TrackId::Script(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        let wanted: Vec<&ScriptConfig> = config
+            .scripts
+            .iter()
+            .filter(|s| used.contains(&s.name))
+            .collect();
+        let stale: Vec<String> = self
+            .scripts
+            .iter()
+            .filter(|(name, (cfg, _))| !wanted.iter().any(|w| w.name == **name && *w == cfg))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some((_, t)) = self.scripts.remove(&name) {
+                t.abort();
+            }
+        }
+        for script in wanted {
+            if self.scripts.contains_key(&script.name) {
+                continue;
+            }
+            let creds =
+                notify::resolve(script.run_as.as_ref()).map_err(|source| RunnerError::RunAs {
+                    what: format!("vrrp_script {}", script.name),
+                    source,
+                })?;
+            let script = script.clone();
+            let tx = self.tx.clone();
+            let task_script = script.clone();
+            let initially_up = known
+                .get(&TrackId::Script(script.name.clone()))
+                .copied()
+                .unwrap_or(!script.init_fail);
+            let handle = tokio::spawn(async move {
+                let script = task_script;
+                let mut tracker = ScriptTracker::new(script.fall, script.rise, initially_up);
+                let mut tick =
+                    tokio::time::interval(script.interval.max(Duration::from_millis(10)));
+                loop {
+                    tick.tick().await;
+                    let outcome = run_script(&script, creds).await;
+                    if let Some(up) = tracker.record(outcome) {
+                        tracing::info!(
+                            "VRRP script {} is now {}",
+                            script.name,
+                            if up { "up" } else { "down" }
+                        );
+                        let id = TrackId::Script(script.name.clone());
+                        if tx.send(Event::Track { id, up }).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            self.scripts.insert(script.name.clone(), (script, handle));
+        }
+        Ok(())
+    }
+}
+
+/// Like `run`, and each configuration received on `reloads` is applied in
+/// place (`VrrpSet::reload`): kept instances keep their state, a kept
+/// master changes only the VIPs that differ. A reload that cannot be
+/// prepared (missing interface, socket error) is refused and logged; the
+/// running configuration stays.
+pub async fn run_reloadable(
+    mut config: VrrpConfig,
+    options: RunnerOptions,
+    mut reloads: mpsc::Receiver<VrrpConfig>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunnerError> {
+    let nl = Netlink::connect()?;
+    let mut known: BTreeMap<TrackId, bool> = BTreeMap::new();
+    let ios = prepare(&nl, &mut config, &known).await?;
 
     // A crashed previous run may have left our VIPs behind: clear them.
     for (inst, io) in config.instances.iter().zip(&ios) {
@@ -175,118 +415,20 @@ pub async fn run(
     }
 
     let (tx, mut rx) = mpsc::channel::<Event>(1024);
-    let mut tasks = Vec::new();
-
-    // One receive socket per (interface, family).
-    let mut seen = BTreeSet::new();
-    for (inst, io) in config.instances.iter().zip(&ios) {
-        if !seen.insert((inst.interface.clone(), inst.family == Family::V6)) {
-            continue;
-        }
-        let sock =
-            RecvSocket::open(inst.family, &inst.interface, io.ifindex).map_err(|source| {
-                RunnerError::Socket {
-                    instance: inst.name.clone(),
-                    what: format!("opening VRRP receive socket on {}", inst.interface),
-                    source,
-                }
-            })?;
-        let tx = tx.clone();
-        let interface = inst.interface.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let ev = match sock.recv().await {
-                    Ok(Ok((bytes, meta))) => Event::Packet {
-                        interface: interface.clone(),
-                        bytes,
-                        meta,
-                    },
-                    Ok(Err(error)) => Event::BadPacket {
-                        interface: interface.clone(),
-                        error,
-                    },
-                    Err(e) => {
-                        tracing::warn!("receiving on {interface}: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                if tx.send(ev).await.is_err() {
-                    return;
-                }
-            }
-        }));
+    let mut feeds = Feeds {
+        tx,
+        receivers: BTreeSet::new(),
+        receiver_tasks: Vec::new(),
+        link_poller: None,
+        scripts: BTreeMap::new(),
+    };
+    if let Err(e) = feeds
+        .open_receivers(&config, &ios)
+        .and_then(|()| feeds.sync_tasks(&nl, &config, &known))
+    {
+        feeds.abort_all();
+        return Err(e);
     }
-
-    // Tracked interfaces: poll link state.
-    let mut links: BTreeMap<String, bool> = BTreeMap::new();
-    for inst in &config.instances {
-        for t in &inst.tracks {
-            if let TrackId::Interface(name) = &t.id {
-                links.insert(name.clone(), t.initially_up);
-            }
-        }
-    }
-    if !links.is_empty() {
-        let tx = tx.clone();
-        let nl = nl.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            loop {
-                tick.tick().await;
-                for (name, was) in links.iter_mut() {
-                    let up = nl.link(name).await.map(|l| l.up).unwrap_or(false);
-                    if up != *was {
-                        *was = up;
-                        let id = TrackId::Interface(name.clone());
-                        if tx.send(Event::Track { id, up }).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        }));
-    }
-
-    // Tracked scripts.
-    let used: BTreeSet<String> = config
-        .instances
-        .iter()
-        .flat_map(|i| i.tracks.iter())
-        .filter_map(|t| match &t.id {
-            TrackId::Script(n) => Some(n.clone()),
-            _ => None,
-        })
-        .collect();
-    for script in config.scripts.iter().filter(|s| used.contains(&s.name)) {
-        let creds =
-            notify::resolve(script.run_as.as_ref()).map_err(|source| RunnerError::RunAs {
-                what: format!("vrrp_script {}", script.name),
-                source,
-            })?;
-        let script = script.clone();
-        let tx = tx.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tracker = ScriptTracker::new(script.fall, script.rise, !script.init_fail);
-            let mut tick = tokio::time::interval(script.interval.max(Duration::from_millis(10)));
-            loop {
-                tick.tick().await;
-                let outcome = run_script(&script, creds).await;
-                if let Some(up) = tracker.record(outcome) {
-                    tracing::info!(
-                        "VRRP script {} is now {}",
-                        script.name,
-                        if up { "up" } else { "down" }
-                    );
-                    let id = TrackId::Script(script.name.clone());
-                    if tx.send(Event::Track { id, up }).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }));
-    }
-    drop(tx);
 
     let instances = config
         .instances
@@ -294,7 +436,13 @@ pub async fn run(
         .cloned()
         .map(Instance::new)
         .collect();
-    let mut set = VrrpSet::new(instances, &config.sync_groups)?;
+    let mut set = match VrrpSet::new(instances, &config.sync_groups) {
+        Ok(s) => s,
+        Err(e) => {
+            feeds.abort_all();
+            return Err(e.into());
+        }
+    };
     let mut driver = Driver {
         nl,
         ios,
@@ -310,9 +458,7 @@ pub async fn run(
         );
         tokio::select! {
             _ = &mut shutdown => {
-                for t in tasks {
-                    t.abort();
-                }
+                feeds.abort_all();
                 return Ok(());
             }
             _ = tokio::time::sleep(config.startup_delay) => {}
@@ -321,6 +467,7 @@ pub async fn run(
     let acts = set.on_start(std::time::Instant::now());
     driver.perform(&set, acts).await;
 
+    let mut reloads_open = true;
     loop {
         let deadline = set.deadline();
         let sleep = async {
@@ -339,6 +486,12 @@ pub async fn run(
                 let acts = set.on_timer(std::time::Instant::now());
                 driver.perform(&set, acts).await;
             }
+            new = reloads.recv(), if reloads_open => {
+                match new {
+                    Some(new) => reload(&mut set, &mut driver, &mut feeds, &known, new).await,
+                    None => reloads_open = false,
+                }
+            }
             ev = rx.recv() => {
                 let Some(ev) = ev else { break };
                 let now = std::time::Instant::now();
@@ -356,7 +509,10 @@ pub async fn run(
                         tracing::debug!("{interface}: dropped packet: {error}");
                         Vec::new()
                     }
-                    Event::Track { id, up } => set.on_track(now, &id, up),
+                    Event::Track { id, up } => {
+                        known.insert(id.clone(), up);
+                        set.on_track(now, &id, up)
+                    }
                 };
                 driver.perform(&set, acts).await;
             }
@@ -365,10 +521,81 @@ pub async fn run(
 
     let acts = set.on_shutdown(std::time::Instant::now());
     driver.perform(&set, acts).await;
-    for t in tasks {
-        t.abort();
-    }
+    feeds.abort_all();
     Ok(())
+}
+
+/// Apply a new configuration in place; on any error before the state
+/// machines change, log it and keep the running configuration.
+async fn reload(
+    set: &mut VrrpSet,
+    driver: &mut Driver,
+    feeds: &mut Feeds,
+    known: &BTreeMap<TrackId, bool>,
+    mut config: VrrpConfig,
+) {
+    let ios = match prepare(&driver.nl, &mut config, known).await {
+        Ok(ios) => ios,
+        Err(e) => {
+            tracing::error!("VRRP reload refused, the running configuration stays: {e}");
+            return;
+        }
+    };
+    if let Err(e) = feeds.open_receivers(&config, &ios) {
+        tracing::error!("VRRP reload refused, the running configuration stays: {e}");
+        return;
+    }
+    let now = std::time::Instant::now();
+    let reloaded = match set.reload(now, config.instances.clone(), &config.sync_groups) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("VRRP reload refused, the running configuration stays: {e}");
+            return;
+        }
+    };
+    for p in &reloaded.plan {
+        match *p {
+            InstancePlan::Keep { new, .. } => tracing::info!(
+                "VRRP reload: {} kept in place ({:?})",
+                config.instances[new].name,
+                set.instances()[new].state()
+            ),
+            InstancePlan::Restart { new, reason, .. } => tracing::warn!(
+                "VRRP reload: {} restarted: its {reason} changed and cannot be applied in place",
+                config.instances[new].name
+            ),
+            InstancePlan::Add { new } => {
+                tracing::info!("VRRP reload: {} added", config.instances[new].name)
+            }
+            InstancePlan::Remove { .. } => {}
+        }
+    }
+    let old_ios = std::mem::replace(&mut driver.ios, ios);
+    for stopped in reloaded.stopped {
+        tracing::info!("VRRP reload: {} stopped", stopped.instance.config().name);
+        if let Some(io) = old_ios.get(stopped.old_index) {
+            let cfg = stopped.instance.config();
+            for action in stopped.actions {
+                // Released even under --dont-release-vrrp (which is about
+                // the daemon stopping, not a reload dropping the instance).
+                let action = match action {
+                    Action::RemoveVips => Action::ChangeVips {
+                        removed: cfg.vips.iter().chain(&cfg.excluded_vips).cloned().collect(),
+                        added: Vec::new(),
+                        removed_routes: cfg.routes.clone(),
+                        added_routes: Vec::new(),
+                    },
+                    other => other,
+                };
+                driver.act(&stopped.instance, io, None, action).await;
+            }
+        }
+    }
+    drop(old_ios);
+    if let Err(e) = feeds.sync_tasks(&driver.nl, &config, known) {
+        tracing::error!("VRRP reload: {e}");
+    }
+    driver.perform(set, reloaded.actions).await;
 }
 
 async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<InstanceIo, RunnerError> {
@@ -470,95 +697,189 @@ struct Driver {
 impl Driver {
     async fn perform(&mut self, set: &VrrpSet, actions: Vec<InstanceAction>) {
         for InstanceAction { instance, action } in actions {
+            let Some(io) = self.ios.get(instance) else {
+                continue;
+            };
             let inst = &set.instances()[instance];
-            let cfg = inst.config();
-            let io = &self.ios[instance];
-            match action {
-                Action::Send(advert) => {
-                    for dst in &io.destinations {
-                        let mode = match (cfg.version, cfg.family) {
-                            (Version::V2, _) => ChecksumMode::MessageOnly,
-                            (Version::V3, Family::V4) if cfg.v3_checksum_as_v2 => {
-                                ChecksumMode::MessageOnly
-                            }
-                            (Version::V3, _) => ChecksumMode::PseudoHeader {
-                                src: io.src,
-                                dst: *dst,
-                            },
-                        };
-                        let bytes = advert.to_bytes(mode);
-                        if let Err(e) = io.sender.send_to(&bytes, *dst) {
-                            tracing::warn!("{}: sending advert to {dst}: {e}", cfg.name);
+            let group_notify = match &action {
+                Action::GroupNotify { group, .. } => set.group_notify(group),
+                _ => None,
+            };
+            self.act(inst, io, group_notify, action).await;
+        }
+        self.write_state(set);
+    }
+
+    /// The interface index of `dev` (the instance's own one without a lookup).
+    async fn device_index(&self, io: &InstanceIo, cfg: &InstanceConfig, dev: &str) -> Option<u32> {
+        if dev == cfg.interface {
+            return Some(io.ifindex);
+        }
+        match self.nl.link(dev).await {
+            Ok(l) => Some(l.index),
+            Err(e) => {
+                tracing::error!("{}: {e}", cfg.name);
+                None
+            }
+        }
+    }
+
+    async fn route_index(
+        &self,
+        io: &InstanceIo,
+        cfg: &InstanceConfig,
+        r: &RouteConfig,
+    ) -> Option<u32> {
+        match (&r.dev, r.via, r.kind) {
+            (Some(dev), _, _) => self.device_index(io, cfg, dev).await,
+            (None, None, RouteKind::Unicast) => Some(io.ifindex),
+            _ => None,
+        }
+    }
+
+    async fn act(
+        &self,
+        inst: &Instance,
+        io: &InstanceIo,
+        group_notify: Option<&super::config::NotifyConfig>,
+        action: Action,
+    ) {
+        let cfg = inst.config();
+        match action {
+            Action::Send(advert) => {
+                for dst in &io.destinations {
+                    let mode = match (cfg.version, cfg.family) {
+                        (Version::V2, _) => ChecksumMode::MessageOnly,
+                        (Version::V3, Family::V4) if cfg.v3_checksum_as_v2 => {
+                            ChecksumMode::MessageOnly
+                        }
+                        (Version::V3, _) => ChecksumMode::PseudoHeader {
+                            src: io.src,
+                            dst: *dst,
+                        },
+                    };
+                    let bytes = advert.to_bytes(mode);
+                    if let Err(e) = io.sender.send_to(&bytes, *dst) {
+                        tracing::warn!("{}: sending advert to {dst}: {e}", cfg.name);
+                    }
+                }
+            }
+            Action::SetTimer(_) => {} // the loop asks `set.deadline()` instead
+            Action::AddVips => {
+                for (vip, dev, idx) in &io.vips {
+                    match self.nl.add_vip(dev, *idx, vip).await {
+                        Ok(()) => {
+                            tracing::info!("{}: added VIP {} on {dev}", cfg.name, vip.addr)
+                        }
+                        Err(e) => tracing::error!("{}: {e}", cfg.name),
+                    }
+                }
+                for (route, idx) in &io.routes {
+                    if let Err(e) = self.nl.add_route(route, *idx).await {
+                        tracing::error!("{}: {e}", cfg.name);
+                    }
+                }
+            }
+            Action::RemoveVips => {
+                if self.options.dont_release_vrrp && inst.state() == State::Initialize {
+                    return;
+                }
+                for (route, idx) in &io.routes {
+                    if let Err(e) = self.nl.remove_route(route, *idx).await {
+                        tracing::debug!("{}: {e}", cfg.name);
+                    }
+                }
+                for (vip, dev, idx) in &io.vips {
+                    match self.nl.remove_vip(dev, *idx, vip).await {
+                        Ok(_) => {
+                            tracing::info!("{}: removed VIP {} from {dev}", cfg.name, vip.addr)
+                        }
+                        Err(e) => tracing::error!("{}: {e}", cfg.name),
+                    }
+                }
+            }
+            Action::Garp { repeat } => {
+                for _ in 0..repeat {
+                    for (vip, _, _) in &io.vips {
+                        if let Err(e) =
+                            garp::announce(io.garp.as_ref(), io.na.as_ref(), io.mac, vip.addr)
+                        {
+                            tracing::debug!("{}: announcing {}: {e}", cfg.name, vip.addr);
                         }
                     }
                 }
-                Action::SetTimer(_) => {} // the loop asks `set.deadline()` instead
-                Action::AddVips => {
-                    for (vip, dev, idx) in &io.vips {
-                        match self.nl.add_vip(dev, *idx, vip).await {
-                            Ok(()) => {
-                                tracing::info!("{}: added VIP {} on {dev}", cfg.name, vip.addr)
-                            }
-                            Err(e) => tracing::error!("{}: {e}", cfg.name),
-                        }
-                    }
-                    for (route, idx) in &io.routes {
-                        if let Err(e) = self.nl.add_route(route, *idx).await {
-                            tracing::error!("{}: {e}", cfg.name);
-                        }
+            }
+            Action::Notify { state, priority } => {
+                tracing::info!("({}) Entering {} STATE", cfg.name, state.notify_word());
+                let cmds = notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
+                notify::spawn_all(&cmds);
+            }
+            Action::GroupNotify { group, state } => {
+                tracing::info!("(group {group}) Entering {} STATE", state.notify_word());
+                if let Some(n) = group_notify {
+                    // keepalived passes no meaningful priority for groups: 0.
+                    notify::spawn_all(&notify::commands(n, "GROUP", &group, state, 0));
+                }
+            }
+            Action::ConflictDetected { peer, conflict } => {
+                tracing::warn!(
+                    "({}) advert from {peer} dropped: {conflict:?} (reported once per peer)",
+                    cfg.name
+                );
+            }
+            Action::ChangeVips {
+                removed,
+                added,
+                removed_routes,
+                added_routes,
+            } => {
+                for route in &removed_routes {
+                    let idx = self.route_index(io, cfg, route).await;
+                    if let Err(e) = self.nl.remove_route(route, idx).await {
+                        tracing::debug!("{}: {e}", cfg.name);
                     }
                 }
-                Action::RemoveVips => {
-                    if self.options.dont_release_vrrp && inst.state() == State::Initialize {
+                for vip in &removed {
+                    let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+                    let Some(idx) = self.device_index(io, cfg, &dev).await else {
                         continue;
+                    };
+                    match self.nl.remove_vip(&dev, idx, vip).await {
+                        Ok(_) => {
+                            tracing::info!("{}: removed VIP {} from {dev}", cfg.name, vip.addr)
+                        }
+                        Err(e) => tracing::error!("{}: {e}", cfg.name),
                     }
-                    for (route, idx) in &io.routes {
-                        if let Err(e) = self.nl.remove_route(route, *idx).await {
-                            tracing::debug!("{}: {e}", cfg.name);
+                }
+                for vip in &added {
+                    let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+                    let Some(idx) = self.device_index(io, cfg, &dev).await else {
+                        continue;
+                    };
+                    match self.nl.add_vip(&dev, idx, vip).await {
+                        Ok(()) => tracing::info!("{}: added VIP {} on {dev}", cfg.name, vip.addr),
+                        Err(e) => tracing::error!("{}: {e}", cfg.name),
+                    }
+                }
+                for route in &added_routes {
+                    let idx = self.route_index(io, cfg, route).await;
+                    if let Err(e) = self.nl.add_route(route, idx).await {
+                        tracing::error!("{}: {e}", cfg.name);
+                    }
+                }
+            }
+            Action::GarpAddrs { addrs, repeat } => {
+                for _ in 0..repeat {
+                    for addr in &addrs {
+                        if let Err(e) =
+                            garp::announce(io.garp.as_ref(), io.na.as_ref(), io.mac, *addr)
+                        {
+                            tracing::debug!("{}: announcing {addr}: {e}", cfg.name);
                         }
                     }
-                    for (vip, dev, idx) in &io.vips {
-                        match self.nl.remove_vip(dev, *idx, vip).await {
-                            Ok(_) => {
-                                tracing::info!("{}: removed VIP {} from {dev}", cfg.name, vip.addr)
-                            }
-                            Err(e) => tracing::error!("{}: {e}", cfg.name),
-                        }
-                    }
-                }
-                Action::Garp { repeat } => {
-                    for _ in 0..repeat {
-                        for (vip, _, _) in &io.vips {
-                            if let Err(e) =
-                                garp::announce(io.garp.as_ref(), io.na.as_ref(), io.mac, vip.addr)
-                            {
-                                tracing::debug!("{}: announcing {}: {e}", cfg.name, vip.addr);
-                            }
-                        }
-                    }
-                }
-                Action::Notify { state, priority } => {
-                    tracing::info!("({}) Entering {} STATE", cfg.name, state.notify_word());
-                    let cmds =
-                        notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
-                    notify::spawn_all(&cmds);
-                }
-                Action::GroupNotify { group, state } => {
-                    tracing::info!("(group {group}) Entering {} STATE", state.notify_word());
-                    if let Some(n) = set.group_notify(&group) {
-                        // keepalived passes no meaningful priority for groups: 0.
-                        notify::spawn_all(&notify::commands(n, "GROUP", &group, state, 0));
-                    }
-                }
-                Action::ConflictDetected { peer, conflict } => {
-                    tracing::warn!(
-                        "({}) advert from {peer} dropped: {conflict:?} (reported once per peer)",
-                        cfg.name
-                    );
                 }
             }
         }
-        self.write_state(set);
     }
 
     fn write_state(&mut self, set: &VrrpSet) {

@@ -8,9 +8,10 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::config::{NotifyConfig, TrackId};
+use super::config::{InstanceConfig, NotifyConfig, TrackId};
 use super::fsm::{Action, Instance, Snapshot, State};
 use super::packet::{Advert, ChecksumKind};
+use super::reload::{self, InstancePlan};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncGroupConfig {
@@ -47,6 +48,59 @@ pub struct InstanceAction {
     pub action: Action,
 }
 
+/// An instance a reload stopped (removed, or restarted under a new form).
+pub struct StoppedInstance {
+    /// Its index before the reload (the runner's I/O for it is still there).
+    pub old_index: usize,
+    pub instance: Instance,
+    /// Its shutdown actions (priority 0 if it was master, VIP removal, notify).
+    pub actions: Vec<Action>,
+}
+
+/// The outcome of `VrrpSet::reload`.
+pub struct Reloaded {
+    pub plan: Vec<InstancePlan>,
+    pub stopped: Vec<StoppedInstance>,
+    /// Actions of kept and started instances, by their new index.
+    pub actions: Vec<InstanceAction>,
+}
+
+type GroupIndex = (Vec<Group>, Vec<Option<usize>>);
+
+/// Sync groups over the instances named `names` (by index).
+fn build_groups(names: &[&str], groups: &[SyncGroupConfig]) -> Result<GroupIndex, SyncGroupError> {
+    let mut group_of = vec![None; names.len()];
+    let mut built = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        let mut members = Vec::new();
+        for m in &g.members {
+            let idx = names.iter().position(|n| n == m).ok_or_else(|| {
+                SyncGroupError::UnknownInstance {
+                    group: g.name.clone(),
+                    instance: m.clone(),
+                }
+            })?;
+            if let Some(prev) = group_of[idx] {
+                let prev: usize = prev;
+                return Err(SyncGroupError::InTwoGroups {
+                    instance: m.clone(),
+                    first: groups[prev].name.clone(),
+                    second: g.name.clone(),
+                });
+            }
+            group_of[idx] = Some(gi);
+            members.push(idx);
+        }
+        built.push(Group {
+            name: g.name.clone(),
+            members,
+            notify: g.notify.clone(),
+            state: State::Initialize,
+        });
+    }
+    Ok((built, group_of))
+}
+
 pub struct VrrpSet {
     instances: Vec<Instance>,
     groups: Vec<Group>,
@@ -58,40 +112,114 @@ impl VrrpSet {
         instances: Vec<Instance>,
         groups: &[SyncGroupConfig],
     ) -> Result<VrrpSet, SyncGroupError> {
-        let mut group_of = vec![None; instances.len()];
-        let mut built = Vec::new();
-        for (gi, g) in groups.iter().enumerate() {
-            let mut members = Vec::new();
-            for m in &g.members {
-                let idx = instances
-                    .iter()
-                    .position(|i| i.name() == m)
-                    .ok_or_else(|| SyncGroupError::UnknownInstance {
-                        group: g.name.clone(),
-                        instance: m.clone(),
-                    })?;
-                if let Some(prev) = group_of[idx] {
-                    let prev: usize = prev;
-                    return Err(SyncGroupError::InTwoGroups {
-                        instance: m.clone(),
-                        first: groups[prev].name.clone(),
-                        second: g.name.clone(),
-                    });
-                }
-                group_of[idx] = Some(gi);
-                members.push(idx);
-            }
-            built.push(Group {
-                name: g.name.clone(),
-                members,
-                notify: g.notify.clone(),
-                state: State::Initialize,
-            });
-        }
+        let names: Vec<&str> = instances.iter().map(Instance::name).collect();
+        let (groups, group_of) = build_groups(&names, groups)?;
         Ok(VrrpSet {
             instances,
-            groups: built,
+            groups,
             group_of,
+        })
+    }
+
+    /// SIGHUP: apply the new instance list as a plan (see `reload::plan`).
+    /// Kept instances keep their state and take their new settings; removed
+    /// and restarted ones are stopped (returned with their shutdown actions,
+    /// to be performed with their old I/O); new and restarted ones start as
+    /// at start-up. Sync groups are rebuilt; members keep their state and a
+    /// member joining a group whose other members are master follows them.
+    /// On error (bad sync group) nothing changed.
+    pub fn reload(
+        &mut self,
+        now: Instant,
+        configs: Vec<InstanceConfig>,
+        groups: &[SyncGroupConfig],
+    ) -> Result<Reloaded, SyncGroupError> {
+        let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
+        let (new_groups, group_of) = build_groups(&names, groups)?;
+        let old_cfgs: Vec<InstanceConfig> =
+            self.instances.iter().map(|i| i.config().clone()).collect();
+        let plan = reload::plan(&old_cfgs, &configs);
+
+        let mut old: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut configs: Vec<Option<InstanceConfig>> = configs.into_iter().map(Some).collect();
+        let mut slots: Vec<Option<Instance>> = (0..configs.len()).map(|_| None).collect();
+        let mut stopped = Vec::new();
+        let mut kept = Vec::new();
+        let mut started = Vec::new();
+        for p in &plan {
+            let (stop, keep, start) = match *p {
+                InstancePlan::Remove { old } => (Some(old), None, None),
+                InstancePlan::Restart { old, new, .. } => (Some(old), None, Some(new)),
+                InstancePlan::Add { new } => (None, None, Some(new)),
+                InstancePlan::Keep { old, new } => (None, Some((old, new)), None),
+            };
+            if let Some(o) = stop {
+                if let Some(mut inst) = old[o].take() {
+                    let acts = inst.on_shutdown(now);
+                    stopped.push(StoppedInstance {
+                        old_index: o,
+                        instance: inst,
+                        actions: acts,
+                    });
+                }
+            }
+            if let Some(n) = start {
+                if let Some(cfg) = configs[n].take() {
+                    slots[n] = Some(Instance::new(cfg));
+                    started.push(n);
+                }
+            }
+            if let Some((o, n)) = keep {
+                if let (Some(mut inst), Some(cfg)) = (old[o].take(), configs[n].take()) {
+                    let before = inst.state();
+                    let acts = inst.reconfigure(now, cfg);
+                    kept.push((n, before, acts));
+                    slots[n] = Some(inst);
+                }
+            }
+        }
+        let old_group_states: Vec<(String, State)> = self
+            .groups
+            .iter()
+            .map(|g| (g.name.clone(), g.state))
+            .collect();
+        self.instances = slots.into_iter().flatten().collect();
+        self.groups = new_groups;
+        self.group_of = group_of;
+        for g in &mut self.groups {
+            if let Some((_, s)) = old_group_states.iter().find(|(n, _)| *n == g.name) {
+                g.state = *s;
+            }
+        }
+
+        let mut actions = Vec::new();
+        for (n, before, acts) in kept {
+            self.collect(n, acts, &mut actions);
+            self.propagate(now, n, before, &mut actions);
+        }
+        for n in started {
+            let acts = self.instances[n].on_start(now);
+            self.collect(n, acts, &mut actions);
+            let group_is_master = self.group_of[n].is_some_and(|g| {
+                self.groups[g]
+                    .members
+                    .iter()
+                    .any(|&m| m != n && self.instances[m].state() == State::Master)
+            });
+            if group_is_master {
+                let acts = self.instances[n].force_master(now);
+                self.collect(n, acts, &mut actions);
+            }
+            let state = self.instances[n].state();
+            self.propagate(now, n, state, &mut actions);
+        }
+        Ok(Reloaded {
+            plan,
+            stopped,
+            actions,
         })
     }
 

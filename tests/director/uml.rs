@@ -405,9 +405,9 @@ testbed::uml_test! {
         assert_eq!(json_u64(&s, "ipvs_writes"), 1, "{s}");
     }
 
-    /// A reload that changes the VRRP section (a second VIP) applies it;
-    /// the IPVS table is not touched. (lvsd restarts its VRRP runner for
-    /// such a reload: the instance re-elects itself, see the README.)
+    /// A reload that changes the VRRP section (a second VIP) applies it in
+    /// place (the master keeps its state and its first VIP); the IPVS table
+    /// is not touched.
     fn reload_changing_vrrp_applies_the_new_vip() {
         let site = Site::new("rv");
         let conf_text = dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]);
@@ -429,6 +429,7 @@ testbed::uml_test! {
                 .is_ok_and(|o| o.contains(&format!("inet {a}/")))
         };
         site.wait("the new VIP", SLOW, || has("10.0.0.101") && has("10.0.0.100"));
+        assert!(d.logs().contains("VI_1 kept in place"), "{}", d.logs());
         let s = site.status("d").unwrap_or_default();
         assert_eq!(json_u64(&s, "reloads"), 1, "{s}");
         assert_eq!(json_u64(&s, "ipvs_writes"), before, "{s}\n{}", d.logs());

@@ -118,6 +118,13 @@ impl Director {
         }
     }
 
+    /// Replace the configuration file and send SIGHUP (lvsd only).
+    pub fn reload(&self, conf: &str) {
+        assert_eq!(self.kind, Kind::Lvsd, "reload is for lvsd directors");
+        fs::write(self.dir.path().join("keepalived.conf"), conf).expect("write conf");
+        self.signal(Signal::SIGHUP);
+    }
+
     /// lvsd's VRRP snapshot (JSON array of instances).
     pub fn snapshot(&self) -> serde_json::Value {
         let text = fs::read_to_string(self.dir.path().join("state.json")).unwrap_or_default();
@@ -229,6 +236,21 @@ impl VipSampler {
             o < Duration::from_millis(600),
             "VIP was on both directors for {o:?}"
         );
+    }
+
+    /// Samples in which director `i` did not hold the VIP.
+    pub fn missing_on(&self, i: usize) -> usize {
+        let s = self.samples.lock().expect("samples");
+        s.iter()
+            .filter(|(_, row)| !row.get(i).copied().unwrap_or(false))
+            .count()
+    }
+
+    /// Whether director `i` held the VIP in any sample.
+    pub fn ever_on(&self, i: usize) -> bool {
+        let s = self.samples.lock().expect("samples");
+        s.iter()
+            .any(|(_, row)| row.get(i).copied().unwrap_or(false))
     }
 
     pub fn sample_count(&self) -> usize {
@@ -478,4 +500,57 @@ pub fn conf(instances: &[Inst], extra: &str) -> String {
         s += &i.render();
     }
     s
+}
+
+/// `ip monitor address` in a namespace: every address added or deleted, as
+/// the kernel reports it (catches a delete + re-add that sampling would miss).
+pub struct AddrMonitor {
+    child: std::process::Child,
+    out: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl AddrMonitor {
+    pub fn start(ns: &str) -> AddrMonitor {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("lvsd-addrmon-{}-", std::process::id()))
+            .tempdir()
+            .expect("temp dir");
+        let out = dir.path().join("monitor.log");
+        let file = fs::File::create(&out).expect("monitor log");
+        let child = Command::new("ip")
+            .args(["-n", ns, "-o", "monitor", "address"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ip monitor");
+        // Let it subscribe before anything happens.
+        std::thread::sleep(Duration::from_millis(300));
+        AddrMonitor {
+            child,
+            out,
+            _dir: dir,
+        }
+    }
+
+    /// Lines reporting `addr` deleted so far.
+    pub fn deleted(&self, addr: &str) -> Vec<String> {
+        let text = fs::read_to_string(&self.out).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with("Deleted") && l.contains(&format!(" {addr}/")))
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+}
+
+impl Drop for AddrMonitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
