@@ -121,7 +121,7 @@ fn run(
     }
     diags.append(&mut line_diags);
     let nodes = builder.finish(&mut diags);
-    let mut config = lower::lower(&nodes, &mut diags);
+    let mut config = lower::lower(nodes, &mut diags);
     check::check(&mut config, opts, &mut diags);
     if diags.len() > MAX_DIAGNOSTICS {
         let any_error = diags.iter().any(Diagnostic::is_error);

@@ -86,9 +86,13 @@ impl TreeBuilder {
     }
 
     fn push_statement(&mut self, stmt: (Token, Vec<Token>)) {
+        let (keyword, mut args) = stmt;
+        // The tree lives until lowering ends: a first push reserves room for 4
+        // arguments, most statements have 1 or 2 (60k statements in a 100x100 config).
+        args.shrink_to_fit();
         self.top().nodes.push(Node {
-            keyword: stmt.0,
-            args: stmt.1,
+            keyword,
+            args,
             block: None,
         });
     }
@@ -119,13 +123,17 @@ impl TreeBuilder {
         let Some(frame) = self.stack.pop() else {
             return;
         };
-        if let Some((keyword, args)) = frame.header {
+        if let Some((keyword, mut args)) = frame.header {
+            // As in push_statement: keep only what the finished block holds.
+            args.shrink_to_fit();
+            let mut nodes = frame.nodes;
+            nodes.shrink_to_fit();
             self.top().nodes.push(Node {
                 keyword,
                 args,
                 block: Some(Block {
                     open: frame.open,
-                    nodes: frame.nodes,
+                    nodes,
                 }),
             });
         }

@@ -51,6 +51,13 @@ impl CheckerPool {
         }
     }
 
+    /// Makes room for `additional` more runners at once (a start-up with 10k
+    /// real servers would otherwise regrow both maps a dozen times).
+    pub fn reserve(&mut self, additional: usize) {
+        self.runners.reserve(additional);
+        self.keys.reserve(additional);
+    }
+
     /// The real server a transition is about, if its checker still runs.
     pub fn key_of(&self, id: RealServerId) -> Option<&RealServerKey> {
         self.keys.get(&id)

@@ -186,6 +186,11 @@ impl<K: Kernel> Daemon<K> {
     }
 
     fn perform(&mut self, actions: Vec<Action>) {
+        let starts = actions
+            .iter()
+            .filter(|a| matches!(a, Action::StartChecks { .. }))
+            .count();
+        self.pool.reserve(starts);
         let mut queue = actions;
         while let Some(action) = queue.pop() {
             match action {

@@ -113,7 +113,9 @@ impl std::fmt::Display for RealServerKey {
 
 /// Translates every `virtual_server` of `config`.
 pub fn translate(config: &Config) -> Result<DirectorSpec, SpecError> {
-    let mut out = DirectorSpec::default();
+    let mut out = DirectorSpec {
+        virtual_servers: Vec::with_capacity(config.virtual_servers.len()),
+    };
     let mut seen = std::collections::BTreeSet::new();
     for vs in &config.virtual_servers {
         let spec = virtual_server(config, vs)?;
@@ -146,31 +148,28 @@ fn virtual_server(config: &Config, vs: &VirtualServer) -> Result<VirtualServerSp
     let keys = service_keys(config, vs, &name, protocol)?;
     let services = keys.into_iter().map(|k| service(vs, k)).collect();
     let vs_port = vs.port().unwrap_or(0);
-    let real_servers = vs
-        .real_servers
-        .iter()
-        .map(|rs| {
-            let port = rs.port.unwrap_or(vs_port);
-            let mut dest = Destination::new(rs.address, port, Forward::Masq, rs.weight.get());
-            set_forward(&mut dest, rs.method);
-            dest.upper_threshold = rs.uthreshold.unwrap_or(0);
-            dest.lower_threshold = rs.lthreshold.unwrap_or(0);
-            let checks =
-                super::checks::real_server_checks(config, vs, rs, port).map_err(|what| {
-                    SpecError::Checker {
-                        vs: name.clone(),
-                        what,
-                    }
-                })?;
-            Ok(RealServerSpec {
-                dest,
-                inhibit_on_failure: rs.inhibit_on_failure,
-                notify_up: rs.notify_up.clone(),
-                notify_down: rs.notify_down.clone(),
-                checks,
-            })
-        })
-        .collect::<Result<Vec<_>, SpecError>>()?;
+    // Sized up front (collecting through Result would regrow and copy the vector).
+    let mut real_servers = Vec::with_capacity(vs.real_servers.len());
+    for rs in &vs.real_servers {
+        let port = rs.port.unwrap_or(vs_port);
+        let mut dest = Destination::new(rs.address, port, Forward::Masq, rs.weight.get());
+        set_forward(&mut dest, rs.method);
+        dest.upper_threshold = rs.uthreshold.unwrap_or(0);
+        dest.lower_threshold = rs.lthreshold.unwrap_or(0);
+        let checks = super::checks::real_server_checks(config, vs, rs, port).map_err(|what| {
+            SpecError::Checker {
+                vs: name.clone(),
+                what,
+            }
+        })?;
+        real_servers.push(RealServerSpec {
+            dest,
+            inhibit_on_failure: rs.inhibit_on_failure,
+            notify_up: rs.notify_up.clone(),
+            notify_down: rs.notify_down.clone(),
+            checks,
+        });
+    }
     let sorry_server = vs.sorry_server.as_ref().map(|s| {
         let mut dest = Destination::new(s.address, s.port.unwrap_or(vs_port), Forward::Masq, 1);
         set_forward(&mut dest, s.method);

@@ -486,6 +486,9 @@ pub(super) fn virtual_server(
             method: sorry_method.unwrap_or(vs.method),
         });
     }
+    // Sized up front: 100 real servers must not regrow (and copy) the vector 6 times.
+    vs.real_servers
+        .reserve_exact(block.iter().filter(|n| n.name() == "real_server").count());
     for n in block.iter().filter(|n| n.name() == "real_server") {
         if let Some(rs) = real_server(cx, n, &vs, &key, &inherited, global) {
             vs.real_servers.push(rs);
@@ -578,6 +581,9 @@ fn real_server(
     rs.virtualhost = eff.virtualhost.clone();
     rs.alpha = eff.alpha.unwrap_or(false);
     rs.delay_loop = eff.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
+    // Exact: a first push would reserve room for 4 checkers (~1 KB per real server).
+    rs.checkers
+        .reserve_exact(block.iter().filter(|n| is_checker(n.name())).count());
     for n in block.iter().filter(|n| is_checker(n.name())) {
         if UNSUPPORTED_CHECKERS.contains(&n.name()) {
             cx.unsupported(n);

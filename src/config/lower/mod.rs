@@ -147,17 +147,20 @@ pub fn unsupported_keywords() -> Vec<&'static str> {
 
 /// Lowers the top-level statements. `global_defs` is read first wherever it is, since
 /// instances inherit from it.
-pub fn lower(nodes: &[Node], diags: &mut Vec<Diagnostic>) -> Config {
+pub fn lower(nodes: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Config {
     let mut cx = Cx { diags };
     let mut config = Config::default();
-    for node in nodes {
+    for node in &nodes {
         if node.name() == "global_defs" {
             global::global_defs(&mut cx, node, &mut config.global);
         } else if global::TOP_LEVEL_GLOBALS.contains(&node.name()) {
             global::global_keyword(&mut cx, node, &mut config.global);
         }
     }
-    for node in nodes {
+    // By value: each statement's subtree is freed once lowered, so the model of
+    // a large config reuses the tree's memory instead of touching as much again.
+    for owned in nodes {
+        let node = &owned;
         let kw = node.name();
         match kw {
             "global_defs" => {}
