@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # Everything the tests need from Debian, in one place.
 APT_PACKAGES=(
     user-mode-linux kmod ipvsadm keepalived nginx-light iproute2 tcpdump
-    strace openssl curl gcc libc6-dev procps psmisc iputils-ping
+    strace openssl curl gcc libc6-dev procps psmisc iputils-ping python3
 )
 # Seconds each fuzz target gets with LVSD_FUZZ=1.
 FUZZ_SECONDS=${LVSD_FUZZ_SECONDS:-10}
