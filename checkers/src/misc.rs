@@ -277,9 +277,19 @@ impl MiscChecker {
         if let Some((uid, gid)) = self.ids {
             command.uid(uid).gid(gid);
         }
-        let mut child = match command.spawn() {
-            Ok(c) => c,
-            Err(e) => return fail(format!("cannot run {}: {e}", self.args[0])),
+        // ETXTBSY: the script is still open for writing somewhere (being
+        // deployed, or inherited by a process another thread just forked);
+        // that lasts moments, so try again briefly before failing the check.
+        let mut busy_retries = 5;
+        let mut child = loop {
+            match command.spawn() {
+                Ok(c) => break c,
+                Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) && busy_retries > 0 => {
+                    busy_retries -= 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return fail(format!("cannot run {}: {e}", self.args[0])),
+            }
         };
         let pgid = child.id().map(|id| Pid::from_raw(id as i32));
         let timeout = self.spec.misc_timeout.unwrap_or(default_timeout);
