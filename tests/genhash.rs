@@ -1,9 +1,7 @@
 //! `lvsd genhash` and lvsd-as-`genhash` against keepalived 2.2.7's own `genhash`, on the same
 //! URLs served by nginx and by small misbehaving test servers, all on loopback.
 
-#[path = "../tests/testbed/src/nginx.rs"]
-#[allow(dead_code)]
-mod nginx;
+use testbed::nginx;
 #[path = "../checkers/tests/support/servers.rs"]
 mod servers;
 

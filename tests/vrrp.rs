@@ -1,13 +1,8 @@
 //! VRRP test suite: codec goldens, state machine under virtual time, and
 //! namespace interop against lvsd and keepalived peers.
 
-// For the keepalived harness, which reaches its siblings through `super::`.
-use testbed::{netns, process, wait};
-
-// Not every harness method is used by every test binary.
-#[allow(dead_code)]
-#[path = "testbed/src/keepalived.rs"]
-mod keepalived;
+// The suite's modules reach the harness as `crate::netns` etc.
+use testbed::{keepalived, netns, process, wait};
 
 #[path = "vrrp/packet.rs"]
 mod packet;

@@ -9,9 +9,7 @@
 //!
 //! Compare with keepalived's checker on the same pool with bench/pool_vs_keepalived.sh.
 
-#[path = "../../tests/testbed/src/nginx.rs"]
-#[allow(dead_code)]
-mod nginx;
+use testbed::nginx;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};

@@ -2,9 +2,7 @@
 //! with a self-signed certificate) and small misbehaving servers. Each gives the right
 //! verdict and reason.
 
-#[path = "../../tests/testbed/src/nginx.rs"]
-#[allow(dead_code)]
-mod nginx;
+use testbed::nginx;
 mod support;
 
 use std::net::SocketAddr;

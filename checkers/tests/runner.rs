@@ -1,8 +1,6 @@
 //! The runner end to end on loopback: transitions with reasons arrive on the channel.
 
-#[path = "../../tests/testbed/src/nginx.rs"]
-#[allow(dead_code)]
-mod nginx;
+use testbed::nginx;
 mod support;
 
 use std::net::SocketAddr;

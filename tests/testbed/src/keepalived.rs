@@ -1,10 +1,6 @@
 //! A real keepalived peer for interop tests: started in a given network
 //! namespace with its own config and pid files under a temp dir, logging to a
 //! file, and killed with its whole process group on drop.
-//!
-//! Refers to its siblings through `super::` so it works both as
-//! `testbed::keepalived` and when a test includes it with `#[path]` next to
-//! `use testbed::{netns, process, wait};`.
 
 use std::fs;
 use std::io;

@@ -4,12 +4,13 @@
 //! ([`process`]) and deadline polling ([`wait`]). Everything cleans up on
 //! drop, also when a test panics.
 
-// Lets harness modules name this crate `testbed::` both as modules of it
-// and when another crate's tests include them with `#[path]`.
+// Lets harness modules name this crate `testbed::`.
 extern crate self as testbed;
 
 pub mod guest;
+pub mod keepalived;
 pub mod netns;
+pub mod nginx;
 pub mod process;
 pub mod uml;
 pub mod wait;
