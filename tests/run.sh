@@ -44,6 +44,9 @@ fi
 step "Environment"
 [[ -d $HOME/.cargo/bin ]] && PATH=$HOME/.cargo/bin:$PATH
 command -v cargo >/dev/null || die "cargo not found (install Rust >= 1.85 with rustfmt and clippy)"
+# fmt and clippy are rustup components a minimal toolchain may lack.
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 command -v linux.uml >/dev/null || die "linux.uml not found although user-mode-linux is installed"
 [[ -d ../shared/seed-configs ]] || echo "warning: ../shared (seed configs, VRRP golden vectors) is missing beside the repo"
 # UML backs guest memory with a file in TMPDIR; the harness prefers /dev/shm.
