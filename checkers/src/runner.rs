@@ -1,6 +1,8 @@
 //! The async runner: one tokio task per checker, all on the caller's runtime. Each task
 //! sleeps until its check is due, performs it, feeds the result to its real server's pure
-//! verdict and sends any transition on the channel. Dropping the runner stops every task.
+//! verdict and sends any transition on the channel. One runner serves a whole pool: real
+//! servers are added and removed one by one (a reload), sharing the runner's epoch, its
+//! punctuality statistics and its TLS configurations. Dropping the runner stops every task.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinSet;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::config::{
@@ -89,7 +91,7 @@ enum Prepared {
 impl Prepared {
     async fn run(&self, step: usize, started: Instant) -> CheckResult {
         match self {
-            Prepared::Tcp(c) => crate::tcp::check(c).await,
+            Prepared::Tcp(c) => crate::tcp::check_started_at(c, started).await,
             Prepared::Http(c) => c.check_started_at(step, started).await,
             Prepared::Misc(c, delay_loop) => c.check(*delay_loop).await,
             Prepared::Ping(c) => crate::ping::check(c).await,
@@ -106,62 +108,122 @@ pub struct InitialState {
 }
 
 pub struct Runner {
-    tasks: JoinSet<()>,
+    /// Due times are offsets from here (the schedule is pure and works on durations).
+    epoch: Instant,
     stats: Arc<RunnerStats>,
+    transitions: UnboundedSender<ServerTransition>,
+    /// One rustls configuration per distinct set of TLS options, shared by every SSL_GET.
+    tls_configs: HashMap<TlsOptions, Arc<rustls::ClientConfig>>,
+    /// The checker tasks of each real server.
+    servers: HashMap<RealServerId, Vec<AbortHandle>>,
+    /// Initial states of the servers given to `start`.
     initial: Vec<InitialState>,
 }
 
 impl Runner {
-    /// Prepares every checker and starts them on the current tokio runtime.
+    /// An empty runner; real servers are added with `add`. Needs a tokio runtime.
+    pub fn new(transitions: UnboundedSender<ServerTransition>) -> Runner {
+        Runner {
+            epoch: Instant::now(),
+            stats: Arc::new(RunnerStats::default()),
+            transitions,
+            tls_configs: HashMap::new(),
+            servers: HashMap::new(),
+            initial: Vec::new(),
+        }
+    }
+
+    /// A runner checking `servers`, all started now.
     pub fn start(
         servers: Vec<RealServerChecks>,
         transitions: UnboundedSender<ServerTransition>,
     ) -> Result<Runner, RunnerError> {
-        let mut tls_configs: HashMap<TlsOptions, Arc<rustls::ClientConfig>> = HashMap::new();
-        let mut jobs = Vec::new();
-        let mut initial = Vec::new();
-        for server in &servers {
-            let verdict = ServerVerdict::for_server(server);
-            initial.push(InitialState {
-                server: server.id,
-                up: verdict.is_up(),
-                weight: verdict.weight(),
-            });
-            let verdict = Arc::new(Mutex::new(verdict));
-            for (index, checker) in server.checkers.iter().enumerate() {
-                if let CheckSpec::Misc(misc) = &checker.spec {
-                    // As keepalived: a script that cannot be found is disabled
-                    // (the checker keeps its initial verdict), not a failure.
-                    if let Err(e) = crate::misc::script_available(&misc.misc_path) {
-                        tracing::warn!("MISC_CHECK {}: {e}; checker disabled", misc.misc_path);
-                        continue;
-                    }
+        let mut runner = Runner::new(transitions);
+        let now = Instant::now();
+        runner.reserve(servers.len());
+        let mut initial = Vec::with_capacity(servers.len());
+        for server in servers {
+            initial.push(runner.add(server, now)?);
+        }
+        runner.initial = initial;
+        Ok(runner)
+    }
+
+    /// Starts checking `server` (replacing checkers already running under its id); returns
+    /// its state before any check ran (up unless a checker has alpha). `now` is the current
+    /// time, read once by a caller adding many servers at once: a clock read per server
+    /// costs a system call where the clock has no vDSO (10,000 of them at a UML start-up).
+    /// Either every checker of the server starts or none does.
+    pub fn add(
+        &mut self,
+        server: RealServerChecks,
+        now: Instant,
+    ) -> Result<InitialState, RunnerError> {
+        let verdict = ServerVerdict::for_server(&server);
+        let initial = InitialState {
+            server: server.id,
+            up: verdict.is_up(),
+            weight: verdict.weight(),
+        };
+        let mut prepared = Vec::with_capacity(server.checkers.len());
+        for (index, checker) in server.checkers.iter().enumerate() {
+            if let CheckSpec::Misc(misc) = &checker.spec {
+                // As keepalived: a script that cannot be found is disabled
+                // (the checker keeps its initial verdict), not a failure.
+                if let Err(e) = crate::misc::script_available(&misc.misc_path) {
+                    tracing::warn!("MISC_CHECK {}: {e}; checker disabled", misc.misc_path);
+                    continue;
                 }
-                let prepared = prepare(server.id, index, checker, &mut tls_configs)?;
-                jobs.push((
-                    server.id,
-                    index,
-                    checker.schedule.clone(),
-                    prepared,
-                    verdict.clone(),
-                ));
             }
+            let ready = prepare(server.id, index, checker, &mut self.tls_configs)?;
+            prepared.push((index, checker.schedule.clone(), ready));
         }
-        let stats = Arc::new(RunnerStats::default());
-        let epoch = Instant::now();
-        let mut tasks = JoinSet::new();
-        for (server, index, schedule, prepared, verdict) in jobs {
-            let tx = transitions.clone();
-            let stats = stats.clone();
-            tasks.spawn(async move {
-                run_checker(epoch, server, index, schedule, prepared, verdict, tx, stats).await
-            });
+        self.remove(server.id);
+        let verdict = Arc::new(Mutex::new(verdict));
+        let since_epoch = now.saturating_duration_since(self.epoch);
+        let tasks = prepared
+            .into_iter()
+            .map(|(index, schedule, ready)| {
+                let task = CheckerTask {
+                    epoch: self.epoch,
+                    server: server.id,
+                    index,
+                    schedule,
+                    prepared: ready,
+                    verdict: verdict.clone(),
+                    transitions: self.transitions.clone(),
+                    stats: self.stats.clone(),
+                };
+                tokio::spawn(task.run(since_epoch)).abort_handle()
+            })
+            .collect();
+        self.servers.insert(server.id, tasks);
+        Ok(initial)
+    }
+
+    /// Stops the checkers of `server`; `false` if none ran.
+    pub fn remove(&mut self, server: RealServerId) -> bool {
+        match self.servers.remove(&server) {
+            Some(tasks) => {
+                tasks.iter().for_each(AbortHandle::abort);
+                true
+            }
+            None => false,
         }
-        Ok(Runner {
-            tasks,
-            stats,
-            initial,
-        })
+    }
+
+    /// Makes room for `additional` more real servers at once.
+    pub fn reserve(&mut self, additional: usize) {
+        self.servers.reserve(additional);
+    }
+
+    /// Number of real servers being checked.
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
     }
 
     pub fn initial_states(&self) -> &[InitialState] {
@@ -174,7 +236,15 @@ impl Runner {
 
     /// Stops every checker (also done on drop).
     pub fn stop(&mut self) {
-        self.tasks.abort_all();
+        for (_, tasks) in self.servers.drain() {
+            tasks.iter().for_each(AbortHandle::abort);
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -217,8 +287,8 @@ fn prepare(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_checker(
+/// One checker of one real server, as its task runs it.
+struct CheckerTask {
     epoch: Instant,
     server: RealServerId,
     index: usize,
@@ -227,40 +297,56 @@ async fn run_checker(
     verdict: Arc<Mutex<ServerVerdict>>,
     transitions: UnboundedSender<ServerTransition>,
     stats: Arc<RunnerStats>,
-) {
-    let mut due = first_due(epoch.elapsed(), &schedule, rand::random::<f64>());
-    loop {
-        tokio::time::sleep_until(epoch + due).await;
-        let started = epoch.elapsed();
-        stats.record(lateness(due, started));
-        // A poisoned lock means a panic elsewhere; the checker stops rather than guess.
-        let Ok(step) = verdict
-            .lock()
-            .map(|v| v.checker(index).map_or(0, |c| c.step()))
-        else {
-            return;
-        };
-        // Boxed: the (large) state of a check exists only while it runs, so thousands of
-        // sleeping checkers stay small.
-        let result = Box::pin(prepared.run(step, epoch + started)).await;
-        if let CheckResult::Inconclusive { reason } = &result {
-            tracing::warn!("check not run, verdict kept: {reason}");
-        }
-        let Ok((transition, next)) = verdict.lock().map(|mut v| v.record(index, &result)) else {
-            return;
-        };
-        if let Some(t) = transition {
-            let sent = transitions.send(ServerTransition {
-                server,
-                up: t.up,
-                weight: t.weight,
-                reason: t.reason,
-            });
-            if sent.is_err() {
-                // Nobody listens any more: the director is gone.
+}
+
+impl CheckerTask {
+    /// Checks until aborted; `now` is the time since the epoch when the task was added.
+    async fn run(self, now: Duration) {
+        let CheckerTask {
+            epoch,
+            server,
+            index,
+            schedule,
+            prepared,
+            verdict,
+            transitions,
+            stats,
+        } = self;
+        let mut due = first_due(now, &schedule, rand::random::<f64>());
+        loop {
+            tokio::time::sleep_until(epoch + due).await;
+            let started = epoch.elapsed();
+            stats.record(lateness(due, started));
+            // A poisoned lock means a panic elsewhere; the checker stops rather than guess.
+            let Ok(step) = verdict
+                .lock()
+                .map(|v| v.checker(index).map_or(0, |c| c.step()))
+            else {
                 return;
+            };
+            // Boxed: the (large) state of a check exists only while it runs, so thousands of
+            // sleeping checkers stay small.
+            let result = Box::pin(prepared.run(step, epoch + started)).await;
+            if let CheckResult::Inconclusive { reason } = &result {
+                tracing::warn!("check not run, verdict kept: {reason}");
             }
+            let Ok((transition, next)) = verdict.lock().map(|mut v| v.record(index, &result))
+            else {
+                return;
+            };
+            if let Some(t) = transition {
+                let sent = transitions.send(ServerTransition {
+                    server,
+                    up: t.up,
+                    weight: t.weight,
+                    reason: t.reason,
+                });
+                if sent.is_err() {
+                    // Nobody listens any more: the director is gone.
+                    return;
+                }
+            }
+            due = next_due(due, next, started, || epoch.elapsed());
         }
-        due = next_due(due, next, started, || epoch.elapsed());
     }
 }

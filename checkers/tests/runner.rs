@@ -171,3 +171,88 @@ async fn transitions_with_reasons() {
     let stats = runner.stats();
     assert!(stats.checks_started() > 3);
 }
+
+/// One runner serves a pool: servers are added and removed one by one, a removed server's
+/// checkers stop, and a server whose checkers cannot all be prepared starts none of them.
+#[tokio::test]
+async fn servers_are_added_and_removed_one_by_one() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let target = listener.local_addr().expect("addr");
+    let accept = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let tcp = |alpha| Checker {
+        spec: CheckSpec::Tcp(TcpCheck {
+            connection: Connection::new(target),
+        }),
+        schedule: schedule(CheckKind::Tcp, alpha),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut runner = Runner::new(tx);
+    let now = tokio::time::Instant::now();
+    for id in [1, 2] {
+        let initial = runner
+            .add(
+                RealServerChecks {
+                    id,
+                    weight: 3,
+                    checkers: vec![tcp(true)],
+                },
+                now,
+            )
+            .expect("add");
+        assert_eq!(
+            initial,
+            InitialState {
+                server: id,
+                up: false,
+                weight: 3
+            }
+        );
+    }
+    assert_eq!(runner.len(), 2);
+    let mut up = vec![next(&mut rx).await.server, next(&mut rx).await.server];
+    up.sort();
+    assert_eq!(up, [1, 2]);
+
+    // An SSL_GET whose CA file does not exist: an error naming the server, nothing started,
+    // and the server's running checkers (none here) untouched.
+    let mut broken = http(target, "/", false);
+    if let CheckSpec::Http(h) = &mut broken.spec {
+        h.tls = Some(checkers::TlsOptions {
+            sni: None,
+            verify_ca_file: Some("/nonexistent/ca.pem".into()),
+        });
+    }
+    let error = runner
+        .add(
+            RealServerChecks {
+                id: 7,
+                weight: 1,
+                checkers: vec![tcp(false), broken],
+            },
+            tokio::time::Instant::now(),
+        )
+        .expect_err("a missing CA file");
+    assert!(error.to_string().contains("real server 7"), "{error}");
+    assert_eq!(runner.len(), 2);
+
+    // Removing server 1 stops its checkers: when the port closes, only server 2 goes down.
+    assert!(runner.remove(1));
+    assert!(!runner.remove(1));
+    assert_eq!(runner.len(), 1);
+    accept.abort();
+    let _ = accept.await;
+    let down = next(&mut rx).await;
+    assert_eq!((down.server, down.up), (2, false), "{down:?}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), rx.recv())
+            .await
+            .is_err(),
+        "no transition from the removed server"
+    );
+}

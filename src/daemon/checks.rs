@@ -1,60 +1,66 @@
-//! The running health checkers: one checkers-crate runner per real server,
-//! so a reload can keep, start or stop each independently (a kept runner
-//! keeps its verdict: nothing is re-checked from scratch).
+//! The running health checkers: one checkers-crate runner for the whole pool,
+//! with each real server added and removed on its own, so a reload can keep,
+//! start or stop each independently (a kept server keeps its verdict:
+//! nothing is re-checked from scratch).
 
 use std::collections::HashMap;
 
 use checkers::runner::{Runner, RunnerError, ServerTransition};
 use checkers::{RealServerChecks, RealServerId};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
 
 use crate::director::RealServerKey;
 
 pub struct CheckerPool {
-    runners: HashMap<RealServerKey, (RealServerId, Runner)>,
+    runner: Runner,
+    ids: HashMap<RealServerKey, RealServerId>,
     keys: HashMap<RealServerId, RealServerKey>,
     next_id: RealServerId,
-    transitions: UnboundedSender<ServerTransition>,
 }
 
 impl CheckerPool {
+    /// An empty pool; needs a tokio runtime.
     pub fn new(transitions: UnboundedSender<ServerTransition>) -> Self {
         CheckerPool {
-            runners: HashMap::new(),
+            runner: Runner::new(transitions),
+            ids: HashMap::new(),
             keys: HashMap::new(),
             next_id: 1,
-            transitions,
         }
     }
 
-    /// Starts checking `key` (replacing a running checker); needs a tokio runtime.
+    /// Starts checking `key` (replacing a running checker). `now` is read
+    /// once by a caller starting many servers at once.
     pub fn start(
         &mut self,
         key: RealServerKey,
         mut checks: RealServerChecks,
+        now: Instant,
     ) -> Result<(), RunnerError> {
         self.stop(&key);
-        // A fresh id per start: late transitions of a stopped runner are ignored.
+        // A fresh id per start: late transitions of a stopped checker are ignored.
         let id = self.next_id;
         self.next_id += 1;
         checks.id = id;
-        let runner = Runner::start(vec![checks], self.transitions.clone())?;
+        self.runner.add(checks, now)?;
         self.keys.insert(id, key.clone());
-        self.runners.insert(key, (id, runner));
+        self.ids.insert(key, id);
         Ok(())
     }
 
     pub fn stop(&mut self, key: &RealServerKey) {
-        if let Some((id, mut runner)) = self.runners.remove(key) {
-            runner.stop();
+        if let Some(id) = self.ids.remove(key) {
+            self.runner.remove(id);
             self.keys.remove(&id);
         }
     }
 
-    /// Makes room for `additional` more runners at once (a start-up with 10k
-    /// real servers would otherwise regrow both maps a dozen times).
+    /// Makes room for `additional` more real servers at once (a start-up with
+    /// 10k real servers would otherwise regrow the maps a dozen times).
     pub fn reserve(&mut self, additional: usize) {
-        self.runners.reserve(additional);
+        self.runner.reserve(additional);
+        self.ids.reserve(additional);
         self.keys.reserve(additional);
     }
 
@@ -64,10 +70,10 @@ impl CheckerPool {
     }
 
     pub fn len(&self) -> usize {
-        self.runners.len()
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.runners.is_empty()
+        self.ids.is_empty()
     }
 }

@@ -191,12 +191,14 @@ impl<K: Kernel> Daemon<K> {
             .filter(|a| matches!(a, Action::StartChecks { .. }))
             .count();
         self.pool.reserve(starts);
+        // One clock read for the whole batch (10k servers at start-up).
+        let now = tokio::time::Instant::now();
         let mut queue = actions;
         while let Some(action) = queue.pop() {
             match action {
                 Action::StartChecks { key, checks } => {
                     let weight = checks.weight;
-                    if let Err(e) = self.pool.start(key.clone(), checks) {
+                    if let Err(e) = self.pool.start(key.clone(), checks, now) {
                         tracing::error!("{key}: cannot start its checkers: {e}");
                         let more = self.director.on_transition(
                             &key,
