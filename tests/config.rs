@@ -2613,7 +2613,8 @@ fn every_modelled_keyword_is_recognised_and_lands_in_the_model() {
         (Some(8080), Some(40000), Some(9))
     );
     assert_eq!(cm.delay_loop, Duration::from_secs(6));
-    assert!(cm.alpha && !cm.log_all_failures);
+    assert!(cm.alpha);
+    assert_eq!(cm.log_all_failures, Some(false));
     assert_eq!(h.http_protocol, HttpProtocol::Http11);
     assert!(h.fast_recovery);
     let u = &h.urls[0];
@@ -3056,4 +3057,51 @@ fn repairs_are_the_ones_keepalived_makes() {
             "case {k}: keepalived does not say '{theirs}' for:\n{text}\nit says:\n{said}"
         );
     }
+}
+
+/// Lowering is streamed (each top-level block as soon as it closes), yet global_defs still
+/// applies wherever it stands: vrrp_instance blocks before it inherit its settings, and a
+/// checker's log_all_failures left unset defers to checker_log_all_failures.
+#[test]
+fn global_defs_after_the_blocks_that_inherit_from_it_still_applies() {
+    let text = "\
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress {
+        10.0.0.10
+    }
+}
+virtual_server 10.0.0.10 80 {
+    protocol TCP
+    real_server 10.0.1.1 80 {
+        TCP_CHECK {
+        }
+        HTTP_GET {
+            log_all_failures
+            url {
+                path /
+                status_code 200
+            }
+        }
+    }
+}
+global_defs {
+    vrrp_version 3
+    checker_log_all_failures
+}
+";
+    let (_p, loaded, _s) = load_text(text);
+    let loaded = loaded.expect("loads");
+    assert_eq!(loaded.config.vrrp_instances[0].version, VrrpVersion::V3);
+    assert!(loaded.config.global.checker_log_all_failures);
+    let rs = &loaded.config.virtual_servers[0].real_servers[0];
+    let common = |c: &Checker| match c {
+        Checker::Tcp(t) => t.log_all_failures,
+        Checker::Http(h) => h.common.log_all_failures,
+        _ => panic!("unexpected checker {c:?}"),
+    };
+    assert_eq!(common(&rs.checkers[0]), None);
+    assert_eq!(common(&rs.checkers[1]), Some(true));
 }

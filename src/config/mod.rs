@@ -107,6 +107,7 @@ fn run(
     let mut diags = Vec::new();
     let mut line_diags = Vec::new();
     let mut builder = tree::TreeBuilder::new();
+    let mut lowerer = lower::Lowerer::default();
     {
         let pre = preprocess::Preprocessor::new(&config_id, &mut sources, &mut diags)
             .follow_includes(opts.follow_includes);
@@ -116,12 +117,17 @@ fn run(
             }
             let tokens = lexer::tokenize(&line, &mut line_diags);
             builder.line(tokens, &mut line_diags);
+            for node in builder.take_complete() {
+                lowerer.node(node);
+            }
         };
         read(pre, &mut sink);
     }
     diags.append(&mut line_diags);
-    let nodes = builder.finish(&mut diags);
-    let mut config = lower::lower(nodes, &mut diags);
+    for node in builder.finish(&mut diags) {
+        lowerer.node(node);
+    }
+    let mut config = lowerer.finish(&mut diags);
     check::check(&mut config, opts, &mut diags);
     if diags.len() > MAX_DIAGNOSTICS {
         let any_error = diags.iter().any(Diagnostic::is_error);

@@ -1237,7 +1237,9 @@ pub struct CheckerCommon {
     pub warmup: Option<Duration>,
     /// Default: real server's / virtual server's (60 s).
     pub delay_loop: Duration,
-    pub log_all_failures: bool,
+    /// `None`: global_defs' `checker_log_all_failures` (lowering does not need global_defs
+    /// first, so virtual servers are lowered as soon as their block closes).
+    pub log_all_failures: Option<bool>,
 }
 
 /// An inclusive HTTP status range (`status_code 200-299`).

@@ -189,6 +189,22 @@ impl TreeBuilder {
     }
 
     /// Closes whatever is still open (reporting it) and returns the top-level statements.
+    /// Takes the top-level statements that can no longer change, so they can be lowered
+    /// (and their memory reused) while the rest is read: all of them while a block is open;
+    /// otherwise all but a last one without a block (a `{` on the next line may open it).
+    pub fn take_complete(&mut self) -> Vec<Node> {
+        let open_block = self.stack.len() > 1;
+        let Some(top) = self.stack.first_mut() else {
+            return Vec::new();
+        };
+        let keep = usize::from(!open_block && top.nodes.last().is_some_and(|n| n.block.is_none()));
+        let complete = top.nodes.len().saturating_sub(keep);
+        if complete == 0 {
+            return Vec::new();
+        }
+        top.nodes.drain(..complete).collect()
+    }
+
     pub fn finish(mut self, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
         while self.stack.len() > 1 {
             let (keyword, open) = match self.stack.last() {

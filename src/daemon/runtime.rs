@@ -266,7 +266,7 @@ impl<K: Kernel> Daemon<K> {
     /// director's desired state, planning against the programmed table only
     /// for them (a checker transition costs its virtual server, not the
     /// whole table). Without a programmed table: the full reconcile.
-    async fn reconcile_virtual_servers(&mut self, names: &BTreeSet<String>) {
+    async fn reconcile_virtual_servers(&mut self, names: &BTreeSet<std::sync::Arc<str>>) {
         let Some(programmed) = self.programmed.as_mut() else {
             return self.reconcile().await;
         };

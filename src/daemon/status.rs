@@ -105,7 +105,7 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
             });
         }
         out.push(VirtualServerStatus {
-            name: vs.name.clone(),
+            name: vs.name.to_string(),
             quorum_up: director.quorum_up(&vs.name).unwrap_or(true),
             services,
             real_servers,

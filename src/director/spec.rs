@@ -56,7 +56,7 @@ pub struct DirectorSpec {
 pub struct VirtualServerSpec {
     /// Stable name, e.g. `virtual_server 10.0.0.1:80 TCP`; also the key of
     /// its real servers' state across reloads.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// The IPVS services it programs (several for a group).
     pub services: Vec<Service>,
     pub quorum: u32,
@@ -95,7 +95,7 @@ impl RealServerSpec {
 /// Identifies a real server across reloads: its virtual server's name and address:port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RealServerKey {
-    pub virtual_server: String,
+    pub virtual_server: std::sync::Arc<str>,
     pub addr: IpAddr,
     pub port: u16,
 }
@@ -122,7 +122,7 @@ pub fn translate(config: &Config) -> Result<DirectorSpec, SpecError> {
         for s in &spec.services {
             if !seen.insert(s.key) {
                 return Err(SpecError::DuplicateService {
-                    vs: spec.name.clone(),
+                    vs: spec.name.to_string(),
                     service: s.key.to_string(),
                 });
             }
@@ -179,7 +179,7 @@ fn virtual_server(config: &Config, vs: &VirtualServer) -> Result<VirtualServerSp
         }
     });
     Ok(VirtualServerSpec {
-        name,
+        name: name.into(),
         services,
         quorum: vs.quorum,
         hysteresis: vs.hysteresis,

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipvs::model::{Destination, ServiceKey, Table};
@@ -59,7 +60,7 @@ pub struct Director {
     spec: DirectorSpec,
     reals: BTreeMap<RealServerKey, RealServerState>,
     /// Per virtual server name: quorum reached?
-    quorum: BTreeMap<String, bool>,
+    quorum: BTreeMap<Arc<str>, bool>,
     draining: BTreeMap<(ServiceKey, IpAddr, u16), DrainingDest>,
 }
 
@@ -160,7 +161,7 @@ impl Director {
                 }
             }
         }
-        let quorum: Vec<(String, bool)> = d
+        let quorum: Vec<(Arc<str>, bool)> = d
             .spec
             .virtual_servers
             .iter()
@@ -256,7 +257,12 @@ impl Director {
     }
 
     fn update_quorum(&mut self, vs_name: &str) -> Vec<Action> {
-        let Some(vs) = self.spec.virtual_servers.iter().find(|v| v.name == vs_name) else {
+        let Some(vs) = self
+            .spec
+            .virtual_servers
+            .iter()
+            .find(|v| *v.name == *vs_name)
+        else {
             return Vec::new();
         };
         let sum = self.weight_sum(vs);
@@ -278,7 +284,7 @@ impl Director {
             vs.quorum,
             vs.hysteresis
         );
-        self.quorum.insert(vs_name.to_owned(), now_up);
+        self.quorum.insert(vs.name.clone(), now_up);
         script
             .map(|script| Action::RunScript { script, why })
             .into_iter()
@@ -292,7 +298,7 @@ impl Director {
 
     /// The part of [`Director::desired`] that belongs to the virtual servers
     /// named in `names` (what a batch of checker transitions can change).
-    pub fn desired_for(&self, names: &BTreeSet<String>) -> Table {
+    pub fn desired_for(&self, names: &BTreeSet<Arc<str>>) -> Table {
         self.desired_where(|vs| names.contains(&vs.name))
     }
 
@@ -394,7 +400,7 @@ impl Director {
         }
         self.spec = spec;
         self.reals = reals;
-        let names: Vec<String> = self
+        let names: Vec<Arc<str>> = self
             .spec
             .virtual_servers
             .iter()

@@ -34,7 +34,7 @@ fn tcp(addr: &str, port: u16) -> ServiceKey {
 
 fn rs_key(vs: &str, addr: &str, port: u16) -> RealServerKey {
     RealServerKey {
-        virtual_server: vs.to_owned(),
+        virtual_server: vs.into(),
         addr: ip(addr),
         port,
     }
@@ -659,7 +659,7 @@ fn desired_for_covers_only_the_named_virtual_servers() {
     let text =
         format!("{NAT}\nvirtual_server 192.0.2.11 443 {{ protocol TCP\n real_server 10.0.0.9 443 {{ }} }}\n");
     let (d, _) = Director::new(spec(&text));
-    let names: BTreeSet<String> = [VS.to_string()].into();
+    let names: BTreeSet<std::sync::Arc<str>> = [VS.into()].into();
     let part = d.desired_for(&names);
     let full = d.desired();
     assert_eq!(part.services.len(), 1);

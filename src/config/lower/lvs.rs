@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::super::diag::Problem;
 use super::super::model::{
-    Checker, CheckerCommon, ForwardingMethod, GlobalDefs, HttpCheck, HttpProtocol, IpFamily,
-    LbAlgo, LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand, Secret,
-    SorryServer, SslSettings, StatusRange, TunnelChecksum, TunnelType, UrlCheck, VirtualServer,
+    Checker, CheckerCommon, ForwardingMethod, HttpCheck, HttpProtocol, IpFamily, LbAlgo, LbKind,
+    Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand, Secret, SorryServer,
+    SslSettings, StatusRange, TunnelChecksum, TunnelType, UrlCheck, VirtualServer,
     VirtualServerGroup, VirtualServerKey, VsgMember, Weight,
 };
 use super::super::tree::Node;
@@ -325,11 +325,7 @@ fn parse_key(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServerKey> {
     }
 }
 
-pub(super) fn virtual_server(
-    cx: &mut Cx<'_>,
-    node: &Node,
-    global: &GlobalDefs,
-) -> Option<VirtualServer> {
+pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServer> {
     let key = parse_key(cx, node);
     let mut inherited = Inherited::default();
     let mut vs = VirtualServer {
@@ -490,7 +486,7 @@ pub(super) fn virtual_server(
     vs.real_servers
         .reserve_exact(block.iter().filter(|n| n.name() == "real_server").count());
     for n in block.iter().filter(|n| n.name() == "real_server") {
-        if let Some(rs) = real_server(cx, n, &vs, &key, &inherited, global) {
+        if let Some(rs) = real_server(cx, n, &vs, &key, &inherited) {
             vs.real_servers.push(rs);
         }
     }
@@ -513,7 +509,6 @@ fn real_server(
     vs: &VirtualServer,
     key: &Option<VirtualServerKey>,
     vs_inherited: &Inherited,
-    global: &GlobalDefs,
 ) -> Option<RealServer> {
     let address = match node.args.first() {
         Some(t) => cx.ip_token(node, t),
@@ -589,7 +584,7 @@ fn real_server(
             cx.unsupported(n);
             continue;
         }
-        if let Some(c) = checker(cx, n, &eff, global) {
+        if let Some(c) = checker(cx, n, &eff) {
             rs.checkers.push(c);
         }
     }
@@ -604,12 +599,7 @@ fn is_checker(name: &str) -> bool {
     ) || UNSUPPORTED_CHECKERS.contains(&name)
 }
 
-fn checker(
-    cx: &mut Cx<'_>,
-    node: &Node,
-    parent: &Inherited,
-    global: &GlobalDefs,
-) -> Option<Checker> {
+fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> {
     let kind = node.name();
     let http = matches!(kind, "HTTP_GET" | "SSL_GET");
     let misc = kind == "MISC_CHECK";
@@ -630,7 +620,7 @@ fn checker(
         delay_before_retry: Duration::from_secs(1),
         warmup: None,
         delay_loop: DEFAULT_DELAY_LOOP,
-        log_all_failures: global.checker_log_all_failures,
+        log_all_failures: None,
     };
     let mut http_check = HttpCheck {
         common: common.clone(),
@@ -651,7 +641,7 @@ fn checker(
             continue;
         }
         match n.name() {
-            "log_all_failures" => common.log_all_failures = cx.flag(n),
+            "log_all_failures" => common.log_all_failures = Some(cx.flag(n)),
             "connect_ip" if !misc => common.connect_ip = cx.ip(n),
             "connect_port" if !misc => common.connect_port = cx.port(n),
             "bindto" if !misc => common.bindto = cx.ip(n),

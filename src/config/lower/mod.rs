@@ -145,46 +145,67 @@ pub fn unsupported_keywords() -> Vec<&'static str> {
     all
 }
 
-/// Lowers the top-level statements. `global_defs` is read first wherever it is, since
-/// instances inherit from it.
+/// Lowers the top-level statements of a whole tree (see [`Lowerer`]).
 pub fn lower(nodes: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Config {
-    let mut cx = Cx { diags };
-    let mut config = Config::default();
-    for node in &nodes {
-        if node.name() == "global_defs" {
-            global::global_defs(&mut cx, node, &mut config.global);
-        } else if global::TOP_LEVEL_GLOBALS.contains(&node.name()) {
-            global::global_keyword(&mut cx, node, &mut config.global);
-        }
+    let mut lowerer = Lowerer::default();
+    for node in nodes {
+        lowerer.node(node);
     }
-    // By value: each statement's subtree is freed once lowered, so the model of
-    // a large config reuses the tree's memory instead of touching as much again.
-    for owned in nodes {
-        let node = &owned;
+    lowerer.finish(diags)
+}
+
+/// Lowers top-level statements one by one as the reader completes them, so the tree of a
+/// large configuration never exists whole: each statement's subtree is freed once lowered
+/// and the next one reuses its memory (at a 10,000-real-server start-up, page faults are
+/// most of the cost where they are dear, as in the UML test bed).
+///
+/// `global_defs` applies wherever it is in the file: `vrrp_instance` blocks, which inherit
+/// from it, wait for the end; nothing else reads it (a checker's `log_all_failures` stays
+/// `None` for "global_defs' value"). Diagnostics come out as a whole-tree lowering gives
+/// them: global ones first, then the others in file order.
+#[derive(Default)]
+pub struct Lowerer {
+    config: Config,
+    global_diags: Vec<Diagnostic>,
+    /// Diagnostics of the other statements, by statement index.
+    diags: Vec<(usize, Vec<Diagnostic>)>,
+    /// `vrrp_instance` statements, lowered at the end, with their statement index.
+    deferred: Vec<(usize, Node)>,
+    statements: usize,
+}
+
+impl Lowerer {
+    /// Lowers one complete top-level statement.
+    pub fn node(&mut self, node: Node) {
+        let index = self.statements;
+        self.statements += 1;
         let kw = node.name();
+        if kw == "global_defs" {
+            let mut cx = Cx {
+                diags: &mut self.global_diags,
+            };
+            global::global_defs(&mut cx, &node, &mut self.config.global);
+            return;
+        }
+        if global::TOP_LEVEL_GLOBALS.contains(&kw) {
+            let mut cx = Cx {
+                diags: &mut self.global_diags,
+            };
+            global::global_keyword(&mut cx, &node, &mut self.config.global);
+            return;
+        }
+        if kw == "vrrp_instance" {
+            self.deferred.push((index, node));
+            return;
+        }
+        let mut diags = Vec::new();
+        let mut cx = Cx { diags: &mut diags };
+        let config = &mut self.config;
+        let node = &node;
         match kw {
-            "global_defs" => {}
-            k if global::TOP_LEVEL_GLOBALS.contains(&k) => {}
             "vrrp_script" => {
                 if let Some(s) = vrrp::vrrp_script(&mut cx, node) {
                     config.vrrp_scripts.push(s);
-                }
-            }
-            "vrrp_instance" => {
-                if let Some((i, sync_if)) = vrrp::vrrp_instance(&mut cx, node, &config.global) {
-                    if let (Some(interface), None) = (sync_if, &config.global.lvs_sync_daemon) {
-                        config.global.lvs_sync_daemon = Some(LvsSyncDaemon {
-                            interface,
-                            span: i.span,
-                            instance: Some(i.name.clone()),
-                            sync_id: None,
-                            maxlen: None,
-                            port: None,
-                            ttl: None,
-                            group: None,
-                        });
-                    }
-                    config.vrrp_instances.push(i);
                 }
             }
             "vrrp_sync_group" => {
@@ -215,7 +236,7 @@ pub fn lower(nodes: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Config {
                 }
             }
             "virtual_server" => {
-                if let Some(v) = lvs::virtual_server(&mut cx, node, &config.global) {
+                if let Some(v) = lvs::virtual_server(&mut cx, node) {
                     config.virtual_servers.push(v);
                 }
             }
@@ -223,8 +244,47 @@ pub fn lower(nodes: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Config {
             k if UNSUPPORTED_TOP_LEVEL.contains(&k) => cx.unsupported(node),
             _ => cx.unknown(node, "the top level"),
         }
+        if !diags.is_empty() {
+            self.diags.push((index, diags));
+        }
     }
-    config
+
+    /// Lowers what waited for the whole file and returns the model; diagnostics are
+    /// appended to `diags`.
+    pub fn finish(mut self, diags: &mut Vec<Diagnostic>) -> Config {
+        for (index, owned) in std::mem::take(&mut self.deferred) {
+            let mut instance_diags = Vec::new();
+            let mut cx = Cx {
+                diags: &mut instance_diags,
+            };
+            let config = &mut self.config;
+            if let Some((i, sync_if)) = vrrp::vrrp_instance(&mut cx, &owned, &config.global) {
+                if let (Some(interface), None) = (sync_if, &config.global.lvs_sync_daemon) {
+                    config.global.lvs_sync_daemon = Some(LvsSyncDaemon {
+                        interface,
+                        span: i.span,
+                        instance: Some(i.name.clone()),
+                        sync_id: None,
+                        maxlen: None,
+                        port: None,
+                        ttl: None,
+                        group: None,
+                    });
+                }
+                config.vrrp_instances.push(i);
+            }
+            if !instance_diags.is_empty() {
+                self.diags.push((index, instance_diags));
+            }
+        }
+        // Stable: a statement's own diagnostics keep their order.
+        self.diags.sort_by_key(|(index, _)| *index);
+        diags.append(&mut self.global_diags);
+        for (_, mut d) in self.diags {
+            diags.append(&mut d);
+        }
+        self.config
+    }
 }
 
 /// Lowering context: where diagnostics go, and the small parsers every block uses.
