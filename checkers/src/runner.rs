@@ -143,26 +143,28 @@ impl Runner {
         let now = Instant::now();
         runner.reserve(servers.len());
         let mut initial = Vec::with_capacity(servers.len());
-        for server in servers {
-            initial.push(runner.add(server, now)?);
+        for server in &servers {
+            initial.push(runner.add(server.id, server, now)?);
         }
         runner.initial = initial;
         Ok(runner)
     }
 
-    /// Starts checking `server` (replacing checkers already running under its id); returns
-    /// its state before any check ran (up unless a checker has alpha). `now` is the current
+    /// Starts checking `server` under `id` (its own `id` field is not used; checkers already
+    /// running under `id` are replaced); returns its state before any check ran (up unless
+    /// a checker has alpha). `now` is the current
     /// time, read once by a caller adding many servers at once: a clock read per server
     /// costs a system call where the clock has no vDSO (10,000 of them at a UML start-up).
     /// Either every checker of the server starts or none does.
     pub fn add(
         &mut self,
-        server: RealServerChecks,
+        id: RealServerId,
+        server: &RealServerChecks,
         now: Instant,
     ) -> Result<InitialState, RunnerError> {
-        let verdict = ServerVerdict::for_server(&server);
+        let verdict = ServerVerdict::for_server(server);
         let initial = InitialState {
-            server: server.id,
+            server: id,
             up: verdict.is_up(),
             weight: verdict.weight(),
         };
@@ -176,10 +178,10 @@ impl Runner {
                     continue;
                 }
             }
-            let ready = prepare(server.id, index, checker, &mut self.tls_configs)?;
+            let ready = prepare(id, index, checker, &mut self.tls_configs)?;
             prepared.push((index, checker.schedule.clone(), ready));
         }
-        self.remove(server.id);
+        self.remove(id);
         let verdict = Arc::new(Mutex::new(verdict));
         let since_epoch = now.saturating_duration_since(self.epoch);
         let tasks = prepared
@@ -187,7 +189,7 @@ impl Runner {
             .map(|(index, schedule, ready)| {
                 let task = CheckerTask {
                     epoch: self.epoch,
-                    server: server.id,
+                    server: id,
                     index,
                     schedule,
                     prepared: ready,
@@ -198,7 +200,7 @@ impl Runner {
                 tokio::spawn(task.run(since_epoch)).abort_handle()
             })
             .collect();
-        self.servers.insert(server.id, tasks);
+        self.servers.insert(id, tasks);
         Ok(initial)
     }
 

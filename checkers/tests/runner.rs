@@ -197,8 +197,9 @@ async fn servers_are_added_and_removed_one_by_one() {
     for id in [1, 2] {
         let initial = runner
             .add(
-                RealServerChecks {
-                    id,
+                id,
+                &RealServerChecks {
+                    id: 0,
                     weight: 3,
                     checkers: vec![tcp(true)],
                 },
@@ -230,7 +231,8 @@ async fn servers_are_added_and_removed_one_by_one() {
     }
     let error = runner
         .add(
-            RealServerChecks {
+            7,
+            &RealServerChecks {
                 id: 7,
                 weight: 1,
                 checkers: vec![tcp(false), broken],

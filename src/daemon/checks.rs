@@ -35,15 +35,14 @@ impl CheckerPool {
     pub fn start(
         &mut self,
         key: RealServerKey,
-        mut checks: RealServerChecks,
+        checks: &RealServerChecks,
         now: Instant,
     ) -> Result<(), RunnerError> {
         self.stop(&key);
         // A fresh id per start: late transitions of a stopped checker are ignored.
         let id = self.next_id;
         self.next_id += 1;
-        checks.id = id;
-        self.runner.add(checks, now)?;
+        self.runner.add(id, checks, now)?;
         self.keys.insert(id, key.clone());
         self.ids.insert(key, id);
         Ok(())

@@ -33,7 +33,7 @@ impl Kernel for IpvsKernel {
             let mut text = e.to_string();
             for (i, err) in &e.failures {
                 let op = ops.get(*i).map(|o| o.to_string()).unwrap_or_default();
-                text.push_str(&format!("\n  {op}: {err}"));
+                text.push_str(&failure_line(&op, &err.to_string()));
             }
             text
         })
@@ -47,10 +47,44 @@ impl Kernel for IpvsKernel {
     }
 }
 
+/// One line per refused operation; most errors already name their operation,
+/// which is then not repeated.
+fn failure_line(op: &str, error: &str) -> String {
+    if op.is_empty() || error.starts_with(op) {
+        format!("\n  {error}")
+    } else {
+        format!("\n  {op}: {error}")
+    }
+}
+
 /// Connects to the kernel's IPVS (needs the ip_vs module and CAP_NET_ADMIN).
 pub async fn connect() -> Result<IpvsKernel, String> {
     IpvsClient::connect()
         .await
         .map(IpvsKernel)
         .map_err(|e| format!("connecting to IPVS: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_line;
+
+    #[test]
+    fn a_refused_operation_is_named_once() {
+        let op = "add real server 10.2.0.1:80 to TCP 10.1.0.1:80";
+        assert_eq!(
+            failure_line(
+                op,
+                &format!("{op}: the kernel rejected the request as invalid (EINVAL)")
+            ),
+            format!("\n  {op}: the kernel rejected the request as invalid (EINVAL)")
+        );
+        assert_eq!(
+            failure_line(
+                "add service TCP 10.1.0.1:80",
+                "service TCP 10.1.0.1:80 already exists"
+            ),
+            "\n  add service TCP 10.1.0.1:80: service TCP 10.1.0.1:80 already exists"
+        );
+    }
 }

@@ -198,7 +198,7 @@ impl<K: Kernel> Daemon<K> {
             match action {
                 Action::StartChecks { key, checks } => {
                     let weight = checks.weight;
-                    if let Err(e) = self.pool.start(key.clone(), checks, now) {
+                    if let Err(e) = self.pool.start(key.clone(), &checks, now) {
                         tracing::error!("{key}: cannot start its checkers: {e}");
                         let more = self.director.on_transition(
                             &key,

@@ -83,7 +83,9 @@ pub struct RealServerSpec {
     pub inhibit_on_failure: bool,
     pub notify_up: Option<ScriptCommand>,
     pub notify_down: Option<ScriptCommand>,
-    pub checks: checkers::RealServerChecks,
+    /// Shared with the start action and kept by the director: cloned per real
+    /// server at start-up otherwise (10,000 copies).
+    pub checks: std::sync::Arc<checkers::RealServerChecks>,
 }
 
 impl RealServerSpec {
@@ -167,7 +169,7 @@ fn virtual_server(config: &Config, vs: &VirtualServer) -> Result<VirtualServerSp
             inhibit_on_failure: rs.inhibit_on_failure,
             notify_up: rs.notify_up.clone(),
             notify_down: rs.notify_down.clone(),
-            checks,
+            checks: std::sync::Arc::new(checks),
         });
     }
     let sorry_server = vs.sorry_server.as_ref().map(|s| {

@@ -26,7 +26,7 @@ pub enum Action {
     /// Start checking this real server (its checks carry no id yet).
     StartChecks {
         key: RealServerKey,
-        checks: checkers::RealServerChecks,
+        checks: Arc<checkers::RealServerChecks>,
     },
     /// Stop checking this real server.
     StopChecks { key: RealServerKey },
@@ -155,7 +155,7 @@ impl Director {
         for action in &mut actions {
             if let Action::StartChecks { key, checks } = action {
                 if let Some(up) = adopted.get(key) {
-                    for c in &mut checks.checkers {
+                    for c in &mut Arc::make_mut(checks).checkers {
                         c.schedule.alpha = !*up;
                     }
                 }
