@@ -2,20 +2,22 @@
 //! sleeps until its check is due, performs it, feeds the result to its real server's pure
 //! verdict and sends any transition on the channel. One runner serves a whole pool: real
 //! servers are added and removed one by one (a reload), sharing the runner's epoch, its
-//! punctuality statistics and its TLS configurations. Dropping the runner stops every task.
+//! punctuality statistics and its TLS configurations. A checker's task is spawned by the
+//! runner's starter task when its first check is due (see `Checkers`). Dropping the runner
+//! stops every task.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::config::{
-    CheckSchedule, CheckSpec, Checker, RealServerChecks, RealServerId, TlsOptions,
-};
+use crate::config::{CheckSpec, Checker, RealServerChecks, RealServerId, TlsOptions};
 use crate::http::HttpChecker;
 use crate::misc::{MiscChecker, ScriptError};
 use crate::schedule::{first_due, lateness, next_due};
@@ -115,21 +117,134 @@ pub struct Runner {
     transitions: UnboundedSender<ServerTransition>,
     /// One rustls configuration per distinct set of TLS options, shared by every SSL_GET.
     tls_configs: HashMap<TlsOptions, Arc<rustls::ClientConfig>>,
-    /// The checker tasks of each real server.
-    servers: HashMap<RealServerId, Vec<AbortHandle>>,
+    /// Running and waiting checkers, shared with the starter task.
+    shared: Arc<Mutex<Checkers>>,
+    /// Wakes the starter when a checker is due earlier than it planned to wake.
+    wake_starter: Arc<Notify>,
+    starter: AbortHandle,
     /// Initial states of the servers given to `start`.
     initial: Vec<InitialState>,
+}
+
+/// The checkers of the pool. A checker's task is spawned only when its first check is
+/// due (`warmup` spreads first checks over a delay_loop): until then it waits here as a
+/// small entry, so adding 10,000 real servers allocates no tasks and leaves the process
+/// idle at once (at a start-up that is when the table is being programmed and read).
+#[derive(Default)]
+struct Checkers {
+    servers: HashMap<RealServerId, ServerTasks>,
+    waiting: BinaryHeap<Reverse<Waiting>>,
+    /// When the starter will wake next (`None`: when told to).
+    starter_wakes_at: Option<Duration>,
+    added: u64,
+    next_order: u64,
+}
+
+struct ServerTasks {
+    /// Which `add` of this id the tasks belong to: a waiting checker of an earlier
+    /// generation (its server was removed or replaced) is dropped, not started.
+    generation: u64,
+    tasks: Vec<AbortHandle>,
+}
+
+/// A checker waiting for its first check.
+struct Waiting {
+    due: Duration,
+    /// Tie-break: first added, first started.
+    order: u64,
+    server: RealServerId,
+    generation: u64,
+    task: CheckerTask,
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.order) == (other.due, other.order)
+    }
+}
+impl Eq for Waiting {}
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Waiting {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.order).cmp(&(other.due, other.order))
+    }
+}
+
+impl Checkers {
+    /// Spawns every waiting checker due by `now`; returns when the next one is due.
+    fn start_due(&mut self, now: Duration) -> Option<Duration> {
+        while let Some(Reverse(next)) = self.waiting.peek() {
+            if next.due > now {
+                self.starter_wakes_at = Some(next.due);
+                return Some(next.due);
+            }
+            let Some(Reverse(w)) = self.waiting.pop() else {
+                break;
+            };
+            if let Some(entry) = self.servers.get_mut(&w.server) {
+                if entry.generation == w.generation {
+                    entry
+                        .tasks
+                        .push(tokio::spawn(w.task.run(w.due)).abort_handle());
+                }
+            }
+        }
+        // Shrink after a start-up burst: the heap held every checker once.
+        self.waiting.shrink_to_fit();
+        self.starter_wakes_at = None;
+        None
+    }
+
+    fn remove(&mut self, server: RealServerId) -> bool {
+        match self.servers.remove(&server) {
+            Some(entry) => {
+                entry.tasks.iter().for_each(AbortHandle::abort);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Starts waiting checkers when they are due (one task for the whole pool).
+async fn starter(epoch: Instant, shared: Arc<Mutex<Checkers>>, wake: Arc<Notify>) {
+    loop {
+        let now = epoch.elapsed();
+        let Ok(next) = shared.lock().map(|mut c| c.start_due(now)) else {
+            return; // poisoned: a panic elsewhere
+        };
+        match next {
+            Some(due) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(epoch + due) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
 }
 
 impl Runner {
     /// An empty runner; real servers are added with `add`. Needs a tokio runtime.
     pub fn new(transitions: UnboundedSender<ServerTransition>) -> Runner {
+        let epoch = Instant::now();
+        let shared = Arc::new(Mutex::new(Checkers::default()));
+        let wake_starter = Arc::new(Notify::new());
+        let starter =
+            tokio::spawn(starter(epoch, shared.clone(), wake_starter.clone())).abort_handle();
         Runner {
-            epoch: Instant::now(),
+            epoch,
             stats: Arc::new(RunnerStats::default()),
             transitions,
             tls_configs: HashMap::new(),
-            servers: HashMap::new(),
+            shared,
+            wake_starter,
+            starter,
             initial: Vec::new(),
         }
     }
@@ -152,10 +267,10 @@ impl Runner {
 
     /// Starts checking `server` under `id` (its own `id` field is not used; checkers already
     /// running under `id` are replaced); returns its state before any check ran (up unless
-    /// a checker has alpha). `now` is the current
-    /// time, read once by a caller adding many servers at once: a clock read per server
-    /// costs a system call where the clock has no vDSO (10,000 of them at a UML start-up).
-    /// Either every checker of the server starts or none does.
+    /// a checker has alpha). `now` is the current time, read once by a caller adding many
+    /// servers at once: a clock read per server costs a system call where the clock has no
+    /// vDSO (10,000 of them at a UML start-up). Either every checker of the server starts
+    /// or none does.
     pub fn add(
         &mut self,
         id: RealServerId,
@@ -181,52 +296,76 @@ impl Runner {
             let ready = prepare(id, index, checker, &mut self.tls_configs)?;
             prepared.push((index, checker.schedule.clone(), ready));
         }
-        self.remove(id);
         let verdict = Arc::new(Mutex::new(verdict));
         let since_epoch = now.saturating_duration_since(self.epoch);
-        let tasks = prepared
-            .into_iter()
-            .map(|(index, schedule, ready)| {
-                let task = CheckerTask {
-                    epoch: self.epoch,
-                    server: id,
-                    index,
-                    schedule,
-                    prepared: ready,
-                    verdict: verdict.clone(),
-                    transitions: self.transitions.clone(),
-                    stats: self.stats.clone(),
-                };
-                tokio::spawn(task.run(since_epoch)).abort_handle()
-            })
-            .collect();
-        self.servers.insert(id, tasks);
+        // A poisoned lock means a panic elsewhere; nothing is started then.
+        let Ok(mut checkers) = self.shared.lock() else {
+            return Ok(initial);
+        };
+        checkers.remove(id);
+        checkers.added += 1;
+        let generation = checkers.added;
+        checkers.servers.insert(
+            id,
+            ServerTasks {
+                generation,
+                tasks: Vec::with_capacity(prepared.len()),
+            },
+        );
+        let mut wake = false;
+        for (index, schedule, ready) in prepared {
+            let due = first_due(since_epoch, &schedule, rand::random::<f64>());
+            let task = CheckerTask {
+                epoch: self.epoch,
+                server: id,
+                index,
+                prepared: ready,
+                verdict: verdict.clone(),
+                transitions: self.transitions.clone(),
+                stats: self.stats.clone(),
+            };
+            let order = checkers.next_order;
+            checkers.next_order += 1;
+            if checkers.starter_wakes_at.is_none_or(|at| due < at) {
+                // The starter re-reads the heap when woken; until then it sleeps.
+                checkers.starter_wakes_at = Some(due);
+                wake = true;
+            }
+            checkers.waiting.push(Reverse(Waiting {
+                due,
+                order,
+                server: id,
+                generation,
+                task,
+            }));
+        }
+        drop(checkers);
+        if wake {
+            self.wake_starter.notify_one();
+        }
         Ok(initial)
     }
 
     /// Stops the checkers of `server`; `false` if none ran.
     pub fn remove(&mut self, server: RealServerId) -> bool {
-        match self.servers.remove(&server) {
-            Some(tasks) => {
-                tasks.iter().for_each(AbortHandle::abort);
-                true
-            }
-            None => false,
-        }
+        self.shared.lock().is_ok_and(|mut c| c.remove(server))
     }
 
     /// Makes room for `additional` more real servers at once.
     pub fn reserve(&mut self, additional: usize) {
-        self.servers.reserve(additional);
+        if let Ok(mut c) = self.shared.lock() {
+            c.servers.reserve(additional);
+            c.waiting.reserve(additional);
+        }
     }
 
     /// Number of real servers being checked.
     pub fn len(&self) -> usize {
-        self.servers.len()
+        self.shared.lock().map_or(0, |c| c.servers.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.servers.is_empty()
+        self.len() == 0
     }
 
     pub fn initial_states(&self) -> &[InitialState] {
@@ -239,8 +378,12 @@ impl Runner {
 
     /// Stops every checker (also done on drop).
     pub fn stop(&mut self) {
-        for (_, tasks) in self.servers.drain() {
-            tasks.iter().for_each(AbortHandle::abort);
+        self.starter.abort();
+        if let Ok(mut c) = self.shared.lock() {
+            for (_, entry) in c.servers.drain() {
+                entry.tasks.iter().for_each(AbortHandle::abort);
+            }
+            c.waiting.clear();
         }
     }
 }
@@ -297,7 +440,6 @@ struct CheckerTask {
     epoch: Instant,
     server: RealServerId,
     index: usize,
-    schedule: CheckSchedule,
     prepared: Prepared,
     verdict: Arc<Mutex<ServerVerdict>>,
     transitions: UnboundedSender<ServerTransition>,
@@ -305,17 +447,17 @@ struct CheckerTask {
 }
 
 impl CheckerTask {
-    /// Checks until aborted; `now` is the time since the epoch when the task was added.
+    /// Checks until aborted, the first check due at `first_due` (since the epoch).
     /// (An `async` block rather than an `async fn`, and fields used in place: the future then
     /// holds the task once, not twice, which matters with 10,000 tasks at start-up.)
     // Not an `async fn` on purpose (see above): clippy's suggestion would double the size.
     #[allow(clippy::manual_async_fn)]
-    fn run(self, now: Duration) -> impl std::future::Future<Output = ()> + Send {
-        async move { self.checks_from(now).await }
+    fn run(self, first_due: Duration) -> impl std::future::Future<Output = ()> + Send {
+        async move { self.checks_from(first_due).await }
     }
 
-    async fn checks_from(&self, now: Duration) {
-        let mut due = first_due(now, &self.schedule, rand::random::<f64>());
+    async fn checks_from(&self, first_due: Duration) {
+        let mut due = first_due;
         loop {
             tokio::time::sleep_until(self.epoch + due).await;
             let started = self.epoch.elapsed();
@@ -363,6 +505,83 @@ mod tests {
     use super::*;
     use crate::config::{Connection, RealServerChecks, TcpCheck};
 
+    fn tcp_task(server: RealServerId) -> CheckerTask {
+        let (transitions, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let checks = RealServerChecks {
+            id: server,
+            weight: 1,
+            checkers: vec![],
+        };
+        CheckerTask {
+            epoch: Instant::now(),
+            server,
+            index: 0,
+            prepared: Prepared::Tcp(TcpCheck {
+                connection: Connection::new(([127, 0, 0, 1], 1).into()),
+            }),
+            verdict: Arc::new(Mutex::new(ServerVerdict::for_server(&checks))),
+            transitions,
+            stats: Arc::default(),
+        }
+    }
+
+    fn waiting(due_ms: u64, order: u64, server: RealServerId, generation: u64) -> Reverse<Waiting> {
+        Reverse(Waiting {
+            due: Duration::from_millis(due_ms),
+            order,
+            server,
+            generation,
+            task: tcp_task(server),
+        })
+    }
+
+    fn entry(generation: u64) -> ServerTasks {
+        ServerTasks {
+            generation,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Checkers start when due, earliest first; a server removed or replaced before its
+    /// first check never starts the old checker.
+    #[tokio::test]
+    async fn waiting_checkers_start_when_due_unless_their_server_went_away() {
+        let mut c = Checkers::default();
+        c.servers.insert(1, entry(1));
+        c.servers.insert(2, entry(2));
+        c.servers.insert(3, entry(4)); // re-added: generation 3 is stale
+        c.waiting.push(waiting(5000, 0, 1, 1));
+        c.waiting.push(waiting(1000, 1, 2, 2));
+        c.waiting.push(waiting(2000, 2, 3, 3));
+        c.waiting.push(waiting(3000, 3, 3, 4));
+
+        assert_eq!(
+            c.start_due(Duration::from_millis(500)),
+            Some(Duration::from_millis(1000))
+        );
+        assert!(c.servers.values().all(|e| e.tasks.is_empty()));
+
+        assert_eq!(
+            c.start_due(Duration::from_millis(1000)),
+            Some(Duration::from_millis(2000))
+        );
+        assert_eq!(c.servers[&2].tasks.len(), 1);
+
+        assert!(c.remove(1));
+        assert!(!c.remove(1));
+        assert_eq!(c.start_due(Duration::from_secs(10)), None);
+        assert_eq!(
+            c.servers[&3].tasks.len(),
+            1,
+            "only the current generation started"
+        );
+        assert!(c.waiting.is_empty());
+        assert_eq!(c.starter_wakes_at, None);
+        for e in c.servers.values() {
+            e.tasks.iter().for_each(AbortHandle::abort);
+        }
+    }
+
     /// A start-up allocates one task per checker (10,000 and more): keep each small. The
     /// future of a TCP_CHECK task was 744 bytes before the task stopped holding itself twice
     /// and the larger checkers were boxed.
@@ -378,13 +597,6 @@ mod tests {
             epoch: Instant::now(),
             server: 1,
             index: 0,
-            schedule: CheckSchedule {
-                delay_loop: Duration::from_secs(1),
-                retry: 1,
-                delay_before_retry: Duration::from_secs(1),
-                warmup: None,
-                alpha: false,
-            },
             prepared: Prepared::Tcp(TcpCheck {
                 connection: Connection::new(([127, 0, 0, 1], 1).into()),
             }),
