@@ -98,7 +98,7 @@ fn main() {
                 id: i as u64,
                 weight: 1,
                 checkers: vec![Checker {
-                    spec: CheckSpec::Http(HttpCheck {
+                    spec: CheckSpec::Http(Box::new(HttpCheck {
                         urls: vec![UrlCheck {
                             path: "/health".into(),
                             digest: None,
@@ -113,7 +113,7 @@ fn main() {
                         tls: None,
                         fast_recovery: false,
                         max_body_bytes: checkers::DEFAULT_MAX_BODY_BYTES,
-                    }),
+                    })),
                     schedule: CheckSchedule {
                         delay_loop: Duration::from_secs(1),
                         ..CheckSchedule::keepalived_default(CheckKind::Http)

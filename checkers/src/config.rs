@@ -201,8 +201,9 @@ pub struct PingCheck {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckSpec {
     Tcp(TcpCheck),
-    Http(HttpCheck),
-    Misc(MiscCheck),
+    // Boxed: a pool of 10,000 TCP_CHECKs would otherwise carry an HTTP check's room each.
+    Http(Box<HttpCheck>),
+    Misc(Box<MiscCheck>),
     Ping(PingCheck),
 }
 

@@ -405,7 +405,7 @@ fn prepare(
         CheckSpec::Ping(c) => Prepared::Ping(c.clone()),
         CheckSpec::Misc(c) => Prepared::Misc(
             Box::new(
-                MiscChecker::new(c.clone()).map_err(|source| RunnerError::Misc {
+                MiscChecker::new((**c).clone()).map_err(|source| RunnerError::Misc {
                     server,
                     checker: index,
                     source,
@@ -430,7 +430,10 @@ fn prepare(
                     }
                 }),
             };
-            Prepared::Http(Box::new(HttpChecker::with_tls_config(c.clone(), config)))
+            Prepared::Http(Box::new(HttpChecker::with_tls_config(
+                (**c).clone(),
+                config,
+            )))
         }
     })
 }

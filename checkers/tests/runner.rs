@@ -28,7 +28,7 @@ fn http(target: SocketAddr, path: &str, alpha: bool) -> Checker {
     let mut connection = Connection::new(target);
     connection.connect_timeout = Duration::from_secs(2);
     Checker {
-        spec: CheckSpec::Http(HttpCheck {
+        spec: CheckSpec::Http(Box::new(HttpCheck {
             urls: vec![UrlCheck {
                 path: path.into(),
                 digest: None,
@@ -43,7 +43,7 @@ fn http(target: SocketAddr, path: &str, alpha: bool) -> Checker {
             tls: None,
             fast_recovery: false,
             max_body_bytes: 1 << 20,
-        }),
+        })),
         schedule: schedule(CheckKind::Http, alpha),
     }
 }
@@ -89,13 +89,13 @@ async fn transitions_with_reasons() {
                     schedule: schedule(CheckKind::Tcp, false),
                 },
                 Checker {
-                    spec: CheckSpec::Misc(MiscCheck {
+                    spec: CheckSpec::Misc(Box::new(MiscCheck {
                         misc_path: "/bin/sh -c 'exit 12'".into(),
                         misc_timeout: None,
                         misc_dynamic: true,
                         user: None,
                         script_security: false,
-                    }),
+                    })),
                     schedule: schedule(CheckKind::Misc, false),
                 },
             ],

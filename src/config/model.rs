@@ -1201,8 +1201,9 @@ pub struct RealServer {
     pub weight: Weight,
     /// Effective forwarding method (the virtual server's unless overridden).
     pub method: ForwardingMethod,
-    pub notify_up: Option<ScriptCommand>,
-    pub notify_down: Option<ScriptCommand>,
+    // Boxed: rare, and 10,000 real servers would carry the room inline.
+    pub notify_up: Option<Box<ScriptCommand>>,
+    pub notify_down: Option<Box<ScriptCommand>>,
     pub uthreshold: Option<u32>,
     pub lthreshold: Option<u32>,
     pub smtp_alert: Option<bool>,

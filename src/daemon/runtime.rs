@@ -22,7 +22,7 @@ use super::{failed, sd_notify, sync_daemon, Options};
 use crate::config::model::LvsSyncDaemon;
 use crate::config::{self, ConfigOptions};
 use crate::director::plan::{plan, scoped};
-use crate::director::{translate, Action, Director, DirectorSpec};
+use crate::director::{translate_owned, Action, Director, DirectorSpec};
 use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
@@ -45,16 +45,19 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
-    let director = translate(&loaded.config).map_err(|e| e.to_string())?;
     let vrrp = crate::vrrp::translate::translate(&loaded.config).map_err(|e| e.to_string())?;
+    let sync = loaded.config.global.lvs_sync_daemon.clone();
+    let script_user = loaded.config.global.script_user.as_ref().map(|r| RunAs {
+        user: r.user.clone(),
+        group: r.group.clone(),
+    });
+    // Last, consuming the model (its memory is reused as the spec grows).
+    let director = translate_owned(loaded.config).map_err(|e| e.to_string())?;
     Ok(LoadedConfig {
         director,
         vrrp,
-        sync: loaded.config.global.lvs_sync_daemon.clone(),
-        script_user: loaded.config.global.script_user.as_ref().map(|r| RunAs {
-            user: r.user.clone(),
-            group: r.group.clone(),
-        }),
+        sync,
+        script_user,
     })
 }
 

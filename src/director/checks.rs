@@ -40,7 +40,7 @@ pub fn real_server_checks(
                     },
                     verify_ca_file: None,
                 });
-                CheckSpec::Http(HttpCheck {
+                CheckSpec::Http(Box::new(HttpCheck {
                     urls: h.urls.iter().map(url).collect(),
                     virtualhost: h
                         .virtualhost
@@ -56,9 +56,9 @@ pub fn real_server_checks(
                     tls,
                     fast_recovery: h.fast_recovery,
                     max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-                })
+                }))
             }
-            Checker::Misc(m) => CheckSpec::Misc(MiscCheck {
+            Checker::Misc(m) => CheckSpec::Misc(Box::new(MiscCheck {
                 misc_path: m.misc_path.command.clone(),
                 misc_timeout: m.misc_timeout,
                 misc_dynamic: m.misc_dynamic,
@@ -75,7 +75,7 @@ pub fn real_server_checks(
                             .map(|r| (r.user.clone(), r.group.clone()))
                     }),
                 script_security: config.global.enable_script_security,
-            }),
+            })),
         };
         let kind: CheckKind = spec.kind();
         let mut schedule = CheckSchedule::keepalived_default(kind);

@@ -8,5 +8,5 @@ pub mod plan;
 pub mod spec;
 pub mod state;
 
-pub use spec::{translate, DirectorSpec, RealServerKey, SpecError};
+pub use spec::{translate, translate_owned, DirectorSpec, RealServerKey, SpecError};
 pub use state::{Action, Director, DRAIN_BOUND};

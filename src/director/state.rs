@@ -247,7 +247,7 @@ impl Director {
             let script = if up { notify_up } else { notify_down };
             if let Some(script) = script {
                 actions.push(Action::RunScript {
-                    script,
+                    script: *script,
                     why: format!("{key} {}", if up { "up" } else { "down" }),
                 });
             }

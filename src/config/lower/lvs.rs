@@ -561,8 +561,8 @@ fn real_server(
                     rs.method = m
                 }
             }
-            "notify_up" => rs.notify_up = cx.script(n),
-            "notify_down" => rs.notify_down = cx.script(n),
+            "notify_up" => rs.notify_up = cx.script(n).map(Box::new),
+            "notify_down" => rs.notify_down = cx.script(n).map(Box::new),
             "uthreshold" => rs.uthreshold = cx.u32(n),
             "lthreshold" => rs.lthreshold = cx.u32(n),
             "smtp_alert" => rs.smtp_alert = Some(cx.flag(n)),
