@@ -179,17 +179,34 @@ pub fn execute(args: RunArgs) -> ExitCode {
 }
 
 /// Every checker holds a socket while it runs, so a pool of thousands of
-/// real servers outgrows the usual soft limit of 1024 open files; running
-/// out would make checks fail and take healthy servers out. Raise the soft
-/// limit to the hard one, as far as the system allows.
+/// real servers outgrows the usual limits of 1024 (soft) or 4096 (hard) open
+/// files; running out would make checks fail and take healthy servers out.
+/// Raise the limit to at least [`OPEN_FILES_WANTED`] where the process may
+/// (root, as keepalived raises its own), else the soft limit to the hard one.
 fn raise_open_files_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!("cannot read the open files limit: {e}");
+            return;
+        }
+    };
+    let wanted = hard.max(OPEN_FILES_WANTED);
+    if soft >= wanted {
+        return;
+    }
+    if setrlimit(Resource::RLIMIT_NOFILE, wanted, wanted).is_ok() {
+        tracing::debug!("open files limit raised from {soft}/{hard} to {wanted}");
+        return;
+    }
+    if soft < hard {
+        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
             Ok(()) => tracing::debug!("open files limit raised from {soft} to {hard}"),
             Err(e) => tracing::warn!("cannot raise the open files limit from {soft}: {e}"),
-        },
-        Ok(_) => {}
-        Err(e) => tracing::warn!("cannot read the open files limit: {e}"),
+        }
     }
 }
+
+/// Open files `lvsd run` asks for (the systemd unit's LimitNOFILE too).
+const OPEN_FILES_WANTED: u64 = 65536;
