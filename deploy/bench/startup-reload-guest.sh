@@ -169,6 +169,7 @@ bench() {
             [ -z "$nofile" ] || set -- prlimit --nofile="$nofile:$nofile" "$@"
             ;;
     esac
+    log "$name round $round: before start: $(ip netns exec "$dir" ss -tan state time-wait | wc -l) TIME-WAIT sockets, $(ip netns exec "$dir" ss -tan | wc -l) TCP sockets"
     t0=$(now)
     setsid ip netns exec "$dir" "$@" >"$work/$name.log" 2>&1 &
     echo $! >"$work/director.pid"
