@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::config::{Connection, TcpCheck};
@@ -80,29 +80,7 @@ pub async fn connect_by(
     deadline: tokio::time::Instant,
 ) -> Result<TcpStream, ConnectError> {
     let target = connection.target();
-    let other = |source| ConnectError::Other { target, source };
-    let socket = if target.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(|source| socket_error(target, source))?;
-    if connection.bindto.is_some() || connection.bind_port.is_some() {
-        let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
-            std::net::Ipv4Addr::UNSPECIFIED.into()
-        } else {
-            std::net::Ipv6Addr::UNSPECIFIED.into()
-        });
-        let bind = SocketAddr::new(ip, connection.bind_port.unwrap_or(0));
-        socket
-            .bind(bind)
-            .map_err(|source| ConnectError::Bind { bind, source })?;
-    }
-    if connection.fwmark != 0 {
-        SockRef::from(&socket)
-            .set_mark(connection.fwmark)
-            .map_err(other)?;
-    }
+    let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(open_socket(connection)?));
     match tokio::time::timeout_at(deadline, socket.connect(target)).await {
         Err(_) => Err(ConnectError::Timeout {
             target,
@@ -116,18 +94,10 @@ pub async fn connect_by(
     }
 }
 
-/// Like `connect`, but does not ask the socket whether the connection succeeded: it returns
-/// once the socket is writable, and the first write reports a failed connection (refused,
-/// unreachable) with the connect error itself. For a check that writes at once (HTTP_GET)
-/// this saves the SO_ERROR query per check, one system call of about ten, which matters with
-/// thousands of checks a second. The connect must complete by `deadline` (the caller knows
-/// when the check started, which spares a clock read too).
-pub async fn connect_unconfirmed(
-    connection: &Connection,
-    deadline: tokio::time::Instant,
-) -> Result<TcpStream, ConnectError> {
+/// A non-blocking TCP socket for `connection`'s target, bound to its source address
+/// (`bindto`, `bind_port`) and marked (`fwmark`) as the check describes.
+fn open_socket(connection: &Connection) -> Result<Socket, ConnectError> {
     let target = connection.target();
-    let other = |source| ConnectError::Other { target, source };
     let socket = Socket::new(
         Domain::for_address(target),
         Type::STREAM.nonblocking(),
@@ -146,8 +116,26 @@ pub async fn connect_unconfirmed(
             .map_err(|source| ConnectError::Bind { bind, source })?;
     }
     if connection.fwmark != 0 {
-        socket.set_mark(connection.fwmark).map_err(other)?;
+        socket
+            .set_mark(connection.fwmark)
+            .map_err(|source| ConnectError::Other { target, source })?;
     }
+    Ok(socket)
+}
+
+/// Like `connect`, but does not ask the socket whether the connection succeeded: it returns
+/// once the socket is writable, and the first write reports a failed connection (refused,
+/// unreachable) with the connect error itself. For a check that writes at once (HTTP_GET)
+/// this saves the SO_ERROR query per check, one system call of about ten, which matters with
+/// thousands of checks a second. The connect must complete by `deadline` (the caller knows
+/// when the check started, which spares a clock read too).
+pub async fn connect_unconfirmed(
+    connection: &Connection,
+    deadline: tokio::time::Instant,
+) -> Result<TcpStream, ConnectError> {
+    let target = connection.target();
+    let other = |source| ConnectError::Other { target, source };
+    let socket = open_socket(connection)?;
     match socket.connect(&target.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
