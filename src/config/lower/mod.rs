@@ -145,15 +145,6 @@ pub fn unsupported_keywords() -> Vec<&'static str> {
     all
 }
 
-/// Lowers the top-level statements of a whole tree (see [`Lowerer`]).
-pub fn lower(nodes: Vec<Node>, diags: &mut Vec<Diagnostic>) -> Config {
-    let mut lowerer = Lowerer::default();
-    for node in nodes {
-        lowerer.node(node);
-    }
-    lowerer.finish(diags)
-}
-
 /// Lowers top-level statements one by one as the reader completes them, so the tree of a
 /// large configuration never exists whole: each statement's subtree is freed once lowered
 /// and the next one reuses its memory (at a 10,000-real-server start-up, page faults are
