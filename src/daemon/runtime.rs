@@ -21,7 +21,7 @@ use super::status::{self, Status};
 use super::{failed, sd_notify, sync_daemon, Options};
 use crate::config::model::LvsSyncDaemon;
 use crate::config::{self, ConfigOptions};
-use crate::director::plan::{plan, scoped};
+use crate::director::plan::{plan, removal, scoped};
 use crate::director::{translate_owned, Action, Director, DirectorSpec};
 use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
@@ -543,7 +543,10 @@ impl<K: Kernel> Daemon<K> {
         let Some(kernel) = self.read_kernel().await else {
             return;
         };
-        let ops = plan(&Table::default(), &scoped(&kernel, &self.scope()));
+        let ops = removal(
+            &scoped(&kernel, &self.scope()),
+            &self.director.configured_services(),
+        );
         for op in &ops {
             tracing::info!("IPVS: {op}");
         }

@@ -346,6 +346,15 @@ impl Director {
         table
     }
 
+    /// The IPVS services this director programs, in configured order.
+    pub fn configured_services(&self) -> Vec<ServiceKey> {
+        self.spec
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| vs.services.iter().map(|s| s.key))
+            .collect()
+    }
+
     /// Every IPVS service this director programs (with draining ones).
     pub fn owned_services(&self) -> BTreeSet<ServiceKey> {
         self.spec

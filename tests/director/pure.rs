@@ -9,7 +9,7 @@ use std::time::Duration;
 use ipvs::model::{Forward, Protocol, Scheduler, ServiceKey, Table};
 use ipvs::ops::Op;
 use lvsd::config::{load_str, ConfigOptions};
-use lvsd::director::plan::{plan, scoped};
+use lvsd::director::plan::{plan, removal, scoped};
 use lvsd::director::{translate, Action, Director, DirectorSpec, RealServerKey, DRAIN_BOUND};
 
 fn spec(text: &str) -> DirectorSpec {
@@ -429,6 +429,41 @@ fn restart_with_the_same_config_plans_zero_operations() {
     // From an empty kernel: one service, two real servers.
     let ops = plan(&d.desired(), &Table::default());
     assert_eq!(ops.len(), 3, "{ops:?}");
+}
+
+#[test]
+fn shutdown_removes_services_last_configured_first() {
+    let (d, _) = Director::new(spec(
+        "virtual_server 192.0.2.1 80 { protocol TCP\n real_server 10.0.0.1 80 { } }\n\
+         virtual_server 192.0.2.2 80 { protocol TCP\n real_server 10.0.0.1 80 { } }\n\
+         virtual_server 192.0.2.3 80 { protocol TCP\n real_server 10.0.0.1 80 { } }\n",
+    ));
+    assert_eq!(
+        d.configured_services(),
+        vec![
+            tcp("192.0.2.1", 80),
+            tcp("192.0.2.2", 80),
+            tcp("192.0.2.3", 80)
+        ]
+    );
+    // The kernel lists services in its own (hash) order; a service the
+    // director owned before a reload is unknown to the configured order.
+    let mut kernel = as_kernel_lists_it(&d.desired());
+    kernel.services.reverse();
+    kernel.services.rotate_left(1);
+    let old = ipvs::model::Service::new(tcp("192.0.2.9", 80), Scheduler::Wlc);
+    kernel.services.insert(1, (old, Vec::new()));
+    let ops = removal(&kernel, &d.configured_services());
+    assert_eq!(
+        ops,
+        vec![
+            Op::DelService(tcp("192.0.2.9", 80)),
+            Op::DelService(tcp("192.0.2.3", 80)),
+            Op::DelService(tcp("192.0.2.2", 80)),
+            Op::DelService(tcp("192.0.2.1", 80)),
+        ]
+    );
+    assert!(removal(&Table::default(), &d.configured_services()).is_empty());
 }
 
 #[test]
