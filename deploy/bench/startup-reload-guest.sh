@@ -12,7 +12,12 @@
 #            strace (sendmsg/sendto to AF_NETLINK) on the process that
 #            programs IPVS; for lvsd also its own counter (lvsd status).
 # Start-up and the timed reload run BENCH_ROUNDS times (default 3, order
-# alternating), medians reported; the traced reload runs once.
+# alternating), medians reported; the traced reload runs once. Every start
+# gets a fresh director namespace, as on a freshly booted director: the
+# kernel keeps a namespace's deleted real servers for minutes and walks that
+# list on every add, so a start in the namespace the previous daemon
+# emptied pays for that daemon's deletions (see dest-trash.sh).
+# BENCH_SAME_NETNS=1 keeps one namespace for all starts (the old method).
 # Environment: BENCH_LVSD (lvsd binary; empty: keepalived only), BENCH_CHECKS
 # (0: no checkers, to time table programming alone),
 # BENCH_VS / BENCH_RS (100 / 100), BENCH_DELAY_LOOP (30), BENCH_TIMEOUT
@@ -23,7 +28,7 @@ vs_count=${BENCH_VS:-100} rs_count=${BENCH_RS:-100}
 delay_loop=${BENCH_DELAY_LOOP:-30} timeout=${BENCH_TIMEOUT:-300}
 work=${LAB_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/lvsd-bench.XXXXXX")}
 mkdir -p "$work"
-dir=bench-dir$$ rs=bench-rs$$
+rs=bench-rs$$ dir= dir_count=0
 # The real server whose weight the reloads change, in the middle.
 probe_vs=10.1.0.$(((vs_count + 1) / 2)) probe_rs=10.2.0.$(((rs_count + 1) / 2))
 total=$((vs_count * rs_count))
@@ -32,12 +37,14 @@ checks=${BENCH_CHECKS:-1}
 
 log() { printf 'bench: %s\n' "$*"; }
 now() { date +%s.%N; }
+# utc_time EPOCH: HH:MM:SS.mmm (UTC), to line up with the daemons' logs.
+utc_time() { awk -v t="$1" 'BEGIN { s = t % 86400; printf "%02d:%02d:%06.3f", int(s / 3600), int(s % 3600 / 60), s % 60 }'; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 cleanup() {
     [ -f "$work/director.pid" ] && kill -9 "-$(cat "$work/director.pid")" 2>/dev/null || true
     [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-    ip netns del "$dir" 2>/dev/null || true
+    [ -z "$dir" ] || ip netns del "$dir" 2>/dev/null || true
     ip netns del "$rs" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -61,20 +68,34 @@ config() {
     }'
 }
 
-# The LAN: director and real servers in two namespaces joined by a veth.
-ip netns add "$dir"
+# The LAN: the real servers' addresses on a bridge in one namespace; each
+# director namespace joins it with a veth.
 ip netns add "$rs"
-ip -n "$dir" link set lo up
 ip -n "$rs" link set lo up
-ip -n "$dir" link add eth0 type veth peer name eth0 netns "$rs"
-ip -n "$dir" addr add 10.2.255.254/16 dev eth0
-ip -n "$dir" link set eth0 up
-ip -n "$rs" link set eth0 up
+ip -n "$rs" link add br0 type bridge
+ip -n "$rs" link set br0 up
 j=1
 while [ $j -le "$rs_count" ]; do
-    ip -n "$rs" addr add "10.2.0.$j/16" dev eth0
+    ip -n "$rs" addr add "10.2.0.$j/16" dev br0
     j=$((j + 1))
 done
+# new_director: replaces the director namespace with a fresh one.
+new_director() {
+    if [ -n "$dir" ]; then
+        ip netns del "$dir"
+        # The old namespace is torn down by a kernel worker: let it finish.
+        sleep 2
+    fi
+    dir_count=$((dir_count + 1))
+    dir=bench-dir$$-$dir_count
+    ip netns add "$dir"
+    ip -n "$dir" link set lo up
+    ip -n "$dir" link add eth0 type veth peer name "d$dir_count" netns "$rs"
+    ip -n "$rs" link set "d$dir_count" master br0 up
+    ip -n "$dir" addr add 10.2.255.254/16 dev eth0
+    ip -n "$dir" link set eth0 up
+}
+new_director
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<NGINX
 daemon off;
@@ -104,6 +125,34 @@ config 5 >"$work/weight5.conf"
 config 6 >"$work/weight6.conf"
 log "$vs_count virtual servers x $rs_count real servers, TCP_CHECK $( [ "$checks" = 1 ] && echo on || echo off); config $(wc -l <"$work/weight1.conf") lines"
 
+# The start-up probe: one process in the director's namespace that reads
+# /proc/net/ip_vs every 0.05 s (no exec per poll: in UML an exec costs tens
+# of milliseconds of the one CPU the daemon needs) and prints the time it
+# first sees WANT "->" lines (real servers + the header line). Gives up
+# when the daemon (its pid, once PIDFILE exists) is gone or after LIMIT s.
+watch_table='
+import os, sys, time
+path, want, limit, pidfile = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+print("ready", flush=True)
+end = time.time() + limit
+while time.time() < end:
+    with open(path, "rb") as f:
+        seen = f.read().count(b"->")
+    if seen >= want:
+        print("seen %.6f" % time.time(), flush=True)
+        sys.exit(0)
+    try:
+        with open(pidfile) as f:
+            os.kill(int(f.read()), 0)
+    except FileNotFoundError:
+        pass
+    except (ProcessLookupError, ValueError):
+        print("daemon exited", flush=True)
+        sys.exit(1)
+    time.sleep(0.05)
+print("timed out", flush=True)
+sys.exit(1)
+'
 # Real servers in the kernel's table (+1: the header line has "->" too).
 # Polled through /proc/net/ip_vs, which the kernel prints under RCU: an
 # `ipvsadm -Ln` dump holds the IPVS mutex (blocking the daemon's writes) and
@@ -157,6 +206,7 @@ rounds=${BENCH_ROUNDS:-3}
 bench() {
     name=$1 round=$2 reload=
     cp "$work/weight1.conf" "$work/running.conf"
+    [ "${BENCH_SAME_NETNS:-0}" = 1 ] || new_director
     ip netns exec "$dir" ipvsadm -C
     case $name in
         keepalived)
@@ -170,28 +220,31 @@ bench() {
             ;;
     esac
     log "$name round $round: before start: $(ip netns exec "$dir" ss -tan state time-wait | wc -l) TIME-WAIT sockets, $(ip netns exec "$dir" ss -tan | wc -l) TCP sockets"
+    # The watcher runs before the start, so its own start-up is not timed.
+    rm -f "$work/director.pid" "$work/watch.out"
+    ip netns exec "$dir" python3 -c "$watch_table" /proc/net/ip_vs $((total + 1)) \
+        "$timeout" "$work/director.pid" >"$work/watch.out" 2>&1 &
+    watcher=$!
+    tries=100
+    until grep -q ready "$work/watch.out" 2>/dev/null || [ $tries -le 0 ]; do sleep 0.1; tries=$((tries - 1)); done
     t0=$(now)
-    setsid ip netns exec "$dir" "$@" >"$work/$name.log" 2>&1 &
+    setsid ip netns exec "$dir" "$@" >"$work/$name.$round.log" 2>&1 &
     echo $! >"$work/director.pid"
-    deadline=$(awk -v t="$t0" -v s="$timeout" 'BEGIN { printf "%.3f", t + s }')
-    while [ "$(programmed)" -lt $((total + 1)) ]; do
-        if ! kill -0 "$(cat "$work/director.pid")" 2>/dev/null ||
-            awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }'; then
-            log "$name: FAILED: $(($(programmed) - 1)) of $total real servers programmed; log tail:"
-            tail -n 15 "$work/$name.log"
-            status=1
-            kill -9 "-$(cat "$work/director.pid")" 2>/dev/null || true
-            return
-        fi
-        sleep 0.1
-    done
-    startup=$(elapsed "$t0" "$(now)")
+    if ! wait "$watcher"; then
+        log "$name: FAILED: $(($(programmed) - 1)) of $total real servers programmed ($(tail -n 1 "$work/watch.out")); log tail:"
+        tail -n 15 "$work/$name.$round.log"
+        status=1
+        kill -9 "-$(cat "$work/director.pid")" 2>/dev/null || true
+        return
+    fi
+    t1=$(sed -n 's/^seen //p' "$work/watch.out")
+    startup=$(elapsed "$t0" "$t1")
     listed=$(programmed_ipvsadm)
     if [ "$listed" -ne $((total + 1)) ]; then
         log "$name: FAILED: /proc/net/ip_vs shows $total real servers, ipvsadm -Ln $((listed - 1))"
         status=1
     fi
-    log "$name round $round: startup to $total real servers programmed: $startup s (ipvsadm -Ln confirms)"
+    log "$name round $round: startup to $total real servers programmed: $startup s (ipvsadm -Ln confirms; exec at $(utc_time "$t0"), seen at $(utc_time "$t1") UTC)"
     echo "$startup" >>"$work/$name.startups"
 
     # Which process writes to IPVS: keepalived's checker child, lvsd itself.
