@@ -159,6 +159,35 @@ pub fn script_available(misc_path: &str) -> Result<PathBuf, ScriptError> {
         })
 }
 
+/// Why keepalived would not run this MISC_CHECK at all: its script is not
+/// found or not executable, or (`enable_script_security`) it would run as
+/// root while a non-root user could modify it. keepalived then drops the
+/// checker ("Disabling misc script ..."), so the real server keeps its
+/// initial state rather than failing. `None`: the script may run. A script
+/// that becomes insecure later is still refused at each run ([`MiscChecker::check`]).
+pub fn why_disabled(spec: &MiscCheck) -> Option<ScriptError> {
+    let path = match script_available(&spec.misc_path) {
+        Ok(path) => path,
+        Err(e) => return Some(e),
+    };
+    if !spec.script_security {
+        return None;
+    }
+    let as_root = match &spec.user {
+        None => nix::unistd::geteuid().is_root(),
+        Some((name, _)) => match User::from_name(name) {
+            Ok(Some(user)) => user.uid.is_root(),
+            // An unknown user is reported when the checker is prepared.
+            _ => return None,
+        },
+    };
+    if as_root {
+        check_script_security(&path).err()
+    } else {
+        None
+    }
+}
+
 /// keepalived's `enable_script_security` rule for scripts run as root: neither the script
 /// nor any directory above it may be writable by a non-root user (owned by a non-root user,
 /// group-writable with a non-root group, or world-writable). A sticky world-writable
@@ -291,26 +320,13 @@ impl MiscChecker {
                 Err(e) => return fail(format!("cannot run {}: {e}", self.args[0])),
             }
         };
-        let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+        let pgid = child.id();
         let timeout = self.spec.misc_timeout.unwrap_or(default_timeout);
         let status = match tokio::time::timeout(timeout, child.wait()).await {
             Ok(Ok(status)) => status,
             Ok(Err(e)) => return fail(format!("waiting for the script: {e}")),
             Err(_) => {
-                if let Some(pgid) = pgid {
-                    let _ = killpg(pgid, Signal::SIGTERM);
-                }
-                if tokio::time::timeout(TERM_GRACE, child.wait())
-                    .await
-                    .is_err()
-                {
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                }
-                // Whatever the script started and left behind goes too.
-                if let Some(pgid) = pgid {
-                    let _ = killpg(pgid, Signal::SIGKILL);
-                }
+                end_script_group(&mut child, pgid).await;
                 return fail(format!("timed out after {timeout:?}, process group killed"));
             }
         };
@@ -328,6 +344,28 @@ impl MiscChecker {
             },
             (code, _) => fail(format!("exit status {code}")),
         }
+    }
+}
+
+/// Ends a timed-out script that was started as the leader of its own
+/// process group (`pgid`: its pid), as keepalived ends one: SIGTERM to the
+/// group, SIGKILL to the script if it is still running after a grace of
+/// 2 s, the script reaped, then SIGKILL to whatever it started and left in
+/// the group.
+pub async fn end_script_group(child: &mut tokio::process::Child, pgid: Option<u32>) {
+    let group = pgid.map(|id| Pid::from_raw(id as i32));
+    if let Some(group) = group {
+        let _ = killpg(group, Signal::SIGTERM);
+    }
+    if tokio::time::timeout(TERM_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+    if let Some(group) = group {
+        let _ = killpg(group, Signal::SIGKILL);
     }
 }
 

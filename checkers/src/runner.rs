@@ -286,9 +286,10 @@ impl Runner {
         let mut prepared = Vec::with_capacity(server.checkers.len());
         for (index, checker) in server.checkers.iter().enumerate() {
             if let CheckSpec::Misc(misc) = &checker.spec {
-                // As keepalived: a script that cannot be found is disabled
-                // (the checker keeps its initial verdict), not a failure.
-                if let Err(e) = crate::misc::script_available(&misc.misc_path) {
+                // As keepalived: a script that cannot be found, or that
+                // enable_script_security refuses, is disabled (the checker
+                // keeps its initial verdict), not a failure.
+                if let Some(e) = crate::misc::why_disabled(misc) {
                     tracing::warn!("MISC_CHECK {}: {e}; checker disabled", misc.misc_path);
                     continue;
                 }

@@ -258,3 +258,75 @@ async fn servers_are_added_and_removed_one_by_one() {
         "no transition from the removed server"
     );
 }
+
+/// As keepalived: a MISC_CHECK whose script is missing, or that
+/// enable_script_security refuses (root runs it, anyone may write it), is
+/// disabled: never run, the real server keeps its initial state.
+#[tokio::test]
+async fn misc_scripts_keepalived_would_not_run_are_disabled() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("runner-misc-{}-", std::process::id()))
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let failing = dir.path().join("fails.sh");
+    std::fs::write(&failing, "#!/bin/sh\nexit 1\n").expect("write script");
+    // Group- and world-writable: refused when it would run as root.
+    std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let misc = |path: String, script_security: bool| Checker {
+        spec: CheckSpec::Misc(Box::new(MiscCheck {
+            misc_path: path,
+            misc_timeout: None,
+            misc_dynamic: false,
+            user: None,
+            script_security,
+        })),
+        schedule: schedule(CheckKind::Misc, false),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut runner = Runner::new(tx);
+    let now = tokio::time::Instant::now();
+    let mut servers = vec![(
+        1,
+        misc(dir.path().join("missing.sh").display().to_string(), false),
+    )];
+    let as_root = nix::unistd::geteuid().is_root();
+    if as_root {
+        servers.push((2, misc(failing.display().to_string(), true)));
+    }
+    for (id, checker) in servers {
+        let initial = runner
+            .add(
+                id,
+                &RealServerChecks {
+                    id,
+                    weight: 1,
+                    checkers: vec![checker],
+                },
+                now,
+            )
+            .expect("add");
+        assert!(initial.up, "{initial:?}");
+    }
+    // The same script without enable_script_security runs, and fails.
+    runner
+        .add(
+            3,
+            &RealServerChecks {
+                id: 3,
+                weight: 1,
+                checkers: vec![misc(failing.display().to_string(), false)],
+            },
+            now,
+        )
+        .expect("add");
+    let down = next(&mut rx).await;
+    assert_eq!((down.server, down.up), (3, false), "{down:?}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), rx.recv())
+            .await
+            .is_err(),
+        "no transition from the disabled checkers"
+    );
+}
