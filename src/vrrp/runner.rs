@@ -361,6 +361,8 @@ impl Feeds {
                 let mut tracker = ScriptTracker::new(script.fall, script.rise, initially_up);
                 let mut tick =
                     tokio::time::interval(script.interval.max(Duration::from_millis(10)));
+                // A run that overran its interval is not followed by a burst of catch-up runs.
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
                     let outcome = run_script(&script, creds).await;
@@ -671,19 +673,29 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
 }
 
 async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -> ScriptOutcome {
+    use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(&script.command)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null());
+        .stdout(std::process::Stdio::null())
+        // Its own process group, so a timeout also ends what the shell started.
+        .process_group(0);
     notify::apply(&mut cmd, creds);
-    let child = tokio::process::Command::from(cmd)
+    let Ok(mut child) = tokio::process::Command::from(cmd)
         .kill_on_drop(true)
-        .status();
-    match tokio::time::timeout(script.timeout.max(Duration::from_millis(10)), child).await {
+        .spawn()
+    else {
+        return ScriptOutcome::Failure;
+    };
+    let pgid = child.id();
+    match tokio::time::timeout(script.timeout.max(Duration::from_millis(10)), child.wait()).await {
         Ok(Ok(st)) if st.success() => ScriptOutcome::Success,
         Ok(_) => ScriptOutcome::Failure,
-        Err(_) => ScriptOutcome::TimedOut,
+        Err(_) => {
+            checkers::misc::end_script_group(&mut child, pgid).await;
+            ScriptOutcome::TimedOut
+        }
     }
 }
 
@@ -902,5 +914,76 @@ impl Driver {
             Ok(()) => self.last_state = json,
             Err(e) => tracing::warn!("writing {}: {e}", path.display()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(command: String, timeout: Duration) -> ScriptConfig {
+        ScriptConfig {
+            name: "chk".into(),
+            command,
+            interval: Duration::from_secs(1),
+            timeout,
+            fall: 1,
+            rise: 1,
+            weight: 0,
+            init_fail: false,
+            run_as: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn track_script_outcomes_and_timeout_ends_the_whole_group() {
+        let ok = script("exit 0".into(), Duration::from_secs(5));
+        assert!(matches!(
+            run_script(&ok, None).await,
+            ScriptOutcome::Success
+        ));
+        let bad = script("exit 3".into(), Duration::from_secs(5));
+        assert!(matches!(
+            run_script(&bad, None).await,
+            ScriptOutcome::Failure
+        ));
+
+        // The shell starts a long sleep and waits for it: the timeout must
+        // end the sleep too, not only the shell.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pid_file = dir.path().join("grandchild.pid");
+        let slow = script(
+            format!("sleep 30 & echo $! > {}; wait", pid_file.display()),
+            Duration::from_millis(300),
+        );
+        assert!(matches!(
+            run_script(&slow, None).await,
+            ScriptOutcome::TimedOut
+        ));
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("pid");
+        // Killed and, as our own grandchild reparented to init or a
+        // subreaper, gone or a zombie within moments.
+        let mut alive = true;
+        for _ in 0..50 {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let running = state
+                .rsplit(") ")
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|s| s != "Z" && s != "X");
+            if !running {
+                alive = false;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            !alive,
+            "the script's sleep (pid {pid}) survived the timeout"
+        );
     }
 }
