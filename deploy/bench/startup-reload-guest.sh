@@ -144,9 +144,9 @@ while time.time() < end:
     try:
         with open(pidfile) as f:
             os.kill(int(f.read()), 0)
-    except FileNotFoundError:
-        pass
-    except (ProcessLookupError, ValueError):
+    except (FileNotFoundError, ValueError):
+        pass  # not written yet
+    except ProcessLookupError:
         print("daemon exited", flush=True)
         sys.exit(1)
     time.sleep(0.05)
@@ -229,7 +229,8 @@ bench() {
     until grep -q ready "$work/watch.out" 2>/dev/null || [ $tries -le 0 ]; do sleep 0.1; tries=$((tries - 1)); done
     t0=$(now)
     setsid ip netns exec "$dir" "$@" >"$work/$name.$round.log" 2>&1 &
-    echo $! >"$work/director.pid"
+    echo $! >"$work/director.pid.new"
+    mv "$work/director.pid.new" "$work/director.pid"
     if ! wait "$watcher"; then
         log "$name: FAILED: $(($(programmed) - 1)) of $total real servers programmed ($(tail -n 1 "$work/watch.out")); log tail:"
         tail -n 15 "$work/$name.$round.log"
