@@ -172,3 +172,47 @@ fn seed_configs_run_in_the_lab_with_lvsd_as_with_keepalived() {
     assert!(!want.is_empty(), "{}", out.report());
     assert_eq!(seed_tables(lvsd), want, "{}", out.report());
 }
+
+/// Every shell script under deploy/ parses with the shell its first line
+/// names (the benchmarks are not run by the tests, so this is their check).
+#[test]
+fn deploy_scripts_parse() {
+    let mut checked = 0;
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy"
+    ))];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read deploy/") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("sh") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read script");
+            let first = text.lines().next().unwrap_or_default();
+            let shell = if first.contains("bash") {
+                "bash"
+            } else if first == "#!/bin/sh" {
+                "sh"
+            } else {
+                panic!("{}: no #!/bin/sh or bash first line", path.display());
+            };
+            let status = std::process::Command::new(shell)
+                .arg("-n")
+                .arg(&path)
+                .status()
+                .expect("run the shell");
+            assert!(
+                status.success(),
+                "{} does not parse with {shell}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} scripts found");
+}
