@@ -153,11 +153,12 @@ while time.time() < end:
 print("timed out", flush=True)
 sys.exit(1)
 '
-# Real servers in the kernel's table (+1: the header line has "->" too).
-# Polled through /proc/net/ip_vs, which the kernel prints under RCU: an
-# `ipvsadm -Ln` dump holds the IPVS mutex (blocking the daemon's writes) and
-# takes 0.34 s for 10,000 real servers in UML, which made the poll interval
-# ~0.5 s. A full `ipvsadm -Ln` confirms the count once the poll sees it.
+# Real servers in the kernel's table (+1: the header line has "->" too),
+# for failure messages; the watcher above reads the same file. Not polled
+# with `ipvsadm -Ln`: its dump holds the IPVS mutex (blocking the daemon's
+# writes) and takes 0.34 s for 10,000 real servers in UML, while the kernel
+# prints /proc/net/ip_vs under RCU. One full `ipvsadm -Ln` confirms the
+# count once the watcher sees it.
 programmed() { ip netns exec "$dir" grep -c -- '->' /proc/net/ip_vs || true; }
 programmed_ipvsadm() { ip netns exec "$dir" ipvsadm -Ln | grep -c -- '->' || true; }
 probe_weight() {
