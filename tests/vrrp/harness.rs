@@ -425,6 +425,24 @@ impl Topo {
     pub fn holds(&self, i: usize, addr: &str) -> bool {
         holds(self.lan.host(i).name(), addr)
     }
+
+    /// Whether director `i` holds every one of `vips` and the other none.
+    pub fn sole_holder(&self, i: usize, vips: &[&str]) -> bool {
+        vips.iter()
+            .all(|v| self.holds(i, v) && !self.holds(1 - i, v))
+    }
+
+    /// Waits until director `i` alone holds `vips` (see [`wait_for`]).
+    pub fn wait_sole_holder(
+        &self,
+        what: &str,
+        i: usize,
+        vips: &[&str],
+        timeout: Duration,
+        dirs: &[&Director],
+    ) {
+        wait_for(what, timeout, dirs, || self.sole_holder(i, vips));
+    }
 }
 
 /// One `vrrp_instance` block.

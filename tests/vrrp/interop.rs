@@ -31,55 +31,88 @@ fn pair(topo: &Topo, a: Kind, b: Kind, tweak: impl Fn(&mut Inst)) -> (Director, 
     (da, db)
 }
 
+/// A dies: off the LAN first when `isolate` (what the network sees of a
+/// dead machine; a killed process alone leaves the VIP answering), then
+/// SIGKILL of its whole process group. B must hold `vip` within the RFC
+/// bound for `advert_s`; returns how long it took.
+fn crash_a(
+    topo: &Topo,
+    (da, db): (&mut Director, &Director),
+    sampler: &VipSampler,
+    vip: &str,
+    advert_s: f64,
+    isolate: bool,
+) -> Duration {
+    if isolate {
+        topo.isolate(0);
+    }
+    da.crash();
+    sampler.set_alive(0, false);
+    time_until(crash_bound(advert_s, 100) + SLACK, || topo.holds(1, vip))
+        .unwrap_or_else(|| panic!("B did not take {vip} over after A's crash\n{}", db.log()))
+}
+
+/// The client's first answer after `at + in_flight` (skipping replies to
+/// requests already on their way at `at`, epoch seconds) came less than
+/// `within` seconds after `at`; prints the figures.
+fn assert_client_answered(
+    name: &str,
+    what: &str,
+    report: &PingReport,
+    at: f64,
+    in_flight: f64,
+    within: f64,
+) {
+    let first = report.first_answer_after(at + in_flight);
+    assert!(
+        first.is_some_and(|f| f - at < within),
+        "{name}: the client got no answer soon after {what}: {report:?}"
+    );
+    eprintln!(
+        "{name}: first answer {:.3} s after {what}, {} of {} pings lost",
+        first.unwrap_or(0.0) - at,
+        report.lost(),
+        report.sent
+    );
+}
+
 fn crash_then_return(a: Kind, b: Kind, name: &str) {
     let topo = Topo::new(name);
     let (mut da, db) = pair(&topo, a, b, |_| {});
     let sampler = VipSampler::start(topo.director_names(), VIP);
-    wait_for(
+    topo.wait_sole_holder(
         "VIP on the master",
+        0,
+        &[VIP],
         Duration::from_secs(15),
         &[&da, &db],
-        || topo.holds(0, VIP) && !topo.holds(1, VIP),
     );
     let pinger = Pinger::start(topo.client(), VIP);
     std::thread::sleep(Duration::from_millis(500));
     let killed_at = now_epoch();
-    // The machine dies: off the LAN, then SIGKILL of the whole process group.
-    topo.isolate(0);
-    da.crash();
-    sampler.set_alive(0, false);
-    let took = time_until(crash_bound(1.0, 100) + SLACK, || topo.holds(1, VIP));
-    let took = took.unwrap_or_else(|| panic!("backup never took the VIP\n{}", db.log()));
+    let took = crash_a(&topo, (&mut da, &db), &sampler, VIP, 1.0, true);
     // The last advert left up to one interval before the crash.
     assert!(
         took >= crash_bound(1.0, 100) - Duration::from_secs(1),
         "took over too early: {took:?}"
     );
     std::thread::sleep(Duration::from_millis(800));
+    eprintln!("{name}: VIP on backup after {took:?}");
     let report = pinger.finish();
-    // Skip replies already in flight when the master died.
-    let first = report.first_answer_after(killed_at + 0.2);
-    assert!(
-        first.is_some_and(|f| f - killed_at < took.as_secs_f64() + 1.5),
-        "client got no answer soon after failover: {report:?}"
-    );
-    eprintln!(
-        "{name}: VIP on backup after {took:?}, first answer {:.3} s after the crash, {} of {} pings lost",
-        first.unwrap_or(0.0) - killed_at,
-        report.lost(),
-        report.sent
-    );
+    let within = took.as_secs_f64() + 1.5;
+    assert_client_answered(name, "the crash", &report, killed_at, 0.2, within);
     // Return under preempt: the machine comes back (its crashed VIP still on
     // eth0) and the higher priority director takes over again.
     topo.rejoin(0);
     let mut ia = Inst::new(150);
     ia.state = "MASTER";
     let da2 = Director::start(a, topo.director(0), &conf(&[ia], ""));
-    wait_for(
+    topo.wait_sole_holder(
         "the restarted master to preempt",
+        0,
+        &[VIP],
         crash_bound(1.0, 150) + SLACK * 2,
         &[&da2, &db],
-        || topo.holds(0, VIP) && !topo.holds(1, VIP),
     );
     sampler.set_alive(0, true);
     std::thread::sleep(Duration::from_secs(2));
@@ -109,11 +142,12 @@ fn graceful(a: Kind, b: Kind, name: &str) {
     let topo = Topo::new(name);
     let (mut da, db) = pair(&topo, a, b, |_| {});
     let sampler = VipSampler::start(topo.director_names(), VIP);
-    wait_for(
+    topo.wait_sole_holder(
         "VIP on the master",
+        0,
+        &[VIP],
         Duration::from_secs(15),
         &[&da, &db],
-        || topo.holds(0, VIP) && !topo.holds(1, VIP),
     );
     let pinger = Pinger::start(topo.client(), VIP);
     std::thread::sleep(Duration::from_millis(500));
@@ -134,18 +168,10 @@ fn graceful(a: Kind, b: Kind, name: &str) {
         "graceful stop must beat the master-down timer (priority 0 → skew time)"
     );
     std::thread::sleep(Duration::from_millis(800));
+    eprintln!("{name}: VIP on backup {handed_over:?} after SIGTERM");
     let report = pinger.finish();
-    let first = report.first_answer_after(stopped_at + 0.2);
-    assert!(
-        first.is_some_and(|f| f - stopped_at < handed_over.as_secs_f64() + 1.5),
-        "client got no answer soon after the hand-over: {report:?}"
-    );
-    eprintln!(
-        "{name}: VIP on backup {handed_over:?} after SIGTERM, first answer {:.3} s after it, {} of {} pings lost",
-        first.unwrap_or(0.0) - stopped_at,
-        report.lost(),
-        report.sent
-    );
+    let within = handed_over.as_secs_f64() + 1.5;
+    assert_client_answered(name, "SIGTERM", &report, stopped_at, 0.2, within);
     sampler.assert_no_split_brain();
 }
 
@@ -212,11 +238,12 @@ fn preempt_delay_postpones_the_takeover() {
     ia.preempt_delay = Some(4);
     let t0 = std::time::Instant::now();
     let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia], ""));
-    wait_for(
+    topo.wait_sole_holder(
         "A to preempt after the delay",
+        0,
+        &[VIP],
         Duration::from_secs(20),
         &[&da, &db],
-        || topo.holds(0, VIP) && !topo.holds(1, VIP),
     );
     let took = t0.elapsed();
     assert!(
@@ -253,15 +280,14 @@ fn failing_track_script(a: Kind, b: Kind, name: &str) {
     let da = Director::start(a, topo.director(0), &conf(&[ia], &script));
     let db = Director::start(b, topo.director(1), &conf(&[Inst::new(100)], ""));
     let sampler = VipSampler::start(topo.director_names(), VIP);
-    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
-        topo.holds(0, VIP) && !topo.holds(1, VIP)
-    });
+    topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
     std::fs::remove_file(&ok).expect("rm flag");
-    wait_for(
+    topo.wait_sole_holder(
         "B to preempt the weakened master",
+        1,
+        &[VIP],
         Duration::from_secs(15),
         &[&da, &db],
-        || topo.holds(1, VIP) && !topo.holds(0, VIP),
     );
     if a == Kind::Lvsd {
         assert_eq!(da.instance("VI_1")["effective_priority"], 90);
@@ -293,9 +319,7 @@ fn unicast(a: Kind, b: Kind, name: &str) {
     let mut da = Director::start(a, topo.director(0), &conf(&[ia], ""));
     let db = Director::start(b, topo.director(1), &conf(&[ib], ""));
     let sampler = VipSampler::start(topo.director_names(), VIP);
-    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
-        topo.holds(0, VIP) && !topo.holds(1, VIP)
-    });
+    topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
     // B hears A's unicast adverts and stays backup.
     std::thread::sleep(Duration::from_secs(5));
     assert!(
@@ -304,14 +328,7 @@ fn unicast(a: Kind, b: Kind, name: &str) {
         db.log(),
         da.log()
     );
-    da.crash();
-    sampler.set_alive(0, false);
-    wait_for(
-        "B takes over",
-        crash_bound(1.0, 100) + SLACK,
-        &[&db],
-        || topo.holds(1, VIP),
-    );
+    crash_a(&topo, (&mut da, &db), &sampler, VIP, 1.0, false);
     sampler.assert_no_split_brain();
 }
 
@@ -339,9 +356,7 @@ fn vrrp3_ipv6(a: Kind, b: Kind, name: &str) {
     };
     let (mut da, db) = pair(&topo, a, b, tweak);
     let sampler = VipSampler::start(topo.director_names(), vip6);
-    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
-        topo.holds(0, vip6) && !topo.holds(1, vip6)
-    });
+    topo.wait_sole_holder("A master", 0, &[vip6], Duration::from_secs(15), &[&da, &db]);
     std::thread::sleep(Duration::from_secs(1));
     assert!(
         !topo.holds(1, vip6),
@@ -356,24 +371,12 @@ fn vrrp3_ipv6(a: Kind, b: Kind, name: &str) {
     let pinger = Pinger::start(topo.client(), vip6);
     std::thread::sleep(Duration::from_millis(500));
     let killed_at = now_epoch();
-    topo.isolate(0);
-    da.crash();
-    sampler.set_alive(0, false);
-    let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, vip6));
-    let took = took.unwrap_or_else(|| panic!("no IPv6 failover\n{}", db.log()));
+    let took = crash_a(&topo, (&mut da, &db), &sampler, vip6, 0.1, true);
     std::thread::sleep(Duration::from_millis(1500));
+    eprintln!("{name}: v3/IPv6 crash failover after {took:?}");
     let report = pinger.finish();
-    let first = report.first_answer_after(killed_at + 0.06);
-    assert!(
-        first.is_some_and(|f| f - killed_at < took.as_secs_f64() + 1.0),
-        "client got no IPv6 answer soon after failover (took {took:?}): {report:?}"
-    );
-    eprintln!(
-        "{name}: v3/IPv6 crash failover after {took:?}, first answer {:.3} s after the crash, {} of {} pings lost",
-        first.unwrap_or(0.0) - killed_at,
-        report.lost(),
-        report.sent
-    );
+    let within = took.as_secs_f64() + 1.0;
+    assert_client_answered(name, "the crash", &report, killed_at, 0.06, within);
     sampler.assert_no_split_brain();
 }
 
@@ -388,9 +391,7 @@ fn vrrp3_ipv4_lvsd_master_is_accepted_by_keepalived() {
     };
     let (mut da, db) = pair(&topo, Kind::Lvsd, Kind::Keepalived, tweak);
     let sampler = VipSampler::start(topo.director_names(), VIP);
-    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
-        topo.holds(0, VIP) && !topo.holds(1, VIP)
-    });
+    topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
     // keepalived checks our pseudo-header checksum: it stays backup.
     std::thread::sleep(Duration::from_secs(2));
     assert!(
@@ -398,10 +399,7 @@ fn vrrp3_ipv4_lvsd_master_is_accepted_by_keepalived() {
         "keepalived rejected lvsd's v3 adverts\n{}",
         db.log()
     );
-    da.crash();
-    sampler.set_alive(0, false);
-    let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, VIP));
-    assert!(took.is_some(), "no v3 failover\n{}", db.log());
+    crash_a(&topo, (&mut da, &db), &sampler, VIP, 0.1, false);
     sampler.assert_no_split_brain();
 }
 
@@ -416,9 +414,7 @@ fn vrrp3_ipv4_interoperates_with_keepalived_checksums() {
     };
     let (mut da, db) = pair(&topo, Kind::Keepalived, Kind::Lvsd, tweak);
     let sampler = VipSampler::start(topo.director_names(), VIP);
-    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
-        topo.holds(0, VIP) && !topo.holds(1, VIP)
-    });
+    topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
     std::thread::sleep(Duration::from_secs(1));
     let inst = db.instance("VI_1");
     assert_eq!(inst["state"], "Backup", "{inst}");
@@ -430,10 +426,7 @@ fn vrrp3_ipv4_interoperates_with_keepalived_checksums() {
         "{inst}"
     );
     assert_eq!(inst["counters"]["checksum_message_only_rx"], 0);
-    da.crash();
-    sampler.set_alive(0, false);
-    let took = time_until(crash_bound(0.1, 100) + SLACK, || topo.holds(1, VIP));
-    assert!(took.is_some(), "no v3 failover\n{}", db.log());
+    crash_a(&topo, (&mut da, &db), &sampler, VIP, 0.1, false);
     sampler.assert_no_split_brain();
 }
 
@@ -562,20 +555,23 @@ fn sync_group(a: Kind, b: Kind, name: &str) {
     let db = Director::start(b, topo.director(1), &conf(&mk(100, false), group));
     let s1 = VipSampler::start(topo.director_names(), VIP);
     let s2 = VipSampler::start(topo.director_names(), "10.0.0.101");
-    wait_for(
+    let both = [VIP, "10.0.0.101"];
+    topo.wait_sole_holder(
         "A master of both",
+        0,
+        &both,
         Duration::from_secs(15),
         &[&da, &db],
-        || topo.holds(0, VIP) && topo.holds(0, "10.0.0.101") && !topo.holds(1, VIP),
     );
     topo.director(0)
         .ip(&["link", "set", "trk9p", "down"])
         .expect("down");
-    wait_for(
+    topo.wait_sole_holder(
         "B master of both",
+        1,
+        &both,
         Duration::from_secs(10),
         &[&da, &db],
-        || topo.holds(1, VIP) && topo.holds(1, "10.0.0.101") && !topo.holds(0, "10.0.0.101"),
     );
     if a == Kind::Lvsd {
         assert_eq!(da.instance("VI_2")["state"], "Fault");
@@ -605,9 +601,7 @@ fn healed_partition_keepalived_steps_down_for_lvsd() {
 fn healed_partition(a: Kind, b: Kind, name: &str) {
     let topo = Topo::new(name);
     let (da, db) = pair(&topo, a, b, |_| {});
-    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
-        topo.holds(0, VIP) && !topo.holds(1, VIP)
-    });
+    topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
     topo.isolate(1);
     wait_for(
         "both masters while partitioned",
@@ -617,7 +611,7 @@ fn healed_partition(a: Kind, b: Kind, name: &str) {
     );
     topo.rejoin(1);
     let took = time_until(Duration::from_secs(1) + SLACK, || {
-        topo.holds(0, VIP) && !topo.holds(1, VIP)
+        topo.sole_holder(0, &[VIP])
     });
     let took = took.unwrap_or_else(|| panic!("still split after healing\n{}", db.log()));
     eprintln!("{name}: partition healed, one master after {took:?}");
@@ -644,18 +638,9 @@ fn restart_after_a_crash_clears_the_stale_vip() {
         &conf(&[Inst::new(100)], ""),
     );
     let sampler = VipSampler::start(topo.director_names(), VIP);
-    wait_for("A master", Duration::from_secs(15), &[&da, &db], || {
-        topo.holds(0, VIP) && !topo.holds(1, VIP)
-    });
+    topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
     // SIGKILL of lvsd's process group: nothing removes the VIP from eth0.
-    da.crash();
-    sampler.set_alive(0, false);
-    wait_for(
-        "keepalived to take over",
-        crash_bound(1.0, 100) + SLACK,
-        &[&db],
-        || topo.holds(1, VIP),
-    );
+    crash_a(&topo, (&mut da, &db), &sampler, VIP, 1.0, false);
     assert!(topo.holds(0, VIP), "a crash leaves the VIP behind");
     // Restarted (now below the peer, so it stays backup), lvsd clears it.
     let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[Inst::new(50)], ""));

@@ -37,25 +37,39 @@ fn counter(d: &Director, inst: &str, name: &str) -> u64 {
 }
 
 fn wait_master_of(topo: &Topo, da: &Director, db: &Director, vips: &[&str]) {
-    wait_for(
-        "lvsd master holding its VIPs",
-        Duration::from_secs(15),
-        &[da, db],
-        || vips.iter().all(|v| topo.holds(0, v) && !topo.holds(1, v)),
-    );
+    let what = "lvsd master holding its VIPs";
+    topo.wait_sole_holder(what, 0, vips, Duration::from_secs(15), &[da, db]);
+}
+
+/// lvsd as master with `instances` on host 0, keepalived as backup of the
+/// same instances on host 1, once lvsd holds `vips`.
+fn lvsd_master_keepalived_backup(
+    topo: &Topo,
+    instances: &[Inst],
+    script: &str,
+    vips: &[&str],
+) -> (Director, Director) {
+    let backups: Vec<Inst> = instances
+        .iter()
+        .map(|i| {
+            let mut b = i.clone();
+            b.state = "BACKUP";
+            b.priority = 100;
+            b.extra = SKIP_ADDR_CHECK.into();
+            b
+        })
+        .collect();
+    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(instances, script));
+    let db = Director::start(Kind::Keepalived, topo.director(1), &conf(&backups, ""));
+    wait_master_of(topo, &da, &db, vips);
+    (da, db)
 }
 
 #[test]
 fn sighup_adding_a_vip_keeps_the_old_one_and_the_mastership() {
     let topo = Topo::new("rla");
     let mut ia = master("VI_1", 51, VIP);
-    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia.clone()], ""));
-    let db = Director::start(
-        Kind::Keepalived,
-        topo.director(1),
-        &conf(&[backup("VI_1", 51, VIP)], ""),
-    );
-    wait_master_of(&topo, &da, &db, &[VIP]);
+    let (da, db) = lvsd_master_keepalived_backup(&topo, &[ia.clone()], "", &[VIP]);
     let old = VipSampler::start(topo.director_names(), VIP);
     let new = VipSampler::start(topo.director_names(), VIP2);
     let monitor = AddrMonitor::start(topo.director(0).name());
@@ -91,24 +105,14 @@ fn sighup_adding_a_vip_keeps_the_old_one_and_the_mastership() {
 fn sighup_lowering_the_priority_hands_over_by_the_protocol_without_priority_zero() {
     let topo = Topo::new("rlb");
     let mut ia = master("VI_1", 51, VIP);
-    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia.clone()], ""));
-    let db = Director::start(
-        Kind::Keepalived,
-        topo.director(1),
-        &conf(&[backup("VI_1", 51, VIP)], ""),
-    );
-    wait_master_of(&topo, &da, &db, &[VIP]);
+    let (da, db) = lvsd_master_keepalived_backup(&topo, &[ia.clone()], "", &[VIP]);
     let sampler = VipSampler::start(topo.director_names(), VIP);
 
     ia.priority = 50;
     da.reload(&conf(&[ia], ""));
     // keepalived (100, preempt) sees adverts of priority 50 and takes over.
-    wait_for(
-        "keepalived preempting the lowered master",
-        Duration::from_secs(10),
-        &[&da, &db],
-        || topo.holds(1, VIP) && !topo.holds(0, VIP),
-    );
+    let what = "keepalived preempting the lowered master";
+    topo.wait_sole_holder(what, 1, &[VIP], Duration::from_secs(10), &[&da, &db]);
     wait_for(
         "lvsd in BACKUP",
         Duration::from_secs(5),
@@ -126,13 +130,7 @@ fn sighup_removing_an_instance_releases_its_vip_only() {
     let topo = Topo::new("rlc");
     let ia = master("VI_1", 51, VIP);
     let ia2 = master("VI_2", 52, VIP2);
-    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia.clone(), ia2], ""));
-    let db = Director::start(
-        Kind::Keepalived,
-        topo.director(1),
-        &conf(&[backup("VI_1", 51, VIP), backup("VI_2", 52, VIP2)], ""),
-    );
-    wait_master_of(&topo, &da, &db, &[VIP, VIP2]);
+    let (da, db) = lvsd_master_keepalived_backup(&topo, &[ia.clone(), ia2], "", &[VIP, VIP2]);
     let kept = VipSampler::start(topo.director_names(), VIP);
     let monitor = AddrMonitor::start(topo.director(0).name());
 
@@ -219,20 +217,10 @@ fn sighup_keeps_a_tracked_script_down_and_the_weakened_instance_backup() {
     );
     let mut ia = master("VI_1", 51, VIP);
     ia.extra += "  track_script {\n    chk\n  }\n";
-    let da = Director::start(Kind::Lvsd, topo.director(0), &conf(&[ia.clone()], &script));
-    let db = Director::start(
-        Kind::Keepalived,
-        topo.director(1),
-        &conf(&[backup("VI_1", 51, VIP)], ""),
-    );
-    wait_master_of(&topo, &da, &db, &[VIP]);
+    let (da, db) = lvsd_master_keepalived_backup(&topo, &[ia.clone()], &script, &[VIP]);
     std::fs::remove_file(&ok).expect("rm flag");
-    wait_for(
-        "keepalived preempting the weakened master",
-        Duration::from_secs(15),
-        &[&da, &db],
-        || topo.holds(1, VIP) && !topo.holds(0, VIP),
-    );
+    let what = "keepalived preempting the weakened master";
+    topo.wait_sole_holder(what, 1, &[VIP], Duration::from_secs(15), &[&da, &db]);
     let sampler = VipSampler::start(topo.director_names(), VIP);
     // A change invisible on the wire (keepalived checks the VIP count).
     ia.extra += "  notify_master \"/bin/true\"\n";
@@ -258,29 +246,15 @@ fn sighup_keeps_a_tracked_script_down_and_the_weakened_instance_backup() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(da.instance("VI_1")["effective_priority"], 90);
     std::fs::write(&ok, "").expect("flag");
-    wait_for(
-        "lvsd preempting back once the script passes",
-        Duration::from_secs(15),
-        &[&da, &db],
-        || topo.holds(0, VIP) && !topo.holds(1, VIP),
-    );
+    let what = "lvsd preempting back once the script passes";
+    topo.wait_sole_holder(what, 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
     assert_eq!(da.instance("VI_1")["effective_priority"], 150);
 }
 
 #[test]
 fn sighup_with_a_broken_file_keeps_the_running_configuration() {
     let topo = Topo::new("rlf");
-    let da = Director::start(
-        Kind::Lvsd,
-        topo.director(0),
-        &conf(&[master("VI_1", 51, VIP)], ""),
-    );
-    let db = Director::start(
-        Kind::Keepalived,
-        topo.director(1),
-        &conf(&[backup("VI_1", 51, VIP)], ""),
-    );
-    wait_master_of(&topo, &da, &db, &[VIP]);
+    let (da, db) = lvsd_master_keepalived_backup(&topo, &[master("VI_1", 51, VIP)], "", &[VIP]);
     let sampler = VipSampler::start(topo.director_names(), VIP);
     da.reload("vrrp_instance VI_1 {\n  virtual_router_id 300\n");
     wait_for(
