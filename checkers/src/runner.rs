@@ -591,23 +591,7 @@ mod tests {
     /// and the larger checkers were boxed.
     #[tokio::test]
     async fn a_sleeping_checker_task_stays_small() {
-        let (transitions, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let server = RealServerChecks {
-            id: 1,
-            weight: 1,
-            checkers: vec![],
-        };
-        let task = CheckerTask {
-            epoch: Instant::now(),
-            server: 1,
-            index: 0,
-            prepared: Prepared::Tcp(TcpCheck {
-                connection: Connection::new(([127, 0, 0, 1], 1).into()),
-            }),
-            verdict: Arc::new(Mutex::new(ServerVerdict::for_server(&server))),
-            transitions,
-            stats: Arc::default(),
-        };
+        let task = tcp_task(1);
         assert!(std::mem::size_of::<Prepared>() <= 96);
         let future = task.run(Duration::ZERO);
         let size = std::mem::size_of_val(&future);

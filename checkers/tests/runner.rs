@@ -55,6 +55,12 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<ServerTransition>) -> ServerTrans
         .expect("channel open")
 }
 
+/// No transition arrives for 1.5 s (several delay_loops of these checkers).
+async fn assert_quiet(rx: &mut mpsc::UnboundedReceiver<ServerTransition>, why: &str) {
+    let got = tokio::time::timeout(Duration::from_millis(1500), rx.recv()).await;
+    assert!(got.is_err(), "{why}: {got:?}");
+}
+
 #[tokio::test]
 async fn transitions_with_reasons() {
     let nginx = Nginx::builder()
@@ -251,12 +257,7 @@ async fn servers_are_added_and_removed_one_by_one() {
     let _ = accept.await;
     let down = next(&mut rx).await;
     assert_eq!((down.server, down.up), (2, false), "{down:?}");
-    assert!(
-        tokio::time::timeout(Duration::from_millis(1500), rx.recv())
-            .await
-            .is_err(),
-        "no transition from the removed server"
-    );
+    assert_quiet(&mut rx, "no transition from the removed server").await;
 }
 
 /// As keepalived: a MISC_CHECK whose script is missing, or that
@@ -323,10 +324,5 @@ async fn misc_scripts_keepalived_would_not_run_are_disabled() {
         .expect("add");
     let down = next(&mut rx).await;
     assert_eq!((down.server, down.up), (3, false), "{down:?}");
-    assert!(
-        tokio::time::timeout(Duration::from_millis(1500), rx.recv())
-            .await
-            .is_err(),
-        "no transition from the disabled checkers"
-    );
+    assert_quiet(&mut rx, "no transition from the disabled checkers").await;
 }
