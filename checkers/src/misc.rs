@@ -173,15 +173,9 @@ pub fn why_disabled(spec: &MiscCheck) -> Option<ScriptError> {
     if !spec.script_security {
         return None;
     }
-    let as_root = match &spec.user {
-        None => nix::unistd::geteuid().is_root(),
-        Some((name, _)) => match User::from_name(name) {
-            Ok(Some(user)) => user.uid.is_root(),
-            // An unknown user is reported when the checker is prepared.
-            _ => return None,
-        },
-    };
-    if as_root {
+    // An unknown user is reported when the checker is prepared.
+    let checker = MiscChecker::new(spec.clone()).ok()?;
+    if checker.runs_as_root() {
         check_script_security(&path).err()
     } else {
         None
