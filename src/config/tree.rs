@@ -188,7 +188,6 @@ impl TreeBuilder {
         }
     }
 
-    /// Closes whatever is still open (reporting it) and returns the top-level statements.
     /// Takes the top-level statements that can no longer change, so they can be lowered
     /// (and their memory reused) while the rest is read: all of them while a block is open;
     /// otherwise all but a last one without a block (a `{` on the next line may open it).
@@ -205,6 +204,8 @@ impl TreeBuilder {
         top.nodes.drain(..complete).collect()
     }
 
+    /// Closes whatever is still open (reporting it) and returns the top-level statements
+    /// not taken yet.
     pub fn finish(mut self, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
         while self.stack.len() > 1 {
             let (keyword, open) = match self.stack.last() {
