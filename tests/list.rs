@@ -81,6 +81,29 @@ fn assert_same_within_a_tick(args: &[&str]) {
     }
 }
 
+/// Waits until the kernel's counters hold all the traffic sent so far.
+/// On kernel 6.1 the listed counters are a copy the rate estimator takes
+/// from the per-CPU counters every 2 s, so they lag traffic by up to one
+/// tick, and `ipvsadm -Z` takes that lagging copy as its zero point: traffic
+/// not yet copied would show up after the zeroing. Two equal readings more
+/// than one tick apart mean the copy has caught up.
+fn wait_for_counters_to_settle() {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut before = ok("ipvsadm", &["-Ln", "--stats", "--exact"]);
+    loop {
+        std::thread::sleep(Duration::from_millis(2500));
+        let now = ok("ipvsadm", &["-Ln", "--stats", "--exact"]);
+        if now == before {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "counters still moving after 60 s:\n{before}\n{now}"
+        );
+        before = now;
+    }
+}
+
 /// Every option of `ipvsadm -Ln` that lists the table.
 const TABLE_OPTIONS: &[&[&str]] = &[
     &[],
@@ -487,6 +510,7 @@ testbed::uml_test! {
         traffic.udp(&v4, 54, "hello");
 
         // Counters stop moving once the exchanges are over.
+        wait_for_counters_to_settle();
         for opts in [&["--stats"][..], &["--stats", "--exact"], &[], &["--persistent-conn"], &["--thresholds"]] {
             assert_same_within_a_tick(opts);
         }
@@ -503,7 +527,16 @@ testbed::uml_test! {
         let pe = ok(LVSD, &["list", "-c", "--persistent-conn"]);
         assert!(pe.contains("sip                abc123@host"), "{pe}");
 
+        // -Z's zero point is the estimator's copy: let it catch up first
+        // (the listings above ran for a while, but a late packet, such as
+        // a connection's last ACK, may still be uncopied).
+        wait_for_counters_to_settle();
         ok("ipvsadm", &["-Z"]);
+        let zeroed = ok("ipvsadm", &["-Ln", "--stats", "--exact"]);
+        assert!(
+            zeroed.lines().skip(3).all(|l| l.split_whitespace().skip(2).all(|n| n == "0")),
+            "counters not zero after -Z:\n{zeroed}"
+        );
         assert_same(&["--stats"]);
         assert_same_within_a_tick(&["--rate"]);
 
