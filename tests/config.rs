@@ -244,7 +244,7 @@ fn sample_warnings_are_only_unsupported_keywords() {
         }
     }
     // The samples exercise these; the set must stay within the README list.
-    let expected: std::collections::BTreeSet<String> = ["SMTP_CHECK", "UDP_CHECK", "net_namespace"]
+    let expected: std::collections::BTreeSet<String> = ["SMTP_CHECK", "net_namespace"]
         .into_iter()
         .map(String::from)
         .collect();
@@ -3104,4 +3104,104 @@ global_defs {
     };
     assert_eq!(common(&rs.checkers[0]), None);
     assert_eq!(common(&rs.checkers[1]), Some(true));
+}
+
+#[test]
+fn udp_check_reads_payload_reply_and_lengths_as_keepalived_does() {
+    let l = loaded(
+        "virtual_server 10.0.0.1 53 {\n    protocol UDP\n    real_server 10.0.1.1 53 {\n        UDP_CHECK {\n            connect_timeout 4\n            payload 12 34 0100 1\n            require_reply 12 3x\n            min_reply_length 12\n            max_reply_length 512\n        }\n    }\n    real_server 10.0.1.2 53 {\n        UDP_CHECK {\n            require_reply\n        }\n        UDP_CHECK {\n        }\n    }\n}\n",
+    );
+    let vs = &l.config.virtual_servers[0];
+    let Checker::Udp(u) = &vs.real_servers[0].checkers[0] else {
+        panic!("expected UDP_CHECK");
+    };
+    assert_eq!(
+        u.payload.as_ref().map(|p| p.bytes.clone()),
+        Some(vec![0x12, 0x34, 0x01, 0x00, 0x01])
+    );
+    let reply = u.reply.as_ref().expect("reply data");
+    assert_eq!(
+        (reply.bytes.clone(), reply.wildcard.clone()),
+        (vec![0x12, 0x30], vec![0, 0x0f])
+    );
+    assert!(u.require_reply);
+    assert_eq!((u.min_reply_length, u.max_reply_length), (12, 512));
+    assert_eq!(u.common.connect_timeout, Duration::from_secs(4));
+    // keepalived's defaults: nothing required, lengths 0..255, retry 1 after 1 s.
+    let Checker::Udp(any) = &vs.real_servers[1].checkers[0] else {
+        panic!("expected UDP_CHECK");
+    };
+    assert!(any.require_reply && any.reply.is_none());
+    let Checker::Udp(d) = &vs.real_servers[1].checkers[1] else {
+        panic!("expected UDP_CHECK");
+    };
+    assert!(!d.require_reply && d.payload.is_none());
+    assert_eq!((d.min_reply_length, d.max_reply_length), (0, 255));
+    assert_eq!(
+        (d.common.retry, d.common.delay_before_retry),
+        (1, Duration::from_secs(1))
+    );
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+
+    let udp = |body: &str| {
+        format!("virtual_server 10.0.0.1 53 {{\n    protocol UDP\n    real_server 10.0.1.1 53 {{\n        UDP_CHECK {{\n{body}        }}\n    }}\n}}\n")
+    };
+    assert_problem(
+        &udp("            payload 12 3g\n"),
+        Severity::Error,
+        5,
+        24,
+        "'payload': invalid value '3g'",
+    );
+    assert_problem(
+        &udp("            payload x1\n"),
+        Severity::Error,
+        5,
+        21,
+        "'payload': invalid value 'x1'",
+    );
+    assert_problem(
+        &udp("            payload\n"),
+        Severity::Error,
+        5,
+        13,
+        "'payload' needs a value",
+    );
+    assert_problem(
+        &udp("            require_reply zz\n"),
+        Severity::Error,
+        5,
+        27,
+        "invalid value 'zz'",
+    );
+    assert_problem(
+        &udp("            require_reply 01\n            min_reply_length 20\n            max_reply_length 10\n"),
+        Severity::Error,
+        7,
+        13,
+        "min_reply_length 20 is above max_reply_length 10: no reply could pass",
+    );
+    // Without reply data keepalived does not check the lengths: a warning.
+    assert_problem(
+        &udp("            require_reply\n            min_reply_length 20\n            max_reply_length 10\n"),
+        Severity::Warning,
+        7,
+        13,
+        "without require_reply data the lengths are not checked",
+    );
+    assert_problem(
+        &udp("            max_reply_length 65536\n"),
+        Severity::Error,
+        5,
+        30,
+        "out of range 0..65535",
+    );
+    // The UDP-only keywords belong to UDP_CHECK alone.
+    assert_problem(
+        "virtual_server 10.0.0.1 53 {\n    real_server 10.0.1.1 53 {\n        TCP_CHECK {\n            payload 00\n        }\n    }\n}\n",
+        Severity::Warning,
+        4,
+        13,
+        "unknown keyword 'payload'",
+    );
 }

@@ -32,7 +32,7 @@ impl CheckSchedule {
         let (retry, delay_before_retry) = match kind {
             CheckKind::Http | CheckKind::Ssl => (1, Duration::from_secs(3)),
             CheckKind::Misc => (0, Duration::from_secs(1)),
-            CheckKind::Tcp | CheckKind::Ping => (1, Duration::from_secs(1)),
+            CheckKind::Tcp | CheckKind::Ping | CheckKind::Udp => (1, Duration::from_secs(1)),
         };
         CheckSchedule {
             delay_loop: DEFAULT_DELAY_LOOP,
@@ -56,6 +56,7 @@ pub enum CheckKind {
     Ssl,
     Misc,
     Ping,
+    Udp,
 }
 
 impl CheckKind {
@@ -67,6 +68,7 @@ impl CheckKind {
             CheckKind::Ssl => "SSL_GET",
             CheckKind::Misc => "MISC_CHECK",
             CheckKind::Ping => "PING_CHECK",
+            CheckKind::Udp => "UDP_CHECK",
         }
     }
 }
@@ -197,6 +199,43 @@ pub struct PingCheck {
     pub connection: Connection,
 }
 
+/// UDP_CHECK: one datagram to the target; an ICMP error (port, host or network
+/// unreachable) within `connect_timeout` fails the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpCheck {
+    pub connection: Connection,
+    /// The datagram sent (`payload`); `None` sends a filler of `UDP_FILLER_LEN` bytes.
+    pub payload: Option<Vec<u8>>,
+    pub reply: UdpReply,
+}
+
+/// Length of the datagram sent when a UDP_CHECK has no `payload`.
+pub const UDP_FILLER_LEN: usize = 32;
+
+/// What a UDP_CHECK needs back (`require_reply`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UdpReply {
+    /// No `require_reply`: silence until `connect_timeout` is a success.
+    NotRequired,
+    /// `require_reply` without data: any datagram back.
+    Any,
+    /// `require_reply HEX`: a datagram that matches.
+    Matching(ReplyPattern),
+}
+
+/// `require_reply HEX` with `min_reply_length` / `max_reply_length`: a reply's
+/// length must lie within the bounds, and its first bytes (as many as both
+/// have) must equal `bytes` except in the bits set in `wildcard` (an `x`
+/// nibble in the config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyPattern {
+    pub bytes: Vec<u8>,
+    /// Same length as `bytes`.
+    pub wildcard: Vec<u8>,
+    pub min_len: u16,
+    pub max_len: u16,
+}
+
 /// One checker of a real server, with its schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckSpec {
@@ -205,6 +244,7 @@ pub enum CheckSpec {
     Http(Box<HttpCheck>),
     Misc(Box<MiscCheck>),
     Ping(PingCheck),
+    Udp(Box<UdpCheck>),
 }
 
 impl CheckSpec {
@@ -215,6 +255,7 @@ impl CheckSpec {
             CheckSpec::Http(_) => CheckKind::Http,
             CheckSpec::Misc(_) => CheckKind::Misc,
             CheckSpec::Ping(_) => CheckKind::Ping,
+            CheckSpec::Udp(_) => CheckKind::Udp,
         }
     }
 

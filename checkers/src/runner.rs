@@ -89,6 +89,7 @@ enum Prepared {
     Http(Box<HttpChecker>),
     Misc(Box<MiscChecker>, Duration),
     Ping(crate::config::PingCheck),
+    Udp(Box<crate::config::UdpCheck>),
 }
 
 impl Prepared {
@@ -98,6 +99,7 @@ impl Prepared {
             Prepared::Http(c) => c.check_started_at(step, started).await,
             Prepared::Misc(c, delay_loop) => c.check(*delay_loop).await,
             Prepared::Ping(c) => crate::ping::check(c).await,
+            Prepared::Udp(c) => crate::udp::check_started_at(c, started).await,
         }
     }
 }
@@ -404,6 +406,7 @@ fn prepare(
     Ok(match &checker.spec {
         CheckSpec::Tcp(c) => Prepared::Tcp(c.clone()),
         CheckSpec::Ping(c) => Prepared::Ping(c.clone()),
+        CheckSpec::Udp(c) => Prepared::Udp(c.clone()),
         CheckSpec::Misc(c) => Prepared::Misc(
             Box::new(
                 MiscChecker::new((**c).clone()).map_err(|source| RunnerError::Misc {

@@ -119,6 +119,12 @@ pub enum Problem {
         instance: String,
         address: std::net::IpAddr,
     },
+    #[error(
+        "UDP_CHECK min_reply_length {min} is above max_reply_length {max}: no reply could pass"
+    )]
+    ReplyLengthsNeverMatch { min: u16, max: u16 },
+    #[error("UDP_CHECK min_reply_length {min} is above max_reply_length {max} (keepalived reports it too; without require_reply data the lengths are not checked)")]
+    ReplyLengthsUnused { min: u16, max: u16 },
     #[error("{instance}: {reason}")]
     InstanceConflict { instance: String, reason: String },
     #[error("{virtual_server}: {reason}")]

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use checkers::{
     CheckKind, CheckSchedule, CheckSpec, Connection, HttpCheck, HttpProtocol, MiscCheck, PingCheck,
-    RealServerChecks, StatusCodes, TcpCheck, TlsOptions, UrlCheck, DEFAULT_MAX_BODY_BYTES,
+    RealServerChecks, ReplyPattern, StatusCodes, TcpCheck, TlsOptions, UdpCheck, UdpReply,
+    UrlCheck, DEFAULT_MAX_BODY_BYTES,
 };
 
 use crate::config::model::{self, Checker, CheckerCommon, Config, RealServer, VirtualServer};
@@ -58,6 +59,20 @@ pub fn real_server_checks(
                     max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 }))
             }
+            Checker::Udp(u) => CheckSpec::Udp(Box::new(UdpCheck {
+                connection,
+                payload: u.payload.as_ref().map(|p| p.bytes.clone()),
+                reply: match (&u.reply, u.require_reply) {
+                    (Some(r), _) => UdpReply::Matching(ReplyPattern {
+                        bytes: r.bytes.clone(),
+                        wildcard: r.wildcard.clone(),
+                        min_len: u.min_reply_length,
+                        max_len: u.max_reply_length,
+                    }),
+                    (None, true) => UdpReply::Any,
+                    (None, false) => UdpReply::NotRequired,
+                },
+            })),
             Checker::Misc(m) => CheckSpec::Misc(Box::new(MiscCheck {
                 misc_path: m.misc_path.command.clone(),
                 misc_timeout: m.misc_timeout,

@@ -701,3 +701,42 @@ fn desired_for_covers_only_the_named_virtual_servers() {
     assert_eq!(part.services[0], full.services[0]);
     assert!(d.desired_for(&BTreeSet::new()).services.is_empty());
 }
+
+#[test]
+fn udp_check_translates_to_its_checker_with_keepalived_reply_rules() {
+    let spec = spec(
+        "virtual_server 192.0.2.53 53 {\n    protocol UDP\n    lb_kind NAT\n    real_server 10.0.0.2 5353 {\n        UDP_CHECK {\n            connect_port 53\n            payload 00 01\n            require_reply 00 x1\n            max_reply_length 64\n        }\n        UDP_CHECK {\n            require_reply\n        }\n        UDP_CHECK {\n            min_reply_length 1000\n        }\n    }\n}\n",
+    );
+    let (_, actions) = Director::new(spec);
+    let Some(Action::StartChecks { checks, .. }) = actions.first() else {
+        panic!("expected StartChecks, got {actions:?}");
+    };
+    let udp: Vec<&checkers::UdpCheck> = checks
+        .checkers
+        .iter()
+        .map(|c| match &c.spec {
+            checkers::CheckSpec::Udp(u) => &**u,
+            other => panic!("expected UDP_CHECK, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(udp[0].connection.target().to_string(), "10.0.0.2:53");
+    assert_eq!(udp[0].payload.as_deref(), Some(&[0u8, 1][..]));
+    assert_eq!(
+        udp[0].reply,
+        checkers::UdpReply::Matching(checkers::ReplyPattern {
+            bytes: vec![0, 0x01],
+            wildcard: vec![0, 0xf0],
+            min_len: 0,
+            max_len: 64,
+        })
+    );
+    assert_eq!(udp[1].reply, checkers::UdpReply::Any);
+    // Lengths alone do not make a reply required (keepalived checks them
+    // only against reply data).
+    assert_eq!(udp[2].reply, checkers::UdpReply::NotRequired);
+    assert_eq!(udp[2].payload, None);
+    assert_eq!(
+        checks.checkers[0].schedule.delay_before_retry,
+        Duration::from_secs(1)
+    );
+}

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::super::diag::Problem;
 use super::super::model::{
-    Checker, CheckerCommon, ForwardingMethod, HttpCheck, HttpProtocol, IpFamily, LbAlgo, LbKind,
-    Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand, Secret, SorryServer,
-    SslSettings, StatusRange, TunnelChecksum, TunnelType, UrlCheck, VirtualServer,
+    Checker, CheckerCommon, ForwardingMethod, HexBytes, HttpCheck, HttpProtocol, IpFamily, LbAlgo,
+    LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand, Secret, SorryServer,
+    SslSettings, StatusRange, TunnelChecksum, TunnelType, UdpCheck, UrlCheck, VirtualServer,
     VirtualServerGroup, VirtualServerKey, VsgMember, Weight,
 };
 use super::super::tree::Node;
@@ -595,7 +595,7 @@ fn real_server(
 fn is_checker(name: &str) -> bool {
     matches!(
         name,
-        "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "PING_CHECK"
+        "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "PING_CHECK" | "UDP_CHECK"
     ) || UNSUPPORTED_CHECKERS.contains(&name)
 }
 
@@ -603,6 +603,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     let kind = node.name();
     let http = matches!(kind, "HTTP_GET" | "SSL_GET");
     let misc = kind == "MISC_CHECK";
+    let udp = kind == "UDP_CHECK";
     if !node.args.is_empty() {
         cx.extra(node, 0);
     }
@@ -635,6 +636,15 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     let mut misc_timeout = None;
     let mut misc_dynamic = false;
     let mut url_nodes = Vec::new();
+    let mut udp_check = UdpCheck {
+        common: common.clone(),
+        payload: None,
+        require_reply: false,
+        reply: None,
+        min_reply_length: 0,
+        max_reply_length: 255,
+    };
+    let mut udp_lengths_span = None;
     let context = kind.to_string();
     for n in cx.block(node) {
         if own.keyword(cx, n) {
@@ -676,6 +686,33 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                     misc_user = Some((s.command, s.user));
                 }
             }
+            "payload" if udp => {
+                cx.no_block(n);
+                if n.args.is_empty() {
+                    cx.missing(n, HEX_EXPECTED);
+                } else {
+                    udp_check.payload = hex(cx, n, false);
+                }
+            }
+            "require_reply" if udp => {
+                cx.no_block(n);
+                udp_check.require_reply = true;
+                if !n.args.is_empty() {
+                    udp_check.reply = hex(cx, n, true);
+                }
+            }
+            "min_reply_length" if udp => {
+                udp_lengths_span = Some(n.span());
+                if let Some(v) = cx.int(n, 0, i64::from(u16::MAX)) {
+                    udp_check.min_reply_length = u16::try_from(v).unwrap_or(u16::MAX);
+                }
+            }
+            "max_reply_length" if udp => {
+                udp_lengths_span = Some(n.span());
+                if let Some(v) = cx.int(n, 0, i64::from(u16::MAX)) {
+                    udp_check.max_reply_length = u16::try_from(v).unwrap_or(u16::MAX);
+                }
+            }
             _ => cx.unknown(n, &context),
         }
     }
@@ -693,6 +730,20 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     match kind {
         "TCP_CHECK" => Some(Checker::Tcp(common)),
         "PING_CHECK" => Some(Checker::Ping(common)),
+        "UDP_CHECK" => {
+            let (min, max) = (udp_check.min_reply_length, udp_check.max_reply_length);
+            let span = udp_lengths_span.unwrap_or_else(|| node.span());
+            if min > max && udp_check.reply.is_some() {
+                // keepalived runs it anyway, a check that can never pass.
+                cx.error(span, Problem::ReplyLengthsNeverMatch { min, max });
+                return None;
+            }
+            if min > max {
+                cx.warning(span, Problem::ReplyLengthsUnused { min, max });
+            }
+            udp_check.common = common;
+            Some(Checker::Udp(udp_check))
+        }
         "MISC_CHECK" => {
             let Some(command) = misc_path else {
                 cx.error(
@@ -742,6 +793,26 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
             } else {
                 Checker::Http(http_check)
             })
+        }
+    }
+}
+
+const HEX_EXPECTED: &str = "hex digits, e.g. 0a1b 2c (at most 65507 bytes)";
+
+/// The hex bytes of `payload` / `require_reply` (`x` wildcards in the latter).
+fn hex(cx: &mut Cx<'_>, node: &Node, wildcards: bool) -> Option<HexBytes> {
+    match HexBytes::parse(node.args.iter().map(|t| t.text.as_str()), wildcards) {
+        Ok(h) => Some(h),
+        Err(word) => {
+            if let Some(t) = node.args.iter().find(|t| t.text == word) {
+                let expected = if wildcards {
+                    "hex digits or x (any nibble), e.g. 0a1b 2x (at most 65507 bytes)"
+                } else {
+                    HEX_EXPECTED
+                };
+                cx.invalid(node, t, expected);
+            }
+            None
         }
     }
 }
