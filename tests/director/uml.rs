@@ -561,4 +561,91 @@ testbed::uml_test! {
         assert!(st.success(), "{st}");
         assert!(!site.ipvsadm(DIR1).contains("10.0.0.100:80"), "{}", site.ipvsadm(DIR1));
     }
+
+    /// UDP_CHECK side by side with keepalived 2.2.7: the same config (one
+    /// UDP service, real servers behind every kind of reply) on two
+    /// directors, keepalived on one and lvsd on the other; both tables end
+    /// with the same real servers, and stay so.
+    fn udp_check_verdicts_match_keepalived() {
+        let site = Site::new("udp");
+        // On both real servers: 5300 answers "PONG", 5301 "PANG", 5302 reads
+        // and stays silent; nothing listens on 5303 (ICMP port unreachable).
+        let responder = "import socket, selectors\n\
+            sel = selectors.DefaultSelector()\n\
+            for port, reply in ((5300, b'PONG'), (5301, b'PANG'), (5302, None)):\n    \
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    \
+                s.bind(('0.0.0.0', port))\n    \
+                sel.register(s, selectors.EVENT_READ, reply)\n\
+            while True:\n    \
+                for key, _ in sel.select():\n        \
+                    data, peer = key.fileobj.recvfrom(2048)\n        \
+                    if key.data is not None:\n            \
+                        key.fileobj.sendto(key.data, peer)\n";
+        let _responders: Vec<_> = [3usize, 4]
+            .iter()
+            .map(|&i| {
+                site.ns(i)
+                    .spawn_logged(&["python3", "-c", responder], site.dir.path(), &format!("udp{i}"))
+                    .unwrap_or_else(|e| panic!("UDP responder: {e}"))
+            })
+            .collect();
+        let check = |body: &str| {
+            format!("        UDP_CHECK {{\n            connect_timeout 1\n            retry 1\n            delay_before_retry 1\n{body}        }}\n")
+        };
+        let reals = [
+            ("10.0.0.4 5300", check("            require_reply 504f4e4x\n")),
+            ("10.0.0.4 5301", check("            require_reply 504f4e47\n")),
+            ("10.0.0.4 5302", check("")),
+            ("10.0.0.4 5303", check("")),
+            ("10.0.0.5 5300", check("            payload 01 02 03\n            require_reply\n")),
+            ("10.0.0.5 5301", check("            require_reply 50 41\n            max_reply_length 3\n")),
+            ("10.0.0.5 5302", check("            require_reply\n")),
+        ];
+        let mut conf = String::from("global_defs {\n    router_id udp_test\n}\nvirtual_server 10.0.0.100 53 {\n    delay_loop 2\n    lb_algo rr\n    lb_kind NAT\n    protocol UDP\n");
+        for (addr, body) in &reals {
+            conf.push_str(&format!("    real_server {addr} {{\n        weight 1\n{body}    }}\n"));
+        }
+        conf.push_str("}\n");
+        let path = site.write_config("udp.conf", &conf);
+        let k = site.keepalived(DIR1, "ka", &path);
+        let l = site.lvsd(DIR2, "l", &path, &[]);
+        let mut expected = vec!["10.0.0.4:5300", "10.0.0.4:5302", "10.0.0.5:5300"];
+        expected.sort();
+        let active = |i| {
+            let mut a = site.active_reals(i);
+            a.sort();
+            a
+        };
+        for (i, who) in [(DIR1, &k), (DIR2, &l)] {
+            let deadline = Instant::now() + SLOW;
+            while active(i) != expected {
+                assert!(Instant::now() < deadline, "director {i}: {:?}\n{}", active(i), who.logs());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        // Several check rounds later both still agree.
+        std::thread::sleep(Duration::from_secs(5));
+        assert_eq!(active(DIR1), expected, "keepalived\n{}", k.logs());
+        assert_eq!(active(DIR2), expected, "lvsd\n{}", l.logs());
+        // And lvsd says why each one is out.
+        let s = site.status("l").unwrap_or_default();
+        let reasons: Vec<(String, String)> = s["virtual_servers"][0]["real_servers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|r| r["up"] == false)
+                    .map(|r| (r["address"].as_str().unwrap_or("").to_owned(), r["reason"].as_str().unwrap_or("").to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (addr, why) in [
+            ("10.0.0.4:5301", "reply byte 1 is 41, expected 4f"),
+            ("10.0.0.4:5303", "port unreachable (ICMP)"),
+            ("10.0.0.5:5301", "reply longer than max_reply_length 3"),
+            ("10.0.0.5:5302", "no reply within 1s"),
+        ] {
+            assert!(reasons.iter().any(|(a, r)| a == addr && r.contains(why)), "{addr}: {why:?} not in {reasons:?}");
+        }
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+    }
 }
