@@ -207,6 +207,8 @@ fn keepalived_also_warns(path: &Path, d: &Diagnostic) -> bool {
         (Problem::InstanceConflict { reason, .. }, "keepalived.conf.SSL_GET") => {
             reason.contains("AH authentication")
         }
+        // "The SMTP_CHECK host block is deprecated. Please define additional checkers."
+        (Problem::DeprecatedSmtpHost, "keepalived.conf.SMTP_CHECK") => true,
         // "Warning: Virtual server FWM 1: protocol specified for fwmark - protocol will be ignored".
         (Problem::VirtualServerConflict { reason, .. }, "keepalived.conf.fwmark") => {
             reason.contains("protocol is ignored for a fwmark service")
@@ -244,10 +246,8 @@ fn sample_warnings_are_only_unsupported_keywords() {
         }
     }
     // The samples exercise these; the set must stay within the README list.
-    let expected: std::collections::BTreeSet<String> = ["SMTP_CHECK", "net_namespace"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let expected: std::collections::BTreeSet<String> =
+        ["net_namespace"].into_iter().map(String::from).collect();
     assert_eq!(warned, expected);
 }
 
@@ -3203,5 +3203,60 @@ fn udp_check_reads_payload_reply_and_lengths_as_keepalived_does() {
         4,
         13,
         "unknown keyword 'payload'",
+    );
+}
+
+#[test]
+fn smtp_check_reads_helo_name_and_host_blocks_as_keepalived_does() {
+    let text = "virtual_server 10.0.0.1 25 {\n    protocol TCP\n    real_server 10.0.1.1 25 {\n        SMTP_CHECK {\n            connect_timeout 10\n            helo_name \"mx.test\"\n            host {\n                connect_ip 192.0.2.7\n                connect_port 587\n                retry 4\n            }\n            host {\n                bindto 10.0.1.254\n                connect_timeout 2\n                payload 00\n            }\n        }\n        SMTP_CHECK {\n        }\n    }\n}\n";
+    let (path, r, _s) = load_text(text);
+    let l = r.unwrap_or_else(|d| panic!("{}", d.render()));
+    let vs = &l.config.virtual_servers[0];
+    let Checker::Smtp(m) = &vs.real_servers[0].checkers[0] else {
+        panic!("expected SMTP_CHECK");
+    };
+    assert_eq!(m.helo_name, "mx.test");
+    assert_eq!(
+        m.common.connect_ip, None,
+        "the block itself checks the real server"
+    );
+    // A timing keyword in a host block sets the whole check's, as in keepalived.
+    assert_eq!(m.common.retry, 4);
+    assert_eq!(m.hosts.len(), 2);
+    assert_eq!(m.hosts[0].connect_ip, "192.0.2.7".parse().ok());
+    assert_eq!(m.hosts[0].connect_port, Some(587));
+    assert_eq!(m.hosts[0].connect_timeout, Duration::from_secs(10));
+    assert_eq!(m.hosts[1].connect_ip, None);
+    assert_eq!(m.hosts[1].bindto, "10.0.1.254".parse().ok());
+    assert_eq!(m.hosts[1].connect_timeout, Duration::from_secs(2));
+    assert_eq!(m.hosts[1].retry, 4);
+    let Checker::Smtp(d) = &vs.real_servers[0].checkers[1] else {
+        panic!("expected SMTP_CHECK");
+    };
+    assert_eq!(d.helo_name, "smtpchecker.keepalived.org");
+    assert!(d.hosts.is_empty());
+    assert_eq!(
+        (d.common.retry, d.common.delay_before_retry),
+        (1, Duration::from_secs(1))
+    );
+    // Two deprecation warnings and the unknown keyword, each with its place.
+    let at = |d: &Diagnostic| d.location(&l.sources).unwrap_or_default();
+    let found: Vec<(String, String)> = l.warnings.iter().map(|w| (at(w), w.message())).collect();
+    let p = path.display();
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found[0].0 == format!("{p}:7:13") && found[0].1.contains("host block is deprecated"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].0 == format!("{p}:12:13") && found[1].1.contains("host block is deprecated"),
+        "{found:?}"
+    );
+    assert!(
+        found[2].0 == format!("{p}:15:17")
+            && found[2]
+                .1
+                .contains("unknown keyword 'payload' in SMTP_CHECK host"),
+        "{found:?}"
     );
 }

@@ -32,7 +32,9 @@ impl CheckSchedule {
         let (retry, delay_before_retry) = match kind {
             CheckKind::Http | CheckKind::Ssl => (1, Duration::from_secs(3)),
             CheckKind::Misc => (0, Duration::from_secs(1)),
-            CheckKind::Tcp | CheckKind::Ping | CheckKind::Udp => (1, Duration::from_secs(1)),
+            CheckKind::Tcp | CheckKind::Ping | CheckKind::Udp | CheckKind::Smtp => {
+                (1, Duration::from_secs(1))
+            }
         };
         CheckSchedule {
             delay_loop: DEFAULT_DELAY_LOOP,
@@ -57,6 +59,7 @@ pub enum CheckKind {
     Misc,
     Ping,
     Udp,
+    Smtp,
 }
 
 impl CheckKind {
@@ -69,6 +72,7 @@ impl CheckKind {
             CheckKind::Misc => "MISC_CHECK",
             CheckKind::Ping => "PING_CHECK",
             CheckKind::Udp => "UDP_CHECK",
+            CheckKind::Smtp => "SMTP_CHECK",
         }
     }
 }
@@ -236,6 +240,13 @@ pub struct ReplyPattern {
     pub max_len: u16,
 }
 
+/// SMTP_CHECK: greeting 220, `HELO helo_name` answered 250, `QUIT` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpCheck {
+    pub connection: Connection,
+    pub helo_name: String,
+}
+
 /// One checker of a real server, with its schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckSpec {
@@ -245,6 +256,7 @@ pub enum CheckSpec {
     Misc(Box<MiscCheck>),
     Ping(PingCheck),
     Udp(Box<UdpCheck>),
+    Smtp(Box<SmtpCheck>),
 }
 
 impl CheckSpec {
@@ -256,6 +268,7 @@ impl CheckSpec {
             CheckSpec::Misc(_) => CheckKind::Misc,
             CheckSpec::Ping(_) => CheckKind::Ping,
             CheckSpec::Udp(_) => CheckKind::Udp,
+            CheckSpec::Smtp(_) => CheckKind::Smtp,
         }
     }
 

@@ -1,10 +1,10 @@
 //! keepalived-compatible health checkers: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK,
-//! PING_CHECK and UDP_CHECK, plus the logic behind `lvsd genhash`.
+//! PING_CHECK, UDP_CHECK and SMTP_CHECK, plus the logic behind `lvsd genhash`.
 //!
 //! Layout: `config` holds the plain check descriptions (the director translates its
 //! keepalived.conf types into these); `verdict` and `schedule` are the pure core (results
 //! in, transitions and due times out, virtual time); `tcp`, `http`, `tls`, `misc`,
-//! `ping` and `udp` perform one check each; `runner` drives thousands of them on one tokio runtime.
+//! `ping`, `udp` and `smtp` perform one check each; `runner` drives thousands of them on one tokio runtime.
 
 pub mod config;
 pub mod genhash;
@@ -13,6 +13,7 @@ pub mod misc;
 pub mod ping;
 pub mod runner;
 pub mod schedule;
+pub mod smtp;
 pub mod tcp;
 pub mod timeout;
 pub mod tls;

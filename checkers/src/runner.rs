@@ -90,6 +90,7 @@ enum Prepared {
     Misc(Box<MiscChecker>, Duration),
     Ping(crate::config::PingCheck),
     Udp(Box<crate::config::UdpCheck>),
+    Smtp(Box<crate::config::SmtpCheck>),
 }
 
 impl Prepared {
@@ -100,6 +101,7 @@ impl Prepared {
             Prepared::Misc(c, delay_loop) => c.check(*delay_loop).await,
             Prepared::Ping(c) => crate::ping::check(c).await,
             Prepared::Udp(c) => crate::udp::check_started_at(c, started).await,
+            Prepared::Smtp(c) => crate::smtp::check_started_at(c, started).await,
         }
     }
 }
@@ -407,6 +409,7 @@ fn prepare(
         CheckSpec::Tcp(c) => Prepared::Tcp(c.clone()),
         CheckSpec::Ping(c) => Prepared::Ping(c.clone()),
         CheckSpec::Udp(c) => Prepared::Udp(c.clone()),
+        CheckSpec::Smtp(c) => Prepared::Smtp(c.clone()),
         CheckSpec::Misc(c) => Prepared::Misc(
             Box::new(
                 MiscChecker::new((**c).clone()).map_err(|source| RunnerError::Misc {

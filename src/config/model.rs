@@ -1396,6 +1396,19 @@ pub struct UdpCheck {
     pub max_reply_length: u16,
 }
 
+/// SMTP_CHECK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmtpCheck {
+    /// The check of the SMTP_CHECK block itself (the real server unless
+    /// `connect_ip` / `connect_port` say otherwise).
+    pub common: CheckerCommon,
+    /// Default `smtpchecker.keepalived.org`, as keepalived.
+    pub helo_name: String,
+    /// Deprecated `host { }` blocks: each is checked too, with the block's
+    /// connection options over the SMTP_CHECK's.
+    pub hosts: Vec<CheckerCommon>,
+}
+
 /// A health checker of a real server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type")]
@@ -1412,6 +1425,8 @@ pub enum Checker {
     Ping(CheckerCommon),
     #[serde(rename = "UDP_CHECK")]
     Udp(UdpCheck),
+    #[serde(rename = "SMTP_CHECK")]
+    Smtp(SmtpCheck),
 }
 
 impl Checker {
@@ -1421,6 +1436,7 @@ impl Checker {
             Checker::Http(h) | Checker::Ssl(h) => &h.common,
             Checker::Misc(m) => &m.common,
             Checker::Udp(u) => &u.common,
+            Checker::Smtp(s) => &s.common,
         }
     }
     /// keepalived's block keyword for this checker.
@@ -1432,6 +1448,7 @@ impl Checker {
             Checker::Misc(_) => "MISC_CHECK",
             Checker::Ping(_) => "PING_CHECK",
             Checker::Udp(_) => "UDP_CHECK",
+            Checker::Smtp(_) => "SMTP_CHECK",
         }
     }
 }

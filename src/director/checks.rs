@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use checkers::{
     CheckKind, CheckSchedule, CheckSpec, Connection, HttpCheck, HttpProtocol, MiscCheck, PingCheck,
-    RealServerChecks, ReplyPattern, StatusCodes, TcpCheck, TlsOptions, UdpCheck, UdpReply,
-    UrlCheck, DEFAULT_MAX_BODY_BYTES,
+    RealServerChecks, ReplyPattern, SmtpCheck, StatusCodes, TcpCheck, TlsOptions, UdpCheck,
+    UdpReply, UrlCheck, DEFAULT_MAX_BODY_BYTES,
 };
 
 use crate::config::model::{self, Checker, CheckerCommon, Config, RealServer, VirtualServer};
@@ -59,6 +59,10 @@ pub fn real_server_checks(
                     max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 }))
             }
+            Checker::Smtp(m) => CheckSpec::Smtp(Box::new(SmtpCheck {
+                connection,
+                helo_name: m.helo_name.clone(),
+            })),
             Checker::Udp(u) => CheckSpec::Udp(Box::new(UdpCheck {
                 connection,
                 payload: u.payload.as_ref().map(|p| p.bytes.clone()),
@@ -99,6 +103,18 @@ pub fn real_server_checks(
         schedule.delay_before_retry = common.delay_before_retry;
         schedule.warmup = common.warmup;
         schedule.alpha = common.alpha || rs.alpha || vs.alpha;
+        // SMTP_CHECK `host { }` blocks: one more checker each, same schedule.
+        if let Checker::Smtp(m) = c {
+            for host in &m.hosts {
+                out.push(checkers::Checker {
+                    spec: CheckSpec::Smtp(Box::new(SmtpCheck {
+                        connection: self::connection(host, SocketAddr::new(rs.address, port)),
+                        helo_name: m.helo_name.clone(),
+                    })),
+                    schedule: schedule.clone(),
+                });
+            }
+        }
         out.push(checkers::Checker { spec, schedule });
     }
     Ok(RealServerChecks {

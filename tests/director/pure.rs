@@ -740,3 +740,36 @@ fn udp_check_translates_to_its_checker_with_keepalived_reply_rules() {
         Duration::from_secs(1)
     );
 }
+
+#[test]
+fn smtp_check_host_blocks_become_one_checker_each() {
+    let spec = spec(
+        "virtual_server 192.0.2.25 25 {\n    protocol TCP\n    lb_kind NAT\n    real_server 10.0.0.2 25 {\n        SMTP_CHECK {\n            connect_timeout 3\n            delay_loop 7\n            host {\n                connect_ip 10.0.0.9\n                connect_port 587\n            }\n        }\n    }\n}\n",
+    );
+    let (_, actions) = Director::new(spec);
+    let Some(Action::StartChecks { checks, .. }) = actions.first() else {
+        panic!("expected StartChecks, got {actions:?}");
+    };
+    let smtp: Vec<(String, String, Duration, Duration)> = checks
+        .checkers
+        .iter()
+        .map(|c| match &c.spec {
+            checkers::CheckSpec::Smtp(s) => (
+                s.connection.target().to_string(),
+                s.helo_name.clone(),
+                s.connection.connect_timeout,
+                c.schedule.delay_loop,
+            ),
+            other => panic!("expected SMTP_CHECK, got {other:?}"),
+        })
+        .collect();
+    let helo = "smtpchecker.keepalived.org".to_string();
+    let (three, seven) = (Duration::from_secs(3), Duration::from_secs(7));
+    assert_eq!(
+        smtp,
+        [
+            ("10.0.0.9:587".to_string(), helo.clone(), three, seven),
+            ("10.0.0.2:25".to_string(), helo, three, seven),
+        ]
+    );
+}

@@ -7,9 +7,9 @@ use std::time::Duration;
 use super::super::diag::Problem;
 use super::super::model::{
     Checker, CheckerCommon, ForwardingMethod, HexBytes, HttpCheck, HttpProtocol, IpFamily, LbAlgo,
-    LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand, Secret, SorryServer,
-    SslSettings, StatusRange, TunnelChecksum, TunnelType, UdpCheck, UrlCheck, VirtualServer,
-    VirtualServerGroup, VirtualServerKey, VsgMember, Weight,
+    LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand, Secret, SmtpCheck,
+    SorryServer, SslSettings, StatusRange, TunnelChecksum, TunnelType, UdpCheck, UrlCheck,
+    VirtualServer, VirtualServerGroup, VirtualServerKey, VsgMember, Weight,
 };
 use super::super::tree::Node;
 use super::{parse_integer, Cx, UNSUPPORTED_CHECKERS};
@@ -595,7 +595,13 @@ fn real_server(
 fn is_checker(name: &str) -> bool {
     matches!(
         name,
-        "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "PING_CHECK" | "UDP_CHECK"
+        "TCP_CHECK"
+            | "HTTP_GET"
+            | "SSL_GET"
+            | "MISC_CHECK"
+            | "PING_CHECK"
+            | "UDP_CHECK"
+            | "SMTP_CHECK"
     ) || UNSUPPORTED_CHECKERS.contains(&name)
 }
 
@@ -604,6 +610,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     let http = matches!(kind, "HTTP_GET" | "SSL_GET");
     let misc = kind == "MISC_CHECK";
     let udp = kind == "UDP_CHECK";
+    let smtp = kind == "SMTP_CHECK";
     if !node.args.is_empty() {
         cx.extra(node, 0);
     }
@@ -645,6 +652,8 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
         max_reply_length: 255,
     };
     let mut udp_lengths_span = None;
+    let mut helo_name = None;
+    let mut smtp_hosts = Vec::new();
     let context = kind.to_string();
     for n in cx.block(node) {
         if own.keyword(cx, n) {
@@ -685,6 +694,11 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                     cx.extra(n, 2);
                     misc_user = Some((s.command, s.user));
                 }
+            }
+            "helo_name" if smtp => helo_name = cx.string(n),
+            "host" if smtp => {
+                cx.warning(n.keyword.span, Problem::DeprecatedSmtpHost);
+                smtp_hosts.push(smtp_host(cx, n, &mut own));
             }
             "payload" if udp => {
                 cx.no_block(n);
@@ -730,6 +744,14 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     match kind {
         "TCP_CHECK" => Some(Checker::Tcp(common)),
         "PING_CHECK" => Some(Checker::Ping(common)),
+        "SMTP_CHECK" => {
+            let hosts = smtp_hosts.iter().map(|h| h.over(&common)).collect();
+            Some(Checker::Smtp(SmtpCheck {
+                common,
+                helo_name: helo_name.unwrap_or_else(|| DEFAULT_HELO_NAME.to_string()),
+                hosts,
+            }))
+        }
         "UDP_CHECK" => {
             let (min, max) = (udp_check.min_reply_length, udp_check.max_reply_length);
             let span = udp_lengths_span.unwrap_or_else(|| node.span());
@@ -795,6 +817,61 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
             })
         }
     }
+}
+
+/// keepalived's `helo_name` when none is given.
+const DEFAULT_HELO_NAME: &str = "smtpchecker.keepalived.org";
+
+/// The connection options of an SMTP_CHECK `host { }` block; unset ones
+/// come from the SMTP_CHECK.
+#[derive(Default)]
+struct SmtpHost {
+    connect_ip: Option<IpAddr>,
+    connect_port: Option<u16>,
+    bindto: Option<IpAddr>,
+    bind_if: Option<String>,
+    bind_port: Option<u16>,
+    fwmark: Option<u32>,
+    connect_timeout: Option<Duration>,
+}
+
+impl SmtpHost {
+    fn over(&self, check: &CheckerCommon) -> CheckerCommon {
+        CheckerCommon {
+            connect_ip: self.connect_ip.or(check.connect_ip),
+            connect_port: self.connect_port.or(check.connect_port),
+            bindto: self.bindto.or(check.bindto),
+            bind_if: self.bind_if.clone().or_else(|| check.bind_if.clone()),
+            bind_port: self.bind_port.or(check.bind_port),
+            fwmark: self.fwmark.or(check.fwmark),
+            connect_timeout: self.connect_timeout.unwrap_or(check.connect_timeout),
+            ..check.clone()
+        }
+    }
+}
+
+/// A `host { }` block. Its timing keywords (retry, delay_loop, ...) set the
+/// whole SMTP_CHECK's, as in keepalived, where they belong to the checker.
+fn smtp_host(cx: &mut Cx<'_>, node: &Node, check: &mut Inherited) -> SmtpHost {
+    let mut h = SmtpHost::default();
+    for n in cx.block(node) {
+        match n.name() {
+            "connect_ip" => h.connect_ip = cx.ip(n),
+            "connect_port" => h.connect_port = cx.port(n),
+            "bindto" => h.bindto = cx.ip(n),
+            "bind_if" => h.bind_if = cx.string(n),
+            "bind_port" => h.bind_port = cx.port(n),
+            "fwmark" => {
+                h.fwmark = cx
+                    .int(n, 0, i64::from(u32::MAX))
+                    .and_then(|v| u32::try_from(v).ok())
+            }
+            "connect_timeout" => h.connect_timeout = cx.timer(n),
+            _ if check.keyword(cx, n) => {}
+            _ => cx.unknown(n, "SMTP_CHECK host"),
+        }
+    }
+    h
 }
 
 const HEX_EXPECTED: &str = "hex digits, e.g. 0a1b 2c (at most 65507 bytes)";
