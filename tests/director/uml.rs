@@ -288,6 +288,74 @@ fn sync_daemons(site: &Site, i: usize) -> Vec<String> {
         .collect()
 }
 
+/// Runs `conf` (checkers and IPVS only, no VRRP) with keepalived on DIR1
+/// and lvsd on DIR2, waits until each table holds exactly the expected real
+/// servers (`both` plus, for lvsd only, `lvsd_only`: deliberate
+/// differences), checks they stay so over several check rounds, and that
+/// lvsd's status gives each real server that is out the expected reason.
+fn side_by_side_with_keepalived(
+    site: &Site,
+    conf: &str,
+    both: &[&str],
+    lvsd_only: &[&str],
+    out: &[(&str, &str)],
+) {
+    let path = site.write_config("side.conf", conf);
+    let k = site.keepalived(DIR1, "ka", &path);
+    let l = site.lvsd(DIR2, "l", &path, &[]);
+    let sorted = |v: Vec<String>| {
+        let mut v = v;
+        v.sort();
+        v
+    };
+    let for_keepalived = sorted(both.iter().map(|s| s.to_string()).collect());
+    let for_lvsd = sorted(
+        both.iter()
+            .chain(lvsd_only)
+            .map(|s| s.to_string())
+            .collect(),
+    );
+    let active = |i| sorted(site.active_reals(i));
+    for (i, who, expected) in [(DIR1, &k, &for_keepalived), (DIR2, &l, &for_lvsd)] {
+        let deadline = Instant::now() + SLOW;
+        while active(i) != *expected {
+            assert!(
+                Instant::now() < deadline,
+                "director {i}: {:?}, expected {expected:?}\n{}",
+                active(i),
+                who.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // Several check rounds later both still hold the same.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(active(DIR1), for_keepalived, "keepalived\n{}", k.logs());
+    assert_eq!(active(DIR2), for_lvsd, "lvsd\n{}", l.logs());
+    let s = site.status("l").unwrap_or_default();
+    let reasons: Vec<(String, String)> = s["virtual_servers"][0]["real_servers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|r| r["up"] == false)
+                .map(|r| {
+                    (
+                        r["address"].as_str().unwrap_or("").to_owned(),
+                        r["reason"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (addr, why) in out {
+        assert!(
+            reasons.iter().any(|(a, r)| a == addr && r.contains(why)),
+            "{addr}: {why:?} not in {reasons:?}"
+        );
+    }
+    assert_eq!(reasons.len(), out.len(), "{reasons:?}");
+}
+
 testbed::uml_test! {
     /// The DR pair scenario (see `pair_balances_fails_over_and_recovers`).
     fn dr_pair_balances_fails_over_and_recovers() {
@@ -606,46 +674,82 @@ testbed::uml_test! {
             conf.push_str(&format!("    real_server {addr} {{\n        weight 1\n{body}    }}\n"));
         }
         conf.push_str("}\n");
-        let path = site.write_config("udp.conf", &conf);
-        let k = site.keepalived(DIR1, "ka", &path);
-        let l = site.lvsd(DIR2, "l", &path, &[]);
-        let mut expected = vec!["10.0.0.4:5300", "10.0.0.4:5302", "10.0.0.5:5300"];
-        expected.sort();
-        let active = |i| {
-            let mut a = site.active_reals(i);
-            a.sort();
-            a
-        };
-        for (i, who) in [(DIR1, &k), (DIR2, &l)] {
-            let deadline = Instant::now() + SLOW;
-            while active(i) != expected {
-                assert!(Instant::now() < deadline, "director {i}: {:?}\n{}", active(i), who.logs());
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-        // Several check rounds later both still agree.
-        std::thread::sleep(Duration::from_secs(5));
-        assert_eq!(active(DIR1), expected, "keepalived\n{}", k.logs());
-        assert_eq!(active(DIR2), expected, "lvsd\n{}", l.logs());
-        // And lvsd says why each one is out.
-        let s = site.status("l").unwrap_or_default();
-        let reasons: Vec<(String, String)> = s["virtual_servers"][0]["real_servers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|r| r["up"] == false)
-                    .map(|r| (r["address"].as_str().unwrap_or("").to_owned(), r["reason"].as_str().unwrap_or("").to_owned()))
-                    .collect()
+        side_by_side_with_keepalived(
+            &site,
+            &conf,
+            &["10.0.0.4:5300", "10.0.0.4:5302", "10.0.0.5:5300"],
+            &[],
+            &[
+                ("10.0.0.4:5301", "reply byte 1 is 41, expected 4f"),
+                ("10.0.0.4:5303", "port unreachable (ICMP)"),
+                ("10.0.0.5:5301", "reply longer than max_reply_length 3"),
+                ("10.0.0.5:5302", "no reply within 1s"),
+            ],
+        );
+    }
+
+    /// SMTP_CHECK side by side with keepalived 2.2.7: a real SMTP server
+    /// (aiosmtpd), servers that refuse the greeting or HELO, a closed port
+    /// (directly and through a deprecated `host { }` block). Both tables
+    /// agree, except on a multi-line greeting, which keepalived fails and
+    /// lvsd accepts (a deliberate difference, README).
+    fn smtp_check_verdicts_match_keepalived() {
+        let site = Site::new("smtp");
+        let fake = "import socketserver, threading\n\
+            class H(socketserver.StreamRequestHandler):\n    \
+                def handle(self):\n        \
+                    port, w = self.server.server_address[1], self.wfile.write\n        \
+                    if port == 2526:\n            \
+                        return w(b'554 no SMTP service here\\r\\n')\n        \
+                    w(b'220-mx.test welcome\\r\\n220 mx.test\\r\\n' if port == 2528 else b'220 mx.test\\r\\n')\n        \
+                    self.rfile.readline()\n        \
+                    if port == 2529:\n            \
+                        return w(b'502 HELO not accepted\\r\\n')\n        \
+                    w(b'250 mx.test\\r\\n')\n        \
+                    self.rfile.readline()\n        \
+                    w(b'221 bye\\r\\n')\n\
+            socketserver.ThreadingTCPServer.allow_reuse_address = True\n\
+            servers = [socketserver.ThreadingTCPServer(('0.0.0.0', p), H) for p in (2526, 2528, 2529)]\n\
+            for s in servers[1:]:\n    \
+                threading.Thread(target=s.serve_forever, daemon=True).start()\n\
+            servers[0].serve_forever()\n";
+        let _servers: Vec<_> = [3usize, 4]
+            .iter()
+            .flat_map(|&i| {
+                [
+                    site.ns(i).spawn_logged(&["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "0.0.0.0:2525"], site.dir.path(), &format!("smtpd{i}")),
+                    site.ns(i).spawn_logged(&["python3", "-c", fake], site.dir.path(), &format!("fake{i}")),
+                ]
             })
-            .unwrap_or_default();
-        for (addr, why) in [
-            ("10.0.0.4:5301", "reply byte 1 is 41, expected 4f"),
-            ("10.0.0.4:5303", "port unreachable (ICMP)"),
-            ("10.0.0.5:5301", "reply longer than max_reply_length 3"),
-            ("10.0.0.5:5302", "no reply within 1s"),
-        ] {
-            assert!(reasons.iter().any(|(a, r)| a == addr && r.contains(why)), "{addr}: {why:?} not in {reasons:?}");
+            .map(|r| r.unwrap_or_else(|e| panic!("SMTP server: {e}")))
+            .collect();
+        let check = |body: &str| {
+            format!("        SMTP_CHECK {{\n            connect_timeout 2\n            retry 1\n            delay_before_retry 1\n            helo_name lvsd.test\n{body}        }}\n")
+        };
+        let reals = [
+            ("10.0.0.4 2525", check("")),
+            ("10.0.0.4 2526", check("")),
+            ("10.0.0.4 2527", check("")),
+            ("10.0.0.5 2525", check("            host {\n                connect_port 2527\n            }\n")),
+            ("10.0.0.5 2529", check("")),
+            ("10.0.0.5 2528", check("")),
+        ];
+        let mut conf = String::from("global_defs {\n    router_id smtp_test\n}\nvirtual_server 10.0.0.100 25 {\n    delay_loop 2\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n");
+        for (addr, body) in &reals {
+            conf.push_str(&format!("    real_server {addr} {{\n        weight 1\n{body}    }}\n"));
         }
-        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        conf.push_str("}\n");
+        side_by_side_with_keepalived(
+            &site,
+            &conf,
+            &["10.0.0.4:2525"],
+            &["10.0.0.5:2528"],
+            &[
+                ("10.0.0.4:2526", "bad greeting \"554 no SMTP service here\", expected 220"),
+                ("10.0.0.4:2527", "10.0.0.4:2527: connection refused"),
+                ("10.0.0.5:2525", "10.0.0.5:2527: connection refused"),
+                ("10.0.0.5:2529", "bad HELO reply \"502 HELO not accepted\", expected 250"),
+            ],
+        );
     }
 }
