@@ -651,6 +651,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
         min_reply_length: 0,
         max_reply_length: 255,
     };
+    let mut conn = ConnectionOptions::default();
     let mut udp_lengths_span = None;
     let mut helo_name = None;
     let mut smtp_hosts = Vec::new();
@@ -661,16 +662,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
         }
         match n.name() {
             "log_all_failures" => common.log_all_failures = Some(cx.flag(n)),
-            "connect_ip" if !misc => common.connect_ip = cx.ip(n),
-            "connect_port" if !misc => common.connect_port = cx.port(n),
-            "bindto" if !misc => common.bindto = cx.ip(n),
-            "bind_if" if !misc => common.bind_if = cx.string(n),
-            "bind_port" if !misc => common.bind_port = cx.port(n),
-            "fwmark" if !misc => {
-                common.fwmark = cx
-                    .int(n, 0, i64::from(u32::MAX))
-                    .and_then(|v| u32::try_from(v).ok())
-            }
+            _ if !misc && conn.keyword(cx, n) => {}
             "http_protocol" if http => {
                 if let Some(t) = cx.one(n, "1.0, 1.0C or 1.1") {
                     match t.text.as_str() {
@@ -731,6 +723,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
         }
     }
     let eff = own.over(parent);
+    common = conn.over(&common);
     common.alpha = eff.alpha.unwrap_or(false);
     common.connect_timeout = eff.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     common.retry = eff.retry.unwrap_or(if misc { 0 } else { 1 });
@@ -822,10 +815,10 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
 /// keepalived's `helo_name` when none is given.
 const DEFAULT_HELO_NAME: &str = "smtpchecker.keepalived.org";
 
-/// The connection options of an SMTP_CHECK `host { }` block; unset ones
-/// come from the SMTP_CHECK.
+/// Connection keywords of a checker, or of an SMTP_CHECK `host { }` block,
+/// as written; unset ones come from the enclosing check.
 #[derive(Default)]
-struct SmtpHost {
+struct ConnectionOptions {
     connect_ip: Option<IpAddr>,
     connect_port: Option<u16>,
     bindto: Option<IpAddr>,
@@ -835,7 +828,26 @@ struct SmtpHost {
     connect_timeout: Option<Duration>,
 }
 
-impl SmtpHost {
+impl ConnectionOptions {
+    /// Lowers one connection keyword (but `connect_timeout`, which checkers
+    /// inherit with the timing keywords); `false` if `n` is not one.
+    fn keyword(&mut self, cx: &mut Cx<'_>, n: &Node) -> bool {
+        match n.name() {
+            "connect_ip" => self.connect_ip = cx.ip(n),
+            "connect_port" => self.connect_port = cx.port(n),
+            "bindto" => self.bindto = cx.ip(n),
+            "bind_if" => self.bind_if = cx.string(n),
+            "bind_port" => self.bind_port = cx.port(n),
+            "fwmark" => {
+                self.fwmark = cx
+                    .int(n, 0, i64::from(u32::MAX))
+                    .and_then(|v| u32::try_from(v).ok())
+            }
+            _ => return false,
+        }
+        true
+    }
+
     fn over(&self, check: &CheckerCommon) -> CheckerCommon {
         CheckerCommon {
             connect_ip: self.connect_ip.or(check.connect_ip),
@@ -850,25 +862,16 @@ impl SmtpHost {
     }
 }
 
-/// A `host { }` block. Its timing keywords (retry, delay_loop, ...) set the
-/// whole SMTP_CHECK's, as in keepalived, where they belong to the checker.
-fn smtp_host(cx: &mut Cx<'_>, node: &Node, check: &mut Inherited) -> SmtpHost {
-    let mut h = SmtpHost::default();
+/// An SMTP_CHECK `host { }` block. Its timing keywords (retry, delay_loop,
+/// ...) set the whole SMTP_CHECK's, as in keepalived, where they belong to
+/// the checker.
+fn smtp_host(cx: &mut Cx<'_>, node: &Node, check: &mut Inherited) -> ConnectionOptions {
+    let mut h = ConnectionOptions::default();
     for n in cx.block(node) {
-        match n.name() {
-            "connect_ip" => h.connect_ip = cx.ip(n),
-            "connect_port" => h.connect_port = cx.port(n),
-            "bindto" => h.bindto = cx.ip(n),
-            "bind_if" => h.bind_if = cx.string(n),
-            "bind_port" => h.bind_port = cx.port(n),
-            "fwmark" => {
-                h.fwmark = cx
-                    .int(n, 0, i64::from(u32::MAX))
-                    .and_then(|v| u32::try_from(v).ok())
-            }
-            "connect_timeout" => h.connect_timeout = cx.timer(n),
-            _ if check.keyword(cx, n) => {}
-            _ => cx.unknown(n, "SMTP_CHECK host"),
+        if n.name() == "connect_timeout" {
+            h.connect_timeout = cx.timer(n);
+        } else if !h.keyword(cx, n) && !check.keyword(cx, n) {
+            cx.unknown(n, "SMTP_CHECK host");
         }
     }
     h
