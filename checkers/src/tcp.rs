@@ -104,6 +104,24 @@ fn open_socket(connection: &Connection) -> Result<Socket, ConnectError> {
         Some(Protocol::TCP),
     )
     .map_err(|source| socket_error(target, source))?;
+    bind_and_mark(&socket, connection).map_err(|e| match e {
+        SourceError::Bind { bind, source } => ConnectError::Bind { bind, source },
+        SourceError::Mark(source) => ConnectError::Other { target, source },
+    })?;
+    Ok(socket)
+}
+
+/// Why a check socket could not take the source the check describes.
+#[derive(Debug)]
+pub(crate) enum SourceError {
+    Bind { bind: SocketAddr, source: io::Error },
+    Mark(io::Error),
+}
+
+/// Binds a check's socket to its source address (`bindto`, `bind_port`) and
+/// marks it (`fwmark`), where the check says so (TCP and UDP checks alike).
+pub(crate) fn bind_and_mark(socket: &Socket, connection: &Connection) -> Result<(), SourceError> {
+    let target = connection.target();
     if connection.bindto.is_some() || connection.bind_port.is_some() {
         let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
             std::net::Ipv4Addr::UNSPECIFIED.into()
@@ -113,14 +131,14 @@ fn open_socket(connection: &Connection) -> Result<Socket, ConnectError> {
         let bind = SocketAddr::new(ip, connection.bind_port.unwrap_or(0));
         socket
             .bind(&bind.into())
-            .map_err(|source| ConnectError::Bind { bind, source })?;
+            .map_err(|source| SourceError::Bind { bind, source })?;
     }
     if connection.fwmark != 0 {
         socket
             .set_mark(connection.fwmark)
-            .map_err(|source| ConnectError::Other { target, source })?;
+            .map_err(SourceError::Mark)?;
     }
-    Ok(socket)
+    Ok(())
 }
 
 /// Like `connect`, but does not ask the socket whether the connection succeeded: it returns

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Connection, ReplyPattern, UdpCheck, UdpReply, UDP_FILLER_LEN};
-use crate::tcp::is_local_resource_error;
+use crate::tcp::{bind_and_mark, is_local_resource_error, SourceError};
 use crate::verdict::CheckResult;
 
 impl ReplyPattern {
@@ -103,22 +103,10 @@ fn open_socket(connection: &Connection) -> Result<tokio::net::UdpSocket, UdpErro
         nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::Ipv6RecvErr, &true)
     };
     recv_err.map_err(|e| UdpError::Socket(e.into()))?;
-    if connection.bindto.is_some() || connection.bind_port.is_some() {
-        let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
-            std::net::Ipv4Addr::UNSPECIFIED.into()
-        } else {
-            std::net::Ipv6Addr::UNSPECIFIED.into()
-        });
-        let bind = SocketAddr::new(ip, connection.bind_port.unwrap_or(0));
-        socket
-            .bind(&bind.into())
-            .map_err(|source| UdpError::Bind { bind, source })?;
-    }
-    if connection.fwmark != 0 {
-        socket
-            .set_mark(connection.fwmark)
-            .map_err(UdpError::Socket)?;
-    }
+    bind_and_mark(&socket, connection).map_err(|e| match e {
+        SourceError::Bind { bind, source } => UdpError::Bind { bind, source },
+        SourceError::Mark(source) => UdpError::Socket(source),
+    })?;
     socket.connect(&target.into()).map_err(icmp_error)?;
     tokio::net::UdpSocket::from_std(socket.into()).map_err(UdpError::Socket)
 }
