@@ -288,6 +288,25 @@ fn sync_daemons(site: &Site, i: usize) -> Vec<String> {
         .collect()
 }
 
+/// A checker block with `retry 1` and `delay_before_retry 1`, then `options`
+/// and `body`.
+fn checker_block(kind: &str, options: &str, body: &str) -> String {
+    format!("        {kind} {{\n            retry 1\n            delay_before_retry 1\n{options}{body}        }}\n")
+}
+
+/// A config with one NAT virtual server (`delay_loop 2`, rr) and no VRRP:
+/// `reals` are ("ADDR PORT", checker blocks).
+fn checkers_only_config(vs: &str, protocol: &str, reals: &[(&str, String)]) -> String {
+    let mut conf = format!("global_defs {{\n    router_id checkers_test\n}}\nvirtual_server {vs} {{\n    delay_loop 2\n    lb_algo rr\n    lb_kind NAT\n    protocol {protocol}\n");
+    for (addr, checkers) in reals {
+        conf.push_str(&format!(
+            "    real_server {addr} {{\n        weight 1\n{checkers}    }}\n"
+        ));
+    }
+    conf.push_str("}\n");
+    conf
+}
+
 /// Runs `conf` (checkers and IPVS only, no VRRP) with keepalived on DIR1
 /// and lvsd on DIR2, waits until each table holds exactly the expected real
 /// servers (`both` plus, for lvsd only, `lvsd_only`: deliberate
@@ -657,23 +676,20 @@ testbed::uml_test! {
                     .unwrap_or_else(|e| panic!("UDP responder: {e}"))
             })
             .collect();
-        let check = |body: &str| {
-            format!("        UDP_CHECK {{\n            connect_timeout 1\n            retry 1\n            delay_before_retry 1\n{body}        }}\n")
-        };
-        let reals = [
-            ("10.0.0.4 5300", check("            require_reply 504f4e4x\n")),
-            ("10.0.0.4 5301", check("            require_reply 504f4e47\n")),
-            ("10.0.0.4 5302", check("")),
-            ("10.0.0.4 5303", check("")),
-            ("10.0.0.5 5300", check("            payload 01 02 03\n            require_reply\n")),
-            ("10.0.0.5 5301", check("            require_reply 50 41\n            max_reply_length 3\n")),
-            ("10.0.0.5 5302", check("            require_reply\n")),
-        ];
-        let mut conf = String::from("global_defs {\n    router_id udp_test\n}\nvirtual_server 10.0.0.100 53 {\n    delay_loop 2\n    lb_algo rr\n    lb_kind NAT\n    protocol UDP\n");
-        for (addr, body) in &reals {
-            conf.push_str(&format!("    real_server {addr} {{\n        weight 1\n{body}    }}\n"));
-        }
-        conf.push_str("}\n");
+        let check = |body: &str| checker_block("UDP_CHECK", "            connect_timeout 1\n", body);
+        let conf = checkers_only_config(
+            "10.0.0.100 53",
+            "UDP",
+            &[
+                ("10.0.0.4 5300", check("            require_reply 504f4e4x\n")),
+                ("10.0.0.4 5301", check("            require_reply 504f4e47\n")),
+                ("10.0.0.4 5302", check("")),
+                ("10.0.0.4 5303", check("")),
+                ("10.0.0.5 5300", check("            payload 01 02 03\n            require_reply\n")),
+                ("10.0.0.5 5301", check("            require_reply 50 41\n            max_reply_length 3\n")),
+                ("10.0.0.5 5302", check("            require_reply\n")),
+            ],
+        );
         side_by_side_with_keepalived(
             &site,
             &conf,
@@ -724,21 +740,20 @@ testbed::uml_test! {
             .map(|r| r.unwrap_or_else(|e| panic!("SMTP server: {e}")))
             .collect();
         let check = |body: &str| {
-            format!("        SMTP_CHECK {{\n            connect_timeout 2\n            retry 1\n            delay_before_retry 1\n            helo_name lvsd.test\n{body}        }}\n")
+            checker_block("SMTP_CHECK", "            connect_timeout 2\n            helo_name lvsd.test\n", body)
         };
-        let reals = [
-            ("10.0.0.4 2525", check("")),
-            ("10.0.0.4 2526", check("")),
-            ("10.0.0.4 2527", check("")),
-            ("10.0.0.5 2525", check("            host {\n                connect_port 2527\n            }\n")),
-            ("10.0.0.5 2529", check("")),
-            ("10.0.0.5 2528", check("")),
-        ];
-        let mut conf = String::from("global_defs {\n    router_id smtp_test\n}\nvirtual_server 10.0.0.100 25 {\n    delay_loop 2\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n");
-        for (addr, body) in &reals {
-            conf.push_str(&format!("    real_server {addr} {{\n        weight 1\n{body}    }}\n"));
-        }
-        conf.push_str("}\n");
+        let conf = checkers_only_config(
+            "10.0.0.100 25",
+            "TCP",
+            &[
+                ("10.0.0.4 2525", check("")),
+                ("10.0.0.4 2526", check("")),
+                ("10.0.0.4 2527", check("")),
+                ("10.0.0.5 2525", check("            host {\n                connect_port 2527\n            }\n")),
+                ("10.0.0.5 2529", check("")),
+                ("10.0.0.5 2528", check("")),
+            ],
+        );
         side_by_side_with_keepalived(
             &site,
             &conf,
