@@ -12,6 +12,9 @@ use crate::verdict::CheckResult;
 
 /// RFC 5321's limit for a reply line (text plus CRLF); a longer one is not SMTP.
 pub const MAX_REPLY_LINE: usize = 512;
+/// Lines one reply may have: each line only has to come within
+/// `connect_timeout`, so without a bound a server could hold a check forever.
+pub const MAX_REPLY_LINES: usize = 64;
 
 /// A reply line's status code and whether more lines of the same reply follow
 /// (`250-...`), or `None` when the line does not start like an SMTP reply.
@@ -55,6 +58,8 @@ pub enum Step {
 pub struct Dialogue {
     stage: Stage,
     helo: String,
+    /// Lines of the current reply so far.
+    lines: usize,
 }
 
 impl Dialogue {
@@ -62,6 +67,7 @@ impl Dialogue {
         Dialogue {
             stage: Stage::Greeting,
             helo: format!("HELO {helo_name}\r\n"),
+            lines: 0,
         }
     }
 
@@ -73,9 +79,14 @@ impl Dialogue {
             // keepalived ends the check on any line after QUIT.
             Stage::Quit => return Step::Done,
         };
+        self.lines += 1;
         match reply_code(line) {
+            Some((_, true)) if self.lines >= MAX_REPLY_LINES => {
+                Step::Fail(format!("{what} of more than {MAX_REPLY_LINES} lines"))
+            }
             Some((_, true)) => Step::Read,
             Some((code, false)) if code == expected => {
+                self.lines = 0;
                 if self.stage == Stage::Greeting {
                     self.stage = Stage::Helo;
                     Step::Send(self.helo.clone())
@@ -101,11 +112,31 @@ fn shorten(line: &str) -> String {
     }
 }
 
-async fn converse(check: &SmtpCheck, started: tokio::time::Instant) -> Result<(), String> {
+/// Why a check did not pass.
+enum Failed {
+    /// The server's fault.
+    Server(String),
+    /// This host could not open a socket: says nothing about the server.
+    Local(String),
+}
+
+impl From<String> for Failed {
+    fn from(reason: String) -> Failed {
+        Failed::Server(reason)
+    }
+}
+
+async fn converse(check: &SmtpCheck, started: tokio::time::Instant) -> Result<(), Failed> {
     let timeout = check.connection.connect_timeout;
     let stream = crate::tcp::connect_by(&check.connection, started + timeout)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            if e.is_local() {
+                Failed::Local(e.to_string())
+            } else {
+                Failed::Server(e.to_string())
+            }
+        })?;
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader).take(0);
     let mut dialogue = Dialogue::new(&check.helo_name);
@@ -116,25 +147,26 @@ async fn converse(check: &SmtpCheck, started: tokio::time::Instant) -> Result<()
         reader.set_limit(MAX_REPLY_LINE as u64 + 1);
         let read = within(timeout, reader.read_until(b'\n', &mut line)).await;
         let n = match read {
-            Err(_) => return Err(format!("no reply line within {timeout:?}")),
-            Ok(Err(e)) => return Err(format!("reading: {e}")),
+            Err(_) => return Err(format!("no reply line within {timeout:?}").into()),
+            Ok(Err(e)) => return Err(format!("reading: {e}").into()),
             Ok(Ok(n)) => n,
         };
         if n == 0 {
-            return Err("connection closed by the server".to_string());
+            return Err("connection closed by the server".to_string().into());
         }
         if line.last() != Some(&b'\n') {
             return Err(if line.len() > MAX_REPLY_LINE {
                 format!("reply line longer than {MAX_REPLY_LINE} bytes")
             } else {
                 "connection closed by the server mid-line".to_string()
-            });
+            }
+            .into());
         }
         let text = String::from_utf8_lossy(&line);
         match dialogue.on_line(&text) {
             Step::Read => {}
             Step::Done => return Ok(()),
-            Step::Fail(why) => return Err(why),
+            Step::Fail(why) => return Err(why.into()),
             Step::Send(out) => within(timeout, writer.write_all(out.as_bytes()))
                 .await
                 .map_err(|_| format!("writing took longer than {timeout:?}"))?
@@ -156,7 +188,10 @@ pub async fn check_started_at(check: &SmtpCheck, started: tokio::time::Instant) 
             weight_code: None,
             detail: format!("SMTP_CHECK {target}: greeting, HELO and QUIT answered"),
         },
-        Err(reason) => CheckResult::Failure {
+        Err(Failed::Server(reason)) => CheckResult::Failure {
+            reason: format!("SMTP_CHECK {target}: {reason}"),
+        },
+        Err(Failed::Local(reason)) => CheckResult::Inconclusive {
             reason: format!("SMTP_CHECK {target}: {reason}"),
         },
     }
@@ -198,6 +233,25 @@ mod tests {
         );
         // Whatever the server says to QUIT ends the check well (as keepalived).
         assert_eq!(d.on_line("421 closing"), Step::Done);
+    }
+
+    #[test]
+    fn an_endless_reply_fails() {
+        let mut d = Dialogue::new("h");
+        for _ in 1..MAX_REPLY_LINES {
+            assert_eq!(d.on_line("220-more"), Step::Read);
+        }
+        assert_eq!(
+            d.on_line("220-more"),
+            Step::Fail(format!("greeting of more than {MAX_REPLY_LINES} lines"))
+        );
+        // The count is per reply.
+        let mut d = Dialogue::new("h");
+        for _ in 1..MAX_REPLY_LINES {
+            d.on_line("220-more");
+        }
+        assert!(matches!(d.on_line("220 ok"), Step::Send(_)));
+        assert_eq!(d.on_line("250-more"), Step::Read);
     }
 
     #[test]
