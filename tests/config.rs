@@ -3260,3 +3260,44 @@ fn smtp_check_reads_helo_name_and_host_blocks_as_keepalived_does() {
         "{found:?}"
     );
 }
+
+#[test]
+fn dns_check_reads_type_and_name_with_keepalived_defaults() {
+    let l = loaded(
+        "virtual_server 10.0.0.1 53 {\n    protocol UDP\n    real_server 10.0.1.1 53 {\n        DNS_CHECK {\n            type aaaa\n            name www.example.org\n            retry 1\n        }\n        DNS_CHECK {\n        }\n    }\n}\n",
+    );
+    let rs = &l.config.virtual_servers[0].real_servers[0];
+    let Checker::Dns(d) = &rs.checkers[0] else {
+        panic!("expected DNS_CHECK");
+    };
+    assert_eq!(
+        (d.qtype, d.name.as_str(), d.common.retry),
+        (28, "www.example.org", 1)
+    );
+    // keepalived's defaults: SOA of the root, retry 3.
+    let Checker::Dns(d) = &rs.checkers[1] else {
+        panic!("expected DNS_CHECK");
+    };
+    assert_eq!((d.qtype, d.name.as_str(), d.common.retry), (6, ".", 3));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+
+    let dns = |body: &str| {
+        format!("virtual_server 10.0.0.1 53 {{\n    protocol UDP\n    real_server 10.0.1.1 53 {{\n        DNS_CHECK {{\n{body}        }}\n    }}\n}}\n")
+    };
+    assert_problem(
+        &dns("            type SRV\n"),
+        Severity::Error,
+        5,
+        18,
+        "'type': invalid value 'SRV'",
+    );
+    assert_problem(
+        &dns("            name a..b\n"),
+        Severity::Error,
+        5,
+        18,
+        "'name': invalid value 'a..b'",
+    );
+    let long = format!("            name {}\n", "x".repeat(64));
+    assert_problem(&dns(&long), Severity::Error, 5, 18, "'name': invalid value");
+}

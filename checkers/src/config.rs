@@ -35,6 +35,7 @@ impl CheckSchedule {
             CheckKind::Tcp | CheckKind::Ping | CheckKind::Udp | CheckKind::Smtp => {
                 (1, Duration::from_secs(1))
             }
+            CheckKind::Dns => (3, Duration::from_secs(1)),
         };
         CheckSchedule {
             delay_loop: DEFAULT_DELAY_LOOP,
@@ -60,6 +61,7 @@ pub enum CheckKind {
     Ping,
     Udp,
     Smtp,
+    Dns,
 }
 
 impl CheckKind {
@@ -73,6 +75,7 @@ impl CheckKind {
             CheckKind::Ping => "PING_CHECK",
             CheckKind::Udp => "UDP_CHECK",
             CheckKind::Smtp => "SMTP_CHECK",
+            CheckKind::Dns => "DNS_CHECK",
         }
     }
 }
@@ -247,6 +250,17 @@ pub struct SmtpCheck {
     pub helo_name: String,
 }
 
+/// DNS_CHECK: a query (recursion desired, class IN) whose reply must come
+/// back with RCODE 0 (NOERROR).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsCheck {
+    pub connection: Connection,
+    /// The query type's number (SOA = 6, keepalived's default).
+    pub qtype: u16,
+    /// The name asked for, dotted (`.` = the root, keepalived's default).
+    pub name: String,
+}
+
 /// One checker of a real server, with its schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckSpec {
@@ -257,6 +271,7 @@ pub enum CheckSpec {
     Ping(PingCheck),
     Udp(Box<UdpCheck>),
     Smtp(Box<SmtpCheck>),
+    Dns(Box<DnsCheck>),
 }
 
 impl CheckSpec {
@@ -269,6 +284,7 @@ impl CheckSpec {
             CheckSpec::Ping(_) => CheckKind::Ping,
             CheckSpec::Udp(_) => CheckKind::Udp,
             CheckSpec::Smtp(_) => CheckKind::Smtp,
+            CheckSpec::Dns(_) => CheckKind::Dns,
         }
     }
 

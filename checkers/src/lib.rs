@@ -1,12 +1,13 @@
 //! keepalived-compatible health checkers: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK,
-//! PING_CHECK, UDP_CHECK and SMTP_CHECK, plus the logic behind `lvsd genhash`.
+//! PING_CHECK, UDP_CHECK, SMTP_CHECK and DNS_CHECK, plus the logic behind `lvsd genhash`.
 //!
 //! Layout: `config` holds the plain check descriptions (the director translates its
 //! keepalived.conf types into these); `verdict` and `schedule` are the pure core (results
 //! in, transitions and due times out, virtual time); `tcp`, `http`, `tls`, `misc`,
-//! `ping`, `udp` and `smtp` perform one check each; `runner` drives thousands of them on one tokio runtime.
+//! `ping`, `udp`, `smtp` and `dns` perform one check each; `runner` drives thousands of them on one tokio runtime.
 
 pub mod config;
+pub mod dns;
 pub mod genhash;
 pub mod http;
 pub mod misc;

@@ -91,6 +91,7 @@ enum Prepared {
     Ping(crate::config::PingCheck),
     Udp(Box<crate::config::UdpCheck>),
     Smtp(Box<crate::config::SmtpCheck>),
+    Dns(Box<crate::config::DnsCheck>),
 }
 
 impl Prepared {
@@ -102,6 +103,7 @@ impl Prepared {
             Prepared::Ping(c) => crate::ping::check(c).await,
             Prepared::Udp(c) => crate::udp::check_started_at(c, started).await,
             Prepared::Smtp(c) => crate::smtp::check_started_at(c, started).await,
+            Prepared::Dns(c) => crate::dns::check_started_at(c, started).await,
         }
     }
 }
@@ -410,6 +412,7 @@ fn prepare(
         CheckSpec::Ping(c) => Prepared::Ping(c.clone()),
         CheckSpec::Udp(c) => Prepared::Udp(c.clone()),
         CheckSpec::Smtp(c) => Prepared::Smtp(c.clone()),
+        CheckSpec::Dns(c) => Prepared::Dns(c.clone()),
         CheckSpec::Misc(c) => Prepared::Misc(
             Box::new(
                 MiscChecker::new((**c).clone()).map_err(|source| RunnerError::Misc {

@@ -62,7 +62,7 @@ impl ReplyPattern {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum UdpError {
+pub(crate) enum UdpError {
     /// This host could not open a socket: says nothing about the real server.
     #[error("cannot open a socket here: {0}")]
     LocalResources(io::Error),
@@ -83,7 +83,7 @@ enum UdpError {
 /// A non-blocking UDP socket connected to the check's target, bound and marked
 /// as the check describes, reporting every ICMP error back (IP_RECVERR: without
 /// it Linux reports only some of them, not host unreachable).
-fn open_socket(connection: &Connection) -> Result<tokio::net::UdpSocket, UdpError> {
+pub(crate) fn open_socket(connection: &Connection) -> Result<tokio::net::UdpSocket, UdpError> {
     let target = connection.target();
     let socket = Socket::new(
         Domain::for_address(target),
@@ -113,7 +113,7 @@ fn open_socket(connection: &Connection) -> Result<tokio::net::UdpSocket, UdpErro
 
 /// A send or receive error on the connected socket: an ICMP error the kernel
 /// reported for the target.
-fn icmp_error(e: io::Error) -> UdpError {
+pub(crate) fn icmp_error(e: io::Error) -> UdpError {
     if e.kind() == io::ErrorKind::ConnectionRefused {
         UdpError::PortUnreachable
     } else {

@@ -84,8 +84,9 @@ async fn a_real_smtp_server_passes() {
     let addr = free_port();
     let mut command = Command::new("/usr/bin/python3");
     command.args(["-m", "aiosmtpd", "-n", "-l", &addr.to_string()]);
-    let mut server =
-        ProcessGuard::spawn(command).expect("start aiosmtpd (apt-get install python3-aiosmtpd)");
+    let logs = tempfile::tempdir().expect("temp dir");
+    let mut server = ProcessGuard::spawn_logged(command, logs.path(), "aiosmtpd")
+        .expect("start aiosmtpd (apt-get install python3-aiosmtpd)");
     if let Err(e) = wait_for_tcp_port(addr, Duration::from_secs(20)) {
         server.kill();
         panic!("aiosmtpd: {e}\n{}", server.logs());

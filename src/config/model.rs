@@ -1409,6 +1409,21 @@ pub struct SmtpCheck {
     pub hosts: Vec<CheckerCommon>,
 }
 
+/// DNS_CHECK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsCheck {
+    pub common: CheckerCommon,
+    /// The query type's number; default SOA (6), as keepalived.
+    #[serde(serialize_with = "serialize_query_type")]
+    pub qtype: u16,
+    /// The name asked for; default `.` (the root), as keepalived.
+    pub name: String,
+}
+
+fn serialize_query_type<S: Serializer>(qtype: &u16, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(checkers::dns::query_type_name(*qtype))
+}
+
 /// A health checker of a real server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type")]
@@ -1427,6 +1442,8 @@ pub enum Checker {
     Udp(UdpCheck),
     #[serde(rename = "SMTP_CHECK")]
     Smtp(SmtpCheck),
+    #[serde(rename = "DNS_CHECK")]
+    Dns(DnsCheck),
 }
 
 impl Checker {
@@ -1437,6 +1454,7 @@ impl Checker {
             Checker::Misc(m) => &m.common,
             Checker::Udp(u) => &u.common,
             Checker::Smtp(s) => &s.common,
+            Checker::Dns(d) => &d.common,
         }
     }
     /// keepalived's block keyword for this checker.
@@ -1449,6 +1467,7 @@ impl Checker {
             Checker::Ping(_) => "PING_CHECK",
             Checker::Udp(_) => "UDP_CHECK",
             Checker::Smtp(_) => "SMTP_CHECK",
+            Checker::Dns(_) => "DNS_CHECK",
         }
     }
 }

@@ -5,9 +5,9 @@
 use std::net::SocketAddr;
 
 use checkers::{
-    CheckKind, CheckSchedule, CheckSpec, Connection, HttpCheck, HttpProtocol, MiscCheck, PingCheck,
-    RealServerChecks, ReplyPattern, SmtpCheck, StatusCodes, TcpCheck, TlsOptions, UdpCheck,
-    UdpReply, UrlCheck, DEFAULT_MAX_BODY_BYTES,
+    CheckKind, CheckSchedule, CheckSpec, Connection, DnsCheck, HttpCheck, HttpProtocol, MiscCheck,
+    PingCheck, RealServerChecks, ReplyPattern, SmtpCheck, StatusCodes, TcpCheck, TlsOptions,
+    UdpCheck, UdpReply, UrlCheck, DEFAULT_MAX_BODY_BYTES,
 };
 
 use crate::config::model::{self, Checker, CheckerCommon, Config, RealServer, VirtualServer};
@@ -59,6 +59,11 @@ pub fn real_server_checks(
                     max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 }))
             }
+            Checker::Dns(d) => CheckSpec::Dns(Box::new(DnsCheck {
+                connection,
+                qtype: d.qtype,
+                name: d.name.clone(),
+            })),
             Checker::Smtp(m) => CheckSpec::Smtp(Box::new(SmtpCheck {
                 connection,
                 helo_name: m.helo_name.clone(),

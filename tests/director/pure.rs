@@ -773,3 +773,23 @@ fn smtp_check_host_blocks_become_one_checker_each() {
         ]
     );
 }
+
+#[test]
+fn dns_check_translates_to_its_checker() {
+    let spec = spec(
+        "virtual_server 192.0.2.53 53 {\n    protocol UDP\n    lb_kind NAT\n    real_server 10.0.0.2 53 {\n        DNS_CHECK {\n            type MX\n            name example.org\n            connect_port 5353\n        }\n    }\n}\n",
+    );
+    let (_, actions) = Director::new(spec);
+    let Some(Action::StartChecks { checks, .. }) = actions.first() else {
+        panic!("expected StartChecks, got {actions:?}");
+    };
+    let c = &checks.checkers[0];
+    let checkers::CheckSpec::Dns(d) = &c.spec else {
+        panic!("expected DNS_CHECK, got {:?}", c.spec);
+    };
+    assert_eq!(
+        (d.connection.target().to_string(), d.qtype, d.name.as_str()),
+        ("10.0.0.2:5353".to_string(), 15, "example.org")
+    );
+    assert_eq!(c.schedule.retry, 3);
+}

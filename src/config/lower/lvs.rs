@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::super::diag::Problem;
 use super::super::model::{
-    Checker, CheckerCommon, ForwardingMethod, HexBytes, HttpCheck, HttpProtocol, IpFamily, LbAlgo,
-    LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand, Secret, SmtpCheck,
-    SorryServer, SslSettings, StatusRange, TunnelChecksum, TunnelType, UdpCheck, UrlCheck,
-    VirtualServer, VirtualServerGroup, VirtualServerKey, VsgMember, Weight,
+    Checker, CheckerCommon, DnsCheck, ForwardingMethod, HexBytes, HttpCheck, HttpProtocol,
+    IpFamily, LbAlgo, LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand,
+    Secret, SmtpCheck, SorryServer, SslSettings, StatusRange, TunnelChecksum, TunnelType, UdpCheck,
+    UrlCheck, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgMember, Weight,
 };
 use super::super::tree::Node;
 use super::{parse_integer, Cx, UNSUPPORTED_CHECKERS};
@@ -602,6 +602,7 @@ fn is_checker(name: &str) -> bool {
             | "PING_CHECK"
             | "UDP_CHECK"
             | "SMTP_CHECK"
+            | "DNS_CHECK"
     ) || UNSUPPORTED_CHECKERS.contains(&name)
 }
 
@@ -611,6 +612,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     let misc = kind == "MISC_CHECK";
     let udp = kind == "UDP_CHECK";
     let smtp = kind == "SMTP_CHECK";
+    let dns = kind == "DNS_CHECK";
     if !node.args.is_empty() {
         cx.extra(node, 0);
     }
@@ -655,6 +657,8 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     let mut udp_lengths_span = None;
     let mut helo_name = None;
     let mut smtp_hosts = Vec::new();
+    let mut dns_type = 6; // SOA
+    let mut dns_name = ".".to_string();
     let context = kind.to_string();
     for n in cx.block(node) {
         if own.keyword(cx, n) {
@@ -685,6 +689,22 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                 if let Some(s) = cx.script(n) {
                     cx.extra(n, 2);
                     misc_user = Some((s.command, s.user));
+                }
+            }
+            "type" if dns => {
+                if let Some(t) = cx.one(n, "a query type") {
+                    match checkers::dns::query_type(&t.text) {
+                        Some(q) => dns_type = q,
+                        None => cx.invalid(n, t, "A, NS, CNAME, SOA, MX, TXT or AAAA"),
+                    }
+                }
+            }
+            "name" if dns => {
+                if let Some(t) = cx.one(n, "a domain name") {
+                    match checkers::dns::name_problem(&t.text) {
+                        None => dns_name = t.text.clone(),
+                        Some(why) => cx.invalid(n, t, &format!("a domain name ({why})")),
+                    }
                 }
             }
             "helo_name" if smtp => helo_name = cx.string(n),
@@ -726,7 +746,11 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     common = conn.over(&common);
     common.alpha = eff.alpha.unwrap_or(false);
     common.connect_timeout = eff.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-    common.retry = eff.retry.unwrap_or(if misc { 0 } else { 1 });
+    common.retry = eff.retry.unwrap_or(match kind {
+        "MISC_CHECK" => 0,
+        "DNS_CHECK" => 3,
+        _ => 1,
+    });
     common.delay_before_retry = eff.delay_before_retry.unwrap_or(if http {
         Duration::from_secs(3)
     } else {
@@ -737,6 +761,11 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     match kind {
         "TCP_CHECK" => Some(Checker::Tcp(common)),
         "PING_CHECK" => Some(Checker::Ping(common)),
+        "DNS_CHECK" => Some(Checker::Dns(DnsCheck {
+            common,
+            qtype: dns_type,
+            name: dns_name,
+        })),
         "SMTP_CHECK" => {
             let hosts = smtp_hosts.iter().map(|h| h.over(&common)).collect();
             Some(Checker::Smtp(SmtpCheck {
