@@ -767,4 +767,58 @@ testbed::uml_test! {
             ],
         );
     }
+
+    /// DNS_CHECK side by side with keepalived 2.2.7: dnsmasq answering one
+    /// name and refusing others, a silent UDP port and a closed one.
+    fn dns_check_verdicts_match_keepalived() {
+        let site = Site::new("dns");
+        let _servers: Vec<_> = [3usize, 4]
+            .iter()
+            .flat_map(|&i| {
+                [
+                    site.ns(i).spawn_logged(
+                        &[
+                            "dnsmasq", "--keep-in-foreground", "--no-daemon", "--port=5353", "--no-resolv", "--no-hosts",
+                            "--user=root", "--pid-file=", "--address=/ok.test/10.1.2.3",
+                        ],
+                        site.dir.path(),
+                        &format!("dnsmasq{i}"),
+                    ),
+                    site.ns(i).spawn_logged(
+                        &["python3", "-c", "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5354))\ntime.sleep(3600)\n"],
+                        site.dir.path(),
+                        &format!("silent{i}"),
+                    ),
+                ]
+            })
+            .map(|r| r.unwrap_or_else(|e| panic!("DNS server: {e}")))
+            .collect();
+        let check = |body: &str| checker_block("DNS_CHECK", "            connect_timeout 1\n", body);
+        let conf = checkers_only_config(
+            "10.0.0.100 53",
+            "UDP",
+            &[
+                ("10.0.0.4 5353", check("            type A\n            name ok.test\n")),
+                // Two checkers, one asking a refused name.
+                ("10.0.0.5 5353", check("            type a\n            name ok.test.\n") + &check("            name nx.test\n")),
+                ("10.0.0.4 5354", check("            type A\n            name ok.test\n")),
+                ("10.0.0.4 5355", check("            type A\n            name ok.test\n")),
+                ("10.0.0.5 5354", check("")),
+                ("10.0.0.5 5355", check("")),
+            ],
+        );
+        side_by_side_with_keepalived(
+            &site,
+            &conf,
+            &["10.0.0.4:5353"],
+            &[],
+            &[
+                ("10.0.0.5:5353", "(SOA nx.test): answered REFUSED (rcode 5)"),
+                ("10.0.0.4:5354", "(A ok.test): no reply within 1s"),
+                ("10.0.0.4:5355", "port unreachable (ICMP)"),
+                ("10.0.0.5:5354", "(SOA .): no reply within 1s"),
+                ("10.0.0.5:5355", "(SOA .): port unreachable (ICMP)"),
+            ],
+        );
+    }
 }
