@@ -1412,14 +1412,14 @@ fn unknown_and_unsupported_keywords_are_warnings_with_places() {
         "'vrrp_track_process' is not supported",
     );
     assert_problem(
-        "virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        DNS_CHECK {\n            type A\n        }\n    }\n}\n",
+        "virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        FILE_CHECK {\n            track_file f\n        }\n    }\n}\n",
         Severity::Warning,
         3,
         9,
-        "'DNS_CHECK' is not supported by lvsd",
+        "'FILE_CHECK' is not supported by lvsd",
     );
     // The model still loads; the unsupported checker is skipped, not silently kept.
-    let l = loaded("virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        DNS_CHECK {\n            type A\n        }\n    }\n}\n");
+    let l = loaded("virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        FILE_CHECK {\n            track_file f\n        }\n    }\n}\n");
     assert!(l.config.virtual_servers[0].real_servers[0]
         .checkers
         .is_empty());
