@@ -2426,26 +2426,12 @@ fn keepalived_reads_the_same_vrrp_values() {
     assert!(compared >= 30, "only {compared} instances compared");
 }
 
-/// `regex`, `regex_no_match`, `regex_options`, `regex_min_offset`,
-/// `regex_max_offset` in all_keywords.conf.
-const REGEX_KEYWORDS_IN_FIXTURE: usize = 5;
-
 #[test]
 fn every_modelled_keyword_is_recognised_and_lands_in_the_model() {
     let path = fixtures().join("all_keywords.conf");
     let l = load(&path, &opts("x")).unwrap_or_else(|d| panic!("{}", d.render()));
     let rendered: Vec<String> = l.warnings.iter().map(|w| w.render(&l.sources)).collect();
-    // The url regex keywords are modelled but not applied by the checkers
-    // yet, so each draws its "not supported" warning; nothing else may.
-    let (regex, other): (Vec<&String>, Vec<&String>) =
-        rendered.iter().partition(|w| w.contains("warning: 'regex"));
-    assert!(other.is_empty(), "{}", rendered.join("\n"));
-    assert_eq!(
-        regex.len(),
-        REGEX_KEYWORDS_IN_FIXTURE,
-        "{}",
-        rendered.join("\n")
-    );
+    assert!(rendered.is_empty(), "{}", rendered.join("\n"));
     let c = &l.config;
     let g = &c.global;
     assert_eq!(g.notification_email.len(), 2);
@@ -3300,4 +3286,46 @@ fn dns_check_reads_type_and_name_with_keepalived_defaults() {
     );
     let long = format!("            name {}\n", "x".repeat(64));
     assert_problem(&dns(&long), Severity::Error, 5, 18, "'name': invalid value");
+}
+
+#[test]
+fn url_regex_is_compiled_with_its_options_and_errors_have_places() {
+    let url = |body: &str| {
+        format!("virtual_server 10.0.0.1 80 {{\n    protocol TCP\n    real_server 10.0.1.1 80 {{\n        HTTP_GET {{\n            url {{\n                path /health\n{body}            }}\n        }}\n    }}\n}}\n")
+    };
+    let l = loaded(&url("                regex \"status: (up|ok)\"\n                regex_options caseless ucp\n                regex_min_offset 3\n                regex_max_offset 40\n                regex_stack 1000 20000\n"));
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let Checker::Http(h) = &l.config.virtual_servers[0].real_servers[0].checkers[0] else {
+        panic!("expected HTTP_GET");
+    };
+    let regex = h.urls[0]
+        .body_regex()
+        .ok()
+        .flatten()
+        .expect("a compiled regex");
+    assert!(regex.flags.caseless && !regex.flags.multiline);
+    assert_eq!((regex.min_offset, regex.max_offset), (3, Some(40)));
+    assert_eq!(regex.find(b"...STATUS: UP"), Some(3));
+    // PCRE-only syntax, an unknown option and one without equivalent.
+    assert_problem(
+        &url("                regex \"(unclosed\"\n"),
+        Severity::Error,
+        7,
+        23,
+        "missing closing parenthesis",
+    );
+    assert_problem(
+        &url("                regex ok\n                regex_options bogus\n"),
+        Severity::Error,
+        8,
+        31,
+        "'regex_options': invalid value 'bogus'",
+    );
+    assert_problem(
+        &url("                regex ok\n                regex_options firstline\n"),
+        Severity::Warning,
+        8,
+        31,
+        "regex_options 'firstline' cannot be passed to PCRE2 by lvsd; it is ignored",
+    );
 }

@@ -106,6 +106,7 @@ fn main() {
                                 ranges: vec![(200, 200)],
                             },
                             virtualhost: None,
+                            regex: None,
                         }],
                         virtualhost: None,
                         connection,

@@ -149,6 +149,162 @@ impl StatusCodes {
     }
 }
 
+/// The `regex_options` that change what a pattern matches (keepalived's
+/// PCRE2 names); the others only tune PCRE2's matcher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RegexFlags {
+    pub caseless: bool,
+    pub multiline: bool,
+    pub dotall: bool,
+    pub extended: bool,
+    pub ungreedy: bool,
+    pub utf: bool,
+    pub ucp: bool,
+    pub dupnames: bool,
+}
+
+/// A url's `regex`: the reply (head and body, as keepalived sees it) must
+/// (or, with `regex_no_match`, must not) contain a match that starts at an
+/// offset in `min_offset..=max_offset`. PCRE2, as in keepalived, so patterns and
+/// their meaning carry over (PCRE's `$` matches before a final newline,
+/// look-around and back-references work); compiled once, with the JIT.
+#[derive(Debug, Clone)]
+pub struct BodyRegex {
+    pub pattern: String,
+    pub flags: RegexFlags,
+    pub no_match: bool,
+    pub min_offset: usize,
+    pub max_offset: Option<usize>,
+    compiled: pcre2::bytes::Regex,
+}
+
+impl PartialEq for BodyRegex {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.pattern,
+            self.flags,
+            self.no_match,
+            self.min_offset,
+            self.max_offset,
+        ) == (
+            &other.pattern,
+            other.flags,
+            other.no_match,
+            other.min_offset,
+            other.max_offset,
+        )
+    }
+}
+
+impl Eq for BodyRegex {}
+
+/// What lvsd does with one of keepalived's `regex_options`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegexOptionKind {
+    /// Changes what matches, and lvsd does the same.
+    Applied,
+    /// Tunes PCRE2 only, or is already how lvsd's engine matches (Unicode).
+    NoEffect,
+    /// Changes what matches in PCRE2, and lvsd's engine has no such mode.
+    NoEquivalent,
+}
+
+impl RegexFlags {
+    /// Applies keepalived's `regex_options` word `name`; `None` if keepalived
+    /// does not know it either.
+    pub fn apply(&mut self, name: &str) -> Option<RegexOptionKind> {
+        let flag = match name {
+            "caseless" => &mut self.caseless,
+            "multiline" => &mut self.multiline,
+            "dotall" => &mut self.dotall,
+            "extended" => &mut self.extended,
+            "ungreedy" => &mut self.ungreedy,
+            "utf" => &mut self.utf,
+            "ucp" => &mut self.ucp,
+            "dupnames" => &mut self.dupnames,
+            "auto_callout" | "no_auto_capture" | "no_auto_possess" | "no_dotstar_anchor"
+            | "no_start_optimize" | "use_offset_limit" | "never_backslash_c" => {
+                return Some(RegexOptionKind::NoEffect)
+            }
+            "allow_empty_class"
+            | "alt_bsux"
+            | "alt_circumflex"
+            | "alt_verbnames"
+            | "dollar_endonly"
+            | "firstline"
+            | "match_unset_backref"
+            | "never_ucp"
+            | "never_utf" => return Some(RegexOptionKind::NoEquivalent),
+            _ => return None,
+        };
+        *flag = true;
+        Some(RegexOptionKind::Applied)
+    }
+}
+
+impl BodyRegex {
+    pub fn new(
+        pattern: &str,
+        flags: RegexFlags,
+        no_match: bool,
+        min_offset: usize,
+        max_offset: Option<usize>,
+    ) -> Result<BodyRegex, pcre2::Error> {
+        // Two options the builder lacks have inline forms at the start.
+        let inline = match (flags.ungreedy, flags.dupnames) {
+            (false, false) => "",
+            (true, false) => "(?U)",
+            (false, true) => "(?J)",
+            (true, true) => "(?UJ)",
+        };
+        let compiled = pcre2::bytes::RegexBuilder::new()
+            .caseless(flags.caseless)
+            .multi_line(flags.multiline)
+            .dotall(flags.dotall)
+            .extended(flags.extended)
+            .utf(flags.utf)
+            .ucp(flags.ucp)
+            .jit_if_available(true)
+            .build(&format!("{inline}{pattern}"))?;
+        Ok(BodyRegex {
+            pattern: pattern.to_string(),
+            flags,
+            no_match,
+            min_offset,
+            max_offset,
+            compiled,
+        })
+    }
+
+    /// Where in `body` the first match inside the offset window starts; a
+    /// matching error (PCRE2's match limit) counts as no match, as in keepalived.
+    pub fn find(&self, body: &[u8]) -> Option<usize> {
+        if self.min_offset > body.len() {
+            return None;
+        }
+        // The leftmost match from min_offset on: if it starts past the
+        // window, every other one does too.
+        let m = self.compiled.find_at(body, self.min_offset).ok()??;
+        match self.max_offset {
+            Some(max) if m.start() > max => None,
+            _ => Some(m.start()),
+        }
+    }
+
+    /// The verdict on a body: `Ok(detail)` or `Err(reason)`.
+    pub fn judge(&self, body: &[u8]) -> Result<String, String> {
+        match (self.find(body), self.no_match) {
+            (Some(at), false) => Ok(format!("regex matches at byte {at}")),
+            (None, true) => Ok("regex does not match (regex_no_match)".to_string()),
+            (Some(at), true) => Err(format!(
+                "regex {:?} matches at byte {at} (regex_no_match)",
+                self.pattern
+            )),
+            (None, false) => Err(format!("regex {:?} does not match", self.pattern)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlCheck {
     pub path: String,
@@ -157,6 +313,8 @@ pub struct UrlCheck {
     pub status_codes: StatusCodes,
     /// Per-URL `virtualhost`, overriding the checker's.
     pub virtualhost: Option<String>,
+    /// `regex` and its options; boxed, as few URLs have one.
+    pub regex: Option<Box<BodyRegex>>,
 }
 
 /// `http_protocol`: 1.0 (default), 1.0C (1.0 plus `Connection: close`), 1.1.
@@ -316,4 +474,117 @@ pub struct RealServerChecks {
     /// Configured `weight`; misc_dynamic adjusts relative to it.
     pub weight: u32,
     pub checkers: Vec<Checker>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn regex(pattern: &str, no_match: bool, min: usize, max: Option<usize>) -> BodyRegex {
+        BodyRegex::new(pattern, RegexFlags::default(), no_match, min, max)
+            .unwrap_or_else(|e| panic!("{pattern}: {e}"))
+    }
+
+    #[test]
+    fn a_match_must_start_inside_the_offset_window() {
+        let body = b"<html>status: up</html>";
+        assert_eq!(regex("status: (up|ok)", false, 0, None).find(body), Some(6));
+        assert_eq!(regex("status", false, 6, Some(6)).find(body), Some(6));
+        assert_eq!(
+            regex("status", false, 7, None).find(body),
+            None,
+            "starts before min"
+        );
+        assert_eq!(
+            regex("status", false, 0, Some(5)).find(body),
+            None,
+            "starts after max"
+        );
+        assert_eq!(
+            regex("x", false, 100, None).find(body),
+            None,
+            "min beyond the body"
+        );
+        // Anchors see the whole body, not the window.
+        assert_eq!(regex("^status", false, 6, None).find(body), None);
+        // PCRE's meaning, as keepalived's: `$` also matches before a final
+        // newline; look-behind and back-references work.
+        assert_eq!(regex("^OK$", false, 0, None).find(b"OK\n"), Some(0));
+        assert_eq!(regex("(?<=: )(u)(p)", false, 0, None).find(body), Some(14));
+        assert_eq!(
+            regex(r"(<\w+>).*\1", false, 0, None).find(b"<a>x<a>"),
+            Some(0)
+        );
+        // PCRE's meaning, as keepalived's: `$` also matches before a final
+        // newline; look-behind and back-references work.
+        assert_eq!(regex("^OK$", false, 0, None).find(b"OK\n"), Some(0));
+        assert_eq!(regex("(?<=: )(u)(p)", false, 0, None).find(body), Some(14));
+        assert_eq!(
+            regex("(<\\w+>).*\\1", false, 0, None).find(b"<a>x<a>"),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn verdicts_follow_regex_no_match() {
+        let up = regex("status: up", false, 0, None);
+        assert_eq!(
+            up.judge(b"status: up"),
+            Ok("regex matches at byte 0".into())
+        );
+        assert_eq!(
+            up.judge(b"status: down"),
+            Err("regex \"status: up\" does not match".into())
+        );
+        let maint = regex("maintenance", true, 0, None);
+        assert!(maint.judge(b"all good").is_ok());
+        assert_eq!(
+            maint.judge(b"in maintenance"),
+            Err("regex \"maintenance\" matches at byte 3 (regex_no_match)".into())
+        );
+    }
+
+    #[test]
+    fn keepalived_options_map_to_the_engine() {
+        let mut flags = RegexFlags::default();
+        for o in ["caseless", "multiline", "dotall", "extended", "ungreedy"] {
+            assert_eq!(flags.apply(o), Some(RegexOptionKind::Applied), "{o}");
+        }
+        assert_eq!(
+            flags.apply("no_start_optimize"),
+            Some(RegexOptionKind::NoEffect)
+        );
+        assert_eq!(
+            flags.apply("firstline"),
+            Some(RegexOptionKind::NoEquivalent)
+        );
+        assert_eq!(flags.apply("bogus"), None);
+        let r = BodyRegex::new("^ STATUS . up $", flags, false, 0, None).expect("compiles");
+        // caseless + extended (blanks ignored) + multiline (^ $ at lines) + dotall.
+        assert_eq!(r.find(b"x\nstatus\nup\ny"), Some(2));
+        // ungreedy: the shortest match.
+        let lazy = BodyRegex::new(
+            "a+",
+            RegexFlags {
+                ungreedy: true,
+                ..RegexFlags::default()
+            },
+            false,
+            0,
+            None,
+        )
+        .expect("compiles");
+        assert_eq!(
+            lazy.compiled.find(b"aaa").ok().flatten().map(|m| m.end()),
+            Some(1)
+        );
+        // dupnames allows a name twice.
+        let twice = "(?<n>a)|(?<n>b)";
+        assert!(BodyRegex::new(twice, RegexFlags::default(), false, 0, None).is_err());
+        let dup = RegexFlags {
+            dupnames: true,
+            ..RegexFlags::default()
+        };
+        assert!(BodyRegex::new(twice, dup, false, 0, None).is_ok());
+    }
 }

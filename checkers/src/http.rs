@@ -469,13 +469,28 @@ impl HttpChecker {
         let request = request_bytes(&url.path, &host, self.spec.http_protocol);
         let timeout = self.spec.connection.connect_timeout;
         let max = self.spec.max_body_bytes;
+        // The reply is kept only for a `regex` (bounded by the head and body
+        // limits). The subject is head and body, as keepalived matches the
+        // raw reply when head and body arrive together, as they usually do
+        // for a health page: its offsets count from the status line.
+        let mut body = Vec::new();
+        let mut keep_body = |event: ExchangeEvent<'_>| {
+            if url.regex.is_some() {
+                match event {
+                    ExchangeEvent::Head(bytes) | ExchangeEvent::Body(bytes) => {
+                        body.extend_from_slice(bytes)
+                    }
+                }
+            }
+        };
+        let first = CHECK_FIRST_READ_BYTES;
         let reply = match &mut stream {
             Stream::Plain(s) => {
-                exchange_reading(s, &request, timeout, max, CHECK_FIRST_READ_BYTES, |_| {}).await
+                exchange_reading(s, &request, timeout, max, first, &mut keep_body).await
             }
             Stream::Tls(s) => {
                 let s = s.as_mut();
-                exchange_reading(s, &request, timeout, max, CHECK_FIRST_READ_BYTES, |_| {}).await
+                exchange_reading(s, &request, timeout, max, first, &mut keep_body).await
             }
         };
         match reply {
@@ -483,13 +498,21 @@ impl HttpChecker {
                 fail(tcp::unconfirmed_connect_error(target, e).to_string())
             }
             Err(e) => fail(e.to_string()),
-            Ok(reply) => match judge(&reply, url.digest.as_deref(), &url.status_codes) {
-                Ok(detail) => CheckResult::Success {
-                    weight_code: None,
-                    detail: format!("{what}: {detail}"),
-                },
-                Err(why) => fail(why),
-            },
+            // As keepalived: status, then digest, then regex.
+            Ok(reply) => {
+                match judge(&reply, url.digest.as_deref(), &url.status_codes).and_then(|detail| {
+                    match &url.regex {
+                        None => Ok(detail),
+                        Some(regex) => regex.judge(&body).map(|m| format!("{detail}, {m}")),
+                    }
+                }) {
+                    Ok(detail) => CheckResult::Success {
+                        weight_code: None,
+                        detail: format!("{what}: {detail}"),
+                    },
+                    Err(why) => fail(why),
+                }
+            }
         }
     }
 }

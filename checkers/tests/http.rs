@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use checkers::http::HttpChecker;
 use checkers::{
-    CheckResult, Connection, HttpCheck, HttpProtocol, StatusCodes, TcpCheck, TlsOptions, UrlCheck,
+    BodyRegex, CheckResult, Connection, HttpCheck, HttpProtocol, RegexFlags, StatusCodes, TcpCheck,
+    TlsOptions, UrlCheck,
 };
 use nginx::Nginx;
 use support::servers::{Behaviour, TestServer};
@@ -23,6 +24,7 @@ fn url(path: &str, digest: Option<&str>, codes: &[(u16, u16)]) -> UrlCheck {
             ranges: codes.to_vec(),
         },
         virtualhost: None,
+        regex: None,
     }
 }
 
@@ -376,5 +378,56 @@ async fn ssl_get_sends_sni_when_enabled() {
     assert!(
         r.starts_with(&format!("SSL_GET https://{target}/: digest ")),
         "{r}"
+    );
+}
+
+#[tokio::test]
+async fn nginx_bodies_against_url_regex() {
+    let nginx = site();
+    let target = local(nginx.http_port());
+    let with_regex = |path: &str, pattern: &str, no_match: bool, min: usize| {
+        let mut u = url(path, None, &[]);
+        u.regex = Some(Box::new(
+            BodyRegex::new(pattern, RegexFlags::default(), no_match, min, None)
+                .unwrap_or_else(|e| panic!("{pattern}: {e}")),
+        ));
+        http_check(target, vec![u])
+    };
+    // The subject is the whole reply, head first (as keepalived matches it).
+    assert_eq!(
+        detail(run(with_regex("/health", "^HTTP/1\\.[01] 200 ", false, 0), 0).await),
+        format!("HTTP_GET http://{target}/health: status 200, regex matches at byte 0")
+    );
+    assert_eq!(
+        reason(run(with_regex("/health", "DOWN", false, 0), 0).await),
+        format!("HTTP_GET http://{target}/health: regex \"DOWN\" does not match")
+    );
+    assert!(
+        reason(run(with_regex("/health", "(?m)^OK$", true, 0), 0).await)
+            .contains("regex \"(?m)^OK$\" matches at byte")
+    );
+    // The status comes first: a 503 fails on it whatever the body says.
+    assert_eq!(
+        reason(run(with_regex("/down", "down", false, 0), 0).await),
+        format!("HTTP_GET http://{target}/down: status 503, expected 200-299")
+    );
+    // A match deep in a body read in many pieces: bytes 250, 251, 252 recur
+    // every 253 bytes of the body; offsets count from the status line.
+    let at = |min: usize| {
+        let check = with_regex("/large", r"\xfa\xfb\xfc", false, min);
+        async move {
+            let d = detail(run(check, 0).await);
+            d.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("{d}"))
+        }
+    };
+    let first = at(0).await;
+    let head = first - 250;
+    let deep = at(19_000).await;
+    assert!(
+        (19_000..19_000 + 253).contains(&deep) && (deep - head) % 253 == 250,
+        "head {head}, match at {deep}"
     );
 }

@@ -36,6 +36,7 @@ fn http(target: SocketAddr, path: &str, alpha: bool) -> Checker {
                     ranges: vec![(200, 200)],
                 },
                 virtualhost: None,
+                regex: None,
             }],
             virtualhost: None,
             connection,

@@ -125,6 +125,8 @@ pub enum Problem {
     ReplyLengthsNeverMatch { min: u16, max: u16 },
     #[error("UDP_CHECK min_reply_length {min} is above max_reply_length {max} (keepalived reports it too; without require_reply data the lengths are not checked)")]
     ReplyLengthsUnused { min: u16, max: u16 },
+    #[error("regex_options '{option}' cannot be passed to PCRE2 by lvsd; it is ignored")]
+    RegexOptionWithoutEquivalent { option: String },
     #[error("the SMTP_CHECK host block is deprecated (keepalived says so too); lvsd checks each host as keepalived does, as one more SMTP_CHECK")]
     DeprecatedSmtpHost,
     #[error("{instance}: {reason}")]

@@ -13,16 +13,7 @@ use super::super::model::{
 };
 use super::super::tree::Node;
 use super::{parse_integer, Cx, UNSUPPORTED_CHECKERS};
-
-/// keyword keepalived has in url blocks that lvsd does not implement.
-pub(super) const UNSUPPORTED_LVS: &[&str] = &[
-    "regex",
-    "regex_max_offset",
-    "regex_min_offset",
-    "regex_no_match",
-    "regex_options",
-    "regex_stack",
-];
+use checkers::{RegexFlags, RegexOptionKind};
 
 /// keepalived's defaults.
 pub const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
@@ -951,6 +942,7 @@ fn url_check(cx: &mut Cx<'_>, node: &Node, vhost: &Option<String>) -> Option<Url
         regex_max_offset: None,
     };
     let mut path = None;
+    let mut regex_token = None;
     for n in cx.block(node) {
         match n.name() {
             "path" => path = cx.string(n),
@@ -979,33 +971,49 @@ fn url_check(cx: &mut Cx<'_>, node: &Node, vhost: &Option<String>) -> Option<Url
                 }
             }
             "virtualhost" => u.virtualhost = cx.string(n),
-            // Read into the model (check-config --dump shows them), but the
-            // checkers do not match bodies against a regex yet: say so here,
-            // where the operator sees file:line, and check without it.
             "regex" => {
-                cx.unsupported(n);
+                regex_token = n.args.first().cloned();
                 u.regex = cx.string(n);
             }
-            "regex_no_match" => {
-                cx.unsupported(n);
-                u.regex_no_match = cx.flag(n);
-            }
+            "regex_no_match" => u.regex_no_match = cx.flag(n),
             "regex_options" => {
-                cx.unsupported(n);
                 cx.no_block(n);
-                u.regex_options = n.args.iter().map(|t| t.text.clone()).collect();
+                if n.args.is_empty() {
+                    cx.missing(n, "regex options, e.g. caseless multiline");
+                }
+                for t in &n.args {
+                    match RegexFlags::default().apply(&t.text) {
+                        None => cx.invalid(n, t, "a PCRE2 option keepalived knows, e.g. caseless, multiline, dotall, extended"),
+                        Some(RegexOptionKind::NoEquivalent) => cx.warning(
+                            t.span,
+                            Problem::RegexOptionWithoutEquivalent {
+                                option: t.text.clone(),
+                            },
+                        ),
+                        Some(_) => u.regex_options.push(t.text.clone()),
+                    }
+                }
             }
-            "regex_min_offset" => {
-                cx.unsupported(n);
-                u.regex_min_offset = cx.u32(n);
+            "regex_min_offset" => u.regex_min_offset = cx.u32(n),
+            "regex_max_offset" => u.regex_max_offset = cx.u32(n),
+            // PCRE2's JIT stack sizes: nothing to tune in lvsd's engine.
+            "regex_stack" => {
+                cx.no_block(n);
             }
-            "regex_max_offset" => {
-                cx.unsupported(n);
-                u.regex_max_offset = cx.u32(n);
-            }
-            k if UNSUPPORTED_LVS.contains(&k) => cx.unsupported(n),
             _ => cx.unknown(n, "url"),
         }
+    }
+    // Compiled here, so a pattern PCRE2 refuses fails the config with its
+    // place instead of a real server later.
+    if let (Err(why), Some(t)) = (u.body_regex(), &regex_token) {
+        cx.error_expected(
+            t.span,
+            Problem::InvalidValue {
+                keyword: "regex".into(),
+                value: t.text.clone(),
+            },
+            &format!("a PCRE2 regular expression ({why})"),
+        );
     }
     let Some(path) = path else {
         cx.error(

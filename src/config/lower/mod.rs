@@ -131,7 +131,6 @@ pub fn unsupported_keywords() -> Vec<&'static str> {
         .chain(UNSUPPORTED_CHECKERS)
         .chain(UNSUPPORTED_VRRP)
         .chain(UNSUPPORTED_GLOBAL)
-        .chain(lvs::UNSUPPORTED_LVS)
         .copied()
         .collect();
     all.sort_unstable();
