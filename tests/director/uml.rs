@@ -821,4 +821,42 @@ testbed::uml_test! {
             ],
         );
     }
+
+    /// HTTP_GET `regex` side by side with keepalived 2.2.7 (both PCRE2):
+    /// the nginx real servers answer "rs1\n" and "rs2\n". The subject is the
+    /// whole reply, head first, and offsets count from the status line, as
+    /// in keepalived; options, look-behind, regex_no_match and offsets decide
+    /// the same way.
+    fn http_regex_verdicts_match_keepalived() {
+        let site = Site::new("re");
+        let check = |body: &str| {
+            checker_block("HTTP_GET", "            connect_timeout 2\n            connect_port 80\n", &format!("            url {{\n                path /\n{body}            }}\n"))
+        };
+        let conf = checkers_only_config(
+            "10.0.0.100 80",
+            "TCP",
+            &[
+                ("10.0.0.4 80", check("                regex \"^HTTP/1.1 200 \"\n")),
+                ("10.0.0.4 81", check("                regex RS1\n                regex_options caseless\n")),
+                ("10.0.0.4 82", check("                regex rs2\n")),
+                ("10.0.0.4 83", check("                regex rs1\n                regex_no_match\n")),
+                ("10.0.0.4 84", check("                regex \"^rs1\"\n")),
+                ("10.0.0.5 80", check("                regex \"(?<=rs)2\"\n")),
+                ("10.0.0.5 81", check("                regex rs2\n                regex_min_offset 1\n")),
+                ("10.0.0.5 82", check("                regex rs2\n                regex_max_offset 10\n")),
+            ],
+        );
+        side_by_side_with_keepalived(
+            &site,
+            &conf,
+            &["10.0.0.4:80", "10.0.0.4:81", "10.0.0.5:80", "10.0.0.5:81"],
+            &[],
+            &[
+                ("10.0.0.4:82", "regex \"rs2\" does not match"),
+                ("10.0.0.4:83", "(regex_no_match)"),
+                ("10.0.0.4:84", "regex \"^rs1\" does not match"),
+                ("10.0.0.5:82", "regex \"rs2\" does not match"),
+            ],
+        );
+    }
 }
