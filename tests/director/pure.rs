@@ -707,10 +707,7 @@ fn udp_check_translates_to_its_checker_with_keepalived_reply_rules() {
     let spec = spec(
         "virtual_server 192.0.2.53 53 {\n    protocol UDP\n    lb_kind NAT\n    real_server 10.0.0.2 5353 {\n        UDP_CHECK {\n            connect_port 53\n            payload 00 01\n            require_reply 00 x1\n            max_reply_length 64\n        }\n        UDP_CHECK {\n            require_reply\n        }\n        UDP_CHECK {\n            min_reply_length 1000\n        }\n    }\n}\n",
     );
-    let (_, actions) = Director::new(spec);
-    let Some(Action::StartChecks { checks, .. }) = actions.first() else {
-        panic!("expected StartChecks, got {actions:?}");
-    };
+    let checks = first_checks(spec);
     let udp: Vec<&checkers::UdpCheck> = checks
         .checkers
         .iter()
@@ -746,10 +743,7 @@ fn smtp_check_host_blocks_become_one_checker_each() {
     let spec = spec(
         "virtual_server 192.0.2.25 25 {\n    protocol TCP\n    lb_kind NAT\n    real_server 10.0.0.2 25 {\n        SMTP_CHECK {\n            connect_timeout 3\n            delay_loop 7\n            host {\n                connect_ip 10.0.0.9\n                connect_port 587\n            }\n        }\n    }\n}\n",
     );
-    let (_, actions) = Director::new(spec);
-    let Some(Action::StartChecks { checks, .. }) = actions.first() else {
-        panic!("expected StartChecks, got {actions:?}");
-    };
+    let checks = first_checks(spec);
     let smtp: Vec<(String, String, Duration, Duration)> = checks
         .checkers
         .iter()
@@ -779,10 +773,7 @@ fn dns_check_translates_to_its_checker() {
     let spec = spec(
         "virtual_server 192.0.2.53 53 {\n    protocol UDP\n    lb_kind NAT\n    real_server 10.0.0.2 53 {\n        DNS_CHECK {\n            type MX\n            name example.org\n            connect_port 5353\n        }\n    }\n}\n",
     );
-    let (_, actions) = Director::new(spec);
-    let Some(Action::StartChecks { checks, .. }) = actions.first() else {
-        panic!("expected StartChecks, got {actions:?}");
-    };
+    let checks = first_checks(spec);
     let c = &checks.checkers[0];
     let checkers::CheckSpec::Dns(d) = &c.spec else {
         panic!("expected DNS_CHECK, got {:?}", c.spec);
@@ -792,4 +783,13 @@ fn dns_check_translates_to_its_checker() {
         ("10.0.0.2:5353".to_string(), 15, "example.org")
     );
     assert_eq!(c.schedule.retry, 3);
+}
+
+/// The checks the director starts first for `spec` (its first real server).
+fn first_checks(spec: DirectorSpec) -> std::sync::Arc<checkers::RealServerChecks> {
+    let (_, actions) = Director::new(spec);
+    match actions.into_iter().next() {
+        Some(Action::StartChecks { checks, .. }) => checks,
+        other => panic!("expected StartChecks, got {other:?}"),
+    }
 }
