@@ -3298,11 +3298,7 @@ fn url_regex_is_compiled_with_its_options_and_errors_have_places() {
     let Checker::Http(h) = &l.config.virtual_servers[0].real_servers[0].checkers[0] else {
         panic!("expected HTTP_GET");
     };
-    let regex = h.urls[0]
-        .body_regex()
-        .ok()
-        .flatten()
-        .expect("a compiled regex");
+    let regex = h.urls[0].compiled_regex.as_ref().expect("a compiled regex");
     assert!(regex.flags.caseless && !regex.flags.multiline);
     assert_eq!((regex.min_offset, regex.max_offset), (3, Some(40)));
     assert_eq!(regex.find(b"...STATUS: UP"), Some(3));

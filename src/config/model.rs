@@ -1343,37 +1343,10 @@ pub struct UrlCheck {
     pub regex_options: Vec<String>,
     pub regex_min_offset: Option<u32>,
     pub regex_max_offset: Option<u32>,
-}
-
-impl UrlCheck {
-    /// The `regex` with its options and offsets, compiled; `None` without
-    /// `regex`. Options without an equivalent were dropped (with a warning)
-    /// when the config was read.
-    pub fn body_regex(&self) -> Result<Option<checkers::BodyRegex>, String> {
-        let Some(pattern) = &self.regex else {
-            return Ok(None);
-        };
-        let mut flags = checkers::RegexFlags::default();
-        for option in &self.regex_options {
-            flags.apply(option);
-        }
-        let offset = |o: Option<u32>| o.and_then(|o| usize::try_from(o).ok());
-        checkers::BodyRegex::new(
-            pattern,
-            flags,
-            self.regex_no_match,
-            offset(self.regex_min_offset).unwrap_or(0),
-            offset(self.regex_max_offset),
-        )
-        .map(Some)
-        .map_err(|e| {
-            e.to_string()
-                .lines()
-                .map(str::trim)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-    }
+    /// `regex` with its options and offsets, compiled once when the config
+    /// is read (the fields above are what the dump shows).
+    #[serde(skip)]
+    pub compiled_regex: Option<checkers::BodyRegex>,
 }
 
 /// HTTP version of HTTP_GET / SSL_GET requests (default 1.0).

@@ -42,7 +42,7 @@ pub fn real_server_checks(
                     verify_ca_file: None,
                 });
                 CheckSpec::Http(Box::new(HttpCheck {
-                    urls: h.urls.iter().map(url).collect::<Result<_, _>>()?,
+                    urls: h.urls.iter().map(url).collect(),
                     virtualhost: h
                         .virtualhost
                         .clone()
@@ -144,17 +144,14 @@ fn connection(c: &CheckerCommon, target: SocketAddr) -> Connection {
     conn
 }
 
-fn url(u: &model::UrlCheck) -> Result<UrlCheck, String> {
-    Ok(UrlCheck {
+fn url(u: &model::UrlCheck) -> UrlCheck {
+    UrlCheck {
         path: u.path.clone(),
         digest: u.digest.map(|d| d.to_hex()),
         status_codes: StatusCodes {
             ranges: u.status_codes.iter().map(|r| (r.first, r.last)).collect(),
         },
         virtualhost: u.virtualhost.clone(),
-        regex: u
-            .body_regex()
-            .map_err(|e| format!("url {}: regex: {e}", u.path))?
-            .map(Box::new),
-    })
+        regex: u.compiled_regex.clone().map(Box::new),
+    }
 }

@@ -13,7 +13,7 @@ use super::super::model::{
 };
 use super::super::tree::Node;
 use super::{parse_integer, Cx, UNSUPPORTED_CHECKERS};
-use checkers::{RegexFlags, RegexOptionKind};
+use checkers::{BodyRegex, RegexFlags, RegexOptionKind};
 
 /// keepalived's defaults.
 pub const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
@@ -917,6 +917,34 @@ fn hex(cx: &mut Cx<'_>, node: &Node, wildcards: bool) -> Option<HexBytes> {
     }
 }
 
+/// A url's `regex` with its options and offsets, compiled; `None` without
+/// `regex`. Options without an equivalent were dropped (with a warning).
+fn compile_regex(u: &UrlCheck) -> Result<Option<BodyRegex>, String> {
+    let Some(pattern) = &u.regex else {
+        return Ok(None);
+    };
+    let mut flags = RegexFlags::default();
+    for option in &u.regex_options {
+        flags.apply(option);
+    }
+    let offset = |o: Option<u32>| o.and_then(|o| usize::try_from(o).ok());
+    BodyRegex::new(
+        pattern,
+        flags,
+        u.regex_no_match,
+        offset(u.regex_min_offset).unwrap_or(0),
+        offset(u.regex_max_offset),
+    )
+    .map(Some)
+    .map_err(|e| {
+        e.to_string()
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
 fn status_range(text: &str) -> Option<StatusRange> {
     let (a, b) = match text.split_once('-') {
         Some((a, b)) => (a, b),
@@ -940,6 +968,7 @@ fn url_check(cx: &mut Cx<'_>, node: &Node, vhost: &Option<String>) -> Option<Url
         regex_options: Vec::new(),
         regex_min_offset: None,
         regex_max_offset: None,
+        compiled_regex: None,
     };
     let mut path = None;
     let mut regex_token = None;
@@ -1005,15 +1034,17 @@ fn url_check(cx: &mut Cx<'_>, node: &Node, vhost: &Option<String>) -> Option<Url
     }
     // Compiled here, so a pattern PCRE2 refuses fails the config with its
     // place instead of a real server later.
-    if let (Err(why), Some(t)) = (u.body_regex(), &regex_token) {
-        cx.error_expected(
+    match (compile_regex(&u), &regex_token) {
+        (Ok(compiled), _) => u.compiled_regex = compiled,
+        (Err(why), Some(t)) => cx.error_expected(
             t.span,
             Problem::InvalidValue {
                 keyword: "regex".into(),
                 value: t.text.clone(),
             },
             &format!("a PCRE2 regular expression ({why})"),
-        );
+        ),
+        (Err(_), None) => {}
     }
     let Some(path) = path else {
         cx.error(
