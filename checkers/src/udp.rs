@@ -33,31 +33,17 @@ impl ReplyPattern {
                 self.max_len
             ));
         }
+        let data = &self.data;
         let at = reply
             .iter()
-            .zip(&self.bytes)
-            .zip(&self.wildcard)
+            .zip(&data.bytes)
+            .zip(&data.wildcard)
             .position(|((got, want), wild)| (got ^ want) & !wild != 0)?;
         Some(format!(
             "reply byte {at} is {:02x}, expected {}",
             reply[at],
-            self.describe_byte(at)
+            data.byte_text(at)
         ))
-    }
-
-    /// The expected byte at `at` as the config wrote it, `x` for a wildcard nibble.
-    fn describe_byte(&self, at: usize) -> String {
-        let (want, wild) = (self.bytes[at], self.wildcard[at]);
-        [(want >> 4, wild >> 4), (want & 0x0f, wild & 0x0f)]
-            .iter()
-            .map(|&(nibble, w)| {
-                if w != 0 {
-                    'x'
-                } else {
-                    char::from_digit(u32::from(nibble), 16).unwrap_or('?')
-                }
-            })
-            .collect()
     }
 }
 
@@ -175,11 +161,14 @@ pub async fn check_started_at(check: &UdpCheck, started: tokio::time::Instant) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::HexBytes;
 
     fn pattern(bytes: &[u8], wildcard: &[u8], min_len: u16, max_len: u16) -> ReplyPattern {
         ReplyPattern {
-            bytes: bytes.to_vec(),
-            wildcard: wildcard.to_vec(),
+            data: HexBytes {
+                bytes: bytes.to_vec(),
+                wildcard: wildcard.to_vec(),
+            },
             min_len,
             max_len,
         }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use checkers::runner::{Runner, ServerTransition};
 use checkers::{
-    CheckKind, CheckResult, CheckSchedule, CheckSpec, Checker, Connection, RealServerChecks,
-    ReplyPattern, UdpCheck, UdpReply, UDP_FILLER_LEN,
+    CheckKind, CheckResult, CheckSchedule, CheckSpec, Checker, Connection, HexBytes,
+    RealServerChecks, ReplyPattern, UdpCheck, UdpReply, UDP_FILLER_LEN,
 };
 
 /// A UDP server on `bind` that answers every datagram with `reply` (or
@@ -56,8 +56,10 @@ fn udp(target: SocketAddr, payload: Option<&[u8]>, reply: UdpReply) -> UdpCheck 
 /// "PONG" with the second nibble of the last byte a wildcard: `504f4e4x`.
 fn pong_pattern() -> UdpReply {
     UdpReply::Matching(ReplyPattern {
-        bytes: b"PONG".to_vec(),
-        wildcard: vec![0, 0, 0, 0x0f],
+        data: HexBytes {
+            bytes: b"PONG".to_vec(),
+            wildcard: vec![0, 0, 0, 0x0f],
+        },
         min_len: 4,
         max_len: 16,
     })

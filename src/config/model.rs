@@ -190,77 +190,6 @@ impl Serialize for Md5Digest {
     }
 }
 
-/// Bytes written in hex as UDP_CHECK's `payload` and `require_reply` take them:
-/// words separated by blanks, each read two digits a byte from the left, a
-/// word's odd last digit a byte of its own (`Ab12f 3` is AB 12 0F 03). In
-/// `require_reply`, an `x` digit matches any nibble (its bits set in `wildcard`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HexBytes {
-    pub bytes: Vec<u8>,
-    /// Same length as `bytes`; all zero when no `x` was written.
-    pub wildcard: Vec<u8>,
-}
-
-impl HexBytes {
-    /// The largest payload a UDP datagram over IPv4 carries.
-    pub const MAX_LEN: usize = 65_507;
-
-    /// Parses the words of one keyword; `Err` holds the first word that is
-    /// not hex (or too long).
-    pub fn parse<'w>(
-        words: impl IntoIterator<Item = &'w str>,
-        wildcards: bool,
-    ) -> Result<HexBytes, &'w str> {
-        let nibble = |c: char| match c {
-            'x' | 'X' if wildcards => Some((0, 0x0f)),
-            c => c.to_digit(16).map(|d| (d as u8, 0)),
-        };
-        let mut out = HexBytes {
-            bytes: Vec::new(),
-            wildcard: Vec::new(),
-        };
-        for word in words {
-            let digits: Option<Vec<(u8, u8)>> = word.chars().map(nibble).collect();
-            let digits = digits.ok_or(word)?;
-            for pair in digits.chunks(2) {
-                let (byte, wild) = match pair {
-                    [(hi, hw), (lo, lw)] => (hi << 4 | lo, hw << 4 | lw),
-                    [(lo, lw)] => (*lo, *lw),
-                    _ => (0, 0),
-                };
-                out.bytes.push(byte);
-                out.wildcard.push(wild);
-            }
-            if out.bytes.len() > Self::MAX_LEN {
-                return Err(word);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Two digits a byte, `x` for a wildcard nibble.
-    pub fn to_hex(&self) -> String {
-        let digit = |n: u8, wild: u8| {
-            if wild != 0 {
-                'x'
-            } else {
-                char::from_digit(u32::from(n), 16).unwrap_or('?')
-            }
-        };
-        self.bytes
-            .iter()
-            .zip(&self.wildcard)
-            .flat_map(|(b, w)| [digit(b >> 4, w >> 4), digit(b & 0x0f, w & 0x0f)])
-            .collect()
-    }
-}
-
-impl Serialize for HexBytes {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
 /// A secret (auth_pass, SSL key password): never printed, never serialized.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -1385,6 +1314,8 @@ pub struct MiscCheck {
     pub misc_dynamic: bool,
 }
 
+pub use checkers::HexBytes;
+
 /// UDP_CHECK.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UdpCheck {
@@ -1507,31 +1438,6 @@ mod tests {
         assert!(Md5Digest::parse("640205b7b0fc66c1ea91c463fac6334").is_err());
         assert!(Md5Digest::parse("640205b7b0fc66c1ea91c463fac6334g").is_err());
         assert!(Md5Digest::parse("标识").is_err());
-    }
-
-    #[test]
-    fn hex_bytes_read_as_keepalived_reads_them() {
-        // keepalived.conf(5)'s own example.
-        let h = HexBytes::parse("Ab12f 3 456 546443123".split(' '), false);
-        assert_eq!(
-            h.as_ref().map(|h| h.bytes.clone()),
-            Ok(vec![
-                0xab, 0x12, 0x0f, 0x03, 0x45, 0x06, 0x54, 0x64, 0x43, 0x12, 0x03
-            ])
-        );
-        assert_eq!(h.map(|h| h.wildcard.iter().all(|w| *w == 0)), Ok(true));
-        let w = HexBytes::parse(["x2", "1X", "x"], true);
-        assert_eq!(
-            w.as_ref().map(|w| (w.bytes.clone(), w.wildcard.clone())),
-            Ok((vec![0x02, 0x10, 0x00], vec![0xf0, 0x0f, 0x0f]))
-        );
-        assert_eq!(w.map(|w| w.to_hex()), Ok("x21x0x".to_string()));
-        // Wildcards only where allowed; anything else names the word.
-        assert_eq!(HexBytes::parse(["ab", "x2"], false), Err("x2"));
-        assert_eq!(HexBytes::parse(["0g"], true), Err("0g"));
-        assert_eq!(HexBytes::parse(["标识"], true), Err("标识"));
-        let huge = "00".repeat(HexBytes::MAX_LEN + 1);
-        assert_eq!(HexBytes::parse([huge.as_str()], false), Err(huge.as_str()));
     }
 
     #[test]

@@ -73,8 +73,7 @@ pub fn real_server_checks(
                 payload: u.payload.as_ref().map(|p| p.bytes.clone()),
                 reply: match (&u.reply, u.require_reply) {
                     (Some(r), _) => UdpReply::Matching(ReplyPattern {
-                        bytes: r.bytes.clone(),
-                        wildcard: r.wildcard.clone(),
+                        data: r.clone(),
                         min_len: u.min_reply_length,
                         max_len: u.max_reply_length,
                     }),

@@ -721,8 +721,10 @@ fn udp_check_translates_to_its_checker_with_keepalived_reply_rules() {
     assert_eq!(
         udp[0].reply,
         checkers::UdpReply::Matching(checkers::ReplyPattern {
-            bytes: vec![0, 0x01],
-            wildcard: vec![0, 0xf0],
+            data: checkers::HexBytes {
+                bytes: vec![0, 0x01],
+                wildcard: vec![0, 0xf0],
+            },
             min_len: 0,
             max_len: 64,
         })
