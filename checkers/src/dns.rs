@@ -6,7 +6,7 @@
 
 use crate::config::DnsCheck;
 use crate::udp::{icmp_error, open_socket, UdpError};
-use crate::verdict::CheckResult;
+use crate::verdict::{AttemptError, CheckResult};
 
 /// Query types keepalived accepts (`type`), with their numbers.
 pub const QUERY_TYPES: &[(&str, u16)] = &[
@@ -141,24 +141,17 @@ pub async fn check(check: &DnsCheck) -> CheckResult {
 
 /// `check` for a caller that already knows when the check started (the runner).
 pub async fn check_started_at(check: &DnsCheck, started: tokio::time::Instant) -> CheckResult {
-    let target = check.connection.target();
+    let answered = exchange(check, started + check.connection.connect_timeout)
+        .await
+        .map(|()| "answered NOERROR".to_string())
+        .map_err(AttemptError::from);
     let what = format!(
-        "DNS_CHECK {target} ({} {})",
+        "DNS_CHECK {} ({} {})",
+        check.connection.target(),
         query_type_name(check.qtype),
         check.name
     );
-    match exchange(check, started + check.connection.connect_timeout).await {
-        Ok(()) => CheckResult::Success {
-            weight_code: None,
-            detail: format!("{what}: answered NOERROR"),
-        },
-        Err(e @ UdpError::LocalResources(_)) => CheckResult::Inconclusive {
-            reason: format!("{what}: {e}"),
-        },
-        Err(e) => CheckResult::Failure {
-            reason: format!("{what}: {e}"),
-        },
-    }
+    CheckResult::of_attempt(&what, answered)
 }
 
 #[cfg(test)]

@@ -22,4 +22,4 @@ pub mod udp;
 pub mod verdict;
 
 pub use config::*;
-pub use verdict::{CheckResult, Transition};
+pub use verdict::{AttemptError, CheckResult, Transition};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::PingCheck;
-use crate::verdict::CheckResult;
+use crate::verdict::{AttemptError, CheckResult};
 
 const ICMP_ECHO_REQUEST: u8 = 8;
 const ICMP_ECHO_REPLY: u8 = 0;
@@ -193,15 +193,11 @@ impl BindAddr for tokio::net::UdpSocket {
 pub async fn check(check: &PingCheck) -> CheckResult {
     let ip = check.connection.connect_ip;
     let timeout = check.connection.connect_timeout;
-    match ping(ip, check.connection.bindto, timeout, SocketKind::Auto).await {
-        Ok(rtt) => CheckResult::Success {
-            weight_code: None,
-            detail: format!("PING_CHECK {ip}: echo reply in {rtt:?}"),
-        },
-        Err(e) => CheckResult::Failure {
-            reason: format!("PING_CHECK {ip}: {e}"),
-        },
-    }
+    let replied = ping(ip, check.connection.bindto, timeout, SocketKind::Auto)
+        .await
+        .map(|rtt| format!("echo reply in {rtt:?}"))
+        .map_err(|e| AttemptError::Server(e.to_string()));
+    CheckResult::of_attempt(&format!("PING_CHECK {ip}"), replied)
 }
 
 #[cfg(test)]

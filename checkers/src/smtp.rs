@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::config::SmtpCheck;
 use crate::timeout::within;
-use crate::verdict::CheckResult;
+use crate::verdict::{AttemptError, CheckResult};
 
 /// RFC 5321's limit for a reply line (text plus CRLF); a longer one is not SMTP.
 pub const MAX_REPLY_LINE: usize = 512;
@@ -112,31 +112,9 @@ fn shorten(line: &str) -> String {
     }
 }
 
-/// Why a check did not pass.
-enum Failed {
-    /// The server's fault.
-    Server(String),
-    /// This host could not open a socket: says nothing about the server.
-    Local(String),
-}
-
-impl From<String> for Failed {
-    fn from(reason: String) -> Failed {
-        Failed::Server(reason)
-    }
-}
-
-async fn converse(check: &SmtpCheck, started: tokio::time::Instant) -> Result<(), Failed> {
+async fn converse(check: &SmtpCheck, started: tokio::time::Instant) -> Result<(), AttemptError> {
     let timeout = check.connection.connect_timeout;
-    let stream = crate::tcp::connect_by(&check.connection, started + timeout)
-        .await
-        .map_err(|e| {
-            if e.is_local() {
-                Failed::Local(e.to_string())
-            } else {
-                Failed::Server(e.to_string())
-            }
-        })?;
+    let stream = crate::tcp::connect_by(&check.connection, started + timeout).await?;
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader).take(0);
     let mut dialogue = Dialogue::new(&check.helo_name);
@@ -182,19 +160,13 @@ pub async fn check(check: &SmtpCheck) -> CheckResult {
 
 /// `check` for a caller that already knows when the check started (the runner).
 pub async fn check_started_at(check: &SmtpCheck, started: tokio::time::Instant) -> CheckResult {
-    let target = check.connection.target();
-    match converse(check, started).await {
-        Ok(()) => CheckResult::Success {
-            weight_code: None,
-            detail: format!("SMTP_CHECK {target}: greeting, HELO and QUIT answered"),
-        },
-        Err(Failed::Server(reason)) => CheckResult::Failure {
-            reason: format!("SMTP_CHECK {target}: {reason}"),
-        },
-        Err(Failed::Local(reason)) => CheckResult::Inconclusive {
-            reason: format!("SMTP_CHECK {target}: {reason}"),
-        },
-    }
+    let conversed = converse(check, started)
+        .await
+        .map(|()| "greeting, HELO and QUIT answered".to_string());
+    CheckResult::of_attempt(
+        &format!("SMTP_CHECK {}", check.connection.target()),
+        conversed,
+    )
 }
 
 /// keepalived's `helo_name` when none is configured.

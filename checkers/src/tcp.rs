@@ -8,7 +8,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::config::{Connection, TcpCheck};
-use crate::verdict::CheckResult;
+use crate::verdict::{AttemptError, CheckResult};
 
 #[derive(Debug, thiserror::Error)]
 /// Why a connection to `target` failed; messages leave the target to the caller's context.
@@ -193,23 +193,25 @@ pub async fn check(check: &TcpCheck) -> CheckResult {
 
 /// `check` for a caller that already knows when the check started (the runner).
 pub async fn check_started_at(check: &TcpCheck, started: tokio::time::Instant) -> CheckResult {
-    let target = check.connection.target();
-    match connect_by(
+    let connected = connect_by(
         &check.connection,
         started + check.connection.connect_timeout,
     )
     .await
-    {
-        Ok(_stream) => CheckResult::Success {
-            weight_code: None,
-            detail: format!("TCP_CHECK {target}: connected"),
-        },
-        Err(e) if e.is_local() => CheckResult::Inconclusive {
-            reason: format!("TCP_CHECK {target}: {e}"),
-        },
-        Err(e) => CheckResult::Failure {
-            reason: format!("TCP_CHECK {target}: {e}"),
-        },
+    .map(|_stream| "connected".to_string())
+    .map_err(AttemptError::from);
+    // Formatted after the await: the task (10,000 of them) holds no String.
+    let what = format!("TCP_CHECK {}", check.connection.target());
+    CheckResult::of_attempt(&what, connected)
+}
+
+impl From<ConnectError> for AttemptError {
+    fn from(e: ConnectError) -> AttemptError {
+        if e.is_local() {
+            AttemptError::Local(e.to_string())
+        } else {
+            AttemptError::Server(e.to_string())
+        }
     }
 }
 

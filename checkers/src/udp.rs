@@ -12,7 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Connection, ReplyPattern, UdpCheck, UdpReply, UDP_FILLER_LEN};
 use crate::tcp::{bind_and_mark, is_local_resource_error, SourceError};
-use crate::verdict::CheckResult;
+use crate::verdict::{AttemptError, CheckResult};
 
 impl ReplyPattern {
     /// Why `reply` (the datagram as received into a buffer of `max_len + 1`
@@ -143,18 +143,21 @@ pub async fn check(check: &UdpCheck) -> CheckResult {
 
 /// `check` for a caller that already knows when the check started (the runner).
 pub async fn check_started_at(check: &UdpCheck, started: tokio::time::Instant) -> CheckResult {
-    let target = check.connection.target();
-    match exchange(check, started + check.connection.connect_timeout).await {
-        Ok(detail) => CheckResult::Success {
-            weight_code: None,
-            detail: format!("UDP_CHECK {target}: {detail}"),
-        },
-        Err(e @ UdpError::LocalResources(_)) => CheckResult::Inconclusive {
-            reason: format!("UDP_CHECK {target}: {e}"),
-        },
-        Err(e) => CheckResult::Failure {
-            reason: format!("UDP_CHECK {target}: {e}"),
-        },
+    let exchanged = exchange(check, started + check.connection.connect_timeout)
+        .await
+        .map_err(AttemptError::from);
+    CheckResult::of_attempt(
+        &format!("UDP_CHECK {}", check.connection.target()),
+        exchanged,
+    )
+}
+
+impl From<UdpError> for AttemptError {
+    fn from(e: UdpError) -> AttemptError {
+        match e {
+            UdpError::LocalResources(_) => AttemptError::Local(e.to_string()),
+            _ => AttemptError::Server(e.to_string()),
+        }
     }
 }
 

@@ -43,6 +43,41 @@ pub enum CheckResult {
     Inconclusive { reason: String },
 }
 
+/// Why one check attempt did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptError {
+    /// Something about the real server: refused, timed out, a wrong reply.
+    Server(String),
+    /// This host could not run the check (out of sockets): says nothing
+    /// about the real server.
+    Local(String),
+}
+
+impl From<String> for AttemptError {
+    fn from(reason: String) -> AttemptError {
+        AttemptError::Server(reason)
+    }
+}
+
+impl CheckResult {
+    /// The result of one attempt at `what` (e.g. "TCP_CHECK 10.0.0.2:80"),
+    /// which prefixes its detail or reason.
+    pub fn of_attempt(what: &str, attempt: Result<String, AttemptError>) -> CheckResult {
+        match attempt {
+            Ok(detail) => CheckResult::Success {
+                weight_code: None,
+                detail: format!("{what}: {detail}"),
+            },
+            Err(AttemptError::Server(why)) => CheckResult::Failure {
+                reason: format!("{what}: {why}"),
+            },
+            Err(AttemptError::Local(why)) => CheckResult::Inconclusive {
+                reason: format!("{what}: {why}"),
+            },
+        }
+    }
+}
+
 /// When the next check of a checker is due, relative to the attempt just recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NextCheck {
@@ -294,6 +329,30 @@ impl ServerVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attempt_becomes_a_result_named_after_what_was_checked() {
+        let what = "TCP_CHECK 10.0.0.2:80";
+        assert_eq!(
+            CheckResult::of_attempt(what, Ok("connected".into())),
+            CheckResult::Success {
+                weight_code: None,
+                detail: "TCP_CHECK 10.0.0.2:80: connected".into()
+            }
+        );
+        assert_eq!(
+            CheckResult::of_attempt(what, Err("connection refused".to_string().into())),
+            CheckResult::Failure {
+                reason: "TCP_CHECK 10.0.0.2:80: connection refused".into()
+            }
+        );
+        assert_eq!(
+            CheckResult::of_attempt(what, Err(AttemptError::Local("out of sockets".into()))),
+            CheckResult::Inconclusive {
+                reason: "TCP_CHECK 10.0.0.2:80: out of sockets".into()
+            }
+        );
+    }
     use crate::schedule::next_due;
 
     fn policy(delay_loop: u64, retry: u32, delay_before_retry: u64, alpha: bool) -> CheckerPolicy {
