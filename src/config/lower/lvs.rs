@@ -718,17 +718,17 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                     udp_check.reply = hex(cx, n, true);
                 }
             }
-            "min_reply_length" if udp => {
+            "min_reply_length" | "max_reply_length" if udp => {
                 udp_lengths_span = Some(n.span());
-                if let Some(v) = cx.int(n, 0, i64::from(u16::MAX)) {
-                    udp_check.min_reply_length = u16::try_from(v).unwrap_or(u16::MAX);
-                }
-            }
-            "max_reply_length" if udp => {
-                udp_lengths_span = Some(n.span());
-                if let Some(v) = cx.int(n, 0, i64::from(u16::MAX)) {
-                    udp_check.max_reply_length = u16::try_from(v).unwrap_or(u16::MAX);
-                }
+                let length = cx
+                    .int(n, 0, i64::from(u16::MAX))
+                    .and_then(|v| u16::try_from(v).ok());
+                let field = if n.name() == "min_reply_length" {
+                    &mut udp_check.min_reply_length
+                } else {
+                    &mut udp_check.max_reply_length
+                };
+                *field = length.unwrap_or(*field);
             }
             _ => cx.unknown(n, &context),
         }
@@ -858,11 +858,7 @@ impl ConnectionOptions {
             "bindto" => self.bindto = cx.ip(n),
             "bind_if" => self.bind_if = cx.string(n),
             "bind_port" => self.bind_port = cx.port(n),
-            "fwmark" => {
-                self.fwmark = cx
-                    .int(n, 0, i64::from(u32::MAX))
-                    .and_then(|v| u32::try_from(v).ok())
-            }
+            "fwmark" => self.fwmark = cx.u32(n),
             _ => return false,
         }
         true
