@@ -1,11 +1,14 @@
 //! DNS_CHECK against a real DNS server on loopback (Debian's dnsmasq) and
 //! against UDP sockets that stay silent or answer out of turn.
 
+mod support;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
 use checkers::{CheckResult, Connection, DnsCheck};
+use support::verdicts::{assert_failure, closed_udp_port};
 use testbed::process::ProcessGuard;
 
 fn dns(target: SocketAddr, qtype: &str, name: &str) -> DnsCheck {
@@ -18,25 +21,10 @@ fn dns(target: SocketAddr, qtype: &str, name: &str) -> DnsCheck {
     }
 }
 
-fn free_udp_port() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free port")
-}
-
-fn assert_failure(result: &CheckResult, expected: &str) {
-    match result {
-        CheckResult::Failure { reason } => {
-            assert!(reason.contains(expected), "{reason:?} lacks {expected:?}")
-        }
-        other => panic!("expected a failure with {expected:?}, got {other:?}"),
-    }
-}
-
 /// dnsmasq answering `ok.test` (A) and refusing everything else; its output
 /// goes to files in `logs`.
 fn dnsmasq(logs: &std::path::Path) -> (ProcessGuard, SocketAddr) {
-    let addr = free_udp_port();
+    let addr = closed_udp_port("127.0.0.1:0");
     let mut command = Command::new("dnsmasq");
     command.args([
         "--keep-in-foreground",
@@ -86,7 +74,7 @@ async fn a_real_dns_server_answers_and_refuses() {
 
 #[tokio::test]
 async fn silence_and_closed_ports_fail() {
-    let closed = free_udp_port();
+    let closed = closed_udp_port("127.0.0.1:0");
     assert_failure(
         &checkers::dns::check(&dns(closed, "SOA", ".")).await,
         "port unreachable (ICMP)",

@@ -2,6 +2,8 @@
 //! Debian's python3-aiosmtpd) and against scripted servers that misbehave in
 //! the ways a check must notice.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
@@ -9,6 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use checkers::{CheckResult, Connection, SmtpCheck};
+use support::verdicts::{assert_failure, closed_tcp_port};
 use testbed::process::{wait_for_tcp_port, ProcessGuard};
 
 fn smtp(target: SocketAddr, helo_name: &str) -> SmtpCheck {
@@ -18,12 +21,6 @@ fn smtp(target: SocketAddr, helo_name: &str) -> SmtpCheck {
         connection,
         helo_name: helo_name.into(),
     }
-}
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
 }
 
 /// One step of a scripted server.
@@ -70,18 +67,9 @@ fn scripted(script: Vec<Say>) -> (SocketAddr, mpsc::Receiver<String>) {
     (addr, rx)
 }
 
-fn assert_failure(result: &CheckResult, expected: &str) {
-    match result {
-        CheckResult::Failure { reason } => {
-            assert!(reason.contains(expected), "{reason:?} lacks {expected:?}")
-        }
-        other => panic!("expected a failure with {expected:?}, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_real_smtp_server_passes() {
-    let addr = free_port();
+    let addr = closed_tcp_port();
     let mut command = Command::new("/usr/bin/python3");
     command.args(["-m", "aiosmtpd", "-n", "-l", &addr.to_string()]);
     let logs = tempfile::tempdir().expect("temp dir");
@@ -116,7 +104,7 @@ async fn helo_and_quit_are_sent_and_multi_line_replies_pass() {
 
 #[tokio::test]
 async fn misbehaving_servers_fail_with_a_reason() {
-    let refused = free_port();
+    let refused = closed_tcp_port();
     assert_failure(
         &checkers::smtp::check(&smtp(refused, "h")).await,
         &format!("SMTP_CHECK {refused}: connection refused"),

@@ -1,15 +1,18 @@
 //! UDP_CHECK against real UDP servers on loopback: replies, wrong replies,
 //! silence, and the kernel's ICMP port unreachable for a closed port.
 
+mod support;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use checkers::runner::{Runner, ServerTransition};
 use checkers::{
-    CheckKind, CheckResult, CheckSchedule, CheckSpec, Checker, Connection, HexBytes,
-    RealServerChecks, ReplyPattern, UdpCheck, UdpReply, UDP_FILLER_LEN,
+    CheckKind, CheckSchedule, CheckSpec, Checker, Connection, HexBytes, RealServerChecks,
+    ReplyPattern, UdpCheck, UdpReply, UDP_FILLER_LEN,
 };
+use support::verdicts::{assert_failure, assert_success, closed_udp_port};
 
 /// A UDP server on `bind` that answers every datagram with `reply` (or
 /// stays silent with `None`) and reports what it received.
@@ -36,13 +39,6 @@ fn server(bind: &str, reply: Option<&'static [u8]>) -> Server {
     Server { addr, received }
 }
 
-/// A loopback port nothing listens on (bound, then closed).
-fn closed_port(bind: &str) -> SocketAddr {
-    UdpSocket::bind(bind)
-        .and_then(|s| s.local_addr())
-        .expect("a free port")
-}
-
 fn udp(target: SocketAddr, payload: Option<&[u8]>, reply: UdpReply) -> UdpCheck {
     let mut connection = Connection::new(target);
     connection.connect_timeout = Duration::from_millis(500);
@@ -63,24 +59,6 @@ fn pong_pattern() -> UdpReply {
         min_len: 4,
         max_len: 16,
     })
-}
-
-fn assert_failure(result: &CheckResult, expected: &str) {
-    match result {
-        CheckResult::Failure { reason } => {
-            assert!(reason.contains(expected), "{reason:?} lacks {expected:?}")
-        }
-        other => panic!("expected a failure with {expected:?}, got {other:?}"),
-    }
-}
-
-fn assert_success(result: &CheckResult, expected: &str) {
-    match result {
-        CheckResult::Success { detail, .. } => {
-            assert!(detail.contains(expected), "{detail:?} lacks {expected:?}")
-        }
-        other => panic!("expected a success with {expected:?}, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -135,7 +113,7 @@ async fn a_closed_port_fails_on_the_kernels_port_unreachable() {
             eprintln!("no IPv6 loopback here: IPv6 case skipped");
             continue;
         }
-        let target = closed_port(bind);
+        let target = closed_udp_port(bind);
         // Without the ICMP error, silence would pass the first check and
         // fail the second as "no reply".
         for reply in [UdpReply::NotRequired, UdpReply::Any] {
