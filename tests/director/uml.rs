@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use super::site::{director_config, dr_config, Kind, Site, CLIENT, DIR1, DIR2, SLOW};
+use super::site::{
+    director_config, dr_config, Kind, Site, CLIENT, DIR1, DIR2, RS1 as RS1_NS, RS2 as RS2_NS, SLOW,
+};
 
 const RS1: &str = "10.0.0.4:80";
 const RS2: &str = "10.0.0.5:80";
@@ -286,6 +288,24 @@ fn sync_daemons(site: &Site, i: usize) -> Vec<String> {
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
         .collect()
+}
+
+/// Starts each (name, argv) server on both real servers (logs `<name><ns>.*`).
+fn serve_on_both_reals(
+    site: &Site,
+    servers: &[(&str, &[&str])],
+) -> Vec<testbed::process::ProcessGuard> {
+    let mut started = Vec::new();
+    for i in [RS1_NS, RS2_NS] {
+        for (name, argv) in servers {
+            let guard = site
+                .ns(i)
+                .spawn_logged(argv, site.dir.path(), &format!("{name}{i}"))
+                .unwrap_or_else(|e| panic!("{name} on real server {i}: {e}"));
+            started.push(guard);
+        }
+    }
+    started
 }
 
 /// A checker block with `retry 1` and `delay_before_retry 1`, then `options`
@@ -668,14 +688,7 @@ testbed::uml_test! {
                     data, peer = key.fileobj.recvfrom(2048)\n        \
                     if key.data is not None:\n            \
                         key.fileobj.sendto(key.data, peer)\n";
-        let _responders: Vec<_> = [3usize, 4]
-            .iter()
-            .map(|&i| {
-                site.ns(i)
-                    .spawn_logged(&["python3", "-c", responder], site.dir.path(), &format!("udp{i}"))
-                    .unwrap_or_else(|e| panic!("UDP responder: {e}"))
-            })
-            .collect();
+        let _responders = serve_on_both_reals(&site, &[("udp", &["python3", "-c", responder])]);
         let check = |body: &str| checker_block("UDP_CHECK", "            connect_timeout 1\n", body);
         let conf = checkers_only_config(
             "10.0.0.100 53",
@@ -729,16 +742,13 @@ testbed::uml_test! {
             for s in servers[1:]:\n    \
                 threading.Thread(target=s.serve_forever, daemon=True).start()\n\
             servers[0].serve_forever()\n";
-        let _servers: Vec<_> = [3usize, 4]
-            .iter()
-            .flat_map(|&i| {
-                [
-                    site.ns(i).spawn_logged(&["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "0.0.0.0:2525"], site.dir.path(), &format!("smtpd{i}")),
-                    site.ns(i).spawn_logged(&["python3", "-c", fake], site.dir.path(), &format!("fake{i}")),
-                ]
-            })
-            .map(|r| r.unwrap_or_else(|e| panic!("SMTP server: {e}")))
-            .collect();
+        let _servers = serve_on_both_reals(
+            &site,
+            &[
+                ("smtpd", &["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "0.0.0.0:2525"]),
+                ("fake", &["python3", "-c", fake]),
+            ],
+        );
         let check = |body: &str| {
             checker_block("SMTP_CHECK", "            connect_timeout 2\n            helo_name lvsd.test\n", body)
         };
@@ -772,27 +782,22 @@ testbed::uml_test! {
     /// name and refusing others, a silent UDP port and a closed one.
     fn dns_check_verdicts_match_keepalived() {
         let site = Site::new("dns");
-        let _servers: Vec<_> = [3usize, 4]
-            .iter()
-            .flat_map(|&i| {
-                [
-                    site.ns(i).spawn_logged(
-                        &[
-                            "dnsmasq", "--keep-in-foreground", "--no-daemon", "--port=5353", "--no-resolv", "--no-hosts",
-                            "--user=root", "--pid-file=", "--address=/ok.test/10.1.2.3",
-                        ],
-                        site.dir.path(),
-                        &format!("dnsmasq{i}"),
-                    ),
-                    site.ns(i).spawn_logged(
-                        &["python3", "-c", "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5354))\ntime.sleep(3600)\n"],
-                        site.dir.path(),
-                        &format!("silent{i}"),
-                    ),
-                ]
-            })
-            .map(|r| r.unwrap_or_else(|e| panic!("DNS server: {e}")))
-            .collect();
+        let _servers = serve_on_both_reals(
+            &site,
+            &[
+                (
+                    "dnsmasq",
+                    &[
+                        "dnsmasq", "--keep-in-foreground", "--no-daemon", "--port=5353", "--no-resolv", "--no-hosts",
+                        "--user=root", "--pid-file=", "--address=/ok.test/10.1.2.3",
+                    ],
+                ),
+                (
+                    "silent",
+                    &["python3", "-c", "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5354))\ntime.sleep(3600)\n"],
+                ),
+            ],
+        );
         let check = |body: &str| checker_block("DNS_CHECK", "            connect_timeout 1\n", body);
         let conf = checkers_only_config(
             "10.0.0.100 53",
