@@ -87,7 +87,8 @@ pub struct NextCheck {
     pub after_completion: bool,
 }
 
-/// A change of a real server's state for the director.
+/// A change of a real server's state for the director: up or down, its weight, or (while it
+/// stays down) the reason it is down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub up: bool,
@@ -238,17 +239,22 @@ pub struct ServerVerdict {
     checkers: Vec<CheckerVerdict>,
     up: bool,
     weight: u32,
+    /// While down: the checker whose reason the director shows. It stays the same until that
+    /// checker recovers, so the reason names a check that is failing now.
+    down_reason_from: Option<usize>,
 }
 
 impl ServerVerdict {
     pub fn new(configured_weight: u32, policies: Vec<CheckerPolicy>) -> Self {
         let checkers: Vec<CheckerVerdict> = policies.into_iter().map(CheckerVerdict::new).collect();
         let up = checkers.iter().all(CheckerVerdict::is_up);
+        let down_reason_from = checkers.iter().position(|c| !c.is_up());
         ServerVerdict {
             configured_weight,
             checkers,
             up,
             weight: configured_weight,
+            down_reason_from,
         }
     }
 
@@ -289,6 +295,8 @@ impl ServerVerdict {
                 },
             );
         };
+        let reason_before =
+            (self.down_reason_from == Some(index)).then(|| checker.last_reason.clone());
         let next = checker.record(result, configured_weight);
         let up = self.checkers.iter().all(CheckerVerdict::is_up);
         let delta: i64 = self.checkers.iter().map(|c| c.weight_delta).sum();
@@ -305,9 +313,13 @@ impl ServerVerdict {
                     )
                 }
             } else {
+                self.down_reason_from = Some(index);
                 self.checkers[index].last_reason.clone()
             };
             Some(Transition { up, weight, reason })
+        } else if !up {
+            self.still_down_reason(index, reason_before)
+                .map(|reason| Transition { up, weight, reason })
         } else if up && weight != self.weight {
             Some(Transition {
                 up,
@@ -323,6 +335,27 @@ impl ServerVerdict {
         self.up = up;
         self.weight = weight;
         (transition, next)
+    }
+
+    /// The server stays down after checker `index` reported (`before`: its reason before, if
+    /// it was the one shown). Returns the reason to show when it changed: the shown checker's
+    /// new reason, or, when that checker recovered, the reason of one still down.
+    fn still_down_reason(&mut self, index: usize, before: Option<String>) -> Option<String> {
+        let shown = self
+            .down_reason_from
+            .filter(|&i| self.checkers.get(i).is_some_and(|c| !c.up));
+        match shown {
+            Some(i) if i == index => {
+                let now = &self.checkers[i].last_reason;
+                (before.as_ref() != Some(now)).then(|| now.clone())
+            }
+            Some(_) => None,
+            None => {
+                let still_down = self.checkers.iter().position(|c| !c.up)?;
+                self.down_reason_from = Some(still_down);
+                Some(self.checkers[still_down].last_reason.clone())
+            }
+        }
     }
 }
 
@@ -482,10 +515,14 @@ mod tests {
     fn alpha_starts_down_and_first_success_brings_it_up() {
         let mut v = ServerVerdict::new(3, vec![policy(5, 1, 1, true)]);
         assert!(!v.is_up());
-        // Failures while down are not retried and produce no transition.
+        // Failures while down are not retried; the first only tells why it is down.
         let (t, next) = v.record(0, &fail("x: refused"));
-        assert_eq!(t, None);
+        assert_eq!(
+            t.map(|t| (t.up, t.reason)),
+            Some((false, "x: refused".into()))
+        );
         assert_eq!(next.delay, s(5));
+        assert_eq!(v.record(0, &fail("x: refused")).0, None);
         let (t, _) = v.record(0, &ok("TCP_CHECK 10.0.0.2:80: connected"));
         assert_eq!(
             t,
@@ -680,6 +717,55 @@ mod tests {
         // A second failure of a down checker does not repeat the transition.
         v.record(0, &fail("TCP_CHECK refused"));
         assert_eq!(v.record(0, &fail("TCP_CHECK refused")).0, None);
+    }
+
+    #[test]
+    fn a_down_server_shows_the_reason_of_a_check_failing_now() {
+        let mut v = ServerVerdict::new(1, vec![policy(5, 0, 1, false), policy(5, 0, 1, false)]);
+        let (t, _) = v.record(0, &fail("SMTP_CHECK 10.0.0.5:2525: connection refused"));
+        assert_eq!(
+            t.map(|t| (t.up, t.reason)),
+            Some((false, "SMTP_CHECK 10.0.0.5:2525: connection refused".into()))
+        );
+        // The second checker fails too: the reason shown stays the first one's.
+        assert_eq!(
+            v.record(1, &fail("SMTP_CHECK 10.0.0.5:2527: connection refused"))
+                .0,
+            None
+        );
+        // The first recovers, the server stays down: the reason moves to the second.
+        let (t, _) = v.record(0, &ok("SMTP_CHECK 10.0.0.5:2525: 221"));
+        assert_eq!(
+            t.map(|t| (t.up, t.reason)),
+            Some((false, "SMTP_CHECK 10.0.0.5:2527: connection refused".into()))
+        );
+        // The same failure again changes nothing; a different one is reported.
+        assert_eq!(
+            v.record(1, &fail("SMTP_CHECK 10.0.0.5:2527: connection refused"))
+                .0,
+            None
+        );
+        let (t, _) = v.record(1, &fail("SMTP_CHECK 10.0.0.5:2527: timed out"));
+        assert_eq!(
+            t.map(|t| (t.up, t.reason)),
+            Some((false, "SMTP_CHECK 10.0.0.5:2527: timed out".into()))
+        );
+        assert!(!v.is_up());
+    }
+
+    #[test]
+    fn a_server_down_by_alpha_reports_its_first_failure() {
+        let mut v = ServerVerdict::new(1, vec![policy(5, 0, 1, true)]);
+        let (t, _) = v.record(0, &fail("TCP_CHECK 10.0.0.2:80: connection refused"));
+        assert_eq!(
+            t.map(|t| (t.up, t.reason)),
+            Some((false, "TCP_CHECK 10.0.0.2:80: connection refused".into()))
+        );
+        assert_eq!(
+            v.record(0, &fail("TCP_CHECK 10.0.0.2:80: connection refused"))
+                .0,
+            None
+        );
     }
 
     fn dynamic(code: u8) -> CheckResult {

@@ -353,13 +353,19 @@ impl<K: Kernel> Daemon<K> {
         // Batch everything already queued into one reconcile.
         while let Some(t) = next {
             if let Some(key) = self.pool.key_of(t.server).cloned() {
-                touched.insert(key.virtual_server.clone());
-                tracing::info!(
-                    "{key}: {} (weight {}): {}",
-                    if t.up { "UP" } else { "DOWN" },
-                    t.weight,
-                    t.reason
-                );
+                let was_down = self.director.real_server(&key).is_some_and(|s| !s.up);
+                if was_down && !t.up {
+                    // Still down, for another reason: nothing in the table changes.
+                    tracing::info!("{key}: still DOWN: {}", t.reason);
+                } else {
+                    touched.insert(key.virtual_server.clone());
+                    tracing::info!(
+                        "{key}: {} (weight {}): {}",
+                        if t.up { "UP" } else { "DOWN" },
+                        t.weight,
+                        t.reason
+                    );
+                }
                 let actions = self.director.on_transition(&key, t.up, t.weight, &t.reason);
                 self.perform(actions);
             }

@@ -213,8 +213,9 @@ impl Director {
             .sum()
     }
 
-    /// A checker verdict changed. Unknown keys (a real server removed by a
-    /// reload whose checker reported late) are ignored.
+    /// A checker verdict changed (up or down, weight, or the reason a down
+    /// server is down). Unknown keys (a real server removed by a reload whose
+    /// checker reported late) are ignored.
     pub fn on_transition(
         &mut self,
         key: &RealServerKey,

@@ -167,6 +167,15 @@ fn failing_real_server_leaves_and_returns() {
         d.real_server(&key).map(|s| s.reason.as_str()),
         Some("TCP_CHECK 10.0.0.3:9000: connection refused")
     );
+    // Still down, for a new reason: the reason changes, nothing else.
+    let table = d.desired();
+    let actions = d.on_transition(&key, false, 1, "TCP_CHECK 10.0.0.3:9000: timed out");
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(d.desired(), table);
+    assert_eq!(
+        d.real_server(&key).map(|s| s.reason.as_str()),
+        Some("TCP_CHECK 10.0.0.3:9000: timed out")
+    );
     d.on_transition(&key, true, 1, "TCP_CHECK 10.0.0.3:9000: connected");
     assert_eq!(summary(&d.desired())[0].1.len(), 2);
 }

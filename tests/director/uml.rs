@@ -290,10 +290,13 @@ fn sync_daemons(site: &Site, i: usize) -> Vec<String> {
         .collect()
 }
 
-/// Starts each (name, argv) server on both real servers (logs `<name><ns>.*`).
+/// Starts each (name, argv) server on both real servers (logs `<name><ns>.*`)
+/// and waits until both listen on each of `ports` (`protocol` TCP or UDP).
 fn serve_on_both_reals(
     site: &Site,
     servers: &[(&str, &[&str])],
+    protocol: &str,
+    ports: &[u16],
 ) -> Vec<testbed::process::ProcessGuard> {
     let mut started = Vec::new();
     for i in [RS1_NS, RS2_NS] {
@@ -303,6 +306,15 @@ fn serve_on_both_reals(
                 .spawn_logged(argv, site.dir.path(), &format!("{name}{i}"))
                 .unwrap_or_else(|e| panic!("{name} on real server {i}: {e}"));
             started.push(guard);
+        }
+    }
+    // Listening before the directors start, so that no check sees a server
+    // still starting (Python takes seconds to start under UML).
+    for i in [RS1_NS, RS2_NS] {
+        for port in ports {
+            site.ns(i)
+                .wait_for_listener(protocol, *port, SLOW)
+                .unwrap_or_else(|e| panic!("real server {i}: {e}"));
         }
     }
     started
@@ -688,7 +700,12 @@ testbed::uml_test! {
                     data, peer = key.fileobj.recvfrom(2048)\n        \
                     if key.data is not None:\n            \
                         key.fileobj.sendto(key.data, peer)\n";
-        let _responders = serve_on_both_reals(&site, &[("udp", &["python3", "-c", responder])]);
+        let _responders = serve_on_both_reals(
+            &site,
+            &[("udp", &["python3", "-c", responder])],
+            "UDP",
+            &[5300, 5301, 5302],
+        );
         let check = |body: &str| checker_block("UDP_CHECK", "            connect_timeout 1\n", body);
         let conf = checkers_only_config(
             "10.0.0.100 53",
@@ -748,6 +765,8 @@ testbed::uml_test! {
                 ("smtpd", &["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "0.0.0.0:2525"]),
                 ("fake", &["python3", "-c", fake]),
             ],
+            "TCP",
+            &[2525, 2526, 2528, 2529],
         );
         let check = |body: &str| {
             checker_block("SMTP_CHECK", "            connect_timeout 2\n            helo_name lvsd.test\n", body)
@@ -797,6 +816,8 @@ testbed::uml_test! {
                     &["python3", "-c", "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 5354))\ntime.sleep(3600)\n"],
                 ),
             ],
+            "UDP",
+            &[5353, 5354],
         );
         let check = |body: &str| checker_block("DNS_CHECK", "            connect_timeout 1\n", body);
         let conf = checkers_only_config(

@@ -122,12 +122,28 @@ impl Netns {
     /// Waits until something in the namespace listens on TCP `port` (any
     /// address), as `ss` sees it.
     pub fn wait_for_tcp_listener(&self, port: u16, timeout: Duration) -> Result<(), WaitTimeout> {
+        self.wait_for_listener("TCP", port, timeout)
+    }
+
+    /// Waits until a socket of `protocol` ("TCP" or "UDP") in the namespace
+    /// listens on `port` (any address), as `ss` sees it.
+    pub fn wait_for_listener(
+        &self,
+        protocol: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<(), WaitTimeout> {
         let filter = format!("sport = :{port}");
+        let flags = if protocol.eq_ignore_ascii_case("udp") {
+            "-Hlun"
+        } else {
+            "-Hltn"
+        };
         wait_until(
-            &format!("a TCP listener on port {port} in {}", self.name),
+            &format!("a {protocol} listener on port {port} in {}", self.name),
             timeout,
             || {
-                self.run(&["ss", "-Hltn", &filter])
+                self.run(&["ss", flags, &filter])
                     .is_ok_and(|out| !out.trim().is_empty())
             },
         )
