@@ -7,4 +7,5 @@ pub mod config;
 pub mod daemon;
 pub mod director;
 pub mod list;
+pub mod track_file;
 pub mod vrrp;

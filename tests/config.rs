@@ -1426,6 +1426,52 @@ fn unknown_and_unsupported_keywords_are_warnings_with_places() {
 }
 
 #[test]
+fn track_file_problems_name_their_place() {
+    assert_problem(
+        "track_file f {\n    weight 0\n}\n",
+        Severity::Warning,
+        1,
+        1,
+        "track_file f has no file; it is ignored",
+    );
+    assert_problem(
+        "track_file f {\n    file /tmp/f\n    weight 255\n}\n",
+        Severity::Error,
+        3,
+        12,
+        "255",
+    );
+    assert_problem(
+        "track_file f {\n    file /tmp/f\n    init_file 1000\n}\n",
+        Severity::Warning,
+        3,
+        15,
+        "outside the sensible range -254..254",
+    );
+    assert_problem(
+        "track_file f {\n    file /tmp/f\n    init_file twelve\n}\n",
+        Severity::Error,
+        3,
+        15,
+        "twelve",
+    );
+    assert_problem(
+        "track_file f {\n    file /tmp/f\n}\ntrack_file f {\n    file /tmp/g\n}\n",
+        Severity::Error,
+        4,
+        1,
+        "track_file",
+    );
+    assert_problem(
+        "track_file f {\n    file /tmp/f\n}\nvrrp_instance V {\n    interface eth0\n    virtual_router_id 1\n    track_file {\n        f weight 300\n    }\n    virtual_ipaddress {\n        10.0.0.1\n    }\n}\n",
+        Severity::Error,
+        8,
+        18,
+        "300",
+    );
+}
+
+#[test]
 fn missing_interfaces_are_warnings_when_asked() {
     let s = Scratch::new();
     let p = s.write(

@@ -51,6 +51,11 @@ fn duplicate_names(c: &Config, diags: &mut Vec<Diagnostic>) {
         diags,
     );
     duplicates(
+        "track_file",
+        c.track_files.iter().map(|s| (s.name.as_str(), s.span)),
+        diags,
+    );
+    duplicates(
         "vrrp_instance",
         c.vrrp_instances.iter().map(|s| (s.name.as_str(), s.span)),
         diags,
@@ -86,32 +91,48 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             "track_interface",
             diags,
         );
+        dedupe(
+            &mut g.track_files,
+            |t| (t.name.clone(), t.span),
+            &owner,
+            "track_file",
+            diags,
+        );
     }
-    // keepalived ignores references to scripts that do not exist (with a warning).
+    // keepalived ignores references to scripts and files that do not exist (with a warning).
     let scripts: HashSet<String> = c.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
-    let keep_known = |list: &mut Vec<super::model::TrackedScript>, diags: &mut Vec<Diagnostic>| {
-        list.retain(|t| {
-            if scripts.contains(&t.name) {
-                return true;
-            }
-            diags.push(
-                Diagnostic::warning(
-                    t.span,
-                    Problem::UnknownReferenceIgnored {
-                        what: "vrrp_script".into(),
-                        name: t.name.clone(),
-                    },
-                )
-                .expected("the name of a vrrp_script block"),
-            );
-            false
-        })
-    };
+    let files: HashSet<String> = c.track_files.iter().map(|s| s.name.clone()).collect();
     for i in &mut c.vrrp_instances {
-        keep_known(&mut i.track_scripts, diags);
+        keep_known(
+            &mut i.track_scripts,
+            |t| (&t.name, t.span),
+            &scripts,
+            "vrrp_script",
+            diags,
+        );
+        keep_known(
+            &mut i.track_files,
+            |t| (&t.name, t.span),
+            &files,
+            "track_file",
+            diags,
+        );
     }
     for g in &mut c.vrrp_sync_groups {
-        keep_known(&mut g.track_scripts, diags);
+        keep_known(
+            &mut g.track_scripts,
+            |t| (&t.name, t.span),
+            &scripts,
+            "vrrp_script",
+            diags,
+        );
+        keep_known(
+            &mut g.track_files,
+            |t| (&t.name, t.span),
+            &files,
+            "track_file",
+            diags,
+        );
     }
     // Sync group members: unknown ones and ones already in an earlier group are left
     // out, a group left empty is dropped, as keepalived does.
@@ -286,6 +307,13 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             "track_interface",
             diags,
         );
+        dedupe(
+            &mut i.track_files,
+            |t| (t.name.clone(), t.span),
+            &owner,
+            "track_file",
+            diags,
+        );
         if i.virtual_ipaddresses.is_empty() {
             // keepalived refuses the instance under VRRPv3 or strict mode, else warns.
             let object = format!("vrrp_instance {}", i.name);
@@ -338,6 +366,33 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
             });
         }
     }
+}
+
+/// Drops references to `what` blocks not in `known`, warning about each.
+fn keep_known<T>(
+    list: &mut Vec<T>,
+    name: impl Fn(&T) -> (&String, Span),
+    known: &HashSet<String>,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    list.retain(|t| {
+        let (name, span) = name(t);
+        if known.contains(name) {
+            return true;
+        }
+        diags.push(
+            Diagnostic::warning(
+                span,
+                Problem::UnknownReferenceIgnored {
+                    what: what.into(),
+                    name: name.clone(),
+                },
+            )
+            .expected(format!("the name of a {what} block")),
+        );
+        false
+    })
 }
 
 /// Keeps the first of entries with the same name, warning about the others.

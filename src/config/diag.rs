@@ -92,6 +92,15 @@ pub enum Problem {
     UnknownReference { what: String, name: String },
     #[error("{what} '{name}' is not defined; the reference is ignored (as keepalived does)")]
     UnknownReferenceIgnored { what: String, name: String },
+    #[error("'{keyword}' is deprecated (keepalived says so too); use '{instead}'")]
+    DeprecatedKeyword { keyword: String, instead: String },
+    #[error("'{keyword}' value {value} is outside the sensible range {min}..{max}; it is used anyway (as keepalived does)")]
+    OutsideSensibleRange {
+        keyword: String,
+        value: String,
+        min: i64,
+        max: i64,
+    },
     #[error("vrrp_sync_group {group} has only {members} vrrp_instance(s); this is probably not what you want (keepalived warns too)")]
     SmallSyncGroup { group: String, members: usize },
     #[error("{object} has no {what}")]

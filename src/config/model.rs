@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -118,9 +119,21 @@ pub struct TrackWeight(i16);
 
 impl TrackWeight {
     pub fn new(value: i64) -> Result<TrackWeight, Problem> {
+        TrackWeight::within(value, 253)
+    }
+    /// A track_file weight: -254..=254.
+    pub fn for_file(value: i64) -> Result<TrackWeight, Problem> {
+        TrackWeight::within(value, 254)
+    }
+    fn within(value: i64, limit: i16) -> Result<TrackWeight, Problem> {
         match i16::try_from(value) {
-            Ok(v) if (-253..=253).contains(&v) => Ok(TrackWeight(v)),
-            _ => Err(out_of_range("weight", value, -253, 253)),
+            Ok(v) if (-limit..=limit).contains(&v) => Ok(TrackWeight(v)),
+            _ => Err(out_of_range(
+                "weight",
+                value,
+                -i64::from(limit),
+                i64::from(limit),
+            )),
         }
     }
     pub fn get(self) -> i16 {
@@ -451,6 +464,8 @@ pub struct NotifyFifo {
 pub struct Config {
     pub global: GlobalDefs,
     pub vrrp_scripts: Vec<VrrpScript>,
+    /// `track_file` (or `vrrp_track_file`) blocks.
+    pub track_files: Vec<TrackFile>,
     pub vrrp_sync_groups: Vec<VrrpSyncGroup>,
     pub vrrp_instances: Vec<VrrpInstance>,
     /// `static_ipaddress`: addresses configured at start, never moved.
@@ -468,6 +483,9 @@ pub struct Config {
 impl Config {
     pub fn vrrp_script(&self, name: &str) -> Option<&VrrpScript> {
         self.vrrp_scripts.iter().find(|s| s.name == name)
+    }
+    pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
+        self.track_files.iter().find(|s| s.name == name)
     }
     pub fn vrrp_instance(&self, name: &str) -> Option<&VrrpInstance> {
         self.vrrp_instances.iter().find(|s| s.name == name)
@@ -769,6 +787,41 @@ pub struct TrackedScript {
     pub reverse: bool,
 }
 
+/// `track_file NAME { }` (`vrrp_track_file` is its deprecated synonym): a file holding a
+/// number, which the objects tracking it multiply by their weight. With weight 0 a
+/// non-zero number means FAULT (down for a real server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackFile {
+    pub name: String,
+    #[serde(skip)]
+    pub span: Span,
+    pub file: PathBuf,
+    /// -254..=254, default 1: the weight of trackers that give none.
+    pub weight: i16,
+    pub weight_reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: write VALUE at start-up if the file does not
+    /// exist (or always, with `overwrite`; never on a reload when it exists).
+    pub init: Option<TrackFileInit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TrackFileInit {
+    pub value: i32,
+    pub overwrite: bool,
+}
+
+/// `track_file` entry of a vrrp_instance / vrrp_sync_group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackedFile {
+    /// Name of a `track_file` block.
+    pub name: String,
+    #[serde(skip)]
+    pub span: Span,
+    /// `None` = the track_file's own weight.
+    pub weight: Option<TrackWeight>,
+    pub reverse: bool,
+}
+
 /// Initial state of a VRRP instance. keepalived's default is BACKUP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
@@ -956,6 +1009,7 @@ pub struct VrrpInstance {
     pub dont_track_primary: bool,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
+    pub track_files: Vec<TrackedFile>,
     /// `mcast_src_ip` / `unicast_src_ip` (synonyms in keepalived).
     pub src_ip: Option<IpAddr>,
     pub mcast_dst_ip: Option<IpAddr>,
@@ -1039,6 +1093,7 @@ pub struct VrrpSyncGroup {
     pub group_spans: Vec<Span>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
+    pub track_files: Vec<TrackedFile>,
     pub notify: VrrpNotify,
     pub notify_priority_changes: bool,
     pub smtp_alert: Option<bool>,

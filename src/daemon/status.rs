@@ -140,6 +140,17 @@ pub fn render(s: &Status) -> String {
                 text("effective_priority").unwrap_or_default(),
                 text("master_addr").unwrap_or_else(|| "-".into()),
             );
+            if let Some(faults) = v.get("faults").and_then(|f| f.as_array()) {
+                if !faults.is_empty() {
+                    let names: Vec<String> = faults.iter().map(|f| f.to_string()).collect();
+                    let _ = writeln!(t, "    FAULT because of: {}", names.join(", "));
+                }
+            }
+            if let Some(files) = v.get("track_files").and_then(|f| f.as_object()) {
+                for (name, value) in files {
+                    let _ = writeln!(t, "    track_file {name}: {value}");
+                }
+            }
         }
     }
     let _ = writeln!(t, "\nVirtual servers:");

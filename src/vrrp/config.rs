@@ -77,6 +77,8 @@ impl Default for GarpConfig {
 pub enum TrackId {
     Interface(String),
     Script(String),
+    /// A `track_file`: a number, not up/down (see [`super::track::file_effect`]).
+    File(String),
 }
 
 /// `track_interface` / `track_script` entry with keepalived's weight semantics:
@@ -90,6 +92,17 @@ pub struct TrackConfig {
     pub reverse: bool,
     /// State assumed before the first report (`init_fail` makes scripts start down).
     pub initially_up: bool,
+    /// A tracked file's value before the first report (the runner reads the file).
+    pub initial_value: i32,
+}
+
+/// A `track_file` the runner watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFileConfig {
+    pub name: String,
+    pub path: std::path::PathBuf,
+    /// `init_file VALUE [overwrite]`: (value, overwrite).
+    pub init: Option<(i32, bool)>,
 }
 
 /// Who a script runs as: a vrrp_script's `user USER [GROUP]`, else

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{InitialState, InstanceConfig, RouteConfig, TrackId, VipConfig};
 use super::packet::{Advert, AdvertType, AuthType, Body, ChecksumKind, Version};
+use super::track::FileEffect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum State {
@@ -142,12 +143,46 @@ pub struct Snapshot {
     pub counters: Counters,
     pub conflicts: Vec<ConflictRecord>,
     pub faults: Vec<TrackId>,
+    /// Each tracked file's last value.
+    pub track_files: BTreeMap<String, i32>,
 }
 
 struct TrackState {
     weight: i32,
     reverse: bool,
     up: bool,
+    /// Tracked files: the number read (`up` is unused).
+    value: Option<i32>,
+}
+
+impl TrackState {
+    fn file_effect(&self) -> Option<FileEffect> {
+        self.value
+            .map(|v| super::track::file_effect(v, self.weight, self.reverse))
+    }
+
+    fn demands_fault(&self) -> bool {
+        match self.file_effect() {
+            Some(effect) => effect == FileEffect::Fault,
+            None => self.weight == 0 && (self.up == self.reverse),
+        }
+    }
+
+    fn priority_change(&self) -> i32 {
+        match self.file_effect() {
+            Some(FileEffect::Adjust(d)) => d,
+            Some(FileEffect::Fault) => 0,
+            None => {
+                // `reverse` swaps the condition (up/down), not the sign of the weight.
+                let up = self.up != self.reverse;
+                if (self.weight > 0 && up) || (self.weight < 0 && !up) {
+                    self.weight
+                } else {
+                    0
+                }
+            }
+        }
+    }
 }
 
 pub struct Instance {
@@ -182,6 +217,7 @@ impl Instance {
                         weight: t.weight,
                         reverse: t.reverse,
                         up: t.initially_up,
+                        value: matches!(t.id, TrackId::File(_)).then_some(t.initial_value),
                     },
                 )
             })
@@ -235,6 +271,14 @@ impl Instance {
             counters: self.counters.clone(),
             conflicts: self.conflicts.values().cloned().collect(),
             faults: self.own_faults(),
+            track_files: self
+                .tracks
+                .iter()
+                .filter_map(|(id, t)| match (id, t.value) {
+                    (TrackId::File(name), Some(v)) => Some((name.clone(), v)),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 
@@ -278,6 +322,8 @@ impl Instance {
                     weight: t.weight,
                     reverse: t.reverse,
                     up,
+                    // The runner read the file again for the new configuration.
+                    value: matches!(t.id, TrackId::File(_)).then_some(t.initial_value),
                 };
                 (t.id.clone(), state)
             })
@@ -361,6 +407,18 @@ impl Instance {
         out
     }
 
+    /// A tracked file now holds `value`.
+    pub fn on_track_value(&mut self, now: Instant, id: &TrackId, value: i32) -> Vec<Action> {
+        let mut out = Vec::new();
+        match self.tracks.get_mut(id) {
+            Some(t) if t.value.is_some() && t.value != Some(value) => t.value = Some(value),
+            _ => return out,
+        }
+        self.reevaluate(now, &mut out);
+        self.finish(&mut out);
+        out
+    }
+
     /// The sync group forces FAULT (or releases it) because of another member.
     pub fn set_group_fault(&mut self, now: Instant, fault: bool) -> Vec<Action> {
         let mut out = Vec::new();
@@ -405,7 +463,7 @@ impl Instance {
     fn own_faults(&self) -> Vec<TrackId> {
         self.tracks
             .iter()
-            .filter(|(_, t)| t.weight == 0 && (t.up == t.reverse))
+            .filter(|(_, t)| t.demands_fault())
             .map(|(id, _)| id.clone())
             .collect()
     }
@@ -425,11 +483,7 @@ impl Instance {
         }
         let mut p = i32::from(self.cfg.priority);
         for t in self.tracks.values() {
-            // `reverse` swaps the condition (up/down), not the sign of the weight.
-            let up = t.up != t.reverse;
-            if (t.weight > 0 && up) || (t.weight < 0 && !up) {
-                p += t.weight;
-            }
+            p = p.saturating_add(t.priority_change());
         }
         p.clamp(1, 254) as u8
     }

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
 use super::config::{
-    InstanceConfig, RouteConfig, RouteKind, ScriptConfig, TrackConfig, TrackId, VipConfig,
+    InstanceConfig, RouteConfig, RouteKind, ScriptConfig, TrackConfig, TrackFileConfig, TrackId,
+    VipConfig,
 };
 use super::fsm::{Action, Instance, State};
 use super::garp::{self, GarpSender, NaSender};
@@ -23,6 +24,7 @@ use super::socket::{RecvSocket, SendSocket};
 use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
 use super::track::{ScriptOutcome, ScriptTracker};
 use super::vip::{Netlink, NetlinkError};
+use crate::track_file::WatchedFiles;
 
 /// Everything the VRRP runner needs, already translated from keepalived.conf.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +32,8 @@ pub struct VrrpConfig {
     pub instances: Vec<InstanceConfig>,
     pub sync_groups: Vec<SyncGroupConfig>,
     pub scripts: Vec<ScriptConfig>,
+    /// The `track_file`s the instances track.
+    pub track_files: Vec<TrackFileConfig>,
     /// `vrrp_startup_delay`: instances start this long after lvsd.
     pub startup_delay: Duration,
 }
@@ -100,6 +104,11 @@ enum Event {
         id: TrackId,
         up: bool,
     },
+    /// A tracked file's number.
+    TrackValue {
+        id: TrackId,
+        value: i32,
+    },
 }
 
 /// Run VRRP until `shutdown` resolves; then hand over (priority 0), drop VIPs and return.
@@ -142,8 +151,33 @@ async fn prepare(
     nl: &Netlink,
     config: &mut VrrpConfig,
     known: &BTreeMap<TrackId, bool>,
+    starting: bool,
 ) -> Result<Vec<InstanceIo>, RunnerError> {
     check_notify_users(config)?;
+    // init_file, then each tracked file's value now.
+    let mut values: BTreeMap<String, i32> = BTreeMap::new();
+    for f in &config.track_files {
+        if let Some((value, overwrite)) = f.init {
+            match crate::track_file::init_file(&f.path, value, overwrite, starting) {
+                Ok(true) => tracing::info!(
+                    "track_file {}: wrote {value} to {}",
+                    f.name,
+                    f.path.display()
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    "track_file {}: cannot initialise {}: {e}",
+                    f.name,
+                    f.path.display()
+                ),
+            }
+        }
+        let value = crate::track_file::read_value(&f.path).unwrap_or_else(|e| {
+            tracing::warn!("{e}; read as 0");
+            0
+        });
+        values.insert(f.name.clone(), value);
+    }
     // A tracked script's user must exist too (unused scripts never run).
     let tracked = |name: &str| {
         config.instances.iter().any(|i| {
@@ -168,6 +202,7 @@ async fn prepare(
                     weight: 0,
                     reverse: false,
                     initially_up: true,
+                    initial_value: 0,
                 });
             }
         }
@@ -184,6 +219,7 @@ async fn prepare(
                         t.initially_up = *up;
                     }
                 }
+                TrackId::File(name) => t.initial_value = values.get(name).copied().unwrap_or(0),
             }
         }
     }
@@ -201,6 +237,8 @@ struct Feeds {
     receivers: BTreeSet<(String, bool)>,
     receiver_tasks: Vec<tokio::task::JoinHandle<()>>,
     link_poller: Option<tokio::task::JoinHandle<()>>,
+    /// The tracked files being watched, and the watching task.
+    file_watcher: Option<(WatchedFiles, tokio::task::JoinHandle<()>)>,
     /// Running tracked scripts (a reload keeps an unchanged one, and its fall/rise state).
     scripts: BTreeMap<String, (ScriptConfig, tokio::task::JoinHandle<()>)>,
 }
@@ -211,6 +249,9 @@ impl Feeds {
             t.abort();
         }
         if let Some(t) = self.link_poller {
+            t.abort();
+        }
+        if let Some((_, t)) = self.file_watcher {
             t.abort();
         }
         for (_, (_, t)) in self.scripts {
@@ -314,6 +355,32 @@ impl Feeds {
             }));
         }
 
+        // Tracked files: one watcher for them all, replaced when the set changes.
+        let files: WatchedFiles = config
+            .track_files
+            .iter()
+            .map(|f| (f.name.clone(), f.path.clone()))
+            .collect();
+        if self.file_watcher.as_ref().map(|(f, _)| f) != Some(&files) {
+            if let Some((_, t)) = self.file_watcher.take() {
+                t.abort();
+            }
+            if !files.is_empty() {
+                let watched = files.clone();
+                let tx = self.tx.clone();
+                let task = tokio::spawn(async move {
+                    let event = |name, value| Event::TrackValue {
+                        id: TrackId::File(name),
+                        value,
+                    };
+                    if let Err(e) = crate::track_file::watch(watched, tx, event).await {
+                        tracing::error!("track_file: cannot watch the tracked files: {e}");
+                    }
+                });
+                self.file_watcher = Some((files, task));
+            }
+        }
+
         // Tracked scripts.
         let used: BTreeSet<String> = config
             .instances
@@ -398,7 +465,7 @@ pub async fn run_reloadable(
 ) -> Result<(), RunnerError> {
     let nl = Netlink::connect()?;
     let mut known: BTreeMap<TrackId, bool> = BTreeMap::new();
-    let ios = prepare(&nl, &mut config, &known).await?;
+    let ios = prepare(&nl, &mut config, &known, true).await?;
 
     // A crashed previous run may have left our VIPs behind: clear them.
     for (inst, io) in config.instances.iter().zip(&ios) {
@@ -422,6 +489,7 @@ pub async fn run_reloadable(
         receivers: BTreeSet::new(),
         receiver_tasks: Vec::new(),
         link_poller: None,
+        file_watcher: None,
         scripts: BTreeMap::new(),
     };
     if let Err(e) = feeds
@@ -515,6 +583,7 @@ pub async fn run_reloadable(
                         known.insert(id.clone(), up);
                         set.on_track(now, &id, up)
                     }
+                    Event::TrackValue { id, value } => set.on_track_value(now, &id, value),
                 };
                 driver.perform(&set, acts).await;
             }
@@ -536,7 +605,7 @@ async fn reload(
     known: &BTreeMap<TrackId, bool>,
     mut config: VrrpConfig,
 ) {
-    let ios = match prepare(&driver.nl, &mut config, known).await {
+    let ios = match prepare(&driver.nl, &mut config, known, false).await {
         Ok(ios) => ios,
         Err(e) => {
             tracing::error!("VRRP reload refused, the running configuration stays: {e}");

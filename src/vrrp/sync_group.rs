@@ -316,6 +316,23 @@ impl VrrpSet {
         out
     }
 
+    /// A tracked file changed: every instance tracking it hears about it.
+    pub fn on_track_value(
+        &mut self,
+        now: Instant,
+        id: &TrackId,
+        value: i32,
+    ) -> Vec<InstanceAction> {
+        let mut out = Vec::new();
+        for i in 0..self.instances.len() {
+            let before = self.instances[i].state();
+            let acts = self.instances[i].on_track_value(now, id, value);
+            self.collect(i, acts, &mut out);
+            self.propagate(now, i, before, &mut out);
+        }
+        out
+    }
+
     pub fn deadline(&self) -> Option<Instant> {
         self.instances.iter().filter_map(Instance::deadline).min()
     }

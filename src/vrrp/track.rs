@@ -55,3 +55,53 @@ impl ScriptTracker {
         }
     }
 }
+
+/// What a tracked file's value does to one VRRP instance tracking it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileEffect {
+    /// The instance goes to FAULT.
+    Fault,
+    /// Added to the configured priority (the sum is kept within 1..=254).
+    Adjust(i32),
+}
+
+/// keepalived's rule: with weight 0, a non-zero value is a fault (`reverse`: a zero value
+/// is); otherwise value × weight (negated by `reverse`), at most 253, and -254 or less is
+/// a fault.
+pub fn file_effect(value: i32, weight: i32, reverse: bool) -> FileEffect {
+    if weight == 0 {
+        return if (value != 0) != reverse {
+            FileEffect::Fault
+        } else {
+            FileEffect::Adjust(0)
+        };
+    }
+    let sign = if reverse { -1 } else { 1 };
+    let status = i64::from(value) * i64::from(weight) * sign;
+    if status <= -254 {
+        FileEffect::Fault
+    } else {
+        FileEffect::Adjust(status.min(253) as i32)
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn file_values_adjust_priority_or_fault_as_keepalived() {
+        use FileEffect::*;
+        assert_eq!(file_effect(0, 0, false), Adjust(0));
+        assert_eq!(file_effect(3, 0, false), Fault);
+        assert_eq!(file_effect(0, 0, true), Fault);
+        assert_eq!(file_effect(3, 0, true), Adjust(0));
+        assert_eq!(file_effect(30, -2, false), Adjust(-60));
+        assert_eq!(file_effect(30, -2, true), Adjust(60));
+        assert_eq!(file_effect(200, 2, false), Adjust(253));
+        assert_eq!(file_effect(-127, 2, false), Fault);
+        assert_eq!(file_effect(-126, 2, false), Adjust(-252));
+        assert_eq!(file_effect(i32::MIN, -254, true), Fault);
+        assert_eq!(file_effect(i32::MAX, 254, false), Adjust(253));
+    }
+}

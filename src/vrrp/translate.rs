@@ -10,7 +10,7 @@ use crate::config::{self, model};
 
 use super::config::{
     GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, RouteConfig, RouteKind,
-    RunAs, ScriptConfig, TrackConfig, TrackId, VipConfig,
+    RunAs, ScriptConfig, TrackConfig, TrackFileConfig, TrackId, VipConfig,
 };
 use super::packet::{auth_data_from_pass, Family, Version};
 use super::runner::VrrpConfig;
@@ -28,6 +28,8 @@ pub enum TranslateError {
     Route { instance: String, what: String },
     #[error("vrrp_instance {instance}: track_script {script} names no vrrp_script")]
     UnknownScript { instance: String, script: String },
+    #[error("vrrp_instance {instance}: track_file {file} names no track_file block")]
+    UnknownFile { instance: String, file: String },
 }
 
 /// Load `path` with keepalived's rules and translate it; warnings are logged.
@@ -189,6 +191,7 @@ fn track_interface(t: &model::TrackedInterface) -> TrackConfig {
         weight: t.weight.map_or(0, |w| i32::from(w.get())),
         reverse: t.reverse,
         initially_up: true,
+        initial_value: 0,
     }
 }
 
@@ -214,6 +217,32 @@ fn track_script(
         weight: if zero_weight { 0 } else { weight },
         reverse,
         initially_up: !script.init_fail,
+        initial_value: 0,
+    })
+}
+
+fn track_file(
+    cfg: &model::Config,
+    instance: &str,
+    t: &model::TrackedFile,
+    zero_weight: bool,
+) -> Result<TrackConfig, TranslateError> {
+    let file = cfg
+        .track_file(&t.name)
+        .ok_or_else(|| TranslateError::UnknownFile {
+            instance: instance.to_string(),
+            file: t.name.clone(),
+        })?;
+    let weight = t
+        .weight
+        .map_or(i32::from(file.weight), |w| i32::from(w.get()));
+    Ok(TrackConfig {
+        id: TrackId::File(t.name.clone()),
+        // As for scripts: sync group members track with weight 0 (a non-zero value is FAULT).
+        weight: if zero_weight { 0 } else { weight },
+        reverse: file.weight_reverse || t.reverse,
+        initially_up: true,
+        initial_value: 0,
     })
 }
 
@@ -233,10 +262,22 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         for t in &i.track_scripts {
             tracks.push(track_script(cfg, &i.name, t, zero_weights)?);
         }
+        for t in &i.track_files {
+            tracks.push(track_file(cfg, &i.name, t, zero_weights)?);
+        }
         if let Some(g) = group {
             tracks.extend(g.track_interfaces.iter().map(track_interface));
             for t in &g.track_scripts {
                 tracks.push(track_script(cfg, &i.name, t, zero_weights)?);
+            }
+            for t in &g.track_files {
+                // Tracked by the instance itself too: one entry (its own settings).
+                if !tracks
+                    .iter()
+                    .any(|x| matches!(&x.id, TrackId::File(n) if *n == t.name))
+                {
+                    tracks.push(track_file(cfg, &i.name, t, zero_weights)?);
+                }
             }
         }
         let auth_pass = match &i.authentication {
@@ -321,10 +362,28 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             run_as: script_run_as(&s.script, cfg.global.script_user.as_ref()),
         })
         .collect();
+    // The files some instance tracks (keepalived forgets the others).
+    let track_files = cfg
+        .track_files
+        .iter()
+        .filter(|f| {
+            instances.iter().any(|i: &InstanceConfig| {
+                i.tracks
+                    .iter()
+                    .any(|t| matches!(&t.id, TrackId::File(n) if *n == f.name))
+            })
+        })
+        .map(|f| TrackFileConfig {
+            name: f.name.clone(),
+            path: f.file.clone(),
+            init: f.init.map(|i| (i.value, i.overwrite)),
+        })
+        .collect();
     Ok(VrrpConfig {
         instances,
         sync_groups,
         scripts,
+        track_files,
         startup_delay: cfg.global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
     })
 }

@@ -552,6 +552,7 @@ fn tracked(c: &mut InstanceConfig, name: &str, weight: i32, reverse: bool) -> Tr
         weight,
         reverse,
         initially_up: true,
+        initial_value: 0,
     });
     id
 }
@@ -574,6 +575,66 @@ fn track_weights_follow_keepalived_semantics() {
     inst.on_track(t0, &rev, false);
     assert_eq!(inst.effective_priority(), 75);
     assert_eq!(inst.state(), State::Backup);
+}
+
+fn tracked_file(
+    c: &mut InstanceConfig,
+    name: &str,
+    weight: i32,
+    reverse: bool,
+    value: i32,
+) -> TrackId {
+    let id = TrackId::File(name.to_string());
+    c.tracks.push(TrackConfig {
+        id: id.clone(),
+        weight,
+        reverse,
+        initially_up: true,
+        initial_value: value,
+    });
+    id
+}
+
+#[test]
+fn track_file_values_move_priority_and_fault_as_keepalived() {
+    let t0 = Instant::now();
+    let mut c = cfg(150);
+    let prio = tracked_file(&mut c, "prio", -2, false, 5);
+    let maint = tracked_file(&mut c, "maint", 0, false, 0);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    // 5 × -2 from the start.
+    assert_eq!(inst.effective_priority(), 140);
+    assert_eq!(inst.snapshot().track_files.get("prio"), Some(&5));
+    inst.on_track_value(t0, &prio, 30);
+    assert_eq!(inst.effective_priority(), 90);
+    // -254 or less: FAULT, whatever the priority.
+    inst.on_track_value(t0, &prio, 127);
+    assert_eq!(inst.state(), State::Fault);
+    assert_eq!(inst.snapshot().faults, vec![prio.clone()]);
+    inst.on_track_value(t0, &prio, 0);
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(inst.effective_priority(), 150);
+    // Weight 0: any non-zero value is FAULT; 0 clears it.
+    inst.on_track_value(t0, &maint, 1);
+    assert_eq!(inst.state(), State::Fault);
+    inst.on_track_value(t0, &maint, 0);
+    assert_eq!(inst.state(), State::Backup);
+    // A value for a file this instance does not track changes nothing.
+    assert!(inst
+        .on_track_value(t0, &TrackId::File("other".into()), 9)
+        .is_empty());
+    assert_eq!(inst.effective_priority(), 150);
+}
+
+#[test]
+fn a_track_file_that_faults_at_start_starts_in_fault() {
+    let t0 = Instant::now();
+    let mut c = cfg(100);
+    tracked_file(&mut c, "maint", 0, true, 0);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    assert_eq!(inst.state(), State::Fault, "reverse: 0 means FAULT");
 }
 
 #[test]
@@ -618,6 +679,7 @@ fn unweighted_track_down_is_fault_and_a_master_hands_over() {
         weight: 0,
         reverse: false,
         initially_up: true,
+        initial_value: 0,
     });
     let mut inst = Instance::new(c);
     inst.on_start(t0);
@@ -655,6 +717,7 @@ fn track_down_at_start_is_fault() {
         weight: 0,
         reverse: false,
         initially_up: false,
+        initial_value: 0,
     });
     let mut inst = Instance::new(c);
     inst.on_start(t0);
@@ -740,6 +803,7 @@ fn group_set(fault_track: bool) -> (VrrpSet, TrackId) {
             weight: 0,
             reverse: false,
             initially_up: true,
+            initial_value: 0,
         });
     }
     let set = VrrpSet::new(

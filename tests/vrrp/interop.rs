@@ -296,6 +296,64 @@ fn failing_track_script(a: Kind, b: Kind, name: &str) {
 }
 
 #[test]
+fn track_file_on_lvsd_moves_priority_and_faults() {
+    track_file(Kind::Lvsd, Kind::Keepalived, "vfl");
+}
+
+#[test]
+fn track_file_on_keepalived_moves_priority_and_faults() {
+    track_file(Kind::Keepalived, Kind::Lvsd, "vfk");
+}
+
+/// A (150) tracks two files: `prio` (weight -2, created by init_file) and
+/// `maint` (weight 0). 30 in `prio` lowers A to 90, below B's 100, and B
+/// preempts; 0 gives A its 150 back and A preempts; 1 in `maint` puts A in
+/// FAULT and B takes over; removing `maint` brings A back.
+fn track_file(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
+    let dir = tempfile::tempdir().expect("tmp");
+    let prio = dir.path().join("prio");
+    let maint = dir.path().join("maint");
+    let files = format!(
+        "track_file prio {{\n  file {}\n  weight -2\n  init_file 0 overwrite\n}}\ntrack_file maint {{\n  file {}\n  weight 0\n}}\n",
+        prio.display(),
+        maint.display()
+    );
+    std::fs::write(&prio, "7\n").expect("stale value, overwritten by init_file");
+    let mut ia = Inst::new(150);
+    ia.state = "MASTER";
+    ia.extra = "  track_file {\n    prio\n    maint\n  }\n".into();
+    let da = Director::start(a, topo.director(0), &conf(&[ia], &files));
+    let db = Director::start(b, topo.director(1), &conf(&[Inst::new(100)], ""));
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    let wait = |what: &str, holder: usize| {
+        topo.wait_sole_holder(what, holder, &[VIP], Duration::from_secs(15), &[&da, &db])
+    };
+    wait("A master (init_file wrote 0)", 0);
+    assert_eq!(std::fs::read_to_string(&prio).expect("prio").trim(), "0");
+    // Written in place, as `echo 30 > file` does.
+    std::fs::write(&prio, "30\n").expect("write prio");
+    wait("B to preempt A lowered to 90", 1);
+    if a == Kind::Lvsd {
+        assert_eq!(da.instance("VI_1")["effective_priority"], 90);
+        assert_eq!(da.instance("VI_1")["track_files"]["prio"], 30);
+    }
+    std::fs::write(&prio, "0\n").expect("write prio");
+    wait("A back at 150 to preempt", 0);
+    // Moved into place, as an atomic update does.
+    let tmp = dir.path().join("maint.new");
+    std::fs::write(&tmp, "1\n").expect("write maint");
+    std::fs::rename(&tmp, &maint).expect("mv maint");
+    wait("B while A is in FAULT", 1);
+    if a == Kind::Lvsd {
+        assert_eq!(da.instance("VI_1")["state"], "Fault");
+    }
+    std::fs::remove_file(&maint).expect("rm maint");
+    wait("A back from FAULT", 0);
+    sampler.assert_no_split_brain();
+}
+
+#[test]
 fn unicast_keepalived_master_fails_over_to_lvsd() {
     unicast(Kind::Keepalived, Kind::Lvsd, "vuk");
 }

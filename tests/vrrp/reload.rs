@@ -344,6 +344,7 @@ fn tracked_script_state_survives_and_new_weights_apply() {
         weight,
         reverse: false,
         initially_up: true,
+        initial_value: 0,
     };
     let mut a = inst("VI_1", 51, 100, &[100]);
     a.tracks = vec![track(-30)];

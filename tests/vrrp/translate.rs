@@ -296,3 +296,100 @@ vrrp_instance VI_2 {
     assert!(!b.lower_prio_no_advert, "instance override");
     assert_eq!((a.down_timer_adverts, b.down_timer_adverts), (5, 3));
 }
+
+#[test]
+fn track_files_carry_their_weights_paths_and_init() {
+    let loaded = load_str(
+        Path::new("test.conf"),
+        r#"
+track_file maint {
+  file /run/lvsd/maint
+  weight 0
+  init_file 0 overwrite
+}
+vrrp_track_file prio {
+  file "/run/lvsd/prio"
+  weight -3 reverse
+}
+track_file unused {
+  file /run/lvsd/unused
+}
+vrrp_sync_group G {
+  group {
+    VI_2
+    VI_3
+  }
+  track_file {
+    maint
+  }
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 1
+  priority 100
+  track_file {
+    prio
+    maint weight 254
+    missing
+  }
+  virtual_ipaddress {
+    10.0.0.100
+  }
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 2
+  priority 100
+  track_file {
+    prio weight 5
+  }
+  virtual_ipaddress {
+    10.0.0.101
+  }
+}
+vrrp_instance VI_3 {
+  interface eth0
+  virtual_router_id 3
+  priority 100
+  virtual_ipaddress {
+    10.0.0.102
+  }
+}
+"#,
+        &ConfigOptions::default(),
+    )
+    .expect("loads");
+    let text: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|w| w.render(&loaded.sources))
+        .collect();
+    let all = text.join("\n");
+    assert!(all.contains("'vrrp_track_file' is deprecated"), "{all}");
+    assert!(all.contains("track_file 'missing' is not defined"), "{all}");
+    assert!(!all.contains("not supported"), "{all}");
+    let v = translate(&loaded.config).expect("translates");
+    let track = |i: usize, name: &str| {
+        v.instances[i]
+            .tracks
+            .iter()
+            .find(|t| t.id == TrackId::File(name.into()))
+            .map(|t| (t.weight, t.reverse))
+    };
+    // The file's own weight and reverse, or the instance's weight.
+    assert_eq!(track(0, "prio"), Some((-3, true)));
+    assert_eq!(track(0, "maint"), Some((254, false)));
+    assert_eq!(track(0, "missing"), None);
+    // Sync group members track with weight 0, the group's files too.
+    assert_eq!(track(1, "prio"), Some((0, true)));
+    assert_eq!(track(1, "maint"), Some((0, false)));
+    assert_eq!(track(2, "maint"), Some((0, false)));
+    // Only files something tracks are watched.
+    let names: Vec<&str> = v.track_files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["maint", "prio"]);
+    let (maint, prio) = (&v.track_files[0], &v.track_files[1]);
+    assert_eq!(maint.path, Path::new("/run/lvsd/maint"));
+    assert_eq!(maint.init, Some((0, true)));
+    assert_eq!(prio.path, Path::new("/run/lvsd/prio"));
+    assert_eq!(prio.init, None);
+}

@@ -23,8 +23,6 @@ use super::tree::Node;
 pub const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "bfd_instance",
     "vrrp_track_process",
-    "track_file",
-    "vrrp_track_file",
     "garp_group",
     "linkbeat_interfaces",
     "interface_up_down_delays",
@@ -40,7 +38,6 @@ pub const UNSUPPORTED_CHECKERS: &[&str] = &["FILE_CHECK", "BFD_CHECK"];
 
 /// vrrp_instance / vrrp_sync_group keywords lvsd does not implement.
 pub const UNSUPPORTED_VRRP: &[&str] = &[
-    "track_file",
     "track_process",
     "track_bfd",
     "use_ipvlan",
@@ -190,6 +187,11 @@ impl Lowerer {
             "vrrp_script" => {
                 if let Some(s) = vrrp::vrrp_script(&mut cx, node) {
                     config.vrrp_scripts.push(s);
+                }
+            }
+            "track_file" | "vrrp_track_file" => {
+                if let Some(t) = vrrp::track_file(&mut cx, node) {
+                    config.track_files.push(t);
                 }
             }
             "vrrp_sync_group" => {

@@ -7,9 +7,9 @@ use std::time::Duration;
 use super::super::diag::Problem;
 use super::super::model::{
     AdvertInt, AuthType, Authentication, Broadcast, GlobalDefs, InitialState, IpFamily, Priority,
-    RunAs, Scope, ScriptCommand, Secret, TrackWeight, TrackedInterface, TrackedScript, UnicastPeer,
-    UseVmac, VirtualIpAddress, VirtualRoute, VirtualRule, Vrid, VrrpInstance, VrrpNotify,
-    VrrpScript, VrrpSyncGroup, VrrpVersion,
+    RunAs, Scope, ScriptCommand, Secret, TrackFile, TrackFileInit, TrackWeight, TrackedFile,
+    TrackedInterface, TrackedScript, UnicastPeer, UseVmac, VirtualIpAddress, VirtualRoute,
+    VirtualRule, Vrid, VrrpInstance, VrrpNotify, VrrpScript, VrrpSyncGroup, VrrpVersion,
 };
 use super::super::tree::Node;
 use super::{global, parse_integer, Cx, UNSUPPORTED_VRRP};
@@ -128,8 +128,106 @@ pub(super) fn vrrp_script(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpScript> {
     Some(s)
 }
 
+/// `track_file NAME { file PATH; weight W [reverse]; init_file [VALUE] [overwrite] }`.
+pub(super) fn track_file(cx: &mut Cx<'_>, node: &Node) -> Option<TrackFile> {
+    if node.name() == "vrrp_track_file" {
+        cx.warning(
+            node.keyword.span,
+            Problem::DeprecatedKeyword {
+                keyword: "vrrp_track_file".into(),
+                instead: "track_file".into(),
+            },
+        );
+    }
+    let name = block_name(cx, node);
+    let mut file = None;
+    let mut t = TrackFile {
+        name: name.clone().unwrap_or_default(),
+        span: node.span(),
+        file: Default::default(),
+        weight: 1,
+        weight_reverse: false,
+        init: None,
+    };
+    for n in cx.block(node) {
+        match n.name() {
+            "file" => file = cx.string(n),
+            "weight" => {
+                cx.no_block(n);
+                let Some(w) = n.args.first() else {
+                    cx.missing(n, "an integer -254..254");
+                    continue;
+                };
+                if let Some(w) = cx.int_token(n, w, -254, 254) {
+                    t.weight = i16::try_from(w).unwrap_or(1);
+                }
+                match n.args.get(1).map(|a| a.text.as_str()) {
+                    None => {}
+                    Some("reverse") => t.weight_reverse = true,
+                    Some(_) => cx.extra(n, 1),
+                }
+                cx.extra(n, 2);
+            }
+            "init_file" => {
+                cx.no_block(n);
+                let mut init = TrackFileInit {
+                    value: 0,
+                    overwrite: false,
+                };
+                for a in &n.args {
+                    if a.text == "overwrite" {
+                        init.overwrite = true;
+                    } else if let Some(v) =
+                        cx.int_token(n, a, i64::from(i32::MIN), i64::from(i32::MAX))
+                    {
+                        init.value = i32::try_from(v).unwrap_or(0);
+                        if !(-254..=254).contains(&v) {
+                            // keepalived writes it anyway, with this warning.
+                            cx.warning(
+                                a.span,
+                                Problem::OutsideSensibleRange {
+                                    keyword: "init_file".into(),
+                                    value: a.text.clone(),
+                                    min: -254,
+                                    max: 254,
+                                },
+                            );
+                        }
+                    }
+                }
+                t.init = Some(init);
+            }
+            _ => cx.unknown(n, "track_file"),
+        }
+    }
+    let name = name?;
+    let Some(file) = file else {
+        // keepalived: "No file set for track_file X - ignoring".
+        cx.warning(
+            node.span(),
+            Problem::MissingRequired {
+                object: format!("track_file {name}"),
+                what: "file; it is ignored (as keepalived does)".into(),
+            },
+        );
+        return None;
+    };
+    t.file = file.into();
+    Some(t)
+}
+
 /// `NAME [weight N] [reverse|noreverse|no_reverse]` entries of track_interface/track_script.
 fn tracked(cx: &mut Cx<'_>, n: &Node) -> (Option<TrackWeight>, bool) {
+    tracked_within(cx, n, TrackWeight::new, "-253..253")
+}
+
+/// [`tracked`] with the weight's constructor and range (track_file allows ±254).
+fn tracked_within(
+    cx: &mut Cx<'_>,
+    n: &Node,
+    weight_of: fn(i64) -> Result<TrackWeight, Problem>,
+    range: &str,
+) -> (Option<TrackWeight>, bool) {
     if let Some(b) = &n.block {
         cx.error(
             b.open,
@@ -144,12 +242,12 @@ fn tracked(cx: &mut Cx<'_>, n: &Node) -> (Option<TrackWeight>, bool) {
     while let Some(t) = args.next() {
         match t.text.as_str() {
             "weight" => match args.next() {
-                Some(v) => match parse_integer(&v.text).map(TrackWeight::new) {
+                Some(v) => match parse_integer(&v.text).map(weight_of) {
                     Some(Ok(w)) => weight = Some(w),
                     Some(Err(p)) => cx.error(v.span, p),
-                    None => cx.invalid(n, v, "an integer -253..253"),
+                    None => cx.invalid(n, v, &format!("an integer {range}")),
                 },
-                None => cx.missing(n, "a weight -253..253"),
+                None => cx.missing(n, &format!("a weight {range}")),
             },
             "reverse" => reverse = true,
             "noreverse" | "no_reverse" => reverse = false,
@@ -178,6 +276,20 @@ fn track_scripts(cx: &mut Cx<'_>, node: &Node) -> Vec<TrackedScript> {
     for n in cx.block(node) {
         let (weight, reverse) = tracked(cx, n);
         out.push(TrackedScript {
+            name: n.name().to_string(),
+            span: n.keyword.span,
+            weight,
+            reverse,
+        });
+    }
+    out
+}
+
+fn tracked_files(cx: &mut Cx<'_>, node: &Node) -> Vec<TrackedFile> {
+    let mut out = Vec::new();
+    for n in cx.block(node) {
+        let (weight, reverse) = tracked_within(cx, n, TrackWeight::for_file, "-254..254");
+        out.push(TrackedFile {
             name: n.name().to_string(),
             span: n.keyword.span,
             weight,
@@ -219,6 +331,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         group_spans: Vec::new(),
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
+        track_files: Vec::new(),
         notify: VrrpNotify::default(),
         notify_priority_changes: false,
         smtp_alert: None,
@@ -240,6 +353,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
             }
             "track_interface" => g.track_interfaces = track_interfaces(cx, n),
             "track_script" => g.track_scripts = track_scripts(cx, n),
+            "track_file" => g.track_files = tracked_files(cx, n),
             "notify_priority_changes" => g.notify_priority_changes = cx.flag(n),
             "smtp_alert" => g.smtp_alert = Some(cx.flag(n)),
             "global_tracking" => g.global_tracking = cx.flag(n),
@@ -302,6 +416,7 @@ pub(super) fn vrrp_instance(
         dont_track_primary: false,
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
+        track_files: Vec::new(),
         src_ip: None,
         mcast_dst_ip: None,
         track_src_ip: false,
@@ -393,6 +508,7 @@ pub(super) fn vrrp_instance(
             "dont_track_primary" => i.dont_track_primary = cx.flag(n),
             "track_interface" => i.track_interfaces = track_interfaces(cx, n),
             "track_script" => i.track_scripts = track_scripts(cx, n),
+            "track_file" => i.track_files = tracked_files(cx, n),
             "mcast_src_ip" | "unicast_src_ip" => i.src_ip = cx.ip(n),
             "mcast_dst_ip" => {
                 if let Some(t) = cx.one(n, "a multicast address") {
