@@ -161,19 +161,20 @@ async fn transitions_with_reasons() {
             reason: "MISC_CHECK /bin/sh -c 'exit 12': exit status 12: weight 1 -> 10".into()
         }
     );
-    // Nginx goes away: server 1 goes down with a connection reason.
+    // Nginx goes away: servers 1 and 3 go down with a connection reason, and server 2,
+    // down already, now tells that reason instead of the 503.
     drop(nginx);
-    let down = next(&mut rx).await;
-    let down = if down.server == 1 {
-        down
-    } else {
-        next(&mut rx).await
-    };
-    assert_eq!(down.server, 1);
-    assert!(!down.up);
+    let mut last = std::collections::BTreeMap::new();
+    while last.len() < 3 {
+        let t = next(&mut rx).await;
+        last.insert(t.server, (t.up, t.reason));
+    }
+    let refused = |path: &str| format!("HTTP_GET http://{target}{path}: connection refused");
+    assert_eq!(last[&1], (false, refused("/health")));
+    assert_eq!(last[&2], (false, refused("/down")));
     assert_eq!(
-        down.reason,
-        format!("HTTP_GET http://{target}/health: connection refused")
+        last[&3],
+        (false, format!("TCP_CHECK {target}: connection refused"))
     );
     let stats = runner.stats();
     assert!(stats.checks_started() > 3);
