@@ -146,12 +146,15 @@ pub fn execute(args: RunArgs) -> ExitCode {
             }
             Err(e) => tracing::error!("cannot install the SIGHUP handler: {e}"),
         }
+        // Installed now, not when the runner first waits on `shutdown`: a SIGTERM during
+        // start-up (the VIPs may be up already) must stop lvsd cleanly, not kill it.
+        use tokio::signal::unix::{signal, SignalKind};
+        let handlers = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        );
         let shutdown = async {
-            use tokio::signal::unix::{signal, SignalKind};
-            match (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) {
+            match handlers {
                 (Ok(mut term), Ok(mut int)) => {
                     tokio::select! {
                         _ = term.recv() => tracing::info!("SIGTERM: stopping"),
