@@ -306,14 +306,7 @@ impl VrrpSet {
 
     /// A tracked object changed: every instance tracking it hears about it.
     pub fn on_track(&mut self, now: Instant, id: &TrackId, up: bool) -> Vec<InstanceAction> {
-        let mut out = Vec::new();
-        for i in 0..self.instances.len() {
-            let before = self.instances[i].state();
-            let acts = self.instances[i].on_track(now, id, up);
-            self.collect(i, acts, &mut out);
-            self.propagate(now, i, before, &mut out);
-        }
-        out
+        self.on_every_instance(now, |inst| inst.on_track(now, id, up))
     }
 
     /// A tracked file changed: every instance tracking it hears about it.
@@ -323,10 +316,18 @@ impl VrrpSet {
         id: &TrackId,
         value: i32,
     ) -> Vec<InstanceAction> {
+        self.on_every_instance(now, |inst| inst.on_track_value(now, id, value))
+    }
+
+    fn on_every_instance(
+        &mut self,
+        now: Instant,
+        event: impl Fn(&mut Instance) -> Vec<Action>,
+    ) -> Vec<InstanceAction> {
         let mut out = Vec::new();
         for i in 0..self.instances.len() {
             let before = self.instances[i].state();
-            let acts = self.instances[i].on_track_value(now, id, value);
+            let acts = event(&mut self.instances[i]);
             self.collect(i, acts, &mut out);
             self.propagate(now, i, before, &mut out);
         }

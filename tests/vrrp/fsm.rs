@@ -546,13 +546,16 @@ fn own_adverts_are_ignored() {
 }
 
 fn tracked(c: &mut InstanceConfig, name: &str, weight: i32, reverse: bool) -> TrackId {
-    let id = TrackId::Script(name.to_string());
+    track(c, TrackId::Script(name.to_string()), weight, reverse, 0)
+}
+
+fn track(c: &mut InstanceConfig, id: TrackId, weight: i32, reverse: bool, value: i32) -> TrackId {
     c.tracks.push(TrackConfig {
         id: id.clone(),
         weight,
         reverse,
         initially_up: true,
-        initial_value: 0,
+        initial_value: value,
     });
     id
 }
@@ -584,15 +587,7 @@ fn tracked_file(
     reverse: bool,
     value: i32,
 ) -> TrackId {
-    let id = TrackId::File(name.to_string());
-    c.tracks.push(TrackConfig {
-        id: id.clone(),
-        weight,
-        reverse,
-        initially_up: true,
-        initial_value: value,
-    });
-    id
+    track(c, TrackId::File(name.to_string()), weight, reverse, value)
 }
 
 #[test]

@@ -28,6 +28,25 @@ fn block_name(cx: &mut Cx<'_>, node: &Node) -> Option<String> {
     }
 }
 
+/// `weight W [reverse]` of a vrrp_script or track_file block, W in -limit..=limit; a bad
+/// W leaves `weight` as it was.
+fn weight_and_reverse(cx: &mut Cx<'_>, n: &Node, limit: i16, weight: &mut i16, reverse: &mut bool) {
+    cx.no_block(n);
+    let Some(w) = n.args.first() else {
+        cx.missing(n, &format!("an integer -{limit}..{limit}"));
+        return;
+    };
+    if let Some(w) = cx.int_token(n, w, -i64::from(limit), i64::from(limit)) {
+        *weight = i16::try_from(w).unwrap_or(*weight);
+    }
+    match n.args.get(1).map(|a| a.text.as_str()) {
+        None => {}
+        Some("reverse") => *reverse = true,
+        Some(_) => cx.extra(n, 1),
+    }
+    cx.extra(n, 2);
+}
+
 pub(super) fn vrrp_script(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpScript> {
     let name = block_name(cx, node);
     let mut script = None;
@@ -69,22 +88,7 @@ pub(super) fn vrrp_script(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpScript> {
                 }
             }
             "timeout" => s.timeout = cx.timer(n),
-            "weight" => {
-                cx.no_block(n);
-                let Some(t) = n.args.first() else {
-                    cx.missing(n, "an integer -253..253");
-                    continue;
-                };
-                if let Some(w) = cx.int_token(n, t, -253, 253) {
-                    s.weight = i16::try_from(w).unwrap_or(0);
-                }
-                match n.args.get(1).map(|t| t.text.as_str()) {
-                    None => {}
-                    Some("reverse") => s.weight_reverse = true,
-                    Some(_) => cx.extra(n, 1),
-                }
-                cx.extra(n, 2);
-            }
+            "weight" => weight_and_reverse(cx, n, 253, &mut s.weight, &mut s.weight_reverse),
             "rise" => {
                 if let Some(v) = cx.int(n, 1, i64::from(u32::MAX)) {
                     s.rise = u32::try_from(v).unwrap_or(1)
@@ -152,22 +156,7 @@ pub(super) fn track_file(cx: &mut Cx<'_>, node: &Node) -> Option<TrackFile> {
     for n in cx.block(node) {
         match n.name() {
             "file" => file = cx.string(n),
-            "weight" => {
-                cx.no_block(n);
-                let Some(w) = n.args.first() else {
-                    cx.missing(n, "an integer -254..254");
-                    continue;
-                };
-                if let Some(w) = cx.int_token(n, w, -254, 254) {
-                    t.weight = i16::try_from(w).unwrap_or(1);
-                }
-                match n.args.get(1).map(|a| a.text.as_str()) {
-                    None => {}
-                    Some("reverse") => t.weight_reverse = true,
-                    Some(_) => cx.extra(n, 1),
-                }
-                cx.extra(n, 2);
-            }
+            "weight" => weight_and_reverse(cx, n, 254, &mut t.weight, &mut t.weight_reverse),
             "init_file" => {
                 cx.no_block(n);
                 let mut init = TrackFileInit {
