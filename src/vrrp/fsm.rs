@@ -150,31 +150,47 @@ pub struct Snapshot {
 struct TrackState {
     weight: i32,
     reverse: bool,
-    up: bool,
-    /// Tracked files: the number read (`up` is unused).
-    value: Option<i32>,
+    reading: Reading,
+}
+
+/// What was last reported of a tracked object.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Interfaces and scripts.
+    Up(bool),
+    /// Files: the number in it.
+    Value(i32),
+}
+
+impl Reading {
+    /// The reading a tracked object starts with.
+    fn initial(t: &super::config::TrackConfig) -> Reading {
+        match t.id {
+            TrackId::File(_) => Reading::Value(t.initial_value),
+            _ => Reading::Up(t.initially_up),
+        }
+    }
 }
 
 impl TrackState {
-    fn file_effect(&self) -> Option<FileEffect> {
-        self.value
-            .map(|v| super::track::file_effect(v, self.weight, self.reverse))
-    }
-
     fn demands_fault(&self) -> bool {
-        match self.file_effect() {
-            Some(effect) => effect == FileEffect::Fault,
-            None => self.weight == 0 && (self.up == self.reverse),
+        match self.reading {
+            Reading::Value(v) => {
+                super::track::file_effect(v, self.weight, self.reverse) == FileEffect::Fault
+            }
+            Reading::Up(up) => self.weight == 0 && (up == self.reverse),
         }
     }
 
     fn priority_change(&self) -> i32 {
-        match self.file_effect() {
-            Some(FileEffect::Adjust(d)) => d,
-            Some(FileEffect::Fault) => 0,
-            None => {
+        match self.reading {
+            Reading::Value(v) => match super::track::file_effect(v, self.weight, self.reverse) {
+                FileEffect::Adjust(d) => d,
+                FileEffect::Fault => 0,
+            },
+            Reading::Up(up) => {
                 // `reverse` swaps the condition (up/down), not the sign of the weight.
-                let up = self.up != self.reverse;
+                let up = up != self.reverse;
                 if (self.weight > 0 && up) || (self.weight < 0 && !up) {
                     self.weight
                 } else {
@@ -216,8 +232,7 @@ impl Instance {
                     TrackState {
                         weight: t.weight,
                         reverse: t.reverse,
-                        up: t.initially_up,
-                        value: matches!(t.id, TrackId::File(_)).then_some(t.initial_value),
+                        reading: Reading::initial(t),
                     },
                 )
             })
@@ -274,8 +289,8 @@ impl Instance {
             track_files: self
                 .tracks
                 .iter()
-                .filter_map(|(id, t)| match (id, t.value) {
-                    (TrackId::File(name), Some(v)) => Some((name.clone(), v)),
+                .filter_map(|(id, t)| match (id, t.reading) {
+                    (TrackId::File(name), Reading::Value(v)) => Some((name.clone(), v)),
                     _ => None,
                 })
                 .collect(),
@@ -317,13 +332,18 @@ impl Instance {
             .tracks
             .iter()
             .map(|t| {
-                let up = self.tracks.get(&t.id).map_or(t.initially_up, |s| s.up);
+                // Interfaces and scripts keep their state; the runner read files again.
+                let reading = match (
+                    self.tracks.get(&t.id).map(|s| s.reading),
+                    Reading::initial(t),
+                ) {
+                    (Some(kept @ Reading::Up(_)), Reading::Up(_)) => kept,
+                    (_, fresh) => fresh,
+                };
                 let state = TrackState {
                     weight: t.weight,
                     reverse: t.reverse,
-                    up,
-                    // The runner read the file again for the new configuration.
-                    value: matches!(t.id, TrackId::File(_)).then_some(t.initial_value),
+                    reading,
                 };
                 (t.id.clone(), state)
             })
@@ -397,21 +417,24 @@ impl Instance {
 
     /// A tracked object went up or down.
     pub fn on_track(&mut self, now: Instant, id: &TrackId, up: bool) -> Vec<Action> {
-        let mut out = Vec::new();
-        match self.tracks.get_mut(id) {
-            Some(t) if t.up != up => t.up = up,
-            _ => return out,
-        }
-        self.reevaluate(now, &mut out);
-        self.finish(&mut out);
-        out
+        self.on_reading(now, id, Reading::Up(up))
     }
 
     /// A tracked file now holds `value`.
     pub fn on_track_value(&mut self, now: Instant, id: &TrackId, value: i32) -> Vec<Action> {
+        self.on_reading(now, id, Reading::Value(value))
+    }
+
+    /// A new reading of the same kind as the tracked object's changes it.
+    fn on_reading(&mut self, now: Instant, id: &TrackId, reading: Reading) -> Vec<Action> {
         let mut out = Vec::new();
         match self.tracks.get_mut(id) {
-            Some(t) if t.value.is_some() && t.value != Some(value) => t.value = Some(value),
+            Some(t)
+                if t.reading != reading
+                    && std::mem::discriminant(&t.reading) == std::mem::discriminant(&reading) =>
+            {
+                t.reading = reading
+            }
             _ => return out,
         }
         self.reevaluate(now, &mut out);
