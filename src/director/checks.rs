@@ -28,8 +28,6 @@ pub fn real_server_checks(
             Checker::Tcp(_) => CheckSpec::Tcp(TcpCheck { connection }),
             Checker::Ping(_) => CheckSpec::Ping(PingCheck { connection }),
             Checker::Http(h) | Checker::Ssl(h) => {
-                // `regex` is not applied: the config layer warned about it
-                // with its file:line; status and digest are still checked.
                 let tls = matches!(c, Checker::Ssl(_)).then(|| TlsOptions {
                     sni: if h.enable_sni {
                         h.virtualhost
