@@ -61,6 +61,11 @@ fi
 cargo --version
 uname -r
 nproc
+# A clean build and the UML guests need a few GiB; say so plainly instead of
+# failing later with a linker "Bus error" or "No space left on device".
+free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+echo "free disk beside the repo: $((free_kib / 1024)) MiB"
+((free_kib >= 4 * 1024 * 1024)) || echo "warning: less than 4 GiB free; the build or the UML tests may run out of space"
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
