@@ -1412,16 +1412,72 @@ fn unknown_and_unsupported_keywords_are_warnings_with_places() {
         "'vrrp_track_process' is not supported",
     );
     assert_problem(
-        "virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        FILE_CHECK {\n            track_file f\n        }\n    }\n}\n",
+        "virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        BFD_CHECK {\n            name b\n        }\n    }\n}\n",
         Severity::Warning,
         3,
         9,
-        "'FILE_CHECK' is not supported by lvsd",
+        "'BFD_CHECK' is not supported by lvsd",
     );
     // The model still loads; the unsupported checker is skipped, not silently kept.
-    let l = loaded("virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        FILE_CHECK {\n            track_file f\n        }\n    }\n}\n");
+    let l = loaded("virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        BFD_CHECK {\n            name b\n        }\n    }\n}\n");
     assert!(l.config.virtual_servers[0].real_servers[0]
         .checkers
+        .is_empty());
+}
+
+#[test]
+fn file_check_problems_name_their_place() {
+    const RS: &str = "track_file f {\n    file /tmp/f\n}\nvirtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        FILE_CHECK {\n";
+    let with = |body: &str| format!("{RS}{body}        }}\n    }}\n}}\n");
+    // As keepalived: an unknown track_file or none at all is ignored, with a warning.
+    assert_problem(
+        &with("            track_file g\n"),
+        Severity::Warning,
+        7,
+        13,
+        "track_file 'g' is not defined; the reference is ignored",
+    );
+    assert_problem(
+        &with(""),
+        Severity::Warning,
+        6,
+        9,
+        "FILE_CHECK (ignored) has no track_file",
+    );
+    assert_problem(
+        &with("            track_file f\n            weight 2 sideways\n"),
+        Severity::Warning,
+        8,
+        22,
+        "sideways",
+    );
+    assert_problem(
+        &with("            track_file f\n            weight two\n"),
+        Severity::Error,
+        8,
+        20,
+        "two",
+    );
+    assert_problem(
+        &with("            track_file f\n            dynamic\n"),
+        Severity::Warning,
+        8,
+        13,
+        "unknown keyword 'dynamic' in FILE_CHECK",
+    );
+    let l = loaded(&with("            track_file f\n"));
+    let rs = &l.config.virtual_servers[0].real_servers[0];
+    assert!(rs.checkers.is_empty());
+    assert_eq!(rs.file_checks.len(), 1);
+    assert_eq!(rs.file_checks[0].track_file, "f");
+    let l = loaded(&with(
+        "            track_file f\n            weight -3 reverse\n",
+    ));
+    let fc = &l.config.virtual_servers[0].real_servers[0].file_checks[0];
+    assert_eq!((fc.weight, fc.reverse), (Some(-3), true));
+    let l = loaded(&with("            track_file g\n"));
+    assert!(l.config.virtual_servers[0].real_servers[0]
+        .file_checks
         .is_empty());
 }
 

@@ -20,6 +20,7 @@ pub fn check(config: &mut Config, opts: &ConfigOptions, diags: &mut Vec<Diagnost
     duplicate_vrids(config, diags);
     virtual_server_groups(config, diags);
     virtual_servers(config, diags);
+    file_checks(config, diags);
     if opts.check_interfaces {
         interfaces(config, diags);
     }
@@ -365,6 +366,25 @@ fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
                 false
             });
         }
+    }
+}
+
+/// FILE_CHECK: references to unknown track_file blocks are dropped, as keepalived
+/// ignores them (with a config error).
+fn file_checks(c: &mut Config, diags: &mut Vec<Diagnostic>) {
+    let files: HashSet<String> = c.track_files.iter().map(|s| s.name.clone()).collect();
+    for rs in c
+        .virtual_servers
+        .iter_mut()
+        .flat_map(|vs| vs.real_servers.iter_mut())
+    {
+        keep_known(
+            &mut rs.file_checks,
+            |f| (&f.track_file, f.span),
+            &files,
+            "track_file",
+            diags,
+        );
     }
 }
 

@@ -1269,6 +1269,24 @@ pub struct RealServer {
     pub inhibit_on_failure: bool,
     pub delay_loop: Duration,
     pub checkers: Vec<Checker>,
+    /// `FILE_CHECK` blocks: kept apart from `checkers`, as they run nothing.
+    pub file_checks: Vec<FileCheck>,
+}
+
+/// `FILE_CHECK { track_file NAME  weight W [reverse] }`: the number in a tracked file
+/// times the weight (negated by `reverse`) is added to the real server's weight
+/// (clamped at 0). With weight 0 a non-zero number (with `reverse`: zero) takes the
+/// real server down. Without a weight here (or with 0), the track_file's weight and
+/// reverse apply; keepalived 2.2.7 does the same (measured against it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileCheck {
+    /// Name of a `track_file` block.
+    pub track_file: String,
+    #[serde(skip)]
+    pub span: Span,
+    /// `None` (or 0): the track_file's weight and reverse.
+    pub weight: Option<i32>,
+    pub reverse: bool,
 }
 
 /// Options every checker has (MISC_CHECK only the timing ones), with effective values.

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use checkers::runner::ServerTransition;
@@ -22,7 +23,9 @@ use super::{failed, sd_notify, sync_daemon, Options};
 use crate::config::model::LvsSyncDaemon;
 use crate::config::{self, ConfigOptions};
 use crate::director::plan::{plan, removal, scoped};
+use crate::director::spec::CheckedFile;
 use crate::director::{translate_owned, Action, Director, DirectorSpec};
+use crate::track_file;
 use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
@@ -181,11 +184,86 @@ struct Daemon<K: Kernel> {
     sync: Option<LvsSyncDaemon>,
     sync_running: Option<SyncState>,
     script_user: Option<RunAs>,
+    /// FILE_CHECK files: their inotify watcher, the files it watches, and
+    /// where it sends (name, value).
+    file_watch: Option<(JoinHandle<()>, track_file::WatchedFiles)>,
+    file_tx: mpsc::Sender<(String, i32)>,
+}
+
+/// Writes `init_file` values (at start-up only with `overwrite`) and reads the
+/// current number of each FILE_CHECK file. A file that cannot be read keeps 0
+/// at start (logged); keepalived also reads an unreadable file as 0.
+fn read_checked_files(files: &[CheckedFile], starting: bool) -> Vec<(Arc<str>, i32)> {
+    let mut values = Vec::with_capacity(files.len());
+    for f in files {
+        if let Some(init) = f.init {
+            match track_file::init_file(&f.path, init.value, init.overwrite, starting) {
+                Ok(true) => tracing::info!(
+                    "track_file {}: wrote {} to {}",
+                    f.name,
+                    init.value,
+                    f.path.display()
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::error!(
+                    "track_file {}: cannot initialise {}: {e}",
+                    f.name,
+                    f.path.display()
+                ),
+            }
+        }
+        match track_file::read_value(&f.path) {
+            Ok(v) => values.push((f.name.clone(), v)),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+    values
 }
 
 impl<K: Kernel> Daemon<K> {
     fn now(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Watches the FILE_CHECK files of the current spec (restarting the
+    /// watcher only when that set changed).
+    fn watch_checked_files(&mut self) {
+        let files: track_file::WatchedFiles = self
+            .director
+            .spec()
+            .track_files
+            .iter()
+            .map(|f| (f.name.to_string(), f.path.clone()))
+            .collect();
+        if self.file_watch.as_ref().map(|(_, w)| w) == Some(&files) {
+            return;
+        }
+        if let Some((task, _)) = self.file_watch.take() {
+            task.abort();
+        }
+        if files.is_empty() {
+            return;
+        }
+        let tx = self.file_tx.clone();
+        let watched = files.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = track_file::watch(watched, tx, |name, v| (name, v)).await {
+                tracing::error!("FILE_CHECK: cannot watch the track files: {e}");
+            }
+        });
+        self.file_watch = Some((task, files));
+    }
+
+    /// A FILE_CHECK file now reads `value`: the weights of the real servers
+    /// checking it change (and with them maybe a quorum).
+    async fn on_file_value(&mut self, name: &str, value: i32) {
+        let (actions, touched) = self.director.on_file_value(name, value);
+        if touched.is_empty() {
+            return;
+        }
+        tracing::info!("track_file {name}: now {value} (FILE_CHECK)");
+        self.perform(actions);
+        self.reconcile_virtual_servers(&touched).await;
     }
 
     fn perform(&mut self, actions: Vec<Action>) {
@@ -394,6 +472,12 @@ impl<K: Kernel> Daemon<K> {
                 self.script_user = loaded.script_user;
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
+                let files = read_checked_files(&self.director.spec().track_files, false);
+                for (name, value) in files {
+                    let (actions, _) = self.director.on_file_value(&name, value);
+                    self.perform(actions);
+                }
+                self.watch_checked_files();
                 // Plan against what we programmed (no table dump: a reload
                 // changing one weight is one netlink write and nothing else).
                 self.reconcile().await;
@@ -592,10 +676,12 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             None
         }
     };
-    let (director, actions) = match &at_start {
+    let (mut director, actions) = match &at_start {
         Some(t) => Director::adopting(loaded.director, t),
         None => Director::new(loaded.director),
     };
+    director.start_with_file_values(read_checked_files(&director.spec().track_files, true));
+    let (file_tx, mut file_values) = mpsc::channel(64);
     let programmed = at_start.map(|t| scoped(&t, &director.owned_services()));
     let mut d = Daemon {
         opts: opts.clone(),
@@ -614,7 +700,10 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         sync: loaded.sync,
         sync_running: None,
         script_user: loaded.script_user,
+        file_watch: None,
+        file_tx,
     };
+    d.watch_checked_files();
     d.reconcile().await;
     tracing::info!("IPVS table reconciled: {} writes", d.ipvs_writes);
     if let Some(cfg) = &d.sync {
@@ -642,6 +731,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     loop {
         tokio::select! {
             Some(t) = transitions.recv() => d.on_transitions(t, &mut transitions).await,
+            Some((name, value)) = file_values.recv() => d.on_file_value(&name, value).await,
             _ = hup.recv() => d.reload().await,
             _ = usr1.recv() => d.dump().await,
             Some(req) = status_rx.recv() => {

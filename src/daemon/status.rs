@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use ipvs::model::{SocketText, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::director::Director;
+use crate::director::{Director, RealServerKey};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
@@ -51,7 +51,11 @@ pub struct ServiceStatus {
 pub struct RealServerStatus {
     pub address: String,
     pub up: bool,
+    /// The weight it has in the table while up, FILE_CHECK numbers included.
     pub weight: u32,
+    /// The sum of its FILE_CHECK numbers (0 without FILE_CHECK).
+    #[serde(default)]
+    pub file_adjustment: i64,
     /// Why it last changed state: the last failure while down.
     pub reason: String,
     /// Summed over the virtual server's services, from the kernel.
@@ -79,10 +83,16 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
             });
         }
         let mut real_servers = Vec::new();
-        for (key, state) in director
-            .real_servers()
-            .filter(|(k, _)| k.virtual_server == vs.name)
-        {
+        for rs in &vs.real_servers {
+            let (addr, port) = rs.key();
+            let key = RealServerKey {
+                virtual_server: vs.name.clone(),
+                addr,
+                port,
+            };
+            let Some(state) = director.real_server(&key) else {
+                continue;
+            };
             let (mut active, mut inactive) = (0u64, 0u64);
             for s in &vs.services {
                 if let Some((_, ds)) = kernel.services.iter().find(|(k, _)| k.key == s.key) {
@@ -98,7 +108,8 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
             real_servers.push(RealServerStatus {
                 address: SocketText(key.addr, key.port).to_string(),
                 up: state.up,
-                weight: state.weight,
+                weight: director.effective_weight(&key).unwrap_or(state.weight),
+                file_adjustment: director.file_adjustment(rs),
                 reason: state.reason.clone(),
                 active_conns: active,
                 inactive_conns: inactive,
@@ -182,10 +193,15 @@ pub fn render(s: &Status) -> String {
         for rs in &vs.real_servers {
             let _ = writeln!(
                 t,
-                "    real_server {} {} weight {} active {} inactive {}{}",
+                "    real_server {} {} weight {}{} active {} inactive {}{}",
                 rs.address,
                 if rs.up { "UP" } else { "DOWN" },
                 rs.weight,
+                if rs.file_adjustment == 0 {
+                    String::new()
+                } else {
+                    format!(" (FILE_CHECK {:+})", rs.file_adjustment)
+                },
                 rs.active_conns,
                 rs.inactive_conns,
                 if rs.reason.is_empty() {

@@ -49,6 +49,17 @@ pub enum SpecError {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DirectorSpec {
     pub virtual_servers: Vec<VirtualServerSpec>,
+    /// The `track_file` blocks FILE_CHECKs refer to (the director reads and
+    /// watches these; VRRP watches its own).
+    pub track_files: Vec<CheckedFile>,
+}
+
+/// A `track_file` used by FILE_CHECK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedFile {
+    pub name: std::sync::Arc<str>,
+    pub path: std::path::PathBuf,
+    pub init: Option<crate::config::model::TrackFileInit>,
 }
 
 /// One `virtual_server` block.
@@ -87,6 +98,33 @@ pub struct RealServerSpec {
     /// Shared with the start action and kept by the director: cloned per real
     /// server at start-up otherwise (10,000 copies).
     pub checks: std::sync::Arc<checkers::RealServerChecks>,
+    /// FILE_CHECK: one entry per block (a file listed twice counts twice, as
+    /// in keepalived).
+    pub file_checks: Vec<FileCheckSpec>,
+}
+
+/// One FILE_CHECK, with the weight that applies (its own, else the
+/// track_file's). Weight 0: a non-zero number (with `reverse`: zero) takes
+/// the real server down; otherwise number × weight (negated by `reverse`)
+/// adds to its weight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCheckSpec {
+    pub track_file: std::sync::Arc<str>,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+impl FileCheckSpec {
+    /// Whether the number `value` takes the real server down.
+    pub fn faults(&self, value: i32) -> bool {
+        self.weight == 0 && (value != 0) != self.reverse
+    }
+
+    /// What the number `value` adds to the real server's weight.
+    pub fn adjustment(&self, value: i32) -> i64 {
+        let sign = if self.reverse { -1 } else { 1 };
+        i64::from(value) * i64::from(self.weight) * sign
+    }
 }
 
 impl RealServerSpec {
@@ -134,6 +172,7 @@ fn translate_each<V: std::borrow::Borrow<VirtualServer>>(
 ) -> Result<DirectorSpec, SpecError> {
     let mut out = DirectorSpec {
         virtual_servers: Vec::with_capacity(virtual_servers.len()),
+        track_files: Vec::new(),
     };
     let mut seen = std::collections::BTreeSet::new();
     for vs in virtual_servers {
@@ -149,7 +188,39 @@ fn translate_each<V: std::borrow::Borrow<VirtualServer>>(
         }
         out.virtual_servers.push(spec);
     }
+    let used: std::collections::BTreeSet<&str> = out
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| vs.real_servers.iter())
+        .flat_map(|rs| rs.file_checks.iter().map(|f| &*f.track_file))
+        .collect();
+    out.track_files = config
+        .track_files
+        .iter()
+        .filter(|f| used.contains(f.name.as_str()))
+        .map(|f| CheckedFile {
+            name: f.name.as_str().into(),
+            path: f.file.clone(),
+            init: f.init,
+        })
+        .collect();
     Ok(out)
+}
+
+/// A FILE_CHECK with the weight that applies: its own unless absent or 0 (as
+/// keepalived), else its track_file's. `None` for an unknown track_file (the
+/// config check already dropped and reported those).
+fn file_check(config: &Config, f: &crate::config::model::FileCheck) -> Option<FileCheckSpec> {
+    let file = config.track_file(&f.track_file)?;
+    let (weight, reverse) = match f.weight {
+        Some(w) if w != 0 => (w, f.reverse),
+        _ => (i32::from(file.weight), file.weight_reverse),
+    };
+    Some(FileCheckSpec {
+        track_file: f.track_file.as_str().into(),
+        weight,
+        reverse,
+    })
 }
 
 /// The stable name of a virtual server.
@@ -188,6 +259,11 @@ fn virtual_server(config: &Config, vs: &VirtualServer) -> Result<VirtualServerSp
             notify_up: rs.notify_up.clone(),
             notify_down: rs.notify_down.clone(),
             checks: std::sync::Arc::new(checks),
+            file_checks: rs
+                .file_checks
+                .iter()
+                .filter_map(|f| file_check(config, f))
+                .collect(),
         });
     }
     let sorry_server = vs.sorry_server.as_ref().map(|s| {

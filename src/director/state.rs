@@ -35,7 +35,11 @@ pub enum Action {
 /// What the director knows about one real server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RealServerState {
+    /// In service: its checkers say up and no FILE_CHECK takes it down.
     pub up: bool,
+    /// What its checkers say (up without checkers).
+    #[serde(skip)]
+    checked_up: bool,
     /// Weight to program while up (misc_dynamic may have moved it).
     pub weight: u32,
     /// Why it last changed state ("" before any check).
@@ -62,6 +66,8 @@ pub struct Director {
     /// Per virtual server name: quorum reached?
     quorum: BTreeMap<Arc<str>, bool>,
     draining: BTreeMap<(ServiceKey, IpAddr, u16), DrainingDest>,
+    /// FILE_CHECK: the number last read from each track_file (absent = 0).
+    file_values: BTreeMap<Arc<str>, i32>,
 }
 
 fn real_key(vs: &VirtualServerSpec, rs: &RealServerSpec) -> RealServerKey {
@@ -77,6 +83,7 @@ fn initial_state(rs: &RealServerSpec) -> RealServerState {
     let verdict = checkers::verdict::ServerVerdict::for_server(&rs.checks);
     RealServerState {
         up: verdict.is_up(),
+        checked_up: verdict.is_up(),
         weight: rs.dest.weight,
         reason: String::new(),
         runner_weight: rs.dest.weight,
@@ -104,10 +111,7 @@ impl Director {
             }
         }
         d.spec = spec;
-        for vs in &d.spec.virtual_servers {
-            let up = d.weight_sum(vs) >= u64::from(vs.quorum);
-            d.quorum.insert(vs.name.clone(), up);
-        }
+        d.recount_quorum();
         (d, actions)
     }
 
@@ -145,6 +149,7 @@ impl Director {
         for (key, up) in &adopted {
             if let Some(state) = d.reals.get_mut(key) {
                 state.up = *up;
+                state.checked_up = *up;
                 state.reason = if *up {
                     "adopted from the kernel's table (weight > 0)".into()
                 } else {
@@ -161,13 +166,7 @@ impl Director {
                 }
             }
         }
-        let quorum: Vec<(Arc<str>, bool)> = d
-            .spec
-            .virtual_servers
-            .iter()
-            .map(|vs| (vs.name.clone(), d.weight_sum(vs) >= u64::from(vs.quorum)))
-            .collect();
-        d.quorum.extend(quorum);
+        d.recount_quorum();
         (d, actions)
     }
 
@@ -207,10 +206,153 @@ impl Director {
     fn weight_sum(&self, vs: &VirtualServerSpec) -> u64 {
         vs.real_servers
             .iter()
-            .filter_map(|rs| self.reals.get(&real_key(vs, rs)))
-            .filter(|s| s.up)
-            .map(|s| u64::from(s.weight))
+            .filter_map(|rs| Some((rs, self.reals.get(&real_key(vs, rs))?)))
+            .filter(|(_, s)| s.up)
+            .map(|(rs, s)| u64::from(self.weight_with_files(rs, s.weight)))
             .sum()
+    }
+
+    fn file_value(&self, name: &str) -> i32 {
+        self.file_values.get(name).copied().unwrap_or(0)
+    }
+
+    /// What the FILE_CHECKs of `rs` add to its weight (0 without FILE_CHECK).
+    pub fn file_adjustment(&self, rs: &RealServerSpec) -> i64 {
+        rs.file_checks
+            .iter()
+            .map(|f| f.adjustment(self.file_value(&f.track_file)))
+            .sum()
+    }
+
+    /// Why a FILE_CHECK of `rs` takes it down, if one does.
+    fn file_fault(&self, rs: &RealServerSpec) -> Option<String> {
+        rs.file_checks.iter().find_map(|f| {
+            let value = self.file_value(&f.track_file);
+            f.faults(value).then(|| {
+                format!(
+                    "FILE_CHECK: track_file {} reads {value}{}",
+                    f.track_file,
+                    if f.reverse {
+                        " (weight 0 reverse)"
+                    } else {
+                        " (weight 0)"
+                    }
+                )
+            })
+        })
+    }
+
+    /// Brings `up` of every real server with FILE_CHECKs in line with its
+    /// checkers and files; with `scripts`, the notify scripts of those that
+    /// changed. Returns the virtual servers where something changed.
+    fn apply_file_checks(
+        &mut self,
+        scripts: bool,
+        actions: &mut Vec<Action>,
+    ) -> BTreeSet<Arc<str>> {
+        let mut changed = BTreeSet::new();
+        for vs in &self.spec.virtual_servers {
+            for rs in vs
+                .real_servers
+                .iter()
+                .filter(|rs| !rs.file_checks.is_empty())
+            {
+                let key = real_key(vs, rs);
+                let fault = self.file_fault(rs);
+                let Some(state) = self.reals.get_mut(&key) else {
+                    continue;
+                };
+                let up = state.checked_up && fault.is_none();
+                if let Some(why) = fault.filter(|_| state.checked_up) {
+                    state.reason = why;
+                } else if up && !state.up {
+                    state.reason = "FILE_CHECK: no track_file takes it down".into();
+                }
+                if up == state.up {
+                    continue;
+                }
+                state.up = up;
+                changed.insert(vs.name.clone());
+                let script = if up { &rs.notify_up } else { &rs.notify_down };
+                if let Some(script) = script.as_ref().filter(|_| scripts) {
+                    actions.push(Action::RunScript {
+                        script: (**script).clone(),
+                        why: format!("{key} {}", if up { "up" } else { "down" }),
+                    });
+                }
+            }
+        }
+        changed
+    }
+
+    /// `weight` plus the FILE_CHECK numbers, at least 0 (as keepalived 2.2.7
+    /// programs it; no upper clamp but the kernel's signed 32 bits).
+    fn weight_with_files(&self, rs: &RealServerSpec, weight: u32) -> u32 {
+        if rs.file_checks.is_empty() {
+            return weight;
+        }
+        let w = (i64::from(weight) + self.file_adjustment(rs)).clamp(0, i64::from(i32::MAX));
+        u32::try_from(w).unwrap_or(0)
+    }
+
+    /// The weight a real server has in the table while up (its checkers'
+    /// weight plus its FILE_CHECK numbers).
+    pub fn effective_weight(&self, key: &RealServerKey) -> Option<u32> {
+        let (_, rs) = self.find(key)?;
+        let state = self.reals.get(key)?;
+        Some(self.weight_with_files(rs, state.weight))
+    }
+
+    /// The track_file `name` now reads `value`. Returns the quorum actions
+    /// and the virtual servers whose table may change (none when the value
+    /// is the one already known).
+    pub fn on_file_value(&mut self, name: &str, value: i32) -> (Vec<Action>, BTreeSet<Arc<str>>) {
+        if self.file_value(name) == value {
+            return (Vec::new(), BTreeSet::new());
+        }
+        self.file_values.insert(name.into(), value);
+        let touched: BTreeSet<Arc<str>> = self
+            .spec
+            .virtual_servers
+            .iter()
+            .filter(|vs| {
+                vs.real_servers
+                    .iter()
+                    .any(|rs| rs.file_checks.iter().any(|f| *f.track_file == *name))
+            })
+            .map(|vs| vs.name.clone())
+            .collect();
+        let mut actions = Vec::new();
+        self.apply_file_checks(true, &mut actions);
+        for vs in &touched {
+            actions.extend(self.update_quorum(vs));
+        }
+        (actions, touched)
+    }
+
+    /// Before anything runs: the numbers read from the FILE_CHECK files at
+    /// start-up, so the first table and quorum already count them.
+    pub fn start_with_file_values(&mut self, values: impl IntoIterator<Item = (Arc<str>, i32)>) {
+        self.file_values.extend(values);
+        self.apply_file_checks(false, &mut Vec::new());
+        self.recount_quorum();
+    }
+
+    /// Quorum of every virtual server from scratch (at start: no hysteresis,
+    /// no scripts).
+    fn recount_quorum(&mut self) {
+        let quorum: Vec<(Arc<str>, bool)> = self
+            .spec
+            .virtual_servers
+            .iter()
+            .map(|vs| (vs.name.clone(), self.weight_sum(vs) >= u64::from(vs.quorum)))
+            .collect();
+        self.quorum.extend(quorum);
+    }
+
+    /// The numbers last read from the track_files FILE_CHECKs use.
+    pub fn file_values(&self) -> impl Iterator<Item = (&str, i32)> {
+        self.file_values.iter().map(|(k, v)| (&**k, *v))
     }
 
     /// A checker verdict changed (up or down, weight, or the reason a down
@@ -232,17 +374,21 @@ impl Director {
             rs.notify_down.clone(),
             rs.dest.weight,
         );
+        // A checker coming up does not lift a FILE_CHECK's verdict.
+        let fault = self.file_fault(rs).filter(|_| up);
         let Some(state) = self.reals.get_mut(key) else {
             return Vec::new();
         };
         let was_up = state.up;
-        state.up = up;
+        state.checked_up = up;
+        state.up = up && fault.is_none();
+        let up = state.up;
         state.weight = if reported_weight == state.runner_weight {
             configured
         } else {
             reported_weight
         };
-        state.reason = reason.to_owned();
+        state.reason = fault.unwrap_or_else(|| reason.to_owned());
         let mut actions = Vec::new();
         if was_up != up {
             let script = if up { notify_up } else { notify_down };
@@ -315,7 +461,7 @@ impl Director {
                 };
                 let mut d = rs.dest.clone();
                 if state.up && !sorry_active {
-                    d.weight = state.weight;
+                    d.weight = self.weight_with_files(rs, state.weight);
                 } else if rs.inhibit_on_failure {
                     d.weight = 0;
                 } else {
@@ -410,6 +556,8 @@ impl Director {
         }
         self.spec = spec;
         self.reals = reals;
+        // FILE_CHECKs may have changed while the checkers did not.
+        self.apply_file_checks(true, &mut actions);
         let names: Vec<Arc<str>> = self
             .spec
             .virtual_servers

@@ -804,3 +804,194 @@ fn first_checks(spec: DirectorSpec) -> std::sync::Arc<checkers::RealServerChecks
         other => panic!("expected StartChecks, got {other:?}"),
     }
 }
+
+const FILE_CHECKS: &str = r#"
+track_file maint { 
+    file /run/lvsd-test/maint
+    weight 0
+}
+track_file boost {
+    file /run/lvsd-test/boost
+}
+virtual_server 192.0.2.10 80 {
+    protocol TCP
+    quorum 15
+    quorum_down "/bin/echo down"
+    quorum_up "/bin/echo up"
+    real_server 10.0.0.1 80 {
+        weight 10
+        notify_down "/bin/echo rs1 down"
+        notify_up "/bin/echo rs1 up"
+        FILE_CHECK {
+            track_file maint
+        }
+    }
+    real_server 10.0.0.2 80 {
+        weight 10
+        inhibit_on_failure
+        TCP_CHECK { }
+        FILE_CHECK {
+            track_file boost
+        }
+        FILE_CHECK {
+            track_file boost
+            weight -3
+        }
+    }
+    real_server 10.0.0.3 80 {
+        weight 10
+        FILE_CHECK {
+            track_file maint
+            weight 2 reverse
+        }
+    }
+}
+virtual_server 192.0.2.11 80 {
+    protocol TCP
+    real_server 10.0.0.9 80 {
+        weight 1
+    }
+}
+"#;
+
+fn scripts(a: Vec<Action>) -> Vec<String> {
+    a.into_iter()
+        .filter_map(|a| match a {
+            Action::RunScript { script, .. } => Some(script.command),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn file_check_numbers_weigh_and_fault_as_keepalived_2_2_7_does() {
+    let s = spec(FILE_CHECKS);
+    let names: Vec<&str> = s.track_files.iter().map(|f| &*f.name).collect();
+    assert_eq!(names, ["maint", "boost"], "only files FILE_CHECK uses");
+    let (mut d, _) = Director::new(s);
+    d.start_with_file_values([("boost".into(), 1)]);
+    let vs = "virtual_server 192.0.2.10:80 TCP";
+    let weights = |d: &Director| summary(&d.desired())[0].1.clone();
+    let w = |a: &str, w: u32| (a.to_string(), w);
+    // boost 1: +1 and -3 on 10.0.0.2; read before the first table.
+    assert_eq!(
+        weights(&d),
+        vec![
+            w("10.0.0.1:80", 10),
+            w("10.0.0.2:80", 8),
+            w("10.0.0.3:80", 10)
+        ]
+    );
+    // Weight 0: a non-zero number takes the server out (notify_down); a
+    // weight on the FILE_CHECK replaces the track_file's (2 reverse: -2 each).
+    let (actions, touched) = d.on_file_value("maint", 4);
+    assert_eq!(
+        scripts(actions),
+        ["/bin/echo rs1 down", "/bin/echo down"],
+        "and 8 + 2 < quorum 15"
+    );
+    assert_eq!(touched.into_iter().collect::<Vec<_>>(), [vs.into()]);
+    assert_eq!(weights(&d), vec![w("10.0.0.2:80", 8), w("10.0.0.3:80", 2)]);
+    let rs1 = d.real_server(&rs_key(vs, "10.0.0.1", 80)).cloned();
+    assert!(
+        rs1.is_some_and(|s| !s.up && s.reason == "FILE_CHECK: track_file maint reads 4 (weight 0)")
+    );
+    // The same number again changes nothing.
+    assert!(d.on_file_value("maint", 4).1.is_empty());
+    // Below zero the weight stays at 0; the server stays in the table.
+    d.on_file_value("boost", 10);
+    assert_eq!(weights(&d)[0], w("10.0.0.2:80", 0));
+    assert_eq!(d.effective_weight(&rs_key(vs, "10.0.0.2", 80)), Some(0));
+    d.on_file_value("boost", -1);
+    assert_eq!(weights(&d)[0], w("10.0.0.2:80", 12));
+    // A down checker takes it out too (inhibit: weight 0); back up, files count.
+    d.on_transition(&rs_key(vs, "10.0.0.2", 80), false, 10, "refused");
+    assert_eq!(weights(&d)[0], w("10.0.0.2:80", 0));
+    d.on_transition(&rs_key(vs, "10.0.0.2", 80), true, 10, "ok");
+    assert_eq!(weights(&d)[0], w("10.0.0.2:80", 12));
+    // Back to 0: in again.
+    assert_eq!(
+        scripts(d.on_file_value("maint", 0).0),
+        ["/bin/echo rs1 up", "/bin/echo up"]
+    );
+    assert_eq!(weights(&d)[0], w("10.0.0.1:80", 10));
+}
+
+#[test]
+fn a_checker_coming_up_does_not_lift_a_file_fault() {
+    let text = r#"
+track_file gate {
+    file /run/lvsd-test/gate
+    weight 0 reverse
+}
+virtual_server 192.0.2.10 80 {
+    protocol TCP
+    real_server 10.0.0.1 80 {
+        TCP_CHECK { }
+        FILE_CHECK {
+            track_file gate
+        }
+    }
+}
+"#;
+    let (mut d, _) = Director::new(spec(text));
+    let k = rs_key("virtual_server 192.0.2.10:80 TCP", "10.0.0.1", 80);
+    // reverse: 0 (the file missing) is the fault.
+    d.start_with_file_values([]);
+    assert!(d.desired().services[0].1.is_empty());
+    d.on_transition(&k, false, 1, "refused");
+    d.on_transition(&k, true, 1, "ok");
+    assert!(d.desired().services[0].1.is_empty());
+    let st = d.real_server(&k).cloned();
+    assert!(st.is_some_and(|s| s.reason.contains("gate reads 0 (weight 0 reverse)")));
+    d.on_file_value("gate", 1);
+    assert_eq!(d.desired().services[0].1.len(), 1);
+}
+
+#[test]
+fn file_check_numbers_count_towards_quorum() {
+    let (mut d, _) = Director::new(spec(FILE_CHECKS));
+    let vs = "virtual_server 192.0.2.10:80 TCP";
+    assert_eq!(d.quorum_up(vs), Some(true), "30 >= 15");
+    assert_eq!(
+        scripts(d.on_file_value("boost", 3).0),
+        Vec::<String>::new(),
+        "10 + 10 - 6 + 10 = 24"
+    );
+    assert_eq!(
+        scripts(d.on_file_value("maint", 2).0),
+        ["/bin/echo rs1 down", "/bin/echo down"],
+        "rs1 out, 4 + 10 - 4 = 10 < 15"
+    );
+    assert_eq!(
+        scripts(d.on_file_value("maint", 0).0),
+        ["/bin/echo rs1 up", "/bin/echo up"]
+    );
+    // Values known before the first table set the starting state, without a script.
+    let (mut d, _) = Director::new(spec(FILE_CHECKS));
+    d.start_with_file_values([("maint".into(), 3)]);
+    assert_eq!(d.quorum_up(vs), Some(false), "rs1 out, 10 + 4 < 15");
+}
+
+#[test]
+fn file_checks_survive_a_reload_and_a_restart_writes_nothing() {
+    let (mut d, _) = Director::new(spec(FILE_CHECKS));
+    d.start_with_file_values([("maint".into(), 7), ("boost".into(), 2)]);
+    let before = d.desired();
+    d.reload(spec(FILE_CHECKS), Duration::ZERO);
+    assert_eq!(d.desired(), before, "the numbers read stay across a reload");
+    // A reload that changes only a FILE_CHECK's weight applies it at once.
+    let changed = FILE_CHECKS.replace("weight 2 reverse", "weight 0");
+    let actions = d.reload(spec(&changed), Duration::ZERO);
+    assert!(scripts(actions).is_empty());
+    assert_eq!(
+        summary(&d.desired())[0].1.len(),
+        1,
+        "10.0.0.3 out: maint reads 7"
+    );
+    // A restart reading the same numbers adopts the table as it is.
+    let kernel = as_kernel_lists_it(&before);
+    let (mut again, _) = Director::adopting(spec(FILE_CHECKS), &kernel);
+    again.start_with_file_values([("maint".into(), 7), ("boost".into(), 2)]);
+    assert_eq!(plan(&again.desired(), &kernel), Vec::<Op>::new());
+}

@@ -885,4 +885,82 @@ testbed::uml_test! {
             ],
         );
     }
+
+    /// FILE_CHECK side by side with keepalived 2.2.7: both directors read
+    /// the same track files, and after every change both tables hold the
+    /// same real servers with the same weights: number × weight (negated by
+    /// reverse) added to the configured weight, at least 0; with weight 0 a
+    /// non-zero number takes the server out; an inhibited server whose
+    /// checker fails stays at weight 0.
+    fn file_check_weights_match_keepalived() {
+        let site = Site::new("fc");
+        let maint = site.path("maint");
+        let boost = site.path("boost");
+        std::fs::write(&maint, "5\n").unwrap_or_else(|e| panic!("{e}"));
+        let file_check = |name: &str, extra: &str| {
+            format!("        FILE_CHECK {{\n            track_file {name}\n{extra}        }}\n")
+        };
+        let real = |addr: &str, body: String| format!("    real_server {addr} {{\n        weight 10\n{body}    }}\n");
+        let conf = [
+            "global_defs {\n    router_id files_test\n}\n".to_owned(),
+            format!("track_file maint {{\n    file {}\n    weight 0\n}}\n", maint.display()),
+            format!("track_file boost {{\n    file {}\n    init_file 3\n}}\n", boost.display()),
+            "virtual_server 10.0.0.100 80 {\n    delay_loop 2\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n".to_owned(),
+            real("10.0.0.4 80", file_check("maint", "")),
+            real("10.0.0.5 80", file_check("boost", "            weight 2\n") + &file_check("maint", "")),
+            real("10.0.0.5 81", file_check("boost", "            weight 1 reverse\n")),
+            real(
+                "10.0.0.4 81",
+                "        inhibit_on_failure\n".to_owned()
+                    + &checker_block("TCP_CHECK", "            connect_timeout 1\n", "")
+                    + &file_check("boost", ""),
+            ),
+            "}\n".to_owned(),
+        ]
+        .concat();
+        let path = site.write_config("files.conf", &conf);
+        let k = site.keepalived(DIR1, "ka", &path);
+        let l = site.lvsd(DIR2, "l", &path, &[]);
+        let weights = |i| {
+            let mut d: Vec<(String, u32)> = site.dests(i).into_iter().map(|(a, w, _)| (a, w)).collect();
+            d.sort();
+            d
+        };
+        let expect = |step: &str, want: &[(&str, u32)]| {
+            let want: Vec<(String, u32)> = want.iter().map(|(a, w)| (a.to_string(), *w)).collect();
+            for (i, who) in [(DIR1, &k), (DIR2, &l)] {
+                let deadline = Instant::now() + SLOW;
+                while weights(i) != want {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{step}: director {i} has {:?}, expected {want:?}\n{}",
+                        weights(i),
+                        who.logs()
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        };
+        let write = |f: &std::path::Path, v: &str| std::fs::write(f, v).unwrap_or_else(|e| panic!("{e}"));
+        // boost is created by init_file (3); maint 5 takes out both servers
+        // that check it; nothing listens on 10.0.0.4:81.
+        expect("start", &[("10.0.0.4:81", 0), ("10.0.0.5:81", 7)]);
+        assert_eq!(std::fs::read_to_string(&boost).unwrap_or_default(), "3\n");
+        write(&maint, "0\n");
+        expect("maint 0", &[("10.0.0.4:80", 10), ("10.0.0.4:81", 0), ("10.0.0.5:80", 16), ("10.0.0.5:81", 7)]);
+        write(&boost, "-100");
+        expect("boost -100", &[("10.0.0.4:80", 10), ("10.0.0.4:81", 0), ("10.0.0.5:80", 0), ("10.0.0.5:81", 110)]);
+        write(&boost, "0x20");
+        expect("boost 0x20", &[("10.0.0.4:80", 10), ("10.0.0.4:81", 0), ("10.0.0.5:80", 74), ("10.0.0.5:81", 0)]);
+        let new = site.path("maint.new");
+        write(&new, "-1\n");
+        std::fs::rename(&new, &maint).unwrap_or_else(|e| panic!("{e}"));
+        expect("maint -1 moved in", &[("10.0.0.4:81", 0), ("10.0.0.5:81", 0)]);
+        let text = site.status_text("l");
+        assert!(text.contains("real_server 10.0.0.4:80 DOWN weight 10 active 0 inactive 0 (FILE_CHECK: track_file maint reads -1 (weight 0))"), "{text}");
+        std::fs::remove_file(&maint).unwrap_or_else(|e| panic!("{e}"));
+        expect("maint removed", &[("10.0.0.4:80", 10), ("10.0.0.4:81", 0), ("10.0.0.5:80", 74), ("10.0.0.5:81", 0)]);
+        let text = site.status_text("l");
+        assert!(text.contains("real_server 10.0.0.5:80 UP weight 74 (FILE_CHECK +64)"), "{text}");
+    }
 }

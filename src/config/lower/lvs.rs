@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::super::diag::Problem;
 use super::super::model::{
-    Checker, CheckerCommon, DnsCheck, ForwardingMethod, HexBytes, HttpCheck, HttpProtocol,
-    IpFamily, LbAlgo, LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags, ScriptCommand,
-    Secret, SmtpCheck, SorryServer, SslSettings, StatusRange, TunnelChecksum, TunnelType, UdpCheck,
-    UrlCheck, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgMember, Weight,
+    Checker, CheckerCommon, DnsCheck, FileCheck, ForwardingMethod, HexBytes, HttpCheck,
+    HttpProtocol, IpFamily, LbAlgo, LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags,
+    ScriptCommand, Secret, SmtpCheck, SorryServer, SslSettings, StatusRange, TunnelChecksum,
+    TunnelType, UdpCheck, UrlCheck, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgMember,
+    Weight,
 };
 use super::super::tree::Node;
 use super::{parse_integer, Cx, UNSUPPORTED_CHECKERS};
@@ -531,6 +532,7 @@ fn real_server(
         inhibit_on_failure: vs.inhibit_on_failure,
         delay_loop: vs.delay_loop,
         checkers: Vec::new(),
+        file_checks: Vec::new(),
     };
     let block = cx.block(node);
     for n in block {
@@ -571,6 +573,10 @@ fn real_server(
     rs.checkers
         .reserve_exact(block.iter().filter(|n| is_checker(n.name())).count());
     for n in block.iter().filter(|n| is_checker(n.name())) {
+        if n.name() == "FILE_CHECK" {
+            rs.file_checks.extend(file_check(cx, n));
+            continue;
+        }
         if UNSUPPORTED_CHECKERS.contains(&n.name()) {
             cx.unsupported(n);
             continue;
@@ -594,7 +600,60 @@ fn is_checker(name: &str) -> bool {
             | "UDP_CHECK"
             | "SMTP_CHECK"
             | "DNS_CHECK"
+            | "FILE_CHECK"
     ) || UNSUPPORTED_CHECKERS.contains(&name)
+}
+
+/// `FILE_CHECK { track_file NAME  weight W [reverse|noreverse] }`. Without a
+/// track_file it is ignored with a warning, as keepalived ignores it.
+fn file_check(cx: &mut Cx<'_>, node: &Node) -> Option<FileCheck> {
+    cx.extra(node, 0);
+    let mut check = FileCheck {
+        track_file: String::new(),
+        span: node.span(),
+        weight: None,
+        reverse: false,
+    };
+    for n in cx.block(node) {
+        match n.name() {
+            "track_file" => {
+                if let Some(name) = cx.string(n) {
+                    check.track_file = name;
+                    check.span = n.span();
+                }
+            }
+            "weight" => {
+                cx.no_block(n);
+                let Some(w) = n.args.first() else {
+                    cx.missing(n, "an integer -2147483647..2147483647");
+                    continue;
+                };
+                let limit = i64::from(i32::MAX);
+                check.weight = cx
+                    .int_token(n, w, -limit, limit)
+                    .and_then(|w| i32::try_from(w).ok());
+                match n.args.get(1).map(|a| a.text.as_str()) {
+                    None => {}
+                    Some("reverse") => check.reverse = true,
+                    Some("noreverse") => check.reverse = false,
+                    Some(_) => cx.extra(n, 1),
+                }
+                cx.extra(n, 2);
+            }
+            _ => cx.unknown(n, "FILE_CHECK"),
+        }
+    }
+    if check.track_file.is_empty() {
+        cx.warning(
+            node.keyword.span,
+            Problem::MissingRequired {
+                object: "FILE_CHECK (ignored)".into(),
+                what: "track_file".into(),
+            },
+        );
+        return None;
+    }
+    Some(check)
 }
 
 fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> {

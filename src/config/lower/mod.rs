@@ -34,7 +34,7 @@ pub const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
 ];
 
 /// Checkers keepalived has and lvsd does not.
-pub const UNSUPPORTED_CHECKERS: &[&str] = &["FILE_CHECK", "BFD_CHECK"];
+pub const UNSUPPORTED_CHECKERS: &[&str] = &["BFD_CHECK"];
 
 /// vrrp_instance / vrrp_sync_group keywords lvsd does not implement.
 pub const UNSUPPORTED_VRRP: &[&str] = &[
