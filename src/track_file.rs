@@ -93,6 +93,26 @@ pub fn init_file(path: &Path, value: i32, overwrite: bool, starting: bool) -> io
     Ok(true)
 }
 
+/// What a daemon does with a tracked file when it (re)loads its config: `init_file`
+/// (`Some((value, overwrite))`, see [`init_file`]), then read the number now. Problems
+/// are logged, naming the track_file; an unreadable file reads as 0.
+pub fn init_and_read(name: &str, path: &Path, init: Option<(i32, bool)>, starting: bool) -> i32 {
+    if let Some((value, overwrite)) = init {
+        match init_file(path, value, overwrite, starting) {
+            Ok(true) => tracing::info!("track_file {name}: wrote {value} to {}", path.display()),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                "track_file {name}: cannot initialise {}: {e}",
+                path.display()
+            ),
+        }
+    }
+    read_value(path).unwrap_or_else(|e| {
+        tracing::warn!("{e}; read as 0");
+        0
+    })
+}
+
 /// Tracked files by (name, path).
 pub type WatchedFiles = Vec<(String, PathBuf)>;
 

@@ -190,34 +190,17 @@ struct Daemon<K: Kernel> {
     file_tx: mpsc::Sender<(String, i32)>,
 }
 
-/// Writes `init_file` values (at start-up only with `overwrite`) and reads the
-/// current number of each FILE_CHECK file. A file that cannot be read keeps 0
-/// at start (logged); keepalived also reads an unreadable file as 0.
+/// `init_file`, then the number now, of each FILE_CHECK file (an unreadable
+/// file reads as 0, logged, as in keepalived).
 fn read_checked_files(files: &[CheckedFile], starting: bool) -> Vec<(Arc<str>, i32)> {
-    let mut values = Vec::with_capacity(files.len());
-    for f in files {
-        if let Some(init) = f.init {
-            match track_file::init_file(&f.path, init.value, init.overwrite, starting) {
-                Ok(true) => tracing::info!(
-                    "track_file {}: wrote {} to {}",
-                    f.name,
-                    init.value,
-                    f.path.display()
-                ),
-                Ok(false) => {}
-                Err(e) => tracing::error!(
-                    "track_file {}: cannot initialise {}: {e}",
-                    f.name,
-                    f.path.display()
-                ),
-            }
-        }
-        match track_file::read_value(&f.path) {
-            Ok(v) => values.push((f.name.clone(), v)),
-            Err(e) => tracing::warn!("{e}"),
-        }
-    }
-    values
+    files
+        .iter()
+        .map(|f| {
+            let init = f.init.map(|i| (i.value, i.overwrite));
+            let value = track_file::init_and_read(&f.name, &f.path, init, starting);
+            (f.name.clone(), value)
+        })
+        .collect()
 }
 
 impl<K: Kernel> Daemon<K> {

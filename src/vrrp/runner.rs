@@ -157,25 +157,7 @@ async fn prepare(
     // init_file, then each tracked file's value now.
     let mut values: BTreeMap<String, i32> = BTreeMap::new();
     for f in &config.track_files {
-        if let Some((value, overwrite)) = f.init {
-            match crate::track_file::init_file(&f.path, value, overwrite, starting) {
-                Ok(true) => tracing::info!(
-                    "track_file {}: wrote {value} to {}",
-                    f.name,
-                    f.path.display()
-                ),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(
-                    "track_file {}: cannot initialise {}: {e}",
-                    f.name,
-                    f.path.display()
-                ),
-            }
-        }
-        let value = crate::track_file::read_value(&f.path).unwrap_or_else(|e| {
-            tracing::warn!("{e}; read as 0");
-            0
-        });
+        let value = crate::track_file::init_and_read(&f.name, &f.path, f.init, starting);
         values.insert(f.name.clone(), value);
     }
     // A tracked script's user must exist too (unused scripts never run).
