@@ -243,14 +243,9 @@ impl Director {
     }
 
     /// Brings `up` of every real server with FILE_CHECKs in line with its
-    /// checkers and files; with `scripts`, the notify scripts of those that
-    /// changed. Returns the virtual servers where something changed.
-    fn apply_file_checks(
-        &mut self,
-        scripts: bool,
-        actions: &mut Vec<Action>,
-    ) -> BTreeSet<Arc<str>> {
-        let mut changed = BTreeSet::new();
+    /// checkers and files; with `scripts`, runs the notify scripts of those
+    /// that changed.
+    fn apply_file_checks(&mut self, scripts: bool, actions: &mut Vec<Action>) {
         for vs in &self.spec.virtual_servers {
             for rs in vs
                 .real_servers
@@ -272,7 +267,6 @@ impl Director {
                     continue;
                 }
                 state.up = up;
-                changed.insert(vs.name.clone());
                 let script = if up { &rs.notify_up } else { &rs.notify_down };
                 if let Some(script) = script.as_ref().filter(|_| scripts) {
                     actions.push(Action::RunScript {
@@ -282,7 +276,6 @@ impl Director {
                 }
             }
         }
-        changed
     }
 
     /// `weight` plus the FILE_CHECK numbers, at least 0 (as keepalived 2.2.7
@@ -348,11 +341,6 @@ impl Director {
             .map(|vs| (vs.name.clone(), self.weight_sum(vs) >= u64::from(vs.quorum)))
             .collect();
         self.quorum.extend(quorum);
-    }
-
-    /// The numbers last read from the track_files FILE_CHECKs use.
-    pub fn file_values(&self) -> impl Iterator<Item = (&str, i32)> {
-        self.file_values.iter().map(|(k, v)| (&**k, *v))
     }
 
     /// A checker verdict changed (up or down, weight, or the reason a down
