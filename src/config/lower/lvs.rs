@@ -623,22 +623,9 @@ fn file_check(cx: &mut Cx<'_>, node: &Node) -> Option<FileCheck> {
                 }
             }
             "weight" => {
-                cx.no_block(n);
-                let Some(w) = n.args.first() else {
-                    cx.missing(n, "an integer -2147483647..2147483647");
-                    continue;
-                };
-                let limit = i64::from(i32::MAX);
-                check.weight = cx
-                    .int_token(n, w, -limit, limit)
-                    .and_then(|w| i32::try_from(w).ok());
-                match n.args.get(1).map(|a| a.text.as_str()) {
-                    None => {}
-                    Some("reverse") => check.reverse = true,
-                    Some("noreverse") => check.reverse = false,
-                    Some(_) => cx.extra(n, 1),
-                }
-                cx.extra(n, 2);
+                let (w, r) = cx.weight_and_reverse(n, i64::from(i32::MAX), true);
+                check.weight = w.and_then(|w| i32::try_from(w).ok());
+                check.reverse = r.unwrap_or(false);
             }
             _ => cx.unknown(n, "FILE_CHECK"),
         }

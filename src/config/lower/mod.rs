@@ -467,6 +467,35 @@ impl Cx<'_> {
         self.int_token(node, t, min, max)
     }
 
+    /// `weight W [reverse]` in a block (vrrp_script, track_file, FILE_CHECK), W in
+    /// -limit..=limit, and with `noreverse` its opposite too (keepalived takes it in
+    /// FILE_CHECK only). Returns W (`None` when missing or bad: reported) and the
+    /// reverse word given (`None` without one).
+    pub fn weight_and_reverse(
+        &mut self,
+        n: &Node,
+        limit: i64,
+        noreverse: bool,
+    ) -> (Option<i64>, Option<bool>) {
+        self.no_block(n);
+        let Some(w) = n.args.first() else {
+            self.missing(n, &format!("an integer -{limit}..{limit}"));
+            return (None, None);
+        };
+        let weight = self.int_token(n, w, -limit, limit);
+        let reverse = match n.args.get(1).map(|a| a.text.as_str()) {
+            None => None,
+            Some("reverse") => Some(true),
+            Some("noreverse") if noreverse => Some(false),
+            Some(_) => {
+                self.extra(n, 1);
+                None
+            }
+        };
+        self.extra(n, 2);
+        (weight, reverse)
+    }
+
     pub fn u32(&mut self, node: &Node) -> Option<u32> {
         self.int(node, 0, i64::from(u32::MAX))
             .and_then(|v| u32::try_from(v).ok())

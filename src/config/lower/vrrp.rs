@@ -31,20 +31,11 @@ fn block_name(cx: &mut Cx<'_>, node: &Node) -> Option<String> {
 /// `weight W [reverse]` of a vrrp_script or track_file block, W in -limit..=limit; a bad
 /// W leaves `weight` as it was.
 fn weight_and_reverse(cx: &mut Cx<'_>, n: &Node, limit: i16, weight: &mut i16, reverse: &mut bool) {
-    cx.no_block(n);
-    let Some(w) = n.args.first() else {
-        cx.missing(n, &format!("an integer -{limit}..{limit}"));
-        return;
-    };
-    if let Some(w) = cx.int_token(n, w, -i64::from(limit), i64::from(limit)) {
-        *weight = i16::try_from(w).unwrap_or(*weight);
+    let (w, r) = cx.weight_and_reverse(n, i64::from(limit), false);
+    if let Some(w) = w.and_then(|w| i16::try_from(w).ok()) {
+        *weight = w;
     }
-    match n.args.get(1).map(|a| a.text.as_str()) {
-        None => {}
-        Some("reverse") => *reverse = true,
-        Some(_) => cx.extra(n, 1),
-    }
-    cx.extra(n, 2);
+    *reverse |= r == Some(true);
 }
 
 pub(super) fn vrrp_script(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpScript> {
