@@ -819,7 +819,8 @@ pub struct TrackedFile {
     pub span: Span,
     /// `None` = the track_file's own weight.
     pub weight: Option<TrackWeight>,
-    pub reverse: bool,
+    /// `None` = the track_file's own reverse (an explicit `noreverse` overrides it).
+    pub reverse: Option<bool>,
 }
 
 /// Initial state of a VRRP instance. keepalived's default is BACKUP.

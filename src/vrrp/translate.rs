@@ -240,7 +240,8 @@ fn track_file(
         id: TrackId::File(t.name.clone()),
         // As for scripts: sync group members track with weight 0 (a non-zero value is FAULT).
         weight: if zero_weight { 0 } else { weight },
-        reverse: file.weight_reverse || t.reverse,
+        // As keepalived: the entry's reverse / noreverse, else the file's.
+        reverse: t.reverse.unwrap_or(file.weight_reverse),
         initially_up: true,
         initial_value: 0,
     })

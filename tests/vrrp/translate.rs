@@ -355,6 +355,17 @@ vrrp_instance VI_3 {
     10.0.0.102
   }
 }
+vrrp_instance VI_4 {
+  interface eth0
+  virtual_router_id 4
+  priority 100
+  track_file {
+    prio weight 4 noreverse
+  }
+  virtual_ipaddress {
+    10.0.0.103
+  }
+}
 "#,
         &ConfigOptions::default(),
     )
@@ -380,6 +391,8 @@ vrrp_instance VI_3 {
     assert_eq!(track(0, "prio"), Some((-3, true)));
     assert_eq!(track(0, "maint"), Some((254, false)));
     assert_eq!(track(0, "missing"), None);
+    // An explicit noreverse overrides the file's reverse, as in keepalived.
+    assert_eq!(track(3, "prio"), Some((4, false)));
     // Sync group members track with weight 0, the group's files too.
     assert_eq!(track(1, "prio"), Some((0, true)));
     assert_eq!(track(1, "maint"), Some((0, false)));

@@ -198,16 +198,18 @@ pub(super) fn track_file(cx: &mut Cx<'_>, node: &Node) -> Option<TrackFile> {
 
 /// `NAME [weight N] [reverse|noreverse|no_reverse]` entries of track_interface/track_script.
 fn tracked(cx: &mut Cx<'_>, n: &Node) -> (Option<TrackWeight>, bool) {
-    tracked_within(cx, n, TrackWeight::new, "-253..253")
+    let (weight, reverse) = tracked_within(cx, n, TrackWeight::new, "-253..253");
+    (weight, reverse.unwrap_or(false))
 }
 
-/// [`tracked`] with the weight's constructor and range (track_file allows ±254).
+/// [`tracked`] with the weight's constructor and range (track_file allows ±254), and
+/// the reverse word given, if any (a track_file entry without one takes the file's).
 fn tracked_within(
     cx: &mut Cx<'_>,
     n: &Node,
     weight_of: fn(i64) -> Result<TrackWeight, Problem>,
     range: &str,
-) -> (Option<TrackWeight>, bool) {
+) -> (Option<TrackWeight>, Option<bool>) {
     if let Some(b) = &n.block {
         cx.error(
             b.open,
@@ -217,7 +219,7 @@ fn tracked_within(
         );
     }
     let mut weight = None;
-    let mut reverse = false;
+    let mut reverse = None;
     let mut args = n.args.iter();
     while let Some(t) = args.next() {
         match t.text.as_str() {
@@ -229,8 +231,8 @@ fn tracked_within(
                 },
                 None => cx.missing(n, &format!("a weight {range}")),
             },
-            "reverse" => reverse = true,
-            "noreverse" | "no_reverse" => reverse = false,
+            "reverse" => reverse = Some(true),
+            "noreverse" | "no_reverse" => reverse = Some(false),
             _ => cx.invalid(n, t, "weight N [reverse]"),
         }
     }
