@@ -63,6 +63,10 @@ pub enum Problem {
     UnknownKeyword { keyword: String, context: String },
     #[error("'{keyword}' is not supported by lvsd; it is ignored")]
     Unsupported { keyword: String },
+    #[error("'{keyword}' is not implemented by lvsd; it has no effect (keepalived {keepalived})")]
+    NotImplemented { keyword: String, keepalived: String },
+    #[error("'{keyword}' is only partly implemented by lvsd: {missing}")]
+    PartlyImplemented { keyword: String, missing: String },
     #[error("'{keyword}' needs a value")]
     MissingValue { keyword: String },
     #[error("'{keyword}': invalid value '{value}'")]

@@ -17,6 +17,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod keywords;
 pub mod lexer;
 pub mod lower;
 pub mod model;

@@ -1214,7 +1214,8 @@ pub struct VirtualServer {
     pub smtp_alert: Option<bool>,
     pub virtualhost: Option<String>,
     pub snmp_name: Option<String>,
-    /// `weight 1..65535`: accepted by keepalived 2.2.7 in virtual_server (undocumented).
+    /// `weight 1..65535` (undocumented in keepalived 2.2.7): the weight of its real
+    /// servers that give none.
     pub weight: Option<u16>,
     pub alpha: bool,
     pub omega: bool,

@@ -30,8 +30,10 @@ use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
 
-/// One loaded configuration, translated for each part.
-struct LoadedConfig {
+/// One loaded configuration, translated for each part: everything `lvsd run` takes
+/// from the model (the keyword test compares these to find keywords without effect).
+#[derive(Debug)]
+pub struct LoadedConfig {
     director: DirectorSpec,
     vrrp: VrrpConfig,
     sync: Option<LvsSyncDaemon>,
@@ -48,14 +50,19 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
-    let vrrp = crate::vrrp::translate::translate(&loaded.config).map_err(|e| e.to_string())?;
-    let sync = loaded.config.global.lvs_sync_daemon.clone();
-    let script_user = loaded.config.global.script_user.as_ref().map(|r| RunAs {
+    translate(loaded.config)
+}
+
+/// The model, translated for each part of the daemon.
+pub fn translate(config: config::Config) -> Result<LoadedConfig, String> {
+    let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
+    let sync = config.global.lvs_sync_daemon.clone();
+    let script_user = config.global.script_user.as_ref().map(|r| RunAs {
         user: r.user.clone(),
         group: r.group.clone(),
     });
     // Last, consuming the model (its memory is reused as the spec grows).
-    let director = translate_owned(loaded.config).map_err(|e| e.to_string())?;
+    let director = translate_owned(config).map_err(|e| e.to_string())?;
     Ok(LoadedConfig {
         director,
         vrrp,

@@ -963,4 +963,30 @@ testbed::uml_test! {
         let text = site.status_text("l");
         assert!(text.contains("real_server 10.0.0.5:80 UP weight 74 (FILE_CHECK +64)"), "{text}");
     }
+
+    /// A virtual server's `weight` is the weight of its real servers that
+    /// give none (keepalived 2.2.7, check_data.c); both tables agree.
+    fn virtual_server_weight_is_the_real_servers_default_as_in_keepalived() {
+        let site = Site::new("vsw");
+        let conf = "global_defs {\n    router_id vs_weight_test\n}\n\
+            virtual_server 10.0.0.100 80 {\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    weight 7\n\
+            real_server 10.0.0.4 80 {\n    }\n\
+            real_server 10.0.0.5 80 {\n        weight 3\n    }\n}\n";
+        let path = site.write_config("vsw.conf", conf);
+        let k = site.keepalived(DIR1, "ka", &path);
+        let l = site.lvsd(DIR2, "l", &path, &[]);
+        let want = vec![("10.0.0.4:80".to_string(), 7), ("10.0.0.5:80".to_string(), 3)];
+        for (i, who) in [(DIR1, &k), (DIR2, &l)] {
+            let weights = || {
+                let mut d: Vec<(String, u32)> = site.dests(i).into_iter().map(|(a, w, _)| (a, w)).collect();
+                d.sort();
+                d
+            };
+            let deadline = Instant::now() + SLOW;
+            while weights() != want {
+                assert!(Instant::now() < deadline, "director {i}: {:?}, expected {want:?}\n{}", weights(), who.logs());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use super::super::diag::Problem;
+use super::super::keywords::{self, Block};
 use super::super::model::{
     GarpExtraIf, GarpSettings, GlobalDefs, LvsSyncDaemon, NotifyFifo, RunAs, SmtpServer,
     VrrpVersion,
 };
 use super::super::tree::Node;
-use super::{Cx, UNSUPPORTED_GLOBAL, UNSUPPORTED_TOP_LEVEL};
+use super::Cx;
 
 /// Daemon-wide keywords accepted outside global_defs too.
 pub(super) const TOP_LEVEL_GLOBALS: &[&str] = &["instance", "use_pid_dir", "child_wait_time"];
@@ -20,7 +21,7 @@ pub(super) fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut GlobalDefs) {
     }
     let mut lower_prio_delay = None;
     let mut lower_prio_repeat = None;
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::GlobalDefs) {
         match n.name() {
             "vrrp_garp_lower_prio_delay" => lower_prio_delay = cx.timer(n),
             "vrrp_garp_lower_prio_repeat" => lower_prio_repeat = cx.u32(n),
@@ -227,8 +228,10 @@ pub(super) fn global_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GlobalDefs) {
         "instance" => g.instance = cx.string(n),
         "use_pid_dir" => g.use_pid_dir = cx.flag(n),
         "random_seed" => g.random_seed = cx.u32(n),
-        k if UNSUPPORTED_GLOBAL.contains(&k) || UNSUPPORTED_TOP_LEVEL.contains(&k) => {
-            cx.unsupported(n)
+        // Warned by `statements`.
+        k if keywords::not_implemented(Block::GlobalDefs, k) => {}
+        k if keywords::not_implemented(Block::TopLevel, k) => {
+            cx.check_support(Block::TopLevel, &n.keyword)
         }
         _ => cx.unknown(n, "global_defs"),
     }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::super::diag::Problem;
+use super::super::keywords::{self, Block};
 use super::super::model::{
     Checker, CheckerCommon, DnsCheck, FileCheck, ForwardingMethod, HexBytes, HttpCheck,
     HttpProtocol, IpFamily, LbAlgo, LbKind, Md5Digest, MiscCheck, RealServer, SchedulerFlags,
@@ -13,7 +14,7 @@ use super::super::model::{
     Weight,
 };
 use super::super::tree::Node;
-use super::{parse_integer, Cx, UNSUPPORTED_CHECKERS};
+use super::{parse_integer, Cx};
 use checkers::{BodyRegex, RegexFlags, RegexOptionKind};
 
 /// keepalived's defaults.
@@ -23,7 +24,7 @@ pub const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 360;
 
 pub(super) fn ssl(cx: &mut Cx<'_>, node: &Node) -> SslSettings {
     let mut s = SslSettings::default();
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::Ssl) {
         match n.name() {
             "password" => s.password = cx.string(n).map(Secret::new),
             "ca" => s.ca = cx.string(n),
@@ -355,7 +356,7 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
     let mut sorry: Option<(IpAddr, Option<u16>)> = None;
     let mut sorry_inhibit = false;
     let mut sorry_method = None;
-    let block = cx.block(node);
+    let block = cx.statements(node, Block::VirtualServer);
     // Scalars first: real servers inherit from them wherever they are written.
     for n in block {
         if n.name() == "real_server" || inherited.keyword(cx, n) {
@@ -456,7 +457,8 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
             "sorry_server_inhibit" => sorry_inhibit = cx.flag(n),
             "sorry_server_lvs_method" => sorry_method = lvs_method(cx, n),
             "inhibit_on_failure" => vs.inhibit_on_failure = cx.flag(n),
-            k if UNSUPPORTED_CHECKERS.contains(&k) => cx.unsupported(n),
+            // Warned by `statements`.
+            k if keywords::not_implemented(Block::VirtualServer, k) => {}
             _ => cx.unknown(n, "virtual_server"),
         }
     }
@@ -519,7 +521,11 @@ fn real_server(
         address: address.unwrap_or(IpAddr::from([0, 0, 0, 0])),
         port,
         span: node.span(),
-        weight: Weight::default(),
+        // A virtual server's `weight` is its real servers' default, as in keepalived.
+        weight: vs
+            .weight
+            .and_then(|w| Weight::new(i64::from(w)).ok())
+            .unwrap_or_default(),
         method: vs.method,
         notify_up: None,
         notify_down: None,
@@ -534,7 +540,7 @@ fn real_server(
         checkers: Vec::new(),
         file_checks: Vec::new(),
     };
-    let block = cx.block(node);
+    let block = cx.statements(node, Block::RealServer);
     for n in block {
         if is_checker(n.name()) || own.keyword(cx, n) {
             continue;
@@ -577,8 +583,8 @@ fn real_server(
             rs.file_checks.extend(file_check(cx, n));
             continue;
         }
-        if UNSUPPORTED_CHECKERS.contains(&n.name()) {
-            cx.unsupported(n);
+        // Warned by `statements`.
+        if keywords::not_implemented(Block::RealServer, n.name()) {
             continue;
         }
         if let Some(c) = checker(cx, n, &eff) {
@@ -601,7 +607,7 @@ fn is_checker(name: &str) -> bool {
             | "SMTP_CHECK"
             | "DNS_CHECK"
             | "FILE_CHECK"
-    ) || UNSUPPORTED_CHECKERS.contains(&name)
+    ) || name == "BFD_CHECK"
 }
 
 /// `FILE_CHECK { track_file NAME  weight W [reverse|noreverse] }`. Without a
@@ -614,7 +620,7 @@ fn file_check(cx: &mut Cx<'_>, node: &Node) -> Option<FileCheck> {
         weight: None,
         reverse: false,
     };
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::FileCheck) {
         match n.name() {
             "track_file" => {
                 if let Some(name) = cx.string(n) {
@@ -697,7 +703,11 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     let mut dns_type = 6; // SOA
     let mut dns_name = ".".to_string();
     let context = kind.to_string();
-    for n in cx.block(node) {
+    let statements = match Block::of_checker(kind) {
+        Some(block) => cx.statements(node, block),
+        None => cx.block(node),
+    };
+    for n in statements {
         if own.keyword(cx, n) {
             continue;
         }
@@ -929,9 +939,12 @@ impl ConnectionOptions {
 /// the checker.
 fn smtp_host(cx: &mut Cx<'_>, node: &Node, check: &mut Inherited) -> ConnectionOptions {
     let mut h = ConnectionOptions::default();
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::SmtpHost) {
         if n.name() == "connect_timeout" {
             h.connect_timeout = cx.timer(n);
+        } else if n.name() == "log_all_failures" {
+            // Without effect (the keyword table warns); its value is still checked.
+            cx.flag(n);
         } else if !h.keyword(cx, n) && !check.keyword(cx, n) {
             cx.unknown(n, "SMTP_CHECK host");
         }
@@ -1014,7 +1027,7 @@ fn url_check(cx: &mut Cx<'_>, node: &Node, vhost: &Option<String>) -> Option<Url
     };
     let mut path = None;
     let mut regex_token = None;
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::Url) {
         match n.name() {
             "path" => path = cx.string(n),
             "digest" => {

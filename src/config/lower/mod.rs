@@ -1,8 +1,9 @@
 //! Lowering: the generic block tree into the typed model, one block kind per module.
 //!
 //! Every problem becomes a diagnostic; lowering never stops at the first one. Keywords
-//! lvsd does not implement are reported as "not supported" warnings (their blocks are
-//! skipped); unknown keywords are warnings, as in keepalived.
+//! lvsd does not (fully) implement are warned about as the keyword table
+//! ([`keywords`](super::keywords)) says, when their block's statements are read
+//! ([`Cx::statements`]); unknown keywords are warnings, as in keepalived.
 #![forbid(unsafe_code)]
 
 mod global;
@@ -13,127 +14,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::diag::{Diagnostic, Problem};
+use super::keywords::{self, Block, Support};
 use super::lexer::Token;
 use super::model::{Config, LvsSyncDaemon, ScriptCommand};
 use super::source::Span;
 use super::tree::Node;
-
-/// Keywords accepted but not implemented by lvsd: a warning names them, their block is
-/// skipped. Listed per context for the README.
-pub const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
-    "bfd_instance",
-    "vrrp_track_process",
-    "garp_group",
-    "linkbeat_interfaces",
-    "interface_up_down_delays",
-    "track_group",
-    "net_namespace",
-    "net_namespace_ipvs",
-    "namespace_with_ipsets",
-    "linkbeat_use_polling",
-];
-
-/// Checkers keepalived has and lvsd does not.
-pub const UNSUPPORTED_CHECKERS: &[&str] = &["BFD_CHECK"];
-
-/// vrrp_instance / vrrp_sync_group keywords lvsd does not implement.
-pub const UNSUPPORTED_VRRP: &[&str] = &[
-    "track_process",
-    "track_bfd",
-    "use_ipvlan",
-    "vmac_garp_intvl",
-];
-
-/// global_defs keywords that tune keepalived's own processes or integrations lvsd does
-/// not have (SNMP, DBus, firewalls, scheduling, netlink buffers, reload machinery).
-pub const UNSUPPORTED_GLOBAL: &[&str] = &[
-    "net_namespace",
-    "net_namespace_ipvs",
-    "namespace_with_ipsets",
-    "linkbeat_use_polling",
-    "tmp_config_directory",
-    "config_save_dir",
-    "process_names",
-    "process_name",
-    "vrrp_process_name",
-    "checker_process_name",
-    "bfd_process_name",
-    "nftables",
-    "nftables_priority",
-    "nftables_counters",
-    "nftables_ifindex",
-    "nftables_ipvs",
-    "nftables_ipvs_priority",
-    "nftables_ipvs_start_fwmark",
-    "vrrp_iptables",
-    "vrrp_ipsets",
-    "disable_local_igmp",
-    "max_auto_priority",
-    "min_auto_priority_delay",
-    "vrrp_priority",
-    "checker_priority",
-    "bfd_priority",
-    "vrrp_no_swap",
-    "checker_no_swap",
-    "bfd_no_swap",
-    "vrrp_cpu_affinity",
-    "checker_cpu_affinity",
-    "bfd_cpu_affinity",
-    "vrrp_rt_priority",
-    "checker_rt_priority",
-    "bfd_rt_priority",
-    "vrrp_rlimit_rttime",
-    "checker_rlimit_rttime",
-    "bfd_rlimit_rttime",
-    "vrrp_rlimit_rtime",
-    "checker_rlimit_rtime",
-    "bfd_rlimit_rtime",
-    "lvs_process_name",
-    "vrrp_vmac_garp_intvl",
-    "snmp_socket",
-    "enable_snmp_vrrp",
-    "enable_snmp_checker",
-    "enable_snmp_rfc",
-    "enable_snmp_rfcv2",
-    "enable_snmp_rfcv3",
-    "enable_snmp_keepalived",
-    "enable_traps",
-    "enable_dbus",
-    "dbus_service_name",
-    "vrrp_netlink_cmd_rcv_bufs",
-    "vrrp_netlink_cmd_rcv_bufs_force",
-    "vrrp_netlink_monitor_rcv_bufs",
-    "vrrp_netlink_monitor_rcv_bufs_force",
-    "lvs_netlink_cmd_rcv_bufs",
-    "lvs_netlink_cmd_rcv_bufs_force",
-    "lvs_netlink_monitor_rcv_bufs",
-    "lvs_netlink_monitor_rcv_bufs_force",
-    "process_monitor_rcv_bufs",
-    "process_monitor_rcv_bufs_force",
-    "vrrp_rx_bufs_policy",
-    "vrrp_rx_bufs_multiplier",
-    "umask",
-    "reload_check_config",
-    "include_check",
-    "reload_time_file",
-    "reload_repeat",
-    "reload_file",
-    "data_use_instance",
-];
-
-/// Every keyword lvsd accepts only with a "not supported" warning.
-pub fn unsupported_keywords() -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = UNSUPPORTED_TOP_LEVEL
-        .iter()
-        .chain(UNSUPPORTED_CHECKERS)
-        .chain(UNSUPPORTED_VRRP)
-        .chain(UNSUPPORTED_GLOBAL)
-        .copied()
-        .collect();
-    all.sort_unstable();
-    all.dedup();
-    all
-}
 
 /// Lowers top-level statements one by one as the reader completes them, so the tree of a
 /// large configuration never exists whole: each statement's subtree is freed once lowered
@@ -161,6 +46,12 @@ impl Lowerer {
         let index = self.statements;
         self.statements += 1;
         let kw = node.name();
+        if keywords::support(Block::TopLevel, kw).is_some_and(|s| s != Support::Implemented) {
+            let mut cx = Cx {
+                diags: &mut self.global_diags,
+            };
+            cx.check_support(Block::TopLevel, &node.keyword);
+        }
         if kw == "global_defs" {
             let mut cx = Cx {
                 diags: &mut self.global_diags,
@@ -227,7 +118,8 @@ impl Lowerer {
                 }
             }
             "SSL" => config.ssl = Some(lvs::ssl(&mut cx, node)),
-            k if UNSUPPORTED_TOP_LEVEL.contains(&k) => cx.unsupported(node),
+            // Warned above.
+            k if keywords::not_implemented(Block::TopLevel, k) => {}
             _ => cx.unknown(node, "the top level"),
         }
         if !diags.is_empty() {
@@ -314,13 +206,31 @@ impl Cx<'_> {
         );
     }
 
-    pub fn unsupported(&mut self, node: &Node) {
-        self.warning(
-            node.keyword.span,
-            Problem::Unsupported {
-                keyword: node.name().to_string(),
+    /// A warning for `keyword` in `block` if the keyword table says lvsd does not
+    /// implement it, or only in part.
+    pub fn check_support(&mut self, block: Block, keyword: &Token) {
+        let problem = match keywords::support(block, &keyword.text) {
+            Some(Support::NotImplemented(what)) => Problem::NotImplemented {
+                keyword: keyword.text.clone(),
+                keepalived: what.to_string(),
             },
-        );
+            Some(Support::Partly(what)) => Problem::PartlyImplemented {
+                keyword: keyword.text.clone(),
+                missing: what.to_string(),
+            },
+            Some(Support::Implemented) | None => return,
+        };
+        self.warning(keyword.span, problem);
+    }
+
+    /// The statements of `node`'s block (an error if it has none), each checked
+    /// against the keyword table for `block`.
+    pub fn statements<'n>(&mut self, node: &'n Node, block: Block) -> &'n [Node] {
+        let nodes = self.block(node);
+        for n in nodes {
+            self.check_support(block, &n.keyword);
+        }
+        nodes
     }
 
     /// The statements of `node`'s block; an error if it has none.

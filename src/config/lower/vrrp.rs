@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::super::diag::Problem;
+use super::super::keywords::{self, Block};
 use super::super::model::{
     AdvertInt, AuthType, Authentication, Broadcast, GlobalDefs, InitialState, IpFamily, Priority,
     RunAs, Scope, ScriptCommand, Secret, TrackFile, TrackFileInit, TrackWeight, TrackedFile,
@@ -12,7 +13,7 @@ use super::super::model::{
     VirtualRule, Vrid, VrrpInstance, VrrpNotify, VrrpScript, VrrpSyncGroup, VrrpVersion,
 };
 use super::super::tree::Node;
-use super::{global, parse_integer, Cx, UNSUPPORTED_VRRP};
+use super::{global, parse_integer, Cx};
 
 /// The name after a block keyword (`vrrp_instance VI_1 {`).
 fn block_name(cx: &mut Cx<'_>, node: &Node) -> Option<String> {
@@ -58,7 +59,7 @@ pub(super) fn vrrp_script(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpScript> {
         init_fail: false,
     };
     let mut user: Option<RunAs> = None;
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::VrrpScript) {
         match n.name() {
             "script" => script = cx.rest(n, "a script path or quoted command line"),
             "interval" => {
@@ -144,7 +145,7 @@ pub(super) fn track_file(cx: &mut Cx<'_>, node: &Node) -> Option<TrackFile> {
         weight_reverse: false,
         init: None,
     };
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::TrackFile) {
         match n.name() {
             "file" => file = cx.string(n),
             "weight" => weight_and_reverse(cx, n, 254, &mut t.weight, &mut t.weight_reverse),
@@ -321,7 +322,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         sync_group_tracking_weight: false,
     };
     let mut has_group = false;
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::VrrpSyncGroup) {
         if notify_keyword(cx, n, &mut g.notify) {
             continue;
         }
@@ -340,7 +341,8 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
             "smtp_alert" => g.smtp_alert = Some(cx.flag(n)),
             "global_tracking" => g.global_tracking = cx.flag(n),
             "sync_group_tracking_weight" => g.sync_group_tracking_weight = cx.flag(n),
-            k if UNSUPPORTED_VRRP.contains(&k) => cx.unsupported(n),
+            // Warned by `statements`.
+            k if keywords::not_implemented(Block::VrrpSyncGroup, k) => {}
             _ => cx.unknown(n, "vrrp_sync_group"),
         }
     }
@@ -434,7 +436,7 @@ pub(super) fn vrrp_instance(
         kernel_rx_buf_size: None,
         linkbeat_use_polling: false,
     };
-    for n in cx.block(node) {
+    for n in cx.statements(node, Block::VrrpInstance) {
         match n.name() {
             "garp_lower_prio_repeat" => garp_lower_prio_repeat_given = true,
             "garp_lower_prio_delay" => garp_lower_prio_delay_given = true,
@@ -560,7 +562,7 @@ pub(super) fn vrrp_instance(
             }
             "authentication" => {
                 auth_span = n.span();
-                for a in cx.block(n) {
+                for a in cx.statements(n, Block::Authentication) {
                     match a.name() {
                         "auth_type" => {
                             if let Some(t) = cx.one(a, "PASS or AH") {
@@ -661,7 +663,8 @@ pub(super) fn vrrp_instance(
                 i.kernel_rx_buf_size = cx.int(n, 0, i64::MAX).and_then(|v| u64::try_from(v).ok())
             }
             "linkbeat_use_polling" => i.linkbeat_use_polling = cx.flag(n),
-            k if UNSUPPORTED_VRRP.contains(&k) => cx.unsupported(n),
+            // Warned by `statements`.
+            k if keywords::not_implemented(Block::VrrpInstance, k) => {}
             _ => cx.unknown(n, "vrrp_instance"),
         }
     }
@@ -846,6 +849,7 @@ fn unicast_peer(cx: &mut Cx<'_>, n: &Node) -> Option<UnicastPeer> {
     };
     let mut args = n.args.iter();
     while let Some(t) = args.next() {
+        cx.check_support(Block::UnicastPeerOptions, t);
         let slot = match t.text.as_str() {
             "min_ttl" => &mut peer.min_ttl,
             "max_ttl" => &mut peer.max_ttl,
@@ -923,6 +927,7 @@ pub(super) fn ip_address(cx: &mut Cx<'_>, n: &Node) -> Option<VirtualIpAddress> 
     };
     let mut args = n.args.iter();
     while let Some(t) = args.next() {
+        cx.check_support(Block::VirtualIpaddressOptions, t);
         let key = t.text.as_str();
         match key {
             "home" => v.home = true,
@@ -1033,6 +1038,7 @@ pub(super) fn route(cx: &mut Cx<'_>, n: &Node) -> VirtualRoute {
     while let Some(t) = words.get(k) {
         let next = words.get(k + 1);
         let key = t.text.as_str();
+        cx.check_support(Block::VirtualRoutesOptions, t);
         let takes_value = matches!(
             key,
             "src"

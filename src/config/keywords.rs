@@ -1,0 +1,828 @@
+//! What lvsd does with every keyword keepalived 2.2.7 accepts: the one table that
+//! decides which keywords draw a "not implemented" warning, and from which the README's
+//! compatibility matrix is generated (`LVSD_UPDATE_README=1 cargo test --test keywords`
+//! rewrites it; the test fails while it is stale).
+//!
+//! The list of (block, keyword) pairs is keepalived's (tests/config/keepalived-2.2.7-keywords.txt,
+//! captured from keepalived itself); a test holds this table to that list and checks that
+//! every keyword marked implemented changes what lvsd runs.
+#![forbid(unsafe_code)]
+
+/// A block (or option list) keywords appear in, named as in the keyword list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Block {
+    TopLevel,
+    GlobalDefs,
+    VrrpScript,
+    TrackFile,
+    VrrpSyncGroup,
+    VrrpInstance,
+    Authentication,
+    /// Words after a `unicast_peer { }` address.
+    UnicastPeerOptions,
+    /// Words after a `virtual_ipaddress { }` address.
+    VirtualIpaddressOptions,
+    /// Words of a `virtual_routes { }` line.
+    VirtualRoutesOptions,
+    VirtualServer,
+    RealServer,
+    Ssl,
+    HttpGet,
+    SslGet,
+    Url,
+    TcpCheck,
+    MiscCheck,
+    PingCheck,
+    UdpCheck,
+    SmtpCheck,
+    /// SMTP_CHECK's deprecated `host { }`.
+    SmtpHost,
+    DnsCheck,
+    FileCheck,
+}
+
+impl Block {
+    pub const ALL: [Block; 24] = [
+        Block::TopLevel,
+        Block::GlobalDefs,
+        Block::VrrpScript,
+        Block::TrackFile,
+        Block::VrrpSyncGroup,
+        Block::VrrpInstance,
+        Block::Authentication,
+        Block::UnicastPeerOptions,
+        Block::VirtualIpaddressOptions,
+        Block::VirtualRoutesOptions,
+        Block::VirtualServer,
+        Block::RealServer,
+        Block::Ssl,
+        Block::HttpGet,
+        Block::SslGet,
+        Block::Url,
+        Block::TcpCheck,
+        Block::MiscCheck,
+        Block::PingCheck,
+        Block::UdpCheck,
+        Block::SmtpCheck,
+        Block::SmtpHost,
+        Block::DnsCheck,
+        Block::FileCheck,
+    ];
+
+    /// The name the keyword list and the README use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Block::TopLevel => "top_level",
+            Block::GlobalDefs => "global_defs",
+            Block::VrrpScript => "vrrp_script",
+            Block::TrackFile => "track_file",
+            Block::VrrpSyncGroup => "vrrp_sync_group",
+            Block::VrrpInstance => "vrrp_instance",
+            Block::Authentication => "authentication",
+            Block::UnicastPeerOptions => "unicast_peer options",
+            Block::VirtualIpaddressOptions => "virtual_ipaddress options",
+            Block::VirtualRoutesOptions => "virtual_routes options",
+            Block::VirtualServer => "virtual_server",
+            Block::RealServer => "real_server",
+            Block::Ssl => "SSL",
+            Block::HttpGet => "HTTP_GET",
+            Block::SslGet => "SSL_GET",
+            Block::Url => "url",
+            Block::TcpCheck => "TCP_CHECK",
+            Block::MiscCheck => "MISC_CHECK",
+            Block::PingCheck => "PING_CHECK",
+            Block::UdpCheck => "UDP_CHECK",
+            Block::SmtpCheck => "SMTP_CHECK",
+            Block::SmtpHost => "host",
+            Block::DnsCheck => "DNS_CHECK",
+            Block::FileCheck => "FILE_CHECK",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Block> {
+        Block::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The block a checker keyword opens.
+    pub fn of_checker(name: &str) -> Option<Block> {
+        Some(match name {
+            "HTTP_GET" => Block::HttpGet,
+            "SSL_GET" => Block::SslGet,
+            "TCP_CHECK" => Block::TcpCheck,
+            "MISC_CHECK" => Block::MiscCheck,
+            "PING_CHECK" => Block::PingCheck,
+            "UDP_CHECK" => Block::UdpCheck,
+            "SMTP_CHECK" => Block::SmtpCheck,
+            "DNS_CHECK" => Block::DnsCheck,
+            "FILE_CHECK" => Block::FileCheck,
+            _ => return None,
+        })
+    }
+}
+
+/// What lvsd does with a keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// It changes what lvsd does, as in keepalived.
+    Implemented,
+    /// Part of it is done; the text says what is not. Warned.
+    Partly(&'static str),
+    /// Accepted and without effect; the text says what keepalived would do. Warned.
+    NotImplemented(&'static str),
+}
+
+const YES: Support = Support::Implemented;
+const fn part(what_is_missing: &'static str) -> Support {
+    Support::Partly(what_is_missing)
+}
+const fn no(keepalived_does: &'static str) -> Support {
+    Support::NotImplemented(keepalived_does)
+}
+
+const PROCESS_TUNING: Support = no("tunes its own child processes (lvsd is one process)");
+const SNMP: Support = no("serves SNMP through an AgentX socket");
+const DBUS: Support = no("offers a D-Bus interface");
+const FIREWALL: Support = no(
+    "adds firewall rules (nftables/iptables/ipsets) for vrrp_strict, no_accept and IPVS fwmarks",
+);
+const NETLINK_BUFS: Support =
+    no("sizes its netlink socket buffers; lvsd uses the kernel's defaults");
+const RELOAD_MACHINERY: Support = no("controls keepalived's reload and config-saving machinery");
+const ROUTE_ATTR: Support = no("passes this attribute on with the route");
+const NETNS: Support = no("runs itself (or IPVS) in this network namespace");
+const MAIL: Support = no("sends e-mail alerts over SMTP on state changes");
+const FIFO: Support = no("writes state changes to a FIFO and runs a script reading it");
+const VMAC: Support = no("creates a macvlan interface with the VRRP virtual MAC for the instance");
+const BFD: Support = no("tracks a BFD session through its bfd process");
+const PROCESS_TRACK: Support = no("tracks processes by name through the process connector");
+const SNMP_NAME: Support = no("names the object in SNMP");
+const SMTP_ALERT: Support = no("sends e-mail alerts for this object");
+const GARP_LOWER: Support =
+    no("repeats gratuitous ARP/NA after an advert of lower priority while master");
+const COMMON_CHECK: &[(&str, Support)] = &[
+    ("alpha", YES),
+    (
+        "bind_if",
+        no("binds the check to an interface (IPv6 link-local real servers)"),
+    ),
+    ("bind_port", YES),
+    ("bindto", YES),
+    ("connect_ip", YES),
+    ("connect_port", YES),
+    ("connect_timeout", YES),
+    ("delay_before_retry", YES),
+    ("delay_loop", YES),
+    ("fwmark", YES),
+    (
+        "log_all_failures",
+        no("logs every failed check, not only state changes"),
+    ),
+    ("retry", YES),
+    ("warmup", YES),
+];
+
+/// Every keyword keepalived 2.2.7 accepts, per block, and what lvsd does with it.
+pub static TABLE: &[(Block, &[(&str, Support)])] = &[
+    (
+        Block::TopLevel,
+        &[
+            ("SSL", no("uses these files for SSL_GET's TLS client: a client certificate and key, a CA")),
+            ("bfd_instance", BFD),
+            ("child_wait_time", no("waits this long for its child processes at stop")),
+            ("garp_group", no("sends gratuitous ARP/NA on a group of interfaces at an interval")),
+            ("global_defs", YES),
+            ("interface_up_down_delays", no("delays reacting to interface up/down events")),
+            ("linkbeat_interfaces", no("polls these interfaces' link state with ioctls")),
+            ("linkbeat_use_polling", no("polls interfaces' link state with ioctls")),
+            ("namespace_with_ipsets", NETNS),
+            ("net_namespace", NETNS),
+            ("net_namespace_ipvs", NETNS),
+            ("static_ipaddress", no("adds these addresses at start, whatever the VRRP state")),
+            ("static_routes", no("adds these routes at start, whatever the VRRP state")),
+            ("static_rules", no("adds these ip rules at start, whatever the VRRP state")),
+            ("track_file", YES),
+            ("track_group", no("groups instances for no_track/track_group address options")),
+            ("use_pid_dir", no("writes its pid files under /run/keepalived/")),
+            ("virtual_server", YES),
+            ("virtual_server_group", YES),
+            ("vrrp_instance", YES),
+            ("vrrp_script", YES),
+            ("vrrp_sync_group", YES),
+            ("vrrp_track_file", YES),
+            ("vrrp_track_process", PROCESS_TRACK),
+        ],
+    ),
+    (
+        Block::GlobalDefs,
+        &[
+            ("bfd_cpu_affinity", PROCESS_TUNING),
+            ("bfd_no_swap", PROCESS_TUNING),
+            ("bfd_priority", PROCESS_TUNING),
+            ("bfd_process_name", PROCESS_TUNING),
+            ("bfd_rlimit_rtime", PROCESS_TUNING),
+            ("bfd_rlimit_rttime", PROCESS_TUNING),
+            ("bfd_rt_priority", PROCESS_TUNING),
+            ("checker_cpu_affinity", PROCESS_TUNING),
+            ("checker_log_all_failures", no("logs every failed check, not only state changes")),
+            ("checker_no_swap", PROCESS_TUNING),
+            ("checker_priority", PROCESS_TUNING),
+            ("checker_process_name", PROCESS_TUNING),
+            ("checker_rlimit_rtime", PROCESS_TUNING),
+            ("checker_rlimit_rttime", PROCESS_TUNING),
+            ("checker_rt_priority", PROCESS_TUNING),
+            ("config_save_dir", RELOAD_MACHINERY),
+            ("data_use_instance", RELOAD_MACHINERY),
+            ("dbus_service_name", DBUS),
+            ("default_interface", no("uses this interface for instances that name none (default eth0)")),
+            ("disable_local_igmp", no("stops IGMP reports on VRRP interfaces")),
+            ("dynamic_interfaces", no("starts with missing interfaces and waits for them (FAULT meanwhile)")),
+            ("enable_dbus", DBUS),
+            ("enable_script_security", part("applied to MISC_CHECK scripts only; vrrp_script, notify, quorum_up/down and notify_up/down scripts writable by a non-root user still run")),
+            ("enable_snmp_checker", SNMP),
+            ("enable_snmp_keepalived", SNMP),
+            ("enable_snmp_rfc", SNMP),
+            ("enable_snmp_rfcv2", SNMP),
+            ("enable_snmp_rfcv3", SNMP),
+            ("enable_snmp_vrrp", SNMP),
+            ("enable_traps", SNMP),
+            ("fifo_write_vrrp_states_on_reload", FIFO),
+            ("include_check", RELOAD_MACHINERY),
+            ("linkbeat_use_polling", no("polls interfaces' link state with ioctls")),
+            ("log_unknown_vrids", no("logs adverts for VRIDs no instance has")),
+            ("lvs_flush", no("flushes the whole IPVS table at start (lvsd adopts it instead)")),
+            ("lvs_flush_on_stop", no("flushes the whole IPVS table (or its own services) at stop")),
+            ("lvs_flush_onstop", no("flushes the whole IPVS table (or its own services) at stop")),
+            ("lvs_netlink_cmd_rcv_bufs", NETLINK_BUFS),
+            ("lvs_netlink_cmd_rcv_bufs_force", NETLINK_BUFS),
+            ("lvs_netlink_monitor_rcv_bufs", NETLINK_BUFS),
+            ("lvs_netlink_monitor_rcv_bufs_force", NETLINK_BUFS),
+            ("lvs_notify_fifo", FIFO),
+            ("lvs_notify_fifo_script", FIFO),
+            ("lvs_process_name", PROCESS_TUNING),
+            ("lvs_sync_daemon", YES),
+            ("lvs_timeouts", no("sets the IPVS tcp, tcpfin and udp timeouts at start")),
+            ("max_auto_priority", PROCESS_TUNING),
+            ("min_auto_priority_delay", PROCESS_TUNING),
+            ("namespace_with_ipsets", NETNS),
+            ("net_namespace", NETNS),
+            ("net_namespace_ipvs", NETNS),
+            ("nftables", FIREWALL),
+            ("nftables_counters", FIREWALL),
+            ("nftables_ifindex", FIREWALL),
+            ("nftables_ipvs", FIREWALL),
+            ("nftables_ipvs_priority", FIREWALL),
+            ("nftables_ipvs_start_fwmark", FIREWALL),
+            ("nftables_priority", FIREWALL),
+            ("no_checker_emails", MAIL),
+            ("no_email_faults", MAIL),
+            ("notification_email", MAIL),
+            ("notification_email_from", MAIL),
+            ("notify_fifo", FIFO),
+            ("notify_fifo_script", FIFO),
+            ("process_monitor_rcv_bufs", NETLINK_BUFS),
+            ("process_monitor_rcv_bufs_force", NETLINK_BUFS),
+            ("process_name", PROCESS_TUNING),
+            ("process_names", PROCESS_TUNING),
+            ("random_seed", no("seeds its random numbers (lvsd needs no seed)")),
+            ("reload_check_config", RELOAD_MACHINERY),
+            ("reload_file", RELOAD_MACHINERY),
+            ("reload_repeat", RELOAD_MACHINERY),
+            ("reload_time_file", RELOAD_MACHINERY),
+            ("router_id", no("names this director in e-mail alerts and SNMP")),
+            ("rs_init_notifies", no("runs notify_up/notify_down for every real server's first state")),
+            ("script_user", YES),
+            ("shutdown_script", no("runs this script when it stops")),
+            ("shutdown_script_timeout", no("kills the shutdown script after this time")),
+            ("smtp_alert", MAIL),
+            ("smtp_alert_checker", MAIL),
+            ("smtp_alert_vrrp", MAIL),
+            ("smtp_connect_timeout", MAIL),
+            ("smtp_helo_name", MAIL),
+            ("smtp_server", MAIL),
+            ("snmp_socket", SNMP),
+            ("startup_script", no("runs this script before it starts")),
+            ("startup_script_timeout", no("kills the startup script after this time")),
+            ("tmp_config_directory", RELOAD_MACHINERY),
+            ("umask", no("sets its umask for the files it creates")),
+            ("vmac_addr_prefix", VMAC),
+            ("vmac_prefix", VMAC),
+            ("vrrp_check_unicast_src", no("drops unicast adverts whose source is not a unicast_peer")),
+            ("vrrp_cpu_affinity", PROCESS_TUNING),
+            ("vrrp_down_timer_adverts", YES),
+            ("vrrp_garp_extra_if", no("sends gratuitous ARP/NA on the instance's other interfaces at an interval")),
+            ("vrrp_garp_interval", no("spaces gratuitous ARPs by this interval")),
+            ("vrrp_garp_lower_prio_delay", GARP_LOWER),
+            ("vrrp_garp_lower_prio_repeat", GARP_LOWER),
+            ("vrrp_garp_master_delay", YES),
+            ("vrrp_garp_master_refresh", YES),
+            ("vrrp_garp_master_refresh_repeat", YES),
+            ("vrrp_garp_master_repeat", YES),
+            ("vrrp_gna_interval", no("spaces unsolicited neighbour adverts by this interval")),
+            ("vrrp_higher_prio_send_advert", YES),
+            ("vrrp_ipsets", FIREWALL),
+            ("vrrp_iptables", FIREWALL),
+            ("vrrp_lower_prio_no_advert", YES),
+            ("vrrp_mcast_group4", no("sends IPv4 adverts to and listens on this group instead of 224.0.0.18")),
+            ("vrrp_mcast_group6", no("sends IPv6 adverts to and listens on this group instead of ff02::12")),
+            ("vrrp_min_garp", YES),
+            ("vrrp_netlink_cmd_rcv_bufs", NETLINK_BUFS),
+            ("vrrp_netlink_cmd_rcv_bufs_force", NETLINK_BUFS),
+            ("vrrp_netlink_monitor_rcv_bufs", NETLINK_BUFS),
+            ("vrrp_netlink_monitor_rcv_bufs_force", NETLINK_BUFS),
+            ("vrrp_no_swap", PROCESS_TUNING),
+            ("vrrp_notify_fifo", FIFO),
+            ("vrrp_notify_fifo_script", FIFO),
+            ("vrrp_notify_priority_changes", no("runs notify scripts and writes FIFO lines when an instance's priority changes")),
+            ("vrrp_priority", PROCESS_TUNING),
+            ("vrrp_process_name", PROCESS_TUNING),
+            ("vrrp_rlimit_rtime", PROCESS_TUNING),
+            ("vrrp_rlimit_rttime", PROCESS_TUNING),
+            ("vrrp_rt_priority", PROCESS_TUNING),
+            ("vrrp_rx_bufs_multiplier", NETLINK_BUFS),
+            ("vrrp_rx_bufs_policy", NETLINK_BUFS),
+            ("vrrp_skip_check_adv_addr", YES),
+            ("vrrp_startup_delay", YES),
+            ("vrrp_strict", part("its configuration repairs are applied; its run-time rules (no_accept firewall, refusing unicast and authentication) are not")),
+            ("vrrp_version", YES),
+            ("vrrp_vmac_garp_intvl", VMAC),
+        ],
+    ),
+    (
+        Block::VrrpScript,
+        &[
+            ("fall", YES),
+            ("init_fail", YES),
+            ("interval", YES),
+            ("rise", YES),
+            ("script", YES),
+            ("timeout", YES),
+            ("user", YES),
+            ("weight", YES),
+        ],
+    ),
+    (
+        Block::TrackFile,
+        &[("file", YES), ("init_file", YES), ("weight", YES)],
+    ),
+    (
+        Block::VrrpSyncGroup,
+        &[
+            ("global_tracking", no("lets members' tracked objects move their priority by weight instead of putting the group in FAULT (lvsd: FAULT)")),
+            ("group", YES),
+            ("notify", YES),
+            ("notify_backup", YES),
+            ("notify_fault", YES),
+            ("notify_master", YES),
+            ("notify_priority_changes", no("runs notify scripts when a member's priority changes")),
+            ("notify_stop", YES),
+            ("smtp_alert", SMTP_ALERT),
+            ("sync_group_tracking_weight", YES),
+            ("track_bfd", BFD),
+            ("track_file", YES),
+            ("track_interface", YES),
+            ("track_process", PROCESS_TRACK),
+            ("track_script", YES),
+        ],
+    ),
+    (
+        Block::VrrpInstance,
+        &[
+            ("accept", no("accepts traffic to the VIPs when not the address owner (lvsd always does)")),
+            ("advert_int", YES),
+            ("authentication", YES),
+            ("check_unicast_src", no("drops unicast adverts whose source is not a unicast_peer")),
+            ("debug", no("sets a per-instance debug level")),
+            ("dont_track_primary", YES),
+            ("down_timer_adverts", YES),
+            ("garp_extra_if", no("sends gratuitous ARP/NA on the instance's other interfaces at an interval")),
+            ("garp_lower_prio_delay", GARP_LOWER),
+            ("garp_lower_prio_repeat", GARP_LOWER),
+            ("garp_master_delay", YES),
+            ("garp_master_refresh", YES),
+            ("garp_master_refresh_repeat", YES),
+            ("garp_master_repeat", YES),
+            ("higher_prio_send_advert", YES),
+            ("interface", YES),
+            ("kernel_rx_buf_size", NETLINK_BUFS),
+            ("linkbeat_use_polling", no("polls the interface's link state with ioctls")),
+            ("lower_prio_no_advert", YES),
+            ("lvs_sync_daemon_interface", YES),
+            ("mcast_dst_ip", no("sends adverts to and listens on this multicast group")),
+            ("mcast_src_ip", YES),
+            ("native_ipv6", YES),
+            ("no_accept", no("drops traffic to the VIPs while not the address owner (nftables)")),
+            ("nopreempt", YES),
+            ("notify", YES),
+            ("notify_backup", YES),
+            ("notify_deleted", no("runs notify scripts with state DELETED when the instance is removed")),
+            ("notify_fault", YES),
+            ("notify_master", YES),
+            ("notify_master_rx_lower_pri", no("runs this script when a master hears an advert of lower priority")),
+            ("notify_priority_changes", no("runs notify scripts when the instance's priority changes")),
+            ("notify_stop", YES),
+            ("old_unicast_checksum", YES),
+            ("preempt", YES),
+            ("preempt_delay", YES),
+            ("priority", YES),
+            ("promote_secondaries", no("sets promote_secondaries on the interface so deleting one VIP keeps the others")),
+            ("skip_check_adv_addr", YES),
+            ("smtp_alert", SMTP_ALERT),
+            ("state", YES),
+            ("strict_mode", part("its configuration repairs are applied; its run-time rules (no_accept firewall, refusing unicast and authentication) are not")),
+            ("track_bfd", BFD),
+            ("track_file", YES),
+            ("track_interface", YES),
+            ("track_process", PROCESS_TRACK),
+            ("track_script", YES),
+            ("track_src_ip", no("puts the instance in FAULT while its source address is missing")),
+            ("unicast_fault_no_peer", no("puts a unicast instance with no peer in FAULT")),
+            ("unicast_peer", YES),
+            ("unicast_src_ip", YES),
+            ("unicast_ttl", no("sends unicast adverts with this TTL")),
+            ("use_ipvlan", no("creates an ipvlan interface for the instance")),
+            ("use_vmac", VMAC),
+            ("use_vmac_addr", VMAC),
+            ("version", YES),
+            ("virtual_ipaddress", YES),
+            ("virtual_ipaddress_excluded", YES),
+            ("virtual_router_id", YES),
+            ("virtual_routes", YES),
+            ("virtual_rules", no("adds these ip rules while master")),
+            ("vmac_garp_intvl", VMAC),
+            ("vmac_xmit_base", VMAC),
+            ("vrf", no("puts the VMAC interface in this VRF")),
+        ],
+    ),
+    (
+        Block::Authentication,
+        &[("auth_pass", YES), ("auth_type", YES)],
+    ),
+    (
+        Block::UnicastPeerOptions,
+        &[
+            ("max_ttl", no("drops unicast adverts from this peer with a higher TTL")),
+            ("min_ttl", no("drops unicast adverts from this peer with a lower TTL")),
+        ],
+    ),
+    (
+        Block::VirtualIpaddressOptions,
+        &[
+            ("-nodad", no("adds IPv6 VIPs without duplicate address detection")),
+            ("autojoin", no("joins the multicast group of a multicast VIP")),
+            ("brd", YES),
+            ("broadcast", YES),
+            ("dev", YES),
+            ("home", no("marks an IPv6 VIP as the home address (Mobile IPv6)")),
+            ("label", YES),
+            ("mngtmpaddr", no("makes an IPv6 VIP a template for temporary addresses")),
+            ("no_track", no("keeps the instance out of FAULT when the VIP's interface goes down")),
+            ("noprefixroute", no("adds the VIP without its prefix route")),
+            ("peer", no("adds the VIP as a point-to-point address with this peer")),
+            ("preferred_lft", no("sets the VIP's preferred lifetime")),
+            ("scope", YES),
+            ("track_group", no("tracks the VIP's interface for the instances of a track_group")),
+            ("use_vmac", VMAC),
+        ],
+    ),
+    (
+        Block::VirtualRoutesOptions,
+        &[
+            ("add", ROUTE_ATTR),
+            ("advmss", ROUTE_ATTR),
+            ("append", ROUTE_ATTR),
+            ("as", ROUTE_ATTR),
+            ("congctl", ROUTE_ATTR),
+            ("cwnd", ROUTE_ATTR),
+            ("dev", YES),
+            ("dsfield", ROUTE_ATTR),
+            ("encap", ROUTE_ATTR),
+            ("expires", ROUTE_ATTR),
+            ("fastopen_no_cookie", ROUTE_ATTR),
+            ("features", ROUTE_ATTR),
+            ("from", ROUTE_ATTR),
+            ("gw", YES),
+            ("hoplimit", ROUTE_ATTR),
+            ("initcwnd", ROUTE_ATTR),
+            ("initrwnd", ROUTE_ATTR),
+            ("metric", YES),
+            ("mtu", ROUTE_ATTR),
+            ("nexthop", no("adds a multipath route")),
+            ("no_track", no("keeps the instance out of FAULT when the route's interface goes down")),
+            ("oif", YES),
+            ("onlink", ROUTE_ATTR),
+            ("or", part("only the first next hop is used")),
+            ("pref", ROUTE_ATTR),
+            ("prepend", ROUTE_ATTR),
+            ("preference", YES),
+            ("priority", YES),
+            ("protocol", no("sets the route's protocol")),
+            ("quickack", ROUTE_ATTR),
+            ("realms", ROUTE_ATTR),
+            ("reordering", ROUTE_ATTR),
+            ("rto_min", ROUTE_ATTR),
+            ("rtt", ROUTE_ATTR),
+            ("rttvar", ROUTE_ATTR),
+            ("scope", YES),
+            ("src", YES),
+            ("ssthresh", ROUTE_ATTR),
+            ("table", YES),
+            ("tos", ROUTE_ATTR),
+            ("track_group", no("tracks the route's interface for the instances of a track_group")),
+            ("ttl-propagate", ROUTE_ATTR),
+            ("via", YES),
+            ("vrf", no("adds the route in this VRF")),
+            ("window", ROUTE_ATTR),
+        ],
+    ),
+    (
+        Block::VirtualServer,
+        &[
+            ("alpha", YES),
+            ("connect_timeout", YES),
+            ("delay_before_retry", YES),
+            ("delay_loop", YES),
+            ("flag-1", YES),
+            ("flag-2", YES),
+            ("flag-3", YES),
+            ("ha_suspend", no("suspends the checkers while no VRRP instance holding the VIP is master")),
+            ("hashed", YES),
+            ("hysteresis", YES),
+            ("inhibit_on_failure", YES),
+            ("ip_family", YES),
+            ("lb_algo", YES),
+            ("lb_kind", YES),
+            ("lvs_method", YES),
+            ("lvs_sched", YES),
+            ("mh-fallback", YES),
+            ("mh-port", YES),
+            ("omega", no("runs quorum_down and notify_down scripts when it stops")),
+            ("ops", YES),
+            ("persistence_engine", YES),
+            ("persistence_granularity", YES),
+            ("persistence_timeout", YES),
+            ("protocol", YES),
+            ("quorum", YES),
+            ("quorum_down", YES),
+            ("quorum_up", YES),
+            ("retry", YES),
+            ("sh-fallback", YES),
+            ("sh-port", YES),
+            ("smtp_alert", SMTP_ALERT),
+            ("snmp_name", SNMP_NAME),
+            ("sorry_server", YES),
+            ("sorry_server_inhibit", YES),
+            ("sorry_server_lvs_method", YES),
+            ("virtualhost", YES),
+            ("warmup", YES),
+            ("weight", YES),
+        ],
+    ),
+    (
+        Block::RealServer,
+        &[
+            ("BFD_CHECK", BFD),
+            ("DNS_CHECK", YES),
+            ("FILE_CHECK", YES),
+            ("HTTP_GET", YES),
+            ("MISC_CHECK", YES),
+            ("PING_CHECK", YES),
+            ("SMTP_CHECK", YES),
+            ("SSL_GET", YES),
+            ("TCP_CHECK", YES),
+            ("UDP_CHECK", YES),
+            ("alpha", YES),
+            ("connect_timeout", YES),
+            ("delay_before_retry", YES),
+            ("delay_loop", YES),
+            ("inhibit_on_failure", YES),
+            ("lthreshold", YES),
+            ("lvs_method", YES),
+            ("notify_down", YES),
+            ("notify_up", YES),
+            ("retry", YES),
+            ("smtp_alert", SMTP_ALERT),
+            ("snmp_name", SNMP_NAME),
+            ("uthreshold", YES),
+            ("virtualhost", YES),
+            ("warmup", YES),
+            ("weight", YES),
+        ],
+    ),
+    (
+        Block::Ssl,
+        &[
+            ("ca", no("verifies real servers' certificates against this CA")),
+            ("certificate", no("presents this client certificate to real servers")),
+            ("key", no("uses this key for the client certificate")),
+            ("password", no("decrypts the client key with this password")),
+        ],
+    ),
+    (Block::HttpGet, HTTP_CHECK),
+    (Block::SslGet, HTTP_CHECK),
+    (
+        Block::Url,
+        &[
+            ("digest", YES),
+            ("path", YES),
+            ("regex", YES),
+            ("regex_max_offset", YES),
+            ("regex_min_offset", YES),
+            ("regex_no_match", YES),
+            // The PCRE2 options lvsd cannot pass on are warned about one by one.
+            ("regex_options", YES),
+            ("regex_stack", no("sizes PCRE2's JIT stack (lvsd uses PCRE2's default)")),
+            ("status_code", YES),
+            ("virtualhost", YES),
+        ],
+    ),
+    (Block::TcpCheck, COMMON_CHECK),
+    (
+        Block::MiscCheck,
+        &[
+            ("alpha", YES),
+            ("delay_before_retry", YES),
+            ("delay_loop", YES),
+            ("log_all_failures", no("logs every failed check, not only state changes")),
+            ("misc_dynamic", YES),
+            ("misc_path", YES),
+            ("misc_timeout", YES),
+            ("retry", YES),
+            ("user", YES),
+            ("warmup", YES),
+        ],
+    ),
+    (Block::PingCheck, COMMON_CHECK),
+    (Block::UdpCheck, UDP_CHECK),
+    (Block::SmtpCheck, SMTP_CHECK),
+    (Block::SmtpHost, COMMON_CHECK),
+    (Block::DnsCheck, DNS_CHECK),
+    (
+        Block::FileCheck,
+        &[("track_file", YES), ("weight", YES)],
+    ),
+];
+
+const HTTP_CHECK: &[(&str, Support)] = &[
+    ("alpha", YES),
+    (
+        "bind_if",
+        no("binds the check to an interface (IPv6 link-local real servers)"),
+    ),
+    ("bind_port", YES),
+    ("bindto", YES),
+    ("connect_ip", YES),
+    ("connect_port", YES),
+    ("connect_timeout", YES),
+    ("delay_before_retry", YES),
+    ("delay_loop", YES),
+    ("enable_sni", YES),
+    ("fast_recovery", YES),
+    ("fwmark", YES),
+    ("http_protocol", YES),
+    (
+        "log_all_failures",
+        no("logs every failed check, not only state changes"),
+    ),
+    ("nb_get_retry", YES),
+    ("retry", YES),
+    ("url", YES),
+    ("virtualhost", YES),
+    ("warmup", YES),
+];
+
+const UDP_CHECK: &[(&str, Support)] = &[
+    ("alpha", YES),
+    (
+        "bind_if",
+        no("binds the check to an interface (IPv6 link-local real servers)"),
+    ),
+    ("bind_port", YES),
+    ("bindto", YES),
+    ("connect_ip", YES),
+    ("connect_port", YES),
+    ("connect_timeout", YES),
+    ("delay_before_retry", YES),
+    ("delay_loop", YES),
+    ("fwmark", YES),
+    (
+        "log_all_failures",
+        no("logs every failed check, not only state changes"),
+    ),
+    ("max_reply_length", YES),
+    ("min_reply_length", YES),
+    ("payload", YES),
+    ("require_reply", YES),
+    ("retry", YES),
+    ("warmup", YES),
+];
+
+const SMTP_CHECK: &[(&str, Support)] = &[
+    ("alpha", YES),
+    (
+        "bind_if",
+        no("binds the check to an interface (IPv6 link-local real servers)"),
+    ),
+    ("bind_port", YES),
+    ("bindto", YES),
+    ("connect_ip", YES),
+    ("connect_port", YES),
+    ("connect_timeout", YES),
+    ("delay_before_retry", YES),
+    ("delay_loop", YES),
+    ("fwmark", YES),
+    ("helo_name", YES),
+    ("host", YES),
+    (
+        "log_all_failures",
+        no("logs every failed check, not only state changes"),
+    ),
+    ("retry", YES),
+    ("warmup", YES),
+];
+
+const DNS_CHECK: &[(&str, Support)] = &[
+    ("alpha", YES),
+    (
+        "bind_if",
+        no("binds the check to an interface (IPv6 link-local real servers)"),
+    ),
+    ("bind_port", YES),
+    ("bindto", YES),
+    ("connect_ip", YES),
+    ("connect_port", YES),
+    ("connect_timeout", YES),
+    ("delay_before_retry", YES),
+    ("delay_loop", YES),
+    ("fwmark", YES),
+    (
+        "log_all_failures",
+        no("logs every failed check, not only state changes"),
+    ),
+    ("name", YES),
+    ("retry", YES),
+    ("type", YES),
+    ("warmup", YES),
+];
+
+/// The keywords of `block`.
+pub fn keywords(block: Block) -> &'static [(&'static str, Support)] {
+    TABLE
+        .iter()
+        .find(|(b, _)| *b == block)
+        .map(|(_, k)| *k)
+        .unwrap_or(&[])
+}
+
+/// What lvsd does with `keyword` in `block`; `None` for a keyword keepalived does not
+/// accept there.
+pub fn support(block: Block, keyword: &str) -> Option<Support> {
+    keywords(block)
+        .iter()
+        .find(|(k, _)| *k == keyword)
+        .map(|(_, s)| *s)
+}
+
+/// Whether a keyword is accepted only to be warned about: lowering skips its block.
+pub fn not_implemented(block: Block, keyword: &str) -> bool {
+    matches!(support(block, keyword), Some(Support::NotImplemented(_)))
+}
+
+/// The README's compatibility matrix, generated from [`TABLE`].
+pub fn markdown_matrix() -> String {
+    let mut out = String::new();
+    out.push_str(
+        "| block | implemented | partly (warned) | not implemented (warned, no effect) |\n\
+         |---|---:|---:|---:|\n",
+    );
+    for (block, kws) in TABLE {
+        let count = |f: fn(&Support) -> bool| kws.iter().filter(|(_, s)| f(s)).count();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            block.name(),
+            count(|s| matches!(s, Support::Implemented)),
+            count(|s| matches!(s, Support::Partly(_))),
+            count(|s| matches!(s, Support::NotImplemented(_))),
+        ));
+    }
+    for (block, kws) in TABLE {
+        out.push_str(&format!("\n**`{}`**\n\n", block.name()));
+        let implemented: Vec<String> = kws
+            .iter()
+            .filter(|(_, s)| matches!(s, Support::Implemented))
+            .map(|(k, _)| format!("`{k}`"))
+            .collect();
+        if !implemented.is_empty() {
+            out.push_str(&format!("- implemented: {}\n", implemented.join(", ")));
+        }
+        for (k, s) in kws.iter() {
+            match s {
+                Support::Implemented => {}
+                Support::Partly(what) => out.push_str(&format!("- `{k}`: partly: {what}\n")),
+                Support::NotImplemented(what) => {
+                    out.push_str(&format!("- `{k}`: not implemented (keepalived {what})\n"))
+                }
+            }
+        }
+    }
+    out
+}
