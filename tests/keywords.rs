@@ -94,7 +94,7 @@ fn context(block: Block, keyword: &str) -> &'static str {
             "    unicast_peer {\n        10.9.0.2\n    }\n"
         }
         (Block::VrrpInstance, "preempt") => "    nopreempt\n",
-        (Block::VrrpSyncGroup, "sync_group_tracking_weight") => {
+        (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
             "    track_script {\n        chk weight 5\n    }\n"
         }
         (Block::VirtualServer, "hysteresis") => "    quorum 5\n",

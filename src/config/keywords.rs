@@ -367,7 +367,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
     (
         Block::VrrpSyncGroup,
         &[
-            ("global_tracking", no("lets members' tracked objects move their priority by weight instead of putting the group in FAULT (lvsd: FAULT)")),
+            ("global_tracking", YES),
             ("group", YES),
             ("notify", YES),
             ("notify_backup", YES),

@@ -1098,7 +1098,8 @@ pub struct VrrpSyncGroup {
     pub notify: VrrpNotify,
     pub notify_priority_changes: bool,
     pub smtp_alert: Option<bool>,
-    pub global_tracking: bool,
+    /// `sync_group_tracking_weight` (or its deprecated synonym `global_tracking`):
+    /// members' tracked objects keep their weights instead of meaning FAULT.
     pub sync_group_tracking_weight: bool,
 }
 

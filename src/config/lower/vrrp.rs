@@ -318,7 +318,6 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         notify: VrrpNotify::default(),
         notify_priority_changes: false,
         smtp_alert: None,
-        global_tracking: false,
         sync_group_tracking_weight: false,
     };
     let mut has_group = false;
@@ -339,7 +338,17 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
             "track_file" => g.track_files = tracked_files(cx, n),
             "notify_priority_changes" => g.notify_priority_changes = cx.flag(n),
             "smtp_alert" => g.smtp_alert = Some(cx.flag(n)),
-            "global_tracking" => g.global_tracking = cx.flag(n),
+            // keepalived 2.2.7: a deprecated synonym of sync_group_tracking_weight.
+            "global_tracking" => {
+                cx.warning(
+                    n.keyword.span,
+                    Problem::DeprecatedKeyword {
+                        keyword: "global_tracking".into(),
+                        instead: "sync_group_tracking_weight".into(),
+                    },
+                );
+                g.sync_group_tracking_weight = cx.flag(n);
+            }
             "sync_group_tracking_weight" => g.sync_group_tracking_weight = cx.flag(n),
             // Warned by `statements`.
             k if keywords::not_implemented(Block::VrrpSyncGroup, k) => {}
