@@ -7,5 +7,6 @@ pub mod config;
 pub mod daemon;
 pub mod director;
 pub mod list;
+pub mod script_security;
 pub mod track_file;
 pub mod vrrp;

@@ -93,7 +93,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
         });
     }
 
-    let vrrp = match crate::vrrp::translate::load_file(&args.use_file, args.config_id.as_deref()) {
+    let vrrp = match load_vrrp(&args.use_file, args.config_id.as_deref()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("lvsd: error: {e}");
@@ -131,7 +131,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading {}", use_file.display());
-                        match crate::vrrp::translate::load_file(&use_file, config_id.as_deref()) {
+                        match load_vrrp(&use_file, config_id.as_deref()) {
                             Ok(v) => {
                                 if reload_tx.send(v).await.is_err() {
                                     return;
@@ -213,3 +213,16 @@ fn raise_open_files_limit() {
 
 /// Open files `lvsd run` asks for (the systemd unit's LimitNOFILE too).
 const OPEN_FILES_WANTED: u64 = 65536;
+
+/// `lvsd run -P`'s loader: the VRRP part of the file, its scripts vetted as
+/// keepalived vets them at each (re)load.
+fn load_vrrp(
+    path: &std::path::Path,
+    config_id: Option<&str>,
+) -> Result<crate::vrrp::runner::VrrpConfig, crate::vrrp::translate::TranslateError> {
+    let mut vrrp = crate::vrrp::translate::load_file(path, config_id)?;
+    let mut vetting = crate::script_security::Vetting::new(vrrp.script_security);
+    vetting.vrrp(&mut vrrp);
+    vetting.log();
+    Ok(vrrp)
+}

@@ -36,6 +36,9 @@ pub struct VrrpConfig {
     pub track_files: Vec<TrackFileConfig>,
     /// `vrrp_startup_delay`: instances start this long after lvsd.
     pub startup_delay: Duration,
+    /// `enable_script_security`: how scripts are vetted at (re)load
+    /// ([`crate::script_security`]).
+    pub script_security: bool,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -386,5 +386,6 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         scripts,
         track_files,
         startup_delay: cfg.global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
+        script_security: cfg.global.enable_script_security,
     })
 }

@@ -296,6 +296,63 @@ fn failing_track_script(a: Kind, b: Kind, name: &str) {
 }
 
 #[test]
+fn insecure_and_missing_track_scripts_are_disabled_on_lvsd() {
+    disabled_track_scripts(Kind::Lvsd, "vdl");
+}
+
+#[test]
+fn insecure_and_missing_track_scripts_are_disabled_on_keepalived() {
+    disabled_track_scripts(Kind::Keepalived, "vdk");
+}
+
+/// A (150) tracks two failing scripts with weight -60: one world-writable
+/// (refused under enable_script_security), one that does not exist. keepalived
+/// 2.2.7 disables both at load ("Disabling track script ... due to insecure",
+/// "... since not found/accessible") and A stays master over B (100); lvsd
+/// must do the same rather than run them and hand over.
+fn disabled_track_scripts(a: Kind, name: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let topo = Topo::new(name);
+    let dir = tempfile::tempdir().expect("tmp");
+    let insecure = dir.path().join("insecure.sh");
+    std::fs::write(&insecure, "#!/bin/sh\nexit 1\n").expect("script");
+    std::fs::set_permissions(&insecure, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let scripts = format!(
+        "vrrp_script insecure {{\n  script \"{}\"\n  interval 1\n  fall 1\n  weight -60\n}}\n\
+         vrrp_script missing {{\n  script \"{}/missing.sh\"\n  interval 1\n  fall 1\n  weight -60\n}}\n",
+        insecure.display(),
+        dir.path().display()
+    );
+    let mut ia = Inst::new(150);
+    ia.state = "MASTER";
+    ia.extra = "  track_script {\n    insecure\n    missing\n  }\n".into();
+    let da = Director::start(a, topo.director(0), &conf(&[ia], &scripts));
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&[Inst::new(100)], ""));
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
+    // Enough time for a running script to fail and B to preempt.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        topo.sole_holder(0, &[VIP]),
+        "A lost the VIP\n{}\n{}",
+        da.log(),
+        db.log()
+    );
+    if a == Kind::Lvsd {
+        assert_eq!(
+            da.instance("VI_1")["effective_priority"],
+            150,
+            "{}",
+            da.log()
+        );
+        let log = da.log();
+        assert!(log.contains("disabling vrrp_script insecure"), "{log}");
+        assert!(log.contains("disabling vrrp_script missing"), "{log}");
+    }
+    sampler.assert_no_split_brain();
+}
+
+#[test]
 fn track_file_on_lvsd_moves_priority_and_faults() {
     track_file(Kind::Lvsd, Kind::Keepalived, "vfl");
 }
