@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use ipvs::model::{SyncDaemon, Table};
+use ipvs::model::{SyncDaemon, Table, Timeouts};
 use ipvs::ops::Op;
 use ipvs::IpvsClient;
 
@@ -15,6 +15,8 @@ pub trait Kernel {
     fn apply(&mut self, ops: &[Op]) -> impl Future<Output = Result<(), String>>;
     /// The connection-sync daemons the kernel runs.
     fn daemons(&mut self) -> impl Future<Output = Result<Vec<SyncDaemon>, String>>;
+    /// The TCP, TCP FIN and UDP connection timeouts.
+    fn timeouts(&mut self) -> impl Future<Output = Result<Timeouts, String>>;
 }
 
 /// The kernel's IPVS over generic netlink.
@@ -44,6 +46,13 @@ impl Kernel for IpvsKernel {
             .daemons()
             .await
             .map_err(|e| format!("reading the IPVS sync daemons: {e}"))
+    }
+
+    async fn timeouts(&mut self) -> Result<Timeouts, String> {
+        self.0
+            .timeouts()
+            .await
+            .map_err(|e| format!("reading the IPVS timeouts: {e}"))
     }
 }
 

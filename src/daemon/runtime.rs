@@ -34,11 +34,13 @@ use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
 /// from the model (the keyword test compares these to find keywords without effect).
 #[derive(Debug)]
 pub struct LoadedConfig {
-    director: DirectorSpec,
-    vrrp: VrrpConfig,
-    sync: Option<LvsSyncDaemon>,
+    pub director: DirectorSpec,
+    pub vrrp: VrrpConfig,
+    pub sync: Option<LvsSyncDaemon>,
     /// `global_defs { script_user }`: who runs notify/quorum scripts.
-    script_user: Option<RunAs>,
+    pub script_user: Option<RunAs>,
+    /// `lvs_timeouts`.
+    pub timeouts: crate::config::LvsTimeouts,
 }
 
 fn load(opts: &Options) -> Result<LoadedConfig, String> {
@@ -50,13 +52,20 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
-    translate(loaded.config)
+    let mut translated = translate(loaded.config)?;
+    // Files and users are looked up now, at each (re)load, as keepalived does.
+    let mut vetting = crate::script_security::Vetting::new(translated.vrrp.script_security);
+    vetting.vrrp(&mut translated.vrrp);
+    vetting.director(&mut translated.director, translated.script_user.as_ref());
+    vetting.log();
+    Ok(translated)
 }
 
 /// The model, translated for each part of the daemon.
 pub fn translate(config: config::Config) -> Result<LoadedConfig, String> {
     let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
     let sync = config.global.lvs_sync_daemon.clone();
+    let timeouts = config.global.lvs_timeouts;
     let script_user = config.global.script_user.as_ref().map(|r| RunAs {
         user: r.user.clone(),
         group: r.group.clone(),
@@ -68,6 +77,7 @@ pub fn translate(config: config::Config) -> Result<LoadedConfig, String> {
         vrrp,
         sync,
         script_user,
+        timeouts,
     })
 }
 
@@ -191,6 +201,11 @@ struct Daemon<K: Kernel> {
     sync: Option<LvsSyncDaemon>,
     sync_running: Option<SyncState>,
     script_user: Option<RunAs>,
+    /// `lvs_timeouts` as configured, the kernel's timeouts from before lvsd
+    /// first changed them, and what lvsd last set.
+    timeouts: crate::config::LvsTimeouts,
+    original_timeouts: Option<ipvs::model::Timeouts>,
+    applied_timeouts: Option<ipvs::model::Timeouts>,
     /// FILE_CHECK files: their inotify watcher, the files it watches, and
     /// where it sends (name, value).
     file_watch: Option<(JoinHandle<()>, track_file::WatchedFiles)>,
@@ -213,6 +228,44 @@ fn read_checked_files(files: &[CheckedFile], starting: bool) -> Vec<(Arc<str>, i
 impl<K: Kernel> Daemon<K> {
     fn now(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Sets the IPVS timeouts `lvs_timeouts` asks for, remembering the
+    /// kernel's own the first time (see [`crate::director::timeouts`]); a
+    /// value the kernel already has is not written again.
+    async fn apply_timeouts(&mut self) {
+        use crate::director::timeouts;
+        if timeouts::any(&self.timeouts) && self.original_timeouts.is_none() {
+            match self.kernel.timeouts().await {
+                Ok(t) => {
+                    self.original_timeouts = Some(t);
+                    self.applied_timeouts = Some(t);
+                }
+                Err(e) => {
+                    tracing::error!("lvs_timeouts: {e}");
+                    return;
+                }
+            }
+        }
+        let Some(want) = timeouts::wanted(&self.timeouts, self.original_timeouts) else {
+            return;
+        };
+        if self.applied_timeouts == Some(want) {
+            return;
+        }
+        self.ipvs_writes += 1;
+        match self.kernel.apply(&[ipvs::ops::Op::SetTimeouts(want)]).await {
+            Ok(()) => {
+                tracing::info!(
+                    "IPVS timeouts set: tcp {} tcpfin {} udp {}",
+                    want.tcp,
+                    want.tcp_fin,
+                    want.udp
+                );
+                self.applied_timeouts = Some(want);
+            }
+            Err(e) => tracing::error!("lvs_timeouts: {e}"),
+        }
     }
 
     /// Watches the FILE_CHECK files of the current spec (restarting the
@@ -460,6 +513,8 @@ impl<K: Kernel> Daemon<K> {
                 self.last_reload_error = None;
                 self.previously_owned = self.scope();
                 self.script_user = loaded.script_user;
+                self.timeouts = loaded.timeouts;
+                self.apply_timeouts().await;
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
                 let files = read_checked_files(&self.director.spec().track_files, false);
@@ -616,6 +671,9 @@ impl<K: Kernel> Daemon<K> {
         if let Some(role) = self.sync_running.take() {
             let _ = self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await;
         }
+        // As keepalived, even with --dont-release-ipvs: the timeouts go back.
+        self.timeouts = crate::config::LvsTimeouts::default();
+        self.apply_timeouts().await;
         if self.opts.dont_release_ipvs {
             tracing::info!("--dont-release-ipvs: leaving the IPVS table in place");
             return;
@@ -690,9 +748,13 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         sync: loaded.sync,
         sync_running: None,
         script_user: loaded.script_user,
+        timeouts: loaded.timeouts,
+        original_timeouts: None,
+        applied_timeouts: None,
         file_watch: None,
         file_tx,
     };
+    d.apply_timeouts().await;
     d.watch_checked_files();
     d.reconcile().await;
     tracing::info!("IPVS table reconciled: {} writes", d.ipvs_writes);

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod plan;
 pub mod spec;
 pub mod state;
+pub mod timeouts;
 
 pub use spec::{translate, translate_owned, DirectorSpec, RealServerKey, SpecError};
 pub use state::{Action, Director, DRAIN_BOUND};

@@ -989,4 +989,43 @@ testbed::uml_test! {
             }
         }
     }
+
+    /// `lvs_timeouts` side by side with keepalived 2.2.7: both set the
+    /// configured timeouts (the unset one keeps the kernel's value) and put
+    /// the kernel's own back when they stop.
+    fn lvs_timeouts_are_set_and_restored_as_in_keepalived() {
+        let site = Site::new("lto");
+        let conf = "global_defs {\n    router_id timeouts_test\n    lvs_timeouts tcp 7200 udp 60\n}\n\
+            virtual_server 10.0.0.100 80 {\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\
+            real_server 10.0.0.4 80 {\n    }\n}\n";
+        let path = site.write_config("lto.conf", conf);
+        let timeouts = |i: usize| {
+            site.ns(i)
+                .run(&["ipvsadm", "-L", "--timeout"])
+                .unwrap_or_else(|e| panic!("ipvsadm: {e}"))
+                .trim()
+                .to_owned()
+        };
+        let kernel = "Timeout (tcp tcpfin udp): 900 120 300";
+        assert_eq!(timeouts(DIR1), kernel);
+        assert_eq!(timeouts(DIR2), kernel);
+        let mut k = site.keepalived(DIR1, "ka", &path);
+        let mut l = site.lvsd(DIR2, "l", &path, &[]);
+        for (i, who) in [(DIR1, &k), (DIR2, &l)] {
+            let deadline = Instant::now() + SLOW;
+            while timeouts(i) != "Timeout (tcp tcpfin udp): 7200 120 60" {
+                assert!(Instant::now() < deadline, "director {i}: {}\n{}", timeouts(i), who.logs());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        for (i, who) in [(DIR1, &mut k), (DIR2, &mut l)] {
+            signal(who, Signal::SIGTERM);
+            let deadline = Instant::now() + SLOW;
+            while who.try_wait().ok().flatten().is_none() {
+                assert!(Instant::now() < deadline, "director {i} did not stop\n{}", who.logs());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert_eq!(timeouts(i), kernel, "director {i} after stop\n{}", who.logs());
+        }
+    }
 }
