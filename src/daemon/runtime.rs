@@ -317,8 +317,10 @@ impl<K: Kernel> Daemon<K> {
         self.pool.reserve(starts);
         // One clock read for the whole batch (10k servers at start-up).
         let now = tokio::time::Instant::now();
-        let mut queue = actions;
-        while let Some(action) = queue.pop() {
+        // In order: scripts run in the order keepalived runs them (a real
+        // server's notify before its virtual server's quorum script).
+        let mut queue = std::collections::VecDeque::from(actions);
+        while let Some(action) = queue.pop_front() {
             match action {
                 Action::StartChecks { key, checks } => {
                     let weight = checks.weight;
@@ -665,6 +667,8 @@ impl<K: Kernel> Daemon<K> {
 
     async fn shutdown(&mut self) {
         sd_notify::notify("STOPPING=1");
+        let omega = self.director.stop_notifies();
+        self.perform(omega);
         if let Some(v) = self.vrrp.take() {
             stop_vrrp(v).await;
         }
@@ -765,6 +769,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         }
     }
     d.perform(actions);
+    let init_notifies = d.director.init_notifies();
+    d.perform(init_notifies);
     tracing::info!(
         "{} virtual servers, {} real servers checked; IPVS writes at start: {}",
         d.director.spec().virtual_servers.len(),

@@ -174,6 +174,86 @@ impl Director {
         &self.spec
     }
 
+    /// The scripts to run once the first table is programmed, as keepalived
+    /// 2.2.7 runs them when it adds its services: with `rs_init_notifies`,
+    /// notify_up of every real server in service; then, per virtual server,
+    /// quorum_up if it starts with quorum, or quorum_down if it starts without
+    /// and has a sorry server to put in.
+    pub fn init_notifies(&self) -> Vec<Action> {
+        let mut actions = if self.spec.rs_init_notifies {
+            self.scripts_of_reals(
+                |_, state| state.up,
+                |rs| rs.notify_up.as_deref(),
+                "in service at start",
+            )
+        } else {
+            Vec::new()
+        };
+        for vs in &self.spec.virtual_servers {
+            let up = self.quorum.get(&vs.name).copied().unwrap_or(true);
+            let script = match (up, &vs.sorry_server) {
+                (true, _) => vs
+                    .quorum_up
+                    .as_ref()
+                    .map(|s| (s, "quorum_up, starting with quorum")),
+                (false, Some(_)) => vs
+                    .quorum_down
+                    .as_ref()
+                    .map(|s| (s, "quorum_down, starting without quorum")),
+                (false, None) => None,
+            };
+            if let Some((script, why)) = script {
+                actions.push(Action::RunScript {
+                    script: script.clone(),
+                    why: format!("{}: {why}", vs.name),
+                });
+            }
+        }
+        actions
+    }
+
+    /// The scripts to run at stop: for each `omega` virtual server, notify_down
+    /// of its real servers in service, then quorum_down if it had quorum (as
+    /// keepalived 2.2.7 does when it shuts them down).
+    pub fn stop_notifies(&self) -> Vec<Action> {
+        let mut actions = self.scripts_of_reals(
+            |vs, state| vs.omega && state.up,
+            |rs| rs.notify_down.as_deref(),
+            "shutting down (omega)",
+        );
+        for vs in self.spec.virtual_servers.iter().filter(|vs| vs.omega) {
+            if let (Some(script), Some(true)) = (&vs.quorum_down, self.quorum.get(&vs.name)) {
+                actions.push(Action::RunScript {
+                    script: script.clone(),
+                    why: format!("{}: quorum_down, shutting down (omega)", vs.name),
+                });
+            }
+        }
+        actions
+    }
+
+    fn scripts_of_reals(
+        &self,
+        select: impl Fn(&VirtualServerSpec, &RealServerState) -> bool,
+        script: impl Fn(&RealServerSpec) -> Option<&ScriptCommand>,
+        why: &str,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for vs in &self.spec.virtual_servers {
+            for rs in &vs.real_servers {
+                let key = real_key(vs, rs);
+                let chosen = self.reals.get(&key).is_some_and(|state| select(vs, state));
+                if let (true, Some(s)) = (chosen, script(rs)) {
+                    actions.push(Action::RunScript {
+                        script: s.clone(),
+                        why: format!("{key}: {why}"),
+                    });
+                }
+            }
+        }
+        actions
+    }
+
     pub fn real_server(&self, key: &RealServerKey) -> Option<&RealServerState> {
         self.reals.get(key)
     }

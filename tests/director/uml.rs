@@ -1028,4 +1028,80 @@ testbed::uml_test! {
             assert_eq!(timeouts(i), kernel, "director {i} after stop\n{}", who.logs());
         }
     }
+
+    /// Start and stop scripts side by side with keepalived 2.2.7, without and
+    /// with rs_init_notifies and omega: the same scripts run at start and at
+    /// stop.
+    fn start_and_stop_scripts_match_keepalived() {
+        scripts_side_by_side("sc0", "", "");
+        scripts_side_by_side("sc1", "    rs_init_notifies\n", "    omega\n");
+    }
+}
+
+/// Runs one virtual server whose quorum and real-server scripts append a word
+/// to a log, under keepalived on DIR1 and lvsd on DIR2; both logs must hold
+/// the same lines after start and after SIGTERM.
+fn scripts_side_by_side(prefix: &str, global: &str, vs_extra: &str) {
+    let site = Site::new(prefix);
+    let conf = |log: &std::path::Path| {
+        let run = |word: &str| format!("\"/bin/sh -c 'echo {word} >> {}'\"", log.display());
+        format!(
+            "global_defs {{\n    router_id scripts_test\n{global}}}\n\
+             virtual_server 10.0.0.100 80 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n{vs_extra}\
+             quorum_up {}\n    quorum_down {}\n\
+             real_server 10.0.0.4 80 {{\n        notify_up {}\n        notify_down {}\n    }}\n}}\n",
+            run("quorum_up"),
+            run("quorum_down"),
+            run("up"),
+            run("down")
+        )
+    };
+    let (klog, llog) = (site.path("k.log"), site.path("l.log"));
+    let k_path = site.write_config("k.conf", &conf(&klog));
+    let l_path = site.write_config("l.conf", &conf(&llog));
+    let mut k = site.keepalived(DIR1, "ka", &k_path);
+    let mut l = site.lvsd(DIR2, "l", &l_path, &[]);
+    // Sorted: the scripts run concurrently, so their lines interleave.
+    let lines = |p: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    for (i, who) in [(DIR1, &k), (DIR2, &l)] {
+        let deadline = Instant::now() + SLOW;
+        while site.active_reals(i).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "director {i} programmed nothing\n{}",
+                who.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let at_start = lines(&klog);
+    assert_eq!(lines(&llog), at_start, "{prefix}: at start\n{}", l.logs());
+    for (i, who) in [(DIR1, &mut k), (DIR2, &mut l)] {
+        signal(who, Signal::SIGTERM);
+        let deadline = Instant::now() + SLOW;
+        while who.try_wait().ok().flatten().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "director {i} did not stop\n{}",
+                who.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        lines(&llog),
+        lines(&klog),
+        "{prefix}: after stop\n{}",
+        l.logs()
+    );
 }
