@@ -23,6 +23,8 @@ pub struct CheckSchedule {
     pub warmup: Option<Duration>,
     /// Start the checker as down (`alpha`).
     pub alpha: bool,
+    /// Log every failed check, not only the state changes (`log_all_failures`).
+    pub log_all_failures: bool,
 }
 
 impl CheckSchedule {
@@ -43,6 +45,7 @@ impl CheckSchedule {
             delay_before_retry,
             warmup: None,
             alpha: false,
+            log_all_failures: false,
         }
     }
 

@@ -105,6 +105,9 @@ pub fn real_server_checks(
         schedule.delay_before_retry = common.delay_before_retry;
         schedule.warmup = common.warmup;
         schedule.alpha = common.alpha || rs.alpha || vs.alpha;
+        schedule.log_all_failures = common
+            .log_all_failures
+            .unwrap_or(config.global.checker_log_all_failures);
         // SMTP_CHECK `host { }` blocks: one more checker each, same schedule.
         if let Checker::Smtp(m) = c {
             for host in &m.hosts {

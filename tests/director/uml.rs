@@ -1029,6 +1029,29 @@ testbed::uml_test! {
         }
     }
 
+    /// log_all_failures logs every failed check, not only the transition
+    /// (keepalived 2.2.7 logs each failure then); without it, only the
+    /// transition is logged.
+    fn log_all_failures_logs_every_failed_check() {
+        let site = Site::new("laf");
+        let conf = |extra: &str| {
+            checkers_only_config(
+                "10.0.0.100 80",
+                "TCP",
+                &[("10.0.0.4 8999", checker_block("TCP_CHECK", "            connect_timeout 1\n", extra))],
+            )
+            .replace("delay_loop 2", "delay_loop 1")
+        };
+        let with = site.write_config("with.conf", &conf("            log_all_failures\n"));
+        let without = site.write_config("without.conf", &conf(""));
+        let a = site.lvsd(DIR1, "with", &with, &[]);
+        let b = site.lvsd(DIR2, "without", &without, &[]);
+        std::thread::sleep(Duration::from_secs(6));
+        let count = |p: &testbed::process::ProcessGuard| p.logs().matches("check failed: TCP_CHECK").count();
+        assert!(count(&a) >= 3, "{}", a.logs());
+        assert_eq!(count(&b), 0, "{}", b.logs());
+    }
+
     /// Start and stop scripts side by side with keepalived 2.2.7, without and
     /// with rs_init_notifies and omega: the same scripts run at start and at
     /// stop.

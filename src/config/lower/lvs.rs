@@ -757,7 +757,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
             "helo_name" if smtp => helo_name = cx.string(n),
             "host" if smtp => {
                 cx.warning(n.keyword.span, Problem::DeprecatedSmtpHost);
-                smtp_hosts.push(smtp_host(cx, n, &mut own));
+                smtp_hosts.push(smtp_host(cx, n, &mut own, &mut common.log_all_failures));
             }
             "payload" if udp => {
                 cx.no_block(n);
@@ -937,14 +937,18 @@ impl ConnectionOptions {
 /// An SMTP_CHECK `host { }` block. Its timing keywords (retry, delay_loop,
 /// ...) set the whole SMTP_CHECK's, as in keepalived, where they belong to
 /// the checker.
-fn smtp_host(cx: &mut Cx<'_>, node: &Node, check: &mut Inherited) -> ConnectionOptions {
+fn smtp_host(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    check: &mut Inherited,
+    log_all_failures: &mut Option<bool>,
+) -> ConnectionOptions {
     let mut h = ConnectionOptions::default();
     for n in cx.statements(node, Block::SmtpHost) {
         if n.name() == "connect_timeout" {
             h.connect_timeout = cx.timer(n);
         } else if n.name() == "log_all_failures" {
-            // Without effect (the keyword table warns); its value is still checked.
-            cx.flag(n);
+            *log_all_failures = Some(cx.flag(n));
         } else if !h.keyword(cx, n) && !check.keyword(cx, n) {
             cx.unknown(n, "SMTP_CHECK host");
         }
