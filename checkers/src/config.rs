@@ -93,6 +93,9 @@ pub struct Connection {
     pub connect_timeout: Duration,
     /// SO_MARK on the check socket (`fwmark`), 0 for none.
     pub fwmark: u32,
+    /// SO_BINDTODEVICE (`bind_if`): needed for IPv6 link-local real servers,
+    /// whose address alone does not say which link.
+    pub bind_if: Option<String>,
 }
 
 impl Connection {
@@ -104,6 +107,7 @@ impl Connection {
             bind_port: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             fwmark: 0,
+            bind_if: None,
         }
     }
 

@@ -161,10 +161,7 @@ const GARP_LOWER: Support =
     no("repeats gratuitous ARP/NA after an advert of lower priority while master");
 const COMMON_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -661,10 +658,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
 
 const HTTP_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -686,10 +680,7 @@ const HTTP_CHECK: &[(&str, Support)] = &[
 
 const UDP_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -709,10 +700,7 @@ const UDP_CHECK: &[(&str, Support)] = &[
 
 const SMTP_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -730,10 +718,7 @@ const SMTP_CHECK: &[(&str, Support)] = &[
 
 const DNS_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),

@@ -141,6 +141,7 @@ fn connection(c: &CheckerCommon, target: SocketAddr) -> Connection {
     conn.bind_port = c.bind_port;
     conn.connect_timeout = c.connect_timeout;
     conn.fwmark = c.fwmark.unwrap_or(0);
+    conn.bind_if = c.bind_if.clone();
     conn
 }
 
