@@ -164,7 +164,7 @@ fn keywords_map_to_the_core_configuration() {
     assert_eq!(six.family, Family::V6);
     assert_eq!(six.version, Version::V3, "IPv6 instances always run VRRPv3");
     assert_eq!(
-        six.unicast_peers,
+        six.unicast_peers.iter().map(|p| p.addr).collect::<Vec<_>>(),
         vec!["fe80::2".parse::<IpAddr>().expect("ip")]
     );
     // VRRPv3 has no authentication; keepalived ignores the block.
