@@ -386,3 +386,100 @@ fn v3_message_only_checksum_is_discarded_unless_configured() {
     );
     assert_eq!(i["counters"]["dropped_checksum_message_only"], 0, "{i}");
 }
+
+/// VRRPv3 IPv4 unicast instance `vrid` 74 on the LAN, `old` appended.
+fn old_csum_inst(i: usize, priority: u8, extra: &str) -> Inst {
+    let (me, peer) = if i == 0 {
+        ("10.0.0.1", "10.0.0.2")
+    } else {
+        ("10.0.0.2", "10.0.0.1")
+    };
+    let mut inst = Inst::new(priority);
+    if i == 0 {
+        inst.state = "MASTER";
+    }
+    inst.vrid = 74;
+    inst.version = 3;
+    inst.auth = None;
+    inst.advert_int = "0.1";
+    inst.unicast = Some((me.into(), peer.into()));
+    inst.extra = extra.into();
+    inst
+}
+
+/// keepalived's `old_unicast_checksum` (vrrp.c, OLD_CHKSUM_COMPAT, built
+/// into Debian's 2.2.7): the master puts 224.0.0.18 in the pseudo-header of
+/// its unicast adverts. A backup with no keyword detects it and follows; a
+/// backup with `old_unicast_checksum never` discards it and takes the VIP.
+/// lvsd and keepalived behave alike in both roles.
+#[test]
+fn old_unicast_checksum_detected_or_refused_like_keepalived() {
+    let topo = Topo::new("uold");
+    let vip = "10.0.0.100";
+    for (a, b) in [
+        (Kind::Keepalived, Kind::Lvsd),
+        (Kind::Lvsd, Kind::Keepalived),
+        (Kind::Keepalived, Kind::Keepalived),
+    ] {
+        let ia = old_csum_inst(0, 150, "  old_unicast_checksum\n");
+        let da = Director::start(a, topo.director(0), &conf(&[ia], ""));
+        wait_for("A master", Duration::from_secs(15), &[&da], || {
+            topo.holds(0, vip)
+        });
+        // No keyword: the backup switches to the old form and follows A.
+        let db = Director::start(b, topo.director(1), &conf(&[old_csum_inst(1, 100, "")], ""));
+        let sampler = VipSampler::start(topo.director_names(), vip);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            !sampler.ever_on(1),
+            "{b:?} did not accept {a:?}'s old unicast checksum\n{}\n{}",
+            db.log(),
+            da.log()
+        );
+        match b {
+            Kind::Keepalived => assert!(
+                db.log()
+                    .contains("Setting unicast VRRPv3 checksum to old version"),
+                "{}",
+                db.log()
+            ),
+            Kind::Lvsd => {
+                let i = db.instance("VI_1");
+                assert!(
+                    i["counters"]["checksum_old_unicast_rx"].as_u64() > Some(5),
+                    "{i}"
+                );
+                assert_eq!(i["state"], "Backup", "{i}");
+                assert!(db.log().contains("uses the old unicast VRRPv3 checksum"));
+            }
+        }
+        drop(sampler);
+        drop(db);
+        // `never`: discarded, so B takes the VIP as well.
+        let never = old_csum_inst(1, 100, "  old_unicast_checksum never\n");
+        let db = Director::start(b, topo.director(1), &conf(&[never], ""));
+        wait_for(
+            &format!("{b:?} with `never` to refuse A's adverts"),
+            Duration::from_secs(10),
+            &[&da, &db],
+            || topo.holds(1, vip),
+        );
+        match b {
+            Kind::Keepalived => {
+                assert!(db.log().contains("Invalid VRRPv3 checksum"), "{}", db.log())
+            }
+            Kind::Lvsd => {
+                let i = db.instance("VI_1");
+                assert!(i["counters"]["dropped_checksum"].as_u64() > Some(0), "{i}");
+            }
+        }
+        drop(db);
+        drop(da);
+        for i in 0..2 {
+            topo.director(i)
+                .ip(&["addr", "flush", "dev", "eth0", "to", &format!("{vip}/32")])
+                .expect("flush VIP");
+        }
+        assert!(!topo.holds(0, vip) && !topo.holds(1, vip), "VIP left over");
+    }
+}
