@@ -125,6 +125,38 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
     out
 }
 
+/// One line of an instance's advert counters: sent, received (with the
+/// VRRPv3 IPv4 checksum forms seen) and the non-zero drops by reason.
+fn advert_counters(c: &serde_json::Map<String, serde_json::Value>) -> String {
+    let n = |k: &str| c.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let mut line = format!("    adverts tx {} rx {}", n("adverts_tx"), n("adverts_rx"));
+    let forms: Vec<String> = [
+        ("checksum_pseudo_header_rx", "pseudo-header"),
+        ("checksum_message_only_rx", "message-only"),
+        ("checksum_old_unicast_rx", "old unicast"),
+    ]
+    .iter()
+    .filter(|(k, _)| n(k) > 0)
+    .map(|(k, name)| format!("{name} {}", n(k)))
+    .collect();
+    if !forms.is_empty() {
+        let _ = write!(line, " (v3 checksums: {})", forms.join(", "));
+    }
+    let drops: Vec<String> = c
+        .iter()
+        .filter_map(|(k, v)| {
+            let reason = k.strip_prefix("dropped_")?;
+            v.as_u64()
+                .filter(|n| *n > 0)
+                .map(|n| format!("{reason} {n}"))
+        })
+        .collect();
+    if !drops.is_empty() {
+        let _ = write!(line, "; dropped: {}", drops.join(", "));
+    }
+    line
+}
+
 /// Human-readable text (`lvsd status`, the SIGUSR1 dump).
 pub fn render(s: &Status) -> String {
     let mut t = String::new();
@@ -156,6 +188,9 @@ pub fn render(s: &Status) -> String {
                     let names: Vec<String> = faults.iter().map(|f| f.to_string()).collect();
                     let _ = writeln!(t, "    FAULT because of: {}", names.join(", "));
                 }
+            }
+            if let Some(c) = v.get("counters").and_then(|c| c.as_object()) {
+                let _ = writeln!(t, "{}", advert_counters(c));
             }
             if let Some(files) = v.get("track_files").and_then(|f| f.as_object()) {
                 for (name, value) in files {
@@ -213,4 +248,32 @@ pub fn render(s: &Status) -> String {
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vrrp_counters_show_checksum_forms_and_drops_by_reason() {
+        let s = Status {
+            vrrp: vec![serde_json::json!({
+                "name": "VI_1", "vrid": 51, "state": "Backup", "priority": 100,
+                "effective_priority": 100, "master_addr": "10.0.0.1",
+                "counters": {
+                    "adverts_tx": 0, "adverts_rx": 7, "dropped_auth": 0,
+                    "dropped_ttl": 3, "dropped_checksum_message_only": 2,
+                    "checksum_pseudo_header_rx": 7, "checksum_message_only_rx": 0
+                }
+            })],
+            ..Status::default()
+        };
+        let text = render(&s);
+        assert!(
+            text.contains(
+                "    adverts tx 0 rx 7 (v3 checksums: pseudo-header 7); dropped: checksum_message_only 2, ttl 3\n"
+            ),
+            "{text}"
+        );
+    }
 }

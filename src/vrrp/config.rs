@@ -7,6 +7,25 @@ use std::time::Duration;
 
 use super::packet::{Family, Version, AUTH_DATA_LEN};
 
+/// One `unicast_peer` entry: where unicast adverts go, and what the receive
+/// path accepts from it.
+pub use super::packet::PeerRx as UnicastPeer;
+
+/// keepalived's `old_unicast_checksum [never]`, for VRRPv3 IPv4 unicast
+/// instances: whether the checksum's pseudo-header carries the multicast
+/// group instead of the unicast destination (keepalived up to 1.3.5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OldUnicastChecksum {
+    /// No keyword: send the RFC form; the first advert received in the old
+    /// form switches the instance to sending and accepting only that.
+    #[default]
+    Auto,
+    /// `old_unicast_checksum never`: the RFC form only.
+    Never,
+    /// `old_unicast_checksum`: the old form only.
+    Always,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum InitialState {
     Master,
@@ -185,11 +204,20 @@ pub struct InstanceConfig {
     /// `mcast_src_ip` / `unicast_src_ip`; the interface's primary address otherwise
     /// (filled in by the runner before the state machine starts).
     pub src_addr: Option<IpAddr>,
-    pub unicast_peers: Vec<IpAddr>,
+    /// Adverts go to these instead of the multicast group.
+    pub unicast_peers: Vec<UnicastPeer>,
+    /// A unicast advert must come from a `unicast_peer`, within its TTL range
+    /// (`check_unicast_src`, global `vrrp_check_unicast_src`, or a peer with
+    /// `min_ttl` / `max_ttl`).
+    pub check_unicast_src: bool,
+    /// `unicast_ttl`: IPv4 TTL / IPv6 hop limit of unicast adverts.
+    pub unicast_ttl: u8,
     pub garp: GarpConfig,
     pub skip_check_adv_addr: bool,
-    /// Send VRRPv3 IPv4 checksums without the pseudo-header (global `v3_checksum_as_v2`).
+    /// VRRPv3 IPv4 checksums without the pseudo-header: sent so, and accepted
+    /// besides the RFC form (`v3_checksum_as_v2`, instance or global).
     pub v3_checksum_as_v2: bool,
+    pub old_unicast_checksum: OldUnicastChecksum,
     pub dont_track_primary: bool,
     /// Master_Down_Interval is this many advert intervals plus skew
     /// (`down_timer_adverts`, default 3 as in the RFCs).
@@ -222,9 +250,12 @@ impl InstanceConfig {
             routes: Vec::new(),
             src_addr: None,
             unicast_peers: Vec::new(),
+            check_unicast_src: false,
+            unicast_ttl: super::packet::VRRP_TTL,
             garp: GarpConfig::default(),
             skip_check_adv_addr: false,
             v3_checksum_as_v2: false,
+            old_unicast_checksum: OldUnicastChecksum::Auto,
             dont_track_primary: false,
             down_timer_adverts: 3,
             lower_prio_no_advert: false,

@@ -18,7 +18,7 @@ use super::config::{
 use super::fsm::{Action, Instance, State};
 use super::garp::{self, GarpSender, NaSender};
 use super::notify;
-use super::packet::{self, ChecksumMode, Family, Version, MCAST_V4, MCAST_V6};
+use super::packet::{self, Family, MCAST_V4, MCAST_V6};
 use super::reload::InstancePlan;
 use super::socket::{RecvSocket, SendSocket};
 use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
@@ -552,13 +552,7 @@ pub async fn run_reloadable(
                 let now = std::time::Instant::now();
                 let acts = match ev {
                     Event::Packet { interface, bytes, meta } => {
-                        match packet::validate_received(&bytes, &meta) {
-                            Ok((advert, kind)) => set.on_advert(now, &interface, meta.src, &advert, kind),
-                            Err(e) => {
-                                tracing::debug!("{interface}: dropped VRRP packet from {}: {e}", meta.src);
-                                Vec::new()
-                            }
-                        }
+                        set.on_packet(now, &interface, &bytes, &meta)
                     }
                     Event::BadPacket { interface, error } => {
                         tracing::debug!("{interface}: dropped packet: {error}");
@@ -678,20 +672,21 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
             })?,
     };
     inst.src_addr = Some(src);
-    let sender = SendSocket::open(&inst.interface, link.index, src).map_err(|source| {
-        RunnerError::Socket {
-            instance: inst.name.clone(),
-            what: format!("opening VRRP send socket from {src}"),
-            source,
-        }
-    })?;
+    let sender =
+        SendSocket::open(&inst.interface, link.index, src, inst.unicast_ttl).map_err(|source| {
+            RunnerError::Socket {
+                instance: inst.name.clone(),
+                what: format!("opening VRRP send socket from {src}"),
+                source,
+            }
+        })?;
     let destinations = if inst.unicast_peers.is_empty() {
         vec![match inst.family {
             Family::V4 => IpAddr::V4(MCAST_V4),
             Family::V6 => IpAddr::V6(MCAST_V6),
         }]
     } else {
-        inst.unicast_peers.clone()
+        inst.unicast_peers.iter().map(|p| p.addr).collect()
     };
     let mut vips = Vec::new();
     for v in inst.vips.iter().chain(&inst.excluded_vips) {
@@ -814,17 +809,7 @@ impl Driver {
         match action {
             Action::Send(advert) => {
                 for dst in &io.destinations {
-                    let mode = match (cfg.version, cfg.family) {
-                        (Version::V2, _) => ChecksumMode::MessageOnly,
-                        (Version::V3, Family::V4) if cfg.v3_checksum_as_v2 => {
-                            ChecksumMode::MessageOnly
-                        }
-                        (Version::V3, _) => ChecksumMode::PseudoHeader {
-                            src: io.src,
-                            dst: *dst,
-                        },
-                    };
-                    let bytes = advert.to_bytes(mode);
+                    let bytes = advert.to_bytes(inst.send_checksum(io.src, *dst));
                     if let Err(e) = io.sender.send_to(&bytes, *dst) {
                         tracing::warn!("{}: sending advert to {dst}: {e}", cfg.name);
                     }
@@ -890,6 +875,12 @@ impl Driver {
             Action::ConflictDetected { peer, conflict } => {
                 tracing::warn!(
                     "({}) advert from {peer} dropped: {conflict:?} (reported once per peer)",
+                    cfg.name
+                );
+            }
+            Action::OldUnicastChecksumDetected { peer } => {
+                tracing::info!(
+                    "({}) {peer} uses the old unicast VRRPv3 checksum: sending it too",
                     cfg.name
                 );
             }

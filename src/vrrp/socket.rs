@@ -128,21 +128,27 @@ fn recv_v6(
     Ok(Ok((buf[..n].to_vec(), RxMeta { src, dst, ttl })))
 }
 
-/// Sends one instance's adverts from its source address.
+/// Sends one instance's adverts from its source address: multicast ones with
+/// TTL / hop limit 255 (RFC 5798 5.1.1.3), unicast ones with `unicast_ttl`.
 pub struct SendSocket {
     socket: Socket,
     scope_id: u32,
 }
 
 impl SendSocket {
-    pub fn open(interface: &str, ifindex: u32, src: IpAddr) -> io::Result<SendSocket> {
+    pub fn open(
+        interface: &str,
+        ifindex: u32,
+        src: IpAddr,
+        unicast_ttl: u8,
+    ) -> io::Result<SendSocket> {
         let family = Family::of(&src);
         let s = raw_socket(family, interface)?;
         s.set_nonblocking(false)?;
         match src {
             IpAddr::V4(v4) => {
                 s.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
-                s.set_ttl_v4(u32::from(VRRP_TTL))?;
+                s.set_ttl_v4(u32::from(unicast_ttl))?;
                 s.set_tos_v4(TOS_INTERNETWORK_CONTROL)?;
                 s.set_multicast_loop_v4(false)?;
                 s.set_multicast_if_v4(&v4)?;
@@ -150,7 +156,7 @@ impl SendSocket {
             }
             IpAddr::V6(v6) => {
                 s.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
-                s.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
+                s.set_unicast_hops_v6(u32::from(unicast_ttl))?;
                 s.set_multicast_loop_v6(false)?;
                 s.set_multicast_if_v6(ifindex)?;
                 s.bind(&SockAddr::from(SocketAddrV6::new(v6, 0, 0, ifindex)))?;

@@ -9,10 +9,11 @@ use std::time::Duration;
 use crate::config::{self, model};
 
 use super::config::{
-    GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, RouteConfig, RouteKind,
-    RunAs, ScriptConfig, TrackConfig, TrackFileConfig, TrackId, VipConfig,
+    GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, OldUnicastChecksum,
+    RouteConfig, RouteKind, RunAs, ScriptConfig, TrackConfig, TrackFileConfig, TrackId,
+    UnicastPeer, VipConfig,
 };
-use super::packet::{auth_data_from_pass, Family, Version};
+use super::packet::{auth_data_from_pass, Family, Version, VRRP_TTL};
 use super::runner::VrrpConfig;
 use super::sync_group::SyncGroupConfig;
 
@@ -322,7 +323,21 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 .map(|r| route(&i.name, family, r))
                 .collect::<Result<_, _>>()?,
             src_addr: i.src_ip,
-            unicast_peers: i.unicast_peers.iter().map(|p| p.address).collect(),
+            unicast_peers: i
+                .unicast_peers
+                .iter()
+                .map(|p| UnicastPeer {
+                    addr: p.address,
+                    // keepalived's defaults: any TTL.
+                    min_ttl: p.min_ttl.unwrap_or(0),
+                    max_ttl: p.max_ttl.unwrap_or(VRRP_TTL),
+                })
+                .collect(),
+            // The model already folds in the global keyword and min/max_ttl.
+            check_unicast_src: i.check_unicast_src,
+            // The kernel refuses TTL 0 on a socket (keepalived writes its own
+            // IP header and can send it, though no router forwards it).
+            unicast_ttl: i.unicast_ttl.unwrap_or(VRRP_TTL).max(1),
             garp: GarpConfig {
                 master_delay: i.garp.master_delay,
                 master_repeat: i.garp.master_repeat,
@@ -330,7 +345,12 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 master_refresh_repeat: i.garp.master_refresh_repeat,
             },
             skip_check_adv_addr: i.skip_check_adv_addr,
-            v3_checksum_as_v2: i.is_unicast() && i.old_unicast_checksum.is_some(),
+            v3_checksum_as_v2: i.v3_checksum_as_v2,
+            old_unicast_checksum: match i.old_unicast_checksum {
+                None => OldUnicastChecksum::Auto,
+                Some(false) => OldUnicastChecksum::Always,
+                Some(true) => OldUnicastChecksum::Never,
+            },
             dont_track_primary: i.dont_track_primary,
             down_timer_adverts: u32::from(i.down_timer_adverts).max(1),
             lower_prio_no_advert: i.lower_prio_no_advert,
