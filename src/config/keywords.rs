@@ -300,7 +300,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("umask", no("sets its umask for the files it creates")),
             ("vmac_addr_prefix", VMAC),
             ("vmac_prefix", VMAC),
-            ("vrrp_check_unicast_src", no("drops unicast adverts whose source is not a unicast_peer")),
+            ("vrrp_check_unicast_src", YES),
             ("vrrp_cpu_affinity", PROCESS_TUNING),
             ("vrrp_down_timer_adverts", YES),
             ("vrrp_garp_extra_if", no("sends gratuitous ARP/NA on the instance's other interfaces at an interval")),
@@ -384,7 +384,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("accept", no("accepts traffic to the VIPs when not the address owner (lvsd always does)")),
             ("advert_int", YES),
             ("authentication", YES),
-            ("check_unicast_src", no("drops unicast adverts whose source is not a unicast_peer")),
+            ("check_unicast_src", YES),
             ("debug", no("sets a per-instance debug level")),
             ("dont_track_primary", YES),
             ("down_timer_adverts", YES),
@@ -432,7 +432,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("unicast_fault_no_peer", no("puts a unicast instance with no peer in FAULT")),
             ("unicast_peer", YES),
             ("unicast_src_ip", YES),
-            ("unicast_ttl", no("sends unicast adverts with this TTL")),
+            ("unicast_ttl", YES),
             ("use_ipvlan", no("creates an ipvlan interface for the instance")),
             ("use_vmac", VMAC),
             ("use_vmac_addr", VMAC),
@@ -454,8 +454,8 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
     (
         Block::UnicastPeerOptions,
         &[
-            ("max_ttl", no("drops unicast adverts from this peer with a higher TTL")),
-            ("min_ttl", no("drops unicast adverts from this peer with a lower TTL")),
+            ("max_ttl", YES),
+            ("min_ttl", YES),
         ],
     ),
     (
