@@ -204,6 +204,9 @@ pub struct InstanceConfig {
     /// `mcast_src_ip` / `unicast_src_ip`; the interface's primary address otherwise
     /// (filled in by the runner before the state machine starts).
     pub src_addr: Option<IpAddr>,
+    /// The multicast group adverts go to and are accepted on (`mcast_dst_ip`,
+    /// else `vrrp_mcast_group4`/`6`); `None`: the RFC's group for the family.
+    pub mcast_group: Option<IpAddr>,
     /// Adverts go to these instead of the multicast group.
     pub unicast_peers: Vec<UnicastPeer>,
     /// A unicast advert must come from a `unicast_peer`, within its TTL range
@@ -249,6 +252,7 @@ impl InstanceConfig {
             excluded_vips: Vec::new(),
             routes: Vec::new(),
             src_addr: None,
+            mcast_group: None,
             unicast_peers: Vec::new(),
             check_unicast_src: false,
             unicast_ttl: super::packet::VRRP_TTL,
@@ -263,6 +267,14 @@ impl InstanceConfig {
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
         }
+    }
+
+    /// The multicast group of this instance.
+    pub fn group(&self) -> IpAddr {
+        self.mcast_group.unwrap_or(match self.family {
+            Family::V4 => IpAddr::V4(super::packet::MCAST_V4),
+            Family::V6 => IpAddr::V6(super::packet::MCAST_V6),
+        })
     }
 
     pub fn advert_interval(&self) -> Duration {

@@ -806,6 +806,7 @@ impl Instance {
         };
         RxPolicy {
             unicast,
+            group: (!unicast).then(|| self.cfg.group()),
             check_src: (unicast && self.cfg.check_unicast_src).then_some(&self.cfg.unicast_peers),
             checksum: ChecksumAccept {
                 pseudo_header,
@@ -878,6 +879,10 @@ impl Instance {
             PacketError::NotUnicastPeer => {
                 c.dropped_unicast_src += 1;
                 Conflict::NotUnicastPeer
+            }
+            PacketError::OtherGroup(_) => {
+                c.dropped_destination += 1;
+                Conflict::WrongDestination { multicast: true }
             }
             PacketError::UnexpectedMulticast | PacketError::UnexpectedUnicast => {
                 c.dropped_destination += 1;

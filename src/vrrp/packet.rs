@@ -50,6 +50,8 @@ pub enum PacketError {
     UnexpectedMulticast,
     #[error("unicast VRRP packet for a multicast instance")]
     UnexpectedUnicast,
+    #[error("VRRP packet sent to multicast group {0}, not this instance's")]
+    OtherGroup(IpAddr),
     #[error("VRRP checksum 0x{found:04x} is wrong")]
     BadChecksum { found: u16 },
     #[error("VRRPv3 checksum 0x{found:04x} leaves out the pseudo-header (accepted only with v3_checksum_as_v2)")]
@@ -229,6 +231,9 @@ pub struct PeerRx {
 pub struct RxPolicy<'a> {
     /// The instance advertises to unicast peers, so expects unicast adverts.
     pub unicast: bool,
+    /// A multicast instance's group (`vrrp_mcast_group4`/`6`, `mcast_dst_ip`):
+    /// keepalived listens on that group only. `None`: any group.
+    pub group: Option<IpAddr>,
     /// `check_unicast_src` (or a peer with `min_ttl`/`max_ttl`): a unicast
     /// advert must come from one of these peers, within its TTL range.
     pub check_src: Option<&'a [PeerRx]>,
@@ -239,6 +244,7 @@ impl RxPolicy<'_> {
     /// A multicast instance with the RFC's checksum.
     pub const MULTICAST: RxPolicy<'static> = RxPolicy {
         unicast: false,
+        group: None,
         check_src: None,
         checksum: ChecksumAccept::RFC,
     };
@@ -466,6 +472,9 @@ pub fn validate_received(
         (true, true) => return Err(PacketError::UnexpectedMulticast),
         (false, false) => return Err(PacketError::UnexpectedUnicast),
         (true, false) if meta.ttl != VRRP_TTL => return Err(PacketError::BadTtl(meta.ttl)),
+        (true, false) if policy.group.is_some_and(|g| g != meta.dst) => {
+            return Err(PacketError::OtherGroup(meta.dst))
+        }
         _ => {}
     }
     if let (false, Some(peers)) = (multicast, policy.check_src) {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -215,11 +216,20 @@ async fn prepare(
     Ok(ios)
 }
 
+/// The RFC's multicast group for a family.
+fn default_group(family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(MCAST_V4),
+        Family::V6 => IpAddr::V6(MCAST_V6),
+    }
+}
+
 /// Background tasks feeding the event channel; reloads add to them.
 struct Feeds {
     tx: mpsc::Sender<Event>,
-    /// (interface, IPv6?) pairs with a receive socket.
-    receivers: BTreeSet<(String, bool)>,
+    /// The receive socket of each (interface, IPv6?) pair, and the multicast
+    /// groups it has joined.
+    receivers: BTreeMap<(String, bool), (Arc<RecvSocket>, BTreeSet<IpAddr>)>,
     receiver_tasks: Vec<tokio::task::JoinHandle<()>>,
     link_poller: Option<tokio::task::JoinHandle<()>>,
     /// The tracked files being watched, and the watching task.
@@ -251,22 +261,44 @@ impl Feeds {
         config: &VrrpConfig,
         ios: &[InstanceIo],
     ) -> Result<(), RunnerError> {
-        // One receive socket per (interface, family).
+        // One receive socket per (interface, family), joined to the groups of
+        // the multicast instances on it.
         for (inst, io) in config.instances.iter().zip(ios) {
-            if !self
-                .receivers
-                .insert((inst.interface.clone(), inst.family == Family::V6))
-            {
+            let key = (inst.interface.clone(), inst.family == Family::V6);
+            if let Some((sock, joined)) = self.receivers.get_mut(&key) {
+                if inst.unicast_peers.is_empty() && joined.insert(inst.group()) {
+                    sock.join(inst.group(), io.ifindex)
+                        .map_err(|source| RunnerError::Socket {
+                            instance: inst.name.clone(),
+                            what: format!("joining {} on {}", inst.group(), inst.interface),
+                            source,
+                        })?;
+                }
                 continue;
             }
-            let sock =
-                RecvSocket::open(inst.family, &inst.interface, io.ifindex).map_err(|source| {
-                    RunnerError::Socket {
-                        instance: inst.name.clone(),
-                        what: format!("opening VRRP receive socket on {}", inst.interface),
-                        source,
-                    }
-                })?;
+            let socket_error = |what: String, source| RunnerError::Socket {
+                instance: inst.name.clone(),
+                what,
+                source,
+            };
+            let sock = RecvSocket::open(inst.family, &inst.interface).map_err(|e| {
+                socket_error(
+                    format!("opening VRRP receive socket on {}", inst.interface),
+                    e,
+                )
+            })?;
+            let mut joined = BTreeSet::new();
+            // The RFC's group always, as before (a unicast instance's socket
+            // joined it too); the instance's own when it differs.
+            for group in [default_group(inst.family), inst.group()] {
+                if joined.insert(group) {
+                    sock.join(group, io.ifindex).map_err(|e| {
+                        socket_error(format!("joining {group} on {}", inst.interface), e)
+                    })?;
+                }
+            }
+            let sock = Arc::new(sock);
+            self.receivers.insert(key, (sock.clone(), joined));
             let tx = self.tx.clone();
             let interface = inst.interface.clone();
             self.receiver_tasks.push(tokio::spawn(async move {
@@ -471,7 +503,7 @@ pub async fn run_reloadable(
     let (tx, mut rx) = mpsc::channel::<Event>(1024);
     let mut feeds = Feeds {
         tx,
-        receivers: BTreeSet::new(),
+        receivers: BTreeMap::new(),
         receiver_tasks: Vec::new(),
         link_poller: None,
         file_watcher: None,
@@ -681,10 +713,7 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
             }
         })?;
     let destinations = if inst.unicast_peers.is_empty() {
-        vec![match inst.family {
-            Family::V4 => IpAddr::V4(MCAST_V4),
-            Family::V6 => IpAddr::V6(MCAST_V6),
-        }]
+        vec![inst.group()]
     } else {
         inst.unicast_peers.iter().map(|p| p.addr).collect()
     };

@@ -10,7 +10,7 @@ use nix::sys::socket::{self as nsock, sockopt, ControlMessageOwned, MsgFlags, So
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use super::packet::{self, Family, RxMeta, MCAST_V4, MCAST_V6, VRRP_TTL};
+use super::packet::{self, Family, RxMeta, VRRP_TTL};
 
 /// DSCP/TOS keepalived puts on adverts (internetwork control, see the golden frames).
 const TOS_INTERNETWORK_CONTROL: u32 = 0xc0;
@@ -37,14 +37,12 @@ pub struct RecvSocket {
 }
 
 impl RecvSocket {
-    pub fn open(family: Family, interface: &str, ifindex: u32) -> io::Result<RecvSocket> {
+    /// Joins no group: see [`RecvSocket::join`].
+    pub fn open(family: Family, interface: &str) -> io::Result<RecvSocket> {
         let s = raw_socket(family, interface)?;
         match family {
-            Family::V4 => {
-                s.join_multicast_v4_n(&MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
-            }
+            Family::V4 => {}
             Family::V6 => {
-                s.join_multicast_v6(&MCAST_V6, ifindex)?;
                 nsock::setsockopt(&s, sockopt::Ipv6RecvHopLimit, &true).map_err(io::Error::from)?;
                 nsock::setsockopt(&s, sockopt::Ipv6RecvPacketInfo, &true)
                     .map_err(io::Error::from)?;
@@ -54,6 +52,16 @@ impl RecvSocket {
         // from `as_raw_fd`; the AsyncFd owns the Socket for its whole life.
         let fd = unsafe { AsyncFd::register(s) }.map_err(|e| e.into_parts().1)?;
         Ok(RecvSocket { fd, family })
+    }
+
+    /// Joins multicast group `group` on interface `ifindex`, so adverts sent to
+    /// it are received (keepalived joins each instance's group).
+    pub fn join(&self, group: IpAddr, ifindex: u32) -> io::Result<()> {
+        let s = self.fd.get_ref();
+        match group {
+            IpAddr::V4(g) => s.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(ifindex)),
+            IpAddr::V6(g) => s.join_multicast_v6(&g, ifindex),
+        }
     }
 
     /// Next packet as (VRRP message bytes, what the IP layer said about it).

@@ -353,6 +353,45 @@ fn disabled_track_scripts(a: Kind, name: &str) {
 }
 
 #[test]
+fn multicast_group_lvsd_master_keepalived_backup() {
+    multicast_group(Kind::Lvsd, Kind::Keepalived, "vgl");
+}
+
+#[test]
+fn multicast_group_keepalived_master_lvsd_backup() {
+    multicast_group(Kind::Keepalived, Kind::Lvsd, "vgk");
+}
+
+/// Both instances advertise to 224.0.0.19 (`mcast_dst_ip`), where keepalived
+/// 2.2.7 sends and listens (its socket is bound to the group): one master,
+/// the backup stays backup, and takes over when the master stops. lvsd used
+/// to send to 224.0.0.18 whatever the config said: two masters.
+fn multicast_group(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
+    let group = "  mcast_dst_ip 224.0.0.19\n";
+    let mut ia = Inst::new(150);
+    ia.state = "MASTER";
+    ia.extra = group.into();
+    let mut ib = Inst::new(100);
+    ib.extra = group.into();
+    let mut da = Director::start(a, topo.director(0), &conf(&[ia], ""));
+    let db = Director::start(b, topo.director(1), &conf(&[ib], ""));
+    let sampler = VipSampler::start(topo.director_names(), VIP);
+    topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(topo.sole_holder(0, &[VIP]), "{}\n{}", da.log(), db.log());
+    sampler.assert_no_split_brain();
+    da.stop();
+    topo.wait_sole_holder(
+        "B takes over",
+        1,
+        &[VIP],
+        Duration::from_secs(15),
+        &[&da, &db],
+    );
+}
+
+#[test]
 fn track_file_on_lvsd_moves_priority_and_faults() {
     track_file(Kind::Lvsd, Kind::Keepalived, "vfl");
 }

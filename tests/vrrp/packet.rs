@@ -266,6 +266,26 @@ fn the_instance_and_the_advert_must_agree_on_multicast_or_unicast() {
     );
 }
 
+// keepalived 2.2.7 binds a multicast instance's socket to its group
+// (vrrp_mcast_group4/6, mcast_dst_ip): adverts to another group never reach it.
+#[test]
+fn a_multicast_advert_must_be_sent_to_the_instance_group() {
+    let (bytes, meta) = v2_sample();
+    let ours = RxPolicy {
+        group: Some(meta.dst),
+        ..RxPolicy::MULTICAST
+    };
+    validate_received(&bytes, &meta, &ours).expect("the instance's group");
+    let other = RxPolicy {
+        group: Some("224.0.0.19".parse().expect("ip")),
+        ..RxPolicy::MULTICAST
+    };
+    assert_eq!(
+        validate_received(&bytes, &meta, &other).expect_err("another group"),
+        PacketError::OtherGroup(meta.dst)
+    );
+}
+
 #[test]
 fn check_unicast_src_wants_a_configured_peer_within_its_ttl_range() {
     let (bytes, meta) = unicast_sample(1); // TTL 254, from 10.99.0.1
@@ -277,6 +297,7 @@ fn check_unicast_src_wants_a_configured_peer_within_its_ttl_range() {
     let check = |peers: &[PeerRx]| {
         let policy = RxPolicy {
             unicast: true,
+            group: None,
             check_src: Some(peers),
             checksum: ChecksumAccept::RFC,
         };
@@ -435,6 +456,7 @@ fn v3_ipv4_old_unicast_checksum_where_configured() {
     });
     let policy = |pseudo_header, old_unicast| RxPolicy {
         unicast: true,
+        group: None,
         check_src: None,
         checksum: ChecksumAccept {
             pseudo_header,
