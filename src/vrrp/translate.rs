@@ -324,7 +324,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 .collect::<Result<_, _>>()?,
             src_addr: i.src_ip,
             // keepalived: unicast instances have no group.
-            mcast_group: (!i.is_unicast()).then(|| match (i.mcast_dst_ip, family) {
+            mcast_group: (!i.is_unicast()).then_some(match (i.mcast_dst_ip, family) {
                 (Some(g), _) => g,
                 (None, Family::V4) => IpAddr::V4(cfg.global.vrrp_mcast_group4),
                 (None, Family::V6) => IpAddr::V6(cfg.global.vrrp_mcast_group6),
