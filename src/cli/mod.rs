@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check_config;
+pub mod generate;
 pub mod genhash;
 pub mod keepalived;
 pub mod list;
@@ -40,6 +41,9 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Show a running lvsd's state: VRRP instances, real servers with verdicts, IPVS counters.
     Status(status::StatusArgs),
+    /// Write the man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 /// Entry point used by `main`.
@@ -69,5 +73,6 @@ pub fn main() -> ExitCode {
         Command::List(args) => list::execute(args),
         Command::CheckConfig(args) => check_config::execute(args),
         Command::Status(args) => status::execute(args),
+        Command::Generate(args) => generate::execute(args),
     }
 }
