@@ -366,3 +366,14 @@ fn signum_prints_keepalived_numbers() {
         assert_eq!(String::from_utf8_lossy(&ours.stdout).trim(), n);
     }
 }
+
+#[test]
+fn repeated_options_as_getopt_last_f_wins_and_d_counts() {
+    let cli = Cli::try_parse_from(["lvsd", "run", "-f", "/a.conf", "-D", "-D", "-f", "/b.conf"])
+        .expect("parses");
+    let lvsd::cli::Command::Run(run) = cli.command else {
+        panic!("not run")
+    };
+    assert_eq!(run.use_file, PathBuf::from("/b.conf"));
+    assert_eq!(run.log_detail, 2);
+}
