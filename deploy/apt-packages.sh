@@ -1,4 +1,6 @@
-# The Debian 12 packages lvsd's lab and tests need: the one list, sourced by
+#!/usr/bin/env bash
+# Sourced, not run (the first line names its dialect). The Debian 12 packages
+# lvsd's lab and tests need: the one list, sourced by
 # deploy/lab/lab.sh and tests/run.sh (bash). README "Running the tests" names
 # the same packages.
 
