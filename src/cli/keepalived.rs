@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, FromArgMatches};
 
+use super::run::RunArgs;
 use crate::config::{self, ConfigOptions, Problem};
 use crate::daemon::logging::{Facility, LogOptions};
 
@@ -219,6 +220,102 @@ impl KeepalivedOptions {
             .map(PathBuf::as_path)
             .collect()
     }
+}
+
+/// What `lvsd run` does first: `-v`, `--signum` (both exit), `-t`'s LOG_FILE, logging
+/// and the notices. `Some(status)`: exit with it.
+pub fn start(args: &RunArgs) -> Option<ExitCode> {
+    let k = &args.keepalived;
+    if k.version {
+        println!(
+            "lvsd {} (keepalived 2.2.7 compatible)",
+            env!("CARGO_PKG_VERSION")
+        );
+        return Some(ExitCode::SUCCESS);
+    }
+    if let Some(func) = &k.signum {
+        return Some(match signum(func) {
+            Some(n) => {
+                println!("{n}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("Unknown sigfunc {func}");
+                ExitCode::from(1)
+            }
+        });
+    }
+    if let Some(Some(log)) = &args.config_test {
+        if let Err(e) = config_test_log(log) {
+            eprintln!("{e}");
+            return Some(ExitCode::from(1));
+        }
+    }
+    let (log, problem) = k.log_options(
+        args.log_detail,
+        args.log_console,
+        args.config_test.is_some(),
+    );
+    if let Err(e) = crate::daemon::logging::init(&log) {
+        eprintln!("lvsd: error: {e}");
+        return Some(ExitCode::from(super::EXIT_ERROR));
+    }
+    if let Some(problem) = problem {
+        eprintln!("{problem}");
+    }
+    for notice in k.notices() {
+        tracing::warn!("{notice}");
+    }
+    None
+}
+
+/// Undoes [`prepare_daemon`]'s process changes when the daemon is done: removes the extra
+/// pid files and puts back the core_pattern.
+#[derive(Debug)]
+pub struct DaemonGuard {
+    pid_files: Vec<PathBuf>,
+    core_pattern: Option<String>,
+}
+
+impl Drop for DaemonGuard {
+    fn drop(&mut self) {
+        for pid in &self.pid_files {
+            let _ = std::fs::remove_file(pid);
+        }
+        restore_core_pattern(self.core_pattern.take());
+    }
+}
+
+/// Before the daemon starts: `-e`, `-u`, `-m`/`-M`, `-s`, `-d`, and the `-r`/`-c`/`-b` pid files.
+pub fn prepare_daemon(args: &RunArgs) -> Result<DaemonGuard, ExitCode> {
+    let k = &args.keepalived;
+    let config_id = args.config_id.as_deref();
+    if k.all_config {
+        if let Some(problems) = missing_includes(&args.use_file, config_id) {
+            eprintln!("{problems}");
+            eprintln!("lvsd: error: -e/--all-config: a configuration file is missing");
+            return Err(ExitCode::from(super::EXIT_ERROR));
+        }
+    }
+    let mut guard = DaemonGuard {
+        pid_files: Vec::new(),
+        core_pattern: None,
+    };
+    guard.core_pattern = apply_process_options(k).map_err(|e| {
+        eprintln!("lvsd: error: {e}");
+        ExitCode::from(super::EXIT_ERROR)
+    })?;
+    if k.dump_conf {
+        dump_config(&args.use_file, config_id);
+    }
+    for pid in k.extra_pid_files() {
+        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
+            eprintln!("lvsd: error: writing pid file {}: {e}", pid.display());
+            return Err(ExitCode::from(super::EXIT_ERROR));
+        }
+        guard.pid_files.push(pid.to_path_buf());
+    }
+    Ok(guard)
 }
 
 /// `--signum=SIGFUNC`: the signal lvsd acts on for each of keepalived's functions.

@@ -65,87 +65,27 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> ExitCode {
-    let k = &args.keepalived;
-    if k.version {
-        println!(
-            "lvsd {} (keepalived 2.2.7 compatible)",
-            env!("CARGO_PKG_VERSION")
-        );
-        return ExitCode::SUCCESS;
+    // keepalived's -v, --signum, -t=LOG_FILE, logging (-l, -D, -S, -G, -g) and notices.
+    if let Some(code) = super::keepalived::start(&args) {
+        return code;
     }
-    if let Some(func) = &k.signum {
-        return match super::keepalived::signum(func) {
-            Some(n) => {
-                println!("{n}");
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!("Unknown sigfunc {func}");
-                ExitCode::from(1)
-            }
-        };
-    }
-    let config_test = args.config_test.is_some();
-    if let Some(Some(log)) = &args.config_test {
-        if let Err(e) = super::keepalived::config_test_log(log) {
-            eprintln!("{e}");
-            return ExitCode::from(1);
-        }
-    }
-    let (log, problem) = k.log_options(args.log_detail, args.log_console, config_test);
-    if let Err(e) = crate::daemon::logging::init(&log) {
-        eprintln!("lvsd: error: {e}");
-        return ExitCode::from(super::EXIT_ERROR);
-    }
-    if let Some(problem) = problem {
-        eprintln!("{problem}");
-    }
-    for notice in k.notices() {
-        tracing::warn!("{notice}");
-    }
-    if config_test {
-        if k.as_keepalived {
+    if args.config_test.is_some() {
+        if args.keepalived.as_keepalived {
             return super::keepalived::config_test(
                 &args.use_file,
-                k.dump_conf,
+                args.keepalived.dump_conf,
                 args.config_id.as_deref(),
             );
         }
         return super::check_config::check(&args.use_file, false, false, args.config_id.as_deref());
     }
     raise_open_files_limit();
-    if k.all_config {
-        if let Some(problems) =
-            super::keepalived::missing_includes(&args.use_file, args.config_id.as_deref())
-        {
-            eprintln!("{problems}");
-            eprintln!("lvsd: error: -e/--all-config: a configuration file is missing");
-            return ExitCode::from(super::EXIT_ERROR);
-        }
-    }
-    let core_pattern = match super::keepalived::apply_process_options(k) {
-        Ok(restore) => restore,
-        Err(e) => {
-            eprintln!("lvsd: error: {e}");
-            return ExitCode::from(super::EXIT_ERROR);
-        }
+    // -e, -u, -m/-M, -s, -d, and -r/-c/-b pid files (removed when `_process` drops).
+    let _process = match super::keepalived::prepare_daemon(&args) {
+        Ok(guard) => guard,
+        Err(code) => return code,
     };
-    if k.dump_conf {
-        super::keepalived::dump_config(&args.use_file, args.config_id.as_deref());
-    }
-    let extra_pids: Vec<PathBuf> = k.extra_pid_files().into_iter().map(PathBuf::from).collect();
-    for pid in &extra_pids {
-        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
-            eprintln!("lvsd: error: writing pid file {}: {e}", pid.display());
-            return ExitCode::from(super::EXIT_ERROR);
-        }
-    }
-    let code = run_director(args);
-    for pid in &extra_pids {
-        let _ = std::fs::remove_file(pid);
-    }
-    super::keepalived::restore_core_pattern(core_pattern);
-    code
+    run_director(args)
 }
 
 /// The daemon proper: the whole director, checkers only (-C) or VRRP only (-P).
