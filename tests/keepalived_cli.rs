@@ -381,23 +381,39 @@ fn repeated_options_as_getopt_last_f_wins_and_d_counts() {
 /// keepalived 2.2.7 -t exits 6 (CONFIG_SECURITY_ERROR, the worst status wins) when the
 /// configuration runs a script and enable_script_security is off, whether or not the
 /// script is insecure ("SECURITY VIOLATION - check scripts are being executed but
-/// script_security not enabled."). An unused vrrp_script does not count, and with
-/// enable_script_security on but no script_user and no keepalived_script user it warns
-/// (5). lvsd does not make these checks yet.
+/// script_security not enabled."); an unused vrrp_script, or a script that is not
+/// there, does not count.
 #[test]
-#[ignore = "keepalived's -t status 6 (scripts without enable_script_security) is not implemented"]
 fn config_test_security_status_equals_keepalived() {
     let dir = tempfile::tempdir().expect("tempdir");
     let as_keepalived = dir.path().join("keepalived");
     std::os::unix::fs::symlink(LVSD, &as_keepalived).expect("symlink");
-    let conf = dir.path().join("misc.conf");
-    std::fs::write(
-        &conf,
-        "virtual_server 192.0.2.10 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n \
-         real_server 192.0.2.21 80 {\n  MISC_CHECK {\n   misc_path \"/bin/true\"\n  }\n }\n}\n",
-    )
-    .expect("write config");
-    let theirs = exit_code(Path::new("keepalived"), &conf);
-    assert_eq!(theirs, Some(6));
-    assert_eq!(exit_code(&as_keepalived, &conf), theirs);
+    let misc = |path: &str| {
+        format!(
+            "virtual_server 192.0.2.10 80 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n \
+             real_server 192.0.2.21 80 {{\n  MISC_CHECK {{\n   misc_path \"{path}\"\n  }}\n }}\n}}\n"
+        )
+    };
+    let cases = [
+        ("misc_check", misc("/bin/true"), Some(6)),
+        (
+            "misc_check_missing_script",
+            misc("/nonexistent/check.sh"),
+            None,
+        ),
+        (
+            "unused_vrrp_script",
+            "vrrp_script chk {\n    script \"/bin/true\"\n}\n".to_string(),
+            Some(0),
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let conf = dir.path().join(format!("{name}.conf"));
+        std::fs::write(&conf, text).expect("write config");
+        let theirs = exit_code(Path::new("keepalived"), &conf);
+        if let Some(e) = expected {
+            assert_eq!(theirs, Some(e), "{name}: keepalived");
+        }
+        assert_eq!(exit_code(&as_keepalived, &conf), theirs, "{name}");
+    }
 }

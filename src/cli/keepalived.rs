@@ -24,6 +24,79 @@ pub mod exit {
     pub const BAD_OPTION: u8 = 1;
     /// Errors or warnings in the configuration (KEEPALIVED_CHK_EXIT_CONFIG_TEST).
     pub const CONFIG_TEST: u8 = 5;
+    /// Scripts would run but enable_script_security is off (KEEPALIVED_CHK_EXIT_CONFIG_TEST_SECURITY).
+    pub const SECURITY: u8 = 6;
+}
+
+/// The programs of every script the configuration runs: each `ScriptCommand` in the
+/// model (notify scripts, MISC_CHECK, fifo, start-up and shut-down scripts), found
+/// through its serialized form (an object of exactly command, user and group), and the
+/// `vrrp_script`s some `track_script` uses (keepalived skips unused ones).
+fn scripts_run(config: &config::Config) -> Vec<String> {
+    fn walk(v: &serde_json::Value, top: bool, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let is_script = m.len() == 3
+                    && m.contains_key("command")
+                    && m.contains_key("user")
+                    && m.contains_key("group");
+                if is_script {
+                    if let Some(command) = m.get("command").and_then(|c| c.as_str()) {
+                        out.extend(program(command));
+                    }
+                    return;
+                }
+                for (k, x) in m {
+                    if !(top && k == "vrrp_scripts") {
+                        walk(x, false, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, false, out)),
+            _ => {}
+        }
+    }
+    fn program(command: &str) -> Option<String> {
+        config::ScriptCommand {
+            command: command.to_string(),
+            user: None,
+            group: None,
+        }
+        .argv()
+        .into_iter()
+        .next()
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::to_value(config) {
+        walk(&v, true, &mut out);
+    }
+    let tracked: Vec<&str> = config
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| i.track_scripts.iter())
+        .chain(
+            config
+                .vrrp_sync_groups
+                .iter()
+                .flat_map(|g| g.track_scripts.iter()),
+        )
+        .map(|t| t.name.as_str())
+        .collect();
+    for s in &config.vrrp_scripts {
+        if tracked.contains(&s.name.as_str()) {
+            out.extend(program(&s.script.command));
+        }
+    }
+    out
+}
+
+/// Whether keepalived would find this program: a path, or a name on PATH.
+fn found(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&search).any(|d| d.join(program).is_file())
 }
 
 #[derive(Debug, Default, Args)]
@@ -431,8 +504,9 @@ pub fn dump_config(file: &Path, config_id: Option<&str>) {
 
 /// `-t` with keepalived's exit statuses (invoked as `keepalived`): 0 when the
 /// configuration has no problem, and for a missing file (keepalived 2.2.7 says
-/// "Config files missing" and exits 0); 5 when there is any error or warning
-/// keepalived would also report.
+/// "Config files missing" and exits 0); 6 when scripts would run without
+/// enable_script_security; 5 when there is any error or warning keepalived would also
+/// report.
 pub fn config_test(file: &Path, dump: bool, config_id: Option<&str>) -> ExitCode {
     if !file.exists() {
         eprintln!("Config files missing '{}'.", file.display());
@@ -452,6 +526,16 @@ pub fn config_test(file: &Path, dump: bool, config_id: Option<&str>) -> ExitCode
             if dump {
                 if let Ok(json) = serde_json::to_string_pretty(&loaded.config) {
                     println!("{json}");
+                }
+            }
+            // keepalived reports the worst problem; a script security error is the worst.
+            if !loaded.config.global.enable_script_security {
+                if let Some(script) = scripts_run(&loaded.config).into_iter().find(|p| found(p)) {
+                    eprintln!(
+                        "SECURITY VIOLATION - scripts are being executed but script_security \
+                         not enabled (for example {script})."
+                    );
+                    return ExitCode::from(exit::SECURITY);
                 }
             }
             if loaded.warnings.is_empty() {
