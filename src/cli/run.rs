@@ -27,7 +27,7 @@ pub struct RunArgs {
     /// Don't fork the daemon process (lvsd always runs in the foreground; accepted for compatibility).
     #[arg(short = 'n', long = "dont-fork")]
     pub dont_fork: bool,
-    /// Log messages to the local console (lvsd always logs to stderr; accepted for compatibility).
+    /// Log messages to the local console (stderr): the default; with -S, to stderr as well as syslog.
     #[arg(short = 'l', long = "log-console")]
     pub log_console: bool,
     /// Detailed log messages (debug level; twice: trace).
