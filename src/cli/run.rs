@@ -11,6 +11,9 @@ use crate::vrrp::runner::{self, RunnerOptions};
 pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 
 #[derive(Debug, Args)]
+// The last of a repeated option wins, as with keepalived's getopt (a unit's -f and
+// one in /etc/default/keepalived's DAEMON_ARGS).
+#[command(args_override_self = true)]
 pub struct RunArgs {
     /// Use the specified configuration file.
     #[arg(short = 'f', long = "use-file", value_name = "FILE", default_value = DEFAULT_CONFIG)]
@@ -24,24 +27,25 @@ pub struct RunArgs {
     /// Don't fork the daemon process (lvsd always runs in the foreground; accepted for compatibility).
     #[arg(short = 'n', long = "dont-fork")]
     pub dont_fork: bool,
-    /// Log messages to the local console (lvsd always logs to stderr; accepted for compatibility).
+    /// Log messages to the local console (stderr): the default; with -S, to stderr as well as syslog.
     #[arg(short = 'l', long = "log-console")]
     pub log_console: bool,
-    /// Detailed log messages (debug level).
-    #[arg(short = 'D', long = "log-detail")]
-    pub log_detail: bool,
+    /// Detailed log messages (debug level; twice: trace).
+    #[arg(short = 'D', long = "log-detail", action = clap::ArgAction::Count)]
+    pub log_detail: u8,
     /// Write the daemon's pid to FILE.
     #[arg(short = 'p', long = "pid", value_name = "FILE")]
     pub pid: Option<PathBuf>,
     /// Don't remove VRRP VIPs and VROUTEs on daemon stop.
-    #[arg(long = "dont-release-vrrp")]
+    #[arg(short = 'V', long = "dont-release-vrrp")]
     pub dont_release_vrrp: bool,
     /// Don't remove the IPVS topology on daemon stop.
-    #[arg(long = "dont-release-ipvs")]
+    #[arg(short = 'I', long = "dont-release-ipvs")]
     pub dont_release_ipvs: bool,
-    /// Check the configuration for obvious errors and exit.
-    #[arg(short = 't', long = "config-test")]
-    pub config_test: bool,
+    /// Check the configuration for obvious errors and exit (problems to stderr, or appended to LOG_FILE).
+    #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1,
+          require_equals = true)]
+    pub config_test: Option<Option<PathBuf>>,
     /// Use configuration id ID (for `@ID` conditional lines); defaults to the short hostname.
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     pub config_id: Option<String>,
@@ -55,25 +59,37 @@ pub struct RunArgs {
     /// lvsd extension: the control socket `lvsd status` reads.
     #[arg(long = "control-socket", value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
+    /// The rest of keepalived's options (logging, pid files, namespace, ...).
+    #[command(flatten)]
+    pub keepalived: super::keepalived::KeepalivedOptions,
 }
 
 pub fn execute(args: RunArgs) -> ExitCode {
-    let level = if args.log_detail { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // No colour codes in log files and journald, only on a terminal.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-    if !args.config_test {
-        raise_open_files_limit();
+    // keepalived's -v, --signum, -t=LOG_FILE, logging (-l, -D, -S, -G, -g) and notices.
+    if let Some(code) = super::keepalived::start(&args) {
+        return code;
     }
-
-    if args.config_test {
+    if args.config_test.is_some() {
+        if args.keepalived.as_keepalived {
+            return super::keepalived::config_test(
+                &args.use_file,
+                args.keepalived.dump_conf,
+                args.config_id.as_deref(),
+            );
+        }
         return super::check_config::check(&args.use_file, false, false, args.config_id.as_deref());
     }
+    raise_open_files_limit();
+    // -e, -u, -m/-M, -s, -d, and -r/-c/-b pid files (removed when `_process` drops).
+    let _process = match super::keepalived::prepare_daemon(&args) {
+        Ok(guard) => guard,
+        Err(code) => return code,
+    };
+    run_director(args)
+}
+
+/// The daemon proper: the whole director, checkers only (-C) or VRRP only (-P).
+fn run_director(args: RunArgs) -> ExitCode {
     if !args.vrrp {
         // The whole director, or checkers + IPVS only with -C.
         let vrrp_state_file = args

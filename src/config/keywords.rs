@@ -796,3 +796,32 @@ pub fn markdown_matrix() -> String {
     }
     out
 }
+
+/// The same facts as [`markdown_matrix`], as roff for the `lvsd-keepalived.conf(5)` man
+/// page: per block, the implemented keywords in one paragraph and each other keyword
+/// with what lvsd does not do (and keepalived would).
+pub fn roff_matrix(page: &mut roff::Roff) {
+    use roff::{bold, roman};
+    for (block, kws) in TABLE {
+        page.control("SS", [block.name()]);
+        let implemented: Vec<&str> = kws
+            .iter()
+            .filter(|(_, s)| matches!(s, Support::Implemented))
+            .map(|(k, _)| *k)
+            .collect();
+        if !implemented.is_empty() {
+            page.control("PP", [])
+                .text([roman("Implemented: "), bold(implemented.join(", "))]);
+        }
+        for (k, s) in kws.iter() {
+            let text = match s {
+                Support::Implemented => continue,
+                Support::Partly(what) => format!("partly: {what}"),
+                Support::NotImplemented(what) => {
+                    format!("not implemented, no effect (keepalived {what})")
+                }
+            };
+            page.control("TP", []).text([bold(*k)]).text([roman(text)]);
+        }
+    }
+}

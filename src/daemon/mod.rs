@@ -6,6 +6,7 @@
 pub mod checks;
 pub mod control;
 pub mod kernel;
+pub mod logging;
 pub mod runtime;
 pub mod sd_notify;
 pub mod status;
