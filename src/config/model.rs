@@ -911,6 +911,8 @@ pub struct VirtualIpAddress {
     pub label: Option<String>,
     pub peer: Option<IpAddr>,
     pub home: bool,
+    /// `-nodad`: keepalived's negation of its default IFA_F_NODAD on IPv6
+    /// addresses, i.e. do duplicate address detection.
     pub nodad: bool,
     pub mngtmpaddr: bool,
     pub noprefixroute: bool,

@@ -43,6 +43,30 @@ pub struct VipConfig {
     /// `scope` as the rtnetlink scope number (global 0, site 200, link 253, host 254, nowhere 255).
     pub scope: Option<u8>,
     pub brd: Option<IpAddr>,
+    pub options: VipOptions,
+}
+
+/// The `virtual_ipaddress` options that become address flags and attributes
+/// (`ip addr add` semantics, as keepalived 2.2.7 sets them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VipOptions {
+    /// `peer ADDR`: a point-to-point address (IFA_ADDRESS is the peer).
+    pub peer: Option<IpAddr>,
+    /// `home` (IFA_F_HOMEADDRESS).
+    pub home: bool,
+    /// `-nodad`: the address goes through duplicate address detection. IPv6
+    /// VIPs are added without it otherwise (IFA_F_NODAD), so that they answer
+    /// at once after a failover (keepalived 2.2.7's rule: its `-nodad` clears
+    /// its default IFA_F_NODAD).
+    pub dad: bool,
+    /// `mngtmpaddr` (IFA_F_MANAGETEMPADDR).
+    pub mngtmpaddr: bool,
+    /// `noprefixroute` (IFA_F_NOPREFIXROUTE).
+    pub noprefixroute: bool,
+    /// `autojoin` (IFA_F_MCAUTOJOIN).
+    pub autojoin: bool,
+    /// `preferred_lft N` in seconds; `None`: forever (the kernel's default).
+    pub preferred_lft: Option<u32>,
 }
 
 /// Kind of a `virtual_routes` entry (rtnetlink route type).

@@ -11,7 +11,7 @@ use crate::config::{self, model};
 use super::config::{
     GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, OldUnicastChecksum,
     RouteConfig, RouteKind, RunAs, ScriptConfig, TrackConfig, TrackFileConfig, TrackId,
-    UnicastPeer, VipConfig,
+    UnicastPeer, VipConfig, VipOptions,
 };
 use super::packet::{auth_data_from_pass, Family, Version, VRRP_TTL};
 use super::runner::VrrpConfig;
@@ -68,6 +68,15 @@ fn vip(v: &model::VirtualIpAddress) -> VipConfig {
         label: v.label.clone(),
         scope: v.scope.map(model::Scope::value),
         brd: broadcast(v),
+        options: VipOptions {
+            peer: v.peer,
+            home: v.home,
+            dad: v.nodad,
+            mngtmpaddr: v.mngtmpaddr,
+            noprefixroute: v.noprefixroute,
+            autojoin: v.autojoin,
+            preferred_lft: v.preferred_lft.flatten(),
+        },
     }
 }
 

@@ -30,6 +30,7 @@ fn cfg(priority: u8) -> InstanceConfig {
         label: None,
         scope: None,
         brd: None,
+        options: Default::default(),
     }];
     c
 }

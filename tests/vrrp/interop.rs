@@ -391,6 +391,81 @@ fn multicast_group(a: Kind, b: Kind, name: &str) {
     );
 }
 
+/// virtual_ipaddress options (peer, noprefixroute, home, -nodad, mngtmpaddr,
+/// preferred_lft) end up on the interface as keepalived 2.2.7 puts them: the
+/// same `ip addr` lines (without the lifetimes' running seconds) when each is
+/// master alone on its own LAN. (keepalived ignores IPv6 addresses in an IPv4
+/// instance's virtual_ipaddress; they go in virtual_ipaddress_excluded.)
+#[test]
+fn vip_options_match_keepalived() {
+    let ours = [
+        "10.0.0.100/24",
+        "10.0.0.101/24",
+        "10.0.0.102",
+        "fd00::10/64",
+        "fd00::11/64",
+    ];
+    let lines = |kind: Kind, name: &str| {
+        let topo = Topo::new(name);
+        let mut i = Inst::new(150);
+        i.state = "MASTER";
+        i.vips = vec![
+            "10.0.0.100/24".into(),
+            "10.0.0.101/24 noprefixroute".into(),
+            "10.0.0.102 peer 10.0.0.202".into(),
+        ];
+        i.extra = "  virtual_ipaddress_excluded {\n    fd00::10/64 noprefixroute home -nodad preferred_lft 0\n    fd00::11/64 mngtmpaddr\n  }\n".into();
+        let d = Director::start(kind, topo.director(0), &conf(&[i], ""));
+        topo.wait_sole_holder("master", 0, &["10.0.0.100"], Duration::from_secs(15), &[&d]);
+        std::thread::sleep(Duration::from_secs(1));
+        let out = topo
+            .director(0)
+            .run(&["ip", "-o", "addr", "show", "dev", "eth0"])
+            .expect("ip addr");
+        let mut v: Vec<String> = out
+            .lines()
+            .filter_map(|l| {
+                // Keep the address and its flags; drop the index, the name and the
+                // lifetimes (their values count down).
+                let words: Vec<String> = l
+                    .split_whitespace()
+                    .skip(2)
+                    .map(|w| w.trim_end_matches('\\').to_string())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                let addr = words.get(1)?;
+                if !ours
+                    .iter()
+                    .any(|o| addr == o || addr.starts_with(&format!("{o}/")))
+                {
+                    return None;
+                }
+                let mut kept = Vec::new();
+                let mut it = words.iter();
+                while let Some(w) = it.next() {
+                    match w.as_str() {
+                        "valid_lft" | "preferred_lft" => {
+                            let value = it.next().map(String::as_str).unwrap_or("");
+                            // Only whether the address is deprecated counts.
+                            if w == "preferred_lft" && value == "0sec" {
+                                kept.push("preferred_lft 0".to_string());
+                            }
+                        }
+                        _ => kept.push(w.clone()),
+                    }
+                }
+                Some(kept.join(" "))
+            })
+            .collect();
+        v.sort();
+        (v, d.log())
+    };
+    let (k, klog) = lines(Kind::Keepalived, "vok");
+    let (l, llog) = lines(Kind::Lvsd, "vol");
+    assert_eq!(k.len(), 5, "{k:?}\n{klog}");
+    assert_eq!(l, k, "lvsd\n{llog}");
+}
+
 #[test]
 fn track_file_on_lvsd_moves_priority_and_faults() {
     track_file(Kind::Lvsd, Kind::Keepalived, "vfl");
