@@ -635,10 +635,10 @@ fn braces_quotes_and_comments_in_odd_places() {
 fn lexical_and_structural_errors() {
     assert_problem(
         "global_defs {\n  router_id x\n",
-        Severity::Error,
+        Severity::Warning,
         1,
         13,
-        "block 'global_defs' is never closed",
+        "block 'global_defs' is never closed; keepalived closes it at the end of the file, and so does lvsd",
     );
     assert_problem("}\n", Severity::Error, 1, 1, "unmatched '}'");
     assert_problem(
@@ -830,17 +830,17 @@ fn value_errors_name_keyword_value_and_expectation() {
     };
     assert_problem(
         &inst("    priority abc"),
-        Severity::Error,
+        Severity::Warning,
         4,
         14,
-        "'priority': invalid value 'abc' (expected an integer 1..255)",
+        "'priority': 'abc' is not a number; keepalived uses the default 100, and so does lvsd",
     );
     assert_problem(
         &inst("    priority 0"),
-        Severity::Error,
+        Severity::Warning,
         4,
         14,
-        "'priority': 0 is out of range 1..255",
+        "'priority': '0' is out of range 1..255; keepalived uses the default 100, and so does lvsd",
     );
     assert_problem(
         &inst("    priority"),
@@ -872,10 +872,10 @@ fn value_errors_name_keyword_value_and_expectation() {
     );
     assert_problem(
         &inst("    state LEADER"),
-        Severity::Error,
+        Severity::Warning,
         4,
         11,
-        "expected MASTER or BACKUP",
+        "'state': 'LEADER' is not a state; keepalived starts as BACKUP, and so does lvsd",
     );
     assert_problem(
         &inst("    advert_int 0"),
@@ -935,10 +935,10 @@ fn value_errors_name_keyword_value_and_expectation() {
     );
     assert_problem(
         &inst("    authentication {\n        auth_type NONE\n        auth_pass x\n    }"),
-        Severity::Error,
+        Severity::Warning,
         5,
         19,
-        "expected PASS or AH",
+        "'auth_type': 'NONE' is not an authentication type (PASS or AH); keepalived ignores the line, and so does lvsd",
     );
     assert_problem(
         &inst("    authentication {\n        auth_pass x\n    }"),
@@ -962,24 +962,24 @@ fn lvs_value_errors() {
     let vs = |body: &str| format!("virtual_server 10.0.0.1 80 {{\n{body}\n}}\n");
     assert_problem(
         &vs("    lb_algo foo"),
-        Severity::Error,
+        Severity::Warning,
         2,
         13,
-        "expected rr, wrr, lc, wlc",
+        "'lb_algo': 'foo' is not a scheduler (rr, wrr, lc, wlc",
     );
     assert_problem(
         &vs("    lb_kind FAST"),
-        Severity::Error,
+        Severity::Warning,
         2,
         13,
-        "expected NAT, DR or TUN",
+        "'lb_kind': 'FAST' is not a forwarding method (NAT, DR or TUN); keepalived ignores the line",
     );
     assert_problem(
         &vs("    protocol ICMP"),
-        Severity::Error,
+        Severity::Warning,
         2,
         14,
-        "expected TCP, UDP or SCTP",
+        "'protocol': 'ICMP' is not a protocol (TCP, UDP or SCTP); keepalived ignores the line, and so does lvsd",
     );
     assert_problem(
         &vs("    delay_loop 1e3"),
@@ -1552,7 +1552,7 @@ fn missing_interfaces_are_warnings_when_asked() {
 #[test]
 fn all_problems_are_collected_not_only_the_first() {
     let (_p, r, _s) = load_text(
-        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 300\n}\nvirtual_server 10.0.0.1 80 {\n    lb_algo nope\n    protocol XYZ\n}\n",
+        "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 300\n}\nvirtual_server 10.0.0.1 80 {\n    lb_algo nope\n    protocol XYZ\n    delay_loop x\n}\nvirtual_server 10.0.0.2 80 {\n    delay_loop y\n}\n",
     );
     let d = r.expect_err("errors");
     assert_eq!(d.errors().count(), 3, "{}", d.render());
@@ -3426,4 +3426,241 @@ fn url_regex_is_compiled_with_its_options_and_errors_have_places() {
         31,
         "regex_options 'firstline' cannot be passed to PCRE2 by lvsd; it is ignored",
     );
+}
+
+// ---------------------------------------------------------------------------
+// Values keepalived logs and carries on after: the same fallback, with a warning
+// ---------------------------------------------------------------------------
+
+/// One value keepalived 2.2.7 reads with a log line and a fallback: the configuration, where
+/// lvsd's warning points (line, column), what it says, what `keepalived -t` says, and a check
+/// that lvsd applied keepalived's fallback.
+struct Fallback {
+    text: String,
+    line: usize,
+    col: usize,
+    ours: &'static str,
+    theirs: &'static str,
+    applied: fn(&Loaded) -> bool,
+}
+
+fn fallback_cases() -> Vec<Fallback> {
+    let vs = |body: &str| {
+        format!(
+            "virtual_server 10.0.0.1 80 {{\n    protocol TCP\n{body}\n    real_server 10.0.0.2 80 {{\n        weight 1\n    }}\n}}\n"
+        )
+    };
+    let vi = |body: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n    interface lvsdf0\n    virtual_router_id 4\n{body}\n    virtual_ipaddress {{\n        10.0.0.1\n    }}\n}}\n"
+        )
+    };
+    fn method(l: &Loaded) -> LbKind {
+        l.config.virtual_servers[0].method.kind
+    }
+    vec![
+        Fallback {
+            text: vs("    lb_kind dr"),
+            line: 3,
+            col: 13,
+            ours: "'lb_kind': 'dr' is not a forwarding method (NAT, DR or TUN); keepalived ignores the line and uses NAT unless a method was set before, and so does lvsd (write DR)",
+            theirs: "unknown [dr] routing method for virtual server",
+            applied: |l| method(l) == LbKind::Nat,
+        },
+        Fallback {
+            text: vs("    lb_kind DR\n    lb_kind dr"),
+            line: 4,
+            col: 13,
+            ours: "'lb_kind': 'dr' is not a forwarding method",
+            theirs: "unknown [dr] routing method for virtual server",
+            applied: |l| method(l) == LbKind::Dr,
+        },
+        Fallback {
+            text: vs("    lb_algo loadbalance"),
+            line: 3,
+            col: 13,
+            ours: "'lb_algo': 'loadbalance' is not a scheduler (rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh or twos); keepalived ignores the line and uses wlc unless a scheduler was set before, and so does lvsd",
+            theirs: "Invalid lvs_scheduler 'loadbalance' - ignoring",
+            applied: |l| l.config.virtual_servers[0].lb_algo == LbAlgo::Wlc,
+        },
+        Fallback {
+            text: vs("    lb_algo RR"),
+            line: 3,
+            col: 13,
+            ours: "'lb_algo': 'RR' is not a scheduler (rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh or twos); keepalived ignores the line and uses wlc unless a scheduler was set before, and so does lvsd (write rr)",
+            theirs: "Invalid lvs_scheduler 'RR' - ignoring",
+            applied: |l| l.config.virtual_servers[0].lb_algo == LbAlgo::Wlc,
+        },
+        Fallback {
+            text: vs("    persistence_timeout 0"),
+            line: 3,
+            col: 25,
+            ours: "'persistence_timeout': '0' is not a timeout 1..2678400; keepalived ignores the line (the service is not persistent unless set before), and so does lvsd",
+            theirs: "persistence_timeout invalid",
+            applied: |l| l.config.virtual_servers[0].persistence_timeout.is_none(),
+        },
+        Fallback {
+            text: vs("    persistence_timeout 3000000"),
+            line: 3,
+            col: 25,
+            ours: "'persistence_timeout': '3000000' is not a timeout 1..2678400",
+            theirs: "number '3000000' outside range [1, 2678400]",
+            applied: |l| l.config.virtual_servers[0].persistence_timeout.is_none(),
+        },
+        Fallback {
+            text: vs("    protocol ICMP"),
+            line: 3,
+            col: 14,
+            ours: "'protocol': 'ICMP' is not a protocol (TCP, UDP or SCTP); keepalived ignores the line, and so does lvsd",
+            theirs: "Unknown protocol ICMP - ignoring",
+            applied: |l| l.config.virtual_servers[0].protocol == Protocol::Tcp,
+        },
+        Fallback {
+            text: vi("    state EQUAL"),
+            line: 4,
+            col: 11,
+            ours: "'state': 'EQUAL' is not a state; keepalived starts as BACKUP, and so does lvsd",
+            theirs: "(VI_1) unknown state 'EQUAL', defaulting to BACKUP",
+            applied: |l| l.config.vrrp_instances[0].state == InitialState::Backup,
+        },
+        Fallback {
+            text: vi("    state master"),
+            line: 4,
+            col: 11,
+            ours: "'state': 'master' is not a state; keepalived starts as BACKUP, and so does lvsd (write MASTER)",
+            theirs: "(VI_1) unknown state 'master', defaulting to BACKUP",
+            applied: |l| l.config.vrrp_instances[0].state == InitialState::Backup,
+        },
+        Fallback {
+            text: vi("    priority 100,xyz"),
+            line: 4,
+            col: 14,
+            ours: "'priority': '100,xyz' is not a number; keepalived uses the default 100, and so does lvsd",
+            theirs: "(VI_1) Priority not valid! must be between 1 & 255. Using default 100",
+            applied: |l| l.config.vrrp_instances[0].priority.get() == 100,
+        },
+        Fallback {
+            text: vi("    priority 150\n    priority 256"),
+            line: 5,
+            col: 14,
+            ours: "'priority': '256' is out of range 1..255; keepalived uses the default 100, and so does lvsd",
+            theirs: "(VI_1) Priority not valid! must be between 1 & 255. Using default 100",
+            applied: |l| l.config.vrrp_instances[0].priority.get() == 100,
+        },
+        Fallback {
+            text: vi("    authentication {\n        auth_type NONE\n        auth_pass x\n    }"),
+            line: 5,
+            col: 19,
+            ours: "'auth_type': 'NONE' is not an authentication type (PASS or AH); keepalived ignores the line, and so does lvsd",
+            theirs: "(VI_1) unknown authentication type 'NONE'",
+            applied: |l| l.config.vrrp_instances[0].authentication.is_none(),
+        },
+        Fallback {
+            text: "vrrp_instance VI_1 {\n    interface lvsdf0\n    virtual_router_id 4\n    virtual_ipaddress {\n        10.0.0.1\n    }\n"
+                .into(),
+            line: 1,
+            col: 20,
+            ours: "block 'vrrp_instance' is never closed; keepalived closes it at the end of the file, and so does lvsd",
+            theirs: "There are 1 missing '}'s or extra '{'s",
+            applied: |l| l.config.vrrp_instances.len() == 1,
+        },
+        Fallback {
+            text: "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    lb_kind DR\n    real_server 10.0.0.2 80 {\n        weight 1\n    }\n"
+                .into(),
+            line: 1,
+            col: 28,
+            ours: "block 'virtual_server' is never closed",
+            theirs: "There are 1 missing '}'s or extra '{'s",
+            applied: |l| {
+                l.config.virtual_servers.len() == 1
+                    && l.config.virtual_servers[0].real_servers.len() == 1
+            },
+        },
+        Fallback {
+            text: vs("\u{a0}\u{a0}\u{a0}\u{a0}lb_kind DR"),
+            line: 3,
+            col: 1,
+            ours: "U+00A0 NO-BREAK SPACE in '<U+00A0><U+00A0><U+00A0><U+00A0>lb_kind' is not whitespace to keepalived (it splits words only at ASCII spaces, tabs and line breaks): it is part of the word, and so it is to lvsd",
+            theirs: "Unknown keyword '\u{a0}\u{a0}\u{a0}\u{a0}lb_kind'",
+            applied: |l| method(l) == LbKind::Nat,
+        },
+        Fallback {
+            text: vs("    lb_kind\u{2003}DR"),
+            line: 3,
+            col: 12,
+            ours: "U+2003 EM SPACE in 'lb_kind<U+2003>DR' is not whitespace",
+            theirs: "Unknown keyword 'lb_kind\u{2003}DR'",
+            applied: |l| method(l) == LbKind::Nat,
+        },
+        Fallback {
+            text: vs("    lb_kind DR\u{200b}"),
+            line: 3,
+            col: 15,
+            ours: "U+200B ZERO WIDTH SPACE in 'DR<U+200B>' is not whitespace",
+            theirs: "unknown [DR\u{200b}] routing method for virtual server",
+            applied: |l| method(l) == LbKind::Nat,
+        },
+    ]
+}
+
+/// Each value keepalived logs and falls back on is a warning in lvsd (not an error), at the
+/// token, naming it and the fallback, and lvsd applies the same fallback.
+#[test]
+fn keepalived_fallbacks_are_warnings_and_applied() {
+    for (k, case) in fallback_cases().iter().enumerate() {
+        let (path, r, _s) = load_text(&case.text);
+        let l = match &r {
+            Ok(l) => l,
+            Err(d) => panic!("case {k}: refused:\n{}\n{}", case.text, d.render()),
+        };
+        let want = format!("{}:{}:{}", path.display(), case.line, case.col);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.location(&l.sources).as_deref() == Some(want.as_str())
+                    && w.message().contains(case.ours)),
+            "case {k}: no warning at {want} saying {:?}; got:\n{}",
+            case.ours,
+            config::render_all(&l.warnings, &l.sources)
+        );
+        assert!(
+            (case.applied)(l),
+            "case {k}: keepalived's fallback not applied for:\n{}",
+            case.text
+        );
+    }
+}
+
+/// The same cases under keepalived 2.2.7 (`-t` in a network namespace): it logs the
+/// problem and carries on (exit status 5, "config errors", not 1, "cannot run").
+#[test]
+fn fallbacks_are_the_ones_keepalived_makes() {
+    let work = Scratch::new();
+    for (k, case) in fallback_cases().iter().enumerate() {
+        let conf = work.write(&format!("case{k}.conf"), &case.text);
+        let script = format!(
+            "ip link add lvsdf0 type veth peer name lvsdf1 && keepalived -t -l -D -f '{}'",
+            conf.display()
+        );
+        let out = Command::new("unshare")
+            .args(["-n", "sh", "-c", &script])
+            .output()
+            .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            said.contains(case.theirs),
+            "case {k}: keepalived does not say '{}' for:\n{}\nit says:\n{said}",
+            case.theirs,
+            case.text
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(5),
+            "case {k}: keepalived -t should report a config error it runs with:\n{said}"
+        );
+    }
 }

@@ -20,6 +20,8 @@ use checkers::{BodyRegex, RegexFlags, RegexOptionKind};
 pub const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 360;
+/// The longest persistence_timeout keepalived 2.2.7 takes (`LVS_MAX_TIMEOUT`, 31 days).
+pub const MAX_PERSISTENCE_TIMEOUT: u32 = 86400 * 31;
 
 pub(super) fn ssl(cx: &mut Cx<'_>, node: &Node) -> SslSettings {
     let mut s = SslSettings::default();
@@ -167,7 +169,17 @@ fn lvs_method(cx: &mut Cx<'_>, n: &Node) -> Option<ForwardingMethod> {
         return None;
     };
     let Some(kind) = LbKind::parse(&kind_tok.text) else {
-        cx.invalid(n, kind_tok, "NAT, DR or TUN");
+        // keepalived 2.2.7: "PARSER : unknown [dr] routing method for virtual server.",
+        // and the line is ignored: NAT unless a method was set before.
+        let hint = LbKind::parse(&kind_tok.text.to_ascii_uppercase())
+            .map(|_| format!("write {}", kind_tok.text.to_ascii_uppercase()));
+        cx.fallback(
+            n,
+            kind_tok,
+            "is not a forwarding method (NAT, DR or TUN)",
+            "ignores the line and uses NAT unless a method was set before",
+            hint,
+        );
         return None;
     };
     let mut m = ForwardingMethod {
@@ -306,7 +318,7 @@ fn parse_key(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServerKey> {
             Some(VirtualServerKey::Group(t.text.clone()))
         }
         _ => {
-            let ip = cx.ip_token(node, first)?;
+            let ip = cx.plain_ip_token(node, first)?;
             let port = match node.args.get(1) {
                 Some(p) => Some(cx.port_token(node, p)?),
                 None => None,
@@ -366,11 +378,21 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
                 if let Some(t) = cx.one(n, "a scheduler") {
                     match LbAlgo::parse(&t.text) {
                         Some(a) => vs.lb_algo = a,
-                        None => cx.invalid(
-                            n,
-                            t,
-                            "rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh or twos",
-                        ),
+                        // keepalived 2.2.7: "Invalid lvs_scheduler '...' - ignoring".
+                        None => {
+                            let lower = t.text.to_ascii_lowercase();
+                            let hint = LbAlgo::parse(&lower).map(|a| format!("write {}", a.name()));
+                            cx.fallback(
+                                n,
+                                t,
+                                "is not a scheduler (rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh or twos)",
+                                &format!(
+                                    "ignores the line and uses {} unless a scheduler was set before",
+                                    LbAlgo::default().name()
+                                ),
+                                hint,
+                            )
+                        }
                     }
                 }
             }
@@ -394,8 +416,21 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
                     None => Some(DEFAULT_PERSISTENCE_TIMEOUT),
                     Some(t) => {
                         cx.extra(n, 1);
-                        cx.int_token(n, t, 1, i64::from(u32::MAX))
-                            .and_then(|v| u32::try_from(v).ok())
+                        // keepalived 2.2.7 reads 1..LVS_MAX_TIMEOUT (31 days); anything
+                        // else is "persistence_timeout invalid" and the line is ignored.
+                        match parse_integer(&t.text).and_then(|v| u32::try_from(v).ok()) {
+                            Some(v) if (1..=MAX_PERSISTENCE_TIMEOUT).contains(&v) => Some(v),
+                            _ => {
+                                cx.fallback(
+                                    n,
+                                    t,
+                                    &format!("is not a timeout 1..{MAX_PERSISTENCE_TIMEOUT}"),
+                                    "ignores the line (the service is not persistent unless set before)",
+                                    None,
+                                );
+                                vs.persistence_timeout
+                            }
+                        }
                     }
                 }
             }
@@ -407,7 +442,14 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
                             vs.protocol = p;
                             vs.protocol_explicit = true;
                         }
-                        None => cx.invalid(n, t, "TCP, UDP or SCTP"),
+                        // keepalived 2.2.7: "Unknown protocol X - ignoring".
+                        None => cx.fallback(
+                            n,
+                            t,
+                            "is not a protocol (TCP, UDP or SCTP)",
+                            "ignores the line",
+                            None,
+                        ),
                     }
                 }
             }
@@ -445,7 +487,7 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
                 match n.args.first() {
                     None => cx.missing(n, "IP [PORT]"),
                     Some(a) => {
-                        if let Some(ip) = cx.ip_token(n, a) {
+                        if let Some(ip) = cx.plain_ip_token(n, a) {
                             let port = n.args.get(1).and_then(|p| cx.port_token(n, p));
                             cx.extra(n, 2);
                             sorry = Some((ip, port));
@@ -503,7 +545,7 @@ fn real_server(
     vs_inherited: &Inherited,
 ) -> Option<RealServer> {
     let address = match node.args.first() {
-        Some(t) => cx.ip_token(node, t),
+        Some(t) => cx.plain_ip_token(node, t),
         None => {
             cx.missing(node, "IP [PORT]");
             None
@@ -549,7 +591,9 @@ fn real_server(
                     }
                 }
             }
-            "lvs_method" | "lb_kind" => {
+            // keepalived 2.2.7 takes lb_kind in a virtual_server only: in a real_server
+            // it is an unknown keyword and the server keeps the virtual server's method.
+            "lvs_method" => {
                 if let Some(m) = lvs_method(cx, n) {
                     rs.method = m
                 }
@@ -899,9 +943,9 @@ impl ConnectionOptions {
     /// inherit with the timing keywords); `false` if `n` is not one.
     fn keyword(&mut self, cx: &mut Cx<'_>, n: &Node) -> bool {
         match n.name() {
-            "connect_ip" => self.connect_ip = cx.ip(n),
+            "connect_ip" => self.connect_ip = cx.plain_ip(n),
             "connect_port" => self.connect_port = cx.port(n),
-            "bindto" => self.bindto = cx.ip(n),
+            "bindto" => self.bindto = cx.plain_ip(n),
             "bind_if" => self.bind_if = cx.string(n),
             "bind_port" => self.bind_port = cx.port(n),
             "fwmark" => self.fwmark = cx.u32(n),

@@ -392,6 +392,30 @@ impl Cx<'_> {
         );
     }
 
+    /// A value keepalived 2.2.7 logs and carries on after: a warning naming the token, what
+    /// is wrong with it (`what`, e.g. "is not a forwarding method"), what keepalived does
+    /// instead (`keepalived`, e.g. "uses NAT"), which lvsd does too, and how to write what
+    /// was probably meant.
+    pub fn fallback(
+        &mut self,
+        node: &Node,
+        tok: &Token,
+        what: &str,
+        keepalived: &str,
+        hint: Option<String>,
+    ) {
+        self.warning(
+            tok.span,
+            Problem::KeepalivedFallback {
+                keyword: node.name().to_string(),
+                value: tok.text.clone(),
+                what: what.to_string(),
+                keepalived: keepalived.to_string(),
+                hint,
+            },
+        );
+    }
+
     /// The single argument of `node`.
     pub fn one<'n>(&mut self, node: &'n Node, expected: &str) -> Option<&'n Token> {
         self.no_block(node);
@@ -522,6 +546,36 @@ impl Cx<'_> {
         self.timer_token(node, t)
     }
 
+    /// An address where keepalived 2.2.7 reads a plain one with `inet_stosockaddr`, which
+    /// drops a `/prefix` or `-range` after it without a word: lvsd drops it too, with a
+    /// warning.
+    pub fn plain_ip_token(&mut self, node: &Node, tok: &Token) -> Option<IpAddr> {
+        let Some(cut) = tok.text.find(['/', '-']) else {
+            return self.ip_token(node, tok);
+        };
+        let address = tok.text.get(..cut).unwrap_or("");
+        let Ok(ip) = address.parse::<IpAddr>() else {
+            self.invalid(node, tok, "an IPv4 or IPv6 address");
+            return None;
+        };
+        self.fallback(
+            node,
+            tok,
+            "is not a plain address",
+            &format!(
+                "drops '{}' and uses {ip}",
+                tok.text.get(cut..).unwrap_or("")
+            ),
+            Some(format!("write {ip}")),
+        );
+        Some(ip)
+    }
+
+    pub fn plain_ip(&mut self, node: &Node) -> Option<IpAddr> {
+        let t = self.one(node, "an IP address")?;
+        self.plain_ip_token(node, t)
+    }
+
     pub fn ip_token(&mut self, node: &Node, tok: &Token) -> Option<IpAddr> {
         match tok.text.parse::<IpAddr>() {
             Ok(a) => Some(a),
@@ -530,11 +584,6 @@ impl Cx<'_> {
                 None
             }
         }
-    }
-
-    pub fn ip(&mut self, node: &Node) -> Option<IpAddr> {
-        let t = self.one(node, "an IP address")?;
-        self.ip_token(node, t)
     }
 
     pub fn port_token(&mut self, node: &Node, tok: &Token) -> Option<u16> {

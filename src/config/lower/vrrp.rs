@@ -455,7 +455,15 @@ pub(super) fn vrrp_instance(
                             i.state = InitialState::Backup;
                             state_given = true;
                         }
-                        _ => cx.invalid(n, t, "MASTER or BACKUP"),
+                        // keepalived 2.2.7: "unknown state '...', defaulting to BACKUP".
+                        _ => {
+                            let upper = t.text.to_ascii_uppercase();
+                            let hint = matches!(upper.as_str(), "MASTER" | "BACKUP")
+                                .then(|| format!("write {upper}"));
+                            cx.fallback(n, t, "is not a state", "starts as BACKUP", hint);
+                            i.state = InitialState::Backup;
+                            state_given = true;
+                        }
                     }
                 }
             }
@@ -491,7 +499,7 @@ pub(super) fn vrrp_instance(
             "track_interface" => i.track_interfaces = track_interfaces(cx, n),
             "track_script" => i.track_scripts = track_scripts(cx, n),
             "track_file" => i.track_files = tracked_files(cx, n),
-            "mcast_src_ip" | "unicast_src_ip" => i.src_ip = cx.ip(n),
+            "mcast_src_ip" | "unicast_src_ip" => i.src_ip = cx.plain_ip(n),
             "mcast_dst_ip" => {
                 if let Some(t) = cx.one(n, "a multicast address") {
                     match t.text.parse::<IpAddr>() {
@@ -544,13 +552,26 @@ pub(super) fn vrrp_instance(
             "priority" => {
                 if let Some(t) = cx.one(n, "an integer 1..255") {
                     match parse_integer(&t.text).map(Priority::new) {
-                        Some(Ok(p)) => {
-                            i.priority = p;
-                            priority_given = true;
+                        Some(Ok(p)) => i.priority = p,
+                        // keepalived 2.2.7: "Priority not valid! must be between 1 & 255.
+                        // Using default 100", for junk and for out-of-range numbers.
+                        _ => {
+                            let what = if parse_integer(&t.text).is_some() {
+                                "is out of range 1..255"
+                            } else {
+                                "is not a number"
+                            };
+                            cx.fallback(
+                                n,
+                                t,
+                                what,
+                                &format!("uses the default {}", Priority::DEFAULT.get()),
+                                None,
+                            );
+                            i.priority = Priority::DEFAULT;
                         }
-                        Some(Err(p)) => cx.error(t.span, p),
-                        None => cx.invalid(n, t, "an integer 1..255"),
                     }
+                    priority_given = true;
                 }
             }
             "advert_int" => {
@@ -567,7 +588,15 @@ pub(super) fn vrrp_instance(
                                 match t.text.as_str() {
                                     "PASS" => auth_type = Some(AuthType::Pass),
                                     "AH" => auth_type = Some(AuthType::Ah),
-                                    _ => cx.invalid(a, t, "PASS or AH"),
+                                    // keepalived 2.2.7: "(VI_1) unknown authentication
+                                    // type 'X'", and the line is ignored.
+                                    _ => cx.fallback(
+                                        a,
+                                        t,
+                                        "is not an authentication type (PASS or AH)",
+                                        "ignores the line",
+                                        None,
+                                    ),
                                 }
                             }
                         }
@@ -837,7 +866,7 @@ fn unicast_peer(cx: &mut Cx<'_>, n: &Node) -> Option<UnicastPeer> {
             },
         );
     }
-    let address = cx.ip_token(n, &n.keyword)?;
+    let address = cx.plain_ip_token(n, &n.keyword)?;
     let mut peer = UnicastPeer {
         address,
         span: n.keyword.span,
