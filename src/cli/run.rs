@@ -42,6 +42,11 @@ pub struct RunArgs {
     /// Check the configuration for obvious errors and exit.
     #[arg(short = 't', long = "config-test")]
     pub config_test: bool,
+    /// lvsd extension: refuse a configuration with warnings (with -t: report them as
+    /// errors, exit 1). Warnings are what keepalived logs and runs anyway: values it
+    /// falls back on, unknown keywords, look-alike spaces, repairs.
+    #[arg(long)]
+    pub strict: bool,
     /// Use configuration id ID (for `@ID` conditional lines); defaults to the short hostname.
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     pub config_id: Option<String>,
@@ -72,7 +77,12 @@ pub fn execute(args: RunArgs) -> ExitCode {
     }
 
     if args.config_test {
-        return super::check_config::check(&args.use_file, false, false, args.config_id.as_deref());
+        return super::check_config::check(
+            &args.use_file,
+            args.strict,
+            false,
+            args.config_id.as_deref(),
+        );
     }
     if !args.vrrp {
         // The whole director, or checkers + IPVS only with -C.
@@ -90,10 +100,15 @@ pub fn execute(args: RunArgs) -> ExitCode {
             data_file: args.data_file,
             control_socket: args.control_socket,
             vrrp_state_file,
+            strict: args.strict,
         });
     }
 
-    let vrrp = match crate::vrrp::translate::load_file(&args.use_file, args.config_id.as_deref()) {
+    let vrrp = match crate::vrrp::translate::load_file(
+        &args.use_file,
+        args.config_id.as_deref(),
+        args.strict,
+    ) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("lvsd: error: {e}");
@@ -123,6 +138,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
     let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
     let use_file = args.use_file.clone();
     let config_id = args.config_id.clone();
+    let strict = args.strict;
     let result = rt.block_on(async {
         // SIGHUP: re-read the file and reload VRRP in place; a file that
         // fails to load leaves the running configuration untouched.
@@ -131,7 +147,11 @@ pub fn execute(args: RunArgs) -> ExitCode {
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading {}", use_file.display());
-                        match crate::vrrp::translate::load_file(&use_file, config_id.as_deref()) {
+                        match crate::vrrp::translate::load_file(
+                            &use_file,
+                            config_id.as_deref(),
+                            strict,
+                        ) {
                             Ok(v) => {
                                 if reload_tx.send(v).await.is_err() {
                                     return;

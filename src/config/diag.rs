@@ -151,6 +151,8 @@ pub enum Problem {
     RegexOptionWithoutEquivalent { option: String },
     #[error("the SMTP_CHECK host block is deprecated (keepalived says so too); lvsd checks each host as keepalived does, as one more SMTP_CHECK")]
     DeprecatedSmtpHost,
+    #[error("{instance}: auth_type AH is not implemented by lvsd (keepalived 2.2.7 runs it); without it lvsd would not interoperate with AH peers, so it refuses the configuration (use PASS, or no authentication, on every router)")]
+    AuthAhNotImplemented { instance: String },
     #[error("{instance}: {reason}")]
     InstanceConflict { instance: String, reason: String },
     #[error("{virtual_server}: {reason}")]

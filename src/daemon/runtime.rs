@@ -18,50 +18,30 @@ use tokio::time::Instant;
 use super::checks::CheckerPool;
 use super::control::{self, StatusRequest};
 use super::kernel::Kernel;
+use super::prepare::Prepared as LoadedConfig;
 use super::status::{self, Status};
 use super::{failed, sd_notify, sync_daemon, Options};
 use crate::config::model::LvsSyncDaemon;
-use crate::config::{self, ConfigOptions};
+use crate::config::ConfigOptions;
 use crate::director::plan::{plan, removal, scoped};
 use crate::director::spec::CheckedFile;
-use crate::director::{translate_owned, Action, Director, DirectorSpec};
+use crate::director::{Action, Director};
 use crate::track_file;
 use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
-
-/// One loaded configuration, translated for each part.
-struct LoadedConfig {
-    director: DirectorSpec,
-    vrrp: VrrpConfig,
-    sync: Option<LvsSyncDaemon>,
-    /// `global_defs { script_user }`: who runs notify/quorum scripts.
-    script_user: Option<RunAs>,
-}
 
 fn load(opts: &Options) -> Result<LoadedConfig, String> {
     let copts = ConfigOptions {
         config_id: opts.config_id.clone(),
         ..ConfigOptions::default()
     };
-    let loaded = config::load(&opts.config_file, &copts).map_err(|d| d.render())?;
+    let loaded =
+        super::prepare::load(&opts.config_file, &copts, opts.strict).map_err(|d| d.render())?;
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
-    let vrrp = crate::vrrp::translate::translate(&loaded.config).map_err(|e| e.to_string())?;
-    let sync = loaded.config.global.lvs_sync_daemon.clone();
-    let script_user = loaded.config.global.script_user.as_ref().map(|r| RunAs {
-        user: r.user.clone(),
-        group: r.group.clone(),
-    });
-    // Last, consuming the model (its memory is reused as the spec grows).
-    let director = translate_owned(loaded.config).map_err(|e| e.to_string())?;
-    Ok(LoadedConfig {
-        director,
-        vrrp,
-        sync,
-        script_user,
-    })
+    super::prepare::prepare(loaded.config)
 }
 
 /// `lvsd run` without `-P`: the whole director (or checkers only with `-C`).

@@ -1027,10 +1027,13 @@ pub(super) fn ip_address(cx: &mut Cx<'_>, n: &Node) -> Option<VirtualIpAddress> 
     Some(v)
 }
 
-const ROUTE_TYPES: [&str; 10] = [
+/// keepalived 2.2.7's route types (`rtntypes` in lib/rttables.c).
+const ROUTE_TYPES: [&str; 12] = [
     "unicast",
     "local",
     "broadcast",
+    "brd",
+    "xresolve",
     "multicast",
     "throw",
     "unreachable",
