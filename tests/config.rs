@@ -1016,11 +1016,11 @@ fn lvs_value_errors() {
         16,
         "'weight': 70000 is out of range 0..65535",
     );
-    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            url {\n                path /\n                digest 640205b7b0fc66c1ea91c463fac6334\n            }\n        }\n    }"), Severity::Error, 6, 24, "'digest': invalid value '640205b7b0fc66c1ea91c463fac6334' (expected an MD5 digest of 32 hex digits");
+    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            url {\n                path /\n                digest 640205b7b0fc66c1ea91c463fac6334\n            }\n        }\n    }"), Severity::Warning, 6, 24, "'digest': '640205b7b0fc66c1ea91c463fac6334' is not an MD5 digest of 32 hex digits (as genhash prints it); keepalived ignores the line (the url is checked without a digest), and so does lvsd");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            url {\n                path /\n                status_code 2xx\n            }\n        }\n    }"), Severity::Error, 6, 29, "invalid value '2xx'");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            connect_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "HTTP_GET has no url");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        SSL_GET {\n            url {\n                digest 640205b7b0fc66c1ea91c463fac6334d\n            }\n        }\n    }"), Severity::Error, 4, 13, "url has no path");
-    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        MISC_CHECK {\n            misc_timeout 3\n        }\n    }"), Severity::Error, 3, 9, "MISC_CHECK has no misc_path");
+    assert_problem(&vs("    real_server 10.0.0.2 80 {\n        MISC_CHECK {\n            misc_timeout 3\n        }\n    }"), Severity::Warning, 3, 9, "MISC_CHECK has no misc_path; keepalived ignores the checker, and so does lvsd");
     let other_family = vs("    real_server 2001:db8::2 80 {\n    }");
     assert_problem(
         &other_family,
@@ -3303,10 +3303,10 @@ fn udp_check_reads_payload_reply_and_lengths_as_keepalived_does() {
     );
     assert_problem(
         &udp("            require_reply 01\n            min_reply_length 20\n            max_reply_length 10\n"),
-        Severity::Error,
+        Severity::Warning,
         7,
         13,
-        "min_reply_length 20 is above max_reply_length 10: no reply could pass",
+        "min_reply_length 20 is above max_reply_length 10: no reply could pass; keepalived runs the check, failing every time, and so does lvsd",
     );
     // Without reply data keepalived does not check the lengths: a warning.
     assert_problem(
@@ -3413,10 +3413,10 @@ fn dns_check_reads_type_and_name_with_keepalived_defaults() {
     };
     assert_problem(
         &dns("            type SRV\n"),
-        Severity::Error,
+        Severity::Warning,
         5,
         18,
-        "'type': invalid value 'SRV'",
+        "'type': 'SRV' is not a query type (A, NS, CNAME, SOA, MX, TXT or AAAA); keepalived ignores the line (SOA unless a type was set before), and so does lvsd",
     );
     assert_problem(
         &dns("            name a..b\n"),
@@ -3497,7 +3497,47 @@ fn fallback_cases() -> Vec<Fallback> {
     fn method(l: &Loaded) -> LbKind {
         l.config.virtual_servers[0].method.kind
     }
+    fn checkers(l: &Loaded) -> &[Checker] {
+        &l.config.virtual_servers[0].real_servers[0].checkers
+    }
+    let rs = |body: &str| {
+        format!(
+            "virtual_server 10.0.0.1 80 {{\n    protocol TCP\n    real_server 10.0.0.2 80 {{\n{body}\n    }}\n}}\n"
+        )
+    };
     vec![
+        Fallback {
+            text: rs("        HTTP_GET {\n            url {\n                path /\n                digest 640205b7b0fc66c1ea91c463fac6334\n            }\n        }"),
+            line: 7,
+            col: 24,
+            ours: "'digest': '640205b7b0fc66c1ea91c463fac6334' is not an MD5 digest of 32 hex digits (as genhash prints it); keepalived ignores the line (the url is checked without a digest), and so does lvsd",
+            theirs: "digest '640205b7b0fc66c1ea91c463fac6334' character length should be 32 rather than 31",
+            applied: |l| matches!(&checkers(l)[0], Checker::Http(h) if h.urls[0].digest.is_none()),
+        },
+        Fallback {
+            text: rs("        MISC_CHECK {\n            misc_timeout 3\n        }"),
+            line: 4,
+            col: 9,
+            ours: "MISC_CHECK has no misc_path; keepalived ignores the checker, and so does lvsd",
+            theirs: "No script path has been specified for MISC_CHECKER - skipping",
+            applied: |l| checkers(l).is_empty(),
+        },
+        Fallback {
+            text: rs("        UDP_CHECK {\n            require_reply 12\n            min_reply_length 20\n            max_reply_length 10\n        }"),
+            line: 7,
+            col: 13,
+            ours: "UDP_CHECK min_reply_length 20 is above max_reply_length 10: no reply could pass; keepalived runs the check, failing every time, and so does lvsd",
+            theirs: "UDP_CHECK min_reply length 20 > max_reply_length 10 - will always fail",
+            applied: |l| checkers(l).len() == 1,
+        },
+        Fallback {
+            text: rs("        DNS_CHECK {\n            type FOO\n        }"),
+            line: 5,
+            col: 18,
+            ours: "'type': 'FOO' is not a query type (A, NS, CNAME, SOA, MX, TXT or AAAA); keepalived ignores the line (SOA unless a type was set before), and so does lvsd",
+            theirs: "Unknown DNS check type FOO - ignoring",
+            applied: |l| matches!(&checkers(l)[0], Checker::Dns(d) if d.qtype == 6),
+        },
         Fallback {
             text: vs("    lb_kind dr"),
             line: 3,

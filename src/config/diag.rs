@@ -141,9 +141,7 @@ pub enum Problem {
         instance: String,
         address: std::net::IpAddr,
     },
-    #[error(
-        "UDP_CHECK min_reply_length {min} is above max_reply_length {max}: no reply could pass"
-    )]
+    #[error("UDP_CHECK min_reply_length {min} is above max_reply_length {max}: no reply could pass; keepalived runs the check, failing every time, and so does lvsd")]
     ReplyLengthsNeverMatch { min: u16, max: u16 },
     #[error("UDP_CHECK min_reply_length {min} is above max_reply_length {max} (keepalived reports it too; without require_reply data the lengths are not checked)")]
     ReplyLengthsUnused { min: u16, max: u16 },

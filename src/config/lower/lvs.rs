@@ -776,7 +776,14 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                 if let Some(t) = cx.one(n, "a query type") {
                     match checkers::dns::query_type(&t.text) {
                         Some(q) => dns_type = q,
-                        None => cx.invalid(n, t, "A, NS, CNAME, SOA, MX, TXT or AAAA"),
+                        // keepalived 2.2.7: "Unknown DNS check type X - ignoring".
+                        None => cx.fallback(
+                            n,
+                            t,
+                            "is not a query type (A, NS, CNAME, SOA, MX, TXT or AAAA)",
+                            "ignores the line (SOA unless a type was set before)",
+                            None,
+                        ),
                     }
                 }
             }
@@ -859,23 +866,23 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
             let (min, max) = (udp_check.min_reply_length, udp_check.max_reply_length);
             let span = udp_lengths_span.unwrap_or_else(|| node.span());
             if min > max && udp_check.reply.is_some() {
-                // keepalived runs it anyway, a check that can never pass.
-                cx.error(span, Problem::ReplyLengthsNeverMatch { min, max });
-                return None;
-            }
-            if min > max {
+                // keepalived 2.2.7 runs it anyway: "... - will always fail".
+                cx.warning(span, Problem::ReplyLengthsNeverMatch { min, max });
+            } else if min > max {
                 cx.warning(span, Problem::ReplyLengthsUnused { min, max });
             }
             udp_check.common = common;
             Some(Checker::Udp(udp_check))
         }
         "MISC_CHECK" => {
+            // keepalived 2.2.7: "No script path has been specified for MISC_CHECKER -
+            // skipping": the real server has one checker less.
             let Some(command) = misc_path else {
-                cx.error(
+                cx.warning(
                     node.span(),
                     Problem::MissingRequired {
                         object: "MISC_CHECK".into(),
-                        what: "misc_path".into(),
+                        what: "misc_path; keepalived ignores the checker, and so does lvsd".into(),
                     },
                 );
                 return None;
@@ -1065,10 +1072,14 @@ fn url_check(cx: &mut Cx<'_>, node: &Node, vhost: &Option<String>) -> Option<Url
                 if let Some(t) = cx.one(n, "32 hex digits") {
                     match Md5Digest::parse(&t.text) {
                         Ok(d) => u.digest = Some(d),
-                        Err(p) => cx.error_expected(
-                            t.span,
-                            p,
-                            "an MD5 digest of 32 hex digits (as printed by genhash)",
+                        // keepalived 2.2.7: "digest '...' character length should be 32
+                        // rather than N" / "Unable to interpret hex digit", line ignored.
+                        Err(_) => cx.fallback(
+                            n,
+                            t,
+                            "is not an MD5 digest of 32 hex digits (as genhash prints it)",
+                            "ignores the line (the url is checked without a digest)",
+                            None,
                         ),
                     }
                 }
