@@ -2358,6 +2358,7 @@ fn keepalived_reads_the_same_vrrp_values() {
         (fixtures().join("state_priority.conf"), vec!["x"]),
         (fixtures().join("strict.conf"), vec!["x"]),
         (fixtures().join("sync_groups.conf"), vec!["x"]),
+        (fixtures().join("vrrp_fallbacks.conf"), vec!["x"]),
     ];
     let runs: Vec<(PathBuf, Vec<&str>)> = seed_configs()
         .into_iter()
@@ -2370,7 +2371,7 @@ fn keepalived_reads_the_same_vrrp_values() {
         .collect();
     for (path, ids) in runs {
         for id in ids {
-            let ours = load(&path, &opts(id)).unwrap_or_else(|d| panic!("{}", d.render()));
+            let ours = sample_load(&path, &opts(id)).unwrap_or_else(|d| panic!("{}", d.render()));
             let c = &ours.config;
             // keepalived would switch to a named network namespace lvsd does not support,
             // or (lvs_sync_daemon) need IPVS, which this host's kernel lacks.
