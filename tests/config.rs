@@ -1236,11 +1236,16 @@ fn vrrp_repairs_match_keepalived() {
         "    virtual_router_id 51\n",
         "    virtual_router_id 51\n    state MASTER\n    priority 100\n    nopreempt\n    authentication {\n        auth_type AH\n        auth_pass x\n    }\n",
     );
-    let l = loaded(&ah);
-    let i = &l.config.vrrp_instances[0];
-    assert_eq!((i.state, i.preempt), (InitialState::Backup, false));
-    assert!(!l
-        .warnings
+    // lvsd refuses AH (README "Deliberate differences"), after keepalived's repairs.
+    let (_p, r, _s) = load_text(&ah);
+    let (diags, _) = all_diags(&r);
+    assert!(r.is_err());
+    assert!(diags
+        .iter()
+        .any(|d| d.is_error() && matches!(d.problem, Problem::AuthAhNotImplemented { .. })));
+    assert!(diags.iter().any(|w| matches!(&w.problem,
+        Problem::InstanceConflict { reason, .. } if reason.contains("starting as BACKUP"))));
+    assert!(!diags
         .iter()
         .any(|w| matches!(w.problem, Problem::NopreemptWithMaster { .. })));
 }
