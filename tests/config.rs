@@ -1009,12 +1009,14 @@ fn lvs_value_errors() {
         16,
         "expected a time in seconds",
     );
-    assert_problem(
-        &vs("    real_server 10.0.0.2 80 {\n        weight 70000\n    }"),
-        Severity::Error,
-        3,
-        16,
-        "'weight': 70000 is out of range 0..65535",
+    // keepalived's limit is IPVS_WEIGHT_MAX (INT32_MAX), as the kernel's.
+    let heavy = loaded(&vs(
+        "    protocol TCP\n    real_server 10.0.0.2 80 {\n        weight 70000\n    }",
+    ));
+    assert!(heavy.warnings.is_empty(), "{:?}", heavy.warnings);
+    assert_eq!(
+        heavy.config.virtual_servers[0].real_servers[0].weight.get(),
+        70000
     );
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            url {\n                path /\n                digest 640205b7b0fc66c1ea91c463fac6334\n            }\n        }\n    }"), Severity::Warning, 6, 24, "'digest': '640205b7b0fc66c1ea91c463fac6334' is not an MD5 digest of 32 hex digits (as genhash prints it); keepalived ignores the line (the url is checked without a digest), and so does lvsd");
     assert_problem(&vs("    real_server 10.0.0.2 80 {\n        HTTP_GET {\n            url {\n                path /\n                status_code 2xx\n            }\n        }\n    }"), Severity::Error, 6, 29, "invalid value '2xx'");
@@ -3519,6 +3521,22 @@ fn fallback_cases() -> Vec<Fallback> {
             ours: "'digest': '640205b7b0fc66c1ea91c463fac6334' is not an MD5 digest of 32 hex digits (as genhash prints it); keepalived ignores the line (the url is checked without a digest), and so does lvsd",
             theirs: "digest '640205b7b0fc66c1ea91c463fac6334' character length should be 32 rather than 31",
             applied: |l| matches!(&checkers(l)[0], Checker::Http(h) if h.urls[0].digest.is_none()),
+        },
+        Fallback {
+            text: rs("        weight 5x"),
+            line: 4,
+            col: 16,
+            ours: "'weight': '5x' is not a plain number; keepalived runs with 5, the number it starts with (keepalived -t reports the value as invalid), and so does lvsd",
+            theirs: "invalid number '5x'",
+            applied: |l| l.config.virtual_servers[0].real_servers[0].weight.get() == 5,
+        },
+        Fallback {
+            text: rs("        weight 3000000000"),
+            line: 4,
+            col: 16,
+            ours: "'weight': '3000000000' is not a number 0..2147483647; keepalived ignores the line, and so does lvsd",
+            theirs: "Real server weight 3000000000 is outside range 0-2147483647",
+            applied: |l| l.config.virtual_servers[0].real_servers[0].weight.get() == 1,
         },
         Fallback {
             text: rs("        MISC_CHECK {\n            misc_timeout 3\n        }"),

@@ -211,6 +211,7 @@ fn fallback_configs_program_the_same_table_under_keepalived_and_lvsd() {
         ("lb_kind_lower_case", "TCP  10.31.0.100:80 rr"),
         ("nbsp_indented", "TCP  10.35.0.100:80 wlc"),
         ("persistence_timeout_zero", "TCP  10.33.0.100:443 sh"),
+        ("real_server_weights", "TCP  10.36.0.100:80 wrr"),
         ("unclosed_at_eof", "TCP  10.34.0.100:80 wrr"),
         ("unclosed_at_eof", "UDP  10.34.0.101:80 rr"),
     ];
@@ -232,6 +233,20 @@ fn fallback_configs_program_the_same_table_under_keepalived_and_lvsd() {
             want.iter()
                 .any(|l| l.starts_with(&format!("seed {name} table:")) && l.contains(method)),
             "{name}: no {method} real server in keepalived's table\n{}",
+            out.report()
+        );
+    }
+    // keepalived's weights: 70000 as written, 5 for "5x", 1 (the default) for an
+    // out-of-range one.
+    for (server, weight) in [
+        ("10.36.0.11:80", "70000"),
+        ("10.36.0.12:80", "5"),
+        ("10.36.0.13:80", "1"),
+    ] {
+        assert!(
+            want.iter()
+                .any(|l| l.contains(server) && l.split_whitespace().nth(6) == Some(weight)),
+            "{server}: not weight {weight} in keepalived's table\n{}",
             out.report()
         );
     }

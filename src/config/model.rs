@@ -147,7 +147,8 @@ impl TrackWeight {
 pub struct Weight(u32);
 
 impl Weight {
-    pub const MAX: u32 = 65535;
+    /// keepalived 2.2.7's IPVS_WEIGHT_MAX (INT32_MAX), as the kernel takes it.
+    pub const MAX: u32 = i32::MAX as u32;
     pub fn new(value: i64) -> Result<Weight, Problem> {
         match u32::try_from(value) {
             Ok(v) if v <= Self::MAX => Ok(Weight(v)),

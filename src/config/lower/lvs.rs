@@ -582,12 +582,16 @@ fn real_server(
             continue;
         }
         match n.name() {
+            // keepalived 2.2.7: read_unsigned_strvec(.., 0, IPVS_WEIGHT_MAX, true).
             "weight" => {
-                if let Some(t) = cx.one(n, "an integer 0..65535") {
-                    match parse_integer(&t.text).map(Weight::new) {
-                        Some(Ok(w)) => rs.weight = w,
-                        Some(Err(p)) => cx.error(t.span, p),
-                        None => cx.invalid(n, t, "an integer 0..65535"),
+                let range = format!("an integer 0..{}", Weight::MAX);
+                if let Some(t) = cx.one(n, &range) {
+                    let read = cx.keepalived_run_unsigned(n, t, 0, u64::from(Weight::MAX));
+                    if let Some(w) = read
+                        .and_then(|v| i64::try_from(v).ok())
+                        .and_then(|v| Weight::new(v).ok())
+                    {
+                        rs.weight = w;
                     }
                 }
             }

@@ -416,6 +416,58 @@ impl Cx<'_> {
         );
     }
 
+    /// A number as keepalived 2.2.7 reads it with `read_unsigned_strvec(.., ignore_error =
+    /// true)` when it runs (not under `-t`): the leading decimal number, 0 if there is
+    /// none (strtoul); junk after it is logged and the number used if it is in
+    /// `min..=max`; a number out of range (or negative) makes keepalived ignore the line.
+    /// Each case but the plain number in range warns.
+    pub fn keepalived_run_unsigned(
+        &mut self,
+        node: &Node,
+        tok: &Token,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
+        let text = tok.text.trim_start_matches(super::lexer::is_space);
+        let unsigned = text.strip_prefix('+').unwrap_or(text);
+        let digits_end = unsigned
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(unsigned.len());
+        let (digits, junk) = unsigned.split_at(digits_end);
+        let value = if digits.is_empty() {
+            Some(0)
+        } else {
+            digits.parse::<u64>().ok()
+        };
+        let in_range = value.filter(|v| (min..=max).contains(v) && !text.starts_with('-'));
+        match (in_range, junk.is_empty() && !digits.is_empty()) {
+            (Some(v), true) => Some(v),
+            (Some(v), false) => {
+                self.fallback(
+                    node,
+                    tok,
+                    "is not a plain number",
+                    &format!(
+                        "runs with {v}, the number it starts with (keepalived -t reports the \
+                         value as invalid)"
+                    ),
+                    None,
+                );
+                Some(v)
+            }
+            (None, _) => {
+                self.fallback(
+                    node,
+                    tok,
+                    &format!("is not a number {min}..{max}"),
+                    "ignores the line",
+                    None,
+                );
+                None
+            }
+        }
+    }
+
     /// The single argument of `node`.
     pub fn one<'n>(&mut self, node: &'n Node, expected: &str) -> Option<&'n Token> {
         self.no_block(node);
