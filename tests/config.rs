@@ -3539,6 +3539,37 @@ fn fallback_cases() -> Vec<Fallback> {
             applied: |l| l.config.virtual_servers[0].real_servers[0].weight.get() == 1,
         },
         Fallback {
+            text: vs("    quorum 0"),
+            line: 3,
+            col: 12,
+            ours: "'quorum': '0' is not a number 1..4294967295; keepalived uses 1, and so does lvsd",
+            theirs: "Quorum 0 must be in [1, 4294967295]. Setting to 1.",
+            applied: |l| l.config.virtual_servers[0].quorum == 1,
+        },
+        Fallback {
+            text: vs("    quorum 2\n    hysteresis 1x"),
+            line: 4,
+            col: 16,
+            ours: "'hysteresis': '1x' is not a plain number; keepalived runs with 1, the number it starts with (keepalived -t reports the value as invalid), and so does lvsd",
+            theirs: "invalid number '1x'",
+            // Read as 1, then keepalived's quorum rule (quorum cut to the total weight 1,
+            // hysteresis 1 >= quorum) sets it to 0: the warning says so.
+            applied: |l| {
+                l.config.virtual_servers[0].hysteresis == 0
+                    && l.warnings
+                        .iter()
+                        .any(|w| w.message().contains("hysteresis 1 >= quorum 1"))
+            },
+        },
+        Fallback {
+            text: rs("        uthreshold 7x"),
+            line: 4,
+            col: 20,
+            ours: "'uthreshold': '7x' is not a plain number; keepalived runs with 7",
+            theirs: "invalid number '7x'",
+            applied: |l| l.config.virtual_servers[0].real_servers[0].uthreshold == Some(7),
+        },
+        Fallback {
             text: rs("        MISC_CHECK {\n            misc_timeout 3\n        }"),
             line: 4,
             col: 9,

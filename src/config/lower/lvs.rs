@@ -461,13 +461,17 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
             }
             "snmp_name" => vs.snmp_name = cx.string(n),
             "omega" => vs.omega = cx.flag(n),
+            // keepalived 2.2.7: "Quorum X must be in [1, 4294967295]. Setting to 1."
             "quorum" => {
-                if let Some(v) = cx.u32(n) {
-                    vs.quorum = v
+                if let Some(t) = cx.one(n, "an integer 1..4294967295") {
+                    vs.quorum = cx
+                        .keepalived_run_unsigned(n, t, (1, u64::from(u32::MAX)), "uses 1")
+                        .and_then(|v| u32::try_from(v).ok())
+                        .unwrap_or(1);
                 }
             }
             "hysteresis" => {
-                if let Some(v) = cx.u32(n) {
+                if let Some(v) = keepalived_run_u32(cx, n, "ignores the line") {
                     vs.hysteresis = v
                 }
             }
@@ -528,6 +532,15 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
     Some(vs)
 }
 
+/// A number 0..=u32::MAX as keepalived 2.2.7's running daemon reads it
+/// (`read_unsigned_strvec(.., 0, UINT_MAX, true)`); `otherwise`: what it does with one
+/// out of range.
+fn keepalived_run_u32(cx: &mut Cx<'_>, n: &Node, otherwise: &str) -> Option<u32> {
+    let t = cx.one(n, "an integer 0..4294967295")?;
+    cx.keepalived_run_unsigned(n, t, (0, u64::from(u32::MAX)), otherwise)
+        .and_then(|v| u32::try_from(v).ok())
+}
+
 impl VirtualServer {
     fn port_of(&self, key: &Option<VirtualServerKey>) -> Option<u16> {
         match key {
@@ -586,7 +599,12 @@ fn real_server(
             "weight" => {
                 let range = format!("an integer 0..{}", Weight::MAX);
                 if let Some(t) = cx.one(n, &range) {
-                    let read = cx.keepalived_run_unsigned(n, t, 0, u64::from(Weight::MAX));
+                    let read = cx.keepalived_run_unsigned(
+                        n,
+                        t,
+                        (0, u64::from(Weight::MAX)),
+                        "ignores the line",
+                    );
                     if let Some(w) = read
                         .and_then(|v| i64::try_from(v).ok())
                         .and_then(|v| Weight::new(v).ok())
@@ -604,8 +622,12 @@ fn real_server(
             }
             "notify_up" => rs.notify_up = cx.script(n).map(Box::new),
             "notify_down" => rs.notify_down = cx.script(n).map(Box::new),
-            "uthreshold" => rs.uthreshold = cx.u32(n),
-            "lthreshold" => rs.lthreshold = cx.u32(n),
+            "uthreshold" => {
+                rs.uthreshold = keepalived_run_u32(cx, n, "ignores the line").or(rs.uthreshold)
+            }
+            "lthreshold" => {
+                rs.lthreshold = keepalived_run_u32(cx, n, "ignores the line").or(rs.lthreshold)
+            }
             "smtp_alert" => rs.smtp_alert = Some(cx.flag(n)),
             "virtualhost" => own.virtualhost = cx.string(n),
             "snmp_name" => rs.snmp_name = cx.string(n),

@@ -420,13 +420,14 @@ impl Cx<'_> {
     /// true)` when it runs (not under `-t`): the leading decimal number, 0 if there is
     /// none (strtoul); junk after it is logged and the number used if it is in
     /// `min..=max`; a number out of range (or negative) makes keepalived ignore the line.
-    /// Each case but the plain number in range warns.
+    /// Each case but the plain number in range warns; `otherwise` says what keepalived
+    /// does then (its handler's own fallback, e.g. "ignores the line").
     pub fn keepalived_run_unsigned(
         &mut self,
         node: &Node,
         tok: &Token,
-        min: u64,
-        max: u64,
+        (min, max): (u64, u64),
+        otherwise: &str,
     ) -> Option<u64> {
         let text = tok.text.trim_start_matches(super::lexer::is_space);
         let unsigned = text.strip_prefix('+').unwrap_or(text);
@@ -460,7 +461,7 @@ impl Cx<'_> {
                     node,
                     tok,
                     &format!("is not a number {min}..{max}"),
-                    "ignores the line",
+                    otherwise,
                     None,
                 );
                 None
