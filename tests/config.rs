@@ -3539,6 +3539,14 @@ fn fallback_cases() -> Vec<Fallback> {
             applied: |l| l.config.virtual_servers[0].real_servers[0].weight.get() == 1,
         },
         Fallback {
+            text: vs("    weight 0"),
+            line: 3,
+            col: 12,
+            ours: "'weight': '0' is not a number 1..2147483647; keepalived ignores the line, and so does lvsd",
+            theirs: "Virtual server weight 0 is outside range 1-2147483647",
+            applied: |l| l.config.virtual_servers[0].weight.is_none(),
+        },
+        Fallback {
             text: vs("    quorum 0"),
             line: 3,
             col: 12,

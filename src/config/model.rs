@@ -1215,8 +1215,9 @@ pub struct VirtualServer {
     pub smtp_alert: Option<bool>,
     pub virtualhost: Option<String>,
     pub snmp_name: Option<String>,
-    /// `weight 1..65535`: accepted by keepalived 2.2.7 in virtual_server (undocumented).
-    pub weight: Option<u16>,
+    /// `weight 1..2147483647` (IPVS_WEIGHT_MAX): accepted by keepalived 2.2.7 in
+    /// virtual_server (undocumented).
+    pub weight: Option<u32>,
     pub alpha: bool,
     pub omega: bool,
     /// Default 1.

@@ -408,7 +408,21 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
             "sh-fallback" | "mh-fallback" => vs.scheduler_flags.fallback = cx.flag(n),
             "ops" => vs.scheduler_flags.ops = cx.flag(n),
             "hashed" => vs.scheduler_flags.hashed = cx.flag(n),
-            "weight" => vs.weight = cx.int(n, 1, 65535).and_then(|w| u16::try_from(w).ok()),
+            // keepalived 2.2.7: read_unsigned_strvec(.., 1, IPVS_WEIGHT_LIMIT, true),
+            // "Virtual server weight X is outside range 1-2147483647" and the line ignored.
+            "weight" => {
+                if let Some(t) = cx.one(n, "an integer 1..2147483647") {
+                    let read = cx.keepalived_run_unsigned(
+                        n,
+                        t,
+                        (1, u64::from(Weight::MAX)),
+                        "ignores the line",
+                    );
+                    if let Some(w) = read.and_then(|v| u32::try_from(v).ok()) {
+                        vs.weight = Some(w);
+                    }
+                }
+            }
             "persistence_engine" => vs.persistence_engine = cx.string(n),
             "persistence_timeout" => {
                 cx.no_block(n);
