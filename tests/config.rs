@@ -900,6 +900,14 @@ fn value_errors_name_keyword_value_and_expectation() {
     );
     assert_problem(
         &inst("    advert_int 0"),
+        Severity::Warning,
+        4,
+        16,
+        "'advert_int': '0' is below 0.01 s; keepalived ignores the line (1 s unless set before), and so does lvsd",
+    );
+    // lvsd's limit (the VRRPv3 field), not keepalived's (255 s): still an error.
+    assert_problem(
+        &inst("    advert_int 41"),
         Severity::Error,
         4,
         5,
@@ -3656,6 +3664,14 @@ fn fallback_cases() -> Vec<Fallback> {
             ours: "'protocol': 'ICMP' is not a protocol (TCP, UDP or SCTP); keepalived ignores the line, and so does lvsd",
             theirs: "Unknown protocol ICMP - ignoring",
             applied: |l| l.config.virtual_servers[0].protocol == Protocol::Tcp,
+        },
+        Fallback {
+            text: vi("    advert_int 0"),
+            line: 4,
+            col: 16,
+            ours: "'advert_int': '0' is below 0.01 s; keepalived ignores the line (1 s unless set before), and so does lvsd",
+            theirs: "(VI_1) Advert interval (0) not valid! Must be > 0 - ignoring",
+            applied: |l| l.config.vrrp_instances[0].advert_int.centiseconds() == 100,
         },
         Fallback {
             text: vi("    state EQUAL"),

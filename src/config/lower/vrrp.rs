@@ -781,6 +781,21 @@ pub(super) fn vrrp_instance(
                 }
                 i.advert_int = a;
             }
+            // keepalived 2.2.7 takes 0.01..255 s: below, "(VI_1) Advert interval (0) not
+            // valid! Must be > 0 - ignoring".
+            Err(_) if cs == 0 => {
+                if let Some(t) = n.args.first() {
+                    cx.fallback(
+                        n,
+                        t,
+                        "is below 0.01 s",
+                        "ignores the line (1 s unless set before)",
+                        None,
+                    );
+                }
+            }
+            // Above 40.95 s: keepalived 2.2.7 runs up to 255 s; lvsd's advert_int holds the
+            // VRRPv3 12-bit field only.
             Err(p) => cx.error(n.span(), p),
         }
     }
