@@ -298,7 +298,7 @@ fn runtime_view(text: &str) -> Option<(String, Vec<Problem>)> {
     };
     let loaded = load_str(Path::new("/keywords.conf"), text, &opts).ok()?;
     let problems = loaded.warnings.iter().map(|w| w.problem.clone()).collect();
-    let runtime = lvsd::daemon::runtime::translate(loaded.config).ok()?;
+    let runtime = lvsd::daemon::prepare::prepare(loaded.config).ok()?;
     Some((format!("{runtime:#?}"), problems))
 }
 

@@ -46,6 +46,11 @@ pub struct RunArgs {
     #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1,
           require_equals = true)]
     pub config_test: Option<Option<PathBuf>>,
+    /// lvsd extension: refuse a configuration with warnings (with -t: report them as
+    /// errors, exit 1). Warnings are what keepalived logs and runs anyway: values it
+    /// falls back on, unknown keywords, look-alike spaces, repairs.
+    #[arg(long)]
+    pub strict: bool,
     /// Use configuration id ID (for `@ID` conditional lines); defaults to the short hostname.
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     pub config_id: Option<String>,
@@ -77,7 +82,12 @@ pub fn execute(args: RunArgs) -> ExitCode {
                 args.config_id.as_deref(),
             );
         }
-        return super::check_config::check(&args.use_file, false, false, args.config_id.as_deref());
+        return super::check_config::check(
+            &args.use_file,
+            args.strict,
+            false,
+            args.config_id.as_deref(),
+        );
     }
     raise_open_files_limit();
     // -e, -u, -m/-M, -s, -d, and -r/-c/-b pid files (removed when `_process` drops).
@@ -106,10 +116,11 @@ fn run_director(args: RunArgs) -> ExitCode {
             data_file: args.data_file,
             control_socket: args.control_socket,
             vrrp_state_file,
+            strict: args.strict,
         });
     }
 
-    let vrrp = match load_vrrp(&args.use_file, args.config_id.as_deref()) {
+    let vrrp = match load_vrrp(&args.use_file, args.config_id.as_deref(), args.strict) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("lvsd: error: {e}");
@@ -139,6 +150,7 @@ fn run_director(args: RunArgs) -> ExitCode {
     let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
     let use_file = args.use_file.clone();
     let config_id = args.config_id.clone();
+    let strict = args.strict;
     let result = rt.block_on(async {
         // SIGHUP: re-read the file and reload VRRP in place; a file that
         // fails to load leaves the running configuration untouched.
@@ -147,7 +159,7 @@ fn run_director(args: RunArgs) -> ExitCode {
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading {}", use_file.display());
-                        match load_vrrp(&use_file, config_id.as_deref()) {
+                        match load_vrrp(&use_file, config_id.as_deref(), strict) {
                             Ok(v) => {
                                 if reload_tx.send(v).await.is_err() {
                                     return;
@@ -235,8 +247,9 @@ const OPEN_FILES_WANTED: u64 = 65536;
 fn load_vrrp(
     path: &std::path::Path,
     config_id: Option<&str>,
+    strict: bool,
 ) -> Result<crate::vrrp::runner::VrrpConfig, crate::vrrp::translate::TranslateError> {
-    let mut vrrp = crate::vrrp::translate::load_file(path, config_id)?;
+    let mut vrrp = crate::vrrp::translate::load_file(path, config_id, strict)?;
     let mut vetting = crate::script_security::Vetting::new(vrrp.script_security);
     vetting.vrrp(&mut vrrp);
     vetting.log();

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod control;
 pub mod kernel;
 pub mod logging;
+pub mod prepare;
 pub mod runtime;
 pub mod sd_notify;
 pub mod status;
@@ -34,6 +35,8 @@ pub struct Options {
     pub control_socket: PathBuf,
     /// Where the VRRP runner writes its instance snapshots (status, sync daemon).
     pub vrrp_state_file: Option<PathBuf>,
+    /// `--strict`: a configuration with warnings is refused (at start and on reload).
+    pub strict: bool,
 }
 
 /// Exit status of a daemon that could not start.

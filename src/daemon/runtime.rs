@@ -18,67 +18,36 @@ use tokio::time::Instant;
 use super::checks::CheckerPool;
 use super::control::{self, StatusRequest};
 use super::kernel::Kernel;
+use super::prepare::Prepared as LoadedConfig;
 use super::status::{self, Status};
 use super::{failed, sd_notify, sync_daemon, Options};
 use crate::config::model::LvsSyncDaemon;
-use crate::config::{self, ConfigOptions};
+use crate::config::ConfigOptions;
 use crate::director::plan::{plan, removal, scoped};
 use crate::director::spec::CheckedFile;
-use crate::director::{translate_owned, Action, Director, DirectorSpec};
+use crate::director::{Action, Director};
 use crate::track_file;
 use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
-
-/// One loaded configuration, translated for each part: everything `lvsd run` takes
-/// from the model (the keyword test compares these to find keywords without effect).
-#[derive(Debug)]
-pub struct LoadedConfig {
-    pub director: DirectorSpec,
-    pub vrrp: VrrpConfig,
-    pub sync: Option<LvsSyncDaemon>,
-    /// `global_defs { script_user }`: who runs notify/quorum scripts.
-    pub script_user: Option<RunAs>,
-    /// `lvs_timeouts`.
-    pub timeouts: crate::config::LvsTimeouts,
-}
 
 fn load(opts: &Options) -> Result<LoadedConfig, String> {
     let copts = ConfigOptions {
         config_id: opts.config_id.clone(),
         ..ConfigOptions::default()
     };
-    let loaded = config::load(&opts.config_file, &copts).map_err(|d| d.render())?;
+    let loaded =
+        super::prepare::load(&opts.config_file, &copts, opts.strict).map_err(|d| d.render())?;
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
-    let mut translated = translate(loaded.config)?;
+    let mut translated = super::prepare::prepare(loaded.config)?;
     // Files and users are looked up now, at each (re)load, as keepalived does.
     let mut vetting = crate::script_security::Vetting::new(translated.vrrp.script_security);
     vetting.vrrp(&mut translated.vrrp);
     vetting.director(&mut translated.director, translated.script_user.as_ref());
     vetting.log();
     Ok(translated)
-}
-
-/// The model, translated for each part of the daemon.
-pub fn translate(config: config::Config) -> Result<LoadedConfig, String> {
-    let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
-    let sync = config.global.lvs_sync_daemon.clone();
-    let timeouts = config.global.lvs_timeouts;
-    let script_user = config.global.script_user.as_ref().map(|r| RunAs {
-        user: r.user.clone(),
-        group: r.group.clone(),
-    });
-    // Last, consuming the model (its memory is reused as the spec grows).
-    let director = translate_owned(config).map_err(|e| e.to_string())?;
-    Ok(LoadedConfig {
-        director,
-        vrrp,
-        sync,
-        script_user,
-        timeouts,
-    })
 }
 
 /// `lvsd run` without `-P`: the whole director (or checkers only with `-C`).

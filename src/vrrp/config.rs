@@ -76,6 +76,26 @@ pub enum RouteKind {
     Blackhole,
     Unreachable,
     Prohibit,
+    Local,
+    Broadcast,
+    Anycast,
+    Multicast,
+    Throw,
+    /// The kernel refuses it (RTN_NAT has been gone since Linux 2.6); keepalived 2.2.7
+    /// reads it and logs the kernel's refusal when adding it, and so does lvsd.
+    Nat,
+    /// As `Nat`: read, passed on, refused by the kernel.
+    Xresolve,
+}
+
+impl RouteKind {
+    /// Whether the route goes out of an interface (`dev`, or the instance's own).
+    pub fn has_device(self) -> bool {
+        !matches!(
+            self,
+            RouteKind::Blackhole | RouteKind::Unreachable | RouteKind::Prohibit | RouteKind::Throw
+        )
+    }
 }
 
 /// One `virtual_routes` entry: added while MASTER, removed otherwise.

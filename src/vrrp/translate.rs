@@ -33,13 +33,18 @@ pub enum TranslateError {
     UnknownFile { instance: String, file: String },
 }
 
-/// Load `path` with keepalived's rules and translate it; warnings are logged.
-pub fn load_file(path: &Path, config_id: Option<&str>) -> Result<VrrpConfig, TranslateError> {
+/// Load `path` with keepalived's rules and translate it; warnings are logged (with
+/// `strict`, they refuse the configuration).
+pub fn load_file(
+    path: &Path,
+    config_id: Option<&str>,
+    strict: bool,
+) -> Result<VrrpConfig, TranslateError> {
     let opts = config::ConfigOptions {
         config_id: config_id.map(str::to_string),
         ..config::ConfigOptions::default()
     };
-    let loaded = config::load(path, &opts)?;
+    let loaded = crate::daemon::prepare::load(path, &opts, strict)?;
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
@@ -104,6 +109,13 @@ fn route(
         Some("blackhole") => RouteKind::Blackhole,
         Some("unreachable") => RouteKind::Unreachable,
         Some("prohibit") => RouteKind::Prohibit,
+        Some("local") => RouteKind::Local,
+        Some("broadcast" | "brd") => RouteKind::Broadcast,
+        Some("anycast") => RouteKind::Anycast,
+        Some("multicast") => RouteKind::Multicast,
+        Some("throw") => RouteKind::Throw,
+        Some("nat") => RouteKind::Nat,
+        Some("xresolve") => RouteKind::Xresolve,
         Some(other) => return Err(err(format!("route type {other} is not supported"))),
     };
     let (dst, prefix_len) = if r.destination == "default" {

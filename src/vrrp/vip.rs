@@ -283,7 +283,7 @@ impl Netlink {
         if let Some(src) = route.src {
             b = b.pref_source(src).map_err(|e| e.to_string())?;
         }
-        if let (Some(idx), RouteKind::Unicast) = (ifindex, route.kind) {
+        if let Some(idx) = ifindex.filter(|_| route.kind.has_device()) {
             b = b.output_interface(idx);
         }
         if let Some(t) = route.table {
@@ -297,11 +297,23 @@ impl Netlink {
             RouteKind::Blackhole => RouteType::BlackHole,
             RouteKind::Unreachable => RouteType::Unreachable,
             RouteKind::Prohibit => RouteType::Prohibit,
+            RouteKind::Local => RouteType::Local,
+            RouteKind::Broadcast => RouteType::Broadcast,
+            RouteKind::Anycast => RouteType::Anycast,
+            RouteKind::Multicast => RouteType::Multicast,
+            RouteKind::Throw => RouteType::Throw,
+            RouteKind::Nat => RouteType::Nat,
+            RouteKind::Xresolve => RouteType::ExternalResolve,
         };
         b = b.kind(kind);
-        // `ip route` gives a directly connected unicast route link scope.
+        // `ip route`'s default scopes: host for local (and nat) routes, link for
+        // broadcast, anycast, multicast and a directly connected unicast route.
         let scope = match (route.scope, route.via, route.kind) {
             (Some(s), _, _) => RouteScope::from(s),
+            (None, _, RouteKind::Local | RouteKind::Nat) => RouteScope::Host,
+            (None, _, RouteKind::Broadcast | RouteKind::Anycast | RouteKind::Multicast) => {
+                RouteScope::Link
+            }
             (None, None, RouteKind::Unicast) => RouteScope::Link,
             _ => RouteScope::Universe,
         };
