@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod check_config;
 pub mod genhash;
 pub mod list;
+pub mod metrics;
 pub mod run;
 pub mod status;
 
@@ -39,6 +40,8 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Show a running lvsd's state: VRRP instances, real servers with verdicts, IPVS counters.
     Status(status::StatusArgs),
+    /// Print a running lvsd's Prometheus metrics (as `/metrics` serves them).
+    Metrics(metrics::MetricsArgs),
 }
 
 /// Entry point used by `main`.
@@ -55,5 +58,6 @@ pub fn main() -> ExitCode {
         Command::List(args) => list::execute(args),
         Command::CheckConfig(args) => check_config::execute(args),
         Command::Status(args) => status::execute(args),
+        Command::Metrics(args) => metrics::execute(args),
     }
 }

@@ -5,7 +5,10 @@
 
 pub mod checks;
 pub mod control;
+pub mod http;
 pub mod kernel;
+pub mod metrics;
+pub mod page;
 pub mod runtime;
 pub mod sd_notify;
 pub mod status;
@@ -33,6 +36,9 @@ pub struct Options {
     pub control_socket: PathBuf,
     /// Where the VRRP runner writes its instance snapshots (status, sync daemon).
     pub vrrp_state_file: Option<PathBuf>,
+    /// `--metrics-listen`: serve `/metrics`, the status page and health checks here.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub metrics_detail: metrics::RealServerDetail,
 }
 
 /// Exit status of a daemon that could not start.

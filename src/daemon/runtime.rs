@@ -185,7 +185,11 @@ struct Daemon<K: Kernel> {
     previously_owned: BTreeSet<ServiceKey>,
     ipvs_writes: u64,
     reloads: u64,
+    reload_failures: u64,
     last_reload_error: Option<String>,
+    /// Unix seconds: start, and the last successful load.
+    started_at: f64,
+    last_reload_success_at: f64,
     started: Instant,
     vrrp: Option<VrrpTask>,
     sync: Option<LvsSyncDaemon>,
@@ -454,10 +458,12 @@ impl<K: Kernel> Daemon<K> {
                     e.trim_end()
                 );
                 self.last_reload_error = Some(e);
+                self.reload_failures += 1;
             }
             Ok(loaded) => {
                 self.reloads += 1;
                 self.last_reload_error = None;
+                self.last_reload_success_at = status::unix_now();
                 self.previously_owned = self.scope();
                 self.script_user = loaded.script_user;
                 let actions = self.director.reload(loaded.director, self.now());
@@ -554,6 +560,11 @@ impl<K: Kernel> Daemon<K> {
             ipvs_writes: self.ipvs_writes,
             vrrp,
             virtual_servers: status::snapshot(&self.director, &kernel),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started_at: self.started_at,
+            reload_failures: self.reload_failures,
+            last_reload_success_at: self.last_reload_success_at,
+            ipvs_programmed: Some(self.programmed.is_some()),
         }
     }
 
@@ -648,6 +659,18 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
 
     // Bound first: a status request during start-up waits instead of failing.
     let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
+    let http = match opts.metrics_listen {
+        Some(addr) => {
+            let options = super::http::HttpOptions {
+                detail: opts.metrics_detail,
+            };
+            match super::http::bind(addr, status_tx.clone(), options).await {
+                Ok(h) => Some(h),
+                Err(e) => return Err(format!("--metrics-listen {addr}: {e}")),
+            }
+        }
+        None => None,
+    };
     let control = match control::serve(&opts.control_socket, status_tx) {
         Ok(h) => Some(h),
         Err(e) => {
@@ -684,7 +707,10 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         previously_owned: BTreeSet::new(),
         ipvs_writes: 0,
         reloads: 0,
+        reload_failures: 0,
         last_reload_error: None,
+        started_at: status::unix_now(),
+        last_reload_success_at: status::unix_now(),
         started: Instant::now(),
         vrrp: None,
         sync: loaded.sync,
@@ -743,6 +769,9 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     d.shutdown().await;
     if let Some(c) = control {
         c.abort();
+    }
+    if let Some(h) = http {
+        h.abort();
     }
     let _ = std::fs::remove_file(&opts.control_socket);
     Ok(())
