@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     user-mode-linux kmod ipvsadm keepalived nginx-light iproute2 tcpdump
     strace openssl curl gcc libc6-dev procps psmisc iputils-ping python3
-    python3-aiosmtpd dnsmasq-base
+    python3-aiosmtpd dnsmasq-base prometheus chromium
 )
 # Seconds each fuzz target gets with LVSD_FUZZ=1.
 FUZZ_SECONDS=${LVSD_FUZZ_SECONDS:-10}
