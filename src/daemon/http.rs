@@ -22,9 +22,10 @@ use super::metrics::{self, Format, RealServerDetail};
 use super::page;
 use super::status::Status;
 
-/// The port `--metrics-listen` documents (not taken by another exporter in
-/// Prometheus' default port allocations list as far as we know; 9650 and 9165,
-/// the keepalived exporters' ports, are avoided on purpose).
+/// The port `--metrics-listen` documents. 9650 and 9165, the keepalived
+/// exporters' defaults, are avoided on purpose so both can run during a
+/// migration; Prometheus' port allocation wiki could not be consulted, so
+/// registering this one there is still to do.
 pub const DEFAULT_PORT: u16 = 9662;
 
 /// At most this many requests are served at once; more wait.

@@ -57,7 +57,7 @@ th{background:#d0d0e0}td.n{text-align:right}\
 .up{background:#c0ffc0}.down{background:#ff9090}.master{background:#c0ffc0}\
 .backup{background:#a0c8ff}.fault{background:#ff9090}.init{background:#d8d8d8}\
 .sorry{background:#c07820}.reason{font-size:12px;color:#333}\
-.meta{color:#333}.rs td:nth-child(n+3){text-align:right}.rs td:last-child{text-align:left;font-size:12px;color:#333}.legend td{padding:2px 10px}";
+.meta{color:#333}p.down{display:inline-block;padding:2px 6px;margin:6px 0}.rs td:nth-child(n+3){text-align:right}.rs td:last-child{text-align:left;font-size:12px;color:#333}.legend td{padding:2px 10px}";
 
 /// The page. `refresh`: seconds for `<meta http-equiv=refresh>`; `now`: Unix seconds.
 pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
@@ -72,7 +72,7 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
     );
     let _ = writeln!(
         h,
-        "<h1>lvsd {}</h1><div class=\"meta\">pid {} · {} mode · config {} · up {} · reloads {} (refused {}) · IPVS writes {}</div>",
+        "<h1>lvsd {}</h1><div class=\"meta\">pid {} · {} mode · config {} · up {} · reloads {} (refused {}){}</div>",
         escape(&s.version),
         s.pid,
         escape(&s.mode),
@@ -84,7 +84,15 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
         },
         s.reloads,
         s.reload_failures,
-        s.ipvs_writes
+        match s.ipvs_programmed {
+            // VRRP only: there is no table.
+            None => String::new(),
+            Some(p) => format!(
+                " · IPVS writes {}{}",
+                s.ipvs_writes,
+                if p { "" } else { " · <b>IPVS table not programmed</b>" }
+            ),
+        }
     );
     if let Some(e) = &s.last_reload_error {
         let _ = writeln!(
