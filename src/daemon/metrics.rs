@@ -612,6 +612,12 @@ impl StatusCollector {
         if self.options.detail == RealServerDetail::Full {
             rs_gauge(
                 enc,
+                "lvsd_real_server_state_since_timestamp_seconds",
+                "When the real server last went up or down (Unix time).",
+                &|r| r.since,
+            )?;
+            rs_gauge(
+                enc,
                 "lvsd_real_server_configured_weight",
                 "The real server's configured weight.",
                 &|r| u64::from(r.configured_weight),

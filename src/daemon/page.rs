@@ -57,7 +57,7 @@ th{background:#d0d0e0}td.n{text-align:right}\
 .up{background:#c0ffc0}.down{background:#ff9090}.master{background:#c0ffc0}\
 .backup{background:#a0c8ff}.fault{background:#ff9090}.init{background:#d8d8d8}\
 .sorry{background:#c07820}.reason{font-size:12px;color:#333}\
-.meta{color:#333}p.down{display:inline-block;padding:2px 6px;margin:6px 0}.rs td:nth-child(n+3){text-align:right}.rs td:last-child{text-align:left;font-size:12px;color:#333}.legend td{padding:2px 10px}";
+.meta{color:#333}p.down{display:inline-block;padding:2px 6px;margin:6px 0}.rs td:nth-child(n+4){text-align:right}.rs td:last-child{text-align:left;font-size:12px;color:#333}.legend td{padding:2px 10px}";
 
 /// The page. `refresh`: seconds for `<meta http-equiv=refresh>`; `now`: Unix seconds.
 pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
@@ -139,10 +139,15 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
         }
         // Real-server rows are the bulk of a large page: optional end tags
         // left out and short classes keep 1,000 of them under 100 KB.
-        h.push_str("<table class=rs><tr><th>real server</th><th>state</th><th>weight</th><th>active</th><th>inactive</th><th>reason</th></tr>\n");
+        h.push_str("<table class=rs><tr><th>real server</th><th>state</th><th>in state</th><th>weight</th><th>active</th><th>inactive</th><th>reason</th></tr>\n");
         for rs in &vs.real_servers {
             let _ = write!(h, "<tr><td>{}<td class=", escape(&rs.address));
             h.push_str(if rs.up { "up>UP" } else { "down>DOWN" });
+            if rs.since > 0 {
+                let _ = write!(h, "<td>{}", duration_text(now, rs.since as f64));
+            } else {
+                h.push_str("<td>?");
+            }
             if rs.configured_weight == rs.weight {
                 let _ = write!(h, "<td>{}", rs.weight);
             } else {

@@ -88,6 +88,9 @@ pub struct RealServerStatus {
     pub file_adjustment: i64,
     /// Why it last changed state: the last failure while down.
     pub reason: String,
+    /// When it last went up or down (Unix seconds; 0: unknown).
+    #[serde(default)]
+    pub since: u64,
     /// Summed over the virtual server's services, from the kernel.
     pub active_conns: u64,
     pub inactive_conns: u64,
@@ -142,6 +145,7 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
                 weight: director.effective_weight(&key).unwrap_or(state.weight),
                 file_adjustment: director.file_adjustment(rs),
                 reason: state.reason.clone(),
+                since: state.since,
                 active_conns: active,
                 inactive_conns: inactive,
             });

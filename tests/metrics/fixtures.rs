@@ -77,6 +77,7 @@ pub fn rs(addr: &str, up: bool, configured: u32, weight: u32, reason: &str) -> R
         weight,
         file_adjustment: i64::from(weight) - i64::from(configured),
         reason: reason.into(),
+        since: 1_699_999_990,
         active_conns: 7,
         inactive_conns: 3,
     }
