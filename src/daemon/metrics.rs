@@ -242,6 +242,29 @@ impl Collector for StatusCollector {
             )?
             .int(&NONE, b(p))?;
         }
+        if let Some(c) = &s.checks {
+            family(
+                &mut enc,
+                "lvsd_checks_started",
+                "Health checks started.",
+                COUNTER,
+            )?
+            .int(&NONE, c.started)?;
+            family(
+                &mut enc,
+                "lvsd_checks_late",
+                "Health checks started more than 50 ms after their time.",
+                COUNTER,
+            )?
+            .int(&NONE, c.late_over_50ms)?;
+            family(
+                &mut enc,
+                "lvsd_check_max_lateness_seconds",
+                "The latest a health check has started so far.",
+                GAUGE,
+            )?
+            .sample(&NONE, c.max_lateness_seconds)?;
+        }
         self.encode_vrrp(&mut enc)?;
         self.encode_virtual_servers(&mut enc)?;
         if self.options.process {

@@ -565,6 +565,14 @@ impl<K: Kernel> Daemon<K> {
             reload_failures: self.reload_failures,
             last_reload_success_at: self.last_reload_success_at,
             ipvs_programmed: Some(self.programmed.is_some()),
+            checks: Some({
+                let stats = self.pool.stats();
+                status::CheckStats {
+                    started: stats.checks_started(),
+                    late_over_50ms: stats.late_over_50ms(),
+                    max_lateness_seconds: stats.max_lateness().as_secs_f64(),
+                }
+            }),
         }
     }
 

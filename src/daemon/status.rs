@@ -41,6 +41,20 @@ pub struct Status {
     /// (`None`: VRRP only, no table).
     #[serde(default)]
     pub ipvs_programmed: Option<bool>,
+    /// The health checkers' scheduling (`None`: VRRP only).
+    #[serde(default)]
+    pub checks: Option<CheckStats>,
+}
+
+/// How the health checks keep their schedule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckStats {
+    /// Checks started since the daemon started.
+    pub started: u64,
+    /// Of those, started more than 50 ms after their time.
+    pub late_over_50ms: u64,
+    /// The latest start so far, in seconds.
+    pub max_lateness_seconds: f64,
 }
 
 /// Now, as Unix seconds.

@@ -66,6 +66,11 @@ pub fn small() -> Status {
         reload_failures: 1,
         last_reload_success_at: 1_699_999_900.0,
         ipvs_programmed: Some(true),
+        checks: Some(lvsd::daemon::status::CheckStats {
+            started: 1234,
+            late_over_50ms: 2,
+            max_lateness_seconds: 0.075,
+        }),
     }
 }
 
