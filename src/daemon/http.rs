@@ -71,9 +71,12 @@ pub async fn bind(
                         Ok::<_, Infallible>(handle(req, requests, options).await)
                     }
                 });
+                // One request per connection: the timeout below then bounds
+                // one request (a stalled client is dropped) and can never cut
+                // a kept-alive scraper's connection in the middle of a scrape.
                 let conn = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(false)
                     .serve_connection(TokioIo::new(stream), service);
-                // A client that stalls is dropped after a while.
                 let _ = tokio::time::timeout(Duration::from_secs(30), conn).await;
             });
         }
