@@ -136,14 +136,19 @@ pub fn execute(args: RunArgs) -> ExitCode {
     // Observed (control socket or --metrics-listen): the runner's snapshots
     // go to a state file, which the status is read from.
     let observed = args.control_socket.is_some() || args.metrics_listen.is_some();
+    // (Not the full daemon's default file: both may run side by side.)
     let state_file = args.vrrp_state_file.clone().or_else(|| {
-        observed.then(|| {
-            args.control_socket
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(crate::daemon::control::DEFAULT_SOCKET))
-                .with_extension("vrrp.json")
+        observed.then(|| match &args.control_socket {
+            Some(sock) => sock.with_extension("vrrp.json"),
+            None => PathBuf::from(VRRP_ONLY_STATE_FILE),
         })
     });
+    if let Some(dir) = state_file.as_deref().and_then(std::path::Path::parent) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("lvsd: error: creating {}: {e}", dir.display());
+            return ExitCode::from(super::EXIT_ERROR);
+        }
+    }
     let options = RunnerOptions {
         state_file: state_file.clone(),
         dont_release_vrrp: args.dont_release_vrrp,
@@ -222,6 +227,10 @@ pub fn execute(args: RunArgs) -> ExitCode {
         }
     }
 }
+
+/// Where `lvsd run -P --metrics-listen` keeps the VRRP snapshots the
+/// listener reads, without `--control-socket` or `--vrrp-state-file`.
+const VRRP_ONLY_STATE_FILE: &str = "/run/lvsd/lvsd-vrrp-only.json";
 
 fn detail(args: &RunArgs) -> crate::daemon::metrics::RealServerDetail {
     if args.metrics_minimal_real_servers {
