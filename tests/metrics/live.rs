@@ -42,7 +42,9 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn start(prefix: &str) -> Running {
+    /// With a control socket in the test's directory, or (`socket` false)
+    /// with the listener alone.
+    pub fn start(prefix: &str, socket: bool) -> Running {
         let lan = Lan::new(prefix, 1).expect("namespaces (needs root)");
         let dir = tempfile::Builder::new()
             .prefix("lvsd-metrics-")
@@ -50,17 +52,19 @@ impl Running {
             .expect("temp dir");
         let conf_path = dir.path().join("keepalived.conf");
         fs::write(&conf_path, conf()).expect("conf");
-        let argv = [
+        let mut argv = vec![
             env!("CARGO_BIN_EXE_lvsd").to_string(),
             "run".into(),
             "-P".into(),
             "-f".into(),
             conf_path.display().to_string(),
-            "--control-socket".into(),
-            dir.path().join("lvsd.sock").display().to_string(),
             "--metrics-listen".into(),
             format!("127.0.0.1:{METRICS_PORT}"),
         ];
+        if socket {
+            argv.push("--control-socket".into());
+            argv.push(dir.path().join("lvsd.sock").display().to_string());
+        }
         let mut lvsd = lan
             .host(0)
             .spawn_logged(&argv, dir.path(), "lvsd")
@@ -122,7 +126,7 @@ fn lvsd_cli(args: &[&str]) -> String {
 
 #[test]
 fn a_running_lvsd_serves_metrics_page_json_and_health() {
-    let r = Running::start("metrics");
+    let r = Running::start("metrics", true);
     let (code, ctype, text) = r.get("/metrics", None);
     assert_eq!(code, 200);
     assert_eq!(ctype, "text/plain; version=0.0.4; charset=utf-8");
@@ -185,7 +189,8 @@ fn a_running_lvsd_serves_metrics_page_json_and_health() {
 /// parsed it.
 #[test]
 fn chromium_renders_the_status_page() {
-    let r = Running::start("mshot");
+    // Without a control socket: the listener alone.
+    let r = Running::start("mshot", false);
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/lvsd-screens");
     fs::create_dir_all(&out_dir).expect("screens dir");
     let profile = r.dir.path().join("chromium-profile");
@@ -339,7 +344,7 @@ pub fn dashboard_expressions(json: &serde_json::Value) -> Vec<String> {
 /// shipped Grafana dashboard.
 #[test]
 fn prometheus_scrapes_lvsd_and_answers_the_dashboard_and_rules() {
-    let r = Running::start("mprom");
+    let r = Running::start("mprom", true);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let rules = root.join("deploy/prometheus/lvsd.rules.yml");
     let config = prometheus_config(r.dir.path(), &rules);
