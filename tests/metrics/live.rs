@@ -39,6 +39,17 @@ pub struct Running {
     pub lan: Lan,
     pub lvsd: ProcessGuard,
     pub dir: tempfile::TempDir,
+    socket: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.lvsd.kill();
+        if !self.socket {
+            // lvsd's default snapshot file without a control socket.
+            let _ = fs::remove_file("/run/lvsd/lvsd-vrrp-only.json");
+        }
+    }
 }
 
 impl Running {
@@ -71,7 +82,12 @@ impl Running {
             .expect("spawn lvsd");
         lvsd.wait_for_output("metrics and status page on", Duration::from_secs(20))
             .expect("listener up");
-        let r = Running { lan, lvsd, dir };
+        let r = Running {
+            lan,
+            lvsd,
+            dir,
+            socket,
+        };
         // One lone router: MASTER after the master down interval.
         wait_until("VI_1 MASTER", Duration::from_secs(20), || {
             r.get("/healthz/master/VI_1", None).0 == 200
