@@ -9,6 +9,7 @@ pub mod generate;
 pub mod genhash;
 pub mod keepalived;
 pub mod list;
+pub mod metrics;
 pub mod run;
 pub mod status;
 
@@ -44,6 +45,8 @@ pub enum Command {
     /// Write the man pages or shell completions (for packaging).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
+    /// Print a running lvsd's Prometheus metrics (as `/metrics` serves them).
+    Metrics(metrics::MetricsArgs),
 }
 
 /// Entry point used by `main`.
@@ -74,5 +77,6 @@ pub fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::execute(args),
         Command::Status(args) => status::execute(args),
         Command::Generate(args) => generate::execute(args),
+        Command::Metrics(args) => metrics::execute(args),
     }
 }

@@ -61,9 +61,19 @@ pub struct RunArgs {
     /// lvsd extension: where SIGUSR1 writes the human-readable state dump.
     #[arg(long = "data-file", value_name = "FILE", default_value = crate::daemon::DEFAULT_DATA_FILE)]
     pub data_file: PathBuf,
-    /// lvsd extension: the control socket `lvsd status` reads.
-    #[arg(long = "control-socket", value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
-    pub control_socket: PathBuf,
+    /// lvsd extension: the control socket `lvsd status` and `lvsd metrics`
+    /// read [default: /run/lvsd/lvsd.sock; with -P, none unless given].
+    #[arg(long = "control-socket", value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// lvsd extension: serve Prometheus `/metrics`, the status page `/`,
+    /// `/status.json`, `/healthz` and `/healthz/master/INSTANCE` on ADDR:PORT
+    /// (off by default; the documented port is 9662, e.g. 127.0.0.1:9662).
+    #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// lvsd extension: export only `lvsd_real_server_up` and
+    /// `lvsd_real_server_weight` per real server (pools in the thousands).
+    #[arg(long = "metrics-minimal-real-servers")]
+    pub metrics_minimal_real_servers: bool,
     /// The rest of keepalived's options (logging, pid files, namespace, ...).
     #[command(flatten)]
     pub keepalived: super::keepalived::KeepalivedOptions,
@@ -102,10 +112,15 @@ pub fn execute(args: RunArgs) -> ExitCode {
 fn run_director(args: RunArgs) -> ExitCode {
     if !args.vrrp {
         // The whole director, or checkers + IPVS only with -C.
+        let control_socket = args
+            .control_socket
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(crate::daemon::control::DEFAULT_SOCKET));
         let vrrp_state_file = args
             .vrrp_state_file
             .clone()
-            .or_else(|| Some(args.control_socket.with_extension("vrrp.json")));
+            .or_else(|| Some(control_socket.with_extension("vrrp.json")));
+        let metrics_detail = detail(&args);
         return crate::daemon::run(crate::daemon::Options {
             config_file: args.use_file,
             config_id: args.config_id,
@@ -114,9 +129,11 @@ fn run_director(args: RunArgs) -> ExitCode {
             dont_release_ipvs: args.dont_release_ipvs,
             pid_file: args.pid,
             data_file: args.data_file,
-            control_socket: args.control_socket,
+            control_socket,
             vrrp_state_file,
             strict: args.strict,
+            metrics_listen: args.metrics_listen,
+            metrics_detail,
         });
     }
 
@@ -143,15 +160,37 @@ fn run_director(args: RunArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_ERROR);
         }
     };
+    // Observed (control socket or --metrics-listen): the runner's snapshots
+    // go to a state file, which the status is read from.
+    let observed = args.control_socket.is_some() || args.metrics_listen.is_some();
+    // (Not the full daemon's default file: both may run side by side.)
+    let state_file = args.vrrp_state_file.clone().or_else(|| {
+        observed.then(|| match &args.control_socket {
+            Some(sock) => sock.with_extension("vrrp.json"),
+            None => PathBuf::from(VRRP_ONLY_STATE_FILE),
+        })
+    });
+    if let Some(dir) = state_file.as_deref().and_then(std::path::Path::parent) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("lvsd: error: creating {}: {e}", dir.display());
+            return ExitCode::from(super::EXIT_ERROR);
+        }
+    }
     let options = RunnerOptions {
-        state_file: args.vrrp_state_file.clone(),
+        state_file: state_file.clone(),
         dont_release_vrrp: args.dont_release_vrrp,
     };
+    let reload_record = std::sync::Arc::new(std::sync::Mutex::new(vrrp_only::Reloads::new()));
     let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
     let use_file = args.use_file.clone();
     let config_id = args.config_id.clone();
     let strict = args.strict;
+    let record = reload_record.clone();
     let result = rt.block_on(async {
+        let observers = match vrrp_only::observe(&args, state_file, reload_record).await {
+            Ok(o) => o,
+            Err(e) => return Err(e),
+        };
         // SIGHUP: re-read the file and reload VRRP in place; a file that
         // fails to load leaves the running configuration untouched.
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -161,13 +200,17 @@ fn run_director(args: RunArgs) -> ExitCode {
                         tracing::info!("SIGHUP: reloading {}", use_file.display());
                         match load_vrrp(&use_file, config_id.as_deref(), strict) {
                             Ok(v) => {
+                                vrrp_only::Reloads::record(&record, None);
                                 if reload_tx.send(v).await.is_err() {
                                     return;
                                 }
                             }
-                            Err(e) => tracing::error!(
-                                "reload refused, the running configuration stays: {e}"
-                            ),
+                            Err(e) => {
+                                tracing::error!(
+                                    "reload refused, the running configuration stays: {e}"
+                                );
+                                vrrp_only::Reloads::record(&record, Some(e.to_string()));
+                            }
                         }
                     }
                 });
@@ -195,7 +238,11 @@ fn run_director(args: RunArgs) -> ExitCode {
                 }
             }
         };
-        runner::run_reloadable(vrrp, options, reloads, shutdown).await
+        let result = runner::run_reloadable(vrrp, options, reloads, shutdown).await;
+        for task in observers {
+            task.abort();
+        }
+        result.map_err(|e| e.to_string())
     });
     if let Some(pid) = &args.pid {
         let _ = std::fs::remove_file(pid);
@@ -206,6 +253,124 @@ fn run_director(args: RunArgs) -> ExitCode {
             eprintln!("lvsd: error: {e}");
             ExitCode::from(super::EXIT_ERROR)
         }
+    }
+}
+
+/// Where `lvsd run -P --metrics-listen` keeps the VRRP snapshots the
+/// listener reads, without `--control-socket` or `--vrrp-state-file`.
+const VRRP_ONLY_STATE_FILE: &str = "/run/lvsd/lvsd-vrrp-only.json";
+
+fn detail(args: &RunArgs) -> crate::daemon::metrics::RealServerDetail {
+    if args.metrics_minimal_real_servers {
+        crate::daemon::metrics::RealServerDetail::Minimal
+    } else {
+        crate::daemon::metrics::RealServerDetail::Full
+    }
+}
+
+/// `lvsd run -P` observed: its status is the VRRP runner's snapshots.
+mod vrrp_only {
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::mpsc;
+    use tokio::task::JoinHandle;
+
+    use super::RunArgs;
+    use crate::daemon::control::{self, StatusRequest};
+    use crate::daemon::http;
+    use crate::daemon::status::{unix_now, Status};
+
+    /// What reloads did, for the status.
+    #[derive(Debug)]
+    pub struct Reloads {
+        started_at: f64,
+        ok: u64,
+        failed: u64,
+        last_error: Option<String>,
+        last_success_at: f64,
+    }
+
+    impl Reloads {
+        pub fn new() -> Reloads {
+            let now = unix_now();
+            Reloads {
+                started_at: now,
+                ok: 0,
+                failed: 0,
+                last_error: None,
+                last_success_at: now,
+            }
+        }
+
+        pub fn record(shared: &Mutex<Reloads>, error: Option<String>) {
+            let Ok(mut r) = shared.lock() else { return };
+            match error {
+                None => {
+                    r.ok += 1;
+                    r.last_success_at = unix_now();
+                }
+                Some(_) => r.failed += 1,
+            }
+            r.last_error = error;
+        }
+    }
+
+    fn status(args_file: &str, state_file: Option<&PathBuf>, reloads: &Mutex<Reloads>) -> Status {
+        let vrrp = state_file
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).ok())
+            .unwrap_or_default();
+        let mut s = Status {
+            pid: std::process::id(),
+            config_file: args_file.to_owned(),
+            mode: "vrrp-only".into(),
+            vrrp,
+            version: env!("CARGO_PKG_VERSION").into(),
+            ..Status::default()
+        };
+        // (Never held across an await.)
+        if let Ok(r) = reloads.lock() {
+            s.started_at = r.started_at;
+            s.reloads = r.ok;
+            s.reload_failures = r.failed;
+            s.last_reload_error = r.last_error.clone();
+            s.last_reload_success_at = r.last_success_at;
+        }
+        s
+    }
+
+    /// Starts the control socket and the HTTP listener asked for, and the
+    /// task answering their status requests.
+    pub async fn observe(
+        args: &RunArgs,
+        state_file: Option<PathBuf>,
+        reloads: Arc<Mutex<Reloads>>,
+    ) -> Result<Vec<JoinHandle<()>>, String> {
+        let mut tasks = Vec::new();
+        if args.control_socket.is_none() && args.metrics_listen.is_none() {
+            return Ok(tasks);
+        }
+        let (tx, mut rx) = mpsc::channel::<StatusRequest>(16);
+        let file = args.use_file.display().to_string();
+        tasks.push(tokio::spawn(async move {
+            while let Some(req) = rx.recv().await {
+                let _ = req.send(status(&file, state_file.as_ref(), &reloads));
+            }
+        }));
+        if let Some(path) = &args.control_socket {
+            tasks.push(control::serve(path, tx.clone()).map_err(|e| e.to_string())?);
+        }
+        if let Some(addr) = args.metrics_listen {
+            let options = http::HttpOptions {
+                detail: super::detail(args),
+            };
+            let h = http::bind(addr, tx, options)
+                .await
+                .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+            tasks.push(h);
+        }
+        Ok(tasks)
     }
 }
 

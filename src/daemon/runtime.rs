@@ -164,7 +164,11 @@ struct Daemon<K: Kernel> {
     previously_owned: BTreeSet<ServiceKey>,
     ipvs_writes: u64,
     reloads: u64,
+    reload_failures: u64,
     last_reload_error: Option<String>,
+    /// Unix seconds: start, and the last successful load.
+    started_at: f64,
+    last_reload_success_at: f64,
     started: Instant,
     vrrp: Option<VrrpTask>,
     sync: Option<LvsSyncDaemon>,
@@ -478,10 +482,12 @@ impl<K: Kernel> Daemon<K> {
                     e.trim_end()
                 );
                 self.last_reload_error = Some(e);
+                self.reload_failures += 1;
             }
             Ok(loaded) => {
                 self.reloads += 1;
                 self.last_reload_error = None;
+                self.last_reload_success_at = status::unix_now();
                 self.previously_owned = self.scope();
                 self.script_user = loaded.script_user;
                 self.timeouts = loaded.timeouts;
@@ -580,6 +586,19 @@ impl<K: Kernel> Daemon<K> {
             ipvs_writes: self.ipvs_writes,
             vrrp,
             virtual_servers: status::snapshot(&self.director, &kernel),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started_at: self.started_at,
+            reload_failures: self.reload_failures,
+            last_reload_success_at: self.last_reload_success_at,
+            ipvs_programmed: Some(self.programmed.is_some()),
+            checks: Some({
+                let stats = self.pool.stats();
+                status::CheckStats {
+                    started: stats.checks_started(),
+                    late_over_50ms: stats.late_over_50ms(),
+                    max_lateness_seconds: stats.max_lateness().as_secs_f64(),
+                }
+            }),
         }
     }
 
@@ -679,6 +698,18 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
 
     // Bound first: a status request during start-up waits instead of failing.
     let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
+    let http = match opts.metrics_listen {
+        Some(addr) => {
+            let options = super::http::HttpOptions {
+                detail: opts.metrics_detail,
+            };
+            match super::http::bind(addr, status_tx.clone(), options).await {
+                Ok(h) => Some(h),
+                Err(e) => return Err(format!("--metrics-listen {addr}: {e}")),
+            }
+        }
+        None => None,
+    };
     let control = match control::serve(&opts.control_socket, status_tx) {
         Ok(h) => Some(h),
         Err(e) => {
@@ -715,7 +746,10 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         previously_owned: BTreeSet::new(),
         ipvs_writes: 0,
         reloads: 0,
+        reload_failures: 0,
         last_reload_error: None,
+        started_at: status::unix_now(),
+        last_reload_success_at: status::unix_now(),
         started: Instant::now(),
         vrrp: None,
         sync: loaded.sync,
@@ -780,6 +814,9 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     d.shutdown().await;
     if let Some(c) = control {
         c.abort();
+    }
+    if let Some(h) = http {
+        h.abort();
     }
     let _ = std::fs::remove_file(&opts.control_socket);
     Ok(())

@@ -24,12 +24,53 @@ pub struct Status {
     /// Snapshots of the VRRP instances, as the VRRP runner reports them.
     pub vrrp: Vec<serde_json::Value>,
     pub virtual_servers: Vec<VirtualServerStatus>,
+    /// lvsd's version.
+    #[serde(default)]
+    pub version: String,
+    /// When the daemon started (Unix seconds).
+    #[serde(default)]
+    pub started_at: f64,
+    /// Reloads refused (the old configuration kept running).
+    #[serde(default)]
+    pub reload_failures: u64,
+    /// When a configuration was last loaded successfully, at start or by a
+    /// reload (Unix seconds).
+    #[serde(default)]
+    pub last_reload_success_at: f64,
+    /// Whether the IPVS table is programmed as the configuration wants
+    /// (`None`: VRRP only, no table).
+    #[serde(default)]
+    pub ipvs_programmed: Option<bool>,
+    /// The health checkers' scheduling (`None`: VRRP only).
+    #[serde(default)]
+    pub checks: Option<CheckStats>,
+}
+
+/// How the health checks keep their schedule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckStats {
+    /// Checks started since the daemon started.
+    pub started: u64,
+    /// Of those, started more than 50 ms after their time.
+    pub late_over_50ms: u64,
+    /// The latest start so far, in seconds.
+    pub max_lateness_seconds: f64,
+}
+
+/// Now, as Unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VirtualServerStatus {
     pub name: String,
     pub quorum_up: bool,
+    /// Its sorry server is in the table (quorum lost).
+    #[serde(default)]
+    pub sorry_server_active: bool,
     pub services: Vec<ServiceStatus>,
     pub real_servers: Vec<RealServerStatus>,
 }
@@ -51,6 +92,9 @@ pub struct ServiceStatus {
 pub struct RealServerStatus {
     pub address: String,
     pub up: bool,
+    /// Its configured weight.
+    #[serde(default)]
+    pub configured_weight: u32,
     /// The weight it has in the table while up, FILE_CHECK numbers included.
     pub weight: u32,
     /// The sum of its FILE_CHECK numbers (0 without FILE_CHECK).
@@ -58,6 +102,9 @@ pub struct RealServerStatus {
     pub file_adjustment: i64,
     /// Why it last changed state: the last failure while down.
     pub reason: String,
+    /// When it last went up or down (Unix seconds; 0: unknown).
+    #[serde(default)]
+    pub since: u64,
     /// Summed over the virtual server's services, from the kernel.
     pub active_conns: u64,
     pub inactive_conns: u64,
@@ -108,16 +155,20 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
             real_servers.push(RealServerStatus {
                 address: SocketText(key.addr, key.port).to_string(),
                 up: state.up,
+                configured_weight: rs.dest.weight,
                 weight: director.effective_weight(&key).unwrap_or(state.weight),
                 file_adjustment: director.file_adjustment(rs),
                 reason: state.reason.clone(),
+                since: state.since,
                 active_conns: active,
                 inactive_conns: inactive,
             });
         }
+        let quorum_up = director.quorum_up(&vs.name).unwrap_or(true);
         out.push(VirtualServerStatus {
             name: vs.name.to_string(),
-            quorum_up: director.quorum_up(&vs.name).unwrap_or(true),
+            quorum_up,
+            sorry_server_active: !quorum_up && vs.sorry_server.is_some(),
             services,
             real_servers,
         });

@@ -48,6 +48,27 @@ pub struct RealServerState {
     /// weights from the configured one after a reload changed it.
     #[serde(skip)]
     runner_weight: u32,
+    /// When `up` last changed (Unix seconds), for status and metrics only:
+    /// the one wall-clock read of the director, never used in a decision.
+    #[serde(skip)]
+    pub since: u64,
+}
+
+/// Now, in Unix seconds (see [`RealServerState::since`]).
+fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl RealServerState {
+    /// Sets `up`, stamping `since` when it changes.
+    fn set_up(&mut self, up: bool) {
+        if self.up != up {
+            self.since = wall_clock();
+        }
+        self.up = up;
+    }
 }
 
 /// A destination kept with weight 0 after its real server left the config.
@@ -87,6 +108,7 @@ fn initial_state(rs: &RealServerSpec) -> RealServerState {
         weight: rs.dest.weight,
         reason: String::new(),
         runner_weight: rs.dest.weight,
+        since: wall_clock(),
     }
 }
 
@@ -148,7 +170,7 @@ impl Director {
         }
         for (key, up) in &adopted {
             if let Some(state) = d.reals.get_mut(key) {
-                state.up = *up;
+                state.set_up(*up);
                 state.checked_up = *up;
                 state.reason = if *up {
                     "adopted from the kernel's table (weight > 0)".into()
@@ -346,7 +368,7 @@ impl Director {
                 if up == state.up {
                     continue;
                 }
-                state.up = up;
+                state.set_up(up);
                 let script = if up { &rs.notify_up } else { &rs.notify_down };
                 if let Some(script) = script.as_ref().filter(|_| scripts) {
                     actions.push(Action::RunScript {
@@ -449,7 +471,7 @@ impl Director {
         };
         let was_up = state.up;
         state.checked_up = up;
-        state.up = up && fault.is_none();
+        state.set_up(up && fault.is_none());
         let up = state.up;
         state.weight = if reported_weight == state.runner_weight {
             configured

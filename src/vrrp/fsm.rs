@@ -198,6 +198,22 @@ pub struct Snapshot {
     pub faults: Vec<TrackId>,
     /// Each tracked file's last value.
     pub track_files: BTreeMap<String, i32>,
+    /// The priority in the current master's last advert (ours while MASTER).
+    pub master_priority: Option<u8>,
+    /// Each tracked interface and script: up (after `reverse`)?
+    pub tracks_up: Vec<TrackUp>,
+    /// When the instance entered its state (Unix seconds); stamped by the
+    /// runner, which has the wall clock (this module is pure).
+    pub state_since: Option<u64>,
+}
+
+/// A tracked interface or script and whether it is up now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrackUp {
+    /// "interface" or "script".
+    pub kind: &'static str,
+    pub name: String,
+    pub up: bool,
 }
 
 struct TrackState {
@@ -262,6 +278,8 @@ pub struct Instance {
     /// Sync group says FAULT although our own tracks are fine.
     group_fault: bool,
     master_addr: Option<IpAddr>,
+    /// The priority the current master last advertised (BACKUP).
+    master_priority: Option<u8>,
     master_adv_int_cs: u32,
     adver_at: Option<Instant>,
     master_down_at: Option<Instant>,
@@ -301,6 +319,7 @@ impl Instance {
             tracks,
             group_fault: false,
             master_addr: None,
+            master_priority: None,
             adver_at: None,
             master_down_at: None,
             garp_at: None,
@@ -351,6 +370,29 @@ impl Instance {
                     _ => None,
                 })
                 .collect(),
+            master_priority: match self.state {
+                State::Master => Some(self.effective_priority),
+                State::Backup => self.master_priority,
+                _ => None,
+            },
+            tracks_up: self
+                .tracks
+                .iter()
+                .filter_map(|(id, t)| match (id, t.reading) {
+                    (TrackId::Interface(name), Reading::Up(up)) => Some(TrackUp {
+                        kind: "interface",
+                        name: name.clone(),
+                        up,
+                    }),
+                    (TrackId::Script(name), Reading::Up(up)) => Some(TrackUp {
+                        kind: "script",
+                        name: name.clone(),
+                        up,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            state_since: None,
         }
     }
 
@@ -972,6 +1014,7 @@ impl Instance {
             }
         }
         self.master_addr = Some(src);
+        self.master_priority = Some(advert.priority);
         self.master_down_at = Some(now + self.master_down_interval());
     }
 
@@ -1003,6 +1046,7 @@ impl Instance {
                 self.master_down_at = Some(now + self.master_down_interval());
             }
             self.master_addr = Some(src);
+            self.master_priority = Some(advert.priority);
         } else if !self.cfg.lower_prio_no_advert {
             // keepalived's default: answer a lower priority master at once so a
             // healed split brain settles within one round trip.

@@ -535,6 +535,7 @@ pub async fn run_reloadable(
         ios,
         options,
         last_state: String::new(),
+        state_since: std::collections::HashMap::new(),
     };
 
     tokio::pin!(shutdown);
@@ -782,6 +783,9 @@ struct Driver {
     ios: Vec<InstanceIo>,
     options: RunnerOptions,
     last_state: String,
+    /// Per instance name: the state last written and when it was entered
+    /// (Unix seconds), for `state_since` in the snapshots.
+    state_since: std::collections::HashMap<String, (super::fsm::State, u64)>,
 }
 
 impl Driver {
@@ -972,7 +976,21 @@ impl Driver {
         let Some(path) = &self.options.state_file else {
             return;
         };
-        let json = match serde_json::to_string_pretty(&set.snapshots()) {
+        let mut snapshots = set.snapshots();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for s in &mut snapshots {
+            let entry = self
+                .state_since
+                .entry(s.name.clone())
+                .or_insert((s.state, now));
+            if entry.0 != s.state {
+                *entry = (s.state, now);
+            }
+            s.state_since = Some(entry.1);
+        }
+        let json = match serde_json::to_string_pretty(&snapshots) {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!("serialising VRRP state: {e}");

@@ -80,3 +80,17 @@ fn status_without_a_daemon_fails_clearly() {
         "{err}"
     );
 }
+
+/// `lvsd metrics` without a daemon says so and fails.
+#[test]
+fn metrics_without_a_daemon_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sock = dir.path().join("none.sock");
+    let out = lvsd(&["metrics", "-s", &sock.display().to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("none.sock") && err.contains("is lvsd running"),
+        "{err}"
+    );
+}

@@ -408,6 +408,57 @@ fn side_by_side_with_keepalived(
 }
 
 testbed::uml_test! {
+
+    /// The full daemon's `--metrics-listen` (issue #15) with a real IPVS
+    /// table: `/metrics` lints clean with promtool and shows both real
+    /// servers, one down once its nginx stops; `/healthz` is 200 once the
+    /// table is programmed; the page names the down server's reason.
+    fn metrics_listener_of_the_full_daemon() {
+        let mut site = Site::new("mx");
+        let conf = site.write_config("m.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let d = site.lvsd(DIR1, "m", &conf, &["--metrics-listen", "127.0.0.1:9662"]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        fn get(site: &Site, path: &str) -> (String, String) {
+            let out = site
+                .ns(DIR1)
+                .exec(&["curl", "-s", "-w", "\\n%{http_code}", &format!("http://127.0.0.1:9662{path}")])
+                .unwrap_or_else(|e| panic!("curl: {e}"));
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+            (code.to_owned(), body.to_owned())
+        }
+        assert_eq!(get(&site, "/healthz").0, "200", "{}", d.logs());
+        site.stop_nginx(1);
+        site.wait("rs2 out of the table", SLOW, || site.active_reals(DIR1) == [RS1]);
+        let (code, metrics) = get(&site, "/metrics");
+        assert_eq!(code, "200");
+        let mut promtool = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("promtool: {e}"));
+        {
+            use std::io::Write;
+            promtool.stdin.take().map(|mut i| i.write_all(metrics.as_bytes()));
+        }
+        let out = promtool.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "promtool: {}\n{metrics}", String::from_utf8_lossy(&out.stderr));
+        let up_of = |rs: &str| {
+            metrics
+                .lines()
+                .find(|l| l.starts_with("lvsd_real_server_up{") && l.contains(&format!("real_server=\"{rs}\"")))
+                .map(|l| l.ends_with(" 1"))
+        };
+        assert_eq!(up_of(RS1), Some(true), "{metrics}");
+        assert_eq!(up_of(RS2), Some(false), "{metrics}");
+        assert!(metrics.contains("lvsd_ipvs_programmed 1"), "{metrics}");
+        let (code, page) = get(&site, "/");
+        assert_eq!(code, "200");
+        assert!(page.contains(RS2) && page.contains("DOWN"), "{page}");
+        assert_eq!(get(&site, "/healthz").0, "200");
+    }
+
     /// The DR pair scenario (see `pair_balances_fails_over_and_recovers`).
     fn dr_pair_balances_fails_over_and_recovers() {
         pair_balances_fails_over_and_recovers("dr", Kind::Dr);
