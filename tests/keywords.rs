@@ -57,9 +57,9 @@ const OTHER_BUILDS: &[(Block, &str)] = &[
 #[test]
 fn the_table_holds_exactly_keepalived_keywords() {
     let listed: BTreeSet<(Block, String)> = keepalived_pairs().into_iter().collect();
-    let table: BTreeSet<(Block, String)> = keywords::TABLE
-        .iter()
-        .flat_map(|(b, kws)| kws.iter().map(move |(k, _)| (*b, k.to_string())))
+    let table: BTreeSet<(Block, String)> = Block::ALL
+        .into_iter()
+        .flat_map(|b| keywords::keywords(b).map(move |(k, _)| (b, k.to_string())))
         .collect();
     let missing: Vec<_> = listed.difference(&table).collect();
     assert!(
@@ -146,6 +146,9 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
         }
         Block::VirtualIpaddressOptions => format!(
             "vrrp_instance VI_K {{\n    interface lvsdk0\n    virtual_router_id 50\n    virtual_ipaddress {{\n        10.9.0.1/24 {body}\n    }}\n}}\n"
+        ),
+        Block::VirtualRulesOptions => format!(
+            "{INSTANCE}    virtual_rules {{\n        {body}\n    }}\n}}\n"
         ),
         Block::VirtualRoutesOptions => format!(
             "{INSTANCE}    virtual_routes {{\n        10.8.0.0/16 {body}\n    }}\n}}\n"

@@ -24,6 +24,8 @@ pub enum Block {
     VirtualIpaddressOptions,
     /// Words of a `virtual_routes { }` line.
     VirtualRoutesOptions,
+    /// Words of a `virtual_rules { }` line.
+    VirtualRulesOptions,
     VirtualServer,
     RealServer,
     Ssl,
@@ -42,7 +44,7 @@ pub enum Block {
 }
 
 impl Block {
-    pub const ALL: [Block; 24] = [
+    pub const ALL: [Block; 25] = [
         Block::TopLevel,
         Block::GlobalDefs,
         Block::VrrpScript,
@@ -53,6 +55,7 @@ impl Block {
         Block::UnicastPeerOptions,
         Block::VirtualIpaddressOptions,
         Block::VirtualRoutesOptions,
+        Block::VirtualRulesOptions,
         Block::VirtualServer,
         Block::RealServer,
         Block::Ssl,
@@ -82,6 +85,7 @@ impl Block {
             Block::UnicastPeerOptions => "unicast_peer options",
             Block::VirtualIpaddressOptions => "virtual_ipaddress options",
             Block::VirtualRoutesOptions => "virtual_routes options",
+            Block::VirtualRulesOptions => "virtual_rules options",
             Block::VirtualServer => "virtual_server",
             Block::RealServer => "real_server",
             Block::Ssl => "SSL",
@@ -148,6 +152,7 @@ const FIREWALL: Support = no(
 const NETLINK_BUFS: Support =
     no("sizes its netlink socket buffers; lvsd uses the kernel's defaults");
 const RELOAD_MACHINERY: Support = no("controls keepalived's reload and config-saving machinery");
+const RULES: Support = no("adds ip rules with this selector or action (virtual_rules and static_rules are not implemented)");
 const ROUTE_ATTR: Support = no("passes this attribute on with the route");
 const NETNS: Support = no("runs itself (or IPVS) in this network namespace");
 const MAIL: Support = no("sends e-mail alerts over SMTP on state changes");
@@ -159,6 +164,8 @@ const SNMP_NAME: Support = no("names the object in SNMP");
 const SMTP_ALERT: Support = no("sends e-mail alerts for this object");
 const GARP_LOWER: Support =
     no("repeats gratuitous ARP/NA after an advert of lower priority while master");
+/// The keywords every connecting checker has (keepalived's
+/// install_checker_common_keywords).
 const COMMON_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
     ("bind_if", YES),
@@ -176,10 +183,10 @@ const COMMON_CHECK: &[(&str, Support)] = &[
 ];
 
 /// Every keyword keepalived 2.2.7 accepts, per block, and what lvsd does with it.
-pub static TABLE: &[(Block, &[(&str, Support)])] = &[
+pub static TABLE: &[(Block, &[&[(&str, Support)]])] = &[
     (
         Block::TopLevel,
-        &[
+        &[&[
             ("SSL", no("uses these files for SSL_GET's TLS client: a client certificate and key, a CA")),
             ("bfd_instance", BFD),
             ("child_wait_time", no("waits this long for its child processes at stop")),
@@ -204,11 +211,11 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("vrrp_sync_group", YES),
             ("vrrp_track_file", YES),
             ("vrrp_track_process", PROCESS_TRACK),
-        ],
+        ]],
     ),
     (
         Block::GlobalDefs,
-        &[
+        &[&[
             ("bfd_cpu_affinity", PROCESS_TUNING),
             ("bfd_no_swap", PROCESS_TUNING),
             ("bfd_priority", PROCESS_TUNING),
@@ -339,11 +346,11 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("vrrp_strict", part("its configuration repairs are applied; its run-time rules (no_accept firewall, refusing unicast and authentication) are not")),
             ("vrrp_version", YES),
             ("vrrp_vmac_garp_intvl", VMAC),
-        ],
+        ]],
     ),
     (
         Block::VrrpScript,
-        &[
+        &[&[
             ("fall", YES),
             ("init_fail", YES),
             ("interval", YES),
@@ -352,15 +359,15 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("timeout", YES),
             ("user", YES),
             ("weight", YES),
-        ],
+        ]],
     ),
     (
         Block::TrackFile,
-        &[("file", YES), ("init_file", YES), ("weight", YES)],
+        &[&[("file", YES), ("init_file", YES), ("weight", YES)]],
     ),
     (
         Block::VrrpSyncGroup,
-        &[
+        &[&[
             ("global_tracking", YES),
             ("group", YES),
             ("notify", YES),
@@ -376,11 +383,11 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("track_interface", YES),
             ("track_process", PROCESS_TRACK),
             ("track_script", YES),
-        ],
+        ]],
     ),
     (
         Block::VrrpInstance,
-        &[
+        &[&[
             ("accept", no("accepts traffic to the VIPs when not the address owner (lvsd always does)")),
             ("advert_int", YES),
             ("authentication", YES),
@@ -445,22 +452,22 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("vmac_garp_intvl", VMAC),
             ("vmac_xmit_base", VMAC),
             ("vrf", no("puts the VMAC interface in this VRF")),
-        ],
+        ]],
     ),
     (
         Block::Authentication,
-        &[("auth_pass", YES), ("auth_type", YES)],
+        &[&[("auth_pass", YES), ("auth_type", YES)]],
     ),
     (
         Block::UnicastPeerOptions,
-        &[
+        &[&[
             ("max_ttl", YES),
             ("min_ttl", YES),
-        ],
+        ]],
     ),
     (
         Block::VirtualIpaddressOptions,
-        &[
+        &[&[
             ("-nodad", YES),
             ("autojoin", YES),
             ("brd", YES),
@@ -476,11 +483,11 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("scope", YES),
             ("track_group", no("tracks the VIP's interface for the instances of a track_group")),
             ("use_vmac", VMAC),
-        ],
+        ]],
     ),
     (
         Block::VirtualRoutesOptions,
-        &[
+        &[&[
             ("add", ROUTE_ATTR),
             ("advmss", ROUTE_ATTR),
             ("append", ROUTE_ATTR),
@@ -526,11 +533,46 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("via", YES),
             ("vrf", no("adds the route in this VRF")),
             ("window", ROUTE_ATTR),
-        ],
+        ]],
+    ),
+    (
+        Block::VirtualRulesOptions,
+        &[&[
+            ("dev", RULES),
+            ("dport", RULES),
+            ("dsfield", RULES),
+            ("from", RULES),
+            ("fwmark", RULES),
+            ("goto", RULES),
+            ("iif", RULES),
+            ("ipproto", RULES),
+            ("l3mdev", RULES),
+            ("lookup", RULES),
+            ("no_track", RULES),
+            ("nop", RULES),
+            ("oif", RULES),
+            ("order", RULES),
+            ("preference", RULES),
+            ("priority", RULES),
+            ("protocol", RULES),
+            ("realms", RULES),
+            ("sport", RULES),
+            ("sup_group", RULES),
+            ("sup_pl", RULES),
+            ("suppress_ifgroup", RULES),
+            ("suppress_prefixlength", RULES),
+            ("table", RULES),
+            ("to", RULES),
+            ("tos", RULES),
+            ("track_group", RULES),
+            ("tunnel-id", RULES),
+            ("type", RULES),
+            ("uidrange", RULES),
+        ]],
     ),
     (
         Block::VirtualServer,
-        &[
+        &[&[
             ("alpha", YES),
             ("connect_timeout", YES),
             ("delay_before_retry", YES),
@@ -569,11 +611,11 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("virtualhost", YES),
             ("warmup", YES),
             ("weight", YES),
-        ],
+        ]],
     ),
     (
         Block::RealServer,
-        &[
+        &[&[
             ("BFD_CHECK", BFD),
             ("DNS_CHECK", YES),
             ("FILE_CHECK", YES),
@@ -600,22 +642,22 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("virtualhost", YES),
             ("warmup", YES),
             ("weight", YES),
-        ],
+        ]],
     ),
     (
         Block::Ssl,
-        &[
+        &[&[
             ("ca", no("verifies real servers' certificates against this CA")),
             ("certificate", no("presents this client certificate to real servers")),
             ("key", no("uses this key for the client certificate")),
             ("password", no("decrypts the client key with this password")),
-        ],
+        ]],
     ),
-    (Block::HttpGet, HTTP_CHECK),
-    (Block::SslGet, HTTP_CHECK),
+    (Block::HttpGet, &[COMMON_CHECK, HTTP_CHECK]),
+    (Block::SslGet, &[COMMON_CHECK, HTTP_CHECK]),
     (
         Block::Url,
-        &[
+        &[&[
             ("digest", YES),
             ("path", YES),
             ("regex", YES),
@@ -627,12 +669,12 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("regex_stack", no("sizes PCRE2's JIT stack (lvsd uses PCRE2's default)")),
             ("status_code", YES),
             ("virtualhost", YES),
-        ],
+        ]],
     ),
-    (Block::TcpCheck, COMMON_CHECK),
+    (Block::TcpCheck, &[COMMON_CHECK]),
     (
         Block::MiscCheck,
-        &[
+        &[&[
             ("alpha", YES),
             ("delay_before_retry", YES),
             ("delay_loop", YES),
@@ -643,113 +685,62 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("retry", YES),
             ("user", YES),
             ("warmup", YES),
-        ],
+        ]],
     ),
-    (Block::PingCheck, COMMON_CHECK),
-    (Block::UdpCheck, UDP_CHECK),
-    (Block::SmtpCheck, SMTP_CHECK),
-    (Block::SmtpHost, COMMON_CHECK),
-    (Block::DnsCheck, DNS_CHECK),
+    (Block::PingCheck, &[COMMON_CHECK]),
+    (Block::UdpCheck, &[COMMON_CHECK, UDP_CHECK]),
+    (Block::SmtpCheck, &[COMMON_CHECK, SMTP_CHECK]),
+    (Block::SmtpHost, &[COMMON_CHECK]),
+    (Block::DnsCheck, &[COMMON_CHECK, DNS_CHECK]),
     (
         Block::FileCheck,
-        &[("track_file", YES), ("weight", YES)],
+        &[&[("track_file", YES), ("weight", YES)]],
     ),
 ];
 
+/// HTTP_CHECK's own keywords, beside [`COMMON_CHECK`].
 const HTTP_CHECK: &[(&str, Support)] = &[
-    ("alpha", YES),
-    ("bind_if", YES),
-    ("bind_port", YES),
-    ("bindto", YES),
-    ("connect_ip", YES),
-    ("connect_port", YES),
-    ("connect_timeout", YES),
-    ("delay_before_retry", YES),
-    ("delay_loop", YES),
     ("enable_sni", YES),
     ("fast_recovery", YES),
-    ("fwmark", YES),
     ("http_protocol", YES),
-    ("log_all_failures", YES),
     ("nb_get_retry", YES),
-    ("retry", YES),
     ("url", YES),
     ("virtualhost", YES),
-    ("warmup", YES),
 ];
 
+/// UDP_CHECK's own keywords, beside [`COMMON_CHECK`].
 const UDP_CHECK: &[(&str, Support)] = &[
-    ("alpha", YES),
-    ("bind_if", YES),
-    ("bind_port", YES),
-    ("bindto", YES),
-    ("connect_ip", YES),
-    ("connect_port", YES),
-    ("connect_timeout", YES),
-    ("delay_before_retry", YES),
-    ("delay_loop", YES),
-    ("fwmark", YES),
-    ("log_all_failures", YES),
     ("max_reply_length", YES),
     ("min_reply_length", YES),
     ("payload", YES),
     ("require_reply", YES),
-    ("retry", YES),
-    ("warmup", YES),
 ];
 
-const SMTP_CHECK: &[(&str, Support)] = &[
-    ("alpha", YES),
-    ("bind_if", YES),
-    ("bind_port", YES),
-    ("bindto", YES),
-    ("connect_ip", YES),
-    ("connect_port", YES),
-    ("connect_timeout", YES),
-    ("delay_before_retry", YES),
-    ("delay_loop", YES),
-    ("fwmark", YES),
-    ("helo_name", YES),
-    ("host", YES),
-    ("log_all_failures", YES),
-    ("retry", YES),
-    ("warmup", YES),
-];
+/// SMTP_CHECK's own keywords, beside [`COMMON_CHECK`].
+const SMTP_CHECK: &[(&str, Support)] = &[("helo_name", YES), ("host", YES)];
 
-const DNS_CHECK: &[(&str, Support)] = &[
-    ("alpha", YES),
-    ("bind_if", YES),
-    ("bind_port", YES),
-    ("bindto", YES),
-    ("connect_ip", YES),
-    ("connect_port", YES),
-    ("connect_timeout", YES),
-    ("delay_before_retry", YES),
-    ("delay_loop", YES),
-    ("fwmark", YES),
-    ("log_all_failures", YES),
-    ("name", YES),
-    ("retry", YES),
-    ("type", YES),
-    ("warmup", YES),
-];
+/// DNS_CHECK's own keywords, beside [`COMMON_CHECK`].
+const DNS_CHECK: &[(&str, Support)] = &[("name", YES), ("type", YES)];
 
-/// The keywords of `block`.
-pub fn keywords(block: Block) -> &'static [(&'static str, Support)] {
+/// The keywords of `block`, in the table's order.
+pub fn keywords(block: Block) -> impl Iterator<Item = (&'static str, Support)> {
     TABLE
         .iter()
-        .find(|(b, _)| *b == block)
-        .map(|(_, k)| *k)
-        .unwrap_or(&[])
+        .filter(move |(b, _)| *b == block)
+        .flat_map(|(_, parts)| parts.iter().flat_map(|part| part.iter().copied()))
+}
+
+/// The keywords of `block`, sorted by name (for the matrices).
+fn sorted_keywords(block: Block) -> Vec<(&'static str, Support)> {
+    let mut all: Vec<_> = keywords(block).collect();
+    all.sort_by_key(|(k, _)| *k);
+    all
 }
 
 /// What lvsd does with `keyword` in `block`; `None` for a keyword keepalived does not
 /// accept there.
 pub fn support(block: Block, keyword: &str) -> Option<Support> {
-    keywords(block)
-        .iter()
-        .find(|(k, _)| *k == keyword)
-        .map(|(_, s)| *s)
+    keywords(block).find(|(k, _)| *k == keyword).map(|(_, s)| s)
 }
 
 /// Whether a keyword is accepted only to be warned about: lowering skips its block.
@@ -764,7 +755,8 @@ pub fn markdown_matrix() -> String {
         "| block | implemented | partly (warned) | not implemented (warned, no effect) |\n\
          |---|---:|---:|---:|\n",
     );
-    for (block, kws) in TABLE {
+    for block in Block::ALL {
+        let kws = sorted_keywords(block);
         let count = |f: fn(&Support) -> bool| kws.iter().filter(|(_, s)| f(s)).count();
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
@@ -774,7 +766,8 @@ pub fn markdown_matrix() -> String {
             count(|s| matches!(s, Support::NotImplemented(_))),
         ));
     }
-    for (block, kws) in TABLE {
+    for block in Block::ALL {
+        let kws = sorted_keywords(block);
         out.push_str(&format!("\n**`{}`**\n\n", block.name()));
         let implemented: Vec<String> = kws
             .iter()
@@ -802,7 +795,8 @@ pub fn markdown_matrix() -> String {
 /// with what lvsd does not do (and keepalived would).
 pub fn roff_matrix(page: &mut roff::Roff) {
     use roff::{bold, roman};
-    for (block, kws) in TABLE {
+    for block in Block::ALL {
+        let kws = sorted_keywords(block);
         page.control("SS", [block.name()]);
         let implemented: Vec<&str> = kws
             .iter()
