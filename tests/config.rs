@@ -271,6 +271,7 @@ fn sample_warnings_are_only_unimplemented_keywords() {
     }
     // The samples exercise these; the set must stay within the README list.
     let expected: std::collections::BTreeSet<String> = [
+        "from",
         "net_namespace",
         "notification_email",
         "notification_email_from",
@@ -282,6 +283,8 @@ fn sample_warnings_are_only_unimplemented_keywords() {
         "static_ipaddress",
         "static_routes",
         "static_rules",
+        "table",
+        "to",
         "use_vmac",
         "virtual_rules",
     ]

@@ -183,7 +183,10 @@ const COMMON_CHECK: &[(&str, Support)] = &[
 ];
 
 /// Every keyword keepalived 2.2.7 accepts, per block, and what lvsd does with it.
-pub static TABLE: &[(Block, &[&[(&str, Support)]])] = &[
+/// Keywords with what lvsd does with each.
+pub type KeywordList = &'static [(&'static str, Support)];
+
+pub static TABLE: &[(Block, &[KeywordList])] = &[
     (
         Block::TopLevel,
         &[&[
