@@ -148,29 +148,34 @@ fn seed_tables(stdout: &str) -> Vec<String> {
 /// 2.2.7 does with the same seed, in the same boot.
 #[test]
 fn seed_configs_run_in_the_lab_with_lvsd_as_with_keepalived() {
+    let (keepalived, lvsd, report) = under_keepalived_and_lvsd(SEED_DIR);
+    let want = seed_tables(&keepalived);
+    assert!(!want.is_empty(), "{report}");
+    assert_eq!(seed_tables(&lvsd), want, "{report}");
+}
+
+/// Starts every config of `dir` under keepalived 2.2.7, then under `lvsd run`,
+/// in one UML boot (deploy/lab/seeds.sh): keepalived's output, lvsd's, and
+/// the guest's report for assertion messages.
+fn under_keepalived_and_lvsd(dir: &str) -> (String, String, String) {
     let lvsd = env!("CARGO_BIN_EXE_lvsd");
     let script = format!(
         "LAB_SUBJECT='keepalived -n -l -D -G' {seeds} {dir} || echo 'keepalived run failed'\n\
          echo '=== lvsd'\n\
          LAB_SUBJECT='{lvsd} run -n -l -D' {seeds} {dir}\n",
         seeds = testbed::uml::sh_quote(SEEDS_SH),
-        dir = testbed::uml::sh_quote(SEED_DIR),
+        dir = testbed::uml::sh_quote(dir),
     );
     let out = Uml::new().run_script(&script).expect("guest ran");
     println!("{}", out.stdout);
     out.assert_success();
+    let report = out.report();
     let (keepalived, lvsd) = out
         .stdout
         .split_once("=== lvsd\n")
-        .unwrap_or_else(|| panic!("{}", out.report()));
-    assert!(
-        !keepalived.contains("keepalived run failed"),
-        "{}",
-        out.report()
-    );
-    let want = seed_tables(keepalived);
-    assert!(!want.is_empty(), "{}", out.report());
-    assert_eq!(seed_tables(lvsd), want, "{}", out.report());
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(!keepalived.contains("keepalived run failed"), "{report}");
+    (keepalived.to_owned(), lvsd.to_owned(), report)
 }
 
 const FALLBACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config/fallbacks");
@@ -183,29 +188,10 @@ const FALLBACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config/fa
 /// table is keepalived's fallback (pinned below, so a change on either side shows).
 #[test]
 fn fallback_configs_program_the_same_table_under_keepalived_and_lvsd() {
-    let lvsd = env!("CARGO_BIN_EXE_lvsd");
-    let script = format!(
-        "LAB_SUBJECT='keepalived -n -l -D -G' {seeds} {dir} || echo 'keepalived run failed'\n\
-         echo '=== lvsd'\n\
-         LAB_SUBJECT='{lvsd} run -n -l -D' {seeds} {dir}\n",
-        seeds = testbed::uml::sh_quote(SEEDS_SH),
-        dir = testbed::uml::sh_quote(FALLBACK_DIR),
-    );
-    let out = Uml::new().run_script(&script).expect("guest ran");
-    println!("{}", out.stdout);
-    out.assert_success();
-    let (keepalived, lvsd) = out
-        .stdout
-        .split_once("=== lvsd\n")
-        .unwrap_or_else(|| panic!("{}", out.report()));
-    assert!(
-        !keepalived.contains("keepalived run failed"),
-        "{}",
-        out.report()
-    );
-    let want = seed_tables(keepalived);
-    assert_eq!(seed_tables(lvsd), want, "{}", out.report());
-    let services = seed_services(keepalived);
+    let (keepalived, lvsd, report) = under_keepalived_and_lvsd(FALLBACK_DIR);
+    let want = seed_tables(&keepalived);
+    assert_eq!(seed_tables(&lvsd), want, "{report}");
+    let services = seed_services(&keepalived);
     let expected = [
         ("lb_algo_unknown", "TCP  10.32.0.100:80 wlc"),
         ("lb_kind_lower_case", "TCP  10.31.0.100:80 rr"),
@@ -219,7 +205,7 @@ fn fallback_configs_program_the_same_table_under_keepalived_and_lvsd() {
         .iter()
         .map(|(n, l)| (n.to_string(), l.to_string()))
         .collect();
-    assert_eq!(services, expected, "{}", out.report());
+    assert_eq!(services, expected, "{report}");
     // The forwarding methods keepalived falls back on: NAT (Masq) for `dr` and for the
     // no-break-space line; the DR, TUN and NAT of the others as written.
     for (name, method) in [
@@ -233,7 +219,7 @@ fn fallback_configs_program_the_same_table_under_keepalived_and_lvsd() {
             want.iter()
                 .any(|l| l.starts_with(&format!("seed {name} table:")) && l.contains(method)),
             "{name}: no {method} real server in keepalived's table\n{}",
-            out.report()
+            report
         );
     }
     // keepalived's weights: 70000 as written, 5 for "5x", 1 (the default) for an
@@ -247,7 +233,7 @@ fn fallback_configs_program_the_same_table_under_keepalived_and_lvsd() {
             want.iter()
                 .any(|l| l.contains(server) && l.split_whitespace().nth(6) == Some(weight)),
             "{server}: not weight {weight} in keepalived's table\n{}",
-            out.report()
+            report
         );
     }
 }
