@@ -93,7 +93,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
         });
     }
 
-    let vrrp = match load_vrrp(&args.use_file, args.config_id.as_deref()) {
+    let (vrrp, events) = match load_vrrp(&args.use_file, args.config_id.as_deref()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("lvsd: error: {e}");
@@ -132,14 +132,23 @@ pub fn execute(args: RunArgs) -> ExitCode {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading {}", use_file.display());
                         match load_vrrp(&use_file, config_id.as_deref()) {
-                            Ok(v) => {
+                            Ok((v, events)) => {
                                 if reload_tx.send(v).await.is_err() {
                                     return;
                                 }
+                                crate::events::sinks::configure(events, true);
+                                crate::events::publish(crate::events::Event::Reload {
+                                    error: None,
+                                });
                             }
-                            Err(e) => tracing::error!(
-                                "reload refused, the running configuration stays: {e}"
-                            ),
+                            Err(e) => {
+                                tracing::error!(
+                                    "reload refused, the running configuration stays: {e}"
+                                );
+                                crate::events::publish(crate::events::Event::Reload {
+                                    error: Some(e.to_string()),
+                                });
+                            }
                         }
                     }
                 });
@@ -167,7 +176,12 @@ pub fn execute(args: RunArgs) -> ExitCode {
                 }
             }
         };
-        runner::run_reloadable(vrrp, options, reloads, shutdown).await
+        crate::events::sinks::configure(events, true);
+        crate::events::publish(crate::events::Event::Daemon { running: true });
+        let result = runner::run_reloadable(vrrp, options, reloads, shutdown).await;
+        crate::events::publish(crate::events::Event::Daemon { running: false });
+        crate::events::sinks::stop().await;
+        result
     });
     if let Some(pid) = &args.pid {
         let _ = std::fs::remove_file(pid);
@@ -219,10 +233,18 @@ const OPEN_FILES_WANTED: u64 = 65536;
 fn load_vrrp(
     path: &std::path::Path,
     config_id: Option<&str>,
-) -> Result<crate::vrrp::runner::VrrpConfig, crate::vrrp::translate::TranslateError> {
-    let mut vrrp = crate::vrrp::translate::load_file(path, config_id)?;
+) -> Result<
+    (
+        crate::vrrp::runner::VrrpConfig,
+        crate::events::sinks::EventsConfig,
+    ),
+    crate::vrrp::translate::TranslateError,
+> {
+    let (mut vrrp, events) = crate::vrrp::translate::load_file_with(path, config_id, |c| {
+        crate::events::sinks::translate(c)
+    })?;
     let mut vetting = crate::script_security::Vetting::new(vrrp.script_security);
     vetting.vrrp(&mut vrrp);
     vetting.log();
-    Ok(vrrp)
+    Ok((vrrp, events))
 }

@@ -25,6 +25,8 @@ use crate::config::{self, ConfigOptions};
 use crate::director::plan::{plan, removal, scoped};
 use crate::director::spec::CheckedFile;
 use crate::director::{translate_owned, Action, Director, DirectorSpec};
+use crate::events::sinks::EventsConfig;
+use crate::events::{publish, Event};
 use crate::track_file;
 use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
@@ -41,6 +43,8 @@ pub struct LoadedConfig {
     pub script_user: Option<RunAs>,
     /// `lvs_timeouts`.
     pub timeouts: crate::config::LvsTimeouts,
+    /// Notify FIFOs and mail alerts.
+    pub events: EventsConfig,
 }
 
 fn load(opts: &Options) -> Result<LoadedConfig, String> {
@@ -66,6 +70,7 @@ pub fn translate(config: config::Config) -> Result<LoadedConfig, String> {
     let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
     let sync = config.global.lvs_sync_daemon.clone();
     let timeouts = config.global.lvs_timeouts;
+    let events = crate::events::sinks::translate(&config);
     let script_user = config.global.script_user.as_ref().map(|r| RunAs {
         user: r.user.clone(),
         group: r.group.clone(),
@@ -78,6 +83,7 @@ pub fn translate(config: config::Config) -> Result<LoadedConfig, String> {
         sync,
         script_user,
         timeouts,
+        events,
     })
 }
 
@@ -210,6 +216,8 @@ struct Daemon<K: Kernel> {
     /// where it sends (name, value).
     file_watch: Option<(JoinHandle<()>, track_file::WatchedFiles)>,
     file_tx: mpsc::Sender<(String, i32)>,
+    /// Notify FIFO and mail settings (keepalived's names for the servers).
+    events: EventsConfig,
 }
 
 /// `init_file`, then the number now, of each FILE_CHECK file (an unreadable
@@ -305,8 +313,56 @@ impl<K: Kernel> Daemon<K> {
             return;
         }
         tracing::info!("track_file {name}: now {value} (FILE_CHECK)");
+        let quorum = self.quorum_of(&touched);
         self.perform(actions);
+        self.publish_quorum_changes(quorum);
         self.reconcile_virtual_servers(&touched).await;
+    }
+
+    /// The quorum state of these virtual servers, to compare after a change.
+    fn quorum_of(&self, names: &BTreeSet<Arc<str>>) -> Vec<(Arc<str>, Option<bool>)> {
+        names
+            .iter()
+            .map(|n| (n.clone(), self.director.quorum_up(n)))
+            .collect()
+    }
+
+    /// Publishes a quorum event for each virtual server whose quorum changed.
+    fn publish_quorum_changes(&self, before: Vec<(Arc<str>, Option<bool>)>) {
+        for (name, was) in before {
+            let now = self.director.quorum_up(&name);
+            let (Some(was), Some(up)) = (was, now) else {
+                continue;
+            };
+            if was == up {
+                continue;
+            }
+            let Some(vs) = self
+                .director
+                .spec()
+                .virtual_servers
+                .iter()
+                .find(|v| v.name == name)
+            else {
+                continue;
+            };
+            publish(Event::Quorum {
+                vs_text: self.vs_text(&name),
+                weight_sum: self.director.weight_sum_of(&name).unwrap_or(0),
+                virtual_server: name,
+                up,
+                quorum: vs.quorum,
+                hysteresis: vs.hysteresis,
+            });
+        }
+    }
+
+    fn vs_text(&self, name: &str) -> String {
+        self.events
+            .vs_texts
+            .get(name)
+            .map(|(t, _)| t.clone())
+            .unwrap_or_else(|| name.to_string())
     }
 
     fn perform(&mut self, actions: Vec<Action>) {
@@ -475,6 +531,8 @@ impl<K: Kernel> Daemon<K> {
         while let Some(t) = next {
             if let Some(key) = self.pool.key_of(t.server).cloned() {
                 let was_down = self.director.real_server(&key).is_some_and(|s| !s.up);
+                let was_up = self.director.real_server(&key).is_some_and(|s| s.up);
+                let quorum = self.quorum_of(&BTreeSet::from([key.virtual_server.clone()]));
                 if was_down && !t.up {
                     // Still down, for another reason: nothing in the table changes.
                     tracing::info!("{key}: still DOWN: {}", t.reason);
@@ -488,7 +546,22 @@ impl<K: Kernel> Daemon<K> {
                     );
                 }
                 let actions = self.director.on_transition(&key, t.up, t.weight, &t.reason);
+                let proto = self
+                    .events
+                    .vs_texts
+                    .get(&*key.virtual_server)
+                    .map_or("tcp", |(_, p)| *p);
+                publish(Event::RealServer {
+                    vs_text: self.vs_text(&key.virtual_server),
+                    rs_text: crate::events::sinks::trio(key.addr, proto, key.port),
+                    virtual_server: key.virtual_server.clone(),
+                    up: t.up,
+                    changed: t.up != was_up,
+                    weight: t.weight,
+                    reason: t.reason.clone(),
+                });
                 self.perform(actions);
+                self.publish_quorum_changes(quorum);
             }
             next = rx.try_recv().ok();
         }
@@ -506,6 +579,9 @@ impl<K: Kernel> Daemon<K> {
                     "reload refused, the running configuration stays: {}",
                     e.trim_end()
                 );
+                publish(Event::Reload {
+                    error: Some(e.clone()),
+                });
                 self.last_reload_error = Some(e);
             }
             Ok(loaded) => {
@@ -549,6 +625,9 @@ impl<K: Kernel> Daemon<K> {
                     }
                     self.sync = loaded.sync;
                 }
+                self.events = loaded.events.clone();
+                crate::events::sinks::configure(loaded.events, false);
+                publish(Event::Reload { error: None });
                 tracing::info!("reload done");
             }
         }
@@ -671,6 +750,8 @@ impl<K: Kernel> Daemon<K> {
         if let Some(role) = self.sync_running.take() {
             let _ = self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await;
         }
+        publish(Event::Daemon { running: false });
+        crate::events::sinks::stop().await;
         // As keepalived, even with --dont-release-ipvs: the timeouts go back.
         self.timeouts = crate::config::LvsTimeouts::default();
         self.apply_timeouts().await;
@@ -713,6 +794,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             None
         }
     };
+    // Subscribers first: they see every event from the first one on.
+    crate::events::sinks::configure(loaded.events.clone(), false);
     let (tx, mut transitions) = mpsc::unbounded_channel();
     // Adopt what the kernel already has: real servers start in the state
     // its table shows, so a restart with the same config writes nothing.
@@ -753,6 +836,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         applied_timeouts: None,
         file_watch: None,
         file_tx,
+        events: loaded.events,
     };
     d.apply_timeouts().await;
     d.watch_checked_files();
@@ -776,6 +860,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     }
 
     sd_notify::notify("READY=1");
+    publish(Event::Daemon { running: true });
     tracing::info!("lvsd running (pid {})", std::process::id());
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -45,6 +45,24 @@ pub fn load_file(path: &Path, config_id: Option<&str>) -> Result<VrrpConfig, Tra
     translate(&loaded.config)
 }
 
+/// Like [`load_file`], also handing the model to `also` (for settings
+/// outside VRRP that `lvsd run -P` needs, such as notify FIFOs).
+pub fn load_file_with<T>(
+    path: &Path,
+    config_id: Option<&str>,
+    also: impl FnOnce(&model::Config) -> T,
+) -> Result<(VrrpConfig, T), TranslateError> {
+    let opts = config::ConfigOptions {
+        config_id: config_id.map(str::to_string),
+        ..config::ConfigOptions::default()
+    };
+    let loaded = config::load(path, &opts)?;
+    for w in &loaded.warnings {
+        tracing::warn!("{}", w.render(&loaded.sources));
+    }
+    Ok((translate(&loaded.config)?, also(&loaded.config)))
+}
+
 fn broadcast(vip: &model::VirtualIpAddress) -> Option<IpAddr> {
     let IpAddr::V4(a) = vip.address else {
         return None;
