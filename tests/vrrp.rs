@@ -27,3 +27,6 @@ mod reload;
 
 #[path = "vrrp/reload_netns.rs"]
 mod reload_netns;
+
+#[path = "vrrp/events.rs"]
+mod events;
