@@ -202,9 +202,13 @@ pub fn alert_for(
             reason,
             ..
         } => {
-            // keepalived mails each checker's change; with no_checker_emails
-            // only those that change the server's state.
-            if !rs_alert_on(virtual_server, rs_text) || (!changed && cfg.no_checker_emails) {
+            // keepalived mails each checker's change, so also a second
+            // checker failing on a server already down (lvsd: a new reason
+            // while down); with no_checker_emails only changes of the
+            // server's state. A server reported up while up (lvsd's checkers
+            // at start) is no checker change.
+            if !rs_alert_on(virtual_server, rs_text) || (!changed && (*up || cfg.no_checker_emails))
+            {
                 return None;
             }
             Some(real_server_alert(vs_text, rs_text, *up, reason))
@@ -487,6 +491,16 @@ mod tests {
             reason: "HTTP_GET: status 500".into(),
         };
         assert!(alert_for(&still_down, &cfg, |_, _| true, |_| true, |_, _| true).is_some());
+        let still_up = Event::RealServer {
+            virtual_server: "v".into(),
+            vs_text: "V".into(),
+            rs_text: "R".into(),
+            up: true,
+            changed: false,
+            weight: 1,
+            reason: "HTTP_GET: ok".into(),
+        };
+        assert!(alert_for(&still_up, &cfg, |_, _| true, |_| true, |_, _| true).is_none());
         cfg.no_checker_emails = true;
         assert!(alert_for(&still_down, &cfg, |_, _| true, |_| true, |_, _| true).is_none());
     }
