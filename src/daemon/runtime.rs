@@ -351,6 +351,28 @@ impl<K: Kernel> Daemon<K> {
                 weight_sum: self.director.weight_sum_of(&name).unwrap_or(0),
                 virtual_server: name,
                 up,
+                init: false,
+                quorum: vs.quorum,
+                hysteresis: vs.hysteresis,
+            });
+        }
+    }
+
+    /// At start, as keepalived: each virtual server with its quorum
+    /// reached reports it up; one without, down if a sorry server serves.
+    fn publish_initial_quorum(&self) {
+        for vs in &self.director.spec().virtual_servers {
+            let up = match self.director.quorum_up(&vs.name) {
+                Some(true) => true,
+                Some(false) if vs.sorry_server.is_some() => false,
+                _ => continue,
+            };
+            publish(Event::Quorum {
+                vs_text: self.vs_text(&vs.name),
+                weight_sum: self.director.weight_sum_of(&vs.name).unwrap_or(0),
+                virtual_server: vs.name.clone(),
+                up,
+                init: true,
                 quorum: vs.quorum,
                 hysteresis: vs.hysteresis,
             });
@@ -849,6 +871,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         }
     }
     d.perform(actions);
+    d.publish_initial_quorum();
     tracing::info!(
         "{} virtual servers, {} real servers checked; IPVS writes at start: {}",
         d.director.spec().virtual_servers.len(),

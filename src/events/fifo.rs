@@ -360,6 +360,7 @@ mod tests {
             virtual_server: "v".into(),
             vs_text: "FWM 7".into(),
             up: true,
+            init: false,
             quorum: 1,
             hysteresis: 0,
             weight_sum: 1,

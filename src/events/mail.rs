@@ -154,11 +154,14 @@ pub fn real_server_alert(vs_text: &str, rs_text: &str, up: bool, reason: &str) -
 pub fn quorum_alert(
     vs_text: &str,
     up: bool,
+    init: bool,
     quorum: u32,
     hysteresis: u32,
     weight_sum: u64,
 ) -> Alert {
-    let threshold = if up {
+    // keepalived's threshold: from down (and at start) quorum + hysteresis,
+    // from up quorum - hysteresis.
+    let threshold = if up || init {
         u64::from(quorum) + u64::from(hysteresis)
     } else {
         u64::from(quorum.saturating_sub(hysteresis))
@@ -170,7 +173,12 @@ pub fn quorum_alert(
         ),
         body: format!(
             "=> {} {quorum}+{hysteresis}={threshold} <= {weight_sum} <=",
-            if up { "Gained quorum" } else { "Lost quorum" }
+            match (init, up) {
+                (true, true) => "Starting with quorum up",
+                (true, false) => "Starting with quorum down",
+                (false, true) => "Gained quorum",
+                (false, false) => "Lost quorum",
+            }
         ),
     }
 }
@@ -217,11 +225,12 @@ pub fn alert_for(
             virtual_server,
             vs_text,
             up,
+            init,
             quorum,
             hysteresis,
             weight_sum,
         } => vs_alert_on(virtual_server)
-            .then(|| quorum_alert(vs_text, *up, *quorum, *hysteresis, *weight_sum)),
+            .then(|| quorum_alert(vs_text, *up, *init, *quorum, *hysteresis, *weight_sum)),
         _ => None,
     }
 }
@@ -443,8 +452,10 @@ mod tests {
             "Realserver [10.0.0.2]:tcp:80 of virtual server [10.0.0.1]:tcp:80 - DOWN"
         );
         assert_eq!(a.body, "=> TCP CHECK failed on service <=");
-        let a = quorum_alert("FWM 7", false, 3, 1, 1);
+        let a = quorum_alert("FWM 7", false, false, 3, 1, 1);
         assert_eq!(a.body, "=> Lost quorum 3+1=2 <= 1 <=");
+        let a = quorum_alert("FWM 7", true, true, 2, 0, 2);
+        assert_eq!(a.body, "=> Starting with quorum up 2+0=2 <= 2 <=");
     }
 
     #[test]

@@ -79,6 +79,9 @@ pub enum Event {
         virtual_server: Arc<str>,
         vs_text: String,
         up: bool,
+        /// At start: keepalived reports the quorum then ("Starting with
+        /// quorum up", or down when a sorry server takes over).
+        init: bool,
         quorum: u32,
         hysteresis: u32,
         weight_sum: u64,
