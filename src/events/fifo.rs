@@ -298,7 +298,9 @@ pub fn plan(
 
 /// The VRRP states to write again after a reload
 /// (`fifo_write_vrrp_states_on_reload`): groups first, then instances, as
-/// keepalived's scheduler does.
+/// keepalived's scheduler does (vrrp_init_state). keepalived 2.2.7 skips an
+/// instance that stays MASTER across the reload (it takes another branch),
+/// so lvsd does too.
 pub fn states_on_reload(
     groups: &std::collections::BTreeMap<String, VrrpState>,
     instances: &std::collections::BTreeMap<String, (VrrpState, u8)>,
@@ -309,11 +311,16 @@ pub fn states_on_reload(
             name: n.as_str().into(),
             state: *s,
         })
-        .chain(instances.iter().map(|(n, (s, p))| Event::Instance {
-            name: n.as_str().into(),
-            state: *s,
-            priority: *p,
-        }))
+        .chain(
+            instances
+                .iter()
+                .filter(|(_, (s, _))| *s != VrrpState::Master)
+                .map(|(n, (s, p))| Event::Instance {
+                    name: n.as_str().into(),
+                    state: *s,
+                    priority: *p,
+                }),
+        )
         .collect()
 }
 
@@ -367,6 +374,24 @@ mod tests {
         };
         assert_eq!(line(&q).as_deref(), Some("VS FWM 7 UP\n"));
         assert_eq!(line(&Event::Daemon { running: true }), None);
+    }
+
+    #[test]
+    fn states_on_reload_skip_masters_as_keepalived() {
+        let groups = [("G".to_string(), VrrpState::Master)].into();
+        let instances = [
+            ("A".to_string(), (VrrpState::Master, 150)),
+            ("B".to_string(), (VrrpState::Fault, 100)),
+        ]
+        .into();
+        let lines: Vec<_> = states_on_reload(&groups, &instances)
+            .iter()
+            .filter_map(line)
+            .collect();
+        assert_eq!(
+            lines,
+            ["GROUP \"G\" MASTER 0\n", "INSTANCE \"B\" FAULT 100\n"]
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! keepalived 2.2.7 and by lvsd (`-P`) in a namespace, with a FIFO script that
 //! appends every line it reads to a file and a real SMTP server (Python's
 //! aiosmtpd, `Mailbox` handler) in the same namespace. The director goes
-//! BACKUP → MASTER, FAULT (a track_file), BACKUP → MASTER, then stops; the
+//! BACKUP → MASTER, FAULT (a track_file), BACKUP → MASTER, is reloaded
+//! (`fifo_write_vrrp_states_on_reload`), then stops; the
 //! lines each FIFO got and the mails (subject, from, to, body) must be the
 //! same.
 
@@ -23,6 +24,7 @@ fn config(dir: &Path) -> String {
   script_user root
   enable_script_security
   vrrp_garp_master_delay 1
+  fifo_write_vrrp_states_on_reload
   notify_fifo {d}/global.fifo
   notify_fifo_script {d}/global.sh
   vrrp_notify_fifo {d}/vrrp.fifo
@@ -39,6 +41,23 @@ fn config(dir: &Path) -> String {
 track_file down {{
   file {d}/down
   weight 0
+}}
+track_file down2 {{
+  file {d}/down2
+  weight 0
+}}
+vrrp_instance VI_2 {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 62
+  priority 100
+  advert_int 1
+  track_file {{
+    down2
+  }}
+  virtual_ipaddress {{
+    10.0.0.101/24
+  }}
 }}
 vrrp_instance VI_1 {{
   state BACKUP
@@ -138,6 +157,8 @@ fn run(kind: Kind, name: &str) -> Seen {
     let d = dir.path();
     write_scripts(d);
     fs::write(d.join("down"), "0\n").expect("track file");
+    // VI_2 is in FAULT throughout: what a reload writes for it.
+    fs::write(d.join("down2"), "1\n").expect("track file");
     let maildir = d.join("mail");
     let smtpd = ns
         .spawn_logged(
@@ -167,6 +188,18 @@ fn run(kind: Kind, name: &str) -> Seen {
     std::thread::sleep(Duration::from_millis(500));
     fs::write(d.join("down"), "0\n").expect("track file");
     wait_for("MASTER again", long, &[&director], || topo.holds(0, VIP));
+    std::thread::sleep(Duration::from_millis(500));
+    // A reload with the same file: the FIFOs are made again, their scripts
+    // started again, and (fifo_write_vrrp_states_on_reload) the states written.
+    let before = lines(&d.join("vrrp.lines")).len();
+    director.signal(nix::sys::signal::Signal::SIGHUP);
+    let reread = || lines(&d.join("vrrp.lines")).len() > before;
+    wait_for(
+        "the state written after the reload",
+        long,
+        &[&director],
+        reread,
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         director.stop(),
@@ -214,14 +247,35 @@ fn notify_fifo_lines_and_mails_match_keepalived() {
         !theirs.vrrp.is_empty() && !theirs.mails.is_empty(),
         "keepalived wrote nothing: the test is broken"
     );
-    let stop = "INSTANCE \"VI_1\" STOP 150".to_string();
-    let with_stop = |l: &[String]| [l.to_vec(), vec![stop.clone()]].concat();
+    // Ours, without the STOP lines keepalived never delivers.
+    let stops = |l: &[String]| {
+        l.iter()
+            .filter(|l| l.contains(" STOP "))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let without_stops = |l: &[String]| {
+        l.iter()
+            .filter(|l| !l.contains(" STOP "))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        ours.global,
-        with_stop(&theirs.global),
+        without_stops(&ours.global),
+        theirs.global,
         "global notify_fifo lines"
     );
-    assert_eq!(ours.vrrp, with_stop(&theirs.vrrp), "vrrp_notify_fifo lines");
+    assert_eq!(
+        without_stops(&ours.vrrp),
+        theirs.vrrp,
+        "vrrp_notify_fifo lines"
+    );
+    assert!(stops(&theirs.vrrp).is_empty());
+    assert_eq!(
+        stops(&ours.vrrp),
+        ["INSTANCE \"VI_2\" STOP 100", "INSTANCE \"VI_1\" STOP 150"],
+        "lvsd delivers the STOP lines"
+    );
     let stopping = Mail {
         subject: "[lvsd_events] VRRP Instance VI_1 - Stopping".into(),
         from: "lb@example.com".into(),
