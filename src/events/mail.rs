@@ -474,6 +474,116 @@ mod tests {
         );
     }
 
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A scripted SMTP server on loopback: greets with `greeting`, answers
+    /// each command as a happy server does, and returns what it was sent.
+    async fn fake_server(greeting: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let task = tokio::spawn(async move {
+            let (s, _) = l.accept().await.expect("accept");
+            let (r, mut w) = s.into_split();
+            let mut r = BufReader::new(r);
+            let mut seen = String::new();
+            w.write_all(greeting.as_bytes()).await.expect("greet");
+            let mut in_data = false;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return seen;
+                }
+                seen.push_str(&line);
+                let reply: &[u8] = if in_data {
+                    if line != ".\r\n" {
+                        continue;
+                    }
+                    in_data = false;
+                    b"250 queued\r\n"
+                } else if line.starts_with("DATA") {
+                    in_data = true;
+                    b"354 go on\r\n"
+                } else if line.starts_with("QUIT") {
+                    w.write_all(b"221 bye\r\n").await.ok();
+                    return seen;
+                } else {
+                    b"250-ok\r\n250 ok\r\n"
+                };
+                w.write_all(reply).await.expect("reply");
+            }
+        });
+        (port, task)
+    }
+
+    fn to_port(port: u16) -> MailConfig {
+        MailConfig {
+            to: vec!["a@x".into(), "b@x".into()],
+            from: Some("lb@x".into()),
+            server: Some(("127.0.0.1".into(), port)),
+            helo: Some("lb.x".into()),
+            timeout: Duration::from_secs(2),
+            router_id: Some("LB1".into()),
+            ..MailConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_dialogue_is_keepalived_s() {
+        let (port, server) = fake_server("220-mx\r\n220 mx ready\r\n").await;
+        send(
+            &to_port(port),
+            &vrrp_alert(false, "VI_1", VrrpState::Master),
+        )
+        .await;
+        let seen = server.await.expect("server");
+        let commands: Vec<&str> = seen
+            .lines()
+            .filter(|l| !l.contains(':') || l.starts_with("MAIL") || l.starts_with("RCPT"))
+            .collect();
+        assert_eq!(
+            commands,
+            [
+                "HELO lb.x",
+                "MAIL FROM:<lb@x>",
+                "RCPT TO:<a@x>",
+                "RCPT TO:<b@x>",
+                "DATA",
+                "",
+                "=> VRRP Instance is now owning VRRP VIPs <=",
+                "",
+                ".",
+                "QUIT"
+            ]
+        );
+        assert!(
+            seen.contains("\r\nSubject: [LB1] VRRP Instance VI_1 - Entering MASTER state\r\n"),
+            "{seen}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_not_retried_and_a_dead_server_is_retried_a_bounded_number_of_times() {
+        let alert = vrrp_alert(false, "VI_1", VrrpState::Backup);
+        let (port, server) = fake_server("554 go away\r\n").await;
+        send(&to_port(port), &alert).await;
+        // The server saw the connection end without a command: one attempt.
+        assert_eq!(server.await.expect("server"), "");
+        // Nothing listens: ATTEMPTS tries, RETRY_PAUSE apart, then given up.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("addr").port();
+        drop(closed);
+        let t = std::time::Instant::now();
+        send(&to_port(port), &alert).await;
+        let took = t.elapsed();
+        let pauses = RETRY_PAUSE * (ATTEMPTS - 1);
+        assert!(
+            took >= pauses && took < pauses + Duration::from_secs(2),
+            "{took:?}"
+        );
+    }
+
     #[test]
     fn rfc822_dates() {
         assert_eq!(rfc822_utc(0), "Thu, 01 Jan 1970 00:00:00 +0000");
