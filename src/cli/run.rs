@@ -240,11 +240,12 @@ fn load_vrrp(
     ),
     crate::vrrp::translate::TranslateError,
 > {
-    let (mut vrrp, events) = crate::vrrp::translate::load_file_with(path, config_id, |c| {
+    let (mut vrrp, mut events) = crate::vrrp::translate::load_file_with(path, config_id, |c| {
         crate::events::sinks::translate(c)
     })?;
     let mut vetting = crate::script_security::Vetting::new(vrrp.script_security);
     vetting.vrrp(&mut vrrp);
+    vetting.events(&mut events);
     vetting.log();
     Ok((vrrp, events))
 }

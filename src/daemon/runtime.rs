@@ -61,6 +61,7 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
     let mut vetting = crate::script_security::Vetting::new(translated.vrrp.script_security);
     vetting.vrrp(&mut translated.vrrp);
     vetting.director(&mut translated.director, translated.script_user.as_ref());
+    vetting.events(&mut translated.events);
     vetting.log();
     Ok(translated)
 }
