@@ -251,14 +251,8 @@ fn sample_warnings_are_only_unimplemented_keywords() {
     // The samples exercise these; the set must stay within the README list.
     let expected: std::collections::BTreeSet<String> = [
         "net_namespace",
-        "notification_email",
-        "notification_email_from",
         "omega",
         "or",
-        "router_id",
-        "smtp_alert",
-        "smtp_connect_timeout",
-        "smtp_server",
         "static_ipaddress",
         "static_routes",
         "static_rules",
