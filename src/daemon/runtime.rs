@@ -88,6 +88,15 @@ pub fn translate(config: config::Config) -> Result<LoadedConfig, String> {
     })
 }
 
+/// The FIFO and mail settings for this mode: `-C` (like keepalived's
+/// checker process alone) has no VRRP notify FIFO.
+fn events_for(mut events: EventsConfig, checkers_only: bool) -> EventsConfig {
+    if checkers_only {
+        events.vrrp_notify_fifo = None;
+    }
+    events
+}
+
 /// `lvsd run` without `-P`: the whole director (or checkers only with `-C`).
 pub fn run(opts: Options) -> ExitCode {
     tracing::info!(
@@ -649,7 +658,10 @@ impl<K: Kernel> Daemon<K> {
                     self.sync = loaded.sync;
                 }
                 self.events = loaded.events.clone();
-                crate::events::sinks::configure(loaded.events, false);
+                crate::events::sinks::configure(
+                    events_for(loaded.events, self.opts.checkers_only),
+                    false,
+                );
                 publish(Event::Reload { error: None });
                 tracing::info!("reload done");
             }
@@ -818,7 +830,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         }
     };
     // Subscribers first: they see every event from the first one on.
-    crate::events::sinks::configure(loaded.events.clone(), false);
+    crate::events::sinks::configure(events_for(loaded.events.clone(), opts.checkers_only), false);
     let (tx, mut transitions) = mpsc::unbounded_channel();
     // Adopt what the kernel already has: real servers start in the state
     // its table shows, so a restart with the same config writes nothing.
