@@ -343,7 +343,8 @@ fn notify_fifo_lines_and_mails_match_keepalived() {
 /// mails. Each object's sequence of lines is keepalived's; the interleaving
 /// differs where it is an artefact of keepalived's loops (at start it
 /// notifies groups before instances; within one group transition it walks
-/// the members in its own list order), and lvsd's STOP lines aside, as above.
+/// the members in its own list order), and lvsd's STOP lines aside, as above
+/// (instances, then the group, as keepalived's notify_shutdown writes them).
 #[test]
 fn sync_group_fifo_lines_and_mails_match_keepalived() {
     let theirs = run(Kind::Keepalived, "vgk", group_config);
@@ -371,11 +372,13 @@ fn sync_group_fifo_lines_and_mails_match_keepalived() {
         per_object(&theirs.global),
         "global notify_fifo lines"
     );
+    let stops: Vec<&String> = ours.vrrp.iter().filter(|l| l.contains(" STOP ")).collect();
     assert_eq!(
-        ours.vrrp.len(),
-        theirs.vrrp.len() + 2,
-        "the same lines, and lvsd's two STOP lines"
+        stops,
+        ["INSTANCE \"VI_1\" STOP 150", "INSTANCE \"VI_3\" STOP 120", "GROUP \"G\" STOP 0"],
+        "lvsd delivers the STOP lines, instances then the group (keepalived's notify_shutdown order)"
     );
+    assert_eq!(ours.vrrp.len(), theirs.vrrp.len() + 3);
     let ours_mails: Vec<&Mail> = ours
         .mails
         .iter()
