@@ -79,6 +79,7 @@ fn the_table_holds_exactly_keepalived_keywords() {
 
 const PRELUDE: &str = "vrrp_script chk {\n    script /bin/true\n}\ntrack_file tf {\n    file /tmp/lvsd-keyword-test\n}\n";
 const INSTANCE: &str = "vrrp_instance VI_K {\n    interface lvsdk0\n    virtual_router_id 50\n    virtual_ipaddress {\n        10.9.0.1\n    }\n";
+const INSTANCE6: &str = "vrrp_instance VI_6 {\n    interface lvsdk0\n    virtual_router_id 56\n    virtual_ipaddress {\n        fd00::1\n    }\n}\n";
 const VS: &str = "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.0.2 80 {\n";
 /// The checker the virtual and real server wrappers carry, so that what checkers
 /// inherit shows.
@@ -134,9 +135,10 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
         Block::TopLevel => format!(
             "{INSTANCE}    track_file {{\n        tf3\n    }}\n}}\n{VS}        weight 10\n{HTTP}{VS_END}{body}\n"
         ),
-        Block::GlobalDefs => {
-            format!("global_defs {{\n{body}\n}}\n{INSTANCE}}}\n{VS}        weight 10\n{HTTP}{VS_END}")
-        }
+        // An IPv6 instance too, for the IPv6 defaults (vrrp_mcast_group6).
+        Block::GlobalDefs => format!(
+            "global_defs {{\n{body}\n}}\n{INSTANCE}}}\n{INSTANCE6}{VS}        weight 10\n{HTTP}{VS_END}"
+        ),
         Block::VrrpInstance => format!("{INSTANCE}{body}\n}}\n"),
         // Without auth_type there is no authentication: auth_type itself is judged so.
         Block::Authentication if keyword == "auth_type" => {
@@ -306,7 +308,7 @@ fn runtime_view(text: &str) -> Option<(String, Vec<Problem>)> {
     };
     let loaded = load_str(Path::new("/keywords.conf"), text, &opts).ok()?;
     let problems = loaded.warnings.iter().map(|w| w.problem.clone()).collect();
-    let runtime = lvsd::daemon::runtime::translate(loaded.config).ok()?;
+    let runtime = lvsd::daemon::prepare::prepare(loaded.config).ok()?;
     Some((format!("{runtime:#?}"), problems))
 }
 

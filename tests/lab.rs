@@ -173,6 +173,85 @@ fn seed_configs_run_in_the_lab_with_lvsd_as_with_keepalived() {
     assert_eq!(seed_tables(lvsd), want, "{}", out.report());
 }
 
+const FALLBACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config/fallbacks");
+
+/// The configurations lvsd used to refuse (or, for the no-break-space one, read
+/// differently) that keepalived 2.2.7 runs with a logged fallback: `lb_kind dr`,
+/// `lb_algo loadbalance`, `persistence_timeout 0`, a block left open at the end of the
+/// file, lines indented with U+00A0. Each is started under keepalived and under
+/// `lvsd run` in one boot; both program the same IPVS table, line for line, and that
+/// table is keepalived's fallback (pinned below, so a change on either side shows).
+#[test]
+fn fallback_configs_program_the_same_table_under_keepalived_and_lvsd() {
+    let lvsd = env!("CARGO_BIN_EXE_lvsd");
+    let script = format!(
+        "LAB_SUBJECT='keepalived -n -l -D -G' {seeds} {dir} || echo 'keepalived run failed'\n\
+         echo '=== lvsd'\n\
+         LAB_SUBJECT='{lvsd} run -n -l -D' {seeds} {dir}\n",
+        seeds = testbed::uml::sh_quote(SEEDS_SH),
+        dir = testbed::uml::sh_quote(FALLBACK_DIR),
+    );
+    let out = Uml::new().run_script(&script).expect("guest ran");
+    println!("{}", out.stdout);
+    out.assert_success();
+    let (keepalived, lvsd) = out
+        .stdout
+        .split_once("=== lvsd\n")
+        .unwrap_or_else(|| panic!("{}", out.report()));
+    assert!(
+        !keepalived.contains("keepalived run failed"),
+        "{}",
+        out.report()
+    );
+    let want = seed_tables(keepalived);
+    assert_eq!(seed_tables(lvsd), want, "{}", out.report());
+    let services = seed_services(keepalived);
+    let expected = [
+        ("lb_algo_unknown", "TCP  10.32.0.100:80 wlc"),
+        ("lb_kind_lower_case", "TCP  10.31.0.100:80 rr"),
+        ("nbsp_indented", "TCP  10.35.0.100:80 wlc"),
+        ("persistence_timeout_zero", "TCP  10.33.0.100:443 sh"),
+        ("real_server_weights", "TCP  10.36.0.100:80 wrr"),
+        ("unclosed_at_eof", "TCP  10.34.0.100:80 wrr"),
+        ("unclosed_at_eof", "UDP  10.34.0.101:80 rr"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(n, l)| (n.to_string(), l.to_string()))
+        .collect();
+    assert_eq!(services, expected, "{}", out.report());
+    // The forwarding methods keepalived falls back on: NAT (Masq) for `dr` and for the
+    // no-break-space line; the DR, TUN and NAT of the others as written.
+    for (name, method) in [
+        ("lb_kind_lower_case", "Masq"),
+        ("nbsp_indented", "Masq"),
+        ("lb_algo_unknown", "Route"),
+        ("persistence_timeout_zero", "Route"),
+        ("unclosed_at_eof", "Tunnel"),
+    ] {
+        assert!(
+            want.iter()
+                .any(|l| l.starts_with(&format!("seed {name} table:")) && l.contains(method)),
+            "{name}: no {method} real server in keepalived's table\n{}",
+            out.report()
+        );
+    }
+    // keepalived's weights: 70000 as written, 5 for "5x", 1 (the default) for an
+    // out-of-range one.
+    for (server, weight) in [
+        ("10.36.0.11:80", "70000"),
+        ("10.36.0.12:80", "5"),
+        ("10.36.0.13:80", "1"),
+    ] {
+        assert!(
+            want.iter()
+                .any(|l| l.contains(server) && l.split_whitespace().nth(6) == Some(weight)),
+            "{server}: not weight {weight} in keepalived's table\n{}",
+            out.report()
+        );
+    }
+}
+
 /// Every shell script under deploy/ parses with the shell its first line
 /// names (the benchmarks are not run by the tests, so this is their check).
 #[test]
@@ -215,4 +294,43 @@ fn deploy_scripts_parse() {
         }
     }
     assert!(checked >= 10, "only {checked} scripts found");
+}
+
+/// `lab.sh --mixed` (guest.sh migrate): the README's upgrade from keepalived to lvsd,
+/// one director at a time, and the rollback, under a client's traffic: each step
+/// leaves the VIP where the README says, and few requests fail over the whole run.
+#[test]
+fn lab_migration_and_rollback_one_director_at_a_time() {
+    let lvsd = env!("CARGO_BIN_EXE_lvsd");
+    let out = Uml::new()
+        .env("LAB_LVSD", format!("{lvsd} run -n -l -D"))
+        .run(GUEST_SH, &["migrate"])
+        .expect("guest ran");
+    println!("{}", out.stdout);
+    out.assert_success();
+    for step in [
+        "lab: step 1:",
+        "lab: step 2:",
+        "lab: step 3:",
+        "lab: rollback 1:",
+        "lab: rollback 2:",
+        "lab: rollback 3:",
+        "lab: dir2 lvsd status:",
+        "lab: dir1 lvsd status:",
+        "lab: migration passed",
+    ] {
+        assert!(out.stdout.contains(step), "no '{step}'\n{}", out.report());
+    }
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("lab: requests during the migration and rollback: "))
+        .unwrap_or_else(|| panic!("{}", out.report()));
+    let failed: u32 = line
+        .split_once(" ok, ")
+        .and_then(|(_, f)| f.strip_suffix(" failed")?.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    // Two graceful hand-overs (priority 0: the backup takes over at once) and two
+    // preemptions: a few failed requests each at most.
+    assert!(failed <= 40, "{failed} failed requests\n{}", out.report());
 }

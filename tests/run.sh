@@ -7,12 +7,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-# Everything the tests need from Debian, in one place.
-APT_PACKAGES=(
-    user-mode-linux kmod ipvsadm keepalived nginx-light iproute2 tcpdump
-    strace openssl curl gcc libc6-dev procps psmisc iputils-ping python3
-    python3-aiosmtpd dnsmasq-base
-)
+# Everything the tests need from Debian: APT_PACKAGES and apt_install, shared
+# with the lab (deploy/lab/lab.sh).
+source deploy/apt-packages.sh
 # Seconds each fuzz target gets with LVSD_FUZZ=1.
 FUZZ_SECONDS=${LVSD_FUZZ_SECONDS:-10}
 
@@ -22,25 +19,7 @@ die() { printf 'tests/run.sh: %s\n' "$*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, UML guests); try: sudo $0"
 
 step "Debian packages"
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q ' installed$' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-    echo "installing: ${missing[*]}"
-    # Keep apt from starting nginx/keepalived services on the CI machine.
-    policy_rc=/usr/sbin/policy-rc.d
-    added_policy=
-    if [[ ! -e $policy_rc ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy_rc" && chmod 755 "$policy_rc" && added_policy=1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
-    [[ -z $added_policy ]] || rm -f "$policy_rc"
-else
-    echo "all present: ${APT_PACKAGES[*]}"
-fi
+apt_install "${APT_PACKAGES[@]}"
 
 step "Environment"
 [[ -d $HOME/.cargo/bin ]] && PATH=$HOME/.cargo/bin:$PATH
@@ -72,6 +51,17 @@ cargo fmt --all -- --check
 
 step "cargo clippy --workspace --all-targets --locked -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Debian package (cargo-deb, release build; tests/deb.rs installs it)"
+# Built here once, before the tests, so the test binary does not run cargo.
+if [[ ${LVSD_DEB_BUILD:-1} != 1 ]]; then
+    echo "skipped: LVSD_DEB_BUILD=${LVSD_DEB_BUILD}"
+else
+    cargo deb --version >/dev/null 2>&1 || cargo install cargo-deb --locked
+    deb_start=$(date +%s)
+    deploy/debian/build-deb.sh
+    echo "package built in $(($(date +%s) - deb_start)) s"
+fi
 
 step "cargo test --workspace --locked"
 cargo test --workspace --locked

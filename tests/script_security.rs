@@ -10,7 +10,7 @@ use std::path::Path;
 use lvsd::config::{load_str, ConfigOptions};
 use lvsd::script_security::Vetting;
 
-fn translated(text: &str) -> lvsd::daemon::runtime::LoadedConfig {
+fn translated(text: &str) -> lvsd::daemon::prepare::Prepared {
     let opts = ConfigOptions {
         config_id: Some("t".into()),
         check_interfaces: false,
@@ -18,7 +18,7 @@ fn translated(text: &str) -> lvsd::daemon::runtime::LoadedConfig {
     };
     let loaded =
         load_str(Path::new("/t.conf"), text, &opts).unwrap_or_else(|d| panic!("{}", d.render()));
-    lvsd::daemon::runtime::translate(loaded.config).expect("translates")
+    lvsd::daemon::prepare::prepare(loaded.config).expect("translates")
 }
 
 fn script(dir: &Path, name: &str, mode: u32) -> String {

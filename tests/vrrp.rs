@@ -30,3 +30,6 @@ mod reload_netns;
 
 #[path = "vrrp/events.rs"]
 mod events;
+
+#[path = "vrrp/unicast.rs"]
+mod unicast;

@@ -23,6 +23,8 @@ pub struct CheckSchedule {
     pub warmup: Option<Duration>,
     /// Start the checker as down (`alpha`).
     pub alpha: bool,
+    /// Log every failed check, not only the state changes (`log_all_failures`).
+    pub log_all_failures: bool,
 }
 
 impl CheckSchedule {
@@ -43,6 +45,7 @@ impl CheckSchedule {
             delay_before_retry,
             warmup: None,
             alpha: false,
+            log_all_failures: false,
         }
     }
 
@@ -90,6 +93,9 @@ pub struct Connection {
     pub connect_timeout: Duration,
     /// SO_MARK on the check socket (`fwmark`), 0 for none.
     pub fwmark: u32,
+    /// SO_BINDTODEVICE (`bind_if`): needed for IPv6 link-local real servers,
+    /// whose address alone does not say which link.
+    pub bind_if: Option<String>,
 }
 
 impl Connection {
@@ -101,6 +107,7 @@ impl Connection {
             bind_port: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             fwmark: 0,
+            bind_if: None,
         }
     }
 

@@ -132,7 +132,23 @@ pub async fn ping(
     timeout: Duration,
     kind: SocketKind,
 ) -> Result<Duration, PingError> {
+    ping_from(target, bindto, None, timeout, kind).await
+}
+
+/// [`ping`] from a socket marked and bound to a device as `source` says
+/// (`fwmark`, `bind_if`).
+pub async fn ping_from(
+    target: IpAddr,
+    bindto: Option<IpAddr>,
+    source: Option<&crate::config::Connection>,
+    timeout: Duration,
+    kind: SocketKind,
+) -> Result<Duration, PingError> {
     let socket = open(target, kind).map_err(PingError::Socket)?;
+    if let Some(c) = source {
+        crate::tcp::mark_and_bind_device(&socket2::SockRef::from(&socket.socket), c)
+            .map_err(PingError::Socket)?;
+    }
     if let Some(bind) = bindto {
         socket
             .socket
@@ -193,10 +209,16 @@ impl BindAddr for tokio::net::UdpSocket {
 pub async fn check(check: &PingCheck) -> CheckResult {
     let ip = check.connection.connect_ip;
     let timeout = check.connection.connect_timeout;
-    let replied = ping(ip, check.connection.bindto, timeout, SocketKind::Auto)
-        .await
-        .map(|rtt| format!("echo reply in {rtt:?}"))
-        .map_err(|e| AttemptError::Server(e.to_string()));
+    let replied = ping_from(
+        ip,
+        check.connection.bindto,
+        Some(&check.connection),
+        timeout,
+        SocketKind::Auto,
+    )
+    .await
+    .map(|rtt| format!("echo reply in {rtt:?}"))
+    .map_err(|e| AttemptError::Server(e.to_string()));
     CheckResult::of_attempt(&format!("PING_CHECK {ip}"), replied)
 }
 

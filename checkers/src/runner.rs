@@ -330,6 +330,7 @@ impl Runner {
                 verdict: verdict.clone(),
                 transitions: self.transitions.clone(),
                 stats: self.stats.clone(),
+                log_all_failures: schedule.log_all_failures,
             };
             let order = checkers.next_order;
             checkers.next_order += 1;
@@ -457,6 +458,8 @@ struct CheckerTask {
     verdict: Arc<Mutex<ServerVerdict>>,
     transitions: UnboundedSender<ServerTransition>,
     stats: Arc<RunnerStats>,
+    /// `log_all_failures`: log each failed check, not only transitions.
+    log_all_failures: bool,
 }
 
 impl CheckerTask {
@@ -486,8 +489,14 @@ impl CheckerTask {
             // Boxed: the (large) state of a check exists only while it runs, so thousands of
             // sleeping checkers stay small.
             let result = Box::pin(self.prepared.run(step, self.epoch + started)).await;
-            if let CheckResult::Inconclusive { reason } = &result {
-                tracing::warn!("check not run, verdict kept: {reason}");
+            match &result {
+                CheckResult::Inconclusive { reason } => {
+                    tracing::warn!("check not run, verdict kept: {reason}");
+                }
+                CheckResult::Failure { reason } if self.log_all_failures => {
+                    tracing::info!("check failed: {reason}");
+                }
+                _ => {}
             }
             let Ok((transition, next)) = self
                 .verdict
@@ -535,6 +544,7 @@ mod tests {
             verdict: Arc::new(Mutex::new(ServerVerdict::for_server(&checks))),
             transitions,
             stats: Arc::default(),
+            log_all_failures: false,
         }
     }
 

@@ -114,7 +114,11 @@ fn open_socket(connection: &Connection) -> Result<Socket, ConnectError> {
 /// Why a check socket could not take the source the check describes.
 #[derive(Debug)]
 pub(crate) enum SourceError {
-    Bind { bind: SocketAddr, source: io::Error },
+    Bind {
+        bind: SocketAddr,
+        source: io::Error,
+    },
+    /// Setting SO_MARK or SO_BINDTODEVICE failed.
     Mark(io::Error),
 }
 
@@ -122,6 +126,7 @@ pub(crate) enum SourceError {
 /// marks it (`fwmark`), where the check says so (TCP and UDP checks alike).
 pub(crate) fn bind_and_mark(socket: &Socket, connection: &Connection) -> Result<(), SourceError> {
     let target = connection.target();
+    mark_and_bind_device(socket, connection).map_err(SourceError::Mark)?;
     if connection.bindto.is_some() || connection.bind_port.is_some() {
         let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
             std::net::Ipv4Addr::UNSPECIFIED.into()
@@ -133,10 +138,19 @@ pub(crate) fn bind_and_mark(socket: &Socket, connection: &Connection) -> Result<
             .bind(&bind.into())
             .map_err(|source| SourceError::Bind { bind, source })?;
     }
+    Ok(())
+}
+
+/// `fwmark` (SO_MARK) and `bind_if` (SO_BINDTODEVICE) on a check's socket,
+/// as keepalived sets them before binding and connecting.
+pub(crate) fn mark_and_bind_device(socket: &Socket, connection: &Connection) -> io::Result<()> {
     if connection.fwmark != 0 {
+        socket.set_mark(connection.fwmark)?;
+    }
+    if let Some(interface) = &connection.bind_if {
         socket
-            .set_mark(connection.fwmark)
-            .map_err(SourceError::Mark)?;
+            .bind_device(Some(interface.as_bytes()))
+            .map_err(|e| io::Error::new(e.kind(), format!("bind_if {interface}: {e}")))?;
     }
     Ok(())
 }

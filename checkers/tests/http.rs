@@ -431,3 +431,30 @@ async fn nginx_bodies_against_url_regex() {
         "head {head}, match at {deep}"
     );
 }
+
+/// `bind_if`: the check's socket is bound to that interface (SO_BINDTODEVICE),
+/// as keepalived does; an interface that does not exist fails the check with
+/// a reason naming it.
+#[tokio::test]
+async fn bind_if_binds_tcp_and_ping_checks_to_the_interface() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let target = listener.local_addr().expect("addr");
+    let mut connection = Connection::new(target);
+    connection.bind_if = Some("lo".into());
+    let result = checkers::tcp::check(&TcpCheck {
+        connection: connection.clone(),
+    })
+    .await;
+    assert_eq!(detail(result), format!("TCP_CHECK {target}: connected"));
+    let ping = checkers::ping::check(&checkers::PingCheck {
+        connection: connection.clone(),
+    })
+    .await;
+    assert!(matches!(ping, CheckResult::Success { .. }), "{ping:?}");
+    connection.bind_if = Some("lvsdnodev0".into());
+    let r = reason(checkers::tcp::check(&TcpCheck { connection }).await);
+    assert!(
+        r.starts_with(&format!("TCP_CHECK {target}:")) && r.contains("bind_if lvsdnodev0"),
+        "{r}"
+    );
+}

@@ -21,6 +21,7 @@ fn schedule(_kind: CheckKind, alpha: bool) -> CheckSchedule {
         delay_before_retry: Duration::from_millis(100),
         warmup: Some(Duration::from_millis(100)),
         alpha,
+        log_all_failures: false,
     }
 }
 

@@ -146,6 +146,7 @@ async fn a_udp_server_comes_up_then_leaves_through_the_runner() {
             delay_before_retry: Duration::from_millis(100),
             warmup: Some(Duration::from_millis(100)),
             alpha: true,
+            log_all_failures: false,
         },
     };
     assert_eq!(checker.spec.kind(), CheckKind::Udp);

@@ -14,6 +14,13 @@
 #                    sends a request every 0.1 s; the backup must carry the
 #                    traffic; failed requests are counted
 #   guest.sh shell   set up, then an interactive shell (exit to halt)
+#   guest.sh migrate the README's upgrade and rollback, one director at a
+#                    time, while a client sends a request every 0.1 s: both
+#                    run keepalived; dir2 (backup) -> lvsd; dir1 stops keepalived
+#                    (dir2 takes the VIP); dir1 -> lvsd (takes it back); then
+#                    back: dir2 -> keepalived; dir1 stops lvsd (dir2 takes the
+#                    VIP); dir1 -> keepalived (takes it back). Needs LAB_LVSD,
+#                    the lvsd command ("/path/to/lvsd run -n -l -D").
 # Environment: LAB_SUBJECT, the director command without -f/-p (default
 # "keepalived -n -l -D -G"; for lvsd "/path/to/lvsd run -n -l -D"; a
 # command whose first word ends in "lvsd" gets its own control socket and
@@ -25,6 +32,11 @@ set -eu
 mode=${1:-demo}
 here=$(cd "$(dirname "$0")" && pwd)
 subject=${LAB_SUBJECT:-keepalived -n -l -D -G}
+keepalived_cmd="keepalived -n -l -D -G"
+if [ "$mode" = migrate ]; then
+    [ -n "${LAB_LVSD:-}" ] || { echo "guest.sh migrate: LAB_LVSD is not set" >&2; exit 2; }
+    subject=$keepalived_cmd LAB_SUBJECT_DIR2=$keepalived_cmd
+fi
 # A mixed pair: dir2 may run another program (e.g. keepalived next to lvsd).
 subject_dir2=${LAB_SUBJECT_DIR2:-$subject}
 subject_of() { if [ "$1" = dir2 ]; then echo "$subject_dir2"; else echo "$subject"; fi; }
@@ -120,12 +132,10 @@ done
 
 # Directors whose daemon must stay up (wait_for fails early otherwise).
 live_directors=
-# Each director in a session of its own, so a crash kills all its processes.
-for d in dir1 dir2; do
-    if [ "$d" = dir1 ]; then state=MASTER prio=150; else state=BACKUP prio=100; fi
-    sed -e "s/@STATE@/$state/" -e "s/@PRIORITY@/$prio/" -e "s/@VIP@/$vip/" \
-        "$here/keepalived.conf.in" >"$work/$d.conf"
-    cmd=$(subject_of "$d") program=${cmd%% *}
+# start_director DIR COMMAND: runs COMMAND on DIR in a session of its own, so
+# a crash kills all its processes.
+start_director() {
+    d=$1 cmd=$2 program=${2%% *}
     case $program in
         # keepalived's child processes need pid files of their own per instance.
         keepalived | */keepalived) extra="-r $work/$d-vrrp.pid -c $work/$d-check.pid" ;;
@@ -137,7 +147,25 @@ for d in dir1 dir2; do
     setsid ip netns exec "lab-$d" $cmd -f "$work/$d.conf" -p "$work/$d.pid" $extra \
         >"$work/$d.log" 2>&1 &
     echo $! >"$work/$d.session"
+    echo "$cmd" >"$work/$d.cmd"
     live_directors="$live_directors $d"
+}
+# stop_director DIR: SIGTERM, as systemctl stop does; waits for the exit.
+stop_director() {
+    live_directors=$(echo "$live_directors" | sed "s/ *$1//")
+    kill "$(cat "$work/$1.pid")" 2>/dev/null || true
+    n=0
+    while kill -0 "$(cat "$work/$1.session")" 2>/dev/null; do
+        n=$((n + 1))
+        [ "$n" -lt 150 ] || fail "the director on $1 did not stop within 30 s of SIGTERM"
+        sleep 0.2
+    done
+}
+for d in dir1 dir2; do
+    if [ "$d" = dir1 ]; then state=MASTER prio=150; else state=BACKUP prio=100; fi
+    sed -e "s/@STATE@/$state/" -e "s/@PRIORITY@/$prio/" -e "s/@VIP@/$vip/" \
+        "$here/keepalived.conf.in" >"$work/$d.conf"
+    start_director "$d" "$(subject_of "$d")"
 done
 
 has_vip() { ip -n "lab-$1" -o addr show dev eth0 | grep -q "inet $vip/"; }
@@ -145,7 +173,7 @@ two_real_servers() { [ "$(in_ns "$1" ipvsadm -Ln | grep -c -- '->.*:80 ')" -eq 2
 show_director() {
     log "$1 IPVS table:"
     in_ns "$1" ipvsadm -Ln
-    cmd=$(subject_of "$1") program=${cmd%% *}
+    cmd=$(cat "$work/$1.cmd") program=${cmd%% *}
     case $program in
         lvsd | */lvsd) log "$1 lvsd status:"; "$program" status -s "$work/$1.sock" || true ;;
     esac
@@ -189,6 +217,54 @@ fetch_round
 ) &
 client_loop=$!
 wait_for 30 "the client's first requests" sh -c "[ \$(grep -c ok '$work/requests') -ge 5 ]"
+
+# replace DIR COMMAND: stop DIR's director, start COMMAND there with the same config.
+replace() {
+    log "$1: stop $(cut -d' ' -f1 "$work/$1.cmd"), start ${2%% *}"
+    stop_director "$1"
+    start_director "$1" "$2"
+    wait_for 60 "$1's checkers to enable both real servers" two_real_servers "$1"
+}
+# vip_on DIR: DIR holds the VIP and the other director does not.
+vip_on() {
+    other=dir1; [ "$1" = dir1 ] && other=dir2
+    wait_for 60 "$1 to hold the VIP" has_vip "$1"
+    wait_for 10 "$other to release the VIP" sh -c "! ip -n lab-$other -o addr show dev eth0 | grep -q 'inet $vip/'"
+    log "$1 holds the VIP"
+}
+if [ "$mode" = migrate ]; then
+    log "step 1: the backup (dir2) moves to lvsd; dir1 (keepalived) stays MASTER"
+    replace dir2 "$LAB_LVSD"
+    show_director dir2
+    has_vip dir1 || fail "dir1 lost the VIP while dir2 changed"
+    log "step 2: keepalived stops on dir1 (systemctl stop keepalived): lvsd on dir2 takes the VIP"
+    stop_director dir1
+    vip_on dir2
+    log "step 3: dir1 moves to lvsd and, with the higher priority, takes the VIP back"
+    start_director dir1 "$LAB_LVSD"
+    vip_on dir1
+    wait_for 60 "dir1's checkers to enable both real servers" two_real_servers dir1
+    show_director dir1
+    log "rollback 1: dir2 goes back to keepalived; dir1 (lvsd) stays MASTER"
+    replace dir2 "$keepalived_cmd"
+    has_vip dir1 || fail "dir1 lost the VIP while dir2 changed"
+    log "rollback 2: lvsd stops on dir1: keepalived on dir2 takes the VIP"
+    stop_director dir1
+    vip_on dir2
+    log "rollback 3: dir1 goes back to keepalived and takes the VIP back"
+    start_director dir1 "$keepalived_cmd"
+    vip_on dir1
+    recovered() { [ "$(tail -n 20 "$work/requests" | grep -c ok)" -eq 20 ]; }
+    wait_for 60 "20 requests in a row through dir1" recovered
+    touch "$work/client.stop"
+    wait "$client_loop" || true
+    failed=$(grep -c fail "$work/requests" || true)
+    log "requests during the migration and rollback: $(grep -c ok "$work/requests") ok, $failed failed"
+    [ "$failed" -le "${LAB_MAX_FAILED:-40}" ] || fail "$failed requests failed during the migration"
+    fetch_round
+    log "migration passed"
+    exit 0
+fi
 
 log "crashing dir1 (link cut, SIGKILL): dir2 must take over"
 live_directors=dir2

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::fuzz_target;
-use lvsd::vrrp::packet::{self, Advert, ChecksumMode, Family, RxMeta};
+use lvsd::vrrp::packet::{self, Advert, ChecksumAccept, ChecksumMode, Family, PeerRx, RxMeta, RxPolicy};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&ttl, rest)) = data.split_first() else {
@@ -20,8 +20,24 @@ fuzz_target!(|data: &[u8]| {
         dst: IpAddr::V6(packet::MCAST_V6),
         ttl,
     };
-    let _ = packet::validate_received(rest, &v4);
-    let _ = packet::validate_received(rest, &v6);
+    let peers = [PeerRx {
+        addr: v4.src,
+        min_ttl: 1,
+        max_ttl: 254,
+    }];
+    let lenient = RxPolicy {
+        unicast: true,
+        check_src: Some(&peers),
+        checksum: ChecksumAccept {
+            pseudo_header: true,
+            old_unicast: true,
+            message_only: true,
+        },
+    };
+    for policy in [RxPolicy::MULTICAST, lenient] {
+        let _ = packet::validate_received(rest, &v4, &policy);
+        let _ = packet::validate_received(rest, &v6, &policy);
+    }
     let _ = packet::parse_ipv4(rest);
     for fam in [Family::V4, Family::V6] {
         if let Ok(a) = Advert::parse(rest, fam) {

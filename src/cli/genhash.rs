@@ -180,11 +180,17 @@ pub fn execute(args: GenhashArgs) -> ExitCode {
 
 /// `genhash ...` (lvsd invoked through a symlink named genhash): keepalived's behaviour.
 pub fn main_compat() -> ExitCode {
-    let argv0 = std::env::args()
-        .next()
+    main_compat_from(std::env::args_os().collect())
+}
+
+/// [`main_compat`] with the arguments given (`keepalived -T ...` passes what follows `-T`).
+pub fn main_compat_from(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let argv0 = args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "genhash".to_string());
     let usage = KEEPALIVED_USAGE.replace("{argv0}", &argv0);
-    let cli = match CompatCli::try_parse() {
+    let cli = match CompatCli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(_) => {
             eprint!("{usage}");

@@ -5,8 +5,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check_config;
+pub mod generate;
 pub mod genhash;
+pub mod keepalived;
 pub mod list;
+pub mod metrics;
 pub mod run;
 pub mod status;
 
@@ -30,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the director daemon from a keepalived.conf (VRRP, checkers and IPVS).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Print the MD5 digest of a URL's body, like keepalived's genhash.
     Genhash(genhash::GenhashArgs),
     /// List the kernel's IPVS table, in `ipvsadm -Ln` format or as JSON.
@@ -39,21 +42,41 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Show a running lvsd's state: VRRP instances, real servers with verdicts, IPVS counters.
     Status(status::StatusArgs),
+    /// Write the man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
+    /// Print a running lvsd's Prometheus metrics (as `/metrics` serves them).
+    Metrics(metrics::MetricsArgs),
 }
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
     // Invoked as `genhash` (a symlink to lvsd): behave exactly like keepalived's genhash.
     let argv0 = std::env::args_os().next().unwrap_or_default();
-    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("genhash")) {
+    let name = std::path::Path::new(&argv0).file_name();
+    if name == Some(std::ffi::OsStr::new("genhash")) {
         return genhash::main_compat();
+    }
+    // Invoked as `keepalived` (a symlink, or a unit's ExecStart): `lvsd run` with
+    // keepalived's usage errors and `-t` exit statuses.
+    if name == Some(std::ffi::OsStr::new("keepalived")) {
+        return keepalived::main_compat();
+    }
+    // `lvsd run -T ...`: keepalived's genhash mode (its arguments are genhash's, not run's).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "run") {
+        if let Some(g) = keepalived::genhash_args(&args[1..]) {
+            return genhash::main_compat_from(g);
+        }
     }
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run::execute(args),
+        Command::Run(args) => run::execute(*args),
         Command::Genhash(args) => genhash::execute(args),
         Command::List(args) => list::execute(args),
         Command::CheckConfig(args) => check_config::execute(args),
         Command::Status(args) => status::execute(args),
+        Command::Generate(args) => generate::execute(args),
+        Command::Metrics(args) => metrics::execute(args),
     }
 }

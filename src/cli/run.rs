@@ -11,6 +11,9 @@ use crate::vrrp::runner::{self, RunnerOptions};
 pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 
 #[derive(Debug, Args)]
+// The last of a repeated option wins, as with keepalived's getopt (a unit's -f and
+// one in /etc/default/keepalived's DAEMON_ARGS).
+#[command(args_override_self = true)]
 pub struct RunArgs {
     /// Use the specified configuration file.
     #[arg(short = 'f', long = "use-file", value_name = "FILE", default_value = DEFAULT_CONFIG)]
@@ -24,24 +27,30 @@ pub struct RunArgs {
     /// Don't fork the daemon process (lvsd always runs in the foreground; accepted for compatibility).
     #[arg(short = 'n', long = "dont-fork")]
     pub dont_fork: bool,
-    /// Log messages to the local console (lvsd always logs to stderr; accepted for compatibility).
+    /// Log messages to the local console (stderr): the default; with -S, to stderr as well as syslog.
     #[arg(short = 'l', long = "log-console")]
     pub log_console: bool,
-    /// Detailed log messages (debug level).
-    #[arg(short = 'D', long = "log-detail")]
-    pub log_detail: bool,
+    /// Detailed log messages (debug level; twice: trace).
+    #[arg(short = 'D', long = "log-detail", action = clap::ArgAction::Count)]
+    pub log_detail: u8,
     /// Write the daemon's pid to FILE.
     #[arg(short = 'p', long = "pid", value_name = "FILE")]
     pub pid: Option<PathBuf>,
     /// Don't remove VRRP VIPs and VROUTEs on daemon stop.
-    #[arg(long = "dont-release-vrrp")]
+    #[arg(short = 'V', long = "dont-release-vrrp")]
     pub dont_release_vrrp: bool,
     /// Don't remove the IPVS topology on daemon stop.
-    #[arg(long = "dont-release-ipvs")]
+    #[arg(short = 'I', long = "dont-release-ipvs")]
     pub dont_release_ipvs: bool,
-    /// Check the configuration for obvious errors and exit.
-    #[arg(short = 't', long = "config-test")]
-    pub config_test: bool,
+    /// Check the configuration for obvious errors and exit (problems to stderr, or appended to LOG_FILE).
+    #[arg(short = 't', long = "config-test", value_name = "LOG_FILE", num_args = 0..=1,
+          require_equals = true)]
+    pub config_test: Option<Option<PathBuf>>,
+    /// lvsd extension: refuse a configuration with warnings (with -t: report them as
+    /// errors, exit 1). Warnings are what keepalived logs and runs anyway: values it
+    /// falls back on, unknown keywords, look-alike spaces, repairs.
+    #[arg(long)]
+    pub strict: bool,
     /// Use configuration id ID (for `@ID` conditional lines); defaults to the short hostname.
     #[arg(short = 'i', long = "config-id", value_name = "ID")]
     pub config_id: Option<String>,
@@ -52,34 +61,66 @@ pub struct RunArgs {
     /// lvsd extension: where SIGUSR1 writes the human-readable state dump.
     #[arg(long = "data-file", value_name = "FILE", default_value = crate::daemon::DEFAULT_DATA_FILE)]
     pub data_file: PathBuf,
-    /// lvsd extension: the control socket `lvsd status` reads.
-    #[arg(long = "control-socket", value_name = "PATH", default_value = crate::daemon::control::DEFAULT_SOCKET)]
-    pub control_socket: PathBuf,
+    /// lvsd extension: the control socket `lvsd status` and `lvsd metrics`
+    /// read [default: /run/lvsd/lvsd.sock; with -P, none unless given].
+    #[arg(long = "control-socket", value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// lvsd extension: serve Prometheus `/metrics`, the status page `/`,
+    /// `/status.json`, `/healthz` and `/healthz/master/INSTANCE` on ADDR:PORT
+    /// (off by default; the documented port is 9662, e.g. 127.0.0.1:9662).
+    #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// lvsd extension: export only `lvsd_real_server_up` and
+    /// `lvsd_real_server_weight` per real server (pools in the thousands).
+    #[arg(long = "metrics-minimal-real-servers")]
+    pub metrics_minimal_real_servers: bool,
+    /// The rest of keepalived's options (logging, pid files, namespace, ...).
+    #[command(flatten)]
+    pub keepalived: super::keepalived::KeepalivedOptions,
 }
 
 pub fn execute(args: RunArgs) -> ExitCode {
-    let level = if args.log_detail { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // No colour codes in log files and journald, only on a terminal.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-    if !args.config_test {
-        raise_open_files_limit();
+    // keepalived's -v, --signum, -t=LOG_FILE, logging (-l, -D, -S, -G, -g) and notices.
+    if let Some(code) = super::keepalived::start(&args) {
+        return code;
     }
+    if args.config_test.is_some() {
+        if args.keepalived.as_keepalived {
+            return super::keepalived::config_test(
+                &args.use_file,
+                args.keepalived.dump_conf,
+                args.config_id.as_deref(),
+            );
+        }
+        return super::check_config::check(
+            &args.use_file,
+            args.strict,
+            false,
+            args.config_id.as_deref(),
+        );
+    }
+    raise_open_files_limit();
+    // -e, -u, -m/-M, -s, -d, and -r/-c/-b pid files (removed when `_process` drops).
+    let _process = match super::keepalived::prepare_daemon(&args) {
+        Ok(guard) => guard,
+        Err(code) => return code,
+    };
+    run_director(args)
+}
 
-    if args.config_test {
-        return super::check_config::check(&args.use_file, false, false, args.config_id.as_deref());
-    }
+/// The daemon proper: the whole director, checkers only (-C) or VRRP only (-P).
+fn run_director(args: RunArgs) -> ExitCode {
     if !args.vrrp {
         // The whole director, or checkers + IPVS only with -C.
+        let control_socket = args
+            .control_socket
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(crate::daemon::control::DEFAULT_SOCKET));
         let vrrp_state_file = args
             .vrrp_state_file
             .clone()
-            .or_else(|| Some(args.control_socket.with_extension("vrrp.json")));
+            .or_else(|| Some(control_socket.with_extension("vrrp.json")));
+        let metrics_detail = detail(&args);
         return crate::daemon::run(crate::daemon::Options {
             config_file: args.use_file,
             config_id: args.config_id,
@@ -88,12 +129,15 @@ pub fn execute(args: RunArgs) -> ExitCode {
             dont_release_ipvs: args.dont_release_ipvs,
             pid_file: args.pid,
             data_file: args.data_file,
-            control_socket: args.control_socket,
+            control_socket,
             vrrp_state_file,
+            strict: args.strict,
+            metrics_listen: args.metrics_listen,
+            metrics_detail,
         });
     }
 
-    let (vrrp, events) = match load_vrrp(&args.use_file, args.config_id.as_deref()) {
+    let (vrrp, events) = match load_vrrp(&args.use_file, args.config_id.as_deref(), args.strict) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("lvsd: error: {e}");
@@ -116,14 +160,37 @@ pub fn execute(args: RunArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_ERROR);
         }
     };
+    // Observed (control socket or --metrics-listen): the runner's snapshots
+    // go to a state file, which the status is read from.
+    let observed = args.control_socket.is_some() || args.metrics_listen.is_some();
+    // (Not the full daemon's default file: both may run side by side.)
+    let state_file = args.vrrp_state_file.clone().or_else(|| {
+        observed.then(|| match &args.control_socket {
+            Some(sock) => sock.with_extension("vrrp.json"),
+            None => PathBuf::from(VRRP_ONLY_STATE_FILE),
+        })
+    });
+    if let Some(dir) = state_file.as_deref().and_then(std::path::Path::parent) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("lvsd: error: creating {}: {e}", dir.display());
+            return ExitCode::from(super::EXIT_ERROR);
+        }
+    }
     let options = RunnerOptions {
-        state_file: args.vrrp_state_file.clone(),
+        state_file: state_file.clone(),
         dont_release_vrrp: args.dont_release_vrrp,
     };
+    let reload_record = std::sync::Arc::new(std::sync::Mutex::new(vrrp_only::Reloads::new()));
     let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
     let use_file = args.use_file.clone();
     let config_id = args.config_id.clone();
+    let strict = args.strict;
+    let record = reload_record.clone();
     let result = rt.block_on(async {
+        let observers = match vrrp_only::observe(&args, state_file, reload_record).await {
+            Ok(o) => o,
+            Err(e) => return Err(e),
+        };
         // SIGHUP: re-read the file and reload VRRP in place; a file that
         // fails to load leaves the running configuration untouched.
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -131,8 +198,9 @@ pub fn execute(args: RunArgs) -> ExitCode {
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading {}", use_file.display());
-                        match load_vrrp(&use_file, config_id.as_deref()) {
+                        match load_vrrp(&use_file, config_id.as_deref(), strict) {
                             Ok((v, events)) => {
+                                vrrp_only::Reloads::record(&record, None);
                                 if reload_tx.send(v).await.is_err() {
                                     return;
                                 }
@@ -145,6 +213,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
                                 tracing::error!(
                                     "reload refused, the running configuration stays: {e}"
                                 );
+                                vrrp_only::Reloads::record(&record, Some(e.to_string()));
                                 crate::events::publish(crate::events::Event::Reload {
                                     error: Some(e.to_string()),
                                 });
@@ -179,9 +248,12 @@ pub fn execute(args: RunArgs) -> ExitCode {
         crate::events::sinks::configure(events, true);
         crate::events::publish(crate::events::Event::Daemon { running: true });
         let result = runner::run_reloadable(vrrp, options, reloads, shutdown).await;
+        for task in observers {
+            task.abort();
+        }
         crate::events::publish(crate::events::Event::Daemon { running: false });
         crate::events::sinks::stop().await;
-        result
+        result.map_err(|e| e.to_string())
     });
     if let Some(pid) = &args.pid {
         let _ = std::fs::remove_file(pid);
@@ -192,6 +264,124 @@ pub fn execute(args: RunArgs) -> ExitCode {
             eprintln!("lvsd: error: {e}");
             ExitCode::from(super::EXIT_ERROR)
         }
+    }
+}
+
+/// Where `lvsd run -P --metrics-listen` keeps the VRRP snapshots the
+/// listener reads, without `--control-socket` or `--vrrp-state-file`.
+const VRRP_ONLY_STATE_FILE: &str = "/run/lvsd/lvsd-vrrp-only.json";
+
+fn detail(args: &RunArgs) -> crate::daemon::metrics::RealServerDetail {
+    if args.metrics_minimal_real_servers {
+        crate::daemon::metrics::RealServerDetail::Minimal
+    } else {
+        crate::daemon::metrics::RealServerDetail::Full
+    }
+}
+
+/// `lvsd run -P` observed: its status is the VRRP runner's snapshots.
+mod vrrp_only {
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::mpsc;
+    use tokio::task::JoinHandle;
+
+    use super::RunArgs;
+    use crate::daemon::control::{self, StatusRequest};
+    use crate::daemon::http;
+    use crate::daemon::status::{unix_now, Status};
+
+    /// What reloads did, for the status.
+    #[derive(Debug)]
+    pub struct Reloads {
+        started_at: f64,
+        ok: u64,
+        failed: u64,
+        last_error: Option<String>,
+        last_success_at: f64,
+    }
+
+    impl Reloads {
+        pub fn new() -> Reloads {
+            let now = unix_now();
+            Reloads {
+                started_at: now,
+                ok: 0,
+                failed: 0,
+                last_error: None,
+                last_success_at: now,
+            }
+        }
+
+        pub fn record(shared: &Mutex<Reloads>, error: Option<String>) {
+            let Ok(mut r) = shared.lock() else { return };
+            match error {
+                None => {
+                    r.ok += 1;
+                    r.last_success_at = unix_now();
+                }
+                Some(_) => r.failed += 1,
+            }
+            r.last_error = error;
+        }
+    }
+
+    fn status(args_file: &str, state_file: Option<&PathBuf>, reloads: &Mutex<Reloads>) -> Status {
+        let vrrp = state_file
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).ok())
+            .unwrap_or_default();
+        let mut s = Status {
+            pid: std::process::id(),
+            config_file: args_file.to_owned(),
+            mode: "vrrp-only".into(),
+            vrrp,
+            version: env!("CARGO_PKG_VERSION").into(),
+            ..Status::default()
+        };
+        // (Never held across an await.)
+        if let Ok(r) = reloads.lock() {
+            s.started_at = r.started_at;
+            s.reloads = r.ok;
+            s.reload_failures = r.failed;
+            s.last_reload_error = r.last_error.clone();
+            s.last_reload_success_at = r.last_success_at;
+        }
+        s
+    }
+
+    /// Starts the control socket and the HTTP listener asked for, and the
+    /// task answering their status requests.
+    pub async fn observe(
+        args: &RunArgs,
+        state_file: Option<PathBuf>,
+        reloads: Arc<Mutex<Reloads>>,
+    ) -> Result<Vec<JoinHandle<()>>, String> {
+        let mut tasks = Vec::new();
+        if args.control_socket.is_none() && args.metrics_listen.is_none() {
+            return Ok(tasks);
+        }
+        let (tx, mut rx) = mpsc::channel::<StatusRequest>(16);
+        let file = args.use_file.display().to_string();
+        tasks.push(tokio::spawn(async move {
+            while let Some(req) = rx.recv().await {
+                let _ = req.send(status(&file, state_file.as_ref(), &reloads));
+            }
+        }));
+        if let Some(path) = &args.control_socket {
+            tasks.push(control::serve(path, tx.clone()).map_err(|e| e.to_string())?);
+        }
+        if let Some(addr) = args.metrics_listen {
+            let options = http::HttpOptions {
+                detail: super::detail(args),
+            };
+            let h = http::bind(addr, tx, options)
+                .await
+                .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+            tasks.push(h);
+        }
+        Ok(tasks)
     }
 }
 
@@ -233,6 +423,7 @@ const OPEN_FILES_WANTED: u64 = 65536;
 fn load_vrrp(
     path: &std::path::Path,
     config_id: Option<&str>,
+    strict: bool,
 ) -> Result<
     (
         crate::vrrp::runner::VrrpConfig,
@@ -240,9 +431,10 @@ fn load_vrrp(
     ),
     crate::vrrp::translate::TranslateError,
 > {
-    let (mut vrrp, mut events) = crate::vrrp::translate::load_file_with(path, config_id, |c| {
-        crate::events::sinks::translate(c)
-    })?;
+    let (mut vrrp, mut events) =
+        crate::vrrp::translate::load_file_with(path, config_id, strict, |c| {
+            crate::events::sinks::translate(c)
+        })?;
     let mut vetting = crate::script_security::Vetting::new(vrrp.script_security);
     vetting.vrrp(&mut vrrp);
     vetting.events(&mut events);

@@ -214,6 +214,31 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
 
 fn vrrp_instances(c: &mut Config, diags: &mut Vec<Diagnostic>) {
     for i in &mut c.vrrp_instances {
+        // keepalived 2.2.7 checks for an interface before it looks at unicast peers or
+        // default_interface: "(VI_1) Unknown interface!", and the VRRP process stops.
+        if i.interface.is_none() {
+            diags.push(Diagnostic::error(
+                i.span,
+                Problem::MissingRequired {
+                    object: format!("vrrp_instance {}", i.name),
+                    what: "interface (keepalived 2.2.7 does not start it either, even with \
+                           unicast peers or default_interface: \"Unknown interface!\")"
+                        .into(),
+                },
+            ));
+        }
+        // Left after strict mode and VRRPv3 dropped authentication, as keepalived does.
+        if i.authentication
+            .as_ref()
+            .is_some_and(|a| a.auth_type == AuthType::Ah)
+        {
+            diags.push(Diagnostic::error(
+                i.span,
+                Problem::AuthAhNotImplemented {
+                    instance: i.name.clone(),
+                },
+            ));
+        }
         // keepalived's order: the AH rule first, then the preemption rules see the result.
         if i.state == InitialState::Master
             && !i.priority.is_owner()

@@ -47,8 +47,10 @@ pub enum Problem {
     UnmatchedClose,
     #[error("'{{' without a keyword before it")]
     StrayOpen,
-    #[error("block '{keyword}' is never closed")]
+    #[error("block '{keyword}' is never closed; keepalived closes it at the end of the file, and so does lvsd")]
     UnclosedBlock { keyword: String },
+    #[error("{character} in '{word}' is not whitespace to keepalived (it splits words only at ASCII spaces, tabs and line breaks): it is part of the word, and so it is to lvsd")]
+    LookalikeWhitespace { character: String, word: String },
     #[error("unterminated quoted string")]
     UnterminatedQuote,
     #[error("configuration expands to more than {limit} lines")]
@@ -98,6 +100,17 @@ pub enum Problem {
     UnknownReferenceIgnored { what: String, name: String },
     #[error("'{keyword}' is deprecated (keepalived says so too); use '{instead}'")]
     DeprecatedKeyword { keyword: String, instead: String },
+    #[error("'{keyword}': '{value}' {what}; keepalived {keepalived}, and so does lvsd{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    KeepalivedFallback {
+        keyword: String,
+        value: String,
+        /// What is wrong with the value, e.g. "is not a forwarding method".
+        what: String,
+        /// What keepalived 2.2.7 does instead, e.g. "uses NAT" or "ignores the line".
+        keepalived: String,
+        /// How to write what was probably meant, e.g. "write DR".
+        hint: Option<String>,
+    },
     #[error("'{keyword}' value {value} is outside the sensible range {min}..{max}; it is used anyway (as keepalived does)")]
     OutsideSensibleRange {
         keyword: String,
@@ -132,9 +145,7 @@ pub enum Problem {
         instance: String,
         address: std::net::IpAddr,
     },
-    #[error(
-        "UDP_CHECK min_reply_length {min} is above max_reply_length {max}: no reply could pass"
-    )]
+    #[error("UDP_CHECK min_reply_length {min} is above max_reply_length {max}: no reply could pass; keepalived runs the check, failing every time, and so does lvsd")]
     ReplyLengthsNeverMatch { min: u16, max: u16 },
     #[error("UDP_CHECK min_reply_length {min} is above max_reply_length {max} (keepalived reports it too; without require_reply data the lengths are not checked)")]
     ReplyLengthsUnused { min: u16, max: u16 },
@@ -142,6 +153,8 @@ pub enum Problem {
     RegexOptionWithoutEquivalent { option: String },
     #[error("the SMTP_CHECK host block is deprecated (keepalived says so too); lvsd checks each host as keepalived does, as one more SMTP_CHECK")]
     DeprecatedSmtpHost,
+    #[error("{instance}: auth_type AH is not implemented by lvsd (keepalived 2.2.7 runs it); without it lvsd would not interoperate with AH peers, so it refuses the configuration (use PASS, or no authentication, on every router)")]
+    AuthAhNotImplemented { instance: String },
     #[error("{instance}: {reason}")]
     InstanceConflict { instance: String, reason: String },
     #[error("{virtual_server}: {reason}")]

@@ -158,10 +158,7 @@ const GARP_LOWER: Support =
     no("repeats gratuitous ARP/NA after an advert of lower priority while master");
 const COMMON_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -170,10 +167,7 @@ const COMMON_CHECK: &[(&str, Support)] = &[
     ("delay_before_retry", YES),
     ("delay_loop", YES),
     ("fwmark", YES),
-    (
-        "log_all_failures",
-        no("logs every failed check, not only state changes"),
-    ),
+    ("log_all_failures", YES),
     ("retry", YES),
     ("warmup", YES),
 ];
@@ -220,7 +214,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("bfd_rlimit_rttime", PROCESS_TUNING),
             ("bfd_rt_priority", PROCESS_TUNING),
             ("checker_cpu_affinity", PROCESS_TUNING),
-            ("checker_log_all_failures", no("logs every failed check, not only state changes")),
+            ("checker_log_all_failures", YES),
             ("checker_no_swap", PROCESS_TUNING),
             ("checker_priority", PROCESS_TUNING),
             ("checker_process_name", PROCESS_TUNING),
@@ -286,7 +280,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("reload_repeat", RELOAD_MACHINERY),
             ("reload_time_file", RELOAD_MACHINERY),
             ("router_id", YES),
-            ("rs_init_notifies", no("runs notify_up/notify_down for every real server's first state")),
+            ("rs_init_notifies", YES),
             ("script_user", YES),
             ("shutdown_script", no("runs this script when it stops")),
             ("shutdown_script_timeout", no("kills the shutdown script after this time")),
@@ -303,7 +297,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("umask", no("sets its umask for the files it creates")),
             ("vmac_addr_prefix", VMAC),
             ("vmac_prefix", VMAC),
-            ("vrrp_check_unicast_src", no("drops unicast adverts whose source is not a unicast_peer")),
+            ("vrrp_check_unicast_src", YES),
             ("vrrp_cpu_affinity", PROCESS_TUNING),
             ("vrrp_down_timer_adverts", YES),
             ("vrrp_garp_extra_if", no("sends gratuitous ARP/NA on the instance's other interfaces at an interval")),
@@ -319,8 +313,8 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("vrrp_ipsets", FIREWALL),
             ("vrrp_iptables", FIREWALL),
             ("vrrp_lower_prio_no_advert", YES),
-            ("vrrp_mcast_group4", no("sends IPv4 adverts to and listens on this group instead of 224.0.0.18")),
-            ("vrrp_mcast_group6", no("sends IPv6 adverts to and listens on this group instead of ff02::12")),
+            ("vrrp_mcast_group4", YES),
+            ("vrrp_mcast_group6", YES),
             ("vrrp_min_garp", YES),
             ("vrrp_netlink_cmd_rcv_bufs", NETLINK_BUFS),
             ("vrrp_netlink_cmd_rcv_bufs_force", NETLINK_BUFS),
@@ -387,7 +381,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("accept", no("accepts traffic to the VIPs when not the address owner (lvsd always does)")),
             ("advert_int", YES),
             ("authentication", YES),
-            ("check_unicast_src", no("drops unicast adverts whose source is not a unicast_peer")),
+            ("check_unicast_src", YES),
             ("debug", no("sets a per-instance debug level")),
             ("dont_track_primary", YES),
             ("down_timer_adverts", YES),
@@ -404,7 +398,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("linkbeat_use_polling", no("polls the interface's link state with ioctls")),
             ("lower_prio_no_advert", YES),
             ("lvs_sync_daemon_interface", YES),
-            ("mcast_dst_ip", no("sends adverts to and listens on this multicast group")),
+            ("mcast_dst_ip", YES),
             ("mcast_src_ip", YES),
             ("native_ipv6", YES),
             ("no_accept", no("drops traffic to the VIPs while not the address owner (nftables)")),
@@ -435,7 +429,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("unicast_fault_no_peer", no("puts a unicast instance with no peer in FAULT")),
             ("unicast_peer", YES),
             ("unicast_src_ip", YES),
-            ("unicast_ttl", no("sends unicast adverts with this TTL")),
+            ("unicast_ttl", YES),
             ("use_ipvlan", no("creates an ipvlan interface for the instance")),
             ("use_vmac", VMAC),
             ("use_vmac_addr", VMAC),
@@ -457,25 +451,25 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
     (
         Block::UnicastPeerOptions,
         &[
-            ("max_ttl", no("drops unicast adverts from this peer with a higher TTL")),
-            ("min_ttl", no("drops unicast adverts from this peer with a lower TTL")),
+            ("max_ttl", YES),
+            ("min_ttl", YES),
         ],
     ),
     (
         Block::VirtualIpaddressOptions,
         &[
-            ("-nodad", no("adds IPv6 VIPs without duplicate address detection")),
-            ("autojoin", no("joins the multicast group of a multicast VIP")),
+            ("-nodad", YES),
+            ("autojoin", YES),
             ("brd", YES),
             ("broadcast", YES),
             ("dev", YES),
-            ("home", no("marks an IPv6 VIP as the home address (Mobile IPv6)")),
+            ("home", YES),
             ("label", YES),
-            ("mngtmpaddr", no("makes an IPv6 VIP a template for temporary addresses")),
+            ("mngtmpaddr", YES),
             ("no_track", no("keeps the instance out of FAULT when the VIP's interface goes down")),
-            ("noprefixroute", no("adds the VIP without its prefix route")),
-            ("peer", no("adds the VIP as a point-to-point address with this peer")),
-            ("preferred_lft", no("sets the VIP's preferred lifetime")),
+            ("noprefixroute", YES),
+            ("peer", YES),
+            ("preferred_lft", YES),
             ("scope", YES),
             ("track_group", no("tracks the VIP's interface for the instances of a track_group")),
             ("use_vmac", VMAC),
@@ -552,7 +546,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("lvs_sched", YES),
             ("mh-fallback", YES),
             ("mh-port", YES),
-            ("omega", no("runs quorum_down and notify_down scripts when it stops")),
+            ("omega", YES),
             ("ops", YES),
             ("persistence_engine", YES),
             ("persistence_granularity", YES),
@@ -639,7 +633,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
             ("alpha", YES),
             ("delay_before_retry", YES),
             ("delay_loop", YES),
-            ("log_all_failures", no("logs every failed check, not only state changes")),
+            ("log_all_failures", YES),
             ("misc_dynamic", YES),
             ("misc_path", YES),
             ("misc_timeout", YES),
@@ -661,10 +655,7 @@ pub static TABLE: &[(Block, &[(&str, Support)])] = &[
 
 const HTTP_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -676,10 +667,7 @@ const HTTP_CHECK: &[(&str, Support)] = &[
     ("fast_recovery", YES),
     ("fwmark", YES),
     ("http_protocol", YES),
-    (
-        "log_all_failures",
-        no("logs every failed check, not only state changes"),
-    ),
+    ("log_all_failures", YES),
     ("nb_get_retry", YES),
     ("retry", YES),
     ("url", YES),
@@ -689,10 +677,7 @@ const HTTP_CHECK: &[(&str, Support)] = &[
 
 const UDP_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -701,10 +686,7 @@ const UDP_CHECK: &[(&str, Support)] = &[
     ("delay_before_retry", YES),
     ("delay_loop", YES),
     ("fwmark", YES),
-    (
-        "log_all_failures",
-        no("logs every failed check, not only state changes"),
-    ),
+    ("log_all_failures", YES),
     ("max_reply_length", YES),
     ("min_reply_length", YES),
     ("payload", YES),
@@ -715,10 +697,7 @@ const UDP_CHECK: &[(&str, Support)] = &[
 
 const SMTP_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -729,20 +708,14 @@ const SMTP_CHECK: &[(&str, Support)] = &[
     ("fwmark", YES),
     ("helo_name", YES),
     ("host", YES),
-    (
-        "log_all_failures",
-        no("logs every failed check, not only state changes"),
-    ),
+    ("log_all_failures", YES),
     ("retry", YES),
     ("warmup", YES),
 ];
 
 const DNS_CHECK: &[(&str, Support)] = &[
     ("alpha", YES),
-    (
-        "bind_if",
-        no("binds the check to an interface (IPv6 link-local real servers)"),
-    ),
+    ("bind_if", YES),
     ("bind_port", YES),
     ("bindto", YES),
     ("connect_ip", YES),
@@ -751,10 +724,7 @@ const DNS_CHECK: &[(&str, Support)] = &[
     ("delay_before_retry", YES),
     ("delay_loop", YES),
     ("fwmark", YES),
-    (
-        "log_all_failures",
-        no("logs every failed check, not only state changes"),
-    ),
+    ("log_all_failures", YES),
     ("name", YES),
     ("retry", YES),
     ("type", YES),
@@ -822,4 +792,33 @@ pub fn markdown_matrix() -> String {
         }
     }
     out
+}
+
+/// The same facts as [`markdown_matrix`], as roff for the `lvsd-keepalived.conf(5)` man
+/// page: per block, the implemented keywords in one paragraph and each other keyword
+/// with what lvsd does not do (and keepalived would).
+pub fn roff_matrix(page: &mut roff::Roff) {
+    use roff::{bold, roman};
+    for (block, kws) in TABLE {
+        page.control("SS", [block.name()]);
+        let implemented: Vec<&str> = kws
+            .iter()
+            .filter(|(_, s)| matches!(s, Support::Implemented))
+            .map(|(k, _)| *k)
+            .collect();
+        if !implemented.is_empty() {
+            page.control("PP", [])
+                .text([roman("Implemented: "), bold(implemented.join(", "))]);
+        }
+        for (k, s) in kws.iter() {
+            let text = match s {
+                Support::Implemented => continue,
+                Support::Partly(what) => format!("partly: {what}"),
+                Support::NotImplemented(what) => {
+                    format!("not implemented, no effect (keepalived {what})")
+                }
+            };
+            page.control("TP", []).text([bold(*k)]).text([roman(text)]);
+        }
+    }
 }

@@ -162,7 +162,7 @@ pub fn tokenize(line: &MappedText, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some(&(start, c)) = chars.peek() {
-        if c.is_whitespace() {
+        if is_space(c) {
             chars.next();
             continue;
         }
@@ -183,9 +183,14 @@ pub fn tokenize(line: &MappedText, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
         let mut word = String::new();
         let mut quoted = false;
         let mut end = start;
+        // The first look-alike space outside quotes: where and what.
+        let mut lookalike: Option<(usize, char)> = None;
         while let Some(&(i, c)) = chars.peek() {
-            if c.is_whitespace() || c == '{' || c == '}' {
+            if is_space(c) || c == '{' || c == '}' {
                 break;
+            }
+            if lookalike.is_none() && lookalike_space_name(c).is_some() {
+                lookalike = Some((i, c));
             }
             if c == '"' || c == '\'' {
                 quoted = true;
@@ -229,6 +234,15 @@ pub fn tokenize(line: &MappedText, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
             chars.next();
             end = i + c.len_utf8();
         }
+        if let Some((at, c)) = lookalike {
+            diags.push(Diagnostic::warning(
+                line.span(at, at + c.len_utf8()),
+                Problem::LookalikeWhitespace {
+                    character: lookalike_space_name(c).unwrap_or_default(),
+                    word: word.chars().map(escape_lookalike).collect(),
+                },
+            ));
+        }
         tokens.push(Token {
             kind: TokenKind::Word,
             text: word,
@@ -237,6 +251,56 @@ pub fn tokenize(line: &MappedText, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
         });
     }
     tokens
+}
+
+/// Whitespace as keepalived 2.2.7 splits words at it (`WHITE_SPACE_STR` in lib/parser.h:
+/// space, tab, form feed, line feed, carriage return, vertical tab). Anything else,
+/// U+00A0 NO-BREAK SPACE included, is part of a word.
+pub fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c' | '\n' | '\r' | '\x0b')
+}
+
+/// `U+XXXX NAME` of a character that looks like a space (or is invisible) but is not
+/// whitespace to keepalived, so it silently becomes part of a word.
+pub fn lookalike_space_name(c: char) -> Option<String> {
+    let name = match c {
+        '\u{0085}' => "NEXT LINE",
+        '\u{00A0}' => "NO-BREAK SPACE",
+        '\u{1680}' => "OGHAM SPACE MARK",
+        '\u{180E}' => "MONGOLIAN VOWEL SEPARATOR",
+        '\u{2000}' => "EN QUAD",
+        '\u{2001}' => "EM QUAD",
+        '\u{2002}' => "EN SPACE",
+        '\u{2003}' => "EM SPACE",
+        '\u{2004}' => "THREE-PER-EM SPACE",
+        '\u{2005}' => "FOUR-PER-EM SPACE",
+        '\u{2006}' => "SIX-PER-EM SPACE",
+        '\u{2007}' => "FIGURE SPACE",
+        '\u{2008}' => "PUNCTUATION SPACE",
+        '\u{2009}' => "THIN SPACE",
+        '\u{200A}' => "HAIR SPACE",
+        '\u{200B}' => "ZERO WIDTH SPACE",
+        '\u{200C}' => "ZERO WIDTH NON-JOINER",
+        '\u{200D}' => "ZERO WIDTH JOINER",
+        '\u{2028}' => "LINE SEPARATOR",
+        '\u{2029}' => "PARAGRAPH SEPARATOR",
+        '\u{202F}' => "NARROW NO-BREAK SPACE",
+        '\u{205F}' => "MEDIUM MATHEMATICAL SPACE",
+        '\u{2060}' => "WORD JOINER",
+        '\u{3000}' => "IDEOGRAPHIC SPACE",
+        '\u{FEFF}' => "ZERO WIDTH NO-BREAK SPACE",
+        _ => return None,
+    };
+    Some(format!("U+{:04X} {name}", u32::from(c)))
+}
+
+/// A look-alike space shown as `<U+00A0>` so a message makes it visible.
+fn escape_lookalike(c: char) -> String {
+    if lookalike_space_name(c).is_some() {
+        format!("<U+{:04X}>", u32::from(c))
+    } else {
+        c.to_string()
+    }
 }
 
 /// Shell-like escapes inside quotes: \a \b \E \f \n \r \t \v \nnn \xHH \cC, \C = C.

@@ -99,6 +99,25 @@ pub fn load_str(path: &Path, text: &str, opts: &ConfigOptions) -> Result<Loaded,
     run(opts, |pre, sink| pre.run_text(path, text, sink))
 }
 
+/// `--strict`: a configuration with warnings is not usable; its warnings become errors.
+pub fn strict(loaded: Loaded) -> Result<Loaded, Diagnostics> {
+    if loaded.warnings.is_empty() {
+        return Ok(loaded);
+    }
+    let items = loaded
+        .warnings
+        .into_iter()
+        .map(|mut d| {
+            d.severity = Severity::Error;
+            d
+        })
+        .collect();
+    Err(Diagnostics {
+        items,
+        sources: loaded.sources,
+    })
+}
+
 fn run(
     opts: &ConfigOptions,
     read: impl FnOnce(preprocess::Preprocessor<'_>, &mut dyn FnMut(lexer::MappedText)),

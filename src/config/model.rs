@@ -147,7 +147,8 @@ impl TrackWeight {
 pub struct Weight(u32);
 
 impl Weight {
-    pub const MAX: u32 = 65535;
+    /// keepalived 2.2.7's IPVS_WEIGHT_MAX (INT32_MAX), as the kernel takes it.
+    pub const MAX: u32 = i32::MAX as u32;
     pub fn new(value: i64) -> Result<Weight, Problem> {
         match u32::try_from(value) {
             Ok(v) if v <= Self::MAX => Ok(Weight(v)),
@@ -911,6 +912,8 @@ pub struct VirtualIpAddress {
     pub label: Option<String>,
     pub peer: Option<IpAddr>,
     pub home: bool,
+    /// `-nodad`: keepalived's negation of its default IFA_F_NODAD on IPv6
+    /// addresses, i.e. do duplicate address detection.
     pub nodad: bool,
     pub mngtmpaddr: bool,
     pub noprefixroute: bool,
@@ -1215,9 +1218,9 @@ pub struct VirtualServer {
     pub smtp_alert: Option<bool>,
     pub virtualhost: Option<String>,
     pub snmp_name: Option<String>,
-    /// `weight 1..65535` (undocumented in keepalived 2.2.7): the weight of its real
-    /// servers that give none.
-    pub weight: Option<u16>,
+    /// `weight 1..2147483647` (IPVS_WEIGHT_MAX; undocumented in keepalived 2.2.7):
+    /// the weight of its real servers that give none.
+    pub weight: Option<u32>,
     pub alpha: bool,
     pub omega: bool,
     /// Default 1.

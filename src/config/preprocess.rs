@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::diag::{Diagnostic, Problem};
-use super::lexer::{strip_comment, MappedText};
+use super::lexer::{is_space, strip_comment, MappedText};
 use super::source::{FileId, SourceMap, Span};
 
 /// Deepest chain of nested includes.
@@ -257,8 +257,8 @@ impl<'a> Preprocessor<'a> {
         sink: &mut dyn FnMut(MappedText),
     ) {
         let raw = self.text_of(file, start, end);
-        let kept = strip_comment(&raw).trim_end();
-        let lead = kept.len() - kept.trim_start().len();
+        let kept = strip_comment(&raw).trim_end_matches(is_space);
+        let lead = kept.len() - kept.trim_start_matches(is_space).len();
         let body = &kept[lead..];
         if body.is_empty() {
             return;
@@ -267,7 +267,7 @@ impl<'a> Preprocessor<'a> {
         if !self.count_line(Span::new(file, body_start, start + kept.len())) {
             return;
         }
-        let first = body.split_whitespace().next().unwrap_or("");
+        let first = body.split(is_space).find(|w| !w.is_empty()).unwrap_or("");
         if INCLUDE_KEYWORDS.contains(&first) {
             if !self.follow_includes {
                 let span = Span::new(file, body_start, body_start + first.len());
@@ -283,7 +283,7 @@ impl<'a> Preprocessor<'a> {
             return;
         }
         if let Some((name, value_at)) = parse_definition(body) {
-            let value = body[value_at..].trim();
+            let value = body[value_at..].trim_matches(is_space);
             if let Some(first_part) = value.strip_suffix('\\') {
                 self.multiline_definition(file, body_start, body, name, value_at, first_part);
                 return;
@@ -303,18 +303,18 @@ impl<'a> Preprocessor<'a> {
         first_part: &str,
     ) {
         let mut value = MappedText::default();
-        let first = first_part.trim();
+        let first = first_part.trim_matches(is_space);
         if !first.is_empty() {
             let off = body_start
                 + value_at
-                + (body[value_at..].len() - body[value_at..].trim_start().len());
+                + (body[value_at..].len() - body[value_at..].trim_start_matches(is_space).len());
             value.push_source(first, file, off);
         }
         let nl = Span::new(file, body_start, body_start + 1);
         while let Some((f, s, e)) = self.next_physical_line_in(file) {
             let raw = self.text_of(f, s, e);
-            let kept = strip_comment(&raw).trim_end();
-            let lead = kept.len() - kept.trim_start().len();
+            let kept = strip_comment(&raw).trim_end_matches(is_space);
+            let lead = kept.len() - kept.trim_start_matches(is_space).len();
             let part = &kept[lead..];
             if part.is_empty() {
                 continue;
@@ -323,7 +323,7 @@ impl<'a> Preprocessor<'a> {
                 return;
             }
             let (piece, more) = match part.strip_suffix('\\') {
-                Some(p) => (p.trim_end(), true),
+                Some(p) => (p.trim_end_matches(is_space), true),
                 None => (part, false),
             };
             if !value.text.is_empty() {
@@ -353,7 +353,7 @@ impl<'a> Preprocessor<'a> {
     fn include(&mut self, file: FileId, body_start: usize, body: &str, keyword: &str) {
         let span = Span::new(file, body_start, body_start + body.len());
         let pattern = body[keyword.len()..]
-            .trim()
+            .trim_matches(is_space)
             .trim_matches(|c| c == '"' || c == '\'');
         if pattern.is_empty() {
             self.error(
@@ -415,7 +415,7 @@ impl<'a> Preprocessor<'a> {
     /// A logical line: conditionals, definitions, sequences, substitution, then out.
     fn line(&mut self, mut text: MappedText, depth: usize, sink: &mut dyn FnMut(MappedText)) {
         loop {
-            let lead = text.text.len() - text.text.trim_start().len();
+            let lead = text.text.len() - text.text.trim_start_matches(is_space).len();
             if lead > 0 {
                 let mut t = MappedText::default();
                 t.push_slice(&text, lead, text.text.len());
@@ -424,10 +424,7 @@ impl<'a> Preprocessor<'a> {
             if !text.text.starts_with('@') {
                 break;
             }
-            let word_end = text
-                .text
-                .find(char::is_whitespace)
-                .unwrap_or(text.text.len());
+            let word_end = text.text.find(is_space).unwrap_or(text.text.len());
             let cond = &text.text[1..word_end];
             let (negated, id) = match cond.strip_prefix('^') {
                 Some(id) => (true, id),
@@ -440,13 +437,18 @@ impl<'a> Preprocessor<'a> {
             t.push_slice(&text, word_end, text.text.len());
             text = t;
         }
-        if text.text.trim().is_empty() {
+        if text.text.trim_matches(is_space).is_empty() {
             return;
         }
         if let Some((name, value_at)) = parse_definition(&text.text) {
-            let trimmed_start =
-                value_at + (text.text[value_at..].len() - text.text[value_at..].trim_start().len());
-            let trimmed_end = text.text.trim_end().len().max(trimmed_start);
+            let trimmed_start = value_at
+                + (text.text[value_at..].len()
+                    - text.text[value_at..].trim_start_matches(is_space).len());
+            let trimmed_end = text
+                .text
+                .trim_end_matches(is_space)
+                .len()
+                .max(trimmed_start);
             let mut value = MappedText::default();
             value.push_slice(&text, trimmed_start, trimmed_end);
             self.params.insert(name, value);
@@ -523,7 +525,7 @@ impl<'a> Preprocessor<'a> {
                 let n = rest
                     .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                     .unwrap_or(rest.len());
-                let followed_ok = rest[n..].chars().next().is_none_or(char::is_whitespace);
+                let followed_ok = rest[n..].chars().next().is_none_or(is_space);
                 if n == 0 || !followed_ok {
                     i = at + 1;
                     continue;
@@ -560,7 +562,7 @@ impl<'a> Preprocessor<'a> {
         if let Some(v) = self.params.get(name) {
             return Some(Value::Param(v.clone()));
         }
-        let mut words = name.split_whitespace();
+        let mut words = name.split(is_space).filter(|w| !w.is_empty());
         match words.next()? {
             "_PWD" => {
                 let (file, _) = line.origin(at);
@@ -653,7 +655,7 @@ impl<'a> Preprocessor<'a> {
                 assignments.push(vars.iter().cloned().zip(vals).collect());
             }
         } else {
-            let args: Vec<&str> = inner.split(',').map(str::trim).collect();
+            let args: Vec<&str> = inner.split(',').map(|a| a.trim_matches(is_space)).collect();
             let Some((var, nums)) = args.split_first() else {
                 self.error(span, bad("no variable"));
                 return;
@@ -774,18 +776,23 @@ fn split_top_level(s: &str) -> Vec<String> {
                 depth = depth.saturating_sub(1);
                 cur.push(c);
             }
-            ',' if depth == 0 => out.push(std::mem::take(&mut cur).trim().to_string()),
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur).trim_matches(is_space).to_string())
+            }
             c => cur.push(c),
         }
     }
-    out.push(cur.trim().to_string());
+    out.push(cur.trim_matches(is_space).to_string());
     out
 }
 
 /// `{a, b}` → `[a, b]`; `a` → `[a]`.
 fn unbrace(s: &str) -> Vec<String> {
     match s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
-        Some(inner) => inner.split(',').map(|p| p.trim().to_string()).collect(),
-        None => vec![s.trim().to_string()],
+        Some(inner) => inner
+            .split(',')
+            .map(|p| p.trim_matches(is_space).to_string())
+            .collect(),
+        None => vec![s.trim_matches(is_space).to_string()],
     }
 }

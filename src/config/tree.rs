@@ -218,8 +218,10 @@ impl TreeBuilder {
                 ),
                 None => break,
             };
+            // keepalived 2.2.7 logs "There are N missing '}'s" and reads the block as
+            // if closed at the end of the file.
             diags.push(
-                Diagnostic::error(open, Problem::UnclosedBlock { keyword }).expected("a '}'"),
+                Diagnostic::warning(open, Problem::UnclosedBlock { keyword }).expected("a '}'"),
             );
             self.close(open, diags);
         }

@@ -30,6 +30,11 @@ impl CheckerPool {
         }
     }
 
+    /// The runner's scheduling counters.
+    pub fn stats(&self) -> std::sync::Arc<checkers::runner::RunnerStats> {
+        self.runner.stats()
+    }
+
     /// Starts checking `key` (replacing a running checker). `now` is read
     /// once by a caller starting many servers at once.
     pub fn start(

@@ -5,7 +5,12 @@
 
 pub mod checks;
 pub mod control;
+pub mod http;
 pub mod kernel;
+pub mod logging;
+pub mod metrics;
+pub mod page;
+pub mod prepare;
 pub mod runtime;
 pub mod sd_notify;
 pub mod status;
@@ -33,6 +38,11 @@ pub struct Options {
     pub control_socket: PathBuf,
     /// Where the VRRP runner writes its instance snapshots (status, sync daemon).
     pub vrrp_state_file: Option<PathBuf>,
+    /// `--strict`: a configuration with warnings is refused (at start and on reload).
+    pub strict: bool,
+    /// `--metrics-listen`: serve `/metrics`, the status page and health checks here.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub metrics_detail: metrics::RealServerDetail,
 }
 
 /// Exit status of a daemon that could not start.

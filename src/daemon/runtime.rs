@@ -18,13 +18,14 @@ use tokio::time::Instant;
 use super::checks::CheckerPool;
 use super::control::{self, StatusRequest};
 use super::kernel::Kernel;
+use super::prepare::Prepared as LoadedConfig;
 use super::status::{self, Status};
 use super::{failed, sd_notify, sync_daemon, Options};
 use crate::config::model::LvsSyncDaemon;
-use crate::config::{self, ConfigOptions};
+use crate::config::ConfigOptions;
 use crate::director::plan::{plan, removal, scoped};
 use crate::director::spec::CheckedFile;
-use crate::director::{translate_owned, Action, Director, DirectorSpec};
+use crate::director::{Action, Director};
 use crate::events::sinks::EventsConfig;
 use crate::events::{publish, Event};
 use crate::track_file;
@@ -32,31 +33,17 @@ use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
 use crate::vrrp::runner::{RunnerOptions, VrrpConfig};
 
-/// One loaded configuration, translated for each part: everything `lvsd run` takes
-/// from the model (the keyword test compares these to find keywords without effect).
-#[derive(Debug)]
-pub struct LoadedConfig {
-    pub director: DirectorSpec,
-    pub vrrp: VrrpConfig,
-    pub sync: Option<LvsSyncDaemon>,
-    /// `global_defs { script_user }`: who runs notify/quorum scripts.
-    pub script_user: Option<RunAs>,
-    /// `lvs_timeouts`.
-    pub timeouts: crate::config::LvsTimeouts,
-    /// Notify FIFOs and mail alerts.
-    pub events: EventsConfig,
-}
-
 fn load(opts: &Options) -> Result<LoadedConfig, String> {
     let copts = ConfigOptions {
         config_id: opts.config_id.clone(),
         ..ConfigOptions::default()
     };
-    let loaded = config::load(&opts.config_file, &copts).map_err(|d| d.render())?;
+    let loaded =
+        super::prepare::load(&opts.config_file, &copts, opts.strict).map_err(|d| d.render())?;
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
-    let mut translated = translate(loaded.config)?;
+    let mut translated = super::prepare::prepare(loaded.config)?;
     // Files and users are looked up now, at each (re)load, as keepalived does.
     let mut vetting = crate::script_security::Vetting::new(translated.vrrp.script_security);
     vetting.vrrp(&mut translated.vrrp);
@@ -64,28 +51,6 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
     vetting.events(&mut translated.events);
     vetting.log();
     Ok(translated)
-}
-
-/// The model, translated for each part of the daemon.
-pub fn translate(config: config::Config) -> Result<LoadedConfig, String> {
-    let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
-    let sync = config.global.lvs_sync_daemon.clone();
-    let timeouts = config.global.lvs_timeouts;
-    let events = crate::events::sinks::translate(&config);
-    let script_user = config.global.script_user.as_ref().map(|r| RunAs {
-        user: r.user.clone(),
-        group: r.group.clone(),
-    });
-    // Last, consuming the model (its memory is reused as the spec grows).
-    let director = translate_owned(config).map_err(|e| e.to_string())?;
-    Ok(LoadedConfig {
-        director,
-        vrrp,
-        sync,
-        script_user,
-        timeouts,
-        events,
-    })
 }
 
 /// The FIFO and mail settings for this mode: `-C` (like keepalived's
@@ -211,7 +176,11 @@ struct Daemon<K: Kernel> {
     previously_owned: BTreeSet<ServiceKey>,
     ipvs_writes: u64,
     reloads: u64,
+    reload_failures: u64,
     last_reload_error: Option<String>,
+    /// Unix seconds: start, and the last successful load.
+    started_at: f64,
+    last_reload_success_at: f64,
     started: Instant,
     vrrp: Option<VrrpTask>,
     sync: Option<LvsSyncDaemon>,
@@ -405,8 +374,10 @@ impl<K: Kernel> Daemon<K> {
         self.pool.reserve(starts);
         // One clock read for the whole batch (10k servers at start-up).
         let now = tokio::time::Instant::now();
-        let mut queue = actions;
-        while let Some(action) = queue.pop() {
+        // In order: scripts run in the order keepalived runs them (a real
+        // server's notify before its virtual server's quorum script).
+        let mut queue = std::collections::VecDeque::from(actions);
+        while let Some(action) = queue.pop_front() {
             match action {
                 Action::StartChecks { key, checks } => {
                     let weight = checks.weight;
@@ -615,10 +586,12 @@ impl<K: Kernel> Daemon<K> {
                     error: Some(e.clone()),
                 });
                 self.last_reload_error = Some(e);
+                self.reload_failures += 1;
             }
             Ok(loaded) => {
                 self.reloads += 1;
                 self.last_reload_error = None;
+                self.last_reload_success_at = status::unix_now();
                 self.previously_owned = self.scope();
                 self.script_user = loaded.script_user;
                 self.timeouts = loaded.timeouts;
@@ -723,6 +696,19 @@ impl<K: Kernel> Daemon<K> {
             ipvs_writes: self.ipvs_writes,
             vrrp,
             virtual_servers: status::snapshot(&self.director, &kernel),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started_at: self.started_at,
+            reload_failures: self.reload_failures,
+            last_reload_success_at: self.last_reload_success_at,
+            ipvs_programmed: Some(self.programmed.is_some()),
+            checks: Some({
+                let stats = self.pool.stats();
+                status::CheckStats {
+                    started: stats.checks_started(),
+                    late_over_50ms: stats.late_over_50ms(),
+                    max_lateness_seconds: stats.max_lateness().as_secs_f64(),
+                }
+            }),
         }
     }
 
@@ -779,6 +765,8 @@ impl<K: Kernel> Daemon<K> {
 
     async fn shutdown(&mut self) {
         sd_notify::notify("STOPPING=1");
+        let omega = self.director.stop_notifies();
+        self.perform(omega);
         if let Some(v) = self.vrrp.take() {
             stop_vrrp(v).await;
         }
@@ -822,6 +810,18 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
 
     // Bound first: a status request during start-up waits instead of failing.
     let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(16);
+    let http = match opts.metrics_listen {
+        Some(addr) => {
+            let options = super::http::HttpOptions {
+                detail: opts.metrics_detail,
+            };
+            match super::http::bind(addr, status_tx.clone(), options).await {
+                Ok(h) => Some(h),
+                Err(e) => return Err(format!("--metrics-listen {addr}: {e}")),
+            }
+        }
+        None => None,
+    };
     let control = match control::serve(&opts.control_socket, status_tx) {
         Ok(h) => Some(h),
         Err(e) => {
@@ -860,7 +860,10 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         previously_owned: BTreeSet::new(),
         ipvs_writes: 0,
         reloads: 0,
+        reload_failures: 0,
         last_reload_error: None,
+        started_at: status::unix_now(),
+        last_reload_success_at: status::unix_now(),
         started: Instant::now(),
         vrrp: None,
         sync: loaded.sync,
@@ -884,6 +887,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         }
     }
     d.perform(actions);
+    let init_notifies = d.director.init_notifies();
+    d.perform(init_notifies);
     d.publish_initial_quorum();
     tracing::info!(
         "{} virtual servers, {} real servers checked; IPVS writes at start: {}",
@@ -926,6 +931,9 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     d.shutdown().await;
     if let Some(c) = control {
         c.abort();
+    }
+    if let Some(h) = http {
+        h.abort();
     }
     let _ = std::fs::remove_file(&opts.control_socket);
     Ok(())

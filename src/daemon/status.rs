@@ -24,12 +24,53 @@ pub struct Status {
     /// Snapshots of the VRRP instances, as the VRRP runner reports them.
     pub vrrp: Vec<serde_json::Value>,
     pub virtual_servers: Vec<VirtualServerStatus>,
+    /// lvsd's version.
+    #[serde(default)]
+    pub version: String,
+    /// When the daemon started (Unix seconds).
+    #[serde(default)]
+    pub started_at: f64,
+    /// Reloads refused (the old configuration kept running).
+    #[serde(default)]
+    pub reload_failures: u64,
+    /// When a configuration was last loaded successfully, at start or by a
+    /// reload (Unix seconds).
+    #[serde(default)]
+    pub last_reload_success_at: f64,
+    /// Whether the IPVS table is programmed as the configuration wants
+    /// (`None`: VRRP only, no table).
+    #[serde(default)]
+    pub ipvs_programmed: Option<bool>,
+    /// The health checkers' scheduling (`None`: VRRP only).
+    #[serde(default)]
+    pub checks: Option<CheckStats>,
+}
+
+/// How the health checks keep their schedule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckStats {
+    /// Checks started since the daemon started.
+    pub started: u64,
+    /// Of those, started more than 50 ms after their time.
+    pub late_over_50ms: u64,
+    /// The latest start so far, in seconds.
+    pub max_lateness_seconds: f64,
+}
+
+/// Now, as Unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VirtualServerStatus {
     pub name: String,
     pub quorum_up: bool,
+    /// Its sorry server is in the table (quorum lost).
+    #[serde(default)]
+    pub sorry_server_active: bool,
     pub services: Vec<ServiceStatus>,
     pub real_servers: Vec<RealServerStatus>,
 }
@@ -51,6 +92,9 @@ pub struct ServiceStatus {
 pub struct RealServerStatus {
     pub address: String,
     pub up: bool,
+    /// Its configured weight.
+    #[serde(default)]
+    pub configured_weight: u32,
     /// The weight it has in the table while up, FILE_CHECK numbers included.
     pub weight: u32,
     /// The sum of its FILE_CHECK numbers (0 without FILE_CHECK).
@@ -58,6 +102,9 @@ pub struct RealServerStatus {
     pub file_adjustment: i64,
     /// Why it last changed state: the last failure while down.
     pub reason: String,
+    /// When it last went up or down (Unix seconds; 0: unknown).
+    #[serde(default)]
+    pub since: u64,
     /// Summed over the virtual server's services, from the kernel.
     pub active_conns: u64,
     pub inactive_conns: u64,
@@ -108,21 +155,57 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
             real_servers.push(RealServerStatus {
                 address: SocketText(key.addr, key.port).to_string(),
                 up: state.up,
+                configured_weight: rs.dest.weight,
                 weight: director.effective_weight(&key).unwrap_or(state.weight),
                 file_adjustment: director.file_adjustment(rs),
                 reason: state.reason.clone(),
+                since: state.since,
                 active_conns: active,
                 inactive_conns: inactive,
             });
         }
+        let quorum_up = director.quorum_up(&vs.name).unwrap_or(true);
         out.push(VirtualServerStatus {
             name: vs.name.to_string(),
-            quorum_up: director.quorum_up(&vs.name).unwrap_or(true),
+            quorum_up,
+            sorry_server_active: !quorum_up && vs.sorry_server.is_some(),
             services,
             real_servers,
         });
     }
     out
+}
+
+/// One line of an instance's advert counters: sent, received (with the
+/// VRRPv3 IPv4 checksum forms seen) and the non-zero drops by reason.
+fn advert_counters(c: &serde_json::Map<String, serde_json::Value>) -> String {
+    let n = |k: &str| c.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let mut line = format!("    adverts tx {} rx {}", n("adverts_tx"), n("adverts_rx"));
+    let forms: Vec<String> = [
+        ("checksum_pseudo_header_rx", "pseudo-header"),
+        ("checksum_message_only_rx", "message-only"),
+        ("checksum_old_unicast_rx", "old unicast"),
+    ]
+    .iter()
+    .filter(|(k, _)| n(k) > 0)
+    .map(|(k, name)| format!("{name} {}", n(k)))
+    .collect();
+    if !forms.is_empty() {
+        let _ = write!(line, " (v3 checksums: {})", forms.join(", "));
+    }
+    let drops: Vec<String> = c
+        .iter()
+        .filter_map(|(k, v)| {
+            let reason = k.strip_prefix("dropped_")?;
+            v.as_u64()
+                .filter(|n| *n > 0)
+                .map(|n| format!("{reason} {n}"))
+        })
+        .collect();
+    if !drops.is_empty() {
+        let _ = write!(line, "; dropped: {}", drops.join(", "));
+    }
+    line
 }
 
 /// Human-readable text (`lvsd status`, the SIGUSR1 dump).
@@ -156,6 +239,9 @@ pub fn render(s: &Status) -> String {
                     let names: Vec<String> = faults.iter().map(|f| f.to_string()).collect();
                     let _ = writeln!(t, "    FAULT because of: {}", names.join(", "));
                 }
+            }
+            if let Some(c) = v.get("counters").and_then(|c| c.as_object()) {
+                let _ = writeln!(t, "{}", advert_counters(c));
             }
             if let Some(files) = v.get("track_files").and_then(|f| f.as_object()) {
                 for (name, value) in files {
@@ -213,4 +299,32 @@ pub fn render(s: &Status) -> String {
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vrrp_counters_show_checksum_forms_and_drops_by_reason() {
+        let s = Status {
+            vrrp: vec![serde_json::json!({
+                "name": "VI_1", "vrid": 51, "state": "Backup", "priority": 100,
+                "effective_priority": 100, "master_addr": "10.0.0.1",
+                "counters": {
+                    "adverts_tx": 0, "adverts_rx": 7, "dropped_auth": 0,
+                    "dropped_ttl": 3, "dropped_checksum_message_only": 2,
+                    "checksum_pseudo_header_rx": 7, "checksum_message_only_rx": 0
+                }
+            })],
+            ..Status::default()
+        };
+        let text = render(&s);
+        assert!(
+            text.contains(
+                "    adverts tx 0 rx 7 (v3 checksums: pseudo-header 7); dropped: checksum_message_only 2, ttl 3\n"
+            ),
+            "{text}"
+        );
+    }
 }

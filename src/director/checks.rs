@@ -105,6 +105,9 @@ pub fn real_server_checks(
         schedule.delay_before_retry = common.delay_before_retry;
         schedule.warmup = common.warmup;
         schedule.alpha = common.alpha || rs.alpha || vs.alpha;
+        schedule.log_all_failures = common
+            .log_all_failures
+            .unwrap_or(config.global.checker_log_all_failures);
         // SMTP_CHECK `host { }` blocks: one more checker each, same schedule.
         if let Checker::Smtp(m) = c {
             for host in &m.hosts {
@@ -138,6 +141,7 @@ fn connection(c: &CheckerCommon, target: SocketAddr) -> Connection {
     conn.bind_port = c.bind_port;
     conn.connect_timeout = c.connect_timeout;
     conn.fwmark = c.fwmark.unwrap_or(0);
+    conn.bind_if = c.bind_if.clone();
     conn
 }
 

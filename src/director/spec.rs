@@ -52,6 +52,9 @@ pub struct DirectorSpec {
     /// The `track_file` blocks FILE_CHECKs refer to (the director reads and
     /// watches these; VRRP watches its own).
     pub track_files: Vec<CheckedFile>,
+    /// `rs_init_notifies`: run notify_up for the real servers in service at
+    /// start, as keepalived does with it (without it, start runs none).
+    pub rs_init_notifies: bool,
 }
 
 /// A `track_file` used by FILE_CHECK.
@@ -76,6 +79,9 @@ pub struct VirtualServerSpec {
     pub quorum_down: Option<ScriptCommand>,
     pub sorry_server: Option<SorrySpec>,
     pub real_servers: Vec<RealServerSpec>,
+    /// `omega`: at stop, notify_down for the real servers in service and
+    /// quorum_down if quorum was up, as keepalived does with it.
+    pub omega: bool,
 }
 
 /// `sorry_server`, as the destination it becomes.
@@ -173,6 +179,7 @@ fn translate_each<V: std::borrow::Borrow<VirtualServer>>(
     let mut out = DirectorSpec {
         virtual_servers: Vec::with_capacity(virtual_servers.len()),
         track_files: Vec::new(),
+        rs_init_notifies: config.global.rs_init_notifies,
     };
     let mut seen = std::collections::BTreeSet::new();
     for vs in virtual_servers {
@@ -276,6 +283,7 @@ fn virtual_server(config: &Config, vs: &VirtualServer) -> Result<VirtualServerSp
     });
     Ok(VirtualServerSpec {
         name: name.into(),
+        omega: vs.omega,
         services,
         quorum: vs.quorum,
         hysteresis: vs.hysteresis,

@@ -48,6 +48,27 @@ pub struct RealServerState {
     /// weights from the configured one after a reload changed it.
     #[serde(skip)]
     runner_weight: u32,
+    /// When `up` last changed (Unix seconds), for status and metrics only:
+    /// the one wall-clock read of the director, never used in a decision.
+    #[serde(skip)]
+    pub since: u64,
+}
+
+/// Now, in Unix seconds (see [`RealServerState::since`]).
+fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl RealServerState {
+    /// Sets `up`, stamping `since` when it changes.
+    fn set_up(&mut self, up: bool) {
+        if self.up != up {
+            self.since = wall_clock();
+        }
+        self.up = up;
+    }
 }
 
 /// A destination kept with weight 0 after its real server left the config.
@@ -87,6 +108,7 @@ fn initial_state(rs: &RealServerSpec) -> RealServerState {
         weight: rs.dest.weight,
         reason: String::new(),
         runner_weight: rs.dest.weight,
+        since: wall_clock(),
     }
 }
 
@@ -148,7 +170,7 @@ impl Director {
         }
         for (key, up) in &adopted {
             if let Some(state) = d.reals.get_mut(key) {
-                state.up = *up;
+                state.set_up(*up);
                 state.checked_up = *up;
                 state.reason = if *up {
                     "adopted from the kernel's table (weight > 0)".into()
@@ -172,6 +194,86 @@ impl Director {
 
     pub fn spec(&self) -> &DirectorSpec {
         &self.spec
+    }
+
+    /// The scripts to run once the first table is programmed, as keepalived
+    /// 2.2.7 runs them when it adds its services: with `rs_init_notifies`,
+    /// notify_up of every real server in service; then, per virtual server,
+    /// quorum_up if it starts with quorum, or quorum_down if it starts without
+    /// and has a sorry server to put in.
+    pub fn init_notifies(&self) -> Vec<Action> {
+        let mut actions = if self.spec.rs_init_notifies {
+            self.scripts_of_reals(
+                |_, state| state.up,
+                |rs| rs.notify_up.as_deref(),
+                "in service at start",
+            )
+        } else {
+            Vec::new()
+        };
+        for vs in &self.spec.virtual_servers {
+            let up = self.quorum.get(&vs.name).copied().unwrap_or(true);
+            let script = match (up, &vs.sorry_server) {
+                (true, _) => vs
+                    .quorum_up
+                    .as_ref()
+                    .map(|s| (s, "quorum_up, starting with quorum")),
+                (false, Some(_)) => vs
+                    .quorum_down
+                    .as_ref()
+                    .map(|s| (s, "quorum_down, starting without quorum")),
+                (false, None) => None,
+            };
+            if let Some((script, why)) = script {
+                actions.push(Action::RunScript {
+                    script: script.clone(),
+                    why: format!("{}: {why}", vs.name),
+                });
+            }
+        }
+        actions
+    }
+
+    /// The scripts to run at stop: for each `omega` virtual server, notify_down
+    /// of its real servers in service, then quorum_down if it had quorum (as
+    /// keepalived 2.2.7 does when it shuts them down).
+    pub fn stop_notifies(&self) -> Vec<Action> {
+        let mut actions = self.scripts_of_reals(
+            |vs, state| vs.omega && state.up,
+            |rs| rs.notify_down.as_deref(),
+            "shutting down (omega)",
+        );
+        for vs in self.spec.virtual_servers.iter().filter(|vs| vs.omega) {
+            if let (Some(script), Some(true)) = (&vs.quorum_down, self.quorum.get(&vs.name)) {
+                actions.push(Action::RunScript {
+                    script: script.clone(),
+                    why: format!("{}: quorum_down, shutting down (omega)", vs.name),
+                });
+            }
+        }
+        actions
+    }
+
+    fn scripts_of_reals(
+        &self,
+        select: impl Fn(&VirtualServerSpec, &RealServerState) -> bool,
+        script: impl Fn(&RealServerSpec) -> Option<&ScriptCommand>,
+        why: &str,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for vs in &self.spec.virtual_servers {
+            for rs in &vs.real_servers {
+                let key = real_key(vs, rs);
+                let chosen = self.reals.get(&key).is_some_and(|state| select(vs, state));
+                if let (true, Some(s)) = (chosen, script(rs)) {
+                    actions.push(Action::RunScript {
+                        script: s.clone(),
+                        why: format!("{key}: {why}"),
+                    });
+                }
+            }
+        }
+        actions
     }
 
     pub fn real_server(&self, key: &RealServerKey) -> Option<&RealServerState> {
@@ -277,7 +379,7 @@ impl Director {
                 if up == state.up {
                     continue;
                 }
-                state.up = up;
+                state.set_up(up);
                 let script = if up { &rs.notify_up } else { &rs.notify_down };
                 if let Some(script) = script.as_ref().filter(|_| scripts) {
                     actions.push(Action::RunScript {
@@ -380,7 +482,7 @@ impl Director {
         };
         let was_up = state.up;
         state.checked_up = up;
-        state.up = up && fault.is_none();
+        state.set_up(up && fault.is_none());
         let up = state.up;
         state.weight = if reported_weight == state.runner_weight {
             configured

@@ -7,6 +7,25 @@ use std::time::Duration;
 
 use super::packet::{Family, Version, AUTH_DATA_LEN};
 
+/// One `unicast_peer` entry: where unicast adverts go, and what the receive
+/// path accepts from it.
+pub use super::packet::PeerRx as UnicastPeer;
+
+/// keepalived's `old_unicast_checksum [never]`, for VRRPv3 IPv4 unicast
+/// instances: whether the checksum's pseudo-header carries the multicast
+/// group instead of the unicast destination (keepalived up to 1.3.5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OldUnicastChecksum {
+    /// No keyword: send the RFC form; the first advert received in the old
+    /// form switches the instance to sending and accepting only that.
+    #[default]
+    Auto,
+    /// `old_unicast_checksum never`: the RFC form only.
+    Never,
+    /// `old_unicast_checksum`: the old form only.
+    Always,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum InitialState {
     Master,
@@ -24,6 +43,30 @@ pub struct VipConfig {
     /// `scope` as the rtnetlink scope number (global 0, site 200, link 253, host 254, nowhere 255).
     pub scope: Option<u8>,
     pub brd: Option<IpAddr>,
+    pub options: VipOptions,
+}
+
+/// The `virtual_ipaddress` options that become address flags and attributes
+/// (`ip addr add` semantics, as keepalived 2.2.7 sets them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VipOptions {
+    /// `peer ADDR`: a point-to-point address (IFA_ADDRESS is the peer).
+    pub peer: Option<IpAddr>,
+    /// `home` (IFA_F_HOMEADDRESS).
+    pub home: bool,
+    /// `-nodad`: the address goes through duplicate address detection. IPv6
+    /// VIPs are added without it otherwise (IFA_F_NODAD), so that they answer
+    /// at once after a failover (keepalived 2.2.7's rule: its `-nodad` clears
+    /// its default IFA_F_NODAD).
+    pub dad: bool,
+    /// `mngtmpaddr` (IFA_F_MANAGETEMPADDR).
+    pub mngtmpaddr: bool,
+    /// `noprefixroute` (IFA_F_NOPREFIXROUTE).
+    pub noprefixroute: bool,
+    /// `autojoin` (IFA_F_MCAUTOJOIN).
+    pub autojoin: bool,
+    /// `preferred_lft N` in seconds; `None`: forever (the kernel's default).
+    pub preferred_lft: Option<u32>,
 }
 
 /// Kind of a `virtual_routes` entry (rtnetlink route type).
@@ -33,6 +76,26 @@ pub enum RouteKind {
     Blackhole,
     Unreachable,
     Prohibit,
+    Local,
+    Broadcast,
+    Anycast,
+    Multicast,
+    Throw,
+    /// The kernel refuses it (RTN_NAT has been gone since Linux 2.6); keepalived 2.2.7
+    /// reads it and logs the kernel's refusal when adding it, and so does lvsd.
+    Nat,
+    /// As `Nat`: read, passed on, refused by the kernel.
+    Xresolve,
+}
+
+impl RouteKind {
+    /// Whether the route goes out of an interface (`dev`, or the instance's own).
+    pub fn has_device(self) -> bool {
+        !matches!(
+            self,
+            RouteKind::Blackhole | RouteKind::Unreachable | RouteKind::Prohibit | RouteKind::Throw
+        )
+    }
 }
 
 /// One `virtual_routes` entry: added while MASTER, removed otherwise.
@@ -185,11 +248,23 @@ pub struct InstanceConfig {
     /// `mcast_src_ip` / `unicast_src_ip`; the interface's primary address otherwise
     /// (filled in by the runner before the state machine starts).
     pub src_addr: Option<IpAddr>,
-    pub unicast_peers: Vec<IpAddr>,
+    /// The multicast group adverts go to and are accepted on (`mcast_dst_ip`,
+    /// else `vrrp_mcast_group4`/`6`); `None`: the RFC's group for the family.
+    pub mcast_group: Option<IpAddr>,
+    /// Adverts go to these instead of the multicast group.
+    pub unicast_peers: Vec<UnicastPeer>,
+    /// A unicast advert must come from a `unicast_peer`, within its TTL range
+    /// (`check_unicast_src`, global `vrrp_check_unicast_src`, or a peer with
+    /// `min_ttl` / `max_ttl`).
+    pub check_unicast_src: bool,
+    /// `unicast_ttl`: IPv4 TTL / IPv6 hop limit of unicast adverts.
+    pub unicast_ttl: u8,
     pub garp: GarpConfig,
     pub skip_check_adv_addr: bool,
-    /// Send VRRPv3 IPv4 checksums without the pseudo-header (global `v3_checksum_as_v2`).
+    /// VRRPv3 IPv4 checksums without the pseudo-header: sent so, and accepted
+    /// besides the RFC form (`v3_checksum_as_v2`, instance or global).
     pub v3_checksum_as_v2: bool,
+    pub old_unicast_checksum: OldUnicastChecksum,
     pub dont_track_primary: bool,
     /// Master_Down_Interval is this many advert intervals plus skew
     /// (`down_timer_adverts`, default 3 as in the RFCs).
@@ -221,10 +296,14 @@ impl InstanceConfig {
             excluded_vips: Vec::new(),
             routes: Vec::new(),
             src_addr: None,
+            mcast_group: None,
             unicast_peers: Vec::new(),
+            check_unicast_src: false,
+            unicast_ttl: super::packet::VRRP_TTL,
             garp: GarpConfig::default(),
             skip_check_adv_addr: false,
             v3_checksum_as_v2: false,
+            old_unicast_checksum: OldUnicastChecksum::Auto,
             dont_track_primary: false,
             down_timer_adverts: 3,
             lower_prio_no_advert: false,
@@ -232,6 +311,14 @@ impl InstanceConfig {
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
         }
+    }
+
+    /// The multicast group of this instance.
+    pub fn group(&self) -> IpAddr {
+        self.mcast_group.unwrap_or(match self.family {
+            Family::V4 => IpAddr::V4(super::packet::MCAST_V4),
+            Family::V6 => IpAddr::V6(super::packet::MCAST_V6),
+        })
     }
 
     pub fn advert_interval(&self) -> Duration {

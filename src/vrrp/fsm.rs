@@ -10,8 +10,13 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::config::{InitialState, InstanceConfig, RouteConfig, TrackId, VipConfig};
-use super::packet::{Advert, AdvertType, AuthType, Body, ChecksumKind, Version};
+use super::config::{
+    InitialState, InstanceConfig, OldUnicastChecksum, RouteConfig, TrackId, VipConfig,
+};
+use super::packet::{
+    self, Advert, AdvertType, AuthType, Body, ChecksumAccept, ChecksumKind, ChecksumMode, Family,
+    PacketError, RxMeta, RxPolicy, Version, MCAST_V4,
+};
 use super::track::FileEffect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -51,6 +56,27 @@ pub enum Conflict {
         ours: Vec<IpAddr>,
         theirs: Vec<IpAddr>,
     },
+    /// TTL / hop limit outside what the instance accepts: 255 for a
+    /// multicast advert, the peer's `min_ttl`..=`max_ttl` for a unicast one.
+    Ttl {
+        ttl: u8,
+        min: u8,
+        max: u8,
+    },
+    /// A unicast advert from an address that is no `unicast_peer`, with
+    /// `check_unicast_src` on.
+    NotUnicastPeer,
+    /// A multicast advert for a unicast instance (`multicast: true`) or the reverse.
+    WrongDestination {
+        multicast: bool,
+    },
+    /// VRRPv3 IPv4 checksum without the pseudo-header, and no `v3_checksum_as_v2`.
+    MessageOnlyChecksum,
+    BadChecksum,
+    /// Anything else the codec refused (length, type, VRID 0, ...).
+    Malformed {
+        error: String,
+    },
 }
 
 impl Conflict {
@@ -60,6 +86,12 @@ impl Conflict {
             Conflict::AuthMismatch => "auth",
             Conflict::AdvertIntervalMismatch { .. } => "advert_int",
             Conflict::VipListMismatch { .. } => "vips",
+            Conflict::Ttl { .. } => "ttl",
+            Conflict::NotUnicastPeer => "unicast_src",
+            Conflict::WrongDestination { .. } => "destination",
+            Conflict::MessageOnlyChecksum => "checksum_message_only",
+            Conflict::BadChecksum => "checksum",
+            Conflict::Malformed { .. } => "malformed",
         }
     }
 }
@@ -103,6 +135,11 @@ pub enum Action {
         peer: IpAddr,
         conflict: Conflict,
     },
+    /// `peer` sent keepalived's old unicast VRRPv3 checksum: from now on
+    /// this instance sends and accepts only that form (keepalived's auto-detect).
+    OldUnicastChecksumDetected {
+        peer: IpAddr,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -117,10 +154,26 @@ pub struct Counters {
     pub dropped_auth: u64,
     pub dropped_advert_int: u64,
     pub dropped_vips: u64,
+    /// Multicast adverts with a TTL other than 255, unicast ones outside the
+    /// peer's `min_ttl`..=`max_ttl`.
+    pub dropped_ttl: u64,
+    /// Unicast adverts from no `unicast_peer` (`check_unicast_src`).
+    pub dropped_unicast_src: u64,
+    /// Multicast adverts for a unicast instance, or the reverse.
+    pub dropped_destination: u64,
+    /// Checksum wrong in every form the instance accepts.
+    pub dropped_checksum: u64,
+    /// VRRPv3 IPv4 checksum without the pseudo-header, not enabled by `v3_checksum_as_v2`.
+    pub dropped_checksum_message_only: u64,
+    /// Refused by the codec for another reason (length, type, VRID 0, ...).
+    pub dropped_malformed: u64,
     /// VRRPv3 IPv4 adverts whose checksum covered the pseudo-header (RFC 5798).
     pub checksum_pseudo_header_rx: u64,
     /// VRRPv3 IPv4 adverts checksummed like v2 (`v3_checksum_as_v2` peers).
     pub checksum_message_only_rx: u64,
+    /// VRRPv3 IPv4 unicast adverts with the multicast group in the
+    /// pseudo-header (keepalived's `old_unicast_checksum`).
+    pub checksum_old_unicast_rx: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -145,6 +198,22 @@ pub struct Snapshot {
     pub faults: Vec<TrackId>,
     /// Each tracked file's last value.
     pub track_files: BTreeMap<String, i32>,
+    /// The priority in the current master's last advert (ours while MASTER).
+    pub master_priority: Option<u8>,
+    /// Each tracked interface and script: up (after `reverse`)?
+    pub tracks_up: Vec<TrackUp>,
+    /// When the instance entered its state (Unix seconds); stamped by the
+    /// runner, which has the wall clock (this module is pure).
+    pub state_since: Option<u64>,
+}
+
+/// A tracked interface or script and whether it is up now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrackUp {
+    /// "interface" or "script".
+    pub kind: &'static str,
+    pub name: String,
+    pub up: bool,
 }
 
 struct TrackState {
@@ -209,6 +278,8 @@ pub struct Instance {
     /// Sync group says FAULT although our own tracks are fine.
     group_fault: bool,
     master_addr: Option<IpAddr>,
+    /// The priority the current master last advertised (BACKUP).
+    master_priority: Option<u8>,
     master_adv_int_cs: u32,
     adver_at: Option<Instant>,
     master_down_at: Option<Instant>,
@@ -219,6 +290,9 @@ pub struct Instance {
     last_timer: Option<Instant>,
     counters: Counters,
     conflicts: BTreeMap<(IpAddr, &'static str), ConflictRecord>,
+    /// A peer's old unicast checksum switched this instance to that form
+    /// (`OldUnicastChecksum::Auto`); a reload starts over, as in keepalived.
+    old_checksum_detected: bool,
 }
 
 impl Instance {
@@ -245,6 +319,7 @@ impl Instance {
             tracks,
             group_fault: false,
             master_addr: None,
+            master_priority: None,
             adver_at: None,
             master_down_at: None,
             garp_at: None,
@@ -253,6 +328,7 @@ impl Instance {
             last_timer: None,
             counters: Counters::default(),
             conflicts: BTreeMap::new(),
+            old_checksum_detected: false,
         };
         inst.effective_priority = inst.compute_priority();
         inst
@@ -294,6 +370,29 @@ impl Instance {
                     _ => None,
                 })
                 .collect(),
+            master_priority: match self.state {
+                State::Master => Some(self.effective_priority),
+                State::Backup => self.master_priority,
+                _ => None,
+            },
+            tracks_up: self
+                .tracks
+                .iter()
+                .filter_map(|(id, t)| match (id, t.reading) {
+                    (TrackId::Interface(name), Reading::Up(up)) => Some(TrackUp {
+                        kind: "interface",
+                        name: name.clone(),
+                        up,
+                    }),
+                    (TrackId::Script(name), Reading::Up(up)) => Some(TrackUp {
+                        kind: "script",
+                        name: name.clone(),
+                        up,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            state_since: None,
         }
     }
 
@@ -327,6 +426,7 @@ impl Instance {
     pub fn reconfigure(&mut self, now: Instant, cfg: InstanceConfig) -> Vec<Action> {
         let mut out = Vec::new();
         let old = std::mem::replace(&mut self.cfg, cfg);
+        self.old_checksum_detected = false;
         self.tracks = self
             .cfg
             .tracks
@@ -735,6 +835,120 @@ impl Instance {
         }
     }
 
+    /// The receive checks that depend on this instance's configuration.
+    pub fn rx_policy(&self) -> RxPolicy<'_> {
+        let unicast = !self.cfg.unicast_peers.is_empty();
+        // keepalived's old form exists only for VRRPv3 IPv4 unicast.
+        let old_applies =
+            unicast && self.cfg.version == Version::V3 && self.cfg.family == Family::V4;
+        let (pseudo_header, old_unicast) = match (old_applies, self.cfg.old_unicast_checksum) {
+            (false, _) | (true, OldUnicastChecksum::Never) => (true, false),
+            (true, OldUnicastChecksum::Always) => (false, true),
+            (true, OldUnicastChecksum::Auto) => (!self.old_checksum_detected, true),
+        };
+        RxPolicy {
+            unicast,
+            group: (!unicast).then(|| self.cfg.group()),
+            check_src: (unicast && self.cfg.check_unicast_src).then_some(&self.cfg.unicast_peers),
+            checksum: ChecksumAccept {
+                pseudo_header,
+                old_unicast,
+                message_only: self.cfg.v3_checksum_as_v2,
+            },
+        }
+    }
+
+    /// How an advert from `src` to `dst` is checksummed on the wire.
+    pub fn send_checksum(&self, src: IpAddr, dst: IpAddr) -> ChecksumMode {
+        let old = match self.cfg.old_unicast_checksum {
+            OldUnicastChecksum::Always => true,
+            OldUnicastChecksum::Auto => self.old_checksum_detected,
+            OldUnicastChecksum::Never => false,
+        };
+        match (self.cfg.version, self.cfg.family) {
+            (Version::V2, _) => ChecksumMode::MessageOnly,
+            (Version::V3, Family::V4) if self.cfg.v3_checksum_as_v2 => ChecksumMode::MessageOnly,
+            (Version::V3, Family::V4) if old && !dst.is_multicast() => ChecksumMode::PseudoHeader {
+                src,
+                dst: IpAddr::V4(MCAST_V4),
+            },
+            (Version::V3, _) => ChecksumMode::PseudoHeader { src, dst },
+        }
+    }
+
+    /// A VRRP message for our VRID arrived: the packet checks with this
+    /// instance's policy (a drop is counted by reason and reported once per
+    /// peer), then [`Instance::on_advert`].
+    pub fn on_packet(&mut self, now: Instant, bytes: &[u8], meta: &RxMeta) -> Vec<Action> {
+        let mut out = Vec::new();
+        if Some(meta.src) == self.cfg.src_addr {
+            return out;
+        }
+        match packet::validate_received(bytes, meta, &self.rx_policy()) {
+            Ok((advert, kind)) => {
+                if kind == ChecksumKind::OldUnicast
+                    && self.cfg.old_unicast_checksum == OldUnicastChecksum::Auto
+                    && !self.old_checksum_detected
+                {
+                    self.old_checksum_detected = true;
+                    out.push(Action::OldUnicastChecksumDetected { peer: meta.src });
+                }
+                out.extend(self.on_advert(now, meta.src, &advert, kind));
+            }
+            Err(e) => {
+                let conflict = self.count_drop(&e);
+                self.record_conflict(meta.src, conflict, &mut out);
+            }
+        }
+        out
+    }
+
+    fn count_drop(&mut self, e: &PacketError) -> Conflict {
+        let c = &mut self.counters;
+        match *e {
+            PacketError::BadTtl(ttl) => {
+                c.dropped_ttl += 1;
+                Conflict::Ttl {
+                    ttl,
+                    min: packet::VRRP_TTL,
+                    max: packet::VRRP_TTL,
+                }
+            }
+            PacketError::TtlOutOfRange { ttl, min, max } => {
+                c.dropped_ttl += 1;
+                Conflict::Ttl { ttl, min, max }
+            }
+            PacketError::NotUnicastPeer => {
+                c.dropped_unicast_src += 1;
+                Conflict::NotUnicastPeer
+            }
+            PacketError::OtherGroup(_) => {
+                c.dropped_destination += 1;
+                Conflict::WrongDestination { multicast: true }
+            }
+            PacketError::UnexpectedMulticast | PacketError::UnexpectedUnicast => {
+                c.dropped_destination += 1;
+                Conflict::WrongDestination {
+                    multicast: *e == PacketError::UnexpectedMulticast,
+                }
+            }
+            PacketError::BadChecksum { .. } => {
+                c.dropped_checksum += 1;
+                Conflict::BadChecksum
+            }
+            PacketError::MessageOnlyChecksum { .. } => {
+                c.dropped_checksum_message_only += 1;
+                Conflict::MessageOnlyChecksum
+            }
+            _ => {
+                c.dropped_malformed += 1;
+                Conflict::Malformed {
+                    error: e.to_string(),
+                }
+            }
+        }
+    }
+
     /// A validated advert for our VRID arrived from `src`.
     pub fn on_advert(
         &mut self,
@@ -752,6 +966,7 @@ impl Instance {
             match checksum {
                 ChecksumKind::PseudoHeader => self.counters.checksum_pseudo_header_rx += 1,
                 ChecksumKind::MessageOnly => self.counters.checksum_message_only_rx += 1,
+                ChecksumKind::OldUnicast => self.counters.checksum_old_unicast_rx += 1,
             }
         }
         if let Some(conflict) = self.check_advert(src, advert) {
@@ -799,6 +1014,7 @@ impl Instance {
             }
         }
         self.master_addr = Some(src);
+        self.master_priority = Some(advert.priority);
         self.master_down_at = Some(now + self.master_down_interval());
     }
 
@@ -830,6 +1046,7 @@ impl Instance {
                 self.master_down_at = Some(now + self.master_down_interval());
             }
             self.master_addr = Some(src);
+            self.master_priority = Some(advert.priority);
         } else if !self.cfg.lower_prio_no_advert {
             // keepalived's default: answer a lower priority master at once so a
             // healed split brain settles within one round trip.

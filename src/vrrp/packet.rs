@@ -38,10 +38,24 @@ pub enum PacketError {
         count: u8,
         expected: usize,
     },
-    #[error("VRRP packet arrived with TTL/hop limit {0}, must be 255")]
+    #[error("multicast VRRP packet arrived with TTL/hop limit {0}, must be 255")]
     BadTtl(u8),
+    #[error(
+        "unicast VRRP packet arrived with TTL/hop limit {ttl}, the peer's range is {min}..={max}"
+    )]
+    TtlOutOfRange { ttl: u8, min: u8, max: u8 },
+    #[error("unicast VRRP packet from an address that is not a unicast_peer")]
+    NotUnicastPeer,
+    #[error("multicast VRRP packet for a unicast instance")]
+    UnexpectedMulticast,
+    #[error("unicast VRRP packet for a multicast instance")]
+    UnexpectedUnicast,
+    #[error("VRRP packet sent to multicast group {0}, not this instance's")]
+    OtherGroup(IpAddr),
     #[error("VRRP checksum 0x{found:04x} is wrong")]
     BadChecksum { found: u16 },
+    #[error("VRRPv3 checksum 0x{found:04x} leaves out the pseudo-header (accepted only with v3_checksum_as_v2)")]
+    MessageOnlyChecksum { found: u16 },
     #[error("VRRPv2 cannot be carried over IPv6")]
     V2OverIpv6,
     #[error("IPv4 header invalid: {0}")]
@@ -176,6 +190,64 @@ pub enum ChecksumKind {
     MessageOnly,
     /// Over the IP pseudo-header plus message (RFC 5798 5.2.8).
     PseudoHeader,
+    /// Over a pseudo-header whose destination is the multicast group although
+    /// the advert was unicast: keepalived up to 1.3.5, and keepalived's
+    /// `old_unicast_checksum`.
+    OldUnicast,
+}
+
+/// Which VRRPv3 IPv4 checksum forms an instance accepts (VRRPv2 is always
+/// message-only, IPv6 always has the pseudo-header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChecksumAccept {
+    /// RFC 5798: pseudo-header with the packet's own destination.
+    pub pseudo_header: bool,
+    /// Pseudo-header with [`MCAST_V4`] as destination (keepalived's old unicast form).
+    pub old_unicast: bool,
+    /// No pseudo-header (`v3_checksum_as_v2`).
+    pub message_only: bool,
+}
+
+impl ChecksumAccept {
+    /// What RFC 5798 allows, and nothing else.
+    pub const RFC: ChecksumAccept = ChecksumAccept {
+        pseudo_header: true,
+        old_unicast: false,
+        message_only: false,
+    };
+}
+
+/// A configured `unicast_peer` as the receive path checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerRx {
+    pub addr: IpAddr,
+    /// `min_ttl` / `max_ttl` (keepalived's defaults 0 and 255).
+    pub min_ttl: u8,
+    pub max_ttl: u8,
+}
+
+/// The instance-specific part of the receive checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxPolicy<'a> {
+    /// The instance advertises to unicast peers, so expects unicast adverts.
+    pub unicast: bool,
+    /// A multicast instance's group (`vrrp_mcast_group4`/`6`, `mcast_dst_ip`):
+    /// keepalived listens on that group only. `None`: any group.
+    pub group: Option<IpAddr>,
+    /// `check_unicast_src` (or a peer with `min_ttl`/`max_ttl`): a unicast
+    /// advert must come from one of these peers, within its TTL range.
+    pub check_src: Option<&'a [PeerRx]>,
+    pub checksum: ChecksumAccept,
+}
+
+impl RxPolicy<'_> {
+    /// A multicast instance with the RFC's checksum.
+    pub const MULTICAST: RxPolicy<'static> = RxPolicy {
+        unicast: false,
+        group: None,
+        check_src: None,
+        checksum: ChecksumAccept::RFC,
+    };
 }
 
 /// What the checksum is computed over when emitting.
@@ -372,14 +444,51 @@ pub struct RxMeta {
     pub ttl: u8,
 }
 
-/// Parse and apply every protocol-level check the RFCs require of a received advert:
-/// TTL/hop limit 255, version, type, VRID, length, checksum. Instance-level checks
-/// (auth, interval, address list) belong to the state machine.
-pub fn validate_received(buf: &[u8], meta: &RxMeta) -> Result<(Advert, ChecksumKind), PacketError> {
+/// The VRID of a VRRP message, to find the instance whose policy applies
+/// (`None` if too short to have one).
+pub fn peek_vrid(buf: &[u8]) -> Option<u8> {
+    buf.get(1).copied()
+}
+
+/// Parse and apply every protocol-level check a received advert must pass
+/// for an instance with `policy`: TTL/hop limit, unicast source, version,
+/// type, VRID, length, checksum. The rest of the instance checks (auth,
+/// interval, address list) belong to the state machine.
+///
+/// TTL as RFC 5798 5.1.1.3 and keepalived 2.2.7 (`vrrp_check_packet`): a
+/// multicast advert must arrive with 255; a unicast one may have crossed
+/// routers, so only a configured peer range applies. An advert of the other
+/// kind than the instance's (multicast for a unicast instance or the
+/// reverse) is dropped, as keepalived does.
+pub fn validate_received(
+    buf: &[u8],
+    meta: &RxMeta,
+    policy: &RxPolicy<'_>,
+) -> Result<(Advert, ChecksumKind), PacketError> {
     let family = Family::of(&meta.src);
     let advert = Advert::parse(buf, family)?;
-    if meta.ttl != VRRP_TTL {
-        return Err(PacketError::BadTtl(meta.ttl));
+    let multicast = meta.dst.is_multicast();
+    match (multicast, policy.unicast) {
+        (true, true) => return Err(PacketError::UnexpectedMulticast),
+        (false, false) => return Err(PacketError::UnexpectedUnicast),
+        (true, false) if meta.ttl != VRRP_TTL => return Err(PacketError::BadTtl(meta.ttl)),
+        (true, false) if policy.group.is_some_and(|g| g != meta.dst) => {
+            return Err(PacketError::OtherGroup(meta.dst))
+        }
+        _ => {}
+    }
+    if let (false, Some(peers)) = (multicast, policy.check_src) {
+        let peer = peers
+            .iter()
+            .find(|p| p.addr == meta.src)
+            .ok_or(PacketError::NotUnicastPeer)?;
+        if !(peer.min_ttl..=peer.max_ttl).contains(&meta.ttl) {
+            return Err(PacketError::TtlOutOfRange {
+                ttl: meta.ttl,
+                min: peer.min_ttl,
+                max: peer.max_ttl,
+            });
+        }
     }
     if advert.kind != AdvertType::Advertisement {
         return Err(PacketError::NotAdvertisement(advert.kind.into()));
@@ -402,23 +511,54 @@ pub fn validate_received(buf: &[u8], meta: &RxMeta) -> Result<(Advert, ChecksumK
             }
             ChecksumKind::MessageOnly
         }
-        (Version::V3, fam) => {
+        (Version::V3, Family::V6) => {
             let pseudo = ChecksumMode::PseudoHeader {
                 src: meta.src,
                 dst: meta.dst,
             };
-            if checksum_for(buf, pseudo) == 0 {
-                ChecksumKind::PseudoHeader
-            } else if fam == Family::V4 && checksum_for(buf, ChecksumMode::MessageOnly) == 0 {
-                ChecksumKind::MessageOnly
-            } else {
+            if checksum_for(buf, pseudo) != 0 {
                 return Err(PacketError::BadChecksum {
                     found: advert.checksum,
                 });
             }
+            ChecksumKind::PseudoHeader
         }
+        (Version::V3, Family::V4) => v3_ipv4_checksum(buf, meta, policy.checksum)
+            .ok_or(PacketError::BadChecksum {
+                found: advert.checksum,
+            })
+            .and_then(|kind| match kind {
+                // Recognised but not accepted here: its own reason, so an
+                // operator sees the peer wants `v3_checksum_as_v2`.
+                ChecksumKind::MessageOnly if !policy.checksum.message_only => {
+                    Err(PacketError::MessageOnlyChecksum {
+                        found: advert.checksum,
+                    })
+                }
+                k => Ok(k),
+            })?,
     };
     Ok((advert, kind))
+}
+
+/// Which accepted VRRPv3 IPv4 checksum form `buf` carries. The message-only
+/// form is always recognised (the caller tells it apart from corruption).
+fn v3_ipv4_checksum(buf: &[u8], meta: &RxMeta, accept: ChecksumAccept) -> Option<ChecksumKind> {
+    let pseudo_to = |dst| ChecksumMode::PseudoHeader { src: meta.src, dst };
+    if accept.pseudo_header && checksum_for(buf, pseudo_to(meta.dst)) == 0 {
+        return Some(ChecksumKind::PseudoHeader);
+    }
+    // For a multicast advert the old form is the RFC form: only unicast ones differ.
+    if accept.old_unicast
+        && !meta.dst.is_multicast()
+        && checksum_for(buf, pseudo_to(IpAddr::V4(MCAST_V4))) == 0
+    {
+        return Some(ChecksumKind::OldUnicast);
+    }
+    if checksum_for(buf, ChecksumMode::MessageOnly) == 0 {
+        return Some(ChecksumKind::MessageOnly);
+    }
+    None
 }
 
 /// Internet checksum (RFC 1071) of `msg`, optionally preceded by the IP pseudo-header.

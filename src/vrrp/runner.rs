@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -18,7 +19,7 @@ use super::config::{
 use super::fsm::{Action, Instance, State};
 use super::garp::{self, GarpSender, NaSender};
 use super::notify;
-use super::packet::{self, ChecksumMode, Family, Version, MCAST_V4, MCAST_V6};
+use super::packet::{self, Family, MCAST_V4, MCAST_V6};
 use super::reload::InstancePlan;
 use super::socket::{RecvSocket, SendSocket};
 use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
@@ -215,11 +216,20 @@ async fn prepare(
     Ok(ios)
 }
 
+/// The RFC's multicast group for a family.
+fn default_group(family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(MCAST_V4),
+        Family::V6 => IpAddr::V6(MCAST_V6),
+    }
+}
+
 /// Background tasks feeding the event channel; reloads add to them.
 struct Feeds {
     tx: mpsc::Sender<Event>,
-    /// (interface, IPv6?) pairs with a receive socket.
-    receivers: BTreeSet<(String, bool)>,
+    /// The receive socket of each (interface, IPv6?) pair, and the multicast
+    /// groups it has joined.
+    receivers: BTreeMap<(String, bool), (Arc<RecvSocket>, BTreeSet<IpAddr>)>,
     receiver_tasks: Vec<tokio::task::JoinHandle<()>>,
     link_poller: Option<tokio::task::JoinHandle<()>>,
     /// The tracked files being watched, and the watching task.
@@ -251,22 +261,44 @@ impl Feeds {
         config: &VrrpConfig,
         ios: &[InstanceIo],
     ) -> Result<(), RunnerError> {
-        // One receive socket per (interface, family).
+        // One receive socket per (interface, family), joined to the groups of
+        // the multicast instances on it.
         for (inst, io) in config.instances.iter().zip(ios) {
-            if !self
-                .receivers
-                .insert((inst.interface.clone(), inst.family == Family::V6))
-            {
+            let key = (inst.interface.clone(), inst.family == Family::V6);
+            if let Some((sock, joined)) = self.receivers.get_mut(&key) {
+                if inst.unicast_peers.is_empty() && joined.insert(inst.group()) {
+                    sock.join(inst.group(), io.ifindex)
+                        .map_err(|source| RunnerError::Socket {
+                            instance: inst.name.clone(),
+                            what: format!("joining {} on {}", inst.group(), inst.interface),
+                            source,
+                        })?;
+                }
                 continue;
             }
-            let sock =
-                RecvSocket::open(inst.family, &inst.interface, io.ifindex).map_err(|source| {
-                    RunnerError::Socket {
-                        instance: inst.name.clone(),
-                        what: format!("opening VRRP receive socket on {}", inst.interface),
-                        source,
-                    }
-                })?;
+            let socket_error = |what: String, source| RunnerError::Socket {
+                instance: inst.name.clone(),
+                what,
+                source,
+            };
+            let sock = RecvSocket::open(inst.family, &inst.interface).map_err(|e| {
+                socket_error(
+                    format!("opening VRRP receive socket on {}", inst.interface),
+                    e,
+                )
+            })?;
+            let mut joined = BTreeSet::new();
+            // The RFC's group always, as before (a unicast instance's socket
+            // joined it too); the instance's own when it differs.
+            for group in [default_group(inst.family), inst.group()] {
+                if joined.insert(group) {
+                    sock.join(group, io.ifindex).map_err(|e| {
+                        socket_error(format!("joining {group} on {}", inst.interface), e)
+                    })?;
+                }
+            }
+            let sock = Arc::new(sock);
+            self.receivers.insert(key, (sock.clone(), joined));
             let tx = self.tx.clone();
             let interface = inst.interface.clone();
             self.receiver_tasks.push(tokio::spawn(async move {
@@ -471,7 +503,7 @@ pub async fn run_reloadable(
     let (tx, mut rx) = mpsc::channel::<Event>(1024);
     let mut feeds = Feeds {
         tx,
-        receivers: BTreeSet::new(),
+        receivers: BTreeMap::new(),
         receiver_tasks: Vec::new(),
         link_poller: None,
         file_watcher: None,
@@ -503,6 +535,7 @@ pub async fn run_reloadable(
         ios,
         options,
         last_state: String::new(),
+        state_since: std::collections::HashMap::new(),
     };
 
     tokio::pin!(shutdown);
@@ -552,13 +585,7 @@ pub async fn run_reloadable(
                 let now = std::time::Instant::now();
                 let acts = match ev {
                     Event::Packet { interface, bytes, meta } => {
-                        match packet::validate_received(&bytes, &meta) {
-                            Ok((advert, kind)) => set.on_advert(now, &interface, meta.src, &advert, kind),
-                            Err(e) => {
-                                tracing::debug!("{interface}: dropped VRRP packet from {}: {e}", meta.src);
-                                Vec::new()
-                            }
-                        }
+                        set.on_packet(now, &interface, &bytes, &meta)
                     }
                     Event::BadPacket { interface, error } => {
                         tracing::debug!("{interface}: dropped packet: {error}");
@@ -678,20 +705,18 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
             })?,
     };
     inst.src_addr = Some(src);
-    let sender = SendSocket::open(&inst.interface, link.index, src).map_err(|source| {
-        RunnerError::Socket {
-            instance: inst.name.clone(),
-            what: format!("opening VRRP send socket from {src}"),
-            source,
-        }
-    })?;
+    let sender =
+        SendSocket::open(&inst.interface, link.index, src, inst.unicast_ttl).map_err(|source| {
+            RunnerError::Socket {
+                instance: inst.name.clone(),
+                what: format!("opening VRRP send socket from {src}"),
+                source,
+            }
+        })?;
     let destinations = if inst.unicast_peers.is_empty() {
-        vec![match inst.family {
-            Family::V4 => IpAddr::V4(MCAST_V4),
-            Family::V6 => IpAddr::V6(MCAST_V6),
-        }]
+        vec![inst.group()]
     } else {
-        inst.unicast_peers.clone()
+        inst.unicast_peers.iter().map(|p| p.addr).collect()
     };
     let mut vips = Vec::new();
     for v in inst.vips.iter().chain(&inst.excluded_vips) {
@@ -758,6 +783,9 @@ struct Driver {
     ios: Vec<InstanceIo>,
     options: RunnerOptions,
     last_state: String,
+    /// Per instance name: the state last written and when it was entered
+    /// (Unix seconds), for `state_since` in the snapshots.
+    state_since: std::collections::HashMap<String, (super::fsm::State, u64)>,
 }
 
 impl Driver {
@@ -814,17 +842,7 @@ impl Driver {
         match action {
             Action::Send(advert) => {
                 for dst in &io.destinations {
-                    let mode = match (cfg.version, cfg.family) {
-                        (Version::V2, _) => ChecksumMode::MessageOnly,
-                        (Version::V3, Family::V4) if cfg.v3_checksum_as_v2 => {
-                            ChecksumMode::MessageOnly
-                        }
-                        (Version::V3, _) => ChecksumMode::PseudoHeader {
-                            src: io.src,
-                            dst: *dst,
-                        },
-                    };
-                    let bytes = advert.to_bytes(mode);
+                    let bytes = advert.to_bytes(inst.send_checksum(io.src, *dst));
                     if let Err(e) = io.sender.send_to(&bytes, *dst) {
                         tracing::warn!("{}: sending advert to {dst}: {e}", cfg.name);
                     }
@@ -902,6 +920,12 @@ impl Driver {
                     cfg.name
                 );
             }
+            Action::OldUnicastChecksumDetected { peer } => {
+                tracing::info!(
+                    "({}) {peer} uses the old unicast VRRPv3 checksum: sending it too",
+                    cfg.name
+                );
+            }
             Action::ChangeVips {
                 removed,
                 added,
@@ -961,7 +985,21 @@ impl Driver {
         let Some(path) = &self.options.state_file else {
             return;
         };
-        let json = match serde_json::to_string_pretty(&set.snapshots()) {
+        let mut snapshots = set.snapshots();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for s in &mut snapshots {
+            let entry = self
+                .state_since
+                .entry(s.name.clone())
+                .or_insert((s.state, now));
+            if entry.0 != s.state {
+                *entry = (s.state, now);
+            }
+            s.state_since = Some(entry.1);
+        }
+        let json = match serde_json::to_string_pretty(&snapshots) {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!("serialising VRRP state: {e}");

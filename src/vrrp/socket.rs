@@ -10,7 +10,7 @@ use nix::sys::socket::{self as nsock, sockopt, ControlMessageOwned, MsgFlags, So
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use super::packet::{self, Family, RxMeta, MCAST_V4, MCAST_V6, VRRP_TTL};
+use super::packet::{self, Family, RxMeta, VRRP_TTL};
 
 /// DSCP/TOS keepalived puts on adverts (internetwork control, see the golden frames).
 const TOS_INTERNETWORK_CONTROL: u32 = 0xc0;
@@ -37,14 +37,12 @@ pub struct RecvSocket {
 }
 
 impl RecvSocket {
-    pub fn open(family: Family, interface: &str, ifindex: u32) -> io::Result<RecvSocket> {
+    /// Joins no group: see [`RecvSocket::join`].
+    pub fn open(family: Family, interface: &str) -> io::Result<RecvSocket> {
         let s = raw_socket(family, interface)?;
         match family {
-            Family::V4 => {
-                s.join_multicast_v4_n(&MCAST_V4, &InterfaceIndexOrAddress::Index(ifindex))?;
-            }
+            Family::V4 => {}
             Family::V6 => {
-                s.join_multicast_v6(&MCAST_V6, ifindex)?;
                 nsock::setsockopt(&s, sockopt::Ipv6RecvHopLimit, &true).map_err(io::Error::from)?;
                 nsock::setsockopt(&s, sockopt::Ipv6RecvPacketInfo, &true)
                     .map_err(io::Error::from)?;
@@ -54,6 +52,16 @@ impl RecvSocket {
         // from `as_raw_fd`; the AsyncFd owns the Socket for its whole life.
         let fd = unsafe { AsyncFd::register(s) }.map_err(|e| e.into_parts().1)?;
         Ok(RecvSocket { fd, family })
+    }
+
+    /// Joins multicast group `group` on interface `ifindex`, so adverts sent to
+    /// it are received (keepalived joins each instance's group).
+    pub fn join(&self, group: IpAddr, ifindex: u32) -> io::Result<()> {
+        let s = self.fd.get_ref();
+        match group {
+            IpAddr::V4(g) => s.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(ifindex)),
+            IpAddr::V6(g) => s.join_multicast_v6(&g, ifindex),
+        }
     }
 
     /// Next packet as (VRRP message bytes, what the IP layer said about it).
@@ -128,21 +136,27 @@ fn recv_v6(
     Ok(Ok((buf[..n].to_vec(), RxMeta { src, dst, ttl })))
 }
 
-/// Sends one instance's adverts from its source address.
+/// Sends one instance's adverts from its source address: multicast ones with
+/// TTL / hop limit 255 (RFC 5798 5.1.1.3), unicast ones with `unicast_ttl`.
 pub struct SendSocket {
     socket: Socket,
     scope_id: u32,
 }
 
 impl SendSocket {
-    pub fn open(interface: &str, ifindex: u32, src: IpAddr) -> io::Result<SendSocket> {
+    pub fn open(
+        interface: &str,
+        ifindex: u32,
+        src: IpAddr,
+        unicast_ttl: u8,
+    ) -> io::Result<SendSocket> {
         let family = Family::of(&src);
         let s = raw_socket(family, interface)?;
         s.set_nonblocking(false)?;
         match src {
             IpAddr::V4(v4) => {
                 s.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
-                s.set_ttl_v4(u32::from(VRRP_TTL))?;
+                s.set_ttl_v4(u32::from(unicast_ttl))?;
                 s.set_tos_v4(TOS_INTERNETWORK_CONTROL)?;
                 s.set_multicast_loop_v4(false)?;
                 s.set_multicast_if_v4(&v4)?;
@@ -150,7 +164,7 @@ impl SendSocket {
             }
             IpAddr::V6(v6) => {
                 s.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
-                s.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
+                s.set_unicast_hops_v6(u32::from(unicast_ttl))?;
                 s.set_multicast_loop_v6(false)?;
                 s.set_multicast_if_v6(ifindex)?;
                 s.bind(&SockAddr::from(SocketAddrV6::new(v6, 0, 0, ifindex)))?;

@@ -295,7 +295,39 @@ impl VrrpSet {
         out
     }
 
-    /// Route an advert to the instance with its VRID on that interface.
+    /// The instance with this VRID on that interface and family, which is
+    /// where its adverts go.
+    fn receiver(&self, interface: &str, vrid: u8, family: super::packet::Family) -> Option<usize> {
+        self.instances.iter().position(|inst| {
+            let c = inst.config();
+            c.vrid == vrid && c.interface == interface && c.family == family
+        })
+    }
+
+    /// Route a received VRRP message to its instance (family from the
+    /// source), which checks it with its own policy.
+    pub fn on_packet(
+        &mut self,
+        now: Instant,
+        interface: &str,
+        bytes: &[u8],
+        meta: &super::packet::RxMeta,
+    ) -> Vec<InstanceAction> {
+        let mut out = Vec::new();
+        let family = super::packet::Family::of(&meta.src);
+        let Some(i) =
+            super::packet::peek_vrid(bytes).and_then(|vrid| self.receiver(interface, vrid, family))
+        else {
+            return out;
+        };
+        let before = self.instances[i].state();
+        let acts = self.instances[i].on_packet(now, bytes, meta);
+        self.collect(i, acts, &mut out);
+        self.propagate(now, i, before, &mut out);
+        out
+    }
+
+    /// Route an advert that passed the packet checks to its instance.
     pub fn on_advert(
         &mut self,
         now: Instant,
@@ -306,10 +338,7 @@ impl VrrpSet {
     ) -> Vec<InstanceAction> {
         let mut out = Vec::new();
         let family = super::packet::Family::of(&src);
-        let Some(i) = self.instances.iter().position(|inst| {
-            let c = inst.config();
-            c.vrid == advert.vrid && c.interface == interface && c.family == family
-        }) else {
+        let Some(i) = self.receiver(interface, advert.vrid, family) else {
             return out;
         };
         let before = self.instances[i].state();

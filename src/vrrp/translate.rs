@@ -9,10 +9,11 @@ use std::time::Duration;
 use crate::config::{self, model};
 
 use super::config::{
-    GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, RouteConfig, RouteKind,
-    RunAs, ScriptConfig, TrackConfig, TrackFileConfig, TrackId, VipConfig,
+    GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, OldUnicastChecksum,
+    RouteConfig, RouteKind, RunAs, ScriptConfig, TrackConfig, TrackFileConfig, TrackId,
+    UnicastPeer, VipConfig, VipOptions,
 };
-use super::packet::{auth_data_from_pass, Family, Version};
+use super::packet::{auth_data_from_pass, Family, Version, VRRP_TTL};
 use super::runner::VrrpConfig;
 use super::sync_group::SyncGroupConfig;
 
@@ -32,17 +33,14 @@ pub enum TranslateError {
     UnknownFile { instance: String, file: String },
 }
 
-/// Load `path` with keepalived's rules and translate it; warnings are logged.
-pub fn load_file(path: &Path, config_id: Option<&str>) -> Result<VrrpConfig, TranslateError> {
-    let opts = config::ConfigOptions {
-        config_id: config_id.map(str::to_string),
-        ..config::ConfigOptions::default()
-    };
-    let loaded = config::load(path, &opts)?;
-    for w in &loaded.warnings {
-        tracing::warn!("{}", w.render(&loaded.sources));
-    }
-    translate(&loaded.config)
+/// Load `path` with keepalived's rules and translate it; warnings are logged (with
+/// `strict`, they refuse the configuration).
+pub fn load_file(
+    path: &Path,
+    config_id: Option<&str>,
+    strict: bool,
+) -> Result<VrrpConfig, TranslateError> {
+    load_file_with(path, config_id, strict, |_| ()).map(|(v, ())| v)
 }
 
 /// Like [`load_file`], also handing the model to `also` (for settings
@@ -50,13 +48,14 @@ pub fn load_file(path: &Path, config_id: Option<&str>) -> Result<VrrpConfig, Tra
 pub fn load_file_with<T>(
     path: &Path,
     config_id: Option<&str>,
+    strict: bool,
     also: impl FnOnce(&model::Config) -> T,
 ) -> Result<(VrrpConfig, T), TranslateError> {
     let opts = config::ConfigOptions {
         config_id: config_id.map(str::to_string),
         ..config::ConfigOptions::default()
     };
-    let loaded = config::load(path, &opts)?;
+    let loaded = crate::daemon::prepare::load(path, &opts, strict)?;
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
@@ -85,6 +84,15 @@ fn vip(v: &model::VirtualIpAddress) -> VipConfig {
         label: v.label.clone(),
         scope: v.scope.map(model::Scope::value),
         brd: broadcast(v),
+        options: VipOptions {
+            peer: v.peer,
+            home: v.home,
+            dad: v.nodad,
+            mngtmpaddr: v.mngtmpaddr,
+            noprefixroute: v.noprefixroute,
+            autojoin: v.autojoin,
+            preferred_lft: v.preferred_lft.flatten(),
+        },
     }
 }
 
@@ -112,6 +120,13 @@ fn route(
         Some("blackhole") => RouteKind::Blackhole,
         Some("unreachable") => RouteKind::Unreachable,
         Some("prohibit") => RouteKind::Prohibit,
+        Some("local") => RouteKind::Local,
+        Some("broadcast" | "brd") => RouteKind::Broadcast,
+        Some("anycast") => RouteKind::Anycast,
+        Some("multicast") => RouteKind::Multicast,
+        Some("throw") => RouteKind::Throw,
+        Some("nat") => RouteKind::Nat,
+        Some("xresolve") => RouteKind::Xresolve,
         Some(other) => return Err(err(format!("route type {other} is not supported"))),
     };
     let (dst, prefix_len) = if r.destination == "default" {
@@ -340,7 +355,27 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 .map(|r| route(&i.name, family, r))
                 .collect::<Result<_, _>>()?,
             src_addr: i.src_ip,
-            unicast_peers: i.unicast_peers.iter().map(|p| p.address).collect(),
+            // keepalived: unicast instances have no group.
+            mcast_group: (!i.is_unicast()).then_some(match (i.mcast_dst_ip, family) {
+                (Some(g), _) => g,
+                (None, Family::V4) => IpAddr::V4(cfg.global.vrrp_mcast_group4),
+                (None, Family::V6) => IpAddr::V6(cfg.global.vrrp_mcast_group6),
+            }),
+            unicast_peers: i
+                .unicast_peers
+                .iter()
+                .map(|p| UnicastPeer {
+                    addr: p.address,
+                    // keepalived's defaults: any TTL.
+                    min_ttl: p.min_ttl.unwrap_or(0),
+                    max_ttl: p.max_ttl.unwrap_or(VRRP_TTL),
+                })
+                .collect(),
+            // The model already folds in the global keyword and min/max_ttl.
+            check_unicast_src: i.check_unicast_src,
+            // The kernel refuses TTL 0 on a socket (keepalived writes its own
+            // IP header and can send it, though no router forwards it).
+            unicast_ttl: i.unicast_ttl.unwrap_or(VRRP_TTL).max(1),
             garp: GarpConfig {
                 master_delay: i.garp.master_delay,
                 master_repeat: i.garp.master_repeat,
@@ -348,7 +383,12 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 master_refresh_repeat: i.garp.master_refresh_repeat,
             },
             skip_check_adv_addr: i.skip_check_adv_addr,
-            v3_checksum_as_v2: i.is_unicast() && i.old_unicast_checksum.is_some(),
+            v3_checksum_as_v2: i.v3_checksum_as_v2,
+            old_unicast_checksum: match i.old_unicast_checksum {
+                None => OldUnicastChecksum::Auto,
+                Some(false) => OldUnicastChecksum::Always,
+                Some(true) => OldUnicastChecksum::Never,
+            },
             dont_track_primary: i.dont_track_primary,
             down_timer_adverts: u32::from(i.down_timer_adverts).max(1),
             lower_prio_no_advert: i.lower_prio_no_advert,

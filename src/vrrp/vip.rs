@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
 use rtnetlink::Handle;
@@ -192,9 +192,44 @@ impl Netlink {
         if let Some(scope) = vip.scope {
             msg.header.scope = AddressScope::from(scope);
         }
-        if vip.addr.is_ipv6() {
-            // A VIP must answer at once after failover; DAD would hold it tentative.
+        let o = &vip.options;
+        if let Some(peer) = o.peer {
+            // ip addr add LOCAL peer PEER: IFA_ADDRESS names the other end.
+            for a in &mut msg.attributes {
+                if let AddressAttribute::Address(x) = a {
+                    *x = peer;
+                }
+            }
+        }
+        let mut flags = AddressFlags::empty();
+        // A VIP must answer at once after failover; DAD would hold it tentative
+        // (unless `-nodad` asks for DAD).
+        if vip.addr.is_ipv6() && !o.dad {
             msg.header.flags |= AddressHeaderFlags::Nodad;
+            flags |= AddressFlags::Nodad;
+        }
+        if o.home {
+            msg.header.flags |= AddressHeaderFlags::Homeaddress;
+            flags |= AddressFlags::Homeaddress;
+        }
+        for (set, flag) in [
+            (o.mngtmpaddr, AddressFlags::Managetempaddr),
+            (o.noprefixroute, AddressFlags::Noprefixroute),
+            (o.autojoin, AddressFlags::Mcautojoin),
+        ] {
+            if set {
+                flags |= flag;
+            }
+        }
+        if !flags.is_empty() {
+            // The flags past the header's 8 bits travel in IFA_FLAGS.
+            msg.attributes.push(AddressAttribute::Flags(flags));
+        }
+        if let Some(preferred) = o.preferred_lft {
+            let mut info = CacheInfo::default();
+            info.ifa_preferred = preferred;
+            info.ifa_valid = u32::MAX;
+            msg.attributes.push(AddressAttribute::CacheInfo(info));
         }
         req.execute().await.map_err(|source| NetlinkError::Request {
             what: format!("adding {}/{}", vip.addr, vip.prefix_len),
@@ -248,7 +283,7 @@ impl Netlink {
         if let Some(src) = route.src {
             b = b.pref_source(src).map_err(|e| e.to_string())?;
         }
-        if let (Some(idx), RouteKind::Unicast) = (ifindex, route.kind) {
+        if let Some(idx) = ifindex.filter(|_| route.kind.has_device()) {
             b = b.output_interface(idx);
         }
         if let Some(t) = route.table {
@@ -262,11 +297,23 @@ impl Netlink {
             RouteKind::Blackhole => RouteType::BlackHole,
             RouteKind::Unreachable => RouteType::Unreachable,
             RouteKind::Prohibit => RouteType::Prohibit,
+            RouteKind::Local => RouteType::Local,
+            RouteKind::Broadcast => RouteType::Broadcast,
+            RouteKind::Anycast => RouteType::Anycast,
+            RouteKind::Multicast => RouteType::Multicast,
+            RouteKind::Throw => RouteType::Throw,
+            RouteKind::Nat => RouteType::Nat,
+            RouteKind::Xresolve => RouteType::ExternalResolve,
         };
         b = b.kind(kind);
-        // `ip route` gives a directly connected unicast route link scope.
+        // `ip route`'s default scopes: host for local (and nat) routes, link for
+        // broadcast, anycast, multicast and a directly connected unicast route.
         let scope = match (route.scope, route.via, route.kind) {
             (Some(s), _, _) => RouteScope::from(s),
+            (None, _, RouteKind::Local | RouteKind::Nat) => RouteScope::Host,
+            (None, _, RouteKind::Broadcast | RouteKind::Anycast | RouteKind::Multicast) => {
+                RouteScope::Link
+            }
             (None, None, RouteKind::Unicast) => RouteScope::Link,
             _ => RouteScope::Universe,
         };

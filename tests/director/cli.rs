@@ -36,14 +36,35 @@ fn config_test_flag_checks_and_exits() {
         "virtual_server 10.0.0.100 80 {\n  protocol TCP\n  lb_algo nosuch\n  real_server 10.0.0.4 80 {\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    // keepalived runs it (wlc, the block closed at the end): so does lvsd, with warnings;
+    // --strict makes them errors.
     let out = lvsd(&["run", "-t", "-f", &bad.display().to_string()]);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("bad.conf:3:11: warning:"), "{text}");
+    let out = lvsd(&["run", "-t", "--strict", "-f", &bad.display().to_string()]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains("bad.conf:"), "{text}");
+    assert!(text.contains("bad.conf:3:11: error:"), "{text}");
+
+    let worse = dir.path().join("worse.conf");
+    std::fs::write(
+        &worse,
+        "vrrp_instance VI_1 {\n  interface lo\n  virtual_router_id 300\n}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = lvsd(&["run", "-t", "-f", &worse.display().to_string()]);
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("worse.conf:3:21: error:"), "{text}");
 }
 
 /// `lvsd status` without a daemon says so and fails.
@@ -52,6 +73,20 @@ fn status_without_a_daemon_fails_clearly() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sock = dir.path().join("none.sock");
     let out = lvsd(&["status", "-s", &sock.display().to_string()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("none.sock") && err.contains("is lvsd running"),
+        "{err}"
+    );
+}
+
+/// `lvsd metrics` without a daemon says so and fails.
+#[test]
+fn metrics_without_a_daemon_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sock = dir.path().join("none.sock");
+    let out = lvsd(&["metrics", "-s", &sock.display().to_string()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -354,6 +354,44 @@ virtual_server 192.0.2.10 80 {
     );
 }
 
+/// keepalived 2.2.7 (ipwrapper.c, and side by side in tests/director/uml.rs):
+/// quorum_up when a virtual server starts with quorum; with rs_init_notifies,
+/// notify_up of each real server in service at start first. With omega, at stop:
+/// notify_down of the real servers in service, then quorum_down.
+#[test]
+fn rs_init_notifies_and_omega_run_scripts_at_start_and_stop() {
+    let text = |global: &str, omega: &str| {
+        format!(
+            "global_defs {{\n{global}}}\n\
+             virtual_server 192.0.2.10 80 {{\n    protocol TCP\n{omega}    quorum_up \"/bin/true qup\"\n    quorum_down \"/bin/true qdown\"\n\
+             real_server 10.0.0.2 80 {{\n        notify_up \"/bin/true up2\"\n        notify_down \"/bin/true down2\"\n        TCP_CHECK {{ }}\n    }}\n\
+             real_server 10.0.0.3 80 {{\n        notify_up \"/bin/true up3\"\n        notify_down \"/bin/true down3\"\n        TCP_CHECK {{\n            alpha\n        }}\n    }}\n}}\n"
+        )
+    };
+    let commands = |a: Vec<Action>| -> Vec<String> {
+        a.into_iter()
+            .filter_map(|a| match a {
+                Action::RunScript { script, .. } => Some(script.command),
+                _ => None,
+            })
+            .collect()
+    };
+    // Starting with quorum runs quorum_up, as keepalived does.
+    let (d, _) = Director::new(spec(&text("", "")));
+    assert_eq!(commands(d.init_notifies()), ["/bin/true qup"]);
+    assert!(d.stop_notifies().is_empty());
+    let (d, _) = Director::new(spec(&text("    rs_init_notifies\n", "    omega\n")));
+    // 10.0.0.3 starts down (alpha): no script for it at start.
+    assert_eq!(
+        commands(d.init_notifies()),
+        ["/bin/true up2", "/bin/true qup"]
+    );
+    assert_eq!(
+        commands(d.stop_notifies()),
+        ["/bin/true down2", "/bin/true qdown"]
+    );
+}
+
 #[test]
 fn misc_dynamic_weight_is_programmed() {
     let text = r#"

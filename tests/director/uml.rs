@@ -408,6 +408,57 @@ fn side_by_side_with_keepalived(
 }
 
 testbed::uml_test! {
+
+    /// The full daemon's `--metrics-listen` (issue #15) with a real IPVS
+    /// table: `/metrics` lints clean with promtool and shows both real
+    /// servers, one down once its nginx stops; `/healthz` is 200 once the
+    /// table is programmed; the page names the down server's reason.
+    fn metrics_listener_of_the_full_daemon() {
+        let mut site = Site::new("mx");
+        let conf = site.write_config("m.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let d = site.lvsd(DIR1, "m", &conf, &["--metrics-listen", "127.0.0.1:9662"]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        fn get(site: &Site, path: &str) -> (String, String) {
+            let out = site
+                .ns(DIR1)
+                .exec(&["curl", "-s", "-w", "\\n%{http_code}", &format!("http://127.0.0.1:9662{path}")])
+                .unwrap_or_else(|e| panic!("curl: {e}"));
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (body, code) = text.rsplit_once('\n').unwrap_or((&text, ""));
+            (code.to_owned(), body.to_owned())
+        }
+        assert_eq!(get(&site, "/healthz").0, "200", "{}", d.logs());
+        site.stop_nginx(1);
+        site.wait("rs2 out of the table", SLOW, || site.active_reals(DIR1) == [RS1]);
+        let (code, metrics) = get(&site, "/metrics");
+        assert_eq!(code, "200");
+        let mut promtool = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("promtool: {e}"));
+        {
+            use std::io::Write;
+            promtool.stdin.take().map(|mut i| i.write_all(metrics.as_bytes()));
+        }
+        let out = promtool.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "promtool: {}\n{metrics}", String::from_utf8_lossy(&out.stderr));
+        let up_of = |rs: &str| {
+            metrics
+                .lines()
+                .find(|l| l.starts_with("lvsd_real_server_up{") && l.contains(&format!("real_server=\"{rs}\"")))
+                .map(|l| l.ends_with(" 1"))
+        };
+        assert_eq!(up_of(RS1), Some(true), "{metrics}");
+        assert_eq!(up_of(RS2), Some(false), "{metrics}");
+        assert!(metrics.contains("lvsd_ipvs_programmed 1"), "{metrics}");
+        let (code, page) = get(&site, "/");
+        assert_eq!(code, "200");
+        assert!(page.contains(RS2) && page.contains("DOWN"), "{page}");
+        assert_eq!(get(&site, "/healthz").0, "200");
+    }
+
     /// The DR pair scenario (see `pair_balances_fails_over_and_recovers`).
     fn dr_pair_balances_fails_over_and_recovers() {
         pair_balances_fails_over_and_recovers("dr", Kind::Dr);
@@ -1122,4 +1173,103 @@ testbed::uml_test! {
         }
         drop(smtpds);
     }
+
+    /// log_all_failures logs every failed check, not only the transition
+    /// (keepalived 2.2.7 logs each failure then); without it, only the
+    /// transition is logged.
+    fn log_all_failures_logs_every_failed_check() {
+        let site = Site::new("laf");
+        let conf = |extra: &str| {
+            checkers_only_config(
+                "10.0.0.100 80",
+                "TCP",
+                &[("10.0.0.4 8999", checker_block("TCP_CHECK", "            connect_timeout 1\n", extra))],
+            )
+            .replace("delay_loop 2", "delay_loop 1")
+        };
+        let with = site.write_config("with.conf", &conf("            log_all_failures\n"));
+        let without = site.write_config("without.conf", &conf(""));
+        let a = site.lvsd(DIR1, "with", &with, &[]);
+        let b = site.lvsd(DIR2, "without", &without, &[]);
+        std::thread::sleep(Duration::from_secs(6));
+        let count = |p: &testbed::process::ProcessGuard| p.logs().matches("check failed: TCP_CHECK").count();
+        assert!(count(&a) >= 3, "{}", a.logs());
+        assert_eq!(count(&b), 0, "{}", b.logs());
+    }
+
+    /// Start and stop scripts side by side with keepalived 2.2.7, without and
+    /// with rs_init_notifies and omega: the same scripts run at start and at
+    /// stop.
+    fn start_and_stop_scripts_match_keepalived() {
+        scripts_side_by_side("sc0", "", "");
+        scripts_side_by_side("sc1", "    rs_init_notifies\n", "    omega\n");
+    }
+}
+
+/// Runs one virtual server whose quorum and real-server scripts append a word
+/// to a log, under keepalived on DIR1 and lvsd on DIR2; both logs must hold
+/// the same lines after start and after SIGTERM.
+fn scripts_side_by_side(prefix: &str, global: &str, vs_extra: &str) {
+    let site = Site::new(prefix);
+    let conf = |log: &std::path::Path| {
+        let run = |word: &str| format!("\"/bin/sh -c 'echo {word} >> {}'\"", log.display());
+        format!(
+            "global_defs {{\n    router_id scripts_test\n{global}}}\n\
+             virtual_server 10.0.0.100 80 {{\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n{vs_extra}\
+             quorum_up {}\n    quorum_down {}\n\
+             real_server 10.0.0.4 80 {{\n        notify_up {}\n        notify_down {}\n    }}\n}}\n",
+            run("quorum_up"),
+            run("quorum_down"),
+            run("up"),
+            run("down")
+        )
+    };
+    let (klog, llog) = (site.path("k.log"), site.path("l.log"));
+    let k_path = site.write_config("k.conf", &conf(&klog));
+    let l_path = site.write_config("l.conf", &conf(&llog));
+    let mut k = site.keepalived(DIR1, "ka", &k_path);
+    let mut l = site.lvsd(DIR2, "l", &l_path, &[]);
+    // Sorted: the scripts run concurrently, so their lines interleave.
+    let lines = |p: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    for (i, who) in [(DIR1, &k), (DIR2, &l)] {
+        let deadline = Instant::now() + SLOW;
+        while site.active_reals(i).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "director {i} programmed nothing\n{}",
+                who.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let at_start = lines(&klog);
+    assert_eq!(lines(&llog), at_start, "{prefix}: at start\n{}", l.logs());
+    for (i, who) in [(DIR1, &mut k), (DIR2, &mut l)] {
+        signal(who, Signal::SIGTERM);
+        let deadline = Instant::now() + SLOW;
+        while who.try_wait().ok().flatten().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "director {i} did not stop\n{}",
+                who.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        lines(&llog),
+        lines(&klog),
+        "{prefix}: after stop\n{}",
+        l.logs()
+    );
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use lvsd::vrrp::config::*;
 use lvsd::vrrp::fsm::*;
-use lvsd::vrrp::packet::{Advert, AuthType, Body, ChecksumKind, Family, Version};
+use lvsd::vrrp::packet::{
+    Advert, AuthType, Body, ChecksumKind, ChecksumMode, Family, RxMeta, Version, MCAST_V4,
+};
 use lvsd::vrrp::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
 use lvsd::vrrp::track::{ScriptOutcome, ScriptTracker};
 
@@ -28,6 +30,7 @@ fn cfg(priority: u8) -> InstanceConfig {
         label: None,
         scope: None,
         brd: None,
+        options: Default::default(),
     }];
     c
 }
@@ -901,4 +904,205 @@ fn adverts_are_routed_by_interface_vrid_and_family() {
     set.on_advert(t0, "eth0", PEER, &adv, ChecksumKind::MessageOnly);
     assert_eq!(set.instances()[0].snapshot().counters.adverts_rx, 1);
     let _ = Family::V4;
+}
+
+/// A unicast instance at ME with PEER as its one `unicast_peer`.
+fn unicast_cfg(priority: u8, min_ttl: u8, max_ttl: u8) -> InstanceConfig {
+    let mut c = cfg(priority);
+    c.unicast_peers = vec![UnicastPeer {
+        addr: PEER,
+        min_ttl,
+        max_ttl,
+    }];
+    c
+}
+
+/// The bytes `sender` puts on the wire from `src` to `dst`, and what the
+/// receiver's IP layer reports about them after `hops` routers.
+fn wire(sender: &Instance, src: IpAddr, dst: IpAddr, hops: u8) -> (Vec<u8>, RxMeta) {
+    let bytes = sender
+        .build_advert(sender.effective_priority())
+        .to_bytes(sender.send_checksum(src, dst));
+    let ttl = sender.config().unicast_ttl - hops;
+    (bytes, RxMeta { src, dst, ttl })
+}
+
+/// Unicast adverts across a router (TTL 254) are obeyed: the backup stays
+/// backup (keepalived 2.2.7 checks TTL 255 for multicast only).
+#[test]
+fn unicast_adverts_across_a_router_are_obeyed() {
+    let t0 = Instant::now();
+    let mut master = unicast_cfg(200, 0, 255);
+    master.src_addr = Some(PEER);
+    let master = Instance::new(master);
+    let mut inst = Instance::new(unicast_cfg(100, 0, 255));
+    inst.on_start(t0);
+    let (bytes, meta) = wire(&master, PEER, ME, 1);
+    for s in 1..10 {
+        inst.on_packet(t0 + ms(s * 1000), &bytes, &meta);
+        run_until(&mut inst, t0 + ms(s * 1000 + 999));
+    }
+    assert_eq!(inst.state(), State::Backup);
+    let snap = inst.snapshot();
+    assert_eq!(snap.master_addr, Some(PEER));
+    assert_eq!(snap.counters.adverts_rx, 9);
+    assert_eq!(snap.counters.dropped_ttl, 0);
+}
+
+#[test]
+fn packet_drops_are_counted_by_reason_and_reported_once_per_peer() {
+    let t0 = Instant::now();
+    let sender = {
+        let mut c = unicast_cfg(200, 0, 255);
+        c.src_addr = Some(PEER);
+        Instance::new(c)
+    };
+    // Multicast instance: a multicast advert with TTL 254, and a unicast one.
+    let mut mcast = Instance::new(cfg(100));
+    mcast.on_start(t0);
+    let mut plain = cfg(200);
+    plain.src_addr = Some(PEER);
+    let (bytes, meta) = wire(&Instance::new(plain), PEER, IpAddr::V4(MCAST_V4), 1);
+    let first = mcast.on_packet(t0, &bytes, &meta);
+    mcast.on_packet(t0, &bytes, &meta);
+    assert!(has(&first, |a| matches!(
+        a,
+        Action::ConflictDetected {
+            conflict: Conflict::Ttl {
+                ttl: 254,
+                min: 255,
+                max: 255
+            },
+            ..
+        }
+    )));
+    let (ubytes, umeta) = wire(&sender, PEER, ME, 0);
+    mcast.on_packet(t0, &ubytes, &umeta);
+    let snap = mcast.snapshot();
+    assert_eq!(snap.counters.dropped_ttl, 2);
+    assert_eq!(snap.counters.dropped_destination, 1);
+    assert_eq!(snap.counters.adverts_rx, 0);
+    let ttl = snap
+        .conflicts
+        .iter()
+        .find(|r| matches!(r.conflict, Conflict::Ttl { .. }));
+    assert_eq!(ttl.map(|r| r.count), Some(2));
+
+    // Unicast instance with `min_ttl 255` for PEER (check_unicast_src as
+    // keepalived turns it on): TTL 254 is dropped; another source too.
+    let mut c = unicast_cfg(100, 255, 255);
+    c.check_unicast_src = true;
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let (bytes, meta) = wire(&sender, PEER, ME, 1);
+    inst.on_packet(t0, &bytes, &meta);
+    let stranger = RxMeta {
+        src: HIGH_PEER,
+        ..meta
+    };
+    inst.on_packet(t0, &bytes, &stranger);
+    let (bytes, meta) = wire(&sender, PEER, ME, 0);
+    inst.on_packet(t0, &bytes, &meta);
+    let counters = inst.snapshot().counters;
+    assert_eq!(
+        (
+            counters.dropped_ttl,
+            counters.dropped_unicast_src,
+            counters.adverts_rx
+        ),
+        (1, 1, 1)
+    );
+}
+
+/// keepalived 2.2.7 discards a VRRPv3 IPv4 advert without the pseudo-header
+/// ("Invalid VRRPv3 checksum"); lvsd too, unless `v3_checksum_as_v2`.
+#[test]
+fn v3_message_only_checksum_needs_v3_checksum_as_v2() {
+    let t0 = Instant::now();
+    let mut peer = v3cfg(200, 100);
+    peer.src_addr = Some(PEER);
+    peer.v3_checksum_as_v2 = true;
+    let peer = Instance::new(peer);
+    let mcast = IpAddr::V4(MCAST_V4);
+    assert_eq!(peer.send_checksum(PEER, mcast), ChecksumMode::MessageOnly);
+    let (bytes, meta) = wire(&peer, PEER, mcast, 0);
+
+    let mut strict = Instance::new(v3cfg(100, 100));
+    strict.on_start(t0);
+    let acts = strict.on_packet(t0, &bytes, &meta);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::ConflictDetected {
+            conflict: Conflict::MessageOnlyChecksum,
+            ..
+        }
+    )));
+    let c = strict.snapshot().counters;
+    assert_eq!((c.dropped_checksum_message_only, c.adverts_rx), (1, 0));
+
+    let mut c = v3cfg(100, 100);
+    c.v3_checksum_as_v2 = true;
+    let mut lenient = Instance::new(c);
+    lenient.on_start(t0);
+    lenient.on_packet(t0, &bytes, &meta);
+    let c = lenient.snapshot().counters;
+    assert_eq!((c.checksum_message_only_rx, c.adverts_rx), (1, 1));
+    assert_eq!(lenient.snapshot().master_addr, Some(PEER));
+}
+
+/// keepalived's `old_unicast_checksum`: without the keyword, the first advert
+/// in the old form switches the instance to that form for good; `never`
+/// refuses it; the bare keyword sends it from the start.
+#[test]
+fn old_unicast_checksum_is_detected_sent_and_configurable() {
+    let t0 = Instant::now();
+    let v3u = |prio: u8, old: OldUnicastChecksum| {
+        let mut c = unicast_cfg(prio, 0, 255);
+        c.version = Version::V3;
+        c.old_unicast_checksum = old;
+        c
+    };
+    let mut old_peer = v3u(200, OldUnicastChecksum::Always);
+    old_peer.src_addr = Some(PEER);
+    let old_peer = Instance::new(old_peer);
+    assert_eq!(
+        old_peer.send_checksum(PEER, ME),
+        ChecksumMode::PseudoHeader {
+            src: PEER,
+            dst: IpAddr::V4(MCAST_V4)
+        }
+    );
+    let (old_bytes, meta) = wire(&old_peer, PEER, ME, 0);
+
+    let mut never = Instance::new(v3u(100, OldUnicastChecksum::Never));
+    never.on_start(t0);
+    never.on_packet(t0, &old_bytes, &meta);
+    assert_eq!(never.snapshot().counters.dropped_checksum, 1);
+
+    let mut auto = Instance::new(v3u(100, OldUnicastChecksum::Auto));
+    auto.on_start(t0);
+    let rfc = ChecksumMode::PseudoHeader { src: ME, dst: PEER };
+    assert_eq!(auto.send_checksum(ME, PEER), rfc);
+    let acts = auto.on_packet(t0, &old_bytes, &meta);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::OldUnicastChecksumDetected { peer } if *peer == PEER
+    )));
+    assert_eq!(auto.snapshot().counters.checksum_old_unicast_rx, 1);
+    assert_eq!(
+        auto.send_checksum(ME, PEER),
+        ChecksumMode::PseudoHeader {
+            src: ME,
+            dst: IpAddr::V4(MCAST_V4)
+        }
+    );
+    // From now on the RFC form is refused, as in keepalived.
+    let mut rfc_peer = v3u(200, OldUnicastChecksum::Never);
+    rfc_peer.src_addr = Some(PEER);
+    let (rfc_bytes, meta) = wire(&Instance::new(rfc_peer), PEER, ME, 0);
+    auto.on_packet(t0, &rfc_bytes, &meta);
+    assert_eq!(auto.snapshot().counters.dropped_checksum, 1);
+    // A reload starts over (keepalived builds the instance afresh).
+    auto.reconfigure(t0, v3u(100, OldUnicastChecksum::Auto));
+    assert_eq!(auto.send_checksum(ME, PEER), rfc);
 }

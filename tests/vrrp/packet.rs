@@ -146,14 +146,26 @@ fn mode_of(a: &Advert, meta: &RxMeta) -> ChecksumMode {
     }
 }
 
+/// The policy of an instance that expects this kind of advert (multicast or
+/// unicast by its destination), with no source check and the RFC checksum.
+fn policy_for(meta: &RxMeta) -> RxPolicy<'static> {
+    RxPolicy {
+        unicast: !meta.dst.is_multicast(),
+        ..RxPolicy::MULTICAST
+    }
+}
+
+fn validate(bytes: &[u8], meta: &RxMeta) -> Result<(Advert, ChecksumKind), PacketError> {
+    validate_received(bytes, meta, &policy_for(meta))
+}
+
 // Goldens: captured from keepalived 2.2.7 with `tcpdump -xx` (see each file's header).
 #[test]
 fn golden_messages_parse_to_their_header_fields_and_emit_to_their_bytes() {
     for name in MESSAGES {
         let g = load(name);
         let meta = meta_of(&g);
-        let (advert, kind) =
-            validate_received(&g.bytes, &meta).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (advert, kind) = validate(&g.bytes, &meta).unwrap_or_else(|e| panic!("{name}: {e}"));
         check_fields(&g, &advert);
         let expect_kind = match advert.version() {
             Version::V2 => ChecksumKind::MessageOnly,
@@ -202,13 +214,128 @@ fn v3_sample() -> (Vec<u8>, RxMeta) {
 }
 
 #[test]
-fn ttl_other_than_255_is_rejected() {
+fn multicast_ttl_other_than_255_is_rejected() {
     let (bytes, mut meta) = v2_sample();
     meta.ttl = 254;
     assert_eq!(
-        validate_received(&bytes, &meta).expect_err("must be rejected"),
+        validate(&bytes, &meta).expect_err("must be rejected"),
         PacketError::BadTtl(254)
     );
+}
+
+/// A unicast advert (keepalived capture, TTL 255 on the wire) as it arrives
+/// after `hops` routers.
+fn unicast_sample(hops: u8) -> (Vec<u8>, RxMeta) {
+    let g = load("vrrp-v2-unicast-advert.hex");
+    let mut meta = meta_of(&g);
+    assert!(!meta.dst.is_multicast());
+    meta.ttl -= hops;
+    (g.bytes, meta)
+}
+
+// RFC 5798 5.1.1.3 and keepalived 2.2.7's vrrp_check_packet check TTL 255
+// for multicast only: unicast adverts may cross routers.
+#[test]
+fn unicast_ttl_is_not_required_to_be_255() {
+    let unicast = RxPolicy {
+        unicast: true,
+        ..RxPolicy::MULTICAST
+    };
+    for hops in [0, 1, 254] {
+        let (bytes, meta) = unicast_sample(hops);
+        validate_received(&bytes, &meta, &unicast)
+            .unwrap_or_else(|e| panic!("TTL {}: {e}", meta.ttl));
+    }
+}
+
+#[test]
+fn the_instance_and_the_advert_must_agree_on_multicast_or_unicast() {
+    let (bytes, meta) = unicast_sample(1);
+    assert_eq!(
+        validate_received(&bytes, &meta, &RxPolicy::MULTICAST).expect_err("unicast advert"),
+        PacketError::UnexpectedUnicast
+    );
+    let (bytes, meta) = v2_sample();
+    let unicast = RxPolicy {
+        unicast: true,
+        ..RxPolicy::MULTICAST
+    };
+    assert_eq!(
+        validate_received(&bytes, &meta, &unicast).expect_err("multicast advert"),
+        PacketError::UnexpectedMulticast
+    );
+}
+
+// keepalived 2.2.7 binds a multicast instance's socket to its group
+// (vrrp_mcast_group4/6, mcast_dst_ip): adverts to another group never reach it.
+#[test]
+fn a_multicast_advert_must_be_sent_to_the_instance_group() {
+    let (bytes, meta) = v2_sample();
+    let ours = RxPolicy {
+        group: Some(meta.dst),
+        ..RxPolicy::MULTICAST
+    };
+    validate_received(&bytes, &meta, &ours).expect("the instance's group");
+    let other = RxPolicy {
+        group: Some("224.0.0.19".parse().expect("ip")),
+        ..RxPolicy::MULTICAST
+    };
+    assert_eq!(
+        validate_received(&bytes, &meta, &other).expect_err("another group"),
+        PacketError::OtherGroup(meta.dst)
+    );
+}
+
+#[test]
+fn check_unicast_src_wants_a_configured_peer_within_its_ttl_range() {
+    let (bytes, meta) = unicast_sample(1); // TTL 254, from 10.99.0.1
+    let peer = |addr: &str, min_ttl, max_ttl| PeerRx {
+        addr: addr.parse().expect("ip"),
+        min_ttl,
+        max_ttl,
+    };
+    let check = |peers: &[PeerRx]| {
+        let policy = RxPolicy {
+            unicast: true,
+            group: None,
+            check_src: Some(peers),
+            checksum: ChecksumAccept::RFC,
+        };
+        validate_received(&bytes, &meta, &policy).map(|_| ())
+    };
+    let src = meta.src.to_string();
+    // keepalived's defaults: any TTL from a listed peer.
+    assert_eq!(check(&[peer(&src, 0, 255)]), Ok(()));
+    assert_eq!(
+        check(&[peer("10.99.0.77", 0, 255)]),
+        Err(PacketError::NotUnicastPeer)
+    );
+    assert_eq!(
+        check(&[peer("10.99.0.77", 0, 255), peer(&src, 254, 254)]),
+        Ok(())
+    );
+    assert_eq!(
+        check(&[peer(&src, 255, 255)]),
+        Err(PacketError::TtlOutOfRange {
+            ttl: 254,
+            min: 255,
+            max: 255
+        })
+    );
+    assert_eq!(
+        check(&[peer(&src, 0, 253)]),
+        Err(PacketError::TtlOutOfRange {
+            ttl: 254,
+            min: 0,
+            max: 253
+        })
+    );
+    // Without check_unicast_src any source and TTL will do.
+    let open = RxPolicy {
+        unicast: true,
+        ..RxPolicy::MULTICAST
+    };
+    assert!(validate_received(&bytes, &meta, &open).is_ok());
 }
 
 #[test]
@@ -216,7 +343,7 @@ fn unknown_version_is_rejected() {
     let (mut bytes, meta) = v2_sample();
     bytes[0] = 0x41;
     assert_eq!(
-        validate_received(&bytes, &meta).expect_err("must be rejected"),
+        validate(&bytes, &meta).expect_err("must be rejected"),
         PacketError::UnsupportedVersion(4)
     );
 }
@@ -226,7 +353,7 @@ fn non_advertisement_type_is_rejected_but_survives_structural_round_trip() {
     let (mut bytes, meta) = v2_sample();
     bytes[0] = 0x22;
     assert_eq!(
-        validate_received(&bytes, &meta).expect_err("must be rejected"),
+        validate(&bytes, &meta).expect_err("must be rejected"),
         PacketError::NotAdvertisement(2)
     );
     let a = Advert::parse(&bytes, Family::V4).expect("structural parse");
@@ -241,7 +368,7 @@ fn vrid_zero_is_rejected() {
     a.vrid = 0;
     let b = a.to_bytes(ChecksumMode::MessageOnly);
     assert_eq!(
-        validate_received(&b, &meta).expect_err("must be rejected"),
+        validate(&b, &meta).expect_err("must be rejected"),
         PacketError::ZeroVrid
     );
 }
@@ -251,7 +378,7 @@ fn length_must_match_address_count() {
     let (mut bytes, meta) = v2_sample();
     bytes[3] = 2;
     assert!(matches!(
-        validate_received(&bytes, &meta).expect_err("must be rejected"),
+        validate(&bytes, &meta).expect_err("must be rejected"),
         PacketError::LengthMismatch {
             count: 2,
             len: 20,
@@ -260,11 +387,11 @@ fn length_must_match_address_count() {
     ));
     let (bytes, meta) = v3_sample();
     assert!(matches!(
-        validate_received(&bytes[..11], &meta).expect_err("must be rejected"),
+        validate(&bytes[..11], &meta).expect_err("must be rejected"),
         PacketError::LengthMismatch { .. }
     ));
     assert!(matches!(
-        validate_received(&bytes[..5], &meta).expect_err("must be rejected"),
+        validate(&bytes[..5], &meta).expect_err("must be rejected"),
         PacketError::TooShort { len: 5, need: 8 }
     ));
 }
@@ -274,19 +401,94 @@ fn corrupted_checksum_is_rejected() {
     for (mut bytes, meta) in [v2_sample(), v3_sample()] {
         bytes[2] ^= 0x01; // priority changes, checksum no longer matches
         assert!(matches!(
-            validate_received(&bytes, &meta).expect_err("must be rejected"),
+            validate(&bytes, &meta).expect_err("must be rejected"),
             PacketError::BadChecksum { .. }
         ));
     }
 }
 
+// RFC 5798 5.2.8, and keepalived 2.2.7 logs "Invalid VRRPv3 checksum": the
+// message-only form is accepted only where `v3_checksum_as_v2` asks for it.
 #[test]
-fn v3_ipv4_accepts_message_only_checksum_and_reports_it() {
+fn v3_ipv4_message_only_checksum_only_with_v3_checksum_as_v2() {
     let (bytes, meta) = v3_sample();
     let a = Advert::parse(&bytes, Family::V4).expect("parse");
-    let old_style = a.to_bytes(ChecksumMode::MessageOnly);
-    let (_, kind) = validate_received(&old_style, &meta).expect("accepted");
+    let message_only = a.to_bytes(ChecksumMode::MessageOnly);
+    assert!(matches!(
+        validate(&message_only, &meta).expect_err("RFC instance"),
+        PacketError::MessageOnlyChecksum { .. }
+    ));
+    let as_v2 = RxPolicy {
+        checksum: ChecksumAccept {
+            message_only: true,
+            ..ChecksumAccept::RFC
+        },
+        ..RxPolicy::MULTICAST
+    };
+    let (_, kind) = validate_received(&message_only, &meta, &as_v2).expect("accepted");
     assert_eq!(kind, ChecksumKind::MessageOnly);
+    // The RFC form still passes there.
+    let (_, kind) = validate_received(&bytes, &meta, &as_v2).expect("accepted");
+    assert_eq!(kind, ChecksumKind::PseudoHeader);
+    // Corruption is not mistaken for either form.
+    let mut bad = message_only.clone();
+    bad[2] ^= 1;
+    assert!(matches!(
+        validate_received(&bad, &meta, &as_v2).expect_err("corrupt"),
+        PacketError::BadChecksum { .. }
+    ));
+}
+
+/// keepalived's old unicast form (vrrp.c, _WITH_UNICAST_CHKSUM_COMPAT_):
+/// the pseudo-header carries the multicast group, not the unicast destination.
+#[test]
+fn v3_ipv4_old_unicast_checksum_where_configured() {
+    let (bytes, mut meta) = v3_sample();
+    meta.dst = IpAddr::V4(Ipv4Addr::new(10, 99, 0, 2));
+    let a = Advert::parse(&bytes, Family::V4).expect("parse");
+    let old = a.to_bytes(ChecksumMode::PseudoHeader {
+        src: meta.src,
+        dst: IpAddr::V4(MCAST_V4),
+    });
+    let rfc = a.to_bytes(ChecksumMode::PseudoHeader {
+        src: meta.src,
+        dst: meta.dst,
+    });
+    let policy = |pseudo_header, old_unicast| RxPolicy {
+        unicast: true,
+        group: None,
+        check_src: None,
+        checksum: ChecksumAccept {
+            pseudo_header,
+            old_unicast,
+            message_only: false,
+        },
+    };
+    let kind = |b: &[u8], p| validate_received(b, &meta, &p).map(|(_, k)| k);
+    // `old_unicast_checksum never`: RFC only.
+    assert_eq!(
+        kind(&rfc, policy(true, false)),
+        Ok(ChecksumKind::PseudoHeader)
+    );
+    assert!(matches!(
+        kind(&old, policy(true, false)),
+        Err(PacketError::BadChecksum { .. })
+    ));
+    // No keyword (auto-detect): both, each reported as what it is.
+    assert_eq!(
+        kind(&rfc, policy(true, true)),
+        Ok(ChecksumKind::PseudoHeader)
+    );
+    assert_eq!(kind(&old, policy(true, true)), Ok(ChecksumKind::OldUnicast));
+    // `old_unicast_checksum` (or after detection): the old form only.
+    assert_eq!(
+        kind(&old, policy(false, true)),
+        Ok(ChecksumKind::OldUnicast)
+    );
+    assert!(matches!(
+        kind(&rfc, policy(false, true)),
+        Err(PacketError::BadChecksum { .. })
+    ));
 }
 
 #[test]
@@ -294,7 +496,7 @@ fn v3_pseudo_header_checksum_depends_on_addresses() {
     let (bytes, mut meta) = v3_sample();
     meta.dst = IpAddr::V4(Ipv4Addr::new(10, 99, 0, 2));
     assert!(matches!(
-        validate_received(&bytes, &meta).expect_err("must be rejected"),
+        validate(&bytes, &meta).expect_err("must be rejected"),
         PacketError::BadChecksum { .. }
     ));
 }
@@ -330,11 +532,11 @@ fn v3_ipv6_round_trip_with_pseudo_header_and_no_message_only_fallback() {
         dst: meta.dst,
     });
     assert_eq!(bytes.len(), 8 + 32);
-    let (back, kind) = validate_received(&bytes, &meta).expect("valid");
+    let (back, kind) = validate(&bytes, &meta).expect("valid");
     assert_eq!(kind, ChecksumKind::PseudoHeader);
     assert_eq!(back.addresses, a.addresses);
     let plain = a.to_bytes(ChecksumMode::MessageOnly);
-    assert!(validate_received(&plain, &meta).is_err());
+    assert!(validate(&plain, &meta).is_err());
 }
 
 #[test]
@@ -435,7 +637,7 @@ proptest! {
         };
         let meta = RxMeta { src, dst, ttl: 255 };
         let bytes = advert.to_bytes(mode_of(&advert, &meta));
-        let (back, _) = validate_received(&bytes, &meta).expect("own packets validate");
+        let (back, _) = validate(&bytes, &meta).expect("own packets validate");
         let mut expect = advert.clone();
         expect.checksum = back.checksum;
         prop_assert_eq!(back, expect);
@@ -449,7 +651,7 @@ proptest! {
         } else {
             RxMeta { src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), dst: IpAddr::V4(MCAST_V4), ttl }
         };
-        let _ = validate_received(&bytes, &meta);
+        let _ = validate(&bytes, &meta);
         let _ = parse_ipv4(&bytes);
         if let Ok(a) = Advert::parse(&bytes, Family::of(&meta.src)) {
             let again = a.to_bytes(ChecksumMode::MessageOnly);

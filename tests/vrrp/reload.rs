@@ -22,6 +22,7 @@ fn vip(last: u8) -> VipConfig {
         label: None,
         scope: None,
         brd: None,
+        options: Default::default(),
     }
 }
 

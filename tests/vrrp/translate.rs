@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lvsd::config::{load_str, ConfigOptions};
-use lvsd::vrrp::config::{InitialState, TrackId};
+use lvsd::vrrp::config::{InitialState, OldUnicastChecksum, TrackId, UnicastPeer};
 use lvsd::vrrp::packet::{Family, Version};
 use lvsd::vrrp::translate::{translate, TranslateError};
 
@@ -164,7 +164,7 @@ fn keywords_map_to_the_core_configuration() {
     assert_eq!(six.family, Family::V6);
     assert_eq!(six.version, Version::V3, "IPv6 instances always run VRRPv3");
     assert_eq!(
-        six.unicast_peers,
+        six.unicast_peers.iter().map(|p| p.addr).collect::<Vec<_>>(),
         vec!["fe80::2".parse::<IpAddr>().expect("ip")]
     );
     // VRRPv3 has no authentication; keepalived ignores the block.
@@ -405,4 +405,69 @@ vrrp_instance VI_4 {
     assert_eq!(maint.init, Some((0, true)));
     assert_eq!(prio.path, Path::new("/run/lvsd/prio"));
     assert_eq!(prio.init, None);
+}
+
+#[test]
+fn unicast_ttl_peer_ttl_ranges_source_check_and_checksum_keywords_reach_the_runtime() {
+    let inst = |name: &str, vrid: u8, body: &str| {
+        format!(
+            "vrrp_instance {name} {{\n  interface eth0\n  virtual_router_id {vrid}\n  priority 100\n  version 3\n  virtual_ipaddress {{\n    10.0.0.{vrid}\n  }}\n{body}}}\n"
+        )
+    };
+    let text = [
+        "global_defs {\n  v3_checksum_as_v2\n}\n".to_string(),
+        inst(
+            "VI_U",
+            1,
+            "  unicast_ttl 1\n  unicast_peer {\n    10.0.0.2 min_ttl 250\n    10.0.0.3\n  }\n  old_unicast_checksum\n",
+        ),
+        inst(
+            "VI_C",
+            2,
+            "  check_unicast_src\n  unicast_peer {\n    10.0.0.2\n  }\n  v3_checksum_as_v2 false\n  old_unicast_checksum never\n",
+        ),
+        inst("VI_M", 3, ""),
+    ]
+    .concat();
+    let v = tr(&text).expect("translates");
+    let [u, c, m] = &v.instances[..] else {
+        panic!("three instances: {:?}", v.instances.len());
+    };
+    assert_eq!(u.unicast_ttl, 1);
+    assert_eq!(
+        u.unicast_peers,
+        vec![
+            UnicastPeer {
+                addr: "10.0.0.2".parse().expect("ip"),
+                min_ttl: 250,
+                max_ttl: 255
+            },
+            UnicastPeer {
+                addr: "10.0.0.3".parse().expect("ip"),
+                min_ttl: 0,
+                max_ttl: 255
+            },
+        ]
+    );
+    // A peer's TTL range turns the source check on, as in keepalived's parser.
+    assert!(u.check_unicast_src);
+    assert_eq!(u.old_unicast_checksum, OldUnicastChecksum::Always);
+    assert!(
+        u.v3_checksum_as_v2,
+        "the global keyword is every instance's default"
+    );
+    assert_eq!(c.unicast_ttl, 255, "keepalived's default");
+    assert!(c.check_unicast_src);
+    assert!(
+        !c.v3_checksum_as_v2,
+        "the instance keyword overrides the global one"
+    );
+    assert_eq!(c.old_unicast_checksum, OldUnicastChecksum::Never);
+    assert!(!m.check_unicast_src && m.unicast_peers.is_empty());
+    assert_eq!(m.old_unicast_checksum, OldUnicastChecksum::Auto);
+
+    let global = "global_defs {\n  vrrp_check_unicast_src\n}\n".to_string()
+        + &inst("VI_G", 4, "  unicast_peer {\n    10.0.0.2\n  }\n");
+    let v = tr(&global).expect("translates");
+    assert!(v.instances[0].check_unicast_src, "vrrp_check_unicast_src");
 }

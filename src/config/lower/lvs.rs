@@ -21,6 +21,8 @@ use checkers::{BodyRegex, RegexFlags, RegexOptionKind};
 pub const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 360;
+/// The longest persistence_timeout keepalived 2.2.7 takes (`LVS_MAX_TIMEOUT`, 31 days).
+pub const MAX_PERSISTENCE_TIMEOUT: u32 = 86400 * 31;
 
 pub(super) fn ssl(cx: &mut Cx<'_>, node: &Node) -> SslSettings {
     let mut s = SslSettings::default();
@@ -168,7 +170,17 @@ fn lvs_method(cx: &mut Cx<'_>, n: &Node) -> Option<ForwardingMethod> {
         return None;
     };
     let Some(kind) = LbKind::parse(&kind_tok.text) else {
-        cx.invalid(n, kind_tok, "NAT, DR or TUN");
+        // keepalived 2.2.7: "PARSER : unknown [dr] routing method for virtual server.",
+        // and the line is ignored: NAT unless a method was set before.
+        let hint = LbKind::parse(&kind_tok.text.to_ascii_uppercase())
+            .map(|_| format!("write {}", kind_tok.text.to_ascii_uppercase()));
+        cx.fallback(
+            n,
+            kind_tok,
+            "is not a forwarding method (NAT, DR or TUN)",
+            "ignores the line and uses NAT unless a method was set before",
+            hint,
+        );
         return None;
     };
     let mut m = ForwardingMethod {
@@ -307,7 +319,7 @@ fn parse_key(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServerKey> {
             Some(VirtualServerKey::Group(t.text.clone()))
         }
         _ => {
-            let ip = cx.ip_token(node, first)?;
+            let ip = cx.plain_ip_token(node, first)?;
             let port = match node.args.get(1) {
                 Some(p) => Some(cx.port_token(node, p)?),
                 None => None,
@@ -367,11 +379,21 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
                 if let Some(t) = cx.one(n, "a scheduler") {
                     match LbAlgo::parse(&t.text) {
                         Some(a) => vs.lb_algo = a,
-                        None => cx.invalid(
-                            n,
-                            t,
-                            "rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh or twos",
-                        ),
+                        // keepalived 2.2.7: "Invalid lvs_scheduler '...' - ignoring".
+                        None => {
+                            let lower = t.text.to_ascii_lowercase();
+                            let hint = LbAlgo::parse(&lower).map(|a| format!("write {}", a.name()));
+                            cx.fallback(
+                                n,
+                                t,
+                                "is not a scheduler (rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh or twos)",
+                                &format!(
+                                    "ignores the line and uses {} unless a scheduler was set before",
+                                    LbAlgo::default().name()
+                                ),
+                                hint,
+                            )
+                        }
                     }
                 }
             }
@@ -387,7 +409,21 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
             "sh-fallback" | "mh-fallback" => vs.scheduler_flags.fallback = cx.flag(n),
             "ops" => vs.scheduler_flags.ops = cx.flag(n),
             "hashed" => vs.scheduler_flags.hashed = cx.flag(n),
-            "weight" => vs.weight = cx.int(n, 1, 65535).and_then(|w| u16::try_from(w).ok()),
+            // keepalived 2.2.7: read_unsigned_strvec(.., 1, IPVS_WEIGHT_LIMIT, true),
+            // "Virtual server weight X is outside range 1-2147483647" and the line ignored.
+            "weight" => {
+                if let Some(t) = cx.one(n, "an integer 1..2147483647") {
+                    let read = cx.keepalived_run_unsigned(
+                        n,
+                        t,
+                        (1, u64::from(Weight::MAX)),
+                        "ignores the line",
+                    );
+                    if let Some(w) = read.and_then(|v| u32::try_from(v).ok()) {
+                        vs.weight = Some(w);
+                    }
+                }
+            }
             "persistence_engine" => vs.persistence_engine = cx.string(n),
             "persistence_timeout" => {
                 cx.no_block(n);
@@ -395,8 +431,21 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
                     None => Some(DEFAULT_PERSISTENCE_TIMEOUT),
                     Some(t) => {
                         cx.extra(n, 1);
-                        cx.int_token(n, t, 1, i64::from(u32::MAX))
-                            .and_then(|v| u32::try_from(v).ok())
+                        // keepalived 2.2.7 reads 1..LVS_MAX_TIMEOUT (31 days); anything
+                        // else is "persistence_timeout invalid" and the line is ignored.
+                        match parse_integer(&t.text).and_then(|v| u32::try_from(v).ok()) {
+                            Some(v) if (1..=MAX_PERSISTENCE_TIMEOUT).contains(&v) => Some(v),
+                            _ => {
+                                cx.fallback(
+                                    n,
+                                    t,
+                                    &format!("is not a timeout 1..{MAX_PERSISTENCE_TIMEOUT}"),
+                                    "ignores the line (the service is not persistent unless set before)",
+                                    None,
+                                );
+                                vs.persistence_timeout
+                            }
+                        }
                     }
                 }
             }
@@ -408,7 +457,14 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
                             vs.protocol = p;
                             vs.protocol_explicit = true;
                         }
-                        None => cx.invalid(n, t, "TCP, UDP or SCTP"),
+                        // keepalived 2.2.7: "Unknown protocol X - ignoring".
+                        None => cx.fallback(
+                            n,
+                            t,
+                            "is not a protocol (TCP, UDP or SCTP)",
+                            "ignores the line",
+                            None,
+                        ),
                     }
                 }
             }
@@ -420,13 +476,17 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
             }
             "snmp_name" => vs.snmp_name = cx.string(n),
             "omega" => vs.omega = cx.flag(n),
+            // keepalived 2.2.7: "Quorum X must be in [1, 4294967295]. Setting to 1."
             "quorum" => {
-                if let Some(v) = cx.u32(n) {
-                    vs.quorum = v
+                if let Some(t) = cx.one(n, "an integer 1..4294967295") {
+                    vs.quorum = cx
+                        .keepalived_run_unsigned(n, t, (1, u64::from(u32::MAX)), "uses 1")
+                        .and_then(|v| u32::try_from(v).ok())
+                        .unwrap_or(1);
                 }
             }
             "hysteresis" => {
-                if let Some(v) = cx.u32(n) {
+                if let Some(v) = keepalived_run_u32(cx, n, "ignores the line") {
                     vs.hysteresis = v
                 }
             }
@@ -446,7 +506,7 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
                 match n.args.first() {
                     None => cx.missing(n, "IP [PORT]"),
                     Some(a) => {
-                        if let Some(ip) = cx.ip_token(n, a) {
+                        if let Some(ip) = cx.plain_ip_token(n, a) {
                             let port = n.args.get(1).and_then(|p| cx.port_token(n, p));
                             cx.extra(n, 2);
                             sorry = Some((ip, port));
@@ -488,6 +548,15 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
     Some(vs)
 }
 
+/// A number 0..=u32::MAX as keepalived 2.2.7's running daemon reads it
+/// (`read_unsigned_strvec(.., 0, UINT_MAX, true)`); `otherwise`: what it does with one
+/// out of range.
+fn keepalived_run_u32(cx: &mut Cx<'_>, n: &Node, otherwise: &str) -> Option<u32> {
+    let t = cx.one(n, "an integer 0..4294967295")?;
+    cx.keepalived_run_unsigned(n, t, (0, u64::from(u32::MAX)), otherwise)
+        .and_then(|v| u32::try_from(v).ok())
+}
+
 impl VirtualServer {
     fn port_of(&self, key: &Option<VirtualServerKey>) -> Option<u16> {
         match key {
@@ -505,7 +574,7 @@ fn real_server(
     vs_inherited: &Inherited,
 ) -> Option<RealServer> {
     let address = match node.args.first() {
-        Some(t) => cx.ip_token(node, t),
+        Some(t) => cx.plain_ip_token(node, t),
         None => {
             cx.missing(node, "IP [PORT]");
             None
@@ -546,24 +615,39 @@ fn real_server(
             continue;
         }
         match n.name() {
+            // keepalived 2.2.7: read_unsigned_strvec(.., 0, IPVS_WEIGHT_MAX, true).
             "weight" => {
-                if let Some(t) = cx.one(n, "an integer 0..65535") {
-                    match parse_integer(&t.text).map(Weight::new) {
-                        Some(Ok(w)) => rs.weight = w,
-                        Some(Err(p)) => cx.error(t.span, p),
-                        None => cx.invalid(n, t, "an integer 0..65535"),
+                let range = format!("an integer 0..{}", Weight::MAX);
+                if let Some(t) = cx.one(n, &range) {
+                    let read = cx.keepalived_run_unsigned(
+                        n,
+                        t,
+                        (0, u64::from(Weight::MAX)),
+                        "ignores the line",
+                    );
+                    if let Some(w) = read
+                        .and_then(|v| i64::try_from(v).ok())
+                        .and_then(|v| Weight::new(v).ok())
+                    {
+                        rs.weight = w;
                     }
                 }
             }
-            "lvs_method" | "lb_kind" => {
+            // keepalived 2.2.7 takes lb_kind in a virtual_server only: in a real_server
+            // it is an unknown keyword and the server keeps the virtual server's method.
+            "lvs_method" => {
                 if let Some(m) = lvs_method(cx, n) {
                     rs.method = m
                 }
             }
             "notify_up" => rs.notify_up = cx.script(n).map(Box::new),
             "notify_down" => rs.notify_down = cx.script(n).map(Box::new),
-            "uthreshold" => rs.uthreshold = cx.u32(n),
-            "lthreshold" => rs.lthreshold = cx.u32(n),
+            "uthreshold" => {
+                rs.uthreshold = keepalived_run_u32(cx, n, "ignores the line").or(rs.uthreshold)
+            }
+            "lthreshold" => {
+                rs.lthreshold = keepalived_run_u32(cx, n, "ignores the line").or(rs.lthreshold)
+            }
             "smtp_alert" => rs.smtp_alert = Some(cx.flag(n)),
             "virtualhost" => own.virtualhost = cx.string(n),
             "snmp_name" => rs.snmp_name = cx.string(n),
@@ -742,7 +826,14 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                 if let Some(t) = cx.one(n, "a query type") {
                     match checkers::dns::query_type(&t.text) {
                         Some(q) => dns_type = q,
-                        None => cx.invalid(n, t, "A, NS, CNAME, SOA, MX, TXT or AAAA"),
+                        // keepalived 2.2.7: "Unknown DNS check type X - ignoring".
+                        None => cx.fallback(
+                            n,
+                            t,
+                            "is not a query type (A, NS, CNAME, SOA, MX, TXT or AAAA)",
+                            "ignores the line (SOA unless a type was set before)",
+                            None,
+                        ),
                     }
                 }
             }
@@ -757,7 +848,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
             "helo_name" if smtp => helo_name = cx.string(n),
             "host" if smtp => {
                 cx.warning(n.keyword.span, Problem::DeprecatedSmtpHost);
-                smtp_hosts.push(smtp_host(cx, n, &mut own));
+                smtp_hosts.push(smtp_host(cx, n, &mut own, &mut common.log_all_failures));
             }
             "payload" if udp => {
                 cx.no_block(n);
@@ -825,23 +916,23 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
             let (min, max) = (udp_check.min_reply_length, udp_check.max_reply_length);
             let span = udp_lengths_span.unwrap_or_else(|| node.span());
             if min > max && udp_check.reply.is_some() {
-                // keepalived runs it anyway, a check that can never pass.
-                cx.error(span, Problem::ReplyLengthsNeverMatch { min, max });
-                return None;
-            }
-            if min > max {
+                // keepalived 2.2.7 runs it anyway: "... - will always fail".
+                cx.warning(span, Problem::ReplyLengthsNeverMatch { min, max });
+            } else if min > max {
                 cx.warning(span, Problem::ReplyLengthsUnused { min, max });
             }
             udp_check.common = common;
             Some(Checker::Udp(udp_check))
         }
         "MISC_CHECK" => {
+            // keepalived 2.2.7: "No script path has been specified for MISC_CHECKER -
+            // skipping": the real server has one checker less.
             let Some(command) = misc_path else {
-                cx.error(
+                cx.warning(
                     node.span(),
                     Problem::MissingRequired {
                         object: "MISC_CHECK".into(),
-                        what: "misc_path".into(),
+                        what: "misc_path; keepalived ignores the checker, and so does lvsd".into(),
                     },
                 );
                 return None;
@@ -909,9 +1000,9 @@ impl ConnectionOptions {
     /// inherit with the timing keywords); `false` if `n` is not one.
     fn keyword(&mut self, cx: &mut Cx<'_>, n: &Node) -> bool {
         match n.name() {
-            "connect_ip" => self.connect_ip = cx.ip(n),
+            "connect_ip" => self.connect_ip = cx.plain_ip(n),
             "connect_port" => self.connect_port = cx.port(n),
-            "bindto" => self.bindto = cx.ip(n),
+            "bindto" => self.bindto = cx.plain_ip(n),
             "bind_if" => self.bind_if = cx.string(n),
             "bind_port" => self.bind_port = cx.port(n),
             "fwmark" => self.fwmark = cx.u32(n),
@@ -937,14 +1028,18 @@ impl ConnectionOptions {
 /// An SMTP_CHECK `host { }` block. Its timing keywords (retry, delay_loop,
 /// ...) set the whole SMTP_CHECK's, as in keepalived, where they belong to
 /// the checker.
-fn smtp_host(cx: &mut Cx<'_>, node: &Node, check: &mut Inherited) -> ConnectionOptions {
+fn smtp_host(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    check: &mut Inherited,
+    log_all_failures: &mut Option<bool>,
+) -> ConnectionOptions {
     let mut h = ConnectionOptions::default();
     for n in cx.statements(node, Block::SmtpHost) {
         if n.name() == "connect_timeout" {
             h.connect_timeout = cx.timer(n);
         } else if n.name() == "log_all_failures" {
-            // Without effect (the keyword table warns); its value is still checked.
-            cx.flag(n);
+            *log_all_failures = Some(cx.flag(n));
         } else if !h.keyword(cx, n) && !check.keyword(cx, n) {
             cx.unknown(n, "SMTP_CHECK host");
         }
@@ -1034,10 +1129,14 @@ fn url_check(cx: &mut Cx<'_>, node: &Node, vhost: &Option<String>) -> Option<Url
                 if let Some(t) = cx.one(n, "32 hex digits") {
                     match Md5Digest::parse(&t.text) {
                         Ok(d) => u.digest = Some(d),
-                        Err(p) => cx.error_expected(
-                            t.span,
-                            p,
-                            "an MD5 digest of 32 hex digits (as printed by genhash)",
+                        // keepalived 2.2.7: "digest '...' character length should be 32
+                        // rather than N" / "Unable to interpret hex digit", line ignored.
+                        Err(_) => cx.fallback(
+                            n,
+                            t,
+                            "is not an MD5 digest of 32 hex digits (as genhash prints it)",
+                            "ignores the line (the url is checked without a digest)",
+                            None,
                         ),
                     }
                 }

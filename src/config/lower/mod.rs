@@ -302,6 +302,83 @@ impl Cx<'_> {
         );
     }
 
+    /// A value keepalived 2.2.7 logs and carries on after: a warning naming the token, what
+    /// is wrong with it (`what`, e.g. "is not a forwarding method"), what keepalived does
+    /// instead (`keepalived`, e.g. "uses NAT"), which lvsd does too, and how to write what
+    /// was probably meant.
+    pub fn fallback(
+        &mut self,
+        node: &Node,
+        tok: &Token,
+        what: &str,
+        keepalived: &str,
+        hint: Option<String>,
+    ) {
+        self.warning(
+            tok.span,
+            Problem::KeepalivedFallback {
+                keyword: node.name().to_string(),
+                value: tok.text.clone(),
+                what: what.to_string(),
+                keepalived: keepalived.to_string(),
+                hint,
+            },
+        );
+    }
+
+    /// A number as keepalived 2.2.7 reads it with `read_unsigned_strvec(.., ignore_error =
+    /// true)` when it runs (not under `-t`): the leading decimal number, 0 if there is
+    /// none (strtoul); junk after it is logged and the number used if it is in
+    /// `min..=max`; a number out of range (or negative) makes keepalived ignore the line.
+    /// Each case but the plain number in range warns; `otherwise` says what keepalived
+    /// does then (its handler's own fallback, e.g. "ignores the line").
+    pub fn keepalived_run_unsigned(
+        &mut self,
+        node: &Node,
+        tok: &Token,
+        (min, max): (u64, u64),
+        otherwise: &str,
+    ) -> Option<u64> {
+        let text = tok.text.trim_start_matches(super::lexer::is_space);
+        let unsigned = text.strip_prefix('+').unwrap_or(text);
+        let digits_end = unsigned
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(unsigned.len());
+        let (digits, junk) = unsigned.split_at(digits_end);
+        let value = if digits.is_empty() {
+            Some(0)
+        } else {
+            digits.parse::<u64>().ok()
+        };
+        let in_range = value.filter(|v| (min..=max).contains(v) && !text.starts_with('-'));
+        match (in_range, junk.is_empty() && !digits.is_empty()) {
+            (Some(v), true) => Some(v),
+            (Some(v), false) => {
+                self.fallback(
+                    node,
+                    tok,
+                    "is not a plain number",
+                    &format!(
+                        "runs with {v}, the number it starts with (keepalived -t reports the \
+                         value as invalid)"
+                    ),
+                    None,
+                );
+                Some(v)
+            }
+            (None, _) => {
+                self.fallback(
+                    node,
+                    tok,
+                    &format!("is not a number {min}..{max}"),
+                    otherwise,
+                    None,
+                );
+                None
+            }
+        }
+    }
+
     /// The single argument of `node`.
     pub fn one<'n>(&mut self, node: &'n Node, expected: &str) -> Option<&'n Token> {
         self.no_block(node);
@@ -432,6 +509,36 @@ impl Cx<'_> {
         self.timer_token(node, t)
     }
 
+    /// An address where keepalived 2.2.7 reads a plain one with `inet_stosockaddr`, which
+    /// drops a `/prefix` or `-range` after it without a word: lvsd drops it too, with a
+    /// warning.
+    pub fn plain_ip_token(&mut self, node: &Node, tok: &Token) -> Option<IpAddr> {
+        let Some(cut) = tok.text.find(['/', '-']) else {
+            return self.ip_token(node, tok);
+        };
+        let address = tok.text.get(..cut).unwrap_or("");
+        let Ok(ip) = address.parse::<IpAddr>() else {
+            self.invalid(node, tok, "an IPv4 or IPv6 address");
+            return None;
+        };
+        self.fallback(
+            node,
+            tok,
+            "is not a plain address",
+            &format!(
+                "drops '{}' and uses {ip}",
+                tok.text.get(cut..).unwrap_or("")
+            ),
+            Some(format!("write {ip}")),
+        );
+        Some(ip)
+    }
+
+    pub fn plain_ip(&mut self, node: &Node) -> Option<IpAddr> {
+        let t = self.one(node, "an IP address")?;
+        self.plain_ip_token(node, t)
+    }
+
     pub fn ip_token(&mut self, node: &Node, tok: &Token) -> Option<IpAddr> {
         match tok.text.parse::<IpAddr>() {
             Ok(a) => Some(a),
@@ -440,11 +547,6 @@ impl Cx<'_> {
                 None
             }
         }
-    }
-
-    pub fn ip(&mut self, node: &Node) -> Option<IpAddr> {
-        let t = self.one(node, "an IP address")?;
-        self.ip_token(node, t)
     }
 
     pub fn port_token(&mut self, node: &Node, tok: &Token) -> Option<u16> {

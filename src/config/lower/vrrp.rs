@@ -466,7 +466,15 @@ pub(super) fn vrrp_instance(
                             i.state = InitialState::Backup;
                             state_given = true;
                         }
-                        _ => cx.invalid(n, t, "MASTER or BACKUP"),
+                        // keepalived 2.2.7: "unknown state '...', defaulting to BACKUP".
+                        _ => {
+                            let upper = t.text.to_ascii_uppercase();
+                            let hint = matches!(upper.as_str(), "MASTER" | "BACKUP")
+                                .then(|| format!("write {upper}"));
+                            cx.fallback(n, t, "is not a state", "starts as BACKUP", hint);
+                            i.state = InitialState::Backup;
+                            state_given = true;
+                        }
                     }
                 }
             }
@@ -502,7 +510,7 @@ pub(super) fn vrrp_instance(
             "track_interface" => i.track_interfaces = track_interfaces(cx, n),
             "track_script" => i.track_scripts = track_scripts(cx, n),
             "track_file" => i.track_files = tracked_files(cx, n),
-            "mcast_src_ip" | "unicast_src_ip" => i.src_ip = cx.ip(n),
+            "mcast_src_ip" | "unicast_src_ip" => i.src_ip = cx.plain_ip(n),
             "mcast_dst_ip" => {
                 if let Some(t) = cx.one(n, "a multicast address") {
                     match t.text.parse::<IpAddr>() {
@@ -555,13 +563,26 @@ pub(super) fn vrrp_instance(
             "priority" => {
                 if let Some(t) = cx.one(n, "an integer 1..255") {
                     match parse_integer(&t.text).map(Priority::new) {
-                        Some(Ok(p)) => {
-                            i.priority = p;
-                            priority_given = true;
+                        Some(Ok(p)) => i.priority = p,
+                        // keepalived 2.2.7: "Priority not valid! must be between 1 & 255.
+                        // Using default 100", for junk and for out-of-range numbers.
+                        _ => {
+                            let what = if parse_integer(&t.text).is_some() {
+                                "is out of range 1..255"
+                            } else {
+                                "is not a number"
+                            };
+                            cx.fallback(
+                                n,
+                                t,
+                                what,
+                                &format!("uses the default {}", Priority::DEFAULT.get()),
+                                None,
+                            );
+                            i.priority = Priority::DEFAULT;
                         }
-                        Some(Err(p)) => cx.error(t.span, p),
-                        None => cx.invalid(n, t, "an integer 1..255"),
                     }
+                    priority_given = true;
                 }
             }
             "advert_int" => {
@@ -578,7 +599,15 @@ pub(super) fn vrrp_instance(
                                 match t.text.as_str() {
                                     "PASS" => auth_type = Some(AuthType::Pass),
                                     "AH" => auth_type = Some(AuthType::Ah),
-                                    _ => cx.invalid(a, t, "PASS or AH"),
+                                    // keepalived 2.2.7: "(VI_1) unknown authentication
+                                    // type 'X'", and the line is ignored.
+                                    _ => cx.fallback(
+                                        a,
+                                        t,
+                                        "is not an authentication type (PASS or AH)",
+                                        "ignores the line",
+                                        None,
+                                    ),
                                 }
                             }
                         }
@@ -764,6 +793,21 @@ pub(super) fn vrrp_instance(
                 }
                 i.advert_int = a;
             }
+            // keepalived 2.2.7 takes 0.01..255 s: below, "(VI_1) Advert interval (0) not
+            // valid! Must be > 0 - ignoring".
+            Err(_) if cs == 0 => {
+                if let Some(t) = n.args.first() {
+                    cx.fallback(
+                        n,
+                        t,
+                        "is below 0.01 s",
+                        "ignores the line (1 s unless set before)",
+                        None,
+                    );
+                }
+            }
+            // Above 40.95 s: keepalived 2.2.7 runs up to 255 s; lvsd's advert_int holds the
+            // VRRPv3 12-bit field only.
             Err(p) => cx.error(n.span(), p),
         }
     }
@@ -849,7 +893,7 @@ fn unicast_peer(cx: &mut Cx<'_>, n: &Node) -> Option<UnicastPeer> {
             },
         );
     }
-    let address = cx.ip_token(n, &n.keyword)?;
+    let address = cx.plain_ip_token(n, &n.keyword)?;
     let mut peer = UnicastPeer {
         address,
         span: n.keyword.span,
@@ -1012,10 +1056,13 @@ pub(super) fn ip_address(cx: &mut Cx<'_>, n: &Node) -> Option<VirtualIpAddress> 
     Some(v)
 }
 
-const ROUTE_TYPES: [&str; 10] = [
+/// keepalived 2.2.7's route types (`rtntypes` in lib/rttables.c).
+const ROUTE_TYPES: [&str; 12] = [
     "unicast",
     "local",
     "broadcast",
+    "brd",
+    "xresolve",
     "multicast",
     "throw",
     "unreachable",

@@ -1,0 +1,59 @@
+//! `lvsd metrics`: the `/metrics` exposition of a running lvsd, from the
+//! snapshot on its control socket (for node_exporter's textfile collector).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::daemon::control::{self, DEFAULT_SOCKET};
+use crate::daemon::metrics::{self, Format, RealServerDetail};
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// The daemon's control socket (`lvsd run --control-socket`).
+    #[arg(short = 's', long = "socket", value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Print OpenMetrics text instead of Prometheus text 0.0.4.
+    #[arg(long)]
+    pub openmetrics: bool,
+    /// Only `up` and `weight` per real server.
+    #[arg(long = "minimal-real-servers")]
+    pub minimal_real_servers: bool,
+}
+
+pub fn execute(args: MetricsArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lvsd: error: starting the runtime: {e}");
+            return ExitCode::from(super::EXIT_ERROR);
+        }
+    };
+    let status = match rt.block_on(control::fetch(&args.socket)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lvsd: error: {e} (is lvsd running?)");
+            return ExitCode::from(1);
+        }
+    };
+    let format = if args.openmetrics {
+        Format::OpenMetrics
+    } else {
+        Format::Prometheus
+    };
+    let options = metrics::Options {
+        detail: if args.minimal_real_servers {
+            RealServerDetail::Minimal
+        } else {
+            RealServerDetail::Full
+        },
+        // The daemon's process, read from /proc by its pid.
+        process: true,
+    };
+    print!("{}", metrics::render(&status, format, options));
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,59 @@
+//! What `lvsd run` derives from a configuration before it touches the system, shared
+//! with `lvsd check-config` and `lvsd run -t`: a configuration they pass never fails
+//! at start for a configuration reason, because they make the same decisions.
+
+use std::path::Path;
+
+use crate::config::model::LvsSyncDaemon;
+use crate::config::{self, Config, ConfigOptions, Diagnostics, Loaded};
+use crate::director::{translate_owned, DirectorSpec};
+use crate::vrrp::config::RunAs;
+use crate::vrrp::runner::VrrpConfig;
+
+/// One loaded configuration, translated for each part: everything `lvsd run` takes
+/// from the model (the keyword test compares these to find keywords without effect).
+#[derive(Debug)]
+pub struct Prepared {
+    pub director: DirectorSpec,
+    pub vrrp: VrrpConfig,
+    pub sync: Option<LvsSyncDaemon>,
+    /// `global_defs { script_user }`: who runs notify/quorum scripts.
+    pub script_user: Option<RunAs>,
+    /// `lvs_timeouts`.
+    pub timeouts: crate::config::LvsTimeouts,
+    /// Notify FIFOs and mail alerts.
+    pub events: crate::events::sinks::EventsConfig,
+}
+
+/// Reads `file` as `lvsd run` does. With `strict` (`--strict`), every warning is an
+/// error and the configuration is refused.
+pub fn load(file: &Path, opts: &ConfigOptions, strict: bool) -> Result<Loaded, Diagnostics> {
+    let loaded = config::load(file, opts)?;
+    if strict {
+        return config::strict(loaded);
+    }
+    Ok(loaded)
+}
+
+/// Translates a loaded model into what the VRRP core and the director run: every check
+/// `lvsd run` makes before starting. Consumes the model (its memory is reused as the
+/// director's spec grows).
+pub fn prepare(config: Config) -> Result<Prepared, String> {
+    let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
+    let sync = config.global.lvs_sync_daemon.clone();
+    let timeouts = config.global.lvs_timeouts;
+    let events = crate::events::sinks::translate(&config);
+    let script_user = config.global.script_user.as_ref().map(|r| RunAs {
+        user: r.user.clone(),
+        group: r.group.clone(),
+    });
+    let director = translate_owned(config).map_err(|e| e.to_string())?;
+    Ok(Prepared {
+        director,
+        vrrp,
+        sync,
+        script_user,
+        timeouts,
+        events,
+    })
+}
