@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod director;
+pub mod events;
 pub mod list;
 pub mod script_security;
 pub mod track_file;

@@ -172,6 +172,25 @@ impl Vetting {
         }
     }
 
+    /// The notify FIFO scripts (keepalived vets them too): a disabled one is
+    /// not started; its FIFO is still made and written.
+    pub fn events(&mut self, cfg: &mut crate::events::sinks::EventsConfig) {
+        for (what, fifo) in [
+            ("notify_fifo_script", &mut cfg.notify_fifo),
+            ("vrrp_notify_fifo_script", &mut cfg.vrrp_notify_fifo),
+            ("lvs_notify_fifo_script", &mut cfg.lvs_notify_fifo),
+        ] {
+            let Some(f) = fifo else { continue };
+            let Some((argv, run_as)) = &f.script else {
+                continue;
+            };
+            let program = argv.first().cloned().unwrap_or_default();
+            if self.vet(what, &program, run_as.as_ref()).is_err() {
+                f.script = None;
+            }
+        }
+    }
+
     /// Logs what the vetting found, as keepalived does at start and reload.
     pub fn log(&self) {
         for n in &self.notes {

@@ -273,13 +273,7 @@ fn sample_warnings_are_only_unimplemented_keywords() {
     let expected: std::collections::BTreeSet<String> = [
         "from",
         "net_namespace",
-        "notification_email",
-        "notification_email_from",
         "or",
-        "router_id",
-        "smtp_alert",
-        "smtp_connect_timeout",
-        "smtp_server",
         "static_ipaddress",
         "static_routes",
         "static_rules",

@@ -99,6 +99,12 @@ fn context(block: Block, keyword: &str) -> &'static str {
             "    track_script {\n        chk weight 5\n    }\n"
         }
         (Block::VirtualServer, "hysteresis") => "    quorum 5\n",
+        // A FIFO script runs only with its FIFO (as in keepalived).
+        (Block::GlobalDefs, "notify_fifo_script") => "    notify_fifo /tmp/lvsd-kw-fifo\n",
+        (Block::GlobalDefs, "vrrp_notify_fifo_script") => {
+            "    vrrp_notify_fifo /tmp/lvsd-kw-fifo\n"
+        }
+        (Block::GlobalDefs, "lvs_notify_fifo_script") => "    lvs_notify_fifo /tmp/lvsd-kw-fifo\n",
         (Block::VirtualServer, "ops") => "    protocol UDP\n",
         (Block::VirtualServer, "persistence_granularity") => "    persistence_timeout 60\n",
         (Block::VirtualServer, "sorry_server_inhibit" | "sorry_server_lvs_method") => {
@@ -239,6 +245,10 @@ fn candidates(block: Block, keyword: &str) -> Vec<String> {
         (Block::GlobalDefs, "vrrp_version") => &["3"],
         (Block::GlobalDefs, "lvs_sync_daemon") => &["eth7 VI_K"],
         (Block::GlobalDefs, "script_user") => &["nobody"],
+        // On by default for real servers (keepalived), so judged by turning it off.
+        (Block::RealServer, "smtp_alert") => &["false"],
+        (Block::GlobalDefs, "notification_email") => &["{\n admin@example.com\n}"],
+        (Block::GlobalDefs, "smtp_server") => &["10.9.0.7 2525"],
         (Block::TopLevel, "global_defs") => &["{\n vrrp_startup_delay 3\n}"],
         (Block::TopLevel, "vrrp_instance") => &[
             "VI_X {\n interface lvsdk0\n virtual_router_id 60\n virtual_ipaddress {\n 10.9.0.9\n }\n}",

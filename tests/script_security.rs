@@ -111,3 +111,45 @@ fn scripts_are_vetted_as_keepalived_vets_them() {
         "{w}"
     );
 }
+
+/// keepalived vets the notify FIFO scripts too: a missing one is not
+/// started (its FIFO is still made); an insecure one only under
+/// enable_script_security.
+#[test]
+fn notify_fifo_scripts_are_vetted() {
+    if !nix::unistd::geteuid().is_root() {
+        panic!("this test needs root (scripts are checked as the root they would run as)");
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod dir");
+    let good = script(dir.path(), "good.sh", 0o755);
+    let insecure = script(dir.path(), "insecure.sh", 0o777);
+    let missing = dir.path().join("missing.sh").display().to_string();
+    let conf = |security: bool| {
+        format!(
+            "global_defs {{\n    script_user root\n{}    notify_fifo /tmp/g.fifo\n    notify_fifo_script {good}\n\
+             vrrp_notify_fifo /tmp/v.fifo\n    vrrp_notify_fifo_script {insecure}\n\
+             lvs_notify_fifo /tmp/l.fifo\n    lvs_notify_fifo_script {missing}\n}}\n",
+            if security { "    enable_script_security\n" } else { "" }
+        )
+    };
+    for security in [true, false] {
+        let mut t = translated(&conf(security));
+        let mut v = Vetting::new(security);
+        v.events(&mut t.events);
+        let e = &t.events;
+        assert!(e.notify_fifo.as_ref().is_some_and(|f| f.script.is_some()));
+        assert_eq!(
+            e.vrrp_notify_fifo
+                .as_ref()
+                .is_some_and(|f| f.script.is_some()),
+            !security,
+            "insecure script, enable_script_security {security}"
+        );
+        assert!(e
+            .lvs_notify_fifo
+            .as_ref()
+            .is_some_and(|f| f.script.is_none()));
+    }
+}

@@ -28,5 +28,8 @@ mod reload;
 #[path = "vrrp/reload_netns.rs"]
 mod reload_netns;
 
+#[path = "vrrp/events.rs"]
+mod events;
+
 #[path = "vrrp/unicast.rs"]
 mod unicast;

@@ -137,7 +137,7 @@ fn run_director(args: RunArgs) -> ExitCode {
         });
     }
 
-    let vrrp = match load_vrrp(&args.use_file, args.config_id.as_deref(), args.strict) {
+    let (vrrp, events) = match load_vrrp(&args.use_file, args.config_id.as_deref(), args.strict) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("lvsd: error: {e}");
@@ -199,17 +199,24 @@ fn run_director(args: RunArgs) -> ExitCode {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading {}", use_file.display());
                         match load_vrrp(&use_file, config_id.as_deref(), strict) {
-                            Ok(v) => {
+                            Ok((v, events)) => {
                                 vrrp_only::Reloads::record(&record, None);
                                 if reload_tx.send(v).await.is_err() {
                                     return;
                                 }
+                                crate::events::sinks::configure(events, true);
+                                crate::events::publish(crate::events::Event::Reload {
+                                    error: None,
+                                });
                             }
                             Err(e) => {
                                 tracing::error!(
                                     "reload refused, the running configuration stays: {e}"
                                 );
                                 vrrp_only::Reloads::record(&record, Some(e.to_string()));
+                                crate::events::publish(crate::events::Event::Reload {
+                                    error: Some(e.to_string()),
+                                });
                             }
                         }
                     }
@@ -238,10 +245,14 @@ fn run_director(args: RunArgs) -> ExitCode {
                 }
             }
         };
+        crate::events::sinks::configure(events, true);
+        crate::events::publish(crate::events::Event::Daemon { running: true });
         let result = runner::run_reloadable(vrrp, options, reloads, shutdown).await;
         for task in observers {
             task.abort();
         }
+        crate::events::publish(crate::events::Event::Daemon { running: false });
+        crate::events::sinks::stop().await;
         result.map_err(|e| e.to_string())
     });
     if let Some(pid) = &args.pid {
@@ -413,10 +424,20 @@ fn load_vrrp(
     path: &std::path::Path,
     config_id: Option<&str>,
     strict: bool,
-) -> Result<crate::vrrp::runner::VrrpConfig, crate::vrrp::translate::TranslateError> {
-    let mut vrrp = crate::vrrp::translate::load_file(path, config_id, strict)?;
+) -> Result<
+    (
+        crate::vrrp::runner::VrrpConfig,
+        crate::events::sinks::EventsConfig,
+    ),
+    crate::vrrp::translate::TranslateError,
+> {
+    let (mut vrrp, mut events) =
+        crate::vrrp::translate::load_file_with(path, config_id, strict, |c| {
+            crate::events::sinks::translate(c)
+        })?;
     let mut vetting = crate::script_security::Vetting::new(vrrp.script_security);
     vetting.vrrp(&mut vrrp);
+    vetting.events(&mut events);
     vetting.log();
-    Ok(vrrp)
+    Ok((vrrp, events))
 }

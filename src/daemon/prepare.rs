@@ -21,6 +21,8 @@ pub struct Prepared {
     pub script_user: Option<RunAs>,
     /// `lvs_timeouts`.
     pub timeouts: crate::config::LvsTimeouts,
+    /// Notify FIFOs and mail alerts.
+    pub events: crate::events::sinks::EventsConfig,
 }
 
 /// Reads `file` as `lvsd run` does. With `strict` (`--strict`), every warning is an
@@ -40,6 +42,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
     let sync = config.global.lvs_sync_daemon.clone();
     let timeouts = config.global.lvs_timeouts;
+    let events = crate::events::sinks::translate(&config);
     let script_user = config.global.script_user.as_ref().map(|r| RunAs {
         user: r.user.clone(),
         group: r.group.clone(),
@@ -51,5 +54,6 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         sync,
         script_user,
         timeouts,
+        events,
     })
 }

@@ -26,6 +26,8 @@ use crate::config::ConfigOptions;
 use crate::director::plan::{plan, removal, scoped};
 use crate::director::spec::CheckedFile;
 use crate::director::{Action, Director};
+use crate::events::sinks::EventsConfig;
+use crate::events::{publish, Event};
 use crate::track_file;
 use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
@@ -46,8 +48,18 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
     let mut vetting = crate::script_security::Vetting::new(translated.vrrp.script_security);
     vetting.vrrp(&mut translated.vrrp);
     vetting.director(&mut translated.director, translated.script_user.as_ref());
+    vetting.events(&mut translated.events);
     vetting.log();
     Ok(translated)
+}
+
+/// The FIFO and mail settings for this mode: `-C` (like keepalived's
+/// checker process alone) has no VRRP notify FIFO.
+fn events_for(mut events: EventsConfig, checkers_only: bool) -> EventsConfig {
+    if checkers_only {
+        events.vrrp_notify_fifo = None;
+    }
+    events
 }
 
 /// `lvsd run` without `-P`: the whole director (or checkers only with `-C`).
@@ -183,6 +195,8 @@ struct Daemon<K: Kernel> {
     /// where it sends (name, value).
     file_watch: Option<(JoinHandle<()>, track_file::WatchedFiles)>,
     file_tx: mpsc::Sender<(String, i32)>,
+    /// Notify FIFO and mail settings (keepalived's names for the servers).
+    events: EventsConfig,
 }
 
 /// `init_file`, then the number now, of each FILE_CHECK file (an unreadable
@@ -278,8 +292,78 @@ impl<K: Kernel> Daemon<K> {
             return;
         }
         tracing::info!("track_file {name}: now {value} (FILE_CHECK)");
+        let quorum = self.quorum_of(&touched);
         self.perform(actions);
+        self.publish_quorum_changes(quorum);
         self.reconcile_virtual_servers(&touched).await;
+    }
+
+    /// The quorum state of these virtual servers, to compare after a change.
+    fn quorum_of(&self, names: &BTreeSet<Arc<str>>) -> Vec<(Arc<str>, Option<bool>)> {
+        names
+            .iter()
+            .map(|n| (n.clone(), self.director.quorum_up(n)))
+            .collect()
+    }
+
+    /// Publishes a quorum event for each virtual server whose quorum changed.
+    fn publish_quorum_changes(&self, before: Vec<(Arc<str>, Option<bool>)>) {
+        for (name, was) in before {
+            let now = self.director.quorum_up(&name);
+            let (Some(was), Some(up)) = (was, now) else {
+                continue;
+            };
+            if was == up {
+                continue;
+            }
+            let Some(vs) = self
+                .director
+                .spec()
+                .virtual_servers
+                .iter()
+                .find(|v| v.name == name)
+            else {
+                continue;
+            };
+            publish(Event::Quorum {
+                vs_text: self.vs_text(&name),
+                weight_sum: self.director.weight_sum_of(&name).unwrap_or(0),
+                virtual_server: name,
+                up,
+                init: false,
+                quorum: vs.quorum,
+                hysteresis: vs.hysteresis,
+            });
+        }
+    }
+
+    /// At start, as keepalived: each virtual server with its quorum
+    /// reached reports it up; one without, down if a sorry server serves.
+    fn publish_initial_quorum(&self) {
+        for vs in &self.director.spec().virtual_servers {
+            let up = match self.director.quorum_up(&vs.name) {
+                Some(true) => true,
+                Some(false) if vs.sorry_server.is_some() => false,
+                _ => continue,
+            };
+            publish(Event::Quorum {
+                vs_text: self.vs_text(&vs.name),
+                weight_sum: self.director.weight_sum_of(&vs.name).unwrap_or(0),
+                virtual_server: vs.name.clone(),
+                up,
+                init: true,
+                quorum: vs.quorum,
+                hysteresis: vs.hysteresis,
+            });
+        }
+    }
+
+    fn vs_text(&self, name: &str) -> String {
+        self.events
+            .vs_texts
+            .get(name)
+            .map(|(t, _)| t.clone())
+            .unwrap_or_else(|| name.to_string())
     }
 
     fn perform(&mut self, actions: Vec<Action>) {
@@ -450,6 +534,8 @@ impl<K: Kernel> Daemon<K> {
         while let Some(t) = next {
             if let Some(key) = self.pool.key_of(t.server).cloned() {
                 let was_down = self.director.real_server(&key).is_some_and(|s| !s.up);
+                let was_up = self.director.real_server(&key).is_some_and(|s| s.up);
+                let quorum = self.quorum_of(&BTreeSet::from([key.virtual_server.clone()]));
                 if was_down && !t.up {
                     // Still down, for another reason: nothing in the table changes.
                     tracing::info!("{key}: still DOWN: {}", t.reason);
@@ -463,7 +549,22 @@ impl<K: Kernel> Daemon<K> {
                     );
                 }
                 let actions = self.director.on_transition(&key, t.up, t.weight, &t.reason);
+                let proto = self
+                    .events
+                    .vs_texts
+                    .get(&*key.virtual_server)
+                    .map_or("tcp", |(_, p)| *p);
+                publish(Event::RealServer {
+                    vs_text: self.vs_text(&key.virtual_server),
+                    rs_text: crate::events::sinks::trio(key.addr, proto, key.port),
+                    virtual_server: key.virtual_server.clone(),
+                    up: t.up,
+                    changed: t.up != was_up,
+                    weight: t.weight,
+                    reason: t.reason.clone(),
+                });
                 self.perform(actions);
+                self.publish_quorum_changes(quorum);
             }
             next = rx.try_recv().ok();
         }
@@ -481,6 +582,9 @@ impl<K: Kernel> Daemon<K> {
                     "reload refused, the running configuration stays: {}",
                     e.trim_end()
                 );
+                publish(Event::Reload {
+                    error: Some(e.clone()),
+                });
                 self.last_reload_error = Some(e);
                 self.reload_failures += 1;
             }
@@ -526,6 +630,12 @@ impl<K: Kernel> Daemon<K> {
                     }
                     self.sync = loaded.sync;
                 }
+                self.events = loaded.events.clone();
+                crate::events::sinks::configure(
+                    events_for(loaded.events, self.opts.checkers_only),
+                    false,
+                );
+                publish(Event::Reload { error: None });
                 tracing::info!("reload done");
             }
         }
@@ -663,6 +773,8 @@ impl<K: Kernel> Daemon<K> {
         if let Some(role) = self.sync_running.take() {
             let _ = self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await;
         }
+        publish(Event::Daemon { running: false });
+        crate::events::sinks::stop().await;
         // As keepalived, even with --dont-release-ipvs: the timeouts go back.
         self.timeouts = crate::config::LvsTimeouts::default();
         self.apply_timeouts().await;
@@ -717,6 +829,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             None
         }
     };
+    // Subscribers first: they see every event from the first one on.
+    crate::events::sinks::configure(events_for(loaded.events.clone(), opts.checkers_only), false);
     let (tx, mut transitions) = mpsc::unbounded_channel();
     // Adopt what the kernel already has: real servers start in the state
     // its table shows, so a restart with the same config writes nothing.
@@ -760,6 +874,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         applied_timeouts: None,
         file_watch: None,
         file_tx,
+        events: loaded.events,
     };
     d.apply_timeouts().await;
     d.watch_checked_files();
@@ -774,6 +889,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     d.perform(actions);
     let init_notifies = d.director.init_notifies();
     d.perform(init_notifies);
+    d.publish_initial_quorum();
     tracing::info!(
         "{} virtual servers, {} real servers checked; IPVS writes at start: {}",
         d.director.spec().virtual_servers.len(),
@@ -785,6 +901,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     }
 
     sd_notify::notify("READY=1");
+    publish(Event::Daemon { running: true });
     tracing::info!("lvsd running (pid {})", std::process::id());
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -284,6 +284,17 @@ impl Director {
         self.reals.iter()
     }
 
+    /// The weight of the up real servers of a virtual server (what its
+    /// quorum compares).
+    pub fn weight_sum_of(&self, virtual_server: &str) -> Option<u64> {
+        let vs = self
+            .spec
+            .virtual_servers
+            .iter()
+            .find(|v| &*v.name == virtual_server)?;
+        Some(self.weight_sum(vs))
+    }
+
     pub fn quorum_up(&self, virtual_server: &str) -> Option<bool> {
         self.quorum.get(virtual_server).copied()
     }

@@ -897,6 +897,11 @@ impl Driver {
                 tracing::info!("({}) Entering {} STATE", cfg.name, state.notify_word());
                 let cmds = notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
                 notify::spawn_all(&cmds);
+                crate::events::publish(crate::events::Event::Instance {
+                    name: cfg.name.as_str().into(),
+                    state: crate::events::VrrpState::from_fsm(state),
+                    priority,
+                });
             }
             Action::GroupNotify { group, state } => {
                 tracing::info!("(group {group}) Entering {} STATE", state.notify_word());
@@ -904,6 +909,10 @@ impl Driver {
                     // keepalived passes no meaningful priority for groups: 0.
                     notify::spawn_all(&notify::commands(n, "GROUP", &group, state, 0));
                 }
+                crate::events::publish(crate::events::Event::Group {
+                    name: group.as_str().into(),
+                    state: crate::events::VrrpState::from_fsm(state),
+                });
             }
             Action::ConflictDetected { peer, conflict } => {
                 tracing::warn!(

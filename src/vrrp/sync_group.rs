@@ -264,6 +264,21 @@ impl VrrpSet {
             let acts = self.instances[i].on_shutdown(now);
             self.collect(i, acts, &mut out);
         }
+        // Then each group stops, as keepalived's notify_shutdown does
+        // (instances first, then groups).
+        for g in &mut self.groups {
+            let Some(&first) = g.members.first() else {
+                continue;
+            };
+            g.state = State::Initialize;
+            out.push(InstanceAction {
+                instance: first,
+                action: Action::GroupNotify {
+                    group: g.name.clone(),
+                    state: State::Initialize,
+                },
+            });
+        }
         out
     }
 

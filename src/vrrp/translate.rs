@@ -40,6 +40,17 @@ pub fn load_file(
     config_id: Option<&str>,
     strict: bool,
 ) -> Result<VrrpConfig, TranslateError> {
+    load_file_with(path, config_id, strict, |_| ()).map(|(v, ())| v)
+}
+
+/// Like [`load_file`], also handing the model to `also` (for settings
+/// outside VRRP that `lvsd run -P` needs, such as notify FIFOs).
+pub fn load_file_with<T>(
+    path: &Path,
+    config_id: Option<&str>,
+    strict: bool,
+    also: impl FnOnce(&model::Config) -> T,
+) -> Result<(VrrpConfig, T), TranslateError> {
     let opts = config::ConfigOptions {
         config_id: config_id.map(str::to_string),
         ..config::ConfigOptions::default()
@@ -48,7 +59,7 @@ pub fn load_file(
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }
-    translate(&loaded.config)
+    Ok((translate(&loaded.config)?, also(&loaded.config)))
 }
 
 fn broadcast(vip: &model::VirtualIpAddress) -> Option<IpAddr> {

@@ -1080,6 +1080,100 @@ testbed::uml_test! {
         }
     }
 
+    /// The LVS notify FIFO and checker/quorum mails side by side with
+    /// keepalived 2.2.7 (keepalived on DIR1, lvsd on DIR2, each with its own
+    /// FIFO script and aiosmtpd in its namespace): nginx on 10.0.0.5 stops
+    /// (the real server goes down, the virtual server loses its quorum of
+    /// 2), then starts again. The lines and the mails (subject, from, to,
+    /// body) must be the same; compared before the directors stop.
+    fn lvs_notify_fifo_and_mails_match_keepalived() {
+        let mut site = Site::new("evt");
+        let mut smtpds = Vec::new();
+        let mut directors = Vec::new();
+        for (i, name) in [(DIR1, "ka"), (DIR2, "l")] {
+            let mail = site.path(&format!("mail{i}"));
+            smtpds.push(
+                site.ns(i)
+                    .spawn_logged(
+                        &["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:2525", "-c",
+                          "aiosmtpd.handlers.Mailbox", &mail.to_string_lossy()],
+                        site.dir.path(),
+                        &format!("smtpd{i}"),
+                    )
+                    .unwrap_or_else(|e| panic!("aiosmtpd: {e}")),
+            );
+            site.ns(i).wait_for_tcp_listener(2525, SLOW).unwrap_or_else(|e| panic!("{e}"));
+            let script = site.path(&format!("fifo{i}.sh"));
+            std::fs::write(
+                &script,
+                format!("#!/bin/sh\nwhile read -r l; do echo \"$l\" >> {}; done < \"$1\"\n",
+                        site.path(&format!("lines{i}")).display()),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+            let check = checker_block("TCP_CHECK", "            connect_timeout 2\n", "");
+            let conf = format!(
+                "global_defs {{\n    router_id lvs_events\n    script_user root\n    lvs_notify_fifo {}\n    lvs_notify_fifo_script {}\n    \
+                 notification_email {{\n        ops@example.com\n    }}\n    notification_email_from lb@example.com\n    \
+                 smtp_server 127.0.0.1 2525\n    smtp_connect_timeout 5\n}}\n\
+                 virtual_server 10.0.0.100 80 {{\n    delay_loop 2\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n    quorum 2\n    smtp_alert\n\
+                     real_server 10.0.0.4 80 {{\n        weight 1\n{check}    }}\n\
+                     real_server 10.0.0.5 80 {{\n        weight 1\n{check}    }}\n}}\n",
+                site.path(&format!("lvs{i}.fifo")).display(),
+                script.display(),
+            );
+            let path = site.write_config(&format!("events{i}.conf"), &conf);
+            directors.push(if i == DIR1 { site.keepalived(i, name, &path) } else { site.lvsd(i, name, &path, &[]) });
+        }
+        let both = |n: usize| {
+            move |site: &Site| site.active_reals(DIR1).len() == n && site.active_reals(DIR2).len() == n
+        };
+        let wait = |site: &Site, what: &str, n: usize, directors: &[testbed::process::ProcessGuard]| {
+            let deadline = Instant::now() + SLOW;
+            while !both(n)(site) {
+                assert!(Instant::now() < deadline, "{what}\n{}\n{}", directors[0].logs(), directors[1].logs());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        };
+        wait(&site, "both real servers in both tables", 2, &directors);
+        std::thread::sleep(Duration::from_secs(3));
+        site.stop_nginx(1);
+        wait(&site, "10.0.0.5 out of both tables", 1, &directors);
+        std::thread::sleep(Duration::from_secs(3));
+        site.start_nginx(1);
+        wait(&site, "10.0.0.5 back in both tables", 2, &directors);
+        // Mails take their time under UML.
+        std::thread::sleep(Duration::from_secs(5));
+        let lines = |i: usize| std::fs::read_to_string(site.path(&format!("lines{i}"))).unwrap_or_default();
+        let mails = |i: usize| {
+            let mut out = Vec::new();
+            for sub in ["new", "cur"] {
+                for e in std::fs::read_dir(site.path(&format!("mail{i}/{sub}"))).into_iter().flatten().flatten() {
+                    let text = std::fs::read_to_string(e.path()).unwrap_or_default().replace("\r\n", "\n");
+                    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+                    let h = |n: &str| head.lines().find_map(|l| l.strip_prefix(&format!("{n}: "))).unwrap_or("").to_owned();
+                    out.push(format!("Subject: {}\nFrom: {}\nTo: {}\n\n{}", h("Subject"), h("From"), h("To"), body.trim_end()));
+                }
+            }
+            out.sort();
+            out
+        };
+        let (theirs, ours) = ((lines(DIR1), mails(DIR1)), (lines(DIR2), mails(DIR2)));
+        eprintln!("keepalived: {theirs:#?}\nlvsd: {ours:#?}");
+        assert!(!theirs.0.is_empty() && !theirs.1.is_empty(), "keepalived wrote nothing\n{}", directors[0].logs());
+        assert_eq!(ours.0, theirs.0, "lvs_notify_fifo lines\n{}", directors[1].logs());
+        assert_eq!(ours.1, theirs.1, "mails\n{}", directors[1].logs());
+        for mut d in directors {
+            signal(&d, Signal::SIGTERM);
+            let deadline = Instant::now() + SLOW;
+            while d.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        drop(smtpds);
+    }
+
     /// log_all_failures logs every failed check, not only the transition
     /// (keepalived 2.2.7 logs each failure then); without it, only the
     /// transition is logged.
