@@ -1,7 +1,8 @@
 //! keepalived 2.2.7's command line on `lvsd run` and on lvsd invoked as
 //! `keepalived`: every option of `keepalived --help` parses, `-S` logs to a
-//! syslog socket with the facility asked for, and `-t` exits as keepalived does
-//! on the same configurations (both programs are run).
+//! syslog socket with the facility asked for (also through a real rsyslogd's
+//! `local0.*` rule), and `-t` exits as keepalived does on the same configurations
+//! (both programs are run).
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -416,4 +417,178 @@ fn config_test_security_status_equals_keepalived() {
         }
         assert_eq!(exit_code(&as_keepalived, &conf), theirs, "{name}");
     }
+}
+
+/// A VRRP-only configuration for the namespace of
+/// [`rsyslog_local0_rule_gets_lvsd_lines_with_keepalived_options`]: a backup on `v0`
+/// that logs `(VI_1) Entering BACKUP STATE` at once and needs no IPVS.
+const VRRP_ONLY_CONF: &str = "vrrp_instance VI_1 {\n  state BACKUP\n  interface v0\n  \
+    virtual_router_id 51\n  priority 100\n  advert_int 1\n  virtual_ipaddress {\n    \
+    192.0.2.10/24\n  }\n}\n";
+
+/// The real rsyslogd, with its own configuration, pid file, work directory and socket
+/// (never /dev/log; the system's rsyslog, if any, is not touched).
+struct Rsyslogd {
+    _guard: testbed::process::ProcessGuard,
+    socket: PathBuf,
+    local0_file: PathBuf,
+    all_file: PathBuf,
+}
+
+impl Rsyslogd {
+    fn start(dir: &Path) -> Rsyslogd {
+        let socket = dir.join("log.sock");
+        let local0_file = dir.join("keepalived.log");
+        let all_file = dir.join("all.log");
+        let work = dir.join("rsyslog-work");
+        std::fs::create_dir(&work).expect("rsyslog work directory");
+        // The user's rule first: rsyslog evaluates the rules in order for each message.
+        let conf = format!(
+            "global(workDirectory=\"{work}\")\n\
+             module(load=\"imuxsock\" SysSock.Use=\"off\")\n\
+             input(type=\"imuxsock\" Socket=\"{socket}\" CreatePath=\"on\")\n\
+             local0.* {local0}\n\
+             *.* {all}\n",
+            work = work.display(),
+            socket = socket.display(),
+            local0 = local0_file.display(),
+            all = all_file.display(),
+        );
+        let conf_path = dir.join("rsyslog.conf");
+        std::fs::write(&conf_path, conf).expect("write rsyslog.conf");
+        let mut cmd = Command::new("rsyslogd");
+        cmd.arg("-n")
+            .arg("-f")
+            .arg(&conf_path)
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"));
+        let mut guard = testbed::process::ProcessGuard::spawn_logged(cmd, dir, "rsyslogd")
+            .expect("start rsyslogd (tests/run.sh installs rsyslog)");
+        let s = socket.clone();
+        guard
+            .wait_ready("rsyslogd's socket", Duration::from_secs(20), |_| s.exists())
+            .unwrap_or_else(|e| panic!("{e}"));
+        Rsyslogd {
+            _guard: guard,
+            socket,
+            local0_file,
+            all_file,
+        }
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Issue #18: a keepalived host runs `keepalived -D -d -S 0` (KEEPALIVED_OPTIONS) with
+/// the rsyslog rule `local0.* /var/log/keepalived.log`; lvsd with the same options, as
+/// `lvsd run` and through a `keepalived` symlink, must land its lines in that rule's
+/// file, and `-S 1` (local1) lines must not. The real rsyslogd receives them.
+#[test]
+fn rsyslog_local0_rule_gets_lvsd_lines_with_keepalived_options() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rsyslog = Rsyslogd::start(dir.path());
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(&conf, VRRP_ONLY_CONF).expect("write config");
+    let as_keepalived = dir.path().join("keepalived");
+    std::os::unix::fs::symlink(LVSD, &as_keepalived).expect("symlink");
+    let lvsd = PathBuf::from(LVSD);
+
+    // A namespace of the test's own, with an interface and an address for VI_1.
+    let ns = testbed::netns::Netns::new("rsyslog").expect("netns");
+    ns.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"])
+        .expect("veth");
+    ns.ip(&["addr", "add", "10.99.0.1/24", "dev", "v0"])
+        .expect("address");
+    for link in ["v0", "v1"] {
+        ns.ip(&["link", "set", link, "up"]).expect("link up");
+    }
+
+    // Runs PROGRAM ARGS -f CONF in the namespace until `line` from its pid is in `file`.
+    let run_until_logged = |name: &str, program: &Path, args: &[&str], file: &Path, line: &str| {
+        let mut argv = vec![program.to_string_lossy().into_owned()];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        argv.extend(["-f".to_string(), conf.to_string_lossy().into_owned()]);
+        let mut cmd = ns.command(&argv[0]);
+        cmd.args(&argv[1..])
+            .env("LVSD_SYSLOG_SOCKET", &rsyslog.socket)
+            .env_remove("RUST_LOG");
+        let mut guard = testbed::process::ProcessGuard::spawn_logged(cmd, dir.path(), name)
+            .expect("spawn lvsd");
+        let tag = format!("lvsd[{}]:", guard.pid());
+        let waited = guard.wait_ready(
+            &format!("{line:?} from {tag} in {}", file.display()),
+            Duration::from_secs(30),
+            |_| {
+                read_log(file)
+                    .lines()
+                    .any(|l| l.contains(&tag) && l.contains(line))
+            },
+        );
+        if let Err(e) = waited {
+            panic!(
+                "{e}\n--- {} ---\n{}\n--- {} ---\n{}",
+                rsyslog.local0_file.display(),
+                read_log(&rsyslog.local0_file),
+                rsyslog.all_file.display(),
+                read_log(&rsyslog.all_file)
+            );
+        }
+        guard.kill();
+        tag
+    };
+
+    // -S 1 first: everything after it in the local0 file was processed after its lines.
+    let local1 = run_until_logged(
+        "lvsd-S1",
+        &lvsd,
+        &["run", "-D", "-d", "-S", "1", "-P"],
+        &rsyslog.all_file,
+        "(VI_1) Entering BACKUP STATE",
+    );
+    // The user's options, on `lvsd run` and on lvsd as `keepalived`. -P: this machine's
+    // kernel may have no IPVS, which the checker side needs.
+    let run = run_until_logged(
+        "lvsd-run",
+        &lvsd,
+        &["run", "-D", "-d", "-S", "0", "-P"],
+        &rsyslog.local0_file,
+        "(VI_1) Entering BACKUP STATE",
+    );
+    let symlink = run_until_logged(
+        "keepalived-symlink",
+        &as_keepalived,
+        &["-D", "-d", "-S", "0", "-P"],
+        &rsyslog.local0_file,
+        "(VI_1) Entering BACKUP STATE",
+    );
+    // Exactly KEEPALIVED_OPTIONS, without -P: the startup lines, logged before IPVS is
+    // needed (here lvsd may then exit for want of IPVS; on a director it runs on).
+    let exact = run_until_logged(
+        "keepalived-exact",
+        &as_keepalived,
+        &["-D", "-d", "-S", "0"],
+        &rsyslog.local0_file,
+        "configuration loaded",
+    );
+
+    let local0_log = read_log(&rsyslog.local0_file);
+    for tag in [&run, &symlink, &exact] {
+        // -d: the configuration dump goes the same way.
+        assert!(
+            local0_log
+                .lines()
+                .any(|l| l.contains(tag.as_str()) && l.contains("------< configuration")),
+            "no -d dump from {tag} in the local0 file:\n{local0_log}"
+        );
+    }
+    assert!(
+        !local0_log.contains(local1.as_str()),
+        "-S 1 lines ({local1}) in the local0 file:\n{local0_log}"
+    );
+    assert!(
+        read_log(&rsyslog.all_file).contains(run.as_str()),
+        "local0 lines are missing from *.*"
+    );
 }
