@@ -242,10 +242,11 @@ fn health_routes() {
 }
 
 /// Render cost of the 100 × 100 pool (report the figure; not a timed assertion).
-/// `cargo test --test metrics -- --ignored --nocapture render_cost`
+/// `cargo test --test metrics -- --ignored --nocapture render_cost` (a benchmark:
+/// tests/run.sh skips ignored tests named bench_*).
 #[test]
 #[ignore = "benchmark"]
-fn render_cost_of_a_100_by_100_pool() {
+fn bench_render_cost_of_a_100_by_100_pool() {
     let s = pool(100, 100);
     for (name, opts) in [("full", full()), ("minimal", minimal())] {
         let rounds = 20;
