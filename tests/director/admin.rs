@@ -1,0 +1,288 @@
+//! `lvsd ctl` overrides in the pure director (drain, maint, weight, ready
+//! as inputs of the desired table), the names operators type, the state
+//! file, and the control socket's request protocol.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ipvs::model::Table;
+use lvsd::config::{load_str, ConfigOptions};
+use lvsd::daemon::control::{parse_request, Command};
+use lvsd::director::admin::{resolve, AdminOverride, AdminState, StateFile, STATE_FILE_SCHEMA};
+use lvsd::director::{translate, Action, Director, DirectorSpec, RealServerKey};
+
+const CONF: &str = r#"
+virtual_server 10.0.0.100 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.0.0.4 80 {
+        weight 3
+        TCP_CHECK { connect_timeout 1 }
+    }
+    real_server 10.0.0.5 80 {
+        weight 2
+        TCP_CHECK { connect_timeout 1 }
+    }
+}
+virtual_server 10.0.0.100 53 {
+    protocol UDP
+    real_server 10.0.0.4 53 { }
+}
+virtual_server 10.0.0.100 53 {
+    protocol TCP
+    real_server 10.0.0.4 53 { }
+}
+virtual_server fwmark 7 {
+    protocol TCP
+    real_server 10.0.0.6 443 { }
+}
+"#;
+
+const VS: &str = "virtual_server 10.0.0.100:80 TCP";
+
+fn spec(text: &str) -> DirectorSpec {
+    let loaded = load_str(Path::new("test.conf"), text, &ConfigOptions::default())
+        .unwrap_or_else(|d| panic!("config does not load:\n{d}"));
+    translate(&loaded.config).unwrap_or_else(|e| panic!("translate: {e}"))
+}
+
+fn key(addr: &str) -> RealServerKey {
+    RealServerKey {
+        virtual_server: VS.into(),
+        addr: addr.parse().unwrap_or_else(|e| panic!("{addr}: {e}")),
+        port: 80,
+    }
+}
+
+fn admin(state: AdminState) -> Option<AdminOverride> {
+    Some(AdminOverride {
+        state,
+        set_by_uid: 0,
+        set_at: 1_700_000_000,
+    })
+}
+
+/// The destinations of the port-80 service: `(address, weight)`.
+fn dests(table: &Table) -> Vec<(String, u32)> {
+    let (_, ds) = table
+        .services
+        .iter()
+        .find(|(s, _)| s.key.to_string().ends_with(":80"))
+        .unwrap_or_else(|| panic!("no port 80 service in {table:?}"));
+    let mut v: Vec<_> = ds.iter().map(|d| (d.addr.to_string(), d.weight)).collect();
+    v.sort();
+    v
+}
+
+fn pair(a: (&str, u32), b: (&str, u32)) -> Vec<(String, u32)> {
+    vec![(a.0.into(), a.1), (b.0.into(), b.1)]
+}
+
+#[test]
+fn each_override_shapes_the_desired_table() {
+    let (mut d, _) = Director::new(spec(CONF));
+    let four = key("10.0.0.4");
+    assert_eq!(dests(&d.desired()), pair(("10.0.0.4", 3), ("10.0.0.5", 2)));
+    d.set_admin(&four, admin(AdminState::Drain))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dests(&d.desired()), pair(("10.0.0.4", 0), ("10.0.0.5", 2)));
+    d.set_admin(&four, admin(AdminState::Maint))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dests(&d.desired()), vec![("10.0.0.5".into(), 2)]);
+    d.set_admin(&four, admin(AdminState::Weight(5)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dests(&d.desired()), pair(("10.0.0.4", 5), ("10.0.0.5", 2)));
+    assert_eq!(d.effective_weight(&four), Some(5));
+    d.set_admin(&four, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dests(&d.desired()), pair(("10.0.0.4", 3), ("10.0.0.5", 2)));
+    assert!(d.admin(&four).is_none());
+}
+
+#[test]
+fn drain_holds_weight_zero_while_the_checker_verdict_changes() {
+    let (mut d, _) = Director::new(spec(CONF));
+    let four = key("10.0.0.4");
+    d.set_admin(&four, admin(AdminState::Drain))
+        .unwrap_or_else(|e| panic!("{e}"));
+    d.on_transition(&four, false, 3, "TCP_CHECK: connection refused");
+    assert_eq!(dests(&d.desired()), pair(("10.0.0.4", 0), ("10.0.0.5", 2)));
+    d.on_transition(&four, true, 3, "TCP_CHECK: connected");
+    assert_eq!(dests(&d.desired()), pair(("10.0.0.4", 0), ("10.0.0.5", 2)));
+}
+
+#[test]
+fn ready_restores_the_checkers_verdict() {
+    let (mut d, _) = Director::new(spec(CONF));
+    let four = key("10.0.0.4");
+    d.set_admin(&four, admin(AdminState::Weight(9)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Down while overridden: out of the table as usual (no inhibit).
+    d.on_transition(&four, false, 3, "TCP_CHECK: connection refused");
+    assert_eq!(dests(&d.desired()), vec![("10.0.0.5".into(), 2)]);
+    d.set_admin(&four, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dests(&d.desired()), vec![("10.0.0.5".into(), 2)]);
+    d.on_transition(&four, true, 3, "TCP_CHECK: connected");
+    assert_eq!(dests(&d.desired()), pair(("10.0.0.4", 3), ("10.0.0.5", 2)));
+}
+
+#[test]
+fn reload_keeps_overrides_and_drops_those_of_removed_real_servers() {
+    let (mut d, _) = Director::new(spec(CONF));
+    d.set_admin(&key("10.0.0.4"), admin(AdminState::Maint))
+        .unwrap_or_else(|e| panic!("{e}"));
+    d.set_admin(&key("10.0.0.5"), admin(AdminState::Drain))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Same config, a changed weight: both kept.
+    let actions = d.reload(spec(&CONF.replace("weight 2", "weight 4")), Duration::ZERO);
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::AdminDropped { .. })),
+        "{actions:?}"
+    );
+    assert_eq!(dests(&d.desired()), vec![("10.0.0.5".into(), 0)]);
+    // 10.0.0.5 removed: its override goes, and says so.
+    let without = CONF.replace(
+        "    real_server 10.0.0.5 80 {\n        weight 2\n        TCP_CHECK { connect_timeout 1 }\n    }\n",
+        "",
+    );
+    assert_ne!(without, CONF);
+    let actions = d.reload(spec(&without), Duration::ZERO);
+    let dropped: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AdminDropped { key, admin } => Some((key.clone(), admin.state)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, vec![(key("10.0.0.5"), AdminState::Drain)]);
+    assert_eq!(d.admin_overrides().count(), 1);
+    // Back in the config: no override (it was dropped), checkers decide.
+    d.reload(spec(CONF), Duration::ZERO);
+    assert!(d.admin(&key("10.0.0.5")).is_none());
+    assert_eq!(
+        d.admin(&key("10.0.0.4")).map(|a| a.state),
+        Some(AdminState::Maint)
+    );
+}
+
+#[test]
+fn start_with_admin_drops_unknown_real_servers() {
+    let (mut d, _) = Director::new(spec(CONF));
+    let ghost = key("10.0.0.99");
+    let a = admin(AdminState::Drain).unwrap_or_else(|| panic!("no override"));
+    let dropped = d.start_with_admin([(key("10.0.0.4"), a.clone()), (ghost.clone(), a.clone())]);
+    assert_eq!(dropped, vec![(ghost.clone(), a.clone())]);
+    assert_eq!(dests(&d.desired()), pair(("10.0.0.4", 0), ("10.0.0.5", 2)));
+    assert!(d.set_admin(&ghost, Some(a)).is_err());
+}
+
+#[test]
+fn draining_every_real_server_loses_quorum() {
+    let text = CONF.replace(
+        "lb_kind NAT",
+        "lb_kind NAT\n    quorum 1\n    quorum_down /bin/true",
+    );
+    let (mut d, _) = Director::new(spec(&text));
+    assert_eq!(d.quorum_up(VS), Some(true));
+    d.set_admin(&key("10.0.0.4"), admin(AdminState::Drain))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let actions = d
+        .set_admin(&key("10.0.0.5"), admin(AdminState::Maint))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(d.quorum_up(VS), Some(false));
+    assert!(
+        matches!(&actions[..], [Action::RunScript { .. }]),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn names_as_lvsd_status_prints_them_resolve() {
+    let s = spec(CONF);
+    let ok =
+        |vs: &str, rs: &str| resolve(&s, vs, rs).unwrap_or_else(|e| panic!("{vs} / {rs}: {e}"));
+    assert_eq!(
+        ok("virtual_server 10.0.0.100:80 TCP", "10.0.0.4:80"),
+        key("10.0.0.4")
+    );
+    assert_eq!(ok("10.0.0.100:80 TCP", "10.0.0.4:80"), key("10.0.0.4"));
+    assert_eq!(ok("10.0.0.100:80", "10.0.0.4"), key("10.0.0.4"));
+    assert_eq!(ok("tcp 10.0.0.100 80", "10.0.0.4:80"), key("10.0.0.4"));
+    assert_eq!(
+        ok("fwmark 7", "10.0.0.6:443").virtual_server.as_ref(),
+        "virtual_server fwmark 7 TCP"
+    );
+    assert_eq!(
+        ok("10.0.0.100:53 UDP", "10.0.0.4:53")
+            .virtual_server
+            .as_ref(),
+        "virtual_server 10.0.0.100:53 UDP"
+    );
+    let err = |vs: &str, rs: &str| resolve(&s, vs, rs).expect_err(vs);
+    let e = err("10.0.0.100:53", "10.0.0.4:53");
+    assert!(e.contains("ambiguous"), "{e}");
+    let e = err("10.0.0.101:80", "10.0.0.4:80");
+    assert!(e.contains("no virtual server") && e.contains(VS), "{e}");
+    let e = err(VS, "10.0.0.9:80");
+    assert!(
+        e.contains("has no real server") && e.contains("10.0.0.4:80"),
+        "{e}"
+    );
+    let e = err(VS, "web1");
+    assert!(e.contains("not an address"), "{e}");
+}
+
+#[test]
+fn state_file_round_trips() {
+    let text = format!(
+        r#"{{"schema":{STATE_FILE_SCHEMA},"overrides":[
+        {{"virtual_server":"{VS}","real_server":"10.0.0.4:80","state":"weight","weight":5,"set_by_uid":0,"set_at":1}},
+        {{"virtual_server":"{VS}","real_server":"10.0.0.5:80","state":"drain","set_by_uid":1000,"set_at":2}}]}}"#
+    );
+    let file: StateFile = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(file.overrides[0].admin.state, AdminState::Weight(5));
+    assert_eq!(file.overrides[1].admin.state, AdminState::Drain);
+    assert_eq!(file.overrides[1].admin.set_by_uid, 1000);
+    let again: StateFile =
+        serde_json::from_str(&serde_json::to_string(&file).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, file);
+}
+
+#[test]
+fn requests_parse_and_bad_ones_say_what_is_wrong() {
+    assert_eq!(parse_request(b""), Ok(Command::Status));
+    assert_eq!(
+        parse_request(br#"{"command":"status"}"#),
+        Ok(Command::Status)
+    );
+    assert_eq!(
+        parse_request(br#"{"command":"weight","virtual_server":"fwmark 7","real_server":"10.0.0.6:443","weight":5}"#),
+        Ok(Command::Admin {
+            virtual_server: "fwmark 7".into(),
+            real_server: "10.0.0.6:443".into(),
+            admin: Some(AdminState::Weight(5)),
+        })
+    );
+    let err = |line: &str| parse_request(line.as_bytes()).expect_err(line);
+    assert!(err("drain 10.0.0.4").contains("not valid JSON"));
+    assert!(err(r#"{"command":"reboot"}"#).contains("unknown command \"reboot\""));
+    assert!(err(r#"{"command":"drain","real_server":"10.0.0.4"}"#).contains("\"virtual_server\""));
+    assert!(
+        err(r#"{"command":"weight","virtual_server":"a","real_server":"b"}"#)
+            .contains("needs a \"weight\"")
+    );
+    assert!(
+        err(r#"{"command":"weight","virtual_server":"a","real_server":"b","weight":-1}"#)
+            .contains("out of range")
+    );
+    assert!(
+        err(r#"{"command":"drain","virtual_server":"a","real_server":"b","weight":3}"#)
+            .contains("takes no \"weight\"")
+    );
+    assert!(err(r#"{"command":"drain","vs":"a"}"#).contains("unknown field `vs`"));
+    assert!(err("\u{ff}").contains("not valid JSON") || !err("\u{ff}").is_empty());
+    assert!(parse_request(&[0xff, 0xfe]).is_err());
+}
