@@ -286,3 +286,200 @@ fn requests_parse_and_bad_ones_say_what_is_wrong() {
     assert!(err("\u{ff}").contains("not valid JSON") || !err("\u{ff}").is_empty());
     assert!(parse_request(&[0xff, 0xfe]).is_err());
 }
+
+mod socket {
+    //! The control socket itself: bad requests get clear errors, and only
+    //! root (or `--control-group`) may change state, tested with the real
+    //! `lvsd ctl` client run as `nobody` (uid 65534) by setpriv.
+
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use lvsd::daemon::control::{self, AdminRequest, ControlOptions, Reply, StatusRequest};
+    use lvsd::daemon::status::Status;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixStream;
+    use tokio::sync::mpsc;
+
+    /// A control socket in a fresh directory everyone may enter, answered
+    /// by a stand-in for the daemon loop.
+    fn serve(dir: &Path, group: Option<u32>) -> PathBuf {
+        let path = dir.join("lvsd.sock");
+        let (status_tx, mut status_rx) = mpsc::channel::<StatusRequest>(4);
+        let (admin_tx, mut admin_rx) = mpsc::channel::<AdminRequest>(4);
+        let options = ControlOptions {
+            admin: Some(admin_tx),
+            group,
+        };
+        control::serve(&path, status_tx, options).unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(req) = status_rx.recv() => {
+                        let _ = req.send(Status { pid: 42, ..Status::default() });
+                    }
+                    Some(req) = admin_rx.recv() => {
+                        let _ = req.reply.send(Reply::ok(format!(
+                            "{:?} {} {} by uid {}",
+                            req.admin, req.virtual_server, req.real_server, req.peer.uid
+                        )));
+                    }
+                    else => return,
+                }
+            }
+        });
+        // Who may connect is the file mode's business; open it up so the
+        // daemon's own check is what is tested.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
+            .unwrap_or_else(|e| panic!("{e}"));
+        path
+    }
+
+    async fn raw(path: &Path, bytes: &[u8]) -> Reply {
+        let mut s = UnixStream::connect(path)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _ = s.write_all(bytes).await;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&buf)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&buf)))
+    }
+
+    fn tempdir() -> tempfile::TempDir {
+        let dir = tempfile::Builder::new()
+            .prefix("lvsd-ctl-")
+            .tempdir_in("/tmp")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        dir
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_errors_naming_the_problem() {
+        let dir = tempdir();
+        let path = serve(dir.path(), None);
+        let r = raw(&path, b"drain please\n").await;
+        assert!(
+            !r.ok
+                && r.error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("not valid JSON")),
+            "{r:?}"
+        );
+        let r = raw(&path, b"{\"command\":\"shutdown\"}\n").await;
+        assert!(
+            r.error
+                .as_deref()
+                .is_some_and(|e| e.contains("unknown command \"shutdown\"")),
+            "{r:?}"
+        );
+        let long = vec![b'x'; control::MAX_REQUEST + 100];
+        let r = raw(&path, &long).await;
+        assert!(
+            r.error.as_deref().is_some_and(|e| e.contains("too long")),
+            "{r:?}"
+        );
+        let r = raw(
+            &path,
+            b"{\"command\":\"drain\",\"virtual_server\":\"10.0.0.100:80\",\"real_server\":\"10.0.0.4:80\"}\n",
+        )
+        .await;
+        assert!(r.ok, "{r:?}");
+        // Status: with a request line, and from a client that sends nothing.
+        let s = control::fetch(&path)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.pid, 42);
+        let mut c = UnixStream::connect(&path)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        c.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut buf = Vec::new();
+        c.read_to_end(&mut buf)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let s: Status = serde_json::from_slice(&buf).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.pid, 42);
+    }
+
+    /// `lvsd ctl ARGS` as uid/gid 65534 with no supplementary groups.
+    fn ctl_as_nobody(dir: &Path, args: &[&str]) -> std::process::Output {
+        // A copy nobody can surely execute (the build tree may be private).
+        let bin = dir.join("lvsd");
+        if !bin.exists() {
+            std::fs::copy(env!("CARGO_BIN_EXE_lvsd"), &bin).unwrap_or_else(|e| panic!("{e}"));
+        }
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(&bin)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("setpriv: {e}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_root_or_the_control_group_may_change_state() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root (setpriv)");
+            return;
+        }
+        let dir = tempdir();
+        let path = serve(dir.path(), None);
+        let sock = path.display().to_string();
+        let out = tokio::task::block_in_place(|| {
+            ctl_as_nobody(
+                dir.path(),
+                &["ctl", "-s", &sock, "drain", "10.0.0.100:80", "10.0.0.4:80"],
+            )
+        });
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("permission denied: uid 65534 may not change state (root only)"),
+            "{stderr}"
+        );
+        // Status stays readable.
+        let out = tokio::task::block_in_place(|| {
+            ctl_as_nobody(dir.path(), &["status", "-s", &sock, "--json"])
+        });
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        // With --control-group 65534, nobody's group may.
+        let dir2 = tempdir();
+        let path = serve(dir2.path(), Some(65534));
+        let sock = path.display().to_string();
+        let out = tokio::task::block_in_place(|| {
+            ctl_as_nobody(
+                dir2.path(),
+                &[
+                    "ctl",
+                    "-s",
+                    &sock,
+                    "weight",
+                    "fwmark 7",
+                    "10.0.0.6:443",
+                    "5",
+                ],
+            )
+        });
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("Some(Weight(5)) fwmark 7 10.0.0.6:443 by uid 65534"),
+            "{stdout}"
+        );
+    }
+}
