@@ -20,38 +20,49 @@ pub struct CtlArgs {
     pub op: CtlOp,
 }
 
-/// VS as `lvsd status` names it: `10.0.0.100:80 TCP` (the protocol may be
-/// left out when only one has that address), `fwmark 7`, `group NAME`,
-/// with or without `virtual_server` in front. RS: `10.0.0.4:80`,
-/// `[2001:db8::4]:80`, or the address alone when one port has it.
+/// The real server to change, named as `lvsd status` names it.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The virtual server: `10.0.0.100:80 TCP` (the protocol may be left
+    /// out when only one has that address), `[2001:db8::1]:80 TCP`,
+    /// `fwmark 7`, `group NAME`, with or without `virtual_server` in front.
+    #[arg(value_name = "VS")]
+    pub vs: String,
+    /// The real server: `10.0.0.4:80`, `[2001:db8::4]:80`, or the address
+    /// alone when one port of it serves that virtual server.
+    #[arg(value_name = "RS")]
+    pub rs: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CtlOp {
     /// Weight 0: no new connections, the existing ones finish; kept in the table.
-    Drain { vs: String, rs: String },
+    Drain(Target),
     /// Out of the table (maintenance).
-    Maint { vs: String, rs: String },
+    Maint(Target),
     /// Back to the checkers' verdict (clears drain, maint and weight).
-    Ready { vs: String, rs: String },
+    Ready(Target),
     /// This weight while its checkers say up.
     Weight {
-        vs: String,
-        rs: String,
+        #[command(flatten)]
+        target: Target,
+        /// 0..2147483647.
         #[arg(value_parser = clap::value_parser!(i64).range(0..=i64::from(i32::MAX)))]
         weight: i64,
     },
 }
 
 fn request(op: CtlOp) -> Request {
-    let (command, vs, rs, weight) = match op {
-        CtlOp::Drain { vs, rs } => ("drain", vs, rs, None),
-        CtlOp::Maint { vs, rs } => ("maint", vs, rs, None),
-        CtlOp::Ready { vs, rs } => ("ready", vs, rs, None),
-        CtlOp::Weight { vs, rs, weight } => ("weight", vs, rs, Some(weight)),
+    let (command, t, weight) = match op {
+        CtlOp::Drain(t) => ("drain", t, None),
+        CtlOp::Maint(t) => ("maint", t, None),
+        CtlOp::Ready(t) => ("ready", t, None),
+        CtlOp::Weight { target, weight } => ("weight", target, Some(weight)),
     };
     Request {
         command: command.into(),
-        virtual_server: Some(vs),
-        real_server: Some(rs),
+        virtual_server: Some(t.vs),
+        real_server: Some(t.rs),
         weight,
     }
 }
