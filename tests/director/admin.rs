@@ -483,3 +483,35 @@ mod socket {
         );
     }
 }
+
+#[test]
+fn a_restart_finding_the_overridden_table_plans_nothing() {
+    let (mut d, _) = Director::new(spec(CONF));
+    let six = RealServerKey {
+        virtual_server: "virtual_server fwmark 7 TCP".into(),
+        addr: "10.0.0.6".parse().unwrap_or_else(|e| panic!("{e}")),
+        port: 443,
+    };
+    let overrides = [
+        (key("10.0.0.4"), AdminState::Drain),
+        (key("10.0.0.5"), AdminState::Weight(7)),
+        (six, AdminState::Maint),
+    ];
+    for (k, state) in &overrides {
+        d.set_admin(k, admin(*state))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut kernel = d.desired();
+    for (s, _) in &mut kernel.services {
+        s.flags.0 |= ipvs::model::ServiceFlags::HASHED;
+    }
+    let (mut again, _) = Director::adopting(spec(CONF), &kernel);
+    let dropped = again.start_with_admin(
+        overrides
+            .iter()
+            .filter_map(|(k, s)| Some((k.clone(), admin(*s)?))),
+    );
+    assert!(dropped.is_empty());
+    let ops = lvsd::director::plan::plan(&again.desired(), &kernel);
+    assert!(ops.is_empty(), "{ops:?}");
+}

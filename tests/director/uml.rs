@@ -1152,6 +1152,11 @@ testbed::uml_test! {
         let (ok, text) = ctl("d", &["weight", "10.0.0.100:80", "10.0.0.4", "5"]);
         assert!(ok, "{text}");
         site.wait("rs1 at weight 5", SLOW, || weight_of(RS1) == Some(5));
+        // A reload keeps it.
+        signal(&d, Signal::SIGHUP);
+        site.wait("the reload", SLOW, || site.status("d").is_some_and(|s| json_u64(&s, "reloads") == 1));
+        assert_eq!(weight_of(RS1), Some(5));
+        assert_eq!(admin_of("d")["state"], "weight");
 
         let (ok, text) = ctl("d", &["drain", "10.0.0.100:80 TCP", "10.0.0.9:80"]);
         assert!(!ok && text.contains("has no real server \"10.0.0.9:80\""), "{text}");
