@@ -376,12 +376,22 @@ pub fn serve(
     }
     let listener = UnixListener::bind(path).map_err(io)?;
     if let Some(gid) = options.group {
-        // The group may connect: group owner and group read/write.
+        // The group may connect: group owner and group read/write. Not
+        // fatal: status still works for root (the shipped unit keeps no
+        // CAP_CHOWN; the README says what to add).
         use std::os::unix::fs::PermissionsExt;
-        nix::unistd::chown(path, None, Some(gid.into())).map_err(|e| io(e.into()))?;
-        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o060))
-            .map_err(io)?;
+        let given = nix::unistd::chown(path, None, Some(gid.into()))
+            .map_err(std::io::Error::from)
+            .and_then(|()| {
+                let mode = std::fs::metadata(path)?.permissions().mode();
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o060))
+            });
+        if let Err(e) = given {
+            tracing::warn!(
+                "control socket {}: cannot give it to group {gid} ({e}; changing a file's group needs CAP_CHOWN): members of --control-group cannot connect",
+                path.display()
+            );
+        }
     }
     let shown = path.display().to_string();
     let options = Arc::new(options);
