@@ -515,3 +515,21 @@ fn a_restart_finding_the_overridden_table_plans_nothing() {
     let ops = lvsd::director::plan::plan(&again.desired(), &kernel);
     assert!(ops.is_empty(), "{ops:?}");
 }
+
+#[test]
+fn ipv6_names_resolve_in_either_form() {
+    let s = spec(
+        "virtual_server 2001:db8::100 80 {\n protocol TCP\n real_server 2001:db8::4 8080 { }\n}\n",
+    );
+    for vs in [
+        "virtual_server [2001:db8::100]:80 TCP",
+        "[2001:db8::100]:80",
+        "2001:db8::100 80 tcp",
+    ] {
+        for rs in ["[2001:db8::4]:8080", "2001:db8::4"] {
+            let k = resolve(&s, vs, rs).unwrap_or_else(|e| panic!("{vs} / {rs}: {e}"));
+            assert_eq!(k.port, 8080);
+            assert_eq!(&*k.virtual_server, "virtual_server [2001:db8::100]:80 TCP");
+        }
+    }
+}
