@@ -13,3 +13,6 @@ mod uml;
 
 #[path = "director/cli.rs"]
 mod cli;
+
+#[path = "director/admin.rs"]
+mod admin;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod check_config;
+pub mod ctl;
 pub mod generate;
 pub mod genhash;
 pub mod keepalived;
@@ -47,6 +48,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Print a running lvsd's Prometheus metrics (as `/metrics` serves them).
     Metrics(metrics::MetricsArgs),
+    /// Change a real server at run time: drain, maint, ready, weight (kept across restarts).
+    Ctl(ctl::CtlArgs),
 }
 
 /// Entry point used by `main`.
@@ -78,5 +81,6 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::execute(args),
         Command::Generate(args) => generate::execute(args),
         Command::Metrics(args) => metrics::execute(args),
+        Command::Ctl(args) => ctl::execute(args),
     }
 }

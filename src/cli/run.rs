@@ -65,6 +65,15 @@ pub struct RunArgs {
     /// read [default: /run/lvsd/lvsd.sock; with -P, none unless given].
     #[arg(long = "control-socket", value_name = "PATH")]
     pub control_socket: Option<PathBuf>,
+    /// lvsd extension: members of GROUP (name or number) may change state
+    /// over the control socket (`lvsd ctl`), besides root; the socket is
+    /// made group GROUP, group read/write.
+    #[arg(long = "control-group", value_name = "GROUP")]
+    pub control_group: Option<String>,
+    /// lvsd extension: where `lvsd ctl` overrides are kept across reloads
+    /// and restarts [default: lvsd.admin.json next to the control socket].
+    #[arg(long = "admin-state-file", value_name = "FILE")]
+    pub admin_state_file: Option<PathBuf>,
     /// lvsd extension: serve Prometheus `/metrics`, the status page `/`,
     /// `/status.json`, `/healthz` and `/healthz/master/INSTANCE` on ADDR:PORT
     /// (off by default; the documented port is 9662, e.g. 127.0.0.1:9662).
@@ -121,6 +130,16 @@ fn run_director(args: RunArgs) -> ExitCode {
             .clone()
             .or_else(|| Some(control_socket.with_extension("vrrp.json")));
         let metrics_detail = detail(&args);
+        let control_group = match args.control_group.as_deref().map(group_id).transpose() {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("lvsd: error: --control-group: {e}");
+                return ExitCode::from(super::EXIT_ERROR);
+            }
+        };
+        let admin_state_file = args.admin_state_file.clone().unwrap_or_else(|| {
+            control_socket.with_file_name(crate::daemon::admin_file::DEFAULT_FILE_NAME)
+        });
         return crate::daemon::run(crate::daemon::Options {
             config_file: args.use_file,
             config_id: args.config_id,
@@ -134,6 +153,8 @@ fn run_director(args: RunArgs) -> ExitCode {
             strict: args.strict,
             metrics_listen: args.metrics_listen,
             metrics_detail,
+            admin_state_file,
+            control_group,
         });
     }
 
@@ -370,7 +391,11 @@ mod vrrp_only {
             }
         }));
         if let Some(path) = &args.control_socket {
-            tasks.push(control::serve(path, tx.clone()).map_err(|e| e.to_string())?);
+            let options = control::ControlOptions {
+                admin: None,
+                group: None,
+            };
+            tasks.push(control::serve(path, tx.clone(), options).map_err(|e| e.to_string())?);
         }
         if let Some(addr) = args.metrics_listen {
             let options = http::HttpOptions {
@@ -412,6 +437,18 @@ fn raise_open_files_limit() {
             Ok(()) => tracing::debug!("open files limit raised from {soft} to {hard}"),
             Err(e) => tracing::warn!("cannot raise the open files limit from {soft}: {e}"),
         }
+    }
+}
+
+/// The gid of `--control-group` (a name, or a number).
+fn group_id(name: &str) -> Result<u32, String> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(gid);
+    }
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        Ok(None) => Err(format!("no group {name:?}")),
+        Err(e) => Err(format!("looking up group {name:?}: {e}")),
     }
 }
 

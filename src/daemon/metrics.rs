@@ -632,6 +632,32 @@ impl StatusCollector {
             "The weight the real server has in the table while up (FILE_CHECK included).",
             &|r| u64::from(r.weight),
         )?;
+        // Only real servers with an override have a series (1): a pool
+        // without overrides costs nothing, and the label has 3 values.
+        if vss
+            .iter()
+            .any(|vs| vs.real_servers.iter().any(|r| r.admin.is_some()))
+        {
+            let mut f = family(
+                enc,
+                "lvsd_real_server_admin_state",
+                "1 while an operator's override (lvsd ctl: drain, maint, weight) holds the real server.",
+                GAUGE,
+            )?;
+            for vs in vss {
+                for rs in &vs.real_servers {
+                    let Some(a) = &rs.admin else { continue };
+                    f.int(
+                        &[
+                            ("virtual_server", vs.name.as_str()),
+                            ("real_server", rs.address.as_str()),
+                            ("state", a.state.name()),
+                        ],
+                        1,
+                    )?;
+                }
+            }
+        }
         if self.options.detail == RealServerDetail::Full {
             rs_gauge(
                 enc,

@@ -3,6 +3,7 @@
 //! signals into events (SIGHUP reload, SIGTERM/SIGINT stop, SIGUSR1 dump)
 //! and serves the status on a control socket.
 
+pub mod admin_file;
 pub mod checks;
 pub mod control;
 pub mod http;
@@ -43,6 +44,10 @@ pub struct Options {
     /// `--metrics-listen`: serve `/metrics`, the status page and health checks here.
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub metrics_detail: metrics::RealServerDetail,
+    /// `--admin-state-file`: where `lvsd ctl` overrides are kept.
+    pub admin_state_file: PathBuf,
+    /// `--control-group`: a group whose members may change state.
+    pub control_group: Option<u32>,
 }
 
 /// Exit status of a daemon that could not start.

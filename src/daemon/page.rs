@@ -153,6 +153,9 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
             } else {
                 let _ = write!(h, "<td>{} → {}", rs.configured_weight, rs.weight);
             }
+            if let Some(a) = &rs.admin {
+                let _ = write!(h, " <b>admin {}</b>", escape(&a.state.to_string()));
+            }
             let _ = writeln!(
                 h,
                 "<td>{}<td>{}<td>{}",

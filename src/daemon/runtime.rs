@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::checks::CheckerPool;
-use super::control::{self, StatusRequest};
+use super::control::{self, AdminRequest, ControlOptions, Reply, StatusRequest};
 use super::kernel::Kernel;
 use super::prepare::Prepared as LoadedConfig;
 use super::status::{self, Status};
@@ -197,6 +197,8 @@ struct Daemon<K: Kernel> {
     file_tx: mpsc::Sender<(String, i32)>,
     /// Notify FIFO and mail settings (keepalived's names for the servers).
     events: EventsConfig,
+    /// The admin overrides changed since the state file was last written.
+    admin_dirty: bool,
 }
 
 /// `init_file`, then the number now, of each FILE_CHECK file (an unreadable
@@ -393,6 +395,13 @@ impl<K: Kernel> Daemon<K> {
                     }
                 }
                 Action::StopChecks { key } => self.pool.stop(&key),
+                Action::AdminDropped { key, admin } => {
+                    tracing::warn!(
+                        "{key}: no longer configured, its admin override ({}) is dropped",
+                        admin.state
+                    );
+                    self.admin_dirty = true;
+                }
                 Action::RunScript { script, why } => {
                     // The script's own user, else script_user, else keepalived's default.
                     let run_as = script
@@ -598,6 +607,9 @@ impl<K: Kernel> Daemon<K> {
                 self.apply_timeouts().await;
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
+                if let Err(e) = self.save_admin() {
+                    tracing::error!("{e}");
+                }
                 let files = read_checked_files(&self.director.spec().track_files, false);
                 for (name, value) in files {
                     let (actions, _) = self.director.on_file_value(&name, value);
@@ -712,6 +724,77 @@ impl<K: Kernel> Daemon<K> {
         }
     }
 
+    /// Writes the admin state file if the overrides changed.
+    fn save_admin(&mut self) -> Result<(), String> {
+        if !self.admin_dirty {
+            return Ok(());
+        }
+        super::admin_file::save(&self.opts.admin_state_file, &self.director)?;
+        self.admin_dirty = false;
+        Ok(())
+    }
+
+    /// `lvsd ctl`: sets or clears an admin override, logs who asked,
+    /// persists it and brings the table in line.
+    async fn on_admin(&mut self, req: AdminRequest) {
+        use crate::director::admin::{resolve, AdminOverride};
+        let what = match req.admin {
+            Some(a) => a.to_string(),
+            None => "ready".into(),
+        };
+        let key = match resolve(self.director.spec(), &req.virtual_server, &req.real_server) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::info!("ctl {what} by {}: refused: {e}", req.peer);
+                let _ = req.reply.send(Reply::error(e));
+                return;
+            }
+        };
+        let before = self.director.admin(&key).map(|a| a.state);
+        let admin = req.admin.map(|state| AdminOverride {
+            state,
+            set_by_uid: req.peer.uid,
+            set_at: status::unix_now() as u64,
+        });
+        let actions = match self.director.set_admin(&key, admin) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = req.reply.send(Reply::error(e));
+                return;
+            }
+        };
+        tracing::info!(
+            "ctl: {key}: {what} (was {}), asked by {}",
+            before.map_or("ready".into(), |b| b.to_string()),
+            req.peer
+        );
+        self.admin_dirty = true;
+        self.perform(actions);
+        let saved = self.save_admin();
+        self.reconcile_virtual_servers(&BTreeSet::from([key.virtual_server.clone()]))
+            .await;
+        let now = match req.admin {
+            Some(crate::director::admin::AdminState::Drain) => {
+                "drain: weight 0, its connections finish".to_owned()
+            }
+            Some(crate::director::admin::AdminState::Maint) => "maint: out of the table".into(),
+            Some(crate::director::admin::AdminState::Weight(w)) => {
+                format!("weight {w} while its checkers say up")
+            }
+            None => "ready: its checkers decide".into(),
+        };
+        let reply = match saved {
+            Ok(()) => Reply::ok(format!("{key}: {now}")),
+            Err(e) => {
+                tracing::error!("{e}");
+                Reply::error(format!(
+                    "{key}: {now}, but not saved ({e}): it will not survive a restart"
+                ))
+            }
+        };
+        let _ = req.reply.send(reply);
+    }
+
     async fn dump(&mut self) {
         let text = status::render(&self.status().await);
         let path = self.opts.data_file.clone();
@@ -822,7 +905,12 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         }
         None => None,
     };
-    let control = match control::serve(&opts.control_socket, status_tx) {
+    let (admin_tx, mut admin_rx) = mpsc::channel::<AdminRequest>(16);
+    let control_options = ControlOptions {
+        admin: Some(admin_tx),
+        group: opts.control_group,
+    };
+    let control = match control::serve(&opts.control_socket, status_tx, control_options) {
         Ok(h) => Some(h),
         Err(e) => {
             tracing::warn!("{e}; `lvsd status` will not work");
@@ -847,6 +935,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         None => Director::new(loaded.director),
     };
     director.start_with_file_values(read_checked_files(&director.spec().track_files, true));
+    // Operators' overrides from the last run, before the first table.
+    let admin_dirty = super::admin_file::load_into(&opts.admin_state_file, &mut director);
     let (file_tx, mut file_values) = mpsc::channel(64);
     let programmed = at_start.map(|t| scoped(&t, &director.owned_services()));
     let mut d = Daemon {
@@ -875,7 +965,11 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         file_watch: None,
         file_tx,
         events: loaded.events,
+        admin_dirty,
     };
+    if let Err(e) = d.save_admin() {
+        tracing::error!("{e}");
+    }
     d.apply_timeouts().await;
     d.watch_checked_files();
     d.reconcile().await;
@@ -912,6 +1006,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             Some((name, value)) = file_values.recv() => d.on_file_value(&name, value).await,
             _ = hup.recv() => d.reload().await,
             _ = usr1.recv() => d.dump().await,
+            Some(req) = admin_rx.recv() => d.on_admin(req).await,
             Some(req) = status_rx.recv() => {
                 let s = d.status().await;
                 let _ = req.send(s);

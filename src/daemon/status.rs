@@ -108,6 +108,10 @@ pub struct RealServerStatus {
     /// Summed over the virtual server's services, from the kernel.
     pub active_conns: u64,
     pub inactive_conns: u64,
+    /// An operator's override (`lvsd ctl`): absent when its checkers alone
+    /// decide (`ready`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<crate::director::admin::AdminOverride>,
 }
 
 /// Builds the snapshot from the director and the kernel's table.
@@ -162,6 +166,7 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
                 since: state.since,
                 active_conns: active,
                 inactive_conns: inactive,
+                admin: director.admin(&key).cloned(),
             });
         }
         let quorum_up = director.quorum_up(&vs.name).unwrap_or(true);
@@ -279,9 +284,13 @@ pub fn render(s: &Status) -> String {
         for rs in &vs.real_servers {
             let _ = writeln!(
                 t,
-                "    real_server {} {} weight {}{} active {} inactive {}{}",
+                "    real_server {} {}{} weight {}{} active {} inactive {}{}",
                 rs.address,
                 if rs.up { "UP" } else { "DOWN" },
+                match &rs.admin {
+                    Some(a) => format!(" admin {} (uid {})", a.state, a.set_by_uid),
+                    None => String::new(),
+                },
                 rs.weight,
                 if rs.file_adjustment == 0 {
                     String::new()

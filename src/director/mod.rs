@@ -3,6 +3,7 @@
 //! no clocks; the daemon feeds events and applies the results.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod checks;
 pub mod plan;
 pub mod spec;

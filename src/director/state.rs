@@ -11,6 +11,7 @@ use std::time::Duration;
 use ipvs::model::{Destination, ServiceKey, Table};
 use serde::Serialize;
 
+use super::admin::{AdminOverride, AdminState};
 use super::spec::{DirectorSpec, RealServerKey, RealServerSpec, VirtualServerSpec};
 use crate::config::model::ScriptCommand;
 
@@ -30,6 +31,12 @@ pub enum Action {
     },
     /// Stop checking this real server.
     StopChecks { key: RealServerKey },
+    /// A reload removed this real server: its admin override is dropped
+    /// (log it, rewrite the state file).
+    AdminDropped {
+        key: RealServerKey,
+        admin: AdminOverride,
+    },
 }
 
 /// What the director knows about one real server.
@@ -89,6 +96,8 @@ pub struct Director {
     draining: BTreeMap<(ServiceKey, IpAddr, u16), DrainingDest>,
     /// FILE_CHECK: the number last read from each track_file (absent = 0).
     file_values: BTreeMap<Arc<str>, i32>,
+    /// Operators' overrides (`lvsd ctl`), only for configured real servers.
+    admin: BTreeMap<RealServerKey, AdminOverride>,
 }
 
 fn real_key(vs: &VirtualServerSpec, rs: &RealServerSpec) -> RealServerKey {
@@ -321,8 +330,70 @@ impl Director {
             .iter()
             .filter_map(|rs| Some((rs, self.reals.get(&real_key(vs, rs))?)))
             .filter(|(_, s)| s.up)
-            .map(|(rs, s)| u64::from(self.weight_with_files(rs, s.weight)))
+            .map(|(rs, s)| {
+                let key = real_key(vs, rs);
+                u64::from(self.table_weight(&key, rs, s.weight))
+            })
             .sum()
+    }
+
+    /// The weight of an up real server in the table: its admin override's,
+    /// else its checkers' plus FILE_CHECK numbers.
+    fn table_weight(&self, key: &RealServerKey, rs: &RealServerSpec, weight: u32) -> u32 {
+        match self.admin.get(key).map(|a| a.state) {
+            Some(AdminState::Drain | AdminState::Maint) => 0,
+            Some(AdminState::Weight(w)) => w,
+            None => self.weight_with_files(rs, weight),
+        }
+    }
+
+    /// The admin override of a real server, if any.
+    pub fn admin(&self, key: &RealServerKey) -> Option<&AdminOverride> {
+        self.admin.get(key)
+    }
+
+    /// Every admin override, in key order.
+    pub fn admin_overrides(&self) -> impl Iterator<Item = (&RealServerKey, &AdminOverride)> {
+        self.admin.iter()
+    }
+
+    /// Before anything runs: the overrides kept from the last run (no
+    /// scripts; quorum counted with them). Those naming a real server not
+    /// in the configuration are returned, not applied.
+    pub fn start_with_admin(
+        &mut self,
+        overrides: impl IntoIterator<Item = (RealServerKey, AdminOverride)>,
+    ) -> Vec<(RealServerKey, AdminOverride)> {
+        let mut dropped = Vec::new();
+        for (key, a) in overrides {
+            if self.reals.contains_key(&key) {
+                self.admin.insert(key, a);
+            } else {
+                dropped.push((key, a));
+            }
+        }
+        self.recount_quorum();
+        dropped
+    }
+
+    /// Sets (`Some`) or clears (`None`, `lvsd ctl ready`: back to the
+    /// checkers' verdict) the admin override of a configured real server.
+    /// Returns the quorum actions (an override changes the weight sum);
+    /// the table of `key.virtual_server` may change. An unknown real server
+    /// is an error naming it.
+    pub fn set_admin(
+        &mut self,
+        key: &RealServerKey,
+        admin: Option<AdminOverride>,
+    ) -> Result<Vec<Action>, String> {
+        if self.find(key).is_none() {
+            return Err(format!("{key}: not in the configuration"));
+        }
+        match admin {
+            Some(a) => self.admin.insert(key.clone(), a),
+            None => self.admin.remove(key),
+        };
+        Ok(self.update_quorum(&key.virtual_server))
     }
 
     fn file_value(&self, name: &str) -> i32 {
@@ -406,7 +477,7 @@ impl Director {
     pub fn effective_weight(&self, key: &RealServerKey) -> Option<u32> {
         let (_, rs) = self.find(key)?;
         let state = self.reals.get(key)?;
-        Some(self.weight_with_files(rs, state.weight))
+        Some(self.table_weight(key, rs, state.weight))
     }
 
     /// The track_file `name` now reads `value`. Returns the quorum actions
@@ -557,12 +628,19 @@ impl Director {
             let sorry_active = !quorum_up && vs.sorry_server.is_some();
             let mut dests: Vec<Destination> = Vec::new();
             for rs in &vs.real_servers {
-                let Some(state) = self.reals.get(&real_key(vs, rs)) else {
+                let key = real_key(vs, rs);
+                let Some(state) = self.reals.get(&key) else {
                     continue;
                 };
                 let mut d = rs.dest.clone();
-                if state.up && !sorry_active {
-                    d.weight = self.weight_with_files(rs, state.weight);
+                let admin = self.admin.get(&key).map(|a| a.state);
+                if admin == Some(AdminState::Maint) {
+                    continue;
+                } else if admin == Some(AdminState::Drain) {
+                    // Kept with weight 0 whatever the checkers say.
+                    d.weight = 0;
+                } else if state.up && !sorry_active {
+                    d.weight = self.table_weight(&key, rs, state.weight);
                 } else if rs.inhibit_on_failure {
                     d.weight = 0;
                 } else {
@@ -657,6 +735,15 @@ impl Director {
         }
         self.spec = spec;
         self.reals = reals;
+        // Overrides of real servers no longer configured are dropped.
+        let admin = std::mem::take(&mut self.admin);
+        for (key, a) in admin {
+            if self.reals.contains_key(&key) {
+                self.admin.insert(key, a);
+            } else {
+                actions.push(Action::AdminDropped { key, admin: a });
+            }
+        }
         // FILE_CHECKs may have changed while the checkers did not.
         self.apply_file_checks(true, &mut actions);
         let names: Vec<Arc<str>> = self

@@ -1197,6 +1197,84 @@ testbed::uml_test! {
         assert_eq!(count(&b), 0, "{}", b.logs());
     }
 
+    /// `lvsd ctl` against the daemon (issue #15 item 6): drain keeps the
+    /// real server at weight 0, maint takes it out, weight 5 sets 5, a
+    /// restart keeps the override (the state file), ready gives it back to
+    /// its checkers (the configured weight); `lvsd status` shows each; an
+    /// unknown real server is refused naming it.
+    fn ctl_overrides_apply_and_survive_a_restart() {
+        let site = Site::new("ctl");
+        site.ns(DIR1).ip(&["addr", "add", "10.0.0.100/24", "dev", "eth0"]).unwrap_or_else(|e| panic!("{e}"));
+        let conf = site.write_config("d.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let state = site.path("admin.json");
+        let state_arg = state.display().to_string();
+        let mut d = site.lvsd(DIR1, "d", &conf, &["-C", "--admin-state-file", &state_arg]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let ctl = |name: &str, args: &[&str]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+                .args(["ctl", "-s"])
+                .arg(site.path(&format!("{name}.sock")))
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("lvsd ctl: {e}"));
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            (out.status.success(), text)
+        };
+        let weight_of = |addr: &str| site.dests(DIR1).into_iter().find(|x| x.0 == addr).map(|x| x.1);
+        let admin_of = |name: &str| {
+            let s = site.status(name).unwrap_or_default();
+            s["virtual_servers"][0]["real_servers"].as_array()
+                .and_then(|a| a.iter().find(|r| r["address"] == RS1))
+                .map(|r| r["admin"].clone())
+                .unwrap_or_default()
+        };
+
+        let (ok, text) = ctl("d", &["drain", "10.0.0.100:80 TCP", RS1]);
+        assert!(ok, "{text}\n{}", d.logs());
+        site.wait("rs1 at weight 0, still in the table", SLOW, || weight_of(RS1) == Some(0));
+        assert_eq!(weight_of(RS2), Some(1));
+        assert_eq!(admin_of("d")["state"], "drain");
+        let status = site.status_text("d");
+        assert!(status.contains("real_server 10.0.0.4:80 UP admin drain (uid 0) weight 0"), "{status}");
+        assert!(d.logs().contains("drain (was ready), asked by uid 0 (root)"), "{}", d.logs());
+
+        let (ok, text) = ctl("d", &["maint", "virtual_server 10.0.0.100:80 TCP", RS1]);
+        assert!(ok, "{text}");
+        site.wait("rs1 out of the table", SLOW, || weight_of(RS1).is_none());
+        assert_eq!(site.active_reals(DIR1), [RS2]);
+
+        let (ok, text) = ctl("d", &["weight", "10.0.0.100:80", "10.0.0.4", "5"]);
+        assert!(ok, "{text}");
+        site.wait("rs1 at weight 5", SLOW, || weight_of(RS1) == Some(5));
+        // A reload keeps it.
+        signal(&d, Signal::SIGHUP);
+        site.wait("the reload", SLOW, || site.status("d").is_some_and(|s| json_u64(&s, "reloads") == 1));
+        assert_eq!(weight_of(RS1), Some(5));
+        assert_eq!(admin_of("d")["state"], "weight");
+
+        let (ok, text) = ctl("d", &["drain", "10.0.0.100:80 TCP", "10.0.0.9:80"]);
+        assert!(!ok && text.contains("has no real server \"10.0.0.9:80\""), "{text}");
+        let (ok, text) = ctl("d", &["drain", "10.0.0.101:80", RS1]);
+        assert!(!ok && text.contains("no virtual server"), "{text}");
+
+        // Restart (the table removed on stop): the override is applied again.
+        signal(&d, Signal::SIGTERM);
+        let st = d.wait_timeout(SLOW).unwrap_or_else(|e| panic!("{e}\n{}", d.logs()));
+        assert!(st.success(), "{st}\n{}", d.logs());
+        assert!(std::fs::read_to_string(&state).unwrap_or_default().contains("\"weight\": 5"));
+        let d2 = site.lvsd(DIR1, "d2", &conf, &["-C", "--admin-state-file", &state_arg]);
+        site.wait("rs1 at weight 5 after the restart", SLOW, || weight_of(RS1) == Some(5) && weight_of(RS2) == Some(1));
+        assert_eq!(admin_of("d2")["state"], "weight");
+        assert!(d2.logs().contains("admin override weight 5 kept from the last run"), "{}", d2.logs());
+
+        let (ok, text) = ctl("d2", &["ready", "10.0.0.100:80 TCP", RS1]);
+        assert!(ok, "{text}");
+        site.wait("rs1 back at its configured weight", SLOW, || weight_of(RS1) == Some(1));
+        assert!(admin_of("d2").is_null());
+        assert!(!site.status_text("d2").contains("admin"));
+        assert!(std::fs::read_to_string(&state).unwrap_or_default().contains("\"overrides\": []"));
+    }
+
     /// Start and stop scripts side by side with keepalived 2.2.7, without and
     /// with rs_init_notifies and omega: the same scripts run at start and at
     /// stop.

@@ -85,6 +85,7 @@ pub fn rs(addr: &str, up: bool, configured: u32, weight: u32, reason: &str) -> R
         since: 1_699_999_990,
         active_conns: 7,
         inactive_conns: 3,
+        admin: None,
     }
 }
 

@@ -278,3 +278,40 @@ fn bench_render_cost_of_a_100_by_100_pool() {
         html.len()
     );
 }
+
+/// `lvsd ctl` overrides: one series per overridden real server, `state`
+/// drawn from three values; none without overrides; the page and the
+/// status text name them; the exposition still lints clean.
+#[test]
+fn admin_overrides_are_one_bounded_series_each() {
+    use lvsd::director::admin::{AdminOverride, AdminState};
+    let plain = metrics::render(&small(), Format::Prometheus, full());
+    assert!(!plain.contains("lvsd_real_server_admin_state"), "{plain}");
+    let mut s = small();
+    let states = [AdminState::Drain, AdminState::Maint, AdminState::Weight(5)];
+    let mut set = 0;
+    for (rs, state) in s.virtual_servers[0].real_servers.iter_mut().zip(states) {
+        rs.admin = Some(AdminOverride {
+            state,
+            set_by_uid: 0,
+            set_at: 1_700_000_000,
+        });
+        set += 1;
+    }
+    assert!(set > 0);
+    let text = metrics::render(&s, Format::Prometheus, full());
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("lvsd_real_server_admin_state{"))
+        .collect();
+    assert_eq!(lines.len(), set, "{text}");
+    assert!(
+        lines[0].contains("state=\"drain\"") && lines[0].ends_with(" 1"),
+        "{lines:?}"
+    );
+    assert_promtool_clean(&text);
+    let html = page::render(&s, None, NOW);
+    assert!(html.contains("<b>admin drain</b>"), "{html}");
+    let status = lvsd::daemon::status::render(&s);
+    assert!(status.contains(" admin drain (uid 0) weight "), "{status}");
+}
