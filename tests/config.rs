@@ -279,11 +279,7 @@ fn sample_warnings_are_only_unimplemented_keywords() {
         "smtp_alert",
         "smtp_connect_timeout",
         "smtp_server",
-        "static_ipaddress",
-        "static_routes",
-        "static_rules",
         "use_vmac",
-        "virtual_rules",
     ]
     .into_iter()
     .map(String::from)

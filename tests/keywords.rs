@@ -225,6 +225,11 @@ fn candidates(block: Block, keyword: &str) -> Vec<String> {
         (Block::VrrpInstance, "authentication") => &["{\n auth_type PASS\n auth_pass pw\n }"],
         (_, "virtual_ipaddress" | "virtual_ipaddress_excluded") => &["{\n 10.9.0.8\n }"],
         (_, "virtual_routes") => &["{\n 10.8.0.0/16 via 10.9.0.254\n }"],
+        (_, "static_routes") => &["{\n 10.6.0.0/16 via 10.9.0.254\n }"],
+        (_, "virtual_rules" | "static_rules") => {
+            &["{\n from 10.9.0.0/24 table 100 preference 100\n }"]
+        }
+        (_, "static_ipaddress") => &["{\n 10.9.0.5/32 dev lvsdk0\n }"],
         (_, "track_interface") => &["{\n eth7\n }"],
         (_, "track_script") => &["{\n chk\n }"],
         (_, "track_file") if block != Block::FileCheck && block != Block::TopLevel => {

@@ -30,3 +30,6 @@ mod reload_netns;
 
 #[path = "vrrp/unicast.rs"]
 mod unicast;
+
+#[path = "vrrp/host_side.rs"]
+mod host_side;
