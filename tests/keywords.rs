@@ -98,6 +98,8 @@ fn context(block: Block, keyword: &str) -> &'static str {
         (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
             "    track_script {\n        chk weight 5\n    }\n"
         }
+        (Block::GlobalDefs, "startup_script_timeout") => "    startup_script /bin/true\n",
+        (Block::GlobalDefs, "shutdown_script_timeout") => "    shutdown_script /bin/true\n",
         (Block::VirtualServer, "hysteresis") => "    quorum 5\n",
         (Block::VirtualServer, "ops") => "    protocol UDP\n",
         (Block::VirtualServer, "persistence_granularity") => "    persistence_timeout 60\n",

@@ -238,9 +238,16 @@ fn run_director(args: RunArgs) -> ExitCode {
                 }
             }
         };
+        let start_stop = vrrp.start_stop.clone();
+        if let Some((cmd, timeout)) = &start_stop.startup {
+            runner::run_start_stop_script("startup_script", cmd, *timeout).await;
+        }
         let result = runner::run_reloadable(vrrp, options, reloads, shutdown).await;
         for task in observers {
             task.abort();
+        }
+        if let Some((cmd, timeout)) = &start_stop.shutdown {
+            runner::run_start_stop_script("shutdown_script", cmd, *timeout).await;
         }
         result.map_err(|e| e.to_string())
     });

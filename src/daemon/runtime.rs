@@ -86,9 +86,20 @@ pub fn run(opts: Options) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return failed(format!("starting the runtime: {e}")),
     };
+    let start_stop = loaded.vrrp.start_stop.clone();
     let result = rt.block_on(async {
-        let kernel = super::kernel::connect().await?;
-        serve(opts.clone(), loaded, kernel).await
+        if let Some((cmd, timeout)) = &start_stop.startup {
+            crate::vrrp::runner::run_start_stop_script("startup_script", cmd, *timeout).await;
+        }
+        let kernel = super::kernel::connect().await;
+        let result = match kernel {
+            Ok(kernel) => serve(opts.clone(), loaded, kernel).await,
+            Err(e) => Err(e),
+        };
+        if let Some((cmd, timeout)) = &start_stop.shutdown {
+            crate::vrrp::runner::run_start_stop_script("shutdown_script", cmd, *timeout).await;
+        }
+        result
     });
     if let Some(pid) = &opts.pid_file {
         let _ = std::fs::remove_file(pid);

@@ -165,6 +165,16 @@ pub struct StaticConfig {
     pub rules: Vec<RuleConfig>,
 }
 
+/// `global_defs { startup_script / shutdown_script }` with their timeouts: keepalived
+/// 2.2.7 runs the startup script before anything else and starts only once it ended
+/// (or was killed after its timeout); the shutdown script after everything stopped,
+/// and exits once it ended (core/main.c).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartStopScripts {
+    pub startup: Option<(NotifyCommand, Duration)>,
+    pub shutdown: Option<(NotifyCommand, Duration)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GarpConfig {
     /// Delay of the second burst after becoming master; zero disables it.

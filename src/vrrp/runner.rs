@@ -42,6 +42,9 @@ pub struct VrrpConfig {
     pub script_security: bool,
     /// `static_ipaddress` / `static_routes` / `static_rules`.
     pub statics: super::config::StaticConfig,
+    /// `startup_script` / `shutdown_script`: run by whoever runs the daemon (see
+    /// [`run_start_stop_script`]), not by the runner.
+    pub start_stop: super::config::StartStopScripts,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -1113,6 +1116,56 @@ impl Driver {
         match res {
             Ok(()) => self.last_state = json,
             Err(e) => tracing::warn!("writing {}: {e}", path.display()),
+        }
+    }
+}
+
+/// Runs a `startup_script` or `shutdown_script` and waits for it, as keepalived 2.2.7
+/// does: a failure is logged only; past `timeout` the script's process group gets
+/// SIGTERM, then SIGKILL, and lvsd carries on.
+pub async fn run_start_stop_script(
+    what: &str,
+    cmd: &super::config::NotifyCommand,
+    timeout: Duration,
+) {
+    use std::os::unix::process::CommandExt;
+    tracing::info!("running {what} {}", cmd.command);
+    let creds = match notify::resolve(cmd.run_as.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{what}: {e}");
+            return;
+        }
+    };
+    let argv = crate::config::ScriptCommand {
+        command: cmd.command.clone(),
+        user: None,
+        group: None,
+    }
+    .argv();
+    let Some((program, args)) = argv.split_first() else {
+        return;
+    };
+    let mut c = std::process::Command::new(program);
+    c.args(args)
+        .stdin(std::process::Stdio::null())
+        .process_group(0);
+    notify::apply(&mut c, creds);
+    let mut child = match tokio::process::Command::from(c).kill_on_drop(true).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{what} {}: {e}", cmd.command);
+            return;
+        }
+    };
+    let pgid = child.id();
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(st)) if st.success() => tracing::info!("{what} succeeded"),
+        Ok(Ok(st)) => tracing::warn!("{what} failed: {st}"),
+        Ok(Err(e)) => tracing::warn!("{what}: {e}"),
+        Err(_) => {
+            tracing::warn!("{what} timed out after {timeout:?}; ending it");
+            checkers::misc::end_script_group(&mut child, pgid).await;
         }
     }
 }

@@ -10,8 +10,8 @@ use crate::config::{self, model};
 
 use super::config::{
     GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, OldUnicastChecksum,
-    RouteConfig, RouteKind, RuleAction, RuleConfig, RunAs, ScriptConfig, StaticConfig, TrackConfig,
-    TrackFileConfig, TrackId, UnicastPeer, VipConfig, VipOptions,
+    RouteConfig, RouteKind, RuleAction, RuleConfig, RunAs, ScriptConfig, StartStopScripts,
+    StaticConfig, TrackConfig, TrackFileConfig, TrackId, UnicastPeer, VipConfig, VipOptions,
 };
 use super::packet::{auth_data_from_pass, Family, Version, VRRP_TTL};
 use super::runner::VrrpConfig;
@@ -188,6 +188,16 @@ fn script_run_as(c: &model::ScriptCommand, script_user: Option<&model::RunAs>) -
             group: c.group.clone(),
         }),
         None => script_user.map(run_as),
+    }
+}
+
+fn start_stop_command(
+    c: &model::ScriptCommand,
+    script_user: Option<&model::RunAs>,
+) -> NotifyCommand {
+    NotifyCommand {
+        command: c.command.clone(),
+        run_as: script_run_as(c, script_user),
     }
 }
 
@@ -798,5 +808,19 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         startup_delay: cfg.global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
         script_security: cfg.global.enable_script_security,
         statics: statics(cfg, &prefs)?,
+        start_stop: StartStopScripts {
+            startup: cfg.global.startup_script.as_ref().map(|c| {
+                (
+                    start_stop_command(c, cfg.global.script_user.as_ref()),
+                    cfg.global.startup_script_timeout,
+                )
+            }),
+            shutdown: cfg.global.shutdown_script.as_ref().map(|c| {
+                (
+                    start_stop_command(c, cfg.global.script_user.as_ref()),
+                    cfg.global.shutdown_script_timeout,
+                )
+            }),
+        },
     })
 }

@@ -104,3 +104,58 @@ fn rules_routes_and_static_addresses_as_keepalived() {
         "keepalived (left) and lvsd (right) differ:\n--- keepalived\n{theirs}--- lvsd\n{ours}"
     );
 }
+
+/// Runs `startup_script` / `shutdown_script` under `kind`; returns what the scripts
+/// wrote (each line: which script, then how many VIPs the host had then) and how long
+/// the VIP took to appear.
+fn start_stop_scripts(kind: Kind, name: &str) -> (String, Duration) {
+    let topo = Topo::new(name);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lvsd-{name}-{}-", std::process::id()))
+        .tempdir()
+        .expect("tmp");
+    let out = dir.path().join("scripts.log");
+    let line = |word: &str| {
+        format!(
+            "/bin/sh -c 'echo {word} $(ip -o addr show | grep -c 10.0.0.100) >> {}{}'",
+            out.display(),
+            // The startup script outlives its timeout: both daemons end it and start.
+            if word == "startup" { "; sleep 30" } else { "" }
+        )
+    };
+    let mut inst = Inst::new(150);
+    inst.state = "MASTER";
+    let text = conf(&[inst], "").replace(
+        "  script_user root\n",
+        &format!(
+            "  script_user root\n  startup_script \"{}\"\n  startup_script_timeout 2\n  shutdown_script \"{}\"\n  shutdown_script_timeout 5\n",
+            line("startup"),
+            line("shutdown")
+        ),
+    );
+    let started = std::time::Instant::now();
+    let mut d = Director::start(kind, topo.director(0), &text);
+    wait_for(
+        "the lone MASTER holds the VIP",
+        Duration::from_secs(20),
+        &[&d],
+        || topo.holds(0, "10.0.0.100"),
+    );
+    let took = started.elapsed();
+    assert!(d.stop(), "{kind:?} did not stop cleanly:\n{}", d.log());
+    let written = std::fs::read_to_string(&out).unwrap_or_default();
+    (written, took)
+}
+
+#[test]
+fn startup_and_shutdown_scripts_as_keepalived() {
+    let (theirs, theirs_took) = start_stop_scripts(Kind::Keepalived, "ssk");
+    let (ours, ours_took) = start_stop_scripts(Kind::Lvsd, "ssl");
+    eprintln!("keepalived ({theirs_took:?}):\n{theirs}lvsd ({ours_took:?}):\n{ours}");
+    // Before anything starts, and after the VIP is released.
+    assert_eq!(theirs, "startup 0\nshutdown 0\n", "keepalived");
+    assert_eq!(ours, theirs, "lvsd against keepalived");
+    // The startup script's 2 s timeout holds the start back under both.
+    assert!(ours_took >= Duration::from_secs(2), "{ours_took:?}");
+    assert!(theirs_took >= Duration::from_secs(2), "{theirs_took:?}");
+}
