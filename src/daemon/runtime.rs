@@ -120,8 +120,15 @@ struct VrrpTask {
     reload: mpsc::Sender<VrrpConfig>,
 }
 
+/// Whether the configuration has anything for the VRRP core: instances, or static
+/// addresses, routes or rules (keepalived 2.2.7 starts its VRRP process for those too:
+/// vrrp_parser.c sets have_vrrp_config for each).
+fn has_vrrp(config: &VrrpConfig) -> bool {
+    !config.instances.is_empty() || config.statics != Default::default()
+}
+
 fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
-    if config.instances.is_empty() {
+    if !has_vrrp(&config) {
         return None;
     }
     let fingerprint = format!("{config:?}");
@@ -517,7 +524,7 @@ impl<K: Kernel> Daemon<K> {
                 if !self.opts.checkers_only {
                     let fingerprint = format!("{:?}", loaded.vrrp);
                     let changed = self.vrrp.as_ref().map(|v| &v.fingerprint) != Some(&fingerprint)
-                        && !(self.vrrp.is_none() && loaded.vrrp.instances.is_empty());
+                        && (self.vrrp.is_some() || has_vrrp(&loaded.vrrp));
                     if changed {
                         self.reload_vrrp(loaded.vrrp).await;
                     }
@@ -549,8 +556,10 @@ impl<K: Kernel> Daemon<K> {
     async fn reload_vrrp(&mut self, config: VrrpConfig) {
         let fingerprint = format!("{config:?}");
         match self.vrrp.take() {
-            Some(v) if config.instances.is_empty() => {
-                tracing::info!("VRRP configuration changed: no instance left, stopping VRRP");
+            Some(v) if !has_vrrp(&config) => {
+                tracing::info!(
+                    "VRRP configuration changed: no instance or static entry left, stopping VRRP"
+                );
                 stop_vrrp(v).await;
             }
             Some(mut v) => {
