@@ -159,3 +159,52 @@ fn startup_and_shutdown_scripts_as_keepalived() {
     assert!(ours_took >= Duration::from_secs(2), "{ours_took:?}");
     assert!(theirs_took >= Duration::from_secs(2), "{theirs_took:?}");
 }
+
+/// `virtual_rules` leave with mastership: `kind` is MASTER alone, then a peer of
+/// higher priority takes over. Returns `ip rule` on `kind`'s host as MASTER and as
+/// BACKUP.
+fn rules_follow_mastership(kind: Kind, name: &str) -> (String, String) {
+    let topo = Topo::new(name);
+    let rules = |i: usize| {
+        topo.director(i)
+            .ip(&["rule", "show"])
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("proto keepalived"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = "  virtual_rules {\n    from 10.0.0.100 table 200 preference 200\n  }\n".into();
+    let mut b = a.clone();
+    b.priority = 200;
+    let da = Director::start(kind, topo.director(0), &conf(&[a], ""));
+    wait_for("A is MASTER", Duration::from_secs(10), &[&da], || {
+        topo.holds(0, "10.0.0.100")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let as_master = rules(0);
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&[b], ""));
+    topo.wait_sole_holder(
+        "B takes over",
+        1,
+        &["10.0.0.100"],
+        Duration::from_secs(10),
+        &[&da, &db],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    (as_master, rules(0))
+}
+
+#[test]
+fn virtual_rules_leave_with_mastership_as_keepalived() {
+    let theirs = rules_follow_mastership(Kind::Keepalived, "hmk");
+    let ours = rules_follow_mastership(Kind::Lvsd, "hml");
+    assert_eq!(
+        theirs.0, "200:\tfrom 10.0.0.100 lookup 200 proto keepalived\n",
+        "keepalived as MASTER"
+    );
+    assert_eq!(theirs.1, "", "keepalived as BACKUP");
+    assert_eq!(ours, theirs, "lvsd against keepalived");
+}
