@@ -122,6 +122,16 @@ impl Vetting {
         for g in &mut cfg.sync_groups {
             self.notify_config(&format!("vrrp_sync_group {}", g.name), &mut g.notify);
         }
+        for (what, script) in [
+            ("startup_script", &mut cfg.start_stop.startup),
+            ("shutdown_script", &mut cfg.start_stop.shutdown),
+        ] {
+            if let Some((c, _)) = script {
+                if self.vet(what, &c.command, c.run_as.as_ref()).is_err() {
+                    *script = None;
+                }
+            }
+        }
     }
 
     fn script_command(

@@ -98,6 +98,18 @@ fn context(block: Block, keyword: &str) -> &'static str {
         (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
             "    track_script {\n        chk weight 5\n    }\n"
         }
+        (Block::GlobalDefs, "startup_script_timeout") => "    startup_script /bin/true\n",
+        (Block::GlobalDefs, "shutdown_script_timeout") => "    shutdown_script /bin/true\n",
+        // The wrapper's rule has no action (keepalived drops it): an action word gives
+        // it one, every other word is judged beside `table 100`.
+        (
+            Block::VirtualRulesOptions,
+            "table" | "lookup" | "goto" | "nop" | "blackhole" | "unreachable" | "prohibit" | "type"
+            | "l3mdev",
+        ) => "",
+        // keepalived resets a tracked rule's protocol to its own.
+        (Block::VirtualRulesOptions, "protocol") => "table 100 no_track ",
+        (Block::VirtualRulesOptions, _) => "table 100 ",
         (Block::VirtualServer, "hysteresis") => "    quorum 5\n",
         // A FIFO script runs only with its FIFO (as in keepalived).
         (Block::GlobalDefs, "notify_fifo_script") => "    notify_fifo /tmp/lvsd-kw-fifo\n",
@@ -153,11 +165,11 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
         Block::VirtualIpaddressOptions => format!(
             "vrrp_instance VI_K {{\n    interface lvsdk0\n    virtual_router_id 50\n    virtual_ipaddress {{\n        10.9.0.1/24 {body}\n    }}\n}}\n"
         ),
-        Block::VirtualRulesOptions => format!(
-            "{INSTANCE}    virtual_rules {{\n        {body}\n    }}\n}}\n"
-        ),
         Block::VirtualRoutesOptions => format!(
             "{INSTANCE}    virtual_routes {{\n        10.8.0.0/16 {body}\n    }}\n}}\n"
+        ),
+        Block::VirtualRulesOptions => format!(
+            "{INSTANCE}    virtual_rules {{\n        from 10.9.0.0/24 preference 100 {body}\n    }}\n}}\n"
         ),
         Block::VrrpSyncGroup => format!(
             "{INSTANCE}}}\nvrrp_instance VI_L {{\n    interface lvsdk0\n    virtual_router_id 51\n    virtual_ipaddress {{\n        10.9.0.2\n    }}\n}}\n\
@@ -204,6 +216,23 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
 /// Values to try for a keyword, in order; the first that loads without error and
 /// translates is used to judge it (see `judge`).
 fn candidates(block: Block, keyword: &str) -> Vec<String> {
+    // A rule line with a word keepalived does not read is dropped whole, which would
+    // count as an effect of any word: rule words get only values keepalived reads.
+    if block == Block::VirtualRulesOptions {
+        let value = match keyword {
+            "inet" | "inet6" | "not" | "no_track" | "nop" | "blackhole" | "unreachable"
+            | "prohibit" | "l3mdev" => return vec![keyword.to_string()],
+            "from" | "to" => "10.7.0.0/16",
+            "goto" => "200",
+            "type" => "blackhole",
+            "uidrange" | "sport" | "dport" => "1-2",
+            "ipproto" => "tcp",
+            "dev" | "iif" | "oif" => "eth7",
+            "track_group" => "x7",
+            _ => "7",
+        };
+        return vec![format!("{keyword} {value}")];
+    }
     let specific: &[&str] = match (block, keyword) {
         (_, "lb_kind" | "lvs_method" | "sorry_server_lvs_method") => &["DR", "TUN"],
         (_, "lb_algo" | "lvs_sched") => &["rr"],
@@ -234,6 +263,11 @@ fn candidates(block: Block, keyword: &str) -> Vec<String> {
         (Block::VrrpInstance, "authentication") => &["{\n auth_type PASS\n auth_pass pw\n }"],
         (_, "virtual_ipaddress" | "virtual_ipaddress_excluded") => &["{\n 10.9.0.8\n }"],
         (_, "virtual_routes") => &["{\n 10.8.0.0/16 via 10.9.0.254\n }"],
+        (_, "static_routes") => &["{\n 10.6.0.0/16 via 10.9.0.254\n }"],
+        (_, "virtual_rules" | "static_rules") => {
+            &["{\n from 10.9.0.0/24 table 100 preference 100\n }"]
+        }
+        (_, "static_ipaddress") => &["{\n 10.9.0.5/32 dev lvsdk0\n }"],
         (_, "track_interface") => &["{\n eth7\n }"],
         (_, "track_script") => &["{\n chk\n }"],
         (_, "track_file") if block != Block::FileCheck && block != Block::TopLevel => {
@@ -322,6 +356,11 @@ const NO_EFFECT_IN_KEEPALIVED_EITHER: &[(Block, &str, &str)] = &[
         Block::VirtualServer,
         "hashed",
         "sets IP_VS_SVC_F_HASHED, which the kernel sets on every service itself",
+    ),
+    (
+        Block::VirtualRulesOptions,
+        "inet",
+        "IPv4 is already a rule's default family",
     ),
     (
         Block::HttpGet,

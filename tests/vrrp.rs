@@ -33,3 +33,6 @@ mod events;
 
 #[path = "vrrp/unicast.rs"]
 mod unicast;
+
+#[path = "vrrp/host_side.rs"]
+mod host_side;

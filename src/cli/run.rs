@@ -266,11 +266,19 @@ fn run_director(args: RunArgs) -> ExitCode {
                 }
             }
         };
+        // keepalived starts once its startup_script has ended.
+        let start_stop = vrrp.start_stop.clone();
+        if let Some((cmd, timeout)) = &start_stop.startup {
+            runner::run_start_stop_script("startup_script", cmd, *timeout).await;
+        }
         crate::events::sinks::configure(events, true);
         crate::events::publish(crate::events::Event::Daemon { running: true });
         let result = runner::run_reloadable(vrrp, options, reloads, shutdown).await;
         for task in observers {
             task.abort();
+        }
+        if let Some((cmd, timeout)) = &start_stop.shutdown {
+            runner::run_start_stop_script("shutdown_script", cmd, *timeout).await;
         }
         crate::events::publish(crate::events::Event::Daemon { running: false });
         crate::events::sinks::stop().await;

@@ -98,9 +98,20 @@ pub fn run(opts: Options) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return failed(format!("starting the runtime: {e}")),
     };
+    let start_stop = loaded.vrrp.start_stop.clone();
     let result = rt.block_on(async {
-        let kernel = super::kernel::connect().await?;
-        serve(opts.clone(), loaded, kernel).await
+        if let Some((cmd, timeout)) = &start_stop.startup {
+            crate::vrrp::runner::run_start_stop_script("startup_script", cmd, *timeout).await;
+        }
+        let kernel = super::kernel::connect().await;
+        let result = match kernel {
+            Ok(kernel) => serve(opts.clone(), loaded, kernel).await,
+            Err(e) => Err(e),
+        };
+        if let Some((cmd, timeout)) = &start_stop.shutdown {
+            crate::vrrp::runner::run_start_stop_script("shutdown_script", cmd, *timeout).await;
+        }
+        result
     });
     if let Some(pid) = &opts.pid_file {
         let _ = std::fs::remove_file(pid);
@@ -121,8 +132,15 @@ struct VrrpTask {
     reload: mpsc::Sender<VrrpConfig>,
 }
 
+/// Whether the configuration has anything for the VRRP core: instances, or static
+/// addresses, routes or rules (keepalived 2.2.7 starts its VRRP process for those too:
+/// vrrp_parser.c sets have_vrrp_config for each).
+fn has_vrrp(config: &VrrpConfig) -> bool {
+    !config.instances.is_empty() || config.statics != Default::default()
+}
+
 fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
-    if config.instances.is_empty() {
+    if !has_vrrp(&config) {
         return None;
     }
     let fingerprint = format!("{config:?}");
@@ -622,7 +640,7 @@ impl<K: Kernel> Daemon<K> {
                 if !self.opts.checkers_only {
                     let fingerprint = format!("{:?}", loaded.vrrp);
                     let changed = self.vrrp.as_ref().map(|v| &v.fingerprint) != Some(&fingerprint)
-                        && !(self.vrrp.is_none() && loaded.vrrp.instances.is_empty());
+                        && (self.vrrp.is_some() || has_vrrp(&loaded.vrrp));
                     if changed {
                         self.reload_vrrp(loaded.vrrp).await;
                     }
@@ -660,8 +678,10 @@ impl<K: Kernel> Daemon<K> {
     async fn reload_vrrp(&mut self, config: VrrpConfig) {
         let fingerprint = format!("{config:?}");
         match self.vrrp.take() {
-            Some(v) if config.instances.is_empty() => {
-                tracing::info!("VRRP configuration changed: no instance left, stopping VRRP");
+            Some(v) if !has_vrrp(&config) => {
+                tracing::info!(
+                    "VRRP configuration changed: no instance or static entry left, stopping VRRP"
+                );
                 stop_vrrp(v).await;
             }
             Some(mut v) => {

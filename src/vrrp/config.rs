@@ -113,6 +113,68 @@ pub struct RouteConfig {
     pub scope: Option<u8>,
 }
 
+/// What an ip rule does when it matches (`FR_ACT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum RuleAction {
+    /// `table N` / `lookup N` (or `l3mdev`, whose table comes from the device).
+    Table(u32),
+    L3mdev,
+    /// `goto PREF`.
+    Goto(u32),
+    Nop,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+/// One `virtual_rules` / `static_rules` entry, as keepalived 2.2.7 sends it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleConfig {
+    pub v6: bool,
+    /// `from ADDR[/LEN]` (`None`: all).
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    /// `not`.
+    pub invert: bool,
+    /// `preference` (keepalived numbers rules without one down from 16384).
+    pub priority: u32,
+    pub tos: u8,
+    /// `fwmark MARK[/MASK]`.
+    pub fwmark: Option<(u32, Option<u32>)>,
+    /// `iif` / `dev`.
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub suppress_prefixlen: Option<u32>,
+    pub suppress_ifgroup: Option<u32>,
+    pub uid_range: Option<(u32, u32)>,
+    /// FRA_PROTOCOL: keepalived's own (18) unless `no_track`.
+    pub protocol: Option<u8>,
+    pub ip_proto: Option<u8>,
+    pub sport: Option<(u16, u16)>,
+    pub dport: Option<(u16, u16)>,
+    pub action: RuleAction,
+}
+
+/// `static_ipaddress`, `static_routes`, `static_rules`: added at start whatever the
+/// VRRP state, removed at stop (keepalived 2.2.7 vrrp_daemon.c).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaticConfig {
+    /// Addresses with their device (`dev`, else `default_interface`).
+    pub addresses: Vec<(VipConfig, String)>,
+    pub routes: Vec<RouteConfig>,
+    pub rules: Vec<RuleConfig>,
+}
+
+/// `global_defs { startup_script / shutdown_script }` with their timeouts: keepalived
+/// 2.2.7 runs the startup script before anything else and starts only once it ended
+/// (or was killed after its timeout); the shutdown script after everything stopped,
+/// and exits once it ended (core/main.c).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartStopScripts {
+    pub startup: Option<(NotifyCommand, Duration)>,
+    pub shutdown: Option<(NotifyCommand, Duration)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GarpConfig {
     /// Delay of the second burst after becoming master; zero disables it.
@@ -245,6 +307,8 @@ pub struct InstanceConfig {
     pub vips: Vec<VipConfig>,
     pub excluded_vips: Vec<VipConfig>,
     pub routes: Vec<RouteConfig>,
+    /// `virtual_rules`: added while MASTER, as routes.
+    pub rules: Vec<RuleConfig>,
     /// `mcast_src_ip` / `unicast_src_ip`; the interface's primary address otherwise
     /// (filled in by the runner before the state machine starts).
     pub src_addr: Option<IpAddr>,
@@ -295,6 +359,7 @@ impl InstanceConfig {
             vips: Vec::new(),
             excluded_vips: Vec::new(),
             routes: Vec::new(),
+            rules: Vec::new(),
             src_addr: None,
             mcast_group: None,
             unicast_peers: Vec::new(),

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::config::{
-    InitialState, InstanceConfig, OldUnicastChecksum, RouteConfig, TrackId, VipConfig,
+    InitialState, InstanceConfig, OldUnicastChecksum, RouteConfig, RuleConfig, TrackId, VipConfig,
 };
 use super::packet::{
     self, Advert, AdvertType, AuthType, Body, ChecksumAccept, ChecksumKind, ChecksumMode, Family,
@@ -115,6 +115,8 @@ pub enum Action {
         added: Vec<VipConfig>,
         removed_routes: Vec<RouteConfig>,
         added_routes: Vec<RouteConfig>,
+        removed_rules: Vec<RuleConfig>,
+        added_rules: Vec<RuleConfig>,
     },
     /// Gratuitous ARPs / unsolicited NAs for these addresses only (VIPs a reload added).
     GarpAddrs {
@@ -463,14 +465,17 @@ impl Instance {
             };
             let vips = super::reload::diff(&all(&old), &all(&self.cfg));
             let routes = super::reload::diff(&old.routes, &self.cfg.routes);
+            let rules = super::reload::diff(&old.rules, &self.cfg.rules);
             let added_addrs: Vec<IpAddr> = vips.added.iter().map(|v| v.addr).collect();
             let advertised_changed = old.vips != self.cfg.vips;
-            if !vips.is_empty() || !routes.is_empty() {
+            if !vips.is_empty() || !routes.is_empty() || !rules.is_empty() {
                 out.push(Action::ChangeVips {
                     removed: vips.removed,
                     added: vips.added,
                     removed_routes: routes.removed,
                     added_routes: routes.added,
+                    removed_rules: rules.removed,
+                    added_rules: rules.added,
                 });
             }
             if !added_addrs.is_empty() && !fault {

@@ -40,6 +40,11 @@ pub struct VrrpConfig {
     /// `enable_script_security`: how scripts are vetted at (re)load
     /// ([`crate::script_security`]).
     pub script_security: bool,
+    /// `static_ipaddress` / `static_routes` / `static_rules`.
+    pub statics: super::config::StaticConfig,
+    /// `startup_script` / `shutdown_script`: run by whoever runs the daemon (see
+    /// [`run_start_stop_script`]), not by the runner.
+    pub start_stop: super::config::StartStopScripts,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -500,6 +505,10 @@ pub async fn run_reloadable(
         }
     }
 
+    // keepalived adds the static addresses, routes and rules at start, whatever the
+    // VRRP state, and removes them at stop (vrrp_daemon.c).
+    apply_statics(&nl, &Default::default(), &config.statics).await;
+
     let (tx, mut rx) = mpsc::channel::<Event>(1024);
     let mut feeds = Feeds {
         tx,
@@ -533,6 +542,7 @@ pub async fn run_reloadable(
     let mut driver = Driver {
         nl,
         ios,
+        statics: config.statics.clone(),
         options,
         last_state: String::new(),
         state_since: std::collections::HashMap::new(),
@@ -605,7 +615,80 @@ pub async fn run_reloadable(
     let acts = set.on_shutdown(std::time::Instant::now());
     driver.perform(&set, acts).await;
     feeds.abort_all();
+    apply_statics(&driver.nl, &driver.statics, &Default::default()).await;
     Ok(())
+}
+
+/// Moves the static addresses, routes and rules from `old` to `new`: removes what is
+/// only in `old` (rules, then routes, then addresses, as keepalived clears them), adds
+/// what is only in `new` (addresses, routes, rules).
+async fn apply_statics(
+    nl: &Netlink,
+    old: &super::config::StaticConfig,
+    new: &super::config::StaticConfig,
+) {
+    use super::reload::diff;
+    let rules = diff(&old.rules, &new.rules);
+    let routes = diff(&old.routes, &new.routes);
+    let addrs = diff(&old.addresses, &new.addresses);
+    for rule in &rules.removed {
+        match nl.remove_rule(rule).await {
+            Ok(()) => tracing::info!("static_rules: removed {}", super::vip::rule_name(rule)),
+            Err(e) => tracing::warn!("static_rules: {e}"),
+        }
+    }
+    for route in &routes.removed {
+        let idx = static_route_index(nl, route).await;
+        if let Err(e) = nl.remove_route(route, idx).await {
+            tracing::warn!("static_routes: {e}");
+        }
+    }
+    for (addr, dev) in &addrs.removed {
+        let Ok(link) = nl.link(dev).await else {
+            continue;
+        };
+        match nl.remove_vip(dev, link.index, addr).await {
+            Ok(_) => tracing::info!("static_ipaddress: removed {} from {dev}", addr.addr),
+            Err(e) => tracing::warn!("static_ipaddress: {e}"),
+        }
+    }
+    for (addr, dev) in &addrs.added {
+        let link = match nl.link(dev).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("static_ipaddress {}: {e}", addr.addr);
+                continue;
+            }
+        };
+        match nl.add_vip(dev, link.index, addr).await {
+            Ok(()) => tracing::info!("static_ipaddress: added {} on {dev}", addr.addr),
+            Err(e) => tracing::error!("static_ipaddress: {e}"),
+        }
+    }
+    for route in &routes.added {
+        let idx = static_route_index(nl, route).await;
+        if let Err(e) = nl.add_route(route, idx).await {
+            tracing::error!("static_routes: {e}");
+        }
+    }
+    for rule in &rules.added {
+        match nl.add_rule(rule).await {
+            Ok(()) => tracing::info!("static_rules: added {}", super::vip::rule_name(rule)),
+            Err(e) => tracing::error!("static_rules: {e}"),
+        }
+    }
+}
+
+/// A static route's output interface: its `dev`, if any.
+async fn static_route_index(nl: &Netlink, r: &RouteConfig) -> Option<u32> {
+    let dev = r.dev.as_ref()?;
+    match nl.link(dev).await {
+        Ok(l) => Some(l.index),
+        Err(e) => {
+            tracing::error!("static_routes: {e}");
+            None
+        }
+    }
 }
 
 /// Apply a new configuration in place; on any error before the state
@@ -667,6 +750,8 @@ async fn reload(
                         added: Vec::new(),
                         removed_routes: cfg.routes.clone(),
                         added_routes: Vec::new(),
+                        removed_rules: cfg.rules.clone(),
+                        added_rules: Vec::new(),
                     },
                     other => other,
                 };
@@ -675,6 +760,8 @@ async fn reload(
         }
     }
     drop(old_ios);
+    apply_statics(&driver.nl, &driver.statics, &config.statics).await;
+    driver.statics = config.statics.clone();
     if let Err(e) = feeds.sync_tasks(&driver.nl, &config, known) {
         tracing::error!("VRRP reload: {e}");
     }
@@ -781,6 +868,8 @@ async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -
 struct Driver {
     nl: Netlink,
     ios: Vec<InstanceIo>,
+    /// The static addresses, routes and rules in place.
+    statics: super::config::StaticConfig,
     options: RunnerOptions,
     last_state: String,
     /// Per instance name: the state last written and when it was entered
@@ -863,10 +952,20 @@ impl Driver {
                         tracing::error!("{}: {e}", cfg.name);
                     }
                 }
+                for rule in &cfg.rules {
+                    if let Err(e) = self.nl.add_rule(rule).await {
+                        tracing::error!("{}: {e}", cfg.name);
+                    }
+                }
             }
             Action::RemoveVips => {
                 if self.options.dont_release_vrrp && inst.state() == State::Initialize {
                     return;
+                }
+                for rule in &cfg.rules {
+                    if let Err(e) = self.nl.remove_rule(rule).await {
+                        tracing::debug!("{}: {e}", cfg.name);
+                    }
                 }
                 for (route, idx) in &io.routes {
                     if let Err(e) = self.nl.remove_route(route, *idx).await {
@@ -931,7 +1030,14 @@ impl Driver {
                 added,
                 removed_routes,
                 added_routes,
+                removed_rules,
+                added_rules,
             } => {
+                for rule in &removed_rules {
+                    if let Err(e) = self.nl.remove_rule(rule).await {
+                        tracing::debug!("{}: {e}", cfg.name);
+                    }
+                }
                 for route in &removed_routes {
                     let idx = self.route_index(io, cfg, route).await;
                     if let Err(e) = self.nl.remove_route(route, idx).await {
@@ -963,6 +1069,11 @@ impl Driver {
                 for route in &added_routes {
                     let idx = self.route_index(io, cfg, route).await;
                     if let Err(e) = self.nl.add_route(route, idx).await {
+                        tracing::error!("{}: {e}", cfg.name);
+                    }
+                }
+                for rule in &added_rules {
+                    if let Err(e) = self.nl.add_rule(rule).await {
                         tracing::error!("{}: {e}", cfg.name);
                     }
                 }
@@ -1014,6 +1125,56 @@ impl Driver {
         match res {
             Ok(()) => self.last_state = json,
             Err(e) => tracing::warn!("writing {}: {e}", path.display()),
+        }
+    }
+}
+
+/// Runs a `startup_script` or `shutdown_script` and waits for it, as keepalived 2.2.7
+/// does: a failure is logged only; past `timeout` the script's process group gets
+/// SIGTERM, then SIGKILL, and lvsd carries on.
+pub async fn run_start_stop_script(
+    what: &str,
+    cmd: &super::config::NotifyCommand,
+    timeout: Duration,
+) {
+    use std::os::unix::process::CommandExt;
+    tracing::info!("running {what} {}", cmd.command);
+    let creds = match notify::resolve(cmd.run_as.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{what}: {e}");
+            return;
+        }
+    };
+    let argv = crate::config::ScriptCommand {
+        command: cmd.command.clone(),
+        user: None,
+        group: None,
+    }
+    .argv();
+    let Some((program, args)) = argv.split_first() else {
+        return;
+    };
+    let mut c = std::process::Command::new(program);
+    c.args(args)
+        .stdin(std::process::Stdio::null())
+        .process_group(0);
+    notify::apply(&mut c, creds);
+    let mut child = match tokio::process::Command::from(c).kill_on_drop(true).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{what} {}: {e}", cmd.command);
+            return;
+        }
+    };
+    let pgid = child.id();
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(st)) if st.success() => tracing::info!("{what} succeeded"),
+        Ok(Ok(st)) => tracing::warn!("{what} failed: {st}"),
+        Ok(Err(e)) => tracing::warn!("{what}: {e}"),
+        Err(_) => {
+            tracing::warn!("{what} timed out after {timeout:?}; ending it");
+            checkers::misc::end_script_group(&mut child, pgid).await;
         }
     }
 }

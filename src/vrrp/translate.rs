@@ -10,8 +10,8 @@ use crate::config::{self, model};
 
 use super::config::{
     GarpConfig, InitialState, InstanceConfig, NotifyCommand, NotifyConfig, OldUnicastChecksum,
-    RouteConfig, RouteKind, RunAs, ScriptConfig, TrackConfig, TrackFileConfig, TrackId,
-    UnicastPeer, VipConfig, VipOptions,
+    RouteConfig, RouteKind, RuleAction, RuleConfig, RunAs, ScriptConfig, StartStopScripts,
+    StaticConfig, TrackConfig, TrackFileConfig, TrackId, UnicastPeer, VipConfig, VipOptions,
 };
 use super::packet::{auth_data_from_pass, Family, Version, VRRP_TTL};
 use super::runner::VrrpConfig;
@@ -202,6 +202,16 @@ fn script_run_as(c: &model::ScriptCommand, script_user: Option<&model::RunAs>) -
     }
 }
 
+fn start_stop_command(
+    c: &model::ScriptCommand,
+    script_user: Option<&model::RunAs>,
+) -> NotifyCommand {
+    NotifyCommand {
+        command: c.command.clone(),
+        run_as: script_run_as(c, script_user),
+    }
+}
+
 fn notify(n: &model::VrrpNotify, script_user: Option<&model::RunAs>) -> NotifyConfig {
     let cmd = |c: &Option<model::ScriptCommand>| {
         c.as_ref().map(|c| NotifyCommand {
@@ -280,8 +290,366 @@ fn track_file(
     })
 }
 
+/// keepalived numbers the rules that give no preference down from here, per family, in
+/// the order it reads them (vrrp_iprule.c RULE_START_PRIORITY).
+const RULE_START_PRIORITY: u32 = 16384;
+
+/// `from` / `to` of an ip rule: `all` / `any` / `default` (no address) or `ADDR[/LEN]`.
+fn rule_addr(s: &str) -> Result<Option<(IpAddr, u8)>, String> {
+    if matches!(s, "all" | "any" | "default") {
+        return Ok(None);
+    }
+    let (a, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let addr: IpAddr = a.parse().map_err(|_| format!("{s} is not an address"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l
+            .parse::<u8>()
+            .ok()
+            .filter(|l| *l <= max)
+            .ok_or_else(|| format!("bad prefix length in {s}"))?,
+        None => max,
+    };
+    Ok(Some((addr, len)))
+}
+
+/// Whether a rule is IPv6 (keepalived: `inet6`, or the family of `from` / `to`; IPv4
+/// otherwise).
+fn rule_is_v6(r: &model::VirtualRule) -> bool {
+    let addr_v6 = |a: &Option<String>| {
+        a.as_deref()
+            .and_then(|a| rule_addr(a).ok().flatten())
+            .is_some_and(|(a, _)| a.is_ipv6())
+    };
+    r.options.iter().any(|o| o == "inet6") || addr_v6(&r.from) || addr_v6(&r.to)
+}
+
+/// The preferences keepalived gives the rules that have none: every `static_rules` and
+/// `virtual_rules` line in the order of the configuration, each family counting down from
+/// [`RULE_START_PRIORITY`].
+fn default_rule_prefs(cfg: &model::Config) -> Vec<(config::Span, u32)> {
+    let mut all: Vec<&model::VirtualRule> = cfg
+        .static_rules
+        .iter()
+        .chain(cfg.vrrp_instances.iter().flat_map(|i| &i.virtual_rules))
+        .filter(|r| r.preference.is_none())
+        .collect();
+    all.sort_by_key(|r| (r.span.file.0, r.span.start));
+    let (mut v4, mut v6) = (RULE_START_PRIORITY, RULE_START_PRIORITY);
+    all.into_iter()
+        .map(|r| {
+            let next = if rule_is_v6(r) { &mut v6 } else { &mut v4 };
+            let p = *next;
+            *next -= 1;
+            (r.span, p)
+        })
+        .collect()
+}
+
+/// `ip rule`'s number forms: decimal, `0x` hex or `0` octal (strtoul base 0).
+fn rule_number(s: &str) -> Option<u32> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u32::from_str_radix(h, 16).ok()
+    } else if s.len() > 1 && s.starts_with('0') {
+        u32::from_str_radix(&s[1..], 8).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// `START-END`.
+fn rule_range<T: std::str::FromStr>(s: &str) -> Option<(T, T)> {
+    let (a, b) = s.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// An `ipproto` name (/etc/protocols' common ones) or number.
+fn ip_proto(s: &str) -> Option<u8> {
+    Some(match s {
+        "icmp" => 1,
+        "igmp" => 2,
+        "tcp" => 6,
+        "udp" => 17,
+        "gre" => 47,
+        "esp" => 50,
+        "ah" => 51,
+        "ipv6-icmp" | "icmpv6" => 58,
+        "sctp" => 132,
+        n => return n.parse().ok(),
+    })
+}
+
+/// One `virtual_rules` / `static_rules` line as keepalived 2.2.7 reads it
+/// (vrrp_iprule.c); a line keepalived refuses is logged and left out, as keepalived
+/// does. `owner` names the instance or `static_rules` in messages.
+fn rule(owner: &str, r: &model::VirtualRule, default_pref: Option<u32>) -> Option<RuleConfig> {
+    let refuse = |what: String| {
+        tracing::warn!("{owner}: rule {what}; the rule is ignored (as keepalived does)");
+        None
+    };
+    let v6 = rule_is_v6(r);
+    let from = match r.from.as_deref().map(rule_addr).transpose() {
+        Ok(a) => a.flatten(),
+        Err(e) => return refuse(format!("from: {e}")),
+    };
+    let to = match r.to.as_deref().map(rule_addr).transpose() {
+        Ok(a) => a.flatten(),
+        Err(e) => return refuse(format!("to: {e}")),
+    };
+    if from.is_some_and(|(a, _)| a.is_ipv6() != v6) || to.is_some_and(|(a, _)| a.is_ipv6() != v6) {
+        return refuse("mixes IPv4 and IPv6".into());
+    }
+    let mut out = RuleConfig {
+        v6,
+        from,
+        to,
+        invert: false,
+        priority: 0,
+        tos: 0,
+        fwmark: None,
+        iif: None,
+        oif: None,
+        suppress_prefixlen: None,
+        suppress_ifgroup: None,
+        uid_range: None,
+        protocol: None,
+        ip_proto: None,
+        sport: None,
+        dport: None,
+        action: RuleAction::Nop,
+    };
+    let mut action: Option<RuleAction> = None;
+    if let Some(t) = &r.table {
+        match route_table(t) {
+            Some(0) => return refuse("table 0 is not valid".into()),
+            Some(t) => action = Some(RuleAction::Table(t)),
+            None => return refuse(format!("table {t} not found")),
+        }
+    }
+    let mut table_option = false;
+    let mut words = r.options.iter().map(String::as_str);
+    while let Some(w) = words.next() {
+        let mut value = |what: &str| -> Result<&str, String> {
+            words.next().ok_or_else(|| format!("{what} needs a value"))
+        };
+        let mut set_action = |a: RuleAction| -> Result<(), String> {
+            if action.is_some() {
+                return Err(
+                    "has more than one of table/nop/goto/blackhole/prohibit/unreachable/l3mdev"
+                        .into(),
+                );
+            }
+            action = Some(a);
+            Ok(())
+        };
+        let res: Result<(), String> = (|| {
+            match w {
+                "inet" | "inet6" => {}
+                "not" => out.invert = true,
+                "tos" | "dsfield" => {
+                    let v = value(w)?;
+                    out.tos = rule_number(v)
+                        .and_then(|n| u8::try_from(n).ok())
+                        .ok_or_else(|| format!("TOS {v} is invalid"))?;
+                }
+                "fwmark" => {
+                    let v = value(w)?;
+                    let bad = || format!("fwmark {v} is invalid");
+                    out.fwmark = Some(match v.split_once('/') {
+                        Some((m, k)) => (
+                            rule_number(m).ok_or_else(bad)?,
+                            Some(rule_number(k).ok_or_else(bad)?),
+                        ),
+                        None => (rule_number(v).ok_or_else(bad)?, None),
+                    });
+                }
+                "suppress_prefixlength" | "sup_pl" => {
+                    let v = value(w)?;
+                    out.suppress_prefixlen = Some(
+                        v.parse::<u32>()
+                            .ok()
+                            .filter(|n| *n <= i32::MAX as u32)
+                            .ok_or_else(|| format!("suppress_prefixlength {v} is invalid"))?,
+                    );
+                    table_option = true;
+                }
+                "suppress_ifgroup" | "sup_group" => {
+                    let v = value(w)?;
+                    out.suppress_ifgroup = Some(match v {
+                        "default" => 0,
+                        v => rule_number(v)
+                            .ok_or_else(|| format!("suppress_group {v} is invalid"))?,
+                    });
+                    table_option = true;
+                }
+                "dev" | "iif" => out.iif = Some(value(w)?.to_string()),
+                "oif" => out.oif = Some(value(w)?.to_string()),
+                "uidrange" => {
+                    let v = value(w)?;
+                    out.uid_range =
+                        Some(rule_range(v).ok_or_else(|| format!("uidrange {v} is invalid"))?);
+                }
+                "l3mdev" => set_action(RuleAction::L3mdev)?,
+                "protocol" => {
+                    let v = value(w)?;
+                    match v.parse::<u8>() {
+                        Ok(p) => out.protocol = Some(p),
+                        // keepalived logs it and keeps the rule.
+                        Err(_) => tracing::warn!(
+                            "{owner}: rule protocol {v} is invalid; ignored (as keepalived does)"
+                        ),
+                    }
+                }
+                "ipproto" => {
+                    let v = value(w)?;
+                    match ip_proto(v) {
+                        Some(p) => out.ip_proto = Some(p),
+                        None => tracing::warn!(
+                            "{owner}: rule ipproto {v} is invalid; ignored (as keepalived does)"
+                        ),
+                    }
+                }
+                "sport" | "dport" => {
+                    let v = value(w)?;
+                    // keepalived 2.2.7 reads only START-END (a single port is logged as
+                    // invalid and left out; the rule stays).
+                    match rule_range::<u16>(v) {
+                        Some(range) if w == "sport" => out.sport = Some(range),
+                        Some(range) => out.dport = Some(range),
+                        None => tracing::warn!("{owner}: rule {w} {v}: keepalived 2.2.7 reads only START-END ranges; ignored, as keepalived does"),
+                    }
+                }
+                "realms" | "tunnel-id" => {
+                    let v = value(w)?;
+                    tracing::warn!(
+                        "{owner}: rule {w} {v} is not implemented by lvsd; left out of the rule"
+                    );
+                    if w == "realms" {
+                        table_option = true;
+                    }
+                }
+                "type" => {} // `type blackhole` == `blackhole`
+                "goto" => {
+                    let v = value(w)?;
+                    let t = v
+                        .parse::<u32>()
+                        .map_err(|_| format!("goto target {v} is invalid"))?;
+                    set_action(RuleAction::Goto(t))?;
+                }
+                "nop" => set_action(RuleAction::Nop)?,
+                "blackhole" => set_action(RuleAction::Blackhole)?,
+                "unreachable" => set_action(RuleAction::Unreachable)?,
+                "prohibit" => set_action(RuleAction::Prohibit)?,
+                other => return Err(format!("option {other} is unknown")),
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            return refuse(e);
+        }
+    }
+    let Some(action) = action else {
+        return refuse(
+            "has no action (table, goto, nop, blackhole, unreachable, prohibit or l3mdev)".into(),
+        );
+    };
+    out.action = action;
+    out.priority = match (r.preference, default_pref) {
+        (Some(p), _) => p,
+        (None, Some(p)) => {
+            tracing::warn!(
+                "{owner}: rule has no preference; keepalived gives it {p}, and so does lvsd"
+            );
+            p
+        }
+        (None, None) => RULE_START_PRIORITY,
+    };
+    if let RuleAction::Goto(target) = action {
+        if r.preference.is_none() {
+            return refuse(format!("goto {target} needs a preference"));
+        }
+        if out.priority >= target {
+            return refuse(format!(
+                "preference {} is not below goto target {target}",
+                out.priority
+            ));
+        }
+    }
+    if table_option && !matches!(action, RuleAction::Table(_)) {
+        return refuse(
+            "suppress_prefixlength / suppress_ifgroup / realms need a table action".into(),
+        );
+    }
+    // keepalived marks tracked rules as its own (RTPROT_KEEPALIVED).
+    if !r.no_track {
+        if out
+            .protocol
+            .is_some_and(|p| p != super::vip::RTPROT_KEEPALIVED)
+        {
+            tracing::warn!("{owner}: a tracked rule's protocol is keepalived's (18); keepalived resets it, and so does lvsd (or add no_track)");
+        }
+        out.protocol = Some(super::vip::RTPROT_KEEPALIVED);
+    }
+    Some(out)
+}
+
+/// The rules of `rules`, with keepalived's default preferences.
+fn rules(
+    owner: &str,
+    rules: &[model::VirtualRule],
+    prefs: &[(config::Span, u32)],
+) -> Vec<RuleConfig> {
+    rules
+        .iter()
+        .filter_map(|r| {
+            let default = prefs.iter().find(|(s, _)| *s == r.span).map(|(_, p)| *p);
+            rule(owner, r, default)
+        })
+        .collect()
+}
+
+/// `static_ipaddress`, `static_routes`, `static_rules`.
+fn statics(
+    cfg: &model::Config,
+    prefs: &[(config::Span, u32)],
+) -> Result<StaticConfig, TranslateError> {
+    let addresses = cfg
+        .static_ipaddresses
+        .iter()
+        .map(|a| {
+            let dev = a
+                .dev
+                .clone()
+                .unwrap_or_else(|| cfg.global.default_interface.clone());
+            (vip(a), dev)
+        })
+        .collect();
+    let family_of = |r: &model::VirtualRoute| {
+        let v6 = r.destination.contains(':') || r.via.first().is_some_and(IpAddr::is_ipv6);
+        if v6 {
+            Family::V6
+        } else {
+            Family::V4
+        }
+    };
+    let routes = cfg
+        .static_routes
+        .iter()
+        .map(|r| route("static_routes", family_of(r), r))
+        .collect::<Result<_, _>>()?;
+    Ok(StaticConfig {
+        addresses,
+        routes,
+        rules: rules("static_rules", &cfg.static_rules, prefs),
+    })
+}
+
 /// The VRRP part of a loaded keepalived.conf.
 pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
+    let prefs = default_rule_prefs(cfg);
     let mut instances = Vec::new();
     for i in &cfg.vrrp_instances {
         let interface = i
@@ -354,6 +722,11 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 .iter()
                 .map(|r| route(&i.name, family, r))
                 .collect::<Result<_, _>>()?,
+            rules: rules(
+                &format!("vrrp_instance {}", i.name),
+                &i.virtual_rules,
+                &prefs,
+            ),
             src_addr: i.src_ip,
             // keepalived: unicast instances have no group.
             mcast_group: (!i.is_unicast()).then_some(match (i.mcast_dst_ip, family) {
@@ -445,5 +818,20 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         track_files,
         startup_delay: cfg.global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
         script_security: cfg.global.enable_script_security,
+        statics: statics(cfg, &prefs)?,
+        start_stop: StartStopScripts {
+            startup: cfg.global.startup_script.as_ref().map(|c| {
+                (
+                    start_stop_command(c, cfg.global.script_user.as_ref()),
+                    cfg.global.startup_script_timeout,
+                )
+            }),
+            shutdown: cfg.global.shutdown_script.as_ref().map(|c| {
+                (
+                    start_stop_command(c, cfg.global.script_user.as_ref()),
+                    cfg.global.shutdown_script_timeout,
+                )
+            }),
+        },
     })
 }

@@ -13,7 +13,13 @@ use rtnetlink::Handle;
 use rtnetlink::packet_route::route::{RouteMessage, RouteScope, RouteType};
 use rtnetlink::RouteMessageBuilder;
 
-use super::config::{RouteConfig, RouteKind, VipConfig};
+use rtnetlink::packet_route::route::RouteProtocol;
+use rtnetlink::packet_route::rule::{
+    RuleAction as NlRuleAction, RuleAttribute, RuleFlags, RuleMessage, RulePortRange, RuleUidRange,
+};
+use rtnetlink::packet_route::AddressFamily;
+
+use super::config::{RouteConfig, RouteKind, RuleAction, RuleConfig, VipConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetlinkError {
@@ -317,7 +323,10 @@ impl Netlink {
             (None, None, RouteKind::Unicast) => RouteScope::Link,
             _ => RouteScope::Universe,
         };
-        Ok(b.scope(scope).build())
+        // keepalived marks its routes as its own (RTPROT_KEEPALIVED, 18).
+        let mut msg = b.scope(scope).build();
+        msg.header.protocol = RouteProtocol::from(RTPROT_KEEPALIVED);
+        Ok(msg)
     }
 
     pub async fn add_route(
@@ -359,6 +368,137 @@ impl Netlink {
             .map_err(|source| NetlinkError::Request {
                 what,
                 interface: route.dev.clone().unwrap_or_default(),
+                source,
+            })
+    }
+}
+
+/// `rtnetlink`'s protocol number for keepalived (iproute2's rt_protos "keepalived").
+pub const RTPROT_KEEPALIVED: u8 = 18;
+
+/// The rtnetlink message for an ip rule, as keepalived 2.2.7 builds it (vrrp_iprule.c).
+pub fn rule_message(rule: &RuleConfig) -> RuleMessage {
+    let mut m = RuleMessage::default();
+    let h = &mut m.header;
+    h.family = if rule.v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    h.tos = rule.tos;
+    if rule.invert {
+        h.flags |= RuleFlags::Invert;
+    }
+    let a = &mut m.attributes;
+    h.action = match rule.action {
+        RuleAction::Table(t) => {
+            // Small table numbers travel in the header, larger ones as FRA_TABLE.
+            match u8::try_from(t) {
+                Ok(t) => h.table = t,
+                Err(_) => a.push(RuleAttribute::Table(t)),
+            }
+            NlRuleAction::ToTable
+        }
+        RuleAction::L3mdev => {
+            a.push(RuleAttribute::L3MDev(true));
+            NlRuleAction::ToTable
+        }
+        RuleAction::Goto(target) => {
+            a.push(RuleAttribute::Goto(target));
+            NlRuleAction::Goto
+        }
+        RuleAction::Nop => NlRuleAction::Nop,
+        RuleAction::Blackhole => NlRuleAction::Blackhole,
+        RuleAction::Unreachable => NlRuleAction::Unreachable,
+        RuleAction::Prohibit => NlRuleAction::Prohibit,
+    };
+    if let Some((addr, len)) = rule.from {
+        a.push(RuleAttribute::Source(addr));
+        h.src_len = len;
+    }
+    if let Some((addr, len)) = rule.to {
+        a.push(RuleAttribute::Destination(addr));
+        h.dst_len = len;
+    }
+    a.push(RuleAttribute::Priority(rule.priority));
+    if let Some((mark, mask)) = rule.fwmark {
+        a.push(RuleAttribute::FwMark(mark));
+        if let Some(mask) = mask {
+            a.push(RuleAttribute::FwMask(mask));
+        }
+    }
+    if let Some(n) = rule.suppress_prefixlen {
+        a.push(RuleAttribute::SuppressPrefixLen(n));
+    }
+    if let Some(g) = rule.suppress_ifgroup {
+        a.push(RuleAttribute::SuppressIfGroup(g));
+    }
+    if let Some(i) = &rule.iif {
+        a.push(RuleAttribute::Iifname(i.clone()));
+    }
+    if let Some(o) = &rule.oif {
+        a.push(RuleAttribute::Oifname(o.clone()));
+    }
+    if let Some((start, end)) = rule.uid_range {
+        a.push(RuleAttribute::UidRange(RuleUidRange { start, end }));
+    }
+    if let Some(p) = rule.protocol {
+        a.push(RuleAttribute::Protocol(RouteProtocol::from(p)));
+    }
+    if let Some(p) = rule.ip_proto {
+        a.push(RuleAttribute::IpProtocol(p.into()));
+    }
+    if let Some((start, end)) = rule.sport {
+        a.push(RuleAttribute::SourcePortRange(RulePortRange { start, end }));
+    }
+    if let Some((start, end)) = rule.dport {
+        a.push(RuleAttribute::DestinationPortRange(RulePortRange {
+            start,
+            end,
+        }));
+    }
+    m
+}
+
+/// How a rule is named in logs: `pref N from ... to ...`.
+pub fn rule_name(rule: &RuleConfig) -> String {
+    let addr = |x: Option<(IpAddr, u8)>| match x {
+        Some((a, l)) => format!("{a}/{l}"),
+        None => "all".into(),
+    };
+    format!(
+        "rule pref {} from {} to {}",
+        rule.priority,
+        addr(rule.from),
+        addr(rule.to)
+    )
+}
+
+impl Netlink {
+    /// Add an ip rule; one that is already there counts as added.
+    pub async fn add_rule(&self, rule: &RuleConfig) -> Result<(), NetlinkError> {
+        let mut req = self.handle.rule().add();
+        *req.message_mut() = rule_message(rule);
+        match req.execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -nix::libc::EEXIST => Ok(()),
+            Err(source) => Err(NetlinkError::Request {
+                what: format!("adding {}", rule_name(rule)),
+                interface: rule.iif.clone().unwrap_or_default(),
+                source,
+            }),
+        }
+    }
+
+    pub async fn remove_rule(&self, rule: &RuleConfig) -> Result<(), NetlinkError> {
+        self.handle
+            .rule()
+            .del(rule_message(rule))
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what: format!("removing {}", rule_name(rule)),
+                interface: rule.iif.clone().unwrap_or_default(),
                 source,
             })
     }

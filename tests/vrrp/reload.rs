@@ -138,6 +138,8 @@ fn kept_master_adds_a_vip_without_touching_the_others() {
         added: vec![vip(101)],
         removed_routes: vec![],
         added_routes: vec![],
+        removed_rules: vec![],
+        added_rules: vec![],
     }));
     // GARP for the new VIP only.
     assert!(acts.contains(&Action::GarpAddrs {
@@ -175,6 +177,8 @@ fn kept_master_removes_only_the_removed_vip() {
         added: vec![],
         removed_routes: vec![],
         added_routes: vec![],
+        removed_rules: vec![],
+        added_rules: vec![],
     }));
     assert!(!acts.iter().any(|a| matches!(a, Action::GarpAddrs { .. })));
     assert!(!priority_zero(&acts) && !drops_all_vips(&acts));
@@ -215,6 +219,8 @@ fn kept_master_changes_routes_minimally() {
         added: vec![],
         removed_routes: vec![route(1)],
         added_routes: vec![route(3)],
+        removed_rules: vec![],
+        added_rules: vec![],
     }));
 }
 

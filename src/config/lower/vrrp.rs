@@ -1200,8 +1200,8 @@ pub(super) fn rule(cx: &mut Cx<'_>, n: &Node) -> VirtualRule {
     let words: Vec<_> = std::iter::once(&n.keyword).chain(n.args.iter()).collect();
     let mut k = 0;
     while let Some(t) = words.get(k) {
-        let key = t.text.as_str();
         cx.check_support(Block::VirtualRulesOptions, t);
+        let key = t.text.as_str();
         let next = words.get(k + 1).map(|v| v.text.clone());
         let slot = match key {
             "from" => Some(&mut r.from),

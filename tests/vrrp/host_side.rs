@@ -1,0 +1,210 @@
+//! The host-side keywords side by side with keepalived 2.2.7: `virtual_rules` (while
+//! MASTER), `static_rules`, `static_routes` and `static_ipaddress` (from start to
+//! stop). The same configuration runs under each daemon, each a lone MASTER in its
+//! own namespace LAN; `ip rule`, `ip -6 rule`, `ip route` and `ip addr` must read the
+//! same while it runs, and nothing of it may be left after a graceful stop.
+
+use std::time::Duration;
+
+use crate::harness::*;
+
+const HOST_SIDE: &str = "static_ipaddress {
+  10.0.1.5/24 dev eth0
+}
+static_routes {
+  10.7.0.0/16 via 10.0.0.254 dev eth0
+  blackhole 10.8.0.0/16
+}
+static_rules {
+  from 10.0.0.0/24 table 100 preference 100
+  to 192.0.2.0/24 fwmark 7/0xff lookup 101 priority 101
+  from fd00::/64 table 100 preference 102
+}
+";
+
+const VIRTUAL_RULES: &str = "  virtual_rules {
+    from 10.0.0.100 table 200 preference 200
+    iif eth0 tos 0x10 table 201 preference 201
+    not from 10.9.0.0/16 goto 300 preference 202
+    to 198.51.100.0/24 blackhole preference 203
+    dport 80-90 ipproto tcp table 202 preference 204
+    uidrange 1000-2000 prohibit preference 205
+    from 10.0.0.0/8 table 203 suppress_prefixlength 0 preference 206
+    fwmark 0x10 nop preference 207
+    from fd00::100 table 200 preference 208
+    oif eth0 type unreachable order 209
+    sport 1000-2000 ipproto udp table 204 no_track preference 210
+    to 203.0.113.0/24 table 205
+  }
+";
+
+/// What the host shows of rules, routes and addresses, less what every namespace has.
+fn host_view(topo: &Topo) -> String {
+    let ns = topo.director(0);
+    let mut out = String::new();
+    for args in [
+        &["rule", "show"][..],
+        &["-6", "rule", "show"],
+        &["route", "show", "table", "all"],
+        &["-o", "addr", "show", "dev", "eth0"],
+    ] {
+        let text = ns.ip(args).unwrap_or_default();
+        for line in text.lines() {
+            // `ip -o addr`: the lifetimes follow a backslash.
+            let line = line.split('\\').next().unwrap_or_default();
+            let default_rule = ["0:", "32766:", "32767:"]
+                .iter()
+                .any(|p| line.starts_with(p));
+            // Kernel-owned routes (local table, multicast) and the link-local address.
+            let kernel = line.contains("proto kernel")
+                || line.starts_with("local ")
+                || line.starts_with("broadcast ")
+                || line.starts_with("multicast ")
+                || line.contains(" fe80::");
+            if !default_rule && !kernel {
+                out += &format!("ip {}: {}\n", args.join(" "), line.trim_end());
+            }
+        }
+    }
+    out
+}
+
+/// Runs the configuration under `kind`; returns the view while MASTER and after stop.
+fn run(kind: Kind, name: &str) -> (String, String) {
+    let topo = Topo::new(name);
+    let mut inst = Inst::new(150);
+    inst.state = "MASTER";
+    inst.extra = VIRTUAL_RULES.into();
+    let before = host_view(&topo);
+    let mut d = Director::start(kind, topo.director(0), &conf(&[inst], HOST_SIDE));
+    wait_for(
+        "the lone MASTER holds the VIP",
+        Duration::from_secs(10),
+        &[&d],
+        || topo.holds(0, "10.0.0.100"),
+    );
+    // Rules follow the VIP in the same burst; give the daemon a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    let running = host_view(&topo);
+    assert!(d.stop(), "{kind:?} did not stop cleanly:\n{}", d.log());
+    let after = host_view(&topo);
+    assert_eq!(before, after, "{kind:?} left state behind:\n{}", d.log());
+    (running, after)
+}
+
+#[test]
+fn rules_routes_and_static_addresses_as_keepalived() {
+    let (theirs, _) = run(Kind::Keepalived, "hsk");
+    let (ours, _) = run(Kind::Lvsd, "hsl");
+    // Each interface index differs between namespaces only in names we print.
+    eprintln!("keepalived and lvsd, running:\n{theirs}");
+    assert!(theirs.contains("lookup 100"), "keepalived view:\n{theirs}");
+    assert_eq!(
+        theirs, ours,
+        "keepalived (left) and lvsd (right) differ:\n--- keepalived\n{theirs}--- lvsd\n{ours}"
+    );
+}
+
+/// Runs `startup_script` / `shutdown_script` under `kind`; returns what the scripts
+/// wrote (each line: which script, then how many VIPs the host had then) and how long
+/// the VIP took to appear.
+fn start_stop_scripts(kind: Kind, name: &str) -> (String, Duration) {
+    let topo = Topo::new(name);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lvsd-{name}-{}-", std::process::id()))
+        .tempdir()
+        .expect("tmp");
+    let out = dir.path().join("scripts.log");
+    let line = |word: &str| {
+        format!(
+            "/bin/sh -c 'echo {word} $(ip -o addr show | grep -c 10.0.0.100) >> {}{}'",
+            out.display(),
+            // The startup script outlives its timeout: both daemons end it and start.
+            if word == "startup" { "; sleep 30" } else { "" }
+        )
+    };
+    let mut inst = Inst::new(150);
+    inst.state = "MASTER";
+    let text = conf(&[inst], "").replace(
+        "  script_user root\n",
+        &format!(
+            "  script_user root\n  startup_script \"{}\"\n  startup_script_timeout 2\n  shutdown_script \"{}\"\n  shutdown_script_timeout 5\n",
+            line("startup"),
+            line("shutdown")
+        ),
+    );
+    let started = std::time::Instant::now();
+    let mut d = Director::start(kind, topo.director(0), &text);
+    wait_for(
+        "the lone MASTER holds the VIP",
+        Duration::from_secs(20),
+        &[&d],
+        || topo.holds(0, "10.0.0.100"),
+    );
+    let took = started.elapsed();
+    assert!(d.stop(), "{kind:?} did not stop cleanly:\n{}", d.log());
+    let written = std::fs::read_to_string(&out).unwrap_or_default();
+    (written, took)
+}
+
+#[test]
+fn startup_and_shutdown_scripts_as_keepalived() {
+    let (theirs, theirs_took) = start_stop_scripts(Kind::Keepalived, "ssk");
+    let (ours, ours_took) = start_stop_scripts(Kind::Lvsd, "ssl");
+    eprintln!("keepalived ({theirs_took:?}):\n{theirs}lvsd ({ours_took:?}):\n{ours}");
+    // Before anything starts, and after the VIP is released.
+    assert_eq!(theirs, "startup 0\nshutdown 0\n", "keepalived");
+    assert_eq!(ours, theirs, "lvsd against keepalived");
+    // The startup script's 2 s timeout holds the start back under both.
+    assert!(ours_took >= Duration::from_secs(2), "{ours_took:?}");
+    assert!(theirs_took >= Duration::from_secs(2), "{theirs_took:?}");
+}
+
+/// `virtual_rules` leave with mastership: `kind` is MASTER alone, then a peer of
+/// higher priority takes over. Returns `ip rule` on `kind`'s host as MASTER and as
+/// BACKUP.
+fn rules_follow_mastership(kind: Kind, name: &str) -> (String, String) {
+    let topo = Topo::new(name);
+    let rules = |i: usize| {
+        topo.director(i)
+            .ip(&["rule", "show"])
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("proto keepalived"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = "  virtual_rules {\n    from 10.0.0.100 table 200 preference 200\n  }\n".into();
+    let mut b = a.clone();
+    b.priority = 200;
+    let da = Director::start(kind, topo.director(0), &conf(&[a], ""));
+    wait_for("A is MASTER", Duration::from_secs(10), &[&da], || {
+        topo.holds(0, "10.0.0.100")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let as_master = rules(0);
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&[b], ""));
+    topo.wait_sole_holder(
+        "B takes over",
+        1,
+        &["10.0.0.100"],
+        Duration::from_secs(10),
+        &[&da, &db],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    (as_master, rules(0))
+}
+
+#[test]
+fn virtual_rules_leave_with_mastership_as_keepalived() {
+    let theirs = rules_follow_mastership(Kind::Keepalived, "hmk");
+    let ours = rules_follow_mastership(Kind::Lvsd, "hml");
+    assert_eq!(
+        theirs.0, "200:\tfrom 10.0.0.100 lookup 200 proto keepalived\n",
+        "keepalived as MASTER"
+    );
+    assert_eq!(theirs.1, "", "keepalived as BACKUP");
+    assert_eq!(ours, theirs, "lvsd against keepalived");
+}
