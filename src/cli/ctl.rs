@@ -69,22 +69,9 @@ fn request(op: CtlOp) -> Request {
 
 /// Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 usage.
 pub fn execute(args: CtlArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lvsd: error: starting the runtime: {e}");
-            return ExitCode::from(super::EXIT_ERROR);
-        }
-    };
-    let reply = match rt.block_on(control::send(&args.socket, &request(args.op))) {
+    let reply = match super::ask_daemon(control::send(&args.socket, &request(args.op))) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("lvsd: error: {e} (is lvsd running?)");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     if args.json {
         match serde_json::to_string(&reply) {

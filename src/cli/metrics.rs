@@ -23,22 +23,9 @@ pub struct MetricsArgs {
 }
 
 pub fn execute(args: MetricsArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lvsd: error: starting the runtime: {e}");
-            return ExitCode::from(super::EXIT_ERROR);
-        }
-    };
-    let status = match rt.block_on(control::fetch(&args.socket)) {
+    let status = match super::ask_daemon(control::fetch(&args.socket)) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("lvsd: error: {e} (is lvsd running?)");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let format = if args.openmetrics {
         Format::OpenMetrics

@@ -52,6 +52,25 @@ pub enum Command {
     Ctl(ctl::CtlArgs),
 }
 
+/// One request to a running lvsd over its control socket (`status`, `metrics`,
+/// `ctl`): a small runtime for it, and failures printed the same way (exit 1
+/// when the daemon cannot be reached, 2 when the runtime cannot start).
+pub(crate) fn ask_daemon<T, E: std::fmt::Display>(
+    request: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("lvsd: error: starting the runtime: {e}");
+            ExitCode::from(EXIT_ERROR)
+        })?;
+    rt.block_on(request).map_err(|e| {
+        eprintln!("lvsd: error: {e} (is lvsd running?)");
+        ExitCode::from(1)
+    })
+}
+
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
     // Invoked as `genhash` (a symlink to lvsd): behave exactly like keepalived's genhash.

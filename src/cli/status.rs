@@ -19,22 +19,9 @@ pub struct StatusArgs {
 }
 
 pub fn execute(args: StatusArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lvsd: error: starting the runtime: {e}");
-            return ExitCode::from(super::EXIT_ERROR);
-        }
-    };
-    let status = match rt.block_on(control::fetch(&args.socket)) {
+    let status = match super::ask_daemon(control::fetch(&args.socket)) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("lvsd: error: {e} (is lvsd running?)");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     if args.json {
         match serde_json::to_string_pretty(&status) {
