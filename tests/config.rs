@@ -2994,6 +2994,25 @@ fn keyword_list_matches_the_installed_keepalived() {
     }
 }
 
+/// `keepalived -t` on `conf` in a new network namespace holding a veth `lvsdf0`:
+/// its exit status and everything it said.
+fn keepalived_config_test(conf: &Path) -> (std::process::Output, String) {
+    let script = format!(
+        "ip link add lvsdf0 type veth peer name lvsdf1 && keepalived -t -l -D -f '{}'",
+        conf.display()
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .output()
+        .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, said)
+}
+
 /// Every repair (or refusal) lvsd makes "as keepalived does" is one keepalived 2.2.7 makes: the same
 /// text gets lvsd's warning and keepalived -t's message for it.
 #[test]
@@ -3211,19 +3230,7 @@ fn repairs_are_the_ones_keepalived_makes() {
             "case {k}: lvsd does not warn '{ours}' for:\n{text}\n{messages:#?}"
         );
         let conf = work.write(&format!("case{k}.conf"), text);
-        let script = format!(
-            "ip link add lvsdf0 type veth peer name lvsdf1 && keepalived -t -l -D -f '{}'",
-            conf.display()
-        );
-        let out = Command::new("unshare")
-            .args(["-n", "sh", "-c", &script])
-            .output()
-            .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (_, said) = keepalived_config_test(&conf);
         assert!(
             said.contains(theirs),
             "case {k}: keepalived does not say '{theirs}' for:\n{text}\nit says:\n{said}"
@@ -3830,19 +3837,7 @@ fn fallbacks_are_the_ones_keepalived_makes() {
     let work = Scratch::new();
     for (k, case) in fallback_cases().iter().enumerate() {
         let conf = work.write(&format!("case{k}.conf"), &case.text);
-        let script = format!(
-            "ip link add lvsdf0 type veth peer name lvsdf1 && keepalived -t -l -D -f '{}'",
-            conf.display()
-        );
-        let out = Command::new("unshare")
-            .args(["-n", "sh", "-c", &script])
-            .output()
-            .expect("run unshare/keepalived (needs root, iproute2 and keepalived)");
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (out, said) = keepalived_config_test(&conf);
         assert!(
             said.contains(case.theirs),
             "case {k}: keepalived does not say '{}' for:\n{}\nit says:\n{said}",
