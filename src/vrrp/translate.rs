@@ -136,23 +136,7 @@ fn route(
         };
         (any, 0)
     } else {
-        let (a, len) = match r.destination.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (r.destination.as_str(), None),
-        };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| err(format!("destination {} is not an address", r.destination)))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len = match len {
-            Some(l) => l
-                .parse::<u8>()
-                .ok()
-                .filter(|l| *l <= max)
-                .ok_or_else(|| err(format!("bad prefix length in {}", r.destination)))?,
-            None => max,
-        };
-        (addr, len)
+        address_prefix(&r.destination).map_err(|e| err(format!("destination {e}")))?
     };
     if r.via.len() > 1 {
         tracing::warn!(
@@ -299,6 +283,11 @@ fn rule_addr(s: &str) -> Result<Option<(IpAddr, u8)>, String> {
     if matches!(s, "all" | "any" | "default") {
         return Ok(None);
     }
+    address_prefix(s).map(Some)
+}
+
+/// `ADDR[/LEN]` (LEN defaults to the whole address), shared by routes and rules.
+fn address_prefix(s: &str) -> Result<(IpAddr, u8), String> {
     let (a, len) = match s.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (s, None),
@@ -313,7 +302,7 @@ fn rule_addr(s: &str) -> Result<Option<(IpAddr, u8)>, String> {
             .ok_or_else(|| format!("bad prefix length in {s}"))?,
         None => max,
     };
-    Ok(Some((addr, len)))
+    Ok((addr, len))
 }
 
 /// Whether a rule is IPv6 (keepalived: `inet6`, or the family of `from` / `to`; IPv4
