@@ -2657,7 +2657,7 @@ fn every_modelled_keyword_is_recognised_and_lands_in_the_model() {
         Some("nogroup")
     );
     assert_eq!(sg.notify.deleted, Some(None));
-    assert!(sg.sync_group_tracking_weight && sg.notify_priority_changes);
+    assert!(sg.sync_group_tracking_weight && sg.notify_priority_changes == Some(true));
 
     let i = &c.vrrp_instances[0];
     assert_eq!(

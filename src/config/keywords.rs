@@ -158,8 +158,6 @@ const VMAC: Support = no("creates a macvlan interface with the VRRP virtual MAC 
 const BFD: Support = no("tracks a BFD session through its bfd process");
 const PROCESS_TRACK: Support = no("tracks processes by name through the process connector");
 const SNMP_NAME: Support = no("names the object in SNMP");
-const GARP_LOWER: Support =
-    no("repeats gratuitous ARP/NA after an advert of lower priority while master");
 /// The keywords every connecting checker has (keepalived's
 /// install_checker_common_keywords).
 const COMMON_CHECK: &[(&str, Support)] = &[
@@ -310,14 +308,14 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("vrrp_cpu_affinity", PROCESS_TUNING),
             ("vrrp_down_timer_adverts", YES),
             ("vrrp_garp_extra_if", no("sends gratuitous ARP/NA on the instance's other interfaces at an interval")),
-            ("vrrp_garp_interval", no("spaces gratuitous ARPs by this interval")),
-            ("vrrp_garp_lower_prio_delay", GARP_LOWER),
-            ("vrrp_garp_lower_prio_repeat", GARP_LOWER),
+            ("vrrp_garp_interval", YES),
+            ("vrrp_garp_lower_prio_delay", YES),
+            ("vrrp_garp_lower_prio_repeat", YES),
             ("vrrp_garp_master_delay", YES),
             ("vrrp_garp_master_refresh", YES),
             ("vrrp_garp_master_refresh_repeat", YES),
             ("vrrp_garp_master_repeat", YES),
-            ("vrrp_gna_interval", no("spaces unsolicited neighbour adverts by this interval")),
+            ("vrrp_gna_interval", YES),
             ("vrrp_higher_prio_send_advert", YES),
             ("vrrp_ipsets", FIREWALL),
             ("vrrp_iptables", FIREWALL),
@@ -332,7 +330,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("vrrp_no_swap", PROCESS_TUNING),
             ("vrrp_notify_fifo", YES),
             ("vrrp_notify_fifo_script", YES),
-            ("vrrp_notify_priority_changes", no("runs notify scripts and writes FIFO lines when an instance's priority changes")),
+            ("vrrp_notify_priority_changes", YES),
             ("vrrp_priority", PROCESS_TUNING),
             ("vrrp_process_name", PROCESS_TUNING),
             ("vrrp_rlimit_rtime", PROCESS_TUNING),
@@ -373,7 +371,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("notify_backup", YES),
             ("notify_fault", YES),
             ("notify_master", YES),
-            ("notify_priority_changes", no("runs notify scripts when a member's priority changes")),
+            ("notify_priority_changes", YES),
             ("notify_stop", YES),
             ("smtp_alert", YES),
             ("sync_group_tracking_weight", YES),
@@ -395,8 +393,8 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("dont_track_primary", YES),
             ("down_timer_adverts", YES),
             ("garp_extra_if", no("sends gratuitous ARP/NA on the instance's other interfaces at an interval")),
-            ("garp_lower_prio_delay", GARP_LOWER),
-            ("garp_lower_prio_repeat", GARP_LOWER),
+            ("garp_lower_prio_delay", YES),
+            ("garp_lower_prio_repeat", YES),
             ("garp_master_delay", YES),
             ("garp_master_refresh", YES),
             ("garp_master_refresh_repeat", YES),
@@ -414,11 +412,11 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("nopreempt", YES),
             ("notify", YES),
             ("notify_backup", YES),
-            ("notify_deleted", no("runs notify scripts with state DELETED when the instance is removed")),
+            ("notify_deleted", YES),
             ("notify_fault", YES),
             ("notify_master", YES),
-            ("notify_master_rx_lower_pri", no("runs this script when a master hears an advert of lower priority")),
-            ("notify_priority_changes", no("runs notify scripts when the instance's priority changes")),
+            ("notify_master_rx_lower_pri", YES),
+            ("notify_priority_changes", YES),
             ("notify_stop", YES),
             ("old_unicast_checksum", YES),
             ("preempt", YES),

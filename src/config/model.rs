@@ -1052,7 +1052,8 @@ pub struct VrrpInstance {
     pub skip_check_adv_addr: bool,
     pub strict_mode: bool,
     pub notify: VrrpNotify,
-    pub notify_priority_changes: bool,
+    /// `notify_priority_changes`; `None`: the sync group's, else the global one.
+    pub notify_priority_changes: Option<bool>,
     pub smtp_alert: Option<bool>,
     pub debug: Option<u8>,
     pub kernel_rx_buf_size: Option<u64>,
@@ -1099,7 +1100,7 @@ pub struct VrrpSyncGroup {
     pub track_scripts: Vec<TrackedScript>,
     pub track_files: Vec<TrackedFile>,
     pub notify: VrrpNotify,
-    pub notify_priority_changes: bool,
+    pub notify_priority_changes: Option<bool>,
     pub smtp_alert: Option<bool>,
     /// `sync_group_tracking_weight` (or its deprecated synonym `global_tracking`):
     /// members' tracked objects keep their weights instead of meaning FAULT.

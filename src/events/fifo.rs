@@ -44,6 +44,11 @@ pub fn line(event: &Event) -> Option<String> {
             state,
             priority,
         } => Some(format!("INSTANCE \"{name}\" {} {priority}\n", state.word())),
+        Event::InstanceNote {
+            name,
+            note,
+            priority,
+        } => Some(format!("INSTANCE \"{name}\" {} {priority}\n", note.word())),
         Event::Group { name, state } => Some(format!("GROUP \"{name}\" {} 0\n", state.word())),
         // keepalived writes an RS line when the server's state changes only.
         Event::RealServer {
@@ -68,7 +73,10 @@ fn up_down(up: bool) -> &'static str {
 
 /// Is this a VRRP line (else an LVS one)?
 pub fn is_vrrp(event: &Event) -> bool {
-    matches!(event, Event::Instance { .. } | Event::Group { .. })
+    matches!(
+        event,
+        Event::Instance { .. } | Event::InstanceNote { .. } | Event::Group { .. }
+    )
 }
 
 /// An open FIFO.

@@ -96,6 +96,9 @@ pub fn vrrp_alert(group: bool, name: &str, state: VrrpState) -> Alert {
             "=> VRRP Instance is no longer owning VRRP VIPs <=",
         ),
         (false, VrrpState::Stop) => ("Stopping", "=> VRRP Instance stopping <="),
+        (false, VrrpState::Deleted) => ("Deleted", "=> VRRP Deleted at reload <="),
+        // Groups are never reported deleted (keepalived has no such mail).
+        (true, VrrpState::Deleted) => ("Deleted", "=> VRRP Deleted at reload <="),
         (true, VrrpState::Master) => (
             "Entering MASTER state",
             "=> All VRRP group instances are now in MASTER state <=",

@@ -23,18 +23,22 @@ pub enum VrrpState {
     Master,
     Backup,
     Fault,
-    /// The instance (or group) stops: lvsd stops or a reload removes it.
+    /// The instance (or group) stops: lvsd stops.
     Stop,
+    /// A reload removed the instance and it has `notify_deleted` (without it
+    /// keepalived, and lvsd, report FAULT).
+    Deleted,
 }
 
 impl VrrpState {
-    /// keepalived's word: `MASTER`, `BACKUP`, `FAULT`, `STOP`.
+    /// keepalived's word: `MASTER`, `BACKUP`, `FAULT`, `STOP`, `DELETED`.
     pub fn word(self) -> &'static str {
         match self {
             VrrpState::Master => "MASTER",
             VrrpState::Backup => "BACKUP",
             VrrpState::Fault => "FAULT",
             VrrpState::Stop => "STOP",
+            VrrpState::Deleted => "DELETED",
         }
     }
 
@@ -49,6 +53,28 @@ impl VrrpState {
     }
 }
 
+/// Something that happened to a VRRP instance without changing its state;
+/// keepalived writes it to the notify FIFOs as if it were a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum InstanceNote {
+    /// The master heard an advert of lower priority.
+    MasterRxLowerPri,
+    /// The effective priority changed (`notify_priority_changes`), while
+    /// MASTER or not.
+    PriorityChanged { master: bool },
+}
+
+impl InstanceNote {
+    /// keepalived's FIFO word.
+    pub fn word(self) -> &'static str {
+        match self {
+            InstanceNote::MasterRxLowerPri => "MASTER_RX_LOWER_PRI",
+            InstanceNote::PriorityChanged { master: true } => "MASTER_PRIORITY",
+            InstanceNote::PriorityChanged { master: false } => "BACKUP_PRIORITY",
+        }
+    }
+}
+
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -56,6 +82,13 @@ pub enum Event {
     Instance {
         name: Arc<str>,
         state: VrrpState,
+        priority: u8,
+    },
+    /// A `vrrp_instance` noted something (see [`InstanceNote`]); `priority`
+    /// is its effective priority.
+    InstanceNote {
+        name: Arc<str>,
+        note: InstanceNote,
         priority: u8,
     },
     /// A `vrrp_sync_group` entered `state` (keepalived reports priority 0).

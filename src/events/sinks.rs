@@ -238,7 +238,7 @@ impl Sinks {
                 state,
                 priority,
             } => {
-                if *state == VrrpState::Stop {
+                if matches!(*state, VrrpState::Stop | VrrpState::Deleted) {
                     self.instances.remove(&**name);
                 } else {
                     self.instances.insert(name.to_string(), (*state, *priority));

@@ -183,6 +183,15 @@ pub struct GarpConfig {
     /// Periodic refresh while master; zero disables it.
     pub master_refresh: Duration,
     pub master_refresh_repeat: u32,
+    /// While master, an advert of lower priority: send this many at once
+    /// (keepalived's `garp_lower_prio_repeat`; 0 = none) ...
+    pub lower_prio_repeat: u32,
+    /// ... and again this long after (`garp_lower_prio_delay`; 0 = not again).
+    pub lower_prio_delay: Duration,
+    /// Gap between two gratuitous ARPs (`vrrp_garp_interval`); 0 = back to back.
+    pub interval: Duration,
+    /// Gap between two unsolicited NAs (`vrrp_gna_interval`); 0 = back to back.
+    pub na_interval: Duration,
 }
 
 impl Default for GarpConfig {
@@ -193,6 +202,10 @@ impl Default for GarpConfig {
             master_repeat: 5,
             master_refresh: Duration::ZERO,
             master_refresh_repeat: 1,
+            lower_prio_repeat: 5,
+            lower_prio_delay: Duration::from_secs(5),
+            interval: Duration::ZERO,
+            na_interval: Duration::ZERO,
         }
     }
 }
@@ -270,6 +283,11 @@ pub struct NotifyConfig {
     pub stop: Option<NotifyCommand>,
     /// `notify`: called for every transition with `INSTANCE|GROUP name STATE priority`.
     pub any: Option<NotifyCommand>,
+    /// `notify_deleted SCRIPT`: run when a reload removes the instance.
+    pub deleted: Option<NotifyCommand>,
+    /// `notify_master_rx_lower_pri`: run (without arguments) each time the
+    /// master hears an advert of lower priority.
+    pub master_rx_lower_pri: Option<NotifyCommand>,
 }
 
 impl NotifyConfig {
@@ -281,6 +299,8 @@ impl NotifyConfig {
             &self.fault,
             &self.stop,
             &self.any,
+            &self.deleted,
+            &self.master_rx_lower_pri,
         ]
         .into_iter()
         .flatten()
@@ -339,6 +359,13 @@ pub struct InstanceConfig {
     pub higher_prio_send_advert: bool,
     pub tracks: Vec<TrackConfig>,
     pub notify: NotifyConfig,
+    /// `notify_deleted`: a reload that removes the instance reports DELETED
+    /// (else keepalived's old way: FAULT, unless it is in FAULT already).
+    pub notify_deleted: bool,
+    /// `notify_priority_changes` (instance, else its sync group, else global):
+    /// FIFO lines `MASTER_PRIORITY` / `BACKUP_PRIORITY` when the effective
+    /// priority changes.
+    pub notify_priority_changes: bool,
 }
 
 impl InstanceConfig {
@@ -375,6 +402,8 @@ impl InstanceConfig {
             higher_prio_send_advert: false,
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
+            notify_deleted: false,
+            notify_priority_changes: false,
         }
     }
 

@@ -19,6 +19,9 @@ use super::packet::{
 };
 use super::track::FileEffect;
 
+/// Delayed re-announcements pending after adverts of lower priority, at most.
+pub const MAX_LOWER_PRIO_BURSTS: usize = 64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum State {
     Initialize,
@@ -131,6 +134,22 @@ pub enum Action {
     GroupNotify {
         group: String,
         state: State,
+    },
+    /// A reload removed the instance and `notify_deleted` asks for DELETED
+    /// notifies (without it the instance reports FAULT, as keepalived does).
+    NotifyDeleted {
+        priority: u8,
+    },
+    /// While master, an advert of lower priority arrived from `peer`
+    /// (keepalived's `notify_master_rx_lower_pri` script and FIFO line).
+    MasterRxLowerPri {
+        peer: IpAddr,
+        priority: u8,
+    },
+    /// The effective priority changed and `notify_priority_changes` is on.
+    PriorityChanged {
+        state: State,
+        priority: u8,
     },
     /// First sighting of a conflict with this peer: log it once.
     ConflictDetected {
@@ -287,6 +306,11 @@ pub struct Instance {
     master_down_at: Option<Instant>,
     garp_at: Option<Instant>,
     refresh_at: Option<Instant>,
+    /// The delayed bursts after adverts of lower priority
+    /// (`garp_lower_prio_delay`), oldest first: one per advert, as keepalived,
+    /// at most [`MAX_LOWER_PRIO_BURSTS`] (a flood of such adverts must not
+    /// grow this without bound).
+    lower_prio_garp_at: std::collections::VecDeque<Instant>,
     /// preempt_delay: until this instant a lower priority master is still accepted.
     preempt_until: Option<Instant>,
     last_timer: Option<Instant>,
@@ -326,6 +350,7 @@ impl Instance {
             master_down_at: None,
             garp_at: None,
             refresh_at: None,
+            lower_prio_garp_at: Default::default(),
             preempt_until: None,
             last_timer: None,
             counters: Counters::default(),
@@ -520,6 +545,31 @@ impl Instance {
         out
     }
 
+    /// A reload removes this instance (or replaces it by one that differs in
+    /// VRID, interface or family, which keepalived also treats as removed):
+    /// hand over like a stop, but report as keepalived 2.2.7 does: DELETED
+    /// with `notify_deleted`, else FAULT (nothing if already in FAULT).
+    pub fn on_delete(&mut self, _now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Master {
+            self.send_advert(0, &mut out);
+            out.push(Action::RemoveVips);
+        }
+        let before = self.state;
+        self.state = State::Initialize;
+        self.clear_timers();
+        let priority = self.effective_priority;
+        if self.cfg.notify_deleted {
+            out.push(Action::NotifyDeleted { priority });
+        } else if before != State::Fault {
+            out.push(Action::Notify {
+                state: State::Fault,
+                priority,
+            });
+        }
+        out
+    }
+
     /// A tracked object went up or down.
     pub fn on_track(&mut self, now: Instant, id: &TrackId, up: bool) -> Vec<Action> {
         self.on_reading(now, id, Reading::Up(up))
@@ -579,7 +629,14 @@ impl Instance {
     }
 
     fn reevaluate(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let before = self.effective_priority;
         self.effective_priority = self.compute_priority();
+        if before != self.effective_priority && self.cfg.notify_priority_changes {
+            out.push(Action::PriorityChanged {
+                state: self.state,
+                priority: self.effective_priority,
+            });
+        }
         let fault = self.in_fault();
         match (self.state, fault) {
             (State::Master | State::Backup, true) => self.enter_fault(now, out),
@@ -642,6 +699,7 @@ impl Instance {
         self.master_down_at = None;
         self.garp_at = None;
         self.refresh_at = None;
+        self.lower_prio_garp_at.clear();
     }
 
     fn enter_master(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -759,6 +817,12 @@ impl Instance {
                         repeat: self.cfg.garp.master_refresh_repeat,
                     });
                     self.refresh_at = Some(now + self.cfg.garp.master_refresh);
+                }
+                while self.lower_prio_garp_at.front().is_some_and(|t| *t <= now) {
+                    self.lower_prio_garp_at.pop_front();
+                    out.push(Action::Garp {
+                        repeat: self.cfg.garp.lower_prio_repeat,
+                    });
                 }
             }
             State::Backup => {
@@ -1052,12 +1116,46 @@ impl Instance {
             }
             self.master_addr = Some(src);
             self.master_priority = Some(advert.priority);
-        } else if !self.cfg.lower_prio_no_advert {
-            // keepalived's default: answer a lower priority master at once so a
-            // healed split brain settles within one round trip.
-            self.send_advert(ours, out);
-            self.adver_at = Some(now + self.cfg.advert_interval());
+        } else {
+            if !self.cfg.lower_prio_no_advert {
+                // keepalived's default: answer a lower priority master at once so a
+                // healed split brain settles within one round trip.
+                self.send_advert(ours, out);
+                self.adver_at = Some(now + self.cfg.advert_interval());
+            }
+            self.lower_prio_garp(now, out);
+            out.push(Action::MasterRxLowerPri {
+                peer: src,
+                priority: advert.priority,
+            });
         }
+    }
+
+    /// While master, after an advert of lower priority (to this instance or,
+    /// through its sync group, to another member): re-announce the VIPs
+    /// `garp_lower_prio_repeat` times now and again `garp_lower_prio_delay`
+    /// later (one delayed burst per advert, as keepalived).
+    pub fn lower_prio_garp(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Master || self.cfg.garp.lower_prio_repeat == 0 {
+            return;
+        }
+        out.push(Action::Garp {
+            repeat: self.cfg.garp.lower_prio_repeat,
+        });
+        if !self.cfg.garp.lower_prio_delay.is_zero()
+            && self.lower_prio_garp_at.len() < MAX_LOWER_PRIO_BURSTS
+        {
+            self.lower_prio_garp_at
+                .push_back(now + self.cfg.garp.lower_prio_delay);
+        }
+    }
+
+    /// [`Self::lower_prio_garp`] for a sync group sibling, with the timer call.
+    pub fn on_sibling_lower_prio(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.lower_prio_garp(now, &mut out);
+        self.finish(&mut out);
+        out
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -1066,6 +1164,7 @@ impl Instance {
             self.master_down_at,
             self.garp_at,
             self.refresh_at,
+            self.lower_prio_garp_at.front().copied(),
         ]
         .into_iter()
         .flatten()

@@ -129,3 +129,157 @@ pub fn announce(
         _ => Ok(()),
     }
 }
+
+/// How far apart announcements on one interface must be
+/// (`vrrp_garp_interval` for ARP, `vrrp_gna_interval` for NA; zero: back to
+/// back, keepalived's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spacing {
+    pub arp: std::time::Duration,
+    pub na: std::time::Duration,
+}
+
+impl Spacing {
+    pub fn is_zero(&self) -> bool {
+        self.arp.is_zero() && self.na.is_zero()
+    }
+
+    fn for_addr(&self, addr: IpAddr) -> std::time::Duration {
+        if addr.is_ipv4() {
+            self.arp
+        } else {
+            self.na
+        }
+    }
+}
+
+/// One address waiting for its interface's next slot.
+struct Pending {
+    addr: IpAddr,
+    garp: Option<std::sync::Arc<GarpSender>>,
+    na: Option<std::sync::Arc<NaSender>>,
+    mac: [u8; 6],
+}
+
+/// Announcements of one family on one interface, as keepalived spaces them:
+/// one per interval; an address asked for again while it waits is sent once.
+#[derive(Default)]
+struct Pacer {
+    interval: std::time::Duration,
+    next_allowed: Option<tokio::time::Instant>,
+    pending: Vec<Pending>,
+    flushing: bool,
+}
+
+type Pacers = std::sync::Mutex<std::collections::HashMap<(u32, bool), Pacer>>;
+
+fn pacers() -> std::sync::MutexGuard<'static, std::collections::HashMap<(u32, bool), Pacer>> {
+    static PACERS: std::sync::OnceLock<Pacers> = std::sync::OnceLock::new();
+    PACERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn send_pending(p: &Pending) {
+    if let Err(e) = announce(p.garp.as_deref(), p.na.as_deref(), p.mac, p.addr) {
+        tracing::debug!("announcing {}: {e}", p.addr);
+    }
+}
+
+/// Announces `addr` on interface `ifindex` now if the interface's last
+/// announcement of that family is at least the spacing ago, else queues it
+/// (once) for a task that sends queued addresses one per interval. Never
+/// waits: the VRRP loop calls it.
+pub fn announce_spaced(
+    garp: Option<std::sync::Arc<GarpSender>>,
+    na: Option<std::sync::Arc<NaSender>>,
+    mac: [u8; 6],
+    ifindex: u32,
+    addr: IpAddr,
+    spacing: Spacing,
+) {
+    let key = (ifindex, addr.is_ipv6());
+    let item = Pending { addr, garp, na, mac };
+    let now = tokio::time::Instant::now();
+    let mut pacers = pacers();
+    let p = pacers.entry(key).or_default();
+    p.interval = spacing.for_addr(addr);
+    if p.pending.is_empty() && p.next_allowed.is_none_or(|t| now >= t) {
+        send_pending(&item);
+        p.next_allowed = Some(now + p.interval);
+        return;
+    }
+    if !p.pending.iter().any(|q| q.addr == addr) {
+        p.pending.push(item);
+    }
+    if !p.flushing {
+        p.flushing = true;
+        tokio::spawn(flush(key));
+    }
+}
+
+/// Forgets queued announcements of `addrs` on `ifindex`: the instance let
+/// them go, and announcing an address we no longer hold would draw its
+/// traffic back to us.
+pub fn cancel_spaced(ifindex: u32, addrs: &[IpAddr]) {
+    let mut pacers = pacers();
+    for v6 in [false, true] {
+        if let Some(p) = pacers.get_mut(&(ifindex, v6)) {
+            p.pending.retain(|q| !addrs.contains(&q.addr));
+        }
+    }
+}
+
+async fn flush(key: (u32, bool)) {
+    loop {
+        let wait = pacers().get(&key).and_then(|p| p.next_allowed);
+        if let Some(t) = wait {
+            tokio::time::sleep_until(t).await;
+        }
+        let mut pacers = pacers();
+        let Some(p) = pacers.get_mut(&key) else {
+            return;
+        };
+        if p.pending.is_empty() {
+            p.flushing = false;
+            return;
+        }
+        let item = p.pending.remove(0);
+        send_pending(&item);
+        p.next_allowed = Some(tokio::time::Instant::now() + p.interval);
+    }
+}
+
+#[cfg(test)]
+mod spacing_tests {
+    use super::*;
+
+    /// How many announcements `ifindex` has queued.
+    fn queued(ifindex: u32) -> usize {
+        pacers().get(&(ifindex, false)).map_or(0, |p| p.pending.len())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn announcements_are_spaced_and_repeats_coalesce_as_in_keepalived() {
+        let spacing = Spacing {
+            arp: std::time::Duration::from_millis(200),
+            na: std::time::Duration::ZERO,
+        };
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        // No sockets: nothing leaves, but the pacing is the same.
+        for _ in 0..5 {
+            announce_spaced(None, None, [0; 6], 4242, a, spacing);
+            announce_spaced(None, None, [0; 6], 4242, b, spacing);
+        }
+        // a went at once; a and b wait, each once, however often asked.
+        assert_eq!(queued(4242), 2);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        assert_eq!(queued(4242), 1);
+        cancel_spaced(4242, &[a, b]);
+        assert_eq!(queued(4242), 0);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(!pacers().get(&(4242, false)).is_some_and(|p| p.flushing));
+    }
+}

@@ -96,14 +96,37 @@ pub fn commands(
         State::Fault => cfg.fault.as_ref(),
         State::Initialize => cfg.stop.as_ref(),
     };
+    with_generic(cfg, specific, kind, name, state.notify_word(), priority)
+}
+
+/// The commands for an instance a reload removed under `notify_deleted`:
+/// its `notify_deleted` script, then `notify ... DELETED priority`.
+pub fn deleted_commands(cfg: &NotifyConfig, name: &str, priority: u8) -> Vec<NotifyCommand> {
+    with_generic(
+        cfg,
+        cfg.deleted.as_ref(),
+        "INSTANCE",
+        name,
+        "DELETED",
+        priority,
+    )
+}
+
+fn with_generic(
+    cfg: &NotifyConfig,
+    specific: Option<&NotifyCommand>,
+    kind: &str,
+    name: &str,
+    word: &str,
+    priority: u8,
+) -> Vec<NotifyCommand> {
     let mut out: Vec<NotifyCommand> = specific.cloned().into_iter().collect();
     if let Some(any) = &cfg.any {
         out.push(NotifyCommand {
             command: format!(
-                "{} {kind} {} {} {priority}",
+                "{} {kind} {} {word} {priority}",
                 any.command,
-                sh_quote(name),
-                state.notify_word()
+                sh_quote(name)
             ),
             run_as: any.run_as.clone(),
         });

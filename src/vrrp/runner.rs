@@ -91,8 +91,8 @@ struct InstanceIo {
     src: IpAddr,
     sender: SendSocket,
     destinations: Vec<IpAddr>,
-    garp: Option<GarpSender>,
-    na: Option<NaSender>,
+    garp: Option<std::sync::Arc<GarpSender>>,
+    na: Option<std::sync::Arc<NaSender>>,
     /// VIPs with their resolved interface (name, index).
     vips: Vec<(VipConfig, String, u32)>,
     /// `virtual_routes` with their resolved output interface.
@@ -768,6 +768,40 @@ async fn reload(
     driver.perform(set, reloaded.actions).await;
 }
 
+/// `repeat` rounds of gratuitous ARP / unsolicited NA for `addrs`: at once,
+/// or, with `vrrp_garp_interval` / `vrrp_gna_interval`, spaced by a task of
+/// their own so no advert waits for them (and, as in keepalived, an address
+/// already waiting for its slot is sent once, not once per round).
+fn announce(io: &InstanceIo, cfg: &InstanceConfig, addrs: Vec<IpAddr>, repeat: u32) {
+    let spacing = garp::Spacing {
+        arp: cfg.garp.interval,
+        na: cfg.garp.na_interval,
+    };
+    if spacing.is_zero() {
+        for _ in 0..repeat {
+            for addr in &addrs {
+                if let Err(e) = garp::announce(io.garp.as_deref(), io.na.as_deref(), io.mac, *addr)
+                {
+                    tracing::debug!("{}: announcing {addr}: {e}", cfg.name);
+                }
+            }
+        }
+    } else {
+        for _ in 0..repeat {
+            for addr in &addrs {
+                garp::announce_spaced(
+                    io.garp.clone(),
+                    io.na.clone(),
+                    io.mac,
+                    io.ifindex,
+                    *addr,
+                    spacing,
+                );
+            }
+        }
+    }
+}
+
 async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<InstanceIo, RunnerError> {
     let link = nl.link(&inst.interface).await?;
     let vip_addrs: Vec<IpAddr> = inst.vips.iter().map(|v| v.addr).collect();
@@ -824,7 +858,7 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
         };
         routes.push((r.clone(), idx));
     }
-    let garp = GarpSender::open(link.index).ok();
+    let garp = GarpSender::open(link.index).ok().map(std::sync::Arc::new);
     Ok(InstanceIo {
         ifindex: link.index,
         mac: link.mac.unwrap_or([0; 6]),
@@ -832,7 +866,10 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
         sender,
         destinations,
         garp,
-        na: Some(NaSender::new(&inst.interface, link.index)),
+        na: Some(std::sync::Arc::new(NaSender::new(
+            &inst.interface,
+            link.index,
+        ))),
         vips,
         routes,
     })
@@ -959,6 +996,8 @@ impl Driver {
                 }
             }
             Action::RemoveVips => {
+                let addrs: Vec<IpAddr> = io.vips.iter().map(|(v, _, _)| v.addr).collect();
+                garp::cancel_spaced(io.ifindex, &addrs);
                 if self.options.dont_release_vrrp && inst.state() == State::Initialize {
                     return;
                 }
@@ -982,15 +1021,8 @@ impl Driver {
                 }
             }
             Action::Garp { repeat } => {
-                for _ in 0..repeat {
-                    for (vip, _, _) in &io.vips {
-                        if let Err(e) =
-                            garp::announce(io.garp.as_ref(), io.na.as_ref(), io.mac, vip.addr)
-                        {
-                            tracing::debug!("{}: announcing {}: {e}", cfg.name, vip.addr);
-                        }
-                    }
-                }
+                let addrs = io.vips.iter().map(|(vip, _, _)| vip.addr).collect();
+                announce(io, cfg, addrs, repeat);
             }
             Action::Notify { state, priority } => {
                 tracing::info!("({}) Entering {} STATE", cfg.name, state.notify_word());
@@ -999,6 +1031,40 @@ impl Driver {
                 crate::events::publish(crate::events::Event::Instance {
                     name: cfg.name.as_str().into(),
                     state: crate::events::VrrpState::from_fsm(state),
+                    priority,
+                });
+            }
+            Action::NotifyDeleted { priority } => {
+                tracing::info!("({}) Deleted by the reload (notify_deleted)", cfg.name);
+                notify::spawn_all(&notify::deleted_commands(&cfg.notify, &cfg.name, priority));
+                crate::events::publish(crate::events::Event::Instance {
+                    name: cfg.name.as_str().into(),
+                    state: crate::events::VrrpState::Deleted,
+                    priority,
+                });
+            }
+            Action::MasterRxLowerPri { peer, priority } => {
+                tracing::info!(
+                    "({}) Received advert from {peer} with lower priority {priority}, ours {}",
+                    cfg.name,
+                    inst.effective_priority()
+                );
+                if let Some(script) = &cfg.notify.master_rx_lower_pri {
+                    notify::spawn_all(std::slice::from_ref(script));
+                }
+                crate::events::publish(crate::events::Event::InstanceNote {
+                    name: cfg.name.as_str().into(),
+                    note: crate::events::InstanceNote::MasterRxLowerPri,
+                    priority: inst.effective_priority(),
+                });
+            }
+            Action::PriorityChanged { state, priority } => {
+                tracing::info!("({}) Changing effective priority to {priority}", cfg.name);
+                crate::events::publish(crate::events::Event::InstanceNote {
+                    name: cfg.name.as_str().into(),
+                    note: crate::events::InstanceNote::PriorityChanged {
+                        master: state == State::Master,
+                    },
                     priority,
                 });
             }
@@ -1033,6 +1099,8 @@ impl Driver {
                 removed_rules,
                 added_rules,
             } => {
+                let gone: Vec<IpAddr> = removed.iter().map(|v| v.addr).collect();
+                garp::cancel_spaced(io.ifindex, &gone);
                 for rule in &removed_rules {
                     if let Err(e) = self.nl.remove_rule(rule).await {
                         tracing::debug!("{}: {e}", cfg.name);
@@ -1078,17 +1146,7 @@ impl Driver {
                     }
                 }
             }
-            Action::GarpAddrs { addrs, repeat } => {
-                for _ in 0..repeat {
-                    for addr in &addrs {
-                        if let Err(e) =
-                            garp::announce(io.garp.as_ref(), io.na.as_ref(), io.mac, *addr)
-                        {
-                            tracing::debug!("{}: announcing {addr}: {e}", cfg.name);
-                        }
-                    }
-                }
-            }
+            Action::GarpAddrs { addrs, repeat } => announce(io, cfg, addrs, repeat),
         }
     }
 

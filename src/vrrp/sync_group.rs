@@ -158,7 +158,7 @@ impl VrrpSet {
             };
             if let Some(o) = stop {
                 if let Some(mut inst) = old[o].take() {
-                    let acts = inst.on_shutdown(now);
+                    let acts = inst.on_delete(now);
                     stopped.push(StoppedInstance {
                         old_index: o,
                         instance: inst,
@@ -343,8 +343,22 @@ impl VrrpSet {
         };
         let before = self.instances[i].state();
         let acts = self.instances[i].on_advert(now, src, advert, checksum);
+        let lower_prio = acts
+            .iter()
+            .any(|a| matches!(a, Action::MasterRxLowerPri { .. }));
         self.collect(i, acts, &mut out);
         self.propagate(now, i, before, &mut out);
+        if lower_prio {
+            // keepalived re-announces the other members' addresses too.
+            if let Some(g) = self.group_of[i] {
+                for m in self.groups[g].members.clone() {
+                    if m != i {
+                        let acts = self.instances[m].on_sibling_lower_prio(now);
+                        self.collect(m, acts, &mut out);
+                    }
+                }
+            }
+        }
         out
     }
 

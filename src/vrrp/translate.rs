@@ -209,6 +209,8 @@ fn notify(n: &model::VrrpNotify, script_user: Option<&model::RunAs>) -> NotifyCo
         fault: cmd(&n.fault),
         stop: cmd(&n.stop),
         any: cmd(&n.any),
+        deleted: n.deleted.as_ref().and_then(&cmd),
+        master_rx_lower_pri: cmd(&n.master_rx_lower_pri),
     }
 }
 
@@ -743,6 +745,10 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 master_repeat: i.garp.master_repeat,
                 master_refresh: i.garp.master_refresh.unwrap_or(Duration::ZERO),
                 master_refresh_repeat: i.garp.master_refresh_repeat,
+                lower_prio_repeat: i.garp.lower_prio_repeat,
+                lower_prio_delay: i.garp.lower_prio_delay,
+                interval: i.garp.interval,
+                na_interval: i.garp.gna_interval,
             },
             skip_check_adv_addr: i.skip_check_adv_addr,
             v3_checksum_as_v2: i.v3_checksum_as_v2,
@@ -757,6 +763,18 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             higher_prio_send_advert: i.higher_prio_send_advert,
             tracks,
             notify: notify(&i.notify, cfg.global.script_user.as_ref()),
+            notify_deleted: i.notify.deleted.is_some(),
+            // keepalived: the instance's own setting, else its sync group's,
+            // else the global vrrp_notify_priority_changes.
+            notify_priority_changes: i
+                .notify_priority_changes
+                .or_else(|| {
+                    cfg.vrrp_sync_groups
+                        .iter()
+                        .find(|g| g.group.contains(&i.name))
+                        .and_then(|g| g.notify_priority_changes)
+                })
+                .unwrap_or(cfg.global.vrrp_notify_priority_changes),
         });
     }
     let sync_groups = cfg

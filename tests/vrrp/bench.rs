@@ -108,34 +108,6 @@ fn adverts_from_master(dump: &str) -> Vec<f64> {
         .collect()
 }
 
-/// A process in a namespace writing its output to a file.
-struct Recorder {
-    guard: crate::process::ProcessGuard,
-    out: std::path::PathBuf,
-}
-
-impl Recorder {
-    fn start(ns: &crate::netns::Netns, argv: &[&str], out: std::path::PathBuf) -> Recorder {
-        let f = std::fs::File::create(&out).expect("recorder out");
-        let guard = ns
-            .spawn(
-                argv,
-                std::process::Stdio::from(f),
-                std::process::Stdio::null(),
-            )
-            .expect("recorder");
-        Recorder { guard, out }
-    }
-    fn text(&self) -> String {
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-    fn finish(mut self) -> String {
-        let _ = self.guard.signal_group(Signal::SIGINT);
-        let _ = self.guard.wait_timeout(Duration::from_secs(5));
-        self.text()
-    }
-}
-
 /// One failover; `phase` (0..1) places the death within the master's advert period.
 fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> Trial {
     for i in 0..2 {

@@ -744,6 +744,7 @@ fn garp_second_burst_and_refresh() {
         master_repeat: 3,
         master_refresh: Duration::from_secs(60),
         master_refresh_repeat: 2,
+        ..GarpConfig::default()
     };
     let mut inst = Instance::new(c);
     let acts = inst.on_start(t0);
@@ -1105,4 +1106,129 @@ fn old_unicast_checksum_is_detected_sent_and_configurable() {
     // A reload starts over (keepalived builds the instance afresh).
     auto.reconfigure(t0, v3u(100, OldUnicastChecksum::Auto));
     assert_eq!(auto.send_checksum(ME, PEER), rfc);
+}
+
+fn garp_repeats(actions: &[Action]) -> Vec<u32> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Garp { repeat } => Some(*repeat),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_master_hearing_a_lower_priority_reannounces_and_reports_it() {
+    let t0 = Instant::now();
+    let mut c = cfg(200);
+    c.garp.lower_prio_repeat = 3;
+    c.garp.lower_prio_delay = ms(5000);
+    let adv = advert_from(&c, 100);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_timer(t0 + inst.master_down_interval());
+    assert_eq!(inst.state(), State::Master);
+    let t1 = t0 + ms(4000);
+    let acts = inst.on_advert(t1, PEER, &adv, ChecksumKind::MessageOnly);
+    // keepalived: answer, re-announce garp_lower_prio_repeat times, run
+    // notify_master_rx_lower_pri (and its FIFO line).
+    assert_eq!(sent_priority(&acts), Some(200));
+    assert_eq!(garp_repeats(&acts), vec![3]);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::MasterRxLowerPri { peer, priority: 100 } if *peer == PEER
+    )));
+    // ... and once more garp_lower_prio_delay later.
+    let later = run_until(&mut inst, t1 + ms(5000));
+    let delayed: Vec<Instant> = later
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::Garp { repeat: 3 }))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(delayed, vec![t1 + ms(5000)]);
+}
+
+#[test]
+fn garp_lower_prio_repeat_zero_sends_nothing_extra() {
+    let t0 = Instant::now();
+    let mut c = cfg(200);
+    c.garp.lower_prio_repeat = 0;
+    let adv = advert_from(&c, 100);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_timer(t0 + inst.master_down_interval());
+    let acts = inst.on_advert(t0 + ms(4000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert!(garp_repeats(&acts).is_empty());
+    // The event is reported whatever the GARP settings.
+    assert!(has(&acts, |a| matches!(a, Action::MasterRxLowerPri { .. })));
+}
+
+#[test]
+fn priority_changes_are_reported_only_when_asked() {
+    let t0 = Instant::now();
+    for asked in [false, true] {
+        let mut c = cfg(100);
+        c.notify_priority_changes = asked;
+        let neg = tracked(&mut c, "neg", -30, false);
+        let mut inst = Instance::new(c);
+        inst.on_start(t0);
+        let acts = inst.on_track(t0, &neg, false);
+        let reported = acts.iter().find_map(|a| match a {
+            Action::PriorityChanged { state, priority } => Some((*state, *priority)),
+            _ => None,
+        });
+        assert_eq!(
+            reported,
+            asked.then_some((State::Backup, 70)),
+            "asked: {asked}"
+        );
+        // The same reading again changes nothing and reports nothing.
+        let again = inst.on_track(t0, &neg, false);
+        assert!(!has(&again, |a| matches!(
+            a,
+            Action::PriorityChanged { .. }
+        )));
+    }
+}
+
+#[test]
+fn a_deleted_instance_reports_fault_or_deleted_as_keepalived() {
+    let t0 = Instant::now();
+    // Master, no notify_deleted: priority 0, VIPs released, FAULT notifies.
+    let mut inst = Instance::new(cfg(255));
+    inst.on_start(t0);
+    assert_eq!(inst.state(), State::Master);
+    let acts = inst.on_delete(t0);
+    assert_eq!(sent_priority(&acts), Some(0));
+    assert!(has(&acts, |a| matches!(a, Action::RemoveVips)));
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::Notify {
+            state: State::Fault,
+            ..
+        }
+    )));
+    // notify_deleted: DELETED instead.
+    let mut c = cfg(100);
+    c.notify_deleted = true;
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let acts = inst.on_delete(t0);
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::NotifyDeleted { priority: 100 }
+    )));
+    assert!(!has(&acts, |a| matches!(a, Action::Notify { .. })));
+    // Already in FAULT without notify_deleted: nothing to report.
+    let mut c = cfg(100);
+    let down = tracked(&mut c, "down", 0, false);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_track(t0, &down, false);
+    assert_eq!(inst.state(), State::Fault);
+    assert!(!has(&inst.on_delete(t0), |a| matches!(
+        a,
+        Action::Notify { .. } | Action::NotifyDeleted { .. }
+    )));
 }

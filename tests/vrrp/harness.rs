@@ -118,10 +118,13 @@ impl Director {
         }
     }
 
-    /// Replace the configuration file and send SIGHUP (lvsd only).
+    /// Replace the configuration file and send SIGHUP.
     pub fn reload(&self, conf: &str) {
-        assert_eq!(self.kind, Kind::Lvsd, "reload is for lvsd directors");
-        fs::write(self.dir.path().join("keepalived.conf"), conf).expect("write conf");
+        let dir = match &self.proc {
+            Proc::Lvsd(_) => self.dir.path(),
+            Proc::Keepalived(k) => k.dir(),
+        };
+        fs::write(dir.join("keepalived.conf"), conf).expect("write conf");
         self.signal(Signal::SIGHUP);
     }
 
@@ -570,5 +573,33 @@ impl Drop for AddrMonitor {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+/// A command's standard output, recorded to a file while the test runs
+/// (tcpdump, `ip monitor`); stopped with SIGINT.
+pub struct Recorder {
+    guard: crate::process::ProcessGuard,
+    out: std::path::PathBuf,
+}
+
+impl Recorder {
+    pub fn start(ns: &crate::netns::Netns, argv: &[&str], out: std::path::PathBuf) -> Recorder {
+        let f = std::fs::File::create(&out).expect("recorder out");
+        let guard = ns
+            .spawn(
+                argv,
+                std::process::Stdio::from(f),
+                std::process::Stdio::null(),
+            )
+            .expect("recorder");
+        Recorder { guard, out }
+    }
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+    pub fn finish(mut self) -> String {
+        let _ = self.guard.signal_group(Signal::SIGINT);
+        let _ = self.guard.wait_timeout(Duration::from_secs(5));
+        self.text()
     }
 }

@@ -316,7 +316,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         track_scripts: Vec::new(),
         track_files: Vec::new(),
         notify: VrrpNotify::default(),
-        notify_priority_changes: false,
+        notify_priority_changes: None,
         smtp_alert: None,
         sync_group_tracking_weight: false,
     };
@@ -336,7 +336,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
             "track_interface" => g.track_interfaces = track_interfaces(cx, n),
             "track_script" => g.track_scripts = track_scripts(cx, n),
             "track_file" => g.track_files = tracked_files(cx, n),
-            "notify_priority_changes" => g.notify_priority_changes = cx.flag(n),
+            "notify_priority_changes" => g.notify_priority_changes = Some(cx.flag(n)),
             "smtp_alert" => g.smtp_alert = Some(cx.flag(n)),
             // keepalived 2.2.7: a deprecated synonym of sync_group_tracking_weight.
             "global_tracking" => {
@@ -439,7 +439,7 @@ pub(super) fn vrrp_instance(
         skip_check_adv_addr: false,
         strict_mode: false,
         notify: VrrpNotify::default(),
-        notify_priority_changes: global.vrrp_notify_priority_changes,
+        notify_priority_changes: None,
         smtp_alert: None,
         debug: None,
         kernel_rx_buf_size: None,
@@ -695,7 +695,7 @@ pub(super) fn vrrp_instance(
             "skip_check_adv_addr" => skip_check_adv_addr = Some(cx.flag(n)),
             "strict_mode" => strict_mode = Some(cx.flag(n)),
             "debug" => i.debug = cx.u8_range(n, 0, 4),
-            "notify_priority_changes" => i.notify_priority_changes = cx.flag(n),
+            "notify_priority_changes" => i.notify_priority_changes = Some(cx.flag(n)),
             "smtp_alert" => i.smtp_alert = Some(cx.flag(n)),
             "kernel_rx_buf_size" => {
                 i.kernel_rx_buf_size = cx.int(n, 0, i64::MAX).and_then(|v| u64::try_from(v).ok())
