@@ -23,6 +23,22 @@ pub struct Prepared {
     pub timeouts: crate::config::LvsTimeouts,
     /// Notify FIFOs and mail alerts.
     pub events: crate::events::sinks::EventsConfig,
+    /// `lvs_flush` and `lvs_flush_on_stop`.
+    pub flush: Flush,
+}
+
+/// What lvsd clears besides its own services (keepalived's `lvs_flush`,
+/// `lvs_flush_on_stop [VS]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flush {
+    /// `lvs_flush`: empty the whole IPVS table (other programs' services
+    /// too) before the first table, instead of adopting it.
+    pub at_start: bool,
+    /// `lvs_flush_on_stop` without `VS`: empty the whole table at stop.
+    /// (With `VS`, as by default, only lvsd's own services go: keepalived
+    /// then skips deleting their real servers one by one first, which
+    /// leaves the same table.)
+    pub whole_table_at_stop: bool,
 }
 
 /// Reads `file` as `lvsd run` does. With `strict` (`--strict`), every warning is an
@@ -42,6 +58,10 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
     let sync = config.global.lvs_sync_daemon.clone();
     let timeouts = config.global.lvs_timeouts;
+    let flush = Flush {
+        at_start: config.global.lvs_flush,
+        whole_table_at_stop: config.global.lvs_flush_on_stop == Some(false),
+    };
     let events = crate::events::sinks::translate(&config);
     let script_user = config.global.script_user.as_ref().map(|r| RunAs {
         user: r.user.clone(),
@@ -55,5 +75,6 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         script_user,
         timeouts,
         events,
+        flush,
     })
 }

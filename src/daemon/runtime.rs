@@ -207,6 +207,7 @@ struct Daemon<K: Kernel> {
     /// `lvs_timeouts` as configured, the kernel's timeouts from before lvsd
     /// first changed them, and what lvsd last set.
     timeouts: crate::config::LvsTimeouts,
+    flush: super::prepare::Flush,
     original_timeouts: Option<ipvs::model::Timeouts>,
     applied_timeouts: Option<ipvs::model::Timeouts>,
     /// FILE_CHECK files: their inotify watcher, the files it watches, and
@@ -622,6 +623,8 @@ impl<K: Kernel> Daemon<K> {
                 self.previously_owned = self.scope();
                 self.script_user = loaded.script_user;
                 self.timeouts = loaded.timeouts;
+                // lvs_flush applies at start only; lvs_flush_on_stop follows the file.
+                self.flush.whole_table_at_stop = loaded.flush.whole_table_at_stop;
                 self.apply_timeouts().await;
                 let actions = self.director.reload(loaded.director, self.now());
                 self.perform(actions);
@@ -885,6 +888,13 @@ impl<K: Kernel> Daemon<K> {
             tracing::info!("--dont-release-ipvs: leaving the IPVS table in place");
             return;
         }
+        if self.flush.whole_table_at_stop {
+            tracing::info!("lvs_flush_on_stop: flushing the whole IPVS table");
+            if let Err(e) = self.kernel.apply(&[ipvs::ops::Op::Flush]).await {
+                tracing::error!("lvs_flush_on_stop: {e}");
+            }
+            return;
+        }
         let Some(kernel) = self.read_kernel().await else {
             return;
         };
@@ -943,6 +953,13 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     // Adopt what the kernel already has: real servers start in the state
     // its table shows, so a restart with the same config writes nothing.
     let mut kernel = kernel;
+    if loaded.flush.at_start {
+        // keepalived's lvs_flush: start from an empty table, whoever's it was.
+        tracing::info!("lvs_flush: flushing the IPVS table before the first table");
+        if let Err(e) = kernel.apply(&[ipvs::ops::Op::Flush]).await {
+            tracing::error!("lvs_flush: {e}");
+        }
+    }
     let at_start = match kernel.table().await {
         Ok(t) => Some(t),
         Err(e) => {
@@ -980,6 +997,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         sync_running: None,
         script_user: loaded.script_user,
         timeouts: loaded.timeouts,
+        flush: loaded.flush,
         original_timeouts: None,
         applied_timeouts: None,
         file_watch: None,

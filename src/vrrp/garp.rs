@@ -200,7 +200,12 @@ pub fn announce_spaced(
     spacing: Spacing,
 ) {
     let key = (ifindex, addr.is_ipv6());
-    let item = Pending { addr, garp, na, mac };
+    let item = Pending {
+        addr,
+        garp,
+        na,
+        mac,
+    };
     let now = tokio::time::Instant::now();
     let mut pacers = pacers();
     let p = pacers.entry(key).or_default();
@@ -257,7 +262,9 @@ mod spacing_tests {
 
     /// How many announcements `ifindex` has queued.
     fn queued(ifindex: u32) -> usize {
-        pacers().get(&(ifindex, false)).map_or(0, |p| p.pending.len())
+        pacers()
+            .get(&(ifindex, false))
+            .map_or(0, |p| p.pending.len())
     }
 
     #[tokio::test(start_paused = true)]

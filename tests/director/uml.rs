@@ -1080,6 +1080,88 @@ testbed::uml_test! {
         }
     }
 
+    /// `lvs_flush` and `lvs_flush_on_stop [VS]` side by side with keepalived
+    /// 2.2.7 (keepalived on DIR1, lvsd on DIR2), each with a service of
+    /// another program (`ipvsadm -A`) in its table: `lvs_flush` removes it
+    /// at start, `lvs_flush_on_stop` empties the whole table at stop, and
+    /// with `VS` only the director's own services go.
+    fn lvs_flush_at_start_and_stop_match_keepalived() {
+        let site = Site::new("lfl");
+        let vs = "virtual_server 10.0.0.100 80 {\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n\
+            real_server 10.0.0.4 80 {\n    }\n}\n";
+        let foreign = "TCP  10.9.9.9:81 rr";
+        let services = |i: usize| -> Vec<String> {
+            site.ns(i)
+                .run(&["ipvsadm", "-Ln"])
+                .unwrap_or_else(|e| panic!("ipvsadm: {e}"))
+                .lines()
+                .filter(|l| l.starts_with("TCP") || l.starts_with("UDP"))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .map(|l| l.replace("TCP ", "TCP  "))
+                .collect()
+        };
+        let add_foreign = |i: usize| {
+            site.ns(i)
+                .run(&["ipvsadm", "-A", "-t", "10.9.9.9:81", "-s", "rr"])
+                .unwrap_or_else(|e| panic!("ipvsadm -A: {e}"));
+        };
+        let ours = "TCP  10.0.0.100:80 rr";
+        for (round, global, foreign_after_stop) in [
+            ("full", "    lvs_flush\n    lvs_flush_on_stop\n", false),
+            ("vs", "    lvs_flush_on_stop VS\n", true),
+        ] {
+            let conf = format!("global_defs {{\n    router_id flush_{round}\n{global}}}\n{vs}");
+            let path = site.write_config(&format!("flush-{round}.conf"), &conf);
+            for i in [DIR1, DIR2] {
+                if !services(i).iter().any(|l| l == foreign) {
+                    add_foreign(i);
+                }
+            }
+            let mut k = site.keepalived(DIR1, &format!("ka-{round}"), &path);
+            let mut l = site.lvsd(DIR2, &format!("l-{round}"), &path, &[]);
+            // Only `lvs_flush` takes the other program's service away at start.
+            let at_start: Vec<String> = if round == "full" {
+                vec![ours.into()]
+            } else {
+                vec![ours.into(), foreign.into()]
+            };
+            for (i, who) in [(DIR1, &k), (DIR2, &l)] {
+                let deadline = Instant::now() + SLOW;
+                let mut sorted = at_start.clone();
+                sorted.sort();
+                loop {
+                    let mut now = services(i);
+                    now.sort();
+                    if now == sorted {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "{round}: director {i}: {now:?}\n{}", who.logs());
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+            // Another program adds its service while the directors run.
+            for i in [DIR1, DIR2] {
+                if !services(i).iter().any(|l| l == foreign) {
+                    add_foreign(i);
+                }
+            }
+            for (i, who) in [(DIR1, &mut k), (DIR2, &mut l)] {
+                signal(who, Signal::SIGTERM);
+                let deadline = Instant::now() + SLOW;
+                while who.try_wait().ok().flatten().is_none() {
+                    assert!(Instant::now() < deadline, "director {i} did not stop\n{}", who.logs());
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let expected: Vec<String> = if foreign_after_stop {
+                    vec![foreign.into()]
+                } else {
+                    Vec::new()
+                };
+                assert_eq!(services(i), expected, "{round}: director {i} after stop\n{}", who.logs());
+            }
+        }
+    }
+
     /// The LVS notify FIFO and checker/quorum mails side by side with
     /// keepalived 2.2.7 (keepalived on DIR1, lvsd on DIR2, each with its own
     /// FIFO script and aiosmtpd in its namespace): nginx on 10.0.0.5 stops
