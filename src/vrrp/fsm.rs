@@ -19,6 +19,19 @@ use super::packet::{
 };
 use super::track::FileEffect;
 
+/// When the advert after one due at `due` (and sent at `now`) is due: on a
+/// fixed schedule, so a late wake-up does not push every later advert back
+/// (the interval would drift); after a stall longer than an interval the
+/// schedule restarts from `now` instead of sending a burst to catch up.
+pub fn next_advert(due: Instant, now: Instant, interval: Duration) -> Instant {
+    let next = due + interval;
+    if next > now {
+        next
+    } else {
+        now + interval
+    }
+}
+
 /// Delayed re-announcements pending after adverts of lower priority, at most.
 pub const MAX_LOWER_PRIO_BURSTS: usize = 64;
 
@@ -802,9 +815,9 @@ impl Instance {
         let mut out = Vec::new();
         match self.state {
             State::Master => {
-                if self.adver_at.is_some_and(|t| t <= now) {
+                if let Some(due) = self.adver_at.filter(|t| *t <= now) {
                     self.send_advert(self.effective_priority, &mut out);
-                    self.adver_at = Some(now + self.cfg.advert_interval());
+                    self.adver_at = Some(next_advert(due, now, self.cfg.advert_interval()));
                 }
                 if self.garp_at.is_some_and(|t| t <= now) {
                     out.push(Action::Garp {

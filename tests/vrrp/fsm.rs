@@ -1232,3 +1232,26 @@ fn a_deleted_instance_reports_fault_or_deleted_as_keepalived() {
         Action::Notify { .. } | Action::NotifyDeleted { .. }
     )));
 }
+
+#[test]
+fn adverts_keep_a_fixed_schedule_when_the_timer_fires_late() {
+    let t0 = Instant::now();
+    let i = ms(100);
+    // Woken 7 ms late: the next advert is still due on the schedule.
+    assert_eq!(next_advert(t0, t0 + ms(7), i), t0 + ms(100));
+    // Stalled past a whole interval: start again from now, no burst.
+    assert_eq!(next_advert(t0, t0 + ms(250), i), t0 + ms(350));
+    let mut inst = Instance::new(v3cfg(255, 10));
+    inst.on_start(t0);
+    // Every timer call 3 ms late: the adverts still come every 100 ms.
+    let mut sent = Vec::new();
+    for _ in 0..20 {
+        let due = inst.deadline().expect("a master has a timer");
+        let late = due + ms(3);
+        if has(&inst.on_timer(late), |a| matches!(a, Action::Send(_))) {
+            sent.push(late);
+        }
+    }
+    let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|g| *g == ms(100)), "{gaps:?}");
+}
