@@ -32,6 +32,14 @@ pub fn next_advert(due: Instant, now: Instant, interval: Duration) -> Instant {
     }
 }
 
+/// How often dropped adverts of one kind from one peer are logged, at most.
+pub const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Peers × kinds of conflict an instance remembers; past this (spoofed
+/// sources) drops are still counted and reported, under the unspecified
+/// address, so memory stays bounded.
+pub const MAX_CONFLICT_RECORDS: usize = 256;
+
 /// Delayed re-announcements pending after adverts of lower priority, at most.
 pub const MAX_LOWER_PRIO_BURSTS: usize = 64;
 
@@ -164,10 +172,16 @@ pub enum Action {
         state: State,
         priority: u8,
     },
-    /// First sighting of a conflict with this peer: log it once.
+    /// Adverts from `peer` were dropped for `conflict`: log it. The first
+    /// drop of a kind from a peer is reported at once, later ones at most
+    /// every [`DROP_REPORT_INTERVAL`], as `dropped` since the last report
+    /// (a flood gives one line per peer and reason per interval, not one
+    /// per packet).
     ConflictDetected {
         peer: IpAddr,
         conflict: Conflict,
+        dropped: u64,
+        first: bool,
     },
     /// `peer` sent keepalived's old unicast VRRPv3 checksum: from now on
     /// this instance sends and accepts only that form (keepalived's auto-detect).
@@ -215,6 +229,11 @@ pub struct ConflictRecord {
     pub peer: IpAddr,
     pub conflict: Conflict,
     pub count: u64,
+    /// When the last log line about it went out, and `count` then.
+    #[serde(skip)]
+    reported_at: Option<Instant>,
+    #[serde(skip)]
+    reported_count: u64,
 }
 
 /// Serialisable view of an instance for `lvsd list`/state files and tests.
@@ -896,24 +915,42 @@ impl Instance {
         None
     }
 
-    fn record_conflict(&mut self, peer: IpAddr, conflict: Conflict, out: &mut Vec<Action>) {
-        let key = (peer, conflict.key());
-        match self.conflicts.get_mut(&key) {
-            Some(rec) => {
-                rec.count += 1;
-                rec.conflict = conflict;
-            }
-            None => {
-                self.conflicts.insert(
-                    key,
-                    ConflictRecord {
-                        peer,
-                        conflict: conflict.clone(),
-                        count: 1,
-                    },
-                );
-                out.push(Action::ConflictDetected { peer, conflict });
-            }
+    fn record_conflict(
+        &mut self,
+        now: Instant,
+        peer: IpAddr,
+        conflict: Conflict,
+        out: &mut Vec<Action>,
+    ) {
+        let mut key = (peer, conflict.key());
+        if !self.conflicts.contains_key(&key) && self.conflicts.len() >= MAX_CONFLICT_RECORDS {
+            let unspecified = match peer {
+                IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            };
+            key = (unspecified, conflict.key());
+        }
+        let rec = self.conflicts.entry(key).or_insert_with(|| ConflictRecord {
+            peer: key.0,
+            conflict: conflict.clone(),
+            count: 0,
+            reported_at: None,
+            reported_count: 0,
+        });
+        rec.count += 1;
+        rec.conflict = conflict.clone();
+        let due = rec
+            .reported_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= DROP_REPORT_INTERVAL);
+        if due {
+            out.push(Action::ConflictDetected {
+                peer: rec.peer,
+                conflict,
+                dropped: rec.count - rec.reported_count,
+                first: rec.reported_at.is_none(),
+            });
+            rec.reported_at = Some(now);
+            rec.reported_count = rec.count;
         }
     }
 
@@ -979,7 +1016,7 @@ impl Instance {
             }
             Err(e) => {
                 let conflict = self.count_drop(&e);
-                self.record_conflict(meta.src, conflict, &mut out);
+                self.record_conflict(now, meta.src, conflict, &mut out);
             }
         }
         out
@@ -1052,7 +1089,7 @@ impl Instance {
             }
         }
         if let Some(conflict) = self.check_advert(src, advert) {
-            self.record_conflict(src, conflict, &mut out);
+            self.record_conflict(now, src, conflict, &mut out);
             return out;
         }
         if advert.priority == 0 {

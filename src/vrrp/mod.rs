@@ -1,6 +1,7 @@
 //! VRRP v2/v3: pure packet codec and state machine, thin socket I/O.
 
 pub mod config;
+pub mod drop_report;
 pub mod fsm;
 pub mod garp;
 pub mod notify;

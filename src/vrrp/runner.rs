@@ -487,6 +487,7 @@ pub async fn run_reloadable(
 ) -> Result<(), RunnerError> {
     let nl = Netlink::connect()?;
     let mut known: BTreeMap<TrackId, bool> = BTreeMap::new();
+    let mut unreadable = super::drop_report::DropReporter::default();
     let ios = prepare(&nl, &mut config, &known, true).await?;
 
     // A crashed previous run may have left our VIPs behind: clear them.
@@ -598,7 +599,13 @@ pub async fn run_reloadable(
                         set.on_packet(now, &interface, &bytes, &meta)
                     }
                     Event::BadPacket { interface, error } => {
-                        tracing::debug!("{interface}: dropped packet: {error}");
+                        if let Some(dropped) = unreadable.on_drop(now, &interface, &error) {
+                            tracing::warn!(
+                                "{interface}: {dropped} VRRP packet(s) dropped before reaching \
+                                 an instance, the last: {error} (reported at most every {} s)",
+                                super::fsm::DROP_REPORT_INTERVAL.as_secs()
+                            );
+                        }
                         Vec::new()
                     }
                     Event::Track { id, up } => {
@@ -1079,11 +1086,25 @@ impl Driver {
                     state: crate::events::VrrpState::from_fsm(state),
                 });
             }
-            Action::ConflictDetected { peer, conflict } => {
-                tracing::warn!(
-                    "({}) advert from {peer} dropped: {conflict:?} (reported once per peer)",
-                    cfg.name
-                );
+            Action::ConflictDetected {
+                peer,
+                conflict,
+                dropped,
+                first,
+            } => {
+                if first {
+                    tracing::warn!(
+                        "({}) advert from {peer} dropped: {conflict:?} (more of these are \
+                         reported at most every {} s)",
+                        cfg.name,
+                        super::fsm::DROP_REPORT_INTERVAL.as_secs()
+                    );
+                } else {
+                    tracing::warn!(
+                        "({}) {dropped} adverts from {peer} dropped since the last report: {conflict:?}",
+                        cfg.name
+                    );
+                }
             }
             Action::OldUnicastChecksumDetected { peer } => {
                 tracing::info!(

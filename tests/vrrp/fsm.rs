@@ -1255,3 +1255,59 @@ fn adverts_keep_a_fixed_schedule_when_the_timer_fires_late() {
     let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.iter().all(|g| *g == ms(100)), "{gaps:?}");
 }
+
+#[test]
+fn dropped_adverts_are_reported_at_most_every_interval_per_peer_and_reason() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let mut bad = advert_from(&c, 150);
+    bad.addresses.clear(); // the VIP list differs
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    let reports = |acts: Vec<Action>| -> Vec<(u64, bool)> {
+        acts.into_iter()
+            .filter_map(|a| match a {
+                Action::ConflictDetected { dropped, first, .. } => Some((dropped, first)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        reports(inst.on_advert(t0, PEER, &bad, ChecksumKind::MessageOnly)),
+        vec![(1, true)]
+    );
+    for i in 1..1000u64 {
+        let t = t0 + Duration::from_millis(i);
+        assert!(reports(inst.on_advert(t, PEER, &bad, ChecksumKind::MessageOnly)).is_empty());
+    }
+    // Another peer is reported on its own.
+    assert_eq!(
+        reports(inst.on_advert(t0, HIGH_PEER, &bad, ChecksumKind::MessageOnly)),
+        vec![(1, true)]
+    );
+    let later = t0 + DROP_REPORT_INTERVAL;
+    assert_eq!(
+        reports(inst.on_advert(later, PEER, &bad, ChecksumKind::MessageOnly)),
+        vec![(1000, false)]
+    );
+    assert_eq!(inst.snapshot().counters.dropped_vips, 1002);
+}
+
+#[test]
+fn spoofed_sources_do_not_grow_the_conflict_records_without_bound() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let mut bad = advert_from(&c, 150);
+    bad.addresses.clear();
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    for i in 0..10_000u32 {
+        let src = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + 10 + i));
+        inst.on_advert(t0, src, &bad, ChecksumKind::MessageOnly);
+    }
+    let snap = inst.snapshot();
+    assert!(snap.conflicts.len() <= MAX_CONFLICT_RECORDS + 1, "{}", snap.conflicts.len());
+    assert_eq!(snap.counters.dropped_vips, 10_000);
+    let total: u64 = snap.conflicts.iter().map(|c| c.count).sum();
+    assert_eq!(total, 10_000, "every drop is in some record");
+}
