@@ -583,7 +583,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("flag-1", YES),
             ("flag-2", YES),
             ("flag-3", YES),
-            ("ha_suspend", no("suspends the checkers while no VRRP instance holding the VIP is master")),
+            ("ha_suspend", YES),
             ("hashed", YES),
             ("hysteresis", YES),
             ("inhibit_on_failure", YES),

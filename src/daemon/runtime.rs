@@ -1036,11 +1036,28 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     publish(Event::Daemon { running: true });
     tracing::info!("lvsd running (pid {})", std::process::id());
 
+    // ha_suspend: the addresses on this machine, watched while some virtual
+    // server asks for it (a reload that adds one starts the watch).
+    let (addrs_tx, mut local_addrs) = mpsc::channel(4);
+    let mut addr_watch = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        if addr_watch.is_none()
+            && d.director
+                .spec()
+                .virtual_servers
+                .iter()
+                .any(|v| v.ha_suspend)
+        {
+            addr_watch = Some(tokio::spawn(super::local_addrs::watch(addrs_tx.clone())));
+        }
         tokio::select! {
             Some(t) = transitions.recv() => d.on_transitions(t, &mut transitions).await,
+            Some(addrs) = local_addrs.recv() => {
+                let actions = d.director.set_local_addresses(addrs);
+                d.perform(actions);
+            }
             Some((name, value)) = file_values.recv() => d.on_file_value(&name, value).await,
             _ = hup.recv() => d.reload().await,
             _ = usr1.recv() => d.dump().await,
@@ -1060,6 +1077,9 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
         }
+    }
+    if let Some(w) = addr_watch {
+        w.abort();
     }
     d.shutdown().await;
     if let Some(c) = control {

@@ -82,6 +82,9 @@ pub struct VirtualServerSpec {
     /// `omega`: at stop, notify_down for the real servers in service and
     /// quorum_down if quorum was up, as keepalived does with it.
     pub omega: bool,
+    /// `ha_suspend`: its checkers run only while one of its addresses is on
+    /// this machine (the VRRP master holds the VIP).
+    pub ha_suspend: bool,
 }
 
 /// `sorry_server`, as the destination it becomes.
@@ -284,6 +287,7 @@ fn virtual_server(config: &Config, vs: &VirtualServer) -> Result<VirtualServerSp
     Ok(VirtualServerSpec {
         name: name.into(),
         omega: vs.omega,
+        ha_suspend: vs.ha_suspend,
         services,
         quorum: vs.quorum,
         hysteresis: vs.hysteresis,

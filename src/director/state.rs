@@ -98,6 +98,11 @@ pub struct Director {
     file_values: BTreeMap<Arc<str>, i32>,
     /// Operators' overrides (`lvsd ctl`), only for configured real servers.
     admin: BTreeMap<RealServerKey, AdminOverride>,
+    /// The addresses on this machine's interfaces, once the daemon has
+    /// reported them (`ha_suspend`).
+    local_addrs: Option<std::collections::BTreeSet<std::net::IpAddr>>,
+    /// `ha_suspend` virtual servers whose checkers are not running.
+    suspended: std::collections::BTreeSet<Arc<str>>,
 }
 
 fn real_key(vs: &VirtualServerSpec, rs: &RealServerSpec) -> RealServerKey {
@@ -143,7 +148,95 @@ impl Director {
         }
         d.spec = spec;
         d.recount_quorum();
+        // ha_suspend: nothing is checked before the addresses are known.
+        d.suspended = d
+            .spec
+            .virtual_servers
+            .iter()
+            .filter(|vs| vs.ha_suspend)
+            .map(|vs| vs.name.clone())
+            .collect();
+        d.drop_suspended_starts(&mut actions);
         (d, actions)
+    }
+
+    /// The addresses now on this machine (`ha_suspend`): the checkers of a
+    /// virtual server with `ha_suspend` run while one of its addresses is
+    /// here and stop (its servers keep their verdicts) while none is, as
+    /// keepalived suspends them while the VIP is on the VRRP master.
+    pub fn set_local_addresses(
+        &mut self,
+        addrs: std::collections::BTreeSet<std::net::IpAddr>,
+    ) -> Vec<Action> {
+        self.local_addrs = Some(addrs);
+        self.apply_suspension()
+    }
+
+    fn wants_suspension(&self, vs: &VirtualServerSpec) -> bool {
+        vs.ha_suspend
+            && !self.local_addrs.as_ref().is_some_and(|local| {
+                vs.services.iter().any(|s| match s.key {
+                    ipvs::model::ServiceKey::Inet { addr, .. } => local.contains(&addr),
+                    // keepalived clears ha_suspend on fwmark services.
+                    ipvs::model::ServiceKey::Fwmark { .. } => true,
+                })
+            })
+    }
+
+    fn apply_suspension(&mut self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for vs in &self.spec.virtual_servers {
+            let want = self.wants_suspension(vs);
+            let have = self.suspended.contains(&vs.name);
+            if want == have {
+                continue;
+            }
+            let checked = vs
+                .real_servers
+                .iter()
+                .filter(|rs| !rs.checks.checkers.is_empty());
+            if want {
+                tracing::info!(
+                    "{}: ha_suspend: no address of it here, checkers suspended",
+                    vs.name
+                );
+                for rs in checked {
+                    actions.push(Action::StopChecks {
+                        key: real_key(vs, rs),
+                    });
+                }
+                self.suspended.insert(vs.name.clone());
+            } else {
+                tracing::info!(
+                    "{}: ha_suspend: its address is here, checkers resumed",
+                    vs.name
+                );
+                for rs in checked {
+                    let key = real_key(vs, rs);
+                    // Resume in the state the server is in, as after a
+                    // restart that adopts the table.
+                    let up = self.reals.get(&key).is_none_or(|s| s.checked_up);
+                    let mut checks = rs.checks.clone();
+                    for c in &mut Arc::make_mut(&mut checks).checkers {
+                        c.schedule.alpha = !up;
+                    }
+                    actions.push(Action::StartChecks { key, checks });
+                }
+                self.suspended.remove(&vs.name);
+            }
+        }
+        actions
+    }
+
+    /// Removes the starts of checkers that belong to suspended virtual servers.
+    fn drop_suspended_starts(&self, actions: &mut Vec<Action>) {
+        if self.suspended.is_empty() {
+            return;
+        }
+        actions.retain(|a| match a {
+            Action::StartChecks { key, .. } => !self.suspended.contains(&key.virtual_server),
+            _ => true,
+        });
     }
 
     /// A director for `spec` that continues what the kernel already holds
@@ -735,6 +828,18 @@ impl Director {
         }
         self.spec = spec;
         self.reals = reals;
+        // ha_suspend: suspended virtual servers stay so (their new checkers
+        // wait), then the new settings are applied to the addresses here.
+        let names: std::collections::BTreeSet<Arc<str>> = self
+            .spec
+            .virtual_servers
+            .iter()
+            .map(|v| v.name.clone())
+            .collect();
+        self.suspended.retain(|n| names.contains(n));
+        self.drop_suspended_starts(&mut actions);
+        let suspension = self.apply_suspension();
+        actions.extend(suspension);
         // Overrides of real servers no longer configured are dropped.
         let admin = std::mem::take(&mut self.admin);
         for (key, a) in admin {

@@ -1033,3 +1033,67 @@ fn file_checks_survive_a_reload_and_a_restart_writes_nothing() {
     again.start_with_file_values([("maint".into(), 7), ("boost".into(), 2)]);
     assert_eq!(plan(&again.desired(), &kernel), Vec::<Op>::new());
 }
+
+/// `ha_suspend`: the checkers of the virtual server run only while its
+/// address is on this machine; suspended, its servers keep their verdicts,
+/// and resumed checkers start in the state the server is in.
+#[test]
+fn ha_suspend_runs_checkers_only_while_the_vip_is_here() {
+    let text = NAT.replace("    protocol TCP\n", "    protocol TCP\n    ha_suspend\n");
+    let starts = |actions: &[Action]| -> Vec<(String, bool)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::StartChecks { key, checks } => Some((
+                    key.addr.to_string(),
+                    checks.checkers.iter().all(|c| c.schedule.alpha),
+                )),
+                _ => None,
+            })
+            .collect()
+    };
+    let stops = |actions: &[Action]| {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::StopChecks { .. }))
+            .count()
+    };
+    let (mut d, actions) = Director::new(spec(&text));
+    assert!(
+        starts(&actions).is_empty(),
+        "nothing checked before the addresses are known"
+    );
+    // Both servers stay in the table meanwhile (as keepalived: never checked).
+    assert_eq!(summary(&d.desired())[0].1.len(), 2);
+    let here = |a: &[&str]| a.iter().map(|s| ip(s)).collect::<BTreeSet<IpAddr>>();
+    assert!(d.set_local_addresses(here(&["10.0.0.1"])).is_empty());
+    let resumed = d.set_local_addresses(here(&["10.0.0.1", "192.0.2.10"]));
+    assert_eq!(
+        starts(&resumed),
+        vec![("10.0.0.2".into(), false), ("10.0.0.3".into(), false)]
+    );
+    let key = rs_key(VS, "10.0.0.3", 8080);
+    d.on_transition(
+        &key,
+        false,
+        1,
+        "TCP_CHECK 10.0.0.3:9000: connection refused",
+    );
+    // The VIP goes (this director is backup now): checkers stop, the verdict stays.
+    let suspended = d.set_local_addresses(here(&["10.0.0.1"]));
+    assert_eq!(stops(&suspended), 2);
+    assert_eq!(d.real_server(&key).map(|s| s.up), Some(false));
+    // A reload keeps them suspended: nothing starts.
+    let reloaded = d.reload(spec(&text), Duration::from_secs(100));
+    assert!(starts(&reloaded).is_empty(), "{reloaded:?}");
+    // Back: the down server's checker starts down (alpha), the other up.
+    let resumed = d.set_local_addresses(here(&["192.0.2.10"]));
+    assert_eq!(
+        starts(&resumed),
+        vec![("10.0.0.2".into(), false), ("10.0.0.3".into(), true)]
+    );
+    // A reload without ha_suspend, while suspended, resumes the checkers.
+    d.set_local_addresses(here(&[]));
+    let without = d.reload(spec(NAT), Duration::from_secs(200));
+    assert_eq!(starts(&without).len(), 2, "{without:?}");
+}

@@ -1080,6 +1080,55 @@ testbed::uml_test! {
         }
     }
 
+    /// `ha_suspend` side by side with keepalived 2.2.7 (keepalived on DIR1,
+    /// lvsd on DIR2): a real server whose check fails (nothing on port 81)
+    /// stays in the table while the virtual server's address is not on the
+    /// director (checkers suspended), leaves once the address is added (the
+    /// VRRP master's view), and stays out when the address goes again.
+    fn ha_suspend_checks_only_while_the_vip_is_here_as_in_keepalived() {
+        let site = Site::new("has");
+        let conf = "global_defs {\n    router_id ha_suspend_test\n}\n\
+            virtual_server 10.0.0.100 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    ha_suspend\n\
+            real_server 10.0.0.4 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n\
+            real_server 10.0.0.5 80 {\n        TCP_CHECK {\n            connect_port 81\n            connect_timeout 1\n        }\n    }\n}\n";
+        let path = site.write_config("has.conf", conf);
+        let k = site.keepalived(DIR1, "ka", &path);
+        let l = site.lvsd(DIR2, "l", &path, &[]);
+        let active = |i: usize| {
+            let mut v = site.active_reals(i);
+            v.sort();
+            v
+        };
+        let both = vec!["10.0.0.4:80".to_string(), "10.0.0.5:80".to_string()];
+        let one = vec!["10.0.0.4:80".to_string()];
+        let holds = |want: &Vec<String>, what: &str| {
+            for (i, who) in [(DIR1, &k), (DIR2, &l)] {
+                let deadline = Instant::now() + SLOW;
+                while active(i) != *want {
+                    assert!(Instant::now() < deadline, "{what}: director {i}: {:?}\n{}", active(i), who.logs());
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+            // Several check rounds later, still so.
+            std::thread::sleep(Duration::from_secs(4));
+            assert_eq!(active(DIR1), *want, "{what}: keepalived\n{}", k.logs());
+            assert_eq!(active(DIR2), *want, "{what}: lvsd\n{}", l.logs());
+        };
+        holds(&both, "suspended: nothing is checked");
+        for i in [DIR1, DIR2] {
+            site.ns(i)
+                .ip(&["addr", "add", "10.0.0.100/32", "dev", "lo"])
+                .unwrap_or_else(|e| panic!("ip addr add: {e}"));
+        }
+        holds(&one, "the address is here: checked");
+        for i in [DIR1, DIR2] {
+            site.ns(i)
+                .ip(&["addr", "del", "10.0.0.100/32", "dev", "lo"])
+                .unwrap_or_else(|e| panic!("ip addr del: {e}"));
+        }
+        holds(&one, "suspended again: verdicts kept");
+    }
+
     /// `lvs_flush` and `lvs_flush_on_stop [VS]` side by side with keepalived
     /// 2.2.7 (keepalived on DIR1, lvsd on DIR2), each with a service of
     /// another program (`ipvsadm -A`) in its table: `lvs_flush` removes it

@@ -1306,7 +1306,11 @@ fn spoofed_sources_do_not_grow_the_conflict_records_without_bound() {
         inst.on_advert(t0, src, &bad, ChecksumKind::MessageOnly);
     }
     let snap = inst.snapshot();
-    assert!(snap.conflicts.len() <= MAX_CONFLICT_RECORDS + 1, "{}", snap.conflicts.len());
+    assert!(
+        snap.conflicts.len() <= MAX_CONFLICT_RECORDS + 1,
+        "{}",
+        snap.conflicts.len()
+    );
     assert_eq!(snap.counters.dropped_vips, 10_000);
     let total: u64 = snap.conflicts.iter().map(|c| c.count).sum();
     assert_eq!(total, 10_000, "every drop is in some record");
