@@ -108,6 +108,28 @@ fn adverts_from_master(dump: &str) -> Vec<f64> {
         .collect()
 }
 
+const SMTP_BLACKHOLE_PORT: u16 = 2526;
+
+/// A TCP listener in `ns` that never accepts: connections complete (the
+/// kernel's backlog) and then nothing is ever said, so a mail waits until
+/// its connect timeout.
+fn smtp_blackhole(ns: &crate::netns::Netns) -> crate::process::ProcessGuard {
+    let program = format!(
+        "import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {SMTP_BLACKHOLE_PORT}))\ns.listen(64)\ntime.sleep(1e9)\n"
+    );
+    let guard = ns
+        .spawn(
+            &["/usr/bin/python3", "-c", &program],
+            std::process::Stdio::null(),
+            std::process::Stdio::null(),
+        )
+        .expect("SMTP black hole");
+    ns.wait_for_tcp_listener(SMTP_BLACKHOLE_PORT, Duration::from_secs(10))
+        .expect("SMTP black hole listens");
+    guard
+}
+
 /// One failover; `phase` (0..1) places the death within the master's advert period.
 fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> Trial {
     for i in 0..2 {
@@ -128,8 +150,51 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> 
     tweak(&mut ia);
     let mut ib = Inst::new(100);
     tweak(&mut ib);
-    let mut da = Director::start(kind, topo.director(0), &conf(&[ia], ""));
-    let db = Director::start(kind, topo.director(1), &conf(&[ib], ""));
+    // LVSD_BENCH_EVENTS=1: both directors also write a notify FIFO (read by
+    // a script) and mail every transition to an SMTP server that never
+    // answers (issue #14: no advert may wait for a mail or a FIFO).
+    let events = std::env::var("LVSD_BENCH_EVENTS").is_ok_and(|v| v == "1");
+    let events_dir = tempfile::tempdir().expect("tmp");
+    let _blackholes: Vec<_> = if events {
+        ia.extra += "  smtp_alert\n";
+        ib.extra += "  smtp_alert\n";
+        (0..2).map(|i| smtp_blackhole(topo.director(i))).collect()
+    } else {
+        Vec::new()
+    };
+    let with_events = |i: usize, text: String| {
+        if !events {
+            return text;
+        }
+        let d = events_dir.path().join(format!("d{i}"));
+        std::fs::create_dir_all(&d).expect("events dir");
+        let script = d.join("vrrp.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nwhile read -r line; do echo \"$line\" >> {}/lines; done < \"$1\"\n",
+                d.display()
+            ),
+        )
+        .expect("fifo script");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        text.replacen(
+            "global_defs {\n",
+            &format!(
+                "global_defs {{\n  vrrp_notify_fifo {d}/vrrp.fifo\n  vrrp_notify_fifo_script {d}/vrrp.sh\n  \
+                 notification_email {{\n    ops@example.com\n  }}\n  notification_email_from lb@example.com\n  \
+                 smtp_server 127.0.0.1 {SMTP_BLACKHOLE_PORT}\n  smtp_connect_timeout 30\n",
+                d = d.display()
+            ),
+            1,
+        )
+    };
+    let mut da = Director::start(kind, topo.director(0), &with_events(0, conf(&[ia], "")));
+    let db = Director::start(kind, topo.director(1), &with_events(1, conf(&[ib], "")));
     wait_for("master up", Duration::from_secs(20), &[&da, &db], || {
         topo.holds(0, VIP) && !topo.holds(1, VIP)
     });
@@ -205,6 +270,14 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> 
     let monitor = monitor.finish();
     let master_monitor = master_monitor.finish();
     let dump = dump.finish();
+    if events {
+        // The load was there: the backup's FIFO script got its MASTER line.
+        let lines = std::fs::read_to_string(events_dir.path().join("d1/lines")).unwrap_or_default();
+        assert!(
+            lines.contains("INSTANCE \"VI_1\" MASTER"),
+            "{kind:?}: the backup's FIFO got {lines:?}"
+        );
+    }
     let vip_at = vip_event_at(&monitor, false, death_at)
         .unwrap_or_else(|| panic!("VIP add not seen by ip monitor:\n{monitor}"));
     // The outage starts when the master is cut off (crash) or drops the VIP
@@ -240,8 +313,14 @@ fn bench_failover() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let topo = Topo::new("vbn");
+    let events = std::env::var("LVSD_BENCH_EVENTS").is_ok_and(|v| v == "1");
     println!(
-        "VRRP failover, {trials} trials per row (keepalived and lvsd trials interleaved), backup priority 100"
+        "VRRP failover, {trials} trials per row (keepalived and lvsd trials interleaved), backup priority 100{}",
+        if events {
+            "; both with a notify FIFO and mail alerts to an SMTP server that never answers"
+        } else {
+            ""
+        }
     );
     for (version, advert) in [(2u8, 1.0f64), (3, 0.1)] {
         for death in [Death::Crash, Death::Graceful] {
