@@ -383,19 +383,43 @@ impl StatusCollector {
             COUNTER,
             &c("priority_zero_rx"),
         )?;
+        // Counters split by cause: every `<prefix><cause>` counter of the
+        // snapshot, the suffix as the reason (a new cause needs no change here).
+        for (name, help, prefix) in [
+            (
+                "lvsd_vrrp_became_master",
+                "Transitions to MASTER, by reason (timeout: the master fell silent; priority_zero: it stepped down; preempt; sync_group; owner: priority 255).",
+                "became_master_",
+            ),
+            (
+                "lvsd_vrrp_released_master",
+                "Transitions from MASTER, by reason (higher_priority, fault, sync_group, stop).",
+                "released_master_",
+            ),
+        ] {
+            let mut f = family(enc, name, help, COUNTER)?;
+            for (i, v) in views.iter().enumerate() {
+                for (key, value) in &v.counters {
+                    if let Some(reason) = key.strip_prefix(prefix) {
+                        let [a, c] = id(i);
+                        f.int(&[a, c, ("reason", reason)], value.as_u64().unwrap_or(0))?;
+                    }
+                }
+            }
+        }
         per(
             enc,
-            "lvsd_vrrp_became_master",
-            "Transitions to MASTER.",
+            "lvsd_vrrp_near_failovers",
+            "As backup: the master's advert arrived with less than one advert interval left on the down timer.",
             COUNTER,
-            &c("became_master"),
+            &c("near_failovers"),
         )?;
         per(
             enc,
-            "lvsd_vrrp_released_master",
-            "Transitions from MASTER.",
+            "lvsd_vrrp_announcements",
+            "Gratuitous ARPs and unsolicited neighbour adverts sent for the VIPs.",
             COUNTER,
-            &c("released_master"),
+            &c("announcements"),
         )?;
         {
             // Every `dropped_*` counter of the snapshot, its suffix as the reason:
@@ -601,12 +625,13 @@ impl StatusCollector {
                 }
             }
         }
-        let rs_gauge = |enc: &mut DescriptorEncoder,
-                        name: &str,
-                        help: &str,
-                        value: &dyn Fn(&super::status::RealServerStatus) -> u64|
+        let rs_metric = |enc: &mut DescriptorEncoder,
+                         name: &str,
+                         help: &str,
+                         kind: MetricType,
+                         value: &dyn Fn(&super::status::RealServerStatus) -> u64|
          -> Result<(), std::fmt::Error> {
-            let mut f = family(enc, name, help, GAUGE)?;
+            let mut f = family(enc, name, help, kind)?;
             for vs in vss {
                 for rs in &vs.real_servers {
                     f.int(
@@ -620,6 +645,13 @@ impl StatusCollector {
             }
             Ok(())
         };
+        let rs_gauge =
+            |enc: &mut DescriptorEncoder,
+             name: &str,
+             help: &str,
+             value: &dyn Fn(&super::status::RealServerStatus) -> u64| {
+                rs_metric(enc, name, help, GAUGE, value)
+            };
         rs_gauge(
             enc,
             "lvsd_real_server_up",
@@ -673,6 +705,65 @@ impl StatusCollector {
             )?;
             rs_gauge(enc, "lvsd_ipvs_real_server_active_connections", "Active connections to the real server (kernel, summed over its virtual server's services).", &|r| r.active_conns)?;
             rs_gauge(enc, "lvsd_ipvs_real_server_inactive_connections", "Inactive connections to the real server (kernel, summed over its virtual server's services).", &|r| r.inactive_conns)?;
+            rs_metric(
+                enc,
+                "lvsd_real_server_down_transitions",
+                "Times the real server went down.",
+                COUNTER,
+                &|r| r.down_transitions,
+            )?;
+            rs_metric(
+                enc,
+                "lvsd_real_server_downtime_seconds",
+                "Seconds the real server has been down.",
+                COUNTER,
+                &|r| r.downtime_seconds,
+            )?;
+            rs_metric(enc, "lvsd_ipvs_real_server_connections", "Connections scheduled to the real server (kernel, summed over its virtual server's services).", COUNTER, &|r| r.conns)?;
+            {
+                let mut f = family(
+                    enc,
+                    "lvsd_ipvs_real_server_packets",
+                    "Packets to (in) and from (out) the real server (kernel).",
+                    COUNTER,
+                )?;
+                for vs in vss {
+                    for rs in &vs.real_servers {
+                        for (dir, v) in [("in", rs.inpkts), ("out", rs.outpkts)] {
+                            f.int(
+                                &[
+                                    ("virtual_server", vs.name.as_str()),
+                                    ("real_server", rs.address.as_str()),
+                                    ("direction", dir),
+                                ],
+                                v,
+                            )?;
+                        }
+                    }
+                }
+            }
+            {
+                let mut f = family(
+                    enc,
+                    "lvsd_ipvs_real_server_bytes",
+                    "Bytes to (in) and from (out) the real server (kernel).",
+                    COUNTER,
+                )?;
+                for vs in vss {
+                    for rs in &vs.real_servers {
+                        for (dir, v) in [("in", rs.inbytes), ("out", rs.outbytes)] {
+                            f.int(
+                                &[
+                                    ("virtual_server", vs.name.as_str()),
+                                    ("real_server", rs.address.as_str()),
+                                    ("direction", dir),
+                                ],
+                                v,
+                            )?;
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }

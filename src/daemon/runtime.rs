@@ -125,7 +125,8 @@ pub fn run(opts: Options) -> ExitCode {
 /// A running VRRP runner and the way to stop it.
 struct VrrpTask {
     stop: oneshot::Sender<()>,
-    handle: JoinHandle<()>,
+    /// Resolves when the VRRP thread has handed over and returned.
+    done: oneshot::Receiver<()>,
     /// The configuration it runs, to tell whether a reload changes it.
     fingerprint: String,
     /// New configurations for the running VRRP core (applied in place).
@@ -139,30 +140,57 @@ fn has_vrrp(config: &VrrpConfig) -> bool {
     !config.instances.is_empty() || config.statics != Default::default()
 }
 
+/// Starts the VRRP core on a thread and runtime of its own (issue #16): no
+/// checker, reload, IPVS write, metrics scrape or mail shares its thread, so
+/// none can hold up an advert. (keepalived gets the same from a process of
+/// its own.) The rest of the daemon talks to it through channels only.
 fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
     if !has_vrrp(&config) {
         return None;
     }
     let fingerprint = format!("{config:?}");
     let (stop, stopped) = oneshot::channel::<()>();
+    let (done_tx, done) = oneshot::channel::<()>();
     let (reload, reloads) = mpsc::channel::<VrrpConfig>(4);
     let options = RunnerOptions {
         state_file: opts.vrrp_state_file.clone(),
         dont_release_vrrp: opts.dont_release_vrrp,
     };
-    let handle = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        if let Err(e) =
-            crate::vrrp::runner::run_reloadable(config, options, reloads, shutdown).await
-        {
-            tracing::error!("VRRP stopped: {e}");
-        }
-    });
+    let thread = std::thread::Builder::new()
+        .name("lvsd-vrrp".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!("VRRP not started: its runtime: {e}");
+                    let _ = done_tx.send(());
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                if let Err(e) =
+                    crate::vrrp::runner::run_reloadable(config, options, reloads, shutdown).await
+                {
+                    tracing::error!("VRRP stopped: {e}");
+                }
+            });
+            // Tasks the runner left (GARP spacing, script feeds) end with it.
+            drop(rt);
+            let _ = done_tx.send(());
+        });
+    if let Err(e) = thread {
+        tracing::error!("VRRP not started: no thread for it: {e}");
+        return None;
+    }
     Some(VrrpTask {
         stop,
-        handle,
+        done,
         fingerprint,
         reload,
     })
@@ -170,7 +198,7 @@ fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
 
 async fn stop_vrrp(task: VrrpTask) {
     let _ = task.stop.send(());
-    let _ = task.handle.await;
+    let _ = task.done.await;
 }
 
 /// Back-off bounds for retrying a failed IPVS apply.

@@ -108,6 +108,23 @@ pub struct RealServerStatus {
     /// Summed over the virtual server's services, from the kernel.
     pub active_conns: u64,
     pub inactive_conns: u64,
+    /// The kernel's counters for it, summed over the virtual server's services.
+    #[serde(default)]
+    pub conns: u64,
+    #[serde(default)]
+    pub inpkts: u64,
+    #[serde(default)]
+    pub outpkts: u64,
+    #[serde(default)]
+    pub inbytes: u64,
+    #[serde(default)]
+    pub outbytes: u64,
+    /// Times it went down since lvsd started (or a reload changed its checks).
+    #[serde(default)]
+    pub down_transitions: u64,
+    /// Seconds it has been down in that time.
+    #[serde(default)]
+    pub downtime_seconds: u64,
     /// An operator's override (`lvsd ctl`): absent when its checkers alone
     /// decide (`ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +134,7 @@ pub struct RealServerStatus {
 /// Builds the snapshot from the director and the kernel's table.
 pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus> {
     let mut out = Vec::new();
+    let now = unix_now() as u64;
     for vs in &director.spec().virtual_servers {
         let mut services = Vec::new();
         for s in &vs.services {
@@ -145,6 +163,7 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
                 continue;
             };
             let (mut active, mut inactive) = (0u64, 0u64);
+            let mut stats = ipvs::model::Stats::default();
             for s in &vs.services {
                 if let Some((_, ds)) = kernel.services.iter().find(|(k, _)| k.key == s.key) {
                     for d in ds
@@ -153,6 +172,11 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
                     {
                         active += u64::from(d.active_conns);
                         inactive += u64::from(d.inactive_conns);
+                        stats.conns += d.stats.conns;
+                        stats.inpkts += d.stats.inpkts;
+                        stats.outpkts += d.stats.outpkts;
+                        stats.inbytes += d.stats.inbytes;
+                        stats.outbytes += d.stats.outbytes;
                     }
                 }
             }
@@ -166,6 +190,13 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
                 since: state.since,
                 active_conns: active,
                 inactive_conns: inactive,
+                conns: stats.conns,
+                inpkts: stats.inpkts,
+                outpkts: stats.outpkts,
+                inbytes: stats.inbytes,
+                outbytes: stats.outbytes,
+                down_transitions: state.down_transitions,
+                downtime_seconds: state.downtime(now),
                 admin: director.admin(&key).cloned(),
             });
         }

@@ -59,6 +59,13 @@ pub struct RealServerState {
     /// the one wall-clock read of the director, never used in a decision.
     #[serde(skip)]
     pub since: u64,
+    /// Times it went down (status and metrics only).
+    #[serde(skip)]
+    pub down_transitions: u64,
+    /// Seconds spent down before the current state (status and metrics only;
+    /// add `now - since` while down).
+    #[serde(skip)]
+    pub downtime_before: u64,
 }
 
 /// Now, in Unix seconds (see [`RealServerState::since`]).
@@ -72,9 +79,25 @@ impl RealServerState {
     /// Sets `up`, stamping `since` when it changes.
     fn set_up(&mut self, up: bool) {
         if self.up != up {
-            self.since = wall_clock();
+            let now = wall_clock();
+            if up {
+                self.downtime_before += now.saturating_sub(self.since);
+            } else {
+                self.down_transitions += 1;
+            }
+            self.since = now;
         }
         self.up = up;
+    }
+
+    /// Seconds spent down so far, the current spell included, at `now`.
+    pub fn downtime(&self, now: u64) -> u64 {
+        self.downtime_before
+            + if self.up {
+                0
+            } else {
+                now.saturating_sub(self.since)
+            }
     }
 }
 
@@ -123,6 +146,8 @@ fn initial_state(rs: &RealServerSpec) -> RealServerState {
         reason: String::new(),
         runner_weight: rs.dest.weight,
         since: wall_clock(),
+        down_transitions: 0,
+        downtime_before: 0,
     }
 }
 

@@ -32,6 +32,25 @@ pub fn next_advert(due: Instant, now: Instant, interval: Duration) -> Instant {
     }
 }
 
+/// Why an instance became master (see `Counters::became_master_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MasterCause {
+    Timeout,
+    PriorityZero,
+    Preempt,
+    SyncGroup,
+    Owner,
+}
+
+/// Why an instance stopped being master (see `Counters::released_master_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReleaseCause {
+    HigherPriority,
+    Fault,
+    SyncGroup,
+    Stop,
+}
+
 /// How often dropped adverts of one kind from one peer are logged, at most.
 pub const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -198,6 +217,25 @@ pub struct Counters {
     pub priority_zero_tx: u64,
     pub became_master: u64,
     pub released_master: u64,
+    /// `became_master` by cause: the master fell silent (down timer), it
+    /// stepped down (priority 0), we preempted a lower one, the sync group
+    /// moved us, or we are the address owner (priority 255).
+    pub became_master_timeout: u64,
+    pub became_master_priority_zero: u64,
+    pub became_master_preempt: u64,
+    pub became_master_sync_group: u64,
+    pub became_master_owner: u64,
+    /// `released_master` by cause: a higher priority master, FAULT, the
+    /// sync group, or a stop (lvsd stopping, a reload removing the instance).
+    pub released_master_higher_priority: u64,
+    pub released_master_fault: u64,
+    pub released_master_sync_group: u64,
+    pub released_master_stop: u64,
+    /// As backup, the master's advert arrived with less than one advert
+    /// interval left on the down timer: a failover nearly happened.
+    pub near_failovers: u64,
+    /// Gratuitous ARPs / unsolicited NAs asked for (bursts × VIPs).
+    pub announcements: u64,
     pub dropped_version: u64,
     pub dropped_auth: u64,
     pub dropped_advert_int: u64,
@@ -343,6 +381,8 @@ pub struct Instance {
     /// at most [`MAX_LOWER_PRIO_BURSTS`] (a flood of such adverts must not
     /// grow this without bound).
     lower_prio_garp_at: std::collections::VecDeque<Instant>,
+    /// Why the down timer runs: what a takeover at its end is counted as.
+    down_cause: MasterCause,
     /// preempt_delay: until this instant a lower priority master is still accepted.
     preempt_until: Option<Instant>,
     last_timer: Option<Instant>,
@@ -383,6 +423,7 @@ impl Instance {
             garp_at: None,
             refresh_at: None,
             lower_prio_garp_at: Default::default(),
+            down_cause: MasterCause::Timeout,
             preempt_until: None,
             last_timer: None,
             counters: Counters::default(),
@@ -463,7 +504,7 @@ impl Instance {
         if self.in_fault() {
             self.enter_fault(now, &mut out);
         } else if self.cfg.priority == 255 {
-            self.enter_master(now, &mut out);
+            self.enter_master(now, MasterCause::Owner, &mut out);
         } else {
             self.enter_backup(now, &mut out);
             if !self.cfg.preempt_delay.is_zero() && self.cfg.initial_state == InitialState::Backup {
@@ -565,6 +606,7 @@ impl Instance {
     pub fn on_shutdown(&mut self, _now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         if self.state == State::Master {
+            self.count_release(ReleaseCause::Stop);
             self.send_advert(0, &mut out);
             out.push(Action::RemoveVips);
         }
@@ -584,6 +626,7 @@ impl Instance {
     pub fn on_delete(&mut self, _now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         if self.state == State::Master {
+            self.count_release(ReleaseCause::Stop);
             self.send_advert(0, &mut out);
             out.push(Action::RemoveVips);
         }
@@ -644,7 +687,7 @@ impl Instance {
     pub fn force_master(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         if self.state == State::Backup {
-            self.enter_master(now, &mut out);
+            self.enter_master(now, MasterCause::SyncGroup, &mut out);
             self.finish(&mut out);
         }
         out
@@ -654,7 +697,7 @@ impl Instance {
     pub fn force_backup(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         if self.state == State::Master {
-            self.leave_master(now, &mut out);
+            self.leave_master(now, ReleaseCause::SyncGroup, &mut out);
             self.finish(&mut out);
         }
         out
@@ -717,6 +760,15 @@ impl Instance {
         self.cfg.down_timer_adverts * interval + self.skew_time()
     }
 
+    /// The interval the master advertises at (VRRPv3: its own; v2: ours).
+    fn master_advert_interval(&self) -> Duration {
+        let int_cs = match self.cfg.version {
+            Version::V2 => self.cfg.advert_int_cs,
+            Version::V3 => self.master_adv_int_cs,
+        };
+        Duration::from_millis(u64::from(int_cs) * 10)
+    }
+
     pub fn skew_time(&self) -> Duration {
         let int_cs = match self.cfg.version {
             Version::V2 => self.cfg.advert_int_cs,
@@ -734,12 +786,20 @@ impl Instance {
         self.lower_prio_garp_at.clear();
     }
 
-    fn enter_master(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn enter_master(&mut self, now: Instant, cause: MasterCause, out: &mut Vec<Action>) {
         self.state = State::Master;
         self.clear_timers();
         self.preempt_until = None;
         self.master_addr = None;
         self.counters.became_master += 1;
+        let c = &mut self.counters;
+        *match cause {
+            MasterCause::Timeout => &mut c.became_master_timeout,
+            MasterCause::PriorityZero => &mut c.became_master_priority_zero,
+            MasterCause::Preempt => &mut c.became_master_preempt,
+            MasterCause::SyncGroup => &mut c.became_master_sync_group,
+            MasterCause::Owner => &mut c.became_master_owner,
+        } += 1;
         out.push(Action::AddVips);
         self.send_advert(self.effective_priority, out);
         out.push(Action::Garp {
@@ -769,8 +829,19 @@ impl Instance {
         });
     }
 
-    fn leave_master(&mut self, now: Instant, out: &mut Vec<Action>) {
-        self.counters.released_master += 1;
+    fn count_release(&mut self, cause: ReleaseCause) {
+        let c = &mut self.counters;
+        c.released_master += 1;
+        *match cause {
+            ReleaseCause::HigherPriority => &mut c.released_master_higher_priority,
+            ReleaseCause::Fault => &mut c.released_master_fault,
+            ReleaseCause::SyncGroup => &mut c.released_master_sync_group,
+            ReleaseCause::Stop => &mut c.released_master_stop,
+        } += 1;
+    }
+
+    fn leave_master(&mut self, now: Instant, cause: ReleaseCause, out: &mut Vec<Action>) {
+        self.count_release(cause);
         out.push(Action::RemoveVips);
         self.enter_backup(now, out);
     }
@@ -779,7 +850,7 @@ impl Instance {
         if self.state == State::Master {
             // Hand over at once instead of making the backup wait out its timer.
             self.send_advert(0, out);
-            self.counters.released_master += 1;
+            self.count_release(ReleaseCause::Fault);
             out.push(Action::RemoveVips);
         }
         self.state = State::Fault;
@@ -859,7 +930,7 @@ impl Instance {
             }
             State::Backup => {
                 if self.master_down_at.is_some_and(|t| t <= now) {
-                    self.enter_master(now, &mut out);
+                    self.enter_master(now, self.down_cause, &mut out);
                 }
             }
             State::Initialize | State::Fault => {}
@@ -1108,6 +1179,7 @@ impl Instance {
         if advert.priority == 0 {
             // The master is leaving: take over after Skew_Time.
             self.master_down_at = Some(now + self.skew_time());
+            self.down_cause = MasterCause::PriorityZero;
             return;
         }
         let lower = advert.priority < self.effective_priority;
@@ -1115,15 +1187,25 @@ impl Instance {
             // Preempt: ignore a lower priority master and let the timer run out,
             // unless preempt_delay still holds us back.
             if self.cfg.preempt_delay.is_zero() {
+                self.down_cause = MasterCause::Preempt;
                 return;
             }
             let until = *self
                 .preempt_until
                 .get_or_insert(now + self.cfg.preempt_delay);
             if now >= until {
+                self.down_cause = MasterCause::Preempt;
                 return;
             }
         }
+        // The master's advert came with less than an interval to spare.
+        if self
+            .master_down_at
+            .is_some_and(|t| t.saturating_duration_since(now) < self.master_advert_interval())
+        {
+            self.counters.near_failovers += 1;
+        }
+        self.down_cause = MasterCause::Timeout;
         if let Version::V3 = self.cfg.version {
             if let Body::V3 {
                 max_advert_int_cs, ..
@@ -1153,7 +1235,7 @@ impl Instance {
                 // master re-announces its addresses (keepalived's option).
                 self.send_advert(ours, out);
             }
-            self.leave_master(now, out);
+            self.leave_master(now, ReleaseCause::HigherPriority, out);
             if let (
                 Version::V3,
                 Body::V3 {
@@ -1222,6 +1304,18 @@ impl Instance {
     }
 
     fn finish(&mut self, out: &mut Vec<Action>) {
+        let vips = self.cfg.vips.len() as u64;
+        for a in out.iter() {
+            match a {
+                Action::Garp { repeat } => {
+                    self.counters.announcements += u64::from(*repeat) * vips;
+                }
+                Action::GarpAddrs { addrs, repeat } => {
+                    self.counters.announcements += u64::from(*repeat) * addrs.len() as u64;
+                }
+                _ => {}
+            }
+        }
         let next = self.next_deadline();
         if next != self.last_timer {
             self.last_timer = next;

@@ -24,6 +24,9 @@ pub fn small() -> Status {
                 "master_advert_int_cs": 100,
                 "counters": {"adverts_rx": 5, "adverts_tx": 1000, "priority_zero_rx": 1,
                     "priority_zero_tx": 0, "became_master": 2, "released_master": 1,
+                    "became_master_timeout": 1, "became_master_priority_zero": 1,
+                    "released_master_higher_priority": 1, "near_failovers": 4,
+                    "announcements": 10,
                     "dropped_version": 0, "dropped_auth": 3, "dropped_advert_int": 0,
                     "dropped_vips": 1, "checksum_pseudo_header_rx": 5, "checksum_message_only_rx": 0},
                 "conflicts": [], "faults": [],
@@ -85,6 +88,13 @@ pub fn rs(addr: &str, up: bool, configured: u32, weight: u32, reason: &str) -> R
         since: 1_699_999_990,
         active_conns: 7,
         inactive_conns: 3,
+        conns: 120,
+        inpkts: 2400,
+        outpkts: 2100,
+        inbytes: 180_000,
+        outbytes: 2_900_000,
+        down_transitions: u64::from(!up),
+        downtime_seconds: if up { 0 } else { 10 },
         admin: None,
     }
 }

@@ -136,21 +136,30 @@ fn series_counts_of_a_100_by_100_pool() {
         "lvsd_real_server_state_since_timestamp_seconds",
         "lvsd_ipvs_real_server_active_connections",
         "lvsd_ipvs_real_server_inactive_connections",
+        "lvsd_real_server_down_transitions_total",
+        "lvsd_real_server_downtime_seconds_total",
+        "lvsd_ipvs_real_server_connections_total",
     ] {
         assert_eq!(by_name.get(name), Some(&10_000), "{name}");
     }
-    // Per real server: 6 series in full, 2 minimal; the rest (VRRP, virtual
+    for name in [
+        "lvsd_ipvs_real_server_packets_total",
+        "lvsd_ipvs_real_server_bytes_total",
+    ] {
+        assert_eq!(by_name.get(name), Some(&20_000), "{name}");
+    }
+    // Per real server: 13 series in full, 2 minimal; the rest (VRRP, virtual
     // servers, global) is the same in both.
-    assert_eq!(nf - nm, 4 * 10_000);
+    assert_eq!(nf - nm, 11 * 10_000);
     let fixed = nm - 2 * 10_000;
     // Per virtual server: up, sorry, 2 state counts, programmed, conns, 2 pkts, 2 bytes.
     let per_vs = 10;
     let global_and_vrrp = fixed - per_vs * 100;
     assert!(
-        global_and_vrrp < 40,
+        global_and_vrrp < 60,
         "global + one VRRP instance: {global_and_vrrp}"
     );
-    assert_eq!(nf, 60_000 + per_vs * 100 + global_and_vrrp);
+    assert_eq!(nf, 130_000 + per_vs * 100 + global_and_vrrp);
 }
 
 fn promtool_check(text: &str) -> (bool, String) {

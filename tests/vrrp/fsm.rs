@@ -1315,3 +1315,75 @@ fn spoofed_sources_do_not_grow_the_conflict_records_without_bound() {
     let total: u64 = snap.conflicts.iter().map(|c| c.count).sum();
     assert_eq!(total, 10_000, "every drop is in some record");
 }
+
+#[test]
+fn takeovers_and_releases_are_counted_by_cause() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let from_master = advert_from(&c, 200);
+    let stepping_down = advert_from(&c, 0);
+    let lower = advert_from(&c, 50);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    // A master that goes silent: a timeout takeover.
+    inst.on_advert(t0, PEER, &from_master, ChecksumKind::MessageOnly);
+    run_until(&mut inst, t0 + ms(10_000));
+    assert_eq!(inst.state(), State::Master);
+    // A higher one appears: released for it.
+    let t1 = t0 + ms(10_000);
+    inst.on_advert(t1, HIGH_PEER, &from_master, ChecksumKind::MessageOnly);
+    assert_eq!(inst.state(), State::Backup);
+    // It steps down: a priority-zero takeover.
+    inst.on_advert(
+        t1 + ms(100),
+        HIGH_PEER,
+        &stepping_down,
+        ChecksumKind::MessageOnly,
+    );
+    run_until(&mut inst, t1 + ms(2000));
+    assert_eq!(inst.state(), State::Master);
+    inst.on_shutdown(t1 + ms(3000));
+    let mut inst2 = Instance::new(cfg(100));
+    inst2.on_start(t0);
+    // A lower master: we preempt it.
+    inst2.on_advert(t0, PEER, &lower, ChecksumKind::MessageOnly);
+    run_until(&mut inst2, t0 + ms(10_000));
+    let c = inst.snapshot().counters;
+    assert_eq!(
+        (
+            c.became_master_timeout,
+            c.became_master_priority_zero,
+            c.became_master
+        ),
+        (1, 1, 2)
+    );
+    assert_eq!(
+        (
+            c.released_master_higher_priority,
+            c.released_master_stop,
+            c.released_master
+        ),
+        (1, 1, 2)
+    );
+    assert_eq!(inst2.snapshot().counters.became_master_preempt, 1);
+    let mut owner = Instance::new(cfg(255));
+    owner.on_start(t0);
+    assert_eq!(owner.snapshot().counters.became_master_owner, 1);
+}
+
+#[test]
+fn an_advert_with_less_than_an_interval_to_spare_is_a_near_failover() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let adv = advert_from(&c, 200);
+    let mut inst = Instance::new(c);
+    inst.on_start(t0);
+    inst.on_advert(t0, PEER, &adv, ChecksumKind::MessageOnly);
+    // On time (1 s later, ~2.6 s to spare): nothing.
+    inst.on_advert(t0 + ms(1000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.snapshot().counters.near_failovers, 0);
+    // 3 s late: the down timer (3 × 1 s + skew 0.61 s) had 0.61 s left.
+    inst.on_advert(t0 + ms(4000), PEER, &adv, ChecksumKind::MessageOnly);
+    assert_eq!(inst.snapshot().counters.near_failovers, 1);
+    assert_eq!(inst.state(), State::Backup);
+}
