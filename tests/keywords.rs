@@ -95,6 +95,8 @@ fn context(block: Block, keyword: &str) -> &'static str {
             "    unicast_peer {\n        10.9.0.2\n    }\n"
         }
         (Block::VrrpInstance, "preempt") => "    nopreempt\n",
+        // `accept` is the default but under strict mode (which clears it for VRRPv2).
+        (Block::VrrpInstance, "accept") => "    strict_mode\n    version 3\n",
         (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
             "    track_script {\n        chk weight 5\n    }\n"
         }

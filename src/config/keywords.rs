@@ -147,7 +147,7 @@ const PROCESS_TUNING: Support = no("tunes its own child processes (lvsd is one p
 const SNMP: Support = no("serves SNMP through an AgentX socket");
 const DBUS: Support = no("offers a D-Bus interface");
 const FIREWALL: Support = no(
-    "adds firewall rules (nftables/iptables/ipsets) for vrrp_strict, no_accept and IPVS fwmarks",
+    "tunes its firewall rules (counters, interface match, IPVS fwmark tables, iptables/ipsets instead of nftables); lvsd's no_accept rules use plain nftables",
 );
 const NETLINK_BUFS: Support =
     no("sizes its netlink socket buffers; lvsd uses the kernel's defaults");
@@ -264,13 +264,13 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("namespace_with_ipsets", NETNS),
             ("net_namespace", NETNS),
             ("net_namespace_ipvs", NETNS),
-            ("nftables", FIREWALL),
+            ("nftables", YES),
             ("nftables_counters", FIREWALL),
             ("nftables_ifindex", FIREWALL),
             ("nftables_ipvs", FIREWALL),
             ("nftables_ipvs_priority", FIREWALL),
             ("nftables_ipvs_start_fwmark", FIREWALL),
-            ("nftables_priority", FIREWALL),
+            ("nftables_priority", YES),
             ("no_checker_emails", YES),
             ("no_email_faults", YES),
             ("notification_email", YES),
@@ -340,7 +340,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("vrrp_rx_bufs_policy", NETLINK_BUFS),
             ("vrrp_skip_check_adv_addr", YES),
             ("vrrp_startup_delay", YES),
-            ("vrrp_strict", part("its configuration repairs are applied; its run-time rules (no_accept firewall, refusing unicast and authentication) are not")),
+            ("vrrp_strict", part("its configuration repairs and the no_accept drop rules are applied; any other run-time strictness of keepalived is not checked")),
             ("vrrp_version", YES),
             ("vrrp_vmac_garp_intvl", VMAC),
         ]],
@@ -385,7 +385,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
     (
         Block::VrrpInstance,
         &[&[
-            ("accept", no("accepts traffic to the VIPs when not the address owner (lvsd always does)")),
+            ("accept", YES),
             ("advert_int", YES),
             ("authentication", YES),
             ("check_unicast_src", YES),
@@ -408,7 +408,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("mcast_dst_ip", YES),
             ("mcast_src_ip", YES),
             ("native_ipv6", YES),
-            ("no_accept", no("drops traffic to the VIPs while not the address owner (nftables)")),
+            ("no_accept", YES),
             ("nopreempt", YES),
             ("notify", YES),
             ("notify_backup", YES),
@@ -426,7 +426,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("skip_check_adv_addr", YES),
             ("smtp_alert", YES),
             ("state", YES),
-            ("strict_mode", part("its configuration repairs are applied; its run-time rules (no_accept firewall, refusing unicast and authentication) are not")),
+            ("strict_mode", part("its configuration repairs and the no_accept drop rules are applied; any other run-time strictness of keepalived is not checked")),
             ("track_bfd", BFD),
             ("track_file", YES),
             ("track_interface", YES),

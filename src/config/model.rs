@@ -646,6 +646,11 @@ pub struct GlobalDefs {
     pub vrrp_check_unicast_src: bool,
     pub vrrp_skip_check_adv_addr: bool,
     pub vrrp_strict: bool,
+    /// `nftables [NAME]`: the table for the no_accept rules (`None`: lvsd's
+    /// own, `lvsd`; the keyword alone: `keepalived`, as keepalived names it).
+    pub nftables_table: Option<String>,
+    /// `nftables_priority` of the no_accept chains (default -1).
+    pub nftables_priority: i32,
     /// Default of the instances' `v3_checksum_as_v2`.
     pub v3_checksum_as_v2: bool,
     pub vrrp_notify_priority_changes: bool,
@@ -710,6 +715,8 @@ impl Default for GlobalDefs {
             vrrp_check_unicast_src: false,
             vrrp_skip_check_adv_addr: false,
             vrrp_strict: false,
+            nftables_table: None,
+            nftables_priority: -1,
             v3_checksum_as_v2: false,
             vrrp_notify_priority_changes: false,
             vrrp_startup_delay: None,

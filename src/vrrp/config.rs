@@ -359,6 +359,9 @@ pub struct InstanceConfig {
     pub higher_prio_send_advert: bool,
     pub tracks: Vec<TrackConfig>,
     pub notify: NotifyConfig,
+    /// `no_accept` (or `vrrp_strict`'s default) without owning the addresses:
+    /// while master, traffic to and from the VIPs is dropped ([`super::firewall`]).
+    pub no_accept: bool,
     /// `notify_deleted`: a reload that removes the instance reports DELETED
     /// (else keepalived's old way: FAULT, unless it is in FAULT already).
     pub notify_deleted: bool,
@@ -402,6 +405,7 @@ impl InstanceConfig {
             higher_prio_send_advert: false,
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
+            no_accept: false,
             notify_deleted: false,
             notify_priority_changes: false,
         }

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod drop_report;
+pub mod firewall;
 pub mod fsm;
 pub mod garp;
 pub mod notify;

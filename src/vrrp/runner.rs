@@ -45,6 +45,8 @@ pub struct VrrpConfig {
     /// `startup_script` / `shutdown_script`: run by whoever runs the daemon (see
     /// [`run_start_stop_script`]), not by the runner.
     pub start_stop: super::config::StartStopScripts,
+    /// Where `no_accept` rules go.
+    pub firewall: super::firewall::FirewallConfig,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -544,6 +546,8 @@ pub async fn run_reloadable(
         nl,
         ios,
         statics: config.statics.clone(),
+        firewall: config.firewall.clone(),
+        blocked: Default::default(),
         options,
         last_state: String::new(),
         state_since: std::collections::HashMap::new(),
@@ -621,6 +625,10 @@ pub async fn run_reloadable(
 
     let acts = set.on_shutdown(std::time::Instant::now());
     driver.perform(&set, acts).await;
+    if !driver.options.dont_release_vrrp {
+        // As the VIPs, the rules go (--dont-release-vrrp leaves both).
+        driver.clear_firewall().await;
+    }
     feeds.abort_all();
     apply_statics(&driver.nl, &driver.statics, &Default::default()).await;
     Ok(())
@@ -769,6 +777,19 @@ async fn reload(
     drop(old_ios);
     apply_statics(&driver.nl, &driver.statics, &config.statics).await;
     driver.statics = config.statics.clone();
+    if driver.firewall != config.firewall {
+        // The rules move: out of the old table, into the new one.
+        let blocked = driver
+            .blocked
+            .lock()
+            .map(|b| b.iter().copied().collect::<Vec<_>>())
+            .unwrap_or_default();
+        driver.clear_firewall().await;
+        driver.firewall = config.firewall.clone();
+        if !blocked.is_empty() {
+            driver.block("reload", &blocked, &[]).await;
+        }
+    }
     if let Err(e) = feeds.sync_tasks(&driver.nl, &config, known) {
         tracing::error!("VRRP reload: {e}");
     }
@@ -912,6 +933,9 @@ async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -
 struct Driver {
     nl: Netlink,
     ios: Vec<InstanceIo>,
+    /// `no_accept`: where the drop rules go, and the addresses they hold.
+    firewall: super::firewall::FirewallConfig,
+    blocked: std::sync::Mutex<std::collections::BTreeSet<IpAddr>>,
     /// The static addresses, routes and rules in place.
     statics: super::config::StaticConfig,
     options: RunnerOptions,
@@ -922,6 +946,58 @@ struct Driver {
 }
 
 impl Driver {
+    /// Adds `add` to and takes `remove` from the addresses `no_accept` drops
+    /// traffic for, and loads the result.
+    async fn block(&self, name: &str, add: &[IpAddr], remove: &[IpAddr]) {
+        let ruleset = {
+            let mut blocked = self
+                .blocked
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for a in remove {
+                blocked.remove(a);
+            }
+            blocked.extend(add.iter().copied());
+            super::firewall::ruleset(&self.firewall, &blocked)
+        };
+        let list = |a: &[IpAddr]| {
+            a.iter()
+                .map(IpAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match super::firewall::apply(&ruleset).await {
+            Ok(()) if !add.is_empty() => tracing::info!(
+                "({name}) no_accept: dropping traffic to and from {} (master, not the address owner)",
+                list(add)
+            ),
+            Ok(()) => tracing::info!(
+                "({name}) no_accept: no longer dropping traffic to and from {}",
+                list(remove)
+            ),
+            Err(e) => tracing::error!("({name}) {e}"),
+        }
+    }
+
+    /// Removes every `no_accept` rule (at stop, or when a reload moves the table).
+    async fn clear_firewall(&self) {
+        let had = {
+            let mut blocked = self
+                .blocked
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let had = !blocked.is_empty();
+            blocked.clear();
+            had
+        };
+        if had {
+            let ruleset = super::firewall::ruleset(&self.firewall, &Default::default());
+            if let Err(e) = super::firewall::apply(&ruleset).await {
+                tracing::error!("no_accept: removing the rules: {e}");
+            }
+        }
+    }
+
     async fn perform(&mut self, set: &VrrpSet, actions: Vec<InstanceAction>) {
         for InstanceAction { instance, action } in actions {
             let Some(io) = self.ios.get(instance) else {
@@ -983,6 +1059,11 @@ impl Driver {
             }
             Action::SetTimer(_) => {} // the loop asks `set.deadline()` instead
             Action::AddVips => {
+                if cfg.no_accept {
+                    // The drop rules first: not one packet is accepted.
+                    let addrs: Vec<IpAddr> = io.vips.iter().map(|(v, _, _)| v.addr).collect();
+                    self.block(&cfg.name, &addrs, &[]).await;
+                }
                 for (vip, dev, idx) in &io.vips {
                     match self.nl.add_vip(dev, *idx, vip).await {
                         Ok(()) => {
@@ -1025,6 +1106,10 @@ impl Driver {
                         }
                         Err(e) => tracing::error!("{}: {e}", cfg.name),
                     }
+                }
+                if cfg.no_accept {
+                    let addrs: Vec<IpAddr> = io.vips.iter().map(|(v, _, _)| v.addr).collect();
+                    self.block(&cfg.name, &[], &addrs).await;
                 }
             }
             Action::Garp { repeat } => {
@@ -1122,6 +1207,15 @@ impl Driver {
             } => {
                 let gone: Vec<IpAddr> = removed.iter().map(|v| v.addr).collect();
                 garp::cancel_spaced(io.ifindex, &gone);
+                if cfg.no_accept {
+                    // A removed instance (not master any more) only unblocks.
+                    let new: Vec<IpAddr> = if inst.state() == State::Master {
+                        added.iter().map(|v| v.addr).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    self.block(&cfg.name, &new, &gone).await;
+                }
                 for rule in &removed_rules {
                     if let Err(e) = self.nl.remove_rule(rule).await {
                         tracing::debug!("{}: {e}", cfg.name);

@@ -763,6 +763,8 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             higher_prio_send_advert: i.higher_prio_send_advert,
             tracks,
             notify: notify(&i.notify, cfg.global.script_user.as_ref()),
+            // keepalived: never for the address owner (priority 255).
+            no_accept: !i.accept_mode() && !i.priority.is_owner(),
             notify_deleted: i.notify.deleted.is_some(),
             // keepalived: the instance's own setting, else its sync group's,
             // else the global vrrp_notify_priority_changes.
@@ -826,6 +828,14 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         startup_delay: cfg.global.vrrp_startup_delay.unwrap_or(Duration::ZERO),
         script_security: cfg.global.enable_script_security,
         statics: statics(cfg, &prefs)?,
+        firewall: crate::vrrp::firewall::FirewallConfig {
+            table: cfg
+                .global
+                .nftables_table
+                .clone()
+                .unwrap_or_else(|| "lvsd".into()),
+            priority: cfg.global.nftables_priority,
+        },
         start_stop: StartStopScripts {
             startup: cfg.global.startup_script.as_ref().map(|c| {
                 (

@@ -208,3 +208,84 @@ fn virtual_rules_leave_with_mastership_as_keepalived() {
     assert_eq!(theirs.1, "", "keepalived as BACKUP");
     assert_eq!(ours, theirs, "lvsd against keepalived");
 }
+
+/// `no_accept` side by side: a non-owner master drops traffic to its VIP
+/// (the client's pings go unanswered, its own address still answers), its
+/// nftables set holds the VIP while MASTER and is empty as BACKUP, and
+/// nothing is left after stop. keepalived's table is `keepalived`, lvsd's
+/// `lvsd`; their sets and rules are compared with the name replaced.
+fn no_accept_effect(kind: Kind, name: &str) -> (String, bool, bool, String, String) {
+    let topo = Topo::new(name);
+    let ruleset = |i: usize| {
+        topo.director(i)
+            .run(&["nft", "list", "ruleset"])
+            .unwrap_or_default()
+            .replace("table ip keepalived", "table ip T")
+            .replace("table ip lvsd", "table ip T")
+    };
+    let pings = |addr: &str| {
+        topo.client()
+            .exec(&["ping", "-c", "1", "-W", "1", addr])
+            .is_ok_and(|o| o.status.success())
+    };
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = "  no_accept\n".into();
+    let mut b = a.clone();
+    b.priority = 200;
+    let mut da = Director::start(kind, topo.director(0), &conf(&[a], ""));
+    wait_for("A is MASTER", Duration::from_secs(10), &[&da], || {
+        topo.holds(0, "10.0.0.100")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let as_master = ruleset(0);
+    let vip_answers = pings("10.0.0.100");
+    let own_answers = pings("10.0.0.1");
+    // B (lvsd, priority 200) takes over: A is BACKUP.
+    let db = Director::start(Kind::Lvsd, topo.director(1), &conf(&[b], ""));
+    topo.wait_sole_holder(
+        "B takes over",
+        1,
+        &["10.0.0.100"],
+        Duration::from_secs(10),
+        &[&da, &db],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let as_backup = ruleset(0);
+    assert!(da.stop(), "{kind:?} did not stop\n{}", da.log());
+    let after = ruleset(0);
+    assert_eq!(after, "", "{kind:?} left rules behind");
+    (as_master, vip_answers, own_answers, as_backup, after)
+}
+
+#[test]
+fn no_accept_drops_vip_traffic_as_keepalived() {
+    let theirs = no_accept_effect(Kind::Keepalived, "nak");
+    let ours = no_accept_effect(Kind::Lvsd, "nal");
+    assert!(
+        theirs.0.contains("elements = { 10.0.0.100 }") && theirs.0.contains("ip daddr @vips drop"),
+        "keepalived's ruleset as MASTER changed: {}",
+        theirs.0
+    );
+    assert!(
+        !theirs.1 && theirs.2,
+        "keepalived: VIP dropped, own address answers"
+    );
+    assert_eq!(ours.1, theirs.1, "the VIP answers (lvsd vs keepalived)");
+    assert_eq!(
+        ours.2, theirs.2,
+        "the own address answers (lvsd vs keepalived)"
+    );
+    let set = |r: &str| r.contains("elements = { 10.0.0.100 }");
+    assert!(set(&ours.0), "lvsd's ruleset as MASTER: {}", ours.0);
+    for rule in ["ip daddr @vips drop", "ip saddr @vips drop"] {
+        assert!(ours.0.contains(rule), "lvsd lacks `{rule}`: {}", ours.0);
+    }
+    // As BACKUP no VIP is blocked (keepalived keeps an empty set; lvsd no table).
+    assert!(
+        !set(&theirs.3) && !set(&ours.3),
+        "keepalived {} / lvsd {}",
+        theirs.3,
+        ours.3
+    );
+}

@@ -169,6 +169,17 @@ pub(super) fn global_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GlobalDefs) {
         "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = cx.flag(n),
         "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = cx.flag(n),
         "vrrp_strict" => g.vrrp_strict = cx.flag(n),
+        "nftables" => {
+            g.nftables_table = Some(match n.args.first() {
+                Some(t) => t.text.clone(),
+                None => "keepalived".into(),
+            })
+        }
+        "nftables_priority" => {
+            if let Some(v) = cx.int(n, i64::from(i32::MIN), i64::from(i32::MAX)) {
+                g.nftables_priority = i32::try_from(v).unwrap_or(-1)
+            }
+        }
         "v3_checksum_as_v2" => g.v3_checksum_as_v2 = cx.flag(n),
         "vrrp_notify_priority_changes" => g.vrrp_notify_priority_changes = cx.flag(n),
         "vrrp_startup_delay" => g.vrrp_startup_delay = cx.timer(n),
