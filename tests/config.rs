@@ -3944,3 +3944,51 @@ fn check_config_refuses_exactly_what_run_refuses() {
         }
     }
 }
+
+/// `SSL { }` files are read when the configuration is checked: a key the
+/// password does not open, or a missing certificate, is an error naming
+/// the file, from check-config as from `run -t` (a reload would refuse it
+/// and keep the running configuration); the password never shows.
+#[test]
+fn cli_ssl_files_are_checked_and_the_password_never_shows() {
+    let ssl = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config/ssl");
+    let s = Scratch::new();
+    let conf = |cert: &str, key: &str, password: &str| {
+        format!(
+            "SSL {{\n    certificate {ssl}/{cert}\n    key {ssl}/{key}\n    password {password}\n}}\n\
+             virtual_server 10.0.0.1 443 {{\n    protocol TCP\n    real_server 10.0.0.2 443 {{\n\
+             SSL_GET {{\n            url {{\n                path /\n            }}\n        }}\n    }}\n}}\n"
+        )
+    };
+    let good = s.write("good.conf", conf("client.pem", "client-enc.key", "s3cret"));
+    let o = lvsd(&["check-config", "-f", good.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let wrong = s.write(
+        "wrong.conf",
+        conf("client.pem", "client-enc.key", "not-the-password"),
+    );
+    for args in [["check-config", "-f"], ["run", "-t"]] {
+        let mut argv = args.to_vec();
+        if args[0] == "run" {
+            argv.push("-f");
+        }
+        argv.push(wrong.to_str().expect("path"));
+        let o = lvsd(&argv);
+        assert_eq!(o.status.code(), Some(1), "{argv:?}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("client key file {ssl}/client-enc.key"))
+                && err.contains("wrong password"),
+            "{err}"
+        );
+        assert!(!err.contains("not-the-password"), "{err}");
+    }
+    let missing = s.write("missing.conf", conf("nope.pem", "client.key", "x"));
+    let o = lvsd(&["check-config", "-f", missing.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("client certificate file {ssl}/nope.pem")),
+        "{}",
+        stderr(&o)
+    );
+}

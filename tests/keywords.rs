@@ -95,6 +95,26 @@ fn context(block: Block, keyword: &str) -> &'static str {
             "    unicast_peer {\n        10.9.0.2\n    }\n"
         }
         (Block::VrrpInstance, "preempt") => "    nopreempt\n",
+        // The SSL block is for SSL_GET checkers.
+        (Block::TopLevel, "SSL") => "virtual_server 10.0.0.9 80 {\n    protocol TCP\n    real_server 10.0.0.8 80 {\n        SSL_GET {\n            url {\n                path /\n            }\n        }\n    }\n}\n",
+        (Block::Ssl, "certificate") => concat!(
+            "    key ",
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/config/ssl/client.key\n"
+        ),
+        (Block::Ssl, "key") => concat!(
+            "    certificate ",
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/config/ssl/client.pem\n"
+        ),
+        (Block::Ssl, "password") => concat!(
+            "    certificate ",
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/config/ssl/client.pem\n",
+            "    key ",
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/config/ssl/client.key\n"
+        ),
         // `accept` is the default but under strict mode (which clears it for VRRPv2).
         (Block::VrrpInstance, "accept") => "    strict_mode\n    version 3\n",
         (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
@@ -299,7 +319,14 @@ fn candidates(block: Block, keyword: &str) -> Vec<String> {
         (Block::TopLevel, "virtual_server_group") => &[
             "G {\n 10.0.0.5 80\n}\nvirtual_server group G {\n protocol TCP\n real_server 10.0.0.8 80 {\n }\n}",
         ],
-        (Block::TopLevel, "SSL") => &["{\n ca /tmp/ca.pem\n}"],
+        (Block::TopLevel, "SSL") => &[concat!(
+            "{\n certificate ", env!("CARGO_MANIFEST_DIR"), "/tests/config/ssl/client.pem\n",
+            " key ", env!("CARGO_MANIFEST_DIR"), "/tests/config/ssl/client-enc.key\n",
+            " password s3cret\n}"
+        )],
+        (Block::Ssl, "ca") => &[concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config/ssl/ca.pem")],
+        (Block::Ssl, "certificate") => &[concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config/ssl/client.pem")],
+        (Block::Ssl, "key") => &[concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config/ssl/client.key")],
         (Block::RealServer, "FILE_CHECK") => &["{\n track_file tf\n }"],
         (Block::RealServer, "MISC_CHECK") => &["{\n misc_path /bin/false\n }"],
         (Block::RealServer, "HTTP_GET" | "SSL_GET") => &["{\n url {\n path /\n }\n }"],
@@ -368,6 +395,11 @@ const NO_EFFECT_IN_KEEPALIVED_EITHER: &[(Block, &str, &str)] = &[
         Block::HttpGet,
         "enable_sni",
         "SNI is a TLS extension; HTTP_GET has no TLS",
+    ),
+    (
+        Block::Ssl,
+        "ca",
+        "loaded into the TLS context, which verifies nothing (lvsd reads and checks it the same way, and verifies with it only under `lvsd run --ssl-verify-ca`)",
     ),
 ];
 

@@ -340,6 +340,29 @@ pub struct TlsOptions {
     /// Verify the server certificate against this CA bundle; `None` keeps keepalived's
     /// default of not verifying.
     pub verify_ca_file: Option<PathBuf>,
+    /// A client certificate to present (keepalived's `SSL { certificate key password }`).
+    pub client_cert: Option<ClientCertFiles>,
+}
+
+/// The files of a client certificate: a PEM chain (the certificate first) and a PEM
+/// private key, unencrypted or encrypted PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`) with
+/// `password`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClientCertFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for ClientCertFiles {
+    /// The password never reaches a log or a dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCertFiles")
+            .field("certificate", &self.certificate)
+            .field("key", &self.key)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -55,6 +55,7 @@ impl GenhashOptions {
                     None
                 },
                 verify_ca_file: None,
+                client_cert: None,
             }),
             fast_recovery: false,
             // genhash has no bound on the body (it only keeps the MD5 state).

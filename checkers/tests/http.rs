@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use checkers::http::HttpChecker;
 use checkers::{
-    BodyRegex, CheckResult, Connection, HttpCheck, HttpProtocol, RegexFlags, StatusCodes, TcpCheck,
-    TlsOptions, UrlCheck,
+    BodyRegex, CheckResult, ClientCertFiles, Connection, HttpCheck, HttpProtocol, RegexFlags,
+    StatusCodes, TcpCheck, TlsOptions, UrlCheck,
 };
 use nginx::Nginx;
 use support::servers::{Behaviour, TestServer};
@@ -162,6 +162,7 @@ async fn nginx_https_without_and_with_verification() {
     check.tls = Some(TlsOptions {
         sni: None,
         verify_ca_file: None,
+        client_cert: None,
     });
     // Self-signed certificate: accepted by default, like keepalived.
     assert_eq!(
@@ -173,6 +174,7 @@ async fn nginx_https_without_and_with_verification() {
     check.tls = Some(TlsOptions {
         sni: None,
         verify_ca_file: Some(ca),
+        client_cert: None,
     });
     detail(run(check.clone(), 0).await);
     // Verification against an unrelated CA fails the handshake with a clear reason.
@@ -180,6 +182,7 @@ async fn nginx_https_without_and_with_verification() {
     check.tls = Some(TlsOptions {
         sni: None,
         verify_ca_file: other.cert_path().map(|p| p.to_path_buf()),
+        client_cert: None,
     });
     let r = reason(run(check, 0).await);
     assert!(
@@ -198,6 +201,7 @@ async fn tls_to_a_plain_http_port_fails_the_handshake() {
     check.tls = Some(TlsOptions {
         sni: None,
         verify_ca_file: None,
+        client_cert: None,
     });
     let r = reason(run(check, 0).await);
     assert!(
@@ -364,6 +368,7 @@ async fn ssl_get_sends_sni_when_enabled() {
     check.tls = Some(TlsOptions {
         sni: Some("sni.example".into()),
         verify_ca_file: None,
+        client_cert: None,
     });
     assert!(matches!(
         run(check.clone(), 0).await,
@@ -373,6 +378,7 @@ async fn ssl_get_sends_sni_when_enabled() {
     check.tls = Some(TlsOptions {
         sni: None,
         verify_ca_file: None,
+        client_cert: None,
     });
     let r = reason(run(check, 0).await);
     assert!(
@@ -457,4 +463,188 @@ async fn bind_if_binds_tcp_and_ping_checks_to_the_interface() {
         r.starts_with(&format!("TCP_CHECK {target}:")) && r.contains("bind_if lvsdnodev0"),
         "{r}"
     );
+}
+
+/// Runs openssl with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate signed
+/// by it; the client key plain, as encrypted PKCS#8 (password `s3cret`) and
+/// in OpenSSL's legacy encrypted PEM.
+fn mutual_tls_files() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let req = |key: &str, out: &str, subj: &str, extra: &[&str]| {
+        let mut a = vec!["req"];
+        a.extend(ec);
+        a.extend(["-keyout", key, "-subj", subj]);
+        a.extend(extra);
+        a.extend(["-out", out]);
+        openssl(d, &a);
+    };
+    req(
+        "ca.key",
+        "ca.pem",
+        "/CN=lvsd test CA",
+        &["-x509", "-days", "2"],
+    );
+    for (name, ext) in [
+        ("server", "subjectAltName=IP:127.0.0.1"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ] {
+        req(
+            &format!("{name}.key"),
+            &format!("{name}.csr"),
+            &format!("/CN={name}"),
+            &[],
+        );
+        std::fs::write(d.join(format!("{name}.ext")), format!("{ext}\n")).expect("ext");
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+    }
+    openssl(
+        d,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "client.key",
+            "-out",
+            "client-enc.key",
+            "-passout",
+            "pass:s3cret",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "ec",
+            "-in",
+            "client.key",
+            "-aes256",
+            "-out",
+            "client-legacy.key",
+            "-passout",
+            "pass:s3cret",
+        ],
+    );
+    dir
+}
+
+/// nginx on a free loopback port that demands a client certificate from
+/// `ca.pem` (`ssl_verify_client on`), beside the builder's own servers.
+fn nginx_requiring_client_certs(d: &std::path::Path) -> (Nginx, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let p = d.display();
+    let nginx = Nginx::builder()
+        .file("health", b"OK\n")
+        .http_block(&format!(
+            "server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {p}/server.pem; \
+             ssl_certificate_key {p}/server.key; ssl_client_certificate {p}/ca.pem; \
+             ssl_verify_client on; location / {{ return 200 \"mtls ok\\n\"; }} }}"
+        ))
+        .start()
+        .expect("nginx");
+    (nginx, local(port))
+}
+
+#[tokio::test]
+async fn ssl_get_presents_a_client_certificate_to_a_server_that_demands_one() {
+    let files = mutual_tls_files();
+    let d = files.path();
+    let (_nginx, target) = nginx_requiring_client_certs(d);
+    let tls = |client_cert: Option<ClientCertFiles>, verify: Option<std::path::PathBuf>| {
+        let mut check = http_check(target, vec![url("/health", None, &[(200, 200)])]);
+        check.tls = Some(TlsOptions {
+            sni: None,
+            verify_ca_file: verify,
+            client_cert,
+        });
+        check
+    };
+    let files_with = |key: &str, password: Option<&str>| ClientCertFiles {
+        certificate: d.join("client.pem"),
+        key: d.join(key),
+        password: password.map(str::to_string),
+    };
+    // Without one nginx answers 400 ("No required SSL certificate was sent").
+    let r = reason(run(tls(None, None), 0).await);
+    assert!(r.contains("status 400"), "{r}");
+    // With the certificate and its plain key, or its encrypted PKCS#8 key.
+    for files in [
+        files_with("client.key", None),
+        files_with("client-enc.key", Some("s3cret")),
+    ] {
+        detail(run(tls(Some(files), None), 0).await);
+    }
+    // And verifying the server against the CA (the opt-in) as well.
+    detail(
+        run(
+            tls(Some(files_with("client.key", None)), Some(d.join("ca.pem"))),
+            0,
+        )
+        .await,
+    );
+    // Keys that cannot be used are errors that name the file and say why.
+    let error = |files: ClientCertFiles| {
+        checkers::tls::client_config(&TlsOptions {
+            sni: None,
+            verify_ca_file: None,
+            client_cert: Some(files),
+        })
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string()
+    };
+    let wrong = error(files_with("client-enc.key", Some("wrong")));
+    assert!(
+        wrong.contains("client-enc.key") && wrong.contains("wrong password"),
+        "{wrong}"
+    );
+    let missing = error(files_with("client-enc.key", None));
+    assert!(missing.contains("SSL { password } is not set"), "{missing}");
+    let legacy = error(files_with("client-legacy.key", Some("s3cret")));
+    assert!(legacy.contains("openssl pkcs8 -topk8"), "{legacy}");
+    // The password never shows in a debug print.
+    let shown = format!("{:?}", files_with("client-enc.key", Some("s3cret")));
+    assert!(!shown.contains("s3cret"), "{shown}");
 }

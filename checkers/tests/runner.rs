@@ -236,6 +236,7 @@ async fn servers_are_added_and_removed_one_by_one() {
         h.tls = Some(checkers::TlsOptions {
             sni: None,
             verify_ca_file: Some("/nonexistent/ca.pem".into()),
+            client_cert: None,
         });
     }
     let error = runner

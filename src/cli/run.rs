@@ -83,6 +83,11 @@ pub struct RunArgs {
     /// `lvsd_real_server_weight` per real server (pools in the thousands).
     #[arg(long = "metrics-minimal-real-servers")]
     pub metrics_minimal_real_servers: bool,
+    /// lvsd extension: SSL_GET verifies real servers' certificates against
+    /// the `SSL { ca }` file (keepalived loads it and verifies nothing; the
+    /// certificates must then name the address or the SNI virtualhost).
+    #[arg(long = "ssl-verify-ca")]
+    pub ssl_verify_ca: bool,
     /// The rest of keepalived's options (logging, pid files, namespace, ...).
     #[command(flatten)]
     pub keepalived: super::keepalived::KeepalivedOptions,
@@ -155,6 +160,7 @@ fn run_director(args: RunArgs) -> ExitCode {
             metrics_detail,
             admin_state_file,
             control_group,
+            ssl_verify_ca: args.ssl_verify_ca,
         });
     }
 

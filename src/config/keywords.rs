@@ -184,7 +184,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
     (
         Block::TopLevel,
         &[&[
-            ("SSL", no("uses these files for SSL_GET's TLS client: a client certificate and key, a CA")),
+            ("SSL", YES),
             ("bfd_instance", BFD),
             ("child_wait_time", no("waits this long for its child processes at stop")),
             ("garp_group", no("sends gratuitous ARP/NA on a group of interfaces at an interval")),
@@ -650,10 +650,10 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
     (
         Block::Ssl,
         &[&[
-            ("ca", no("verifies real servers' certificates against this CA")),
-            ("certificate", no("presents this client certificate to real servers")),
-            ("key", no("uses this key for the client certificate")),
-            ("password", no("decrypts the client key with this password")),
+            ("ca", YES),
+            ("certificate", YES),
+            ("key", YES),
+            ("password", YES),
         ]],
     ),
     (Block::HttpGet, &[COMMON_CHECK, HTTP_CHECK]),

@@ -509,6 +509,11 @@ pub struct SslSettings {
     pub ca: Option<String>,
     pub certificate: Option<String>,
     pub key: Option<String>,
+    /// Not from the file: `lvsd run --ssl-verify-ca` makes SSL_GET verify the
+    /// real servers' certificates against `ca` (keepalived loads it and
+    /// verifies nothing).
+    #[serde(skip)]
+    pub verify: bool,
 }
 
 // ---------------------------------------------------------------------------

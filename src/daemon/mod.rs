@@ -49,6 +49,8 @@ pub struct Options {
     pub admin_state_file: PathBuf,
     /// `--control-group`: a group whose members may change state.
     pub control_group: Option<u32>,
+    /// `--ssl-verify-ca`: SSL_GET verifies against `SSL { ca }`.
+    pub ssl_verify_ca: bool,
 }
 
 /// Exit status of a daemon that could not start.

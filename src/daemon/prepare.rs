@@ -55,6 +55,7 @@ pub fn load(file: &Path, opts: &ConfigOptions, strict: bool) -> Result<Loaded, D
 /// `lvsd run` makes before starting. Consumes the model (its memory is reused as the
 /// director's spec grows).
 pub fn prepare(config: Config) -> Result<Prepared, String> {
+    check_ssl_files(&config)?;
     let vrrp = crate::vrrp::translate::translate(&config).map_err(|e| e.to_string())?;
     let sync = config.global.lvs_sync_daemon.clone();
     let timeouts = config.global.lvs_timeouts;
@@ -77,4 +78,48 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         events,
         flush,
     })
+}
+
+/// `SSL { }` with an SSL_GET to use it: its files are read now, so a missing
+/// file, a certificate that is not one or a key the password does not open
+/// is a configuration error (check-config says so; a reload keeps the old
+/// configuration), not a checker that fails at run time. keepalived also
+/// stops on files it cannot load, the CA included.
+fn check_ssl_files(config: &Config) -> Result<(), String> {
+    let Some(ssl) = &config.ssl else {
+        return Ok(());
+    };
+    let has_ssl_get = config.virtual_servers.iter().any(|vs| {
+        vs.real_servers.iter().any(|rs| {
+            rs.checkers
+                .iter()
+                .any(|c| matches!(c, config::model::Checker::Ssl(_)))
+        })
+    });
+    if !has_ssl_get {
+        return Ok(());
+    }
+    if ssl.certificate.is_some() != ssl.key.is_some() {
+        tracing::warn!(
+            "SSL {{ }}: {} without {}: SSL_GET presents no client certificate",
+            if ssl.certificate.is_some() {
+                "certificate"
+            } else {
+                "key"
+            },
+            if ssl.certificate.is_some() {
+                "key"
+            } else {
+                "certificate"
+            },
+        );
+    }
+    let options = checkers::TlsOptions {
+        sni: None,
+        verify_ca_file: ssl.ca.as_ref().map(Into::into),
+        client_cert: crate::director::checks::client_cert(ssl),
+    };
+    checkers::tls::client_config(&options)
+        .map(|_| ())
+        .map_err(|e| format!("SSL {{ }}: {e}"))
 }

@@ -38,8 +38,11 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
         config_id: opts.config_id.clone(),
         ..ConfigOptions::default()
     };
-    let loaded =
+    let mut loaded =
         super::prepare::load(&opts.config_file, &copts, opts.strict).map_err(|d| d.render())?;
+    if let Some(ssl) = loaded.config.ssl.as_mut() {
+        ssl.verify = opts.ssl_verify_ca;
+    }
     for w in &loaded.warnings {
         tracing::warn!("{}", w.render(&loaded.sources));
     }

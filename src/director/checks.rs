@@ -12,6 +12,26 @@ use checkers::{
 
 use crate::config::model::{self, Checker, CheckerCommon, Config, RealServer, VirtualServer};
 
+/// `SSL { certificate key password }`: the client certificate every SSL_GET
+/// presents (keepalived loads both into its one TLS context; with one
+/// without the other it presents none, as here).
+pub fn client_cert(ssl: &model::SslSettings) -> Option<checkers::ClientCertFiles> {
+    match (&ssl.certificate, &ssl.key) {
+        (Some(c), Some(k)) => Some(checkers::ClientCertFiles {
+            certificate: c.into(),
+            key: k.into(),
+            password: ssl.password.as_ref().map(|p| p.expose().to_string()),
+        }),
+        _ => None,
+    }
+}
+
+/// `SSL { ca }`, used to verify real servers' certificates only under
+/// `lvsd run --ssl-verify-ca` (keepalived loads it and verifies nothing).
+pub fn verify_ca_file(ssl: &model::SslSettings) -> Option<std::path::PathBuf> {
+    ssl.ca.as_ref().filter(|_| ssl.verify).map(Into::into)
+}
+
 /// The checks of one real server. `id` is left 0: the daemon assigns ids.
 pub fn real_server_checks(
     config: &Config,
@@ -37,7 +57,8 @@ pub fn real_server_checks(
                     } else {
                         None
                     },
-                    verify_ca_file: None,
+                    verify_ca_file: config.ssl.as_ref().and_then(verify_ca_file),
+                    client_cert: config.ssl.as_ref().and_then(client_cert),
                 });
                 CheckSpec::Http(Box::new(HttpCheck {
                     urls: h.urls.iter().map(url).collect(),

@@ -1080,6 +1080,64 @@ testbed::uml_test! {
         }
     }
 
+    /// SSL_GET against a real server that demands a client certificate
+    /// (nginx `ssl_verify_client on`), side by side with keepalived 2.2.7:
+    /// without an `SSL { }` block both take it out (nginx answers 400); with
+    /// the certificate and its encrypted PKCS#8 key and password both keep it.
+    fn ssl_client_certificates_match_keepalived() {
+        let site = Site::new("mtl");
+        let d = site.path("tls");
+        std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(&d)
+                .output()
+                .unwrap_or_else(|e| panic!("openssl: {e}"));
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=test CA", "-keyout", "ca.key", "-out", "ca.pem"];
+        ca.extend(ec);
+        openssl(&ca);
+        for name in ["server", "client"] {
+            let (key, csr, subj) = (format!("{name}.key"), format!("{name}.csr"), format!("/CN={name}"));
+            let mut req = vec!["req", "-subj", &subj, "-keyout", &key, "-out", &csr];
+            req.extend(ec);
+            openssl(&req);
+            let pem = format!("{name}.pem");
+            openssl(&["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", &pem]);
+        }
+        openssl(&["pkcs8", "-topk8", "-in", "client.key", "-out", "client-enc.key", "-passout", "pass:s3cret"]);
+        let p = d.display();
+        let conf = format!(
+            "daemon off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{ worker_connections 64; }}\n\
+             http {{\n access_log {p}/access.log;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n\
+             fastcgi_temp_path {p}/fastcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
+             server {{ listen 443 ssl; ssl_certificate {p}/server.pem; ssl_certificate_key {p}/server.key;\n\
+               ssl_client_certificate {p}/ca.pem; ssl_verify_client on;\n\
+               location / {{ return 200 \"mtls ok\\n\"; }} }}\n}}\n"
+        );
+        std::fs::write(d.join("nginx.conf"), conf).unwrap_or_else(|e| panic!("{e}"));
+        let ns = site.ns(RS1_NS);
+        let _tls = ns
+            .spawn_logged(&["nginx", "-p", &p.to_string(), "-e", &format!("{p}/error.log"), "-c", &format!("{p}/nginx.conf")], &d, "nginx-tls")
+            .unwrap_or_else(|e| panic!("nginx: {e}"));
+        ns.wait_for_tcp_listener(443, SLOW).unwrap_or_else(|e| panic!("{e}"));
+        let check = checker_block(
+            "SSL_GET",
+            "            connect_timeout 2\n",
+            "            url {\n                path /\n                status_code 200\n            }\n",
+        );
+        let vs = checkers_only_config("10.0.0.100 443", "TCP", &[("10.0.0.4 443", check)]);
+        // No client certificate: out on both.
+        side_by_side_with_keepalived(&site, &vs, &[], &[], &[("10.0.0.4:443", "status 400")]);
+        let with_cert = format!(
+            "SSL {{\n    certificate {p}/client.pem\n    key {p}/client-enc.key\n    password s3cret\n}}\n{vs}"
+        );
+        side_by_side_with_keepalived(&site, &with_cert, &["10.0.0.4:443"], &[], &[]);
+    }
+
     /// `ha_suspend` side by side with keepalived 2.2.7 (keepalived on DIR1,
     /// lvsd on DIR2): a real server whose check fails (nothing on port 81)
     /// stays in the table while the virtual server's address is not on the
