@@ -433,7 +433,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("track_process", PROCESS_TRACK),
             ("track_script", YES),
             ("track_src_ip", no("puts the instance in FAULT while its source address is missing")),
-            ("unicast_fault_no_peer", no("puts a unicast instance with no peer in FAULT")),
+            ("unicast_fault_no_peer", YES),
             ("unicast_peer", YES),
             ("unicast_src_ip", YES),
             ("unicast_ttl", YES),

@@ -1035,6 +1035,8 @@ pub struct VrrpInstance {
     pub check_unicast_src: bool,
     pub unicast_peers: Vec<UnicastPeer>,
     pub unicast_fault_no_peer: bool,
+    /// A unicast keyword, no peer and `unicast_fault_no_peer`: permanently FAULT.
+    pub unicast_no_peer_fault: bool,
     pub unicast_ttl: Option<u8>,
     /// `v3_checksum_as_v2 [BOOL]` (here or in global_defs): VRRPv3 over IPv4 without the
     /// pseudo-header in the checksum (Cisco interop; newer keepalived keyword).

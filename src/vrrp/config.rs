@@ -359,6 +359,9 @@ pub struct InstanceConfig {
     pub higher_prio_send_advert: bool,
     pub tracks: Vec<TrackConfig>,
     pub notify: NotifyConfig,
+    /// In FAULT for as long as it runs, for a configuration reason
+    /// (`unicast_fault_no_peer` without peers), as keepalived's config faults.
+    pub config_fault: bool,
     /// `no_accept` (or `vrrp_strict`'s default) without owning the addresses:
     /// while master, traffic to and from the VIPs is dropped ([`super::firewall`]).
     pub no_accept: bool,
@@ -405,6 +408,7 @@ impl InstanceConfig {
             higher_prio_send_advert: false,
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
+            config_fault: false,
             no_accept: false,
             notify_deleted: false,
             notify_priority_changes: false,

@@ -730,11 +730,11 @@ impl Instance {
 
     /// A tracked object of this instance (not its sync group) demands FAULT.
     pub fn has_own_fault(&self) -> bool {
-        !self.own_faults().is_empty()
+        self.cfg.config_fault || !self.own_faults().is_empty()
     }
 
     fn in_fault(&self) -> bool {
-        self.group_fault || !self.own_faults().is_empty()
+        self.cfg.config_fault || self.group_fault || !self.own_faults().is_empty()
     }
 
     fn compute_priority(&self) -> u8 {

@@ -289,3 +289,79 @@ fn no_accept_drops_vip_traffic_as_keepalived() {
         ours.3
     );
 }
+
+/// A unicast keyword without peers, side by side: with
+/// `unicast_fault_no_peer` the instance stays in FAULT (its notify says so,
+/// the VIP stays away); without it the instance runs multicast and becomes
+/// MASTER. Returns (VIP held, the notify script's lines) for each config.
+fn unicast_without_peers(kind: Kind, name: &str) -> Vec<(bool, String)> {
+    let topo = Topo::new(name);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("notify.lines");
+    let script = dir.path().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", out.display()),
+    )
+    .expect("script");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut results = Vec::new();
+    for fault in [true, false] {
+        let _ = std::fs::remove_file(&out);
+        let mut a = Inst::new(150);
+        a.state = "MASTER";
+        a.extra = format!(
+            "  unicast_src_ip 10.0.0.1\n{}  notify {}\n",
+            if fault {
+                "  unicast_fault_no_peer\n"
+            } else {
+                ""
+            },
+            script.display()
+        );
+        let mut d = Director::start(kind, topo.director(0), &conf(&[a], ""));
+        let settled = |want: &str| {
+            std::fs::read_to_string(&out)
+                .unwrap_or_default()
+                .contains(want)
+        };
+        let want = if fault { "FAULT" } else { "MASTER" };
+        wait_for(want, Duration::from_secs(10), &[&d], || settled(want));
+        std::thread::sleep(Duration::from_millis(1500));
+        results.push((
+            topo.holds(0, "10.0.0.100"),
+            std::fs::read_to_string(&out).unwrap_or_default(),
+        ));
+        assert!(d.stop(), "{kind:?}\n{}", d.log());
+    }
+    results
+}
+
+#[test]
+fn unicast_without_peers_is_fault_or_multicast_as_keepalived() {
+    let theirs = unicast_without_peers(Kind::Keepalived, "upk");
+    let ours = unicast_without_peers(Kind::Lvsd, "upl");
+    assert!(
+        !theirs[0].0,
+        "keepalived with unicast_fault_no_peer holds the VIP"
+    );
+    assert!(theirs[1].0, "keepalived without it is MASTER (multicast)");
+    let states = |l: &str| {
+        l.lines()
+            .filter_map(|x| x.split_whitespace().nth(2))
+            .filter(|s| *s != "STOP")
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    for i in 0..2 {
+        assert_eq!(ours[i].0, theirs[i].0, "VIP held, case {i}");
+        assert_eq!(
+            states(&ours[i].1),
+            states(&theirs[i].1),
+            "notify states, case {i}"
+        );
+    }
+}

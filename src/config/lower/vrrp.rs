@@ -395,6 +395,8 @@ pub(super) fn vrrp_instance(
     let mut priority_given = false;
     let mut garp_lower_prio_repeat_given = false;
     let mut garp_lower_prio_delay_given = false;
+    // keepalived's "unicast configured": any unicast keyword, peers or not.
+    let mut unicast_keyword = None;
     let mut i = VrrpInstance {
         name: name.clone().unwrap_or_default(),
         span: node.span(),
@@ -417,6 +419,7 @@ pub(super) fn vrrp_instance(
         check_unicast_src: false,
         unicast_peers: Vec::new(),
         unicast_fault_no_peer: false,
+        unicast_no_peer_fault: false,
         unicast_ttl: None,
         v3_checksum_as_v2: global.v3_checksum_as_v2,
         old_unicast_checksum: None,
@@ -510,7 +513,11 @@ pub(super) fn vrrp_instance(
             "track_interface" => i.track_interfaces = track_interfaces(cx, n),
             "track_script" => i.track_scripts = track_scripts(cx, n),
             "track_file" => i.track_files = tracked_files(cx, n),
-            "mcast_src_ip" | "unicast_src_ip" => i.src_ip = cx.plain_ip(n),
+            "mcast_src_ip" => i.src_ip = cx.plain_ip(n),
+            "unicast_src_ip" => {
+                unicast_keyword.get_or_insert(n.span());
+                i.src_ip = cx.plain_ip(n)
+            }
             "mcast_dst_ip" => {
                 if let Some(t) = cx.one(n, "a multicast address") {
                     match t.text.parse::<IpAddr>() {
@@ -521,18 +528,26 @@ pub(super) fn vrrp_instance(
             }
             "track_src_ip" => i.track_src_ip = cx.flag(n),
             "version" => version = global::version(cx, n),
-            "check_unicast_src" => check_unicast_src = Some(cx.flag(n)),
+            "check_unicast_src" => {
+                unicast_keyword.get_or_insert(n.span());
+                check_unicast_src = Some(cx.flag(n))
+            }
             "unicast_peer" => {
+                unicast_keyword.get_or_insert(n.span());
                 for p in cx.block(n) {
                     if let Some(peer) = unicast_peer(cx, p) {
                         i.unicast_peers.push(peer);
                     }
                 }
             }
-            "unicast_fault_no_peer" => i.unicast_fault_no_peer = cx.flag(n),
+            "unicast_fault_no_peer" => {
+                unicast_keyword.get_or_insert(n.span());
+                i.unicast_fault_no_peer = cx.flag(n)
+            }
             "unicast_ttl" => i.unicast_ttl = cx.u8_range(n, 0, 255),
             "v3_checksum_as_v2" => i.v3_checksum_as_v2 = cx.flag(n),
             "old_unicast_checksum" => {
+                unicast_keyword.get_or_insert(n.span());
                 cx.no_block(n);
                 i.old_unicast_checksum = match n.args.first() {
                     None => Some(false),
@@ -835,6 +850,25 @@ pub(super) fn vrrp_instance(
                 what: "auth_pass; it is ignored (as keepalived does)".into(),
             },
         ),
+    }
+    if let Some(span) = unicast_keyword.filter(|_| i.unicast_peers.is_empty()) {
+        // keepalived 2.2.7: FAULT with unicast_fault_no_peer, else multicast.
+        cx.warning(
+            span,
+            Problem::InstanceConflict {
+                instance: name.clone(),
+                reason: if i.unicast_fault_no_peer {
+                    "unicast without any unicast_peer: the instance stays in FAULT \
+                     (unicast_fault_no_peer, as keepalived)"
+                        .into()
+                } else {
+                    "a unicast keyword without any unicast_peer: multicast is used \
+                     (keepalived: deprecated since 2.2.4; add peers or unicast_fault_no_peer)"
+                        .into()
+                },
+            },
+        );
+        i.unicast_no_peer_fault = i.unicast_fault_no_peer;
     }
     if i.strict_mode {
         let mut repair = |what: &str| {
