@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod director;
 pub mod events;
 pub mod list;
+pub mod local_addrs;
 pub mod script_security;
 pub mod track_file;
 pub mod vrrp;

@@ -432,7 +432,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("track_interface", YES),
             ("track_process", PROCESS_TRACK),
             ("track_script", YES),
-            ("track_src_ip", no("puts the instance in FAULT while its source address is missing")),
+            ("track_src_ip", YES),
             ("unicast_fault_no_peer", YES),
             ("unicast_peer", YES),
             ("unicast_src_ip", YES),

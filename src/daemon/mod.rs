@@ -8,7 +8,6 @@ pub mod checks;
 pub mod control;
 pub mod http;
 pub mod kernel;
-pub mod local_addrs;
 pub mod logging;
 pub mod metrics;
 pub mod page;

@@ -1081,7 +1081,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
                 .iter()
                 .any(|v| v.ha_suspend)
         {
-            addr_watch = Some(tokio::spawn(super::local_addrs::watch(addrs_tx.clone())));
+            addr_watch = Some(tokio::spawn(crate::local_addrs::watch(addrs_tx.clone())));
         }
         tokio::select! {
             Some(t) = transitions.recv() => d.on_transitions(t, &mut transitions).await,

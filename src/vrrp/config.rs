@@ -217,6 +217,8 @@ pub enum TrackId {
     Script(String),
     /// A `track_file`: a number, not up/down (see [`super::track::file_effect`]).
     File(String),
+    /// `track_src_ip`: the instance's source address is on the machine.
+    Address(IpAddr),
 }
 
 /// `track_interface` / `track_script` entry with keepalived's weight semantics:
@@ -359,6 +361,8 @@ pub struct InstanceConfig {
     pub higher_prio_send_advert: bool,
     pub tracks: Vec<TrackConfig>,
     pub notify: NotifyConfig,
+    /// `track_src_ip`: FAULT while the source address is missing.
+    pub track_src_ip: bool,
     /// In FAULT for as long as it runs, for a configuration reason
     /// (`unicast_fault_no_peer` without peers), as keepalived's config faults.
     pub config_fault: bool,
@@ -408,6 +412,7 @@ impl InstanceConfig {
             higher_prio_send_advert: false,
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
+            track_src_ip: false,
             config_fault: false,
             no_accept: false,
             notify_deleted: false,

@@ -484,6 +484,11 @@ impl Instance {
                         name: name.clone(),
                         up,
                     }),
+                    (TrackId::Address(addr), Reading::Up(up)) => Some(TrackUp {
+                        kind: "address",
+                        name: addr.to_string(),
+                        up,
+                    }),
                     (TrackId::Script(name), Reading::Up(up)) => Some(TrackUp {
                         kind: "script",
                         name: name.clone(),

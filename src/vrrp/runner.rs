@@ -213,6 +213,8 @@ async fn prepare(
                     }
                 }
                 TrackId::File(name) => t.initial_value = values.get(name).copied().unwrap_or(0),
+                // Reported by the address watcher as soon as it starts.
+                TrackId::Address(_) => {}
             }
         }
     }
@@ -239,6 +241,8 @@ struct Feeds {
     receivers: BTreeMap<(String, bool), (Arc<RecvSocket>, BTreeSet<IpAddr>)>,
     receiver_tasks: Vec<tokio::task::JoinHandle<()>>,
     link_poller: Option<tokio::task::JoinHandle<()>>,
+    /// `track_src_ip`: the addresses watched, and the watching task.
+    address_watcher: Option<(BTreeSet<IpAddr>, tokio::task::JoinHandle<()>)>,
     /// The tracked files being watched, and the watching task.
     file_watcher: Option<(WatchedFiles, tokio::task::JoinHandle<()>)>,
     /// Running tracked scripts (a reload keeps an unchanged one, and its fall/rise state).
@@ -251,6 +255,9 @@ impl Feeds {
             t.abort();
         }
         if let Some(t) = self.link_poller {
+            t.abort();
+        }
+        if let Some((_, t)) = self.address_watcher {
             t.abort();
         }
         if let Some((_, t)) = self.file_watcher {
@@ -377,6 +384,49 @@ impl Feeds {
                     }
                 }
             }));
+        }
+
+        // track_src_ip: one watcher of the machine's addresses, replaced when
+        // the set of tracked addresses changes.
+        let addrs: BTreeSet<IpAddr> = config
+            .instances
+            .iter()
+            .flat_map(|i| i.tracks.iter())
+            .filter_map(|t| match t.id {
+                TrackId::Address(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        if self.address_watcher.as_ref().map(|(a, _)| a) != Some(&addrs) {
+            if let Some((_, t)) = self.address_watcher.take() {
+                t.abort();
+            }
+            if !addrs.is_empty() {
+                let tx = self.tx.clone();
+                let watched = addrs.clone();
+                let task = tokio::spawn(async move {
+                    let (local_tx, mut local) = mpsc::channel::<BTreeSet<IpAddr>>(4);
+                    let report = async {
+                        let mut was: BTreeMap<IpAddr, bool> = BTreeMap::new();
+                        while let Some(here) = local.recv().await {
+                            for a in &watched {
+                                let up = here.contains(a);
+                                if was.insert(*a, up) != Some(up) {
+                                    let id = TrackId::Address(*a);
+                                    if tx.send(Event::Track { id, up }).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        () = crate::local_addrs::watch(local_tx) => {}
+                        () = report => {}
+                    }
+                });
+                self.address_watcher = Some((addrs, task));
+            }
         }
 
         // Tracked files: one watcher for them all, replaced when the set changes.
@@ -518,6 +568,7 @@ pub async fn run_reloadable(
         receivers: BTreeMap::new(),
         receiver_tasks: Vec::new(),
         link_poller: None,
+        address_watcher: None,
         file_watcher: None,
         scripts: BTreeMap::new(),
     };
@@ -833,6 +884,9 @@ fn announce(io: &InstanceIo, cfg: &InstanceConfig, addrs: Vec<IpAddr>, repeat: u
 async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<InstanceIo, RunnerError> {
     let link = nl.link(&inst.interface).await?;
     let vip_addrs: Vec<IpAddr> = inst.vips.iter().map(|v| v.addr).collect();
+    // `track_src_ip`: FAULT while the source address is gone (see README:
+    // keepalived 2.2.7 documents this but stayed MASTER when tested).
+    let track_src = inst.track_src_ip;
     let src = match inst.src_addr {
         Some(a) => a,
         None => nl
@@ -854,6 +908,18 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
             })?,
     };
     inst.src_addr = Some(src);
+    if track_src {
+        let id = TrackId::Address(src);
+        if !inst.tracks.iter().any(|t| t.id == id) {
+            inst.tracks.push(TrackConfig {
+                id,
+                weight: 0,
+                reverse: false,
+                initially_up: true,
+                initial_value: 0,
+            });
+        }
+    }
     let sender =
         SendSocket::open(&inst.interface, link.index, src, inst.unicast_ttl).map_err(|source| {
             RunnerError::Socket {

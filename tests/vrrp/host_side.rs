@@ -365,3 +365,81 @@ fn unicast_without_peers_is_fault_or_multicast_as_keepalived() {
         );
     }
 }
+
+/// `track_src_ip` side by side: the instance's source address (eth0's
+/// primary address, given as `mcast_src_ip`) is removed, then added back.
+/// lvsd goes to FAULT (the VIP goes) and back to MASTER, as keepalived's
+/// documentation says; keepalived 2.2.7 itself logs the address going and
+/// stays MASTER (a deliberate difference, README). Returns the notify
+/// states and whether the VIP stayed while the address was gone.
+fn track_src_ip_states(kind: Kind, name: &str) -> (Vec<String>, bool) {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("notify.lines");
+    let script = dir.path().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$3\" >> {}\n", out.display()),
+    )
+    .expect("script");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let states = || -> Vec<String> {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|s| *s != "STOP")
+            .map(str::to_string)
+            .collect()
+    };
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    // Not in 10.0.0.0/24: removing eth0's primary address leaves it alone.
+    a.vips = vec!["10.0.1.100/24".into()];
+    a.extra = format!(
+        "  mcast_src_ip 10.0.0.1\n  track_src_ip\n  notify {}\n",
+        script.display()
+    );
+    let mut d = Director::start(kind, ns, &conf(&[a], ""));
+    let long = Duration::from_secs(10);
+    wait_for("MASTER", long, &[&d], || topo.holds(0, "10.0.1.100"));
+    ns.ip(&["addr", "del", "10.0.0.1/24", "dev", "eth0"])
+        .expect("del");
+    std::thread::sleep(Duration::from_secs(3));
+    let kept = topo.holds(0, "10.0.1.100");
+    ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "eth0"])
+        .expect("add");
+    wait_for("MASTER again", long, &[&d], || topo.holds(0, "10.0.1.100"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(d.stop(), "{kind:?}\n{}", d.log());
+    (states(), kept)
+}
+
+#[test]
+fn track_src_ip_faults_while_the_source_address_is_gone() {
+    let theirs = track_src_ip_states(Kind::Keepalived, "tsk");
+    let ours = track_src_ip_states(Kind::Lvsd, "tsl");
+    // What keepalived 2.2.7 does (the README's deliberate difference): nothing.
+    assert_eq!(
+        theirs,
+        (vec!["BACKUP".into(), "MASTER".into()], true),
+        "keepalived changed"
+    );
+    assert_eq!(
+        ours,
+        (
+            vec![
+                "BACKUP".into(),
+                "MASTER".into(),
+                "FAULT".into(),
+                "BACKUP".into(),
+                "MASTER".into()
+            ],
+            false
+        ),
+        "lvsd"
+    );
+}

@@ -1,4 +1,5 @@
-//! The addresses on this machine's interfaces, watched for `ha_suspend`:
+//! The addresses on this machine's interfaces, watched for `ha_suspend` and
+//! `track_src_ip`:
 //! a full list at start and again after every address change the kernel
 //! announces (rtnetlink's IPv4/IPv6 address groups). Re-listing instead of
 //! applying each message keeps the set right when messages are lost (an
