@@ -422,7 +422,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("preempt", YES),
             ("preempt_delay", YES),
             ("priority", YES),
-            ("promote_secondaries", no("sets promote_secondaries on the interface so deleting one VIP keeps the others")),
+            ("promote_secondaries", YES),
             ("skip_check_adv_addr", YES),
             ("smtp_alert", YES),
             ("state", YES),

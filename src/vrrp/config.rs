@@ -363,6 +363,8 @@ pub struct InstanceConfig {
     pub notify: NotifyConfig,
     /// `track_src_ip`: FAULT while the source address is missing.
     pub track_src_ip: bool,
+    /// `promote_secondaries`: set on the interface while lvsd runs.
+    pub promote_secondaries: bool,
     /// In FAULT for as long as it runs, for a configuration reason
     /// (`unicast_fault_no_peer` without peers), as keepalived's config faults.
     pub config_fault: bool,
@@ -413,6 +415,7 @@ impl InstanceConfig {
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
             track_src_ip: false,
+            promote_secondaries: false,
             config_fault: false,
             no_accept: false,
             notify_deleted: false,

@@ -225,6 +225,42 @@ async fn prepare(
     Ok(ios)
 }
 
+/// `promote_secondaries`: sets the sysctl on each such instance's interface
+/// that does not have it yet (so deleting one VIP does not take the others
+/// with it), and returns those interfaces, to reset at stop as keepalived
+/// does. Interfaces that already had it are left alone.
+fn promote_secondaries(config: &VrrpConfig) -> Vec<String> {
+    let mut changed: Vec<String> = Vec::new();
+    for inst in config.instances.iter().filter(|i| i.promote_secondaries) {
+        let path = promote_path(&inst.interface);
+        let on = std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1");
+        if on || changed.contains(&inst.interface) {
+            continue;
+        }
+        if set_promote_secondaries(&inst.interface, true) {
+            changed.push(inst.interface.clone());
+        }
+    }
+    changed
+}
+
+fn promote_path(interface: &str) -> String {
+    format!("/proc/sys/net/ipv4/conf/{interface}/promote_secondaries")
+}
+
+fn set_promote_secondaries(interface: &str, on: bool) -> bool {
+    match std::fs::write(promote_path(interface), if on { "1\n" } else { "0\n" }) {
+        Ok(()) => {
+            tracing::info!("{interface}: promote_secondaries set to {}", u8::from(on));
+            true
+        }
+        Err(e) => {
+            tracing::error!("{interface}: setting promote_secondaries: {e}");
+            false
+        }
+    }
+}
+
 /// The RFC's multicast group for a family.
 fn default_group(family: Family) -> IpAddr {
     match family {
@@ -541,6 +577,7 @@ pub async fn run_reloadable(
     let mut known: BTreeMap<TrackId, bool> = BTreeMap::new();
     let mut unreadable = super::drop_report::DropReporter::default();
     let ios = prepare(&nl, &mut config, &known, true).await?;
+    let promoted = promote_secondaries(&config);
 
     // A crashed previous run may have left our VIPs behind: clear them.
     for (inst, io) in config.instances.iter().zip(&ios) {
@@ -676,6 +713,10 @@ pub async fn run_reloadable(
 
     let acts = set.on_shutdown(std::time::Instant::now());
     driver.perform(&set, acts).await;
+    for interface in promoted {
+        // As keepalived: put back what we changed.
+        set_promote_secondaries(&interface, false);
+    }
     if !driver.options.dont_release_vrrp {
         // As the VIPs, the rules go (--dont-release-vrrp leaves both).
         driver.clear_firewall().await;

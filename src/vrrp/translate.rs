@@ -764,6 +764,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             tracks,
             notify: notify(&i.notify, cfg.global.script_user.as_ref()),
             track_src_ip: i.track_src_ip,
+            promote_secondaries: i.promote_secondaries,
             config_fault: i.unicast_no_peer_fault,
             // keepalived: never for the address owner (priority 255).
             no_accept: !i.accept_mode() && !i.priority.is_owner(),

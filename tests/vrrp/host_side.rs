@@ -443,3 +443,35 @@ fn track_src_ip_faults_while_the_source_address_is_gone() {
         "lvsd"
     );
 }
+
+/// `promote_secondaries` side by side: set on the interface while the
+/// director runs, put back at stop. Returns (before, running, after).
+fn promote_secondaries_values(kind: Kind, name: &str) -> (String, String, String) {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let read = || {
+        ns.run(&["cat", "/proc/sys/net/ipv4/conf/eth0/promote_secondaries"])
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let before = read();
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = "  promote_secondaries\n".into();
+    let mut d = Director::start(kind, ns, &conf(&[a], ""));
+    wait_for("MASTER", Duration::from_secs(10), &[&d], || {
+        topo.holds(0, "10.0.0.100")
+    });
+    let running = read();
+    assert!(d.stop(), "{kind:?}\n{}", d.log());
+    (before, running, read())
+}
+
+#[test]
+fn promote_secondaries_is_set_and_put_back_as_keepalived() {
+    let theirs = promote_secondaries_values(Kind::Keepalived, "psk");
+    let ours = promote_secondaries_values(Kind::Lvsd, "psl");
+    assert_eq!(theirs, ("0".into(), "1".into(), "0".into()), "keepalived");
+    assert_eq!(ours, theirs, "lvsd against keepalived");
+}
