@@ -170,6 +170,10 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
             "{INSTANCE}    track_file {{\n        tf3\n    }}\n}}\n{VS}        weight 10\n{HTTP}{VS_END}{body}\n"
         ),
         // An IPv6 instance too, for the IPv6 defaults (vrrp_mcast_group6).
+        // default_interface is where a static address without `dev` goes.
+        Block::GlobalDefs if keyword == "default_interface" => format!(
+            "global_defs {{\n{body}\n}}\nstatic_ipaddress {{\n    10.9.0.6/32\n}}\n{INSTANCE}}}\n"
+        ),
         Block::GlobalDefs => format!(
             "global_defs {{\n{body}\n}}\n{INSTANCE}}}\n{INSTANCE6}{VS}        weight 10\n{HTTP}{VS_END}"
         ),

@@ -231,7 +231,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("config_save_dir", RELOAD_MACHINERY),
             ("data_use_instance", RELOAD_MACHINERY),
             ("dbus_service_name", DBUS),
-            ("default_interface", no("uses this interface for instances that name none (default eth0)")),
+            ("default_interface", YES),
             ("disable_local_igmp", no("stops IGMP reports on VRRP interfaces")),
             ("dynamic_interfaces", no("starts with missing interfaces and waits for them (FAULT meanwhile)")),
             ("enable_dbus", DBUS),
