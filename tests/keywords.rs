@@ -77,7 +77,7 @@ fn the_table_holds_exactly_keepalived_keywords() {
     assert!(listed.len() >= 450, "{} pairs", listed.len());
 }
 
-const PRELUDE: &str = "vrrp_script chk {\n    script /bin/true\n}\ntrack_file tf {\n    file /tmp/lvsd-keyword-test\n}\n";
+const PRELUDE: &str = "vrrp_script chk {\n    script /bin/true\n}\ntrack_file tf {\n    file /tmp/lvsd-keyword-test\n}\nvrrp_track_process tp {\n    process sleep\n}\n";
 const INSTANCE: &str = "vrrp_instance VI_K {\n    interface lvsdk0\n    virtual_router_id 50\n    virtual_ipaddress {\n        10.9.0.1\n    }\n";
 const INSTANCE6: &str = "vrrp_instance VI_6 {\n    interface lvsdk0\n    virtual_router_id 56\n    virtual_ipaddress {\n        fd00::1\n    }\n}\n";
 const VS: &str = "virtual_server 10.0.0.1 80 {\n    protocol TCP\n    real_server 10.0.0.2 80 {\n";
@@ -203,6 +203,9 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
             // `group` itself is judged against a group that has none (which is ignored).
             if keyword == "group" { "" } else { "    group {\n        VI_K\n        VI_L\n    }\n" }
         ),
+        Block::VrrpTrackProcess => format!(
+            "vrrp_track_process tpw {{\n    process sleep\n{body}\n}}\n{INSTANCE}    track_process {{\n        tpw\n    }}\n}}\n"
+        ),
         Block::VrrpScript => format!(
             "vrrp_script chk2 {{\n    script /bin/true\n{body}\n}}\n{INSTANCE}    track_script {{\n        chk2\n    }}\n}}\n"
         ),
@@ -296,6 +299,11 @@ fn candidates(block: Block, keyword: &str) -> Vec<String> {
         (_, "static_ipaddress") => &["{\n 10.9.0.5/32 dev lvsdk0\n }"],
         (_, "track_interface") => &["{\n eth7\n }"],
         (_, "track_script") => &["{\n chk\n }"],
+        (_, "track_process") => &["{\n tp\n }"],
+        // A process block takes effect through the instance that tracks it.
+        (Block::TopLevel, "vrrp_track_process") => &[
+            "tp2 {\n process sleep\n}\nvrrp_instance VI_T {\n interface lvsdk0\n virtual_router_id 70\n track_process {\n tp2\n }\n virtual_ipaddress {\n 10.9.0.70\n }\n}",
+        ],
         (_, "track_file") if block != Block::FileCheck && block != Block::TopLevel => {
             &["{\n tf\n }"]
         }

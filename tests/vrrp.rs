@@ -36,3 +36,7 @@ mod unicast;
 
 #[path = "vrrp/host_side.rs"]
 mod host_side;
+
+/// `vrrp_track_process` side by side (in the initial namespace, on a veth of its own).
+#[path = "vrrp/track_process.rs"]
+mod track_process;

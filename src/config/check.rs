@@ -101,6 +101,29 @@ fn vrrp_references(c: &mut Config, diags: &mut Vec<Diagnostic>) {
         );
     }
     // keepalived ignores references to scripts and files that do not exist (with a warning).
+    let processes: HashSet<String> = c
+        .vrrp_track_processes
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    for tracks in c
+        .vrrp_instances
+        .iter_mut()
+        .map(|i| &mut i.track_processes)
+        .chain(
+            c.vrrp_sync_groups
+                .iter_mut()
+                .map(|g| &mut g.track_processes),
+        )
+    {
+        keep_known(
+            tracks,
+            |t| (&t.name, t.span),
+            &processes,
+            "vrrp_track_process",
+            diags,
+        );
+    }
     let scripts: HashSet<String> = c.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
     let files: HashSet<String> = c.track_files.iter().map(|s| s.name.clone()).collect();
     for i in &mut c.vrrp_instances {

@@ -14,6 +14,8 @@ pub enum Block {
     TopLevel,
     GlobalDefs,
     VrrpScript,
+    /// `vrrp_track_process NAME { }`.
+    VrrpTrackProcess,
     TrackFile,
     VrrpSyncGroup,
     VrrpInstance,
@@ -44,10 +46,11 @@ pub enum Block {
 }
 
 impl Block {
-    pub const ALL: [Block; 25] = [
+    pub const ALL: [Block; 26] = [
         Block::TopLevel,
         Block::GlobalDefs,
         Block::VrrpScript,
+        Block::VrrpTrackProcess,
         Block::TrackFile,
         Block::VrrpSyncGroup,
         Block::VrrpInstance,
@@ -78,6 +81,7 @@ impl Block {
             Block::TopLevel => "top_level",
             Block::GlobalDefs => "global_defs",
             Block::VrrpScript => "vrrp_script",
+            Block::VrrpTrackProcess => "vrrp_track_process",
             Block::TrackFile => "track_file",
             Block::VrrpSyncGroup => "vrrp_sync_group",
             Block::VrrpInstance => "vrrp_instance",
@@ -156,7 +160,6 @@ const ROUTE_ATTR: Support = no("passes this attribute on with the route");
 const NETNS: Support = no("runs itself (or IPVS) in this network namespace");
 const VMAC: Support = no("creates a macvlan interface with the VRRP virtual MAC for the instance");
 const BFD: Support = no("tracks a BFD session through its bfd process");
-const PROCESS_TRACK: Support = no("tracks processes by name through the process connector");
 const SNMP_NAME: Support = no("names the object in SNMP");
 /// The keywords every connecting checker has (keepalived's
 /// install_checker_common_keywords).
@@ -207,7 +210,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("vrrp_script", YES),
             ("vrrp_sync_group", YES),
             ("vrrp_track_file", YES),
-            ("vrrp_track_process", PROCESS_TRACK),
+            ("vrrp_track_process", YES),
         ]],
     ),
     (
@@ -359,6 +362,20 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
         ]],
     ),
     (
+        Block::VrrpTrackProcess,
+        &[&[
+            ("delay", YES),
+            ("fork_delay", YES),
+            ("full_command", YES),
+            ("param_match", YES),
+            ("process", YES),
+            ("quorum", YES),
+            ("quorum_max", YES),
+            ("terminate_delay", YES),
+            ("weight", YES),
+        ]],
+    ),
+    (
         Block::TrackFile,
         &[&[("file", YES), ("init_file", YES), ("weight", YES)]],
     ),
@@ -378,7 +395,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("track_bfd", BFD),
             ("track_file", YES),
             ("track_interface", YES),
-            ("track_process", PROCESS_TRACK),
+            ("track_process", YES),
             ("track_script", YES),
         ]],
     ),
@@ -430,7 +447,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("track_bfd", BFD),
             ("track_file", YES),
             ("track_interface", YES),
-            ("track_process", PROCESS_TRACK),
+            ("track_process", YES),
             ("track_script", YES),
             ("track_src_ip", YES),
             ("unicast_fault_no_peer", YES),

@@ -465,6 +465,8 @@ pub struct NotifyFifo {
 pub struct Config {
     pub global: GlobalDefs,
     pub vrrp_scripts: Vec<VrrpScript>,
+    /// `vrrp_track_process` blocks.
+    pub vrrp_track_processes: Vec<VrrpTrackProcess>,
     /// `track_file` (or `vrrp_track_file`) blocks.
     pub track_files: Vec<TrackFile>,
     pub vrrp_sync_groups: Vec<VrrpSyncGroup>,
@@ -777,6 +779,46 @@ pub struct VrrpScript {
     pub init_fail: bool,
 }
 
+/// How a `vrrp_track_process`'s parameters must match a process's arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ParamMatch {
+    /// No parameters checked.
+    None,
+    /// The arguments are exactly the parameters (`param_match` alone, or
+    /// parameters after `process`).
+    Exact,
+    /// The arguments start with the parameters (`param_match partial`).
+    Partial,
+    /// As partial, the last parameter may be the start of its argument
+    /// (`param_match initial`).
+    Initial,
+}
+
+/// `vrrp_track_process NAME { }`: processes counted by name (or full
+/// command line); up while their number is within the quorum.
+#[derive(Debug, Clone, Serialize)]
+pub struct VrrpTrackProcess {
+    pub name: String,
+    #[serde(skip)]
+    pub span: Span,
+    /// The name (`comm`) or, with `full_command`, the command (argv\[0\]).
+    pub process: String,
+    pub params: Vec<String>,
+    pub param_match: ParamMatch,
+    pub full_command: bool,
+    /// Default 1.
+    pub quorum: u32,
+    /// Default unlimited.
+    pub quorum_max: u32,
+    /// Before reporting it up (`fork_delay`, `delay`).
+    pub fork_delay: Duration,
+    /// Before reporting it down (`terminate_delay`, `delay`).
+    pub terminate_delay: Duration,
+    /// -254..=254, default 0 (0 = down means FAULT).
+    pub weight: i16,
+    pub weight_reverse: bool,
+}
+
 /// `track_interface` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackedInterface {
@@ -1025,6 +1067,8 @@ pub struct VrrpInstance {
     pub dont_track_primary: bool,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
+    /// `track_process` entries (a `vrrp_track_process` name, weight, reverse).
+    pub track_processes: Vec<TrackedScript>,
     pub track_files: Vec<TrackedFile>,
     /// `mcast_src_ip` / `unicast_src_ip` (synonyms in keepalived).
     pub src_ip: Option<IpAddr>,
@@ -1112,6 +1156,8 @@ pub struct VrrpSyncGroup {
     pub group_spans: Vec<Span>,
     pub track_interfaces: Vec<TrackedInterface>,
     pub track_scripts: Vec<TrackedScript>,
+    /// `track_process` entries (a `vrrp_track_process` name, weight, reverse).
+    pub track_processes: Vec<TrackedScript>,
     pub track_files: Vec<TrackedFile>,
     pub notify: VrrpNotify,
     pub notify_priority_changes: Option<bool>,

@@ -219,6 +219,8 @@ pub enum TrackId {
     File(String),
     /// `track_src_ip`: the instance's source address is on the machine.
     Address(IpAddr),
+    /// A `vrrp_track_process`: enough matching processes run.
+    Process(String),
 }
 
 /// `track_interface` / `track_script` entry with keepalived's weight semantics:

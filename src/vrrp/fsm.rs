@@ -484,6 +484,11 @@ impl Instance {
                         name: name.clone(),
                         up,
                     }),
+                    (TrackId::Process(name), Reading::Up(up)) => Some(TrackUp {
+                        kind: "process",
+                        name: name.clone(),
+                        up,
+                    }),
                     (TrackId::Address(addr), Reading::Up(up)) => Some(TrackUp {
                         kind: "address",
                         name: addr.to_string(),

@@ -7,6 +7,7 @@ pub mod fsm;
 pub mod garp;
 pub mod notify;
 pub mod packet;
+pub mod process_track;
 pub mod reload;
 pub mod runner;
 pub mod socket;

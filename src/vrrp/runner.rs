@@ -20,6 +20,7 @@ use super::fsm::{Action, Instance, State};
 use super::garp::{self, GarpSender, NaSender};
 use super::notify;
 use super::packet::{self, Family, MCAST_V4, MCAST_V6};
+use super::process_track::ProcessSpec;
 use super::reload::InstancePlan;
 use super::socket::{RecvSocket, SendSocket};
 use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
@@ -47,6 +48,8 @@ pub struct VrrpConfig {
     pub start_stop: super::config::StartStopScripts,
     /// Where `no_accept` rules go.
     pub firewall: super::firewall::FirewallConfig,
+    /// The `vrrp_track_process` specs some instance tracks.
+    pub processes: Vec<ProcessSpec>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -213,8 +216,15 @@ async fn prepare(
                     }
                 }
                 TrackId::File(name) => t.initial_value = values.get(name).copied().unwrap_or(0),
-                // Reported by the address watcher as soon as it starts.
+                // Reported by the address watcher and the process scan as
+                // soon as they start (a process has known state from before
+                // a reload).
                 TrackId::Address(_) => {}
+                TrackId::Process(_) => {
+                    if let Some(up) = known.get(&t.id) {
+                        t.initially_up = *up;
+                    }
+                }
             }
         }
     }
@@ -279,6 +289,8 @@ struct Feeds {
     link_poller: Option<tokio::task::JoinHandle<()>>,
     /// `track_src_ip`: the addresses watched, and the watching task.
     address_watcher: Option<(BTreeSet<IpAddr>, tokio::task::JoinHandle<()>)>,
+    /// `vrrp_track_process`: the specs scanned for, and the scanning task.
+    process_scanner: Option<(Vec<ProcessSpec>, tokio::task::JoinHandle<()>)>,
     /// The tracked files being watched, and the watching task.
     file_watcher: Option<(WatchedFiles, tokio::task::JoinHandle<()>)>,
     /// Running tracked scripts (a reload keeps an unchanged one, and its fall/rise state).
@@ -294,6 +306,9 @@ impl Feeds {
             t.abort();
         }
         if let Some((_, t)) = self.address_watcher {
+            t.abort();
+        }
+        if let Some((_, t)) = self.process_scanner {
             t.abort();
         }
         if let Some((_, t)) = self.file_watcher {
@@ -465,6 +480,51 @@ impl Feeds {
             }
         }
 
+        // vrrp_track_process: one /proc scan for every tracked spec, replaced
+        // when the specs change (the scan reports each state again).
+        if self.process_scanner.as_ref().map(|(p, _)| p) != Some(&config.processes) {
+            if let Some((_, t)) = self.process_scanner.take() {
+                t.abort();
+            }
+            if !config.processes.is_empty() {
+                let specs = config.processes.clone();
+                let tx = self.tx.clone();
+                let task = tokio::spawn(async move {
+                    let mut reporters =
+                        vec![super::process_track::Reporter::default(); specs.len()];
+                    let mut tick = tokio::time::interval(super::process_track::SCAN_INTERVAL);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        let scanned = specs.clone();
+                        // Hundreds of small reads: off the VRRP thread.
+                        let Ok(counts) = tokio::task::spawn_blocking(move || {
+                            super::process_track::scan(&scanned)
+                        })
+                        .await
+                        else {
+                            return;
+                        };
+                        let now = std::time::Instant::now();
+                        for ((spec, r), n) in specs.iter().zip(&mut reporters).zip(counts) {
+                            if let Some(up) = r.observe(spec, now, spec.up(n)) {
+                                tracing::info!(
+                                    "vrrp_track_process {}: {n} matching, {}",
+                                    spec.name,
+                                    if up { "up" } else { "down" }
+                                );
+                                let id = TrackId::Process(spec.name.clone());
+                                if tx.send(Event::Track { id, up }).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+                self.process_scanner = Some((config.processes.clone(), task));
+            }
+        }
+
         // Tracked files: one watcher for them all, replaced when the set changes.
         let files: WatchedFiles = config
             .track_files
@@ -606,6 +666,7 @@ pub async fn run_reloadable(
         receiver_tasks: Vec::new(),
         link_poller: None,
         address_watcher: None,
+        process_scanner: None,
         file_watcher: None,
         scripts: BTreeMap::new(),
     };

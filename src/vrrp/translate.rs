@@ -250,6 +250,27 @@ fn track_script(
     })
 }
 
+fn track_process(
+    cfg: &model::Config,
+    t: &model::TrackedScript,
+    zero_weight: bool,
+) -> Option<TrackConfig> {
+    // Unknown names were dropped (and reported) by the config check.
+    let p = cfg.vrrp_track_processes.iter().find(|p| p.name == t.name)?;
+    let (weight, reverse) = match t.weight {
+        Some(w) => (i32::from(w.get()), t.reverse),
+        None => (i32::from(p.weight), p.weight_reverse || t.reverse),
+    };
+    Some(TrackConfig {
+        id: TrackId::Process(t.name.clone()),
+        weight: if zero_weight { 0 } else { weight },
+        reverse,
+        // The first scan reports the real state before anything is decided.
+        initially_up: true,
+        initial_value: 0,
+    })
+}
+
 fn track_file(
     cfg: &model::Config,
     instance: &str,
@@ -658,7 +679,20 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         for t in &i.track_files {
             tracks.push(track_file(cfg, &i.name, t, zero_weights)?);
         }
+        tracks.extend(
+            i.track_processes
+                .iter()
+                .filter_map(|t| track_process(cfg, t, zero_weights)),
+        );
         if let Some(g) = group {
+            for t in &g.track_processes {
+                if !tracks
+                    .iter()
+                    .any(|x| matches!(&x.id, TrackId::Process(n) if *n == t.name))
+                {
+                    tracks.extend(track_process(cfg, t, zero_weights));
+                }
+            }
             tracks.extend(g.track_interfaces.iter().map(track_interface));
             for t in &g.track_scripts {
                 tracks.push(track_script(cfg, &i.name, t, zero_weights)?);
@@ -823,7 +857,35 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             init: f.init.map(|i| (i.value, i.overwrite)),
         })
         .collect();
+    let processes = cfg
+        .vrrp_track_processes
+        .iter()
+        .filter(|p| {
+            instances.iter().any(|i| {
+                i.tracks
+                    .iter()
+                    .any(|t| matches!(&t.id, TrackId::Process(n) if *n == p.name))
+            })
+        })
+        .map(|p| crate::vrrp::process_track::ProcessSpec {
+            name: p.name.clone(),
+            process: p.process.clone(),
+            params: p.params.clone(),
+            param_match: match p.param_match {
+                model::ParamMatch::None => crate::vrrp::process_track::ParamMatch::None,
+                model::ParamMatch::Exact => crate::vrrp::process_track::ParamMatch::Exact,
+                model::ParamMatch::Partial => crate::vrrp::process_track::ParamMatch::Partial,
+                model::ParamMatch::Initial => crate::vrrp::process_track::ParamMatch::Initial,
+            },
+            full_command: p.full_command,
+            quorum: p.quorum,
+            quorum_max: p.quorum_max,
+            fork_delay: p.fork_delay,
+            terminate_delay: p.terminate_delay,
+        })
+        .collect();
     Ok(VrrpConfig {
+        processes,
         instances,
         sync_groups,
         scripts,

@@ -80,6 +80,11 @@ impl Lowerer {
                     config.vrrp_scripts.push(s);
                 }
             }
+            "vrrp_track_process" => {
+                if let Some(p) = vrrp::vrrp_track_process(&mut cx, node) {
+                    config.vrrp_track_processes.push(p);
+                }
+            }
             "track_file" | "vrrp_track_file" => {
                 if let Some(t) = vrrp::track_file(&mut cx, node) {
                     config.track_files.push(t);

@@ -7,10 +7,11 @@ use std::time::Duration;
 use super::super::diag::Problem;
 use super::super::keywords::{self, Block};
 use super::super::model::{
-    AdvertInt, AuthType, Authentication, Broadcast, GlobalDefs, InitialState, IpFamily, Priority,
-    RunAs, Scope, ScriptCommand, Secret, TrackFile, TrackFileInit, TrackWeight, TrackedFile,
-    TrackedInterface, TrackedScript, UnicastPeer, UseVmac, VirtualIpAddress, VirtualRoute,
-    VirtualRule, Vrid, VrrpInstance, VrrpNotify, VrrpScript, VrrpSyncGroup, VrrpVersion,
+    AdvertInt, AuthType, Authentication, Broadcast, GlobalDefs, InitialState, IpFamily, ParamMatch,
+    Priority, RunAs, Scope, ScriptCommand, Secret, TrackFile, TrackFileInit, TrackWeight,
+    TrackedFile, TrackedInterface, TrackedScript, UnicastPeer, UseVmac, VirtualIpAddress,
+    VirtualRoute, VirtualRule, Vrid, VrrpInstance, VrrpNotify, VrrpScript, VrrpSyncGroup,
+    VrrpTrackProcess, VrrpVersion,
 };
 use super::super::tree::Node;
 use super::{global, parse_integer, Cx};
@@ -122,6 +123,114 @@ pub(super) fn vrrp_script(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpScript> {
         group: user.and_then(|u| u.group),
     };
     Some(s)
+}
+
+/// `vrrp_track_process NAME { process NAME [PARAMS]; param_match [initial|partial];
+/// quorum N; quorum_max N; delay/fork_delay/terminate_delay SECS; weight W [reverse];
+/// full_command }`.
+pub(super) fn vrrp_track_process(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpTrackProcess> {
+    let name = block_name(cx, node);
+    let mut p = VrrpTrackProcess {
+        name: name.clone().unwrap_or_default(),
+        span: node.span(),
+        process: String::new(),
+        params: Vec::new(),
+        param_match: ParamMatch::None,
+        full_command: false,
+        quorum: 1,
+        quorum_max: u32::MAX,
+        fork_delay: Duration::ZERO,
+        terminate_delay: Duration::ZERO,
+        weight: 0,
+        weight_reverse: false,
+    };
+    let mut process = None;
+    for n in cx.statements(node, Block::VrrpTrackProcess) {
+        match n.name() {
+            "process" => {
+                cx.no_block(n);
+                if let Some((first, rest)) = n.args.split_first() {
+                    process = Some(first.text.clone());
+                    if !rest.is_empty() {
+                        p.params = rest.iter().map(|t| t.text.clone()).collect();
+                        if p.param_match == ParamMatch::None {
+                            p.param_match = ParamMatch::Exact;
+                        }
+                        p.full_command = true;
+                    }
+                }
+            }
+            "param_match" => {
+                p.full_command = true;
+                p.param_match = match n.args.first().map(|t| t.text.as_str()) {
+                    None => ParamMatch::Exact,
+                    Some("initial") => ParamMatch::Initial,
+                    Some("partial") => ParamMatch::Partial,
+                    Some(_) => {
+                        if let Some(t) = n.args.first() {
+                            cx.invalid(n, t, "initial or partial");
+                        }
+                        p.param_match
+                    }
+                };
+            }
+            "weight" => weight_and_reverse(cx, n, 254, &mut p.weight, &mut p.weight_reverse),
+            "quorum" => {
+                if let Some(v) = cx.int(n, 1, 65535) {
+                    p.quorum = u32::try_from(v).unwrap_or(1)
+                }
+            }
+            "quorum_max" => {
+                if let Some(v) = cx.int(n, 0, 65535) {
+                    p.quorum_max = u32::try_from(v).unwrap_or(u32::MAX);
+                    // keepalived: quorum_max 0 means "up while none runs".
+                    if p.quorum_max == 0 {
+                        p.quorum = 0;
+                    }
+                }
+            }
+            "delay" | "fork_delay" | "terminate_delay" => {
+                if let Some(t) = cx.timer(n) {
+                    if n.name() != "terminate_delay" {
+                        p.fork_delay = t;
+                    }
+                    if n.name() != "fork_delay" {
+                        p.terminate_delay = t;
+                    }
+                }
+            }
+            "full_command" => p.full_command = cx.flag(n),
+            _ => cx.unknown(n, "vrrp_track_process"),
+        }
+    }
+    let name = name?;
+    let Some(process) = process else {
+        // keepalived: "track process 'X' process name not specified".
+        cx.warning(
+            node.span(),
+            Problem::MissingRequired {
+                object: format!("vrrp_track_process {name}"),
+                what: "process; it is ignored (as keepalived does)".into(),
+            },
+        );
+        return None;
+    };
+    p.process = process;
+    Some(p)
+}
+
+fn track_processes(cx: &mut Cx<'_>, node: &Node) -> Vec<TrackedScript> {
+    let mut out = Vec::new();
+    for n in cx.block(node) {
+        let (weight, reverse) = tracked_within(cx, n, TrackWeight::for_file, "-254..254");
+        out.push(TrackedScript {
+            name: n.name().to_string(),
+            span: n.keyword.span,
+            weight,
+            reverse: reverse.unwrap_or(false),
+        });
+    }
+    out
 }
 
 /// `track_file NAME { file PATH; weight W [reverse]; init_file [VALUE] [overwrite] }`.
@@ -314,6 +423,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
         group_spans: Vec::new(),
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
+        track_processes: Vec::new(),
         track_files: Vec::new(),
         notify: VrrpNotify::default(),
         notify_priority_changes: None,
@@ -335,6 +445,7 @@ pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGr
             }
             "track_interface" => g.track_interfaces = track_interfaces(cx, n),
             "track_script" => g.track_scripts = track_scripts(cx, n),
+            "track_process" => g.track_processes = track_processes(cx, n),
             "track_file" => g.track_files = tracked_files(cx, n),
             "notify_priority_changes" => g.notify_priority_changes = Some(cx.flag(n)),
             "smtp_alert" => g.smtp_alert = Some(cx.flag(n)),
@@ -411,6 +522,7 @@ pub(super) fn vrrp_instance(
         dont_track_primary: false,
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
+        track_processes: Vec::new(),
         track_files: Vec::new(),
         src_ip: None,
         mcast_dst_ip: None,
@@ -512,6 +624,7 @@ pub(super) fn vrrp_instance(
             "dont_track_primary" => i.dont_track_primary = cx.flag(n),
             "track_interface" => i.track_interfaces = track_interfaces(cx, n),
             "track_script" => i.track_scripts = track_scripts(cx, n),
+            "track_process" => i.track_processes = track_processes(cx, n),
             "track_file" => i.track_files = tracked_files(cx, n),
             "mcast_src_ip" => i.src_ip = cx.plain_ip(n),
             "unicast_src_ip" => {
