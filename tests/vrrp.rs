@@ -37,6 +37,10 @@ mod unicast;
 #[path = "vrrp/host_side.rs"]
 mod host_side;
 
+/// A flood of broken adverts (issue #16).
+#[path = "vrrp/flood.rs"]
+mod flood;
+
 /// `vrrp_track_process` side by side (in the initial namespace, on a veth of its own).
 #[path = "vrrp/track_process.rs"]
 mod track_process;

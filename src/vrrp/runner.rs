@@ -50,6 +50,60 @@ pub struct VrrpConfig {
     pub firewall: super::firewall::FirewallConfig,
     /// The `vrrp_track_process` specs some instance tracks.
     pub processes: Vec<ProcessSpec>,
+    /// `dynamic_interfaces`: an instance whose interface does not exist yet
+    /// waits for it (in FAULT) instead of stopping VRRP.
+    pub dynamic_interfaces: bool,
+}
+
+/// `dynamic_interfaces`: splits off the instances whose interface does not
+/// exist now (they wait, reported in FAULT), and takes them out of their
+/// sync groups for as long. Without `dynamic_interfaces` nothing is split:
+/// a missing interface then stops VRRP, as in keepalived.
+async fn split_waiting(nl: &Netlink, mut config: VrrpConfig) -> (VrrpConfig, Vec<InstanceConfig>) {
+    if !config.dynamic_interfaces {
+        return (config, Vec::new());
+    }
+    let mut present = Vec::new();
+    let mut waiting = Vec::new();
+    for inst in std::mem::take(&mut config.instances) {
+        if nl.link(&inst.interface).await.is_ok() {
+            present.push(inst);
+        } else {
+            waiting.push(inst);
+        }
+    }
+    for g in &mut config.sync_groups {
+        g.members.retain(|m| present.iter().any(|i| i.name == *m));
+    }
+    config.sync_groups.retain(|g| !g.members.is_empty());
+    config.instances = present;
+    (config, waiting)
+}
+
+/// Reports instances waiting for their interface as keepalived does: FAULT,
+/// with their notify scripts and events.
+fn report_waiting(waiting: &[InstanceConfig]) {
+    for inst in waiting {
+        tracing::warn!(
+            "({}) interface {} does not exist - entering FAULT state until it is created \
+             (dynamic_interfaces)",
+            inst.name,
+            inst.interface
+        );
+        let cmds = notify::commands(
+            &inst.notify,
+            "INSTANCE",
+            &inst.name,
+            State::Fault,
+            inst.priority,
+        );
+        notify::spawn_all(&cmds);
+        crate::events::publish(crate::events::Event::Instance {
+            name: inst.name.as_str().into(),
+            state: crate::events::VrrpState::Fault,
+            priority: inst.priority,
+        });
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -636,6 +690,11 @@ pub async fn run_reloadable(
     let nl = Netlink::connect()?;
     let mut known: BTreeMap<TrackId, bool> = BTreeMap::new();
     let mut unreadable = super::drop_report::DropReporter::default();
+    // dynamic_interfaces: the full configuration, and the instances waiting.
+    let mut full_config = config.clone();
+    let (present, mut waiting) = split_waiting(&nl, config).await;
+    config = present;
+    report_waiting(&waiting);
     let ios = prepare(&nl, &mut config, &known, true).await?;
     let promoted = promote_secondaries(&config);
 
@@ -699,6 +758,8 @@ pub async fn run_reloadable(
         blocked: Default::default(),
         options,
         last_state: String::new(),
+        last_state_key: Vec::new(),
+        next_counter_write: std::time::Instant::now(),
         state_since: std::collections::HashMap::new(),
     };
 
@@ -720,6 +781,8 @@ pub async fn run_reloadable(
     driver.perform(&set, acts).await;
 
     let mut reloads_open = true;
+    let mut waiting_tick = tokio::time::interval(Duration::from_millis(500));
+    waiting_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = set.deadline();
         let sleep = async {
@@ -740,8 +803,34 @@ pub async fn run_reloadable(
             }
             new = reloads.recv(), if reloads_open => {
                 match new {
-                    Some(new) => reload(&mut set, &mut driver, &mut feeds, &known, new).await,
+                    Some(new) => {
+                        full_config = new.clone();
+                        let (present, now_waiting) = split_waiting(&driver.nl, new).await;
+                        let newly: Vec<InstanceConfig> = now_waiting
+                            .iter()
+                            .filter(|w| !waiting.iter().any(|o| o.name == w.name))
+                            .cloned()
+                            .collect();
+                        report_waiting(&newly);
+                        waiting = now_waiting;
+                        reload(&mut set, &mut driver, &mut feeds, &known, present).await
+                    }
                     None => reloads_open = false,
+                }
+            }
+            _ = waiting_tick.tick(), if !waiting.is_empty() => {
+                let mut appeared = false;
+                for w in &waiting {
+                    if driver.nl.link(&w.interface).await.is_ok() {
+                        tracing::info!("({}) interface {} created: starting", w.name, w.interface);
+                        appeared = true;
+                    }
+                }
+                if appeared {
+                    // Applied as a reload: the running instances stay as they are.
+                    let (present, still) = split_waiting(&driver.nl, full_config.clone()).await;
+                    waiting = still;
+                    reload(&mut set, &mut driver, &mut feeds, &known, present).await;
                 }
             }
             ev = rx.recv() => {
@@ -1108,6 +1197,10 @@ struct Driver {
     statics: super::config::StaticConfig,
     options: RunnerOptions,
     last_state: String,
+    /// What the last write held of each instance's state and priority, and
+    /// when counters alone may be written again.
+    last_state_key: Vec<(super::fsm::State, u8)>,
+    next_counter_write: std::time::Instant,
     /// Per instance name: the state last written and when it was entered
     /// (Unix seconds), for `state_since` in the snapshots.
     state_since: std::collections::HashMap<String, (super::fsm::State, u64)>,
@@ -1433,10 +1526,24 @@ impl Driver {
         }
     }
 
+    /// Writes the instances' snapshots for `lvsd status` and the metrics: at
+    /// once when a state or priority changed, else (counters only) at most
+    /// once a second, so a flood of adverts is not a flood of file writes.
     fn write_state(&mut self, set: &VrrpSet) {
         let Some(path) = &self.options.state_file else {
             return;
         };
+        let key: Vec<(super::fsm::State, u8)> = set
+            .instances()
+            .iter()
+            .map(|i| (i.state(), i.effective_priority()))
+            .collect();
+        let now_instant = std::time::Instant::now();
+        if key == self.last_state_key && now_instant < self.next_counter_write {
+            return;
+        }
+        self.last_state_key = key;
+        self.next_counter_write = now_instant + Duration::from_secs(1);
         let mut snapshots = set.snapshots();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

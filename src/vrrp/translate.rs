@@ -885,6 +885,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         })
         .collect();
     Ok(VrrpConfig {
+        dynamic_interfaces: cfg.global.dynamic_interfaces,
         processes,
         instances,
         sync_groups,

@@ -459,6 +459,80 @@ testbed::uml_test! {
         assert_eq!(get(&site, "/healthz").0, "200");
     }
 
+    /// Secrets stay secret (issue #16): a director whose config holds a VRRP
+    /// `auth_pass` and an `SSL { password }` is run with a notify script and
+    /// the metrics listener; neither secret appears in `lvsd status` (text
+    /// and JSON), `lvsd metrics`, `/metrics`, the status page,
+    /// `/status.json`, the SIGUSR1 dump, the VRRP state file, the notify
+    /// script's arguments or the log.
+    fn no_output_shows_a_secret() {
+        let site = Site::new("sec");
+        let ssl = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/config/ssl");
+        let notify = site.path("notify.sh");
+        let args = site.path("notify.args");
+        std::fs::write(&notify, format!("#!/bin/sh\necho \"$@\" >> {}\n", args.display()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&notify, std::fs::Permissions::from_mode(0o755))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let conf = dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"])
+            .replace("    advert_int 1\n", &format!("    advert_int 1\n    notify {}\n", notify.display()))
+            .replace(
+                "global_defs {\n",
+                &format!(
+                    "SSL {{\n    certificate {ssl}/client.pem\n    key {ssl}/client-enc.key\n    password s3cret\n}}\nglobal_defs {{\n    script_user root\n"
+                ),
+            )
+            .replace(
+                "    real_server 10.0.0.5 80 {",
+                "    real_server 10.0.0.4 443 {\n        SSL_GET {\n            url {\n                path /\n            }\n            connect_timeout 1\n        }\n    }\n    real_server 10.0.0.5 80 {",
+            );
+        assert!(conf.contains("auth_pass Zs3cr3t") && conf.contains("password s3cret"), "{conf}");
+        let path = site.write_config("sec.conf", &conf);
+        let d = site.lvsd(DIR1, "sec", &path, &["--metrics-listen", "127.0.0.1:9662"]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() >= 2);
+        site.wait("the notify script ran", SLOW, || std::fs::read_to_string(&args).is_ok_and(|a| a.contains("MASTER")));
+        let get = |p: &str| {
+            let out = site
+                .ns(DIR1)
+                .exec(&["curl", "-s", &format!("http://127.0.0.1:9662{p}")])
+                .unwrap_or_else(|e| panic!("curl: {e}"));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let lvsd = |args: &[&str]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+                .args(args)
+                .arg("-s")
+                .arg(site.path("sec.sock"))
+                .output()
+                .unwrap_or_else(|e| panic!("lvsd: {e}"));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        signal(&d, Signal::SIGUSR1);
+        std::thread::sleep(Duration::from_secs(1));
+        let outputs = [
+            ("lvsd status", lvsd(&["status"])),
+            ("lvsd status --json", lvsd(&["status", "--json"])),
+            ("lvsd metrics", lvsd(&["metrics"])),
+            ("/metrics", get("/metrics")),
+            ("/", get("/")),
+            ("/status.json", get("/status.json")),
+            ("SIGUSR1 dump", std::fs::read_to_string(site.path("sec.data")).unwrap_or_default()),
+            ("VRRP state file", std::fs::read_to_string(site.path("sec.vrrp.json")).unwrap_or_default()),
+            ("notify arguments", std::fs::read_to_string(&args).unwrap_or_default()),
+            ("log", d.logs()),
+        ];
+        for (what, text) in &outputs {
+            assert!(!text.is_empty() || *what == "SIGUSR1 dump", "{what} is empty: the test checks nothing");
+            for secret in ["Zs3cr3t", "s3cret"] {
+                assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
+            }
+        }
+        assert!(outputs[0].1.contains("10.0.0.4:443"), "{}", outputs[0].1);
+    }
+
     /// The DR pair scenario (see `pair_balances_fails_over_and_recovers`).
     fn dr_pair_balances_fails_over_and_recovers() {
         pair_balances_fails_over_and_recovers("dr", Kind::Dr);

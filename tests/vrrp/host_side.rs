@@ -475,3 +475,94 @@ fn promote_secondaries_is_set_and_put_back_as_keepalived() {
     assert_eq!(theirs, ("0".into(), "1".into(), "0".into()), "keepalived");
     assert_eq!(ours, theirs, "lvsd against keepalived");
 }
+
+/// `dynamic_interfaces` side by side: VI_2's interface `dyn0` does not
+/// exist at start. With the keyword VI_1 runs and VI_2 waits in FAULT,
+/// then starts when `dyn0` is created; without it VRRP does not start at
+/// all (keepalived: "Non-existent interface specified in configuration").
+/// Returns, per case, VI_1's VIP held before dyn0 exists and VI_2's notify
+/// states at the end.
+fn dynamic_interfaces_run(kind: Kind, name: &str) -> Vec<(bool, Vec<String>)> {
+    let mut results = Vec::new();
+    for dynamic in [true, false] {
+        let topo = Topo::new(&format!("{name}{}", u8::from(dynamic)));
+        let ns = topo.director(0);
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("vi2.states");
+        let script = dir.path().join("notify.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$3\" >> {}\n", out.display()),
+        )
+        .expect("script");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        let mut a = Inst::new(150);
+        a.state = "MASTER";
+        let mut b = Inst::new(150);
+        b.name = "VI_2";
+        b.state = "MASTER";
+        b.vrid = 52;
+        b.vips = vec!["10.9.1.100/24".into()];
+        b.extra = format!("  notify {}\n", script.display());
+        let text = conf(&[a, b], "").replace(
+            "interface eth0\n  virtual_router_id 52",
+            "interface dyn0\n  virtual_router_id 52",
+        );
+        assert!(text.contains("interface dyn0"), "{text}");
+        let text = if dynamic {
+            text.replacen(
+                "global_defs {\n",
+                "global_defs {\n  dynamic_interfaces\n",
+                1,
+            )
+        } else {
+            text
+        };
+        let mut d = Director::start(kind, ns, &text);
+        std::thread::sleep(Duration::from_secs(6));
+        let vi1 = topo.holds(0, "10.0.0.100");
+        ns.ip(&[
+            "link", "add", "dyn0", "type", "veth", "peer", "name", "dyn1",
+        ])
+        .expect("dyn0");
+        ns.ip(&["link", "set", "dyn1", "up"]).expect("up");
+        ns.ip(&["addr", "add", "10.9.1.1/24", "dev", "dyn0"])
+            .expect("addr");
+        ns.ip(&["link", "set", "dyn0", "up"]).expect("up");
+        if dynamic {
+            wait_for("VI_2 MASTER", Duration::from_secs(15), &[&d], || {
+                topo.holds(0, "10.9.1.100")
+            });
+        } else {
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        let states: Vec<String> = std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|s| *s != "STOP")
+            .map(str::to_string)
+            .collect();
+        let _ = d.stop();
+        results.push((vi1, states));
+    }
+    results
+}
+
+#[test]
+fn dynamic_interfaces_wait_for_a_missing_interface_as_keepalived() {
+    let theirs = dynamic_interfaces_run(Kind::Keepalived, "dik");
+    let ours = dynamic_interfaces_run(Kind::Lvsd, "dil");
+    assert!(
+        theirs[0].0,
+        "keepalived runs VI_1 with dynamic_interfaces: {theirs:?}"
+    );
+    assert!(
+        !theirs[1].0,
+        "keepalived runs no VRRP without it: {theirs:?}"
+    );
+    assert_eq!(ours, theirs, "lvsd against keepalived");
+}
