@@ -15,6 +15,8 @@ const FLOODER: &str = r#"
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+# No multicast route in the namespace: send from the LAN address.
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[3]))
 # VRRPv2 advert, VRID 51, priority 200, one address, simple auth, interval 1,
 # checksum 0 (wrong), 10.0.0.100, 8 bytes of auth data.
 pkt = bytes([0x21, 51, 200, 1, 1, 1, 0, 0]) + socket.inet_aton("10.0.0.100") + b"s3cret\0\0"
@@ -65,7 +67,7 @@ fn a_flood_of_broken_adverts_does_not_delay_the_master() {
     // At most 1,000,000 packets or 8 s.
     let out = topo
         .client()
-        .run(&["/usr/bin/python3", "-c", FLOODER, "1000000", "8"])
+        .run(&["/usr/bin/python3", "-c", FLOODER, "1000000", "8", "10.0.0.3"])
         .expect("flooder");
     let sent: f64 = out.trim().parse().unwrap_or(0.0);
     std::thread::sleep(Duration::from_secs(2));
