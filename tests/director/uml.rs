@@ -487,7 +487,7 @@ testbed::uml_test! {
             )
             .replace(
                 "    real_server 10.0.0.5 80 {",
-                "    real_server 10.0.0.4 443 {\n        SSL_GET {\n            url {\n                path /\n            }\n            connect_timeout 1\n        }\n    }\n    real_server 10.0.0.5 80 {",
+                "    real_server 10.0.0.6 80 {\n        SSL_GET {\n            url {\n                path /\n            }\n            connect_port 443\n            connect_timeout 1\n        }\n    }\n    real_server 10.0.0.5 80 {",
             );
         assert!(conf.contains("auth_pass Zs3cr3t") && conf.contains("password s3cret"), "{conf}");
         let path = site.write_config("sec.conf", &conf);
@@ -530,7 +530,9 @@ testbed::uml_test! {
                 assert!(!text.contains(secret), "{what} shows {secret}:\n{text}");
             }
         }
-        assert!(outputs[0].1.contains("10.0.0.4:443"), "{}", outputs[0].1);
+        // The SSL_GET server (nothing answers there) is in the status: its
+        // checker ran with the SSL block loaded.
+        assert!(outputs[0].1.contains("10.0.0.6:80"), "{}", outputs[0].1);
     }
 
     /// The DR pair scenario (see `pair_balances_fails_over_and_recovers`).

@@ -67,7 +67,14 @@ fn a_flood_of_broken_adverts_does_not_delay_the_master() {
     // At most 1,000,000 packets or 8 s.
     let out = topo
         .client()
-        .run(&["/usr/bin/python3", "-c", FLOODER, "1000000", "8", "10.0.0.3"])
+        .run(&[
+            "/usr/bin/python3",
+            "-c",
+            FLOODER,
+            "1000000",
+            "8",
+            "10.0.0.3",
+        ])
         .expect("flooder");
     let sent: f64 = out.trim().parse().unwrap_or(0.0);
     std::thread::sleep(Duration::from_secs(2));
