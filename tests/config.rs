@@ -1446,11 +1446,11 @@ fn unknown_and_unsupported_keywords_are_warnings_with_places() {
         "'enable_snmp_vrrp' is not implemented by lvsd; it has no effect (keepalived serves SNMP",
     );
     assert_problem(
-        "vrrp_track_process p {\n    process nginx\n}\n",
+        "garp_group {\n    garp_interval 1\n}\n",
         Severity::Warning,
         1,
         1,
-        "'vrrp_track_process' is not implemented by lvsd",
+        "'garp_group' is not implemented by lvsd",
     );
     assert_problem(
         "virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 53 {\n        BFD_CHECK {\n            name b\n        }\n    }\n}\n",
@@ -2895,6 +2895,7 @@ fn inside_block(block: &str, body: &str) -> String {
             "\n        }\n    }\n}\n",
         ),
         "track_file" => ("track_file tf {\n    file /tmp/lvsd-kw\n".into(), "\n}\n"),
+        "vrrp_track_process" => ("vrrp_track_process tp {\n    process sleep\n".into(), "\n}\n"),
         "SSL" => ("SSL {\n".into(), "\n}\n"),
         other => panic!("no wrapper for block {other}"),
     };
