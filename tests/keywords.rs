@@ -95,6 +95,7 @@ fn context(block: Block, keyword: &str) -> &'static str {
             "    unicast_peer {\n        10.9.0.2\n    }\n"
         }
         (Block::VrrpInstance, "preempt") => "    nopreempt\n",
+        (Block::VrrpInstance, "vmac_xmit_base") => "    use_vmac\n",
         (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
             "    track_script {\n        chk weight 5\n    }\n"
         }
@@ -147,6 +148,10 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
         Block::TopLevel => format!(
             "{INSTANCE}    track_file {{\n        tf3\n    }}\n}}\n{VS}        weight 10\n{HTTP}{VS_END}{body}\n"
         ),
+        // The VMAC name prefix shows on an instance with a VMAC.
+        Block::GlobalDefs if keyword == "vmac_prefix" => {
+            format!("global_defs {{\n{body}\n}}\n{INSTANCE}    use_vmac\n}}\n")
+        }
         // An IPv6 instance too, for the IPv6 defaults (vrrp_mcast_group6).
         Block::GlobalDefs => format!(
             "global_defs {{\n{body}\n}}\n{INSTANCE}}}\n{INSTANCE6}{VS}        weight 10\n{HTTP}{VS_END}"

@@ -36,3 +36,6 @@ mod unicast;
 
 #[path = "vrrp/host_side.rs"]
 mod host_side;
+
+#[path = "vrrp/vmac.rs"]
+mod vmac;

@@ -339,6 +339,8 @@ pub struct InstanceConfig {
     pub higher_prio_send_advert: bool,
     pub tracks: Vec<TrackConfig>,
     pub notify: NotifyConfig,
+    /// `use_vmac`: VIPs and adverts go on a macvlan with the virtual MAC.
+    pub vmac: Option<super::vmac::VmacConfig>,
 }
 
 impl InstanceConfig {
@@ -375,6 +377,7 @@ impl InstanceConfig {
             higher_prio_send_advert: false,
             tracks: Vec::new(),
             notify: NotifyConfig::default(),
+            vmac: None,
         }
     }
 

@@ -12,3 +12,4 @@ pub mod sync_group;
 pub mod track;
 pub mod translate;
 pub mod vip;
+pub mod vmac;

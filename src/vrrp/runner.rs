@@ -25,6 +25,7 @@ use super::socket::{RecvSocket, SendSocket};
 use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
 use super::track::{ScriptOutcome, ScriptTracker};
 use super::vip::{Netlink, NetlinkError};
+use super::vmac;
 use crate::track_file::WatchedFiles;
 
 /// Everything the VRRP runner needs, already translated from keepalived.conf.
@@ -95,6 +96,9 @@ struct InstanceIo {
     na: Option<NaSender>,
     /// VIPs with their resolved interface (name, index).
     vips: Vec<(VipConfig, String, u32)>,
+    /// Where VIPs without `dev` go: the VMAC, else the instance's interface.
+    vip_dev: String,
+    vip_ifindex: u32,
     /// `virtual_routes` with their resolved output interface.
     routes: Vec<(RouteConfig, Option<u32>)>,
 }
@@ -161,8 +165,11 @@ async fn prepare(
     config: &mut VrrpConfig,
     known: &BTreeMap<TrackId, bool>,
     starting: bool,
+    vmacs: &mut VmacHost,
 ) -> Result<Vec<InstanceIo>, RunnerError> {
     check_notify_users(config)?;
+    // The VMACs first, so that tracking a VMAC by name sees it.
+    vmacs.setup(nl, config).await?;
     // init_file, then each tracked file's value now.
     let mut values: BTreeMap<String, i32> = BTreeMap::new();
     for f in &config.track_files {
@@ -487,7 +494,14 @@ pub async fn run_reloadable(
 ) -> Result<(), RunnerError> {
     let nl = Netlink::connect()?;
     let mut known: BTreeMap<TrackId, bool> = BTreeMap::new();
-    let ios = prepare(&nl, &mut config, &known, true).await?;
+    let mut vmacs = VmacHost::default();
+    let ios = match prepare(&nl, &mut config, &known, true, &mut vmacs).await {
+        Ok(ios) => ios,
+        Err(e) => {
+            vmacs.teardown(&nl).await;
+            return Err(e);
+        }
+    };
 
     // A crashed previous run may have left our VIPs behind: clear them.
     for (inst, io) in config.instances.iter().zip(&ios) {
@@ -523,6 +537,7 @@ pub async fn run_reloadable(
         .and_then(|()| feeds.sync_tasks(&nl, &config, &known))
     {
         feeds.abort_all();
+        vmacs.teardown(&nl).await;
         return Err(e);
     }
 
@@ -536,12 +551,14 @@ pub async fn run_reloadable(
         Ok(s) => s,
         Err(e) => {
             feeds.abort_all();
+            vmacs.teardown(&nl).await;
             return Err(e.into());
         }
     };
     let mut driver = Driver {
         nl,
         ios,
+        vmacs,
         statics: config.statics.clone(),
         options,
         last_state: String::new(),
@@ -557,6 +574,7 @@ pub async fn run_reloadable(
         tokio::select! {
             _ = &mut shutdown => {
                 feeds.abort_all();
+                driver.vmacs.teardown(&driver.nl).await;
                 return Ok(());
             }
             _ = tokio::time::sleep(config.startup_delay) => {}
@@ -615,6 +633,8 @@ pub async fn run_reloadable(
     let acts = set.on_shutdown(std::time::Instant::now());
     driver.perform(&set, acts).await;
     feeds.abort_all();
+    // keepalived removes its VMACs at stop (even with --dont-release-vrrp).
+    driver.vmacs.teardown(&driver.nl).await;
     apply_statics(&driver.nl, &driver.statics, &Default::default()).await;
     Ok(())
 }
@@ -700,7 +720,8 @@ async fn reload(
     known: &BTreeMap<TrackId, bool>,
     mut config: VrrpConfig,
 ) {
-    let ios = match prepare(&driver.nl, &mut config, known, false).await {
+    let before: BTreeSet<String> = driver.vmacs.active.keys().cloned().collect();
+    let ios = match prepare(&driver.nl, &mut config, known, false, &mut driver.vmacs).await {
         Ok(ios) => ios,
         Err(e) => {
             tracing::error!("VRRP reload refused, the running configuration stays: {e}");
@@ -760,6 +781,15 @@ async fn reload(
         }
     }
     drop(old_ios);
+    // The VMACs of instances that are gone (or whose VMAC changed name) go too.
+    let wanted: BTreeSet<String> = config
+        .instances
+        .iter()
+        .filter_map(|i| i.vmac.as_ref().and_then(|v| v.name.clone()))
+        .collect();
+    for name in before.iter().filter(|n| !wanted.contains(*n)) {
+        driver.vmacs.remove(&driver.nl, name).await;
+    }
     apply_statics(&driver.nl, &driver.statics, &config.statics).await;
     driver.statics = config.statics.clone();
     if let Err(e) = feeds.sync_tasks(&driver.nl, &config, known) {
@@ -792,8 +822,42 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
             })?,
     };
     inst.src_addr = Some(src);
+    // With a VMAC, VIPs go on it and adverts leave from it (unless `vmac_xmit_base`).
+    let vmac = inst
+        .vmac
+        .as_ref()
+        .and_then(|v| Some((v.name.clone()?, v.xmit_base)));
+    let (vip_dev, vip_link) = match &vmac {
+        Some((name, _)) => (name.clone(), nl.link(name).await?),
+        None => (inst.interface.clone(), link.clone()),
+    };
+    let (send_dev, send_index) = match &vmac {
+        Some((name, false)) => (name.clone(), vip_link.index),
+        _ => (inst.interface.clone(), link.index),
+    };
+    if let (Some((name, false)), IpAddr::V6(_)) = (&vmac, src) {
+        // keepalived puts the source link-local address on the VMAC to send from it.
+        let ll = VipConfig {
+            addr: src,
+            prefix_len: 64,
+            dev: None,
+            label: None,
+            scope: Some(253),
+            brd: None,
+            options: Default::default(),
+        };
+        if !nl
+            .has_address(name, vip_link.index, src)
+            .await
+            .unwrap_or(false)
+        {
+            if let Err(e) = nl.add_vip(name, vip_link.index, &ll).await {
+                tracing::warn!("{}: {e}", inst.name);
+            }
+        }
+    }
     let sender =
-        SendSocket::open(&inst.interface, link.index, src, inst.unicast_ttl).map_err(|source| {
+        SendSocket::open(&send_dev, send_index, src, inst.unicast_ttl).map_err(|source| {
             RunnerError::Socket {
                 instance: inst.name.clone(),
                 what: format!("opening VRRP send socket from {src}"),
@@ -807,8 +871,10 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
     };
     let mut vips = Vec::new();
     for v in inst.vips.iter().chain(&inst.excluded_vips) {
-        let dev = v.dev.clone().unwrap_or_else(|| inst.interface.clone());
-        let idx = if dev == inst.interface {
+        let dev = vip_device(inst, &vip_dev, v);
+        let idx = if dev == vip_dev {
+            vip_link.index
+        } else if dev == inst.interface {
             link.index
         } else {
             nl.link(&dev).await?.index
@@ -819,23 +885,167 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
     for r in &inst.routes {
         let idx = match (&r.dev, r.via, r.kind) {
             (Some(dev), _, _) => Some(nl.link(dev).await?.index),
-            (None, None, RouteKind::Unicast) => Some(link.index),
+            (None, None, RouteKind::Unicast) => Some(vip_link.index),
             _ => None,
         };
         routes.push((r.clone(), idx));
     }
-    let garp = GarpSender::open(link.index).ok();
+    let garp = GarpSender::open(vip_link.index).ok();
     Ok(InstanceIo {
         ifindex: link.index,
-        mac: link.mac.unwrap_or([0; 6]),
+        mac: vip_link.mac.unwrap_or([0; 6]),
         src,
         sender,
         destinations,
         garp,
-        na: Some(NaSender::new(&inst.interface, link.index)),
+        na: Some(NaSender::new(&vip_dev, vip_link.index)),
         vips,
         routes,
+        vip_dev,
+        vip_ifindex: vip_link.index,
     })
+}
+
+/// The interface a VIP goes on: its `dev`; without one (or naming the instance's
+/// interface), the VMAC when the VIP is of the instance's family (keepalived
+/// 2.2.7), else the instance's interface.
+fn vip_device(inst: &InstanceConfig, vip_dev: &str, vip: &VipConfig) -> String {
+    let on_own = vip.dev.as_ref().is_none_or(|d| *d == inst.interface);
+    if on_own && Family::of(&vip.addr) == inst.family {
+        vip_dev.to_string()
+    } else {
+        vip.dev.clone().unwrap_or_else(|| inst.interface.clone())
+    }
+}
+
+/// The VMACs lvsd has in place, and the base interfaces' settings to put back.
+#[derive(Default)]
+struct VmacHost {
+    /// VMAC name -> (its index, its base interface).
+    active: BTreeMap<String, (u32, String)>,
+    /// Base interface -> its values of [`vmac::BASE_SYSCTLS`] before its first VMAC.
+    saved: BTreeMap<String, Vec<(&'static str, String)>>,
+}
+
+fn write_sysctl(v6: bool, interface: &str, name: &str, value: &str) {
+    let path = vmac::sysctl_path(v6, interface, name);
+    if let Err(e) = std::fs::write(&path, value) {
+        tracing::warn!("setting {}: {e}", path.display());
+    }
+}
+
+impl VmacHost {
+    /// Creates, adopts or fixes each instance's VMAC (keepalived's rules, see
+    /// [`vmac::plan`]), sets the kernel settings keepalived sets and brings it up;
+    /// the chosen name is written back into the instance's configuration.
+    async fn setup(&mut self, nl: &Netlink, config: &mut VrrpConfig) -> Result<(), RunnerError> {
+        let mut reserved: Vec<String> = Vec::new();
+        for inst in &mut config.instances {
+            let Some(cfg) = inst.vmac.as_mut() else {
+                continue;
+            };
+            let base = nl.link(&inst.interface).await?;
+            let links = nl.vmac_links().await?;
+            // Our own VMAC from before a reload is the same instance's: adopt it.
+            let plan = vmac::plan(cfg, inst.vrid, inst.family, base.index, &links, &reserved);
+            let name = match plan {
+                vmac::VmacPlan::Adopt(name) => {
+                    if !self.active.contains_key(&name) {
+                        tracing::info!("({}) Found matching interface {name}", inst.name);
+                    }
+                    name
+                }
+                vmac::VmacPlan::Update(name) => {
+                    tracing::info!("({}) updating the MAC/mode of VMAC {name}", inst.name);
+                    let idx = links.iter().find(|l| l.name == name).map_or(0, |l| l.index);
+                    nl.update_vmac(&name, idx, cfg.mac).await?;
+                    name
+                }
+                vmac::VmacPlan::Replace(name) => {
+                    tracing::info!(
+                        "({}) removing VMAC {name}: it is on another interface",
+                        inst.name
+                    );
+                    if let Some(l) = links.iter().find(|l| l.name == name) {
+                        nl.delete_link(&name, l.index).await?;
+                    }
+                    nl.create_vmac(&name, base.index, cfg.mac).await?;
+                    name
+                }
+                vmac::VmacPlan::Create(name) => {
+                    nl.create_vmac(&name, base.index, cfg.mac).await?;
+                    tracing::info!("({}) created VMAC interface {name}", inst.name);
+                    name
+                }
+            };
+            let link = nl.link(&name).await?;
+            self.active
+                .insert(name.clone(), (link.index, inst.interface.clone()));
+            match inst.family {
+                packet::Family::V4 => {
+                    for (key, value) in vmac::VMAC_SYSCTLS {
+                        write_sysctl(false, &name, key, &value.to_string());
+                    }
+                    if !self.saved.contains_key(&inst.interface) {
+                        let before = vmac::BASE_SYSCTLS
+                            .iter()
+                            .filter_map(|(key, _)| {
+                                let path = vmac::sysctl_path(false, &inst.interface, key);
+                                let v = std::fs::read_to_string(path).ok()?;
+                                Some((*key, v.trim().to_string()))
+                            })
+                            .collect();
+                        for (key, value) in vmac::BASE_SYSCTLS {
+                            write_sysctl(false, &inst.interface, key, &value.to_string());
+                        }
+                        self.saved.insert(inst.interface.clone(), before);
+                    }
+                    // No IPv6 on an IPv4 instance's VMAC unless it holds IPv6 VIPs.
+                    let v6_vips = inst
+                        .vips
+                        .iter()
+                        .chain(&inst.excluded_vips)
+                        .any(|v| v.addr.is_ipv6());
+                    write_sysctl(true, &name, "disable_ipv6", if v6_vips { "0" } else { "1" });
+                }
+                packet::Family::V6 => {
+                    // No link-local address made from the virtual MAC (RFC 5798 7.4).
+                    write_sysctl(true, &name, "addr_gen_mode", "1");
+                    write_sysctl(true, &name, "disable_ipv6", "0");
+                }
+            }
+            nl.set_link_up(&name, link.index).await?;
+            reserved.push(name.clone());
+            cfg.name = Some(name);
+        }
+        Ok(())
+    }
+
+    /// Deletes one VMAC; the last one on a base interface puts its settings back.
+    async fn remove(&mut self, nl: &Netlink, name: &str) {
+        let Some((index, base)) = self.active.remove(name) else {
+            return;
+        };
+        match nl.delete_link(name, index).await {
+            Ok(()) => tracing::info!("removed VMAC interface {name}"),
+            Err(e) => tracing::warn!("{e}"),
+        }
+        if self.active.values().any(|(_, b)| *b == base) {
+            return;
+        }
+        if let Some(before) = self.saved.remove(&base) {
+            for (key, value) in before {
+                write_sysctl(false, &base, key, &value);
+            }
+        }
+    }
+
+    async fn teardown(&mut self, nl: &Netlink) {
+        let names: Vec<String> = self.active.keys().cloned().collect();
+        for name in names {
+            self.remove(nl, &name).await;
+        }
+    }
 }
 
 async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -> ScriptOutcome {
@@ -868,6 +1078,7 @@ async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -
 struct Driver {
     nl: Netlink,
     ios: Vec<InstanceIo>,
+    vmacs: VmacHost,
     /// The static addresses, routes and rules in place.
     statics: super::config::StaticConfig,
     options: RunnerOptions,
@@ -895,6 +1106,9 @@ impl Driver {
 
     /// The interface index of `dev` (the instance's own one without a lookup).
     async fn device_index(&self, io: &InstanceIo, cfg: &InstanceConfig, dev: &str) -> Option<u32> {
+        if dev == io.vip_dev {
+            return Some(io.vip_ifindex);
+        }
         if dev == cfg.interface {
             return Some(io.ifindex);
         }
@@ -915,7 +1129,7 @@ impl Driver {
     ) -> Option<u32> {
         match (&r.dev, r.via, r.kind) {
             (Some(dev), _, _) => self.device_index(io, cfg, dev).await,
-            (None, None, RouteKind::Unicast) => Some(io.ifindex),
+            (None, None, RouteKind::Unicast) => Some(io.vip_ifindex),
             _ => None,
         }
     }
@@ -1045,7 +1259,7 @@ impl Driver {
                     }
                 }
                 for vip in &removed {
-                    let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+                    let dev = vip_device(cfg, &io.vip_dev, vip);
                     let Some(idx) = self.device_index(io, cfg, &dev).await else {
                         continue;
                     };
@@ -1057,7 +1271,7 @@ impl Driver {
                     }
                 }
                 for vip in &added {
-                    let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+                    let dev = vip_device(cfg, &io.vip_dev, vip);
                     let Some(idx) = self.device_index(io, cfg, &dev).await else {
                         continue;
                     };

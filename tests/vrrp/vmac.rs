@@ -1,0 +1,182 @@
+//! `use_vmac` side by side with keepalived 2.2.7: the same configuration under each
+//! daemon, each a lone MASTER in its own namespace LAN. The macvlan (name, mode, MAC,
+//! lower interface), the addresses on it, the kernel settings on it and on the base
+//! interface, and the source MAC of the adverts on the wire must read the same; after
+//! a graceful stop the VMACs are gone (and, under lvsd, the base interface's ARP
+//! settings are back: keepalived leaves them changed).
+//! Then lvsd and keepalived as MASTER and BACKUP of one router over their VMACs.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::harness::*;
+use crate::netns::Netns;
+
+/// Two instances: a generated VMAC name (`vrrp.51`) and a configured one sending
+/// from the base interface, with an IPv6 VIP beside it and one on another device.
+fn instances() -> Vec<Inst> {
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = "  use_vmac\n".into();
+    let mut b = Inst::new(150);
+    b.name = "VI_2";
+    b.state = "MASTER";
+    b.vrid = 52;
+    b.vips = vec!["10.0.0.101/24".into(), "10.0.0.102/24 dev eth0".into()];
+    b.extra = "  use_vmac vmx52\n  vmac_xmit_base\n".into();
+    vec![a, b]
+}
+
+const SYSCTLS: [(&str, &str); 6] = [
+    ("ipv4", "arp_ignore"),
+    ("ipv4", "arp_filter"),
+    ("ipv4", "accept_local"),
+    ("ipv4", "rp_filter"),
+    ("ipv4", "promote_secondaries"),
+    ("ipv6", "disable_ipv6"),
+];
+
+fn sysctls(ns: &Netns, dev: &str) -> String {
+    SYSCTLS
+        .iter()
+        .map(|(fam, key)| {
+            let v = ns
+                .run(&["cat", &format!("/proc/sys/net/{fam}/conf/{dev}/{key}")])
+                .unwrap_or_else(|_| "-".into());
+            format!("{dev} {fam}.{key}={}\n", v.trim())
+        })
+        .collect()
+}
+
+/// The VMACs as `ip -d link` shows them (name, lower device, MAC, macvlan mode),
+/// their addresses, and the settings on them and on eth0.
+fn host_view(ns: &Netns) -> String {
+    let mut out = String::new();
+    let links = ns.ip(&["-d", "-o", "link", "show"]).unwrap_or_default();
+    let mut vmacs = Vec::new();
+    for line in links.lines().filter(|l| l.contains("macvlan")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let name = words.get(1).unwrap_or(&"").trim_end_matches(':');
+        // The macvlan's mode follows the word `macvlan`.
+        let kind = words.iter().position(|x| *x == "macvlan").unwrap_or(0);
+        let after = |w: &str| {
+            words
+                .iter()
+                .skip(if w == "mode" { kind } else { 0 })
+                .position(|x| *x == w)
+                .map(|i| i + if w == "mode" { kind } else { 0 })
+                .and_then(|i| words.get(i + 1))
+                .copied()
+                .unwrap_or("")
+        };
+        let up = line.contains(",UP");
+        out += &format!(
+            "link {name} ether {} macvlan mode {} up={up}\n",
+            after("link/ether"),
+            after("mode")
+        );
+        vmacs.push(name.split('@').next().unwrap_or("").to_string());
+    }
+    for dev in vmacs.iter().map(String::as_str).chain(["eth0"]) {
+        let addrs = ns
+            .ip(&["-o", "addr", "show", "dev", dev])
+            .unwrap_or_default();
+        for line in addrs.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let (Some(fam), Some(addr)) = (words.get(2), words.get(3)) {
+                if !addr.starts_with("fe80") && !addr.starts_with("10.0.0.1/") {
+                    out += &format!("addr {dev} {fam} {addr}\n");
+                }
+            }
+        }
+        out += &sysctls(ns, dev);
+    }
+    out
+}
+
+/// Source MACs of the VRRP adverts seen from the LAN's third host for `secs` seconds
+/// (the director's own eth0 MAC, random per namespace, written `eth0`).
+fn advert_sources(ns: &Netns, director: &Netns, secs: u64) -> String {
+    let link = director
+        .ip(&["-o", "link", "show", "eth0"])
+        .unwrap_or_default();
+    let base_mac = link
+        .split("link/ether ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("?")
+        .to_string();
+    let out = Command::new("timeout")
+        .args([&secs.to_string(), "ip", "netns", "exec", ns.name()])
+        .args(["tcpdump", "-l", "-n", "-e", "-i", "eth0", "vrrp"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("tcpdump");
+    let mut seen: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let mac = words.get(1)?;
+            let vrid = l.split("vrid ").nth(1)?.split(',').next()?;
+            let mac = mac.trim_end_matches(',');
+            let mac = if mac == base_mac { "eth0" } else { mac };
+            Some(format!("vrid {vrid} from {mac}\n"))
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    seen.concat()
+}
+
+fn run(kind: Kind, name: &str) -> (String, String, String) {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let before = host_view(ns);
+    let mut d = Director::start(
+        kind,
+        ns,
+        &conf(&instances(), "global_defs {\n  vmac_prefix vrrp\n}\n"),
+    );
+    wait_for(
+        "the lone MASTER holds both VIPs",
+        Duration::from_secs(10),
+        &[&d],
+        || topo.holds(0, "10.0.0.100") && topo.holds(0, "10.0.0.101"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let running = host_view(ns);
+    let wire = advert_sources(topo.client(), ns, 3);
+    assert!(d.stop(), "{kind:?} did not stop cleanly:\n{}", d.log());
+    let after = host_view(ns);
+    // keepalived 2.2.7 means to put eth0's arp_ignore/arp_filter back when its last
+    // VMAC goes (reset_interface_parameters) but leaves them at 1; lvsd puts them back.
+    let expected = match kind {
+        Kind::Lvsd => before,
+        Kind::Keepalived => before
+            .replace("eth0 ipv4.arp_ignore=0", "eth0 ipv4.arp_ignore=1")
+            .replace("eth0 ipv4.arp_filter=0", "eth0 ipv4.arp_filter=1"),
+    };
+    assert_eq!(expected, after, "{kind:?} left state behind:\n{}", d.log());
+    (running, wire, after)
+}
+
+#[test]
+fn vmac_as_keepalived() {
+    let (theirs, theirs_wire, _) = run(Kind::Keepalived, "vmk");
+    let (ours, ours_wire, _) = run(Kind::Lvsd, "vml");
+    eprintln!("keepalived:\n{theirs}{theirs_wire}lvsd:\n{ours}{ours_wire}");
+    assert!(
+        theirs.contains("link vrrp.51@eth0 ether 00:00:5e:00:01:33 macvlan mode private"),
+        "keepalived view:\n{theirs}"
+    );
+    assert_eq!(
+        theirs, ours,
+        "keepalived (left) and lvsd (right) differ:\n--- keepalived\n{theirs}--- lvsd\n{ours}"
+    );
+    assert_eq!(
+        theirs_wire, "vrid 51 from 00:00:5e:00:01:33\nvrid 52 from eth0\n",
+        "keepalived's adverts"
+    );
+    assert_eq!(theirs_wire, ours_wire, "adverts on the wire");
+}
