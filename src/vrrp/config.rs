@@ -389,6 +389,15 @@ impl InstanceConfig {
         })
     }
 
+    /// Where adverts are sent and received: the VMAC unless `vmac_xmit_base`
+    /// (keepalived 2.2.7's socket pool), else the instance's interface.
+    pub fn advert_interface(&self) -> &str {
+        match &self.vmac {
+            Some(v) if !v.xmit_base => v.name.as_deref().unwrap_or(&self.interface),
+            _ => &self.interface,
+        }
+    }
+
     pub fn advert_interval(&self) -> Duration {
         Duration::from_millis(u64::from(self.advert_int_cs) * 10)
     }

@@ -276,13 +276,21 @@ impl Feeds {
         // One receive socket per (interface, family), joined to the groups of
         // the multicast instances on it.
         for (inst, io) in config.instances.iter().zip(ios) {
-            let key = (inst.interface.clone(), inst.family == Family::V6);
+            // The VMAC's own socket for an instance sending from it: frames from a
+            // peer with the same virtual MAC reach only the local VMAC.
+            let dev = inst.advert_interface().to_string();
+            let ifindex = if dev == inst.interface {
+                io.ifindex
+            } else {
+                io.vip_ifindex
+            };
+            let key = (dev.clone(), inst.family == Family::V6);
             if let Some((sock, joined)) = self.receivers.get_mut(&key) {
                 if inst.unicast_peers.is_empty() && joined.insert(inst.group()) {
-                    sock.join(inst.group(), io.ifindex)
+                    sock.join(inst.group(), ifindex)
                         .map_err(|source| RunnerError::Socket {
                             instance: inst.name.clone(),
-                            what: format!("joining {} on {}", inst.group(), inst.interface),
+                            what: format!("joining {} on {dev}", inst.group()),
                             source,
                         })?;
                 }
@@ -293,26 +301,21 @@ impl Feeds {
                 what,
                 source,
             };
-            let sock = RecvSocket::open(inst.family, &inst.interface).map_err(|e| {
-                socket_error(
-                    format!("opening VRRP receive socket on {}", inst.interface),
-                    e,
-                )
-            })?;
+            let sock = RecvSocket::open(inst.family, &dev)
+                .map_err(|e| socket_error(format!("opening VRRP receive socket on {dev}"), e))?;
             let mut joined = BTreeSet::new();
             // The RFC's group always, as before (a unicast instance's socket
             // joined it too); the instance's own when it differs.
             for group in [default_group(inst.family), inst.group()] {
                 if joined.insert(group) {
-                    sock.join(group, io.ifindex).map_err(|e| {
-                        socket_error(format!("joining {group} on {}", inst.interface), e)
-                    })?;
+                    sock.join(group, ifindex)
+                        .map_err(|e| socket_error(format!("joining {group} on {dev}"), e))?;
                 }
             }
             let sock = Arc::new(sock);
             self.receivers.insert(key, (sock.clone(), joined));
             let tx = self.tx.clone();
-            let interface = inst.interface.clone();
+            let interface = dev;
             self.receiver_tasks.push(tokio::spawn(async move {
                 loop {
                     let ev = match sock.recv().await {
@@ -948,6 +951,9 @@ impl VmacHost {
             let links = nl.vmac_links().await?;
             // Our own VMAC from before a reload is the same instance's: adopt it.
             let plan = vmac::plan(cfg, inst.vrid, inst.family, base.index, &links, &reserved);
+            // keepalived leaves the settings of an interface it adopts as they are (a
+            // VMAC left by an earlier run has them already).
+            let adopted = matches!(plan, vmac::VmacPlan::Adopt(_));
             let name = match plan {
                 vmac::VmacPlan::Adopt(name) => {
                     if !self.active.contains_key(&name) {
@@ -982,6 +988,7 @@ impl VmacHost {
             self.active
                 .insert(name.clone(), (link.index, inst.interface.clone()));
             match inst.family {
+                _ if adopted => {}
                 packet::Family::V4 => {
                     for (key, value) in vmac::VMAC_SYSCTLS {
                         write_sysctl(false, &name, key, &value.to_string());

@@ -126,10 +126,10 @@ pub enum VmacPlan {
 }
 
 /// keepalived 2.2.7's choice (vrrp_complete_instance, netlink_link_add_vmac):
-/// adopt any matching private macvlan; else use the configured name (a
-/// non-macvlan of that name makes it fall back to a generated name) or a
-/// generated one that no interface has; an existing macvlan of the configured
-/// name is updated or replaced.
+/// adopt any matching private macvlan; else use the configured name (anything
+/// but a private macvlan of that name makes it fall back to a generated name) or
+/// a generated one that no interface has; an existing private macvlan of the
+/// configured name is given our MAC (on the base) or replaced (elsewhere).
 /// `reserved` holds the names other instances' VMACs use.
 pub fn plan(
     cfg: &VmacConfig,
@@ -148,7 +148,10 @@ pub fn plan(
     }
     let by_name = |n: &str| links.iter().find(|l| l.name == n);
     let name = match &cfg.name {
-        Some(n) if by_name(n).is_none_or(|l| l.macvlan.is_some()) && !reserved.contains(n) => {
+        Some(n)
+            if by_name(n).is_none_or(|l| l.macvlan.is_some_and(|(_, private)| private))
+                && !reserved.contains(n) =>
+        {
             n.clone()
         }
         _ => choose_name(&cfg.prefix, vrid, family, |n| {
@@ -282,12 +285,18 @@ mod tests {
             plan(&cfg(None), 51, Family::V4, 2, &other, &["old".into()]),
             VmacPlan::Create("vrrp.51".into())
         );
-        // The configured name on a macvlan with the wrong mode or MAC: updated; on
-        // another base: replaced. A generated name just skips such an interface.
-        let wrong = [link("vm0", 9, mac, Some((2, false)))];
+        // The configured name on a private macvlan with another MAC: updated; on
+        // another base: replaced; not private: a generated name instead. A
+        // generated name just skips such interfaces.
+        let wrong = [link("vm0", 9, [2, 0, 0, 0, 0, 9], Some((2, true)))];
         assert_eq!(
             plan(&cfg(Some("vm0")), 51, Family::V4, 2, &wrong, &[]),
             VmacPlan::Update("vm0".into())
+        );
+        let bridge = [link("vm0", 9, mac, Some((2, false)))];
+        assert_eq!(
+            plan(&cfg(Some("vm0")), 51, Family::V4, 2, &bridge, &[]),
+            VmacPlan::Create("vrrp.51".into())
         );
         let elsewhere = [link("vm0", 9, mac, Some((3, true)))];
         assert_eq!(

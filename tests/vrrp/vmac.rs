@@ -70,9 +70,15 @@ fn host_view(ns: &Netns) -> String {
                 .unwrap_or("")
         };
         let up = line.contains(",UP");
+        // A MAC the kernel made up differs from run to run.
+        let mac = after("link/ether");
+        let mac = if mac.starts_with("00:00:5e") {
+            mac
+        } else {
+            "random"
+        };
         out += &format!(
-            "link {name} ether {} macvlan mode {} up={up}\n",
-            after("link/ether"),
+            "link {name} ether {mac} macvlan mode {} up={up}\n",
             after("mode")
         );
         vmacs.push(name.split('@').next().unwrap_or("").to_string());
@@ -129,6 +135,31 @@ fn advert_sources(ns: &Netns, director: &Netns, secs: u64) -> String {
     seen.concat()
 }
 
+/// The ARP replies for the VIP the client gets while `action` runs (its cache flushed first).
+fn arp_replies(client: &Netns, action: impl FnOnce()) -> String {
+    let _ = client.ip(&["neigh", "flush", "all"]);
+    let dump = Command::new("timeout")
+        .args(["4", "ip", "netns", "exec", client.name()])
+        .args(["tcpdump", "-l", "-n", "-i", "eth0", "arp and arp[6:2] = 2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    std::thread::sleep(Duration::from_millis(800));
+    action();
+    let out = dump.wait_with_output().expect("tcpdump output");
+    let mut seen: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split("Reply ").nth(1))
+        .filter(|r| r.starts_with("10.0.0.100 "))
+        .map(|r| format!("{}\n", r.split(',').next().unwrap_or(r).trim()))
+        .collect();
+    seen.sort();
+    seen.dedup();
+    seen.concat()
+}
+
 fn run(kind: Kind, name: &str) -> (String, String, String) {
     let topo = Topo::new(name);
     let ns = topo.director(0);
@@ -179,4 +210,125 @@ fn vmac_as_keepalived() {
         "keepalived's adverts"
     );
     assert_eq!(theirs_wire, ours_wire, "adverts on the wire");
+}
+
+/// Interfaces that exist at start: a private macvlan on eth0 with VI_1's MAC under
+/// another name (keepalived adopts it), and VI_2's configured name as a bridge-mode
+/// macvlan (keepalived turns it private with VI_2's MAC). Returns the view while
+/// running and after stop.
+fn existing(kind: Kind, name: &str) -> (String, String) {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let ip = |args: &str| {
+        let argv: Vec<&str> = args.split_whitespace().collect();
+        ns.ip(&argv).unwrap_or_else(|e| panic!("ip {args}: {e}"));
+    };
+    ip("link add old51 link eth0 address 00:00:5e:00:01:33 type macvlan mode private");
+    // keepalived adopts an interface as it is: a down one puts the instance in FAULT.
+    ip("link set old51 up");
+    // Not private: keepalived ignores the configured name (and names it vrrp.52).
+    ip("link add vmx52 link eth0 type macvlan mode bridge");
+    // Private with another MAC: keepalived gives it VI_3's.
+    ip("link add vmx53 link eth0 address 02:00:00:00:00:53 type macvlan mode private");
+    let mut c = Inst::new(150);
+    c.name = "VI_3";
+    c.state = "MASTER";
+    c.vrid = 53;
+    c.vips = vec!["10.0.0.103/24".into()];
+    c.extra = "  use_vmac vmx53\n".into();
+    let mut all = instances();
+    all.push(c);
+    let mut d = Director::start(kind, ns, &conf(&all, ""));
+    wait_for(
+        "the lone MASTER holds the VIPs",
+        Duration::from_secs(10),
+        &[&d],
+        || {
+            ["10.0.0.100", "10.0.0.101", "10.0.0.103"]
+                .iter()
+                .all(|v| topo.holds(0, v))
+        },
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let running = host_view(ns);
+    assert!(d.stop(), "{kind:?} did not stop cleanly:\n{}", d.log());
+    (running, host_view(ns))
+}
+
+#[test]
+fn existing_interfaces_as_keepalived() {
+    let (theirs, theirs_after) = existing(Kind::Keepalived, "vek");
+    let (ours, ours_after) = existing(Kind::Lvsd, "vel");
+    eprintln!("keepalived:\n{theirs}after:\n{theirs_after}lvsd:\n{ours}after:\n{ours_after}");
+    assert!(theirs.contains("addr old51 inet 10.0.0.100/24"), "{theirs}");
+    assert_eq!(theirs, ours, "running: keepalived (left), lvsd (right)");
+    // Both delete what they adopted or changed, and leave the bridge-mode one alone.
+    let links = |view: &str| {
+        view.lines()
+            .filter(|l| l.starts_with("link "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(links(&theirs_after), links(&ours_after), "after stop");
+    assert_eq!(links(&ours_after).len(), 1, "{ours_after}");
+}
+
+/// lvsd MASTER and keepalived BACKUP of one router, each over its VMAC (and the other
+/// way round): one holder, the client reaches the VIP at the virtual MAC, and the
+/// BACKUP takes over when the MASTER stops.
+fn interop(master: Kind, backup: Kind, name: &str) {
+    let topo = Topo::new(name);
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = "  use_vmac\n".into();
+    let mut b = a.clone();
+    b.state = "BACKUP";
+    b.priority = 100;
+    let mut dm = Director::start(master, topo.director(0), &conf(&[a], ""));
+    wait_for(
+        "the MASTER holds the VIP",
+        Duration::from_secs(10),
+        &[&dm],
+        || topo.holds(0, "10.0.0.100"),
+    );
+    let db = Director::start(backup, topo.director(1), &conf(&[b], ""));
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        topo.sole_holder(0, &["10.0.0.100"]),
+        "{master:?} MASTER and {backup:?} BACKUP:\n{}\n{}",
+        dm.log(),
+        db.log()
+    );
+    // Who answers the client's ARP request for the VIP (its replies may then come
+    // from eth0, under both daemons: the kernel's route to the client decides).
+    let client = topo.client();
+    let answers = arp_replies(client, || {
+        client
+            .run(&["ping", "-c", "1", "-W", "2", "10.0.0.100"])
+            .expect("the client reaches the VIP");
+    });
+    assert_eq!(
+        answers, "10.0.0.100 is-at 00:00:5e:00:01:33\n",
+        "ARP replies to the client"
+    );
+    assert!(dm.stop(), "{master:?} did not stop cleanly:\n{}", dm.log());
+    wait_for(
+        "the BACKUP takes over",
+        Duration::from_secs(10),
+        &[&db],
+        || topo.holds(1, "10.0.0.100"),
+    );
+    client
+        .run(&["ping", "-c", "1", "-W", "2", "10.0.0.100"])
+        .expect("the client reaches the VIP on the new MASTER");
+}
+
+#[test]
+fn lvsd_master_keepalived_backup_over_vmac() {
+    interop(Kind::Lvsd, Kind::Keepalived, "vil");
+}
+
+#[test]
+fn keepalived_master_lvsd_backup_over_vmac() {
+    interop(Kind::Keepalived, Kind::Lvsd, "vik");
 }
