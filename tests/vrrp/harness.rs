@@ -118,10 +118,13 @@ impl Director {
         }
     }
 
-    /// Replace the configuration file and send SIGHUP (lvsd only).
+    /// Replace the configuration file and send SIGHUP.
     pub fn reload(&self, conf: &str) {
-        assert_eq!(self.kind, Kind::Lvsd, "reload is for lvsd directors");
-        fs::write(self.dir.path().join("keepalived.conf"), conf).expect("write conf");
+        let path = match &self.proc {
+            Proc::Lvsd(_) => self.dir.path().join("keepalived.conf"),
+            Proc::Keepalived(k) => k.dir().join("keepalived.conf"),
+        };
+        fs::write(path, conf).expect("write conf");
         self.signal(Signal::SIGHUP);
     }
 

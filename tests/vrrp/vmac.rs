@@ -332,3 +332,47 @@ fn lvsd_master_keepalived_backup_over_vmac() {
 fn keepalived_master_lvsd_backup_over_vmac() {
     interop(Kind::Keepalived, Kind::Lvsd, "vik");
 }
+
+/// A reload that drops VI_2 and keeps VI_1: VI_2's VMAC goes, VI_1's stays (same
+/// interface, its VIP never leaves). Returns the view after the reload.
+fn reload(kind: Kind, name: &str) -> String {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let all = instances();
+    let mut d = Director::start(kind, ns, &conf(&all, ""));
+    wait_for(
+        "the lone MASTER holds both VIPs",
+        Duration::from_secs(10),
+        &[&d],
+        || topo.holds(0, "10.0.0.100") && topo.holds(0, "10.0.0.101"),
+    );
+    let index = |dev: &str| ns.ip(&["-o", "link", "show", dev]).unwrap_or_default();
+    let kept = index("vrrp.51");
+    d.reload(&conf(&all[..1], ""));
+    wait_for("VI_2's VMAC goes", Duration::from_secs(10), &[&d], || {
+        !index("vmx52").contains("vmx52")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(topo.holds(0, "10.0.0.100"), "{kind:?}:\n{}", d.log());
+    // The same interface (index and all), not a new one.
+    let again = index("vrrp.51");
+    assert_eq!(
+        kept.split(':').next(),
+        again.split(':').next(),
+        "{kind:?}: {kept} / {again}"
+    );
+    let view = host_view(ns);
+    assert!(d.stop(), "{kind:?} did not stop cleanly:\n{}", d.log());
+    view
+}
+
+#[test]
+fn reload_removes_a_dropped_instances_vmac_as_keepalived() {
+    let theirs = reload(Kind::Keepalived, "vrk");
+    let ours = reload(Kind::Lvsd, "vrl");
+    assert!(!theirs.contains("vmx52"), "{theirs}");
+    assert_eq!(
+        theirs, ours,
+        "after the reload: keepalived (left), lvsd (right)"
+    );
+}
