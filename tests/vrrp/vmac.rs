@@ -376,3 +376,97 @@ fn reload_removes_a_dropped_instances_vmac_as_keepalived() {
         "after the reload: keepalived (left), lvsd (right)"
     );
 }
+
+/// An IPv6 instance with a VMAC: its name, MAC (00:00:5e:00:02:VRID), addresses
+/// (the VIP and eth0's link-local address, which adverts are sent from), settings,
+/// and the adverts' source MAC. Returns the view while running.
+fn ipv6(kind: Kind, name: &str) -> String {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.vrid = 61;
+    a.version = 3;
+    a.auth = None;
+    a.vips = vec!["fd00::100/64".into()];
+    a.extra = "  use_vmac\n".into();
+    let mut d = Director::start(kind, ns, &conf(&[a], ""));
+    wait_for(
+        "the lone MASTER holds the VIP",
+        Duration::from_secs(10),
+        &[&d],
+        || topo.holds(0, "fd00::100"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let base_ll = ns
+        .ip(&["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])
+        .unwrap_or_default()
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or("?")
+        .to_string();
+    let mut view = String::new();
+    let links = ns
+        .ip(&["-d", "-o", "link", "show", "vrrp.61"])
+        .unwrap_or_default();
+    view += &format!(
+        "vrrp.61 private={} mac={}\n",
+        links.contains("macvlan mode private"),
+        links.contains("link/ether 00:00:5e:00:02:3d")
+    );
+    let addrs = ns
+        .ip(&["-6", "-o", "addr", "show", "dev", "vrrp.61"])
+        .unwrap_or_default();
+    for line in addrs.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let addr = w.get(3).copied().unwrap_or("");
+        let addr = if addr == base_ll {
+            "eth0's link-local"
+        } else {
+            addr
+        };
+        view += &format!("addr {addr}\n");
+    }
+    view += &sysctls(ns, "vrrp.61");
+    for key in ["addr_gen_mode"] {
+        let v = ns
+            .run(&["cat", &format!("/proc/sys/net/ipv6/conf/vrrp.61/{key}")])
+            .unwrap_or_default();
+        view += &format!("vrrp.61 ipv6.{key}={}\n", v.trim());
+    }
+    let dump = Command::new("timeout")
+        .args(["3", "ip", "netns", "exec", topo.client().name()])
+        .args(["tcpdump", "-l", "-n", "-e", "-i", "eth0", "ip6 proto 112"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("tcpdump");
+    let text = String::from_utf8_lossy(&dump.stdout).to_string();
+    let mut sources: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    sources.sort();
+    sources.dedup();
+    view += &format!("adverts from {sources:?}\n");
+    assert!(d.stop(), "{kind:?} did not stop cleanly:\n{}", d.log());
+    assert!(
+        !ns.ip(&["-o", "link"])
+            .unwrap_or_default()
+            .contains("vrrp.61"),
+        "{kind:?} left the VMAC"
+    );
+    view
+}
+
+#[test]
+fn ipv6_vmac_as_keepalived() {
+    let theirs = ipv6(Kind::Keepalived, "v6k");
+    let ours = ipv6(Kind::Lvsd, "v6l");
+    eprintln!("keepalived:\n{theirs}lvsd:\n{ours}");
+    assert!(
+        theirs.contains("adverts from [\"00:00:5e:00:02:3d\"]"),
+        "{theirs}"
+    );
+    assert_eq!(theirs, ours, "keepalived (left), lvsd (right)");
+}
