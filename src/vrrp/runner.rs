@@ -928,6 +928,30 @@ struct VmacHost {
     active: BTreeMap<String, (u32, String)>,
     /// Base interface -> its values of [`vmac::BASE_SYSCTLS`] before its first VMAC.
     saved: BTreeMap<String, Vec<(&'static str, String)>>,
+    /// `all.rp_filter` moved to `default` and the interfaces (put back at stop).
+    rp_filter: Option<vmac::RpFilterPlan>,
+    rp_filter_checked: bool,
+}
+
+/// `net.ipv4.conf.*.rp_filter` of `default` and every interface.
+fn rp_filters() -> Vec<(String, u32)> {
+    let Ok(dir) = std::fs::read_dir("/proc/sys/net/ipv4/conf") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == "all" {
+                return None;
+            }
+            Some((name.clone(), read_sysctl(&name, "rp_filter")?))
+        })
+        .collect()
+}
+
+fn read_sysctl(interface: &str, name: &str) -> Option<u32> {
+    let path = vmac::sysctl_path(false, interface, name);
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 fn write_sysctl(v6: bool, interface: &str, name: &str, value: &str) {
@@ -990,6 +1014,21 @@ impl VmacHost {
             match inst.family {
                 _ if adopted => {}
                 packet::Family::V4 => {
+                    if !self.rp_filter_checked {
+                        self.rp_filter_checked = true;
+                        let all = read_sysctl("all", "rp_filter").unwrap_or(0);
+                        self.rp_filter = vmac::rp_filter_plan(all, &rp_filters());
+                        if let Some(plan) = &self.rp_filter {
+                            for (name, _) in &plan.raised {
+                                write_sysctl(false, name, "rp_filter", &plan.all.to_string());
+                            }
+                            tracing::info!(
+                                "setting net.ipv4.conf.all.rp_filter from {} to 0 (for the VMACs)",
+                                plan.all
+                            );
+                            write_sysctl(false, "all", "rp_filter", "0");
+                        }
+                    }
                     for (key, value) in vmac::VMAC_SYSCTLS {
                         write_sysctl(false, &name, key, &value.to_string());
                     }
@@ -1052,6 +1091,13 @@ impl VmacHost {
         for name in names {
             self.remove(nl, &name).await;
         }
+        if let Some(plan) = self.rp_filter.take() {
+            let all_now = read_sysctl("all", "rp_filter").unwrap_or(0);
+            for (name, value) in plan.restore(all_now, &rp_filters()) {
+                write_sysctl(false, &name, "rp_filter", &value.to_string());
+            }
+        }
+        self.rp_filter_checked = false;
     }
 }
 

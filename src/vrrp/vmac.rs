@@ -180,6 +180,44 @@ pub const VMAC_SYSCTLS: [(&str, u32); 4] = [
 /// before are put back when its last VMAC goes.
 pub const BASE_SYSCTLS: [(&str, u32); 2] = [("arp_ignore", 1), ("arp_filter", 1)];
 
+/// keepalived's way to let a VMAC's `rp_filter=0` count while
+/// `net.ipv4.conf.all.rp_filter` is set (the kernel uses the higher of `all` and
+/// the interface's): raise `default` and every interface to `all`'s value, then set
+/// `all` to 0. `None` when `all` is 0 already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpFilterPlan {
+    /// `all`'s value before.
+    pub all: u32,
+    /// (`default` or an interface, its value before), for those raised to `all`.
+    pub raised: Vec<(String, u32)>,
+}
+
+/// `current` holds `default` and each interface with its `rp_filter`.
+pub fn rp_filter_plan(all: u32, current: &[(String, u32)]) -> Option<RpFilterPlan> {
+    if all == 0 {
+        return None;
+    }
+    let raised = current.iter().filter(|(_, v)| *v < all).cloned().collect();
+    Some(RpFilterPlan { all, raised })
+}
+
+impl RpFilterPlan {
+    /// What to write back at stop, given the values then: `all` if still 0, and
+    /// each raised one still at `all`'s value (keepalived's restore_rp_filter).
+    pub fn restore(&self, all_now: u32, now: &[(String, u32)]) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        if all_now == 0 {
+            out.push(("all".to_string(), self.all));
+        }
+        for (name, before) in &self.raised {
+            if now.iter().any(|(n, v)| n == name && *v == self.all) {
+                out.push((name.clone(), *before));
+            }
+        }
+        out
+    }
+}
+
 /// The /proc/sys path of an IPv4/IPv6 per-interface setting.
 pub fn sysctl_path(v6: bool, interface: &str, name: &str) -> std::path::PathBuf {
     let fam = if v6 { "ipv6" } else { "ipv4" };
@@ -260,6 +298,26 @@ mod tests {
         let long = choose_name("averyveryverylongprefix", 200, Family::V4, |_| false);
         assert_eq!(long, "averyveryve.200");
         assert!(long.len() <= IFNAME_MAX);
+    }
+
+    #[test]
+    fn rp_filter_is_moved_off_all_and_put_back() {
+        let cur = |v: &[(&str, u32)]| -> Vec<(String, u32)> {
+            v.iter().map(|(n, x)| (n.to_string(), *x)).collect()
+        };
+        assert_eq!(rp_filter_plan(0, &cur(&[("default", 0)])), None);
+        let plan =
+            rp_filter_plan(1, &cur(&[("default", 0), ("eth0", 0), ("lo", 2)])).expect("a plan");
+        assert_eq!(plan.raised, cur(&[("default", 0), ("eth0", 0)]));
+        // Whatever someone changed meanwhile stays.
+        assert_eq!(
+            plan.restore(0, &cur(&[("default", 1), ("eth0", 2)])),
+            cur(&[("all", 1), ("default", 0)])
+        );
+        assert_eq!(
+            plan.restore(2, &cur(&[("default", 1), ("eth0", 1)])),
+            cur(&[("default", 0), ("eth0", 0)])
+        );
     }
 
     #[test]

@@ -470,3 +470,55 @@ fn ipv6_vmac_as_keepalived() {
     );
     assert_eq!(theirs, ours, "keepalived (left), lvsd (right)");
 }
+
+/// With `net.ipv4.conf.all.rp_filter=1` (the kernel would apply it to the VMAC over
+/// its own 0): keepalived moves it to `default` and the interfaces, sets `all` to 0,
+/// and puts it back at stop. Returns rp_filter of all, default, eth0, lo and the VMAC
+/// while running, then after stop.
+fn rp_filter(kind: Kind, name: &str) -> (String, String) {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    ns.sysctl("net.ipv4.conf.all.rp_filter", "1")
+        .expect("sysctl");
+    ns.sysctl("net.ipv4.conf.lo.rp_filter", "2")
+        .expect("sysctl");
+    let read = || {
+        ["all", "default", "eth0", "lo", "vrrp.51"]
+            .iter()
+            .map(|dev| {
+                let v = ns
+                    .run(&["cat", &format!("/proc/sys/net/ipv4/conf/{dev}/rp_filter")])
+                    .unwrap_or_else(|_| "-".into());
+                format!("{dev}={} ", v.trim())
+            })
+            .collect::<String>()
+    };
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = "  use_vmac\n".into();
+    let mut d = Director::start(kind, ns, &conf(&[a], ""));
+    wait_for(
+        "the lone MASTER holds the VIP",
+        Duration::from_secs(10),
+        &[&d],
+        || topo.holds(0, "10.0.0.100"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let running = read();
+    assert!(d.stop(), "{kind:?} did not stop cleanly:\n{}", d.log());
+    (running, read())
+}
+
+#[test]
+fn all_rp_filter_as_keepalived() {
+    let theirs = rp_filter(Kind::Keepalived, "vpk");
+    let ours = rp_filter(Kind::Lvsd, "vpl");
+    eprintln!("keepalived: {theirs:?}\nlvsd: {ours:?}");
+    assert!(
+        theirs
+            .0
+            .starts_with("all=0 default=1 eth0=1 lo=2 vrrp.51=0"),
+        "{theirs:?}"
+    );
+    assert_eq!(theirs, ours, "keepalived (left), lvsd (right)");
+}
