@@ -428,12 +428,10 @@ fn ipv6(kind: Kind, name: &str) -> String {
         view += &format!("addr {addr}\n");
     }
     view += &sysctls(ns, "vrrp.61");
-    for key in ["addr_gen_mode"] {
-        let v = ns
-            .run(&["cat", &format!("/proc/sys/net/ipv6/conf/vrrp.61/{key}")])
-            .unwrap_or_default();
-        view += &format!("vrrp.61 ipv6.{key}={}\n", v.trim());
-    }
+    let gen_mode = ns
+        .run(&["cat", "/proc/sys/net/ipv6/conf/vrrp.61/addr_gen_mode"])
+        .unwrap_or_default();
+    view += &format!("vrrp.61 ipv6.addr_gen_mode={}\n", gen_mode.trim());
     let dump = Command::new("timeout")
         .args(["3", "ip", "netns", "exec", topo.client().name()])
         .args(["tcpdump", "-l", "-n", "-e", "-i", "eth0", "ip6 proto 112"])
