@@ -270,7 +270,7 @@ fn sample_warnings_are_only_unimplemented_keywords() {
         }
     }
     // The samples exercise these; the set must stay within the README list.
-    let expected: std::collections::BTreeSet<String> = ["net_namespace", "or", "use_vmac"]
+    let expected: std::collections::BTreeSet<String> = ["net_namespace", "or"]
         .into_iter()
         .map(String::from)
         .collect();

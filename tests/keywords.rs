@@ -117,6 +117,7 @@ fn context(block: Block, keyword: &str) -> &'static str {
         ),
         // `accept` is the default but under strict mode (which clears it for VRRPv2).
         (Block::VrrpInstance, "accept") => "    strict_mode\n    version 3\n",
+        (Block::VrrpInstance, "vmac_xmit_base") => "    use_vmac\n",
         (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
             "    track_script {\n        chk weight 5\n    }\n"
         }
@@ -169,6 +170,10 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
         Block::TopLevel => format!(
             "{INSTANCE}    track_file {{\n        tf3\n    }}\n}}\n{VS}        weight 10\n{HTTP}{VS_END}{body}\n"
         ),
+        // The VMAC name prefix shows on an instance with a VMAC.
+        Block::GlobalDefs if keyword == "vmac_prefix" => {
+            format!("global_defs {{\n{body}\n}}\n{INSTANCE}    use_vmac\n}}\n")
+        }
         // An IPv6 instance too, for the IPv6 defaults (vrrp_mcast_group6).
         // default_interface is where a static address without `dev` goes.
         Block::GlobalDefs if keyword == "default_interface" => format!(

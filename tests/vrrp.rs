@@ -44,3 +44,7 @@ mod flood;
 /// `vrrp_track_process` side by side (in the initial namespace, on a veth of its own).
 #[path = "vrrp/track_process.rs"]
 mod track_process;
+
+/// VMAC (use_vmac) side by side.
+#[path = "vrrp/vmac.rs"]
+mod vmac;

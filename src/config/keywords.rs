@@ -158,7 +158,11 @@ const NETLINK_BUFS: Support =
 const RELOAD_MACHINERY: Support = no("controls keepalived's reload and config-saving machinery");
 const ROUTE_ATTR: Support = no("passes this attribute on with the route");
 const NETNS: Support = no("runs itself (or IPVS) in this network namespace");
-const VMAC: Support = no("creates a macvlan interface with the VRRP virtual MAC for the instance");
+const VMAC_ADDR: Support = no(
+    "creates further VMACs for VIPs on other interfaces or of the other family (use_vmac is for the instance's own interface)",
+);
+const VMAC_GARP: Support =
+    no("sends extra periodic gratuitous ARPs on VMAC interfaces (deprecated garp_extra_if)");
 const BFD: Support = no("tracks a BFD session through its bfd process");
 const SNMP_NAME: Support = no("names the object in SNMP");
 /// The keywords every connecting checker has (keepalived's
@@ -305,8 +309,8 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("startup_script_timeout", YES),
             ("tmp_config_directory", RELOAD_MACHINERY),
             ("umask", no("sets its umask for the files it creates")),
-            ("vmac_addr_prefix", VMAC),
-            ("vmac_prefix", VMAC),
+            ("vmac_addr_prefix", VMAC_ADDR),
+            ("vmac_prefix", YES),
             ("vrrp_check_unicast_src", YES),
             ("vrrp_cpu_affinity", PROCESS_TUNING),
             ("vrrp_down_timer_adverts", YES),
@@ -345,7 +349,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("vrrp_startup_delay", YES),
             ("vrrp_strict", part("its configuration repairs and the no_accept drop rules are applied; any other run-time strictness of keepalived is not checked")),
             ("vrrp_version", YES),
-            ("vrrp_vmac_garp_intvl", VMAC),
+            ("vrrp_vmac_garp_intvl", VMAC_GARP),
         ]],
     ),
     (
@@ -455,16 +459,16 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("unicast_src_ip", YES),
             ("unicast_ttl", YES),
             ("use_ipvlan", no("creates an ipvlan interface for the instance")),
-            ("use_vmac", VMAC),
-            ("use_vmac_addr", VMAC),
+            ("use_vmac", YES),
+            ("use_vmac_addr", VMAC_ADDR),
             ("version", YES),
             ("virtual_ipaddress", YES),
             ("virtual_ipaddress_excluded", YES),
             ("virtual_router_id", YES),
             ("virtual_routes", YES),
             ("virtual_rules", YES),
-            ("vmac_garp_intvl", VMAC),
-            ("vmac_xmit_base", VMAC),
+            ("vmac_garp_intvl", VMAC_GARP),
+            ("vmac_xmit_base", YES),
             ("vrf", no("puts the VMAC interface in this VRF")),
         ]],
     ),
@@ -496,7 +500,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("preferred_lft", YES),
             ("scope", YES),
             ("track_group", no("tracks the VIP's interface for the instances of a track_group")),
-            ("use_vmac", VMAC),
+            ("use_vmac", VMAC_ADDR),
         ]],
     ),
     (

@@ -380,6 +380,8 @@ pub struct InstanceConfig {
     /// FIFO lines `MASTER_PRIORITY` / `BACKUP_PRIORITY` when the effective
     /// priority changes.
     pub notify_priority_changes: bool,
+    /// `use_vmac`: VIPs and adverts go on a macvlan with the virtual MAC.
+    pub vmac: Option<super::vmac::VmacConfig>,
 }
 
 impl InstanceConfig {
@@ -422,6 +424,7 @@ impl InstanceConfig {
             no_accept: false,
             notify_deleted: false,
             notify_priority_changes: false,
+            vmac: None,
         }
     }
 
@@ -431,6 +434,15 @@ impl InstanceConfig {
             Family::V4 => IpAddr::V4(super::packet::MCAST_V4),
             Family::V6 => IpAddr::V6(super::packet::MCAST_V6),
         })
+    }
+
+    /// Where adverts are sent and received: the VMAC unless `vmac_xmit_base`
+    /// (keepalived 2.2.7's socket pool), else the instance's interface.
+    pub fn advert_interface(&self) -> &str {
+        match &self.vmac {
+            Some(v) if !v.xmit_base => v.name.as_deref().unwrap_or(&self.interface),
+            _ => &self.interface,
+        }
     }
 
     pub fn advert_interval(&self) -> Duration {

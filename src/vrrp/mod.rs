@@ -15,3 +15,4 @@ pub mod sync_group;
 pub mod track;
 pub mod translate;
 pub mod vip;
+pub mod vmac;

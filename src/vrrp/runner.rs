@@ -26,6 +26,7 @@ use super::socket::{RecvSocket, SendSocket};
 use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
 use super::track::{ScriptOutcome, ScriptTracker};
 use super::vip::{Netlink, NetlinkError};
+use super::vmac;
 use crate::track_file::WatchedFiles;
 
 /// Everything the VRRP runner needs, already translated from keepalived.conf.
@@ -154,6 +155,9 @@ struct InstanceIo {
     na: Option<std::sync::Arc<NaSender>>,
     /// VIPs with their resolved interface (name, index).
     vips: Vec<(VipConfig, String, u32)>,
+    /// Where VIPs without `dev` go: the VMAC, else the instance's interface.
+    vip_dev: String,
+    vip_ifindex: u32,
     /// `virtual_routes` with their resolved output interface.
     routes: Vec<(RouteConfig, Option<u32>)>,
 }
@@ -220,8 +224,11 @@ async fn prepare(
     config: &mut VrrpConfig,
     known: &BTreeMap<TrackId, bool>,
     starting: bool,
+    vmacs: &mut VmacHost,
 ) -> Result<Vec<InstanceIo>, RunnerError> {
     check_notify_users(config)?;
+    // The VMACs first, so that tracking a VMAC by name sees it.
+    vmacs.setup(nl, config).await?;
     // init_file, then each tracked file's value now.
     let mut values: BTreeMap<String, i32> = BTreeMap::new();
     for f in &config.track_files {
@@ -383,13 +390,21 @@ impl Feeds {
         // One receive socket per (interface, family), joined to the groups of
         // the multicast instances on it.
         for (inst, io) in config.instances.iter().zip(ios) {
-            let key = (inst.interface.clone(), inst.family == Family::V6);
+            // The VMAC's own socket for an instance sending from it: frames from a
+            // peer with the same virtual MAC reach only the local VMAC.
+            let dev = inst.advert_interface().to_string();
+            let ifindex = if dev == inst.interface {
+                io.ifindex
+            } else {
+                io.vip_ifindex
+            };
+            let key = (dev.clone(), inst.family == Family::V6);
             if let Some((sock, joined)) = self.receivers.get_mut(&key) {
                 if inst.unicast_peers.is_empty() && joined.insert(inst.group()) {
-                    sock.join(inst.group(), io.ifindex)
+                    sock.join(inst.group(), ifindex)
                         .map_err(|source| RunnerError::Socket {
                             instance: inst.name.clone(),
-                            what: format!("joining {} on {}", inst.group(), inst.interface),
+                            what: format!("joining {} on {dev}", inst.group()),
                             source,
                         })?;
                 }
@@ -400,26 +415,21 @@ impl Feeds {
                 what,
                 source,
             };
-            let sock = RecvSocket::open(inst.family, &inst.interface).map_err(|e| {
-                socket_error(
-                    format!("opening VRRP receive socket on {}", inst.interface),
-                    e,
-                )
-            })?;
+            let sock = RecvSocket::open(inst.family, &dev)
+                .map_err(|e| socket_error(format!("opening VRRP receive socket on {dev}"), e))?;
             let mut joined = BTreeSet::new();
             // The RFC's group always, as before (a unicast instance's socket
             // joined it too); the instance's own when it differs.
             for group in [default_group(inst.family), inst.group()] {
                 if joined.insert(group) {
-                    sock.join(group, io.ifindex).map_err(|e| {
-                        socket_error(format!("joining {group} on {}", inst.interface), e)
-                    })?;
+                    sock.join(group, ifindex)
+                        .map_err(|e| socket_error(format!("joining {group} on {dev}"), e))?;
                 }
             }
             let sock = Arc::new(sock);
             self.receivers.insert(key, (sock.clone(), joined));
             let tx = self.tx.clone();
-            let interface = inst.interface.clone();
+            let interface = dev;
             self.receiver_tasks.push(tokio::spawn(async move {
                 loop {
                     let ev = match sock.recv().await {
@@ -695,7 +705,14 @@ pub async fn run_reloadable(
     let (present, mut waiting) = split_waiting(&nl, config).await;
     config = present;
     report_waiting(&waiting);
-    let ios = prepare(&nl, &mut config, &known, true).await?;
+    let mut vmacs = VmacHost::default();
+    let ios = match prepare(&nl, &mut config, &known, true, &mut vmacs).await {
+        Ok(ios) => ios,
+        Err(e) => {
+            vmacs.teardown(&nl).await;
+            return Err(e);
+        }
+    };
     let promoted = promote_secondaries(&config);
 
     // A crashed previous run may have left our VIPs behind: clear them.
@@ -734,6 +751,7 @@ pub async fn run_reloadable(
         .and_then(|()| feeds.sync_tasks(&nl, &config, &known))
     {
         feeds.abort_all();
+        vmacs.teardown(&nl).await;
         return Err(e);
     }
 
@@ -747,12 +765,14 @@ pub async fn run_reloadable(
         Ok(s) => s,
         Err(e) => {
             feeds.abort_all();
+            vmacs.teardown(&nl).await;
             return Err(e.into());
         }
     };
     let mut driver = Driver {
         nl,
         ios,
+        vmacs,
         statics: config.statics.clone(),
         firewall: config.firewall.clone(),
         blocked: Default::default(),
@@ -772,6 +792,7 @@ pub async fn run_reloadable(
         tokio::select! {
             _ = &mut shutdown => {
                 feeds.abort_all();
+                driver.vmacs.teardown(&driver.nl).await;
                 return Ok(());
             }
             _ = tokio::time::sleep(config.startup_delay) => {}
@@ -872,6 +893,8 @@ pub async fn run_reloadable(
         driver.clear_firewall().await;
     }
     feeds.abort_all();
+    // keepalived removes its VMACs at stop (even with --dont-release-vrrp).
+    driver.vmacs.teardown(&driver.nl).await;
     apply_statics(&driver.nl, &driver.statics, &Default::default()).await;
     Ok(())
 }
@@ -957,7 +980,8 @@ async fn reload(
     known: &BTreeMap<TrackId, bool>,
     mut config: VrrpConfig,
 ) {
-    let ios = match prepare(&driver.nl, &mut config, known, false).await {
+    let before: BTreeSet<String> = driver.vmacs.active.keys().cloned().collect();
+    let ios = match prepare(&driver.nl, &mut config, known, false, &mut driver.vmacs).await {
         Ok(ios) => ios,
         Err(e) => {
             tracing::error!("VRRP reload refused, the running configuration stays: {e}");
@@ -1017,6 +1041,15 @@ async fn reload(
         }
     }
     drop(old_ios);
+    // The VMACs of instances that are gone (or whose VMAC changed name) go too.
+    let wanted: BTreeSet<String> = config
+        .instances
+        .iter()
+        .filter_map(|i| i.vmac.as_ref().and_then(|v| v.name.clone()))
+        .collect();
+    for name in before.iter().filter(|n| !wanted.contains(*n)) {
+        driver.vmacs.remove(&driver.nl, name).await;
+    }
     apply_statics(&driver.nl, &driver.statics, &config.statics).await;
     driver.statics = config.statics.clone();
     if driver.firewall != config.firewall {
@@ -1111,8 +1144,42 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
             });
         }
     }
+    // With a VMAC, VIPs go on it and adverts leave from it (unless `vmac_xmit_base`).
+    let vmac = inst
+        .vmac
+        .as_ref()
+        .and_then(|v| Some((v.name.clone()?, v.xmit_base)));
+    let (vip_dev, vip_link) = match &vmac {
+        Some((name, _)) => (name.clone(), nl.link(name).await?),
+        None => (inst.interface.clone(), link.clone()),
+    };
+    let (send_dev, send_index) = match &vmac {
+        Some((name, false)) => (name.clone(), vip_link.index),
+        _ => (inst.interface.clone(), link.index),
+    };
+    if let (Some((name, false)), IpAddr::V6(_)) = (&vmac, src) {
+        // keepalived puts the source link-local address on the VMAC to send from it.
+        let ll = VipConfig {
+            addr: src,
+            prefix_len: 64,
+            dev: None,
+            label: None,
+            scope: Some(253),
+            brd: None,
+            options: Default::default(),
+        };
+        if !nl
+            .has_address(name, vip_link.index, src)
+            .await
+            .unwrap_or(false)
+        {
+            if let Err(e) = nl.add_vip(name, vip_link.index, &ll).await {
+                tracing::warn!("{}: {e}", inst.name);
+            }
+        }
+    }
     let sender =
-        SendSocket::open(&inst.interface, link.index, src, inst.unicast_ttl).map_err(|source| {
+        SendSocket::open(&send_dev, send_index, src, inst.unicast_ttl).map_err(|source| {
             RunnerError::Socket {
                 instance: inst.name.clone(),
                 what: format!("opening VRRP send socket from {src}"),
@@ -1126,8 +1193,10 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
     };
     let mut vips = Vec::new();
     for v in inst.vips.iter().chain(&inst.excluded_vips) {
-        let dev = v.dev.clone().unwrap_or_else(|| inst.interface.clone());
-        let idx = if dev == inst.interface {
+        let dev = vip_device(inst, &vip_dev, v);
+        let idx = if dev == vip_dev {
+            vip_link.index
+        } else if dev == inst.interface {
             link.index
         } else {
             nl.link(&dev).await?.index
@@ -1138,26 +1207,219 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
     for r in &inst.routes {
         let idx = match (&r.dev, r.via, r.kind) {
             (Some(dev), _, _) => Some(nl.link(dev).await?.index),
-            (None, None, RouteKind::Unicast) => Some(link.index),
+            (None, None, RouteKind::Unicast) => Some(vip_link.index),
             _ => None,
         };
         routes.push((r.clone(), idx));
     }
-    let garp = GarpSender::open(link.index).ok().map(std::sync::Arc::new);
+    let garp = GarpSender::open(vip_link.index)
+        .ok()
+        .map(std::sync::Arc::new);
     Ok(InstanceIo {
         ifindex: link.index,
-        mac: link.mac.unwrap_or([0; 6]),
+        mac: vip_link.mac.unwrap_or([0; 6]),
         src,
         sender,
         destinations,
         garp,
-        na: Some(std::sync::Arc::new(NaSender::new(
-            &inst.interface,
-            link.index,
-        ))),
+        na: Some(std::sync::Arc::new(NaSender::new(&vip_dev, vip_link.index))),
         vips,
         routes,
+        vip_dev,
+        vip_ifindex: vip_link.index,
     })
+}
+
+/// The interface a VIP goes on: its `dev`; without one (or naming the instance's
+/// interface), the VMAC when the VIP is of the instance's family (keepalived
+/// 2.2.7), else the instance's interface.
+fn vip_device(inst: &InstanceConfig, vip_dev: &str, vip: &VipConfig) -> String {
+    let on_own = vip.dev.as_ref().is_none_or(|d| *d == inst.interface);
+    if on_own && Family::of(&vip.addr) == inst.family {
+        vip_dev.to_string()
+    } else {
+        vip.dev.clone().unwrap_or_else(|| inst.interface.clone())
+    }
+}
+
+/// The VMACs lvsd has in place, and the base interfaces' settings to put back.
+#[derive(Default)]
+struct VmacHost {
+    /// VMAC name -> (its index, its base interface).
+    active: BTreeMap<String, (u32, String)>,
+    /// Base interface -> its values of [`vmac::BASE_SYSCTLS`] before its first VMAC.
+    saved: BTreeMap<String, Vec<(&'static str, String)>>,
+    /// `all.rp_filter` moved to `default` and the interfaces (put back at stop).
+    rp_filter: Option<vmac::RpFilterPlan>,
+    rp_filter_checked: bool,
+}
+
+/// `net.ipv4.conf.*.rp_filter` of `default` and every interface.
+fn rp_filters() -> Vec<(String, u32)> {
+    let Ok(dir) = std::fs::read_dir("/proc/sys/net/ipv4/conf") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == "all" {
+                return None;
+            }
+            Some((name.clone(), read_sysctl(&name, "rp_filter")?))
+        })
+        .collect()
+}
+
+fn read_sysctl(interface: &str, name: &str) -> Option<u32> {
+    let path = vmac::sysctl_path(false, interface, name);
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn write_sysctl(v6: bool, interface: &str, name: &str, value: &str) {
+    let path = vmac::sysctl_path(v6, interface, name);
+    if let Err(e) = std::fs::write(&path, value) {
+        tracing::warn!("setting {}: {e}", path.display());
+    }
+}
+
+impl VmacHost {
+    /// Creates, adopts or fixes each instance's VMAC (keepalived's rules, see
+    /// [`vmac::plan`]), sets the kernel settings keepalived sets and brings it up;
+    /// the chosen name is written back into the instance's configuration.
+    async fn setup(&mut self, nl: &Netlink, config: &mut VrrpConfig) -> Result<(), RunnerError> {
+        let mut reserved: Vec<String> = Vec::new();
+        for inst in &mut config.instances {
+            let Some(cfg) = inst.vmac.as_mut() else {
+                continue;
+            };
+            let base = nl.link(&inst.interface).await?;
+            let links = nl.vmac_links().await?;
+            // Our own VMAC from before a reload is the same instance's: adopt it.
+            let plan = vmac::plan(cfg, inst.vrid, inst.family, base.index, &links, &reserved);
+            // keepalived leaves the settings of an interface it adopts as they are (a
+            // VMAC left by an earlier run has them already).
+            let adopted = matches!(plan, vmac::VmacPlan::Adopt(_));
+            let name = match plan {
+                vmac::VmacPlan::Adopt(name) => {
+                    if !self.active.contains_key(&name) {
+                        tracing::info!("({}) Found matching interface {name}", inst.name);
+                    }
+                    name
+                }
+                vmac::VmacPlan::Update(name) => {
+                    tracing::info!("({}) updating the MAC/mode of VMAC {name}", inst.name);
+                    let idx = links.iter().find(|l| l.name == name).map_or(0, |l| l.index);
+                    nl.update_vmac(&name, idx, cfg.mac).await?;
+                    name
+                }
+                vmac::VmacPlan::Replace(name) => {
+                    tracing::info!(
+                        "({}) removing VMAC {name}: it is on another interface",
+                        inst.name
+                    );
+                    if let Some(l) = links.iter().find(|l| l.name == name) {
+                        nl.delete_link(&name, l.index).await?;
+                    }
+                    nl.create_vmac(&name, base.index, cfg.mac).await?;
+                    name
+                }
+                vmac::VmacPlan::Create(name) => {
+                    nl.create_vmac(&name, base.index, cfg.mac).await?;
+                    tracing::info!("({}) created VMAC interface {name}", inst.name);
+                    name
+                }
+            };
+            let link = nl.link(&name).await?;
+            self.active
+                .insert(name.clone(), (link.index, inst.interface.clone()));
+            match inst.family {
+                _ if adopted => {}
+                packet::Family::V4 => {
+                    if !self.rp_filter_checked {
+                        self.rp_filter_checked = true;
+                        let all = read_sysctl("all", "rp_filter").unwrap_or(0);
+                        self.rp_filter = vmac::rp_filter_plan(all, &rp_filters());
+                        if let Some(plan) = &self.rp_filter {
+                            for (name, _) in &plan.raised {
+                                write_sysctl(false, name, "rp_filter", &plan.all.to_string());
+                            }
+                            tracing::info!(
+                                "setting net.ipv4.conf.all.rp_filter from {} to 0 (for the VMACs)",
+                                plan.all
+                            );
+                            write_sysctl(false, "all", "rp_filter", "0");
+                        }
+                    }
+                    for (key, value) in vmac::VMAC_SYSCTLS {
+                        write_sysctl(false, &name, key, &value.to_string());
+                    }
+                    if !self.saved.contains_key(&inst.interface) {
+                        let before = vmac::BASE_SYSCTLS
+                            .iter()
+                            .filter_map(|(key, _)| {
+                                let path = vmac::sysctl_path(false, &inst.interface, key);
+                                let v = std::fs::read_to_string(path).ok()?;
+                                Some((*key, v.trim().to_string()))
+                            })
+                            .collect();
+                        for (key, value) in vmac::BASE_SYSCTLS {
+                            write_sysctl(false, &inst.interface, key, &value.to_string());
+                        }
+                        self.saved.insert(inst.interface.clone(), before);
+                    }
+                    // No IPv6 on an IPv4 instance's VMAC unless it holds IPv6 VIPs.
+                    let v6_vips = inst
+                        .vips
+                        .iter()
+                        .chain(&inst.excluded_vips)
+                        .any(|v| v.addr.is_ipv6());
+                    write_sysctl(true, &name, "disable_ipv6", if v6_vips { "0" } else { "1" });
+                }
+                packet::Family::V6 => {
+                    // No link-local address made from the virtual MAC (RFC 5798 7.4).
+                    write_sysctl(true, &name, "addr_gen_mode", "1");
+                    write_sysctl(true, &name, "disable_ipv6", "0");
+                }
+            }
+            nl.set_link_up(&name, link.index).await?;
+            reserved.push(name.clone());
+            cfg.name = Some(name);
+        }
+        Ok(())
+    }
+
+    /// Deletes one VMAC; the last one on a base interface puts its settings back.
+    async fn remove(&mut self, nl: &Netlink, name: &str) {
+        let Some((index, base)) = self.active.remove(name) else {
+            return;
+        };
+        match nl.delete_link(name, index).await {
+            Ok(()) => tracing::info!("removed VMAC interface {name}"),
+            Err(e) => tracing::warn!("{e}"),
+        }
+        if self.active.values().any(|(_, b)| *b == base) {
+            return;
+        }
+        if let Some(before) = self.saved.remove(&base) {
+            for (key, value) in before {
+                write_sysctl(false, &base, key, &value);
+            }
+        }
+    }
+
+    async fn teardown(&mut self, nl: &Netlink) {
+        let names: Vec<String> = self.active.keys().cloned().collect();
+        for name in names {
+            self.remove(nl, &name).await;
+        }
+        if let Some(plan) = self.rp_filter.take() {
+            let all_now = read_sysctl("all", "rp_filter").unwrap_or(0);
+            for (name, value) in plan.restore(all_now, &rp_filters()) {
+                write_sysctl(false, &name, "rp_filter", &value.to_string());
+            }
+        }
+        self.rp_filter_checked = false;
+    }
 }
 
 async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -> ScriptOutcome {
@@ -1193,6 +1455,7 @@ struct Driver {
     /// `no_accept`: where the drop rules go, and the addresses they hold.
     firewall: super::firewall::FirewallConfig,
     blocked: std::sync::Mutex<std::collections::BTreeSet<IpAddr>>,
+    vmacs: VmacHost,
     /// The static addresses, routes and rules in place.
     statics: super::config::StaticConfig,
     options: RunnerOptions,
@@ -1276,6 +1539,9 @@ impl Driver {
 
     /// The interface index of `dev` (the instance's own one without a lookup).
     async fn device_index(&self, io: &InstanceIo, cfg: &InstanceConfig, dev: &str) -> Option<u32> {
+        if dev == io.vip_dev {
+            return Some(io.vip_ifindex);
+        }
         if dev == cfg.interface {
             return Some(io.ifindex);
         }
@@ -1296,7 +1562,7 @@ impl Driver {
     ) -> Option<u32> {
         match (&r.dev, r.via, r.kind) {
             (Some(dev), _, _) => self.device_index(io, cfg, dev).await,
-            (None, None, RouteKind::Unicast) => Some(io.ifindex),
+            (None, None, RouteKind::Unicast) => Some(io.vip_ifindex),
             _ => None,
         }
     }
@@ -1489,7 +1755,7 @@ impl Driver {
                     }
                 }
                 for vip in &removed {
-                    let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+                    let dev = vip_device(cfg, &io.vip_dev, vip);
                     let Some(idx) = self.device_index(io, cfg, &dev).await else {
                         continue;
                     };
@@ -1501,7 +1767,7 @@ impl Driver {
                     }
                 }
                 for vip in &added {
-                    let dev = vip.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+                    let dev = vip_device(cfg, &io.vip_dev, vip);
                     let Some(idx) = self.device_index(io, cfg, &dev).await else {
                         continue;
                     };

@@ -159,7 +159,13 @@ impl SendSocket {
                 s.set_ttl_v4(u32::from(unicast_ttl))?;
                 s.set_tos_v4(TOS_INTERNETWORK_CONTROL)?;
                 s.set_multicast_loop_v4(false)?;
-                s.set_multicast_if_v4(&v4)?;
+                // The socket is bound to its device, which decides where multicast
+                // leaves; the kernel refuses IP_MULTICAST_IF naming another device
+                // (a VMAC sends from the base interface's address).
+                match s.set_multicast_if_v4(&v4) {
+                    Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {}
+                    other => other?,
+                }
                 s.bind(&SockAddr::from(SocketAddr::new(src, 0)))?;
             }
             IpAddr::V6(v6) => {

@@ -300,7 +300,7 @@ impl VrrpSet {
     fn receiver(&self, interface: &str, vrid: u8, family: super::packet::Family) -> Option<usize> {
         self.instances.iter().position(|inst| {
             let c = inst.config();
-            c.vrid == vrid && c.interface == interface && c.family == family
+            c.vrid == vrid && c.advert_interface() == interface && c.family == family
         })
     }
 

@@ -660,6 +660,31 @@ fn statics(
 }
 
 /// The VRRP part of a loaded keepalived.conf.
+/// `use_vmac [NAME] [MAC]`, `vmac_xmit_base`, global `vmac_prefix`. A MAC keepalived
+/// would refuse is logged and the RFC's one used, as keepalived does.
+fn vmac(
+    cfg: &model::Config,
+    i: &model::VrrpInstance,
+    family: Family,
+) -> Option<super::vmac::VmacConfig> {
+    use super::vmac;
+    let u = i.use_vmac.as_ref()?;
+    let vrid = i.virtual_router_id.get();
+    let mac = match &u.mac {
+        None => vmac::default_mac(family, vrid),
+        Some(text) => vmac::parse_mac(text, vrid).unwrap_or_else(|e| {
+            tracing::warn!("vrrp_instance {}: use_vmac: {e}; using the RFC MAC", i.name);
+            vmac::default_mac(family, vrid)
+        }),
+    };
+    Some(vmac::VmacConfig {
+        name: u.name.clone(),
+        prefix: cfg.global.vmac_prefix.clone(),
+        mac,
+        xmit_base: i.vmac_xmit_base,
+    })
+}
+
 pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
     let prefs = default_rule_prefs(cfg);
     let mut instances = Vec::new();
@@ -814,6 +839,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                         .and_then(|g| g.notify_priority_changes)
                 })
                 .unwrap_or(cfg.global.vrrp_notify_priority_changes),
+            vmac: vmac(cfg, i, family),
         });
     }
     let sync_groups = cfg

@@ -503,3 +503,132 @@ impl Netlink {
             })
     }
 }
+
+/// VMAC links (`use_vmac`): a private-mode macvlan per instance.
+impl Netlink {
+    /// Every interface, with what [`super::vmac::plan`] needs to know.
+    pub async fn vmac_links(&self) -> Result<Vec<super::vmac::ExistingLink>, NetlinkError> {
+        use rtnetlink::packet_route::link::{
+            InfoData, InfoKind, InfoMacVlan, LinkInfo as Info, MacVlanMode,
+        };
+        let mut out = Vec::new();
+        let mut links = self.handle.link().get().execute();
+        loop {
+            let msg = match links.try_next().await {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(source) => {
+                    return Err(NetlinkError::Request {
+                        what: "listing interfaces".into(),
+                        interface: "all".into(),
+                        source,
+                    })
+                }
+            };
+            let (mut name, mut mac, mut lower, mut macvlan, mut private) =
+                (String::new(), None, None, false, false);
+            for attr in &msg.attributes {
+                match attr {
+                    LinkAttribute::IfName(n) => name = n.clone(),
+                    LinkAttribute::Address(b) => mac = <[u8; 6]>::try_from(b.as_slice()).ok(),
+                    LinkAttribute::Link(l) => lower = Some(*l),
+                    LinkAttribute::LinkInfo(infos) => {
+                        for i in infos {
+                            match i {
+                                Info::Kind(InfoKind::MacVlan) => macvlan = true,
+                                Info::Data(InfoData::MacVlan(d)) => {
+                                    private |= d.contains(&InfoMacVlan::Mode(MacVlanMode::Private))
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(super::vmac::ExistingLink {
+                name,
+                index: msg.header.index,
+                mac,
+                macvlan: macvlan.then_some((lower.unwrap_or(0), private)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Creates the private macvlan `name` on `base` with `mac`, down (it is brought up
+    /// once its settings are in place).
+    pub async fn create_vmac(
+        &self,
+        name: &str,
+        base: u32,
+        mac: [u8; 6],
+    ) -> Result<(), NetlinkError> {
+        use rtnetlink::packet_route::link::MacVlanMode;
+        let msg = rtnetlink::LinkMacVlan::new(name, base, MacVlanMode::Private)
+            .address(mac.to_vec())
+            .build();
+        self.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what: "creating VMAC".into(),
+                interface: name.to_string(),
+                source,
+            })
+    }
+
+    /// Puts an existing macvlan in private mode with `mac`.
+    pub async fn update_vmac(
+        &self,
+        name: &str,
+        index: u32,
+        mac: [u8; 6],
+    ) -> Result<(), NetlinkError> {
+        use rtnetlink::packet_route::link::MacVlanMode;
+        let msg = rtnetlink::LinkMessageBuilder::<rtnetlink::LinkMacVlan>::new(name)
+            .index(index)
+            .mode(MacVlanMode::Private)
+            .address(mac.to_vec())
+            .build();
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what: "updating VMAC".into(),
+                interface: name.to_string(),
+                source,
+            })
+    }
+
+    pub async fn set_link_up(&self, name: &str, index: u32) -> Result<(), NetlinkError> {
+        let msg = rtnetlink::LinkUnspec::new_with_index(index).up().build();
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what: "setting up".into(),
+                interface: name.to_string(),
+                source,
+            })
+    }
+
+    pub async fn delete_link(&self, name: &str, index: u32) -> Result<(), NetlinkError> {
+        self.handle
+            .link()
+            .del(index)
+            .execute()
+            .await
+            .map_err(|source| NetlinkError::Request {
+                what: "deleting".into(),
+                interface: name.to_string(),
+                source,
+            })
+    }
+}
