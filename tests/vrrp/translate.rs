@@ -471,3 +471,37 @@ fn unicast_ttl_peer_ttl_ranges_source_check_and_checksum_keywords_reach_the_runt
     let v = tr(&global).expect("translates");
     assert!(v.instances[0].check_unicast_src, "vrrp_check_unicast_src");
 }
+
+#[test]
+fn use_vmac_translates_name_mac_prefix_and_xmit_base() {
+    use lvsd::vrrp::vmac::VmacConfig;
+    let v = tr("global_defs {\n vmac_prefix vm\n}\n\
+         vrrp_instance A {\n interface eth0\n virtual_router_id 7\n use_vmac\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n\
+         vrrp_instance B {\n interface eth0\n virtual_router_id 8\n use_vmac vmb 02:11:22:33:44\n vmac_xmit_base\n virtual_ipaddress {\n 10.0.0.2\n }\n}\n\
+         vrrp_instance C {\n interface eth0\n virtual_router_id 9\n use_vmac 00:00:5e:00:01:09\n virtual_ipaddress {\n fd00::9\n }\n}\n\
+         vrrp_instance D {\n interface eth0\n virtual_router_id 10\n virtual_ipaddress {\n 10.0.0.4\n }\n}\n")
+    .expect("translates");
+    let vmac = |i: usize| v.instances[i].vmac.clone();
+    assert_eq!(
+        vmac(0),
+        Some(VmacConfig {
+            name: None,
+            prefix: "vm".into(),
+            mac: [0, 0, 0x5e, 0, 1, 7],
+            xmit_base: false,
+        })
+    );
+    assert_eq!(
+        vmac(1),
+        Some(VmacConfig {
+            name: Some("vmb".into()),
+            prefix: "vm".into(),
+            mac: [2, 0x11, 0x22, 0x33, 0x44, 8],
+            xmit_base: true,
+        })
+    );
+    // An RFC 5798 address as the MAC is refused (logged): the family's RFC MAC.
+    assert_eq!(vmac(2).map(|c| c.mac), Some([0, 0, 0x5e, 0, 2, 9]));
+    assert_eq!(vmac(3), None);
+    assert_eq!(v.instances[1].advert_interface(), "eth0");
+}
