@@ -67,7 +67,7 @@ async fn split_waiting(nl: &Netlink, mut config: VrrpConfig) -> (VrrpConfig, Vec
     let mut present = Vec::new();
     let mut waiting = Vec::new();
     for inst in std::mem::take(&mut config.instances) {
-        if nl.link(&inst.interface).await.is_ok() {
+        if usable(nl, &inst).await {
             present.push(inst);
         } else {
             waiting.push(inst);
@@ -79,6 +79,26 @@ async fn split_waiting(nl: &Netlink, mut config: VrrpConfig) -> (VrrpConfig, Vec
     config.sync_groups.retain(|g| !g.members.is_empty());
     config.instances = present;
     (config, waiting)
+}
+
+/// Whether an instance's interface exists and has an address to send from
+/// (keepalived also waits in FAULT for "no IPv4 address for interface").
+async fn usable(nl: &Netlink, inst: &InstanceConfig) -> bool {
+    let Ok(link) = nl.link(&inst.interface).await else {
+        return false;
+    };
+    if inst.src_addr.is_some() {
+        return true;
+    }
+    let vips: Vec<IpAddr> = inst.vips.iter().map(|v| v.addr).collect();
+    nl.primary_address(
+        &inst.interface,
+        link.index,
+        inst.family == Family::V6,
+        &vips,
+    )
+    .await
+    .is_ok_and(|a| a.is_some())
 }
 
 /// Reports instances waiting for their interface as keepalived does: FAULT,
@@ -842,7 +862,7 @@ pub async fn run_reloadable(
             _ = waiting_tick.tick(), if !waiting.is_empty() => {
                 let mut appeared = false;
                 for w in &waiting {
-                    if driver.nl.link(&w.interface).await.is_ok() {
+                    if usable(&driver.nl, w).await {
                         tracing::info!("({}) interface {} created: starting", w.name, w.interface);
                         appeared = true;
                     }

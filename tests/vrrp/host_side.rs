@@ -523,8 +523,8 @@ fn dynamic_interfaces_run(kind: Kind, name: &str) -> Vec<(bool, Vec<String>)> {
             text
         };
         let mut d = Director::start(kind, ns, &text);
-        std::thread::sleep(Duration::from_secs(6));
-        let vi1 = topo.holds(0, "10.0.0.100");
+        // VI_1 is MASTER after its down timer (~3.6 s) when VRRP runs at all.
+        let vi1 = time_until(Duration::from_secs(15), || topo.holds(0, "10.0.0.100")).is_some();
         ns.ip(&[
             "link", "add", "dyn0", "type", "veth", "peer", "name", "dyn1",
         ])
