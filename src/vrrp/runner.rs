@@ -111,20 +111,19 @@ fn report_waiting(waiting: &[InstanceConfig]) {
             inst.name,
             inst.interface
         );
-        let cmds = notify::commands(
-            &inst.notify,
-            "INSTANCE",
-            &inst.name,
-            State::Fault,
-            inst.priority,
-        );
-        notify::spawn_all(&cmds);
-        crate::events::publish(crate::events::Event::Instance {
-            name: inst.name.as_str().into(),
-            state: crate::events::VrrpState::Fault,
-            priority: inst.priority,
-        });
+        notify_instance(inst, State::Fault, inst.priority);
     }
+}
+
+/// An instance entered `state`: its notify scripts run and the event is published.
+fn notify_instance(cfg: &InstanceConfig, state: State, priority: u8) {
+    let cmds = notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
+    notify::spawn_all(&cmds);
+    crate::events::publish(crate::events::Event::Instance {
+        name: cfg.name.as_str().into(),
+        state: crate::events::VrrpState::from_fsm(state),
+        priority,
+    });
 }
 
 #[derive(Debug, Clone, Default)]
@@ -1665,13 +1664,7 @@ impl Driver {
             }
             Action::Notify { state, priority } => {
                 tracing::info!("({}) Entering {} STATE", cfg.name, state.notify_word());
-                let cmds = notify::commands(&cfg.notify, "INSTANCE", &cfg.name, state, priority);
-                notify::spawn_all(&cmds);
-                crate::events::publish(crate::events::Event::Instance {
-                    name: cfg.name.as_str().into(),
-                    state: crate::events::VrrpState::from_fsm(state),
-                    priority,
-                });
+                notify_instance(cfg, state, priority);
             }
             Action::NotifyDeleted { priority } => {
                 tracing::info!("({}) Deleted by the reload (notify_deleted)", cfg.name);

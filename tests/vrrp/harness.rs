@@ -603,3 +603,18 @@ impl Recorder {
         self.text()
     }
 }
+
+/// A notify script in `dir` that appends its argument `arg` (`$3` for the
+/// state, `$*` for all) to `dir/out`; returns the script and that file.
+pub fn notify_recorder(dir: &std::path::Path, out: &str, arg: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let out = dir.join(out);
+    let script = dir.join("notify.sh");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"{arg}\" >> {}\n", out.display()),
+    )
+    .expect("notify script");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    (script, out)
+}

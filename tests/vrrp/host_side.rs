@@ -297,17 +297,7 @@ fn no_accept_drops_vip_traffic_as_keepalived() {
 fn unicast_without_peers(kind: Kind, name: &str) -> Vec<(bool, String)> {
     let topo = Topo::new(name);
     let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("notify.lines");
-    let script = dir.path().join("notify.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho \"$*\" >> {}\n", out.display()),
-    )
-    .expect("script");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    let (script, out) = notify_recorder(dir.path(), "notify.lines", "$*");
     let mut results = Vec::new();
     for fault in [true, false] {
         let _ = std::fs::remove_file(&out);
@@ -376,17 +366,7 @@ fn track_src_ip_states(kind: Kind, name: &str) -> (Vec<String>, bool) {
     let topo = Topo::new(name);
     let ns = topo.director(0);
     let dir = tempfile::tempdir().expect("tmp");
-    let out = dir.path().join("notify.lines");
-    let script = dir.path().join("notify.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho \"$3\" >> {}\n", out.display()),
-    )
-    .expect("script");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    let (script, out) = notify_recorder(dir.path(), "notify.lines", "$3");
     let states = || -> Vec<String> {
         std::fs::read_to_string(&out)
             .unwrap_or_default()
@@ -488,18 +468,7 @@ fn dynamic_interfaces_run(kind: Kind, name: &str) -> Vec<(bool, Vec<String>)> {
         let topo = Topo::new(&format!("{name}{}", u8::from(dynamic)));
         let ns = topo.director(0);
         let dir = tempfile::tempdir().expect("tmp");
-        let out = dir.path().join("vi2.states");
-        let script = dir.path().join("notify.sh");
-        std::fs::write(
-            &script,
-            format!("#!/bin/sh\necho \"$3\" >> {}\n", out.display()),
-        )
-        .expect("script");
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod");
-        }
+        let (script, out) = notify_recorder(dir.path(), "vi2.states", "$3");
         let mut a = Inst::new(150);
         a.state = "MASTER";
         let mut b = Inst::new(150);
