@@ -799,6 +799,7 @@ pub async fn run_reloadable(
         last_state: String::new(),
         last_state_key: Vec::new(),
         next_counter_write: std::time::Instant::now(),
+        counters_pending: false,
         state_since: std::collections::HashMap::new(),
     };
 
@@ -857,6 +858,10 @@ pub async fn run_reloadable(
                     }
                     None => reloads_open = false,
                 }
+            }
+            _ = tokio::time::sleep_until(TokioInstant::from_std(driver.next_counter_write)),
+                if driver.counters_pending => {
+                driver.write_state(&set);
             }
             _ = waiting_tick.tick(), if !waiting.is_empty() => {
                 let mut appeared = false;
@@ -1483,6 +1488,9 @@ struct Driver {
     /// when counters alone may be written again.
     last_state_key: Vec<(super::fsm::State, u8)>,
     next_counter_write: std::time::Instant,
+    /// A counters-only write was skipped: the loop writes it at
+    /// `next_counter_write`, so status never lags by more than a second.
+    counters_pending: bool,
     /// Per instance name: the state last written and when it was entered
     /// (Unix seconds), for `state_since` in the snapshots.
     state_since: std::collections::HashMap<String, (super::fsm::State, u64)>,
@@ -1819,8 +1827,10 @@ impl Driver {
             .collect();
         let now_instant = std::time::Instant::now();
         if key == self.last_state_key && now_instant < self.next_counter_write {
+            self.counters_pending = true;
             return;
         }
+        self.counters_pending = false;
         self.last_state_key = key;
         self.next_counter_write = now_instant + Duration::from_secs(1);
         let mut snapshots = set.snapshots();

@@ -644,16 +644,20 @@ fn vrrp3_ipv4_interoperates_with_keepalived_checksums() {
     let (mut da, db) = pair(&topo, Kind::Keepalived, Kind::Lvsd, tweak);
     let sampler = VipSampler::start(topo.director_names(), VIP);
     topo.wait_sole_holder("A master", 0, &[VIP], Duration::from_secs(15), &[&da, &db]);
-    std::thread::sleep(Duration::from_secs(1));
+    // The state file's counters lag by up to a second: wait for them.
+    wait_for(
+        "lvsd to count keepalived's pseudo-header checksums",
+        Duration::from_secs(5),
+        &[&da, &db],
+        || {
+            db.instance("VI_1")["counters"]["checksum_pseudo_header_rx"]
+                .as_u64()
+                .unwrap_or(0)
+                > 5
+        },
+    );
     let inst = db.instance("VI_1");
     assert_eq!(inst["state"], "Backup", "{inst}");
-    assert!(
-        inst["counters"]["checksum_pseudo_header_rx"]
-            .as_u64()
-            .unwrap_or(0)
-            > 5,
-        "{inst}"
-    );
     assert_eq!(inst["counters"]["checksum_message_only_rx"], 0);
     crash_a(&topo, (&mut da, &db), &sampler, VIP, 0.1, false);
     sampler.assert_no_split_brain();
