@@ -1,5 +1,5 @@
-//! The addresses on this machine's interfaces, watched for `ha_suspend` and
-//! `track_src_ip`:
+//! The addresses on this machine's interfaces, watched for `ha_suspend`,
+//! `track_src_ip` and VIPs deleted behind lvsd's back:
 //! a full list at start and again after every address change the kernel
 //! announces (rtnetlink's IPv4/IPv6 address groups). Re-listing instead of
 //! applying each message keeps the set right when messages are lost (an
@@ -36,13 +36,13 @@ pub async fn watch(tx: mpsc::Sender<BTreeSet<IpAddr>>) {
     let (mut conn, handle, mut changes) = match rtnetlink::new_connection() {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("ha_suspend: no rtnetlink socket to watch addresses: {e}");
+            tracing::error!("no rtnetlink socket to watch addresses: {e}");
             return;
         }
     };
     let groups = SocketAddr::new(0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
     if let Err(e) = conn.socket_mut().socket_mut().bind(&groups) {
-        tracing::error!("ha_suspend: cannot watch address changes: {e}");
+        tracing::error!("cannot watch address changes: {e}");
         return;
     }
     tokio::spawn(conn);
@@ -56,7 +56,7 @@ pub async fn watch(tx: mpsc::Sender<BTreeSet<IpAddr>>) {
                 last = Some(now);
             }
             Ok(_) => {}
-            Err(e) => tracing::error!("ha_suspend: listing addresses: {e}"),
+            Err(e) => tracing::error!("listing the machine's addresses: {e}"),
         }
         if changes.next().await.is_none() {
             return;

@@ -3195,6 +3195,26 @@ fn repairs_are_the_ones_keepalived_makes() {
             "strict mode requires higher_prio_send_advert to be clear. resetting",
         ),
         (
+            vi("    strict_mode\n    version 2\n    virtual_ipaddress {\n        fe80::1\n        fd00::5\n    }"),
+            "strict mode: VRRPv2 cannot carry IPv6; using version 3",
+            "cannot use IPv6 with VRRP version 2; setting version 3",
+        ),
+        (
+            vi(&format!("    strict_mode\n    down_timer_adverts 5\n{vip}")),
+            "strict mode: down_timer_adverts must be 3 (RFC 5798); reset",
+            "down_timer_adverts is incompatible with strict mode - resetting",
+        ),
+        (
+            vi(&format!("    strict_mode\n    use_vmac vrrp.51 02:00:5e:00:01:33\n{vip}")),
+            "strict mode: use_vmac takes no MAC address; the RFC's is used",
+            "cannot specify MAC address with strict mode - clearing",
+        ),
+        (
+            vi(&format!("    strict_mode\n    use_vmac\n    vmac_xmit_base\n{vip}")),
+            "strict mode: vmac_xmit_base is not allowed; adverts go out on the VMAC",
+            "xmit_base is incompatible with strict mode - resetting",
+        ),
+        (
             vi(&format!("    strict_mode\n    state MASTER\n    priority 100\n{vip}")),
             "strict mode: state MASTER must match being the address owner (priority 255); starting as Backup",
             "State MASTER must match being address owner",

@@ -388,12 +388,12 @@ impl StatusCollector {
         for (name, help, prefix) in [
             (
                 "lvsd_vrrp_became_master",
-                "Transitions to MASTER, by reason (timeout: the master fell silent; priority_zero: it stepped down; preempt; sync_group; owner: priority 255).",
+                "Transitions to MASTER, by reason (timeout: the master fell silent; priority_zero: it stepped down; preempt; sync_group; owner: priority 255; vip_deleted: back after a VIP was deleted behind its back).",
                 "became_master_",
             ),
             (
                 "lvsd_vrrp_released_master",
-                "Transitions from MASTER, by reason (higher_priority, fault, sync_group, stop).",
+                "Transitions from MASTER, by reason (higher_priority, fault, sync_group, stop, vip_deleted: a VIP was deleted behind its back).",
                 "released_master_",
             ),
         ] {

@@ -298,9 +298,14 @@ async fn run(mut events: Subscriber, mut control: mpsc::UnboundedReceiver<Contro
         tokio::select! {
             biased;
             c = control.recv() => {
-                // Events published before this message belong to the old settings.
-                while let Some(e) = events.try_recv() {
-                    sinks.on_event(&e);
+                // Events published before this message belong to the old
+                // settings. The first one has none: events waiting then (the
+                // director's first quorum, published before this task first
+                // ran) are for the settings it brings.
+                if configured {
+                    while let Some(e) = events.try_recv() {
+                        sinks.on_event(&e);
+                    }
                 }
                 match c {
                     Some(Control::Configure(cfg, vrrp_only)) => {

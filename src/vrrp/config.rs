@@ -67,6 +67,9 @@ pub struct VipOptions {
     pub autojoin: bool,
     /// `preferred_lft N` in seconds; `None`: forever (the kernel's default).
     pub preferred_lft: Option<u32>,
+    /// `no_track`: its interface going down is no FAULT, and its deletion by
+    /// someone else does not make the master step back (not an address flag).
+    pub no_track: bool,
 }
 
 /// Kind of a `virtual_routes` entry (rtnetlink route type).

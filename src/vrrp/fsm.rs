@@ -40,6 +40,8 @@ enum MasterCause {
     Preempt,
     SyncGroup,
     Owner,
+    /// Back after stepping down because a VIP was deleted behind our back.
+    VipDeleted,
 }
 
 /// Why an instance stopped being master (see `Counters::released_master_*`).
@@ -49,6 +51,9 @@ enum ReleaseCause {
     Fault,
     SyncGroup,
     Stop,
+    /// One of our VIPs was deleted by someone else (keepalived steps down to
+    /// BACKUP and comes back after Skew_Time, which puts the VIPs back).
+    VipDeleted,
 }
 
 /// How often dropped adverts of one kind from one peer are logged, at most.
@@ -225,12 +230,16 @@ pub struct Counters {
     pub became_master_preempt: u64,
     pub became_master_sync_group: u64,
     pub became_master_owner: u64,
+    pub became_master_vip_deleted: u64,
     /// `released_master` by cause: a higher priority master, FAULT, the
     /// sync group, or a stop (lvsd stopping, a reload removing the instance).
     pub released_master_higher_priority: u64,
     pub released_master_fault: u64,
     pub released_master_sync_group: u64,
     pub released_master_stop: u64,
+    /// A tracked VIP was deleted by someone else while master: lvsd stepped
+    /// down and came back (`became_master_vip_deleted`), as keepalived does.
+    pub released_master_vip_deleted: u64,
     /// As backup, the master's advert arrived with less than one advert
     /// interval left on the down timer: a failover nearly happened.
     pub near_failovers: u64,
@@ -809,6 +818,7 @@ impl Instance {
             MasterCause::Preempt => &mut c.became_master_preempt,
             MasterCause::SyncGroup => &mut c.became_master_sync_group,
             MasterCause::Owner => &mut c.became_master_owner,
+            MasterCause::VipDeleted => &mut c.became_master_vip_deleted,
         } += 1;
         out.push(Action::AddVips);
         self.send_advert(self.effective_priority, out);
@@ -847,6 +857,7 @@ impl Instance {
             ReleaseCause::Fault => &mut c.released_master_fault,
             ReleaseCause::SyncGroup => &mut c.released_master_sync_group,
             ReleaseCause::Stop => &mut c.released_master_stop,
+            ReleaseCause::VipDeleted => &mut c.released_master_vip_deleted,
         } += 1;
     }
 
@@ -964,8 +975,11 @@ impl Instance {
             auth_data,
         } = advert.body
         {
+            // Over IPv6 (keepalived's VRRPv2 there) no password is carried:
+            // only the type can be compared.
+            let ipv6 = self.cfg.family == Family::V6;
             let auth_ok = match self.cfg.auth_pass {
-                Some(pass) => auth_type == AuthType::SimpleText && auth_data == pass,
+                Some(pass) => auth_type == AuthType::SimpleText && (ipv6 || auth_data == pass),
                 None => auth_type == AuthType::None,
             };
             if !auth_ok {
@@ -1066,7 +1080,8 @@ impl Instance {
             OldUnicastChecksum::Never => false,
         };
         match (self.cfg.version, self.cfg.family) {
-            (Version::V2, _) => ChecksumMode::MessageOnly,
+            (Version::V2, Family::V4) => ChecksumMode::MessageOnly,
+            (Version::V2, Family::V6) => ChecksumMode::PseudoHeader { src, dst },
             (Version::V3, Family::V4) if self.cfg.v3_checksum_as_v2 => ChecksumMode::MessageOnly,
             (Version::V3, Family::V4) if old && !dst.is_multicast() => ChecksumMode::PseudoHeader {
                 src,
@@ -1290,6 +1305,35 @@ impl Instance {
             self.lower_prio_garp_at
                 .push_back(now + self.cfg.garp.lower_prio_delay);
         }
+    }
+
+    /// One of this instance's tracked VIPs was deleted by someone else (an
+    /// operator, a network manager). As keepalived 2.2.7: a master steps down
+    /// to BACKUP (its other VIPs go too) and takes over again after Skew_Time,
+    /// which puts every VIP back and announces them; the peers see no priority
+    /// 0 advert. Not master: nothing (the VIPs are not ours to hold).
+    pub fn on_vip_deleted(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Master {
+            self.leave_master(now, ReleaseCause::VipDeleted, &mut out);
+            self.master_down_at = Some(now + self.skew_time());
+            self.down_cause = MasterCause::VipDeleted;
+        }
+        self.finish(&mut out);
+        out
+    }
+
+    /// Forced to BACKUP by a sibling that lost a VIP: as
+    /// [`Self::on_vip_deleted`], back after Skew_Time.
+    pub fn on_sibling_vip_deleted(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Master {
+            self.leave_master(now, ReleaseCause::SyncGroup, &mut out);
+            self.master_down_at = Some(now + self.skew_time());
+            self.down_cause = MasterCause::SyncGroup;
+        }
+        self.finish(&mut out);
+        out
     }
 
     /// [`Self::lower_prio_garp`] for a sync group sibling, with the timer call.

@@ -56,8 +56,6 @@ pub enum PacketError {
     BadChecksum { found: u16 },
     #[error("VRRPv3 checksum 0x{found:04x} leaves out the pseudo-header (accepted only with v3_checksum_as_v2)")]
     MessageOnlyChecksum { found: u16 },
-    #[error("VRRPv2 cannot be carried over IPv6")]
-    V2OverIpv6,
     #[error("IPv4 header invalid: {0}")]
     BadIpHeader(&'static str),
     #[error("IP protocol {0} is not VRRP (112)")]
@@ -281,11 +279,18 @@ impl Advert {
             .iter()
             .map(|a| Family::of(a).addr_len())
             .sum();
-        let trailer = match self.body {
-            Body::V2 { .. } => AUTH_DATA_LEN,
-            Body::V3 { .. } => 0,
-        };
-        HEADER_LEN + addrs + trailer
+        HEADER_LEN + addrs + self.trailer_len()
+    }
+
+    /// The authentication data after the addresses: VRRPv2 over IPv4 only
+    /// (keepalived 2.2.7 sends VRRPv2 over IPv6 without it).
+    fn trailer_len(&self) -> usize {
+        match self.body {
+            Body::V2 { .. } if !self.addresses.first().is_some_and(IpAddr::is_ipv6) => {
+                AUTH_DATA_LEN
+            }
+            _ => 0,
+        }
     }
 
     /// Writes the message into `buf[..buffer_len()]` with a freshly computed checksum.
@@ -329,8 +334,8 @@ impl Advert {
                 }
             }
         }
-        if let Body::V2 { auth_data, .. } = self.body {
-            buf[off..off + AUTH_DATA_LEN].copy_from_slice(&auth_data);
+        if let (Body::V2 { auth_data, .. }, AUTH_DATA_LEN) = (&self.body, self.trailer_len()) {
+            buf[off..off + AUTH_DATA_LEN].copy_from_slice(auth_data);
         }
         let sum = checksum_for(buf, mode);
         buf[6..8].copy_from_slice(&sum.to_be_bytes());
@@ -360,11 +365,14 @@ impl Advert {
         let checksum = u16::from_be_bytes([buf[6], buf[7]]);
         let (trailer, body) = match version {
             2 => {
-                if family == Family::V6 {
-                    return Err(PacketError::V2OverIpv6);
-                }
                 (
-                    AUTH_DATA_LEN,
+                    // keepalived 2.2.7 carries VRRPv2 over IPv6 without
+                    // authentication data.
+                    if family == Family::V6 {
+                        0
+                    } else {
+                        AUTH_DATA_LEN
+                    },
                     Body::V2 {
                         auth_type: AuthType::from(buf[4]),
                         advert_int_s: buf[5],
@@ -416,7 +424,9 @@ impl Advert {
                 ..
             } => {
                 let mut auth_data = [0u8; AUTH_DATA_LEN];
-                auth_data.copy_from_slice(&buf[off..off + AUTH_DATA_LEN]);
+                if trailer == AUTH_DATA_LEN {
+                    auth_data.copy_from_slice(&buf[off..off + AUTH_DATA_LEN]);
+                }
                 Body::V2 {
                     auth_type,
                     advert_int_s,
@@ -497,21 +507,17 @@ pub fn validate_received(
         return Err(PacketError::ZeroVrid);
     }
     let kind = match (advert.version(), family) {
-        (Version::V2, _) => {
+        (Version::V2, Family::V4) => {
             if checksum_for(buf, ChecksumMode::MessageOnly) != 0 {
                 return Err(PacketError::BadChecksum {
                     found: advert.checksum,
                 });
             }
-            if let Body::V2 {
-                advert_int_s: 0, ..
-            } = advert.body
-            {
-                return Err(PacketError::ZeroInterval);
-            }
             ChecksumKind::MessageOnly
         }
-        (Version::V3, Family::V6) => {
+        // Over IPv6 the checksum covers the pseudo-header whatever the
+        // version (the kernel fills it in for keepalived's VRRPv2 too).
+        (_, Family::V6) => {
             let pseudo = ChecksumMode::PseudoHeader {
                 src: meta.src,
                 dst: meta.dst,
@@ -538,6 +544,12 @@ pub fn validate_received(
                 k => Ok(k),
             })?,
     };
+    if let Body::V2 {
+        advert_int_s: 0, ..
+    } = advert.body
+    {
+        return Err(PacketError::ZeroInterval);
+    }
     Ok((advert, kind))
 }
 

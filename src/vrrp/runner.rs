@@ -200,6 +200,8 @@ enum Event {
         id: TrackId,
         value: i32,
     },
+    /// Every address on the machine's interfaces, after a change.
+    Addresses(BTreeSet<IpAddr>),
 }
 
 /// Run VRRP until `shutdown` resolves; then hand over (priority 0), drop VIPs and return.
@@ -369,6 +371,8 @@ struct Feeds {
     link_poller: Option<tokio::task::JoinHandle<()>>,
     /// `track_src_ip`: the addresses watched, and the watching task.
     address_watcher: Option<(BTreeSet<IpAddr>, tokio::task::JoinHandle<()>)>,
+    /// Every address change, to notice VIPs deleted behind lvsd's back.
+    vip_watcher: tokio::task::JoinHandle<()>,
     /// `vrrp_track_process`: the specs scanned for, and the scanning task.
     process_scanner: Option<(Vec<ProcessSpec>, tokio::task::JoinHandle<()>)>,
     /// The tracked files being watched, and the watching task.
@@ -388,6 +392,7 @@ impl Feeds {
         if let Some((_, t)) = self.address_watcher {
             t.abort();
         }
+        self.vip_watcher.abort();
         if let Some((_, t)) = self.process_scanner {
             t.abort();
         }
@@ -755,8 +760,26 @@ pub async fn run_reloadable(
     apply_statics(&nl, &Default::default(), &config.statics).await;
 
     let (tx, mut rx) = mpsc::channel::<Event>(1024);
+    let vip_watcher = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let (local_tx, mut local) = mpsc::channel::<BTreeSet<IpAddr>>(4);
+            let forward = async {
+                while let Some(here) = local.recv().await {
+                    if tx.send(Event::Addresses(here)).await.is_err() {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                () = crate::local_addrs::watch(local_tx) => {}
+                () = forward => {}
+            }
+        })
+    };
     let mut feeds = Feeds {
         tx,
+        vip_watcher,
         receivers: BTreeMap::new(),
         receiver_tasks: Vec::new(),
         link_poller: None,
@@ -822,6 +845,8 @@ pub async fn run_reloadable(
     driver.perform(&set, acts).await;
 
     let mut reloads_open = true;
+    // The machine's addresses at the last change (None until the first list).
+    let mut addresses: Option<BTreeSet<IpAddr>> = None;
     let mut waiting_tick = tokio::time::interval(Duration::from_millis(500));
     waiting_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -900,6 +925,18 @@ pub async fn run_reloadable(
                         set.on_track(now, &id, up)
                     }
                     Event::TrackValue { id, value } => set.on_track_value(now, &id, value),
+                    Event::Addresses(here) => {
+                        let gone = match &addresses {
+                            Some(before) => driver.deleted_vips(&set, before, &here).await,
+                            None => Vec::new(),
+                        };
+                        addresses = Some(here);
+                        let mut acts = Vec::new();
+                        for i in gone {
+                            acts.extend(set.on_vip_deleted(now, i));
+                        }
+                        acts
+                    }
                 };
                 driver.perform(&set, acts).await;
             }
@@ -1562,6 +1599,43 @@ impl Driver {
             self.act(inst, io, group_notify, action).await;
         }
         self.write_state(set);
+    }
+
+    /// The masters that lost a tracked (not `no_track`) VIP to someone else:
+    /// one `before` had and `here` lacks, and a fresh look at its interface
+    /// confirms gone (lvsd's own removals happen outside MASTER; a list taken
+    /// before lvsd re-added a VIP is not trusted). Edge-triggered, so a VIP
+    /// lvsd failed to add is not "deleted" over and over.
+    async fn deleted_vips(
+        &self,
+        set: &VrrpSet,
+        before: &BTreeSet<IpAddr>,
+        here: &BTreeSet<IpAddr>,
+    ) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (i, inst) in set.instances().iter().enumerate() {
+            if inst.state() != State::Master {
+                continue;
+            }
+            let Some(io) = self.ios.get(i) else { continue };
+            for (vip, dev, idx) in &io.vips {
+                if vip.options.no_track || !before.contains(&vip.addr) || here.contains(&vip.addr) {
+                    continue;
+                }
+                if let Ok(false) = self.nl.has_address(dev, *idx, vip.addr).await {
+                    tracing::warn!(
+                        "({}) VIP {} was deleted from {dev} by someone else: leaving MASTER \
+                         to take over again and put it back (as keepalived; `no_track` on \
+                         the VIP ignores this)",
+                        inst.config().name,
+                        vip.addr
+                    );
+                    out.push(i);
+                    break;
+                }
+            }
+        }
+        out
     }
 
     /// The interface index of `dev` (the instance's own one without a lookup).

@@ -362,6 +362,29 @@ impl VrrpSet {
         out
     }
 
+    /// A tracked VIP of instance `i` was deleted by someone else: it steps
+    /// down and comes back, and so do its sync group's other masters (as
+    /// keepalived 2.2.7, all back after Skew_Time).
+    pub fn on_vip_deleted(&mut self, now: Instant, i: usize) -> Vec<InstanceAction> {
+        let mut out = Vec::new();
+        if i >= self.instances.len() {
+            return out;
+        }
+        let before = self.instances[i].state();
+        let acts = self.instances[i].on_vip_deleted(now);
+        self.collect(i, acts, &mut out);
+        if let Some(g) = self.group_of[i] {
+            for m in self.groups[g].members.clone() {
+                if m != i {
+                    let acts = self.instances[m].on_sibling_vip_deleted(now);
+                    self.collect(m, acts, &mut out);
+                }
+            }
+        }
+        self.propagate(now, i, before, &mut out);
+        out
+    }
+
     /// A tracked object changed: every instance tracking it hears about it.
     pub fn on_track(&mut self, now: Instant, id: &TrackId, up: bool) -> Vec<InstanceAction> {
         self.on_every_instance(now, |inst| inst.on_track(now, id, up))

@@ -92,6 +92,7 @@ fn vip(v: &model::VirtualIpAddress) -> VipConfig {
             noprefixroute: v.noprefixroute,
             autojoin: v.autojoin,
             preferred_lft: v.preferred_lft.flatten(),
+            no_track: v.no_track,
         },
     }
 }
@@ -659,6 +660,40 @@ fn statics(
     })
 }
 
+/// The interfaces other than the instance's own that its tracked (not
+/// `no_track`) VIPs, virtual routes (`dev`) and virtual rules (`iif`/`oif`) name.
+fn other_interfaces(i: &model::VrrpInstance, own: &str) -> Vec<String> {
+    let vips = i
+        .virtual_ipaddresses
+        .iter()
+        .chain(&i.virtual_ipaddresses_excluded)
+        .filter(|v| !v.no_track)
+        .filter_map(|v| v.dev.clone());
+    let routes = i
+        .virtual_routes
+        .iter()
+        .filter(|r| !r.no_track)
+        .filter_map(|r| r.dev.clone());
+    let rules = i
+        .virtual_rules
+        .iter()
+        .filter(|r| !r.no_track)
+        .flat_map(|r| {
+            r.options
+                .windows(2)
+                .filter(|w| matches!(w[0].as_str(), "iif" | "dev" | "oif"))
+                .map(|w| w[1].clone())
+                .collect::<Vec<_>>()
+        });
+    let mut out: Vec<String> = Vec::new();
+    for dev in vips.chain(routes).chain(rules) {
+        if dev != own && !out.contains(&dev) {
+            out.push(dev);
+        }
+    }
+    out
+}
+
 /// The VRRP part of a loaded keepalived.conf.
 /// `use_vmac [NAME] [MAC]`, `vmac_xmit_base`, global `vmac_prefix`. A MAC keepalived
 /// would refuse is logged and the RFC's one used, as keepalived does.
@@ -732,6 +767,21 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 }
             }
         }
+        // keepalived 2.2.7 also tracks (weight 0: down means FAULT) the interface
+        // of a VIP, virtual route or virtual rule that sits on another interface
+        // than the instance's, unless the line says `no_track`.
+        for dev in other_interfaces(i, &interface) {
+            let id = TrackId::Interface(dev);
+            if !tracks.iter().any(|t| t.id == id) {
+                tracks.push(TrackConfig {
+                    id,
+                    weight: 0,
+                    reverse: false,
+                    initially_up: true,
+                    initial_value: 0,
+                });
+            }
+        }
         let auth_pass = match &i.authentication {
             None => None,
             Some(a) => match a.auth_type {
@@ -751,9 +801,10 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
             name: i.name.clone(),
             interface,
             vrid: i.virtual_router_id.get(),
-            version: match (i.version, family) {
-                (_, Family::V6) | (model::VrrpVersion::V3, _) => Version::V3,
-                (model::VrrpVersion::V2, Family::V4) => Version::V2,
+            // The lowering already chose (IPv6 without `version 2` is v3).
+            version: match i.version {
+                model::VrrpVersion::V3 => Version::V3,
+                model::VrrpVersion::V2 => Version::V2,
             },
             family,
             initial_state: match i.state {

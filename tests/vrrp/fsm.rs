@@ -1387,3 +1387,81 @@ fn an_advert_with_less_than_an_interval_to_spare_is_a_near_failover() {
     assert_eq!(inst.snapshot().counters.near_failovers, 1);
     assert_eq!(inst.state(), State::Backup);
 }
+
+#[test]
+fn a_master_whose_vip_was_deleted_steps_down_and_comes_back_after_skew() {
+    let t0 = Instant::now();
+    let mut inst = Instance::new(cfg(100));
+    inst.on_start(t0);
+    run_until(&mut inst, t0 + Duration::from_secs(5));
+    assert_eq!(inst.state(), State::Master);
+    let t1 = t0 + Duration::from_secs(5);
+    let acts = inst.on_vip_deleted(t1);
+    // As keepalived 2.2.7: BACKUP without a priority 0 advert, VIPs removed.
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(sent_priority(&acts), None, "{acts:?}");
+    assert!(has(&acts, |a| *a == Action::RemoveVips));
+    assert!(has(&acts, |a| matches!(
+        a,
+        Action::Notify {
+            state: State::Backup,
+            ..
+        }
+    )));
+    assert_eq!(inst.deadline(), Some(t1 + inst.skew_time()));
+    let acts = inst.on_timer(t1 + inst.skew_time());
+    assert_eq!(inst.state(), State::Master);
+    assert!(has(&acts, |a| *a == Action::AddVips));
+    assert_eq!(sent_priority(&acts), Some(100));
+    let c = inst.snapshot().counters;
+    assert_eq!(c.released_master_vip_deleted, 1);
+    assert_eq!(c.became_master_vip_deleted, 1);
+    // Not master: nothing happens.
+    let mut backup = Instance::new(cfg(100));
+    backup.on_start(t0);
+    assert!(backup.on_vip_deleted(t0 + ms(10)).is_empty());
+    assert_eq!(backup.state(), State::Backup);
+}
+
+#[test]
+fn a_vip_deleted_in_a_sync_group_brings_the_group_back_together() {
+    let t0 = Instant::now();
+    let mut a = cfg(100);
+    a.name = "VI_A".into();
+    let mut b = cfg(100);
+    b.name = "VI_B".into();
+    b.vrid = 52;
+    let groups = [SyncGroupConfig {
+        name: "G".into(),
+        members: vec!["VI_A".into(), "VI_B".into()],
+        notify: NotifyConfig::default(),
+    }];
+    let mut set = VrrpSet::new(vec![Instance::new(a), Instance::new(b)], &groups).expect("set");
+    set.on_start(t0);
+    let mut now = t0;
+    while let Some(t) = set.deadline() {
+        if t > t0 + Duration::from_secs(5) {
+            break;
+        }
+        now = t;
+        set.on_timer(t);
+    }
+    assert!(set.instances().iter().all(|i| i.state() == State::Master));
+    let acts = set.on_vip_deleted(now, 1);
+    assert!(set.instances().iter().all(|i| i.state() == State::Backup));
+    let removed: Vec<usize> = acts
+        .iter()
+        .filter(|a| a.action == Action::RemoveVips)
+        .map(|a| a.instance)
+        .collect();
+    assert_eq!(removed.len(), 2, "{acts:?}");
+    let back = now + set.instances()[0].skew_time();
+    assert!(set.deadline().is_some_and(|d| d <= back));
+    while let Some(t) = set.deadline() {
+        if t > back {
+            break;
+        }
+        set.on_timer(t);
+    }
+    assert!(set.instances().iter().all(|i| i.state() == State::Master));
+}

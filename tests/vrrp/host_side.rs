@@ -535,3 +535,117 @@ fn dynamic_interfaces_wait_for_a_missing_interface_as_keepalived() {
     );
     assert_eq!(ours, theirs, "lvsd against keepalived");
 }
+
+/// The notify states a lone MASTER records (STOP left out).
+fn recorded_states(out: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .filter(|s| *s != "STOP")
+        .map(str::to_string)
+        .collect()
+}
+
+/// A VIP deleted by hand (`ip addr del`) while MASTER, side by side:
+/// keepalived 2.2.7 leaves MASTER (BACKUP, the other VIPs go too) and takes
+/// over again after Skew_Time, which puts the VIP back; a `no_track` VIP
+/// deleted by hand stays deleted and nothing happens. Returns the notify
+/// states after each deletion and whether each VIP is back.
+fn vip_deleted_by_hand(kind: Kind, name: &str) -> (Vec<String>, bool, Vec<String>, bool) {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (script, out) = notify_recorder(dir.path(), "notify.lines", "$3");
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.vips = vec!["10.0.0.100/24".into(), "10.0.0.101/24 no_track".into()];
+    a.extra = format!("  notify {}\n", script.display());
+    let mut d = Director::start(kind, ns, &conf(&[a], ""));
+    let long = Duration::from_secs(10);
+    wait_for("MASTER", long, &[&d], || {
+        topo.holds(0, "10.0.0.100")
+            && recorded_states(&out).last().map(String::as_str) == Some("MASTER")
+    });
+    ns.ip(&["addr", "del", "10.0.0.100/24", "dev", "eth0"])
+        .expect("del");
+    std::thread::sleep(Duration::from_secs(3));
+    let tracked = recorded_states(&out);
+    let tracked_back = topo.holds(0, "10.0.0.100");
+    ns.ip(&["addr", "del", "10.0.0.101/24", "dev", "eth0"])
+        .expect("del");
+    std::thread::sleep(Duration::from_secs(3));
+    let untracked = recorded_states(&out)[tracked.len()..].to_vec();
+    let untracked_back = topo.holds(0, "10.0.0.101");
+    assert!(d.stop(), "{kind:?}\n{}", d.log());
+    (tracked, tracked_back, untracked, untracked_back)
+}
+
+#[test]
+fn a_vip_deleted_by_hand_is_put_back_as_keepalived() {
+    let theirs = vip_deleted_by_hand(Kind::Keepalived, "vdk");
+    let ours = vip_deleted_by_hand(Kind::Lvsd, "vdl");
+    assert_eq!(
+        theirs,
+        (
+            vec![
+                "BACKUP".into(),
+                "MASTER".into(),
+                "BACKUP".into(),
+                "MASTER".into()
+            ],
+            true,
+            vec![],
+            false
+        ),
+        "keepalived changed"
+    );
+    assert_eq!(theirs, ours, "keepalived left, lvsd right");
+}
+
+/// A VIP on another interface than the instance's, side by side: keepalived
+/// 2.2.7 tracks that interface (down: FAULT) unless the VIP says `no_track`.
+/// Returns the notify states across a down/up of that interface.
+fn other_interface_vip(kind: Kind, name: &str, option: &str) -> Vec<String> {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    // No dummy driver everywhere: a veth pair, both ends up.
+    ns.ip(&[
+        "link", "add", "dum1", "type", "veth", "peer", "name", "dum1p",
+    ])
+    .expect("veth");
+    ns.ip(&["link", "set", "dum1p", "up"]).expect("up");
+    ns.ip(&["link", "set", "dum1", "up"]).expect("up");
+    let dir = tempfile::tempdir().expect("tmp");
+    let (script, out) = notify_recorder(dir.path(), "notify.lines", "$3");
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = format!(
+        "  virtual_ipaddress_excluded {{\n    10.5.0.1/24 dev dum1{option}\n  }}\n  notify {}\n",
+        script.display()
+    );
+    let mut d = Director::start(kind, ns, &conf(&[a], ""));
+    let long = Duration::from_secs(10);
+    let last_is = |s: &str| recorded_states(&out).last().map(String::as_str) == Some(s);
+    wait_for("MASTER", long, &[&d], || last_is("MASTER"));
+    ns.ip(&["link", "set", "dum1", "down"]).expect("down");
+    std::thread::sleep(Duration::from_secs(2));
+    ns.ip(&["link", "set", "dum1", "up"]).expect("up");
+    wait_for("MASTER again", long, &[&d], || last_is("MASTER"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(d.stop(), "{kind:?}\n{}", d.log());
+    recorded_states(&out)
+}
+
+#[test]
+fn a_vip_on_another_interface_is_tracked_unless_no_track_as_keepalived() {
+    for (option, faults) in [("", true), (" no_track", false)] {
+        let theirs = other_interface_vip(Kind::Keepalived, "oik", option);
+        let ours = other_interface_vip(Kind::Lvsd, "oil", option);
+        assert_eq!(theirs, ours, "`{option}`: keepalived left, lvsd right");
+        assert_eq!(
+            ours.iter().any(|s| s == "FAULT"),
+            faults,
+            "`{option}`: {ours:?}"
+        );
+    }
+}

@@ -1190,3 +1190,41 @@ fn vrrp_startup_delay_holds_the_instances_back() {
     let took = t0.elapsed();
     assert!(took >= Duration::from_secs(2), "master after {took:?}");
 }
+
+#[test]
+fn vrrp2_ipv6_keepalived_master_fails_over_to_lvsd() {
+    vrrp2_ipv6(Kind::Keepalived, Kind::Lvsd, "v26k");
+}
+
+#[test]
+fn vrrp2_ipv6_lvsd_master_fails_over_to_keepalived() {
+    vrrp2_ipv6(Kind::Lvsd, Kind::Keepalived, "v26l");
+}
+
+/// `version 2` on an IPv6 instance: keepalived 2.2.7 sends VRRPv2 over IPv6
+/// (no authentication data, pseudo-header checksum). lvsd used to switch such
+/// an instance to version 3, which a keepalived peer drops: both masters.
+fn vrrp2_ipv6(a: Kind, b: Kind, name: &str) {
+    let topo = Topo::new(name);
+    let vip6 = "fd00::102";
+    let tweak = |i: &mut Inst| {
+        i.version = 2;
+        i.advert_int = "1";
+        i.auth = None;
+        i.vrid = 62;
+        i.vips = vec![format!("{vip6}/64")];
+    };
+    let (mut da, db) = pair(&topo, a, b, tweak);
+    let sampler = VipSampler::start(topo.director_names(), vip6);
+    topo.wait_sole_holder("A master", 0, &[vip6], Duration::from_secs(15), &[&da, &db]);
+    // Longer than the backup's master-down interval (3 × 1 s + skew).
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        !topo.holds(1, vip6),
+        "backup ignored the master's VRRPv2 IPv6 adverts\n{}\n{}",
+        db.log(),
+        da.log()
+    );
+    crash_a(&topo, (&mut da, &db), &sampler, vip6, 1.0, false);
+    sampler.assert_no_split_brain();
+}

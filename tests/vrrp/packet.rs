@@ -539,13 +539,44 @@ fn v3_ipv6_round_trip_with_pseudo_header_and_no_message_only_fallback() {
     assert!(validate(&plain, &meta).is_err());
 }
 
+/// keepalived 2.2.7's VRRPv2 advert over IPv6 (an instance with `version 2`
+/// and IPv6 VIPs), captured here with tcpdump: no authentication data, the
+/// checksum over the IPv6 pseudo-header (the kernel fills it in).
+const KEEPALIVED_V2_OVER_IPV6: &str = "210cc802000155de\
+    fe800000000000000000000000000001fd000000000000000000000000000005";
+
 #[test]
-fn v2_over_ipv6_is_rejected() {
-    let (bytes, _) = v2_sample();
+fn v2_over_ipv6_is_read_and_written_as_keepalived_sends_it() {
+    let bytes: Vec<u8> = (0..KEEPALIVED_V2_OVER_IPV6.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&KEEPALIVED_V2_OVER_IPV6[i..i + 2], 16).expect("hex"))
+        .collect();
+    let meta = RxMeta {
+        src: "fe80::50e5:e5ff:fefc:9179".parse().expect("v6"),
+        dst: IpAddr::V6(MCAST_V6),
+        ttl: 255,
+    };
+    let (advert, kind) = validate(&bytes, &meta).expect("keepalived's advert is valid");
+    assert_eq!(kind, ChecksumKind::PseudoHeader);
+    assert_eq!(advert.vrid, 12);
+    assert_eq!(advert.priority, 200);
+    assert_eq!(advert.interval_cs(), 100);
     assert_eq!(
-        Advert::parse(&bytes, Family::V6).expect_err("must be rejected"),
-        PacketError::V2OverIpv6
+        advert.addresses,
+        vec![
+            "fe80::1".parse::<IpAddr>().expect("v6"),
+            "fd00::5".parse::<IpAddr>().expect("v6")
+        ]
     );
+    // Written back: the same bytes.
+    let again = advert.to_bytes(ChecksumMode::PseudoHeader {
+        src: meta.src,
+        dst: meta.dst,
+    });
+    assert_eq!(again, bytes);
+    // The IPv4 form's checksum (message only) is not accepted over IPv6.
+    let plain = advert.to_bytes(ChecksumMode::MessageOnly);
+    assert!(validate(&plain, &meta).is_err());
 }
 
 #[test]

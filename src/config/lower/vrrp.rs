@@ -888,12 +888,14 @@ pub(super) fn vrrp_instance(
             .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
     let ipv6 = i.family() == IpFamily::Inet6;
     i.version = match (version, ipv6) {
-        (Some(VrrpVersion::V2), true) => {
+        // keepalived 2.2.7 sends VRRPv2 over IPv6 when asked (without
+        // authentication data); strict mode makes it version 3.
+        (Some(VrrpVersion::V2), true) if i.strict_mode => {
             cx.warning(
                 node.span(),
                 Problem::InstanceConflict {
                     instance: name.clone(),
-                    reason: "IPv6 requires VRRP version 3; using version 3".into(),
+                    reason: "strict mode: VRRPv2 cannot carry IPv6; using version 3 (as keepalived does)".into(),
                 },
             );
             VrrpVersion::V3
@@ -1015,6 +1017,19 @@ pub(super) fn vrrp_instance(
         if i.higher_prio_send_advert {
             repair("higher_prio_send_advert must be clear; cleared");
             i.higher_prio_send_advert = false;
+        }
+        if i.down_timer_adverts != 3 {
+            repair("down_timer_adverts must be 3 (RFC 5798); reset");
+            i.down_timer_adverts = 3;
+        }
+        if let Some(u) = i.use_vmac.as_mut() {
+            if u.mac.take().is_some() {
+                repair("use_vmac takes no MAC address; the RFC's is used");
+            }
+            if i.vmac_xmit_base {
+                repair("vmac_xmit_base is not allowed; adverts go out on the VMAC");
+                i.vmac_xmit_base = false;
+            }
         }
     }
     if i.authentication.is_some() && i.version == VrrpVersion::V3 {
