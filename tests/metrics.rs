@@ -18,3 +18,6 @@ mod live;
 
 #[path = "metrics/rules.rs"]
 mod rules;
+
+#[path = "metrics/failover.rs"]
+mod failover;

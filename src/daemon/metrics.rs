@@ -110,6 +110,7 @@ pub struct VrrpView {
     pub track_files: std::collections::BTreeMap<String, i64>,
     pub tracks_up: Vec<TrackUpView>,
     pub state_since: Option<f64>,
+    pub takeovers: crate::vrrp::takeover::TakeoverLog,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -421,6 +422,25 @@ impl StatusCollector {
             COUNTER,
             &c("announcements"),
         )?;
+        {
+            let mut f = family(
+                enc,
+                "lvsd_vrrp_takeover_phase_seconds",
+                "How long each phase of this director's takeovers took, measured by lvsd: detection (the old master's last advert to the decision), then from the decision: vips_added, garp_sent, notify_done (scripts started, subscribers told).",
+                MetricType::Histogram,
+            )?;
+            for (i, v) in views.iter().enumerate() {
+                for (phase, h) in crate::vrrp::takeover::PHASES
+                    .iter()
+                    .zip(&v.takeovers.phases)
+                {
+                    let [a, c] = id(i);
+                    f.enc
+                        .encode_family(&[a, c, ("phase", *phase)])?
+                        .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.per_bucket(), None)?;
+                }
+            }
+        }
         {
             // Every `dropped_*` counter of the snapshot, its suffix as the reason:
             // new drop reasons in the VRRP core appear here without a change.

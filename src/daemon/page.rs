@@ -230,4 +230,20 @@ fn vrrp_panel(h: &mut String, s: &Status, now: f64) {
         );
     }
     h.push_str("</table>\n");
+    let views: Vec<VrrpView> = s.vrrp.iter().map(VrrpView::of).collect();
+    if views.iter().any(|v| !v.takeovers.recent.is_empty()) {
+        h.push_str("<h3>Recent takeovers</h3><table><tr><th>instance</th><th>when</th><th>phases (measured by lvsd)</th></tr>\n");
+        for v in &views {
+            for t in v.takeovers.recent.iter().rev() {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td>{} ago</td><td>{}</td></tr>",
+                    escape(&v.name),
+                    duration_text(now, t.at),
+                    crate::vrrp::takeover::describe(t)
+                );
+            }
+        }
+        h.push_str("</table>\n");
+    }
 }

@@ -284,6 +284,16 @@ pub fn render(s: &Status) -> String {
                     let _ = writeln!(t, "    track_file {name}: {value}");
                 }
             }
+            let view = super::metrics::VrrpView::of(v);
+            if let Some(last) = view.takeovers.recent.back() {
+                let _ = writeln!(
+                    t,
+                    "    last takeover ({} of {} recorded): {}",
+                    view.takeovers.recent.len(),
+                    crate::vrrp::takeover::RECENT,
+                    crate::vrrp::takeover::describe(last)
+                );
+            }
         }
     }
     let _ = writeln!(t, "\nVirtual servers:");

@@ -150,6 +150,12 @@ pub enum Action {
     Send(Advert),
     /// Call `on_timer` at (or after) this instant; replaces any earlier request.
     SetTimer(Instant),
+    /// About to become master (the actions of that follow): the runner times
+    /// the takeover's phases. `detection`: since the old master's last advert
+    /// (none heard: `None`).
+    Takeover {
+        detection: Option<Duration>,
+    },
     AddVips,
     RemoveVips,
     /// Send `repeat` gratuitous ARPs / unsolicited NAs for every VIP.
@@ -284,7 +290,7 @@ pub struct ConflictRecord {
 }
 
 /// Serialisable view of an instance for `lvsd list`/state files and tests.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Snapshot {
     pub name: String,
     pub vrid: u8,
@@ -304,7 +310,9 @@ pub struct Snapshot {
     pub tracks_up: Vec<TrackUp>,
     /// When the instance entered its state (Unix seconds); stamped by the
     /// runner, which has the wall clock (this module is pure).
-    pub state_since: Option<u64>,
+    pub state_since: Option<f64>,
+    /// The phase times of its takeovers, kept by the runner.
+    pub takeovers: super::takeover::TakeoverLog,
 }
 
 /// A tracked interface or script and whether it is up now.
@@ -392,6 +400,9 @@ pub struct Instance {
     lower_prio_garp_at: std::collections::VecDeque<Instant>,
     /// Why the down timer runs: what a takeover at its end is counted as.
     down_cause: MasterCause,
+    /// When the last advert from a master arrived (BACKUP), for the
+    /// takeover's detection time.
+    last_master_heard: Option<Instant>,
     /// preempt_delay: until this instant a lower priority master is still accepted.
     preempt_until: Option<Instant>,
     last_timer: Option<Instant>,
@@ -433,6 +444,7 @@ impl Instance {
             refresh_at: None,
             lower_prio_garp_at: Default::default(),
             down_cause: MasterCause::Timeout,
+            last_master_heard: None,
             preempt_until: None,
             last_timer: None,
             counters: Counters::default(),
@@ -512,6 +524,7 @@ impl Instance {
                 })
                 .collect(),
             state_since: None,
+            takeovers: Default::default(),
         }
     }
 
@@ -806,6 +819,14 @@ impl Instance {
     }
 
     fn enter_master(&mut self, now: Instant, cause: MasterCause, out: &mut Vec<Action>) {
+        let detection = match cause {
+            MasterCause::Timeout | MasterCause::PriorityZero => self
+                .last_master_heard
+                .map(|t| now.saturating_duration_since(t)),
+            _ => None,
+        };
+        self.last_master_heard = None;
+        out.push(Action::Takeover { detection });
         self.state = State::Master;
         self.clear_timers();
         self.preempt_until = None;
@@ -1201,6 +1222,7 @@ impl Instance {
     }
 
     fn backup_rx(&mut self, now: Instant, src: IpAddr, advert: &Advert) {
+        self.last_master_heard = Some(now);
         if advert.priority == 0 {
             // The master is leaving: take over after Skew_Time.
             self.master_down_at = Some(now + self.skew_time());

@@ -12,6 +12,7 @@ pub mod reload;
 pub mod runner;
 pub mod socket;
 pub mod sync_group;
+pub mod takeover;
 pub mod track;
 pub mod translate;
 pub mod vip;

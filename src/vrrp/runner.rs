@@ -24,6 +24,7 @@ use super::process_track::ProcessSpec;
 use super::reload::InstancePlan;
 use super::socket::{RecvSocket, SendSocket};
 use super::sync_group::{InstanceAction, SyncGroupConfig, VrrpSet};
+use super::takeover::InProgress;
 use super::track::{ScriptOutcome, ScriptTracker};
 use super::vip::{Netlink, NetlinkError};
 use super::vmac;
@@ -124,6 +125,14 @@ fn notify_instance(cfg: &InstanceConfig, state: State, priority: u8) {
         state: crate::events::VrrpState::from_fsm(state),
         priority,
     });
+}
+
+/// The takeover phases `perform` stamps after their action.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    VipsAdded,
+    GarpSent,
+    NotifyDone,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -823,6 +832,8 @@ pub async fn run_reloadable(
         last_state_key: Vec::new(),
         next_counter_write: std::time::Instant::now(),
         counters_pending: false,
+        takeovers: Default::default(),
+        in_progress: Default::default(),
         state_since: std::collections::HashMap::new(),
     };
 
@@ -1528,9 +1539,13 @@ struct Driver {
     /// A counters-only write was skipped: the loop writes it at
     /// `next_counter_write`, so status never lags by more than a second.
     counters_pending: bool,
+    /// Per instance name: its takeovers' phase times, and the one being
+    /// performed.
+    takeovers: std::collections::HashMap<String, super::takeover::TakeoverLog>,
+    in_progress: std::collections::HashMap<String, InProgress>,
     /// Per instance name: the state last written and when it was entered
-    /// (Unix seconds), for `state_since` in the snapshots.
-    state_since: std::collections::HashMap<String, (super::fsm::State, u64)>,
+    /// (Unix seconds, with fractions), for `state_since` in the snapshots.
+    state_since: std::collections::HashMap<String, (super::fsm::State, f64)>,
 }
 
 impl Driver {
@@ -1596,9 +1611,55 @@ impl Driver {
                 Action::GroupNotify { group, .. } => set.group_notify(group),
                 _ => None,
             };
+            let phase = match &action {
+                Action::Takeover { detection } => {
+                    let at = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    let started = InProgress::start(std::time::Instant::now(), at, *detection);
+                    self.in_progress.insert(inst.name().to_string(), started);
+                    continue;
+                }
+                Action::AddVips => Some(Phase::VipsAdded),
+                Action::Garp { .. } => Some(Phase::GarpSent),
+                Action::Notify {
+                    state: State::Master,
+                    ..
+                } => Some(Phase::NotifyDone),
+                _ => None,
+            };
             self.act(inst, io, group_notify, action).await;
+            if let Some(phase) = phase {
+                self.stamp(inst.name(), phase);
+            }
         }
         self.write_state(set);
+    }
+
+    /// A phase of a takeover in progress is done (see [`super::takeover`]).
+    fn stamp(&mut self, name: &str, phase: Phase) {
+        let now = std::time::Instant::now();
+        match phase {
+            Phase::VipsAdded => {
+                if let Some(p) = self.in_progress.get_mut(name) {
+                    p.vips_added(now);
+                }
+            }
+            Phase::GarpSent => {
+                if let Some(p) = self.in_progress.get_mut(name) {
+                    p.garp_sent(now);
+                }
+            }
+            Phase::NotifyDone => {
+                if let Some(p) = self.in_progress.remove(name) {
+                    let done = p.notify_done(now);
+                    self.takeovers
+                        .entry(name.to_string())
+                        .or_default()
+                        .record(done);
+                }
+            }
+        }
     }
 
     /// The masters that lost a tracked (not `no_track`) VIP to someone else:
@@ -1686,6 +1747,7 @@ impl Driver {
                 }
             }
             Action::SetTimer(_) => {} // the loop asks `set.deadline()` instead
+            Action::Takeover { .. } => {} // timed by `perform`
             Action::AddVips => {
                 if cfg.no_accept {
                     // The drop rules first: not one packet is accepted.
@@ -1910,7 +1972,7 @@ impl Driver {
         let mut snapshots = set.snapshots();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+            .map_or(0.0, |d| d.as_secs_f64());
         for s in &mut snapshots {
             let entry = self
                 .state_since
@@ -1920,6 +1982,9 @@ impl Driver {
                 *entry = (s.state, now);
             }
             s.state_since = Some(entry.1);
+            if let Some(t) = self.takeovers.get(&s.name) {
+                s.takeovers = t.clone();
+            }
         }
         let json = match serde_json::to_string_pretty(&snapshots) {
             Ok(j) => j,

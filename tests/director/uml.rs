@@ -459,6 +459,61 @@ testbed::uml_test! {
         assert_eq!(get(&site, "/healthz").0, "200");
     }
 
+    /// A real Prometheus (issue #15), in the client's namespace, scrapes
+    /// both directors of the pair every second: one master, the master's
+    /// kernel connection counter rising under the client's requests; a
+    /// reload that removes a real server leaves no series of it and resets
+    /// no counter; after the master's crash the backup is the one master,
+    /// counted as a "timeout" takeover; never two masters in what it stored.
+    fn prometheus_scrapes_the_pair_through_load_reload_and_a_crash() {
+        let site = Site::new("pm");
+        let (t1, t2) = ("10.0.0.2:9662", "10.0.0.3:9662");
+        let c1 = site.write_config("dir1.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let c2 = site.write_config("dir2.conf", &dr_config("BACKUP", 100, &["10.0.0.4", "10.0.0.5"]));
+        let mut d1 = site.lvsd(DIR1, "dir1", &c1, &["--metrics-listen", t1]);
+        let d2 = site.lvsd(DIR2, "dir2", &c2, &["--metrics-listen", t2]);
+        site.wait("dir1 to hold the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in dir1's table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let dir = site.path("prometheus");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let prom = testbed::prometheus::Prometheus::start(site.ns(CLIENT), &dir, &[t1.into(), t2.into()], "1s");
+        let logs = || format!("{}\n{}\n{}", d1.logs(), d2.logs(), prom.process.logs());
+        site.wait("Prometheus to see dir1 as the one master", SLOW, || prom.masters() == [t1]);
+
+        // Load: the master's service connection counter rises.
+        let conns = "lvsd_ipvs_service_connections_total";
+        let before = prom.value(t1, conns);
+        for _ in 0..20 {
+            site.get("/").unwrap_or_else(|e| panic!("{e}\n{}", logs()));
+        }
+        site.wait("the connection counter to rise by 20", SLOW, || prom.value(t1, conns) >= before + 20.0);
+        let loaded = prom.value(t1, conns);
+
+        // Reload without rs2: its series go, the counters go on.
+        let rs2 = r#"lvsd_real_server_up{real_server="10.0.0.5:80"}"#;
+        assert_eq!(prom.series(t1, rs2), 1, "{}", logs());
+        site.write_config("dir1.conf", &dr_config("MASTER", 150, &["10.0.0.4"]));
+        signal(&d1, Signal::SIGHUP);
+        site.wait("rs2's series to leave Prometheus", SLOW, || prom.series(t1, rs2) == 0);
+        assert_eq!(prom.series(t1, "lvsd_real_server_up"), 1, "{}", logs());
+        assert!(prom.value(t1, conns) >= loaded, "the connection counter went back after the reload");
+        assert_eq!(prom.value(t1, r#"lvsd_config_reloads_total{result="success"}"#), 1.0);
+
+        // Crash of the master: dir2 is the one master, by timeout.
+        d1.kill();
+        site.lan
+            .switch()
+            .ip(&["link", "set", &format!("p{DIR1}"), "down"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        site.wait("Prometheus to see dir2 as the one master", SLOW, || prom.masters() == [t2]);
+        site.wait("dir2's takeover counted as timeout", SLOW, || {
+            prom.value(t2, r#"lvsd_vrrp_became_master_total{reason="timeout"}"#) == 1.0
+        });
+        let claims = prom.assert_never_two_masters(&[t1, t2], 0.0);
+        assert!(claims.iter().all(|&n| n >= 2), "too few master samples: {claims:?}");
+        report(&format!("Prometheus master samples per director: {claims:?}"));
+    }
+
     /// Secrets stay secret (issue #16): a director whose config holds a VRRP
     /// `auth_pass` and an `SSL { password }` is run with a notify script and
     /// the metrics listener; neither secret appears in `lvsd status` (text

@@ -33,7 +33,8 @@ pub fn small() -> Status {
                 "track_files": {"weights\\file": 2},
                 "tracks_up": [{"kind": "interface", "name": "eth1", "up": true},
                               {"kind": "script", "name": "chk\"nginx\"", "up": false}],
-                "state_since": 1_700_000_000u64
+                "state_since": 1_700_000_000u64,
+                "takeovers": takeovers()
             }),
             json!({
                 "name": "VI_2", "vrid": 52, "state": "Backup", "priority": 100,
@@ -75,6 +76,19 @@ pub fn small() -> Status {
             max_lateness_seconds: 0.075,
         }),
     }
+}
+
+/// One recorded takeover: a crash detected after 3.61 s.
+pub fn takeovers() -> serde_json::Value {
+    let mut log = lvsd::vrrp::takeover::TakeoverLog::default();
+    log.record(lvsd::vrrp::takeover::Takeover {
+        at: 1_700_000_000.0,
+        detection: Some(3.61),
+        vips_added: Some(0.0004),
+        garp_sent: Some(0.0006),
+        notify_done: Some(0.0009),
+    });
+    serde_json::to_value(log).expect("takeover log as JSON")
 }
 
 pub fn rs(addr: &str, up: bool, configured: u32, weight: u32, reason: &str) -> RealServerStatus {

@@ -12,7 +12,9 @@
 //! uses one random death phase for both implementations.
 //!
 //! Run: `cargo test -p lvsd --test vrrp bench_failover -- --ignored --nocapture`
-//! (`LVSD_BENCH_ONLY=v3-Graceful` runs one row).
+//! (`LVSD_BENCH_ONLY=v3-Graceful` runs one row; `LVSD_BENCH_EVENTS=1` adds a
+//! notify FIFO and mails to a dead SMTP server; `LVSD_BENCH_SCRAPE=1` has a
+//! Prometheus scrape both lvsd directors every second).
 
 use std::time::Duration;
 
@@ -193,8 +195,38 @@ fn one_trial(topo: &Topo, kind: Kind, version: u8, death: Death, phase: f64) -> 
             1,
         )
     };
-    let mut da = Director::start(kind, topo.director(0), &with_events(0, conf(&[ia], "")));
-    let db = Director::start(kind, topo.director(1), &with_events(1, conf(&[ib], "")));
+    // LVSD_BENCH_SCRAPE=1: a real Prometheus in the client's namespace
+    // scrapes both lvsd directors' /metrics every second throughout (issue
+    // #15: a scrape never delays an advert). keepalived has no endpoint.
+    let scrape = kind == Kind::Lvsd && std::env::var("LVSD_BENCH_SCRAPE").is_ok_and(|v| v == "1");
+    let listen = |i: usize| -> Vec<String> {
+        if scrape {
+            vec!["--metrics-listen".into(), format!("10.0.0.{}:9662", i + 1)]
+        } else {
+            Vec::new()
+        }
+    };
+    let mut da = Director::start_with(
+        kind,
+        topo.director(0),
+        &with_events(0, conf(&[ia], "")),
+        &listen(0),
+    );
+    let db = Director::start_with(
+        kind,
+        topo.director(1),
+        &with_events(1, conf(&[ib], "")),
+        &listen(1),
+    );
+    let prom_dir = tempfile::tempdir().expect("tmp");
+    let _prometheus = scrape.then(|| {
+        testbed::prometheus::Prometheus::start(
+            topo.client(),
+            prom_dir.path(),
+            &["10.0.0.1:9662".into(), "10.0.0.2:9662".into()],
+            "1s",
+        )
+    });
     wait_for("master up", Duration::from_secs(20), &[&da, &db], || {
         topo.holds(0, VIP) && !topo.holds(1, VIP)
     });

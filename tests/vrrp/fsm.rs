@@ -1465,3 +1465,66 @@ fn a_vip_deleted_in_a_sync_group_brings_the_group_back_together() {
     }
     assert!(set.instances().iter().all(|i| i.state() == State::Master));
 }
+
+#[test]
+fn a_takeover_reports_how_long_the_old_master_was_silent() {
+    let t0 = Instant::now();
+    let c = cfg(100);
+    let mut inst = Instance::new(c.clone());
+    inst.on_start(t0);
+    let heard = t0 + ms(500);
+    inst.on_advert(
+        heard,
+        PEER,
+        &advert_from(&c, 200),
+        ChecksumKind::MessageOnly,
+    );
+    let down = inst.deadline().expect("down timer");
+    assert_eq!(down, heard + inst.master_down_interval());
+    let acts = inst.on_timer(down);
+    assert_eq!(inst.state(), State::Master);
+    // The phase marker comes before the actions it times.
+    assert_eq!(
+        acts.first(),
+        Some(&Action::Takeover {
+            detection: Some(inst.master_down_interval())
+        }),
+        "{acts:?}"
+    );
+    // Owner at start: no old master, no detection.
+    let mut owner = Instance::new(cfg(255));
+    let acts = owner.on_start(t0);
+    assert!(has(&acts, |a| *a == Action::Takeover { detection: None }));
+}
+
+#[test]
+fn takeover_log_keeps_the_recent_ones_and_a_histogram_per_phase() {
+    use lvsd::vrrp::takeover::{Takeover, TakeoverLog, BUCKETS, PHASES, RECENT};
+    let mut log = TakeoverLog::default();
+    for k in 0..(RECENT + 3) {
+        log.record(Takeover {
+            at: k as f64,
+            detection: (k % 2 == 0).then_some(3.6),
+            vips_added: Some(0.0004),
+            garp_sent: Some(0.0006),
+            notify_done: Some(20.0),
+        });
+    }
+    assert_eq!(log.recent.len(), RECENT);
+    assert_eq!(log.recent.front().map(|t| t.at), Some(3.0));
+    assert_eq!(log.phases.len(), PHASES.len());
+    let detection = &log.phases[0];
+    assert_eq!(detection.count, 6, "only the takeovers that had one");
+    let buckets = detection.per_bucket();
+    assert_eq!(buckets.len(), BUCKETS.len() + 1);
+    let five = BUCKETS.iter().position(|&b| b == 5.0).expect("5 s bucket");
+    assert_eq!(buckets[five], (5.0, 6));
+    // Past the last bound: only in +Inf.
+    let notify = log.phases[3].per_bucket();
+    assert_eq!(notify.last(), Some(&(f64::INFINITY, (RECENT + 3) as u64)));
+    assert!(notify[..BUCKETS.len()].iter().all(|(_, n)| *n == 0));
+    // As JSON and back (the state file carries it).
+    let back: TakeoverLog =
+        serde_json::from_value(serde_json::to_value(&log).expect("json")).expect("parse");
+    assert_eq!(back, log);
+}

@@ -42,6 +42,11 @@ pub struct Director {
 
 impl Director {
     pub fn start(kind: Kind, ns: &Netns, conf: &str) -> Director {
+        Director::start_with(kind, ns, conf, &[])
+    }
+
+    /// [`Director::start`] with more arguments for `lvsd run` (none for keepalived).
+    pub fn start_with(kind: Kind, ns: &Netns, conf: &str, extra: &[String]) -> Director {
         let dir = tempfile::Builder::new()
             .prefix(&format!("lvsd-vrrp-{}-", std::process::id()))
             .tempdir()
@@ -53,7 +58,7 @@ impl Director {
                 let log = fs::File::create(dir.path().join("lvsd.log")).expect("log");
                 let log2 = log.try_clone().expect("log");
                 let state = dir.path().join("state.json");
-                let argv = [
+                let mut argv = vec![
                     env!("CARGO_BIN_EXE_lvsd").to_string(),
                     "run".into(),
                     "-P".into(),
@@ -65,6 +70,7 @@ impl Director {
                     "--vrrp-state-file".into(),
                     state.to_string_lossy().into_owned(),
                 ];
+                argv.extend(extra.iter().cloned());
                 Proc::Lvsd(
                     ns.spawn(&argv, Stdio::from(log), Stdio::from(log2))
                         .expect("spawn lvsd"),

@@ -661,6 +661,29 @@ fn vrrp3_ipv4_interoperates_with_keepalived_checksums() {
     assert_eq!(inst["counters"]["checksum_message_only_rx"], 0);
     crash_a(&topo, (&mut da, &db), &sampler, VIP, 0.1, false);
     sampler.assert_no_split_brain();
+    // lvsd timed its takeover: detection is the master-down interval
+    // (3 × 0.1 s + skew ≈ 0.36 s), the other phases a few milliseconds.
+    wait_for(
+        "the takeover record",
+        Duration::from_secs(3),
+        &[&db],
+        || {
+            db.instance("VI_1")["takeovers"]["recent"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        },
+    );
+    let inst = db.instance("VI_1");
+    let t = &inst["takeovers"]["recent"][0];
+    let phase = |name: &str| t[name].as_f64().unwrap_or(f64::NAN);
+    assert!((0.3..0.6).contains(&phase("detection")), "{t}");
+    for name in ["vips_added", "garp_sent", "notify_done"] {
+        assert!((0.0..0.25).contains(&phase(name)), "{name}: {t}");
+    }
+    assert!(
+        phase("vips_added") <= phase("garp_sent") && phase("garp_sent") <= phase("notify_done"),
+        "{t}"
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod keepalived;
 pub mod netns;
 pub mod nginx;
 pub mod process;
+pub mod prometheus;
 pub mod uml;
 pub mod wait;
 
