@@ -1,7 +1,8 @@
 //! lvsd: a keepalived-compatible LVS director.
 //!
-//! Dependencies point one way: `cli → daemon → director → {config, vrrp, ipvs, checkers}`.
+//! Dependencies point one way: `cli → daemon → {announce, director} → {config, vrrp, ipvs, checkers}`.
 
+pub mod announce;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -13,6 +13,7 @@ pub mod list;
 pub mod metrics;
 pub mod run;
 pub mod status;
+pub mod withdraw;
 
 /// Exit status for a usage or internal error (clap uses 2 for usage errors too).
 pub const EXIT_ERROR: u8 = 2;
@@ -50,6 +51,8 @@ pub enum Command {
     Metrics(metrics::MetricsArgs),
     /// Change a real server at run time: drain, maint, ready, weight (kept across restarts).
     Ctl(ctl::CtlArgs),
+    /// Delete lvsd's announce routes (route_announce), e.g. from ExecStopPost= after a crash.
+    Withdraw(withdraw::WithdrawArgs),
 }
 
 /// One request to a running lvsd over its control socket (`status`, `metrics`,
@@ -101,5 +104,6 @@ pub fn main() -> ExitCode {
         Command::Generate(args) => generate::execute(args),
         Command::Metrics(args) => metrics::execute(args),
         Command::Ctl(args) => ctl::execute(args),
+        Command::Withdraw(args) => withdraw::execute(args),
     }
 }

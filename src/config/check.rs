@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use super::diag::{Diagnostic, Problem};
 use super::model::{
-    AuthType, Config, InitialState, IpFamily, LbKind, Protocol, VirtualServerKey, VrrpInstance,
-    VrrpVersion, VsgMember,
+    AuthType, Config, InitialState, IpFamily, LbAlgo, LbKind, Protocol, VirtualServerKey,
+    VrrpInstance, VrrpVersion, VsgMember,
 };
 use super::source::Span;
 use super::ConfigOptions;
@@ -20,6 +20,7 @@ pub fn check(config: &mut Config, opts: &ConfigOptions, diags: &mut Vec<Diagnost
     duplicate_vrids(config, diags);
     virtual_server_groups(config, diags);
     virtual_servers(config, diags);
+    route_announce(config, diags);
     file_checks(config, diags);
     if opts.check_interfaces {
         interfaces(config, diags);
@@ -565,6 +566,61 @@ fn vs_warning(diags: &mut Vec<Diagnostic>, span: Span, label: &str, reason: Stri
             reason,
         },
     ));
+}
+
+/// `route_announce` (lvsd's own): the combinations that break flows when
+/// N directors share VIPs behind ECMP, as warnings (the config still runs).
+fn route_announce(c: &Config, diags: &mut Vec<Diagnostic>) {
+    let Some(r) = &c.route_announce else {
+        return;
+    };
+    let sync = c.global.lvs_sync_daemon.is_some();
+    let any_marked = c.virtual_servers.iter().any(|v| v.announce);
+    let vrrp_vips: Vec<IpAddr> = c
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| {
+            i.virtual_ipaddresses
+                .iter()
+                .chain(&i.virtual_ipaddresses_excluded)
+        })
+        .map(|v| v.address)
+        .collect();
+    for vs in &c.virtual_servers {
+        if any_marked && !vs.announce {
+            continue;
+        }
+        let label = vs.key.to_string();
+        let VirtualServerKey::Address { ip, .. } = vs.key else {
+            if vs.announce {
+                vs_warning(
+                    diags,
+                    vs.span,
+                    &label,
+                    "announce: an fwmark or group virtual server has no single address to announce; it gates nothing".into(),
+                );
+            }
+            continue;
+        };
+        let mh = vs.lb_algo == LbAlgo::Mh;
+        if mh && !r.sloppy_tcp && !sync {
+            vs_warning(diags, vs.span, &label, "announce with mh but neither sloppy_tcp (route_announce) nor lvs_sync_daemon: a flow another director hands over is reset".into());
+        }
+        if !mh && !sync {
+            vs_warning(diags, vs.span, &label, format!("announce with scheduler {} and no lvs_sync_daemon: directors pick different real servers, so a flow moved to another director is reset (use mh)", vs.lb_algo.name()));
+        }
+        if mh && vs.real_servers.iter().any(|rs| !rs.inhibit_on_failure) {
+            vs_warning(diags, vs.span, &label, "announce with mh without inhibit_on_failure: a failed real server is deleted, which reshuffles this director's Maglev table and not the others'".into());
+        }
+        if vrrp_vips.contains(&ip) {
+            vs_warning(
+                diags,
+                vs.span,
+                &label,
+                format!("{ip} is announced by route_announce and also a VRRP address: choose one"),
+            );
+        }
+    }
 }
 
 /// keepalived's virtual server rules (check_data.c validate_check_config): the same

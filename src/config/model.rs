@@ -481,6 +481,58 @@ pub struct Config {
     pub virtual_servers: Vec<VirtualServer>,
     /// Top-level `SSL { }` block for SSL_GET checkers.
     pub ssl: Option<SslSettings>,
+    /// lvsd's own `route_announce { }` block (keepalived skips it, with a
+    /// warning per line): healthy VIPs as host routes in a table of lvsd's.
+    pub route_announce: Option<RouteAnnounce>,
+}
+
+/// Which of the virtual servers gating a VIP must have quorum to announce it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum AnnouncePolicy {
+    /// Every one (the default).
+    #[default]
+    All,
+    /// At least one.
+    Any,
+}
+
+/// `route_announce { table N protocol N policy all|any startup_delay S
+/// drain_delay S withdraw_on_exit yes|no sloppy_tcp yes|no }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteAnnounce {
+    #[serde(skip)]
+    pub span: Span,
+    /// The kernel routing table lvsd owns (no `ip rule` points at it).
+    pub table: u32,
+    /// The routes' protocol number (what BIRD's `krt_source` filters on).
+    pub protocol: u8,
+    pub policy: AnnouncePolicy,
+    /// After the first table is programmed, how long before announcing
+    /// (None: the longest delay_loop of the gating virtual servers, so each
+    /// real server has had a first check).
+    pub startup_delay: Option<Duration>,
+    /// At SIGTERM: withdraw, wait this long, then remove the services.
+    pub drain_delay: Duration,
+    /// Withdraw when lvsd exits (no: the routes stay, fail-static).
+    pub withdraw_on_exit: bool,
+    /// Set net.ipv4.vs.sloppy_tcp and sloppy_sctp (flows taken over from
+    /// another director are scheduled mid-connection).
+    pub sloppy_tcp: bool,
+}
+
+impl Default for RouteAnnounce {
+    fn default() -> Self {
+        RouteAnnounce {
+            span: Span::default(),
+            table: 201,
+            protocol: 201,
+            policy: AnnouncePolicy::All,
+            startup_delay: None,
+            drain_delay: Duration::from_secs(2),
+            withdraw_on_exit: true,
+            sloppy_tcp: false,
+        }
+    }
 }
 
 impl Config {
@@ -1284,6 +1336,9 @@ pub struct VirtualServer {
     pub weight: Option<u32>,
     pub alpha: bool,
     pub omega: bool,
+    /// lvsd's `announce`: this virtual server gates its VIP's route
+    /// (`route_announce`; without any `announce`, every one does).
+    pub announce: bool,
     /// Default 1.
     pub quorum: u32,
     /// Default 0.

@@ -25,6 +25,8 @@ pub struct Prepared {
     pub events: crate::events::sinks::EventsConfig,
     /// `lvs_flush` and `lvs_flush_on_stop`.
     pub flush: Flush,
+    /// `route_announce` (lvsd's own): healthy VIPs as routes.
+    pub announce: Option<crate::announce::AnnounceConfig>,
 }
 
 /// What lvsd clears besides its own services (keepalived's `lvs_flush`,
@@ -64,6 +66,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         whole_table_at_stop: config.global.lvs_flush_on_stop == Some(false),
     };
     let events = crate::events::sinks::translate(&config);
+    let announce = crate::announce::translate(&config);
     let script_user = config.global.script_user.as_ref().map(|r| RunAs {
         user: r.user.clone(),
         group: r.group.clone(),
@@ -77,6 +80,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         timeouts,
         events,
         flush,
+        announce,
     })
 }
 

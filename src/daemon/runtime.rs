@@ -695,6 +695,7 @@ impl<K: Kernel> Daemon<K> {
                     self.sync = loaded.sync;
                 }
                 self.events = loaded.events.clone();
+                crate::announce::announcer::configure(loaded.announce.clone());
                 crate::events::sinks::configure(
                     events_for(loaded.events, self.opts.checkers_only),
                     false,
@@ -775,6 +776,7 @@ impl<K: Kernel> Daemon<K> {
                     max_lateness_seconds: stats.max_lateness().as_secs_f64(),
                 }
             }),
+            announce: crate::announce::announcer::snapshot(),
         }
     }
 
@@ -902,6 +904,8 @@ impl<K: Kernel> Daemon<K> {
 
     async fn shutdown(&mut self) {
         sd_notify::notify("STOPPING=1");
+        // The routers first: withdraw, let them move the flows (drain delay).
+        crate::announce::announcer::stop().await;
         let omega = self.director.stop_notifies();
         self.perform(omega);
         if let Some(v) = self.vrrp.take() {
@@ -980,6 +984,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     };
     // Subscribers first: they see every event from the first one on.
     crate::events::sinks::configure(events_for(loaded.events.clone(), opts.checkers_only), false);
+    crate::announce::announcer::configure(loaded.announce.clone());
     let (tx, mut transitions) = mpsc::unbounded_channel();
     // Adopt what the kernel already has: real servers start in the state
     // its table shows, so a restart with the same config writes nothing.
@@ -1098,6 +1103,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
                 let _ = req.send(s);
             }
             _ = tick.tick() => {
+                sd_notify::watchdog();
                 // A failed apply left the kernel unknown: re-read and heal.
                 if d.programmed.is_none() && d.heal_at.is_none_or(|t| Instant::now() >= t) {
                     d.reconcile().await;

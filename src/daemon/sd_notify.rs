@@ -28,3 +28,20 @@ pub fn notify(state: &str) {
 pub fn reloading() {
     notify("RELOADING=1");
 }
+
+/// `WATCHDOG=1` when systemd asks for pings (`WatchdogSec=` sets
+/// `$WATCHDOG_USEC`); the director loop sends it every second, so a loop
+/// that stops turning gets lvsd restarted.
+pub fn watchdog() {
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let wanted = *WANTED.get_or_init(|| {
+        let ours = std::env::var("WATCHDOG_PID")
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_none_or(|p| p == std::process::id());
+        ours && std::env::var_os("WATCHDOG_USEC").is_some()
+    });
+    if wanted {
+        notify("WATCHDOG=1");
+    }
+}

@@ -44,6 +44,9 @@ pub struct Status {
     /// The health checkers' scheduling (`None`: VRRP only).
     #[serde(default)]
     pub checks: Option<CheckStats>,
+    /// `route_announce`: each VIP announced or not, and why not.
+    #[serde(default)]
+    pub announce: Vec<crate::announce::announcer::VipAnnounce>,
 }
 
 /// How the health checks keep their schedule.
@@ -293,6 +296,16 @@ pub fn render(s: &Status) -> String {
                     crate::vrrp::takeover::RECENT,
                     crate::vrrp::takeover::describe(last)
                 );
+            }
+        }
+    }
+    if !s.announce.is_empty() {
+        let _ = writeln!(t, "\nroute_announce:");
+        for a in &s.announce {
+            if a.announced {
+                let _ = writeln!(t, "  {} announced", a.vip);
+            } else {
+                let _ = writeln!(t, "  {} withdrawn: {}", a.vip, a.reason);
             }
         }
     }

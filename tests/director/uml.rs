@@ -514,6 +514,102 @@ testbed::uml_test! {
         report(&format!("Prometheus master samples per director: {claims:?}"));
     }
 
+    /// route_announce (issue #17) with BIRD: lvsd keeps a host route for
+    /// its healthy VIP in table 201 (protocol 201); BIRD on the director
+    /// (deploy/bgp/director.conf) learns it and announces it over BGP to
+    /// BIRD on the router (deploy/bgp/router.conf, in the client's
+    /// namespace), which installs it. Quorum lost: withdrawn everywhere, and
+    /// back with the quorum; SIGTERM: withdrawn before lvsd exits after the
+    /// drain delay; a crash leaves it, `lvsd withdraw` removes it.
+    fn route_announce_through_bird() {
+        let mut site = Site::new("ra");
+        let conf = site.write_config(
+            "announce.conf",
+            "global_defs {\n    router_id lvsd_bgp\n}\n\
+             route_announce {\n    table 201\n    protocol 201\n    startup_delay 1\n    drain_delay 2\n    sloppy_tcp yes\n}\n\
+             virtual_server 10.0.0.100 80 {\n    delay_loop 1\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n    quorum 1\n\
+             \x20   real_server 10.0.0.4 80 {\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n\
+             \x20   real_server 10.0.0.5 80 {\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n",
+        );
+        fn table(site: &Site) -> String {
+            site.ns(DIR1).run(&["ip", "route", "show", "table", "201"]).unwrap_or_default()
+        }
+        fn announced(site: &Site) -> bool {
+            table(site).contains("10.0.0.100 dev lo proto 201")
+        }
+        fn at_router(site: &Site) -> bool {
+            site.ns(CLIENT)
+                .run(&["ip", "route", "show", "10.0.0.100/32"])
+                .unwrap_or_default()
+                .contains("via 10.0.0.2")
+        }
+        let mut d = site.lvsd(DIR1, "ann", &conf, &[]);
+        site.wait("the VIP's route in table 201", SLOW, || announced(&site));
+        assert_eq!(
+            site.ns(DIR1).run(&["cat", "/proc/sys/net/ipv4/vs/sloppy_tcp"]).unwrap_or_default().trim(),
+            "1"
+        );
+        let status = site.status_text("ann");
+        assert!(status.contains("10.0.0.100 announced"), "{status}");
+
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bird = |i: usize, name: &str| {
+            let argv = [
+                "bird".to_string(),
+                "-f".into(),
+                "-c".into(),
+                root.join(format!("deploy/bgp/{name}.conf")).display().to_string(),
+                "-s".into(),
+                site.path(&format!("{name}.ctl")).display().to_string(),
+                "-P".into(),
+                site.path(&format!("{name}.pid")).display().to_string(),
+            ];
+            site.ns(i)
+                .spawn_logged(&argv, &site.path(""), &format!("bird-{name}"))
+                .unwrap_or_else(|e| panic!("bird (Debian package bird2): {e}"))
+        };
+        let router = bird(CLIENT, "router");
+        let director = bird(DIR1, "director");
+        let birds = || format!("{}\n{}", router.logs(), director.logs());
+        site.wait("the router to learn the VIP over BGP", SLOW, || at_router(&site));
+
+        // Quorum lost: both real servers down.
+        site.stop_nginx(0);
+        site.stop_nginx(1);
+        site.wait("the route withdrawn from table 201", SLOW, || !announced(&site));
+        site.wait("the route gone from the router", SLOW, || !at_router(&site));
+        let status = site.status_text("ann");
+        assert!(status.contains("10.0.0.100 withdrawn: quorum down"), "{status}");
+        site.start_nginx(0);
+        site.wait("the route back in table 201", SLOW, || announced(&site));
+        site.wait("the route back at the router", SLOW, || at_router(&site));
+
+        // SIGTERM: withdrawn at once, lvsd exits after the drain delay.
+        let t0 = Instant::now();
+        signal(&d, Signal::SIGTERM);
+        site.wait("the route withdrawn at SIGTERM", SLOW, || !announced(&site));
+        let withdrawn = t0.elapsed();
+        let st = d.wait_timeout(SLOW).unwrap_or_else(|e| panic!("{e}\n{}", birds()));
+        assert!(st.success(), "{st}\n{}\n{}", d.logs(), birds());
+        assert!(t0.elapsed() >= Duration::from_secs(2), "no drain delay: {:?}", t0.elapsed());
+        assert!(withdrawn < Duration::from_secs(2), "withdrawn after {withdrawn:?}");
+        site.wait("the route gone from the router after the stop", SLOW, || !at_router(&site));
+
+        // A crash leaves the route; `lvsd withdraw` (ExecStopPost=) removes it.
+        let mut d = site.lvsd(DIR1, "ann2", &conf, &[]);
+        site.wait("announced again", SLOW, || announced(&site));
+        d.kill();
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(announced(&site), "the crash removed the route?\n{}", table(&site));
+        let out = site
+            .ns(DIR1)
+            .run(&[env!("CARGO_BIN_EXE_lvsd"), "withdraw", "-f", &conf.display().to_string()])
+            .unwrap_or_else(|e| panic!("lvsd withdraw: {e}"));
+        assert!(out.contains("1 route(s) deleted from table 201"), "{out}");
+        assert!(!announced(&site), "{}", table(&site));
+        report(&format!("route_announce: withdrawn {withdrawn:?} after SIGTERM"));
+    }
+
     /// Secrets stay secret (issue #16): a director whose config holds a VRRP
     /// `auth_pass` and an `SSL { password }` is run with a notify script and
     /// the metrics listener; neither secret appears in `lvsd status` (text

@@ -351,6 +351,7 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
         weight: None,
         alpha: false,
         omega: false,
+        announce: false,
         quorum: 1,
         hysteresis: 0,
         quorum_up: None,
@@ -476,6 +477,8 @@ pub(super) fn virtual_server(cx: &mut Cx<'_>, node: &Node) -> Option<VirtualServ
             }
             "snmp_name" => vs.snmp_name = cx.string(n),
             "omega" => vs.omega = cx.flag(n),
+            // lvsd's own (issue #17); keepalived warns "Unknown keyword".
+            "announce" => vs.announce = cx.flag(n),
             // keepalived 2.2.7: "Quorum X must be in [1, 4294967295]. Setting to 1."
             "quorum" => {
                 if let Some(t) = cx.one(n, "an integer 1..4294967295") {

@@ -6,6 +6,7 @@
 //! ([`Cx::statements`]); unknown keywords are warnings, as in keepalived.
 #![forbid(unsafe_code)]
 
+mod announce;
 mod global;
 mod lvs;
 mod vrrp;
@@ -123,6 +124,9 @@ impl Lowerer {
                 }
             }
             "SSL" => config.ssl = Some(lvs::ssl(&mut cx, node)),
+            "route_announce" => {
+                config.route_announce = Some(announce::route_announce(&mut cx, node))
+            }
             // Warned above.
             k if keywords::not_implemented(Block::TopLevel, k) => {}
             _ => cx.unknown(node, "the top level"),
