@@ -113,7 +113,14 @@ pub fn plan(desired: &Table, current: &Table, owned: &OwnershipFilter) -> Vec<Op
             continue;
         }
         let key = want.key;
-        let wanted = first_of_each(want_dests);
+        let mut wanted = first_of_each(want_dests);
+        if order_matters(&want.scheduler) {
+            // The hashing schedulers build their table from the kernel's
+            // list of real servers in list order: directors that add them
+            // in one canonical order build the same table (N active
+            // directors must pick the same real server for a flow).
+            wanted.sort_by_key(|d| d.key());
+        }
         match current_by_key.get(&key) {
             None => {
                 ops.push(Op::AddService(configured(want)));
@@ -148,6 +155,13 @@ pub fn plan(desired: &Table, current: &Table, owned: &OwnershipFilter) -> Vec<Op
         }
     }
     ops
+}
+
+/// Schedulers whose choice depends on the order of the real servers in the
+/// kernel's list (Maglev, source and destination hashing).
+fn order_matters(s: &crate::model::Scheduler) -> bool {
+    use crate::model::Scheduler::*;
+    matches!(s, Mh | Sh | Dh)
 }
 
 /// The real servers of a desired service, first occurrence of each key.
@@ -324,6 +338,33 @@ mod tests {
                 Op::AddDest(key(1), dest(3, 1)),
             ]
         );
+    }
+
+    #[test]
+    fn hashing_schedulers_get_their_real_servers_in_one_canonical_order() {
+        for (sched, sorted) in [
+            (Scheduler::Mh, true),
+            (Scheduler::Sh, true),
+            (Scheduler::Dh, true),
+            (Scheduler::Rr, false),
+        ] {
+            let mut desired = table(vec![svc(1, vec![dest(3, 1), dest(1, 1), dest(2, 1)])]);
+            desired.services[0].0.scheduler = sched.clone();
+            let ops = plan(&desired, &Table::default(), &OwnershipFilter::All);
+            let added: Vec<Destination> = ops
+                .iter()
+                .filter_map(|o| match o {
+                    Op::AddDest(_, d) => Some(d.clone()),
+                    _ => None,
+                })
+                .collect();
+            let want = if sorted {
+                vec![dest(1, 1), dest(2, 1), dest(3, 1)]
+            } else {
+                vec![dest(3, 1), dest(1, 1), dest(2, 1)]
+            };
+            assert_eq!(added, want, "{}", sched.name());
+        }
     }
 
     #[test]

@@ -234,6 +234,8 @@ struct Daemon<K: Kernel> {
     vrrp: Option<VrrpTask>,
     sync: Option<LvsSyncDaemon>,
     sync_running: Option<SyncState>,
+    /// `lvs_sync_daemon` without a VRRP instance: both daemons run.
+    sync_both: bool,
     script_user: Option<RunAs>,
     /// `lvs_timeouts` as configured, the kernel's timeouts from before lvsd
     /// first changed them, and what lvsd last set.
@@ -679,6 +681,7 @@ impl<K: Kernel> Daemon<K> {
                         self.reload_vrrp(loaded.vrrp).await;
                     }
                     if !sync_daemon::same_config(self.sync.as_ref(), loaded.sync.as_ref()) {
+                        self.stop_sync_both().await;
                         // Stopped here; the next tick starts the new one in the VRRP role.
                         if let Some(role) = self.sync_running.take() {
                             tracing::info!(
@@ -873,7 +876,66 @@ impl<K: Kernel> Daemon<K> {
         }
     }
 
+    /// `lvs_sync_daemon IF` without a VRRP instance (N active directors,
+    /// issue #17): as keepalived 2.2.7, the master and the backup sync
+    /// daemon both run from start to stop, so every director sends its
+    /// connections and receives the others'. Daemons already running with
+    /// this interface and sync id are adopted; others of a role are
+    /// stopped first.
+    async fn start_sync_both(&mut self) {
+        let Some(cfg) = self.sync.clone() else {
+            return;
+        };
+        if cfg.instance.is_some() || self.sync_both {
+            return;
+        }
+        let running = self.kernel.daemons().await.unwrap_or_default();
+        let sync_id = u32::from(cfg.sync_id.unwrap_or(0));
+        for role in [SyncState::Master, SyncState::Backup] {
+            let of_role: Vec<&ipvs::model::SyncDaemon> =
+                running.iter().filter(|d| d.state == role).collect();
+            if of_role
+                .iter()
+                .any(|d| d.mcast_ifn == cfg.interface && d.sync_id == sync_id)
+            {
+                continue;
+            }
+            if !of_role.is_empty() {
+                let _ = self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await;
+            }
+            self.ipvs_writes += 1;
+            match self
+                .kernel
+                .apply(&[ipvs::ops::Op::StartDaemon(sync_daemon::daemon(&cfg, role))])
+                .await
+            {
+                Ok(()) => tracing::info!(
+                    "lvs_sync_daemon: no VRRP instance: running the {role:?} sync daemon on {}",
+                    cfg.interface
+                ),
+                Err(e) => {
+                    tracing::error!("lvs_sync_daemon: {e}");
+                    return;
+                }
+            }
+        }
+        self.sync_both = true;
+    }
+
+    async fn stop_sync_both(&mut self) {
+        if !std::mem::take(&mut self.sync_both) {
+            return;
+        }
+        for role in [SyncState::Master, SyncState::Backup] {
+            self.ipvs_writes += 1;
+            if let Err(e) = self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await {
+                tracing::error!("lvs_sync_daemon: {e}");
+            }
+        }
+    }
+
     async fn follow_vrrp_for_sync_daemon(&mut self) {
+        self.start_sync_both().await;
         let (Some(cfg), Some(path)) = (self.sync.clone(), self.opts.vrrp_state_file.clone()) else {
             return;
         };
@@ -914,6 +976,7 @@ impl<K: Kernel> Daemon<K> {
         if let Some(role) = self.sync_running.take() {
             let _ = self.kernel.apply(&[ipvs::ops::Op::StopDaemon(role)]).await;
         }
+        self.stop_sync_both().await;
         publish(Event::Daemon { running: false });
         crate::events::sinks::stop().await;
         // As keepalived, even with --dont-release-ipvs: the timeouts go back.
@@ -1031,6 +1094,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         vrrp: None,
         sync: loaded.sync,
         sync_running: None,
+        sync_both: false,
         script_user: loaded.script_user,
         timeouts: loaded.timeouts,
         flush: loaded.flush,
@@ -1048,10 +1112,14 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     d.watch_checked_files();
     d.reconcile().await;
     tracing::info!("IPVS table reconciled: {} writes", d.ipvs_writes);
-    if let Some(cfg) = &d.sync {
-        match d.kernel.daemons().await {
-            Ok(running) => d.sync_running = sync_daemon::adopt(cfg, &running),
-            Err(e) => tracing::warn!("{e}"),
+    if let Some(cfg) = d.sync.clone() {
+        if cfg.instance.is_some() {
+            match d.kernel.daemons().await {
+                Ok(running) => d.sync_running = sync_daemon::adopt(&cfg, &running),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        } else {
+            d.start_sync_both().await;
         }
     }
     d.perform(actions);

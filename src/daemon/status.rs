@@ -89,6 +89,24 @@ pub struct ServiceStatus {
     pub outpkts: u64,
     pub inbytes: u64,
     pub outbytes: u64,
+    /// A digest of the kernel's real-server list of the service, in the
+    /// kernel's order, with weights: directors whose `mh` services show the
+    /// same fingerprint build the same Maglev table.
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+/// FNV-1a (64 bit) over `addr:port/weight` of each real server, in the
+/// kernel's list order (the order the hashing schedulers build from).
+pub fn dest_fingerprint(dests: &[ipvs::model::Destination]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for d in dests {
+        for b in format!("{}:{}/{};", d.addr, d.port, d.weight).bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -144,6 +162,7 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
             let live = kernel.services.iter().find(|(k, _)| k.key == s.key);
             let stats = live.map(|(k, _)| k.stats).unwrap_or_default();
             services.push(ServiceStatus {
+                fingerprint: live.map(|(_, d)| dest_fingerprint(d)).unwrap_or_default(),
                 service: s.key.to_string(),
                 scheduler: s.scheduler.name().to_owned(),
                 programmed: live.is_some(),
@@ -323,10 +342,12 @@ pub fn render(s: &Status) -> String {
                 "    service {} {}{}: conns {} inpkts {} outpkts {} inbytes {} outbytes {}",
                 svc.service,
                 svc.scheduler,
-                if svc.programmed {
-                    ""
+                if !svc.programmed {
+                    " (not programmed)".to_string()
+                } else if svc.fingerprint.is_empty() {
+                    String::new()
                 } else {
-                    " (not programmed)"
+                    format!(" (real servers {})", svc.fingerprint)
                 },
                 svc.conns,
                 svc.inpkts,

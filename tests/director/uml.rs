@@ -610,6 +610,155 @@ testbed::uml_test! {
         report(&format!("route_announce: withdrawn {withdrawn:?} after SIGTERM"));
     }
 
+    /// Maglev consistency (issue #17): two directors whose configs list the
+    /// real servers of an `mh` service in opposite orders program them in
+    /// one canonical order, so `lvsd status` shows the same fingerprint and
+    /// `ipvsadm -Ln` the same list on both; a real server that fails and
+    /// returns (inhibit_on_failure: weight 0, same place) leaves the same
+    /// fingerprint on both.
+    fn mh_services_get_the_same_real_server_order_on_every_director() {
+        let mut site = Site::new("mh");
+        let conf = |order: [&str; 2]| {
+            let mut rs = String::new();
+            for r in order {
+                rs.push_str(&format!(
+                    "    real_server {r} 80 {{\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n"
+                ));
+            }
+            format!("virtual_server 10.0.0.100 80 {{\n    delay_loop 1\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n{rs}}}\n")
+        };
+        let c1 = site.write_config("mh1.conf", &conf(["10.0.0.5", "10.0.0.4"]));
+        let c2 = site.write_config("mh2.conf", &conf(["10.0.0.4", "10.0.0.5"]));
+        let _d1 = site.lvsd(DIR1, "mh1", &c1, &[]);
+        let _d2 = site.lvsd(DIR2, "mh2", &c2, &[]);
+        fn fingerprint_of(site: &Site, name: &str) -> String {
+            site.status(name)
+                .map(|s| s["virtual_servers"][0]["services"][0]["fingerprint"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default()
+        }
+        fn order_of(site: &Site, i: usize) -> Vec<String> {
+            site.dests(i).into_iter().map(|(a, _, _)| a).collect()
+        }
+        site.wait("both tables", SLOW, || order_of(&site, DIR1).len() == 2 && order_of(&site, DIR2).len() == 2);
+        assert_eq!(order_of(&site, DIR1), order_of(&site, DIR2), "{}\n{}", site.ipvsadm(DIR1), site.ipvsadm(DIR2));
+        site.wait("both fingerprints", SLOW, || !fingerprint_of(&site, "mh1").is_empty());
+        let before = fingerprint_of(&site, "mh1");
+        assert_eq!(before, fingerprint_of(&site, "mh2"));
+        assert!(site.status_text("mh1").contains(&format!("(real servers {before})")));
+        // rs2 fails (weight 0 in place) and returns.
+        site.stop_nginx(1);
+        site.wait("rs2 at weight 0 on both", SLOW, || {
+            [DIR1, DIR2].iter().all(|&i| site.dests(i).iter().any(|(a, w, _)| a == RS2 && *w == 0))
+        });
+        assert_eq!(fingerprint_of(&site, "mh1"), fingerprint_of(&site, "mh2"));
+        assert_ne!(fingerprint_of(&site, "mh1"), before);
+        site.start_nginx(1);
+        site.wait("rs2 back on both", SLOW, || fingerprint_of(&site, "mh1") == before && fingerprint_of(&site, "mh2") == before);
+        assert_eq!(order_of(&site, DIR1), order_of(&site, DIR2));
+    }
+
+    /// The status page in three lab states (issue #15), rendered by headless
+    /// Chromium inside the test bed and checked as HTML: steady (dir1
+    /// master, both real servers up), one real server down (its reason on
+    /// the page), and just after a failover (dir2 master, its takeover in
+    /// "Recent takeovers"). The PNGs land in target/lvsd-screens/lab-*.png.
+    fn status_page_in_three_lab_states() {
+        let mut site = Site::new("pg");
+        let (t1, t2) = ("10.0.0.2:9662", "10.0.0.3:9662");
+        let c1 = site.write_config("dir1.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let c2 = site.write_config("dir2.conf", &dr_config("BACKUP", 100, &["10.0.0.4", "10.0.0.5"]));
+        let mut d1 = site.lvsd(DIR1, "dir1", &c1, &["--metrics-listen", t1]);
+        let d2 = site.lvsd(DIR2, "dir2", &c2, &["--metrics-listen", t2]);
+        site.wait("dir1 to hold the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in dir1's table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lvsd-screens");
+        std::fs::create_dir_all(&out_dir).unwrap_or_else(|e| panic!("{e}"));
+        let profile = site.path("chromium-profile");
+        let shot = |site: &Site, target: &str, name: &str| -> String {
+            let page = site
+                .ns(CLIENT)
+                .run(&["curl", "-s", &format!("http://{target}/")])
+                .unwrap_or_else(|e| panic!("curl: {e}"));
+            let png = out_dir.join(format!("lab-{name}.png"));
+            let _ = std::fs::remove_file(&png);
+            let argv = [
+                "timeout".to_string(),
+                "300".into(),
+                "chromium".into(),
+                "--headless".into(),
+                "--no-sandbox".into(),
+                "--disable-gpu".into(),
+                "--disable-dev-shm-usage".into(),
+                "--no-first-run".into(),
+                format!("--user-data-dir={}", profile.display()),
+                format!("--screenshot={}", png.display()),
+                "--window-size=1280,900".into(),
+                format!("http://{target}/"),
+            ];
+            let t0 = Instant::now();
+            let out = site.ns(CLIENT).exec(&argv).unwrap_or_else(|e| panic!("chromium: {e}"));
+            assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+            let bytes = std::fs::read(&png).unwrap_or_default();
+            assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000, "{name}: no screenshot");
+            report(&format!("status page {name}: screenshot in {:?}", t0.elapsed()));
+            page
+        };
+        let steady = shot(&site, t1, "steady");
+        assert!(steady.contains("MASTER") && !steady.contains("down>DOWN"), "{steady}");
+
+        site.stop_nginx(1);
+        site.wait("rs2 out of dir1's table", SLOW, || site.active_reals(DIR1) == [RS1]);
+        let down = shot(&site, t1, "real-server-down");
+        assert!(down.contains(RS2) && down.contains("down>DOWN"), "{down}");
+
+        d1.kill();
+        site.lan
+            .switch()
+            .ip(&["link", "set", &format!("p{DIR1}"), "down"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        site.wait("dir2 to hold the VIP", SLOW, || site.has_vip(DIR2));
+        site.wait("dir2's takeover on its page", SLOW, || {
+            site.ns(CLIENT)
+                .run(&["curl", "-s", &format!("http://{t2}/")])
+                .is_ok_and(|p| p.contains("Recent takeovers"))
+        });
+        let after = shot(&site, t2, "after-failover");
+        assert!(after.contains("MASTER") && after.contains("detection"), "{after}\n{}", d2.logs());
+    }
+
+    /// `lvs_sync_daemon` without a VRRP instance (N active directors, issue
+    /// #17), side by side with keepalived 2.2.7: both run the master and the
+    /// backup connection-sync daemon; lvsd stops both at SIGTERM.
+    fn sync_daemon_without_vrrp_runs_master_and_backup_as_keepalived() {
+        let site = Site::new("sb");
+        let conf = site.write_config(
+            "sync.conf",
+            "global_defs {\n    lvs_sync_daemon eth0 id 7\n}\n\
+             virtual_server 10.0.0.100 80 {\n    delay_loop 2\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n\
+             \x20   real_server 10.0.0.4 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n",
+        );
+        let daemons = |i: usize| -> String {
+            let mut lines: Vec<String> = site
+                .ns(i)
+                .run(&["ipvsadm", "-Ln", "--daemon"])
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            lines.sort();
+            lines.join("\n")
+        };
+        let l = site.lvsd(DIR1, "sb", &conf, &[]);
+        let k = site.keepalived(DIR2, "sbk", &conf);
+        site.wait("both daemons under both", SLOW, || {
+            sync_daemons(&site, DIR1).len() == 2 && sync_daemons(&site, DIR2).len() == 2
+        });
+        assert_eq!(daemons(DIR1), daemons(DIR2), "lvsd left, keepalived right\n{}\n{}", l.logs(), k.logs());
+        assert!(daemons(DIR1).contains("syncid=7"), "{}", daemons(DIR1));
+        signal(&l, Signal::SIGTERM);
+        site.wait("lvsd's daemons stopped", SLOW, || sync_daemons(&site, DIR1).is_empty());
+    }
+
     /// Secrets stay secret (issue #16): a director whose config holds a VRRP
     /// `auth_pass` and an `SSL { password }` is run with a notify script and
     /// the metrics listener; neither secret appears in `lvsd status` (text

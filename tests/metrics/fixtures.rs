@@ -58,6 +58,7 @@ pub fn small() -> Status {
                 outpkts: 30,
                 inbytes: 4000,
                 outbytes: 5000,
+                fingerprint: "0123456789abcdef".into(),
             }],
             real_servers: vec![
                 rs("10.0.1.1:80", true, 10, 12, ""),
