@@ -360,6 +360,11 @@ pub struct HttpChecker {
 }
 
 impl HttpChecker {
+    /// SSL_GET (HTTP over TLS), not HTTP_GET.
+    pub fn is_ssl(&self) -> bool {
+        self.tls.is_some()
+    }
+
     pub fn new(spec: HttpCheck) -> Result<Self, TlsConfigError> {
         let tls = match &spec.tls {
             Some(options) => Some(tokio_rustls::TlsConnector::from(tls::client_config(

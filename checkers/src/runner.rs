@@ -57,6 +57,61 @@ pub struct RunnerStats {
     checks_started: AtomicU64,
     late_over_50ms: AtomicU64,
     max_lateness_us: AtomicU64,
+    /// Checks finished, per checker kind ([`CHECK_KINDS`]) and result
+    /// ([`CHECK_RESULTS`]).
+    results: [[AtomicU64; 3]; 8],
+    /// Check durations: counts per [`DURATION_BUCKETS`] bound (not
+    /// cumulated), the rest past the last bound, and the sum.
+    duration_buckets: [AtomicU64; 11],
+    duration_over: AtomicU64,
+    duration_sum_us: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// Counts a running check; dropped (also when the task is aborted
+/// mid-check, at a reload) it counts it out.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(n: &'a AtomicU64) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        InFlight(n)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The checker kinds the stats count, as keepalived names them.
+pub const CHECK_KINDS: [&str; 8] = [
+    "TCP_CHECK",
+    "HTTP_GET",
+    "SSL_GET",
+    "MISC_CHECK",
+    "PING_CHECK",
+    "UDP_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+];
+
+/// Check results: up, down, or not run (the verdict kept).
+pub const CHECK_RESULTS: [&str; 3] = ["success", "failure", "inconclusive"];
+
+/// Upper bounds (seconds) of the check duration histogram.
+pub const DURATION_BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// One snapshot of the check duration histogram.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DurationHistogram {
+    /// Counts per [`DURATION_BUCKETS`] bound (not cumulated), then past the last.
+    pub buckets: Vec<u64>,
+    pub sum_seconds: f64,
+    pub count: u64,
 }
 
 impl RunnerStats {
@@ -71,6 +126,57 @@ impl RunnerStats {
 
     pub fn checks_started(&self) -> u64 {
         self.checks_started.load(Ordering::Relaxed)
+    }
+
+    fn finished(&self, kind: usize, result: &CheckResult, took: Duration) {
+        let r = match result {
+            CheckResult::Success { .. } => 0,
+            CheckResult::Failure { .. } => 1,
+            CheckResult::Inconclusive { .. } => 2,
+        };
+        if let Some(row) = self.results.get(kind) {
+            row[r].fetch_add(1, Ordering::Relaxed);
+        }
+        let secs = took.as_secs_f64();
+        match DURATION_BUCKETS.iter().position(|&b| secs <= b) {
+            Some(i) => self.duration_buckets[i].fetch_add(1, Ordering::Relaxed),
+            None => self.duration_over.fetch_add(1, Ordering::Relaxed),
+        };
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.duration_sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Checks finished by (kind, result), non-zero ones only.
+    pub fn results(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let mut out = Vec::new();
+        for (k, row) in self.results.iter().enumerate() {
+            for (r, n) in row.iter().enumerate() {
+                let n = n.load(Ordering::Relaxed);
+                if n > 0 {
+                    out.push((CHECK_KINDS[k], CHECK_RESULTS[r], n));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn durations(&self) -> DurationHistogram {
+        let mut buckets: Vec<u64> = self
+            .duration_buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        buckets.push(self.duration_over.load(Ordering::Relaxed));
+        DurationHistogram {
+            count: buckets.iter().sum(),
+            buckets,
+            sum_seconds: self.duration_sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    /// Checks running now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     pub fn late_over_50ms(&self) -> u64 {
@@ -95,6 +201,20 @@ enum Prepared {
 }
 
 impl Prepared {
+    /// Its index in [`CHECK_KINDS`].
+    fn kind(&self) -> usize {
+        match self {
+            Prepared::Tcp(_) => 0,
+            Prepared::Http(c) if c.is_ssl() => 2,
+            Prepared::Http(_) => 1,
+            Prepared::Misc(..) => 3,
+            Prepared::Ping(_) => 4,
+            Prepared::Udp(_) => 5,
+            Prepared::Smtp(_) => 6,
+            Prepared::Dns(_) => 7,
+        }
+    }
+
     async fn run(&self, step: usize, started: Instant) -> CheckResult {
         match self {
             Prepared::Tcp(c) => crate::tcp::check_started_at(c, started).await,
@@ -488,7 +608,11 @@ impl CheckerTask {
             };
             // Boxed: the (large) state of a check exists only while it runs, so thousands of
             // sleeping checkers stay small.
+            let running = InFlight::enter(&self.stats.in_flight);
             let result = Box::pin(self.prepared.run(step, self.epoch + started)).await;
+            drop(running);
+            let took = self.epoch.elapsed().saturating_sub(started);
+            self.stats.finished(self.prepared.kind(), &result, took);
             match &result {
                 CheckResult::Inconclusive { reason } => {
                     tracing::warn!("check not run, verdict kept: {reason}");

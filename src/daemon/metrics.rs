@@ -265,6 +265,52 @@ impl Collector for StatusCollector {
                 GAUGE,
             )?
             .sample(&NONE, c.max_lateness_seconds)?;
+            {
+                let mut f = family(
+                    &mut enc,
+                    "lvsd_checks",
+                    "Health checks finished, by checker type and result (inconclusive: not run, the verdict kept).",
+                    COUNTER,
+                )?;
+                for r in &c.results {
+                    f.int(
+                        &[("type", r.kind.as_str()), ("result", r.result.as_str())],
+                        r.count,
+                    )?;
+                }
+            }
+            family(
+                &mut enc,
+                "lvsd_checks_in_flight",
+                "Health checks running now.",
+                GAUGE,
+            )?
+            .int(&NONE, c.in_flight)?;
+            {
+                let bounds = checkers::runner::DURATION_BUCKETS;
+                let mut per: Vec<(f64, u64)> = bounds
+                    .iter()
+                    .zip(c.duration_buckets.iter().chain(std::iter::repeat(&0)))
+                    .map(|(&b, &n)| (b, n))
+                    .collect();
+                per.push((
+                    f64::INFINITY,
+                    c.duration_buckets.get(bounds.len()).copied().unwrap_or(0),
+                ));
+                let count = per.iter().map(|(_, n)| n).sum();
+                let mut f = family(
+                    &mut enc,
+                    "lvsd_check_duration_seconds",
+                    "How long health checks took, from their start to their result.",
+                    MetricType::Histogram,
+                )?;
+                f.enc.encode_family(&NONE)?.encode_histogram::<NoLabelSet>(
+                    c.duration_sum_seconds,
+                    count,
+                    &per,
+                    None,
+                )?;
+            }
         }
         self.encode_vrrp(&mut enc)?;
         self.encode_virtual_servers(&mut enc)?;

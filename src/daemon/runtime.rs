@@ -773,10 +773,23 @@ impl<K: Kernel> Daemon<K> {
             ipvs_programmed: Some(self.programmed.is_some()),
             checks: Some({
                 let stats = self.pool.stats();
+                let durations = stats.durations();
                 status::CheckStats {
                     started: stats.checks_started(),
                     late_over_50ms: stats.late_over_50ms(),
                     max_lateness_seconds: stats.max_lateness().as_secs_f64(),
+                    results: stats
+                        .results()
+                        .into_iter()
+                        .map(|(kind, result, count)| status::CheckCount {
+                            kind: kind.into(),
+                            result: result.into(),
+                            count,
+                        })
+                        .collect(),
+                    duration_buckets: durations.buckets,
+                    duration_sum_seconds: durations.sum_seconds,
+                    in_flight: stats.in_flight(),
                 }
             }),
             announce: crate::announce::announcer::snapshot(),

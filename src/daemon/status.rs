@@ -58,6 +58,28 @@ pub struct CheckStats {
     pub late_over_50ms: u64,
     /// The latest start so far, in seconds.
     pub max_lateness_seconds: f64,
+    /// Checks finished, by checker type (keepalived's name) and result
+    /// (success, failure, inconclusive); non-zero ones.
+    #[serde(default)]
+    pub results: Vec<CheckCount>,
+    /// How long checks took: counts per `checkers::runner::DURATION_BUCKETS`
+    /// bound (not cumulated), then past the last; sum and count.
+    #[serde(default)]
+    pub duration_buckets: Vec<u64>,
+    #[serde(default)]
+    pub duration_sum_seconds: f64,
+    /// Checks running now.
+    #[serde(default)]
+    pub in_flight: u64,
+}
+
+/// Checks of one type with one result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckCount {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub result: String,
+    pub count: u64,
 }
 
 /// Now, as Unix seconds.

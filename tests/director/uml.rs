@@ -453,6 +453,18 @@ testbed::uml_test! {
         assert_eq!(up_of(RS1), Some(true), "{metrics}");
         assert_eq!(up_of(RS2), Some(false), "{metrics}");
         assert!(metrics.contains("lvsd_ipvs_programmed 1"), "{metrics}");
+        // The checks by type and result, and their durations.
+        let value = |prefix: &str| -> f64 {
+            metrics
+                .lines()
+                .find(|l| l.starts_with(prefix))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        };
+        assert!(value(r#"lvsd_checks_total{type="TCP_CHECK",result="success"}"#) >= 1.0, "{metrics}");
+        assert!(value(r#"lvsd_checks_total{type="TCP_CHECK",result="failure"}"#) >= 1.0, "{metrics}");
+        assert!(value("lvsd_check_duration_seconds_count") >= 3.0, "{metrics}");
         let (code, page) = get(&site, "/");
         assert_eq!(code, "200");
         assert!(page.contains(RS2) && page.contains("DOWN"), "{page}");

@@ -75,6 +75,21 @@ pub fn small() -> Status {
             started: 1234,
             late_over_50ms: 2,
             max_lateness_seconds: 0.075,
+            results: vec![
+                lvsd::daemon::status::CheckCount {
+                    kind: "HTTP_GET".into(),
+                    result: "success".into(),
+                    count: 1200,
+                },
+                lvsd::daemon::status::CheckCount {
+                    kind: "HTTP_GET".into(),
+                    result: "failure".into(),
+                    count: 34,
+                },
+            ],
+            duration_buckets: vec![10, 200, 900, 100, 20, 4, 0, 0, 0, 0, 0, 0],
+            duration_sum_seconds: 4.2,
+            in_flight: 3,
         }),
         announce: Vec::new(),
     }
