@@ -32,6 +32,25 @@ pub enum Op {
     StopDaemon(SyncState),
 }
 
+impl Op {
+    /// The operation's kind, for counting (`add_service`, `del_dest`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::AddService(_) => "add_service",
+            Op::EditService(_) => "edit_service",
+            Op::DelService(_) => "del_service",
+            Op::AddDest(..) => "add_dest",
+            Op::EditDest(..) => "edit_dest",
+            Op::DelDest(..) => "del_dest",
+            Op::Flush => "flush",
+            Op::Zero(_) => "zero",
+            Op::SetTimeouts(_) => "set_timeouts",
+            Op::StartDaemon(_) => "start_daemon",
+            Op::StopDaemon(_) => "stop_daemon",
+        }
+    }
+}
+
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

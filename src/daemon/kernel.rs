@@ -17,10 +17,17 @@ pub trait Kernel {
     fn daemons(&mut self) -> impl Future<Output = Result<Vec<SyncDaemon>, String>>;
     /// The TCP, TCP FIN and UDP connection timeouts.
     fn timeouts(&mut self) -> impl Future<Output = Result<Timeouts, String>>;
+    /// Operations applied so far by (kind, "ok" or "error").
+    fn op_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        Vec::new()
+    }
 }
 
-/// The kernel's IPVS over generic netlink.
-pub struct IpvsKernel(IpvsClient);
+/// The kernel's IPVS over generic netlink, counting what it applies.
+pub struct IpvsKernel(
+    IpvsClient,
+    std::collections::BTreeMap<(&'static str, &'static str), u64>,
+);
 
 impl Kernel for IpvsKernel {
     async fn table(&mut self) -> Result<Table, String> {
@@ -31,7 +38,16 @@ impl Kernel for IpvsKernel {
     }
 
     async fn apply(&mut self, ops: &[Op]) -> Result<(), String> {
-        self.0.apply(ops).await.map_err(|e| {
+        let result = self.0.apply(ops).await;
+        let refused: std::collections::BTreeSet<usize> = match &result {
+            Ok(()) => Default::default(),
+            Err(e) => e.failures.iter().map(|(i, _)| *i).collect(),
+        };
+        for (i, op) in ops.iter().enumerate() {
+            let outcome = if refused.contains(&i) { "error" } else { "ok" };
+            *self.1.entry((op.kind(), outcome)).or_default() += 1;
+        }
+        result.map_err(|e| {
             let mut text = e.to_string();
             for (i, err) in &e.failures {
                 let op = ops.get(*i).map(|o| o.to_string()).unwrap_or_default();
@@ -39,6 +55,10 @@ impl Kernel for IpvsKernel {
             }
             text
         })
+    }
+
+    fn op_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        self.1.iter().map(|(&(k, r), &n)| (k, r, n)).collect()
     }
 
     async fn daemons(&mut self) -> Result<Vec<SyncDaemon>, String> {
@@ -70,7 +90,7 @@ fn failure_line(op: &str, error: &str) -> String {
 pub async fn connect() -> Result<IpvsKernel, String> {
     IpvsClient::connect()
         .await
-        .map(IpvsKernel)
+        .map(|c| IpvsKernel(c, Default::default()))
         .map_err(|e| format!("connecting to IPVS: {e}"))
 }
 

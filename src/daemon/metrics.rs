@@ -234,6 +234,34 @@ impl Collector for StatusCollector {
             COUNTER,
         )?
         .int(&NONE, s.ipvs_writes)?;
+        {
+            let mut f = family(
+                &mut enc,
+                "lvsd_ipvs_operations",
+                "IPVS operations applied since start, by operation and result (ok, error: the kernel refused it).",
+                COUNTER,
+            )?;
+            for o in &s.ipvs_operations {
+                f.int(
+                    &[
+                        ("operation", o.operation.as_str()),
+                        ("result", o.result.as_str()),
+                    ],
+                    o.count,
+                )?;
+            }
+        }
+        if let Some(roles) = &s.sync_daemons {
+            let mut f = family(
+                &mut enc,
+                "lvsd_sync_daemon_up",
+                "lvs_sync_daemon: 1 while lvsd runs the kernel's connection-sync daemon of this role.",
+                GAUGE,
+            )?;
+            for role in ["master", "backup"] {
+                f.int(&[("role", role)], b(roles.iter().any(|r| r == role)))?;
+            }
+        }
         if let Some(p) = s.ipvs_programmed {
             family(
                 &mut enc,

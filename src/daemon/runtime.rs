@@ -793,6 +793,26 @@ impl<K: Kernel> Daemon<K> {
                 }
             }),
             announce: crate::announce::announcer::snapshot(),
+            ipvs_operations: self
+                .kernel
+                .op_counts()
+                .into_iter()
+                .map(|(operation, result, count)| status::OpCount {
+                    operation: operation.into(),
+                    result: result.into(),
+                    count,
+                })
+                .collect(),
+            sync_daemons: self.sync.as_ref().map(|_| {
+                if self.sync_both {
+                    vec!["master".into(), "backup".into()]
+                } else {
+                    self.sync_running
+                        .iter()
+                        .map(|r| format!("{r:?}").to_ascii_lowercase())
+                        .collect()
+                }
+            }),
         }
     }
 

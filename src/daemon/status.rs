@@ -47,6 +47,21 @@ pub struct Status {
     /// `route_announce`: each VIP announced or not, and why not.
     #[serde(default)]
     pub announce: Vec<crate::announce::announcer::VipAnnounce>,
+    /// IPVS operations applied since start, by kind and result.
+    #[serde(default)]
+    pub ipvs_operations: Vec<OpCount>,
+    /// `lvs_sync_daemon` configured: the roles of the sync daemons lvsd
+    /// runs now (`None`: not configured).
+    #[serde(default)]
+    pub sync_daemons: Option<Vec<String>>,
+}
+
+/// IPVS operations of one kind with one result ("ok" or "error").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpCount {
+    pub operation: String,
+    pub result: String,
+    pub count: u64,
 }
 
 /// How the health checks keep their schedule.

@@ -465,6 +465,8 @@ testbed::uml_test! {
         assert!(value(r#"lvsd_checks_total{type="TCP_CHECK",result="success"}"#) >= 1.0, "{metrics}");
         assert!(value(r#"lvsd_checks_total{type="TCP_CHECK",result="failure"}"#) >= 1.0, "{metrics}");
         assert!(value("lvsd_check_duration_seconds_count") >= 3.0, "{metrics}");
+        assert!(value(r#"lvsd_ipvs_operations_total{operation="add_dest",result="ok"}"#) >= 2.0, "{metrics}");
+        assert!(value(r#"lvsd_ipvs_operations_total{operation="del_dest",result="ok"}"#) >= 1.0, "{metrics}");
         let (code, page) = get(&site, "/");
         assert_eq!(code, "200");
         assert!(page.contains(RS2) && page.contains("DOWN"), "{page}");
@@ -671,6 +673,41 @@ testbed::uml_test! {
         site.start_nginx(1);
         site.wait("rs2 back on both", SLOW, || fingerprint_of(&site, "mh1") == before && fingerprint_of(&site, "mh2") == before);
         assert_eq!(order_of(&site, DIR1), order_of(&site, DIR2));
+    }
+
+    /// `lvs_sync_daemon` without a VRRP instance (N active directors, issue
+    /// #17), side by side with keepalived 2.2.7: both run the master and the
+    /// backup connection-sync daemon; lvsd stops both at SIGTERM.
+    fn sync_daemon_without_vrrp_runs_master_and_backup_as_keepalived() {
+        let site = Site::new("sb");
+        let conf = site.write_config(
+            "sync.conf",
+            "global_defs {\n    lvs_sync_daemon eth0 id 7\n}\n\
+             virtual_server 10.0.0.100 80 {\n    delay_loop 2\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n\
+             \x20   real_server 10.0.0.4 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n",
+        );
+        let daemons = |i: usize| -> String {
+            let mut lines: Vec<String> = site
+                .ns(i)
+                .run(&["ipvsadm", "-Ln", "--daemon"])
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            lines.sort();
+            lines.join("\n")
+        };
+        let l = site.lvsd(DIR1, "sb", &conf, &[]);
+        let k = site.keepalived(DIR2, "sbk", &conf);
+        site.wait("both daemons under both", SLOW, || {
+            sync_daemons(&site, DIR1).len() == 2 && sync_daemons(&site, DIR2).len() == 2
+        });
+        assert_eq!(daemons(DIR1), daemons(DIR2), "lvsd left, keepalived right\n{}\n{}", l.logs(), k.logs());
+        assert!(daemons(DIR1).contains("syncid=7"), "{}", daemons(DIR1));
+        let status = site.status("sb").unwrap_or_default();
+        assert_eq!(status["sync_daemons"], serde_json::json!(["master", "backup"]), "{status}");
+        signal(&l, Signal::SIGTERM);
+        site.wait("lvsd's daemons stopped", SLOW, || sync_daemons(&site, DIR1).is_empty());
     }
 
     /// Secrets stay secret (issue #16): a director whose config holds a VRRP

@@ -92,6 +92,19 @@ pub fn small() -> Status {
             in_flight: 3,
         }),
         announce: Vec::new(),
+        ipvs_operations: vec![
+            lvsd::daemon::status::OpCount {
+                operation: "add_dest".into(),
+                result: "ok".into(),
+                count: 16,
+            },
+            lvsd::daemon::status::OpCount {
+                operation: "edit_dest".into(),
+                result: "error".into(),
+                count: 1,
+            },
+        ],
+        sync_daemons: Some(vec!["master".into()]),
     }
 }
 
