@@ -251,6 +251,13 @@ impl Collector for StatusCollector {
                 )?;
             }
         }
+        family(
+            &mut enc,
+            "lvsd_ipvs_drift_repairs",
+            "Times lvsd found its IPVS services changed behind its back (compared every 10 s) and repaired them.",
+            COUNTER,
+        )?
+        .int(&NONE, s.drift_repairs)?;
         if let Some(roles) = &s.sync_daemons {
             let mut f = family(
                 &mut enc,

@@ -207,6 +207,9 @@ async fn stop_vrrp(task: VrrpTask) {
 /// Back-off bounds for retrying a failed IPVS apply.
 const HEAL_MIN: Duration = Duration::from_secs(1);
 const HEAL_MAX: Duration = Duration::from_secs(60);
+/// How often the kernel's table is compared with the desired one (one dump
+/// of the table, as every `lvsd status` and `/metrics` scrape does).
+const DRIFT_CHECK: Duration = Duration::from_secs(10);
 
 struct Daemon<K: Kernel> {
     opts: Options,
@@ -221,6 +224,10 @@ struct Daemon<K: Kernel> {
     /// as a missing scheduler module is not retried every second).
     heal_at: Option<Instant>,
     heal_backoff: Duration,
+    /// When the kernel's table is next compared with the desired one.
+    drift_check_at: Instant,
+    /// Times the table had changed behind lvsd's back and was repaired.
+    drift_repairs: u64,
     /// Services owned before the last reload (deleted if no longer wanted).
     previously_owned: BTreeSet<ServiceKey>,
     ipvs_writes: u64,
@@ -490,6 +497,35 @@ impl<K: Kernel> Daemon<K> {
                 None
             }
         }
+    }
+
+    /// Every [`DRIFT_CHECK`]: reads the kernel's table and, if someone changed
+    /// lvsd's services behind its back (`ipvsadm -d`, `-C`, a flush), puts
+    /// them back, logged and counted.
+    async fn check_drift(&mut self) {
+        if Instant::now() < self.drift_check_at {
+            return;
+        }
+        self.drift_check_at = Instant::now() + DRIFT_CHECK;
+        if self.programmed.is_none() {
+            return; // the heal path re-reads and repairs already
+        }
+        let Some(table) = self.read_kernel().await else {
+            return;
+        };
+        let current = scoped(&table, &self.scope());
+        let ops = plan(&self.director.desired(), &current);
+        if ops.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            "IPVS: the table changed behind lvsd's back ({} operations to repair it): repairing",
+            ops.len()
+        );
+        self.drift_repairs += 1;
+        // Plan against the kernel's table as it is, not as lvsd left it.
+        self.programmed = None;
+        self.reconcile().await;
     }
 
     /// Logs a batch: every operation when few, else counts (each at debug).
@@ -793,6 +829,7 @@ impl<K: Kernel> Daemon<K> {
                 }
             }),
             announce: crate::announce::announcer::snapshot(),
+            drift_repairs: self.drift_repairs,
             ipvs_operations: self
                 .kernel
                 .op_counts()
@@ -1116,6 +1153,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         programmed,
         heal_at: None,
         heal_backoff: Duration::ZERO,
+        drift_check_at: Instant::now() + DRIFT_CHECK,
+        drift_repairs: 0,
         previously_owned: BTreeSet::new(),
         ipvs_writes: 0,
         reloads: 0,
@@ -1210,6 +1249,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
                     d.reconcile().await;
                 }
                 d.drain_tick().await;
+                d.check_drift().await;
                 d.follow_vrrp_for_sync_daemon().await;
             }
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }

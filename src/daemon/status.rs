@@ -50,6 +50,10 @@ pub struct Status {
     /// IPVS operations applied since start, by kind and result.
     #[serde(default)]
     pub ipvs_operations: Vec<OpCount>,
+    /// Times lvsd found its services changed in the kernel behind its back
+    /// (checked every 10 s) and repaired them.
+    #[serde(default)]
+    pub drift_repairs: u64,
     /// `lvs_sync_daemon` configured: the roles of the sync daemons lvsd
     /// runs now (`None`: not configured).
     #[serde(default)]

@@ -710,6 +710,31 @@ testbed::uml_test! {
         site.wait("lvsd's daemons stopped", SLOW, || sync_daemons(&site, DIR1).is_empty());
     }
 
+    /// Drift (issue #15): a real server deleted with `ipvsadm -d`, then the
+    /// whole table cleared with `ipvsadm -C` behind lvsd's back, are put
+    /// back within the 10 s check, logged and counted
+    /// (`lvsd_ipvs_drift_repairs_total`).
+    fn a_table_changed_behind_lvsds_back_is_repaired() {
+        let site = Site::new("dr");
+        let conf = site.write_config("d.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let d = site.lvsd(DIR1, "d", &conf, &[]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let repairs = || site.status("d").map_or(0, |s| json_u64(&s, "drift_repairs"));
+        assert_eq!(repairs(), 0);
+        site.ns(DIR1)
+            .run(&["ipvsadm", "-d", "-t", "10.0.0.100:80", "-r", "10.0.0.5:80"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(site.active_reals(DIR1).len(), 1);
+        let t0 = Instant::now();
+        site.wait("rs2 put back", Duration::from_secs(30), || site.active_reals(DIR1).len() == 2);
+        report(&format!("drift: a deleted real server was back after {:?}", t0.elapsed()));
+        assert_eq!(repairs(), 1);
+        site.ns(DIR1).run(&["ipvsadm", "-C"]).unwrap_or_else(|e| panic!("{e}"));
+        site.wait("the table put back", Duration::from_secs(30), || site.active_reals(DIR1).len() == 2);
+        assert_eq!(repairs(), 2);
+        assert!(d.logs().contains("changed behind lvsd's back"), "{}", d.logs());
+    }
+
     /// Secrets stay secret (issue #16): a director whose config holds a VRRP
     /// `auth_pass` and an `SSL { password }` is run with a notify script and
     /// the metrics listener; neither secret appears in `lvsd status` (text

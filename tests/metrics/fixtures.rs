@@ -105,6 +105,7 @@ pub fn small() -> Status {
             },
         ],
         sync_daemons: Some(vec!["master".into()]),
+        drift_repairs: 1,
     }
 }
 
