@@ -827,6 +827,7 @@ pub async fn run_reloadable(
         statics: config.statics.clone(),
         firewall: config.firewall.clone(),
         blocked: Default::default(),
+        held_vips: Default::default(),
         options,
         last_state: String::new(),
         last_state_key: Vec::new(),
@@ -856,8 +857,6 @@ pub async fn run_reloadable(
     driver.perform(&set, acts).await;
 
     let mut reloads_open = true;
-    // The machine's addresses at the last change (None until the first list).
-    let mut addresses: Option<BTreeSet<IpAddr>> = None;
     let mut waiting_tick = tokio::time::interval(Duration::from_millis(500));
     waiting_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -937,11 +936,7 @@ pub async fn run_reloadable(
                     }
                     Event::TrackValue { id, value } => set.on_track_value(now, &id, value),
                     Event::Addresses(here) => {
-                        let gone = match &addresses {
-                            Some(before) => driver.deleted_vips(&set, before, &here).await,
-                            None => Vec::new(),
-                        };
-                        addresses = Some(here);
+                        let gone = driver.deleted_vips(&set, &here).await;
                         let mut acts = Vec::new();
                         for i in gone {
                             acts.extend(set.on_vip_deleted(now, i));
@@ -1527,6 +1522,9 @@ struct Driver {
     /// `no_accept`: where the drop rules go, and the addresses they hold.
     firewall: super::firewall::FirewallConfig,
     blocked: std::sync::Mutex<std::collections::BTreeSet<IpAddr>>,
+    /// The VIPs lvsd added and has not removed, by instance name: the ones
+    /// whose deletion by someone else makes a master step back.
+    held_vips: std::sync::Mutex<BTreeSet<(String, IpAddr)>>,
     vmacs: VmacHost,
     /// The static addresses, routes and rules in place.
     statics: super::config::StaticConfig,
@@ -1662,35 +1660,47 @@ impl Driver {
         }
     }
 
+    /// Notes a VIP lvsd added (`true`) or removed (`false`) for `name`.
+    fn hold(&self, name: &str, addr: IpAddr, held: bool) {
+        let mut h = match self.held_vips.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if held {
+            h.insert((name.to_string(), addr));
+        } else {
+            h.remove(&(name.to_string(), addr));
+        }
+    }
+
     /// The masters that lost a tracked (not `no_track`) VIP to someone else:
-    /// one `before` had and `here` lacks, and a fresh look at its interface
-    /// confirms gone (lvsd's own removals happen outside MASTER; a list taken
-    /// before lvsd re-added a VIP is not trusted). Edge-triggered, so a VIP
-    /// lvsd failed to add is not "deleted" over and over.
-    async fn deleted_vips(
-        &self,
-        set: &VrrpSet,
-        before: &BTreeSet<IpAddr>,
-        here: &BTreeSet<IpAddr>,
-    ) -> Vec<usize> {
+    /// one lvsd added (and has not removed) that the machine's addresses
+    /// lack, confirmed gone by a fresh look at its interface. A VIP lvsd
+    /// failed to add is not held, so it is not "deleted" over and over.
+    async fn deleted_vips(&self, set: &VrrpSet, here: &BTreeSet<IpAddr>) -> Vec<usize> {
         let mut out = Vec::new();
         for (i, inst) in set.instances().iter().enumerate() {
             if inst.state() != State::Master {
                 continue;
             }
             let Some(io) = self.ios.get(i) else { continue };
+            let name = &inst.config().name;
             for (vip, dev, idx) in &io.vips {
-                if vip.options.no_track || !before.contains(&vip.addr) || here.contains(&vip.addr) {
+                let held = match self.held_vips.lock() {
+                    Ok(g) => g.contains(&(name.clone(), vip.addr)),
+                    Err(p) => p.into_inner().contains(&(name.clone(), vip.addr)),
+                };
+                if vip.options.no_track || !held || here.contains(&vip.addr) {
                     continue;
                 }
                 if let Ok(false) = self.nl.has_address(dev, *idx, vip.addr).await {
                     tracing::warn!(
-                        "({}) VIP {} was deleted from {dev} by someone else: leaving MASTER \
+                        "({name}) VIP {} was deleted from {dev} by someone else: leaving MASTER \
                          to take over again and put it back (as keepalived; `no_track` on \
                          the VIP ignores this)",
-                        inst.config().name,
                         vip.addr
                     );
+                    self.hold(name, vip.addr, false);
                     out.push(i);
                     break;
                 }
@@ -1757,6 +1767,7 @@ impl Driver {
                 for (vip, dev, idx) in &io.vips {
                     match self.nl.add_vip(dev, *idx, vip).await {
                         Ok(()) => {
+                            self.hold(&cfg.name, vip.addr, true);
                             tracing::info!("{}: added VIP {} on {dev}", cfg.name, vip.addr)
                         }
                         Err(e) => tracing::error!("{}: {e}", cfg.name),
@@ -1776,6 +1787,9 @@ impl Driver {
             Action::RemoveVips => {
                 let addrs: Vec<IpAddr> = io.vips.iter().map(|(v, _, _)| v.addr).collect();
                 garp::cancel_spaced(io.ifindex, &addrs);
+                for a in &addrs {
+                    self.hold(&cfg.name, *a, false);
+                }
                 if self.options.dont_release_vrrp && inst.state() == State::Initialize {
                     return;
                 }
@@ -1912,6 +1926,7 @@ impl Driver {
                     }
                 }
                 for vip in &removed {
+                    self.hold(&cfg.name, vip.addr, false);
                     let dev = vip_device(cfg, &io.vip_dev, vip);
                     let Some(idx) = self.device_index(io, cfg, &dev).await else {
                         continue;
@@ -1929,7 +1944,10 @@ impl Driver {
                         continue;
                     };
                     match self.nl.add_vip(&dev, idx, vip).await {
-                        Ok(()) => tracing::info!("{}: added VIP {} on {dev}", cfg.name, vip.addr),
+                        Ok(()) => {
+                            self.hold(&cfg.name, vip.addr, true);
+                            tracing::info!("{}: added VIP {} on {dev}", cfg.name, vip.addr)
+                        }
                         Err(e) => tracing::error!("{}: {e}", cfg.name),
                     }
                 }
