@@ -61,17 +61,23 @@ pub enum Command {
 pub(crate) fn ask_daemon<T, E: std::fmt::Display>(
     request: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, ExitCode> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = runtime()?;
+    rt.block_on(request).map_err(|e| {
+        eprintln!("lvsd: error: {e} (is lvsd running?)");
+        ExitCode::from(1)
+    })
+}
+
+/// A single-threaded runtime for one command; failing to start one is
+/// reported and exits 2.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| {
             eprintln!("lvsd: error: starting the runtime: {e}");
             ExitCode::from(EXIT_ERROR)
-        })?;
-    rt.block_on(request).map_err(|e| {
-        eprintln!("lvsd: error: {e} (is lvsd running?)");
-        ExitCode::from(1)
-    })
+        })
 }
 
 /// Entry point used by `main`.

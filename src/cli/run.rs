@@ -177,15 +177,9 @@ fn run_director(args: RunArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_ERROR);
         }
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lvsd: error: starting the runtime: {e}");
-            return ExitCode::from(super::EXIT_ERROR);
-        }
+        Err(code) => return code,
     };
     // Observed (control socket or --metrics-listen): the runner's snapshots
     // go to a state file, which the status is read from.

@@ -58,15 +58,9 @@ pub fn execute(args: WithdrawArgs) -> ExitCode {
         let t = crate::announce::routes::AnnounceTable::open(table, protocol).await?;
         t.withdraw_all().await
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lvsd: error: starting the runtime: {e}");
-            return ExitCode::from(super::EXIT_ERROR);
-        }
+        Err(code) => return code,
     };
     match rt.block_on(withdraw) {
         Ok(n) => {

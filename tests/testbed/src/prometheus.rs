@@ -96,7 +96,7 @@ impl<'a> Prometheus<'a> {
             .into_iter()
             .flatten()
             .map(|r| {
-                let target = r["metric"]["instance"].as_str().unwrap_or("").to_string();
+                let target = instance_of(r);
                 let values = r["values"]
                     .as_array()
                     .into_iter()
@@ -175,6 +175,11 @@ fn api(ns: &Netns, path: &str, query: &str) -> serde_json::Value {
     }
 }
 
+/// The target (`instance` label) of one API result.
+fn instance_of(r: &serde_json::Value) -> String {
+    r["metric"]["instance"].as_str().unwrap_or("").to_string()
+}
+
 fn query_in(ns: &Netns, expr: &str) -> Vec<(String, f64)> {
     let v = api(ns, "query", expr);
     v["data"]["result"]
@@ -182,7 +187,7 @@ fn query_in(ns: &Netns, expr: &str) -> Vec<(String, f64)> {
         .into_iter()
         .flatten()
         .map(|r| {
-            let target = r["metric"]["instance"].as_str().unwrap_or("").to_string();
+            let target = instance_of(r);
             let value = r["value"][1]
                 .as_str()
                 .and_then(|x| x.parse().ok())
