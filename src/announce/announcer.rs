@@ -111,7 +111,19 @@ struct Announcer {
 impl Announcer {
     async fn open(&mut self) {
         let Some(cfg) = &self.cfg else {
-            self.table = None;
+            // A reload removed the block: nothing announces these VIPs any
+            // more, so their routes go with it (left, the routers would keep
+            // sending traffic by a route nobody maintains).
+            if let Some(old) = self.table.take() {
+                if let Err(e) = old.withdraw_all().await {
+                    tracing::error!("route_announce: {e}");
+                }
+                tracing::info!("route_announce: removed from the configuration; routes withdrawn");
+            }
+            match published().lock() {
+                Ok(mut g) => g.clear(),
+                Err(p) => p.into_inner().clear(),
+            }
             return;
         };
         if self

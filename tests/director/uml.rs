@@ -602,6 +602,31 @@ testbed::uml_test! {
         site.wait("the route back in table 201", SLOW, || announced(&site));
         site.wait("the route back at the router", SLOW, || at_router(&site));
 
+        // A route deleted by hand is put back at the next read-back (5 s).
+        site.ns(DIR1)
+            .run(&["ip", "route", "del", "10.0.0.100", "table", "201", "proto", "201"])
+            .unwrap_or_else(|e| panic!("ip route del: {e}"));
+        let t0 = Instant::now();
+        assert!(!announced(&site), "{}", table(&site));
+        site.wait("the hand-deleted route back", SLOW, || announced(&site));
+        let repaired = t0.elapsed();
+        assert!(repaired < Duration::from_secs(7), "put back after {repaired:?}");
+
+        // A reload without the block withdraws; one with it announces again.
+        let text = std::fs::read_to_string(&conf).expect("config");
+        let start = text.find("route_announce").expect("block");
+        let end = start + text[start..].find("}\n").expect("block end") + 2;
+        std::fs::write(&conf, format!("{}{}", &text[..start], &text[end..])).expect("write");
+        signal(&d, Signal::SIGHUP);
+        site.wait("the route withdrawn when a reload removes route_announce", SLOW, || {
+            !announced(&site)
+        });
+        site.wait("the route gone from the router after that reload", SLOW, || !at_router(&site));
+        std::fs::write(&conf, &text).expect("write");
+        signal(&d, Signal::SIGHUP);
+        site.wait("announced again after the block came back", SLOW, || announced(&site));
+        site.wait("back at the router", SLOW, || at_router(&site));
+
         // SIGTERM: withdrawn at once, lvsd exits after the drain delay.
         let t0 = Instant::now();
         signal(&d, Signal::SIGTERM);
@@ -625,7 +650,9 @@ testbed::uml_test! {
             .unwrap_or_else(|e| panic!("lvsd withdraw: {e}"));
         assert!(out.contains("1 route(s) deleted from table 201"), "{out}");
         assert!(!announced(&site), "{}", table(&site));
-        report(&format!("route_announce: withdrawn {withdrawn:?} after SIGTERM"));
+        report(&format!(
+            "route_announce: withdrawn {withdrawn:?} after SIGTERM; a hand-deleted route put back after {repaired:?}"
+        ));
     }
 
     /// Maglev consistency (issue #17): two directors whose configs list the
