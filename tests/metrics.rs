@@ -7,6 +7,17 @@
 #[allow(unused_imports)]
 use testbed::{netns, process, wait};
 
+/// Held by the failover test (VRRP at advert_int 0.1 s: a backup takes over
+/// after 0.36 s without adverts) and by the tests that load both cores
+/// (Chromium, the 100 × 100 renders of a debug build), so that the test
+/// harness running them side by side cannot starve a director into a false
+/// failover: that test is about what Prometheus sees, not CPU starvation.
+pub static CPU_HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn cpu_heavy() -> std::sync::MutexGuard<'static, ()> {
+    CPU_HEAVY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[path = "metrics/fixtures.rs"]
 mod fixtures;
 

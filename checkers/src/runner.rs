@@ -271,6 +271,8 @@ struct ServerTasks {
     /// generation (its server was removed or replaced) is dropped, not started.
     generation: u64,
     tasks: Vec<AbortHandle>,
+    /// Its checkers' shared verdict (read for the failure count).
+    verdict: Arc<Mutex<ServerVerdict>>,
 }
 
 /// A checker waiting for its first check.
@@ -437,6 +439,7 @@ impl Runner {
             ServerTasks {
                 generation,
                 tasks: Vec::with_capacity(prepared.len()),
+                verdict: verdict.clone(),
             },
         );
         let mut wake = false;
@@ -502,6 +505,13 @@ impl Runner {
 
     pub fn stats(&self) -> Arc<RunnerStats> {
         self.stats.clone()
+    }
+
+    /// Failed checks of server `id` since it was added (None: not running).
+    pub fn check_failures(&self, id: RealServerId) -> Option<u64> {
+        let checkers = self.shared.lock().ok()?;
+        let verdict = checkers.servers.get(&id)?.verdict.lock().ok()?;
+        Some(verdict.failures())
     }
 
     /// Stops every checker (also done on drop).
@@ -686,6 +696,7 @@ mod tests {
         ServerTasks {
             generation,
             tasks: Vec::new(),
+            verdict: Arc::new(Mutex::new(ServerVerdict::new(1, Vec::new()))),
         }
     }
 

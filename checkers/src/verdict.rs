@@ -242,6 +242,8 @@ pub struct ServerVerdict {
     /// While down: the checker whose reason the director shows. It stays the same until that
     /// checker recovers, so the reason names a check that is failing now.
     down_reason_from: Option<usize>,
+    /// Failed checks so far, of every checker (for metrics).
+    failures: u64,
 }
 
 impl ServerVerdict {
@@ -255,7 +257,14 @@ impl ServerVerdict {
             up,
             weight: configured_weight,
             down_reason_from,
+            failures: 0,
         }
+    }
+
+    /// Checks that failed since this verdict was made (each one, not only
+    /// the ones that took the server down).
+    pub fn failures(&self) -> u64 {
+        self.failures
     }
 
     pub fn for_server(server: &RealServerChecks) -> Self {
@@ -295,6 +304,9 @@ impl ServerVerdict {
                 },
             );
         };
+        if matches!(result, CheckResult::Failure { .. }) {
+            self.failures += 1;
+        }
         let reason_before =
             (self.down_reason_from == Some(index)).then(|| checker.last_reason.clone());
         let next = checker.record(result, configured_weight);
@@ -386,6 +398,18 @@ mod tests {
             }
         );
     }
+    #[test]
+    fn every_failed_check_is_counted_not_only_the_one_that_took_it_down() {
+        let mut v = ServerVerdict::new(1, vec![policy(1, 3, 1, false)]);
+        for r in [fail("a"), fail("b"), ok("c"), fail("d")] {
+            v.record(0, &r);
+        }
+        assert!(v.is_up(), "retry 3: never three failures in a row");
+        assert_eq!(v.failures(), 3);
+        v.record(0, &CheckResult::Inconclusive { reason: "x".into() });
+        assert_eq!(v.failures(), 3, "a check not run is not a failure");
+    }
+
     use crate::schedule::next_due;
 
     fn policy(delay_loop: u64, retry: u32, delay_before_retry: u64, alpha: bool) -> CheckerPolicy {

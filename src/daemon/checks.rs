@@ -30,6 +30,14 @@ impl CheckerPool {
         }
     }
 
+    /// Failed checks of `key` since its checkers were (re)started.
+    pub fn check_failures(&self, key: &RealServerKey) -> u64 {
+        self.ids
+            .get(key)
+            .and_then(|id| self.runner.check_failures(*id))
+            .unwrap_or(0)
+    }
+
     /// The runner's scheduling counters.
     pub fn stats(&self) -> std::sync::Arc<checkers::runner::RunnerStats> {
         self.runner.stats()

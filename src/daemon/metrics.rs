@@ -119,6 +119,7 @@ pub struct TrackUpView {
     pub kind: String,
     pub name: String,
     pub up: bool,
+    pub runs: Option<crate::vrrp::track::ScriptRuns>,
 }
 
 impl VrrpView {
@@ -237,6 +238,19 @@ impl Collector for StatusCollector {
         {
             let mut f = family(
                 &mut enc,
+                "lvsd_ipvs_reconcile_duration_seconds",
+                "How long IPVS reconciles took (plan and writes), by scope: full (the whole table: start-up, reload, repair) or virtual_servers (a checker transition's).",
+                MetricType::Histogram,
+            )?;
+            for (scope, h) in &s.reconcile_durations {
+                f.enc
+                    .encode_family(&[("scope", scope.as_str())])?
+                    .encode_histogram::<NoLabelSet>(h.sum, h.count(), &h.per_bucket(), None)?;
+            }
+        }
+        {
+            let mut f = family(
+                &mut enc,
                 "lvsd_ipvs_operations",
                 "IPVS operations applied since start, by operation and result (ok, error: the kernel refused it).",
                 COUNTER,
@@ -322,17 +336,7 @@ impl Collector for StatusCollector {
             )?
             .int(&NONE, c.in_flight)?;
             {
-                let bounds = checkers::runner::DURATION_BUCKETS;
-                let mut per: Vec<(f64, u64)> = bounds
-                    .iter()
-                    .zip(c.duration_buckets.iter().chain(std::iter::repeat(&0)))
-                    .map(|(&b, &n)| (b, n))
-                    .collect();
-                per.push((
-                    f64::INFINITY,
-                    c.duration_buckets.get(bounds.len()).copied().unwrap_or(0),
-                ));
-                let count = per.iter().map(|(_, n)| n).sum();
+                let h = &c.durations;
                 let mut f = family(
                     &mut enc,
                     "lvsd_check_duration_seconds",
@@ -340,9 +344,9 @@ impl Collector for StatusCollector {
                     MetricType::Histogram,
                 )?;
                 f.enc.encode_family(&NONE)?.encode_histogram::<NoLabelSet>(
-                    c.duration_sum_seconds,
-                    count,
-                    &per,
+                    h.sum,
+                    h.count(),
+                    &h.per_bucket(),
                     None,
                 )?;
             }
@@ -518,7 +522,7 @@ impl StatusCollector {
                     let [a, c] = id(i);
                     f.enc
                         .encode_family(&[a, c, ("phase", *phase)])?
-                        .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.per_bucket(), None)?;
+                        .encode_histogram::<NoLabelSet>(h.sum, h.count(), &h.per_bucket(), None)?;
                 }
             }
         }
@@ -575,6 +579,42 @@ impl StatusCollector {
             }
         }
         {
+            // A script is run once however many instances track it: its
+            // runs are labelled by the script alone.
+            let mut scripts: std::collections::BTreeMap<&str, &crate::vrrp::track::ScriptRuns> =
+                Default::default();
+            for v in &views {
+                for t in &v.tracks_up {
+                    if let Some(r) = &t.runs {
+                        scripts.entry(t.name.as_str()).or_insert(r);
+                    }
+                }
+            }
+            let mut f = family(
+                enc,
+                "lvsd_vrrp_track_script_runs",
+                "Runs of each tracked script by result (success, failure, timeout).",
+                COUNTER,
+            )?;
+            for (name, runs) in &scripts {
+                for (result, n) in &runs.results {
+                    f.int(&[("track", *name), ("result", result.as_str())], *n)?;
+                }
+            }
+            let mut f = family(
+                enc,
+                "lvsd_vrrp_track_script_duration_seconds",
+                "How long each tracked script's runs took.",
+                MetricType::Histogram,
+            )?;
+            for (name, runs) in &scripts {
+                let h = &runs.durations;
+                f.enc
+                    .encode_family(&[("track", *name)])?
+                    .encode_histogram::<NoLabelSet>(h.sum, h.count(), &h.per_bucket(), None)?;
+            }
+        }
+        {
             let mut f = family(
                 enc,
                 "lvsd_vrrp_track_file_value",
@@ -608,6 +648,28 @@ impl StatusCollector {
             )?;
             for vs in vss {
                 f.int(&vs_label(&vs.name), b(vs.quorum_up))?;
+            }
+        }
+        for (name, help, value) in [
+            (
+                "lvsd_virtual_server_weight",
+                "The weights of the virtual server's real servers in service, summed: what its quorum is compared with.",
+                (|vs| vs.weight) as fn(&super::status::VirtualServerStatus) -> u64,
+            ),
+            (
+                "lvsd_virtual_server_quorum",
+                "The virtual server's configured quorum (the weight it needs).",
+                |vs| u64::from(vs.quorum),
+            ),
+            (
+                "lvsd_virtual_server_quorum_hysteresis",
+                "The virtual server's configured hysteresis: quorum is gained at quorum + hysteresis and lost below quorum - hysteresis.",
+                |vs| u64::from(vs.hysteresis),
+            ),
+        ] {
+            let mut f = family(enc, name, help, GAUGE)?;
+            for vs in vss {
+                f.int(&vs_label(&vs.name), value(vs))?;
             }
         }
         {
@@ -819,6 +881,13 @@ impl StatusCollector {
                 "Seconds the real server has been down.",
                 COUNTER,
                 &|r| r.downtime_seconds,
+            )?;
+            rs_metric(
+                enc,
+                "lvsd_real_server_check_failures",
+                "Failed health checks of the real server (each one, not only those that took it down; from 0 again when a reload restarts its checkers).",
+                COUNTER,
+                &|r| r.check_failures,
             )?;
             rs_metric(enc, "lvsd_ipvs_real_server_connections", "Connections scheduled to the real server (kernel, summed over its virtual server's services).", COUNTER, &|r| r.conns)?;
             {

@@ -107,10 +107,17 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
         let up = vs.real_servers.iter().filter(|r| r.up).count();
         let _ = writeln!(
             h,
-            "<h2>{}</h2><table><tr><th>quorum</th><td class=\"{}\">{}</td><th>real servers up</th><td>{} / {}</td>{}</tr></table>",
+            "<h2>{}</h2><table><tr><th>quorum</th><td class=\"{}\">{}</td><th>weight up / quorum</th><td>{} / {}{}</td><th>real servers up</th><td>{} / {}</td>{}</tr></table>",
             escape(&vs.name),
             if vs.quorum_up { "up" } else { "down" },
             if vs.quorum_up { "UP" } else { "DOWN" },
+            vs.weight,
+            vs.quorum,
+            if vs.hysteresis > 0 {
+                format!(" ± {}", vs.hysteresis)
+            } else {
+                String::new()
+            },
             up,
             vs.real_servers.len(),
             if vs.sorry_server_active {
@@ -139,7 +146,7 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
         }
         // Real-server rows are the bulk of a large page: optional end tags
         // left out and short classes keep 1,000 of them under 100 KB.
-        h.push_str("<table class=rs><tr><th>real server</th><th>state</th><th>in state</th><th>weight</th><th>active</th><th>inactive</th><th>reason</th></tr>\n");
+        h.push_str("<table class=rs><tr><th>real server</th><th>state</th><th>in state</th><th>weight</th><th>active</th><th>inactive</th><th>downtime</th><th>failed checks</th><th>reason</th></tr>\n");
         for rs in &vs.real_servers {
             let _ = write!(h, "<tr><td>{}<td class=", escape(&rs.address));
             h.push_str(if rs.up { "up>UP" } else { "down>DOWN" });
@@ -158,9 +165,16 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
             }
             let _ = writeln!(
                 h,
-                "<td>{}<td>{}<td>{}",
+                "<td>{}<td>{}<td>{}<td>{}<td>{}",
                 rs.active_conns,
                 rs.inactive_conns,
+                // Blank when never down: 1,000 rows stay under 100 KB.
+                if rs.downtime_seconds == 0 {
+                    String::new()
+                } else {
+                    duration_text(rs.downtime_seconds as f64, 0.0)
+                },
+                rs.check_failures,
                 escape(&rs.reason)
             );
         }

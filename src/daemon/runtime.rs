@@ -2,7 +2,7 @@
 //! reconciled IPVS writes, scripts and checker starts/stops out. All
 //! decisions are the pure director's; this file only moves events.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ use crate::director::spec::CheckedFile;
 use crate::director::{Action, Director};
 use crate::events::sinks::EventsConfig;
 use crate::events::{publish, Event};
+use crate::histogram::Histogram;
 use crate::track_file;
 use crate::vrrp::config::{NotifyCommand, RunAs};
 use crate::vrrp::notify;
@@ -231,6 +232,8 @@ struct Daemon<K: Kernel> {
     /// Services owned before the last reload (deleted if no longer wanted).
     previously_owned: BTreeSet<ServiceKey>,
     ipvs_writes: u64,
+    /// How long reconciles took, by scope ("full", "virtual_servers").
+    reconcile_durations: BTreeMap<String, Histogram>,
     reloads: u64,
     reload_failures: u64,
     last_reload_error: Option<String>,
@@ -547,8 +550,28 @@ impl<K: Kernel> Daemon<K> {
     /// for them (a checker transition costs its virtual server, not the
     /// whole table). Without a programmed table: the full reconcile.
     async fn reconcile_virtual_servers(&mut self, names: &BTreeSet<std::sync::Arc<str>>) {
+        let started = Instant::now();
+        if self.programmed.is_none() {
+            self.reconcile_all().await;
+            self.timed("full", started);
+            return;
+        }
+        self.reconcile_some(names).await;
+        self.timed("virtual_servers", started);
+    }
+
+    /// Files how long a reconcile took (plan, writes and the table's
+    /// bookkeeping), by scope, for `lvsd_ipvs_reconcile_duration_seconds`.
+    fn timed(&mut self, scope: &str, started: Instant) {
+        self.reconcile_durations
+            .entry(scope.to_string())
+            .or_insert_with(|| Histogram::new(&crate::histogram::LATENCY_BUCKETS))
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    async fn reconcile_some(&mut self, names: &BTreeSet<std::sync::Arc<str>>) {
         let Some(programmed) = self.programmed.as_mut() else {
-            return self.reconcile().await;
+            return;
         };
         let desired = self.director.desired_for(names);
         let keys: BTreeSet<ServiceKey> = desired.services.iter().map(|(s, _)| s.key).collect();
@@ -593,6 +616,12 @@ impl<K: Kernel> Daemon<K> {
 
     /// Brings the kernel's table to the director's desired one.
     async fn reconcile(&mut self) {
+        let started = Instant::now();
+        self.reconcile_all().await;
+        self.timed("full", started);
+    }
+
+    async fn reconcile_all(&mut self) {
         let current = match self.programmed.take() {
             Some(t) => t,
             None => match self.read_kernel().await {
@@ -800,8 +829,11 @@ impl<K: Kernel> Daemon<K> {
             reloads: self.reloads,
             last_reload_error: self.last_reload_error.clone(),
             ipvs_writes: self.ipvs_writes,
+            reconcile_durations: self.reconcile_durations.clone(),
             vrrp,
-            virtual_servers: status::snapshot(&self.director, &kernel),
+            virtual_servers: status::snapshot(&self.director, &kernel, &|k| {
+                self.pool.check_failures(k)
+            }),
             version: env!("CARGO_PKG_VERSION").into(),
             started_at: self.started_at,
             reload_failures: self.reload_failures,
@@ -823,8 +855,11 @@ impl<K: Kernel> Daemon<K> {
                             count,
                         })
                         .collect(),
-                    duration_buckets: durations.buckets,
-                    duration_sum_seconds: durations.sum_seconds,
+                    durations: crate::histogram::Histogram::from_counts(
+                        &checkers::runner::DURATION_BUCKETS,
+                        &durations.buckets,
+                        durations.sum_seconds,
+                    ),
                     in_flight: stats.in_flight(),
                 }
             }),
@@ -1157,6 +1192,7 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         drift_repairs: 0,
         previously_owned: BTreeSet::new(),
         ipvs_writes: 0,
+        reconcile_durations: BTreeMap::new(),
         reloads: 0,
         reload_failures: 0,
         last_reload_error: None,

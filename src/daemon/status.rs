@@ -21,6 +21,11 @@ pub struct Status {
     pub last_reload_error: Option<String>,
     /// IPVS write operations since start (a restart that adopts the table adds none).
     pub ipvs_writes: u64,
+    /// How long IPVS reconciles took, by scope: "full" (the whole table:
+    /// start-up, reloads, repairs) and "virtual_servers" (a checker
+    /// transition's virtual servers only).
+    #[serde(default)]
+    pub reconcile_durations: std::collections::BTreeMap<String, crate::histogram::Histogram>,
     /// Snapshots of the VRRP instances, as the VRRP runner reports them.
     pub vrrp: Vec<serde_json::Value>,
     pub virtual_servers: Vec<VirtualServerStatus>,
@@ -81,12 +86,9 @@ pub struct CheckStats {
     /// (success, failure, inconclusive); non-zero ones.
     #[serde(default)]
     pub results: Vec<CheckCount>,
-    /// How long checks took: counts per `checkers::runner::DURATION_BUCKETS`
-    /// bound (not cumulated), then past the last; sum and count.
+    /// How long checks took.
     #[serde(default)]
-    pub duration_buckets: Vec<u64>,
-    #[serde(default)]
-    pub duration_sum_seconds: f64,
+    pub durations: crate::histogram::Histogram,
     /// Checks running now.
     #[serde(default)]
     pub in_flight: u64,
@@ -112,6 +114,15 @@ pub fn unix_now() -> f64 {
 pub struct VirtualServerStatus {
     pub name: String,
     pub quorum_up: bool,
+    /// The weights of its real servers in service, summed: what keepalived
+    /// compares with `quorum` (up at quorum + hysteresis, down below
+    /// quorum - hysteresis).
+    #[serde(default)]
+    pub weight: u64,
+    #[serde(default)]
+    pub quorum: u32,
+    #[serde(default)]
+    pub hysteresis: u32,
     /// Its sorry server is in the table (quorum lost).
     #[serde(default)]
     pub sorry_server_active: bool,
@@ -187,14 +198,23 @@ pub struct RealServerStatus {
     /// Seconds it has been down in that time.
     #[serde(default)]
     pub downtime_seconds: u64,
+    /// Failed checks (each one, not only those that took it down) since
+    /// its checkers started (a reload that changes them starts them again).
+    #[serde(default)]
+    pub check_failures: u64,
     /// An operator's override (`lvsd ctl`): absent when its checkers alone
     /// decide (`ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<crate::director::admin::AdminOverride>,
 }
 
-/// Builds the snapshot from the director and the kernel's table.
-pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus> {
+/// Builds the snapshot from the director, the kernel's table and each real
+/// server's failed checks.
+pub fn snapshot(
+    director: &Director,
+    kernel: &Table,
+    check_failures: &dyn Fn(&crate::director::RealServerKey) -> u64,
+) -> Vec<VirtualServerStatus> {
     let mut out = Vec::new();
     let now = unix_now() as u64;
     for vs in &director.spec().virtual_servers {
@@ -260,6 +280,7 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
                 outbytes: stats.outbytes,
                 down_transitions: state.down_transitions,
                 downtime_seconds: state.downtime(now),
+                check_failures: check_failures(&key),
                 admin: director.admin(&key).cloned(),
             });
         }
@@ -267,6 +288,9 @@ pub fn snapshot(director: &Director, kernel: &Table) -> Vec<VirtualServerStatus>
         out.push(VirtualServerStatus {
             name: vs.name.to_string(),
             quorum_up,
+            weight: director.weight_sum_of(&vs.name).unwrap_or(0),
+            quorum: vs.quorum,
+            hysteresis: vs.hysteresis,
             sorry_server_active: !quorum_up && vs.sorry_server.is_some(),
             services,
             real_servers,
@@ -373,9 +397,16 @@ pub fn render(s: &Status) -> String {
     for vs in &s.virtual_servers {
         let _ = writeln!(
             t,
-            "  {} (quorum {})",
+            "  {} (quorum {}: weight {} for quorum {}{})",
             vs.name,
-            if vs.quorum_up { "up" } else { "down" }
+            if vs.quorum_up { "up" } else { "down" },
+            vs.weight,
+            vs.quorum,
+            if vs.hysteresis > 0 {
+                format!(" ± {}", vs.hysteresis)
+            } else {
+                String::new()
+            }
         );
         for svc in &vs.services {
             let _ = writeln!(

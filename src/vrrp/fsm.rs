@@ -316,12 +316,15 @@ pub struct Snapshot {
 }
 
 /// A tracked interface or script and whether it is up now.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TrackUp {
     /// "interface" or "script".
     pub kind: &'static str,
     pub name: String,
     pub up: bool,
+    /// A script's runs, filled in by the runner (which runs them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<super::track::ScriptRuns>,
 }
 
 struct TrackState {
@@ -499,28 +502,23 @@ impl Instance {
             tracks_up: self
                 .tracks
                 .iter()
-                .filter_map(|(id, t)| match (id, t.reading) {
-                    (TrackId::Interface(name), Reading::Up(up)) => Some(TrackUp {
-                        kind: "interface",
-                        name: name.clone(),
+                .filter_map(|(id, t)| {
+                    let Reading::Up(up) = t.reading else {
+                        return None;
+                    };
+                    let (kind, name) = match id {
+                        TrackId::Interface(name) => ("interface", name.clone()),
+                        TrackId::Process(name) => ("process", name.clone()),
+                        TrackId::Address(addr) => ("address", addr.to_string()),
+                        TrackId::Script(name) => ("script", name.clone()),
+                        _ => return None,
+                    };
+                    Some(TrackUp {
+                        kind,
+                        name,
                         up,
-                    }),
-                    (TrackId::Process(name), Reading::Up(up)) => Some(TrackUp {
-                        kind: "process",
-                        name: name.clone(),
-                        up,
-                    }),
-                    (TrackId::Address(addr), Reading::Up(up)) => Some(TrackUp {
-                        kind: "address",
-                        name: addr.to_string(),
-                        up,
-                    }),
-                    (TrackId::Script(name), Reading::Up(up)) => Some(TrackUp {
-                        kind: "script",
-                        name: name.clone(),
-                        up,
-                    }),
-                    _ => None,
+                        runs: None,
+                    })
                 })
                 .collect(),
             state_since: None,

@@ -211,6 +211,12 @@ enum Event {
     },
     /// Every address on the machine's interfaces, after a change.
     Addresses(BTreeSet<IpAddr>),
+    /// A tracked script ran (for its run counts and durations).
+    ScriptRan {
+        name: String,
+        outcome: ScriptOutcome,
+        seconds: f64,
+    },
 }
 
 /// Run VRRP until `shutdown` resolves; then hand over (priority 0), drop VIPs and return.
@@ -699,7 +705,16 @@ impl Feeds {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
+                    let started = std::time::Instant::now();
                     let outcome = run_script(&script, creds).await;
+                    let ran = Event::ScriptRan {
+                        name: script.name.clone(),
+                        outcome,
+                        seconds: started.elapsed().as_secs_f64(),
+                    };
+                    if tx.send(ran).await.is_err() {
+                        return;
+                    }
                     if let Some(up) = tracker.record(outcome) {
                         tracing::info!(
                             "VRRP script {} is now {}",
@@ -836,6 +851,7 @@ pub async fn run_reloadable(
         takeovers: Default::default(),
         in_progress: Default::default(),
         state_since: std::collections::HashMap::new(),
+        script_runs: BTreeMap::new(),
     };
 
     tokio::pin!(shutdown);
@@ -935,6 +951,11 @@ pub async fn run_reloadable(
                         set.on_track(now, &id, up)
                     }
                     Event::TrackValue { id, value } => set.on_track_value(now, &id, value),
+                    Event::ScriptRan { name, outcome, seconds } => {
+                        // Written with the state (perform below, rate-limited).
+                        driver.script_runs.entry(name).or_default().record(outcome, seconds);
+                        Vec::new()
+                    }
                     Event::Addresses(here) => {
                         let gone = driver.deleted_vips(&set, &here).await;
                         let mut acts = Vec::new();
@@ -1540,6 +1561,8 @@ struct Driver {
     /// Per instance name: its takeovers' phase times, and the one being
     /// performed.
     takeovers: std::collections::HashMap<String, super::takeover::TakeoverLog>,
+    /// Per tracked script: its runs by result and their durations.
+    script_runs: BTreeMap<String, super::track::ScriptRuns>,
     in_progress: std::collections::HashMap<String, InProgress>,
     /// Per instance name: the state last written and when it was entered
     /// (Unix seconds, with fractions), for `state_since` in the snapshots.
@@ -2003,7 +2026,21 @@ impl Driver {
             if let Some(t) = self.takeovers.get(&s.name) {
                 s.takeovers = t.clone();
             }
+            for t in &mut s.tracks_up {
+                if t.kind == "script" {
+                    t.runs = self.script_runs.get(&t.name).cloned();
+                }
+            }
         }
+        // A script no instance tracks any more leaves no counts behind.
+        let tracked: BTreeSet<&str> = snapshots
+            .iter()
+            .flat_map(|s| s.tracks_up.iter())
+            .filter(|t| t.kind == "script")
+            .map(|t| t.name.as_str())
+            .collect();
+        self.script_runs
+            .retain(|name, _| tracked.contains(name.as_str()));
         let json = match serde_json::to_string_pretty(&snapshots) {
             Ok(j) => j,
             Err(e) => {

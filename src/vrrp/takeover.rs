@@ -19,14 +19,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::histogram::Histogram;
+
 /// The phases in the order they happen; also the `phase` label values.
 pub const PHASES: [&str; 4] = ["detection", "vips_added", "garp_sent", "notify_done"];
 
 /// Upper bounds (seconds) of the histogram buckets: from a fast netlink
 /// write to a slow detection at advert_int 1 s and more.
-pub const BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+pub const BUCKETS: [f64; 14] = crate::histogram::LATENCY_BUCKETS;
 
 /// How many takeovers an instance remembers.
 pub const RECENT: usize = 8;
@@ -55,52 +55,6 @@ impl Takeover {
     }
 }
 
-/// A cumulative histogram: counts per bucket (not cumulated; the encoder
-/// sums them), the overflow count, the sum and the count.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Histogram {
-    pub buckets: Vec<u64>,
-    pub sum: f64,
-    pub count: u64,
-}
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Histogram {
-            buckets: vec![0; BUCKETS.len()],
-            sum: 0.0,
-            count: 0,
-        }
-    }
-}
-
-impl Histogram {
-    pub fn observe(&mut self, seconds: f64) {
-        if self.buckets.len() != BUCKETS.len() {
-            self.buckets = vec![0; BUCKETS.len()];
-        }
-        if let Some(i) = BUCKETS.iter().position(|&b| seconds <= b) {
-            self.buckets[i] += 1;
-        }
-        self.sum += seconds;
-        self.count += 1;
-    }
-
-    /// (upper bound, count in that bucket alone) pairs ending with +Inf,
-    /// as prometheus-client's encoder takes them (it cumulates).
-    pub fn per_bucket(&self) -> Vec<(f64, u64)> {
-        let mut out: Vec<(f64, u64)> = BUCKETS
-            .iter()
-            .zip(self.buckets.iter().chain(std::iter::repeat(&0)))
-            .map(|(&bound, &n)| (bound, n))
-            .collect();
-        let counted: u64 = out.iter().map(|(_, n)| n).sum();
-        out.push((f64::INFINITY, self.count.saturating_sub(counted)));
-        out
-    }
-}
-
 /// An instance's takeovers: the recent ones and a histogram per phase.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -115,7 +69,7 @@ impl TakeoverLog {
     /// Files a finished takeover.
     pub fn record(&mut self, t: Takeover) {
         if self.phases.len() != PHASES.len() {
-            self.phases = vec![Histogram::default(); PHASES.len()];
+            self.phases = vec![Histogram::new(&BUCKETS); PHASES.len()];
         }
         for (h, v) in self.phases.iter_mut().zip(t.phases()) {
             if let Some(v) = v {

@@ -12,6 +12,42 @@ pub enum ScriptOutcome {
     TimedOut,
 }
 
+impl ScriptOutcome {
+    /// The `result` label of `lvsd_vrrp_track_script_runs_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ScriptOutcome::Success => "success",
+            ScriptOutcome::Failure => "failure",
+            ScriptOutcome::TimedOut => "timeout",
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the script duration histogram: from a `test -f`
+/// to a script near keepalived's default 2 s interval and beyond.
+pub const SCRIPT_DURATION_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A tracked script's runs so far: how many by result, and how long they took.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ScriptRuns {
+    /// By [`ScriptOutcome::label`].
+    pub results: std::collections::BTreeMap<String, u64>,
+    pub durations: crate::histogram::Histogram,
+}
+
+impl ScriptRuns {
+    pub fn record(&mut self, outcome: ScriptOutcome, seconds: f64) {
+        *self.results.entry(outcome.label().to_string()).or_default() += 1;
+        if self.durations.bounds.is_empty() {
+            self.durations = crate::histogram::Histogram::new(&SCRIPT_DURATION_BUCKETS);
+        }
+        self.durations.observe(seconds);
+    }
+}
+
 /// Up/down state of one tracked script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptTracker {

@@ -2015,6 +2015,33 @@ fn status_page_in_three_lab_states() {
     });
     let down = save(&site, t1, "real-server-down");
     assert!(down.contains(RS2) && down.contains("down>DOWN"), "{down}");
+    assert!(
+        down.contains("<th>weight up / quorum</th><td>1 / 1</td>"),
+        "{down}"
+    );
+    // The failed checks are counted per real server; the pool's weight
+    // against its quorum is exported.
+    let metrics = site
+        .ns(CLIENT)
+        .run(&["curl", "-s", &format!("http://{t1}/metrics")])
+        .unwrap_or_else(|e| panic!("curl: {e}"));
+    let value = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{metrics}"))
+    };
+    let failed = |rs: &str| {
+        value(&format!(
+            "lvsd_real_server_check_failures_total{{virtual_server=\"virtual_server 10.0.0.100:80 TCP\",real_server=\"{rs}\"}}"
+        ))
+    };
+    assert!(failed(RS2) >= 1.0, "{metrics}");
+    assert_eq!(failed(RS1), 0.0, "{metrics}");
+    assert_eq!(value("lvsd_virtual_server_weight{"), 1.0, "{metrics}");
+    assert_eq!(value("lvsd_virtual_server_quorum{"), 1.0, "{metrics}");
 
     d1.kill();
     site.lan

@@ -66,6 +66,7 @@ fn wait_master(prom: &Prometheus<'_>, want: &str, what: &str, logs: &dyn Fn() ->
 
 #[test]
 fn prometheus_sees_one_master_through_a_crash_and_a_graceful_stop() {
+    let _alone = crate::cpu_heavy();
     let lan = Lan::new("mfo", 3).expect("namespaces (needs root)");
     let dir = tempfile::Builder::new()
         .prefix("lvsd-failover-metrics-")

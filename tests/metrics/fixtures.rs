@@ -17,6 +17,17 @@ pub fn small() -> Status {
         reloads: 3,
         last_reload_error: Some("line 3: \"unknown\" <keyword>".into()),
         ipvs_writes: 17,
+        reconcile_durations: [
+            ("full", vec![0.012]),
+            ("virtual_servers", vec![0.0004, 0.0007, 0.003]),
+        ]
+        .into_iter()
+        .map(|(scope, seen)| {
+            let mut h = lvsd::histogram::Histogram::new(&lvsd::histogram::LATENCY_BUCKETS);
+            seen.into_iter().for_each(|v| h.observe(v));
+            (scope.to_string(), h)
+        })
+        .collect(),
         vrrp: vec![
             json!({
                 "name": "VI_1", "vrid": 51, "state": "Master", "priority": 150,
@@ -32,7 +43,10 @@ pub fn small() -> Status {
                 "conflicts": [], "faults": [],
                 "track_files": {"weights\\file": 2},
                 "tracks_up": [{"kind": "interface", "name": "eth1", "up": true},
-                              {"kind": "script", "name": "chk\"nginx\"", "up": false}],
+                              {"kind": "script", "name": "chk\"nginx\"", "up": false,
+                               "runs": {"results": {"success": 40, "failure": 3, "timeout": 1},
+                                        "durations": {"bounds": [0.01, 0.1, 1.0],
+                                                      "counts": [30, 12, 1, 1], "sum": 3.25}}}],
                 "state_since": 1_700_000_000u64,
                 "takeovers": takeovers()
             }),
@@ -48,6 +62,9 @@ pub fn small() -> Status {
         virtual_servers: vec![VirtualServerStatus {
             name: "group web\"\\<b>".into(),
             quorum_up: false,
+            weight: 1,
+            quorum: 3,
+            hysteresis: 1,
             sorry_server_active: true,
             services: vec![ServiceStatus {
                 service: "TCP 10.0.0.100:80".into(),
@@ -87,8 +104,11 @@ pub fn small() -> Status {
                     count: 34,
                 },
             ],
-            duration_buckets: vec![10, 200, 900, 100, 20, 4, 0, 0, 0, 0, 0, 0],
-            duration_sum_seconds: 4.2,
+            durations: lvsd::histogram::Histogram::from_counts(
+                &checkers::runner::DURATION_BUCKETS,
+                &[10, 200, 900, 100, 20, 4, 0, 0, 0, 0, 0, 0],
+                4.2,
+            ),
             in_flight: 3,
         }),
         announce: Vec::new(),
@@ -140,6 +160,7 @@ pub fn rs(addr: &str, up: bool, configured: u32, weight: u32, reason: &str) -> R
         outbytes: 2_900_000,
         down_transitions: u64::from(!up),
         downtime_seconds: if up { 0 } else { 10 },
+        check_failures: if up { 2 } else { 5 },
         admin: None,
     }
 }
@@ -156,6 +177,9 @@ pub fn pool(vs: usize, per: usize) -> Status {
         .map(|v| VirtualServerStatus {
             name: format!("TCP 10.1.{}.{}:80", v / 250, v % 250 + 1),
             quorum_up: true,
+            weight: per as u64,
+            quorum: 1,
+            hysteresis: 0,
             sorry_server_active: false,
             services: vec![ServiceStatus {
                 service: format!("TCP 10.1.{}.{}:80", v / 250, v % 250 + 1),

@@ -1514,7 +1514,7 @@ fn takeover_log_keeps_the_recent_ones_and_a_histogram_per_phase() {
     assert_eq!(log.recent.front().map(|t| t.at), Some(3.0));
     assert_eq!(log.phases.len(), PHASES.len());
     let detection = &log.phases[0];
-    assert_eq!(detection.count, 6, "only the takeovers that had one");
+    assert_eq!(detection.count(), 6, "only the takeovers that had one");
     let buckets = detection.per_bucket();
     assert_eq!(buckets.len(), BUCKETS.len() + 1);
     let five = BUCKETS.iter().position(|&b| b == 5.0).expect("5 s bucket");
