@@ -3242,6 +3242,26 @@ fn repairs_are_the_ones_keepalived_makes() {
             "is longer than 8 characters; only the first 8 are used",
             "Truncating auth_pass to 8 characters",
         ),
+        (
+            "global_defs {\n    vrrp_priority 30\n}\n".into(),
+            "'30' is not a nice value -20..19; keepalived leaves the priority as it is",
+            "Invalid vrrp process priority specified",
+        ),
+        (
+            "global_defs {\n    vrrp_rt_priority 200\n}\n".into(),
+            "'200' is not a real-time priority 1..99; keepalived uses 99",
+            "vrrp process real-time priority 200 greater than maximum 99 - setting to maximum",
+        ),
+        (
+            "global_defs {\n    checker_rt_priority 0\n}\n".into(),
+            "'0' is not a real-time priority 1..99; keepalived uses 1",
+            "checker process real-time priority 0 less than minimum 1 - setting to minimum",
+        ),
+        (
+            "global_defs {\n    checker_cpu_affinity 0 999\n}\n".into(),
+            "'999' is not a CPU of this machine",
+            "Invalid cpu_id:999 specified for checker process",
+        ),
     ];
     let work = Scratch::new();
     for (k, (text, ours, theirs)) in cases.iter().enumerate() {
@@ -3259,6 +3279,28 @@ fn repairs_are_the_ones_keepalived_makes() {
             "case {k}: keepalived does not say '{theirs}' for:\n{text}\nit says:\n{said}"
         );
     }
+}
+
+/// The scheduling keywords keep what keepalived reads (the repairs are in
+/// `repairs_are_the_ones_keepalived_makes`).
+#[test]
+fn scheduling_keywords_are_read_per_part() {
+    let l = loaded(
+        "global_defs {\n    vrrp_rt_priority 50\n    vrrp_rlimit_rttime 1\n    vrrp_cpu_affinity 0 0\n    vrrp_no_swap\n    checker_priority -5\n}\n",
+    );
+    let (v, c) = (
+        &l.config.global.vrrp_tuning,
+        &l.config.global.checker_tuning,
+    );
+    assert_eq!(v.rt_priority, Some(50));
+    assert_eq!(
+        v.rlimit_rttime_us, 2,
+        "keepalived makes 1 into 2 (its soft limit is half)"
+    );
+    assert_eq!(v.cpu_affinity, vec![0]);
+    assert!(v.no_swap);
+    assert_eq!((v.nice, c.nice), (None, Some(-5)));
+    assert_eq!((c.rt_priority, c.rlimit_rttime_us), (None, 10_000));
 }
 
 /// Lowering is streamed (each top-level block as soon as it closes), yet global_defs still

@@ -318,6 +318,8 @@ fn candidates(block: Block, keyword: &str) -> Vec<String> {
         (Block::GlobalDefs, "vrrp_version") => &["3"],
         (Block::GlobalDefs, "lvs_sync_daemon") => &["eth7 VI_K"],
         (Block::GlobalDefs, "script_user") => &["nobody"],
+        // CPU 0 exists on every machine.
+        (Block::GlobalDefs, "vrrp_cpu_affinity" | "checker_cpu_affinity") => &["0"],
         // On by default for real servers (keepalived), so judged by turning it off.
         (Block::RealServer, "smtp_alert") => &["false"],
         (Block::GlobalDefs, "notification_email") => &["{\n admin@example.com\n}"],

@@ -48,3 +48,6 @@ mod track_process;
 /// VMAC (use_vmac) side by side.
 #[path = "vrrp/vmac.rs"]
 mod vmac;
+
+#[path = "vrrp/tuning.rs"]
+mod tuning;

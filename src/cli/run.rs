@@ -164,22 +164,35 @@ fn run_director(args: RunArgs) -> ExitCode {
         });
     }
 
-    let (vrrp, events) = match load_vrrp(&args.use_file, args.config_id.as_deref(), args.strict) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("lvsd: error: {e}");
-            return ExitCode::from(super::EXIT_ERROR);
-        }
-    };
+    let (vrrp, events, tuning) =
+        match load_vrrp(&args.use_file, args.config_id.as_deref(), args.strict) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("lvsd: error: {e}");
+                return ExitCode::from(super::EXIT_ERROR);
+            }
+        };
     if let Some(pid) = &args.pid {
         if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
             eprintln!("lvsd: error: writing pid file {}: {e}", pid.display());
             return ExitCode::from(super::EXIT_ERROR);
         }
     }
-    let rt = match super::runtime() {
+    // -P: the whole process is keepalived's VRRP process (vrrp_priority,
+    // vrrp_rt_priority, ... apply to every thread).
+    use crate::daemon::tuning::{self, Role};
+    tuning::register_current(Role::Vrrp);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_start(|| tuning::register_current(Role::Vrrp))
+        .on_thread_stop(tuning::unregister_current)
+        .build()
+    {
         Ok(rt) => rt,
-        Err(code) => return code,
+        Err(e) => {
+            eprintln!("lvsd: error: starting the runtime: {e}");
+            return ExitCode::from(super::EXIT_ERROR);
+        }
     };
     // Observed (control socket or --metrics-listen): the runner's snapshots
     // go to a state file, which the status is read from.
@@ -208,6 +221,7 @@ fn run_director(args: RunArgs) -> ExitCode {
     let strict = args.strict;
     let record = reload_record.clone();
     let result = rt.block_on(async {
+        tuning::configure(&tuning);
         let observers = match vrrp_only::observe(&args, state_file, reload_record).await {
             Ok(o) => o,
             Err(e) => return Err(e),
@@ -220,7 +234,8 @@ fn run_director(args: RunArgs) -> ExitCode {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading {}", use_file.display());
                         match load_vrrp(&use_file, config_id.as_deref(), strict) {
-                            Ok((v, events)) => {
+                            Ok((v, events, tuning)) => {
+                                tuning::configure(&tuning);
                                 vrrp_only::Reloads::record(&record, None);
                                 if reload_tx.send(v).await.is_err() {
                                     return;
@@ -473,16 +488,22 @@ fn load_vrrp(
     (
         crate::vrrp::runner::VrrpConfig,
         crate::events::sinks::EventsConfig,
+        crate::daemon::tuning::Tuning,
     ),
     crate::vrrp::translate::TranslateError,
 > {
-    let (mut vrrp, mut events) =
+    let (mut vrrp, (mut events, tuning)) =
         crate::vrrp::translate::load_file_with(path, config_id, strict, |c| {
-            crate::events::sinks::translate(c)
+            let tuning = crate::daemon::tuning::Tuning {
+                vrrp: c.global.vrrp_tuning.clone(),
+                // No checkers in -P (keepalived starts no checker process).
+                checker: Default::default(),
+            };
+            (crate::events::sinks::translate(c), tuning)
         })?;
     let mut vetting = crate::script_security::Vetting::new(vrrp.script_security);
     vetting.vrrp(&mut vrrp);
     vetting.events(&mut events);
     vetting.log();
-    Ok((vrrp, events))
+    Ok((vrrp, events, tuning))
 }

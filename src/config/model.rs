@@ -741,6 +741,42 @@ pub struct GlobalDefs {
     pub instance: Option<String>,
     pub use_pid_dir: bool,
     pub random_seed: Option<u32>,
+    /// `vrrp_priority`, `vrrp_rt_priority`, ...: keepalived tunes its VRRP
+    /// process; lvsd the thread VRRP runs on.
+    pub vrrp_tuning: ProcessTuning,
+    /// `checker_priority`, ...: keepalived tunes its checker process; lvsd
+    /// the threads of its main runtime (checkers, IPVS, control socket).
+    pub checker_tuning: ProcessTuning,
+}
+
+/// keepalived's per-process scheduling keywords (`<p>_priority`,
+/// `<p>_rt_priority`, `<p>_rlimit_rttime`, `<p>_no_swap`,
+/// `<p>_cpu_affinity`), as they are read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProcessTuning {
+    /// Nice value -20..19 (keepalived applies it only without a real-time
+    /// priority).
+    pub nice: Option<i32>,
+    /// SCHED_RR priority 1..99.
+    pub rt_priority: Option<u32>,
+    /// RLIMIT_RTTIME hard limit in microseconds while real-time (the soft
+    /// limit, which warns, is half). Default 10,000 (keepalived's); 0: none.
+    pub rlimit_rttime_us: u64,
+    pub no_swap: bool,
+    /// CPUs to run on (empty: any).
+    pub cpu_affinity: Vec<usize>,
+}
+
+impl Default for ProcessTuning {
+    fn default() -> Self {
+        ProcessTuning {
+            nice: None,
+            rt_priority: None,
+            rlimit_rttime_us: 10_000,
+            no_swap: false,
+            cpu_affinity: Vec::new(),
+        }
+    }
 }
 
 impl Default for GlobalDefs {
@@ -802,6 +838,8 @@ impl Default for GlobalDefs {
             instance: None,
             use_pid_dir: false,
             random_seed: None,
+            vrrp_tuning: ProcessTuning::default(),
+            checker_tuning: ProcessTuning::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod runtime;
 pub mod sd_notify;
 pub mod status;
 pub mod sync_daemon;
+pub mod tuning;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

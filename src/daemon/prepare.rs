@@ -27,6 +27,9 @@ pub struct Prepared {
     pub flush: Flush,
     /// `route_announce` (lvsd's own): healthy VIPs as routes.
     pub announce: Option<crate::announce::AnnounceConfig>,
+    /// `vrrp_priority`, `checker_rt_priority`, ...: how the VRRP thread and
+    /// the main runtime's threads are scheduled.
+    pub tuning: super::tuning::Tuning,
 }
 
 /// What lvsd clears besides its own services (keepalived's `lvs_flush`,
@@ -67,6 +70,10 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     };
     let events = crate::events::sinks::translate(&config);
     let announce = crate::announce::translate(&config);
+    let tuning = super::tuning::Tuning {
+        vrrp: config.global.vrrp_tuning.clone(),
+        checker: config.global.checker_tuning.clone(),
+    };
     let script_user = config.global.script_user.as_ref().map(|r| RunAs {
         user: r.user.clone(),
         group: r.group.clone(),
@@ -81,6 +88,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         events,
         flush,
         announce,
+        tuning,
     })
 }
 

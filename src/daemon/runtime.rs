@@ -94,9 +94,14 @@ pub fn run(opts: Options) -> ExitCode {
             return failed(format!("writing pid file {}: {e}", pid.display()));
         }
     }
+    // Every thread of this runtime does what keepalived's checker process
+    // does (checkers_*: tuning); the VRRP thread has its own (vrrp_*).
+    super::tuning::register_current(super::tuning::Role::Checker);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
+        .on_thread_start(|| super::tuning::register_current(super::tuning::Role::Checker))
+        .on_thread_stop(super::tuning::unregister_current)
         .build()
     {
         Ok(rt) => rt,
@@ -163,8 +168,11 @@ fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
     let thread = std::thread::Builder::new()
         .name("lvsd-vrrp".into())
         .spawn(move || {
+            super::tuning::register_current(super::tuning::Role::Vrrp);
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .on_thread_start(|| super::tuning::register_current(super::tuning::Role::Vrrp))
+                .on_thread_stop(super::tuning::unregister_current)
                 .build()
             {
                 Ok(rt) => rt,
@@ -186,6 +194,7 @@ fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
             });
             // Tasks the runner left (GARP spacing, script feeds) end with it.
             drop(rt);
+            super::tuning::unregister_current();
             let _ = done_tx.send(());
         });
     if let Err(e) = thread {
@@ -715,6 +724,7 @@ impl<K: Kernel> Daemon<K> {
                 self.reload_failures += 1;
             }
             Ok(loaded) => {
+                super::tuning::configure(&loaded.tuning);
                 self.reloads += 1;
                 self.last_reload_error = None;
                 self.last_reload_success_at = status::unix_now();
@@ -1119,6 +1129,7 @@ fn signal_stream(kind: SignalKind, name: &str) -> Result<tokio::signal::unix::Si
 }
 
 async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Result<(), String> {
+    super::tuning::configure(&loaded.tuning);
     let mut hup = signal_stream(SignalKind::hangup(), "SIGHUP")?;
     let mut term = signal_stream(SignalKind::terminate(), "SIGTERM")?;
     let mut int = signal_stream(SignalKind::interrupt(), "SIGINT")?;

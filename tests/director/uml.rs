@@ -741,6 +741,72 @@ testbed::uml_test! {
     /// whole table cleared with `ipvsadm -C` behind lvsd's back, are put
     /// back within the 10 s check, logged and counted
     /// (`lvsd_ipvs_drift_repairs_total`).
+    /// keepalived's scheduling keywords in the full daemon: the VRRP thread
+    /// gets the `vrrp_` ones (keepalived's VRRP process), every other
+    /// thread the `checker_` ones (its checker process), as the kernel
+    /// shows them.
+    /// (In UML a system call costs ~100 µs: the VRRP thread's start-up runs
+    /// longer than keepalived's default 10 ms real-time limit without
+    /// sleeping, and the kernel ends the threads; the test raises the limit.)
+    fn scheduling_keywords_tune_the_vrrp_thread_and_the_rest() {
+        let site = Site::new("tn");
+        let conf = dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]).replacen(
+            "router_id lvsd_test",
+            "router_id lvsd_test\n    vrrp_rt_priority 40\n    vrrp_rlimit_rttime 2000000\n    checker_priority -5",
+            1,
+        );
+        let conf = site.write_config("t.conf", &conf);
+        let d = site.lvsd(DIR1, "t", &conf, &[]);
+        site.wait("both real servers in the table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let pid = d.pid();
+        let threads = || -> Vec<(i32, String)> {
+            std::fs::read_dir(format!("/proc/{pid}/task"))
+                .map(|dir| {
+                    dir.flatten()
+                        .filter_map(|e| {
+                            let tid = e.file_name().to_str()?.parse().ok()?;
+                            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+                            Some((tid, comm.trim().to_string()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let tuned = || {
+            threads().iter().any(|(t, c)| {
+                c == "lvsd-vrrp"
+                    && lvsd::daemon::tuning::read_back(pid, *t)
+                        .is_some_and(|(p, rt, _, _)| p == "SCHED_RR" && rt == 40)
+            })
+        };
+        let t0 = Instant::now();
+        while !tuned() && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(
+            tuned(),
+            "{:?}\n{}",
+            threads()
+                .iter()
+                .map(|(t, c)| (c.clone(), lvsd::daemon::tuning::read_back(pid, *t)))
+                .collect::<Vec<_>>(),
+            d.logs()
+        );
+        let mut others = 0;
+        for (tid, comm) in threads() {
+            let Some((policy, rt, nice, _)) = lvsd::daemon::tuning::read_back(pid, tid) else {
+                continue;
+            };
+            if comm == "lvsd-vrrp" {
+                assert_eq!((policy.as_str(), rt), ("SCHED_RR", 40), "{comm}");
+            } else {
+                others += 1;
+                assert_eq!((policy.as_str(), nice), ("SCHED_OTHER", -5), "{tid} {comm}\n{}", d.logs());
+            }
+        }
+        assert!(others >= 3, "the main thread and two workers: {:?}", threads());
+    }
+
     fn a_table_changed_behind_lvsds_back_is_repaired() {
         let site = Site::new("dr");
         let conf = site.write_config("d.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));

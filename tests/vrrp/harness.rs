@@ -89,6 +89,14 @@ impl Director {
         }
     }
 
+    /// The director's main process.
+    pub fn pid(&self) -> u32 {
+        match &self.proc {
+            Proc::Lvsd(g) => g.pid(),
+            Proc::Keepalived(k) => k.pid(),
+        }
+    }
+
     /// Send `signal` to the director's main process without waiting.
     pub fn signal(&self, signal: Signal) {
         let pid = match &self.proc {

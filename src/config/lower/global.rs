@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::super::diag::Problem;
 use super::super::keywords::{self, Block};
 use super::super::model::{
-    GarpExtraIf, GarpSettings, GlobalDefs, LvsSyncDaemon, NotifyFifo, RunAs, SmtpServer,
-    VrrpVersion,
+    GarpExtraIf, GarpSettings, GlobalDefs, LvsSyncDaemon, NotifyFifo, ProcessTuning, RunAs,
+    SmtpServer, VrrpVersion,
 };
 use super::super::tree::Node;
 use super::Cx;
@@ -46,7 +46,142 @@ fn fifo(cx: &mut Cx<'_>, n: &Node) -> Option<NotifyFifo> {
     })
 }
 
+/// `vrrp_*` / `checker_*` scheduling keywords, as keepalived 2.2.7 reads
+/// them (global_parser.c): out-of-range values are logged and replaced or
+/// ignored, never refused.
+fn tuning_keyword(cx: &mut Cx<'_>, n: &Node, t: &mut ProcessTuning, setting: &str) {
+    match setting {
+        "priority" => {
+            let Some(tok) = cx.one(n, "a nice value -20..19") else {
+                return;
+            };
+            match tok.text.parse::<i32>() {
+                Ok(v) if (-20..=19).contains(&v) => t.nice = Some(v),
+                _ => cx.fallback(
+                    n,
+                    tok,
+                    "is not a nice value -20..19",
+                    "leaves the priority as it is",
+                    None,
+                ),
+            }
+        }
+        "rt_priority" => {
+            let Some(tok) = cx.one(n, "a real-time priority 1..99") else {
+                return;
+            };
+            match tok.text.parse::<i64>() {
+                Ok(v) if (1..=99).contains(&v) => t.rt_priority = Some(v as u32),
+                Ok(v) => {
+                    let to = v.clamp(1, 99);
+                    cx.fallback(
+                        n,
+                        tok,
+                        "is not a real-time priority 1..99",
+                        &format!("uses {to}"),
+                        None,
+                    );
+                    t.rt_priority = Some(to as u32);
+                }
+                Err(_) => cx.fallback(
+                    n,
+                    tok,
+                    "is not a number",
+                    "leaves the scheduling as it is",
+                    None,
+                ),
+            }
+        }
+        "rlimit_rttime" | "rlimit_rtime" => {
+            if setting == "rlimit_rtime" {
+                cx.warning(
+                    n.keyword.span,
+                    Problem::DeprecatedKeyword {
+                        keyword: n.name().to_string(),
+                        instead: n.name().replace("rlimit_rtime", "rlimit_rttime"),
+                    },
+                );
+            }
+            let Some(tok) = cx.one(n, "microseconds 1..4294967295") else {
+                return;
+            };
+            match tok.text.parse::<u64>() {
+                // keepalived halves it for the soft limit, which must not be 0.
+                Ok(v) if (1..=u64::from(u32::MAX)).contains(&v) => t.rlimit_rttime_us = v.max(2),
+                _ => {
+                    cx.fallback(
+                        n,
+                        tok,
+                        "is not a number of microseconds 1..4294967295",
+                        "sets no real-time limit",
+                        None,
+                    );
+                    t.rlimit_rttime_us = 0;
+                }
+            }
+        }
+        "no_swap" => t.no_swap = cx.flag(n),
+        "cpu_affinity" => {
+            cx.no_block(n);
+            if n.args.is_empty() {
+                cx.missing(n, "CPU numbers");
+                return;
+            }
+            let cpus = online_cpus();
+            let mut set = Vec::new();
+            for tok in &n.args {
+                match tok.text.parse::<usize>() {
+                    Ok(c) if c < cpus => set.push(c),
+                    _ => {
+                        cx.fallback(
+                            n,
+                            tok,
+                            &format!("is not a CPU of this machine (0..{})", cpus - 1),
+                            "ignores the whole list",
+                            None,
+                        );
+                        return;
+                    }
+                }
+            }
+            set.sort_unstable();
+            set.dedup();
+            t.cpu_affinity = set;
+        }
+        _ => cx.unknown(n, "global_defs"),
+    }
+}
+
+/// The CPUs online, as keepalived counts them (sysconf, not this thread's
+/// affinity, which `checker_cpu_affinity` may have narrowed).
+pub fn online_cpus() -> usize {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN) {
+        Ok(Some(n)) if n > 0 => n as usize,
+        _ => 1,
+    }
+}
+
 pub(super) fn global_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GlobalDefs) {
+    if let Some((process, setting)) = n.name().split_once('_') {
+        let tuned = match process {
+            "vrrp" => Some(&mut g.vrrp_tuning),
+            "checker" => Some(&mut g.checker_tuning),
+            _ => None,
+        };
+        if let Some(t) = tuned {
+            if matches!(
+                setting,
+                "priority"
+                    | "rt_priority"
+                    | "rlimit_rttime"
+                    | "rlimit_rtime"
+                    | "no_swap"
+                    | "cpu_affinity"
+            ) {
+                return tuning_keyword(cx, n, t, setting);
+            }
+        }
+    }
     match n.name() {
         "router_id" => g.router_id = cx.string(n),
         "notification_email" => {

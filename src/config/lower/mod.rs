@@ -8,6 +8,7 @@
 
 mod announce;
 mod global;
+pub use global::online_cpus;
 mod lvs;
 mod vrrp;
 
