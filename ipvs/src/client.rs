@@ -5,6 +5,7 @@
 //! servers costs a few hundred system calls rather than tens of thousands.
 
 use std::collections::HashMap;
+use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use netlink_packet_core::{
@@ -14,7 +15,7 @@ use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::GenlMessage;
 use netlink_sys::protocols::NETLINK_GENERIC;
-use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
+use netlink_sys::{AsyncSocket, AsyncSocketExt, Socket, SocketAddr, TokioSocket};
 
 use crate::error::{BatchError, IpvsError};
 use crate::frame::{parse_datagram, Reply};
@@ -60,9 +61,66 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> IpvsError + '_ {
     }
 }
 
-/// A connection to the kernel's IPVS.
-pub struct IpvsClient {
-    socket: TokioSocket,
+/// A netlink socket used without an async runtime: every call blocks
+/// until the kernel has answered, so the client's futures are always ready
+/// and any executor (`futures::executor::block_on`) runs them. For
+/// one-shot commands (`lvsd list`), which then start no runtime at all.
+pub struct BlockingSocket(Socket);
+
+impl AsyncSocket for BlockingSocket {
+    fn socket_ref(&self) -> &Socket {
+        &self.0
+    }
+
+    fn socket_mut(&mut self) -> &mut Socket {
+        &mut self.0
+    }
+
+    fn new(protocol: isize) -> std::io::Result<Self> {
+        Socket::new(protocol).map(BlockingSocket)
+    }
+
+    fn poll_send(&self, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.0.send(buf, 0))
+    }
+
+    fn poll_send_to(
+        &self,
+        _: &mut Context<'_>,
+        buf: &[u8],
+        addr: &SocketAddr,
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.0.send_to(buf, addr, 0))
+    }
+
+    fn poll_recv<B: bytes::BufMut>(
+        &self,
+        _: &mut Context<'_>,
+        buf: &mut B,
+    ) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.0.recv(buf, 0).map(|_| ()))
+    }
+
+    fn poll_recv_from<B: bytes::BufMut>(
+        &self,
+        _: &mut Context<'_>,
+        buf: &mut B,
+    ) -> Poll<std::io::Result<SocketAddr>> {
+        Poll::Ready(self.0.recv_from(buf, 0).map(|(_, addr)| addr))
+    }
+
+    fn poll_recv_from_full(
+        &self,
+        _: &mut Context<'_>,
+    ) -> Poll<std::io::Result<(Vec<u8>, SocketAddr)>> {
+        Poll::Ready(self.0.recv_from_full())
+    }
+}
+
+/// A connection to the kernel's IPVS, over a tokio socket (the daemon) or a
+/// [`BlockingSocket`] (one-shot commands).
+pub struct IpvsClient<S = TokioSocket> {
+    socket: S,
     family_id: u16,
     next_seq: u32,
     recv_buf: BytesMut,
@@ -73,8 +131,21 @@ pub struct IpvsClient {
 impl IpvsClient {
     /// Opens a generic netlink socket and resolves the IPVS family.
     pub async fn connect() -> Result<Self, IpvsError> {
-        let mut socket =
-            TokioSocket::new(NETLINK_GENERIC).map_err(io("opening a netlink socket"))?;
+        Self::open().await
+    }
+}
+
+impl IpvsClient<BlockingSocket> {
+    /// As [`IpvsClient::connect`], blocking: run its futures with any
+    /// executor; no runtime needed.
+    pub async fn connect_blocking() -> Result<Self, IpvsError> {
+        Self::open().await
+    }
+}
+
+impl<S: AsyncSocket> IpvsClient<S> {
+    async fn open() -> Result<Self, IpvsError> {
+        let mut socket = S::new(NETLINK_GENERIC).map_err(io("opening a netlink socket"))?;
         socket
             .socket_mut()
             .bind_auto()

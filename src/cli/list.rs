@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args};
 use ipvs::model::{Info, Protocol, ServiceKey, SyncDaemon, Table, Timeouts};
-use ipvs::IpvsClient;
+/// The listing's IPVS client: blocking, no runtime.
+type Client = ipvs::IpvsClient<ipvs::client::BlockingSocket>;
 
 use crate::list::conn::{render_connections, CONN_PROC_FILE};
 use crate::list::{self, json, parse_connections, text, Columns, TextFormat};
@@ -250,6 +251,18 @@ pub fn render_table(
     }
 }
 
+impl ListArgs {
+    /// The arguments after `lvsd list`, parsed by this command alone.
+    pub fn parse_alone(args: &[std::ffi::OsString]) -> Result<ListArgs, clap::Error> {
+        use clap::{Args as _, FromArgMatches as _};
+        let matches = ListArgs::augment_args(clap::Command::new("lvsd list"))
+            .try_get_matches_from(
+                std::iter::once("lvsd list".into()).chain(args.iter().cloned()),
+            )?;
+        ListArgs::from_arg_matches(&matches)
+    }
+}
+
 pub fn execute(args: ListArgs) -> ExitCode {
     let request = match args.request() {
         Ok(r) => r,
@@ -258,13 +271,10 @@ pub fn execute(args: ListArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_ERROR);
         }
     };
-    let outcome = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-    {
-        Ok(rt) => rt.block_on(list(request, args.json)),
-        Err(e) => Err(format!("starting the async runtime: {e}")),
-    };
+    // One dump needs no runtime: the client's socket blocks, so its futures
+    // are always ready (issue #19: a runtime is page faults ipvsadm does
+    // not pay).
+    let outcome = futures::executor::block_on(list(request, args.json));
     match outcome {
         Ok(ListOutcome::Text(text)) => write_stdout(&text),
         Ok(ListOutcome::Written) => ExitCode::SUCCESS,
@@ -297,10 +307,12 @@ fn list_connections(persistent: bool, as_json: bool) -> Result<ListOutcome, Stri
 
 /// Opens the IPVS family; like ipvsadm, loads the ip_vs module once when
 /// the kernel does not know the family yet.
-async fn connect() -> Result<IpvsClient, String> {
-    let first = IpvsClient::connect().await;
+async fn connect() -> Result<Client, String> {
+    let first = Client::connect_blocking().await;
     let result = match first {
-        Err(ipvs::IpvsError::FamilyNotFound) if modprobe_ip_vs() => IpvsClient::connect().await,
+        Err(ipvs::IpvsError::FamilyNotFound) if modprobe_ip_vs() => {
+            Client::connect_blocking().await
+        }
         other => other,
     };
     result.map_err(|e| format!("cannot reach IPVS: {e}"))
@@ -373,7 +385,7 @@ async fn list(request: ListRequest, as_json: bool) -> Result<ListOutcome, String
 /// service's real servers are held in memory, and output starts before the
 /// last dump is read (in UML every touched page costs a trap).
 async fn stream_text(
-    client: &mut IpvsClient,
+    client: &mut Client,
     info: &Info,
     mut services: Vec<ipvs::model::Service>,
     with_version: bool,

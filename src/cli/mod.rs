@@ -100,6 +100,17 @@ pub fn main() -> ExitCode {
             return genhash::main_compat_from(g);
         }
     }
+    // `lvsd list` reads its own arguments alone: clap then builds one
+    // command instead of lvsd's whole tree, which is most of what a listing
+    // costs beside ipvsadm's (issue #19). Help and any error go through the
+    // full parser, so they read as always.
+    if args.get(1).is_some_and(|a| a == "list")
+        && !args[2..].iter().any(|a| a == "-h" || a == "--help")
+    {
+        if let Ok(list_args) = list::ListArgs::parse_alone(&args[2..]) {
+            return list::execute(list_args);
+        }
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::execute(*args),
