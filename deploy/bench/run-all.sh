@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Every side-by-side benchmark of BENCHMARKS.md on the machine at hand, one
+# after another (never two at once), then one table: figure, goal, this
+# machine, verdict. With --write the table is appended to BENCHMARKS.md as
+# a dated section naming the machine.
+#   sudo deploy/bench/run-all.sh [--write] [--only NAME,...]
+# NAMEs: list, startup, vrrp-timing, checkers, failover, render.
+# BENCH_POOL_RUNS (checker pool runs, default 3; issue #19 asks ten),
+# LVSD_BENCH_TRIALS (failover trials per row, default 10) pass through.
+# Needs root, user-mode-linux, keepalived, ipvsadm, nginx, tcpdump, strace,
+# GNU time and bc (tests/run.sh installs them).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+write= only=
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --write) write=1; shift ;;
+        --only) only=$2; shift 2 ;;
+        *) echo "usage: $0 [--write] [--only NAME,...]" >&2; exit 2 ;;
+    esac
+done
+wanted() { [[ -z $only || ",$only," == *",$1,"* ]]; }
+pool_runs=${BENCH_POOL_RUNS:-3}
+trials=${LVSD_BENCH_TRIALS:-10}
+export LVSD_BENCH_TRIALS=$trials
+
+# Minutes each takes on a 2-core machine (measured 2026-12-05).
+declare -A minutes=([list]=2 [startup]=8 [vrrp-timing]=5 [checkers]=$((pool_runs * 2)) [failover]=$((trials + 2)) [render]=2)
+total=4
+for b in list startup vrrp-timing checkers failover render; do
+    wanted "$b" && total=$((total + minutes[$b]))
+done
+echo "run-all: about $total minutes (a release build first if needed; one benchmark at a time)" >&2
+
+logs=$(mktemp -d /tmp/lvsd-run-all.XXXXXX)
+rows=()
+# row FIGURE GOAL MEASURED VERDICT
+row() { rows+=("| $1 | $2 | $3 | $4 |"); printf 'run-all: %s | %s | %s | %s\n' "$1" "$2" "$3" "$4" >&2; }
+verdict() { if [[ $1 == 1 ]]; then echo met; else echo "**not met**"; fi; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a <= b) }' && echo 1 || echo 0; }
+
+(cd "$repo" && cargo build --release -p lvsd --bin lvsd >&2)
+lvsd=$repo/target/release/lvsd
+
+if wanted list; then
+    "$here/list-bench.sh" "$lvsd" 15 >"$logs/list.log" 2>&1 || true
+    for kind in "list " "list --stats"; do
+        line=$(grep -F "$kind 100x100" "$logs/list.log" | head -n 1)
+        med=$(sed -n 's/.*median.*ratio \([0-9.]*\); minimum.*/\1/p' <<<"$line")
+        min=$(sed -n 's/.*minimum.*ratio \([0-9.]*\)$/\1/p' <<<"$line")
+        ok=$(( $(le "$med" 0.8) && $(le "$min" 0.8) ))
+        row "\`lvsd ${kind#list}list -n\` / \`ipvsadm -Ln\`, 100 × 100 (median, minimum)" "≤ 0.8×" "${med:-?}×, ${min:-?}×" "$(verdict $ok)"
+    done
+fi
+
+if wanted startup; then
+    BENCH_LVSD=$lvsd "$here/startup-reload.sh" >"$logs/startup.log" 2>&1 || true
+    s=$(sed -n 's/.*ratio lvsd\/keepalived startup (medians): \([0-9.]*\).*/\1/p' "$logs/startup.log" | head -n 1)
+    r=$(sed -n 's/.*ratio lvsd\/keepalived reload (medians): \([0-9.]*\).*/\1/p' "$logs/startup.log" | head -n 1)
+    w=$(sed -n 's/.*reload IPVS writes: lvsd \([0-9?]*\) by strace.*/\1/p' "$logs/startup.log" | head -n 1)
+    row "start-up to a full 100 × 100 table / keepalived's (median of rounds)" "≤ 0.25×" "${s:-?}×" "$(verdict "$(le "$s" 0.25)")"
+    wn=${w//[^0-9]/}
+    row "reload changing one weight / keepalived's" "≤ 0.1×, 1 IPVS write" "${r:-?}×, ${w:-?} write(s)" "$(verdict $(( $(le "$r" 0.1) && ${wn:-0} == 1 )))"
+fi
+
+if wanted vrrp-timing; then
+    BENCH_LVSD=$lvsd "$here/vrrp-timing.sh" >"$logs/vrrp-timing.log" 2>&1 || true
+    for phase in startup steady reload; do
+        read -r _ _ _ lseen ldue _ lmax ltake < <(grep "^RESULT lvsd $phase " "$logs/vrrp-timing.log" || echo "x x x 0 0 x x 1")
+        read -r _ _ _ _ _ _ kmax ktake < <(grep "^RESULT keepalived $phase " "$logs/vrrp-timing.log" || echo "x x x 0 0 x x x")
+        ok=$(( $(le "$lmax" 120) && ltake == 0 ))
+        row "largest advert gap under 1,000 HTTP checks/s, $phase (UML, VRRPv3 0.1 s)" "≤ 120 ms, no takeover" "${lmax} ms (keepalived ${kmax} ms), $lseen/$ldue adverts, $ltake takeover(s)" "$(verdict $ok)"
+    done
+fi
+
+if wanted checkers; then
+    punctual=() all=1
+    for i in $(seq 1 "$pool_runs"); do
+        (cd "$repo" && cargo bench -q -p checkers --bench pool) >"$logs/pool.$i.log" 2>&1 || true
+        pct=$(sed -n 's/.*"on_time_pct":\([0-9.]*\).*/\1/p' "$logs/pool.$i.log" | tail -n 1)
+        punctual+=("${pct:-?}")
+        [[ $(le 99 "${pct:-0}") == 1 ]] || all=0
+    done
+    row "10,000 HTTP_GET at delay_loop 1 on the host: checks within 50 ms, $pool_runs runs" "≥ 99 % in every run" "${punctual[*]} %" "$(verdict $all)"
+fi
+
+if wanted failover; then
+    (cd "$repo" && cargo test -q -p lvsd --test vrrp bench_failover -- --ignored --nocapture) >"$logs/failover.log" 2>&1 || true
+    mapfile -t lines < <(grep "=> lvsd/keepalived medians" "$logs/failover.log")
+    names=("v2 1 s crash" "v2 1 s graceful" "v3 0.1 s crash" "v3 0.1 s graceful")
+    for i in "${!lines[@]}"; do
+        ratio=$(sed -n 's/.*after last advert \([0-9.]*\);.*/\1/p' <<<"${lines[$i]}")
+        bound=$(sed -n 's/.*: \(true\|false\)$/\1/p' <<<"${lines[$i]}")
+        ok=$(( $(le "$ratio" 1.05) && $([[ $bound == true ]] && echo 1 || echo 0) ))
+        row "failover ${names[$i]}: last advert → VIP, lvsd / keepalived medians ($trials trials)" "≤ 1.05×, within 5 % + 20 ms of the RFC bound" "${ratio:-?}×, bound ${bound:-?}" "$(verdict $ok)"
+    done
+fi
+
+if wanted render; then
+    (cd "$repo" && cargo test -q --release --test metrics -- --ignored --nocapture render_cost) >"$logs/render.log" 2>&1 || true
+    full=$(sed -n 's/.*pool, full: \([0-9.]*\) ms.*/\1/p' "$logs/render.log")
+    row "one /metrics render of a 100 × 100 pool (CPU)" "≤ 50 ms" "${full:-?} ms" "$(verdict "$(le "$full" 50)")"
+fi
+
+machine="$(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(uname -r)"
+{
+    echo
+    echo "## Run-all, $(date -u +%Y-%m-%d), $machine"
+    echo
+    echo "\`sudo deploy/bench/run-all.sh\` at $(git -C "$repo" rev-parse --short HEAD); logs were in $logs."
+    echo
+    echo "| figure | goal | this machine | verdict |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+} >"$logs/section.md"
+cat "$logs/section.md"
+[[ -z $write ]] || cat "$logs/section.md" >>"$repo/BENCHMARKS.md"
