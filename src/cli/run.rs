@@ -181,7 +181,7 @@ fn run_director(args: RunArgs) -> ExitCode {
     // -P: the whole process is keepalived's VRRP process (vrrp_priority,
     // vrrp_rt_priority, ... apply to every thread).
     use crate::daemon::tuning::{self, Role};
-    tuning::register_current(Role::Vrrp);
+    tuning::register_current_deferred(Role::Vrrp);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .on_thread_start(|| tuning::register_current(Role::Vrrp))
@@ -288,7 +288,16 @@ fn run_director(args: RunArgs) -> ExitCode {
         }
         crate::events::sinks::configure(events, true);
         crate::events::publish(crate::events::Event::Daemon { running: true });
-        let result = runner::run_reloadable(vrrp, options, reloads, shutdown).await;
+        let runner = runner::run_reloadable(vrrp, options, reloads, shutdown);
+        tokio::pin!(runner);
+        // Tuned (vrrp_rt_priority, ...) once its start-up is done.
+        let result = tokio::select! {
+            r = &mut runner => r,
+            () = tokio::time::sleep(tuning::VRRP_STARTUP_GRACE) => {
+                tuning::activate_current();
+                runner.await
+            }
+        };
         for task in observers {
             task.abort();
         }

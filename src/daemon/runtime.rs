@@ -168,7 +168,7 @@ fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
     let thread = std::thread::Builder::new()
         .name("lvsd-vrrp".into())
         .spawn(move || {
-            super::tuning::register_current(super::tuning::Role::Vrrp);
+            super::tuning::register_current_deferred(super::tuning::Role::Vrrp);
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .on_thread_start(|| super::tuning::register_current(super::tuning::Role::Vrrp))
@@ -186,9 +186,18 @@ fn start_vrrp(config: VrrpConfig, opts: &Options) -> Option<VrrpTask> {
                 let shutdown = async {
                     let _ = stopped.await;
                 };
-                if let Err(e) =
-                    crate::vrrp::runner::run_reloadable(config, options, reloads, shutdown).await
-                {
+                let runner =
+                    crate::vrrp::runner::run_reloadable(config, options, reloads, shutdown);
+                tokio::pin!(runner);
+                // Tuned (vrrp_rt_priority, ...) once its start-up is done.
+                let result = tokio::select! {
+                    r = &mut runner => r,
+                    () = tokio::time::sleep(super::tuning::VRRP_STARTUP_GRACE) => {
+                        super::tuning::activate_current();
+                        runner.await
+                    }
+                };
+                if let Err(e) = result {
                     tracing::error!("VRRP stopped: {e}");
                 }
             });

@@ -20,6 +20,11 @@ use nix::libc;
 
 use crate::config::model::ProcessTuning;
 
+/// How long the VRRP thread runs untuned at start (see
+/// [`register_current_deferred`]): its sockets are open and its loop runs
+/// well before.
+pub const VRRP_STARTUP_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The tuning of both parts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tuning {
@@ -59,6 +64,9 @@ struct Registry {
     /// Registered threads: their role, and whether lvsd changed their
     /// scheduling (so that a reload removing the keywords puts it back).
     threads: BTreeMap<i32, (Role, bool)>,
+    /// Registered threads not tuned yet (the VRRP thread during its
+    /// start-up, see [`register_current_deferred`]).
+    deferred: std::collections::BTreeSet<i32>,
     /// The process's nice value before lvsd changed any.
     original_nice: Option<i32>,
     locked: bool,
@@ -97,10 +105,40 @@ pub fn register_current(role: Role) {
     r.threads.insert(tid, (role, tuned));
 }
 
+/// Registers the calling thread without tuning it until it calls
+/// [`activate_current`]. The VRRP thread's start-up (sockets, netlink,
+/// sysctls) makes many system calls without sleeping; real-time from its
+/// first instruction, a slow machine (UML: ~100 µs a call) ran past the
+/// default 10 ms `vrrp_rlimit_rttime` and the kernel ended lvsd.
+pub fn register_current_deferred(role: Role) {
+    let tid = gettid();
+    let mut r = registry();
+    r.original_nice
+        .get_or_insert_with(|| nice_of(0).unwrap_or(0));
+    r.threads.insert(tid, (role, false));
+    r.deferred.insert(tid);
+}
+
+/// Tunes the calling thread, registered by [`register_current_deferred`].
+pub fn activate_current() {
+    let tid = gettid();
+    let role = {
+        let mut r = registry();
+        r.deferred.remove(&tid);
+        match r.threads.get(&tid) {
+            Some((role, _)) => *role,
+            None => return,
+        }
+    };
+    register_current(role);
+}
+
 /// The calling thread is ending.
 pub fn unregister_current() {
     let tid = gettid();
-    registry().threads.remove(&tid);
+    let mut r = registry();
+    r.threads.remove(&tid);
+    r.deferred.remove(&tid);
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -125,6 +163,7 @@ pub fn configure(tuning: &Tuning) {
     let threads: Vec<(i32, Role, bool)> = r
         .threads
         .iter()
+        .filter(|(tid, _)| !r.deferred.contains(tid))
         .map(|(tid, (role, touched))| (*tid, *role, *touched))
         .collect();
     for (tid, role, touched) in threads {
