@@ -25,6 +25,12 @@ use crate::config::model::ProcessTuning;
 /// well before.
 pub const VRRP_STARTUP_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How many nice levels the VRRP thread runs above lvsd's other threads by
+/// default. Measured in UML under 1,000 HTTP checks a second (BENCHMARKS.md,
+/// "VRRP timing"): the largest advert gap was 130-139 ms at equal nice,
+/// 104-113 ms with this lead.
+pub const VRRP_NICE_LEAD: i32 = 10;
+
 /// The tuning of both parts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tuning {
@@ -33,10 +39,21 @@ pub struct Tuning {
 }
 
 impl Tuning {
-    fn of(&self, role: Role) -> &ProcessTuning {
+    /// What `role`'s threads get. Without `vrrp_priority` or
+    /// `vrrp_rt_priority`, the VRRP thread runs [`VRRP_NICE_LEAD`] nice
+    /// levels above the process (lvsd's choice, not keepalived's: keepalived
+    /// keeps VRRP and checks in separate processes; in one process the VRRP
+    /// thread would share the CPU with the checker threads as their equal).
+    fn of(&self, role: Role, original_nice: i32) -> ProcessTuning {
         match role {
-            Role::Vrrp => &self.vrrp,
-            Role::Checker => &self.checker,
+            Role::Vrrp => {
+                let mut t = self.vrrp.clone();
+                if t.nice.is_none() && t.rt_priority.is_none() {
+                    t.nice = Some((original_nice - VRRP_NICE_LEAD).max(-20));
+                }
+                t
+            }
+            Role::Checker => self.checker.clone(),
         }
     }
 
@@ -83,6 +100,20 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
+/// A tuning that failed: a warning when the configuration asked for it, a
+/// debug line for lvsd's own default (without CAP_SYS_NICE, say).
+fn report(desired: &Tuning, role: Role, e: &str) {
+    let asked = match role {
+        Role::Vrrp => &desired.vrrp,
+        Role::Checker => &desired.checker,
+    };
+    if *asked == ProcessTuning::default() {
+        tracing::debug!("{}: {e}", role_name(role));
+    } else {
+        tracing::warn!("{}: {e}", role_name(role));
+    }
+}
+
 fn gettid() -> i32 {
     nix::unistd::gettid().as_raw()
 }
@@ -95,11 +126,11 @@ pub fn register_current(role: Role) {
     let original = *r
         .original_nice
         .get_or_insert_with(|| nice_of(0).unwrap_or(0));
-    let t = r.desired.of(role).clone();
+    let t = r.desired.of(role, original);
     let tuned = t.nice.is_some() || t.rt_priority.is_some() || !t.cpu_affinity.is_empty();
     if tuned {
         for e in apply(tid, &t, original) {
-            tracing::warn!("{}: {e}", role_name(role));
+            report(&r.desired, role, &e);
         }
     }
     r.threads.insert(tid, (role, tuned));
@@ -167,13 +198,13 @@ pub fn configure(tuning: &Tuning) {
         .map(|(tid, (role, touched))| (*tid, *role, *touched))
         .collect();
     for (tid, role, touched) in threads {
-        let t = tuning.of(role);
+        let t = &tuning.of(role, original);
         let wanted = t.nice.is_some() || t.rt_priority.is_some() || !t.cpu_affinity.is_empty();
         if !wanted && !touched {
             continue;
         }
         for e in apply(tid, t, original) {
-            tracing::warn!("{}: {e}", role_name(role));
+            report(&r.desired, role, &e);
         }
         r.threads.insert(tid, (role, wanted));
     }

@@ -151,13 +151,19 @@ fn scheduling_keywords_tune_lvsd_p_as_keepalived_its_vrrp_process() {
         );
     }
 
-    // A reload without the keywords puts lvsd's threads back.
+    // A reload without the keywords puts lvsd's threads back: the VRRP
+    // thread at lvsd's default lead of 10 nice levels (lvsd's choice, see
+    // VRRP_NICE_LEAD), on every CPU, memory unlocked.
     lvsd.reload(&config("", 61, &scripts[0].0));
     let back = || {
         let Some((policy, rt, nice, cpus)) = read_back(pid, vrrp_thread) else {
             return false;
         };
-        policy == "SCHED_OTHER" && rt == 0 && nice == 0 && cpus != "0" && locked_kb(pid) == 0
+        policy == "SCHED_OTHER"
+            && rt == 0
+            && nice == -lvsd::daemon::tuning::VRRP_NICE_LEAD
+            && cpus != "0"
+            && locked_kb(pid) == 0
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !back() && std::time::Instant::now() < deadline {
