@@ -46,12 +46,12 @@ lvsd=$repo/target/release/lvsd
 
 if wanted list; then
     "$here/list-bench.sh" "$lvsd" 15 >"$logs/list.log" 2>&1 || true
-    for kind in "list " "list --stats"; do
-        line=$(grep -F "$kind 100x100" "$logs/list.log" | head -n 1)
+    for kind in "" "--stats "; do
+        line=$(grep -E "^list +${kind}100x100" "$logs/list.log" | head -n 1 || true)
         med=$(sed -n 's/.*median.*ratio \([0-9.]*\); minimum.*/\1/p' <<<"$line")
         min=$(sed -n 's/.*minimum.*ratio \([0-9.]*\)$/\1/p' <<<"$line")
         ok=$(( $(le "$med" 0.8) && $(le "$min" 0.8) ))
-        row "\`lvsd ${kind#list}list -n\` / \`ipvsadm -Ln\`, 100 × 100 (median, minimum)" "≤ 0.8×" "${med:-?}×, ${min:-?}×" "$(verdict $ok)"
+        row "\`lvsd list -n${kind:+ ${kind% }}\` / \`ipvsadm -Ln${kind:+ ${kind% }}\`, 100 × 100 (median, minimum)" "≤ 0.8×" "${med:-?}×, ${min:-?}×" "$(verdict $ok)"
     done
 fi
 
@@ -88,7 +88,7 @@ fi
 
 if wanted failover; then
     (cd "$repo" && cargo test -q -p lvsd --test vrrp bench_failover -- --ignored --nocapture) >"$logs/failover.log" 2>&1 || true
-    mapfile -t lines < <(grep "=> lvsd/keepalived medians" "$logs/failover.log")
+    mapfile -t lines < <(grep "=> lvsd/keepalived medians" "$logs/failover.log" || true)
     names=("v2 1 s crash" "v2 1 s graceful" "v3 0.1 s crash" "v3 0.1 s graceful")
     for i in "${!lines[@]}"; do
         ratio=$(sed -n 's/.*after last advert \([0-9.]*\);.*/\1/p' <<<"${lines[$i]}")
