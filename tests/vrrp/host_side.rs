@@ -506,6 +506,11 @@ fn dynamic_interfaces_run(kind: Kind, name: &str) -> Vec<(bool, Vec<String>)> {
             wait_for("VI_2 MASTER", Duration::from_secs(15), &[&d], || {
                 topo.holds(0, "10.9.1.100")
             });
+            // The notify script runs after the VIP is added (keepalived's
+            // too, which CI once read before its MASTER line was written).
+            let _ = time_until(Duration::from_secs(5), || {
+                std::fs::read_to_string(&out).is_ok_and(|t| t.contains("MASTER"))
+            });
         } else {
             std::thread::sleep(Duration::from_secs(5));
         }
