@@ -606,8 +606,10 @@ testbed::uml_test! {
         site.ns(DIR1)
             .run(&["ip", "route", "del", "10.0.0.100", "table", "201", "proto", "201"])
             .unwrap_or_else(|e| panic!("ip route del: {e}"));
+        // `ip route del` succeeded, so the route was gone; it is not checked
+        // again here because the read-back may already have put it back
+        // (CI once caught exactly that).
         let t0 = Instant::now();
-        assert!(!announced(&site), "{}", table(&site));
         site.wait("the hand-deleted route back", SLOW, || announced(&site));
         let repaired = t0.elapsed();
         assert!(repaired < Duration::from_secs(7), "put back after {repaired:?}");
