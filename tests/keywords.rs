@@ -118,6 +118,10 @@ fn context(block: Block, keyword: &str) -> &'static str {
         // `accept` is the default but under strict mode (which clears it for VRRPv2).
         (Block::VrrpInstance, "accept") => "    strict_mode\n    version 3\n",
         (Block::VrrpInstance, "vmac_xmit_base") => "    use_vmac\n",
+        // Periodic announcements go to interfaces other than the instance's.
+        (Block::VrrpInstance, "garp_extra_if" | "vmac_garp_intvl") => {
+            "    virtual_ipaddress_excluded {\n        10.9.7.1/24 dev eth7\n    }\n"
+        }
         (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
             "    track_script {\n        chk weight 5\n    }\n"
         }
@@ -170,6 +174,12 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
         Block::TopLevel => format!(
             "{INSTANCE}    track_file {{\n        tf3\n    }}\n}}\n{VS}        weight 10\n{HTTP}{VS_END}{body}\n"
         ),
+        // Periodic announcements go to interfaces other than the instance's.
+        Block::GlobalDefs if keyword.contains("garp_extra_if") || keyword.contains("garp_intvl") => {
+            format!(
+                "global_defs {{\n{body}\n}}\n{INSTANCE}    virtual_ipaddress_excluded {{\n        10.9.7.1/24 dev eth7\n    }}\n}}\n"
+            )
+        }
         // The VMAC name prefix shows on an instance with a VMAC.
         Block::GlobalDefs if keyword == "vmac_prefix" => {
             format!("global_defs {{\n{body}\n}}\n{INSTANCE}    use_vmac\n}}\n")
@@ -320,6 +330,10 @@ fn candidates(block: Block, keyword: &str) -> Vec<String> {
         (Block::GlobalDefs, "script_user") => &["nobody"],
         // CPU 0 exists on every machine.
         (Block::GlobalDefs, "vrrp_cpu_affinity" | "checker_cpu_affinity") => &["0"],
+        // Without `all` they concern VMACs of the VIPs' own (lvsd makes none).
+        (_, "garp_extra_if" | "vmac_garp_intvl" | "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl") => {
+            &["all 2"]
+        }
         // On by default for real servers (keepalived), so judged by turning it off.
         (Block::RealServer, "smtp_alert") => &["false"],
         (Block::GlobalDefs, "notification_email") => &["{\n admin@example.com\n}"],

@@ -166,8 +166,6 @@ const NETNS: Support = no("runs itself (or IPVS) in this network namespace");
 const VMAC_ADDR: Support = no(
     "creates further VMACs for VIPs on other interfaces or of the other family (use_vmac is for the instance's own interface)",
 );
-const VMAC_GARP: Support =
-    no("sends extra periodic gratuitous ARPs on VMAC interfaces (deprecated garp_extra_if)");
 const BFD: Support = no("tracks a BFD session through its bfd process");
 const SNMP_NAME: Support = no("names the object in SNMP");
 /// The keywords every connecting checker has (keepalived's
@@ -319,7 +317,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("vrrp_check_unicast_src", YES),
             ("vrrp_cpu_affinity", YES),
             ("vrrp_down_timer_adverts", YES),
-            ("vrrp_garp_extra_if", no("sends gratuitous ARP/NA on the instance's other interfaces at an interval")),
+            ("vrrp_garp_extra_if", YES),
             ("vrrp_garp_interval", YES),
             ("vrrp_garp_lower_prio_delay", YES),
             ("vrrp_garp_lower_prio_repeat", YES),
@@ -354,7 +352,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("vrrp_startup_delay", YES),
             ("vrrp_strict", YES),
             ("vrrp_version", YES),
-            ("vrrp_vmac_garp_intvl", VMAC_GARP),
+            ("vrrp_vmac_garp_intvl", YES),
         ]],
     ),
     (
@@ -418,7 +416,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("debug", no("sets a per-instance debug level")),
             ("dont_track_primary", YES),
             ("down_timer_adverts", YES),
-            ("garp_extra_if", no("sends gratuitous ARP/NA on the instance's other interfaces at an interval")),
+            ("garp_extra_if", YES),
             ("garp_lower_prio_delay", YES),
             ("garp_lower_prio_repeat", YES),
             ("garp_master_delay", YES),
@@ -472,7 +470,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("virtual_router_id", YES),
             ("virtual_routes", YES),
             ("virtual_rules", YES),
-            ("vmac_garp_intvl", VMAC_GARP),
+            ("vmac_garp_intvl", YES),
             ("vmac_xmit_base", YES),
             ("vrf", no("puts the VMAC interface in this VRF")),
         ]],

@@ -195,6 +195,9 @@ pub struct GarpConfig {
     pub interval: Duration,
     /// Gap between two unsolicited NAs (`vrrp_gna_interval`); 0 = back to back.
     pub na_interval: Duration,
+    /// While master, one announcement this often on each other interface
+    /// holding a VIP (`garp_extra_if`); zero disables it.
+    pub extra_if: Duration,
 }
 
 impl Default for GarpConfig {
@@ -209,6 +212,7 @@ impl Default for GarpConfig {
             lower_prio_delay: Duration::from_secs(5),
             interval: Duration::ZERO,
             na_interval: Duration::ZERO,
+            extra_if: Duration::ZERO,
         }
     }
 }
@@ -450,5 +454,18 @@ impl InstanceConfig {
 
     pub fn advert_interval(&self) -> Duration {
         Duration::from_millis(u64::from(self.advert_int_cs) * 10)
+    }
+
+    /// Whether a VIP (or excluded VIP) sits on an interface other than the
+    /// one the instance's own VIPs go on: a `dev` naming another interface,
+    /// or, with a VMAC, a VIP of the other family (it stays on the base).
+    pub fn has_vip_on_other_interface(&self) -> bool {
+        let vmac_name = self.vmac.as_ref().and_then(|v| v.name.as_deref());
+        self.vips.iter().chain(&self.excluded_vips).any(|v| {
+            let on_own = v.dev.as_ref().is_none_or(|d| *d == self.interface);
+            let on_vmac = v.dev.is_some() && v.dev.as_deref() == vmac_name;
+            (!on_own && !on_vmac)
+                || (on_own && self.vmac.is_some() && Family::of(&v.addr) != self.family)
+        })
     }
 }

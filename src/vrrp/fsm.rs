@@ -172,6 +172,9 @@ pub enum Action {
         removed_rules: Vec<RuleConfig>,
         added_rules: Vec<RuleConfig>,
     },
+    /// One gratuitous ARP / unsolicited NA on each interface other than the
+    /// instance's that holds a VIP (`garp_extra_if`).
+    GarpExtraInterfaces,
     /// Gratuitous ARPs / unsolicited NAs for these addresses only (VIPs a reload added).
     GarpAddrs {
         addrs: Vec<IpAddr>,
@@ -396,6 +399,8 @@ pub struct Instance {
     master_down_at: Option<Instant>,
     garp_at: Option<Instant>,
     refresh_at: Option<Instant>,
+    /// The next `garp_extra_if` round.
+    extra_if_at: Option<Instant>,
     /// The delayed bursts after adverts of lower priority
     /// (`garp_lower_prio_delay`), oldest first: one per advert, as keepalived,
     /// at most [`MAX_LOWER_PRIO_BURSTS`] (a flood of such adverts must not
@@ -445,6 +450,7 @@ impl Instance {
             master_down_at: None,
             garp_at: None,
             refresh_at: None,
+            extra_if_at: None,
             lower_prio_garp_at: Default::default(),
             down_cause: MasterCause::Timeout,
             last_master_heard: None,
@@ -616,6 +622,11 @@ impl Instance {
                 self.refresh_at = None;
             } else if old.garp.master_refresh != self.cfg.garp.master_refresh {
                 self.refresh_at = Some(now + self.cfg.garp.master_refresh);
+            }
+            if self.cfg.garp.extra_if.is_zero() {
+                self.extra_if_at = None;
+            } else if old.garp.extra_if != self.cfg.garp.extra_if {
+                self.extra_if_at = Some(now + self.cfg.garp.extra_if);
             }
             // Tell the peers at once what changed (never priority 0).
             if (advertised_changed || before_priority != self.effective_priority) && !fault {
@@ -813,6 +824,7 @@ impl Instance {
         self.master_down_at = None;
         self.garp_at = None;
         self.refresh_at = None;
+        self.extra_if_at = None;
         self.lower_prio_garp_at.clear();
     }
 
@@ -854,6 +866,9 @@ impl Instance {
         }
         if !self.cfg.garp.master_refresh.is_zero() {
             self.refresh_at = Some(now + self.cfg.garp.master_refresh);
+        }
+        if !self.cfg.garp.extra_if.is_zero() {
+            self.extra_if_at = Some(now + self.cfg.garp.extra_if);
         }
     }
 
@@ -960,6 +975,10 @@ impl Instance {
                         repeat: self.cfg.garp.master_refresh_repeat,
                     });
                     self.refresh_at = Some(now + self.cfg.garp.master_refresh);
+                }
+                if self.extra_if_at.is_some_and(|t| t <= now) {
+                    out.push(Action::GarpExtraInterfaces);
+                    self.extra_if_at = Some(now + self.cfg.garp.extra_if);
                 }
                 while self.lower_prio_garp_at.front().is_some_and(|t| *t <= now) {
                     self.lower_prio_garp_at.pop_front();
@@ -1370,6 +1389,7 @@ impl Instance {
             self.master_down_at,
             self.garp_at,
             self.refresh_at,
+            self.extra_if_at,
             self.lower_prio_garp_at.front().copied(),
         ]
         .into_iter()

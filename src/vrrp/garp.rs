@@ -224,15 +224,12 @@ pub fn announce_spaced(
     }
 }
 
-/// Forgets queued announcements of `addrs` on `ifindex`: the instance let
-/// them go, and announcing an address we no longer hold would draw its
+/// Forgets queued announcements of `addrs` on every interface: the instance
+/// let them go, and announcing an address we no longer hold would draw its
 /// traffic back to us.
-pub fn cancel_spaced(ifindex: u32, addrs: &[IpAddr]) {
-    let mut pacers = pacers();
-    for v6 in [false, true] {
-        if let Some(p) = pacers.get_mut(&(ifindex, v6)) {
-            p.pending.retain(|q| !addrs.contains(&q.addr));
-        }
+pub fn cancel_spaced(addrs: &[IpAddr]) {
+    for p in pacers().values_mut() {
+        p.pending.retain(|q| !addrs.contains(&q.addr));
     }
 }
 
@@ -284,7 +281,7 @@ mod spacing_tests {
         assert_eq!(queued(4242), 2);
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         assert_eq!(queued(4242), 1);
-        cancel_spaced(4242, &[a, b]);
+        cancel_spaced(&[a, b]);
         assert_eq!(queued(4242), 0);
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         assert!(!pacers().get(&(4242, false)).is_some_and(|p| p.flushing));

@@ -175,12 +175,13 @@ pub enum RunnerError {
 /// Per-instance I/O resources.
 struct InstanceIo {
     ifindex: u32,
-    mac: [u8; 6],
     src: IpAddr,
     sender: SendSocket,
     destinations: Vec<IpAddr>,
-    garp: Option<std::sync::Arc<GarpSender>>,
-    na: Option<std::sync::Arc<NaSender>>,
+    /// One announcer per interface that holds VIPs: a VIP's gratuitous ARP
+    /// or NA leaves from its own interface with that interface's MAC, as in
+    /// keepalived (neighbours on another segment must learn it too).
+    announcers: BTreeMap<u32, Announcer>,
     /// VIPs with their resolved interface (name, index).
     vips: Vec<(VipConfig, String, u32)>,
     /// Where VIPs without `dev` go: the VMAC, else the instance's interface.
@@ -1159,36 +1160,75 @@ async fn reload(
     driver.perform(set, reloaded.actions).await;
 }
 
-/// `repeat` rounds of gratuitous ARP / unsolicited NA for `addrs`: at once,
-/// or, with `vrrp_garp_interval` / `vrrp_gna_interval`, spaced by a task of
-/// their own so no advert waits for them (and, as in keepalived, an address
-/// already waiting for its slot is sent once, not once per round).
+/// Sends a VIP's gratuitous ARP / unsolicited NA on one interface.
+struct Announcer {
+    garp: Option<std::sync::Arc<GarpSender>>,
+    na: Option<std::sync::Arc<NaSender>>,
+    mac: [u8; 6],
+    /// The interface whose announcements are spaced together (a VMAC's
+    /// base interface, as keepalived paces them).
+    pace_ifindex: u32,
+}
+
+impl InstanceIo {
+    /// The announcer of the interface `addr` is on (the VIP interface for
+    /// an address the instance does not hold, which cannot happen).
+    fn announcer(&self, addr: IpAddr) -> Option<&Announcer> {
+        let idx = self
+            .vips
+            .iter()
+            .find(|(v, _, _)| v.addr == addr)
+            .map_or(self.vip_ifindex, |(_, _, idx)| *idx);
+        self.announcers.get(&idx)
+    }
+}
+
+/// `repeat` rounds of gratuitous ARP / unsolicited NA for `addrs`, each on
+/// its own interface: at once, or, with `vrrp_garp_interval` /
+/// `vrrp_gna_interval`, spaced by a task of their own so no advert waits for
+/// them (and, as in keepalived, an address already waiting for its slot is
+/// sent once, not once per round).
 fn announce(io: &InstanceIo, cfg: &InstanceConfig, addrs: Vec<IpAddr>, repeat: u32) {
     let spacing = garp::Spacing {
         arp: cfg.garp.interval,
         na: cfg.garp.na_interval,
     };
-    if spacing.is_zero() {
-        for _ in 0..repeat {
-            for addr in &addrs {
-                if let Err(e) = garp::announce(io.garp.as_deref(), io.na.as_deref(), io.mac, *addr)
-                {
+    for _ in 0..repeat {
+        for addr in &addrs {
+            let Some(a) = io.announcer(*addr) else {
+                continue;
+            };
+            if spacing.is_zero() {
+                if let Err(e) = garp::announce(a.garp.as_deref(), a.na.as_deref(), a.mac, *addr) {
                     tracing::debug!("{}: announcing {addr}: {e}", cfg.name);
                 }
-            }
-        }
-    } else {
-        for _ in 0..repeat {
-            for addr in &addrs {
+            } else {
                 garp::announce_spaced(
-                    io.garp.clone(),
-                    io.na.clone(),
-                    io.mac,
-                    io.ifindex,
+                    a.garp.clone(),
+                    a.na.clone(),
+                    a.mac,
+                    a.pace_ifindex,
                     *addr,
                     spacing,
                 );
             }
+        }
+    }
+}
+
+/// `garp_extra_if`: one announcement on each interface other than the
+/// instance's own that holds a VIP (its first VIP there), and on the VMAC
+/// too when adverts leave from the base interface (keepalived 2.2.7's
+/// vrrp_send_vmac_update; translate enables it only where keepalived does).
+fn announce_extra_interfaces(io: &InstanceIo, cfg: &InstanceConfig) {
+    let xmit_base = cfg.vmac.as_ref().is_some_and(|v| v.xmit_base);
+    let mut done = BTreeSet::new();
+    for (vip, _, idx) in &io.vips {
+        if *idx == io.vip_ifindex && !xmit_base {
+            continue;
+        }
+        if done.insert(*idx) {
+            announce(io, cfg, vec![vip.addr], 1);
         }
     }
 }
@@ -1300,17 +1340,34 @@ async fn open_instance(nl: &Netlink, inst: &mut InstanceConfig) -> Result<Instan
         };
         routes.push((r.clone(), idx));
     }
-    let garp = GarpSender::open(vip_link.index)
-        .ok()
-        .map(std::sync::Arc::new);
+    let mut announcers = BTreeMap::new();
+    for (_, dev, idx) in &vips {
+        if announcers.contains_key(idx) {
+            continue;
+        }
+        let (mac, pace_ifindex) = if *idx == vip_link.index {
+            (vip_link.mac, link.index)
+        } else if *idx == link.index {
+            (link.mac, link.index)
+        } else {
+            (nl.link(dev).await?.mac, *idx)
+        };
+        announcers.insert(
+            *idx,
+            Announcer {
+                garp: GarpSender::open(*idx).ok().map(std::sync::Arc::new),
+                na: Some(std::sync::Arc::new(NaSender::new(dev, *idx))),
+                mac: mac.unwrap_or([0; 6]),
+                pace_ifindex,
+            },
+        );
+    }
     Ok(InstanceIo {
         ifindex: link.index,
-        mac: vip_link.mac.unwrap_or([0; 6]),
         src,
         sender,
         destinations,
-        garp,
-        na: Some(std::sync::Arc::new(NaSender::new(&vip_dev, vip_link.index))),
+        announcers,
         vips,
         routes,
         vip_dev,
@@ -1809,7 +1866,7 @@ impl Driver {
             }
             Action::RemoveVips => {
                 let addrs: Vec<IpAddr> = io.vips.iter().map(|(v, _, _)| v.addr).collect();
-                garp::cancel_spaced(io.ifindex, &addrs);
+                garp::cancel_spaced(&addrs);
                 for a in &addrs {
                     self.hold(&cfg.name, *a, false);
                 }
@@ -1927,7 +1984,7 @@ impl Driver {
                 added_rules,
             } => {
                 let gone: Vec<IpAddr> = removed.iter().map(|v| v.addr).collect();
-                garp::cancel_spaced(io.ifindex, &gone);
+                garp::cancel_spaced(&gone);
                 if cfg.no_accept {
                     // A removed instance (not master any more) only unblocks.
                     let new: Vec<IpAddr> = if inst.state() == State::Master {
@@ -1987,6 +2044,7 @@ impl Driver {
                 }
             }
             Action::GarpAddrs { addrs, repeat } => announce(io, cfg, addrs, repeat),
+            Action::GarpExtraInterfaces => announce_extra_interfaces(io, cfg),
         }
     }
 

@@ -859,6 +859,8 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 lower_prio_delay: i.garp.lower_prio_delay,
                 interval: i.garp.interval,
                 na_interval: i.garp.gna_interval,
+                // Decided below, once the VIPs' interfaces are known.
+                extra_if: Duration::ZERO,
             },
             skip_check_adv_addr: i.skip_check_adv_addr,
             v3_checksum_as_v2: i.v3_checksum_as_v2,
@@ -892,6 +894,15 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 .unwrap_or(cfg.global.vrrp_notify_priority_changes),
             vmac: vmac(cfg, i, family),
         });
+        // `garp_extra_if`: keepalived 2.2.7 sends on VMACs of its own other
+        // than the instance's (lvsd makes none) and, with `all`, on any
+        // other interface holding a VIP; with no such interface it is off.
+        if let Some(last) = instances.last_mut() {
+            last.garp.extra_if = match i.garp.extra_if {
+                Some(x) if x.all && last.has_vip_on_other_interface() => x.interval,
+                _ => Duration::ZERO,
+            };
+        }
     }
     let sync_groups = cfg
         .vrrp_sync_groups

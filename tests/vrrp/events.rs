@@ -721,3 +721,113 @@ fn lower_priority_garps_and_their_spacing_match_keepalived() {
     assert!(min_gap(&theirs) >= 0.18, "keepalived: {theirs:?}");
     assert!(min_gap(&ours) >= 0.18, "lvsd: {ours:?}");
 }
+
+/// A VIP on a second interface (`dev eth1`) with `garp_extra_if all 1`:
+/// its gratuitous ARPs must leave from eth1 with eth1's MAC (lvsd used to
+/// send every VIP's from the instance's interface, so neighbours on the
+/// other segment kept the old master's MAC), at the takeover and then once
+/// a second, as keepalived 2.2.7 sends them.
+fn extra_if_config(all: bool) -> String {
+    format!(
+        "global_defs {{
+  router_id lvsd_extra_if
+  vrrp_garp_master_delay 0
+  vrrp_garp_master_repeat 1
+}}
+vrrp_instance VI_1 {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 74
+  priority 150
+  advert_int 1
+  garp_extra_if {}1
+  virtual_ipaddress {{
+    {VIP}/24
+    10.1.0.100/24 dev eth1
+  }}
+}}
+",
+        if all { "all " } else { "" }
+    )
+}
+
+/// (epoch time, source MAC) of each ARP the director sent on eth1 for
+/// 10.1.0.100, and eth1's own MAC.
+fn run_extra_if(kind: Kind, name: &str, all: bool) -> (Vec<(f64, String)>, String) {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    for argv in [
+        &[
+            "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+        ][..],
+        &["ip", "addr", "add", "10.1.0.1/24", "dev", "eth1"],
+        &["ip", "link", "set", "eth1p", "up"],
+        &["ip", "link", "set", "eth1", "up"],
+    ] {
+        ns.run(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    }
+    let mac = ns
+        .run(&["cat", "/sys/class/net/eth1/address"])
+        .expect("eth1's MAC")
+        .trim()
+        .to_string();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lvsd-extra-if-{}-", std::process::id()))
+        .tempdir()
+        .expect("temp dir");
+    let dump = Recorder::start(
+        ns,
+        &[
+            "tcpdump", "-tt", "-n", "-e", "-l", "-Q", "out", "-i", "eth1", "arp",
+        ],
+        dir.path().join("dump"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mut director = Director::start(kind, ns, &extra_if_config(all));
+    wait_for("MASTER", Duration::from_secs(10), &[&director], || {
+        topo.holds(0, "10.1.0.100")
+    });
+    std::thread::sleep(Duration::from_millis(5_500));
+    assert!(director.stop(), "{kind:?}\n{}", director.log());
+    let sent = dump
+        .finish()
+        .lines()
+        // `T SRC > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42:
+        //  Request who-has 10.1.0.100 (ff:ff:ff:ff:ff:ff) tell 10.1.0.100, length 28`
+        .filter(|l| l.contains("who-has 10.1.0.100 ") && l.contains("tell 10.1.0.100,"))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.parse().ok()?, w.next()?.to_string()))
+        })
+        .collect::<Vec<_>>();
+    eprintln!("{kind:?} (all: {all}): eth1 is {mac}, sent {sent:?}");
+    (sent, mac)
+}
+
+#[test]
+fn garps_of_a_vip_on_another_interface_and_garp_extra_if_match_keepalived() {
+    for all in [true, false] {
+        let (theirs, their_mac) =
+            run_extra_if(Kind::Keepalived, if all { "xak" } else { "xbk" }, all);
+        let (ours, our_mac) = run_extra_if(Kind::Lvsd, if all { "xal" } else { "xbl" }, all);
+        // Every one from eth1's own MAC.
+        assert!(
+            theirs.iter().all(|(_, m)| *m == their_mac),
+            "keepalived: {theirs:?}"
+        );
+        assert!(ours.iter().all(|(_, m)| *m == our_mac), "lvsd: {ours:?}");
+        if all {
+            // The takeover's one, then one a second for 5.5 s.
+            assert!(
+                theirs.len() >= 5,
+                "keepalived sent {theirs:?}: the test is broken"
+            );
+            let (a, b) = (ours.len() as i64, theirs.len() as i64);
+            assert!((a - b).abs() <= 1, "lvsd {ours:?}, keepalived {theirs:?}");
+        } else {
+            // Without `all` only VMACs get the periodic ones: the takeover's only.
+            assert_eq!(theirs.len(), 1, "keepalived: {theirs:?}");
+            assert_eq!(ours.len(), 1, "lvsd: {ours:?}");
+        }
+    }
+}

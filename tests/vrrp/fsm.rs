@@ -768,6 +768,47 @@ fn garp_second_burst_and_refresh() {
 }
 
 #[test]
+fn garp_extra_if_announces_other_interfaces_while_master_only() {
+    let t0 = Instant::now();
+    let mut c = cfg(255);
+    c.garp = GarpConfig {
+        master_delay: Duration::ZERO,
+        extra_if: Duration::from_secs(10),
+        ..GarpConfig::default()
+    };
+    let mut inst = Instance::new(c.clone());
+    inst.on_start(t0);
+    let extra = |acts: &[(Instant, Action)]| -> Vec<Duration> {
+        acts.iter()
+            .filter(|(_, a)| *a == Action::GarpExtraInterfaces)
+            .map(|(t, _)| *t - t0)
+            .collect()
+    };
+    let master = run_until(&mut inst, t0 + Duration::from_secs(35));
+    assert_eq!(
+        extra(&master),
+        vec![
+            Duration::from_secs(10),
+            Duration::from_secs(20),
+            Duration::from_secs(30)
+        ]
+    );
+    // A backup sends none.
+    let mut b = cfg(100);
+    b.garp = c.garp.clone();
+    let mut backup = Instance::new(b);
+    backup.on_start(t0);
+    let peer = Instance::new(cfg(200)).build_advert(200);
+    let mut acts = Vec::new();
+    for s in 0..30 {
+        let now = t0 + Duration::from_secs(s);
+        acts.extend(backup.on_advert(now, PEER, &peer, ChecksumKind::MessageOnly));
+        acts.extend(backup.on_timer(now));
+    }
+    assert!(!acts.contains(&Action::GarpExtraInterfaces), "{acts:?}");
+}
+
+#[test]
 fn snapshot_serialises_state_counters_and_conflicts() {
     let t0 = Instant::now();
     let c = cfg(100);

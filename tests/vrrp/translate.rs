@@ -505,3 +505,47 @@ fn use_vmac_translates_name_mac_prefix_and_xmit_base() {
     assert_eq!(vmac(3), None);
     assert_eq!(v.instances[1].advert_interface(), "eth0");
 }
+
+/// `garp_extra_if` is on where keepalived 2.2.7 turns it on: with `all` and
+/// a VIP on an interface other than the instance's (lvsd makes no VMACs of a
+/// VIP's own, which is what it would do without `all`).
+#[test]
+fn garp_extra_if_is_on_only_where_keepalived_sends_it() {
+    let conf = |global: &str, opt: &str, vips: &str| {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_instance V {{\n interface eth0\n virtual_router_id 9\n{opt}\n virtual_ipaddress {{\n{vips}\n }}\n}}\n"
+        )
+    };
+    let extra = |text: String| tr(&text).expect("translates").instances[0].garp.extra_if;
+    let other = "10.0.0.1/24\n10.1.0.1/24 dev eth1";
+    let own = "10.0.0.1/24\n10.0.0.2/24 dev eth0";
+    let secs = Duration::from_secs;
+    assert_eq!(extra(conf("", " garp_extra_if all 30", other)), secs(30));
+    assert_eq!(extra(conf("", " garp_extra_if 30 all", other)), secs(30));
+    assert_eq!(extra(conf("", " garp_extra_if 30", other)), secs(0));
+    assert_eq!(extra(conf("", " garp_extra_if all 30", own)), secs(0));
+    // The global default, which the instance's 0 turns off.
+    assert_eq!(
+        extra(conf(" vrrp_garp_extra_if all 40", "", other)),
+        secs(40)
+    );
+    assert_eq!(
+        extra(conf(
+            " vrrp_garp_extra_if all 40",
+            " garp_extra_if 0",
+            other
+        )),
+        secs(0)
+    );
+    // With a VMAC, a VIP of the other family stays on the base interface.
+    assert_eq!(
+        extra(conf(
+            "",
+            " use_vmac\n garp_extra_if all 30\n virtual_ipaddress_excluded {\n  fd00::9/64\n }",
+            "10.0.0.1/24"
+        )),
+        secs(30)
+    );
+    // The deprecated spelling still works (with its warning).
+    assert_eq!(extra(conf("", " vmac_garp_intvl all 30", other)), secs(30));
+}

@@ -287,7 +287,7 @@ pub(super) fn global_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GlobalDefs) {
                 g.garp.gna_interval = t
             }
         }
-        "vrrp_garp_extra_if" => g.garp.extra_if = garp_extra_if(cx, n),
+        "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => g.garp.extra_if = garp_extra_if(cx, n),
         "vrrp_min_garp" => g.vrrp_min_garp = cx.flag(n),
         "vrrp_down_timer_adverts" => {
             if let Some(v) = cx.u8_range(n, 1, 100) {
@@ -390,17 +390,21 @@ pub(super) fn version(cx: &mut Cx<'_>, n: &Node) -> Option<VrrpVersion> {
     }
 }
 
-/// `[all] SECS` (0 disables).
+/// `[all] SECS` (0 disables; `all` may also follow the seconds, as
+/// keepalived reads it). The `vmac_garp_intvl` spellings are deprecated.
 pub(super) fn garp_extra_if(cx: &mut Cx<'_>, n: &Node) -> Option<GarpExtraIf> {
     cx.no_block(n);
-    let mut args = n.args.iter();
-    let mut all = false;
-    let mut t = args.next();
-    if t.is_some_and(|t| t.text == "all") {
-        all = true;
-        t = args.next();
+    if n.name().contains("vmac_garp_intvl") {
+        cx.warning(
+            n.keyword.span,
+            Problem::DeprecatedKeyword {
+                keyword: n.name().to_string(),
+                instead: n.name().replace("vmac_garp_intvl", "garp_extra_if"),
+            },
+        );
     }
-    let Some(t) = t else {
+    let all = n.args.iter().any(|t| t.text == "all");
+    let Some(t) = n.args.iter().find(|t| t.text != "all") else {
         cx.missing(n, "[all] SECONDS");
         return None;
     };
@@ -449,7 +453,7 @@ pub(super) fn garp_keyword(cx: &mut Cx<'_>, n: &Node, g: &mut GarpSettings) -> b
                 g.master_refresh_repeat = v
             }
         }
-        "garp_extra_if" => g.extra_if = garp_extra_if(cx, n),
+        "garp_extra_if" | "vmac_garp_intvl" => g.extra_if = garp_extra_if(cx, n),
         _ => return false,
     }
     true
