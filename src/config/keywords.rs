@@ -243,7 +243,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("dbus_service_name", DBUS),
             ("default_interface", YES),
             ("disable_local_igmp", no("stops IGMP reports on VRRP interfaces")),
-            ("dynamic_interfaces", part("an instance whose interface is missing at start waits in FAULT and starts when it is created; an interface deleted and created again while lvsd runs is not opened again (allow_if_changes)")),
+            ("dynamic_interfaces", YES),
             ("enable_dbus", DBUS),
             ("enable_script_security", YES),
             ("enable_snmp_checker", SNMP),

@@ -102,6 +102,43 @@ async fn usable(nl: &Netlink, inst: &InstanceConfig) -> bool {
     .is_ok_and(|a| a.is_some())
 }
 
+/// The interfaces of running instances (their own, or the VMAC's base) that
+/// exist again, usable, under a new index: deleted and created again since
+/// the instance's sockets were opened (`dynamic_interfaces`).
+async fn recreated_interfaces(driver: &Driver, set: &VrrpSet) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (inst, io) in set.instances().iter().zip(&driver.ios) {
+        let cfg = inst.config();
+        if out.contains(&cfg.interface) {
+            continue;
+        }
+        let Ok(link) = driver.nl.link(&cfg.interface).await else {
+            continue;
+        };
+        if link.index == io.ifindex {
+            continue;
+        }
+        // Not before it has an address to send from again.
+        let vips: Vec<IpAddr> = cfg.vips.iter().map(|v| v.addr).collect();
+        let v6 = cfg.family == Family::V6;
+        if !matches!(
+            driver
+                .nl
+                .primary_address(&cfg.interface, link.index, v6, &vips)
+                .await,
+            Ok(Some(_))
+        ) {
+            continue;
+        }
+        out.insert(cfg.interface.clone());
+        // Its VMAC went with it, and the VMAC's sockets too.
+        if io.vip_dev != cfg.interface {
+            out.insert(io.vip_dev.clone());
+        }
+    }
+    out
+}
+
 /// Reports instances waiting for their interface as keepalived does: FAULT,
 /// with their notify scripts and events.
 fn report_waiting(waiting: &[InstanceConfig]) {
@@ -383,7 +420,8 @@ struct Feeds {
     /// The receive socket of each (interface, IPv6?) pair, and the multicast
     /// groups it has joined.
     receivers: BTreeMap<(String, bool), (Arc<RecvSocket>, BTreeSet<IpAddr>)>,
-    receiver_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The task reading each receive socket, by the same key.
+    receiver_tasks: BTreeMap<(String, bool), tokio::task::JoinHandle<()>>,
     link_poller: Option<tokio::task::JoinHandle<()>>,
     /// `track_src_ip`: the addresses watched, and the watching task.
     address_watcher: Option<(BTreeSet<IpAddr>, tokio::task::JoinHandle<()>)>,
@@ -399,7 +437,7 @@ struct Feeds {
 
 impl Feeds {
     fn abort_all(self) {
-        for t in self.receiver_tasks {
+        for (_, t) in self.receiver_tasks {
             t.abort();
         }
         if let Some(t) = self.link_poller {
@@ -467,10 +505,10 @@ impl Feeds {
                 }
             }
             let sock = Arc::new(sock);
-            self.receivers.insert(key, (sock.clone(), joined));
+            self.receivers.insert(key.clone(), (sock.clone(), joined));
             let tx = self.tx.clone();
             let interface = dev;
-            self.receiver_tasks.push(tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 loop {
                     let ev = match sock.recv().await {
                         Ok(Ok((bytes, meta))) => Event::Packet {
@@ -492,10 +530,24 @@ impl Feeds {
                         return;
                     }
                 }
-            }));
+            });
+            self.receiver_tasks.insert(key, task);
         }
 
         Ok(())
+    }
+
+    /// Closes the receive sockets bound to interface `dev` (it was deleted;
+    /// the next `open_receivers` binds new ones to the interface now of
+    /// that name).
+    fn close_receivers(&mut self, dev: &str) {
+        self.receivers.retain(|(d, _), _| d != dev);
+        self.receiver_tasks.retain(|(d, _), t| {
+            if d == dev {
+                t.abort();
+            }
+            d != dev
+        });
     }
 
     /// Poll the links `config` tracks; run the scripts it tracks, keeping
@@ -806,7 +858,7 @@ pub async fn run_reloadable(
         tx,
         vip_watcher,
         receivers: BTreeMap::new(),
-        receiver_tasks: Vec::new(),
+        receiver_tasks: BTreeMap::new(),
         link_poller: None,
         address_watcher: None,
         process_scanner: None,
@@ -915,13 +967,21 @@ pub async fn run_reloadable(
                 if driver.counters_pending => {
                 driver.write_state(&set);
             }
-            _ = waiting_tick.tick(), if !waiting.is_empty() => {
+            _ = waiting_tick.tick(), if !waiting.is_empty() || full_config.dynamic_interfaces => {
                 let mut appeared = false;
                 for w in &waiting {
                     if usable(&driver.nl, w).await {
                         tracing::info!("({}) interface {} created: starting", w.name, w.interface);
                         appeared = true;
                     }
+                }
+                // An interface deleted and created again (a new index): the
+                // sockets bound to the old one are dead; open them again.
+                let recreated = recreated_interfaces(&driver, &set).await;
+                for dev in &recreated {
+                    tracing::warn!("interface {dev} was created again: opening its VRRP sockets again");
+                    feeds.close_receivers(dev);
+                    appeared = true;
                 }
                 if appeared {
                     // Applied as a reload: the running instances stay as they are.
@@ -1771,6 +1831,11 @@ impl Driver {
                     Err(p) => p.into_inner().contains(&(name.clone(), vip.addr)),
                 };
                 if vip.options.no_track || !held || here.contains(&vip.addr) {
+                    continue;
+                }
+                // Gone with its interface (deleted, or down on the way out):
+                // the interface's tracking decides (FAULT), as in keepalived.
+                if !matches!(self.nl.link(dev).await, Ok(l) if l.index == *idx && l.up) {
                     continue;
                 }
                 if let Ok(false) = self.nl.has_address(dev, *idx, vip.addr).await {

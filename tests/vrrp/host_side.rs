@@ -654,3 +654,91 @@ fn a_vip_on_another_interface_is_tracked_unless_no_track_as_keepalived() {
         );
     }
 }
+
+/// `dynamic_interfaces` side by side, an interface deleted and created again
+/// while running (a VLAN or veth re-made by the network's tooling): the
+/// instance on it goes to FAULT, and once the interface is back (with a new
+/// index) it runs again on it: MASTER, and its adverts leave from the new
+/// interface. Returns the notify states after the deletion, after the
+/// re-creation, and how many adverts the new interface carried in 3 s.
+fn interface_recreated(kind: Kind, name: &str) -> (Vec<String>, Vec<String>, usize) {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (script, out) = notify_recorder(dir.path(), "states", "$3");
+    let make = || {
+        ns.ip(&[
+            "link", "add", "dyn0", "type", "veth", "peer", "name", "dyn1",
+        ])
+        .expect("dyn0");
+        ns.ip(&["link", "set", "dyn1", "up"]).expect("up");
+        ns.ip(&["addr", "add", "10.9.1.1/24", "dev", "dyn0"])
+            .expect("addr");
+        ns.ip(&["link", "set", "dyn0", "up"]).expect("up");
+    };
+    make();
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.vips = vec!["10.9.1.100/24".into()];
+    a.extra = format!("  notify {}\n", script.display());
+    let text = conf(&[a], "")
+        .replace("interface eth0", "interface dyn0")
+        .replacen(
+            "global_defs {\n",
+            "global_defs {\n  dynamic_interfaces\n",
+            1,
+        );
+    let mut d = Director::start(kind, ns, &text);
+    let long = Duration::from_secs(15);
+    wait_for("MASTER", long, &[&d], || {
+        recorded_states(&out).last().map(String::as_str) == Some("MASTER")
+    });
+    let before = recorded_states(&out).len();
+    ns.ip(&["link", "del", "dyn0"]).expect("del");
+    let _ = time_until(Duration::from_secs(5), || {
+        recorded_states(&out).len() > before
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let deleted = recorded_states(&out)[before..].to_vec();
+    let before = recorded_states(&out).len();
+    make();
+    wait_for("MASTER again", long, &[&d], || {
+        topo.holds(0, "10.9.1.100")
+            && recorded_states(&out).last().map(String::as_str) == Some("MASTER")
+    });
+    let back = recorded_states(&out)[before..].to_vec();
+    // Adverts on the new interface (advert_int 1): tcpdump on its peer end.
+    let seen = ns
+        .run(&[
+            "sh",
+            "-c",
+            "timeout 3.5 tcpdump -n -l -i dyn1 ip proto 112 2>/dev/null; true",
+        ])
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("VRRP"))
+        .count();
+    assert!(d.stop(), "{kind:?}\n{}", d.log());
+    (deleted, back, seen)
+}
+
+#[test]
+fn an_interface_deleted_and_created_again_is_used_again_as_keepalived() {
+    let theirs = interface_recreated(Kind::Keepalived, "irk");
+    let ours = interface_recreated(Kind::Lvsd, "irl");
+    assert!(
+        theirs.2 >= 2,
+        "keepalived sent {} adverts: the test is broken",
+        theirs.2
+    );
+    assert!(
+        ours.2 >= 2,
+        "lvsd sent {} adverts on the new interface: {ours:?}",
+        ours.2
+    );
+    assert_eq!(
+        (&ours.0, &ours.1),
+        (&theirs.0, &theirs.1),
+        "lvsd left, keepalived right"
+    );
+}
