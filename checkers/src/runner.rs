@@ -507,11 +507,12 @@ impl Runner {
         self.stats.clone()
     }
 
-    /// Failed checks of server `id` since it was added (None: not running).
-    pub fn check_failures(&self, id: RealServerId) -> Option<u64> {
+    /// Failed checks of server `id` since it was added, and when its last
+    /// check ended (Unix milliseconds; None before the first). None: not running.
+    pub fn check_record(&self, id: RealServerId) -> Option<(u64, Option<u64>)> {
         let checkers = self.shared.lock().ok()?;
         let verdict = checkers.servers.get(&id)?.verdict.lock().ok()?;
-        Some(verdict.failures())
+        Some((verdict.failures(), verdict.last_checked_ms()))
     }
 
     /// Stops every checker (also done on drop).
@@ -579,6 +580,12 @@ fn prepare(
     })
 }
 
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// One checker of one real server, as its task runs it.
 struct CheckerTask {
     epoch: Instant,
@@ -632,11 +639,10 @@ impl CheckerTask {
                 }
                 _ => {}
             }
-            let Ok((transition, next)) = self
-                .verdict
-                .lock()
-                .map(|mut v| v.record(self.index, &result))
-            else {
+            let Ok((transition, next)) = self.verdict.lock().map(|mut v| {
+                v.mark_checked(unix_ms());
+                v.record(self.index, &result)
+            }) else {
                 return;
             };
             if let Some(t) = transition {

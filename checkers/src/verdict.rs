@@ -244,6 +244,9 @@ pub struct ServerVerdict {
     down_reason_from: Option<usize>,
     /// Failed checks so far, of every checker (for metrics).
     failures: u64,
+    /// When a check of this server last ended (Unix milliseconds; set by
+    /// the runner, which has the clock).
+    last_checked_ms: Option<u64>,
 }
 
 impl ServerVerdict {
@@ -258,7 +261,18 @@ impl ServerVerdict {
             weight: configured_weight,
             down_reason_from,
             failures: 0,
+            last_checked_ms: None,
         }
+    }
+
+    /// Notes that a check of this server ended at `unix_ms`.
+    pub fn mark_checked(&mut self, unix_ms: u64) {
+        self.last_checked_ms = Some(unix_ms);
+    }
+
+    /// When a check of this server last ended (Unix milliseconds).
+    pub fn last_checked_ms(&self) -> Option<u64> {
+        self.last_checked_ms
     }
 
     /// Checks that failed since this verdict was made (each one, not only

@@ -30,12 +30,18 @@ impl CheckerPool {
         }
     }
 
-    /// Failed checks of `key` since its checkers were (re)started.
-    pub fn check_failures(&self, key: &RealServerKey) -> u64 {
-        self.ids
+    /// Failed checks of `key` since its checkers were (re)started, and
+    /// when its last check ended.
+    pub fn check_record(&self, key: &RealServerKey) -> super::status::CheckRecord {
+        let (failures, last_ms) = self
+            .ids
             .get(key)
-            .and_then(|id| self.runner.check_failures(*id))
-            .unwrap_or(0)
+            .and_then(|id| self.runner.check_record(*id))
+            .unwrap_or((0, None));
+        super::status::CheckRecord {
+            failures,
+            last_check: last_ms.map_or(0, |ms| ms / 1000),
+        }
     }
 
     /// The runner's scheduling counters.

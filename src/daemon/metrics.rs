@@ -109,6 +109,7 @@ pub struct VrrpView {
     pub faults: Vec<serde_json::Value>,
     pub track_files: std::collections::BTreeMap<String, i64>,
     pub tracks_up: Vec<TrackUpView>,
+    pub priority_changes: Vec<(String, i64)>,
     pub state_since: Option<f64>,
     pub takeovers: crate::vrrp::takeover::TakeoverLog,
 }

@@ -49,12 +49,45 @@ pub fn duration_text(now: f64, since: f64) -> String {
     }
 }
 
+/// "3d", "4h", "5m", "2s": [`duration_text`] in its largest unit only,
+/// for the real-server rows (1,000 of them stay under 100 KB).
+pub fn short_duration_text(now: f64, since: f64) -> String {
+    duration_text(now, since)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// "950", "18K", "2.8M", "1.1G": a byte count in three or four characters
+/// (powers of 1,000).
+pub fn bytes_text(n: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n < 1000 {
+        return n.to_string();
+    }
+    let mut v = n as f64;
+    let mut unit = "";
+    for u in UNITS {
+        v /= 1000.0;
+        unit = u;
+        if v < 1000.0 {
+            break;
+        }
+    }
+    if v < 9.95 {
+        format!("{v:.1}{unit}")
+    } else {
+        format!("{v:.0}{unit}")
+    }
+}
+
 const STYLE: &str = "body{font-family:sans-serif;font-size:13px;margin:12px;color:#000;background:#fff}\
 h1{font-size:18px;margin:0 0 4px}h2{font-size:15px;margin:14px 0 4px}\
 table{border-collapse:collapse;margin-bottom:8px}\
 th,td{border:1px solid #999;padding:2px 6px;text-align:left}\
 th{background:#d0d0e0}td.n{text-align:right}\
-.up{background:#c0ffc0}.down{background:#ff9090}.master{background:#c0ffc0}\
+.up,.rs td:nth-child(2){background:#c0ffc0}.down,.rs td.d{background:#ff9090}.master{background:#c0ffc0}\
 .backup{background:#a0c8ff}.fault{background:#ff9090}.init{background:#d8d8d8}\
 .sorry{background:#c07820}.reason{font-size:12px;color:#333}\
 .meta{color:#333}p.down{display:inline-block;padding:2px 6px;margin:6px 0}.rs td:nth-child(n+4){text-align:right}.rs td:last-child{text-align:left;font-size:12px;color:#333}.legend td{padding:2px 10px}";
@@ -146,12 +179,13 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
         }
         // Real-server rows are the bulk of a large page: optional end tags
         // left out and short classes keep 1,000 of them under 100 KB.
-        h.push_str("<table class=rs><tr><th>real server</th><th>state</th><th>in state</th><th>weight</th><th>active</th><th>inactive</th><th>downtime</th><th>failed checks</th><th>reason</th></tr>\n");
+        h.push_str("<table class=rs><tr><th>real server</th><th>state</th><th>in state</th><th>weight</th><th>last check</th><th>conns active/inactive</th><th>bytes in/out</th><th>downtime</th><th>failed checks</th><th>reason</th></tr>\n");
         for rs in &vs.real_servers {
-            let _ = write!(h, "<tr><td>{}<td class=", escape(&rs.address));
-            h.push_str(if rs.up { "up>UP" } else { "down>DOWN" });
+            // The state column is green unless the cell says otherwise.
+            let _ = write!(h, "<tr><td>{}<td", escape(&rs.address));
+            h.push_str(if rs.up { ">UP" } else { " class=d>DOWN" });
             if rs.since > 0 {
-                let _ = write!(h, "<td>{}", duration_text(now, rs.since as f64));
+                let _ = write!(h, "<td>{}", short_duration_text(now, rs.since as f64));
             } else {
                 h.push_str("<td>?");
             }
@@ -163,18 +197,29 @@ pub fn render(s: &Status, refresh: Option<u32>, now: f64) -> String {
             if let Some(a) = &rs.admin {
                 let _ = write!(h, " <b>admin {}</b>", escape(&a.state.to_string()));
             }
+            h.push_str("<td>");
+            if rs.last_check > 0 {
+                h.push_str(&short_duration_text(now, rs.last_check as f64));
+            }
+            // Blanks for "never down" and "no failed check": 1,000 rows
+            // stay under 100 KB.
             let _ = writeln!(
                 h,
-                "<td>{}<td>{}<td>{}<td>{}<td>{}",
+                "<td>{}/{}<td>{}/{}<td>{}<td>{}<td>{}",
                 rs.active_conns,
                 rs.inactive_conns,
-                // Blank when never down: 1,000 rows stay under 100 KB.
+                bytes_text(rs.inbytes),
+                bytes_text(rs.outbytes),
                 if rs.downtime_seconds == 0 {
                     String::new()
                 } else {
                     duration_text(rs.downtime_seconds as f64, 0.0)
                 },
-                rs.check_failures,
+                if rs.check_failures == 0 {
+                    String::new()
+                } else {
+                    rs.check_failures.to_string()
+                },
                 escape(&rs.reason)
             );
         }
@@ -229,10 +274,15 @@ fn vrrp_panel(h: &mut String, s: &Status, now: f64) {
                 .map(|t| duration_text(now, t))
                 .unwrap_or_else(|| "?".into()),
             v.priority,
-            if v.effective_priority == v.priority {
+            if v.effective_priority == v.priority && v.priority_changes.is_empty() {
                 String::new()
             } else {
-                format!(" → {}", v.effective_priority)
+                // The breakdown: each tracked object's share, then the result.
+                let mut t = String::new();
+                for (what, change) in &v.priority_changes {
+                    let _ = write!(t, " {change:+} {}", escape(what));
+                }
+                format!("{t} → {}", v.effective_priority)
             },
             escape(v.master_addr.as_deref().unwrap_or("-")),
             v.master_priority

@@ -851,7 +851,7 @@ impl<K: Kernel> Daemon<K> {
             reconcile_durations: self.reconcile_durations.clone(),
             vrrp,
             virtual_servers: status::snapshot(&self.director, &kernel, &|k| {
-                self.pool.check_failures(k)
+                self.pool.check_record(k)
             }),
             version: env!("CARGO_PKG_VERSION").into(),
             started_at: self.started_at,

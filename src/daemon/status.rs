@@ -202,10 +202,22 @@ pub struct RealServerStatus {
     /// its checkers started (a reload that changes them starts them again).
     #[serde(default)]
     pub check_failures: u64,
+    /// When its last check ended (Unix seconds; 0: none yet).
+    #[serde(default)]
+    pub last_check: u64,
     /// An operator's override (`lvsd ctl`): absent when its checkers alone
     /// decide (`ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<crate::director::admin::AdminOverride>,
+}
+
+/// What the checkers know of one real server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckRecord {
+    /// Failed checks since its checkers were (re)started.
+    pub failures: u64,
+    /// When its last check ended (Unix seconds; 0: none yet).
+    pub last_check: u64,
 }
 
 /// Builds the snapshot from the director, the kernel's table and each real
@@ -213,7 +225,7 @@ pub struct RealServerStatus {
 pub fn snapshot(
     director: &Director,
     kernel: &Table,
-    check_failures: &dyn Fn(&crate::director::RealServerKey) -> u64,
+    check_record: &dyn Fn(&crate::director::RealServerKey) -> CheckRecord,
 ) -> Vec<VirtualServerStatus> {
     let mut out = Vec::new();
     let now = unix_now() as u64;
@@ -263,6 +275,7 @@ pub fn snapshot(
                     }
                 }
             }
+            let record = check_record(&key);
             real_servers.push(RealServerStatus {
                 address: SocketText(key.addr, key.port).to_string(),
                 up: state.up,
@@ -280,7 +293,8 @@ pub fn snapshot(
                 outbytes: stats.outbytes,
                 down_transitions: state.down_transitions,
                 downtime_seconds: state.downtime(now),
-                check_failures: check_failures(&key),
+                check_failures: record.failures,
+                last_check: record.last_check,
                 admin: director.admin(&key).cloned(),
             });
         }
@@ -372,6 +386,20 @@ pub fn render(s: &Status) -> String {
                 }
             }
             let view = super::metrics::VrrpView::of(v);
+            if !view.priority_changes.is_empty() {
+                let parts: Vec<String> = view
+                    .priority_changes
+                    .iter()
+                    .map(|(what, change)| format!("{change:+} {what}"))
+                    .collect();
+                let _ = writeln!(
+                    t,
+                    "    priority {} {} = {}",
+                    view.priority,
+                    parts.join(" "),
+                    view.effective_priority
+                );
+            }
             if let Some(last) = view.takeovers.recent.back() {
                 let _ = writeln!(
                     t,

@@ -311,11 +311,29 @@ pub struct Snapshot {
     pub master_priority: Option<u8>,
     /// Each tracked interface and script: up (after `reverse`)?
     pub tracks_up: Vec<TrackUp>,
+    /// What each tracked object adds to (or takes from) the configured
+    /// priority now, those that change it only: "script chk_nginx" → -10.
+    /// Their sum, clamped to 1..=254, is the effective priority (an address
+    /// owner's stays 255).
+    #[serde(default)]
+    pub priority_changes: Vec<(String, i32)>,
     /// When the instance entered its state (Unix seconds); stamped by the
     /// runner, which has the wall clock (this module is pure).
     pub state_since: Option<f64>,
     /// The phase times of its takeovers, kept by the runner.
     pub takeovers: super::takeover::TakeoverLog,
+}
+
+/// "script chk_nginx", "file weights", "interface eth1": how the status
+/// names a tracked object.
+fn track_label(id: &TrackId) -> String {
+    match id {
+        TrackId::Interface(n) => format!("interface {n}"),
+        TrackId::Script(n) => format!("script {n}"),
+        TrackId::File(n) => format!("file {n}"),
+        TrackId::Address(a) => format!("address {a}"),
+        TrackId::Process(n) => format!("process {n}"),
+    }
 }
 
 /// A tracked interface or script and whether it is up now.
@@ -526,6 +544,12 @@ impl Instance {
                         runs: None,
                     })
                 })
+                .collect(),
+            priority_changes: self
+                .tracks
+                .iter()
+                .filter(|(_, t)| t.priority_change() != 0)
+                .map(|(id, t)| (track_label(id), t.priority_change()))
                 .collect(),
             state_since: None,
             takeovers: Default::default(),

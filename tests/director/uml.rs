@@ -2073,16 +2073,37 @@ fn status_page_in_three_lab_states() {
     };
     let steady = save(&site, t1, "steady");
     assert!(
-        steady.contains("MASTER") && !steady.contains("down>DOWN"),
+        steady.contains("MASTER") && !steady.contains("class=d>DOWN"),
         "{steady}"
     );
+    // Each real server's row: address, state, in state, weight, last check,
+    // connections, bytes, downtime, failed checks, reason.
+    let cells = |page: &str, rs: &str| -> Vec<String> {
+        let start = page
+            .find(&format!("<tr><td>{rs}"))
+            .unwrap_or_else(|| panic!("no row for {rs}:\n{page}"));
+        let row = page[start..].lines().next().unwrap_or_default();
+        row.split("<td")
+            .skip(1)
+            .map(|c| c.split_once('>').map_or("", |(_, t)| t).to_string())
+            .collect()
+    };
+    for rs in [RS1, RS2] {
+        let c = cells(&steady, rs);
+        assert_eq!(c.len(), 10, "{c:?}");
+        assert!(c[4].ends_with('s'), "last check of {rs}: {c:?}");
+        assert!(c[6].contains('/'), "bytes in/out of {rs}: {c:?}");
+    }
 
     site.stop_nginx(1);
     site.wait("rs2 out of dir1's table", SLOW, || {
         site.active_reals(DIR1) == [RS1]
     });
     let down = save(&site, t1, "real-server-down");
-    assert!(down.contains(RS2) && down.contains("down>DOWN"), "{down}");
+    assert!(
+        down.contains(RS2) && down.contains("class=d>DOWN"),
+        "{down}"
+    );
     assert!(
         down.contains("<th>weight up / quorum</th><td>1 / 1</td>"),
         "{down}"

@@ -47,6 +47,7 @@ pub fn small() -> Status {
                                "runs": {"results": {"success": 40, "failure": 3, "timeout": 1},
                                         "durations": {"bounds": [0.01, 0.1, 1.0],
                                                       "counts": [30, 12, 1, 1], "sum": 3.25}}}],
+                "priority_changes": [["script chk\"nginx\"", -12], ["file weights\\file", 2]],
                 "state_since": 1_700_000_000u64,
                 "takeovers": takeovers()
             }),
@@ -161,6 +162,7 @@ pub fn rs(addr: &str, up: bool, configured: u32, weight: u32, reason: &str) -> R
         down_transitions: u64::from(!up),
         downtime_seconds: if up { 0 } else { 10 },
         check_failures: if up { 2 } else { 5 },
+        last_check: 1_700_000_597,
         admin: None,
     }
 }

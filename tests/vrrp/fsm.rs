@@ -581,6 +581,14 @@ fn track_weights_follow_keepalived_semantics() {
     inst.on_track(t0, &rev, false);
     assert_eq!(inst.effective_priority(), 75);
     assert_eq!(inst.state(), State::Backup);
+    // The status shows the breakdown: 100 - 30 + 5 = 75.
+    assert_eq!(
+        inst.snapshot().priority_changes,
+        vec![
+            ("script neg".to_string(), -30),
+            ("script rev".to_string(), 5)
+        ]
+    );
 }
 
 fn tracked_file(
