@@ -119,7 +119,7 @@ fn context(block: Block, keyword: &str) -> &'static str {
         (Block::VrrpInstance, "accept") => "    strict_mode\n    version 3\n",
         (Block::VrrpInstance, "vmac_xmit_base") => "    use_vmac\n",
         // Periodic announcements go to interfaces other than the instance's.
-        (Block::VrrpInstance, "garp_extra_if" | "vmac_garp_intvl") => {
+        (Block::VrrpInstance, "garp_extra_if" | "vmac_garp_intvl" | "use_vmac_addr") => {
             "    virtual_ipaddress_excluded {\n        10.9.7.1/24 dev eth7\n    }\n"
         }
         (Block::VrrpSyncGroup, "sync_group_tracking_weight" | "global_tracking") => {
@@ -180,6 +180,10 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
                 "global_defs {{\n{body}\n}}\n{INSTANCE}    virtual_ipaddress_excluded {{\n        10.9.7.1/24 dev eth7\n    }}\n}}\n"
             )
         }
+        // The VIPs' own VMACs' prefix shows where a VIP has one.
+        Block::GlobalDefs if keyword == "vmac_addr_prefix" => format!(
+            "global_defs {{\n{body}\n}}\n{INSTANCE}    use_vmac_addr\n    virtual_ipaddress_excluded {{\n        10.9.7.1/24 dev eth7\n    }}\n}}\n"
+        ),
         // The VMAC name prefix shows on an instance with a VMAC.
         Block::GlobalDefs if keyword == "vmac_prefix" => {
             format!("global_defs {{\n{body}\n}}\n{INSTANCE}    use_vmac\n}}\n")

@@ -163,9 +163,6 @@ const NETLINK_BUFS: Support =
 const RELOAD_MACHINERY: Support = no("controls keepalived's reload and config-saving machinery");
 const ROUTE_ATTR: Support = no("passes this attribute on with the route");
 const NETNS: Support = no("runs itself (or IPVS) in this network namespace");
-const VMAC_ADDR: Support = no(
-    "creates further VMACs for VIPs on other interfaces or of the other family (use_vmac is for the instance's own interface)",
-);
 const BFD: Support = no("tracks a BFD session through its bfd process");
 const SNMP_NAME: Support = no("names the object in SNMP");
 /// The keywords every connecting checker has (keepalived's
@@ -312,7 +309,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("startup_script_timeout", YES),
             ("tmp_config_directory", RELOAD_MACHINERY),
             ("umask", no("sets its umask for the files it creates")),
-            ("vmac_addr_prefix", VMAC_ADDR),
+            ("vmac_addr_prefix", YES),
             ("vmac_prefix", YES),
             ("vrrp_check_unicast_src", YES),
             ("vrrp_cpu_affinity", YES),
@@ -463,7 +460,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("unicast_ttl", YES),
             ("use_ipvlan", no("creates an ipvlan interface for the instance")),
             ("use_vmac", YES),
-            ("use_vmac_addr", VMAC_ADDR),
+            ("use_vmac_addr", YES),
             ("version", YES),
             ("virtual_ipaddress", YES),
             ("virtual_ipaddress_excluded", YES),
@@ -503,7 +500,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("preferred_lft", YES),
             ("scope", YES),
             ("track_group", no("re-adds this static entry when an instance of the named static_track_group sees its interface come back")),
-            ("use_vmac", VMAC_ADDR),
+            ("use_vmac", YES),
         ]],
     ),
     (

@@ -70,6 +70,12 @@ pub struct VipOptions {
     /// `no_track`: its interface going down is no FAULT, and its deletion by
     /// someone else does not make the master step back (not an address flag).
     pub no_track: bool,
+    /// The VIP's own `use_vmac` option (read with the instance's
+    /// `use_vmac_addr` into `own_vmac`).
+    pub use_vmac: bool,
+    /// The VIP goes on a VMAC of its own on its interface, with this MAC
+    /// (keepalived's `use_vmac_addr` / a VIP's `use_vmac`); set by translate.
+    pub own_vmac: Option<[u8; 6]>,
 }
 
 /// Kind of a `virtual_routes` entry (rtnetlink route type).
@@ -198,6 +204,8 @@ pub struct GarpConfig {
     /// While master, one announcement this often on each other interface
     /// holding a VIP (`garp_extra_if`); zero disables it.
     pub extra_if: Duration,
+    /// `garp_extra_if all`: on every such interface, not only VMACs.
+    pub extra_if_all: bool,
 }
 
 impl Default for GarpConfig {
@@ -213,6 +221,7 @@ impl Default for GarpConfig {
             interval: Duration::ZERO,
             na_interval: Duration::ZERO,
             extra_if: Duration::ZERO,
+            extra_if_all: false,
         }
     }
 }
@@ -389,6 +398,9 @@ pub struct InstanceConfig {
     pub notify_priority_changes: bool,
     /// `use_vmac`: VIPs and adverts go on a macvlan with the virtual MAC.
     pub vmac: Option<super::vmac::VmacConfig>,
+    /// The name prefix of the VIPs' own VMACs (`vmac_addr_prefix`, else
+    /// `vmac_prefix`).
+    pub own_vmac_prefix: String,
 }
 
 impl InstanceConfig {
@@ -432,6 +444,7 @@ impl InstanceConfig {
             notify_deleted: false,
             notify_priority_changes: false,
             vmac: None,
+            own_vmac_prefix: "vrrp".into(),
         }
     }
 
@@ -464,8 +477,42 @@ impl InstanceConfig {
         self.vips.iter().chain(&self.excluded_vips).any(|v| {
             let on_own = v.dev.as_ref().is_none_or(|d| *d == self.interface);
             let on_vmac = v.dev.is_some() && v.dev.as_deref() == vmac_name;
-            (!on_own && !on_vmac)
+            v.options.own_vmac.is_some()
+                || (!on_own && !on_vmac)
                 || (on_own && self.vmac.is_some() && Family::of(&v.addr) != self.family)
         })
+    }
+
+    /// Decides which VIPs go on a VMAC of their own (keepalived 2.2.7's
+    /// vrrp_complete_instance): a VIP on another interface with `use_vmac`
+    /// or the instance's `use_vmac_addr`; one on the instance's interface
+    /// the same, unless the instance's own VMAC takes it (same family).
+    /// Their MAC: the instance's `use_vmac` MAC when one was given, else
+    /// the RFC's for the VIP's family.
+    pub fn place_own_vmacs(&mut self, use_vmac_addr: bool, mac_given: bool) {
+        let (interface, family, vrid) = (self.interface.clone(), self.family, self.vrid);
+        let instance_vmac = self.vmac.as_ref().map(|v| v.mac);
+        for v in self.vips.iter_mut().chain(self.excluded_vips.iter_mut()) {
+            let fam = Family::of(&v.addr);
+            let on_own = v.dev.as_ref().is_none_or(|d| *d == interface);
+            let wanted = if on_own {
+                !(instance_vmac.is_some() && fam == family)
+                    && (v.options.use_vmac || (use_vmac_addr && fam != family))
+            } else {
+                v.options.use_vmac || use_vmac_addr
+            };
+            v.options.own_vmac = wanted.then(|| match instance_vmac {
+                Some(mac) if mac_given => mac,
+                _ => super::vmac::default_mac(fam, vrid),
+            });
+        }
+    }
+
+    /// Whether some VIP goes on a VMAC of its own.
+    pub fn has_own_vmacs(&self) -> bool {
+        self.vips
+            .iter()
+            .chain(&self.excluded_vips)
+            .any(|v| v.options.own_vmac.is_some())
     }
 }

@@ -1194,7 +1194,19 @@ async fn reload(
     let wanted: BTreeSet<String> = config
         .instances
         .iter()
-        .filter_map(|i| i.vmac.as_ref().and_then(|v| v.name.clone()))
+        .flat_map(|i| {
+            let own = i
+                .vips
+                .iter()
+                .chain(&i.excluded_vips)
+                .filter(|v| v.options.own_vmac.is_some())
+                .filter_map(|v| v.dev.clone());
+            i.vmac
+                .as_ref()
+                .and_then(|v| v.name.clone())
+                .into_iter()
+                .chain(own)
+        })
         .collect();
     for name in before.iter().filter(|n| !wanted.contains(*n)) {
         driver.vmacs.remove(&driver.nl, name).await;
@@ -1284,7 +1296,13 @@ fn announce_extra_interfaces(io: &InstanceIo, cfg: &InstanceConfig) {
     let xmit_base = cfg.vmac.as_ref().is_some_and(|v| v.xmit_base);
     let mut done = BTreeSet::new();
     for (vip, _, idx) in &io.vips {
-        if *idx == io.vip_ifindex && !xmit_base {
+        let own_interface = *idx == io.vip_ifindex;
+        // Without `all`, VMACs only (the VIPs' own, or the instance's).
+        let vmac = vip.options.own_vmac.is_some() || (own_interface && cfg.vmac.is_some());
+        if !vmac && !cfg.garp.extra_if_all {
+            continue;
+        }
+        if own_interface && !xmit_base {
             continue;
         }
         if done.insert(*idx) {
@@ -1537,60 +1555,131 @@ impl VmacHost {
             let link = nl.link(&name).await?;
             self.active
                 .insert(name.clone(), (link.index, inst.interface.clone()));
-            match inst.family {
-                _ if adopted => {}
-                packet::Family::V4 => {
-                    if !self.rp_filter_checked {
-                        self.rp_filter_checked = true;
-                        let all = read_sysctl("all", "rp_filter").unwrap_or(0);
-                        self.rp_filter = vmac::rp_filter_plan(all, &rp_filters());
-                        if let Some(plan) = &self.rp_filter {
-                            for (name, _) in &plan.raised {
-                                write_sysctl(false, name, "rp_filter", &plan.all.to_string());
-                            }
-                            tracing::info!(
-                                "setting net.ipv4.conf.all.rp_filter from {} to 0 (for the VMACs)",
-                                plan.all
-                            );
-                            write_sysctl(false, "all", "rp_filter", "0");
-                        }
-                    }
-                    for (key, value) in vmac::VMAC_SYSCTLS {
-                        write_sysctl(false, &name, key, &value.to_string());
-                    }
-                    if !self.saved.contains_key(&inst.interface) {
-                        let before = vmac::BASE_SYSCTLS
-                            .iter()
-                            .filter_map(|(key, _)| {
-                                let path = vmac::sysctl_path(false, &inst.interface, key);
-                                let v = std::fs::read_to_string(path).ok()?;
-                                Some((*key, v.trim().to_string()))
-                            })
-                            .collect();
-                        for (key, value) in vmac::BASE_SYSCTLS {
-                            write_sysctl(false, &inst.interface, key, &value.to_string());
-                        }
-                        self.saved.insert(inst.interface.clone(), before);
-                    }
-                    // No IPv6 on an IPv4 instance's VMAC unless it holds IPv6 VIPs.
-                    let v6_vips = inst
-                        .vips
-                        .iter()
-                        .chain(&inst.excluded_vips)
-                        .any(|v| v.addr.is_ipv6());
-                    write_sysctl(true, &name, "disable_ipv6", if v6_vips { "0" } else { "1" });
-                }
-                packet::Family::V6 => {
-                    // No link-local address made from the virtual MAC (RFC 5798 7.4).
-                    write_sysctl(true, &name, "addr_gen_mode", "1");
-                    write_sysctl(true, &name, "disable_ipv6", "0");
-                }
+            // No IPv6 on an IPv4 instance's VMAC unless it holds IPv6 VIPs.
+            let v6_vips = inst
+                .vips
+                .iter()
+                .chain(&inst.excluded_vips)
+                .any(|v| v.addr.is_ipv6() && v.options.own_vmac.is_none());
+            if !adopted {
+                self.configure(&name, &inst.interface, inst.family, v6_vips);
             }
             nl.set_link_up(&name, link.index).await?;
             reserved.push(name.clone());
             cfg.name = Some(name);
         }
+        self.setup_own_vmacs(nl, config, &mut reserved).await
+    }
+
+    /// The VIPs' own VMACs (`use_vmac_addr`, a VIP's `use_vmac`): one per
+    /// (interface, MAC), shared by the VIPs that want the same, named
+    /// `PREFIX.VRID` as keepalived names them; each VIP's `dev` becomes its
+    /// VMAC.
+    async fn setup_own_vmacs(
+        &mut self,
+        nl: &Netlink,
+        config: &mut VrrpConfig,
+        reserved: &mut Vec<String>,
+    ) -> Result<(), RunnerError> {
+        for inst in &mut config.instances {
+            let (interface, vrid, prefix) = (
+                inst.interface.clone(),
+                inst.vrid,
+                inst.own_vmac_prefix.clone(),
+            );
+            for vip in inst.vips.iter_mut().chain(inst.excluded_vips.iter_mut()) {
+                let Some(mac) = vip.options.own_vmac else {
+                    continue;
+                };
+                let base_name = vip.dev.clone().unwrap_or_else(|| interface.clone());
+                let base = nl.link(&base_name).await?;
+                let links = nl.vmac_links().await?;
+                let family = packet::Family::of(&vip.addr);
+                // One of ours (or one left by an earlier run) with this MAC on
+                // this interface: shared.
+                let existing = links.iter().find(|l| {
+                    l.macvlan == Some((base.index, true))
+                        && l.mac == Some(mac)
+                        && (self.active.contains_key(&l.name) || !reserved.contains(&l.name))
+                });
+                let name = match existing {
+                    Some(l) => l.name.clone(),
+                    None => {
+                        let name = vmac::choose_name(&prefix, vrid, family, |n| {
+                            links.iter().any(|l| l.name == n) || reserved.iter().any(|r| r == n)
+                        });
+                        nl.create_vmac(&name, base.index, mac).await?;
+                        tracing::info!(
+                            "({}) created VMAC interface {name} on {base_name} for {}",
+                            inst.name,
+                            vip.addr
+                        );
+                        name
+                    }
+                };
+                if !self.active.contains_key(&name) {
+                    let link = nl.link(&name).await?;
+                    self.active
+                        .insert(name.clone(), (link.index, base_name.clone()));
+                    if existing.is_none() {
+                        self.configure(&name, &base_name, family, family == packet::Family::V6);
+                    }
+                    nl.set_link_up(&name, link.index).await?;
+                }
+                if !reserved.contains(&name) {
+                    reserved.push(name.clone());
+                }
+                vip.dev = Some(name);
+            }
+        }
         Ok(())
+    }
+
+    /// The kernel settings keepalived gives a VMAC it creates (and its base
+    /// interface, put back when its last VMAC goes).
+    fn configure(&mut self, name: &str, base: &str, family: packet::Family, v6_vips: bool) {
+        match family {
+            packet::Family::V4 => {
+                if !self.rp_filter_checked {
+                    self.rp_filter_checked = true;
+                    let all = read_sysctl("all", "rp_filter").unwrap_or(0);
+                    self.rp_filter = vmac::rp_filter_plan(all, &rp_filters());
+                    if let Some(plan) = &self.rp_filter {
+                        for (name, _) in &plan.raised {
+                            write_sysctl(false, name, "rp_filter", &plan.all.to_string());
+                        }
+                        tracing::info!(
+                            "setting net.ipv4.conf.all.rp_filter from {} to 0 (for the VMACs)",
+                            plan.all
+                        );
+                        write_sysctl(false, "all", "rp_filter", "0");
+                    }
+                }
+                for (key, value) in vmac::VMAC_SYSCTLS {
+                    write_sysctl(false, name, key, &value.to_string());
+                }
+                if !self.saved.contains_key(base) {
+                    let before = vmac::BASE_SYSCTLS
+                        .iter()
+                        .filter_map(|(key, _)| {
+                            let path = vmac::sysctl_path(false, base, key);
+                            let v = std::fs::read_to_string(path).ok()?;
+                            Some((*key, v.trim().to_string()))
+                        })
+                        .collect();
+                    for (key, value) in vmac::BASE_SYSCTLS {
+                        write_sysctl(false, base, key, &value.to_string());
+                    }
+                    self.saved.insert(base.to_string(), before);
+                }
+                write_sysctl(true, name, "disable_ipv6", if v6_vips { "0" } else { "1" });
+            }
+            packet::Family::V6 => {
+                // No link-local address made from the virtual MAC (RFC 5798 7.4).
+                write_sysctl(true, name, "addr_gen_mode", "1");
+                write_sysctl(true, name, "disable_ipv6", "0");
+            }
+        }
     }
 
     /// Deletes one VMAC; the last one on a base interface puts its settings back.

@@ -93,6 +93,8 @@ fn vip(v: &model::VirtualIpAddress) -> VipConfig {
             autojoin: v.autojoin,
             preferred_lft: v.preferred_lft.flatten(),
             no_track: v.no_track,
+            use_vmac: v.use_vmac,
+            own_vmac: None,
         },
     }
 }
@@ -861,6 +863,7 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 na_interval: i.garp.gna_interval,
                 // Decided below, once the VIPs' interfaces are known.
                 extra_if: Duration::ZERO,
+                extra_if_all: false,
             },
             skip_check_adv_addr: i.skip_check_adv_addr,
             v3_checksum_as_v2: i.v3_checksum_as_v2,
@@ -893,15 +896,26 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
                 })
                 .unwrap_or(cfg.global.vrrp_notify_priority_changes),
             vmac: vmac(cfg, i, family),
+            own_vmac_prefix: String::new(),
         });
-        // `garp_extra_if`: keepalived 2.2.7 sends on VMACs of its own other
-        // than the instance's (lvsd makes none) and, with `all`, on any
-        // other interface holding a VIP; with no such interface it is off.
         if let Some(last) = instances.last_mut() {
-            last.garp.extra_if = match i.garp.extra_if {
-                Some(x) if x.all && last.has_vip_on_other_interface() => x.interval,
-                _ => Duration::ZERO,
+            let mac_given = i.use_vmac.as_ref().is_some_and(|u| u.mac.is_some());
+            last.place_own_vmacs(i.use_vmac_addr, mac_given);
+            // `garp_extra_if`: keepalived 2.2.7 sends on the VIPs' own VMACs
+            // and, with `all`, on any other interface holding a VIP; with no
+            // such interface it is off.
+            (last.garp.extra_if, last.garp.extra_if_all) = match i.garp.extra_if {
+                Some(x) if last.has_own_vmacs() => (x.interval, x.all),
+                Some(x) if x.all && last.has_vip_on_other_interface() => (x.interval, true),
+                _ => (Duration::ZERO, false),
             };
+            if last.has_own_vmacs() {
+                last.own_vmac_prefix = cfg
+                    .global
+                    .vmac_addr_prefix
+                    .clone()
+                    .unwrap_or_else(|| cfg.global.vmac_prefix.clone());
+            }
         }
     }
     let sync_groups = cfg
