@@ -118,6 +118,10 @@ fn context(block: Block, keyword: &str) -> &'static str {
         // `accept` is the default but under strict mode (which clears it for VRRPv2).
         (Block::VrrpInstance, "accept") => "    strict_mode\n    version 3\n",
         (Block::VrrpInstance, "vmac_xmit_base") => "    use_vmac\n",
+        // A static address names the group the judged block defines.
+        (Block::TopLevel, "track_group") => {
+            "static_ipaddress {\n    10.9.0.6/32 dev eth7 track_group tg2\n}\n"
+        }
         // Periodic announcements go to interfaces other than the instance's.
         (Block::VrrpInstance, "garp_extra_if" | "vmac_garp_intvl" | "use_vmac_addr") => {
             "    virtual_ipaddress_excluded {\n        10.9.7.1/24 dev eth7\n    }\n"
@@ -170,6 +174,17 @@ fn config_with(block: Block, keyword: &str, body: &str) -> String {
         format!("{VS}        TCP_CHECK {{\n        }}\n        {name} {{\n{head}{body}\n        }}{VS_END}")
     };
     let text = match block {
+        // track_group: the instances of a group track a static entry's interface.
+        Block::VirtualIpaddressOptions | Block::VirtualRoutesOptions | Block::VirtualRulesOptions
+            if keyword == "track_group" =>
+        {
+            let entry = match block {
+                Block::VirtualIpaddressOptions => format!("static_ipaddress {{\n    10.9.0.5/32 dev eth7 {body}\n}}\n"),
+                Block::VirtualRoutesOptions => format!("static_routes {{\n    10.8.0.0/16 dev eth7 {body}\n}}\n"),
+                _ => format!("static_rules {{\n    from 10.9.0.0/24 iif eth7 preference 100 table 100 {body}\n}}\n"),
+            };
+            format!("track_group x7 {{\n    group {{\n        VI_K\n    }}\n}}\n{entry}{INSTANCE}}}\n")
+        }
         // The instance tracks a file only a top-level track_file block can define.
         Block::TopLevel => format!(
             "{INSTANCE}    track_file {{\n        tf3\n    }}\n}}\n{VS}        weight 10\n{HTTP}{VS_END}{body}\n"
@@ -327,6 +342,8 @@ fn candidates(block: Block, keyword: &str) -> Vec<String> {
             &["{\n tf\n }"]
         }
         (Block::FileCheck, "track_file") => &["tf2"],
+        (Block::TopLevel, "track_group") => &["tg2 {\n group {\n VI_K\n }\n}"],
+        (Block::VirtualIpaddressOptions | Block::VirtualRoutesOptions, "track_group") => &["x7"],
         (_, "group") => &["{\n VI_K\n }"],
         (Block::VrrpSyncGroup, "sync_group_tracking_weight") => &[""],
         (Block::GlobalDefs, "vrrp_version") => &["3"],

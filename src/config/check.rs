@@ -16,6 +16,7 @@ use super::ConfigOptions;
 pub fn check(config: &mut Config, opts: &ConfigOptions, diags: &mut Vec<Diagnostic>) {
     duplicate_names(config, diags);
     vrrp_references(config, diags);
+    track_groups(config, diags);
     vrrp_instances(config, diags);
     duplicate_vrids(config, diags);
     virtual_server_groups(config, diags);
@@ -24,6 +25,98 @@ pub fn check(config: &mut Config, opts: &ConfigOptions, diags: &mut Vec<Diagnost
     file_checks(config, diags);
     if opts.check_interfaces {
         interfaces(config, diags);
+    }
+}
+
+/// `track_group` as keepalived 2.2.7 reads it: on static entries only (on a
+/// VIP, virtual route or virtual rule it is an unknown word, ignored), and a
+/// group that is not defined is ignored; a VIP's `use_vmac` likewise on
+/// virtual addresses only.
+fn track_groups(c: &mut Config, diags: &mut Vec<Diagnostic>) {
+    let ignored = |span: Span, value: &str, what: &str, diags: &mut Vec<Diagnostic>| {
+        diags.push(Diagnostic::warning(
+            span,
+            Problem::KeepalivedFallback {
+                keyword: "track_group".into(),
+                value: value.into(),
+                what: what.into(),
+                keepalived: "ignores it".into(),
+                hint: None,
+            },
+        ));
+    };
+    let defined: HashSet<String> = c.track_groups.iter().map(|g| g.name.clone()).collect();
+    for i in &mut c.vrrp_instances {
+        let vips = i
+            .virtual_ipaddresses
+            .iter_mut()
+            .chain(i.virtual_ipaddresses_excluded.iter_mut());
+        for v in vips {
+            if let Some(g) = v.track_group.take() {
+                ignored(v.span, &g, "is for static_ipaddress, not a VIP", diags);
+            }
+        }
+        for r in &mut i.virtual_routes {
+            if let Some(g) = r.track_group.take() {
+                ignored(
+                    r.span,
+                    &g,
+                    "is for static_routes, not virtual_routes",
+                    diags,
+                );
+            }
+        }
+        for r in &mut i.virtual_rules {
+            if let Some(g) = r.track_group.take() {
+                ignored(r.span, &g, "is for static_rules, not virtual_rules", diags);
+            }
+        }
+    }
+    let undefined = |span: Span, g: &mut Option<String>, diags: &mut Vec<Diagnostic>| {
+        if g.as_ref().is_some_and(|name| !defined.contains(name)) {
+            diags.push(Diagnostic::warning(
+                span,
+                Problem::UnknownReferenceIgnored {
+                    what: "track_group".into(),
+                    name: g.take().unwrap_or_default(),
+                },
+            ));
+        }
+    };
+    for a in &mut c.static_ipaddresses {
+        undefined(a.span, &mut a.track_group, diags);
+        if a.use_vmac {
+            a.use_vmac = false;
+            diags.push(Diagnostic::warning(
+                a.span,
+                Problem::KeepalivedFallback {
+                    keyword: "use_vmac".into(),
+                    value: a.address.to_string(),
+                    what: "is for VIPs, not static_ipaddress".into(),
+                    keepalived: "ignores it".into(),
+                    hint: None,
+                },
+            ));
+        }
+    }
+    for r in &mut c.static_routes {
+        undefined(r.span, &mut r.track_group, diags);
+    }
+    for r in &mut c.static_rules {
+        undefined(r.span, &mut r.track_group, diags);
+    }
+    for g in &c.track_groups {
+        for name in &g.instances {
+            if !c.vrrp_instances.iter().any(|i| i.name == *name) {
+                diags.push(Diagnostic::warning(
+                    g.span,
+                    Problem::UnknownReferenceIgnored {
+                        what: format!("vrrp_instance (member of track_group {})", g.name),
+                        name: name.clone(),
+                    },
+                ));
+            }
+        }
     }
 }
 

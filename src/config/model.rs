@@ -477,6 +477,9 @@ pub struct Config {
     pub static_routes: Vec<VirtualRoute>,
     /// `static_rules`.
     pub static_rules: Vec<VirtualRule>,
+    /// `track_group NAME { group { ... } }`: the instances that track the
+    /// interfaces of the static entries naming the group.
+    pub track_groups: Vec<TrackGroup>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
     /// Top-level `SSL { }` block for SSL_GET checkers.
@@ -1231,6 +1234,15 @@ impl VrrpInstance {
         self.accept
             .unwrap_or(!self.strict_mode || self.priority.is_owner())
     }
+}
+
+/// `track_group NAME { group { VI_1 VI_2 } }`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackGroup {
+    #[serde(skip)]
+    pub span: Span,
+    pub name: String,
+    pub instances: Vec<String>,
 }
 
 /// `vrrp_sync_group NAME { }`.

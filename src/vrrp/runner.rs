@@ -572,6 +572,11 @@ impl Feeds {
                 }
             }
         }
+        // The interfaces of static addresses and routes too: they are put
+        // back when their interface comes back up (no instance need track it).
+        for dev in static_interfaces(&config.statics) {
+            links.insert(dev, None);
+        }
         if !links.is_empty() {
             let tx = self.tx.clone();
             let nl = nl.clone();
@@ -1008,7 +1013,10 @@ pub async fn run_reloadable(
                         Vec::new()
                     }
                     Event::Track { id, up } => {
-                        known.insert(id.clone(), up);
+                        let was = known.insert(id.clone(), up);
+                        if let (TrackId::Interface(dev), true, Some(false)) = (&id, up, was) {
+                            reinstate_statics(&driver.nl, &driver.statics, dev).await;
+                        }
                         set.on_track(now, &id, up)
                     }
                     Event::TrackValue { id, value } => set.on_track_value(now, &id, value),
@@ -1104,6 +1112,50 @@ async fn apply_statics(
         match nl.add_rule(rule).await {
             Ok(()) => tracing::info!("static_rules: added {}", super::vip::rule_name(rule)),
             Err(e) => tracing::error!("static_rules: {e}"),
+        }
+    }
+}
+
+/// The interfaces static addresses (not `no_track`) and routes (`dev`) are on.
+fn static_interfaces(statics: &super::config::StaticConfig) -> BTreeSet<String> {
+    let addrs = statics
+        .addresses
+        .iter()
+        .filter(|(a, _)| !a.options.no_track)
+        .map(|(_, dev)| dev.clone());
+    let routes = statics.routes.iter().filter_map(|r| r.dev.clone());
+    addrs.chain(routes).collect()
+}
+
+/// An interface came back up: the static addresses on it that are gone
+/// (deleted with the interface) and the static routes through it (the
+/// kernel drops them when it goes down) are put back, as keepalived 2.2.7
+/// does (static_track_group_reinstate_config).
+async fn reinstate_statics(nl: &Netlink, statics: &super::config::StaticConfig, dev: &str) {
+    let Ok(link) = nl.link(dev).await else {
+        return;
+    };
+    for (addr, _) in statics
+        .addresses
+        .iter()
+        .filter(|(a, d)| d == dev && !a.options.no_track)
+    {
+        if matches!(nl.has_address(dev, link.index, addr.addr).await, Ok(false)) {
+            match nl.add_vip(dev, link.index, addr).await {
+                Ok(()) => tracing::info!("static_ipaddress: {} put back on {dev}", addr.addr),
+                Err(e) => tracing::warn!("static_ipaddress: {e}"),
+            }
+        }
+    }
+    for route in statics
+        .routes
+        .iter()
+        .filter(|r| r.dev.as_deref() == Some(dev))
+    {
+        // Already there (the interface went down without losing it): refused, fine.
+        match nl.add_route(route, Some(link.index)).await {
+            Ok(()) => tracing::info!("static_routes: a route through {dev} put back"),
+            Err(e) => tracing::debug!("static_routes: {e}"),
         }
     }
 }

@@ -662,6 +662,66 @@ fn statics(
     })
 }
 
+/// `track_group`: the interfaces each instance tracks (weight 0: down is
+/// FAULT) because a static address (its `dev`), route (`dev`) or rule
+/// (`iif`) names a group the instance is in (keepalived 2.2.7's
+/// static_track_group_init; an entry with `no_track` too is not tracked).
+fn track_group_interfaces(cfg: &model::Config) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    let addresses = cfg.static_ipaddresses.iter().map(|a| {
+        let dev = a
+            .dev
+            .clone()
+            .unwrap_or_else(|| cfg.global.default_interface.clone());
+        (
+            "static address",
+            a.track_group.as_ref(),
+            a.no_track,
+            Some(dev),
+        )
+    });
+    let routes = cfg.static_routes.iter().map(|r| {
+        (
+            "static route",
+            r.track_group.as_ref(),
+            r.no_track,
+            r.dev.clone(),
+        )
+    });
+    let rules = cfg.static_rules.iter().map(|r| {
+        let iif = r
+            .options
+            .windows(2)
+            .find(|w| matches!(w[0].as_str(), "iif" | "dev"))
+            .map(|w| w[1].clone());
+        ("static rule", r.track_group.as_ref(), r.no_track, iif)
+    });
+    for (what, group, no_track, dev) in addresses.chain(routes).chain(rules) {
+        let Some(group) = group else { continue };
+        // An undefined group was warned about and dropped at load.
+        let Some(g) = cfg.track_groups.iter().find(|g| g.name == *group) else {
+            continue;
+        };
+        if no_track {
+            tracing::warn!("{what} has both track_group and no_track set - not tracking");
+            continue;
+        }
+        let Some(dev) = dev else { continue };
+        for name in &g.instances {
+            // Unknown members were warned about at load.
+            if !cfg.vrrp_instances.iter().any(|i| i.name == *name) {
+                continue;
+            }
+            let list = out.entry(name.clone()).or_default();
+            if !list.contains(&dev) {
+                list.push(dev.clone());
+            }
+        }
+    }
+    out
+}
+
 /// The interfaces other than the instance's own that its tracked (not
 /// `no_track`) VIPs, virtual routes (`dev`) and virtual rules (`iif`/`oif`) name.
 fn other_interfaces(i: &model::VrrpInstance, own: &str) -> Vec<String> {
@@ -724,6 +784,7 @@ fn vmac(
 
 pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
     let prefs = default_rule_prefs(cfg);
+    let group_tracks = track_group_interfaces(cfg);
     let mut instances = Vec::new();
     for i in &cfg.vrrp_instances {
         let interface = i
@@ -772,7 +833,8 @@ pub fn translate(cfg: &model::Config) -> Result<VrrpConfig, TranslateError> {
         // keepalived 2.2.7 also tracks (weight 0: down means FAULT) the interface
         // of a VIP, virtual route or virtual rule that sits on another interface
         // than the instance's, unless the line says `no_track`.
-        for dev in other_interfaces(i, &interface) {
+        let by_group = group_tracks.get(&i.name).cloned().unwrap_or_default();
+        for dev in other_interfaces(i, &interface).into_iter().chain(by_group) {
             let id = TrackId::Interface(dev);
             if !tracks.iter().any(|t| t.id == id) {
                 tracks.push(TrackConfig {

@@ -742,3 +742,83 @@ fn an_interface_deleted_and_created_again_is_used_again_as_keepalived() {
         "lvsd left, keepalived right"
     );
 }
+
+/// `track_group` side by side: a static address and a static route on
+/// `trk0` name a track group holding VI_1, so VI_1 tracks trk0 (down:
+/// FAULT); when trk0 comes back the static route the kernel dropped is put
+/// back, and when trk0 is deleted and created again so is the address.
+/// Returns the notify states after each step and whether the route and the
+/// address were there after each.
+fn track_group_run(kind: Kind, name: &str) -> Vec<(Vec<String>, bool, bool)> {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (script, out) = notify_recorder(dir.path(), "states", "$3");
+    let make = || {
+        ns.ip(&[
+            "link", "add", "trk0", "type", "veth", "peer", "name", "trk1",
+        ])
+        .expect("trk0");
+        ns.ip(&["link", "set", "trk1", "up"]).expect("up");
+        ns.ip(&["link", "set", "trk0", "up"]).expect("up");
+    };
+    make();
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = format!("  notify {}\n", script.display());
+    let text = conf(&[a], "").replacen(
+        "vrrp_instance",
+        "track_group TG {\n  group {\n    VI_1\n  }\n}\n\
+         static_ipaddress {\n  10.9.2.1/24 dev trk0 track_group TG\n}\n\
+         static_routes {\n  10.99.0.0/16 dev trk0 track_group TG\n}\n\
+         vrrp_instance",
+        1,
+    );
+    let mut d = Director::start(kind, ns, &text);
+    let long = Duration::from_secs(15);
+    let out = &out;
+    let last_is = |state: &'static str| {
+        move || recorded_states(out).last().map(String::as_str) == Some(state)
+    };
+    let route = || {
+        ns.ip(&["route", "show", "10.99.0.0/16"])
+            .is_ok_and(|r| r.contains("dev trk0"))
+    };
+    let address = || holds(ns.name(), "10.9.2.1");
+    let mut steps = Vec::new();
+    let step = |steps: &mut Vec<(Vec<String>, bool, bool)>| {
+        std::thread::sleep(Duration::from_secs(2));
+        steps.push((recorded_states(out), route(), address()));
+    };
+    wait_for("MASTER", long, &[&d], last_is("MASTER"));
+    step(&mut steps);
+    ns.ip(&["link", "set", "trk0", "down"]).expect("down");
+    wait_for("FAULT", long, &[&d], last_is("FAULT"));
+    step(&mut steps);
+    ns.ip(&["link", "set", "trk0", "up"]).expect("up");
+    wait_for("MASTER again", long, &[&d], last_is("MASTER"));
+    step(&mut steps);
+    ns.ip(&["link", "del", "trk0"]).expect("del");
+    wait_for("FAULT again", long, &[&d], last_is("FAULT"));
+    make();
+    wait_for("MASTER after re-creation", long, &[&d], last_is("MASTER"));
+    step(&mut steps);
+    assert!(d.stop(), "{kind:?}\n{}", d.log());
+    steps
+}
+
+#[test]
+fn track_group_and_static_reinstating_as_keepalived() {
+    let theirs = track_group_run(Kind::Keepalived, "tgk");
+    let ours = track_group_run(Kind::Lvsd, "tgl");
+    eprintln!("keepalived: {theirs:?}\nlvsd: {ours:?}");
+    // keepalived: FAULT while trk0 is down (route dropped by the kernel),
+    // the route back when it is up, the address back after re-creation.
+    let flags: Vec<(bool, bool)> = theirs.iter().map(|(_, r, a)| (*r, *a)).collect();
+    assert_eq!(
+        flags,
+        [(true, true), (false, true), (true, true), (true, true)],
+        "keepalived changed"
+    );
+    assert_eq!(theirs, ours, "keepalived left, lvsd right");
+}

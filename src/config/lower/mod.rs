@@ -97,6 +97,11 @@ impl Lowerer {
                     config.vrrp_sync_groups.push(g);
                 }
             }
+            "track_group" => {
+                if let Some(g) = vrrp::track_group(&mut cx, node) {
+                    config.track_groups.push(g);
+                }
+            }
             "static_ipaddress" => {
                 for n in cx.block(node) {
                     if let Some(a) = vrrp::ip_address(&mut cx, n) {

@@ -414,6 +414,34 @@ fn notify_keyword(cx: &mut Cx<'_>, n: &Node, notify: &mut VrrpNotify) -> bool {
     true
 }
 
+/// `track_group NAME { group { VI_1 ... } }` (keepalived drops a group
+/// without instances, with a log line).
+pub(super) fn track_group(cx: &mut Cx<'_>, node: &Node) -> Option<crate::config::TrackGroup> {
+    let name = block_name(cx, node)?;
+    let mut instances = Vec::new();
+    for n in cx.block(node) {
+        match n.name() {
+            "group" => instances.extend(cx.words(n).into_iter().map(|t| t.text)),
+            _ => cx.unknown(n, "track_group"),
+        }
+    }
+    if instances.is_empty() {
+        cx.warning(
+            node.span(),
+            Problem::MissingRequired {
+                object: format!("track_group {name}"),
+                what: "group { } of vrrp_instances; it is ignored".into(),
+            },
+        );
+        return None;
+    }
+    Some(crate::config::TrackGroup {
+        span: node.span(),
+        name,
+        instances,
+    })
+}
+
 pub(super) fn vrrp_sync_group(cx: &mut Cx<'_>, node: &Node) -> Option<VrrpSyncGroup> {
     let name = block_name(cx, node);
     let mut g = VrrpSyncGroup {
