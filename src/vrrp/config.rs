@@ -120,6 +120,9 @@ pub struct RouteConfig {
     pub table: Option<u32>,
     pub metric: Option<u32>,
     pub scope: Option<u8>,
+    /// `no_track`: its interface going down is no FAULT, and its deletion
+    /// by someone else changes nothing.
+    pub no_track: bool,
 }
 
 /// What an ip rule does when it matches (`FR_ACT_*`).

@@ -9,6 +9,7 @@ pub mod notify;
 pub mod packet;
 pub mod process_track;
 pub mod reload;
+pub mod route_watch;
 pub mod runner;
 pub mod socket;
 pub mod sync_group;

@@ -249,6 +249,8 @@ enum Event {
     },
     /// Every address on the machine's interfaces, after a change.
     Addresses(BTreeSet<IpAddr>),
+    /// The kernel deleted a route or a rule (lvsd's own or not).
+    RouteDeleted(super::route_watch::Deleted),
     /// A tracked script ran (for its run counts and durations).
     ScriptRan {
         name: String,
@@ -427,6 +429,8 @@ struct Feeds {
     address_watcher: Option<(BTreeSet<IpAddr>, tokio::task::JoinHandle<()>)>,
     /// Every address change, to notice VIPs deleted behind lvsd's back.
     vip_watcher: tokio::task::JoinHandle<()>,
+    /// Every route and rule deletion, likewise for routes and rules.
+    route_watcher: tokio::task::JoinHandle<()>,
     /// `vrrp_track_process`: the specs scanned for, and the scanning task.
     process_scanner: Option<(Vec<ProcessSpec>, tokio::task::JoinHandle<()>)>,
     /// The tracked files being watched, and the watching task.
@@ -447,6 +451,7 @@ impl Feeds {
             t.abort();
         }
         self.vip_watcher.abort();
+        self.route_watcher.abort();
         if let Some((_, t)) = self.process_scanner {
             t.abort();
         }
@@ -859,9 +864,27 @@ pub async fn run_reloadable(
             }
         })
     };
+    let route_watcher = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let (local_tx, mut local) = mpsc::channel(64);
+            let forward = async {
+                while let Some(d) = local.recv().await {
+                    if tx.send(Event::RouteDeleted(d)).await.is_err() {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                () = super::route_watch::watch(local_tx) => {}
+                () = forward => {}
+            }
+        })
+    };
     let mut feeds = Feeds {
         tx,
         vip_watcher,
+        route_watcher,
         receivers: BTreeMap::new(),
         receiver_tasks: BTreeMap::new(),
         link_poller: None,
@@ -1025,7 +1048,16 @@ pub async fn run_reloadable(
                         driver.script_runs.entry(name).or_default().record(outcome, seconds);
                         Vec::new()
                     }
+                    Event::RouteDeleted(d) => {
+                        let gone = driver.deleted_routes(&set, &d).await;
+                        let mut acts = Vec::new();
+                        for i in gone {
+                            acts.extend(set.on_vip_deleted(now, i));
+                        }
+                        acts
+                    }
                     Event::Addresses(here) => {
+                        reinstate_deleted_static_addresses(&driver.nl, &driver.statics, &here).await;
                         let gone = driver.deleted_vips(&set, &here).await;
                         let mut acts = Vec::new();
                         for i in gone {
@@ -1156,6 +1188,33 @@ async fn reinstate_statics(nl: &Netlink, statics: &super::config::StaticConfig, 
         match nl.add_route(route, Some(link.index)).await {
             Ok(()) => tracing::info!("static_routes: a route through {dev} put back"),
             Err(e) => tracing::debug!("static_routes: {e}"),
+        }
+    }
+}
+
+/// Static addresses (not `no_track`) deleted by someone else while their
+/// interface is up are put back, as keepalived 2.2.7 does.
+async fn reinstate_deleted_static_addresses(
+    nl: &Netlink,
+    statics: &super::config::StaticConfig,
+    here: &BTreeSet<IpAddr>,
+) {
+    for (addr, dev) in &statics.addresses {
+        if addr.options.no_track || here.contains(&addr.addr) {
+            continue;
+        }
+        let Ok(link) = nl.link(dev).await else {
+            continue;
+        };
+        if !link.up {
+            continue;
+        }
+        match nl.add_vip(dev, link.index, addr).await {
+            Ok(()) => tracing::info!(
+                "static_ipaddress: {} deleted from {dev} by someone else, put back",
+                addr.addr
+            ),
+            Err(e) => tracing::debug!("static_ipaddress: {e}"),
         }
     }
 }
@@ -1990,6 +2049,72 @@ impl Driver {
                     out.push(i);
                     break;
                 }
+            }
+        }
+        out
+    }
+
+    /// A route or rule deletion: the masters that lost a tracked (not
+    /// `no_track`) virtual route or rule, as keepalived 2.2.7 reacts
+    /// (leave MASTER, take over again after Skew_Time, which puts it back);
+    /// a static route or rule is put back at once. A route that went with
+    /// its interface (down) is the interface tracking's business (FAULT).
+    async fn deleted_routes(&self, set: &VrrpSet, d: &super::route_watch::Deleted) -> Vec<usize> {
+        for route in self
+            .statics
+            .routes
+            .iter()
+            .filter(|r| !r.no_track && d.is_route(r))
+        {
+            let idx = static_route_index(&self.nl, route).await;
+            if idx.is_some() || route.dev.is_none() {
+                match self.nl.add_route(route, idx).await {
+                    Ok(()) => {
+                        tracing::info!("static_routes: a route deleted by someone else put back")
+                    }
+                    Err(e) => tracing::debug!("static_routes: {e}"),
+                }
+            }
+        }
+        for rule in self.statics.rules.iter().filter(|r| d.is_rule(r)) {
+            match self.nl.add_rule(rule).await {
+                Ok(()) => tracing::info!(
+                    "static_rules: {} deleted by someone else, put back",
+                    super::vip::rule_name(rule)
+                ),
+                Err(e) => tracing::debug!("static_rules: {e}"),
+            }
+        }
+        let mut out = Vec::new();
+        for (i, inst) in set.instances().iter().enumerate() {
+            if inst.state() != State::Master {
+                continue;
+            }
+            let Some(io) = self.ios.get(i) else { continue };
+            let cfg = inst.config();
+            let mut lost = None;
+            for (route, idx) in &io.routes {
+                if route.no_track || !d.is_route(route) {
+                    continue;
+                }
+                if let Some(idx) = idx {
+                    let dev = self.nl.link_up_by_index(*idx).await;
+                    if !matches!(dev, Ok(Some(up)) if up) {
+                        continue;
+                    }
+                }
+                lost = Some(format!("route to {}/{}", route.dst, route.prefix_len));
+            }
+            if let Some(rule) = cfg.rules.iter().find(|r| d.is_rule(r)) {
+                lost = Some(super::vip::rule_name(rule));
+            }
+            if let Some(what) = lost {
+                tracing::warn!(
+                    "({}) {what} was deleted by someone else: leaving MASTER to take over \
+                     again and put it back (as keepalived; `no_track` ignores this)",
+                    cfg.name
+                );
+                out.push(i);
             }
         }
         out

@@ -168,6 +168,7 @@ fn route(
         table,
         metric: r.metric,
         scope: r.scope.map(model::Scope::value),
+        no_track: r.no_track,
     })
 }
 

@@ -89,6 +89,22 @@ impl Netlink {
         })
     }
 
+    /// Whether the interface of index `index` is up (administratively and
+    /// with carrier); `None` when there is none.
+    pub async fn link_up_by_index(&self, index: u32) -> Result<Option<bool>, NetlinkError> {
+        let mut links = self.handle.link().get().match_index(index).execute();
+        match links.try_next().await {
+            Ok(Some(msg)) => {
+                let flags = msg.header.flags;
+                Ok(Some(
+                    flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp),
+                ))
+            }
+            // The kernel answers ENODEV for an unknown index.
+            Ok(None) | Err(_) => Ok(None),
+        }
+    }
+
     /// Addresses on an interface as (address, prefix length, message).
     async fn addresses(
         &self,

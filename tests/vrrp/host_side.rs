@@ -822,3 +822,99 @@ fn track_group_and_static_reinstating_as_keepalived() {
     );
     assert_eq!(theirs, ours, "keepalived left, lvsd right");
 }
+
+/// Routes, rules and static addresses deleted by hand, side by side: a
+/// master that loses a virtual route or rule leaves MASTER and takes over
+/// again (which puts it back); a static route, rule or address is put back
+/// without a state change; a `no_track` virtual route stays deleted.
+/// Returns, per deletion, the notify states it caused and whether the
+/// entry was back 3 s later.
+fn deleted_by_hand(kind: Kind, name: &str) -> Vec<(&'static str, Vec<String>, bool)> {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (script, out) = notify_recorder(dir.path(), "states", "$3");
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = format!(
+        "  notify {}\n  virtual_routes {{\n    10.98.0.0/16 dev eth0\n    10.96.0.0/16 dev eth0 no_track\n  }}\n  virtual_rules {{\n    from 10.9.9.0/24 table 100 preference 200\n  }}\n",
+        script.display()
+    );
+    let text = conf(&[a], "").replacen(
+        "vrrp_instance",
+        "static_ipaddress {\n  10.9.3.1/24 dev eth0\n}\n\
+         static_routes {\n  10.97.0.0/16 dev eth0\n}\n\
+         static_rules {\n  from 10.9.8.0/24 table 101 preference 201\n}\n\
+         vrrp_instance",
+        1,
+    );
+    let mut d = Director::start(kind, ns, &text);
+    wait_for("MASTER", Duration::from_secs(15), &[&d], || {
+        recorded_states(&out).last().map(String::as_str) == Some("MASTER")
+            && ns
+                .ip(&["route", "show", "10.98.0.0/16"])
+                .is_ok_and(|r| !r.is_empty())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let route_there = |dst: &str| {
+        ns.ip(&["route", "show", dst])
+            .is_ok_and(|r| !r.trim().is_empty())
+    };
+    let rule_there = |pref: &str| {
+        ns.ip(&["rule", "show"])
+            .is_ok_and(|r| r.lines().any(|l| l.starts_with(&format!("{pref}:"))))
+    };
+    let steps: [(&'static str, Vec<&str>, Box<dyn Fn() -> bool>); 5] = [
+        (
+            "virtual route",
+            vec!["route", "del", "10.98.0.0/16"],
+            Box::new(|| route_there("10.98.0.0/16")),
+        ),
+        (
+            "no_track virtual route",
+            vec!["route", "del", "10.96.0.0/16"],
+            Box::new(|| route_there("10.96.0.0/16")),
+        ),
+        (
+            "virtual rule",
+            vec!["rule", "del", "pref", "200"],
+            Box::new(|| rule_there("200")),
+        ),
+        (
+            "static route",
+            vec!["route", "del", "10.97.0.0/16"],
+            Box::new(|| route_there("10.97.0.0/16")),
+        ),
+        (
+            "static rule",
+            vec!["rule", "del", "pref", "201"],
+            Box::new(|| rule_there("201")),
+        ),
+    ];
+    let mut seen = Vec::new();
+    for (what, argv, back) in &steps {
+        let before = recorded_states(&out).len();
+        ns.ip(argv).unwrap_or_else(|e| panic!("{what}: {e}"));
+        std::thread::sleep(Duration::from_secs(3));
+        seen.push((*what, recorded_states(&out)[before..].to_vec(), back()));
+    }
+    let before = recorded_states(&out).len();
+    ns.ip(&["addr", "del", "10.9.3.1/24", "dev", "eth0"])
+        .expect("addr del");
+    std::thread::sleep(Duration::from_secs(3));
+    seen.push((
+        "static address",
+        recorded_states(&out)[before..].to_vec(),
+        holds(ns.name(), "10.9.3.1"),
+    ));
+    assert!(d.stop(), "{kind:?}\n{}", d.log());
+    seen
+}
+
+#[test]
+fn routes_rules_and_static_addresses_deleted_by_hand_as_keepalived() {
+    let theirs = deleted_by_hand(Kind::Keepalived, "dhk");
+    let ours = deleted_by_hand(Kind::Lvsd, "dhl");
+    eprintln!("keepalived: {theirs:?}\nlvsd: {ours:?}");
+    assert_eq!(theirs, ours, "keepalived left, lvsd right");
+}

@@ -207,6 +207,7 @@ fn kept_master_changes_routes_minimally() {
         table: None,
         metric: None,
         scope: None,
+        no_track: false,
     };
     let mut a = inst("VI_1", 51, 100, &[100]);
     a.routes = vec![route(1), route(2)];
