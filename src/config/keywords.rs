@@ -193,12 +193,27 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
         &[&[
             ("SSL", YES),
             ("bfd_instance", BFD),
-            ("child_wait_time", no("waits this long for its child processes at stop")),
-            ("garp_group", no("sends gratuitous ARP/NA on a group of interfaces at an interval")),
+            (
+                "child_wait_time",
+                no("waits this long for its child processes at stop"),
+            ),
+            (
+                "garp_group",
+                no("sends gratuitous ARP/NA on a group of interfaces at an interval"),
+            ),
             ("global_defs", YES),
-            ("interface_up_down_delays", no("delays reacting to interface up/down events")),
-            ("linkbeat_interfaces", no("polls these interfaces' link state with ioctls")),
-            ("linkbeat_use_polling", no("polls interfaces' link state with ioctls")),
+            (
+                "interface_up_down_delays",
+                no("delays reacting to interface up/down events"),
+            ),
+            (
+                "linkbeat_interfaces",
+                no("polls these interfaces' link state with ioctls"),
+            ),
+            (
+                "linkbeat_use_polling",
+                no("polls interfaces' link state with ioctls"),
+            ),
             ("namespace_with_ipsets", NETNS),
             ("net_namespace", NETNS),
             ("net_namespace_ipvs", NETNS),
@@ -207,7 +222,10 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("static_rules", YES),
             ("track_file", YES),
             ("track_group", YES),
-            ("use_pid_dir", no("writes its pid files under /run/keepalived/")),
+            (
+                "use_pid_dir",
+                no("writes its pid files under /run/keepalived/"),
+            ),
             ("virtual_server", YES),
             ("virtual_server_group", YES),
             ("vrrp_instance", YES),
@@ -239,7 +257,10 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("data_use_instance", RELOAD_MACHINERY),
             ("dbus_service_name", DBUS),
             ("default_interface", YES),
-            ("disable_local_igmp", no("stops IGMP reports on VRRP interfaces")),
+            (
+                "disable_local_igmp",
+                no("stops IGMP reports on VRRP interfaces"),
+            ),
             ("dynamic_interfaces", YES),
             ("enable_dbus", DBUS),
             ("enable_script_security", YES),
@@ -252,8 +273,14 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("enable_traps", SNMP),
             ("fifo_write_vrrp_states_on_reload", YES),
             ("include_check", RELOAD_MACHINERY),
-            ("linkbeat_use_polling", no("polls interfaces' link state with ioctls")),
-            ("log_unknown_vrids", no("logs adverts for VRIDs no instance has")),
+            (
+                "linkbeat_use_polling",
+                no("polls interfaces' link state with ioctls"),
+            ),
+            (
+                "log_unknown_vrids",
+                no("logs adverts for VRIDs no instance has"),
+            ),
             ("lvs_flush", YES),
             ("lvs_flush_on_stop", YES),
             ("lvs_flush_onstop", YES),
@@ -288,7 +315,10 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("process_monitor_rcv_bufs_force", NETLINK_BUFS),
             ("process_name", PROCESS_NAMES),
             ("process_names", PROCESS_NAMES),
-            ("random_seed", no("seeds its random numbers (lvsd needs no seed)")),
+            (
+                "random_seed",
+                no("seeds its random numbers (lvsd needs no seed)"),
+            ),
             ("reload_check_config", RELOAD_MACHINERY),
             ("reload_file", RELOAD_MACHINERY),
             ("reload_repeat", RELOAD_MACHINERY),
@@ -423,7 +453,10 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("higher_prio_send_advert", YES),
             ("interface", YES),
             ("kernel_rx_buf_size", NETLINK_BUFS),
-            ("linkbeat_use_polling", no("polls the interface's link state with ioctls")),
+            (
+                "linkbeat_use_polling",
+                no("polls the interface's link state with ioctls"),
+            ),
             ("lower_prio_no_advert", YES),
             ("lvs_sync_daemon_interface", YES),
             ("mcast_dst_ip", YES),
@@ -458,7 +491,10 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("unicast_peer", YES),
             ("unicast_src_ip", YES),
             ("unicast_ttl", YES),
-            ("use_ipvlan", no("creates an ipvlan interface for the instance")),
+            (
+                "use_ipvlan",
+                no("creates an ipvlan interface for the instance"),
+            ),
             ("use_vmac", YES),
             ("use_vmac_addr", YES),
             ("version", YES),
@@ -478,10 +514,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
     ),
     (
         Block::UnicastPeerOptions,
-        &[&[
-            ("max_ttl", YES),
-            ("min_ttl", YES),
-        ]],
+        &[&[("max_ttl", YES), ("min_ttl", YES)]],
     ),
     (
         Block::VirtualIpaddressOptions,
@@ -690,7 +723,10 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("regex_no_match", YES),
             // The PCRE2 options lvsd cannot pass on are warned about one by one.
             ("regex_options", YES),
-            ("regex_stack", no("sizes PCRE2's JIT stack (lvsd uses PCRE2's default)")),
+            (
+                "regex_stack",
+                no("sizes PCRE2's JIT stack (lvsd uses PCRE2's default)"),
+            ),
             ("status_code", YES),
             ("virtualhost", YES),
         ]],
@@ -716,10 +752,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
     (Block::SmtpCheck, &[COMMON_CHECK, SMTP_CHECK]),
     (Block::SmtpHost, &[COMMON_CHECK]),
     (Block::DnsCheck, &[COMMON_CHECK, DNS_CHECK]),
-    (
-        Block::FileCheck,
-        &[&[("track_file", YES), ("weight", YES)]],
-    ),
+    (Block::FileCheck, &[&[("track_file", YES), ("weight", YES)]]),
 ];
 
 /// HTTP_CHECK's own keywords, beside [`COMMON_CHECK`].

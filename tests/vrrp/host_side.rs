@@ -864,7 +864,8 @@ fn deleted_by_hand(kind: Kind, name: &str) -> Vec<(&'static str, Vec<String>, bo
         ns.ip(&["rule", "show"])
             .is_ok_and(|r| r.lines().any(|l| l.starts_with(&format!("{pref}:"))))
     };
-    let steps: [(&'static str, Vec<&str>, Box<dyn Fn() -> bool>); 5] = [
+    type Back<'a> = Box<dyn Fn() -> bool + 'a>;
+    let steps: [(&'static str, Vec<&str>, Back); 5] = [
         (
             "virtual route",
             vec!["route", "del", "10.98.0.0/16"],
