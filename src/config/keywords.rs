@@ -505,7 +505,10 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("virtual_rules", YES),
             ("vmac_garp_intvl", YES),
             ("vmac_xmit_base", YES),
-            ("vrf", no("puts the VMAC interface in this VRF")),
+            (
+                "vrf",
+                no("names the VRF of an instance without interface, and keepalived 2.2.7 starts no instance without one (\"Unknown interface!\"), nor does lvsd"),
+            ),
         ]],
     ),
     (
@@ -582,7 +585,7 @@ pub static TABLE: &[(Block, &[KeywordList])] = &[
             ("track_group", YES),
             ("ttl-propagate", ROUTE_ATTR),
             ("via", YES),
-            ("vrf", no("adds the route in this VRF")),
+            ("vrf", no("adds the route in this VRF's table (write `table N` with the VRF's table instead)")),
             ("window", ROUTE_ATTR),
         ]],
     ),
