@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod director;
 pub mod events;
+pub mod fuzzing;
 pub mod histogram;
 pub mod list;
 pub mod local_addrs;

@@ -1,31 +1,5 @@
-//! Fuzz the keepalived.conf parser: any bytes must give a model or diagnostics, never a
-//! panic, hang or stack overflow. Includes are not followed (the input cannot walk the disk).
+//! cargo-fuzz target `config`: the body is `lvsd::fuzzing::config` (so that
+//! tests/fuzz_corpus.rs replays the kept corpus on stable Rust).
 #![no_main]
 
-use std::path::Path;
-
-use libfuzzer_sys::fuzz_target;
-use lvsd::config::{load_str, ConfigOptions};
-
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let opts = ConfigOptions {
-        config_id: Some("fuzz".into()),
-        check_interfaces: false,
-        follow_includes: false,
-    };
-    match load_str(Path::new("/nonexistent/fuzz.conf"), &text, &opts) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                let _ = w.render(&loaded.sources);
-            }
-            // What `check-config --dump` prints must serialize for any accepted input.
-            if let Err(e) = serde_json::to_string(&loaded.config) {
-                panic!("--dump cannot serialize an accepted configuration: {e}");
-            }
-        }
-        Err(problems) => {
-            let _ = problems.render();
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lvsd::fuzzing::config(data));
