@@ -7,8 +7,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::OnceLock;
 
+/// A fuzz target's body.
+pub type Body = fn(&[u8]);
+
 /// Every target by the name its cargo-fuzz binary and corpus folder have.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("config", config),
     ("vrrp_packet", vrrp_packet),
     ("ipvs_message", ipvs_message),
