@@ -4,7 +4,7 @@
 //! 2.2.7 does with nftables: a table of our own with a set of blocked
 //! addresses and two rules per family (input `daddr @vips drop`, output
 //! `saddr @vips drop`; IPv6 neighbour discovery is let through). The
-//! ruleset is built here (pure) and loaded atomically with `nft -j -f -`.
+//! ruleset is built here (pure) and loaded atomically by `nft -j` reading it from its stdin.
 //!
 //! Why `nft`'s JSON interface and not a crate: the ruleset is a handful of
 //! fixed objects that serde_json (already a dependency) writes directly;
@@ -84,11 +84,13 @@ fn rule(cfg: &FirewallConfig, family: &str, chain: &str, expr: Vec<Value>) -> Va
     json!({"add": {"rule": {"family": family, "table": cfg.table, "chain": chain, "expr": expr}}})
 }
 
-/// Loads `ruleset` with `nft -j -f -`; an error names what nft said.
+/// Loads `ruleset` with nft reading JSON from its stdin; an error names
+/// what nft said. Not `-f -`: nft opens /dev/stdin for it, which a minimal
+/// /dev (no udev symlinks, as in the UML test bed) does not have.
 pub async fn apply(ruleset: &Value) -> Result<(), String> {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new("nft")
-        .args(["-j", "-f", "-"])
+        .args(["-j", "-f", "/proc/self/fd/0"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
