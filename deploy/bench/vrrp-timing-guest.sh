@@ -16,9 +16,12 @@
 # backup's adverts after the master took over (each a false failover: a
 # running backup takes over after 3 x 0.1 s + skew = 0.36 s of silence).
 # Environment: BENCH_LVSD (lvsd binary; empty: keepalived only), BENCH_VS,
-# BENCH_RS, BENCH_CHECK (HTTP_GET or TCP_CHECK), BENCH_DELAY_LOOP (1),
-# BENCH_RELOADS, BENCH_STEADY, BENCH_RT / BENCH_NICE (vrrp_rt_priority /
-# vrrp_priority for both programs), LAB_DIR (work dir).
+# BENCH_RS, BENCH_CHECK (HTTP_GET, TCP_CHECK or MISC_CHECK: /bin/true
+# forked per check), BENCH_DELAY_LOOP (1), BENCH_RELOADS, BENCH_STEADY,
+# BENCH_RT / BENCH_NICE (vrrp_rt_priority / vrrp_priority for both
+# programs), BENCH_SCRAPE (1: from the steady phase on, the master's state
+# is read in a loop: lvsd status --json and /metrics for lvsd, SIGUSR1 and
+# SIGUSR2 dumps every 0.1 s for keepalived), LAB_DIR (work dir).
 set -eu
 
 vs_count=${BENCH_VS:-10} rs_count=${BENCH_RS:-100}
@@ -75,6 +78,8 @@ master() {
                 printf "    real_server 10.2.%d.%d 80 {\n        weight %d\n", int(j / 250), j % 250 + 1, (i == 1 && j == 1) ? w : 1
                 if (chk == "HTTP_GET")
                     printf "        HTTP_GET {\n            url {\n                path /\n                status_code 200\n            }\n            connect_timeout 2\n        }\n    }\n"
+                else if (chk == "MISC_CHECK")
+                    printf "        MISC_CHECK {\n            misc_path /bin/true\n            misc_timeout 2\n        }\n    }\n"
                 else
                     printf "        TCP_CHECK {\n            connect_timeout 2\n        }\n    }\n"
             }
@@ -146,7 +151,8 @@ start() {
                 set -- "$lvsd" run -n -l -P -f "$4" -p "$work/$2-ka.pid"
             else
                 set -- "$lvsd" run -n -l -f "$4" -p "$work/$2-ka.pid" \
-                    --control-socket "$work/$2.sock" --data-file "$work/$2.data"
+                    --control-socket "$work/$2.sock" --data-file "$work/$2.data" \
+                    --metrics-listen 127.0.0.1:9662
             fi
             ;;
     esac
@@ -203,9 +209,16 @@ run() {
     start "$name" master "$ns_m" "$work/master.conf"
     sleep 10
     echo "steady $(now)" >>"$work/$name.marks"
+    main=$(cat "$work/master-ka.pid" 2>/dev/null || cat "$work/master.pid")
+    if [ "${BENCH_SCRAPE:-0}" = 1 ]; then
+        case $name in
+            lvsd) setsid ip netns exec "$ns_m" sh -c "while :; do '$lvsd' status --json -s '$work/master.sock' >/dev/null 2>&1; curl -s -o /dev/null http://127.0.0.1:9662/metrics; done" >/dev/null 2>&1 & ;;
+            keepalived) setsid sh -c "while :; do kill -USR1 $main; kill -USR2 $main; sleep 0.1; done" >/dev/null 2>&1 & ;;
+        esac
+        echo $! >"$work/scrape.pid"
+    fi
     sleep "$steady"
     echo "reload $(now)" >>"$work/$name.marks"
-    main=$(cat "$work/master-ka.pid" 2>/dev/null || cat "$work/master.pid")
     r=1
     while [ $r -le "$reloads" ]; do
         cp "$work/master$((r % 2 + 1)).conf" "$work/master.conf"
@@ -214,6 +227,10 @@ run() {
         r=$((r + 1))
     done
     echo "end $(now)" >>"$work/$name.marks"
+    if [ -f "$work/scrape.pid" ]; then
+        kill -9 "-$(cat "$work/scrape.pid")" 2>/dev/null || true
+        rm -f "$work/scrape.pid"
+    fi
     programmed=$(ip netns exec "$ns_m" grep -c -- '->' /proc/net/ip_vs || true)
     log "$name: $((programmed - 1)) real servers in the master's table at the end"
     kill -TERM "$(cat "$work/tcpdump.pid")" 2>/dev/null || true
@@ -225,7 +242,7 @@ run() {
     cleanup
 }
 
-log "$vs_count x $rs_count $check real servers at delay_loop $delay_loop; VRRPv3 advert_int 0.1 s${BENCH_RT:+; vrrp_rt_priority $BENCH_RT}${BENCH_NICE:+; vrrp_priority $BENCH_NICE}; $reloads reloads"
+log "$vs_count x $rs_count $check real servers at delay_loop $delay_loop; VRRPv3 advert_int 0.1 s${BENCH_RT:+; vrrp_rt_priority $BENCH_RT}${BENCH_NICE:+; vrrp_priority $BENCH_NICE}; $reloads reloads${BENCH_SCRAPE:+; state read in a loop}"
 [ -z "$lvsd" ] || run lvsd
 run keepalived
 log "done"

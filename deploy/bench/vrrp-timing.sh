@@ -8,7 +8,8 @@
 # lvsd: $BENCH_LVSD, else target/release/lvsd (built when missing).
 # BENCH_VS x BENCH_RS HTTP_GET real servers (10 x 100), BENCH_RELOADS (4),
 # BENCH_STEADY seconds (20), BENCH_RT (a vrrp_rt_priority for both, none by
-# default) pass through.
+# default), BENCH_CHECK (HTTP_GET, TCP_CHECK, MISC_CHECK), BENCH_SCRAPE (1:
+# the master's state read in a loop) pass through.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
