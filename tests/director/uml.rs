@@ -409,6 +409,42 @@ fn side_by_side_with_keepalived(
 
 testbed::uml_test! {
 
+    /// Fault injection (issue #16): the wall clock jumping an hour forward
+    /// and two back under a running pair. Timers run on the monotonic
+    /// clock, so nothing happens: the master keeps the VIP, the backup
+    /// never takes over, both real servers stay in the table, and neither
+    /// director counts a transition.
+    fn a_wall_clock_jump_changes_nothing() {
+        let site = Site::new("clk");
+        let c1 = site.write_config("dir1.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
+        let c2 = site.write_config("dir2.conf", &dr_config("BACKUP", 100, &["10.0.0.4", "10.0.0.5"]));
+        let _d1 = site.lvsd(DIR1, "dir1", &c1, &[]);
+        let _d2 = site.lvsd(DIR2, "dir2", &c2, &[]);
+        site.wait("dir1 to hold the VIP", SLOW, || site.has_vip(DIR1));
+        site.wait("both real servers in dir1's table", SLOW, || site.active_reals(DIR1).len() == 2);
+        let became = |name: &str| {
+            site.status(name).and_then(|s| s["vrrp"][0]["counters"]["became_master"].as_u64()).unwrap_or(u64::MAX)
+        };
+        let (b1, b2) = (became("dir1"), became("dir2"));
+        let jump = |secs: i64| {
+            let out = std::process::Command::new("date")
+                .args(["-s", &format!("{secs:+} seconds")])
+                .output()
+                .unwrap_or_else(|e| panic!("date: {e}"));
+            assert!(out.status.success(), "date -s: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        for secs in [3600, -7200, 3600] {
+            jump(secs);
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(6) {
+                assert!(site.has_vip(DIR1) && !site.has_vip(DIR2), "after a {secs:+} s jump: the VIP moved");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            assert_eq!(site.active_reals(DIR1).len(), 2, "after a {secs:+} s jump: {}", site.ipvsadm(DIR1));
+        }
+        assert_eq!((became("dir1"), became("dir2")), (b1, b2), "a transition was counted");
+    }
+
     /// Crash consistency (issue #16): lvsd SIGKILLed at seeded points
     /// during start-up, reload, drain and shutdown, then started again with
     /// the config as it then is. Every time the table converges to that
