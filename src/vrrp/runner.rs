@@ -929,6 +929,7 @@ pub async fn run_reloadable(
         last_state_key: Vec::new(),
         next_counter_write: std::time::Instant::now(),
         counters_pending: false,
+        state_write_failing: false,
         takeovers: Default::default(),
         in_progress: Default::default(),
         state_since: std::collections::HashMap::new(),
@@ -1875,6 +1876,8 @@ struct Driver {
     /// A counters-only write was skipped: the loop writes it at
     /// `next_counter_write`, so status never lags by more than a second.
     counters_pending: bool,
+    /// The last state write failed (a full disk): said once, not every second.
+    state_write_failing: bool,
     /// Per instance name: its takeovers' phase times, and the one being
     /// performed.
     takeovers: std::collections::HashMap<String, super::takeover::TakeoverLog>,
@@ -2443,8 +2446,22 @@ impl Driver {
         let tmp = path.with_extension("tmp");
         let res = std::fs::write(&tmp, &json).and_then(|_| std::fs::rename(&tmp, path));
         match res {
-            Ok(()) => self.last_state = json,
-            Err(e) => tracing::warn!("writing {}: {e}", path.display()),
+            Ok(()) => {
+                self.last_state = json;
+                if std::mem::take(&mut self.state_write_failing) {
+                    tracing::info!("writing {} works again", path.display());
+                }
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                if !std::mem::replace(&mut self.state_write_failing, true) {
+                    tracing::warn!(
+                        "writing {}: {e} (lvsd status shows the last state written until \
+                         this works again; VRRP is not affected)",
+                        path.display()
+                    );
+                }
+            }
         }
     }
 }

@@ -81,6 +81,11 @@ impl Director {
         Director { kind, proc, dir }
     }
 
+    /// The directory holding its config, log and (lvsd) state file.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Crash: SIGKILL the whole process group, no goodbye advert.
     pub fn crash(&mut self) {
         match &mut self.proc {

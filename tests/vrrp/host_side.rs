@@ -996,3 +996,55 @@ fn sigkill_at_seeded_points_leaves_no_vrrp_state_unadopted() {
     let left: Vec<_> = owned().into_iter().filter(|(_, n)| *n != 0).collect();
     assert!(left.is_empty(), "left after the stop: {left:?}");
 }
+
+/// Fault injection (issue #16): the VRRP state file (what `lvsd status`
+/// reads) cannot be written, as on a full disk (here its directory is made
+/// immutable). VRRP goes on (the master keeps its VIP), the failure is said
+/// once rather than every second, and once writing works again the file
+/// catches up and the log says so.
+#[test]
+fn an_unwritable_state_file_is_reported_once_and_changes_nothing_else() {
+    let topo = Topo::new("swf");
+    let ns = topo.director(0);
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    let mut d = Director::start(Kind::Lvsd, ns, &conf(&[a], ""));
+    wait_for("MASTER", Duration::from_secs(15), &[&d], || {
+        topo.holds(0, "10.0.0.100") && d.instance("VI_1")["state"] == "Master"
+    });
+    let adverts = |d: &Director| {
+        d.instance("VI_1")["counters"]["adverts_tx"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = adverts(&d);
+    let chattr = |flag: &str| {
+        let st = std::process::Command::new("chattr")
+            .args([flag, &d.dir().display().to_string()])
+            .status()
+            .expect("chattr");
+        assert!(st.success(), "chattr {flag}");
+    };
+    chattr("+i");
+    std::thread::sleep(Duration::from_secs(5));
+    let held = topo.holds(0, "10.0.0.100");
+    let stale = adverts(&d);
+    chattr("-i");
+    assert!(held, "the master lost its VIP while its state file failed");
+    // Unwritable: the file kept what it had (a write may have slipped in
+    // before the chattr); it did not follow the 50 adverts sent meanwhile.
+    assert!(
+        stale <= before + 10,
+        "the state file kept changing: {before} -> {stale}"
+    );
+    let caught_up = time_until(Duration::from_secs(5), || adverts(&d) >= before + 5).is_some();
+    let log = d.log();
+    let failures = log
+        .lines()
+        .filter(|l| l.contains("state.json") && l.contains("VRRP is not affected"))
+        .count();
+    assert!(d.stop(), "{log}");
+    assert_eq!(failures, 1, "the failure said once:\n{log}");
+    assert!(log.contains("works again"), "{log}");
+    assert!(caught_up, "the state file did not catch up:\n{log}");
+}
