@@ -1036,10 +1036,6 @@ fn an_unwritable_state_file_is_reported_once_and_changes_nothing_else() {
     assert!(
         stale <= before + 1,
         "the state file kept changing: {before} -> {stale}"
-    ); it did not follow the 50 adverts sent meanwhile.
-    assert!(
-        stale <= before + 10,
-        "the state file kept changing: {before} -> {stale}"
     );
     let caught_up = time_until(Duration::from_secs(5), || adverts(&d) >= before + 5).is_some();
     let log = d.log();
