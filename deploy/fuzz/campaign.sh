@@ -18,15 +18,21 @@ fi
 log=fuzz/campaign.log
 work=$(mktemp -d /tmp/lvsd-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# Built once and copied: a later source edit (and the rebuild cargo fuzz
+# run would start) does not touch a running campaign.
 cargo +nightly fuzz build >/dev/null
+bin=fuzz/target/x86_64-unknown-linux-gnu/release
 for t in "${targets[@]}"; do
-    mkdir -p "fuzz/corpus/$t" "$work/$t"
+    cp "$bin/$t" "$work/$t.bin"
+done
+for t in "${targets[@]}"; do
+    mkdir -p "fuzz/corpus/$t" "$work/$t" "fuzz/artifacts/$t"
     cp -r "fuzz/corpus/$t/." "$work/$t/" 2>/dev/null || true
     out="$work/$t.out"
     started=$(date -u +%Y-%m-%dT%H:%MZ)
     # A crash ends the run early; the row says so and the campaign goes on.
     set +e
-    nice -n 19 cargo +nightly fuzz run "$t" "$work/$t" -- \
+    nice -n 19 "$work/$t.bin" "$work/$t" -artifact_prefix="fuzz/artifacts/$t/" \
         -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
         -timeout=10 >"$out" 2>&1
     status=$?
@@ -38,7 +44,7 @@ for t in "${targets[@]}"; do
     crashes=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
     # Keep a minimised corpus (the inputs that reach all the coverage).
     rm -rf "$work/$t.min" && mkdir -p "$work/$t.min"
-    cargo +nightly fuzz run "$t" "$work/$t.min" "$work/$t" -- -merge=1 >/dev/null 2>&1 || true
+    nice -n 19 "$work/$t.bin" -merge=1 "$work/$t.min" "$work/$t" >/dev/null 2>&1 || true
     rm -rf "fuzz/corpus/$t" && mkdir -p "fuzz/corpus/$t"
     cp "$work/$t.min/"* "fuzz/corpus/$t/" 2>/dev/null || true
     kept=$(find "fuzz/corpus/$t" -type f | wc -l)

@@ -467,7 +467,9 @@ testbed::uml_test! {
         let fifo = site.path("notify.fifo");
         let pid_file = site.path("d.pid");
         let config = |reals: &[&str], weight: u32| {
-            dr_config("MASTER", 150, reals)
+            // Priority 255 (address owner): MASTER at once after each
+            // start, no down timer to wait for in every round.
+            dr_config("MASTER", 255, reals)
                 .replace("        weight 1\n", &format!("        weight {weight}\n"))
                 .replace(
                     "    vrrp_garp_master_delay 1\n",
@@ -477,7 +479,7 @@ testbed::uml_test! {
                     "    virtual_ipaddress {\n        10.0.0.100/24 dev eth0\n",
                     "    virtual_routes {\n        10.77.0.0/16 dev eth0\n    }\n    virtual_rules {\n        from 10.0.0.0/24 table 100 preference 300\n    }\n    virtual_ipaddress {\n        10.0.0.100/24 dev eth0\n",
                 )
-                + "vrrp_instance VI_2 {\n    state MASTER\n    interface eth0\n    virtual_router_id 62\n    priority 150\n    advert_int 1\n    use_vmac\n    virtual_ipaddress {\n        10.0.0.101/24\n    }\n}\n"
+                + "vrrp_instance VI_2 {\n    state MASTER\n    interface eth0\n    virtual_router_id 62\n    priority 255\n    advert_int 1\n    use_vmac\n    virtual_ipaddress {\n        10.0.0.101/24\n    }\n}\n"
         };
         let configs = [
             (config(&["10.0.0.4", "10.0.0.5"], 1), vec![(RS1, 1), (RS2, 1)]),

@@ -930,6 +930,7 @@ fn routes_rules_and_static_addresses_deleted_by_hand_as_keepalived() {
 fn sigkill_at_seeded_points_leaves_no_vrrp_state_unadopted() {
     let topo = Topo::new("ckh");
     let ns = topo.director(0);
+    // Not the address owner: an owner accepts its VIPs' traffic (no table).
     let mut a = Inst::new(150);
     a.state = "MASTER";
     a.extra = "  use_vmac\n  no_accept\n  virtual_routes {\n    10.77.0.0/16 dev eth0\n  }\n  virtual_rules {\n    from 10.0.0.0/24 table 100 preference 300\n  }\n".into();
