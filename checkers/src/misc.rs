@@ -297,8 +297,19 @@ impl MiscChecker {
             .stderr(Stdio::null())
             .process_group(0)
             .kill_on_drop(true);
+        // Only a real change of user: with uid/gid set, std forks instead of
+        // using posix_spawn, and a fork copies this many-threaded process's
+        // page tables while holding its memory map, which other threads
+        // (VRRP's too) may wait for; posix_spawn shares the map instead.
         if let Some((uid, gid)) = self.ids {
-            command.uid(uid).gid(gid);
+            if (uid, gid)
+                != (
+                    nix::unistd::geteuid().as_raw(),
+                    nix::unistd::getegid().as_raw(),
+                )
+            {
+                command.uid(uid).gid(gid);
+            }
         }
         // ETXTBSY: the script is still open for writing somewhere (being
         // deployed, or inherited by a process another thread just forked);

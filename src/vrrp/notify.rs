@@ -69,8 +69,17 @@ pub fn resolve(run_as: Option<&RunAs>) -> Result<Option<Credentials>, RunAsError
 
 /// Applies `creds` (if any) to a command about to be spawned.
 pub fn apply(cmd: &mut std::process::Command, creds: Option<Credentials>) {
+    // Only a real change of user: std forks (rather than posix_spawn) when
+    // uid/gid are set (see checkers::misc).
     if let Some(c) = creds {
-        cmd.uid(c.uid).gid(c.gid);
+        if (c.uid, c.gid)
+            != (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
+        {
+            cmd.uid(c.uid).gid(c.gid);
+        }
     }
 }
 
