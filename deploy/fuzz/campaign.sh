@@ -42,9 +42,11 @@ for t in "${targets[@]}"; do
     cov=$(grep -o 'cov: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*')
     ft=$(grep -o 'ft: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*')
     crashes=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
-    # Keep a minimised corpus (the inputs that reach all the coverage).
-    rm -rf "$work/$t.min" && mkdir -p "$work/$t.min"
-    nice -n 19 "$work/$t.bin" -merge=1 "$work/$t.min" "$work/$t" >/dev/null 2>&1 || true
+    # Keep a small minimised corpus: the inputs of at most 1 KB that reach
+    # all the coverage they reach (a config corpus of every size is MBs).
+    rm -rf "$work/$t.min" "$work/$t.small" && mkdir -p "$work/$t.min" "$work/$t.small"
+    find "$work/$t" -type f -size -1025c -exec cp {} "$work/$t.small/" \;
+    nice -n 19 "$work/$t.bin" -merge=1 "$work/$t.min" "$work/$t.small" >/dev/null 2>&1 || true
     rm -rf "fuzz/corpus/$t" && mkdir -p "fuzz/corpus/$t"
     cp "$work/$t.min/"* "fuzz/corpus/$t/" 2>/dev/null || true
     kept=$(find "fuzz/corpus/$t" -type f | wc -l)
