@@ -476,8 +476,12 @@ fn old_unicast_checksum_detected_or_refused_like_keepalived() {
                 assert!(db.log().contains("Invalid VRRPv3 checksum"), "{}", db.log())
             }
             Kind::Lvsd => {
-                let i = db.instance("VI_1");
-                assert!(i["counters"]["dropped_checksum"].as_u64() > Some(0), "{i}");
+                // The VIP is added before the state file is written: wait
+                // for the file (CI once read it in between).
+                let dropped =
+                    || db.instance("VI_1")["counters"]["dropped_checksum"].as_u64() > Some(0);
+                let seen = time_until(Duration::from_secs(5), dropped).is_some();
+                assert!(seen, "{}", db.instance("VI_1"));
             }
         }
         drop(db);
