@@ -15,7 +15,7 @@ LAB_PACKAGES=(
 APT_PACKAGES=(
     "${LAB_PACKAGES[@]}"
     tcpdump strace openssl iputils-ping python3 python3-aiosmtpd dnsmasq-base
-    groff-base man-db lintian file prometheus chromium rsyslog nftables bird2
+    groff-base man-db lintian file prometheus chromium rsyslog nftables bird2 e2fsprogs
 )
 
 # apt_install PKG...: installs those of PKG... that are missing, quietly, with
