@@ -543,6 +543,21 @@ fn query_error(q: &Query, errno: i32) -> IpvsError {
     }
 }
 
+/// What a service add or edit refused with ENOENT lacks: the kernel looks
+/// the scheduler (and persistence engine) up by name and, failing that,
+/// asks modprobe for `ip_vs_<name>` (`ip_vs_pe_<name>`).
+fn missing_module_text(s: &crate::model::Service) -> String {
+    let sched = s.scheduler.name();
+    match &s.pe_name {
+        Some(pe) => format!(
+            "the kernel has no scheduler {sched} or no persistence engine {pe} (modules ip_vs_{sched}, ip_vs_pe_{pe} not loaded and not loadable)"
+        ),
+        None => format!(
+            "the kernel has no scheduler {sched} (module ip_vs_{sched} not loaded and not loadable)"
+        ),
+    }
+}
+
 /// Maps a kernel errno to the typed error for `op` (ip_vs_ctl.c's codes:
 /// ESRCH = no such service, ENOENT = no such dest or scheduler, EEXIST).
 pub fn op_error(op: &Op, errno: i32) -> IpvsError {
@@ -550,9 +565,10 @@ pub fn op_error(op: &Op, errno: i32) -> IpvsError {
     let dest = op.dest().map(|(a, p)| dest_text(a, p)).unwrap_or_default();
     match (op, errno) {
         (Op::AddService(_), EEXIST) => IpvsError::ServiceExists { service },
-        (Op::AddService(_) | Op::EditService(_), ENOENT) => {
-            IpvsError::SchedulerNotFound { op: op.to_string() }
-        }
+        (Op::AddService(s) | Op::EditService(s), ENOENT) => IpvsError::SchedulerNotFound {
+            op: op.to_string(),
+            missing: missing_module_text(s),
+        },
         (_, ESRCH) if op.service().is_some() => IpvsError::ServiceNotFound { service },
         (Op::AddDest(..), EEXIST) => IpvsError::DestinationExists { service, dest },
         (Op::EditDest(..) | Op::DelDest(..), ENOENT) => {

@@ -29,8 +29,10 @@ pub enum IpvsError {
     DestinationExists { service: String, dest: String },
     #[error("real server {dest} of service {service} does not exist")]
     DestinationNotFound { service: String, dest: String },
-    #[error("{op}: scheduler or persistence engine not found (module not loaded?)")]
-    SchedulerNotFound { op: String },
+    /// ENOENT to a service add or edit: the kernel has no scheduler (or
+    /// persistence engine) of that name and could not load its module.
+    #[error("{op}: {missing}")]
+    SchedulerNotFound { op: String, missing: String },
     #[error("{op}: the kernel rejected the request as invalid (EINVAL)")]
     InvalidArgument { op: String },
     #[error("{op}: permission denied (needs CAP_NET_ADMIN)")]

@@ -310,6 +310,10 @@ testbed::uml_test! {
         assert!(matches!(&err.failures[2], (4, IpvsError::ServiceNotFound { service }) if service == "TCP 10.9.0.2:80"), "{kinds:#?}");
         assert!(matches!(&err.failures[3], (5, IpvsError::DestinationNotFound { .. })), "{kinds:#?}");
         assert!(matches!(&err.failures[4], (6, IpvsError::SchedulerNotFound { .. })), "{kinds:#?}");
+        assert!(
+            kinds[4].1.contains("no scheduler nosuch (module ip_vs_nosuch not loaded and not loadable)"),
+            "the error names the scheduler and its module: {kinds:#?}"
+        );
         assert!(matches!(&err.failures[5], (7, IpvsError::ServiceNotFound { .. })), "{kinds:#?}");
         // The good ones went through.
         let listing = sh("ipvsadm", &["-Ln"]);

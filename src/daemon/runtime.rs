@@ -1239,7 +1239,14 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
     d.apply_timeouts().await;
     d.watch_checked_files();
     d.reconcile().await;
-    tracing::info!("IPVS table reconciled: {} writes", d.ipvs_writes);
+    if d.programmed.is_some() {
+        tracing::info!("IPVS table reconciled: {} writes", d.ipvs_writes);
+    } else {
+        tracing::warn!(
+            "IPVS table not fully programmed ({} writes tried); the refused part is retried",
+            d.ipvs_writes
+        );
+    }
     if let Some(cfg) = d.sync.clone() {
         if cfg.instance.is_some() {
             match d.kernel.daemons().await {

@@ -1022,6 +1022,79 @@ testbed::uml_test! {
         assert!(d.logs().contains("changed behind lvsd's back"), "{}", d.logs());
     }
 
+    /// Fault injection (issue #16): a scheduler module the kernel does not
+    /// have (ip_vs_mh unloaded, module autoloading turned off). The `mh`
+    /// virtual server's add is refused with an error naming the scheduler
+    /// and its module; the `rr` one beside it is programmed and never
+    /// touched again; the refused part is retried with a growing delay (not
+    /// every second); `lvsd status` says the service is not programmed and
+    /// /healthz answers 503. Once the module is loaded the next retry
+    /// programs the service with its real server. keepalived 2.2.7 logs the
+    /// refusal and never retries.
+    fn a_missing_scheduler_module_fails_only_its_service_until_it_is_loaded() {
+        let site = Site::new("sched");
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(args[0])
+                .args(&args[1..])
+                .output()
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let original_modprobe = std::fs::read_to_string("/proc/sys/kernel/modprobe")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write("/proc/sys/kernel/modprobe", "/bin/false\n").unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::process::Command::new("rmmod").arg("ip_vs_mh").status();
+        let vs = |vip: &str, sched: &str, rs: &str| {
+            format!("virtual_server {vip} 80 {{\n    lvs_sched {sched}\n    lvs_method NAT\n    protocol TCP\n    real_server {rs} 80 {{\n        weight 1\n    }}\n}}\n")
+        };
+        let conf = site.write_config(
+            "sched.conf",
+            &format!(
+                "global_defs {{\n    router_id sched\n}}\n{}{}",
+                vs("10.0.0.101", "mh", "10.0.0.4"),
+                vs("10.0.0.102", "rr", "10.0.0.5")
+            ),
+        );
+        let d = site.lvsd(DIR1, "sched", &conf, &["--metrics-listen", "127.0.0.1:9662"]);
+        site.wait("the rr service programmed", SLOW, || site.ipvsadm(DIR1).contains("10.0.0.102:80 rr"));
+        site.wait("the refusal logged", SLOW, || d.logs().contains("add service TCP 10.0.0.101:80"));
+        std::thread::sleep(Duration::from_secs(8));
+        let table = site.ipvsadm(DIR1);
+        assert!(!table.contains("10.0.0.101"), "{table}");
+        assert!(table.contains("-> 10.0.0.5:80"), "{table}");
+        let logs = d.logs();
+        assert!(
+            logs.contains("add service TCP 10.0.0.101:80: the kernel has no scheduler mh (module ip_vs_mh not loaded and not loadable)"),
+            "{logs}"
+        );
+        let refusals = logs.matches("the kernel has no scheduler mh").count();
+        assert!((2..=12).contains(&refusals), "retried with a growing delay, not every second: {refusals} lines\n{logs}");
+        assert!(logs.contains("IPVS table not fully programmed"), "{logs}");
+        let status = site.status_text("sched");
+        assert!(status.contains("service TCP 10.0.0.101:80 mh (not programmed)"), "{status}");
+        let healthz = site
+            .ns(DIR1)
+            .run(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:9662/healthz"])
+            .unwrap_or_else(|e| panic!("curl: {e}"));
+        assert_eq!(healthz.trim(), "503");
+        run(&["modprobe", "ip_vs_mh"]);
+        let t0 = Instant::now();
+        site.wait("the mh service programmed once its module is there", SLOW, || {
+            site.ipvsadm(DIR1).contains("10.0.0.101:80 mh")
+        });
+        report(&format!("missing scheduler: programmed {:?} after the module was loaded", t0.elapsed()));
+        site.wait("its real server too", SLOW, || site.active_reals(DIR1).len() == 2);
+        let logs = d.logs();
+        assert_eq!(
+            logs.matches("IPVS: add service TCP 10.0.0.102:80").count(),
+            1,
+            "the rr service is never re-added\n{logs}"
+        );
+        let status = site.status_text("sched");
+        assert!(!status.contains("not programmed"), "{status}");
+        let _ = std::fs::write("/proc/sys/kernel/modprobe", original_modprobe);
+    }
+
     /// Secrets stay secret (issue #16): a director whose config holds a VRRP
     /// `auth_pass` and an `SSL { password }` is run with a notify script and
     /// the metrics listener; neither secret appears in `lvsd status` (text
