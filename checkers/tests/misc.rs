@@ -1,5 +1,6 @@
 //! MISC_CHECK with real scripts: exit codes, misc_dynamic weights, timeouts that kill the
-//! whole process group, `user`, and enable_script_security refusals.
+//! whole process group (forks in flight included), output discarded, `user`, and
+//! enable_script_security refusals.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -169,6 +170,75 @@ async fn timeout_kills_the_whole_process_group() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Fault injection (issue #16): a script that forks hundreds of children
+/// and keeps forking until it is stopped. At the timeout the whole group
+/// goes, forks still in flight included, and the next check runs normally.
+#[tokio::test]
+async fn a_script_forking_hundreds_of_children_is_ended_with_all_of_them() {
+    let dir = script_dir();
+    let pidfile = dir.path().join("pgid");
+    let body = format!(
+        "echo $$ > {}\ni=0\nwhile [ $i -lt 300 ]; do sleep 300 & i=$((i+1)); done\nwhile :; do sleep 301 & sleep 0.01; done\n",
+        pidfile.display()
+    );
+    let s = script(dir.path(), "forks.sh", &body, 0o755);
+    let mut check = misc(s.display().to_string());
+    check.misc_timeout = Some(Duration::from_secs(1));
+    let result = run(check).await;
+    assert!(
+        matches!(&result, CheckResult::Failure { reason } if reason.ends_with("timed out after 1s, process group killed")),
+        "{result:?}"
+    );
+    let pgid: i32 = fs::read_to_string(&pidfile)
+        .expect("pgid")
+        .trim()
+        .parse()
+        .expect("number");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !live_members(pgid).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "{} still alive in group {pgid}",
+            live_members(pgid).len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ok = script(dir.path(), "ok.sh", "exit 0", 0o755);
+    assert!(matches!(
+        run(misc(ok.display().to_string())).await,
+        CheckResult::Success { .. }
+    ));
+}
+
+/// Resident memory of this process in kB (VmRSS).
+fn rss_kb() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS")
+}
+
+/// Fault injection (issue #16): a script printing 64 MB on stdout and on
+/// stderr. Its output goes to /dev/null, as keepalived's does: the exit
+/// status decides, and nothing of it is read into memory.
+#[tokio::test]
+async fn megabytes_of_script_output_are_discarded_not_kept() {
+    let dir = script_dir();
+    let s = script(
+        dir.path(),
+        "loud.sh",
+        "head -c 67108864 /dev/zero\nhead -c 67108864 /dev/zero >&2\nexit 0",
+        0o755,
+    );
+    let before = rss_kb();
+    let result = run(misc(s.display().to_string())).await;
+    assert!(matches!(result, CheckResult::Success { .. }), "{result:?}");
+    let grown = rss_kb().saturating_sub(before);
+    assert!(grown < 16 * 1024, "RSS grew {grown} kB for 128 MB of output");
 }
 
 #[tokio::test]
