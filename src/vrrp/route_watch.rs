@@ -4,6 +4,12 @@
 //! Skew_Time (which puts it back), and a deleted static route or rule is
 //! put back at once. The keys and the matching are pure; `watch` is the
 //! thin netlink part.
+//!
+//! Deletions are announced, not asked for: when the watching socket
+//! overruns (the kernel had more to say than its buffer held, e.g. under a
+//! burst of route changes or while lvsd was stopped) some deletions are
+//! lost. Then the watcher lists every route and rule, and whatever lvsd
+//! expects but the list lacks is handled as a deletion ([`Present`]).
 
 use std::net::IpAddr;
 
@@ -41,7 +47,55 @@ pub enum Deleted {
     },
 }
 
+/// What the watcher reports: a deletion, or after lost messages the keys
+/// of every route and rule there now is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watched {
+    Deleted(Deleted),
+    Resync(Present),
+}
+
+/// The keys of every route and rule in the kernel (a listing made after
+/// the watching socket overran).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Present {
+    pub keys: Vec<Deleted>,
+}
+
+impl Present {
+    /// The deletion to act on for `route` if the listing lacks it.
+    pub fn missing_route(&self, route: &RouteConfig) -> Option<Deleted> {
+        (!self.keys.iter().any(|k| k.is_route(route))).then(|| Deleted::of_route_config(route))
+    }
+
+    /// The deletion to act on for a tracked `rule` the listing lacks
+    /// (untracked ones, not of keepalived's protocol, are not watched).
+    pub fn missing_rule(&self, rule: &RuleConfig) -> Option<Deleted> {
+        let gone = Deleted::of_rule_config(rule);
+        (gone.is_rule(rule) && !self.keys.iter().any(|k| k.is_rule(rule))).then_some(gone)
+    }
+}
+
 impl Deleted {
+    /// The key `route` has in the kernel.
+    pub fn of_route_config(route: &RouteConfig) -> Deleted {
+        Deleted::Route {
+            dst: route.dst,
+            prefix_len: route.prefix_len,
+            table: route.table.unwrap_or(MAIN_TABLE),
+            metric: route.metric,
+        }
+    }
+
+    /// The key `rule` has in the kernel.
+    pub fn of_rule_config(rule: &RuleConfig) -> Deleted {
+        Deleted::Rule {
+            v6: rule.v6,
+            priority: rule.priority,
+            protocol: rule.protocol,
+        }
+    }
+
     /// Whether this deletion removed `route` (destination, table and, when
     /// configured, metric: the kernel's own key).
     pub fn is_route(&self, route: &RouteConfig) -> bool {
@@ -128,13 +182,50 @@ impl Deleted {
     }
 }
 
-/// Sends every route and rule deletion the kernel announces until the
-/// receiver is gone. Without a netlink socket it logs and returns (nothing
-/// is then put back).
-pub async fn watch(tx: mpsc::Sender<Deleted>) {
+/// Every route and rule there is now, as keys.
+async fn list_present(handle: &rtnetlink::Handle) -> Result<Present, rtnetlink::Error> {
+    use futures::TryStreamExt;
+    use rtnetlink::IpVersion;
+    let mut keys = Vec::new();
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = family;
+        let mut routes = handle.route().get(msg).execute();
+        while let Some(m) = routes.try_next().await? {
+            keys.extend(Deleted::of_route(&m));
+        }
+    }
+    for version in [IpVersion::V4, IpVersion::V6] {
+        let mut rules = handle.rule().get(version).execute();
+        while let Some(m) = rules.try_next().await? {
+            keys.extend(Deleted::of_rule(&m));
+        }
+    }
+    Ok(Present { keys })
+}
+
+/// What one message from the kernel means for the watcher: a deletion, a
+/// sign that messages were lost (an overrun), or nothing.
+pub fn classify(payload: &NetlinkPayload<RouteNetlinkMessage>) -> Option<Option<Deleted>> {
+    match payload {
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => {
+            Deleted::of_route(m).map(Some)
+        }
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRule(m)) => {
+            Deleted::of_rule(m).map(Some)
+        }
+        NetlinkPayload::Overrun(_) => Some(None),
+        _ => None,
+    }
+}
+
+/// Sends every route and rule deletion the kernel announces, and after
+/// lost messages the full listing, until the receiver is gone. Without a
+/// netlink socket it logs and returns (nothing is then put back).
+pub async fn watch(tx: mpsc::Sender<Watched>) {
     use rtnetlink::constants::{RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_ROUTE};
     use rtnetlink::sys::{AsyncSocket, SocketAddr};
-    let (mut conn, _handle, mut changes) = match rtnetlink::new_connection() {
+    let (mut conn, handle, mut changes) = match rtnetlink::new_connection() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("no rtnetlink socket to watch routes and rules: {e}");
@@ -151,15 +242,35 @@ pub async fn watch(tx: mpsc::Sender<Deleted>) {
     }
     tokio::spawn(conn);
     while let Some((msg, _)) = changes.next().await {
-        let deleted = match msg.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => Deleted::of_route(&m),
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRule(m)) => Deleted::of_rule(&m),
-            _ => None,
-        };
-        if let Some(d) = deleted {
-            if tx.send(d).await.is_err() {
-                return;
+        let watched = match classify(&msg.payload) {
+            None => continue,
+            Some(Some(deleted)) => Watched::Deleted(deleted),
+            Some(None) => {
+                // Several overrun markers can queue up; one listing covers them.
+                while let Ok(Some(_)) =
+                    tokio::time::timeout(std::time::Duration::ZERO, changes.next()).await
+                {}
+                match list_present(&handle).await {
+                    Ok(present) => {
+                        tracing::warn!(
+                            "route watch: kernel messages lost (socket overrun); \
+                             listed {} routes and rules to find deletions missed",
+                            present.keys.len()
+                        );
+                        Watched::Resync(present)
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "route watch: kernel messages lost (socket overrun) and listing \
+                             the routes failed: {e}"
+                        );
+                        continue;
+                    }
+                }
             }
+        };
+        if tx.send(watched).await.is_err() {
+            return;
         }
     }
 }
@@ -234,5 +345,73 @@ mod tests {
             protocol: Some(4),
         };
         assert!(!other.is_rule(&rule(Some(18))));
+    }
+
+    #[test]
+    fn after_an_overrun_what_the_listing_lacks_is_a_deletion() {
+        let here = route("10.8.0.0", 16, Some(100), None);
+        let gone = route("10.9.0.0", 16, None, Some(7));
+        let present = Present {
+            keys: vec![
+                Deleted::Route {
+                    dst: "10.8.0.0".parse().expect("addr"),
+                    prefix_len: 16,
+                    table: 100,
+                    metric: Some(3),
+                },
+                // Same destination, other metric: not the configured route.
+                Deleted::Route {
+                    dst: "10.9.0.0".parse().expect("addr"),
+                    prefix_len: 16,
+                    table: 254,
+                    metric: Some(8),
+                },
+                Deleted::Rule {
+                    v6: false,
+                    priority: 100,
+                    protocol: Some(18),
+                },
+            ],
+        };
+        assert_eq!(present.missing_route(&here), None);
+        assert_eq!(
+            present.missing_route(&gone),
+            Some(Deleted::Route {
+                dst: "10.9.0.0".parse().expect("addr"),
+                prefix_len: 16,
+                table: 254,
+                metric: Some(7),
+            })
+        );
+        let rule = |priority, protocol| RuleConfig {
+            v6: false,
+            from: None,
+            to: None,
+            invert: false,
+            priority,
+            tos: 0,
+            fwmark: None,
+            iif: None,
+            oif: None,
+            suppress_prefixlen: None,
+            suppress_ifgroup: None,
+            uid_range: None,
+            protocol,
+            ip_proto: None,
+            sport: None,
+            dport: None,
+            action: RuleAction::Table(100),
+        };
+        assert_eq!(present.missing_rule(&rule(100, Some(18))), None);
+        assert!(present.missing_rule(&rule(101, Some(18))).is_some());
+        // An untracked rule is not watched, listed or not.
+        assert_eq!(present.missing_rule(&rule(101, None)), None);
+    }
+
+    #[test]
+    fn an_overrun_message_asks_for_a_listing() {
+        use rtnetlink::packet_core::NetlinkPayload;
+        assert_eq!(classify(&NetlinkPayload::Overrun(Vec::new())), Some(None));
+        assert_eq!(classify(&NetlinkPayload::Noop), None);
     }
 }

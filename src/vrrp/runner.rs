@@ -251,6 +251,8 @@ enum Event {
     Addresses(BTreeSet<IpAddr>),
     /// The kernel deleted a route or a rule (lvsd's own or not).
     RouteDeleted(super::route_watch::Deleted),
+    /// Every route and rule, listed after the watching socket lost messages.
+    RoutesListed(super::route_watch::Present),
     /// A tracked script ran (for its run counts and durations).
     ScriptRan {
         name: String,
@@ -869,8 +871,12 @@ pub async fn run_reloadable(
         tokio::spawn(async move {
             let (local_tx, mut local) = mpsc::channel(64);
             let forward = async {
-                while let Some(d) = local.recv().await {
-                    if tx.send(Event::RouteDeleted(d)).await.is_err() {
+                while let Some(w) = local.recv().await {
+                    let event = match w {
+                        super::route_watch::Watched::Deleted(d) => Event::RouteDeleted(d),
+                        super::route_watch::Watched::Resync(p) => Event::RoutesListed(p),
+                    };
+                    if tx.send(event).await.is_err() {
                         return;
                     }
                 }
@@ -1051,6 +1057,17 @@ pub async fn run_reloadable(
                     }
                     Event::RouteDeleted(d) => {
                         let gone = driver.deleted_routes(&set, &d).await;
+                        let mut acts = Vec::new();
+                        for i in gone {
+                            acts.extend(set.on_vip_deleted(now, i));
+                        }
+                        acts
+                    }
+                    Event::RoutesListed(present) => {
+                        let mut gone = std::collections::BTreeSet::new();
+                        for d in driver.missing_routes(&set, &present) {
+                            gone.extend(driver.deleted_routes(&set, &d).await);
+                        }
                         let mut acts = Vec::new();
                         for i in gone {
                             acts.extend(set.on_vip_deleted(now, i));
@@ -2118,6 +2135,43 @@ impl Driver {
                     cfg.name
                 );
                 out.push(i);
+            }
+        }
+        out
+    }
+
+    /// After lost route messages: a deletion for each route and rule lvsd
+    /// keeps (static ones, and the tracked virtual ones of its masters)
+    /// that the kernel's listing lacks, each once; [`Self::deleted_routes`]
+    /// then treats them as announced deletions.
+    fn missing_routes(
+        &self,
+        set: &VrrpSet,
+        present: &super::route_watch::Present,
+    ) -> Vec<super::route_watch::Deleted> {
+        let mut out: Vec<super::route_watch::Deleted> = Vec::new();
+        let mut push = |d: Option<super::route_watch::Deleted>| {
+            if let Some(d) = d.filter(|d| !out.contains(d)) {
+                out.push(d);
+            }
+        };
+        for route in self.statics.routes.iter().filter(|r| !r.no_track) {
+            push(present.missing_route(route));
+        }
+        for rule in &self.statics.rules {
+            push(present.missing_rule(rule));
+        }
+        for (i, inst) in set.instances().iter().enumerate() {
+            if inst.state() != State::Master {
+                continue;
+            }
+            if let Some(io) = self.ios.get(i) {
+                for (route, _) in io.routes.iter().filter(|(r, _)| !r.no_track) {
+                    push(present.missing_route(route));
+                }
+            }
+            for rule in &inst.config().rules {
+                push(present.missing_rule(rule));
             }
         }
         out

@@ -1049,3 +1049,86 @@ fn an_unwritable_state_file_is_reported_once_and_changes_nothing_else() {
     assert!(log.contains("works again"), "{log}");
     assert!(caught_up, "the state file did not catch up:\n{log}");
 }
+
+/// Fault injection (issue #16): route and rule deletions the kernel
+/// announced while lvsd could not read them. lvsd is stopped (SIGSTOP)
+/// while 20,000 routes are added to another table, far more than its
+/// watching socket's buffer holds, and its virtual route, virtual rule,
+/// static route and static rule are deleted among them. After SIGCONT the
+/// socket reports the overrun, lvsd lists the routes and rules, and treats
+/// what is missing as deleted: the statics are put back, the master leaves
+/// MASTER and takes over again, which puts its route and rule back.
+#[test]
+fn deletions_lost_in_a_netlink_socket_overrun_are_found_by_listing() {
+    let topo = Topo::new("ovr");
+    let ns = topo.director(0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (script, out) = notify_recorder(dir.path(), "states", "$3");
+    let mut a = Inst::new(150);
+    a.state = "MASTER";
+    a.extra = format!(
+        "  notify {}\n  virtual_routes {{\n    10.98.0.0/16 dev eth0\n  }}\n  virtual_rules {{\n    from 10.9.9.0/24 table 100 preference 200\n  }}\n",
+        script.display()
+    );
+    let text = conf(&[a], "").replacen(
+        "vrrp_instance",
+        "static_routes {\n  10.97.0.0/16 dev eth0\n}\n\
+         static_rules {\n  from 10.9.8.0/24 table 101 preference 201\n}\n\
+         vrrp_instance",
+        1,
+    );
+    let mut d = Director::start(Kind::Lvsd, ns, &text);
+    let route_there = |dst: &str| {
+        ns.ip(&["route", "show", dst])
+            .is_ok_and(|r| !r.trim().is_empty())
+    };
+    let rule_there = |pref: &str| {
+        ns.ip(&["rule", "show"])
+            .is_ok_and(|r| r.lines().any(|l| l.starts_with(&format!("{pref}:"))))
+    };
+    let all_there = || {
+        route_there("10.98.0.0/16")
+            && route_there("10.97.0.0/16")
+            && rule_there("200")
+            && rule_there("201")
+    };
+    wait_for("MASTER", Duration::from_secs(15), &[&d], || {
+        recorded_states(&out).last().map(String::as_str) == Some("MASTER") && all_there()
+    });
+    let mut batch = String::new();
+    for i in 0..20_000u32 {
+        batch.push_str(&format!(
+            "route add blackhole 10.{}.{}.0/24 table 300\n",
+            100 + i / 256,
+            i % 256
+        ));
+        if i == 10_000 {
+            batch.push_str("route del 10.98.0.0/16\nroute del 10.97.0.0/16\nrule del pref 200\nrule del pref 201\n");
+        }
+    }
+    let batch_file = dir.path().join("flood.batch");
+    std::fs::write(&batch_file, batch).expect("batch");
+    let pid = nix::unistd::Pid::from_raw(d.pid() as i32);
+    let before = recorded_states(&out).len();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+    let flooded = ns.ip(&["-batch", &batch_file.display().to_string()]);
+    let gone = !route_there("10.98.0.0/16") && !rule_there("201");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT");
+    flooded.unwrap_or_else(|e| panic!("ip -batch: {e}"));
+    assert!(gone, "the batch deleted lvsd's routes and rules");
+    let back = time_until(Duration::from_secs(20), all_there);
+    let states = recorded_states(&out)[before..].to_vec();
+    let log = d.log();
+    assert!(d.stop(), "{log}");
+    assert!(
+        log.contains("socket overrun"),
+        "the flood overran the watching socket:\n{log}"
+    );
+    assert!(back.is_some(), "not all put back after the overrun:\n{log}");
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("MASTER"),
+        "left MASTER and took over again: {states:?}"
+    );
+    assert!(states.contains(&"BACKUP".to_owned()), "{states:?}\n{log}");
+}
