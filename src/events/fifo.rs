@@ -193,7 +193,14 @@ impl OpenFifo {
         drop(self.file);
         if let Some(child) = self.script.take() {
             // Reaped in the background; keepalived does not kill it either.
-            std::thread::spawn(move || reap(child));
+            // Without a thread to spare (a machine out of tasks) it stays a
+            // zombie rather than panicking this subscriber.
+            if let Err(e) = std::thread::Builder::new()
+                .name("fifo-reap".into())
+                .spawn(move || reap(child))
+            {
+                tracing::warn!("notify fifo script left unreaped: {e}");
+            }
         }
     }
 }

@@ -157,14 +157,68 @@ pub fn spawn_all(commands: &[NotifyCommand]) {
         let mut cmd = std::process::Command::new("/bin/sh");
         cmd.arg("-c").arg(c).stdin(std::process::Stdio::null());
         apply(&mut cmd, creds);
-        match cmd.spawn() {
-            Ok(mut child) => {
-                // Reap in the background so no zombie is left.
-                std::thread::spawn(move || {
-                    let _ = child.wait();
-                });
-            }
-            Err(e) => tracing::warn!("notify script `{c}` could not be started: {e}"),
+        if let Err(e) = spawn_detached(cmd) {
+            tracing::warn!("notify script `{c}` could not be started: {e}");
         }
+    }
+}
+
+/// Starts `cmd` without waiting for it; its exit is collected in the
+/// background, so no zombie is left. Inside a tokio runtime (the VRRP
+/// thread's, the director's) tokio's reaper collects it: no thread per
+/// script, and nothing that can panic when the machine is out of tasks (a
+/// runaway script's doing), as creating a thread would on the VRRP thread.
+pub fn spawn_detached(mut cmd: std::process::Command) -> std::io::Result<u32> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        // Dropping the handle gives the child to tokio's orphan reaper.
+        let child = tokio::process::Command::from(cmd).spawn()?;
+        return Ok(child.id().unwrap_or(0));
+    }
+    let mut child = cmd.spawn()?;
+    let id = child.id();
+    if let Err(e) = std::thread::Builder::new()
+        .name("reap".into())
+        .spawn(move || child.wait())
+    {
+        tracing::warn!("script {id} started, but no thread to collect its exit: {e}");
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spawn_detached;
+
+    /// Whether `pid` is still a process of ours that has not been reaped.
+    fn unreaped(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok()
+    }
+
+    #[test]
+    fn detached_scripts_are_reaped_in_and_outside_a_runtime() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let pids: Vec<u32> = rt.block_on(async {
+            let pids = (0..20)
+                .map(|_| spawn_detached(std::process::Command::new("/bin/true")).expect("spawn"))
+                .collect::<Vec<_>>();
+            for _ in 0..100 {
+                if !pids.iter().any(|p| unreaped(*p)) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            pids
+        });
+        let left: Vec<&u32> = pids.iter().filter(|p| unreaped(**p)).collect();
+        assert!(left.is_empty(), "zombies left in a runtime: {left:?}");
+        let pid = spawn_detached(std::process::Command::new("/bin/true")).expect("spawn");
+        let t0 = std::time::Instant::now();
+        while unreaped(pid) && t0.elapsed() < std::time::Duration::from_secs(2) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!unreaped(pid), "zombie left outside a runtime");
     }
 }
