@@ -37,6 +37,10 @@ mod unicast;
 #[path = "vrrp/host_side.rs"]
 mod host_side;
 
+/// A fork-bombing track script (issue #16).
+#[path = "vrrp/fork_bomb.rs"]
+mod fork_bomb;
+
 /// A flood of broken adverts (issue #16).
 #[path = "vrrp/flood.rs"]
 mod flood;

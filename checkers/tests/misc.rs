@@ -238,7 +238,10 @@ async fn megabytes_of_script_output_are_discarded_not_kept() {
     let result = run(misc(s.display().to_string())).await;
     assert!(matches!(result, CheckResult::Success { .. }), "{result:?}");
     let grown = rss_kb().saturating_sub(before);
-    assert!(grown < 16 * 1024, "RSS grew {grown} kB for 128 MB of output");
+    assert!(
+        grown < 16 * 1024,
+        "RSS grew {grown} kB for 128 MB of output"
+    );
 }
 
 #[tokio::test]

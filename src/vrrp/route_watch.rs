@@ -249,7 +249,8 @@ pub async fn watch(tx: mpsc::Sender<Watched>) {
                 // Several overrun markers can queue up; one listing covers them.
                 while let Ok(Some(_)) =
                     tokio::time::timeout(std::time::Duration::ZERO, changes.next()).await
-                {}
+                {
+                }
                 match list_present(&handle).await {
                     Ok(present) => {
                         tracing::warn!(
