@@ -8,14 +8,14 @@
 # the guest runs, and gcc for the UML xstate shim.
 LAB_PACKAGES=(
     user-mode-linux kmod ipvsadm keepalived nginx-light iproute2 curl gcc
-    libc6-dev procps psmisc
+    libc6-dev procps psmisc bird2 python3
 )
 
 # Everything the tests need: the lab's packages and the rest.
 APT_PACKAGES=(
     "${LAB_PACKAGES[@]}"
-    tcpdump strace openssl iputils-ping python3 python3-aiosmtpd dnsmasq-base
-    groff-base man-db lintian file prometheus chromium rsyslog nftables bird2 e2fsprogs
+    tcpdump strace openssl iputils-ping python3-aiosmtpd dnsmasq-base
+    groff-base man-db lintian file prometheus chromium rsyslog nftables e2fsprogs
 )
 
 # apt_install PKG...: installs those of PKG... that are missing, quietly, with

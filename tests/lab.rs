@@ -320,3 +320,40 @@ fn lab_migration_and_rollback_one_director_at_a_time() {
     // preemptions: a few failed requests each at most.
     assert!(failed <= 40, "{failed} failed requests\n{}", out.report());
 }
+
+const BGP_GUEST_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/lab/bgp-guest.sh");
+
+/// `lab.sh --bgp` (bgp-guest.sh demo, issue #17): three lvsd directors
+/// announce the VIP through BIRD to a router's ECMP; connections spread
+/// over all three; a crashed director's route leaves the router within the
+/// BFD time and no flow of the others breaks; a graceful stop fails no
+/// request; both rejoin and carry connections again.
+#[test]
+fn bgp_lab_spreads_survives_a_crash_and_a_graceful_stop_and_rejoins() {
+    let lvsd = env!("CARGO_BIN_EXE_lvsd");
+    let out = Uml::new()
+        .env("LAB_SUBJECT", format!("{lvsd} run -n -l -D"))
+        .mem_mib(768)
+        .timeout(std::time::Duration::from_secs(600))
+        .run(BGP_GUEST_SH, &["demo"])
+        .expect("guest ran");
+    println!("{}", out.stdout);
+    out.assert_success();
+    assert!(out.stdout.contains("lab: BGP demo passed"), "{}", out.report());
+    let figure = |name: &str| -> String {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("figure: {name} ")))
+            .unwrap_or_else(|| panic!("no figure {name}\n{}", out.report()))
+            .to_owned()
+    };
+    let withdraw: f64 = figure("crash-withdraw-seconds")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(withdraw <= 2.0, "crash withdraw {withdraw} s");
+    assert_eq!(figure("graceful-stop-failed-requests"), "0");
+    let broken = figure("flows-broken-by-director");
+    for d in ["dir1", "dir2"] {
+        assert!(broken.contains(&format!("{d}=0/")), "{broken}");
+    }
+}

@@ -3,7 +3,7 @@
 # needed on the host) and runs deploy/lab/guest.sh in it: two directors with
 # VRRP + IPVS (DR) in front of two nginx real servers, all in network
 # namespaces inside the guest.
-#   deploy/lab/lab.sh [--lvsd | --keepalived | --mixed] [demo | shell]
+#   deploy/lab/lab.sh [--lvsd | --keepalived | --mixed | --bgp] [demo | shell]
 # --lvsd (default) runs lvsd on both directors (target/debug/lvsd, else
 # /usr/sbin/lvsd, else built with cargo; LVSD_BIN overrides it), --keepalived
 # runs keepalived 2.2.7 instead, --mixed keepalived on dir1 (the master) and
@@ -12,18 +12,22 @@
 # gives you a root shell in the guest with everything running; migrate (the
 # default with --mixed) walks through the README's upgrade from keepalived to
 # lvsd one director at a time and the rollback, under client traffic.
+# --bgp runs deploy/lab/bgp-guest.sh instead: three lvsd directors announcing
+# the VIP through BIRD to a router's ECMP (issue #17); demo spreads flows,
+# crashes one director, stops another gracefully and lets both rejoin.
 # LAB_SUBJECT overrides the whole director command (without -f/-p).
 # Needs root (no sudo: run it from a root shell). On a fresh Debian 12 machine
 # it first installs the Debian packages it needs (LAB_PACKAGES in
 # deploy/apt-packages.sh, the list tests/run.sh uses too) and builds lvsd.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--lvsd | --keepalived | --mixed] [demo | shell | migrate]" >&2; exit 2; }
+usage() { echo "usage: $0 [--lvsd | --keepalived | --mixed | --bgp] [demo | shell | migrate]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-director=lvsd mode=
+director=lvsd mode= guest=guest.sh
 for arg in "$@"; do
     case $arg in
+        --bgp) director=lvsd guest=bgp-guest.sh ;;
         --lvsd) director=lvsd ;;
         --keepalived) director=keepalived ;;
         --mixed) director=mixed ;;
@@ -35,6 +39,7 @@ done
 [[ -n $mode ]] || { [[ $director == mixed ]] && mode=migrate || mode=demo; }
 # The migration needs both programs.
 [[ $mode != migrate ]] || director=mixed
+[[ $guest != bgp-guest.sh || $mode != migrate ]] || usage
 [[ $(id -u) -eq 0 ]] || { echo "lab.sh: run as root (from a root shell: su -, or sudo $0 $*)" >&2; exit 1; }
 say() { printf 'lab.sh: %s\n' "$*" >&2; }
 
@@ -55,8 +60,14 @@ case $mode in
     shell) what="then a root shell in the guest" ;;
     migrate) what="then keepalived -> lvsd one director at a time and back, under traffic" ;;
 esac
-say "a User-Mode Linux kernel with IPVS, two directors ($director) in front of two nginx, a client; $what."
-steps="boot UML and run the $mode (about 1 minute; 45 s measured for --mixed)"
+if [[ $guest == bgp-guest.sh ]]; then
+    [[ $mode == demo ]] && what="then flows are spread, one director crashes, one stops gracefully, both rejoin"
+    say "a User-Mode Linux kernel with IPVS, a router (BIRD, ECMP), three lvsd directors (BIRD, DR, mh) in front of three nginx, a client; $what."
+    steps="boot UML and run the $mode (about 3 minutes)"
+else
+    say "a User-Mode Linux kernel with IPVS, two directors ($director) in front of two nginx, a client; $what."
+    steps="boot UML and run the $mode (about 1 minute; 45 s measured for --mixed)"
+fi
 source "$repo/deploy/apt-packages.sh"
 missing=()
 for pkg in "${LAB_PACKAGES[@]}"; do
@@ -103,6 +114,6 @@ if [[ -z ${LAB_SUBJECT:-} ]]; then
 fi
 export LAB_SUBJECT
 if [[ $mode == shell ]]; then
-    exec "$here/in-uml.sh" --interactive "$here/guest.sh" shell
+    exec "$here/in-uml.sh" --interactive "$here/$guest" shell
 fi
-exec "$here/in-uml.sh" "$here/guest.sh" "$mode"
+exec "$here/in-uml.sh" "$here/$guest" "$mode"

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Issue #17's figures: N active directors behind a router's ECMP, in the BGP
+# lab (deploy/lab/bgp-guest.sh bench, one UML boot per variant): balance and
+# consistency of 1,000 five-tuples through each director, then crashes and
+# graceful stops of one director of three with long-lived flows running
+# (withdraw time at the router; flows broken on the leaving director and on
+# the others; new connections failed).
+#   sudo deploy/bench/bgp.sh [VARIANT...]
+# VARIANT is SCHED,SLOPPY,SYNC (default: mh,yes,no mh,no,yes rr,no,no
+# rr,no,yes). BENCH_ROUNDS crashes and as many graceful stops per variant
+# (default 10); lvsd: $BENCH_LVSD, else target/release/lvsd (built when
+# missing). Prints one table; the guest's output is kept in BENCH_LOGS (a
+# temporary directory by default).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+rounds=${BENCH_ROUNDS:-10}
+variants=("$@")
+((${#variants[@]})) || variants=(mh,yes,no mh,no,yes rr,no,no rr,no,yes)
+if [[ -z ${BENCH_LVSD:-} ]]; then
+    BENCH_LVSD=$repo/target/release/lvsd
+    [[ -x $BENCH_LVSD ]] || (cd "$repo" && cargo build --release -p lvsd --bin lvsd)
+fi
+logs=${BENCH_LOGS:-$(mktemp -d /tmp/lvsd-bgp-bench.XXXXXX)}
+mkdir -p "$logs"
+echo "bgp.sh: ${#variants[@]} variants x (10 probes of 1,000 connections + $rounds crashes + $rounds graceful stops): about $((${#variants[@]} * (4 + rounds))) minutes" >&2
+
+# median and p90 of the numbers on stdin
+stats() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.9 + 0.999)]; printf "%.2f / %.2f (n=%d)", m, p, NR }'; }
+# sum of "b/t" fractions on stdin -> "B of T (P %)"
+share() { awk -F/ '{ b += $1; t += $2 } END { if (t == 0) { print "-"; exit } printf "%d of %d (%.1f %%)", b, t, 100 * b / t }'; }
+
+rows=()
+for v in "${variants[@]}"; do
+    IFS=, read -r sched sloppy sync <<<"$v"
+    log=$logs/bgp-$sched-sloppy_$sloppy-sync_$sync.log
+    echo "bgp.sh: variant lb_algo $sched, sloppy_tcp $sloppy, sync $sync -> $log" >&2
+    LAB_SUBJECT="$BENCH_LVSD run -n -l -D" LAB_SCHED=$sched LAB_SLOPPY=$sloppy LAB_SYNC=$sync \
+        LAB_ROUNDS=$rounds "$repo/deploy/lab/in-uml.sh" --mem 1024 \
+        "$repo/deploy/lab/bgp-guest.sh" bench >"$log" 2>&1 || echo "bgp.sh: the $v run failed (see $log)" >&2
+    fig() { sed -n "s/^figure: $1 //p" "$log" | awk '!seen[$0]++'; }
+    crash_w=$(fig crash-withdraw-seconds | stats)
+    grace_w=$(fig graceful-withdraw-seconds | stats)
+    crash_leaving=$(fig crash-broken | sed -n 's/.*leaving=\([0-9/]*\).*/\1/p' | share)
+    crash_others=$(fig crash-broken | sed -n 's/.*others=\([0-9/]*\).*/\1/p' | share)
+    grace_leaving=$(fig graceful-broken | sed -n 's/.*leaving=\([0-9/]*\).*/\1/p' | share)
+    grace_others=$(fig graceful-broken | sed -n 's/.*others=\([0-9/]*\).*/\1/p' | share)
+    grace_failed=$(fig graceful-broken | sed -n 's/.*failed-requests=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+    consistency=$(fig 'consistency-[a-z-]*' | sed 's/ by-server.*//' | tr '\n' ';')
+    balance="$(fig balance-directors); $(fig balance-servers)"
+    rows+=("| $sched, sloppy $sloppy, sync $sync | $crash_w | $crash_leaving | $crash_others | $grace_w | $grace_leaving | $grace_others | $grace_failed | $consistency | $balance |")
+done
+
+echo
+echo "| variant | crash: withdraw s, median / p90 | crash: flows broken, leaving director | crash: flows broken, the others | graceful: withdraw s | graceful: broken, leaving | graceful: broken, others | graceful: new connections failed | consistency (same real server through all three) | balance (1,000 connections) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
