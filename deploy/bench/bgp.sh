@@ -39,15 +39,15 @@ for v in "${variants[@]}"; do
     LAB_SUBJECT="$BENCH_LVSD run -n -l -D" LAB_SCHED=$sched LAB_SLOPPY=$sloppy LAB_SYNC=$sync \
         LAB_ROUNDS=$rounds "$repo/deploy/lab/in-uml.sh" --mem 1024 \
         "$repo/deploy/lab/bgp-guest.sh" bench >"$log" 2>&1 || echo "bgp.sh: the $v run failed (see $log)" >&2
-    fig() { sed -n "s/^figure: $1 //p" "$log" | awk '!seen[$0]++'; }
-    crash_w=$(fig crash-withdraw-seconds | stats)
-    grace_w=$(fig graceful-withdraw-seconds | stats)
+    fig() { sed -n "s/^figure: $1 //p" "$log"; }
+    crash_w=$(fig crash-withdraw-seconds | cut -d' ' -f1 | stats)
+    grace_w=$(fig graceful-withdraw-seconds | cut -d' ' -f1 | stats)
     crash_leaving=$(fig crash-broken | sed -n 's/.*leaving=\([0-9/]*\).*/\1/p' | share)
     crash_others=$(fig crash-broken | sed -n 's/.*others=\([0-9/]*\).*/\1/p' | share)
     grace_leaving=$(fig graceful-broken | sed -n 's/.*leaving=\([0-9/]*\).*/\1/p' | share)
     grace_others=$(fig graceful-broken | sed -n 's/.*others=\([0-9/]*\).*/\1/p' | share)
     grace_failed=$(fig graceful-broken | sed -n 's/.*failed-requests=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
-    consistency=$(fig 'consistency-[a-z-]*' | sed 's/ by-server.*//' | tr '\n' ';')
+    consistency=$(sed -n 's/^figure: consistency-\([a-z-]*\) same-server \([0-9/]*\) .*/\1 \2/p' "$log" | paste -sd';' -)
     balance="$(fig balance-directors); $(fig balance-servers)"
     rows+=("| $sched, sloppy $sloppy, sync $sync | $crash_w | $crash_leaving | $crash_others | $grace_w | $grace_leaving | $grace_others | $grace_failed | $consistency | $balance |")
 done

@@ -224,11 +224,10 @@ $lvsd_program check-config -f "$work/lvsd.conf" >"$work/check-config.out" 2>&1 |
 log "variant: lb_algo $sched, sloppy_tcp $sloppy, lvs_sync_daemon $sync"
 grep -i warn "$work/check-config.out" | sed 's/^/lab: check-config: /' || true
 start_lvsd() {
-    d=$1
     # shellcheck disable=SC2086 # $subject is a word list
-    setsid ip netns exec "lab-$d" $subject -f "$work/lvsd.conf" -p "$work/$d.pid" \
-        --control-socket "$work/$d.sock" --data-file "$work/$d.data" >>"$work/$d.log" 2>&1 &
-    echo $! >"$work/$d.session"
+    setsid ip netns exec "lab-$1" $subject -f "$work/lvsd.conf" -p "$work/$1.pid" \
+        --control-socket "$work/$1.sock" --data-file "$work/$1.data" >>"$work/$1.log" 2>&1 &
+    echo $! >"$work/$1.session"
 }
 for d in $directors; do
     start_lvsd "$d"
@@ -255,12 +254,17 @@ if [ "$mode" = shell ]; then
     exit 0
 fi
 
-snapshot() { # snapshot TAG: every director's connection table
-    for d in $directors; do
-        in_ns "$d" ipvsadm -Lnc >"$work/$1-$d.conns" 2>/dev/null || : >"$work/$1-$d.conns"
+# Functions name their loop variables apart: sh has no local variables, and
+# a caller's $d must survive them.
+# snapshot TAG: every director's connection table, with each connection's
+# origin (scheduled there, or copied by connection sync).
+snapshot() {
+    for snap_d in $directors; do
+        in_ns "$snap_d" cat /proc/net/ip_vs_conn_sync >"$work/$1-$snap_d.conns" 2>/dev/null ||
+            : >"$work/$1-$snap_d.conns"
     done
 }
-snapshot_args() { for d in $directors; do printf '%s=%s ' "$d" "$work/$1-$d.conns"; done; }
+snapshot_args() { for arg_d in $directors; do printf '%s=%s ' "$arg_d" "$work/$1-$arg_d.conns"; done; }
 up_directors() { echo "$directors"; }
 
 # start_flows TAG: LAB_FLOWS long-lived flows through every director, and
@@ -275,6 +279,8 @@ start_flows() {
     grep -qx ready "$work/flows.stdout" || fail "long-lived flows: $(cat "$work/flows.stdout")"
     sleep 2
     snapshot "$1"
+    # shellcheck disable=SC2046 # word list of NAME=FILE
+    log "long-lived flows by director: $(python3 "$here/flows.py" tables "$work/flows.out.ports" $(snapshot_args "$1"))"
     : >"$work/requests"
     (
         while [ ! -e "$work/client.stop" ]; do
@@ -369,10 +375,10 @@ if [ "$mode" = bench ]; then
     ip -n lab-router rule add pref 100 ipproto tcp sport 31000-33999 lookup 100
     consistency() { # consistency TAG FIRST
         files=
-        for d in $directors; do
-            ip -n lab-router route replace "$vip/32" via "$(addr_of "$d")" table 100
-            probe "$1-$d" "$2"
-            files="$files $work/probe-$1-$d.txt"
+        for via in $directors; do
+            ip -n lab-router route replace "$vip/32" via "$(addr_of "$via")" table 100
+            probe "$1-$via" "$2"
+            files="$files $work/probe-$1-$via.txt"
         done
         # shellcheck disable=SC2086 # word list of files
         figure "consistency-$1 $(python3 "$here/flows.py" compare $files)"
@@ -399,14 +405,14 @@ if [ "$mode" = bench ]; then
     r=1
     while [ $r -le "$rounds" ]; do
         for kind in crash graceful; do
-            d=$(echo "$directors" | cut -d' ' -f$(( (r - 1) % 3 + 1 )))
+            victim=$(echo "$directors" | cut -d' ' -f$(( (r - 1) % 3 + 1 )))
             start_flows "r$r-$kind"
-            "$kind" "$d"
+            "$kind" "$victim"
             sleep 4
             stop_flows "r$r-$kind"
-            figure "$kind-withdraw-seconds $withdraw"
-            figure "$kind-broken leaving=$(broken_on "$d") others=$(broken_elsewhere "$d") failed-requests=$failed_requests"
-            rejoin "$d"
+            figure "$kind-withdraw-seconds $withdraw round=$r director=$victim"
+            figure "$kind-broken leaving=$(broken_on "$victim") others=$(broken_elsewhere "$victim") failed-requests=$failed_requests round=$r director=$victim"
+            rejoin "$victim"
             wait_for 90 "the router's route over three directors again" has_nexthops 3
             sleep 2
         done
@@ -476,7 +482,8 @@ stop_flows demo
 log "new connections over the whole demo: $(grep -c ok "$work/requests") ok, $failed_requests failed"
 figure "flows-broken-by-director $broken"
 for d in dir1 dir2; do
-    [ "$(broken_on "$d" | cut -d/ -f1)" = 0 ] || fail "flows carried by $d broke ($broken)"
+    b=$(broken_on "$d" | cut -d/ -f1)
+    [ "${b:-0}" = 0 ] || fail "flows carried by $d broke ($broken)"
 done
 
 # After the rejoin new connections reach every director again.

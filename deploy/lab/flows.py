@@ -10,12 +10,17 @@ flows.py run VIP N INTERVAL OUT STOPFILE
     every connection has had its first answer.
 
 flows.py report OUT SNAPSHOT...
-    SNAPSHOT is NAME=FILE, FILE an `ipvsadm -Lnc` listing of director NAME
-    taken while the flows ran. Prints, per director, how many of the flows it
-    carried broke, and a last line "broken-by-director name=n/total ...".
+    SNAPSHOT is NAME=FILE, FILE a copy of director NAME's
+    /proc/net/ip_vs_conn_sync taken while the flows ran (only connections it
+    scheduled itself count, not those connection sync copied to it).
+    Prints, per director, how many of the flows it carried broke, and a
+    last line "broken-by-director name=n/total ...".
 
 flows.py spread SNAPSHOT...
-    prints how many distinct client ports each director's listing holds.
+    prints how many distinct client ports each director scheduled itself.
+
+flows.py tables PORTS SNAPSHOT...
+    prints how many of the ports in PORTS each director's listing holds.
 
 flows.py probe VIP FIRST COUNT OUT STOPFILE
     opens COUNT connections to VIP:80 from source ports FIRST, FIRST+1, ...
@@ -74,6 +79,8 @@ def run(vip, n, interval, out, stop):
     for _ in range(n):
         started.acquire(timeout=60)
     failed = sum(1 for r in results if r and r["broken"] and r["requests"] == 0)
+    with open(out + ".ports", "w") as f:
+        f.write("".join(f"{r['port']}\n" for r in results if r and r["port"]))
     if failed:
         why = next(r["broken"]["why"] for r in results if r and r["broken"])
         print(f"not ready: {failed} of {n} flows failed before their first answer (first: {why})", flush=True)
@@ -86,46 +93,59 @@ def run(vip, n, interval, out, stop):
             f.write(json.dumps(rec) + "\n")
 
 
-def ports_of(listing):
-    """Client ports in an `ipvsadm -Lnc` listing."""
+def ports_of(listing, established_only=False):
+    """Client ports of the connections a director scheduled itself, from a
+    copy of its /proc/net/ip_vs_conn_sync (hex addresses and ports; Origin
+    LOCAL, where SYNC marks one learnt from another director's connection
+    sync), only the ESTABLISHED ones if asked (closed ones linger for
+    minutes)."""
     ports = set()
     with open(listing) as f:
         for line in f:
             fields = line.split()
-            if len(fields) >= 6 and fields[0] in ("TCP", "UDP"):
-                try:
-                    ports.add(int(fields[3].rsplit(":", 1)[1]))
-                except (IndexError, ValueError):
-                    pass
+            if len(fields) < 9 or fields[0] not in ("TCP", "UDP") or fields[8].upper() != "LOCAL":
+                continue
+            if established_only and fields[7] != "ESTABLISHED":
+                continue
+            try:
+                ports.add(int(fields[2], 16))
+            except ValueError:
+                pass
     return ports
 
 
-def snapshots(args):
+def snapshots(args, established_only=False):
     out = {}
     for a in args:
         name, path = a.split("=", 1)
-        out[name] = ports_of(path)
+        out[name] = ports_of(path, established_only)
     return out
 
 
 def report(out, args):
     flows = [json.loads(line) for line in open(out)]
-    where = snapshots(args)
-    tally = {name: [0, 0] for name in where}
-    tally["unknown"] = [0, 0]
+    where = snapshots(args, established_only=True)
+    tally = {}
     for rec in flows:
         owners = [name for name, ports in where.items() if rec["port"] in ports]
         name = owners[0] if len(owners) == 1 else "unknown"
-        tally[name][1] += 1
+        t = tally.setdefault(name, [0, 0])
+        t[1] += 1
         if rec["broken"]:
-            tally[name][0] += 1
-    for name, (broken, total) in tally.items():
-        if total:
-            print(f"{name}: {broken} of {total} flows broken")
+            t[0] += 1
+    for name, (broken, total) in sorted(tally.items()):
+        print(f"{name}: {broken} of {total} flows broken")
     served = sorted({s for rec in flows for s in rec["servers"]})
     changed = sum(1 for rec in flows if len(rec["servers"]) > 1)
     print(f"real servers answering: {' '.join(served)}; flows answered by more than one: {changed}")
-    print("broken-by-director " + " ".join(f"{n}={b}/{t}" for n, (b, t) in tally.items() if t))
+    print("broken-by-director " + " ".join(f"{n}={b}/{t}" for n, (b, t) in sorted(tally.items())))
+
+
+def tables(ports_file, args):
+    """How many of the ports in PORTS_FILE each director's listing holds."""
+    ports = {int(l) for l in open(ports_file) if l.strip().isdigit()}
+    found_in = snapshots(args, established_only=True)
+    print(" ".join(f"{name}={len(ports & found)}" for name, found in sorted(found_in.items())))
 
 
 def spread(args):
@@ -190,6 +210,8 @@ def main():
         run(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6])
     elif len(sys.argv) >= 3 and sys.argv[1] == "report":
         report(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "tables":
+        tables(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) >= 3 and sys.argv[1] == "spread":
         spread(sys.argv[2:])
     elif len(sys.argv) >= 7 and sys.argv[1] == "probe":
