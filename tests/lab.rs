@@ -339,7 +339,11 @@ fn bgp_lab_spreads_survives_a_crash_and_a_graceful_stop_and_rejoins() {
         .expect("guest ran");
     println!("{}", out.stdout);
     out.assert_success();
-    assert!(out.stdout.contains("lab: BGP demo passed"), "{}", out.report());
+    assert!(
+        out.stdout.contains("lab: BGP demo passed"),
+        "{}",
+        out.report()
+    );
     let figure = |name: &str| -> String {
         out.stdout
             .lines()
