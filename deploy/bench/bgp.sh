@@ -8,7 +8,8 @@
 #   sudo deploy/bench/bgp.sh [VARIANT...]
 # VARIANT is SCHED,SLOPPY,SYNC (default: mh,yes,no mh,no,yes rr,no,no
 # rr,no,yes). BENCH_ROUNDS crashes and as many graceful stops per variant
-# (default 10); lvsd: $BENCH_LVSD, else target/release/lvsd (built when
+# (default 10); BENCH_BFD=no runs them without BFD (the BGP hold timer
+# alone); lvsd: $BENCH_LVSD, else target/release/lvsd (built when
 # missing). Prints one table; the guest's output is kept in BENCH_LOGS (a
 # temporary directory by default).
 set -euo pipefail
@@ -34,10 +35,10 @@ share() { awk -F/ '{ b += $1; t += $2 } END { if (t == 0) { print "-"; exit } pr
 rows=()
 for v in "${variants[@]}"; do
     IFS=, read -r sched sloppy sync <<<"$v"
-    log=$logs/bgp-$sched-sloppy_$sloppy-sync_$sync.log
+    log=$logs/bgp-$sched-sloppy_$sloppy-sync_$sync-bfd_${BENCH_BFD:-yes}.log
     echo "bgp.sh: variant lb_algo $sched, sloppy_tcp $sloppy, sync $sync -> $log" >&2
     LAB_SUBJECT="$BENCH_LVSD run -n -l -D" LAB_SCHED=$sched LAB_SLOPPY=$sloppy LAB_SYNC=$sync \
-        LAB_ROUNDS=$rounds "$repo/deploy/lab/in-uml.sh" --mem 1024 \
+        LAB_ROUNDS=$rounds LAB_BFD=${BENCH_BFD:-yes} "$repo/deploy/lab/in-uml.sh" --mem 1024 \
         "$repo/deploy/lab/bgp-guest.sh" bench >"$log" 2>&1 || echo "bgp.sh: the $v run failed (see $log)" >&2
     fig() { sed -n "s/^figure: $1 //p" "$log"; }
     crash_w=$(fig crash-withdraw-seconds | cut -d' ' -f1 | stats)
@@ -49,7 +50,7 @@ for v in "${variants[@]}"; do
     grace_failed=$(fig graceful-broken | sed -n 's/.*failed-requests=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
     consistency=$(sed -n 's/^figure: consistency-\([a-z-]*\) same-server \([0-9/]*\) .*/\1 \2/p' "$log" | paste -sd';' -)
     balance="$(fig balance-directors); $(fig balance-servers)"
-    rows+=("| $sched, sloppy $sloppy, sync $sync | $crash_w | $crash_leaving | $crash_others | $grace_w | $grace_leaving | $grace_others | $grace_failed | $consistency | $balance |")
+    rows+=("| $sched, sloppy $sloppy, sync $sync, BFD ${BENCH_BFD:-yes} | $crash_w | $crash_leaving | $crash_others | $grace_w | $grace_leaving | $grace_others | $grace_failed | $consistency | $balance |")
 done
 
 echo

@@ -28,7 +28,8 @@
 # Environment: LAB_SUBJECT (the lvsd command without -f/-p, as lab.sh
 # sets it), LAB_DIR, LAB_FLOWS (30), LAB_FLOW_INTERVAL (0.5),
 # LAB_MAX_WITHDRAW (2.0 s), LAB_SLOPPY (yes; "no" shows what breaks),
-# LAB_SCHED (mh; or rr...), LAB_SYNC (no; yes adds lvs_sync_daemon eth0).
+# LAB_SCHED (mh; or rr...), LAB_SYNC (no; yes adds lvs_sync_daemon eth0),
+# LAB_BFD (yes; no leaves dead peers to the BGP hold timer).
 #
 #   bgp-guest.sh bench  the figures of issue #17 instead of the demo: balance
 #                       and consistency of 1,000 five-tuples through each
@@ -51,6 +52,7 @@ max_withdraw=${LAB_MAX_WITHDRAW:-2.0}
 sloppy=${LAB_SLOPPY:-yes}
 sched=${LAB_SCHED:-mh}
 sync=${LAB_SYNC:-no}
+bfd=${LAB_BFD:-yes}
 if [ -n "${LAB_DIR:-}" ]; then
     work=$LAB_DIR own_work=
 else
@@ -164,7 +166,9 @@ done
 # per director, from the reference configurations with a router id each.
 start_bird() {
     n=$1 conf=$2
-    { echo "router id $(addr_of "$n");"; cat "$conf"; } >"$work/bird-$n.conf"
+    # LAB_BFD=no: the BGP hold timer (3 s) alone notices a dead peer.
+    { echo "router id $(addr_of "$n");"; if [ "$bfd" = no ]; then sed '/bfd on;/d' "$conf"; else cat "$conf"; fi; } \
+        >"$work/bird-$n.conf"
     bird -p -c "$work/bird-$n.conf" || fail "bird -p $work/bird-$n.conf"
     setsid ip netns exec "lab-$n" bird -f -c "$work/bird-$n.conf" -s "$work/bird-$n.ctl" \
         -P "$work/bird-$n.pid" >"$work/bird-$n.log" 2>&1 &
@@ -221,7 +225,7 @@ $sched_lines
 CONF
 $lvsd_program check-config -f "$work/lvsd.conf" >"$work/check-config.out" 2>&1 ||
     fail "lvsd check-config: $(cat "$work/check-config.out")"
-log "variant: lb_algo $sched, sloppy_tcp $sloppy, lvs_sync_daemon $sync"
+log "variant: lb_algo $sched, sloppy_tcp $sloppy, lvs_sync_daemon $sync, BFD $bfd"
 grep -i warn "$work/check-config.out" | sed 's/^/lab: check-config: /' || true
 start_lvsd() {
     # shellcheck disable=SC2086 # $subject is a word list
