@@ -128,6 +128,20 @@ fn live_members(pgid: i32) -> Vec<i32> {
     pids
 }
 
+/// Waits until no process of group `pgid` is left; fails after 10 s.
+async fn group_ends_within_10s(pgid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !live_members(pgid).is_empty() {
+        let left = live_members(pgid);
+        assert!(
+            Instant::now() < deadline,
+            "{} still alive in group {pgid}: {left:?}",
+            left.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn timeout_kills_the_whole_process_group() {
     let dir = script_dir();
@@ -161,15 +175,7 @@ async fn timeout_kills_the_whole_process_group() {
         .trim()
         .parse()
         .expect("number");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !live_members(pgid).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "still alive in group {pgid}: {:?}",
-            live_members(pgid)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    group_ends_within_10s(pgid).await;
 }
 
 /// Fault injection (issue #16): a script that forks hundreds of children
@@ -196,15 +202,7 @@ async fn a_script_forking_hundreds_of_children_is_ended_with_all_of_them() {
         .trim()
         .parse()
         .expect("number");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !live_members(pgid).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "{} still alive in group {pgid}",
-            live_members(pgid).len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    group_ends_within_10s(pgid).await;
     let ok = script(dir.path(), "ok.sh", "exit 0", 0o755);
     assert!(matches!(
         run(misc(ok.display().to_string())).await,

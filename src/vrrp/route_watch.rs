@@ -296,6 +296,29 @@ mod tests {
         }
     }
 
+    /// A rule of table 100 with `priority` and `protocol`, nothing else set.
+    fn rule(priority: u32, protocol: Option<u8>) -> RuleConfig {
+        RuleConfig {
+            v6: false,
+            from: None,
+            to: None,
+            invert: false,
+            priority,
+            tos: 0,
+            fwmark: None,
+            iif: None,
+            oif: None,
+            suppress_prefixlen: None,
+            suppress_ifgroup: None,
+            uid_range: None,
+            protocol,
+            ip_proto: None,
+            sport: None,
+            dport: None,
+            action: RuleAction::Table(100),
+        }
+    }
+
     #[test]
     fn a_deleted_route_is_matched_by_the_kernels_key() {
         let gone = Deleted::Route {
@@ -313,25 +336,7 @@ mod tests {
 
     #[test]
     fn a_deleted_rule_is_ours_only_with_keepalived_protocol() {
-        let rule = |protocol| RuleConfig {
-            v6: false,
-            from: None,
-            to: None,
-            invert: false,
-            priority: 100,
-            tos: 0,
-            fwmark: None,
-            iif: None,
-            oif: None,
-            suppress_prefixlen: None,
-            suppress_ifgroup: None,
-            uid_range: None,
-            protocol,
-            ip_proto: None,
-            sport: None,
-            dport: None,
-            action: RuleAction::Table(100),
-        };
+        let rule = |protocol| rule(100, protocol);
         let gone = Deleted::Rule {
             v6: false,
             priority: 100,
@@ -384,25 +389,7 @@ mod tests {
                 metric: Some(7),
             })
         );
-        let rule = |priority, protocol| RuleConfig {
-            v6: false,
-            from: None,
-            to: None,
-            invert: false,
-            priority,
-            tos: 0,
-            fwmark: None,
-            iif: None,
-            oif: None,
-            suppress_prefixlen: None,
-            suppress_ifgroup: None,
-            uid_range: None,
-            protocol,
-            ip_proto: None,
-            sport: None,
-            dport: None,
-            action: RuleAction::Table(100),
-        };
+
         assert_eq!(present.missing_rule(&rule(100, Some(18))), None);
         assert!(present.missing_rule(&rule(101, Some(18))).is_some());
         // An untracked rule is not watched, listed or not.
