@@ -39,6 +39,20 @@
 #                       and the flows broken on the leaving director and on
 #                       the others ("figure:" lines; deploy/bench/bgp.sh
 #                       sums them up).
+#   bgp-guest.sh health the health withdraw, lvsd against keepalived in the
+#                       same run: the VIP has one real server (rs1, TCP_CHECK
+#                       at delay_loop 1, quorum 1); dir1 and dir2 run lvsd,
+#                       dir3 keepalived 2.2.7 whose quorum_down/quorum_up
+#                       scripts delete/add the same route in table 201 by
+#                       `ip route`. LAB_ROUNDS (10) times rs1's nginx dies at
+#                       a random point of the check interval; each director's
+#                       time until its next hop left the router is a figure,
+#                       and so is the part of it after the failed check its
+#                       checker decided on (the last reset rs1 sent it,
+#                       from tcpdump on rs1): what the daemon itself adds.
+#
+# Withdraw times are read from the router's route notifications
+# (flows.py watch), not by polling.
 set -eu
 
 mode=${1:-demo}
@@ -62,6 +76,14 @@ mkdir -p "$work"
 vip=10.0.0.100
 directors="dir1 dir2 dir3"
 servers="rs1 rs2 rs3"
+# What each director runs, and the real servers its virtual server lists.
+keepalived_directors=
+reals=$servers
+delay_loop=2
+if [ "$mode" = health ]; then
+    keepalived_directors=dir3 reals=rs1 delay_loop=1
+fi
+runs_keepalived() { case " $keepalived_directors " in *" $1 "*) return 0 ;; esac; return 1; }
 nodes="client router $directors $servers"
 
 log() { printf 'lab: %s\n' "$*"; }
@@ -194,40 +216,52 @@ route_announce {
     drain_delay 3
     sloppy_tcp $sloppy
 }
-virtual_server $vip 80 {
-    delay_loop 2
-$sched_lines
-    lb_kind DR
-    protocol TCP
-    quorum 1
-    real_server 10.0.0.21 80 {
-        weight 1
-        inhibit_on_failure
-        TCP_CHECK {
-            connect_timeout 1
-        }
-    }
-    real_server 10.0.0.22 80 {
-        weight 1
-        inhibit_on_failure
-        TCP_CHECK {
-            connect_timeout 1
-        }
-    }
-    real_server 10.0.0.23 80 {
-        weight 1
-        inhibit_on_failure
-        TCP_CHECK {
-            connect_timeout 1
-        }
-    }
-}
 CONF
+# The virtual server, the same for lvsd and keepalived; keepalived also
+# gets the quorum scripts that do by `ip route` what route_announce does.
+virtual_server() { # virtual_server [QUORUM_LINES]
+    printf 'virtual_server %s 80 {\n    delay_loop %s\n%s\n    lb_kind DR\n    protocol TCP\n    quorum 1\n%s' \
+        "$vip" "$delay_loop" "$sched_lines" "${1:-}"
+    for rs in $reals; do
+        printf '    real_server %s 80 {\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n' \
+            "$(addr_of "$rs")"
+    done
+    echo "}"
+}
+virtual_server >>"$work/lvsd.conf"
+announce_route="$vip/32 dev lo table 201 proto 201 scope host"
+{
+    echo "global_defs {"
+    echo "    router_id bgp_lab_keepalived"
+    echo "    script_user root"
+    echo "    enable_script_security"
+    echo "}"
+    virtual_server "    quorum_up \"/sbin/ip route replace $announce_route\"
+    quorum_down \"/sbin/ip route del $announce_route\"
+"
+} >"$work/keepalived.conf"
 $lvsd_program check-config -f "$work/lvsd.conf" >"$work/check-config.out" 2>&1 ||
     fail "lvsd check-config: $(cat "$work/check-config.out")"
 log "variant: lb_algo $sched, sloppy_tcp $sloppy, lvs_sync_daemon $sync, BFD $bfd"
 grep -i warn "$work/check-config.out" | sed 's/^/lab: check-config: /' || true
+if [ -n "$keepalived_directors" ]; then
+    keepalived -t -f "$work/keepalived.conf" >"$work/keepalived-t.out" 2>&1 ||
+        fail "keepalived -t: $(cat "$work/keepalived-t.out")"
+    log "keepalived 2.2.7 (quorum_up/quorum_down scripts) on: $keepalived_directors"
+fi
 start_lvsd() {
+    if runs_keepalived "$1"; then
+        # Its real server is up at start, and keepalived runs quorum_up only
+        # on a change: the route starts announced, as lvsd's does.
+        ip -n "lab-$1" route replace $announce_route
+        # The children's pid files do not end in .pid: cleanup signals the
+        # parent only (a child killed first is respawned), as systemd would.
+        setsid ip netns exec "lab-$1" keepalived -n -l -D -C -f "$work/keepalived.conf" \
+            -p "$work/$1.ka.pid" -c "$work/$1.ka-checkers.pid-child" -r "$work/$1.ka-vrrp.pid-child" \
+            >>"$work/$1.log" 2>&1 &
+        echo $! >"$work/$1.session"
+        return
+    fi
     # shellcheck disable=SC2086 # $subject is a word list
     setsid ip netns exec "lab-$1" $subject -f "$work/lvsd.conf" -p "$work/$1.pid" \
         --control-socket "$work/$1.sock" --data-file "$work/$1.data" >>"$work/$1.log" 2>&1 &
@@ -244,13 +278,20 @@ has_nexthops() { [ "$(nexthops)" -eq "$1" ]; }
 wait_for 90 "the router's route to $vip over three directors" has_nexthops 3
 log "the router has the VIP over three directors:"
 ip -n lab-router route show "$vip/32"
+nreals=$(echo $reals | wc -w)
 for d in $directors; do
-    wait_for 30 "$d's three real servers" sh -c "[ \$(ip netns exec lab-$d ipvsadm -Ln | grep -c -- '->.*:80 .*Route *1 ') -eq 3 ]"
+    wait_for 30 "$d's real servers" sh -c "[ \$(ip netns exec lab-$d ipvsadm -Ln | grep -c -- '->.*:80 .*Route *1 ') -eq $nreals ]"
 done
 # Every director must build the same Maglev table: same list, same weights.
-fingerprints=$(for d in $directors; do $lvsd_program status -s "$work/$d.sock" | grep -o 'real servers [0-9a-f]*'; done | sort -u | wc -l)
+fingerprints=$(for d in $directors; do runs_keepalived "$d" || $lvsd_program status -s "$work/$d.sock" | grep -o 'real servers [0-9a-f]*'; done | sort -u | wc -l)
 [ "$fingerprints" -eq 1 ] || fail "the directors' real-server fingerprints differ"
-log "all three directors show the same real-server fingerprint"
+log "every lvsd director shows the same real-server fingerprint"
+# Every change of the router's route to the VIP, timestamped as it arrives.
+setsid ip netns exec lab-router python3 "$here/flows.py" watch "$vip" "$work/router-route.changes" &
+echo $! >"$work/watch.session"
+sleep 0.5
+# gone_after T0 DIR: seconds from T0 until DIR's next hop left the router.
+gone_after() { python3 "$here/flows.py" withdrawn "$work/router-route.changes" "$1" "$(addr_of "$2")"; }
 
 if [ "$mode" = shell ]; then
     log "try: ip netns exec lab-client curl -s http://$vip/ ; exit to halt"
@@ -322,9 +363,10 @@ crash() {
     live=$((live - 1))
     while [ "$(nexthops)" -gt "$live" ]; do
         [ "$(elapsed "$t0" | cut -d. -f1)" -lt 30 ] || fail "$1's route still at the router 30 s after the crash"
-        sleep 0.02
+        sleep 0.05
     done
-    withdraw=$(elapsed "$t0")
+    withdraw=$(gone_after "$t0" "$1")
+    [ "$withdraw" != - ] || fail "the router's route notifications lack $1's withdraw"
 }
 # graceful DIR: SIGTERM to lvsd (withdraw, drain, remove); waits for its exit.
 graceful() {
@@ -332,7 +374,8 @@ graceful() {
     live=$((live - 1))
     kill "$(cat "$work/$1.pid")"
     wait_for 30 "$1's route to leave the router" sh -c "[ \$(ip -n lab-router route show $vip/32 | grep -c 'via 10.0.0.1[123]') -le $live ]"
-    withdraw=$(elapsed "$t0")
+    withdraw=$(gone_after "$t0" "$1")
+    [ "$withdraw" != - ] || fail "the router's route notifications lack $1's withdraw"
     n=0
     while kill -0 "$(cat "$work/$1.session")" 2>/dev/null; do
         n=$((n + 1))
@@ -423,6 +466,40 @@ if [ "$mode" = bench ]; then
         r=$((r + 1))
     done
     log "bench done"
+    exit 0
+fi
+
+if [ "$mode" = health ]; then
+    rounds=${LAB_ROUNDS:-10}
+    log "health: $rounds times rs1 (the VIP's only real server) fails; lvsd on dir1, dir2, keepalived on dir3"
+    # The resets rs1 sends while its nginx is down: each is a failed check.
+    setsid ip netns exec lab-rs1 tcpdump -i eth0 -n -tt -l 'tcp src port 80 and tcp[tcpflags] & tcp-rst != 0' \
+        >"$work/rs1.resets" 2>"$work/rs1.tcpdump" &
+    echo $! >"$work/tcpdump.session"
+    wait_for 10 "tcpdump on rs1" grep -q listening "$work/rs1.tcpdump"
+    r=1
+    while [ $r -le "$rounds" ]; do
+        # A random point of the 1 s check interval.
+        phase=$(awk -v s="$r$$" 'BEGIN { srand(s); printf "%.3f", rand() }')
+        sleep "$phase"
+        t0=$(now)
+        in_ns rs1 kill "$(cat "$work/rs1.pid")"
+        wait_for 30 "every director to withdraw the VIP" has_nexthops 0
+        sleep 0.2 # tcpdump's line of the last reset
+        line="round=$r phase=$phase" after="round=$r"
+        for d in $directors; do
+            w=$(gone_after "$t0" "$d")
+            a=$(python3 "$here/flows.py" decided "$work/rs1.resets" "$(addr_of "$d")" "$(echo "$t0 $w" | awk '{ printf "%.6f", $1 + $2 }')")
+            if runs_keepalived "$d"; then impl=keepalived; else impl=lvsd; fi
+            line="$line $impl-$d=$w" after="$after $impl-$d=$a"
+        done
+        figure "health-withdraw-seconds $line"
+        figure "health-withdraw-after-decision-seconds $after"
+        in_ns rs1 nginx -p "$work/rs1" -e "$work/rs1/error.log" -c "$work/rs1/nginx.conf" >"$work/rs1/stdout" 2>&1 &
+        wait_for 60 "every director to announce the VIP again" has_nexthops 3
+        r=$((r + 1))
+    done
+    log "health done"
     exit 0
 fi
 

@@ -33,11 +33,28 @@ flows.py probe VIP FIRST COUNT OUT STOPFILE
 flows.py compare FILE...
     compares probe outputs: the share of ports whose real server is the
     same in every file, and the count per real server in the first.
+
+flows.py watch VIP OUT
+    runs `ip -o monitor route` (in the caller's namespace) and writes a line
+    "TIME NEXTHOP,NEXTHOP,..." to OUT whenever the main table's route to
+    VIP/32 changes (an empty list when it is deleted). TIME is when the
+    notification arrived, so withdraw times carry no polling delay.
+
+flows.py withdrawn OUT T0 NEXTHOP
+    prints the seconds from T0 (a `date +%s.%N` time) to the first change
+    in OUT after T0 that leaves NEXTHOP out of the route, or "-" if none.
+
+flows.py decided RESETS ADDR T
+    RESETS is `tcpdump -n -tt -l` of the resets a real server sent; prints
+    the seconds from the last reset to ADDR at or before T (the failed
+    check on which the checker decided) to T, or "-" if none.
 """
 
 import http.client
 import json
 import os
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -205,6 +222,48 @@ def compare(files):
     print(f"same-server {same}/{len(ports)} {share:.1f}% by-server " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
 
 
+def watch(vip, out):
+    mon = subprocess.Popen(["ip", "-o", "monitor", "route"], stdout=subprocess.PIPE, text=True)
+    with open(out, "a") as f:
+        for line in mon.stdout:
+            deleted = line.startswith("Deleted ")
+            words = line.split()
+            dest = words[1] if deleted else words[0]
+            # Only the main table's host route (the consistency probes use table 100).
+            if dest not in (vip, vip + "/32") or " table " in line:
+                continue
+            hops = [] if deleted else re.findall(r"via (\S+)", line)
+            f.write(f"{time.time():.6f} {','.join(hops)}\n")
+            f.flush()
+
+
+def withdrawn(out, t0, hop):
+    for line in open(out):
+        fields = line.split()
+        at = float(fields[0])
+        hops = fields[1].split(",") if len(fields) > 1 else []
+        if at >= t0 and hop not in hops:
+            print(f"{at - t0:.3f}")
+            return
+    print("-")
+
+
+def decided(resets, addr, t):
+    last = None
+    for line in open(resets):
+        fields = line.split()
+        # "TIME IP SRC.PORT > DST.PORT: Flags [R.], ..."
+        if len(fields) < 5 or fields[1] != "IP":
+            continue
+        try:
+            at = float(fields[0])
+        except ValueError:
+            continue
+        if fields[4].rsplit(".", 1)[0] == addr and at <= t:
+            last = at
+    print("-" if last is None else f"{t - last:.3f}")
+
+
 def main():
     if len(sys.argv) >= 7 and sys.argv[1] == "run":
         run(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6])
@@ -218,6 +277,12 @@ def main():
         probe(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
     elif len(sys.argv) >= 3 and sys.argv[1] == "compare":
         compare(sys.argv[2:])
+    elif len(sys.argv) == 4 and sys.argv[1] == "watch":
+        watch(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 5 and sys.argv[1] == "decided":
+        decided(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "withdrawn":
+        withdrawn(sys.argv[2], float(sys.argv[3]), sys.argv[4])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
