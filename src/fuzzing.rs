@@ -244,7 +244,7 @@ pub fn check_replies(data: &[u8]) {
 /// The kernel's route and rule notifications: any bytes decode to a
 /// message or an error, and a decoded route or rule gives a key or nothing.
 pub fn rtnetlink_message(data: &[u8]) {
-    use crate::vrrp::route_watch::Deleted;
+    use crate::vrrp::route_watch::KernelKey;
     use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
     use rtnetlink::packet_route::RouteNetlinkMessage;
     let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(data) else {
@@ -253,10 +253,10 @@ pub fn rtnetlink_message(data: &[u8]) {
     if let NetlinkPayload::InnerMessage(inner) = msg.payload {
         match inner {
             RouteNetlinkMessage::DelRoute(m) | RouteNetlinkMessage::NewRoute(m) => {
-                let _ = Deleted::of_route(&m);
+                let _ = KernelKey::of_route(&m);
             }
             RouteNetlinkMessage::DelRule(m) | RouteNetlinkMessage::NewRule(m) => {
-                let _ = Deleted::of_rule(&m);
+                let _ = KernelKey::of_rule(&m);
             }
             _ => {}
         }

@@ -30,10 +30,10 @@ const PROTO_KEEPALIVED: u8 = 18;
 const RTMGRP_IPV4_RULE: u32 = 1 << 7;
 const RTMGRP_IPV6_RULE: u32 = 1 << 18;
 
-/// What the kernel says was deleted: the fields that identify a route or a
-/// rule in its table.
+/// The fields that identify a route or a rule in the kernel's tables: what a
+/// deletion names, and what a listing holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Deleted {
+pub enum KernelKey {
     Route {
         dst: IpAddr,
         prefix_len: u8,
@@ -51,7 +51,7 @@ pub enum Deleted {
 /// of every route and rule there now is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Watched {
-    Deleted(Deleted),
+    Deleted(KernelKey),
     Resync(Present),
 }
 
@@ -59,27 +59,27 @@ pub enum Watched {
 /// the watching socket overran).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Present {
-    pub keys: Vec<Deleted>,
+    pub keys: Vec<KernelKey>,
 }
 
 impl Present {
     /// The deletion to act on for `route` if the listing lacks it.
-    pub fn missing_route(&self, route: &RouteConfig) -> Option<Deleted> {
-        (!self.keys.iter().any(|k| k.is_route(route))).then(|| Deleted::of_route_config(route))
+    pub fn missing_route(&self, route: &RouteConfig) -> Option<KernelKey> {
+        (!self.keys.iter().any(|k| k.is_route(route))).then(|| KernelKey::of_route_config(route))
     }
 
     /// The deletion to act on for a tracked `rule` the listing lacks
     /// (untracked ones, not of keepalived's protocol, are not watched).
-    pub fn missing_rule(&self, rule: &RuleConfig) -> Option<Deleted> {
-        let gone = Deleted::of_rule_config(rule);
+    pub fn missing_rule(&self, rule: &RuleConfig) -> Option<KernelKey> {
+        let gone = KernelKey::of_rule_config(rule);
         (gone.is_rule(rule) && !self.keys.iter().any(|k| k.is_rule(rule))).then_some(gone)
     }
 }
 
-impl Deleted {
+impl KernelKey {
     /// The key `route` has in the kernel.
-    pub fn of_route_config(route: &RouteConfig) -> Deleted {
-        Deleted::Route {
+    pub fn of_route_config(route: &RouteConfig) -> KernelKey {
+        KernelKey::Route {
             dst: route.dst,
             prefix_len: route.prefix_len,
             table: route.table.unwrap_or(MAIN_TABLE),
@@ -88,8 +88,8 @@ impl Deleted {
     }
 
     /// The key `rule` has in the kernel.
-    pub fn of_rule_config(rule: &RuleConfig) -> Deleted {
-        Deleted::Rule {
+    pub fn of_rule_config(rule: &RuleConfig) -> KernelKey {
+        KernelKey::Rule {
             v6: rule.v6,
             priority: rule.priority,
             protocol: rule.protocol,
@@ -100,7 +100,7 @@ impl Deleted {
     /// configured, metric: the kernel's own key).
     pub fn is_route(&self, route: &RouteConfig) -> bool {
         match self {
-            Deleted::Route {
+            KernelKey::Route {
                 dst,
                 prefix_len,
                 table,
@@ -111,7 +111,7 @@ impl Deleted {
                     && *table == route.table.unwrap_or(MAIN_TABLE)
                     && route.metric.is_none_or(|m| Some(m) == *metric)
             }
-            Deleted::Rule { .. } => false,
+            KernelKey::Rule { .. } => false,
         }
     }
 
@@ -119,7 +119,7 @@ impl Deleted {
     /// (a tracked rule) of the same family and preference.
     pub fn is_rule(&self, rule: &RuleConfig) -> bool {
         match self {
-            Deleted::Rule {
+            KernelKey::Rule {
                 v6,
                 priority,
                 protocol,
@@ -129,11 +129,11 @@ impl Deleted {
                     && rule.protocol == Some(PROTO_KEEPALIVED)
                     && protocol.is_none_or(|p| p == PROTO_KEEPALIVED)
             }
-            Deleted::Route { .. } => false,
+            KernelKey::Route { .. } => false,
         }
     }
 
-    pub fn of_route(m: &RouteMessage) -> Option<Deleted> {
+    pub fn of_route(m: &RouteMessage) -> Option<KernelKey> {
         let mut dst = None;
         let mut table = u32::from(m.header.table);
         let mut metric = None;
@@ -151,7 +151,7 @@ impl Deleted {
             AddressFamily::Inet6 => Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
             _ => None,
         })?;
-        Some(Deleted::Route {
+        Some(KernelKey::Route {
             dst,
             prefix_len: m.header.destination_prefix_length,
             table,
@@ -159,7 +159,7 @@ impl Deleted {
         })
     }
 
-    pub fn of_rule(m: &RuleMessage) -> Option<Deleted> {
+    pub fn of_rule(m: &RuleMessage) -> Option<KernelKey> {
         let v6 = match m.header.family {
             AddressFamily::Inet => false,
             AddressFamily::Inet6 => true,
@@ -174,7 +174,7 @@ impl Deleted {
                 _ => {}
             }
         }
-        Some(Deleted::Rule {
+        Some(KernelKey::Rule {
             v6,
             priority,
             protocol,
@@ -192,13 +192,13 @@ async fn list_present(handle: &rtnetlink::Handle) -> Result<Present, rtnetlink::
         msg.header.address_family = family;
         let mut routes = handle.route().get(msg).execute();
         while let Some(m) = routes.try_next().await? {
-            keys.extend(Deleted::of_route(&m));
+            keys.extend(KernelKey::of_route(&m));
         }
     }
     for version in [IpVersion::V4, IpVersion::V6] {
         let mut rules = handle.rule().get(version).execute();
         while let Some(m) = rules.try_next().await? {
-            keys.extend(Deleted::of_rule(&m));
+            keys.extend(KernelKey::of_rule(&m));
         }
     }
     Ok(Present { keys })
@@ -206,13 +206,13 @@ async fn list_present(handle: &rtnetlink::Handle) -> Result<Present, rtnetlink::
 
 /// What one message from the kernel means for the watcher: a deletion, a
 /// sign that messages were lost (an overrun), or nothing.
-pub fn classify(payload: &NetlinkPayload<RouteNetlinkMessage>) -> Option<Option<Deleted>> {
+pub fn classify(payload: &NetlinkPayload<RouteNetlinkMessage>) -> Option<Option<KernelKey>> {
     match payload {
         NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(m)) => {
-            Deleted::of_route(m).map(Some)
+            KernelKey::of_route(m).map(Some)
         }
         NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRule(m)) => {
-            Deleted::of_rule(m).map(Some)
+            KernelKey::of_rule(m).map(Some)
         }
         NetlinkPayload::Overrun(_) => Some(None),
         _ => None,
@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn a_deleted_route_is_matched_by_the_kernels_key() {
-        let gone = Deleted::Route {
+        let gone = KernelKey::Route {
             dst: "10.8.0.0".parse().expect("addr"),
             prefix_len: 16,
             table: 254,
@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn a_deleted_rule_is_ours_only_with_keepalived_protocol() {
         let rule = |protocol| rule(100, protocol);
-        let gone = Deleted::Rule {
+        let gone = KernelKey::Rule {
             v6: false,
             priority: 100,
             protocol: Some(18),
@@ -345,7 +345,7 @@ mod tests {
         assert!(gone.is_rule(&rule(Some(18))));
         // `no_track`: not keepalived's protocol, not watched.
         assert!(!gone.is_rule(&rule(None)));
-        let other = Deleted::Rule {
+        let other = KernelKey::Rule {
             v6: false,
             priority: 100,
             protocol: Some(4),
@@ -359,20 +359,20 @@ mod tests {
         let gone = route("10.9.0.0", 16, None, Some(7));
         let present = Present {
             keys: vec![
-                Deleted::Route {
+                KernelKey::Route {
                     dst: "10.8.0.0".parse().expect("addr"),
                     prefix_len: 16,
                     table: 100,
                     metric: Some(3),
                 },
                 // Same destination, other metric: not the configured route.
-                Deleted::Route {
+                KernelKey::Route {
                     dst: "10.9.0.0".parse().expect("addr"),
                     prefix_len: 16,
                     table: 254,
                     metric: Some(8),
                 },
-                Deleted::Rule {
+                KernelKey::Rule {
                     v6: false,
                     priority: 100,
                     protocol: Some(18),
@@ -382,7 +382,7 @@ mod tests {
         assert_eq!(present.missing_route(&here), None);
         assert_eq!(
             present.missing_route(&gone),
-            Some(Deleted::Route {
+            Some(KernelKey::Route {
                 dst: "10.9.0.0".parse().expect("addr"),
                 prefix_len: 16,
                 table: 254,

@@ -250,7 +250,7 @@ enum Event {
     /// Every address on the machine's interfaces, after a change.
     Addresses(BTreeSet<IpAddr>),
     /// The kernel deleted a route or a rule (lvsd's own or not).
-    RouteDeleted(super::route_watch::Deleted),
+    RouteDeleted(super::route_watch::KernelKey),
     /// Every route and rule, listed after the watching socket lost messages.
     RoutesListed(super::route_watch::Present),
     /// A tracked script ran (for its run counts and durations).
@@ -2079,7 +2079,7 @@ impl Driver {
     /// (leave MASTER, take over again after Skew_Time, which puts it back);
     /// a static route or rule is put back at once. A route that went with
     /// its interface (down) is the interface tracking's business (FAULT).
-    async fn deleted_routes(&self, set: &VrrpSet, d: &super::route_watch::Deleted) -> Vec<usize> {
+    async fn deleted_routes(&self, set: &VrrpSet, d: &super::route_watch::KernelKey) -> Vec<usize> {
         for route in self
             .statics
             .routes
@@ -2148,9 +2148,9 @@ impl Driver {
         &self,
         set: &VrrpSet,
         present: &super::route_watch::Present,
-    ) -> Vec<super::route_watch::Deleted> {
-        let mut out: Vec<super::route_watch::Deleted> = Vec::new();
-        let mut push = |d: Option<super::route_watch::Deleted>| {
+    ) -> Vec<super::route_watch::KernelKey> {
+        let mut out: Vec<super::route_watch::KernelKey> = Vec::new();
+        let mut push = |d: Option<super::route_watch::KernelKey>| {
             if let Some(d) = d.filter(|d| !out.contains(d)) {
                 out.push(d);
             }

@@ -829,41 +829,71 @@ fn track_group_and_static_reinstating_as_keepalived() {
 /// without a state change; a `no_track` virtual route stays deleted.
 /// Returns, per deletion, the notify states it caused and whether the
 /// entry was back 3 s later.
-fn deleted_by_hand(kind: Kind, name: &str) -> Vec<(&'static str, Vec<String>, bool)> {
-    let topo = Topo::new(name);
-    let ns = topo.director(0);
-    let dir = tempfile::tempdir().expect("tmp");
-    let (script, out) = notify_recorder(dir.path(), "states", "$3");
+/// Whether `ns`'s main table has a route to `dst`.
+fn route_there(ns: &crate::netns::Netns, dst: &str) -> bool {
+    ns.ip(&["route", "show", dst])
+        .is_ok_and(|r| !r.trim().is_empty())
+}
+
+/// Whether `ns` has a rule of preference `pref`.
+fn rule_there(ns: &crate::netns::Netns, pref: &str) -> bool {
+    ns.ip(&["rule", "show"])
+        .is_ok_and(|r| r.lines().any(|l| l.starts_with(&format!("{pref}:"))))
+}
+
+/// A lone MASTER on `ns` whose notify states go to the returned file. It
+/// tracks virtual route 10.98.0.0/16 and virtual rule 200, and keeps
+/// static route 10.97.0.0/16 and static rule 201; `more_virtual_routes`
+/// and `more_statics` are config lines added to those blocks. Returns once
+/// it is MASTER with all four in place.
+fn master_with_routes_and_rules(
+    kind: Kind,
+    ns: &crate::netns::Netns,
+    dir: &std::path::Path,
+    more_virtual_routes: &str,
+    more_statics: &str,
+) -> (Director, std::path::PathBuf) {
+    let (script, out) = notify_recorder(dir, "states", "$3");
     let mut a = Inst::new(150);
     a.state = "MASTER";
     a.extra = format!(
-        "  notify {}\n  virtual_routes {{\n    10.98.0.0/16 dev eth0\n    10.96.0.0/16 dev eth0 no_track\n  }}\n  virtual_rules {{\n    from 10.9.9.0/24 table 100 preference 200\n  }}\n",
+        "  notify {}\n  virtual_routes {{\n    10.98.0.0/16 dev eth0\n{more_virtual_routes}  }}\n  virtual_rules {{\n    from 10.9.9.0/24 table 100 preference 200\n  }}\n",
         script.display()
     );
     let text = conf(&[a], "").replacen(
         "vrrp_instance",
-        "static_ipaddress {\n  10.9.3.1/24 dev eth0\n}\n\
-         static_routes {\n  10.97.0.0/16 dev eth0\n}\n\
-         static_rules {\n  from 10.9.8.0/24 table 101 preference 201\n}\n\
-         vrrp_instance",
+        &format!(
+            "{more_statics}static_routes {{\n  10.97.0.0/16 dev eth0\n}}\n\
+             static_rules {{\n  from 10.9.8.0/24 table 101 preference 201\n}}\n\
+             vrrp_instance"
+        ),
         1,
     );
-    let mut d = Director::start(kind, ns, &text);
+    let d = Director::start(kind, ns, &text);
     wait_for("MASTER", Duration::from_secs(15), &[&d], || {
         recorded_states(&out).last().map(String::as_str) == Some("MASTER")
-            && ns
-                .ip(&["route", "show", "10.98.0.0/16"])
-                .is_ok_and(|r| !r.is_empty())
+            && route_there(ns, "10.98.0.0/16")
+            && route_there(ns, "10.97.0.0/16")
+            && rule_there(ns, "200")
+            && rule_there(ns, "201")
     });
+    (d, out)
+}
+
+fn deleted_by_hand(kind: Kind, name: &str) -> Vec<(&'static str, Vec<String>, bool)> {
+    let topo = Topo::new(name);
+    let ns = topo.director(0);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut d, out) = master_with_routes_and_rules(
+        kind,
+        ns,
+        dir.path(),
+        "    10.96.0.0/16 dev eth0 no_track\n",
+        "static_ipaddress {\n  10.9.3.1/24 dev eth0\n}\n",
+    );
     std::thread::sleep(Duration::from_secs(1));
-    let route_there = |dst: &str| {
-        ns.ip(&["route", "show", dst])
-            .is_ok_and(|r| !r.trim().is_empty())
-    };
-    let rule_there = |pref: &str| {
-        ns.ip(&["rule", "show"])
-            .is_ok_and(|r| r.lines().any(|l| l.starts_with(&format!("{pref}:"))))
-    };
+    let route_there = |dst: &str| route_there(ns, dst);
+    let rule_there = |pref: &str| rule_there(ns, pref);
     type Back<'a> = Box<dyn Fn() -> bool + 'a>;
     let steps: [(&'static str, Vec<&str>, Back); 5] = [
         (
@@ -1063,38 +1093,15 @@ fn deletions_lost_in_a_netlink_socket_overrun_are_found_by_listing() {
     let topo = Topo::new("ovr");
     let ns = topo.director(0);
     let dir = tempfile::tempdir().expect("tmp");
-    let (script, out) = notify_recorder(dir.path(), "states", "$3");
-    let mut a = Inst::new(150);
-    a.state = "MASTER";
-    a.extra = format!(
-        "  notify {}\n  virtual_routes {{\n    10.98.0.0/16 dev eth0\n  }}\n  virtual_rules {{\n    from 10.9.9.0/24 table 100 preference 200\n  }}\n",
-        script.display()
-    );
-    let text = conf(&[a], "").replacen(
-        "vrrp_instance",
-        "static_routes {\n  10.97.0.0/16 dev eth0\n}\n\
-         static_rules {\n  from 10.9.8.0/24 table 101 preference 201\n}\n\
-         vrrp_instance",
-        1,
-    );
-    let mut d = Director::start(Kind::Lvsd, ns, &text);
-    let route_there = |dst: &str| {
-        ns.ip(&["route", "show", dst])
-            .is_ok_and(|r| !r.trim().is_empty())
-    };
-    let rule_there = |pref: &str| {
-        ns.ip(&["rule", "show"])
-            .is_ok_and(|r| r.lines().any(|l| l.starts_with(&format!("{pref}:"))))
-    };
+    let (mut d, out) = master_with_routes_and_rules(Kind::Lvsd, ns, dir.path(), "", "");
+    let route_there = |dst: &str| route_there(ns, dst);
+    let rule_there = |pref: &str| rule_there(ns, pref);
     let all_there = || {
         route_there("10.98.0.0/16")
             && route_there("10.97.0.0/16")
             && rule_there("200")
             && rule_there("201")
     };
-    wait_for("MASTER", Duration::from_secs(15), &[&d], || {
-        recorded_states(&out).last().map(String::as_str) == Some("MASTER") && all_there()
-    });
     let mut batch = String::new();
     for i in 0..20_000u32 {
         batch.push_str(&format!(
