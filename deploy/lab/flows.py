@@ -228,6 +228,8 @@ def watch(vip, out):
         for line in mon.stdout:
             deleted = line.startswith("Deleted ")
             words = line.split()
+            if len(words) < 2:
+                continue
             dest = words[1] if deleted else words[0]
             # Only the main table's host route (the consistency probes use table 100).
             if dest not in (vip, vip + "/32") or " table " in line:
@@ -240,7 +242,10 @@ def watch(vip, out):
 def withdrawn(out, t0, hop):
     for line in open(out):
         fields = line.split()
-        at = float(fields[0])
+        try:
+            at = float(fields[0])
+        except (IndexError, ValueError):
+            continue
         hops = fields[1].split(",") if len(fields) > 1 else []
         if at >= t0 and hop not in hops:
             print(f"{at - t0:.3f}")
