@@ -15,6 +15,7 @@ pub mod ping;
 pub mod runner;
 pub mod schedule;
 pub mod smtp;
+pub mod spawner;
 pub mod tcp;
 pub mod timeout;
 pub mod tls;

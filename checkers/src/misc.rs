@@ -5,7 +5,6 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
@@ -289,34 +288,19 @@ impl MiscChecker {
                 return fail(format!("refused: {e}"));
             }
         }
-        let mut command = tokio::process::Command::new(&self.args[0]);
-        command
-            .args(&self.args[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
-        // Only a real change of user: with uid/gid set, std forks instead of
-        // using posix_spawn, and a fork copies this many-threaded process's
-        // page tables while holding its memory map, which other threads
-        // (VRRP's too) may wait for; posix_spawn shares the map instead.
-        if let Some((uid, gid)) = self.ids {
-            if (uid, gid)
-                != (
-                    nix::unistd::geteuid().as_raw(),
-                    nix::unistd::getegid().as_raw(),
-                )
-            {
-                command.uid(uid).gid(gid);
-            }
-        }
+        let script = crate::spawner::Script {
+            program: self.args[0].clone(),
+            args: self.args[1..].to_vec(),
+            ids: self.ids,
+            output: crate::spawner::Output::Null,
+            own_group: true,
+        };
         // ETXTBSY: the script is still open for writing somewhere (being
         // deployed, or inherited by a process another thread just forked);
         // that lasts moments, so try again briefly before failing the check.
         let mut busy_retries = 5;
         let mut child = loop {
-            match command.spawn() {
+            match crate::spawner::spawn(&script).await {
                 Ok(c) => break c,
                 Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) && busy_retries > 0 => {
                     busy_retries -= 1;
@@ -357,7 +341,7 @@ impl MiscChecker {
 /// group, SIGKILL to the script if it is still running after a grace of
 /// 2 s, the script reaped, then SIGKILL to whatever it started and left in
 /// the group.
-pub async fn end_script_group(child: &mut tokio::process::Child, pgid: Option<u32>) {
+pub async fn end_script_group(child: &mut crate::spawner::Child, pgid: Option<u32>) {
     let group = pgid.map(|id| Pid::from_raw(id as i32));
     if let Some(group) = group {
         let _ = killpg(group, Signal::SIGTERM);

@@ -82,6 +82,17 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
+    // The spawn helper lvsd starts for its scripts (checkers::spawner).
+    let mut args_os = std::env::args_os().skip(1);
+    if args_os
+        .next()
+        .is_some_and(|a| a == checkers::spawner::HELPER_ARG)
+    {
+        return match args_os.next().and_then(|fd| fd.to_str()?.parse().ok()) {
+            Some(fd) => checkers::spawner::serve(fd),
+            None => ExitCode::from(EXIT_ERROR),
+        };
+    }
     // Invoked as `genhash` (a symlink to lvsd): behave exactly like keepalived's genhash.
     let argv0 = std::env::args_os().next().unwrap_or_default();
     let name = std::path::Path::new(&argv0).file_name();

@@ -178,6 +178,7 @@ fn run_director(args: RunArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_ERROR);
         }
     }
+    crate::daemon::runtime::start_spawn_helper(crate::daemon::tuning::Role::Vrrp);
     // -P: the whole process is keepalived's VRRP process (vrrp_priority,
     // vrrp_rt_priority, ... apply to every thread).
     use crate::daemon::tuning::{self, Role};

@@ -66,6 +66,25 @@ fn events_for(mut events: EventsConfig, checkers_only: bool) -> EventsConfig {
     events
 }
 
+/// Scripts (MISC_CHECK, track, notify, start-up and shutdown) are started
+/// by a helper process, so that no thread of lvsd's (VRRP's above all)
+/// stalls while a process is created (checkers::spawner). Without it they
+/// are started here, as before, and lvsd says so.
+/// `role`: what lvsd's scheduling keywords make of the thread that reads
+/// the helper's replies.
+pub fn start_spawn_helper(role: super::tuning::Role) {
+    let on_reader_start: fn() = match role {
+        super::tuning::Role::Vrrp => || super::tuning::register_current(super::tuning::Role::Vrrp),
+        super::tuning::Role::Checker => {
+            || super::tuning::register_current(super::tuning::Role::Checker)
+        }
+    };
+    let exe = std::path::Path::new("/proc/self/exe");
+    if let Err(e) = checkers::spawner::start_helper(exe, on_reader_start) {
+        tracing::warn!("no spawn helper ({e}): scripts are started by lvsd itself");
+    }
+}
+
 /// `lvsd run` without `-P`: the whole director (or checkers only with `-C`).
 pub fn run(opts: Options) -> ExitCode {
     tracing::info!(
@@ -94,6 +113,7 @@ pub fn run(opts: Options) -> ExitCode {
             return failed(format!("writing pid file {}: {e}", pid.display()));
         }
     }
+    start_spawn_helper(super::tuning::Role::Checker);
     // Every thread of this runtime does what keepalived's checker process
     // does (checkers_*: tuning); the VRRP thread has its own (vrrp_*).
     super::tuning::register_current(super::tuning::Role::Checker);

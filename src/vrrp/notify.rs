@@ -67,10 +67,18 @@ pub fn resolve(run_as: Option<&RunAs>) -> Result<Option<Credentials>, RunAsError
     }))
 }
 
-/// Applies `creds` (if any) to a command about to be spawned.
+impl Credentials {
+    /// As the spawner takes them.
+    pub fn ids(creds: Option<Credentials>) -> Option<(u32, u32)> {
+        creds.map(|c| (c.uid, c.gid))
+    }
+}
+
+/// Applies `creds` (if any) to a command about to be spawned here (the
+/// FIFO's long-running script; others go through `checkers::spawner`).
 pub fn apply(cmd: &mut std::process::Command, creds: Option<Credentials>) {
     // Only a real change of user: std forks (rather than posix_spawn) when
-    // uid/gid are set (see checkers::misc).
+    // uid/gid are set.
     if let Some(c) = creds {
         if (c.uid, c.gid)
             != (
@@ -154,40 +162,22 @@ pub fn spawn_all(commands: &[NotifyCommand]) {
                 continue;
             }
         };
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.arg("-c").arg(c).stdin(std::process::Stdio::null());
-        apply(&mut cmd, creds);
-        if let Err(e) = spawn_detached(cmd) {
+        let script = checkers::spawner::Script::shell(
+            c,
+            Credentials::ids(creds),
+            checkers::spawner::Output::Inherit,
+            false,
+        );
+        if let Err(e) = checkers::spawner::spawn_detached(&script, &format!("notify script `{c}`"))
+        {
             tracing::warn!("notify script `{c}` could not be started: {e}");
         }
     }
 }
 
-/// Starts `cmd` without waiting for it; its exit is collected in the
-/// background, so no zombie is left. Inside a tokio runtime (the VRRP
-/// thread's, the director's) tokio's reaper collects it: no thread per
-/// script, and nothing that can panic when the machine is out of tasks (a
-/// runaway script's doing), as creating a thread would on the VRRP thread.
-pub fn spawn_detached(mut cmd: std::process::Command) -> std::io::Result<u32> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        // Dropping the handle gives the child to tokio's orphan reaper.
-        let child = tokio::process::Command::from(cmd).spawn()?;
-        return Ok(child.id().unwrap_or(0));
-    }
-    let mut child = cmd.spawn()?;
-    let id = child.id();
-    if let Err(e) = std::thread::Builder::new()
-        .name("reap".into())
-        .spawn(move || child.wait())
-    {
-        tracing::warn!("script {id} started, but no thread to collect its exit: {e}");
-    }
-    Ok(id)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::spawn_detached;
+    use checkers::spawner::spawn_local_detached as spawn_detached;
 
     /// Whether `pid` is still a process of ours that has not been reaped.
     fn unreaped(pid: u32) -> bool {

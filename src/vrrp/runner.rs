@@ -1846,19 +1846,14 @@ impl VmacHost {
 }
 
 async fn run_script(script: &ScriptConfig, creds: Option<notify::Credentials>) -> ScriptOutcome {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(&script.command)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        // Its own process group, so a timeout also ends what the shell started.
-        .process_group(0);
-    notify::apply(&mut cmd, creds);
-    let Ok(mut child) = tokio::process::Command::from(cmd)
-        .kill_on_drop(true)
-        .spawn()
-    else {
+    // Its own process group, so a timeout also ends what the shell started.
+    let spec = checkers::spawner::Script::shell(
+        &script.command,
+        notify::Credentials::ids(creds),
+        checkers::spawner::Output::NoStdout,
+        true,
+    );
+    let Ok(mut child) = checkers::spawner::spawn(&spec).await else {
         return ScriptOutcome::Failure;
     };
     let pgid = child.id();
@@ -2528,7 +2523,6 @@ pub async fn run_start_stop_script(
     cmd: &super::config::NotifyCommand,
     timeout: Duration,
 ) {
-    use std::os::unix::process::CommandExt;
     tracing::info!("running {what} {}", cmd.command);
     let creds = match notify::resolve(cmd.run_as.as_ref()) {
         Ok(c) => c,
@@ -2546,12 +2540,14 @@ pub async fn run_start_stop_script(
     let Some((program, args)) = argv.split_first() else {
         return;
     };
-    let mut c = std::process::Command::new(program);
-    c.args(args)
-        .stdin(std::process::Stdio::null())
-        .process_group(0);
-    notify::apply(&mut c, creds);
-    let mut child = match tokio::process::Command::from(c).kill_on_drop(true).spawn() {
+    let spec = checkers::spawner::Script {
+        program: program.clone(),
+        args: args.to_vec(),
+        ids: notify::Credentials::ids(creds),
+        output: checkers::spawner::Output::Inherit,
+        own_group: true,
+    };
+    let mut child = match checkers::spawner::spawn(&spec).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("{what} {}: {e}", cmd.command);
