@@ -17,7 +17,8 @@
 # running backup takes over after 3 x 0.1 s + skew = 0.36 s of silence).
 # Environment: BENCH_LVSD (lvsd binary; empty: keepalived only), BENCH_VS,
 # BENCH_RS, BENCH_CHECK (HTTP_GET, TCP_CHECK or MISC_CHECK: /bin/true
-# forked per check), BENCH_DELAY_LOOP (1), BENCH_RELOADS, BENCH_STEADY,
+# forked per check; TRACK_SCRIPT: VRRP only, see master()), BENCH_TASKSET,
+# BENCH_DELAY_LOOP (1), BENCH_RELOADS, BENCH_STEADY,
 # BENCH_RT / BENCH_NICE (vrrp_rt_priority / vrrp_priority for both
 # programs), BENCH_SCRAPE (1: from the steady phase on, the master's state
 # is read in a loop: lvsd status --json and /metrics for lvsd, SIGUSR1 and
@@ -48,14 +49,15 @@ rt=
 "
 [ -z "${BENCH_NICE:-}" ] || rt="$rt    vrrp_priority $BENCH_NICE
 "
-# vrrp PRIORITY: the instance, the same for both directors.
+# vrrp PRIORITY [SCRIPTS TRACK]: the instance, the same for both directors;
+# SCRIPTS: vrrp_script blocks, TRACK: its track_script block.
 vrrp() {
     cat <<VRRP
 global_defs {
     router_id vt$1
     script_user root
 ${rt}}
-vrrp_instance VI_1 {
+${2:-}vrrp_instance VI_1 {
     state BACKUP
     interface eth0
     virtual_router_id 51
@@ -65,11 +67,36 @@ vrrp_instance VI_1 {
     virtual_ipaddress {
         10.2.254.1/16
     }
-}
+${3:-}}
 VRRP
 }
-# master WEIGHT: the master's config, one real server at WEIGHT.
+# master WEIGHT: the master's config, one real server at WEIGHT. With
+# BENCH_CHECK=TRACK_SCRIPT: no virtual servers (no IPVS needed, so it runs
+# on any kernel), BENCH_VS x BENCH_RS vrrp_scripts (/bin/true every
+# BENCH_DELAY_LOOP s) tracked by the instance; WEIGHT 2 runs the first one
+# every 2 s instead (what the reloads change). keepalived runs track
+# scripts from its VRRP process, lvsd from its spawn helper.
 master() {
+    if [ "$check" = TRACK_SCRIPT ]; then
+        n=$((vs_count * rs_count)) i=1 scripts= track=
+        while [ $i -le $n ]; do
+            every=$delay_loop
+            [ $i -gt 1 ] || [ "$1" = 1 ] || every=2
+            scripts="${scripts}vrrp_script s$i {
+    script /bin/true
+    interval $every
+    timeout 2
+}
+"
+            track="$track        s$i
+"
+            i=$((i + 1))
+        done
+        vrrp 150 "$scripts" "    track_script {
+$track    }
+"
+        return
+    fi
     vrrp 150
     awk -v vs="$vs_count" -v rs="$rs_count" -v w="$1" -v chk="$check" -v dl="$delay_loop" 'BEGIN {
         for (i = 1; i <= vs; i++) {
@@ -156,6 +183,11 @@ start() {
             fi
             ;;
     esac
+    # BENCH_TASKSET: the master's CPUs (taskset -c), e.g. 0 on a host to
+    # give it one CPU as UML does.
+    if [ "$role" = master ] && [ -n "${BENCH_TASKSET:-}" ]; then
+        set -- taskset -c "$BENCH_TASKSET" "$@"
+    fi
     setsid ip netns exec "$ns" "$@" >"$work/$name.$role.log" 2>&1 &
     echo $! >"$work/$role.pid"
 }
@@ -231,8 +263,10 @@ run() {
         kill -9 "-$(cat "$work/scrape.pid")" 2>/dev/null || true
         rm -f "$work/scrape.pid"
     fi
-    programmed=$(ip netns exec "$ns_m" grep -c -- '->' /proc/net/ip_vs || true)
-    log "$name: $((programmed - 1)) real servers in the master's table at the end"
+    if [ "$check" != TRACK_SCRIPT ]; then
+        programmed=$(ip netns exec "$ns_m" grep -c -- '->' /proc/net/ip_vs || true)
+        log "$name: $((programmed - 1)) real servers in the master's table at the end"
+    fi
     kill -TERM "$(cat "$work/tcpdump.pid")" 2>/dev/null || true
     sleep 1
     python3 -c "$analyse" "$name" "$work/$name.marks" "$work/$name.dump"

@@ -8,8 +8,10 @@
 # lvsd: $BENCH_LVSD, else target/release/lvsd (built when missing).
 # BENCH_VS x BENCH_RS HTTP_GET real servers (10 x 100), BENCH_RELOADS (4),
 # BENCH_STEADY seconds (20), BENCH_RT (a vrrp_rt_priority for both, none by
-# default), BENCH_CHECK (HTTP_GET, TCP_CHECK, MISC_CHECK), BENCH_SCRAPE (1:
-# the master's state read in a loop) pass through.
+# default), BENCH_CHECK (HTTP_GET, TCP_CHECK, MISC_CHECK, TRACK_SCRIPT),
+# BENCH_SCRAPE (1: the master's state read in a loop), BENCH_TASKSET pass
+# through. BENCH_HOST=1 runs it on this host's kernel instead of UML
+# (TRACK_SCRIPT only: the host may have no IPVS), in fresh namespaces.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,4 +24,8 @@ if [[ -z ${BENCH_LVSD:-} ]]; then
     fi
 fi
 export BENCH_LVSD
+if [[ ${BENCH_HOST:-0} == 1 ]]; then
+    [[ ${BENCH_CHECK:-} == TRACK_SCRIPT ]] || { echo "vrrp-timing.sh: BENCH_HOST=1 needs BENCH_CHECK=TRACK_SCRIPT" >&2; exit 2; }
+    exec sh "$here/vrrp-timing-guest.sh"
+fi
 exec "$repo/deploy/lab/in-uml.sh" --mem 1024 "$here/vrrp-timing-guest.sh"

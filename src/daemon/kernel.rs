@@ -76,6 +76,73 @@ impl Kernel for IpvsKernel {
     }
 }
 
+/// IPVS for a configuration without virtual servers, which needs none:
+/// keepalived starts no checker process then, so a VRRP-only configuration
+/// runs on a kernel without IPVS (no ip_vs module) under both. Until IPVS
+/// answers, the table reads as empty (nothing of ours can be in it) and
+/// operations fail naming the missing IPVS; each use tries to connect
+/// again, so a reload that adds virtual servers finds the module once it
+/// is there.
+pub struct OptionalIpvs(Option<IpvsKernel>);
+
+impl OptionalIpvs {
+    /// Connected when the kernel has IPVS; otherwise `why` says what failed.
+    pub async fn connect() -> (OptionalIpvs, Option<String>) {
+        match connect().await {
+            Ok(k) => (OptionalIpvs(Some(k)), None),
+            Err(e) => (OptionalIpvs(None), Some(e)),
+        }
+    }
+
+    async fn kernel(&mut self) -> Result<&mut IpvsKernel, String> {
+        if self.0.is_none() {
+            let k = connect().await?;
+            tracing::info!("IPVS is there now");
+            self.0 = Some(k);
+        }
+        self.0
+            .as_mut()
+            .ok_or_else(|| "connecting to IPVS: no connection".to_owned())
+    }
+}
+
+impl From<IpvsKernel> for OptionalIpvs {
+    fn from(k: IpvsKernel) -> OptionalIpvs {
+        OptionalIpvs(Some(k))
+    }
+}
+
+impl Kernel for OptionalIpvs {
+    async fn table(&mut self) -> Result<Table, String> {
+        match self.kernel().await {
+            Ok(k) => k.table().await,
+            Err(_) => Ok(Table::default()),
+        }
+    }
+
+    async fn apply(&mut self, ops: &[Op]) -> Result<(), String> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.kernel().await?.apply(ops).await
+    }
+
+    async fn daemons(&mut self) -> Result<Vec<SyncDaemon>, String> {
+        match self.kernel().await {
+            Ok(k) => k.daemons().await,
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+
+    async fn timeouts(&mut self) -> Result<Timeouts, String> {
+        self.kernel().await?.timeouts().await
+    }
+
+    fn op_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        self.0.as_ref().map(|k| k.op_counts()).unwrap_or_default()
+    }
+}
+
 /// One line per refused operation; most errors already name their operation,
 /// which is then not repeated.
 fn failure_line(op: &str, error: &str) -> String {

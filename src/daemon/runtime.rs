@@ -132,8 +132,7 @@ pub fn run(opts: Options) -> ExitCode {
         if let Some((cmd, timeout)) = &start_stop.startup {
             crate::vrrp::runner::run_start_stop_script("startup_script", cmd, *timeout).await;
         }
-        let kernel = super::kernel::connect().await;
-        let result = match kernel {
+        let result = match connect_ipvs(&loaded).await {
             Ok(kernel) => serve(opts.clone(), loaded, kernel).await,
             Err(e) => Err(e),
         };
@@ -149,6 +148,21 @@ pub fn run(opts: Options) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => failed(e),
     }
+}
+
+/// IPVS for the director. A configuration with virtual servers cannot run
+/// without it (keepalived's checker process ends then, and keepalived with
+/// it); one without runs VRRP only, as keepalived does, and connects later
+/// if a reload adds virtual servers.
+async fn connect_ipvs(loaded: &LoadedConfig) -> Result<super::kernel::OptionalIpvs, String> {
+    if !loaded.director.virtual_servers.is_empty() {
+        return super::kernel::connect().await.map(Into::into);
+    }
+    let (kernel, missing) = super::kernel::OptionalIpvs::connect().await;
+    if let Some(e) = missing {
+        tracing::info!("{e}; no virtual servers are configured, so VRRP runs without it");
+    }
+    Ok(kernel)
 }
 
 /// A running VRRP runner and the way to stop it.

@@ -47,6 +47,22 @@ impl Director {
 
     /// [`Director::start`] with more arguments for `lvsd run` (none for keepalived).
     pub fn start_with(kind: Kind, ns: &Netns, conf: &str, extra: &[String]) -> Director {
+        Director::start_mode(kind, ns, conf, extra, true)
+    }
+
+    /// The whole daemon (no `-P`): VRRP and, for a config with virtual
+    /// servers, the director (keepalived: its checker process).
+    pub fn start_whole(kind: Kind, ns: &Netns, conf: &str) -> Director {
+        Director::start_mode(kind, ns, conf, &[], false)
+    }
+
+    fn start_mode(
+        kind: Kind,
+        ns: &Netns,
+        conf: &str,
+        extra: &[String],
+        vrrp_only: bool,
+    ) -> Director {
         let dir = tempfile::Builder::new()
             .prefix(&format!("lvsd-vrrp-{}-", std::process::id()))
             .tempdir()
@@ -61,7 +77,6 @@ impl Director {
                 let mut argv = vec![
                     env!("CARGO_BIN_EXE_lvsd").to_string(),
                     "run".into(),
-                    "-P".into(),
                     "-n".into(),
                     "-l".into(),
                     "-D".into(),
@@ -71,12 +86,27 @@ impl Director {
                     state.to_string_lossy().into_owned(),
                 ];
                 argv.extend(extra.iter().cloned());
+                if vrrp_only {
+                    argv.push("-P".into());
+                } else {
+                    // The whole daemon's files, in this director's own dir.
+                    for (option, file) in [
+                        ("--control-socket", "lvsd.sock"),
+                        ("--data-file", "lvsd.data"),
+                        ("--admin-state-file", "admin.state"),
+                    ] {
+                        argv.push(option.into());
+                        argv.push(dir.path().join(file).to_string_lossy().into_owned());
+                    }
+                }
                 Proc::Lvsd(
                     ns.spawn(&argv, Stdio::from(log), Stdio::from(log2))
                         .expect("spawn lvsd"),
                 )
             }
-            Kind::Keepalived => Proc::Keepalived(Keepalived::start(ns, conf).expect("keepalived")),
+            Kind::Keepalived => {
+                Proc::Keepalived(Keepalived::start_mode(ns, conf, vrrp_only).expect("keepalived"))
+            }
         };
         Director { kind, proc, dir }
     }

@@ -1254,3 +1254,62 @@ fn vrrp2_ipv6(a: Kind, b: Kind, name: &str) {
     crash_a(&topo, (&mut da, &db), &sampler, vip6, 1.0, false);
     sampler.assert_no_split_brain();
 }
+
+/// keepalived runs a configuration without virtual servers whole (no `-P`)
+/// on a kernel without IPVS: it starts no checker process. So does lvsd:
+/// VRRP only, saying why, instead of ending on the missing IPVS. (The host
+/// kernel these tests run on has no IPVS; on one with IPVS both simply
+/// run.) A reload that adds a virtual server then is refused by the
+/// kernel, and lvsd says so and keeps the VIP.
+#[test]
+fn a_vrrp_only_config_runs_whole_without_ipvs_as_keepalived() {
+    for kind in [Kind::Keepalived, Kind::Lvsd] {
+        let topo = Topo::new(&format!("noipvs{}", kind as u8));
+        let mut master = Inst::new(150);
+        master.state = "MASTER";
+        let config = conf(&[master], "");
+        let d = Director::start_whole(kind, topo.director(0), &config);
+        wait_for(
+            &format!("{kind:?} to take the VIP"),
+            Duration::from_secs(15),
+            &[&d],
+            || topo.holds(0, "10.0.0.100"),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            topo.holds(0, "10.0.0.100"),
+            "{kind:?} let the VIP go:\n{}",
+            d.log()
+        );
+        assert!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(d.pid() as i32), None).is_ok(),
+            "{kind:?} ended:\n{}",
+            d.log()
+        );
+        let has_ipvs = std::fs::read_to_string("/proc/net/ip_vs").is_ok();
+        if kind == Kind::Lvsd && !has_ipvs {
+            assert!(
+                d.log()
+                    .contains("no virtual servers are configured, so VRRP runs without it"),
+                "{}",
+                d.log()
+            );
+            d.reload(&format!(
+                "{config}virtual_server 10.0.0.100 80 {{\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n  real_server 10.0.0.7 80 {{\n  }}\n}}\n"
+            ));
+            wait_for(
+                "the reload's IPVS error",
+                Duration::from_secs(15),
+                &[&d],
+                || d.log().contains("connecting to IPVS"),
+            );
+            std::thread::sleep(Duration::from_secs(2));
+            assert!(topo.holds(0, "10.0.0.100"), "{}", d.log());
+            assert!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(d.pid() as i32), None).is_ok(),
+                "lvsd ended on the reload:\n{}",
+                d.log()
+            );
+        }
+    }
+}

@@ -28,6 +28,11 @@ pub struct Keepalived {
 impl Keepalived {
     /// Writes `config` to a temp dir and starts keepalived (VRRP only) on it in `ns`.
     pub fn start(ns: &Netns, config: &str) -> io::Result<Keepalived> {
+        Keepalived::start_mode(ns, config, true)
+    }
+
+    /// [`Keepalived::start`], VRRP only (`-P`) or whole (VRRP and checker processes).
+    pub fn start_mode(ns: &Netns, config: &str, vrrp_only: bool) -> io::Result<Keepalived> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("keepalived-{}-", std::process::id()))
             .tempdir()?;
@@ -36,12 +41,11 @@ impl Keepalived {
         let log = fs::File::create(dir.path().join("keepalived.log"))?;
         let log2 = log.try_clone()?;
         let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-        let argv = [
+        let mut argv = vec![
             KEEPALIVED.to_string(),
             "-n".into(),
             "-l".into(),
             "-D".into(),
-            "-P".into(),
             "-f".into(),
             p("keepalived.conf"),
             "-p".into(),
@@ -51,6 +55,9 @@ impl Keepalived {
             "-c".into(),
             p("checkers.pid"),
         ];
+        if vrrp_only {
+            argv.push("-P".into());
+        }
         let guard = ns.spawn(&argv, Stdio::from(log), Stdio::from(log2))?;
         Ok(Keepalived { guard, dir })
     }
