@@ -11,8 +11,9 @@
 //! lvsd's own binary started once at start-up, talking over a
 //! `SOCK_SEQPACKET` socket pair. A request is queued in memory for a
 //! writer thread (the socket holds only ten), so asking never blocks and
-//! the VRRP thread cannot be delayed by the helper either. Without a helper (tests, one-shot commands) or once it has gone,
-//! scripts are spawned in-process as before.
+//! the VRRP thread cannot be delayed by the helper either. Without a
+//! helper (tests, one-shot commands) or once it has gone, scripts are
+//! spawned in-process as before.
 //!
 //! The wire format ([`Request`], [`Reply`]) is pure and tested here; the
 //! helper's loop is [`serve`]: one `poll` over its socket and its scripts'
@@ -978,13 +979,7 @@ mod tests {
     /// daemon's side closes.
     #[test]
     fn the_helper_starts_reports_and_signals_scripts() {
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .expect("socketpair");
+        let (ours, theirs) = helper_socket_pair();
         let served = std::thread::spawn(move || Server::new(theirs).expect("helper").run());
         let ask = |r: Request| {
             send(ours.as_raw_fd(), &r.encode(), MsgFlags::empty()).expect("send");
@@ -1065,13 +1060,7 @@ mod tests {
     /// timeout waits for. The helper's rounds are driven by hand here.
     #[test]
     fn ends_are_reported_before_the_next_request_is_served() {
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .expect("socketpair");
+        let (ours, theirs) = helper_socket_pair();
         let mut helper = Server::new(theirs).expect("helper");
         let ask = |id: u64| {
             let r = Request::Spawn {
@@ -1121,6 +1110,17 @@ mod tests {
         );
         drop(ours);
         assert!(!helper.round().expect("round"), "ends when lvsd has gone");
+    }
+
+    /// The daemon's end and the helper's, as start_helper makes them.
+    fn helper_socket_pair() -> (OwnedFd, OwnedFd) {
+        socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .expect("socketpair")
     }
 
     fn script_as_us(line: &str) -> Script {
