@@ -14,6 +14,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 write= only=
+# The command as given, for the written section (the options change what ran).
+invocation="sudo${BENCH_POOL_RUNS:+ BENCH_POOL_RUNS=$BENCH_POOL_RUNS}${LVSD_BENCH_TRIALS:+ LVSD_BENCH_TRIALS=$LVSD_BENCH_TRIALS} deploy/bench/run-all.sh${*:+ $*}"
 while [[ $# -gt 0 ]]; do
     case $1 in
         --write) write=1; shift ;;
@@ -109,7 +111,7 @@ machine="$(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(u
     echo
     echo "## Run-all, $(date -u +%Y-%m-%d), $machine"
     echo
-    echo "\`sudo deploy/bench/run-all.sh\` at $(git -C "$repo" rev-parse --short HEAD); logs were in $logs."
+    echo "\`$invocation\` at $(git -C "$repo" rev-parse --short HEAD); logs were in $logs."
     echo
     echo "| figure | goal | this machine | verdict |"
     echo "|---|---|---|---|"
