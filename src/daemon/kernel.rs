@@ -76,17 +76,18 @@ impl Kernel for IpvsKernel {
     }
 }
 
-/// IPVS for a configuration without virtual servers, which needs none:
-/// keepalived starts no checker process then, so a VRRP-only configuration
-/// runs on a kernel without IPVS (no ip_vs module) under both. Until IPVS
-/// answers, the table reads as empty (nothing of ours can be in it) and
-/// operations fail naming the missing IPVS; each use tries to connect
-/// again, so a reload that adds virtual servers finds the module once it
-/// is there.
+/// The kernel's IPVS, or not yet. A configuration without virtual servers
+/// needs none (keepalived starts no checker process then), so lvsd runs
+/// one on a kernel without IPVS (no ip_vs module) as keepalived does.
+/// Until IPVS answers, the table reads as empty (nothing of ours can be in
+/// it) and operations fail naming the missing IPVS; each use tries to
+/// connect again, so a reload that adds virtual servers finds the module
+/// once it is there.
 pub struct OptionalIpvs(Option<IpvsKernel>);
 
 impl OptionalIpvs {
-    /// Connected when the kernel has IPVS; otherwise `why` says what failed.
+    /// Connected when the kernel has IPVS; otherwise the second value says
+    /// why not.
     pub async fn connect() -> (OptionalIpvs, Option<String>) {
         match connect().await {
             Ok(k) => (OptionalIpvs(Some(k)), None),
