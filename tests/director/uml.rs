@@ -1027,11 +1027,7 @@ testbed::uml_test! {
         );
         let d = site.lvsd(DIR1, "d", &conf, &[]);
         site.wait("every real server in the table", SLOW, || site.active_reals(DIR1).len() == reals);
-        let helper = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", d.pid()))
-            .unwrap_or_default()
-            .split_whitespace()
-            .any(|c| std::fs::read(format!("/proc/{c}/cmdline")).is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|a| a == b"__spawn-helper")));
-        assert!(helper, "lvsd started no spawn helper\n{}", d.logs());
+        assert!(testbed::process::spawn_helper_of(d.pid()).is_some(), "lvsd started no spawn helper\n{}", d.logs());
         let results = |s: &serde_json::Value, result: &str| -> u64 {
             s["checks"]["results"]
                 .as_array()

@@ -668,19 +668,4 @@ pub fn notify_recorder(dir: &std::path::Path, out: &str, arg: &str) -> (PathBuf,
     (script, out)
 }
 
-/// The child processes of `pid` (of its main thread).
-pub fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-/// The spawn helper lvsd `pid` starts its scripts from (checkers::spawner).
-pub fn spawn_helper_of(pid: u32) -> Option<u32> {
-    children(pid).into_iter().find(|c| {
-        std::fs::read(format!("/proc/{c}/cmdline"))
-            .is_ok_and(|cmd| cmd.split(|b| *b == 0).any(|a| a == b"__spawn-helper"))
-    })
-}
+pub use testbed::process::{children, spawn_helper_of};
