@@ -512,7 +512,10 @@ impl Runner {
     pub fn check_record(&self, id: RealServerId) -> Option<(u64, Option<u64>)> {
         let checkers = self.shared.lock().ok()?;
         let verdict = checkers.servers.get(&id)?.verdict.lock().ok()?;
-        Some((verdict.failures(), verdict.last_checked_ms()))
+        let last_checked = verdict
+            .last_checked()
+            .map(|ended| unix_ms_of(ended, self.epoch.elapsed(), unix_ms()));
+        Some((verdict.failures(), last_checked))
     }
 
     /// Stops every checker (also done on drop).
@@ -586,6 +589,16 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Unix time (ms) of a moment `at` since the runner's epoch, given the wall
+/// clock `now_unix_ms` read at `now` since that epoch. Checks record only the
+/// monotonic clock (one read fewer each); this runs when someone asks, and
+/// measures back from the wall clock of that moment, so a wall-clock step
+/// between the check and the question shifts nothing.
+fn unix_ms_of(at: Duration, now: Duration, now_unix_ms: u64) -> u64 {
+    let ago = now.saturating_sub(at).as_millis() as u64;
+    now_unix_ms.saturating_sub(ago)
+}
+
 /// One checker of one real server, as its task runs it.
 struct CheckerTask {
     epoch: Instant,
@@ -628,7 +641,9 @@ impl CheckerTask {
             let running = InFlight::enter(&self.stats.in_flight);
             let result = Box::pin(self.prepared.run(step, self.epoch + started)).await;
             drop(running);
-            let took = self.epoch.elapsed().saturating_sub(started);
+            // One clock read serves the duration, "last checked" and the next due time.
+            let ended = self.epoch.elapsed();
+            let took = ended.saturating_sub(started);
             self.stats.finished(self.prepared.kind(), &result, took);
             match &result {
                 CheckResult::Inconclusive { reason } => {
@@ -640,7 +655,7 @@ impl CheckerTask {
                 _ => {}
             }
             let Ok((transition, next)) = self.verdict.lock().map(|mut v| {
-                v.mark_checked(unix_ms());
+                v.mark_checked(ended);
                 v.record(self.index, &result)
             }) else {
                 return;
@@ -657,7 +672,7 @@ impl CheckerTask {
                     return;
                 }
             }
-            due = next_due(due, next, started, || self.epoch.elapsed());
+            due = next_due(due, next, started, || ended);
         }
     }
 }
@@ -744,6 +759,23 @@ mod tests {
         for e in c.servers.values() {
             e.tasks.iter().for_each(AbortHandle::abort);
         }
+    }
+
+    /// "Last checked" is measured back from the wall clock of the question:
+    /// a check that ended 1.5 s before it shows 1.5 s before that wall time,
+    /// whatever the wall clock did since the check.
+    #[test]
+    fn last_checked_is_measured_back_from_the_wall_clock_of_the_question() {
+        let ended = Duration::from_millis(10_000);
+        let asked = Duration::from_millis(11_500);
+        assert_eq!(
+            unix_ms_of(ended, asked, 1_700_000_000_000),
+            1_699_999_998_500
+        );
+        // Asked before the recorded end cannot happen, but must not underflow or
+        // land in the future.
+        assert_eq!(unix_ms_of(asked, ended, 5_000), 5_000);
+        assert_eq!(unix_ms_of(Duration::ZERO, asked, 1_000), 0);
     }
 
     /// A start-up allocates one task per checker (10,000 and more): keep each small. The

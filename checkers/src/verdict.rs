@@ -244,9 +244,10 @@ pub struct ServerVerdict {
     down_reason_from: Option<usize>,
     /// Failed checks so far, of every checker (for metrics).
     failures: u64,
-    /// When a check of this server last ended (Unix milliseconds; set by
-    /// the runner, which has the clock).
-    last_checked_ms: Option<u64>,
+    /// When a check of this server last ended, as time since the runner's
+    /// epoch (set by the runner, which has the clock; it makes Unix time of
+    /// it only when asked, so a check costs no wall-clock read).
+    last_checked: Option<Duration>,
 }
 
 impl ServerVerdict {
@@ -261,18 +262,19 @@ impl ServerVerdict {
             weight: configured_weight,
             down_reason_from,
             failures: 0,
-            last_checked_ms: None,
+            last_checked: None,
         }
     }
 
-    /// Notes that a check of this server ended at `unix_ms`.
-    pub fn mark_checked(&mut self, unix_ms: u64) {
-        self.last_checked_ms = Some(unix_ms);
+    /// Notes that a check of this server ended at `since_epoch` (the
+    /// runner's monotonic epoch).
+    pub fn mark_checked(&mut self, since_epoch: Duration) {
+        self.last_checked = Some(since_epoch);
     }
 
-    /// When a check of this server last ended (Unix milliseconds).
-    pub fn last_checked_ms(&self) -> Option<u64> {
-        self.last_checked_ms
+    /// When a check of this server last ended (since the runner's epoch).
+    pub fn last_checked(&self) -> Option<Duration> {
+        self.last_checked
     }
 
     /// Checks that failed since this verdict was made (each one, not only
