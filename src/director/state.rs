@@ -76,10 +76,9 @@ fn wall_clock() -> u64 {
 }
 
 impl RealServerState {
-    /// Sets `up`, stamping `since` when it changes.
-    fn set_up(&mut self, up: bool) {
+    /// Sets `up`, stamping `since` with `now` (Unix seconds) when it changes.
+    fn set_up(&mut self, up: bool, now: u64) {
         if self.up != up {
-            let now = wall_clock();
             if up {
                 self.downtime_before += now.saturating_sub(self.since);
             } else {
@@ -137,7 +136,10 @@ fn real_key(vs: &VirtualServerSpec, rs: &RealServerSpec) -> RealServerKey {
     }
 }
 
-fn initial_state(rs: &RealServerSpec) -> RealServerState {
+/// A new real server's state, `since` = `now` (Unix seconds: one clock read
+/// serves a whole start-up or reload, where a read per server cost 0.5 s at
+/// 10,000 real servers in UML, which has no vDSO).
+fn initial_state(rs: &RealServerSpec, now: u64) -> RealServerState {
     let verdict = checkers::verdict::ServerVerdict::for_server(&rs.checks);
     RealServerState {
         up: verdict.is_up(),
@@ -145,7 +147,7 @@ fn initial_state(rs: &RealServerSpec) -> RealServerState {
         weight: rs.dest.weight,
         reason: String::new(),
         runner_weight: rs.dest.weight,
-        since: wall_clock(),
+        since: now,
         down_transitions: 0,
         downtime_before: 0,
     }
@@ -164,11 +166,12 @@ impl Director {
     pub fn new(spec: DirectorSpec) -> (Director, Vec<Action>) {
         let mut d = Director::default();
         let mut actions = Vec::new();
+        let now = wall_clock();
         for vs in &spec.virtual_servers {
             for rs in &vs.real_servers {
                 let key = real_key(vs, rs);
                 actions.extend(start_checks(&key, rs));
-                d.reals.insert(key, initial_state(rs));
+                d.reals.insert(key, initial_state(rs, now));
             }
         }
         d.spec = spec;
@@ -295,9 +298,10 @@ impl Director {
                 adopted.insert(real_key(vs, rs), up);
             }
         }
+        let now = wall_clock();
         for (key, up) in &adopted {
             if let Some(state) = d.reals.get_mut(key) {
-                state.set_up(*up);
+                state.set_up(*up, now);
                 state.checked_up = *up;
                 state.reason = if *up {
                     "adopted from the kernel's table (weight > 0)".into()
@@ -548,6 +552,7 @@ impl Director {
     /// checkers and files; with `scripts`, runs the notify scripts of those
     /// that changed.
     fn apply_file_checks(&mut self, scripts: bool, actions: &mut Vec<Action>) {
+        let now = wall_clock();
         for vs in &self.spec.virtual_servers {
             for rs in vs
                 .real_servers
@@ -568,7 +573,7 @@ impl Director {
                 if up == state.up {
                     continue;
                 }
-                state.set_up(up);
+                state.set_up(up, now);
                 let script = if up { &rs.notify_up } else { &rs.notify_down };
                 if let Some(script) = script.as_ref().filter(|_| scripts) {
                     actions.push(Action::RunScript {
@@ -671,7 +676,7 @@ impl Director {
         };
         let was_up = state.up;
         state.checked_up = up;
-        state.set_up(up && fault.is_none());
+        state.set_up(up && fault.is_none(), wall_clock());
         let up = state.up;
         state.weight = if reported_weight == state.runner_weight {
             configured
@@ -815,6 +820,7 @@ impl Director {
         let old_desired = self.desired();
         let mut actions = Vec::new();
         let mut reals = BTreeMap::new();
+        let now_wall = wall_clock();
         for vs in &spec.virtual_servers {
             for rs in &vs.real_servers {
                 let key = real_key(vs, rs);
@@ -835,7 +841,7 @@ impl Director {
                             actions.push(Action::StopChecks { key: key.clone() });
                         }
                         actions.extend(start_checks(&key, rs));
-                        initial_state(rs)
+                        initial_state(rs, now_wall)
                     }
                 };
                 reals.insert(key, state);
