@@ -16,6 +16,7 @@ APT_PACKAGES=(
     "${LAB_PACKAGES[@]}"
     tcpdump strace openssl iputils-ping python3-aiosmtpd dnsmasq-base
     groff-base man-db lintian file prometheus chromium rsyslog nftables e2fsprogs
+    frr
 )
 
 # apt_install PKG...: installs those of PKG... that are missing, quietly, with

@@ -246,6 +246,27 @@ fn the_table_moves_by_the_difference() {
     assert_eq!(del, vec![ip("203.0.113.99")]);
 }
 
+/// The reference FRR configuration for a director is valid (`vtysh -C`:
+/// FRR's own check, exit 2 on a line no daemon takes; the daemons' `-C`
+/// exits 0 even then).
+#[test]
+fn reference_frr_configuration_is_valid() {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/bgp/frr-director.conf");
+    let out = Command::new("vtysh")
+        .arg("-C")
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .expect("vtysh (Debian package frr; tests/run.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}: {}{}",
+        conf.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The reference BIRD 2 configurations parse (`bird -p`).
 #[test]
 fn reference_bird_configurations_parse() {

@@ -849,6 +849,190 @@ testbed::uml_test! {
         ));
     }
 
+    /// route_announce (issue #17) with FRR 8.4 on the director
+    /// (deploy/bgp/frr-director.conf: zebra imports table 201, bgpd
+    /// redistributes it, with BFD) and BIRD on the router: the route that
+    /// lvsd put in table 201 before FRR started is announced; quorum lost
+    /// withdraws it at the router and the quorum back announces it; a crash
+    /// of the speaker (port cut, FRR SIGKILLed) takes it from the router by
+    /// BFD, and FRR restarted under the running lvsd announces it again
+    /// within seconds (where an earlier attempt announced nothing); SIGTERM
+    /// withdraws it.
+    fn route_announce_through_frr() {
+        let mut site = Site::new("rf");
+        let conf = site.write_config(
+            "announce.conf",
+            "global_defs {\n    router_id lvsd_frr\n}\n\
+             route_announce {\n    table 201\n    protocol 201\n    startup_delay 1\n    drain_delay 1\n    sloppy_tcp yes\n}\n\
+             virtual_server 10.0.0.100 80 {\n    delay_loop 1\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n    quorum 1\n\
+             \x20   real_server 10.0.0.4 80 {\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n",
+        );
+        let announced = |site: &Site| {
+            site.ns(DIR1)
+                .run(&["ip", "route", "show", "table", "201"])
+                .unwrap_or_default()
+                .contains("10.0.0.100 dev lo proto 201")
+        };
+        let at_router = |site: &Site| {
+            site.ns(CLIENT)
+                .run(&["ip", "route", "show", "10.0.0.100/32"])
+                .unwrap_or_default()
+                .contains("via 10.0.0.2")
+        };
+        let mut d = site.lvsd(DIR1, "annf", &conf, &[]);
+        site.wait("the VIP's route in table 201", SLOW, || announced(&site));
+
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let router_argv = [
+            "bird".to_string(),
+            "-f".into(),
+            "-c".into(),
+            root.join("deploy/bgp/router.conf").display().to_string(),
+            "-s".into(),
+            site.path("router.ctl").display().to_string(),
+        ];
+        let router = site
+            .ns(CLIENT)
+            .spawn_logged(&router_argv, &site.path(""), "bird-router")
+            .unwrap_or_else(|e| panic!("bird (Debian package bird2): {e}"));
+        // FRR's sockets under /run/frr/<pathspace> (the guest's /run is its
+        // own tmpfs), owned by the user its daemons run as.
+        let space = "lvsdtest";
+        let run_dir = format!("/run/frr/{space}");
+        let start_frr = |site: &Site| -> Vec<testbed::process::ProcessGuard> {
+            let _ = std::fs::remove_dir_all(&run_dir);
+            let out = std::process::Command::new("install")
+                .args(["-d", "-o", "frr", "-g", "frr", "-m", "755", "/run/frr", &run_dir])
+                .output()
+                .unwrap_or_else(|e| panic!("install -d: {e}"));
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let guards: Vec<_> = ["zebra", "bfdd", "bgpd"]
+                .iter()
+                .map(|daemon| {
+                    let argv = [format!("/usr/lib/frr/{daemon}"), "-N".into(), space.into(), "--log".into(), "stdout".into()];
+                    site.ns(DIR1)
+                        .spawn_logged(&argv, &site.path(""), &format!("frr-{daemon}"))
+                        .unwrap_or_else(|e| panic!("{daemon} (Debian package frr): {e}"))
+                })
+                .collect();
+            site.wait("FRR's vty sockets", SLOW, || {
+                ["zebra", "bfdd", "bgpd"]
+                    .iter()
+                    .all(|d| std::path::Path::new(&format!("{run_dir}/{d}.vty")).exists())
+            });
+            let file = root.join("deploy/bgp/frr-director.conf").display().to_string();
+            let applied = site.ns(DIR1).run(&["vtysh", "-N", space, "-f", &file]);
+            assert!(applied.is_ok(), "vtysh -f: {applied:?}");
+            guards
+        };
+        let frr_logs = |guards: &[testbed::process::ProcessGuard]| {
+            guards.iter().map(|g| g.logs()).collect::<Vec<_>>().join("\n")
+        };
+        let mut frr = start_frr(&site);
+        let t0 = Instant::now();
+        site.wait("the router to learn the VIP from FRR", SLOW, || at_router(&site));
+        let learnt = t0.elapsed();
+
+        // Quorum lost (the one real server down): withdrawn; back with it.
+        site.stop_nginx(0);
+        site.wait("the route withdrawn from table 201", SLOW, || !announced(&site));
+        let t0 = Instant::now();
+        site.wait("the route gone from the router", SLOW, || !at_router(&site));
+        let withdrawn = t0.elapsed();
+        site.start_nginx(0);
+        site.wait("the route back in table 201", SLOW, || announced(&site));
+        site.wait("the route back at the router", SLOW, || at_router(&site));
+
+        // The director's speaker crashes (its port cut, FRR SIGKILLed): BFD
+        // takes the route from the router; then FRR starts again under the
+        // running lvsd, and the router must learn the route again within
+        // seconds, although it may refuse the first attempt (BIRD's error
+        // wait after a BFD failure).
+        let bfd_up = || {
+            site.ns(CLIENT)
+                .run(&[
+                    "birdc",
+                    "-s",
+                    &site.path("router.ctl").display().to_string(),
+                    "show",
+                    "bfd",
+                    "sessions",
+                ])
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.starts_with("10.0.0.2 ") && l.contains(" Up "))
+        };
+        let t0 = Instant::now();
+        while !bfd_up() && t0.elapsed() < SLOW {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if !bfd_up() {
+            let frr_bfd = site.ns(DIR1).run(&["vtysh", "-N", space, "-c", "show bfd peers"]);
+            let bird = site.ns(CLIENT).run(&[
+                "birdc",
+                "-s",
+                &site.path("router.ctl").display().to_string(),
+                "show",
+                "bfd",
+                "sessions",
+            ]);
+            panic!("no BFD session up at the router\n{bird:?}\n{frr_bfd:?}\n{}", frr_logs(&frr));
+        }
+        let port = format!("p{DIR1}");
+        site.lan
+            .switch()
+            .ip(&["link", "set", &port, "down"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        for g in &mut frr {
+            g.kill();
+        }
+        let t0 = Instant::now();
+        while at_router(&site) && t0.elapsed() < SLOW {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let crash_withdraw = t0.elapsed();
+        if at_router(&site) {
+            let bird = site.ns(CLIENT).run(&[
+                "birdc",
+                "-s",
+                &site.path("router.ctl").display().to_string(),
+                "show",
+                "protocols",
+                "all",
+            ]);
+            panic!(
+                "the route stayed at the router {SLOW:?} after FRR's crash\n{bird:?}\n{}\n{}",
+                router.logs(),
+                frr_logs(&frr)
+            );
+        }
+        assert!(crash_withdraw < Duration::from_secs(3), "BFD took {crash_withdraw:?}");
+        site.lan
+            .switch()
+            .ip(&["link", "set", &port, "up"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        // FRR starts again at once (as systemd's Restart= would), while the
+        // router may still refuse the peer whose BFD session just failed.
+        let mut frr = start_frr(&site);
+        let t0 = Instant::now();
+        site.wait("the router to learn the VIP from the restarted FRR", SLOW, || {
+            at_router(&site)
+        });
+        let relearnt = t0.elapsed();
+
+        // SIGTERM: lvsd withdraws, FRR follows.
+        signal(&d, Signal::SIGTERM);
+        site.wait("the route gone from the router after the stop", SLOW, || !at_router(&site));
+        let st = d.wait_timeout(SLOW).unwrap_or_else(|e| panic!("{e}"));
+        assert!(st.success(), "{st}\n{}\n{}\n{}", d.logs(), router.logs(), frr_logs(&frr));
+        for g in &mut frr {
+            g.kill();
+        }
+        report(&format!(
+            "route_announce through FRR: learnt {learnt:?} after FRR started, gone {withdrawn:?} after the quorum loss, {crash_withdraw:?} after a crash (BFD), learnt {relearnt:?} after FRR restarted"
+        ));
+    }
+
     /// Maglev consistency (issue #17): two directors whose configs list the
     /// real servers of an `mh` service in opposite orders program them in
     /// one canonical order, so `lvsd status` shows the same fingerprint and
