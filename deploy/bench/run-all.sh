@@ -70,8 +70,10 @@ fi
 if wanted vrrp-timing; then
     BENCH_LVSD=$lvsd "$here/vrrp-timing.sh" >"$logs/vrrp-timing.log" 2>&1 || true
     for phase in startup steady reload; do
-        read -r _ _ _ lseen ldue _ lmax ltake < <(grep "^RESULT lvsd $phase " "$logs/vrrp-timing.log" || echo "x x x 0 0 x x 1")
-        read -r _ _ _ _ _ _ kmax ktake < <(grep "^RESULT keepalived $phase " "$logs/vrrp-timing.log" || echo "x x x 0 0 x x x")
+        # The guest's console ends its lines with CR: stripped before the
+        # numbers reach $(( )).
+        read -r _ _ _ lseen ldue _ lmax ltake < <(grep "^RESULT lvsd $phase " "$logs/vrrp-timing.log" | tr -d '\r' || echo "x x x 0 0 x x 1")
+        read -r _ _ _ _ _ _ kmax ktake < <(grep "^RESULT keepalived $phase " "$logs/vrrp-timing.log" | tr -d '\r' || echo "x x x 0 0 x x x")
         ok=$(( $(le "$lmax" 120) && ltake == 0 ))
         row "largest advert gap under 1,000 HTTP checks/s, $phase (UML, VRRPv3 0.1 s)" "≤ 120 ms, no takeover" "${lmax} ms (keepalived ${kmax} ms), $lseen/$ldue adverts, $ltake takeover(s)" "$(verdict $ok)"
     done
