@@ -407,6 +407,72 @@ fn side_by_side_with_keepalived(
     assert_eq!(reasons.len(), out.len(), "{reasons:?}");
 }
 
+/// The route_announce tests' configuration: VIP 10.0.0.100 (mh, DR,
+/// quorum 1) over `reals`, announced in table 201 with protocol 201.
+fn announce_config(router_id: &str, drain_delay: u32, reals: &[&str]) -> String {
+    let mut text = format!(
+        "global_defs {{\n    router_id {router_id}\n}}\n\
+         route_announce {{\n    table 201\n    protocol 201\n    startup_delay 1\n    drain_delay {drain_delay}\n    sloppy_tcp yes\n}}\n\
+         virtual_server 10.0.0.100 80 {{\n    delay_loop 1\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n    quorum 1\n"
+    );
+    for r in reals {
+        text.push_str(&format!(
+            "    real_server {r} 80 {{\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n"
+        ));
+    }
+    text.push_str("}\n");
+    text
+}
+
+/// dir1's table 201, where route_announce keeps its routes.
+fn announce_table(site: &Site) -> String {
+    site.ns(DIR1)
+        .run(&["ip", "route", "show", "table", "201"])
+        .unwrap_or_default()
+}
+
+/// Whether lvsd on dir1 announces the VIP (its route in table 201).
+fn vip_announced(site: &Site) -> bool {
+    announce_table(site).contains("10.0.0.100 dev lo proto 201")
+}
+
+/// Whether the router (BIRD in the client's namespace) routes the VIP to dir1.
+fn vip_at_router(site: &Site) -> bool {
+    site.ns(CLIENT)
+        .run(&["ip", "route", "show", "10.0.0.100/32"])
+        .unwrap_or_default()
+        .contains("via 10.0.0.2")
+}
+
+/// BIRD in namespace `ns` with deploy/bgp/`name`.conf, its control socket
+/// `name`.ctl in the site's directory.
+fn spawn_bird(site: &Site, ns: usize, name: &str) -> testbed::process::ProcessGuard {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let argv = [
+        "bird".to_string(),
+        "-f".into(),
+        "-c".into(),
+        root.join(format!("deploy/bgp/{name}.conf"))
+            .display()
+            .to_string(),
+        "-s".into(),
+        site.path(&format!("{name}.ctl")).display().to_string(),
+        "-P".into(),
+        site.path(&format!("{name}.pid")).display().to_string(),
+    ];
+    site.ns(ns)
+        .spawn_logged(&argv, &site.path(""), &format!("bird-{name}"))
+        .unwrap_or_else(|e| panic!("bird (Debian package bird2): {e}"))
+}
+
+/// `birdc show ARGS...` on the router's BIRD (spawn_bird(.., "router")).
+fn router_birdc(site: &Site, args: &[&str]) -> String {
+    let ctl = site.path("router.ctl").display().to_string();
+    let mut argv = vec!["birdc", "-s", &ctl, "show"];
+    argv.extend_from_slice(args);
+    site.ns(CLIENT).run(&argv).unwrap_or_else(|e| e.to_string())
+}
+
 testbed::uml_test! {
 
     /// Fault injection (issue #16): the wall clock jumping an hour forward
@@ -735,24 +801,11 @@ testbed::uml_test! {
         let mut site = Site::new("ra");
         let conf = site.write_config(
             "announce.conf",
-            "global_defs {\n    router_id lvsd_bgp\n}\n\
-             route_announce {\n    table 201\n    protocol 201\n    startup_delay 1\n    drain_delay 2\n    sloppy_tcp yes\n}\n\
-             virtual_server 10.0.0.100 80 {\n    delay_loop 1\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n    quorum 1\n\
-             \x20   real_server 10.0.0.4 80 {\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n\
-             \x20   real_server 10.0.0.5 80 {\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n",
+            &announce_config("lvsd_bgp", 2, &["10.0.0.4", "10.0.0.5"]),
         );
-        fn table(site: &Site) -> String {
-            site.ns(DIR1).run(&["ip", "route", "show", "table", "201"]).unwrap_or_default()
-        }
-        fn announced(site: &Site) -> bool {
-            table(site).contains("10.0.0.100 dev lo proto 201")
-        }
-        fn at_router(site: &Site) -> bool {
-            site.ns(CLIENT)
-                .run(&["ip", "route", "show", "10.0.0.100/32"])
-                .unwrap_or_default()
-                .contains("via 10.0.0.2")
-        }
+        let table = announce_table;
+        let announced = vip_announced;
+        let at_router = vip_at_router;
         let mut d = site.lvsd(DIR1, "ann", &conf, &[]);
         site.wait("the VIP's route in table 201", SLOW, || announced(&site));
         assert_eq!(
@@ -762,24 +815,8 @@ testbed::uml_test! {
         let status = site.status_text("ann");
         assert!(status.contains("10.0.0.100 announced"), "{status}");
 
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let bird = |i: usize, name: &str| {
-            let argv = [
-                "bird".to_string(),
-                "-f".into(),
-                "-c".into(),
-                root.join(format!("deploy/bgp/{name}.conf")).display().to_string(),
-                "-s".into(),
-                site.path(&format!("{name}.ctl")).display().to_string(),
-                "-P".into(),
-                site.path(&format!("{name}.pid")).display().to_string(),
-            ];
-            site.ns(i)
-                .spawn_logged(&argv, &site.path(""), &format!("bird-{name}"))
-                .unwrap_or_else(|e| panic!("bird (Debian package bird2): {e}"))
-        };
-        let router = bird(CLIENT, "router");
-        let director = bird(DIR1, "director");
+        let router = spawn_bird(&site, CLIENT, "router");
+        let director = spawn_bird(&site, DIR1, "director");
         let birds = || format!("{}\n{}", router.logs(), director.logs());
         site.wait("the router to learn the VIP over BGP", SLOW, || at_router(&site));
 
@@ -860,41 +897,14 @@ testbed::uml_test! {
     /// withdraws it.
     fn route_announce_through_frr() {
         let mut site = Site::new("rf");
-        let conf = site.write_config(
-            "announce.conf",
-            "global_defs {\n    router_id lvsd_frr\n}\n\
-             route_announce {\n    table 201\n    protocol 201\n    startup_delay 1\n    drain_delay 1\n    sloppy_tcp yes\n}\n\
-             virtual_server 10.0.0.100 80 {\n    delay_loop 1\n    lb_algo mh\n    lb_kind DR\n    protocol TCP\n    quorum 1\n\
-             \x20   real_server 10.0.0.4 80 {\n        weight 1\n        inhibit_on_failure\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n",
-        );
-        let announced = |site: &Site| {
-            site.ns(DIR1)
-                .run(&["ip", "route", "show", "table", "201"])
-                .unwrap_or_default()
-                .contains("10.0.0.100 dev lo proto 201")
-        };
-        let at_router = |site: &Site| {
-            site.ns(CLIENT)
-                .run(&["ip", "route", "show", "10.0.0.100/32"])
-                .unwrap_or_default()
-                .contains("via 10.0.0.2")
-        };
+        let conf = site.write_config("announce.conf", &announce_config("lvsd_frr", 1, &["10.0.0.4"]));
+        let announced = vip_announced;
+        let at_router = vip_at_router;
         let mut d = site.lvsd(DIR1, "annf", &conf, &[]);
         site.wait("the VIP's route in table 201", SLOW, || announced(&site));
 
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let router_argv = [
-            "bird".to_string(),
-            "-f".into(),
-            "-c".into(),
-            root.join("deploy/bgp/router.conf").display().to_string(),
-            "-s".into(),
-            site.path("router.ctl").display().to_string(),
-        ];
-        let router = site
-            .ns(CLIENT)
-            .spawn_logged(&router_argv, &site.path(""), "bird-router")
-            .unwrap_or_else(|e| panic!("bird (Debian package bird2): {e}"));
+        let router = spawn_bird(&site, CLIENT, "router");
         // FRR's sockets under /run/frr/<pathspace> (the guest's /run is its
         // own tmpfs), owned by the user its daemons run as.
         let space = "lvsdtest";
@@ -949,16 +959,7 @@ testbed::uml_test! {
         // seconds, although it may refuse the first attempt (BIRD's error
         // wait after a BFD failure).
         let bfd_up = || {
-            site.ns(CLIENT)
-                .run(&[
-                    "birdc",
-                    "-s",
-                    &site.path("router.ctl").display().to_string(),
-                    "show",
-                    "bfd",
-                    "sessions",
-                ])
-                .unwrap_or_default()
+            router_birdc(&site, &["bfd", "sessions"])
                 .lines()
                 .any(|l| l.starts_with("10.0.0.2 ") && l.contains(" Up "))
         };
@@ -968,15 +969,8 @@ testbed::uml_test! {
         }
         if !bfd_up() {
             let frr_bfd = site.ns(DIR1).run(&["vtysh", "-N", space, "-c", "show bfd peers"]);
-            let bird = site.ns(CLIENT).run(&[
-                "birdc",
-                "-s",
-                &site.path("router.ctl").display().to_string(),
-                "show",
-                "bfd",
-                "sessions",
-            ]);
-            panic!("no BFD session up at the router\n{bird:?}\n{frr_bfd:?}\n{}", frr_logs(&frr));
+            let bird = router_birdc(&site, &["bfd", "sessions"]);
+            panic!("no BFD session up at the router\n{bird}\n{frr_bfd:?}\n{}", frr_logs(&frr));
         }
         let port = format!("p{DIR1}");
         site.lan
@@ -992,16 +986,9 @@ testbed::uml_test! {
         }
         let crash_withdraw = t0.elapsed();
         if at_router(&site) {
-            let bird = site.ns(CLIENT).run(&[
-                "birdc",
-                "-s",
-                &site.path("router.ctl").display().to_string(),
-                "show",
-                "protocols",
-                "all",
-            ]);
+            let bird = router_birdc(&site, &["protocols", "all"]);
             panic!(
-                "the route stayed at the router {SLOW:?} after FRR's crash\n{bird:?}\n{}\n{}",
+                "the route stayed at the router {SLOW:?} after FRR's crash\n{bird}\n{}\n{}",
                 router.logs(),
                 frr_logs(&frr)
             );
