@@ -28,10 +28,26 @@ pub struct EventsConfig {
     pub vrrp_alerts: BTreeSet<(bool, String)>,
     /// Virtual servers (lvsd names) that mail quorum changes.
     pub vs_alerts: BTreeSet<String>,
-    /// Real servers (virtual server name, keepalived text) that mail.
-    pub rs_alerts: BTreeSet<(String, String)>,
+    /// Whether a real server mails when it says nothing itself
+    /// (`smtp_alert_checker`, else `smtp_alert`, else on).
+    pub rs_alert_default: bool,
+    /// Real servers (virtual server name, keepalived text) whose own
+    /// `smtp_alert` differs from that default. Only the exceptions: a set
+    /// of every real server was 1.3 MB at 10,000 (page faults at start-up).
+    pub rs_alert_exceptions: BTreeSet<(String, String)>,
     /// Per virtual server name: keepalived's text for it and its protocol word.
     pub vs_texts: BTreeMap<String, (String, &'static str)>,
+}
+
+impl EventsConfig {
+    /// Whether real server `rs` (keepalived's text) of virtual server `vs`
+    /// mails its transitions.
+    pub fn rs_alert(&self, vs: &str, rs: &str) -> bool {
+        self.rs_alert_default
+            != self
+                .rs_alert_exceptions
+                .contains(&(vs.to_string(), rs.to_string()))
+    }
 }
 
 /// keepalived's `[addr]:proto:port`.
@@ -117,7 +133,7 @@ pub fn translate(cfg: &Config) -> EventsConfig {
         },
         ..EventsConfig::default()
     };
-    let mail_enabled = out.mail.enabled();
+    out.rs_alert_default = checker_default.unwrap_or(true);
     for i in &cfg.vrrp_instances {
         if i.smtp_alert.unwrap_or(vrrp_default) {
             out.vrrp_alerts.insert((false, i.name.clone()));
@@ -134,13 +150,10 @@ pub fn translate(cfg: &Config) -> EventsConfig {
         if vs.smtp_alert.or(checker_default).unwrap_or(false) {
             out.vs_alerts.insert(name.clone());
         }
-        // Which real servers mail is asked only when mail can be sent: a
-        // pair of strings per real server is 1.3 MB at 10,000 (page faults
-        // at start-up).
-        for rs in vs.real_servers.iter().filter(|_| mail_enabled) {
-            if rs.smtp_alert.or(checker_default).unwrap_or(true) {
+        for rs in &vs.real_servers {
+            if rs.smtp_alert.is_some_and(|own| own != out.rs_alert_default) {
                 let port = rs.port.unwrap_or(0);
-                out.rs_alerts
+                out.rs_alert_exceptions
                     .insert((name.clone(), trio(rs.address, proto, port)));
             }
         }
@@ -273,7 +286,7 @@ impl Sinks {
             &cfg.mail,
             |group, name| cfg.vrrp_alerts.contains(&(group, name.to_string())),
             |vs| cfg.vs_alerts.contains(vs),
-            |vs, rs| cfg.rs_alerts.contains(&(vs.to_string(), rs.to_string())),
+            |vs, rs| cfg.rs_alert(vs, rs),
         );
         let Some(alert) = alert else {
             return;
@@ -337,5 +350,48 @@ async fn run(mut events: Subscriber, mut control: mpsc::UnboundedReceiver<Contro
                 None => return,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(text: &str) -> EventsConfig {
+        let opts = crate::config::ConfigOptions {
+            config_id: Some("test".into()),
+            check_interfaces: false,
+            follow_includes: false,
+        };
+        let loaded =
+            crate::config::load_str(std::path::Path::new("/nonexistent/t.conf"), text, &opts)
+                .unwrap_or_else(|_| panic!("the test config loads"));
+        translate(&loaded.config)
+    }
+
+    const VS: &str = "virtual_server 10.0.0.100:80 TCP";
+
+    /// Real servers mail by default (keepalived's default for them), a
+    /// global `smtp_alert_checker off` turns that off, and a real server's
+    /// own `smtp_alert` wins either way; only those that differ are stored.
+    #[test]
+    fn a_real_servers_own_smtp_alert_wins_over_the_default() {
+        let servers = "virtual_server 10.0.0.100 80 {\n protocol TCP\n\
+                       real_server 10.0.0.4 80 {\n }\n\
+                       real_server 10.0.0.5 80 {\n smtp_alert on\n }\n\
+                       real_server 10.0.0.6 80 {\n smtp_alert off\n }\n}\n";
+        let on = events(servers);
+        assert!(on.rs_alert(VS, "[10.0.0.4]:tcp:80"));
+        assert!(on.rs_alert(VS, "[10.0.0.5]:tcp:80"));
+        assert!(!on.rs_alert(VS, "[10.0.0.6]:tcp:80"));
+        assert_eq!(on.rs_alert_exceptions.len(), 1);
+
+        let off = events(&format!(
+            "global_defs {{\n smtp_alert_checker off\n}}\n{servers}"
+        ));
+        assert!(!off.rs_alert(VS, "[10.0.0.4]:tcp:80"));
+        assert!(off.rs_alert(VS, "[10.0.0.5]:tcp:80"));
+        assert!(!off.rs_alert(VS, "[10.0.0.6]:tcp:80"));
+        assert_eq!(off.rs_alert_exceptions.len(), 1);
     }
 }
