@@ -252,12 +252,19 @@ fn the_table_moves_by_the_difference() {
 #[test]
 fn reference_frr_configuration_is_valid() {
     let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/bgp/frr-director.conf");
-    let out = Command::new("vtysh")
-        .arg("-C")
-        .arg("-f")
-        .arg(&conf)
+    assert_checker_accepts("vtysh", &["-C", "-f"], &conf, "frr");
+}
+
+/// Runs `program args... conf` (a daemon's own configuration check) and
+/// fails with its output unless it exits 0.
+fn assert_checker_accepts(program: &str, args: &[&str], conf: &Path, package: &str) {
+    let out = Command::new(program)
+        .args(args)
+        .arg(conf)
         .output()
-        .expect("vtysh (Debian package frr; tests/run.sh installs it)");
+        .unwrap_or_else(|e| {
+            panic!("{program} (Debian package {package}; tests/run.sh installs it): {e}")
+        });
     assert!(
         out.status.success(),
         "{}: {}{}",
@@ -273,17 +280,6 @@ fn reference_bird_configurations_parse() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for name in ["director", "router"] {
         let conf = root.join(format!("deploy/bgp/{name}.conf"));
-        let out = Command::new("bird")
-            .arg("-p")
-            .arg("-c")
-            .arg(&conf)
-            .output()
-            .expect("bird (Debian package bird2; tests/run.sh installs it)");
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            conf.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_checker_accepts("bird", &["-p", "-c"], &conf, "bird2");
     }
 }
