@@ -259,9 +259,10 @@ pub struct Service {
     /// ONEPACKET and scheduler flags (persistence lives in `persistence`).
     pub flags: ServiceFlags,
     pub pe_name: Option<String>,
-    pub stats: Stats,
-    /// Attributes this crate does not know, kept for round trips.
-    pub other: Vec<ServiceAttr>,
+    pub stats: Counters,
+    /// Attributes this crate does not know, kept for round trips (boxed:
+    /// a service's size sets that of every operation of a plan).
+    pub other: Option<Box<Vec<ServiceAttr>>>,
 }
 
 impl Service {
@@ -274,8 +275,8 @@ impl Service {
             netmask: if key.is_ipv6() { 128 } else { u32::MAX },
             flags: ServiceFlags::default(),
             pe_name: None,
-            stats: Stats::default(),
-            other: Vec::new(),
+            stats: Counters::default(),
+            other: None,
         }
     }
 
@@ -398,8 +399,8 @@ impl Service {
         }
         s.flags = ServiceFlags(flags);
         s.pe_name = pe_name;
-        s.stats = stats64.unwrap_or(stats);
-        s.other = other;
+        s.stats = stats64.unwrap_or(stats).into();
+        s.other = (!other.is_empty()).then(|| Box::new(other));
         Ok(s)
     }
 }
@@ -498,8 +499,10 @@ pub struct Destination {
     pub active_conns: u32,
     pub inactive_conns: u32,
     pub persistent_conns: u32,
-    pub stats: Stats,
-    pub other: Vec<DestAttr>,
+    pub stats: Counters,
+    /// Attributes this crate does not know, kept for round trips (boxed,
+    /// as the counters: a plan or a configured table has none).
+    pub other: Option<Box<Vec<DestAttr>>>,
 }
 
 impl Destination {
@@ -517,8 +520,8 @@ impl Destination {
             active_conns: 0,
             inactive_conns: 0,
             persistent_conns: 0,
-            stats: Stats::default(),
-            other: Vec::new(),
+            stats: Counters::default(),
+            other: None,
         }
     }
 
@@ -583,7 +586,7 @@ impl Destination {
                 DestAttr::ActiveConns(v) => d.active_conns = *v,
                 DestAttr::InactConns(v) => d.inactive_conns = *v,
                 DestAttr::PersistConns(v) => d.persistent_conns = *v,
-                DestAttr::Stats(s) => d.stats = Stats::from_attrs(s),
+                DestAttr::Stats(s) => d.stats = Stats::from_attrs(s).into(),
                 DestAttr::Stats64(s) => stats64 = Some(Stats::from_attrs(s)),
                 DestAttr::AddrFamily(v) => af = *v,
                 DestAttr::TunType(v) => {
@@ -595,7 +598,7 @@ impl Destination {
                 }
                 DestAttr::TunPort(v) => d.tunnel_port = *v,
                 DestAttr::TunFlags(v) => d.tunnel_flags = *v,
-                DestAttr::Other(_) => d.other.push(a.clone()),
+                DestAttr::Other(_) => d.other.get_or_insert_with(Box::default).push(a.clone()),
             }
         }
         let addr = addr.ok_or(ModelError::Missing {
@@ -617,7 +620,7 @@ impl Destination {
             value: fwd.to_string(),
         })?;
         if let Some(s) = stats64 {
-            d.stats = s;
+            d.stats = s.into();
         }
         Ok(d)
     }
@@ -639,6 +642,19 @@ pub struct Stats {
 }
 
 impl Stats {
+    const ZERO: Stats = Stats {
+        conns: 0,
+        inpkts: 0,
+        outpkts: 0,
+        inbytes: 0,
+        outbytes: 0,
+        cps: 0,
+        inpps: 0,
+        outpps: 0,
+        inbps: 0,
+        outbps: 0,
+    };
+
     pub fn from_attrs(attrs: &[StatsAttr]) -> Self {
         let mut s = Stats::default();
         for (k, v) in attrs.iter().filter_map(StatsAttr::value) {
@@ -659,6 +675,42 @@ impl Stats {
         s
     }
 }
+
+/// The [`Stats`] of a service or real server, held apart and only when not
+/// all zero: what lvsd programs carries none, and a start-up holds a
+/// configured table several times over (its specification, the plan, what
+/// it programmed: 80 bytes inline in each of 10,000 real servers, each
+/// page a trap in the UML test bed). Reads and writes go through
+/// `Deref`/`DerefMut` as if it were the `Stats` itself.
+#[derive(Debug, Clone, Default)]
+pub struct Counters(Option<Box<Stats>>);
+
+impl From<Stats> for Counters {
+    fn from(s: Stats) -> Self {
+        Counters((s != Stats::ZERO).then(|| Box::new(s)))
+    }
+}
+
+impl std::ops::Deref for Counters {
+    type Target = Stats;
+    fn deref(&self) -> &Stats {
+        self.0.as_deref().unwrap_or(&Stats::ZERO)
+    }
+}
+
+impl std::ops::DerefMut for Counters {
+    fn deref_mut(&mut self) -> &mut Stats {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl PartialEq for Counters {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Counters {}
 
 /// Connection timeouts in seconds (`ipvsadm --set tcp tcpfin udp`; 0 = unchanged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -797,4 +849,35 @@ impl SyncDaemon {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Table {
     pub services: Vec<(Service, Vec<Destination>)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_counters_hold_nothing_and_read_as_zero() {
+        let c = Counters::from(Stats::default());
+        assert!(c.0.is_none());
+        assert_eq!(*c, Stats::default());
+        let busy = Counters::from(Stats {
+            conns: 3,
+            ..Stats::default()
+        });
+        assert_eq!(busy.conns, 3);
+        assert_ne!(busy, c);
+    }
+
+    #[test]
+    fn written_counters_compare_by_value() {
+        let mut c = Counters::from(Stats::default());
+        // Written through DerefMut, as a dump parser or a test would.
+        let stats: &mut Stats = &mut c;
+        stats.inbytes = 99;
+        assert_eq!(c.inbytes, 99);
+        c.inbytes = 0;
+        // Held, but zero: equal to counters that hold nothing.
+        assert!(c.0.is_some());
+        assert_eq!(c, Counters::default());
+    }
 }

@@ -233,7 +233,7 @@ pub fn snapshot(
         let mut services = Vec::new();
         for s in &vs.services {
             let live = kernel.services.iter().find(|(k, _)| k.key == s.key);
-            let stats = live.map(|(k, _)| k.stats).unwrap_or_default();
+            let stats = live.map(|(k, _)| *k.stats).unwrap_or_default();
             services.push(ServiceStatus {
                 fingerprint: live.map(|(_, d)| dest_fingerprint(d)).unwrap_or_default(),
                 service: s.key.to_string(),

@@ -370,13 +370,15 @@ mod tests {
             conns: 123_456_789_012,
             inpkts: 5,
             ..Stats::default()
-        };
+        }
+        .into();
         let mut dest = Destination::new("10.0.1.1".parse().expect("addr"), 8080, Forward::Masq, 3);
         dest.stats = Stats {
             cps: 123_456_789,
             inbps: 987_654_321,
             ..Stats::default()
-        };
+        }
+        .into();
         (service, vec![dest])
     }
 
