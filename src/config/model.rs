@@ -1604,26 +1604,27 @@ fn serialize_query_type<S: Serializer>(qtype: &u16, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(checkers::dns::query_type_name(*qtype))
 }
 
-/// A health checker of a real server.
+/// A health checker of a real server. All but the plain ones are boxed:
+/// every real server holds one, and a TCP_CHECK is the common case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type")]
 pub enum Checker {
     #[serde(rename = "TCP_CHECK")]
     Tcp(CheckerCommon),
     #[serde(rename = "HTTP_GET")]
-    Http(HttpCheck),
+    Http(Box<HttpCheck>),
     #[serde(rename = "SSL_GET")]
-    Ssl(HttpCheck),
+    Ssl(Box<HttpCheck>),
     #[serde(rename = "MISC_CHECK")]
-    Misc(MiscCheck),
+    Misc(Box<MiscCheck>),
     #[serde(rename = "PING_CHECK")]
     Ping(CheckerCommon),
     #[serde(rename = "UDP_CHECK")]
-    Udp(UdpCheck),
+    Udp(Box<UdpCheck>),
     #[serde(rename = "SMTP_CHECK")]
-    Smtp(SmtpCheck),
+    Smtp(Box<SmtpCheck>),
     #[serde(rename = "DNS_CHECK")]
-    Dns(DnsCheck),
+    Dns(Box<DnsCheck>),
 }
 
 impl Checker {

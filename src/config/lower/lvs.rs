@@ -902,18 +902,18 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
     match kind {
         "TCP_CHECK" => Some(Checker::Tcp(common)),
         "PING_CHECK" => Some(Checker::Ping(common)),
-        "DNS_CHECK" => Some(Checker::Dns(DnsCheck {
+        "DNS_CHECK" => Some(Checker::Dns(Box::new(DnsCheck {
             common,
             qtype: dns_type,
             name: dns_name,
-        })),
+        }))),
         "SMTP_CHECK" => {
             let hosts = smtp_hosts.iter().map(|h| h.over(&common)).collect();
-            Some(Checker::Smtp(SmtpCheck {
+            Some(Checker::Smtp(Box::new(SmtpCheck {
                 common,
                 helo_name: helo_name.unwrap_or_else(|| DEFAULT_HELO_NAME.to_string()),
                 hosts,
-            }))
+            })))
         }
         "UDP_CHECK" => {
             let (min, max) = (udp_check.min_reply_length, udp_check.max_reply_length);
@@ -925,7 +925,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                 cx.warning(span, Problem::ReplyLengthsUnused { min, max });
             }
             udp_check.common = common;
-            Some(Checker::Udp(udp_check))
+            Some(Checker::Udp(Box::new(udp_check)))
         }
         "MISC_CHECK" => {
             // keepalived 2.2.7: "No script path has been specified for MISC_CHECKER -
@@ -944,7 +944,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                 Some((u, g)) => (Some(u), g),
                 None => (None, None),
             };
-            Some(Checker::Misc(MiscCheck {
+            Some(Checker::Misc(Box::new(MiscCheck {
                 common,
                 misc_path: ScriptCommand {
                     command,
@@ -953,7 +953,7 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
                 },
                 misc_timeout,
                 misc_dynamic,
-            }))
+            })))
         }
         _ => {
             let vhost = http_check.virtualhost.clone().or(eff.virtualhost.clone());
@@ -974,9 +974,9 @@ fn checker(cx: &mut Cx<'_>, node: &Node, parent: &Inherited) -> Option<Checker> 
             }
             http_check.common = common;
             Some(if kind == "SSL_GET" {
-                Checker::Ssl(http_check)
+                Checker::Ssl(Box::new(http_check))
             } else {
-                Checker::Http(http_check)
+                Checker::Http(Box::new(http_check))
             })
         }
     }
