@@ -23,7 +23,12 @@ pub const DRAIN_BOUND: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Run a notify / quorum script; `why` is for the log.
-    RunScript { script: ScriptCommand, why: String },
+    /// (Boxed, as `AdminDropped`'s override: a start-up holds one action
+    /// per real server, nearly all of them `StartChecks`.)
+    RunScript {
+        script: Box<ScriptCommand>,
+        why: String,
+    },
     /// Start checking this real server (its checks carry no id yet).
     StartChecks {
         key: RealServerKey,
@@ -35,7 +40,7 @@ pub enum Action {
     /// (log it, rewrite the state file).
     AdminDropped {
         key: RealServerKey,
-        admin: AdminOverride,
+        admin: Box<AdminOverride>,
     },
 }
 
@@ -357,7 +362,7 @@ impl Director {
             };
             if let Some((script, why)) = script {
                 actions.push(Action::RunScript {
-                    script: script.clone(),
+                    script: Box::new(script.clone()),
                     why: format!("{}: {why}", vs.name),
                 });
             }
@@ -377,7 +382,7 @@ impl Director {
         for vs in self.spec.virtual_servers.iter().filter(|vs| vs.omega) {
             if let (Some(script), Some(true)) = (&vs.quorum_down, self.quorum.get(&vs.name)) {
                 actions.push(Action::RunScript {
-                    script: script.clone(),
+                    script: Box::new(script.clone()),
                     why: format!("{}: quorum_down, shutting down (omega)", vs.name),
                 });
             }
@@ -398,7 +403,7 @@ impl Director {
                 let chosen = self.reals.get(&key).is_some_and(|state| select(vs, state));
                 if let (true, Some(s)) = (chosen, script(rs)) {
                     actions.push(Action::RunScript {
-                        script: s.clone(),
+                        script: Box::new(s.clone()),
                         why: format!("{key}: {why}"),
                     });
                 }
@@ -577,7 +582,7 @@ impl Director {
                 let script = if up { &rs.notify_up } else { &rs.notify_down };
                 if let Some(script) = script.as_ref().filter(|_| scripts) {
                     actions.push(Action::RunScript {
-                        script: (**script).clone(),
+                        script: script.clone(),
                         why: format!("{key} {}", if up { "up" } else { "down" }),
                     });
                 }
@@ -689,7 +694,7 @@ impl Director {
             let script = if up { notify_up } else { notify_down };
             if let Some(script) = script {
                 actions.push(Action::RunScript {
-                    script: *script,
+                    script,
                     why: format!("{key} {}", if up { "up" } else { "down" }),
                 });
             }
@@ -728,7 +733,10 @@ impl Director {
         );
         self.quorum.insert(vs.name.clone(), now_up);
         script
-            .map(|script| Action::RunScript { script, why })
+            .map(|script| Action::RunScript {
+                script: Box::new(script),
+                why,
+            })
             .into_iter()
             .collect()
     }
@@ -877,7 +885,10 @@ impl Director {
             if self.reals.contains_key(&key) {
                 self.admin.insert(key, a);
             } else {
-                actions.push(Action::AdminDropped { key, admin: a });
+                actions.push(Action::AdminDropped {
+                    key,
+                    admin: Box::new(a),
+                });
             }
         }
         // FILE_CHECKs may have changed while the checkers did not.
