@@ -73,6 +73,11 @@ fn events_for(mut events: EventsConfig, checkers_only: bool) -> EventsConfig {
 /// `role`: what lvsd's scheduling keywords make of the thread that reads
 /// the helper's replies.
 pub fn start_spawn_helper(role: super::tuning::Role) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| start_helper_process(role));
+}
+
+fn start_helper_process(role: super::tuning::Role) {
     let on_reader_start: fn() = match role {
         super::tuning::Role::Vrrp => || super::tuning::register_current(super::tuning::Role::Vrrp),
         super::tuning::Role::Checker => {
@@ -113,7 +118,13 @@ pub fn run(opts: Options) -> ExitCode {
             return failed(format!("writing pid file {}: {e}", pid.display()));
         }
     }
-    start_spawn_helper(super::tuning::Role::Checker);
+    // The helper is a second lvsd process: in a slow start-up (a big table,
+    // UML's costly page faults) it would compete for the CPU with the first
+    // table, so it starts once that is written, unless a startup_script
+    // needs it first. Nothing else runs a script before then.
+    if loaded.vrrp.start_stop.startup.is_some() {
+        start_spawn_helper(super::tuning::Role::Checker);
+    }
     // Every thread of this runtime does what keepalived's checker process
     // does (checkers_*: tuning); the VRRP thread has its own (vrrp_*).
     super::tuning::register_current(super::tuning::Role::Checker);
@@ -1281,6 +1292,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             d.ipvs_writes
         );
     }
+    // Before the checkers (MISC_CHECK) and notify scripts start.
+    start_spawn_helper(super::tuning::Role::Checker);
     if let Some(cfg) = d.sync.clone() {
         if cfg.instance.is_some() {
             match d.kernel.daemons().await {
