@@ -1,0 +1,64 @@
+//! Pages touched by the pure part of `lvsd run`'s start-up, phase by phase:
+//! load the configuration, translate it, make the director, the desired
+//! table and the first plan, encode the plan's messages.
+//!
+//! `cargo run --release --example startup_pages -- FILE`
+//!
+//! In the UML test bed each fresh page costs a trap (about 160 µs), and they
+//! are most of a big start-up (BENCHMARKS.md, issue #19); this runs on the
+//! host, without a kernel's IPVS, so a change's effect on them is seen in
+//! seconds. The counts are minor page faults of this process so far.
+use std::process::ExitCode;
+
+fn minor_faults() -> i64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(-1, |r| r.minor_page_faults())
+}
+
+fn main() -> ExitCode {
+    let Some(path) = std::env::args_os().nth(1) else {
+        eprintln!("usage: startup_pages CONFIG_FILE");
+        return ExitCode::from(2);
+    };
+    let path = std::path::PathBuf::from(path);
+    println!("start: {} pages", minor_faults());
+    let opts = lvsd::config::ConfigOptions::default();
+    let loaded = match lvsd::daemon::prepare::load(&path, &opts, false) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}: {}", path.display(), e.render());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("configuration loaded: {} pages", minor_faults());
+    let prepared = match lvsd::daemon::prepare::prepare(loaded.config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("translated: {} pages", minor_faults());
+    let empty = ipvs::model::Table::default();
+    let (director, actions) = lvsd::director::state::Director::adopting(prepared.director, &empty);
+    println!(
+        "director, {} actions: {} pages",
+        actions.len(),
+        minor_faults()
+    );
+    let desired = director.desired();
+    println!("desired table: {} pages", minor_faults());
+    let ops = lvsd::director::plan::plan(&desired, &empty);
+    println!("plan, {} operations: {} pages", ops.len(), minor_faults());
+    // As the client sends them: a few at a time into one buffer.
+    let mut out = Vec::with_capacity(65536);
+    let mut bytes = 0;
+    for op in &ops {
+        out.clear();
+        out.extend_from_slice(&ipvs::ops::encode(op.message(), 30, 1, false));
+        bytes += out.len();
+    }
+    println!("{bytes} bytes encoded: {} pages", minor_faults());
+    std::hint::black_box((director, actions, desired, ops));
+    ExitCode::SUCCESS
+}
