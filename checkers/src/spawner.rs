@@ -866,6 +866,10 @@ impl Server {
             match send(self.socket.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
                 Ok(_) => return Ok(()),
                 Err(nix::errno::Errno::EINTR) => continue,
+                // lvsd has gone (a stop): nobody to tell, but the requests
+                // it sent before it went (its stop scripts) are still
+                // queued; they are served until the socket reads empty.
+                Err(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET) => return Ok(()),
                 Err(e) => return Err(io::Error::other(format!("replying: {e}"))),
             }
         }
