@@ -1198,7 +1198,9 @@ testbed::uml_test! {
         );
         let d = site.lvsd(DIR1, "d", &conf, &[]);
         site.wait("every real server in the table", SLOW, || site.active_reals(DIR1).len() == reals);
-        assert!(testbed::process::spawn_helper_of(d.pid()).is_some(), "lvsd started no spawn helper\n{}", d.logs());
+        // The helper starts just after the first table is written, so it
+        // may not be there yet when the table is.
+        site.wait("lvsd's spawn helper", SLOW, || testbed::process::spawn_helper_of(d.pid()).is_some());
         let results = |s: &serde_json::Value, result: &str| -> u64 {
             s["checks"]["results"]
                 .as_array()
