@@ -297,13 +297,20 @@ struct Helper {
     /// Requests for the writer thread. The socket's queue holds only
     /// `net.unix.max_dgram_qlen` (10) messages; the writer waits on it so
     /// that no one else does.
-    requests: Mutex<std::sync::mpsc::Sender<Vec<u8>>>,
+    requests: Mutex<std::sync::mpsc::Sender<Outgoing>>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_id: AtomicU64,
     alive: AtomicBool,
 }
 
 static HELPER: OnceLock<Arc<Helper>> = OnceLock::new();
+
+/// What the writer thread takes: a request, or a flush marker answered once
+/// everything queued before it has been written.
+enum Outgoing {
+    Request(Vec<u8>),
+    Flushed(std::sync::mpsc::Sender<()>),
+}
 
 /// Starts the helper (`program HELPER_ARG FD`, normally lvsd's own binary,
 /// `/proc/self/exe`) and sends every later [`spawn`] and
@@ -336,7 +343,7 @@ pub fn start_helper(program: &std::path::Path, on_reader_start: fn()) -> io::Res
     drop(theirs);
     let child = child?;
     let socket = Arc::new(ours);
-    let (requests, queued) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (requests, queued) = std::sync::mpsc::channel::<Outgoing>();
     let helper = Arc::new(Helper {
         socket: socket.clone(),
         requests: Mutex::new(requests),
@@ -348,7 +355,14 @@ pub fn start_helper(program: &std::path::Path, on_reader_start: fn()) -> io::Res
         .name("spawn-requests".into())
         .spawn(move || {
             on_reader_start();
-            for bytes in queued {
+            for outgoing in queued {
+                let bytes = match outgoing {
+                    Outgoing::Request(bytes) => bytes,
+                    Outgoing::Flushed(done) => {
+                        let _ = done.send(());
+                        continue;
+                    }
+                };
                 loop {
                     match send(socket.as_raw_fd(), &bytes, MsgFlags::empty()) {
                         Ok(_) => break,
@@ -371,6 +385,23 @@ pub fn start_helper(program: &std::path::Path, on_reader_start: fn()) -> io::Res
         .map_err(|_| io::Error::other("the spawn helper was started twice"))
 }
 
+/// Waits (at most `timeout`) until every request queued so far has been
+/// written to the helper. The daemon calls it last: the helper serves what
+/// reached it even after lvsd has gone, so stop scripts queued in the last
+/// moments are started, as keepalived starts every one.
+pub fn flush(timeout: std::time::Duration) -> bool {
+    let Some(h) = helper() else {
+        return true;
+    };
+    let (done, flushed) = std::sync::mpsc::channel();
+    let queued = h
+        .requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(Outgoing::Flushed(done));
+    queued.is_ok() && flushed.recv_timeout(timeout).is_ok()
+}
+
 fn helper() -> Option<&'static Arc<Helper>> {
     HELPER.get().filter(|h| h.alive.load(Ordering::Relaxed))
 }
@@ -386,7 +417,7 @@ impl Helper {
         self.requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .send(bytes)
+            .send(Outgoing::Request(bytes))
             .map_err(|_| io::Error::other("the spawn helper's writer has gone"))
     }
 

@@ -152,6 +152,11 @@ pub fn run(opts: Options) -> ExitCode {
         }
         result
     });
+    // Stop scripts handed to the spawn helper in the last moments may still
+    // be queued here: they are written before lvsd exits.
+    if !checkers::spawner::flush(Duration::from_secs(2)) {
+        tracing::warn!("the spawn helper did not take every last script within 2 s");
+    }
     if let Some(pid) = &opts.pid_file {
         let _ = std::fs::remove_file(pid);
     }
