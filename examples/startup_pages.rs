@@ -22,6 +22,10 @@ fn main() -> ExitCode {
     };
     let path = std::path::PathBuf::from(path);
     println!("start: {} pages", minor_faults());
+    // As `lvsd run` (LVSD_MALLOC_DEFAULTS=1: glibc's defaults, to compare).
+    if std::env::var_os("LVSD_MALLOC_DEFAULTS").is_none() {
+        lvsd::daemon::memory::tune_malloc();
+    }
     let opts = lvsd::config::ConfigOptions::default();
     let loaded = match lvsd::daemon::prepare::load(&path, &opts, false) {
         Ok(l) => l,
@@ -31,6 +35,8 @@ fn main() -> ExitCode {
         }
     };
     println!("configuration loaded: {} pages", minor_faults());
+    // As the daemon's load: the sources go once the model is translated.
+    let sources = loaded.sources;
     let prepared = match lvsd::daemon::prepare::prepare(loaded.config) {
         Ok(p) => p,
         Err(e) => {
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    drop(sources);
     println!("translated: {} pages", minor_faults());
     let empty = ipvs::model::Table::default();
     let (director, actions) = lvsd::director::state::Director::adopting(prepared.director, &empty);

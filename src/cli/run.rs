@@ -114,6 +114,9 @@ pub fn execute(args: RunArgs) -> ExitCode {
         );
     }
     raise_open_files_limit();
+    if !crate::daemon::memory::tune_malloc() {
+        tracing::debug!("malloc's thresholds left at their defaults");
+    }
     // -e, -u, -m/-M, -s, -d, and -r/-c/-b pid files (removed when `_process` drops).
     let _process = match super::keepalived::prepare_daemon(&args) {
         Ok(guard) => guard,

@@ -9,6 +9,7 @@ pub mod control;
 pub mod http;
 pub mod kernel;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod page;
 pub mod prepare;
