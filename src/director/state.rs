@@ -172,13 +172,24 @@ impl Director {
         let mut d = Director::default();
         let mut actions = Vec::new();
         let now = wall_clock();
+        let mut reals = Vec::with_capacity(
+            spec.virtual_servers
+                .iter()
+                .map(|vs| vs.real_servers.len())
+                .sum(),
+        );
         for vs in &spec.virtual_servers {
             for rs in &vs.real_servers {
                 let key = real_key(vs, rs);
                 actions.extend(start_checks(&key, rs));
-                d.reals.insert(key, initial_state(rs, now));
+                reals.push((key, initial_state(rs, now)));
             }
         }
+        // Built at once, the map's nodes are full; inserted one by one in
+        // order, each split leaves a node half empty (a third more pages
+        // for 10,000 real servers). A key given twice keeps its last state,
+        // as inserting did.
+        d.reals = reals.into_iter().collect();
         d.spec = spec;
         d.recount_quorum();
         // ha_suspend: nothing is checked before the addresses are known.
