@@ -4,8 +4,9 @@
 # machine, verdict. With --write the table is appended to BENCHMARKS.md as
 # a dated section naming the machine.
 #   sudo deploy/bench/run-all.sh [--write] [--only NAME,...]
-# NAMEs: list, startup, vrrp-timing, checkers, failover, render.
+# NAMEs: list, startup, vrrp-timing, checkers, checker-cpu, failover, render.
 # BENCH_POOL_RUNS (checker pool runs, default 3; issue #19 asks ten),
+# BENCH_CPU_RUNS (UML CPU-per-check comparisons, default 3),
 # LVSD_BENCH_TRIALS (failover trials per row, default 10) pass through.
 # Needs root, user-mode-linux, keepalived, ipvsadm, nginx, tcpdump, strace,
 # GNU time and bc (tests/run.sh installs them).
@@ -15,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 write= only=
 # The command as given, for the written section (the options change what ran).
-invocation="sudo${BENCH_POOL_RUNS:+ BENCH_POOL_RUNS=$BENCH_POOL_RUNS}${LVSD_BENCH_TRIALS:+ LVSD_BENCH_TRIALS=$LVSD_BENCH_TRIALS} deploy/bench/run-all.sh${*:+ $*}"
+invocation="sudo${BENCH_POOL_RUNS:+ BENCH_POOL_RUNS=$BENCH_POOL_RUNS}${BENCH_CPU_RUNS:+ BENCH_CPU_RUNS=$BENCH_CPU_RUNS}${LVSD_BENCH_TRIALS:+ LVSD_BENCH_TRIALS=$LVSD_BENCH_TRIALS} deploy/bench/run-all.sh${*:+ $*}"
 while [[ $# -gt 0 ]]; do
     case $1 in
         --write) write=1; shift ;;
@@ -25,13 +26,14 @@ while [[ $# -gt 0 ]]; do
 done
 wanted() { [[ -z $only || ",$only," == *",$1,"* ]]; }
 pool_runs=${BENCH_POOL_RUNS:-3}
+cpu_runs=${BENCH_CPU_RUNS:-3}
 trials=${LVSD_BENCH_TRIALS:-10}
 export LVSD_BENCH_TRIALS=$trials
 
 # Minutes each takes on a 2-core machine (measured 2026-12-05).
-declare -A minutes=([list]=2 [startup]=8 [vrrp-timing]=5 [checkers]=$((pool_runs * 2)) [failover]=$((trials + 2)) [render]=2)
+declare -A minutes=([list]=2 [startup]=8 [vrrp-timing]=5 [checkers]=$((pool_runs * 2)) [checker-cpu]=$((cpu_runs * 3)) [failover]=$((trials + 2)) [render]=2)
 total=4
-for b in list startup vrrp-timing checkers failover render; do
+for b in list startup vrrp-timing checkers checker-cpu failover render; do
     wanted "$b" && total=$((total + minutes[$b]))
 done
 echo "run-all: about $total minutes (a release build first if needed; one benchmark at a time)" >&2
@@ -88,6 +90,23 @@ if wanted checkers; then
         [[ $(le 99 "${pct:-0}") == 1 ]] || all=0
     done
     row "10,000 HTTP_GET at delay_loop 1 on the host: checks within 50 ms, $pool_runs runs" "≥ 99 % in every run" "${punctual[*]} %" "$(verdict $all)"
+fi
+
+if wanted checker-cpu; then
+    # Both checkers at once in one UML boot, 200 real servers each (the
+    # largest pool both keep up with there), HTTP_GET at delay_loop 1; the
+    # ratio of CPU milliseconds per check, one per run, judged on the median.
+    ratios=() detail=()
+    for i in $(seq 1 "$cpu_runs"); do
+        (cd "$repo" && sh checkers/benches/pool_vs_keepalived.sh 200 60) >"$logs/checker-cpu.$i.log" 2>&1 || true
+        field() { sed -n "s/.*\"checker\":\"$1\",\"servers\".*\"$2\":\([0-9.]*\).*/\1/p" "$logs/checker-cpu.$i.log" | head -n 1; }
+        k=$(field keepalived cpu_ms_per_check) l=$(field lvsd cpu_ms_per_check)
+        kc=$(field keepalived checks) lc=$(field lvsd checks)
+        ratios+=("$(awk -v l="$l" -v k="$k" 'BEGIN { if (k > 0 && l != "") printf "%.2f", l / k; else print "?" }')")
+        detail+=("${l:-?}/${k:-?} ms, ${lc:-?}/${kc:-?} checks")
+    done
+    median=$(printf '%s\n' "${ratios[@]}" | { grep -v '?' || true; } | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
+    row "CPU per HTTP check in UML, 200 real servers at delay_loop 1, lvsd / keepalived ($cpu_runs runs: lvsd/keepalived ms per check, checks in 60 s)" "≤ 0.4× (median)" "${ratios[*]}× (median ${median:-?}×; $(IFS=';'; echo "${detail[*]}"))" "$(verdict "$(le "$median" 0.4)")"
 fi
 
 if wanted failover; then
