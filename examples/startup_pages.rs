@@ -1,6 +1,7 @@
 //! Pages touched by the pure part of `lvsd run`'s start-up, phase by phase:
 //! load the configuration, translate it, make the director, the desired
-//! table and the first plan, encode the plan's messages.
+//! table and the first plan, encode the plan's messages, then the checks to
+//! start (asked for once the table is written, as the daemon does).
 //!
 //! `cargo run --release --example startup_pages -- FILE`
 //!
@@ -47,12 +48,10 @@ fn main() -> ExitCode {
     drop(sources);
     println!("translated: {} pages", minor_faults());
     let empty = ipvs::model::Table::default();
-    let (director, actions) = lvsd::director::state::Director::adopting(prepared.director, &empty);
-    println!(
-        "director, {} actions: {} pages",
-        actions.len(),
-        minor_faults()
-    );
+    // As the daemon: the checks to start are asked for after the table.
+    let mut director =
+        lvsd::director::state::Director::adopting_unchecked(prepared.director, &empty);
+    println!("director: {} pages", minor_faults());
     let desired = director.desired();
     println!("desired table: {} pages", minor_faults());
     let ops = lvsd::director::plan::plan(&desired, &empty);
@@ -66,6 +65,13 @@ fn main() -> ExitCode {
         bytes += out.len();
     }
     println!("{bytes} bytes encoded: {} pages", minor_faults());
-    std::hint::black_box((director, actions, desired, ops));
+    drop(ops);
+    let actions = director.initial_checks();
+    println!(
+        "{} checks to start: {} pages",
+        actions.len(),
+        minor_faults()
+    );
+    std::hint::black_box((director, actions, desired));
     ExitCode::SUCCESS
 }

@@ -1241,9 +1241,10 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             None
         }
     };
-    let (mut director, actions) = match &at_start {
-        Some(t) => Director::adopting(loaded.director, t),
-        None => Director::new(loaded.director),
+    // The checks to start are asked for once the table is written.
+    let mut director = match &at_start {
+        Some(t) => Director::adopting_unchecked(loaded.director, t),
+        None => Director::unchecked(loaded.director),
     };
     director.start_with_file_values(read_checked_files(&director.spec().track_files, true));
     // Operators' overrides from the last run, before the first table.
@@ -1309,7 +1310,8 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
             d.start_sync_both().await;
         }
     }
-    d.perform(actions);
+    let initial_checks = d.director.initial_checks();
+    d.perform(initial_checks);
     let init_notifies = d.director.init_notifies();
     d.perform(init_notifies);
     d.publish_initial_quorum();

@@ -130,6 +130,9 @@ pub struct Director {
     local_addrs: Option<std::collections::BTreeSet<std::net::IpAddr>>,
     /// `ha_suspend` virtual servers whose checkers are not running.
     suspended: std::collections::BTreeSet<Arc<str>>,
+    /// Real servers adopted from the kernel's table and whether they were
+    /// up, until their checks start (`initial_checks`).
+    adopted: BTreeMap<RealServerKey, bool>,
 }
 
 fn real_key(vs: &VirtualServerSpec, rs: &RealServerSpec) -> RealServerKey {
@@ -169,8 +172,17 @@ impl Director {
     /// A director for `spec`, with every real server in its initial state
     /// (up, or down under `alpha`), and the checks to start.
     pub fn new(spec: DirectorSpec) -> (Director, Vec<Action>) {
+        let mut d = Director::unchecked(spec);
+        let actions = d.initial_checks();
+        (d, actions)
+    }
+
+    /// [`Director::new`] without the checks to start: the daemon asks for
+    /// them with [`Director::initial_checks`] once the first table is
+    /// written (10,000 actions held across the writing were 140 pages of a
+    /// start-up, each a trap in UML).
+    pub fn unchecked(spec: DirectorSpec) -> Director {
         let mut d = Director::default();
-        let mut actions = Vec::new();
         let now = wall_clock();
         let mut reals = Vec::with_capacity(
             spec.virtual_servers
@@ -180,9 +192,7 @@ impl Director {
         );
         for vs in &spec.virtual_servers {
             for rs in &vs.real_servers {
-                let key = real_key(vs, rs);
-                actions.extend(start_checks(&key, rs));
-                reals.push((key, initial_state(rs, now)));
+                reals.push((real_key(vs, rs), initial_state(rs, now)));
             }
         }
         // Built at once, the map's nodes are full; inserted one by one in
@@ -200,8 +210,35 @@ impl Director {
             .filter(|vs| vs.ha_suspend)
             .map(|vs| vs.name.clone())
             .collect();
-        d.drop_suspended_starts(&mut actions);
-        (d, actions)
+        d
+    }
+
+    /// The checks a new director starts, once: every checked real server's,
+    /// but those of suspended virtual servers; an adopted real server's
+    /// checkers start in the state the kernel's table showed.
+    pub fn initial_checks(&mut self) -> Vec<Action> {
+        let adopted = std::mem::take(&mut self.adopted);
+        let mut actions = Vec::new();
+        for vs in &self.spec.virtual_servers {
+            if self.suspended.contains(&vs.name) {
+                continue;
+            }
+            for rs in &vs.real_servers {
+                let key = real_key(vs, rs);
+                let Some(mut action) = start_checks(&key, rs) else {
+                    continue;
+                };
+                if let (Some(up), Action::StartChecks { checks, .. }) =
+                    (adopted.get(&key), &mut action)
+                {
+                    for c in &mut Arc::make_mut(checks).checkers {
+                        c.schedule.alpha = !*up;
+                    }
+                }
+                actions.push(action);
+            }
+        }
+        actions
     }
 
     /// The addresses now on this machine (`ha_suspend`): the checkers of a
@@ -291,7 +328,15 @@ impl Director {
     /// the table is kept as it is and the checks confirm or correct it.
     /// Virtual servers not (fully) in the kernel start as configured.
     pub fn adopting(spec: DirectorSpec, kernel: &Table) -> (Director, Vec<Action>) {
-        let (mut d, mut actions) = Director::new(spec);
+        let mut d = Director::adopting_unchecked(spec, kernel);
+        let actions = d.initial_checks();
+        (d, actions)
+    }
+
+    /// [`Director::adopting`] without the checks to start (see
+    /// [`Director::unchecked`]).
+    pub fn adopting_unchecked(spec: DirectorSpec, kernel: &Table) -> Director {
+        let mut d = Director::unchecked(spec);
         let mut adopted: BTreeMap<RealServerKey, bool> = BTreeMap::new();
         for vs in &d.spec.virtual_servers {
             let live: Vec<&Vec<Destination>> = vs
@@ -326,17 +371,9 @@ impl Director {
                 };
             }
         }
-        for action in &mut actions {
-            if let Action::StartChecks { key, checks } = action {
-                if let Some(up) = adopted.get(key) {
-                    for c in &mut Arc::make_mut(checks).checkers {
-                        c.schedule.alpha = !*up;
-                    }
-                }
-            }
-        }
+        d.adopted = adopted;
         d.recount_quorum();
-        (d, actions)
+        d
     }
 
     pub fn spec(&self) -> &DirectorSpec {
