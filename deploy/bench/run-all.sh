@@ -64,7 +64,18 @@ if wanted startup; then
     s=$(sed -n 's/.*ratio lvsd\/keepalived startup (medians): \([0-9.]*\).*/\1/p' "$logs/startup.log" | head -n 1)
     r=$(sed -n 's/.*ratio lvsd\/keepalived reload (medians): \([0-9.]*\).*/\1/p' "$logs/startup.log" | head -n 1)
     w=$(sed -n 's/.*reload IPVS writes: lvsd \([0-9?]*\) by strace.*/\1/p' "$logs/startup.log" | head -n 1)
-    row "start-up to a full 100 × 100 table / keepalived's (median of rounds)" "≤ 0.25×" "${s:-?}×" "$(verdict "$(le "$s" 0.25)")"
+    # Issue #19 asks it of every round: each round's ratio (the two
+    # daemons alternate, so round N of each ran side by side).
+    rounds=$(awk '
+        / (keepalived|lvsd) round [0-9]+: startup to/ {
+            who = ($2 == "keepalived") ? "k" : "l"
+            r = $4; sub(/:$/, "", r)
+            sub(/.*programmed: /, "")
+            t[who, r] = $1 + 0
+        }
+        END { for (r = 1; ((("k", r) in t) && (("l", r) in t)); r++) printf "%s%.2f", (r > 1 ? " " : ""), t["l", r] / t["k", r] }' "$logs/startup.log")
+    worst=$(tr ' ' '\n' <<<"$rounds" | sort -n | tail -n 1)
+    row "start-up to a full 100 × 100 table / keepalived's (each round; median of rounds)" "≤ 0.25× in every round" "${rounds:-?} (median ${s:-?}×)" "$(verdict "$(le "$worst" 0.25)")"
     wn=${w//[^0-9]/}
     row "reload changing one weight / keepalived's" "≤ 0.1×, 1 IPVS write" "${r:-?}×, ${w:-?} write(s)" "$(verdict $(( $(le "$r" 0.1) && ${wn:-0} == 1 )))"
 fi
