@@ -394,12 +394,7 @@ pub fn flush(timeout: std::time::Duration) -> bool {
         return true;
     };
     let (done, flushed) = std::sync::mpsc::channel();
-    let queued = h
-        .requests
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .send(Outgoing::Flushed(done));
-    queued.is_ok() && flushed.recv_timeout(timeout).is_ok()
+    h.queue(Outgoing::Flushed(done)).is_ok() && flushed.recv_timeout(timeout).is_ok()
 }
 
 fn helper() -> Option<&'static Arc<Helper>> {
@@ -414,10 +409,15 @@ impl Helper {
                 "script command too long for the spawn helper",
             ));
         }
+        self.queue(Outgoing::Request(bytes))
+    }
+
+    /// Hands `outgoing` to the writer thread.
+    fn queue(&self, outgoing: Outgoing) -> io::Result<()> {
         self.requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .send(Outgoing::Request(bytes))
+            .send(outgoing)
             .map_err(|_| io::Error::other("the spawn helper's writer has gone"))
     }
 

@@ -155,7 +155,7 @@ pub fn run(opts: Options) -> ExitCode {
     // Stop scripts handed to the spawn helper in the last moments may still
     // be queued here: they are written before lvsd exits.
     if !checkers::spawner::flush(Duration::from_secs(2)) {
-        tracing::warn!("the spawn helper did not take every last script within 2 s");
+        tracing::warn!("not every last script reached the spawn helper (gone, or 2 s passed)");
     }
     if let Some(pid) = &opts.pid_file {
         let _ = std::fs::remove_file(pid);
