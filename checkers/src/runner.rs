@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::config::{CheckSpec, Checker, RealServerChecks, RealServerId, TlsOptions};
 use crate::http::HttpChecker;
 use crate::misc::{MiscChecker, ScriptError};
-use crate::schedule::{first_due, lateness, next_due};
+use crate::schedule::{coalesces, first_due, lateness, next_due, on_slot};
 use crate::tls::{self, TlsConfigError};
 use crate::verdict::{CheckResult, ServerVerdict};
 
@@ -444,9 +444,14 @@ impl Runner {
         );
         let mut wake = false;
         for (index, schedule, ready) in prepared {
-            let due = first_due(since_epoch, &schedule, rand::random::<f64>());
+            let coalesced = coalesces(&schedule);
+            let mut due = first_due(since_epoch, &schedule, rand::random::<f64>());
+            if coalesced {
+                due = on_slot(due);
+            }
             let task = CheckerTask {
                 epoch: self.epoch,
+                coalesced,
                 server: id,
                 index,
                 prepared: ready,
@@ -602,6 +607,8 @@ fn unix_ms_of(at: Duration, now: Duration, now_unix_ms: u64) -> u64 {
 /// One checker of one real server, as its task runs it.
 struct CheckerTask {
     epoch: Instant,
+    /// Starts coalesced onto the runner's slots (`schedule::coalesces`).
+    coalesced: bool,
     server: RealServerId,
     index: usize,
     prepared: Prepared,
@@ -673,6 +680,9 @@ impl CheckerTask {
                 }
             }
             due = next_due(due, next, started, || ended);
+            if self.coalesced && !next.delay.is_zero() {
+                due = on_slot(due);
+            }
         }
     }
 }
@@ -691,6 +701,7 @@ mod tests {
         };
         CheckerTask {
             epoch: Instant::now(),
+            coalesced: true,
             server,
             index: 0,
             prepared: Prepared::Tcp(TcpCheck {
