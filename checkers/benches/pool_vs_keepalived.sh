@@ -12,6 +12,17 @@
 # lvsd bench's own line also gives how punctually its checks started (% within 50 ms of
 # their due time); for both, intervals_within_50ms_pct is the share of intervals between two
 # checks of one real server that are 1 s +- 50 ms (from nginx's log).
+#
+# The guest's own CPU figures above are sampled at its 100 Hz tick (CONFIG_TICK_CPU_ACCOUNTING;
+# UML's scheduler clock counts jiffies too), and lvsd starts its checks on a 10 ms grid
+# (checkers::schedule::START_SLOT): the tick then lands at the same point of every wake-up, so
+# a run charges lvsd almost all or almost none of its CPU, by the phase between the two
+# (0.009 and 0.62 ms per check, same build, consecutive runs). Host-measured windows: after the
+# side-by-side window the guest idles IDLE seconds (default 20), then runs keepalived alone
+# and lvsd alone for T seconds each, marking the times; the host samples the whole guest's CPU
+# (exact on the host) and gives per check: (CPU of the window - idle CPU) / checks. That cost
+# includes what nginx and the guest kernel spend on the check, the same for both checkers
+# (the "test_bed_alone" line).
 # With STRACE=1, a second 10-second window counts each checker's system calls per check
 # (strace -c), the cost that carries over to a real kernel (UML has no vDSO: there every
 # clock read is a system call too, which a real kernel answers in user space).
@@ -67,10 +78,12 @@ NGINX
 	echo "}"
 } >"$DIR/keepalived.conf"
 
+IDLE=${IDLE:-20}
 cat >"$DIR/env" <<ENV
 DIR=$DIR
 N=$N
 T=$T
+IDLE=$IDLE
 STRACE=$STRACE
 BENCH=$BENCH
 ENV
@@ -82,6 +95,8 @@ cd "$DIR"
 # utime+stime ticks (USER_HZ 100) and VmHWM (KiB) of a pid; checks per port in nginx's log.
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
 hwm() { awk '/VmHWM/ {print $2}' /proc/$1/status; }
+# Context switches (voluntary + involuntary, every thread).
+switches() { cat /proc/$1/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s }'; }
 # Checks of one checker (by port) whose request nginx logged in [$2, $3].
 checks() {
 	awk -v port="$1" -v from="$2" -v to="$3" '$1 == port && $3 >= from && $3 <= to { n++ } END { print n + 0 }' "$DIR/logs/access.log"
@@ -104,18 +119,20 @@ BENCH_SERVERS=$N BENCH_SECONDS=$((WINDOW + 30)) BENCH_PORT=8081 "$BENCH" --bench
 LPID=$!
 sleep 5 # both past their warmup spread
 CPID=$(cat "$DIR/c.pid")
-K0=$(cpu $CPID); L0=$(cpu $LPID); W0=$(date +%s.%N)
+K0=$(cpu $CPID); L0=$(cpu $LPID)
+KS0=$(switches $CPID); LS0=$(switches $LPID); W0=$(date +%s.%N)
 sleep "$T"
 W1=$(date +%s.%N)
 K1=$(cpu $CPID); L1=$(cpu $LPID)
+KS1=$(switches $CPID); LS1=$(switches $LPID)
 sleep 1.2 # nginx flushes its log buffer every second
 KC=$(checks 8080 $W0 $W1); LC=$(checks 8081 $W0 $W1)
 KH=$(hwm $CPID); LH=$(hwm $LPID)
-line() { # name ticks checks hwm_kib port
-	echo "{\"checker\":\"$1\",\"servers\":$N,\"seconds\":$T,\"cpu_seconds_per_minute\":$(echo "scale=2; $2 / 100 * 60 / $T" | bc),\"cpu_ms_per_check\":$(echo "scale=3; $2 * 10 / $3" | bc),\"checks\":$3,\"intervals_within_50ms_pct\":$(on_time $5 $W0 $W1),\"peak_rss_mib\":$(echo "scale=1; $4 / 1024" | bc)}"
+line() { # name ticks checks hwm_kib port switches
+	echo "{\"checker\":\"$1\",\"servers\":$N,\"seconds\":$T,\"cpu_seconds_per_minute\":$(echo "scale=2; $2 / 100 * 60 / $T" | bc),\"cpu_ms_per_check\":$(echo "scale=3; $2 * 10 / $3" | bc),\"switches_per_check\":$(echo "scale=2; $6 / $3" | bc),\"checks\":$3,\"intervals_within_50ms_pct\":$(on_time $5 $W0 $W1),\"peak_rss_mib\":$(echo "scale=1; $4 / 1024" | bc)}"
 }
-line keepalived $((K1 - K0)) $KC $KH 8080
-line lvsd $((L1 - L0)) $LC $LH 8081
+line keepalived $((K1 - K0)) $KC $KH 8080 $((KS1 - KS0))
+line lvsd $((L1 - L0)) $LC $LH 8081 $((LS1 - LS0))
 if [ "$STRACE" = 1 ]; then
 	# Each check opens one socket, in both checkers: socket() calls count the checks.
 	timeout 10 strace -c -f -o "$DIR/keepalived.strace" -p "$CPID" 2>/dev/null &
@@ -136,6 +153,38 @@ wait $LPID || true
 cat "$DIR/lvsd.json"
 kill $KPID
 wait $KPID || true
+
+# Each checker alone, then, measured from the host (see "Host-measured windows" above).
+mark() { echo "$1 $(date +%s.%N)" >>"$DIR/marks"; }
+sleep 3
+mark idle_from
+sleep "$IDLE"
+mark idle_to
+keepalived -n -l -D -C -G -f "$DIR/keepalived.conf" -p "$DIR/k.pid" -c "$DIR/c.pid" >>"$DIR/keepalived.log" 2>&1 &
+KPID=$!
+sleep 5
+mark keepalived_from
+sleep "$T"
+mark keepalived_to
+kill $KPID
+wait $KPID || true
+sleep 2
+BENCH_SERVERS=$N BENCH_SECONDS=$((T + 8)) BENCH_PORT=8081 "$BENCH" --bench >"$DIR/lvsd-alone.json" 2>>"$DIR/lvsd.err" &
+LPID=$!
+sleep 5
+mark lvsd_from
+sleep "$T"
+mark lvsd_to
+wait $LPID || true
+sleep 1.2
+while read -r name from; do
+	read -r _ to
+	case $name in
+	keepalived_from) echo "keepalived_checks $(checks 8080 "$from" "$to")" ;;
+	lvsd_from) echo "lvsd_checks $(checks 8081 "$from" "$to")" ;;
+	esac
+done <"$DIR/marks" >"$DIR/marks.checks"
+cat "$DIR/marks.checks" >>"$DIR/marks"
 kill "$(cat "$DIR/nginx.pid")"
 GUEST
 chmod +x "$DIR/guest.sh"
@@ -154,6 +203,37 @@ halt -f
 INIT
 chmod +x "$DIR/init.sh"
 LD_PRELOAD="$DIR/shim.so" TMPDIR=/dev/shm linux.uml mem=1024M rootfstype=hostfs rootflags=/ rw \
-	init="$DIR/init.sh" con=null con0=fd:0,fd:1 </dev/null >"$DIR/uml.log" 2>&1 || true
+	init="$DIR/init.sh" con=null con0=fd:0,fd:1 </dev/null >"$DIR/uml.log" 2>&1 &
+UML=$!
+# The whole guest's CPU as the host counts it (exactly, from the host scheduler): the UML
+# kernel process, its children (one per guest process) and the children it reaped, sampled
+# every 0.2 s with the host's wall clock, which is the guest's too.
+while kill -0 "$UML" 2>/dev/null; do
+	t=$(date +%s.%N)
+	for p in $UML $(pgrep -P "$UML"); do cat "/proc/$p/stat" 2>/dev/null; done |
+		awk -v t="$t" '{ s += $14 + $15 + $16 + $17 } END { print t, s }' >>"$DIR/host-cpu"
+	sleep 0.2
+done
+wait "$UML" || true
 cat "$DIR/out"
+if [ -s "$DIR/marks" ]; then
+	# CPU ticks (USER_HZ 100) of the guest at time t, interpolated between samples.
+	awk -v n="$N" -v tick="$(getconf CLK_TCK)" '
+		FNR == NR { st[NR] = $1; sc[NR] = $2; ns = NR; next }
+		{ m[$1] = $2 }
+		function at(t,   i) {
+			for (i = 2; i <= ns; i++)
+				if (st[i] >= t) return sc[i - 1] + (sc[i] - sc[i - 1]) * (t - st[i - 1]) / (st[i] - st[i - 1])
+			return sc[ns]
+		}
+		function cpu(a, b) { return (at(m[b]) - at(m[a])) / tick }
+		END {
+			idle = cpu("idle_from", "idle_to") / (m["idle_to"] - m["idle_from"])
+			k = cpu("keepalived_from", "keepalived_to") - idle * (m["keepalived_to"] - m["keepalived_from"])
+			l = cpu("lvsd_from", "lvsd_to") - idle * (m["lvsd_to"] - m["lvsd_from"])
+			kc = m["keepalived_checks"]; lc = m["lvsd_checks"]
+			if (kc > 0 && lc > 0 && k > 0)
+				printf "{\"test_bed_alone\":true,\"servers\":%d,\"idle_cpu_pct\":%.1f,\"keepalived_ms_per_check\":%.3f,\"keepalived_checks\":%d,\"lvsd_ms_per_check\":%.3f,\"lvsd_checks\":%d,\"ratio\":%.2f}\n", n, 100 * idle, 1000 * k / kc, kc, 1000 * l / lc, lc, (l / lc) / (k / kc)
+		}' "$DIR/host-cpu" "$DIR/marks"
+fi
 echo "(work dir: $DIR)"
