@@ -251,18 +251,6 @@ pub fn render_table(
     }
 }
 
-impl ListArgs {
-    /// The arguments after `lvsd list`, parsed by this command alone.
-    pub fn parse_alone(args: &[std::ffi::OsString]) -> Result<ListArgs, clap::Error> {
-        use clap::{Args as _, FromArgMatches as _};
-        let matches = ListArgs::augment_args(clap::Command::new("lvsd list"))
-            .try_get_matches_from(
-                std::iter::once("lvsd list".into()).chain(args.iter().cloned()),
-            )?;
-        ListArgs::from_arg_matches(&matches)
-    }
-}
-
 pub fn execute(args: ListArgs) -> ExitCode {
     let request = match args.request() {
         Ok(r) => r,

@@ -80,6 +80,17 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// One subcommand's arguments (those after its name), parsed by that
+/// subcommand's parser alone.
+fn parse_alone<T: clap::Args + clap::FromArgMatches>(
+    name: &'static str,
+    args: &[std::ffi::OsString],
+) -> Result<T, clap::Error> {
+    let matches = T::augment_args(clap::Command::new(name))
+        .try_get_matches_from(std::iter::once(name.into()).chain(args.iter().cloned()))?;
+    T::from_arg_matches(&matches)
+}
+
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
     // The spawn helper lvsd starts for its scripts (checkers::spawner).
@@ -111,15 +122,25 @@ pub fn main() -> ExitCode {
             return genhash::main_compat_from(g);
         }
     }
-    // `lvsd list` reads its own arguments alone: clap then builds one
-    // command instead of lvsd's whole tree, which is most of what a listing
-    // costs beside ipvsadm's (issue #19). Help and any error go through the
-    // full parser, so they read as always.
-    if args.get(1).is_some_and(|a| a == "list")
-        && !args[2..].iter().any(|a| a == "-h" || a == "--help")
-    {
-        if let Ok(list_args) = list::ListArgs::parse_alone(&args[2..]) {
-            return list::execute(list_args);
+    // `lvsd list` and `lvsd run` read their own arguments alone: clap then
+    // builds one command instead of lvsd's whole tree, which is most of what
+    // a listing costs beside ipvsadm's, and page faults before a start-up's
+    // first log line (issue #19). Help and any error go through the full
+    // parser, so they read as always.
+    let own = args.get(2..).unwrap_or_default();
+    if !own.iter().any(|a| a == "-h" || a == "--help") {
+        match args.get(1).and_then(|a| a.to_str()) {
+            Some("list") => {
+                if let Ok(list_args) = parse_alone::<list::ListArgs>("lvsd list", own) {
+                    return list::execute(list_args);
+                }
+            }
+            Some("run") => {
+                if let Ok(run_args) = parse_alone::<run::RunArgs>("lvsd run", own) {
+                    return run::execute(run_args);
+                }
+            }
+            _ => {}
         }
     }
     let cli = Cli::parse();
@@ -133,5 +154,59 @@ pub fn main() -> ExitCode {
         Command::Metrics(args) => metrics::execute(args),
         Command::Ctl(args) => ctl::execute(args),
         Command::Withdraw(args) => withdraw::execute(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    /// What a subcommand's own parser makes of its arguments equals what
+    /// the whole tree makes of them (`main` takes the first when it parses).
+    fn same_as_full(argv: &[&str]) {
+        let own: Vec<OsString> = argv[2..].iter().map(OsString::from).collect();
+        let full = Cli::try_parse_from(argv).expect("the full parser accepts it");
+        match (argv[1], full.command) {
+            ("run", Command::Run(full)) => {
+                let alone = parse_alone::<run::RunArgs>("lvsd run", &own).expect("run alone");
+                assert_eq!(format!("{alone:?}"), format!("{full:?}"), "{argv:?}");
+            }
+            ("list", Command::List(full)) => {
+                let alone = parse_alone::<list::ListArgs>("lvsd list", &own).expect("list alone");
+                assert_eq!(format!("{alone:?}"), format!("{full:?}"), "{argv:?}");
+            }
+            (name, other) => panic!("{name}: parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_and_list_parsed_alone_equal_the_full_parse() {
+        same_as_full(&["lvsd", "run"]);
+        // getopt's rules: the last -f wins, -D counts.
+        same_as_full(&["lvsd", "run", "-f", "/a.conf", "-D", "-D", "-f", "/b.conf"]);
+        same_as_full(&["lvsd", "run", "-t", "--strict", "-f", "/c.conf"]);
+        same_as_full(&["lvsd", "run", "-D", "-d", "-S", "1", "-P"]);
+        // keepalived's -v: run's own flag.
+        same_as_full(&["lvsd", "run", "--version"]);
+        same_as_full(&["lvsd", "list", "-n"]);
+        same_as_full(&["lvsd", "list", "-n", "--stats", "--json"]);
+    }
+
+    #[test]
+    fn what_the_full_parser_refuses_is_refused_alone_too() {
+        for argv in [
+            &["lvsd", "run", "--no-such-option"][..],
+            &["lvsd", "run", "-f"],
+            &["lvsd", "list", "--sort", "--nosort"],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+            let own: Vec<OsString> = argv[2..].iter().map(OsString::from).collect();
+            let alone = match argv[1] {
+                "run" => parse_alone::<run::RunArgs>("lvsd run", &own).map(|_| ()),
+                _ => parse_alone::<list::ListArgs>("lvsd list", &own).map(|_| ()),
+            };
+            assert!(alone.is_err(), "{argv:?}");
+        }
     }
 }
