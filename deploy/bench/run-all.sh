@@ -4,7 +4,8 @@
 # machine, verdict. With --write the table is appended to BENCHMARKS.md as
 # a dated section naming the machine.
 #   sudo deploy/bench/run-all.sh [--write] [--only NAME,...]
-# NAMEs: list, startup, vrrp-timing, checkers, checker-cpu, failover, render.
+# NAMEs: list, startup, vrrp-timing, checkers, capacity, checker-cpu, failover,
+# render.
 # BENCH_POOL_RUNS (checker pool runs, default 3; issue #19 asks ten),
 # BENCH_CPU_RUNS (UML CPU-per-check comparisons, default 3),
 # LVSD_BENCH_TRIALS (failover trials per row, default 10) pass through.
@@ -31,9 +32,9 @@ trials=${LVSD_BENCH_TRIALS:-10}
 export LVSD_BENCH_TRIALS=$trials
 
 # Minutes each takes on a 2-core machine (measured 2026-12-05).
-declare -A minutes=([list]=2 [startup]=8 [vrrp-timing]=5 [checkers]=$((pool_runs * 2)) [checker-cpu]=$((cpu_runs * 5)) [failover]=$((trials + 2)) [render]=2)
+declare -A minutes=([list]=2 [startup]=8 [vrrp-timing]=5 [checkers]=$((pool_runs * 2)) [capacity]=6 [checker-cpu]=$((cpu_runs * 5)) [failover]=$((trials + 2)) [render]=2)
 total=4
-for b in list startup vrrp-timing checkers checker-cpu failover render; do
+for b in list startup vrrp-timing checkers capacity checker-cpu failover render; do
     wanted "$b" && total=$((total + minutes[$b]))
 done
 echo "run-all: about $total minutes (a release build first if needed; one benchmark at a time)" >&2
@@ -101,6 +102,28 @@ if wanted checkers; then
         [[ $(le 99 "${pct:-0}") == 1 ]] || all=0
     done
     row "10,000 HTTP_GET at delay_loop 1 on the host: checks within 50 ms, $pool_runs runs" "≥ 99 % in every run" "${punctual[*]} %" "$(verdict $all)"
+fi
+
+if wanted capacity; then
+    # Issue #19 asks for checks per second per core at 99 % punctual: pools
+    # from 10,000 real servers up in steps of 5,000 (HTTP_GET, delay_loop 1,
+    # 30 s each, the bench's one runner thread, its nginx on the same cores)
+    # until a size misses; that size shows how lateness grows past capacity.
+    best="none" past="not reached up to 40,000"
+    for n in 10000 15000 20000 25000 30000 35000 40000; do
+        (cd "$repo" && BENCH_SERVERS=$n BENCH_SECONDS=30 cargo bench -q -p checkers --bench pool) >"$logs/capacity.$n.log" 2>&1 || true
+        json=$(grep '"servers"' "$logs/capacity.$n.log" | tail -n 1)
+        get() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$json"; }
+        pct=$(get on_time_pct) cpu=$(get cpu_seconds_per_minute) started=$(get checks_started) late=$(get max_lateness_ms)
+        summary="$n checks/s: ${pct:-?} % within 50 ms, $started of $((n * 30)) started, largest lateness ${late:-?} ms, ${cpu:-?} CPU s/min"
+        if [[ $(le 99 "${pct:-0}") == 1 ]]; then
+            best="$summary ($(awk -v n="$n" -v c="$cpu" 'BEGIN { if (c > 0) printf "%d", n / (c / 60); else print "?" }') checks per core-second)"
+        else
+            past=$summary
+            break
+        fi
+    done
+    row "checker capacity on the host: the largest pool one runner thread keeps ≥ 99 % within 50 ms (steps of 5,000, 30 s each); the next size" "reported (no goal)" "$best; next: $past" "reported"
 fi
 
 if wanted checker-cpu; then
