@@ -67,7 +67,21 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The open files limit `lvsd run` sets (at least 65,536, where it may): past capacity
+/// checks pile up in flight, each holding a socket, and a lower limit would end the run
+/// with failed checks and unreadable /proc files rather than show the backlog.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let wanted = hard.max(65_536);
+        if soft < wanted && setrlimit(Resource::RLIMIT_NOFILE, wanted, wanted).is_err() {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
 fn main() {
+    raise_open_files_limit();
     // `cargo bench` passes --bench; `cargo test --benches` runs it too: keep that short.
     let quick = !std::env::args().any(|a| a == "--bench");
     let servers: usize = env_or("BENCH_SERVERS", if quick { 50 } else { 10_000 });
