@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::config::{CheckSpec, Checker, RealServerChecks, RealServerId, TlsOptions};
 use crate::http::HttpChecker;
 use crate::misc::{MiscChecker, ScriptError};
-use crate::schedule::{coalesces, first_due, lateness, next_due, on_slot};
+use crate::schedule::{coalesces, first_due, lateness, next_start, on_slot};
 use crate::tls::{self, TlsConfigError};
 use crate::verdict::{CheckResult, ServerVerdict};
 
@@ -679,10 +679,7 @@ impl CheckerTask {
                     return;
                 }
             }
-            due = next_due(due, next, started, || ended);
-            if self.coalesced && !next.delay.is_zero() {
-                due = on_slot(due);
-            }
+            due = next_start(due, next, started, || ended, self.coalesced);
         }
     }
 }

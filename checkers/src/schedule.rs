@@ -62,9 +62,41 @@ pub fn coalesces(schedule: &CheckSchedule) -> bool {
     delay > 0 && delay % slot == 0
 }
 
-/// `due` moved to the next slot boundary (unchanged if on one). For a checker that
-/// [`coalesces`]: its first due time, and each next due time after a non-zero delay (a
-/// retry lands on the grid again; a zero delay, the next URL, still starts at once).
+/// When a checker's next check starts: [`next_due`], moved onto a [`START_SLOT`] boundary
+/// for a checker that [`coalesces`] unless the delay is zero (a retry and a skipped round
+/// land on the grid again; the next URL still starts at once).
+pub fn next_start(
+    previous_due: Duration,
+    next: crate::verdict::NextCheck,
+    started: Duration,
+    finished: impl FnOnce() -> Duration,
+    coalesced: bool,
+) -> Duration {
+    let due = next_due(previous_due, next, started, finished);
+    if coalesced && !next.delay.is_zero() {
+        on_slot(due)
+    } else {
+        due
+    }
+}
+
+/// When a checker whose round due at `due` was skipped (past capacity) starts next: its
+/// next round on its own grid, `delay_loop` after the skipped one.
+pub fn after_skip(
+    due: Duration,
+    delay_loop: Duration,
+    started: Duration,
+    coalesced: bool,
+) -> Duration {
+    let round = crate::verdict::NextCheck {
+        delay: delay_loop,
+        after_completion: false,
+    };
+    next_start(due, round, started, || started, coalesced)
+}
+
+/// `due` moved to the next slot boundary (unchanged if on one): a coalesced checker's
+/// first due time, and its next ones (see [`next_start`]).
 pub fn on_slot(due: Duration) -> Duration {
     let slot = START_SLOT.as_nanos();
     let ns = due.as_nanos();
@@ -176,7 +208,45 @@ mod tests {
         let first = on_slot(Duration::from_micros(123_456));
         assert_eq!(first, ms(130));
         let no_clock = || -> Duration { panic!("a regular round needs no clock read") };
-        let second = next_due(first, round(1), first, no_clock);
-        assert_eq!(on_slot(second), first + Duration::from_secs(1));
+        let second = next_start(first, round(1), first, no_clock, true);
+        assert_eq!(second, first + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn next_starts_land_on_slots_unless_the_delay_is_zero() {
+        let ms = Duration::from_millis;
+        let retry = NextCheck {
+            delay: ms(3000),
+            after_completion: true,
+        };
+        // A retry waits its delay after the attempt ended, then for the next slot.
+        assert_eq!(
+            next_start(ms(10), retry, ms(10), || ms(1_234), true),
+            ms(4_240)
+        );
+        assert_eq!(
+            next_start(ms(10), retry, ms(10), || ms(1_234), false),
+            ms(4_234)
+        );
+        // The next URL starts at once, not on the next slot.
+        let next_url = round(0);
+        assert_eq!(
+            next_start(ms(10), next_url, ms(10), || ms(17), true),
+            ms(17)
+        );
+        // A round started more than a whole round late re-anchors, then lands on a slot.
+        assert_eq!(
+            next_start(ms(0), round(1), ms(1_003), || ms(1_100), true),
+            ms(2_010)
+        );
+    }
+
+    #[test]
+    fn a_skipped_round_waits_for_the_next_on_its_grid() {
+        let ms = Duration::from_millis;
+        let second = Duration::from_secs(1);
+        // Due at 5 s, reached 80 ms late: next due at 6 s, its grid kept.
+        assert_eq!(after_skip(ms(5_000), second, ms(5_080), true), ms(6_000));
+        assert_eq!(after_skip(ms(5_000), second, ms(5_080), false), ms(6_000));
     }
 }
