@@ -2,8 +2,8 @@
 //! PING_CHECK, UDP_CHECK, SMTP_CHECK and DNS_CHECK, plus the logic behind `lvsd genhash`.
 //!
 //! Layout: `config` holds the plain check descriptions (the director translates its
-//! keepalived.conf types into these); `verdict` and `schedule` are the pure core (results
-//! in, transitions and due times out, virtual time); `tcp`, `http`, `tls`, `misc`,
+//! keepalived.conf types into these); `verdict`, `schedule` and `overload` are the pure
+//! core (results in, transitions, due times and skipped rounds out, virtual time); `tcp`, `http`, `tls`, `misc`,
 //! `ping`, `udp`, `smtp` and `dns` perform one check each; `runner` drives thousands of them on one tokio runtime.
 
 pub mod config;
@@ -11,6 +11,7 @@ pub mod dns;
 pub mod genhash;
 pub mod http;
 pub mod misc;
+pub mod overload;
 pub mod ping;
 pub mod runner;
 pub mod schedule;

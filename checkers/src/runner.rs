@@ -20,7 +20,8 @@ use tokio::time::Instant;
 use crate::config::{CheckSpec, Checker, RealServerChecks, RealServerId, TlsOptions};
 use crate::http::HttpChecker;
 use crate::misc::{MiscChecker, ScriptError};
-use crate::schedule::{coalesces, first_due, lateness, next_start, on_slot};
+use crate::overload::{Overload, Start};
+use crate::schedule::{after_skip, coalesces, first_due, lateness, next_start, on_slot};
 use crate::tls::{self, TlsConfigError};
 use crate::verdict::{CheckResult, ServerVerdict};
 
@@ -57,6 +58,9 @@ pub struct RunnerStats {
     checks_started: AtomicU64,
     late_over_50ms: AtomicU64,
     max_lateness_us: AtomicU64,
+    /// Rounds skipped past capacity, and whether the runner sheds (see `overload`).
+    checks_skipped: AtomicU64,
+    overload: Mutex<Overload>,
     /// Checks finished, per checker kind ([`CHECK_KINDS`]) and result
     /// ([`CHECK_RESULTS`]).
     results: [[AtomicU64; 3]; 8],
@@ -115,6 +119,39 @@ pub struct DurationHistogram {
 }
 
 impl RunnerStats {
+    /// A check is due and its task got to it at `started`: run it or skip the round
+    /// (counted either way).
+    fn on_due(&self, due: Duration, started: Duration, skipped_last: bool) -> Start {
+        let late = lateness(due, started);
+        let Ok(mut overload) = self.overload.lock() else {
+            // Poisoned: a panic elsewhere. Run, as before shedding existed.
+            self.record(late);
+            return Start::Run;
+        };
+        let was_shedding = overload.is_shedding();
+        let start = overload.on_due(started, late, skipped_last);
+        let shedding = overload.is_shedding();
+        drop(overload);
+        if shedding && !was_shedding {
+            tracing::warn!(
+                "health checks cannot keep up: for {:?} every check started over {:?} late; \
+                 checks that late now skip their round (each real server is still checked \
+                 at least every second round)",
+                crate::overload::SUSTAINED,
+                crate::overload::LATE
+            );
+        } else if was_shedding && !shedding {
+            tracing::info!("health checks keep up again: no round is skipped");
+        }
+        match start {
+            Start::Run => self.record(late),
+            Start::Skip => {
+                self.checks_skipped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        start
+    }
+
     fn record(&self, late: Duration) {
         self.checks_started.fetch_add(1, Ordering::Relaxed);
         if late > Duration::from_millis(50) {
@@ -177,6 +214,16 @@ impl RunnerStats {
     /// Checks running now.
     pub fn in_flight(&self) -> u64 {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Rounds skipped because the runner was past its capacity.
+    pub fn checks_skipped(&self) -> u64 {
+        self.checks_skipped.load(Ordering::Relaxed)
+    }
+
+    /// Whether late checks skip their round now.
+    pub fn shedding(&self) -> bool {
+        self.overload.lock().is_ok_and(|o| o.is_shedding())
     }
 
     pub fn late_over_50ms(&self) -> u64 {
@@ -452,6 +499,7 @@ impl Runner {
             let task = CheckerTask {
                 epoch: self.epoch,
                 coalesced,
+                delay_loop: schedule.delay_loop,
                 server: id,
                 index,
                 prepared: ready,
@@ -609,6 +657,8 @@ struct CheckerTask {
     epoch: Instant,
     /// Starts coalesced onto the runner's slots (`schedule::coalesces`).
     coalesced: bool,
+    /// Its round, for a round skipped past capacity.
+    delay_loop: Duration,
     server: RealServerId,
     index: usize,
     prepared: Prepared,
@@ -631,10 +681,15 @@ impl CheckerTask {
 
     async fn checks_from(&self, first_due: Duration) {
         let mut due = first_due;
+        let mut skipped_last = false;
         loop {
             tokio::time::sleep_until(self.epoch + due).await;
             let started = self.epoch.elapsed();
-            self.stats.record(lateness(due, started));
+            skipped_last = self.stats.on_due(due, started, skipped_last) == Start::Skip;
+            if skipped_last {
+                due = after_skip(due, self.delay_loop, started, self.coalesced);
+                continue;
+            }
             // A poisoned lock means a panic elsewhere; the checker stops rather than guess.
             let Ok(step) = self
                 .verdict
@@ -699,6 +754,7 @@ mod tests {
         CheckerTask {
             epoch: Instant::now(),
             coalesced: true,
+            delay_loop: Duration::from_secs(1),
             server,
             index: 0,
             prepared: Prepared::Tcp(TcpCheck {
@@ -767,6 +823,31 @@ mod tests {
         for e in c.servers.values() {
             e.tasks.iter().for_each(AbortHandle::abort);
         }
+    }
+
+    /// The runner's accounting of shedding: late starts run until the backlog has lasted a
+    /// second, then late rounds are skipped and counted apart from the started ones.
+    #[test]
+    fn past_capacity_late_rounds_are_skipped_and_counted() {
+        let stats = RunnerStats::default();
+        let ms = Duration::from_millis;
+        for t in 0..1000 {
+            assert_eq!(stats.on_due(ms(t), ms(t + 200), false), Start::Run);
+        }
+        assert!(!stats.shedding());
+        assert_eq!(stats.on_due(ms(1000), ms(1200), false), Start::Skip);
+        assert!(stats.shedding());
+        assert_eq!(stats.on_due(ms(1001), ms(1201), true), Start::Run);
+        assert_eq!(stats.on_due(ms(1190), ms(1202), false), Start::Run);
+        assert_eq!(
+            (
+                stats.checks_started(),
+                stats.late_over_50ms(),
+                stats.checks_skipped()
+            ),
+            (1002, 1001, 1)
+        );
+        assert_eq!(stats.max_lateness(), ms(200));
     }
 
     /// "Last checked" is measured back from the wall clock of the question:

@@ -80,7 +80,7 @@ pub fn next_start(
     }
 }
 
-/// When a checker whose round due at `due` was skipped (past capacity) starts next: its
+/// When a checker whose round due at `due` was skipped (see `overload`) starts next: its
 /// next round on its own grid, `delay_loop` after the skipped one.
 pub fn after_skip(
     due: Duration,

@@ -310,6 +310,13 @@ impl Collector for StatusCollector {
             .int(&NONE, c.late_over_50ms)?;
             family(
                 &mut enc,
+                "lvsd_checks_skipped",
+                "Health check rounds skipped: more checks were due than the checker threads could start.",
+                COUNTER,
+            )?
+            .int(&NONE, c.skipped)?;
+            family(
+                &mut enc,
                 "lvsd_check_max_lateness_seconds",
                 "The latest a health check has started so far.",
                 GAUGE,

@@ -915,6 +915,7 @@ impl<K: Kernel> Daemon<K> {
                     started: stats.checks_started(),
                     late_over_50ms: stats.late_over_50ms(),
                     max_lateness_seconds: stats.max_lateness().as_secs_f64(),
+                    skipped: stats.checks_skipped(),
                     results: stats
                         .results()
                         .into_iter()

@@ -82,6 +82,10 @@ pub struct CheckStats {
     pub late_over_50ms: u64,
     /// The latest start so far, in seconds.
     pub max_lateness_seconds: f64,
+    /// Rounds skipped because more checks were due than the checker threads could start
+    /// (a check more than 50 ms late after a second of late checks skips its round).
+    #[serde(default)]
+    pub skipped: u64,
     /// Checks finished, by checker type (keepalived's name) and result
     /// (success, failure, inconclusive); non-zero ones.
     #[serde(default)]

@@ -93,6 +93,7 @@ pub fn small() -> Status {
             started: 1234,
             late_over_50ms: 2,
             max_lateness_seconds: 0.075,
+            skipped: 3,
             results: vec![
                 lvsd::daemon::status::CheckCount {
                     kind: "HTTP_GET".into(),
