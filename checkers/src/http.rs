@@ -292,7 +292,7 @@ async fn exchange_reading<S, F>(
     io_timeout: Duration,
     max_body: u64,
     first_read: usize,
-    mut on_event: F,
+    on_event: F,
 ) -> Result<Reply, ExchangeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -304,8 +304,23 @@ where
         Ok(Ok(())) => {}
     }
     let _ = within(io_timeout, stream.flush()).await;
-    let mut reader = ResponseReader::new(max_body);
-    let mut buffer = vec![0u8; first_read.clamp(1, READ_BUFFER_BYTES)];
+    let reader = ResponseReader::new(max_body);
+    let buffer = vec![0u8; first_read.clamp(1, READ_BUFFER_BYTES)];
+    read_reply(stream, io_timeout, reader, buffer, on_event).await
+}
+
+/// Reads the rest of a reply into `reader`, each read bounded by `io_timeout`.
+async fn read_reply<S, F>(
+    stream: &mut S,
+    io_timeout: Duration,
+    mut reader: ResponseReader,
+    mut buffer: Vec<u8>,
+    mut on_event: F,
+) -> Result<Reply, ExchangeError>
+where
+    S: AsyncRead + Unpin,
+    F: FnMut(ExchangeEvent<'_>),
+{
     loop {
         let n = match within(io_timeout, stream.read(&mut buffer)).await {
             Err(_) => return Err(ExchangeError::ReadTimeout(io_timeout)),
@@ -314,26 +329,100 @@ where
             Ok(Err(e)) => return Err(ExchangeError::Read(e)),
             Ok(Ok(n)) => n,
         };
-        if n == 0 {
+        if n == 0 || take(&mut reader, &mut buffer, n, &mut on_event)? {
             break;
-        }
-        let full = n == buffer.len();
-        let data = &buffer[..n];
-        let fed = reader.feed(data)?;
-        if fed.head_completed {
-            on_event(ExchangeEvent::Head(reader.head()));
-        }
-        if !fed.body.is_empty() {
-            on_event(ExchangeEvent::Body(&data[fed.body.clone()]));
-        }
-        if fed.complete {
-            break;
-        }
-        if full && buffer.len() < READ_BUFFER_BYTES {
-            buffer.resize(READ_BUFFER_BYTES, 0);
         }
     }
     Ok(reader.finish()?)
+}
+
+/// Feeds the `n` bytes just read into `buffer` to `reader`; `true` once the reply is
+/// complete (Content-Length reached). A read that filled the buffer grows it to full size.
+fn take<F>(
+    reader: &mut ResponseReader,
+    buffer: &mut Vec<u8>,
+    n: usize,
+    on_event: &mut F,
+) -> Result<bool, ReplyError>
+where
+    F: FnMut(ExchangeEvent<'_>),
+{
+    let full = n == buffer.len();
+    let data = &buffer[..n];
+    let fed = reader.feed(data)?;
+    if fed.head_completed {
+        on_event(ExchangeEvent::Head(reader.head()));
+    }
+    if !fed.body.is_empty() {
+        on_event(ExchangeEvent::Body(&data[fed.body.clone()]));
+    }
+    if !fed.complete && full && buffer.len() < READ_BUFFER_BYTES {
+        buffer.resize(READ_BUFFER_BYTES, 0);
+    }
+    Ok(fed.complete)
+}
+
+/// A plain HTTP exchange in the runner's start slots: connect now, send the request at
+/// `slot` (the runner's next start slot), read the reply one slot later. A check normally
+/// costs the runner two wake-ups of its own (the connection is up; the reply is in) plus
+/// registering and deregistering its socket with the reactor; here the socket is never
+/// registered and both steps run in the wake-ups that start the checks of those slots.
+/// A step that is not ready then (a connection still being set up, a reply not yet
+/// complete) falls back to waiting for the socket as the unslotted exchange does, with the
+/// same timeouts. The check's duration then counts in slots: about two.
+async fn exchange_in_slots<F>(
+    connection: &crate::config::Connection,
+    request: &[u8],
+    started: tokio::time::Instant,
+    slot: tokio::time::Instant,
+    max_body: u64,
+    first_read: usize,
+    mut on_event: F,
+) -> Result<Result<Reply, ExchangeError>, ConnectError>
+where
+    F: FnMut(ExchangeEvent<'_>),
+{
+    let timeout = connection.connect_timeout;
+    let begun = tcp::begin(connection)?;
+    tokio::time::sleep_until(slot).await;
+    let written = match begun.try_send(request) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Ok(Err(ExchangeError::Write(e))),
+    };
+    if written < request.len() {
+        let mut stream = begun.wait_connected(started + timeout, timeout).await?;
+        return Ok(exchange_reading(
+            &mut stream,
+            &request[written..],
+            timeout,
+            max_body,
+            first_read,
+            on_event,
+        )
+        .await);
+    }
+    tokio::time::sleep_until(slot + crate::schedule::START_SLOT).await;
+    let mut reader = ResponseReader::new(max_body);
+    let mut buffer = vec![0u8; first_read.clamp(1, READ_BUFFER_BYTES)];
+    loop {
+        match begun.try_recv(&mut buffer) {
+            Ok(0) => return Ok(reader.finish().map_err(ExchangeError::from)),
+            Ok(n) => match take(&mut reader, &mut buffer, n, &mut on_event) {
+                Ok(true) => return Ok(reader.finish().map_err(ExchangeError::from)),
+                Ok(false) => {}
+                Err(e) => return Ok(Err(e.into())),
+            },
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Ok(Err(ExchangeError::Read(e))),
+        }
+    }
+    let mut stream = match begun.into_stream() {
+        Ok(stream) => stream,
+        Err(e) => return Ok(Err(ExchangeError::Read(e))),
+    };
+    Ok(read_reply(&mut stream, timeout, reader, buffer, on_event).await)
 }
 
 /// Either a plain or a TLS connection, so one exchange serves HTTP_GET and SSL_GET.
@@ -439,6 +528,19 @@ impl HttpChecker {
         index: usize,
         started: tokio::time::Instant,
     ) -> CheckResult {
+        self.check_in_slots(index, started, None).await
+    }
+
+    /// `check_started_at` for a runner that starts checks in slots: with `slot` (its next
+    /// start slot) a plain HTTP_GET sends and reads in that slot and the next (see
+    /// `exchange_in_slots`); SSL_GET, a short `connect_timeout` or no slot take the usual
+    /// exchange. Both give the same verdicts and reasons.
+    pub async fn check_in_slots(
+        &self,
+        index: usize,
+        started: tokio::time::Instant,
+        slot: Option<tokio::time::Instant>,
+    ) -> CheckResult {
         let Some(url) = self.spec.urls.get(index) else {
             return CheckResult::Failure {
                 reason: format!("{}: no url #{index} configured", self.keyword()),
@@ -451,25 +553,11 @@ impl HttpChecker {
         let host = self.host_for(index);
         let sni = self.spec.tls.as_ref().and_then(|t| t.sni.as_deref());
         let target = self.spec.connection.target();
-        let connected = match self.tls {
-            // Plain HTTP writes at once: the request's write confirms the connection.
-            None => tcp::connect_unconfirmed(
-                &self.spec.connection,
-                started + self.spec.connection.connect_timeout,
-            )
-            .await
-            .map(Stream::Plain)
-            .map_err(HttpConnectError::from),
-            Some(_) => self.connect(sni).await,
-        };
-        let mut stream = match connected {
-            Ok(s) => s,
-            Err(HttpConnectError::Connect(e)) if e.is_local() => {
-                return CheckResult::Inconclusive {
-                    reason: format!("{what}: {e}"),
-                }
-            }
-            Err(e) => return fail(e.to_string()),
+        let connect_failed = |e: HttpConnectError| match e {
+            HttpConnectError::Connect(e) if e.is_local() => CheckResult::Inconclusive {
+                reason: format!("{what}: {e}"),
+            },
+            e => fail(e.to_string()),
         };
         let request = request_bytes(&url.path, &host, self.spec.http_protocol);
         let timeout = self.spec.connection.connect_timeout;
@@ -489,17 +577,33 @@ impl HttpChecker {
             }
         };
         let first = CHECK_FIRST_READ_BYTES;
-        let reply = match &mut stream {
-            Stream::Plain(s) => {
-                exchange_reading(s, &request, timeout, max, first, &mut keep_body).await
+        let slotted = slot.filter(|_| self.tls.is_none() && timeout >= tcp::SLOTTED_MIN_TIMEOUT);
+        let (reply, plain) = if let Some(slot) = slotted {
+            let exchanged = exchange_in_slots(
+                &self.spec.connection,
+                &request,
+                started,
+                slot,
+                max,
+                first,
+                &mut keep_body,
+            )
+            .await;
+            match exchanged {
+                Ok(reply) => (reply, true),
+                Err(e) => return connect_failed(e.into()),
             }
-            Stream::Tls(s) => {
-                let s = s.as_mut();
-                exchange_reading(s, &request, timeout, max, first, &mut keep_body).await
+        } else {
+            match self
+                .exchange_unslotted(started, sni, &request, first, &mut keep_body)
+                .await
+            {
+                Ok(done) => done,
+                Err(e) => return connect_failed(e),
             }
         };
         match reply {
-            Err(ExchangeError::Write(e)) if matches!(stream, Stream::Plain(_)) => {
+            Err(ExchangeError::Write(e)) if plain => {
                 fail(tcp::unconfirmed_connect_error(target, e).to_string())
             }
             Err(e) => fail(e.to_string()),
@@ -519,6 +623,48 @@ impl HttpChecker {
                 }
             }
         }
+    }
+
+    /// The usual exchange: connect (and handshake), then send and read, each step woken by
+    /// its socket. Also says whether the connection is plain.
+    async fn exchange_unslotted<F>(
+        &self,
+        started: tokio::time::Instant,
+        sni: Option<&str>,
+        request: &[u8],
+        first: usize,
+        on_event: F,
+    ) -> Result<(Result<Reply, ExchangeError>, bool), HttpConnectError>
+    where
+        F: FnMut(ExchangeEvent<'_>),
+    {
+        let connected = match self.tls {
+            // Plain HTTP writes at once: the request's write confirms the connection.
+            None => tcp::connect_unconfirmed(
+                &self.spec.connection,
+                started + self.spec.connection.connect_timeout,
+            )
+            .await
+            .map(Stream::Plain)
+            .map_err(HttpConnectError::from),
+            Some(_) => self.connect(sni).await,
+        };
+        let mut stream = connected?;
+        let timeout = self.spec.connection.connect_timeout;
+        let max = self.spec.max_body_bytes;
+        Ok(match &mut stream {
+            Stream::Plain(s) => (
+                exchange_reading(s, request, timeout, max, first, on_event).await,
+                true,
+            ),
+            Stream::Tls(s) => {
+                let s = s.as_mut();
+                (
+                    exchange_reading(s, request, timeout, max, first, on_event).await,
+                    false,
+                )
+            }
+        })
     }
 }
 

@@ -105,6 +105,12 @@ pub fn on_slot(due: Duration) -> Duration {
     u64::try_from(up).map_or(due, Duration::from_nanos)
 }
 
+/// The first slot boundary after `t` (strictly): when a check started at `t` does the
+/// next step of its I/O, with the checks starting in that slot.
+pub fn slot_after(t: Duration) -> Duration {
+    on_slot(t.saturating_add(Duration::from_nanos(1)))
+}
+
 /// How late a check started relative to its due time (for the scheduling-accuracy stats).
 pub fn lateness(due: Duration, started: Duration) -> Duration {
     started.saturating_sub(due)
@@ -192,6 +198,9 @@ mod tests {
         assert_eq!(on_slot(Duration::from_micros(20_001)), ms(30));
         assert_eq!(on_slot(Duration::from_micros(29_999)), ms(30));
         assert_eq!(on_slot(Duration::MAX), Duration::MAX);
+        assert_eq!(slot_after(ms(20)), ms(30));
+        assert_eq!(slot_after(Duration::from_micros(20_300)), ms(30));
+        assert_eq!(slot_after(Duration::MAX), Duration::MAX);
         assert!(coalesces(&schedule(1, None)));
         let odd = CheckSchedule {
             delay_loop: ms(1005),

@@ -165,8 +165,22 @@ pub async fn connect_unconfirmed(
     connection: &Connection,
     deadline: tokio::time::Instant,
 ) -> Result<TcpStream, ConnectError> {
+    begin(connection)?
+        .wait_connected(deadline, connection.connect_timeout)
+        .await
+}
+
+/// A connection being set up whose socket is not registered with the runtime's reactor:
+/// a caller that knows when to look (the slotted HTTP exchange) sends and reads without
+/// waiting, and without the two system calls of registering and deregistering it.
+pub struct Begun {
+    socket: Socket,
+    target: SocketAddr,
+}
+
+/// Opens `connection`'s socket and starts connecting, without waiting for the connection.
+pub fn begin(connection: &Connection) -> Result<Begun, ConnectError> {
     let target = connection.target();
-    let other = |source| ConnectError::Other { target, source };
     let socket = open_socket(connection)?;
     match socket.connect(&target.into()) {
         Ok(()) => {}
@@ -176,14 +190,66 @@ pub async fn connect_unconfirmed(
         }
         Err(source) => return Err(ConnectError::Other { target, source }),
     }
-    let stream = TcpStream::from_std(std::net::TcpStream::from(socket)).map_err(other)?;
-    match tokio::time::timeout_at(deadline, stream.writable()).await {
-        Err(_) => Err(ConnectError::Timeout {
-            target,
-            timeout: connection.connect_timeout,
-        }),
-        Ok(Err(source)) => Err(ConnectError::Other { target, source }),
-        Ok(Ok(())) => Ok(stream),
+    Ok(Begun { socket, target })
+}
+
+impl Begun {
+    /// Sends what the socket takes now; `WouldBlock` while the connection is still being
+    /// set up, the connect error itself if it failed (refused, unreachable).
+    pub fn try_send(&self, data: &[u8]) -> io::Result<usize> {
+        // MSG_NOSIGNAL: a peer that reset the connection must not raise SIGPIPE.
+        self.socket.send_with_flags(data, nix::libc::MSG_NOSIGNAL)
+    }
+
+    /// Reads what has arrived; `WouldBlock` if nothing has, 0 at the end of the stream.
+    pub fn try_recv(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        (&self.socket).read(buffer)
+    }
+
+    /// Hands the socket to the runtime (registering it with the reactor) to wait on it.
+    pub fn into_stream(self) -> io::Result<TcpStream> {
+        TcpStream::from_std(std::net::TcpStream::from(self.socket))
+    }
+
+    /// Whether the connection is up: looks once, and waits (registered) only for one still
+    /// being set up.
+    pub async fn confirm(
+        self,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<(), ConnectError> {
+        let target = self.target;
+        if self.socket.peer_addr().is_ok() {
+            return Ok(());
+        }
+        match self.socket.take_error() {
+            Ok(Some(e)) | Err(e) => return Err(unconfirmed_connect_error(target, e)),
+            Ok(None) => {}
+        }
+        let stream = self.wait_connected(deadline, timeout).await?;
+        match stream.take_error() {
+            Ok(None) => Ok(()),
+            Ok(Some(e)) | Err(e) => Err(unconfirmed_connect_error(target, e)),
+        }
+    }
+
+    /// Waits, registered with the reactor, until the socket is writable (connected, or
+    /// failed: the first write then reports the connect error), at most until `deadline`.
+    pub async fn wait_connected(
+        self,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<TcpStream, ConnectError> {
+        let target = self.target;
+        let stream = self
+            .into_stream()
+            .map_err(|source| ConnectError::Other { target, source })?;
+        match tokio::time::timeout_at(deadline, stream.writable()).await {
+            Err(_) => Err(ConnectError::Timeout { target, timeout }),
+            Ok(Err(source)) => Err(ConnectError::Other { target, source }),
+            Ok(Ok(())) => Ok(stream),
+        }
     }
 }
 
@@ -207,12 +273,36 @@ pub async fn check(check: &TcpCheck) -> CheckResult {
 
 /// `check` for a caller that already knows when the check started (the runner).
 pub async fn check_started_at(check: &TcpCheck, started: tokio::time::Instant) -> CheckResult {
-    let connected = connect_by(
-        &check.connection,
-        started + check.connection.connect_timeout,
-    )
-    .await
-    .map(|_stream| "connected".to_string())
+    check_in_slots(check, started, None).await
+}
+
+/// The shortest `connect_timeout` for which a check looks at its connection in the runner's
+/// next start slot rather than waiting on the socket (a slot must fit well within it).
+pub const SLOTTED_MIN_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// `check_started_at` for a runner that starts checks in slots: given `slot` (its next
+/// start slot), the connection is looked at then, in the wake-up that starts that slot's
+/// checks, without registering the socket with the reactor (two system calls and a
+/// wake-up fewer); one still being set up then is waited for as usual. Same verdicts and
+/// reasons either way.
+pub async fn check_in_slots(
+    check: &TcpCheck,
+    started: tokio::time::Instant,
+    slot: Option<tokio::time::Instant>,
+) -> CheckResult {
+    let connection = &check.connection;
+    let deadline = started + connection.connect_timeout;
+    let connected = match slot.filter(|_| connection.connect_timeout >= SLOTTED_MIN_TIMEOUT) {
+        None => connect_by(connection, deadline).await.map(drop),
+        Some(slot) => match begin(connection) {
+            Ok(begun) => {
+                tokio::time::sleep_until(slot).await;
+                begun.confirm(deadline, connection.connect_timeout).await
+            }
+            Err(e) => Err(e),
+        },
+    }
+    .map(|()| "connected".to_string())
     .map_err(AttemptError::from);
     // Formatted after the await: the task (10,000 of them) holds no String.
     let what = format!("TCP_CHECK {}", check.connection.target());

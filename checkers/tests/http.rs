@@ -46,6 +46,17 @@ async fn run(check: HttpCheck, index: usize) -> CheckResult {
     HttpChecker::new(check).expect("checker").check(index).await
 }
 
+/// `run` the way the runner runs a plain HTTP_GET whose starts are on its 10 ms slots:
+/// send in the next slot, read one slot later (`HttpChecker::check_in_slots`).
+async fn run_slotted(check: HttpCheck, index: usize) -> CheckResult {
+    let started = tokio::time::Instant::now();
+    let slot = started + Duration::from_millis(10);
+    HttpChecker::new(check)
+        .expect("checker")
+        .check_in_slots(index, started, Some(slot))
+        .await
+}
+
 fn reason(result: CheckResult) -> String {
     match result {
         CheckResult::Failure { reason } => reason,
@@ -647,4 +658,133 @@ async fn ssl_get_presents_a_client_certificate_to_a_server_that_demands_one() {
     // The password never shows in a debug print.
     let shown = format!("{:?}", files_with("client-enc.key", Some("s3cret")));
     assert!(!shown.contains("s3cret"), "{shown}");
+}
+
+/// The slotted exchange gives the verdict and the reason the usual one gives, whatever the
+/// server does: a reply there at once, one in pieces or late (it falls back to waiting on
+/// the socket), a refused or reset connection, garbage, an endless body, silence; and it
+/// sends the same request bytes.
+#[tokio::test]
+async fn the_slotted_exchange_gives_the_same_verdicts_as_the_usual_one() {
+    let nginx = site();
+    let web = local(nginx.http_port());
+    let digest = checkers::http::hex(&md5_of(b"OK\n"));
+    let large = checkers::http::hex(&md5_of(&large_body()));
+    let closed =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    closed.bind(&local(0).into()).expect("bind");
+    let refused = closed
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("inet");
+    let ms = Duration::from_millis;
+    let head = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n".to_vec();
+    let servers = [
+        ("reset", TestServer::start(Behaviour::Reset)),
+        (
+            "silent",
+            TestServer::start(Behaviour::Silent(Duration::from_secs(30))),
+        ),
+        ("garbage", TestServer::reply(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")),
+        (
+            "truncated",
+            TestServer::reply(b"HTTP/1.1 200 OK\r\nServer: x"),
+        ),
+        (
+            "close-delimited",
+            TestServer::reply(b"HTTP/1.0 200 OK\r\n\r\nclose delimited body"),
+        ),
+        (
+            "chunked",
+            TestServer::reply(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+        ),
+        (
+            "late",
+            TestServer::start(Behaviour::Pieces(vec![
+                (ms(60), head.clone()),
+                (ms(0), b"OK\n".to_vec()),
+            ])),
+        ),
+        (
+            "head then body",
+            TestServer::start(Behaviour::Pieces(vec![
+                (ms(0), head),
+                (ms(60), b"OK\n".to_vec()),
+            ])),
+        ),
+        (
+            "endless",
+            TestServer::start(Behaviour::Endless(b"HTTP/1.0 200 OK\r\n\r\n".to_vec())),
+        ),
+    ];
+    let mut cases = vec![
+        (
+            "nginx digest",
+            http_check(web, vec![url("/health", Some(&digest), &[(200, 200)])]),
+        ),
+        (
+            "nginx wrong digest",
+            http_check(web, vec![url("/health", Some(OK_DIGEST), &[])]),
+        ),
+        (
+            "nginx 503",
+            http_check(web, vec![url("/down", None, &[(200, 200)])]),
+        ),
+        ("nginx 404", http_check(web, vec![url("/nope", None, &[])])),
+        (
+            "nginx large",
+            http_check(web, vec![url("/large", Some(&large), &[(200, 200)])]),
+        ),
+        ("refused", http_check(refused, vec![url("/", None, &[])])),
+    ];
+    for (name, server) in &servers {
+        let mut check = http_check(server.addr(), vec![url("/", None, &[])]);
+        check.connection.connect_timeout = Duration::from_secs(1);
+        check.max_body_bytes = 64 * 1024;
+        cases.push((name, check));
+    }
+    let mut v11 = http_check(web, vec![url("/health", Some(&digest), &[])]);
+    v11.http_protocol = HttpProtocol::Http11;
+    cases.push(("nginx HTTP/1.1", v11));
+    for (name, check) in cases {
+        let usual = run(check.clone(), 0).await;
+        let slotted = run_slotted(check, 0).await;
+        assert_eq!(slotted, usual, "{name}");
+    }
+    for (name, server) in &servers {
+        let requests = server.requests();
+        assert!(requests.len() >= 2, "{name}: {requests:?}");
+        assert!(
+            requests.windows(2).all(|w| w[0] == w[1]),
+            "{name}: {requests:?}"
+        );
+    }
+}
+
+/// TCP_CHECK looked at in the runner's next slot: the same verdicts as waiting on the socket.
+#[tokio::test]
+async fn a_slotted_tcp_check_gives_the_same_verdicts_as_the_usual_one() {
+    let nginx = site();
+    let closed =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    closed.bind(&local(0).into()).expect("bind");
+    let refused = closed
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("inet");
+    for target in [local(nginx.http_port()), refused] {
+        let check = TcpCheck {
+            connection: Connection::new(target),
+        };
+        let started = tokio::time::Instant::now();
+        let usual = checkers::tcp::check_started_at(&check, started).await;
+        let started = tokio::time::Instant::now();
+        let slot = Some(started + Duration::from_millis(10));
+        let slotted = checkers::tcp::check_in_slots(&check, started, slot).await;
+        assert_eq!(slotted, usual, "{target}");
+    }
 }
