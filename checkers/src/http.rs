@@ -516,6 +516,12 @@ impl HttpChecker {
         }
     }
 
+    /// Whether a slot given to `check_in_slots` is used: a plain HTTP_GET whose
+    /// `connect_timeout` leaves room for two slots of waiting.
+    pub fn does_io_in_slots(&self) -> bool {
+        self.tls.is_none() && self.spec.connection.connect_timeout >= tcp::SLOTTED_MIN_TIMEOUT
+    }
+
     /// One attempt: URL `index` of the checker.
     pub async fn check(&self, index: usize) -> CheckResult {
         self.check_started_at(index, tokio::time::Instant::now())
@@ -560,7 +566,6 @@ impl HttpChecker {
             e => fail(e.to_string()),
         };
         let request = request_bytes(&url.path, &host, self.spec.http_protocol);
-        let timeout = self.spec.connection.connect_timeout;
         let max = self.spec.max_body_bytes;
         // The reply is kept only for a `regex` (bounded by the head and body
         // limits). The subject is head and body, as keepalived matches the
@@ -577,7 +582,7 @@ impl HttpChecker {
             }
         };
         let first = CHECK_FIRST_READ_BYTES;
-        let slotted = slot.filter(|_| self.tls.is_none() && timeout >= tcp::SLOTTED_MIN_TIMEOUT);
+        let slotted = slot.filter(|_| self.does_io_in_slots());
         let (reply, plain) = if let Some(slot) = slotted {
             let exchanged = exchange_in_slots(
                 &self.spec.connection,

@@ -264,6 +264,15 @@ impl Prepared {
         }
     }
 
+    /// Whether this checker does its I/O in the runner's slots when given one.
+    fn does_io_in_slots(&self) -> bool {
+        match self {
+            Prepared::Tcp(c) => crate::tcp::does_io_in_slots(c),
+            Prepared::Http(c) => c.does_io_in_slots(),
+            _ => false,
+        }
+    }
+
     /// One check; `slot`: the runner's next start slot, for checks that do their I/O in
     /// slots (TCP_CHECK, a plain HTTP_GET), if this checker's starts are on them.
     async fn run(&self, step: usize, started: Instant, slot: Option<Instant>) -> CheckResult {
@@ -784,7 +793,9 @@ impl CheckerTask {
             // Boxed: the (large) state of a check exists only while it runs, so thousands of
             // sleeping checkers stay small.
             let running = InFlight::enter(&self.stats.in_flight);
-            let slot = self.coalesced.then(|| self.epoch + slot_after(started));
+            // Only checks that use it count for the slot tickers (see `SlotTicker`).
+            let slot = (self.coalesced && self.prepared.does_io_in_slots())
+                .then(|| self.epoch + slot_after(started));
             let in_slots = slot.map(|_| InSlots::enter(&self.slot_ticker));
             let result = Box::pin(self.prepared.run(step, self.epoch + started, slot)).await;
             drop(in_slots);

@@ -280,6 +280,12 @@ pub async fn check_started_at(check: &TcpCheck, started: tokio::time::Instant) -
 /// next start slot rather than waiting on the socket (a slot must fit well within it).
 pub const SLOTTED_MIN_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// Whether a slot given to `check_in_slots` is used: a `connect_timeout` that leaves room
+/// for a slot of waiting.
+pub fn does_io_in_slots(check: &TcpCheck) -> bool {
+    check.connection.connect_timeout >= SLOTTED_MIN_TIMEOUT
+}
+
 /// `check_started_at` for a runner that starts checks in slots: given `slot` (its next
 /// start slot), the connection is looked at then, in the wake-up that starts that slot's
 /// checks, without registering the socket with the reactor (two system calls and a
@@ -292,7 +298,7 @@ pub async fn check_in_slots(
 ) -> CheckResult {
     let connection = &check.connection;
     let deadline = started + connection.connect_timeout;
-    let connected = match slot.filter(|_| connection.connect_timeout >= SLOTTED_MIN_TIMEOUT) {
+    let connected = match slot.filter(|_| does_io_in_slots(check)) {
         None => connect_by(connection, deadline).await.map(drop),
         Some(slot) => match begin(connection) {
             Ok(begun) => {

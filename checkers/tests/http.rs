@@ -788,3 +788,30 @@ async fn a_slotted_tcp_check_gives_the_same_verdicts_as_the_usual_one() {
         assert_eq!(slotted, usual, "{target}");
     }
 }
+
+/// Which checks do their I/O in the runner's slots: TCP_CHECK and plain HTTP_GET with a
+/// `connect_timeout` of at least 0.1 s; SSL_GET never.
+#[test]
+fn only_plain_checks_with_room_for_slots_use_them() {
+    let target = local(80);
+    let plain = http_check(target, vec![url("/", None, &[])]);
+    assert!(HttpChecker::new(plain.clone())
+        .expect("checker")
+        .does_io_in_slots());
+    let mut short = plain.clone();
+    short.connection.connect_timeout = Duration::from_millis(50);
+    assert!(!HttpChecker::new(short).expect("checker").does_io_in_slots());
+    let mut ssl = plain;
+    ssl.tls = Some(TlsOptions {
+        sni: None,
+        verify_ca_file: None,
+        client_cert: None,
+    });
+    assert!(!HttpChecker::new(ssl).expect("checker").does_io_in_slots());
+    let mut tcp = TcpCheck {
+        connection: Connection::new(target),
+    };
+    assert!(checkers::tcp::does_io_in_slots(&tcp));
+    tcp.connection.connect_timeout = Duration::from_millis(50);
+    assert!(!checkers::tcp::does_io_in_slots(&tcp));
+}
