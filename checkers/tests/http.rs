@@ -86,6 +86,20 @@ fn large_body() -> Vec<u8> {
     (0..20_000u32).map(|i| (i % 253) as u8).collect()
 }
 
+/// A loopback address where nothing listens (its socket is bound, not listening, while the
+/// first value lives): connecting to it is refused.
+fn refused_address() -> (socket2::Socket, SocketAddr) {
+    let closed =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    closed.bind(&local(0).into()).expect("bind");
+    let addr = closed
+        .local_addr()
+        .expect("addr")
+        .as_socket()
+        .expect("inet");
+    (closed, addr)
+}
+
 fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -250,14 +264,7 @@ async fn connection_reset() {
 
 #[tokio::test]
 async fn connection_refused() {
-    let closed =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    closed.bind(&local(0).into()).expect("bind");
-    let addr = closed
-        .local_addr()
-        .expect("addr")
-        .as_socket()
-        .expect("inet");
+    let (_closed, addr) = refused_address();
     let r = reason(run(http_check(addr, vec![url("/", None, &[])]), 0).await);
     assert_eq!(r, format!("HTTP_GET http://{addr}/: connection refused"));
     let tcp = checkers::tcp::check(&TcpCheck {
@@ -670,14 +677,7 @@ async fn the_slotted_exchange_gives_the_same_verdicts_as_the_usual_one() {
     let web = local(nginx.http_port());
     let digest = checkers::http::hex(&md5_of(b"OK\n"));
     let large = checkers::http::hex(&md5_of(&large_body()));
-    let closed =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    closed.bind(&local(0).into()).expect("bind");
-    let refused = closed
-        .local_addr()
-        .expect("addr")
-        .as_socket()
-        .expect("inet");
+    let (_closed, refused) = refused_address();
     let ms = Duration::from_millis;
     let head = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n".to_vec();
     let servers = [
@@ -768,14 +768,7 @@ async fn the_slotted_exchange_gives_the_same_verdicts_as_the_usual_one() {
 #[tokio::test]
 async fn a_slotted_tcp_check_gives_the_same_verdicts_as_the_usual_one() {
     let nginx = site();
-    let closed =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    closed.bind(&local(0).into()).expect("bind");
-    let refused = closed
-        .local_addr()
-        .expect("addr")
-        .as_socket()
-        .expect("inet");
+    let (_closed, refused) = refused_address();
     for target in [local(nginx.http_port()), refused] {
         let check = TcpCheck {
             connection: Connection::new(target),
