@@ -223,8 +223,10 @@ impl RunnerStats {
         self.checks_skipped.load(Ordering::Relaxed)
     }
 
-    /// Whether late checks skip their round now.
-    pub fn shedding(&self) -> bool {
+    /// Whether late checks skip their round now (the tests' view; operators see the
+    /// skipped count and the log lines).
+    #[cfg(test)]
+    fn shedding(&self) -> bool {
         self.overload.lock().is_ok_and(|o| o.is_shedding())
     }
 
