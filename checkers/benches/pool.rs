@@ -1,5 +1,5 @@
-//! Checker pool benchmark: N real servers (127.1.x.y, all answered by one nginx listening on
-//! 0.0.0.0) with HTTP_GET and `delay_loop 1`, run for T seconds on one thread. Prints CPU
+//! Checker pool benchmark: N real servers (127.1.x.y, or BENCH_SERVER_NET.1.x.y; all answered
+//! by one nginx listening on 0.0.0.0) with HTTP_GET and `delay_loop 1`, run for T seconds on one thread. Prints CPU
 //! seconds per minute, peak RSS and how punctually checks started (of the rounds due,
 //! those started within 50 ms; a round skipped past capacity is not punctual), as one
 //! JSON line.
@@ -7,7 +7,8 @@
 //! cargo bench -p checkers --bench pool                      # 10,000 servers, 60 s, own nginx
 //! BENCH_SERVERS=500 BENCH_SECONDS=60 BENCH_PORT=8080 target/release/deps/pool-* --bench
 //!   (BENCH_PORT: use an nginx that is already running, e.g. inside the UML test bed;
-//!    otherwise BENCH_NGINX_WORKERS, default 2, sets the own nginx's worker processes)
+//!    otherwise BENCH_NGINX_WORKERS, default 2, sets the own nginx's worker processes;
+//!    BENCH_SERVER_NET=10: the servers are 10.1.x.y, routed to where that nginx runs)
 //!
 //! Compare with keepalived's checker on the same pool with bench/pool_vs_keepalived.sh.
 
@@ -29,11 +30,12 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// The n-th real server address: 127.1.0.1, 127.1.0.2, ... (250 per /24).
-pub fn server_ip(n: usize) -> IpAddr {
+/// The n-th real server address: 127.1.0.1, 127.1.0.2, ... (250 per /24); the first octet is
+/// `net` (127, or BENCH_SERVER_NET when the servers are outside this machine).
+pub fn server_ip(net: u8, n: usize) -> IpAddr {
     let n = n as u32;
     IpAddr::V4(Ipv4Addr::new(
-        127,
+        net,
         1 + (n / 62_500) as u8,
         ((n / 250) % 250) as u8,
         (n % 250 + 1) as u8,
@@ -106,9 +108,10 @@ fn main() {
             p
         }
     };
+    let net: u8 = env_or("BENCH_SERVER_NET", 127);
     let pool: Vec<RealServerChecks> = (0..servers)
         .map(|i| {
-            let mut connection = Connection::new(SocketAddr::new(server_ip(i), port));
+            let mut connection = Connection::new(SocketAddr::new(server_ip(net, i), port));
             connection.connect_timeout = Duration::from_secs(3);
             RealServerChecks {
                 id: i as u64,
