@@ -4,7 +4,8 @@
 # checker (`keepalived -C`) and lvsd's checker pool (the `pool` bench) AT THE SAME TIME, each
 # with N real servers (10.1.x.y, the same addresses) on HTTP_GET delay_loop 1, against one
 # nginx: keepalived's checks go to port 8080, lvsd's to 8081, and nginx logs the port of each
-# request, which counts both checkers' checks exactly.
+# request, which counts both checkers' checks exactly. Running both at once means the host's
+# load (other builds) weighs on both alike.
 #
 # Where the real servers are (REAL_SERVERS): "host" (default), as on a director: nginx runs
 # outside the guest, in a network namespace this script makes on the host, which takes every
@@ -12,8 +13,7 @@
 # 10.200.0.2 -> 10.200.0.1). The guest then holds only what a director holds: the checker
 # and its kernel's side of each connection. "guest": nginx inside the guest on loopback
 # (127.1.x.y), as earlier stops measured; nginx's work per check is then in the guest's
-# figures too. Running both at once means the host's
-# load (other builds) weighs on both alike.
+# figures too.
 #
 # Measured over the same T-second window: CPU seconds per minute (utime+stime of the checker
 # process, as the guest accounts it), CPU milliseconds per check, checks done, peak RSS. The
