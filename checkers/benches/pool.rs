@@ -1,8 +1,8 @@
 //! Checker pool benchmark: N real servers (127.1.x.y, or BENCH_SERVER_NET.1.x.y; all answered
-//! by one nginx listening on 0.0.0.0) with HTTP_GET and `delay_loop 1`, run for T seconds on one thread. Prints CPU
-//! seconds per minute, peak RSS and how punctually checks started (of the rounds due,
-//! those started within 50 ms; a round skipped past capacity is not punctual), as one
-//! JSON line.
+//! by one nginx listening on 0.0.0.0) with HTTP_GET and `delay_loop 1`, run for T seconds on
+//! one thread. Prints CPU seconds per minute, peak RSS and how punctually checks started (of
+//! the rounds due, those started within 50 ms; a round skipped past capacity is not
+//! punctual), as one JSON line.
 //!
 //! cargo bench -p checkers --bench pool                      # 10,000 servers, 60 s, own nginx
 //! BENCH_SERVERS=500 BENCH_SECONDS=60 BENCH_PORT=8080 target/release/deps/pool-* --bench
