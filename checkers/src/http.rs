@@ -425,6 +425,131 @@ where
     Ok(read_reply(&mut stream, timeout, reader, buffer, on_event).await)
 }
 
+/// `exchange_in_slots` through the runner's ring (see `slot_ring`): the socket is opened
+/// here, its connect, send and first read go to the ring as one chain, submitted at the
+/// next slot's turn and looked at in the one after. A reply longer than that read goes on
+/// as the unslotted exchange does, with the same timeouts; the socket is closed through
+/// the ring. Gives what `exchange_in_slots` gives, in every case; a ring that broke makes
+/// the check inconclusive (its verdict kept) and the next ones take plain system calls.
+async fn exchange_in_ring<F>(
+    ring: &Arc<crate::slot_ring::SlotRing>,
+    connection: &crate::config::Connection,
+    request: &[u8],
+    started: tokio::time::Instant,
+    max_body: u64,
+    first_read: usize,
+    mut on_event: F,
+) -> Result<Result<Reply, ExchangeError>, ConnectError>
+where
+    F: FnMut(ExchangeEvent<'_>),
+{
+    use crate::slot_ring::{ChainError, Stage};
+    let timeout = connection.connect_timeout;
+    let target = connection.target();
+    let read_size = first_read.clamp(1, READ_BUFFER_BYTES);
+    // A socket with nothing to set on it is opened on the ring too.
+    let plain_socket = connection.bindto.is_none()
+        && connection.bind_port.is_none()
+        && connection.fwmark == 0
+        && connection.bind_if.is_none();
+    let opened = plain_socket
+        .then(|| ring.exchange_opening(target.into(), request, read_size))
+        .flatten();
+    let mut pending = match opened {
+        Some(pending) => pending,
+        None => {
+            let socket = tcp::open_socket(connection)?;
+            let Ok(pending) = ring.exchange(socket, target.into(), request, read_size) else {
+                // The ring broke since the caller looked: this check is inconclusive.
+                return Err(ConnectError::LocalResources {
+                    target,
+                    source: io::Error::other("io_uring failed"),
+                });
+            };
+            pending
+        }
+    };
+    let done = match tokio::time::timeout_at(started + timeout, &mut pending).await {
+        Ok(done) => done,
+        Err(_) => {
+            return match pending.stage() {
+                Stage::Connecting => Err(ConnectError::Timeout { target, timeout }),
+                Stage::Sending => Ok(Err(ExchangeError::WriteTimeout(timeout))),
+                Stage::Reading => Ok(Err(ExchangeError::ReadTimeout(timeout))),
+            }
+        }
+    };
+    let exchanged = match done {
+        Ok(exchanged) => exchanged,
+        Err(ChainError::Open(e)) => return Err(tcp::socket_error(target, e)),
+        Err(broken @ ChainError::Broken(_)) => {
+            return Err(ConnectError::LocalResources {
+                target,
+                source: io::Error::other(broken),
+            })
+        }
+    };
+    let crate::slot_ring::Exchanged {
+        socket,
+        connect,
+        sent,
+        received,
+        mut buffer,
+    } = exchanged;
+    // As the plain exchange sees it: a failed connect is the first write's error.
+    let sent = match connect.and(sent) {
+        Ok(n) => n,
+        Err(e) => {
+            ring.close(socket);
+            return Ok(Err(ExchangeError::Write(e)));
+        }
+    };
+    let mut reader = ResponseReader::new(max_body);
+    if sent < request.len() {
+        // A short send (the link broke there): finish as the unslotted exchange does.
+        let Ok(mut stream) = tokio::net::TcpStream::from_std(std::net::TcpStream::from(socket))
+        else {
+            return Ok(Err(ExchangeError::Write(io::Error::other(
+                "cannot hand the socket to the runtime",
+            ))));
+        };
+        return Ok(exchange_reading(
+            &mut stream,
+            &request[sent..],
+            timeout,
+            max_body,
+            first_read,
+            on_event,
+        )
+        .await);
+    }
+    let n = match received {
+        Ok(n) => n,
+        Err(e) => {
+            ring.close(socket);
+            return Ok(Err(ExchangeError::Read(e)));
+        }
+    };
+    let complete = n == 0 || {
+        match take(&mut reader, &mut buffer, n, &mut on_event) {
+            Ok(complete) => complete,
+            Err(e) => {
+                ring.close(socket);
+                return Ok(Err(e.into()));
+            }
+        }
+    };
+    if complete {
+        ring.close(socket);
+        return Ok(reader.finish().map_err(ExchangeError::from));
+    }
+    let mut stream = match tokio::net::TcpStream::from_std(std::net::TcpStream::from(socket)) {
+        Ok(stream) => stream,
+        Err(e) => return Ok(Err(ExchangeError::Read(e))),
+    };
+    Ok(read_reply(&mut stream, timeout, reader, buffer, on_event).await)
+}
+
 /// Either a plain or a TLS connection, so one exchange serves HTTP_GET and SSL_GET.
 pub enum Stream {
     Plain(tokio::net::TcpStream),
@@ -534,18 +659,20 @@ impl HttpChecker {
         index: usize,
         started: tokio::time::Instant,
     ) -> CheckResult {
-        self.check_in_slots(index, started, None).await
+        self.check_in_slots(index, started, None, None).await
     }
 
     /// `check_started_at` for a runner that starts checks in slots: with `slot` (its next
     /// start slot) a plain HTTP_GET sends and reads in that slot and the next (see
     /// `exchange_in_slots`); SSL_GET, a short `connect_timeout` or no slot take the usual
-    /// exchange. Both give the same verdicts and reasons.
+    /// exchange. With `ring` (the runner's, see `slot_ring`) the slotted exchange's
+    /// connect, send and first read go through it. All give the same verdicts and reasons.
     pub async fn check_in_slots(
         &self,
         index: usize,
         started: tokio::time::Instant,
         slot: Option<tokio::time::Instant>,
+        ring: Option<&Arc<crate::slot_ring::SlotRing>>,
     ) -> CheckResult {
         let Some(url) = self.spec.urls.get(index) else {
             return CheckResult::Failure {
@@ -584,16 +711,33 @@ impl HttpChecker {
         let first = CHECK_FIRST_READ_BYTES;
         let slotted = slot.filter(|_| self.does_io_in_slots());
         let (reply, plain) = if let Some(slot) = slotted {
-            let exchanged = exchange_in_slots(
-                &self.spec.connection,
-                &request,
-                started,
-                slot,
-                max,
-                first,
-                &mut keep_body,
-            )
-            .await;
+            let connection = &self.spec.connection;
+            let exchanged = match ring.filter(|r| !r.is_broken()) {
+                Some(ring) => {
+                    exchange_in_ring(
+                        ring,
+                        connection,
+                        &request,
+                        started,
+                        max,
+                        first,
+                        &mut keep_body,
+                    )
+                    .await
+                }
+                None => {
+                    exchange_in_slots(
+                        connection,
+                        &request,
+                        started,
+                        slot,
+                        max,
+                        first,
+                        &mut keep_body,
+                    )
+                    .await
+                }
+            };
             match exchanged {
                 Ok(reply) => (reply, true),
                 Err(e) => return connect_failed(e.into()),

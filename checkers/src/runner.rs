@@ -24,6 +24,7 @@ use crate::overload::{Overload, Start};
 use crate::schedule::{
     after_skip, coalesces, first_due, lateness, next_start, on_slot, slot_after, START_SLOT,
 };
+use crate::slot_ring::SlotRing;
 use crate::tls::{self, TlsConfigError};
 use crate::verdict::{CheckResult, ServerVerdict};
 
@@ -277,10 +278,17 @@ impl Prepared {
 
     /// One check; `slot`: the runner's next start slot, for checks that do their I/O in
     /// slots (TCP_CHECK, a plain HTTP_GET), if this checker's starts are on them.
-    async fn run(&self, step: usize, started: Instant, slot: Option<Instant>) -> CheckResult {
+    /// `ring`: the runner's, if it has one, for a plain HTTP_GET's slotted exchange.
+    async fn run(
+        &self,
+        step: usize,
+        started: Instant,
+        slot: Option<Instant>,
+        ring: Option<&Arc<SlotRing>>,
+    ) -> CheckResult {
         match self {
             Prepared::Tcp(c) => crate::tcp::check_in_slots(c, started, slot).await,
-            Prepared::Http(c) => c.check_in_slots(step, started, slot).await,
+            Prepared::Http(c) => c.check_in_slots(step, started, slot, ring).await,
             Prepared::Misc(c, delay_loop) => c.check(*delay_loop).await,
             Prepared::Ping(c) => crate::ping::check(c).await,
             Prepared::Udp(c) => crate::udp::check_started_at(c, started).await,
@@ -409,9 +417,12 @@ impl Checkers {
 /// woke; a check waiting for the next slot would do that whenever no check starts in that
 /// slot (measured on the host: 0.5 such writes per check at 200 checks/s). With a timer of
 /// the ticker's always armed there, waiting for a slot costs no system call. Idle (no
-/// check in its slots) the tickers arm nothing.
+/// check in its slots) the tickers arm nothing. At each slot the ticker also turns the
+/// runner's ring, where it has one (see `slot_ring`).
 struct SlotTicker {
     epoch: Instant,
+    /// Where io_uring is available: the slotted HTTP exchanges' ring.
+    ring: Option<Arc<SlotRing>>,
     /// Checks running whose I/O waits for slots.
     in_slots: AtomicUsize,
     /// Wakes the tickers when the first such check starts.
@@ -463,8 +474,44 @@ async fn tick(ticker: Arc<SlotTicker>, phase: u32) {
             }
         };
         tokio::time::sleep_until(ticker.epoch + at).await;
+        if let Some(ring) = &ticker.ring {
+            ring.turn();
+        }
         next = Some(at + step);
     }
+}
+
+/// The runner's ring for slotted exchanges, unless io_uring is unavailable here or
+/// `LVSD_IO_URING=off` says not to use it; says which once per process.
+fn slot_ring() -> Option<Arc<SlotRing>> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if !io_uring_wanted(std::env::var_os("LVSD_IO_URING").as_deref()) {
+        SAID.call_once(|| {
+            tracing::info!("slotted HTTP checks: plain system calls (LVSD_IO_URING=off)")
+        });
+        return None;
+    }
+    match SlotRing::new() {
+        Ok(ring) => {
+            SAID.call_once(|| {
+                tracing::info!("slotted HTTP checks: io_uring, one submission per slot")
+            });
+            Some(Arc::new(ring))
+        }
+        Err(e) => {
+            SAID.call_once(|| {
+                tracing::info!(
+                    "slotted HTTP checks: plain system calls (io_uring unavailable: {e})"
+                )
+            });
+            None
+        }
+    }
+}
+
+/// `LVSD_IO_URING`: `off` turns the ring off; unset or anything else leaves it on.
+fn io_uring_wanted(setting: Option<&std::ffi::OsStr>) -> bool {
+    setting.is_none_or(|v| v != "off")
 }
 
 /// Starts waiting checkers when they are due (one task for the whole pool).
@@ -496,6 +543,7 @@ impl Runner {
             tokio::spawn(starter(epoch, shared.clone(), wake_starter.clone())).abort_handle();
         let slot_ticker = Arc::new(SlotTicker {
             epoch,
+            ring: slot_ring(),
             in_slots: AtomicUsize::new(0),
             wake: Notify::new(),
         });
@@ -799,7 +847,8 @@ impl CheckerTask {
             let slot = (self.coalesced && self.prepared.does_io_in_slots())
                 .then(|| self.epoch + slot_after(started));
             let in_slots = slot.map(|_| InSlots::enter(&self.slot_ticker));
-            let result = Box::pin(self.prepared.run(step, self.epoch + started, slot)).await;
+            let ring = self.slot_ticker.ring.as_ref();
+            let result = Box::pin(self.prepared.run(step, self.epoch + started, slot, ring)).await;
             drop(in_slots);
             drop(running);
             // One clock read serves the duration, "last checked" and the next due time.
@@ -843,6 +892,15 @@ mod tests {
     use super::*;
     use crate::config::{Connection, RealServerChecks, TcpCheck};
 
+    #[test]
+    fn only_lvsd_io_uring_off_turns_the_ring_off() {
+        use std::ffi::OsStr;
+        assert!(io_uring_wanted(None));
+        assert!(io_uring_wanted(Some(OsStr::new("on"))));
+        assert!(io_uring_wanted(Some(OsStr::new(""))));
+        assert!(!io_uring_wanted(Some(OsStr::new("off"))));
+    }
+
     fn tcp_task(server: RealServerId) -> CheckerTask {
         let (transitions, _rx) = tokio::sync::mpsc::unbounded_channel();
         let checks = RealServerChecks {
@@ -863,6 +921,7 @@ mod tests {
             transitions,
             stats: Arc::default(),
             slot_ticker: Arc::new(SlotTicker {
+                ring: None,
                 epoch: Instant::now(),
                 in_slots: AtomicUsize::new(0),
                 wake: Notify::new(),

@@ -54,7 +54,7 @@ pub fn is_local_resource_error(error: &io::Error) -> bool {
 }
 
 /// The error of creating the socket itself.
-fn socket_error(target: SocketAddr, source: io::Error) -> ConnectError {
+pub(crate) fn socket_error(target: SocketAddr, source: io::Error) -> ConnectError {
     if is_local_resource_error(&source) {
         ConnectError::LocalResources { target, source }
     } else {
@@ -96,7 +96,7 @@ pub async fn connect_by(
 
 /// A non-blocking TCP socket for `connection`'s target, bound to its source address
 /// (`bindto`, `bind_port`) and marked (`fwmark`) as the check describes.
-fn open_socket(connection: &Connection) -> Result<Socket, ConnectError> {
+pub(crate) fn open_socket(connection: &Connection) -> Result<Socket, ConnectError> {
     let target = connection.target();
     let socket = Socket::new(
         Domain::for_address(target),

@@ -53,8 +53,32 @@ async fn run_slotted(check: HttpCheck, index: usize) -> CheckResult {
     let slot = started + Duration::from_millis(10);
     HttpChecker::new(check)
         .expect("checker")
-        .check_in_slots(index, started, Some(slot))
+        .check_in_slots(index, started, Some(slot), None)
         .await
+}
+
+/// `run_slotted` through a ring turned every 10 ms, as the runner's slot ticker turns it
+/// (`checkers::slot_ring`).
+async fn run_in_ring(check: HttpCheck, index: usize) -> CheckResult {
+    let ring = std::sync::Arc::new(
+        checkers::slot_ring::SlotRing::new().expect("io_uring on the test machine"),
+    );
+    let turning = ring.clone();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(10));
+        loop {
+            every.tick().await;
+            turning.turn();
+        }
+    });
+    let started = tokio::time::Instant::now();
+    let slot = started + Duration::from_millis(10);
+    let result = HttpChecker::new(check)
+        .expect("checker")
+        .check_in_slots(index, started, Some(slot), Some(&ring))
+        .await;
+    ticker.abort();
+    result
 }
 
 fn reason(result: CheckResult) -> String {
@@ -667,10 +691,10 @@ async fn ssl_get_presents_a_client_certificate_to_a_server_that_demands_one() {
     assert!(!shown.contains("s3cret"), "{shown}");
 }
 
-/// The slotted exchange gives the verdict and the reason the usual one gives, whatever the
-/// server does: a reply there at once, one in pieces or late (it falls back to waiting on
-/// the socket), a refused or reset connection, garbage, an endless body, silence; and it
-/// sends the same request bytes.
+/// The slotted exchange, with plain system calls or through io_uring, gives the verdict and
+/// the reason the usual one gives, whatever the server does: a reply there at once, one in
+/// pieces or late (it falls back to waiting on the socket), a refused or reset connection,
+/// garbage, an endless body, silence; and it sends the same request bytes.
 #[tokio::test]
 async fn the_slotted_exchange_gives_the_same_verdicts_as_the_usual_one() {
     let nginx = site();
@@ -751,12 +775,14 @@ async fn the_slotted_exchange_gives_the_same_verdicts_as_the_usual_one() {
     cases.push(("nginx HTTP/1.1", v11));
     for (name, check) in cases {
         let usual = run(check.clone(), 0).await;
-        let slotted = run_slotted(check, 0).await;
+        let slotted = run_slotted(check.clone(), 0).await;
         assert_eq!(slotted, usual, "{name}");
+        let in_ring = run_in_ring(check, 0).await;
+        assert_eq!(in_ring, usual, "{name} (io_uring)");
     }
     for (name, server) in &servers {
         let requests = server.requests();
-        assert!(requests.len() >= 2, "{name}: {requests:?}");
+        assert!(requests.len() >= 3, "{name}: {requests:?}");
         assert!(
             requests.windows(2).all(|w| w[0] == w[1]),
             "{name}: {requests:?}"
