@@ -729,21 +729,27 @@ mod tests {
         assert!(done.received.is_err());
     }
 
-    #[test]
-    fn a_chain_given_up_is_cancelled_its_socket_closed_and_its_entry_freed() {
+    /// A chain submitted and connected, its read waiting for a reply that never comes, and
+    /// the server's end of its connection.
+    fn waiting_for_a_reply() -> (Arc<SlotRing>, Pending, std::net::TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
         let addr = listener.local_addr().expect("addr");
         let ring = ring();
         let pending = ring
             .exchange(socket(), addr.into(), b"ping!", 64)
             .expect("ring");
-        // Submitted and connected, the read waiting for a reply that never comes.
         for _ in 0..5 {
             ring.turn();
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(pending.stage(), Stage::Reading);
-        let (mut conn, _) = listener.accept().expect("accept");
+        let (conn, _) = listener.accept().expect("accept");
+        (ring, pending, conn)
+    }
+
+    #[test]
+    fn a_chain_given_up_is_cancelled_its_socket_closed_and_its_entry_freed() {
+        let (ring, pending, mut conn) = waiting_for_a_reply();
         drop(pending);
         let until = Instant::now() + Duration::from_secs(5);
         while ring.entries_held() > 0 {
@@ -762,17 +768,7 @@ mod tests {
 
     #[test]
     fn dropping_the_ring_with_a_chain_in_flight_cancels_it_and_closes_its_socket() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
-        let addr = listener.local_addr().expect("addr");
-        let ring = ring();
-        let pending = ring
-            .exchange(socket(), addr.into(), b"ping!", 64)
-            .expect("ring");
-        for _ in 0..5 {
-            ring.turn();
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let (mut conn, _) = listener.accept().expect("accept");
+        let (ring, pending, mut conn) = waiting_for_a_reply();
         // The check's task is aborted, then the runner goes (a reload): the read is still
         // in flight and its cancel not yet submitted when the ring drops.
         drop(pending);

@@ -136,8 +136,9 @@ if wanted capacity; then
 fi
 
 if wanted checker-cpu; then
-    # pool_vs_keepalived.sh, 200 real servers (the largest pool both keep up
-    # with in UML), HTTP_GET at delay_loop 1, the real servers outside the
+    # pool_vs_keepalived.sh, 200 real servers (the largest pool both kept up
+    # with in UML while nginx ran inside the guest; with it outside, 400 may
+    # be too: not settled, see BENCHMARKS.md), HTTP_GET at delay_loop 1, the real servers outside the
     # guest (as a director's are). Judged on the guest's CPU per check with
     # each checker alone, measured exactly from the host (the guest kernel's
     # share included, the same for both); shown beside it, the same figure
