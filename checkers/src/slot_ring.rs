@@ -8,7 +8,7 @@
 //! `fwmark`, `bind_if`), then runs one linked chain (connect, then send, then one read);
 //! the runner's slot ticker submits everything queued since the last slot and reaps what
 //! completed in one `io_uring_enter` (two when sockets were opened: their chains follow in
-//! the same turn). Closes go through the ring too, so a check makes no system call of its
+//! the same turn). Closes go through the ring too, so a check makes no socket system call of its
 //! own.
 //!
 //! The ring is created with `COOP_TASKRUN`: completions are posted when the ticker next
