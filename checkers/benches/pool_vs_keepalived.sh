@@ -39,7 +39,7 @@
 # clock read is a system call too, which a real kernel answers in user space).
 #
 # usage: checkers/benches/pool_vs_keepalived.sh [N=100] [T=60]
-#   (env, optional: STRACE=1, REAL_SERVERS=host|guest, IDLE=seconds)
+#   (env, optional: STRACE=1, REAL_SERVERS=host|guest, IDLE=seconds, POOL_BENCH=binary)
 # needs: user-mode-linux, keepalived, nginx-light, gcc, bc, strace; run from the repository
 # root as root. Results: stdout, and $DIR/out.
 set -eu
@@ -53,8 +53,13 @@ guest) NET=127 ;;
 *) echo "REAL_SERVERS is host or guest, not '$REAL_SERVERS'" >&2 && exit 2 ;;
 esac
 ROOT=$(pwd)
-cargo build --release -p checkers --bench pool >/dev/null 2>&1 || cargo build --release -p checkers --bench pool
-BENCH=$(ls -t "$ROOT"/target/release/deps/pool-* | grep -v '\.d$' | head -n 1)
+# POOL_BENCH: a pool bench binary built elsewhere (comparing two builds in one session).
+if [ -n "${POOL_BENCH:-}" ]; then
+    BENCH=$POOL_BENCH
+else
+    cargo build --release -p checkers --bench pool >/dev/null 2>&1 || cargo build --release -p checkers --bench pool
+    BENCH=$(ls -t "$ROOT"/target/release/deps/pool-* | grep -v '\.d$' | head -n 1)
+fi
 DIR=$(mktemp -d /tmp/lvsd-poolbench-$$-XXXX)
 chmod 755 "$DIR" # nginx workers run as nobody
 gcc -O2 -shared -fPIC -o "$DIR/shim.so" "$ROOT/tests/testbed/uml/xstate_shim.c" -ldl

@@ -48,10 +48,14 @@ pub fn next_due(
 /// The grid that check starts are coalesced onto (since the runner's epoch). Every start
 /// wakes the runner (a timer, then the replies), and what a wake-up costs does not depend
 /// on how many checks it starts: checks whose due times share a slot start in one wake-up
-/// and their replies tend to arrive together. 10 ms adds at most that to a first check's
-/// random offset, keeps a checker's interval exact and is a fifth of the 50 ms punctuality
-/// budget.
-pub const START_SLOT: Duration = Duration::from_millis(10);
+/// and their replies tend to arrive together. The wake-up is most of a check's cost where
+/// waking is dear (in UML about half a millisecond, against some 10 µs per system call):
+/// 20 ms slots wake the runner at most 50 times a second, half as often as 10 ms did, and
+/// halved lvsd's CPU per check at 200 checks a second there (BENCHMARKS.md). 20 ms adds at
+/// most that to a first check's random offset, keeps a checker's interval exact (its
+/// `delay_loop` a whole number of slots), is two fifths of the 50 ms punctuality budget,
+/// and a slotted check's I/O (two slots) still takes a small part of a `connect_timeout`.
+pub const START_SLOT: Duration = Duration::from_millis(20);
 
 /// Whether a checker's starts are coalesced onto [`START_SLOT`]: only when its `delay_loop`
 /// is a whole number of slots, so its rounds stay exactly `delay_loop` apart (a
@@ -193,13 +197,14 @@ mod tests {
     #[test]
     fn starts_are_coalesced_onto_slots_and_rounds_stay_delay_loop_apart() {
         let ms = Duration::from_millis;
+        assert_eq!(START_SLOT, ms(20), "the figures below are for 20 ms slots");
         assert_eq!(on_slot(ms(0)), ms(0));
         assert_eq!(on_slot(ms(20)), ms(20));
-        assert_eq!(on_slot(Duration::from_micros(20_001)), ms(30));
-        assert_eq!(on_slot(Duration::from_micros(29_999)), ms(30));
+        assert_eq!(on_slot(Duration::from_micros(20_001)), ms(40));
+        assert_eq!(on_slot(Duration::from_micros(39_999)), ms(40));
         assert_eq!(on_slot(Duration::MAX), Duration::MAX);
-        assert_eq!(slot_after(ms(20)), ms(30));
-        assert_eq!(slot_after(Duration::from_micros(20_300)), ms(30));
+        assert_eq!(slot_after(ms(20)), ms(40));
+        assert_eq!(slot_after(Duration::from_micros(20_300)), ms(40));
         assert_eq!(slot_after(Duration::MAX), Duration::MAX);
         assert!(coalesces(&schedule(1, None)));
         let odd = CheckSchedule {
@@ -215,7 +220,7 @@ mod tests {
         // A slotted first due plus whole-slot rounds stays on the grid: every round is
         // exactly delay_loop after the last, and on_slot leaves it there.
         let first = on_slot(Duration::from_micros(123_456));
-        assert_eq!(first, ms(130));
+        assert_eq!(first, ms(140));
         let no_clock = || -> Duration { panic!("a regular round needs no clock read") };
         let second = next_start(first, round(1), first, no_clock, true);
         assert_eq!(second, first + Duration::from_secs(1));
@@ -224,6 +229,7 @@ mod tests {
     #[test]
     fn next_starts_land_on_slots_unless_the_delay_is_zero() {
         let ms = Duration::from_millis;
+        assert_eq!(START_SLOT, ms(20), "the figures below are for 20 ms slots");
         let retry = NextCheck {
             delay: ms(3000),
             after_completion: true,
@@ -246,7 +252,7 @@ mod tests {
         // A round started more than a whole round late re-anchors, then lands on a slot.
         assert_eq!(
             next_start(ms(0), round(1), ms(1_003), || ms(1_100), true),
-            ms(2_010)
+            ms(2_020)
         );
     }
 

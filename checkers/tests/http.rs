@@ -46,18 +46,18 @@ async fn run(check: HttpCheck, index: usize) -> CheckResult {
     HttpChecker::new(check).expect("checker").check(index).await
 }
 
-/// `run` the way the runner runs a plain HTTP_GET whose starts are on its 10 ms slots:
+/// `run` the way the runner runs a plain HTTP_GET whose starts are on its slots:
 /// send in the next slot, read one slot later (`HttpChecker::check_in_slots`).
 async fn run_slotted(check: HttpCheck, index: usize) -> CheckResult {
     let started = tokio::time::Instant::now();
-    let slot = started + Duration::from_millis(10);
+    let slot = started + checkers::schedule::START_SLOT;
     HttpChecker::new(check)
         .expect("checker")
         .check_in_slots(index, started, Some(slot), None)
         .await
 }
 
-/// `run_slotted` through a ring turned every 10 ms, as the runner's slot ticker turns it
+/// `run_slotted` through a ring turned every slot, as the runner's slot ticker turns it
 /// (`checkers::slot_ring`).
 async fn run_in_ring(check: HttpCheck, index: usize) -> CheckResult {
     let ring = std::sync::Arc::new(
@@ -65,14 +65,14 @@ async fn run_in_ring(check: HttpCheck, index: usize) -> CheckResult {
     );
     let turning = ring.clone();
     let ticker = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_millis(10));
+        let mut every = tokio::time::interval(checkers::schedule::START_SLOT);
         loop {
             every.tick().await;
             turning.turn();
         }
     });
     let started = tokio::time::Instant::now();
-    let slot = started + Duration::from_millis(10);
+    let slot = started + checkers::schedule::START_SLOT;
     let result = HttpChecker::new(check)
         .expect("checker")
         .check_in_slots(index, started, Some(slot), Some(&ring))
@@ -802,7 +802,7 @@ async fn a_slotted_tcp_check_gives_the_same_verdicts_as_the_usual_one() {
         let started = tokio::time::Instant::now();
         let usual = checkers::tcp::check_started_at(&check, started).await;
         let started = tokio::time::Instant::now();
-        let slot = Some(started + Duration::from_millis(10));
+        let slot = Some(started + checkers::schedule::START_SLOT);
         let slotted = checkers::tcp::check_in_slots(&check, started, slot).await;
         assert_eq!(slotted, usual, "{target}");
     }
