@@ -4,12 +4,15 @@
 //! When more checks are due than the runner's threads can start, every start waits behind
 //! every earlier one: run in order, all of them end up late (a backlog up to a whole
 //! round, the collapse BENCHMARKS' capacity row measured). Instead, once checks have
-//! started more than [`LATE`] after their time for [`SUSTAINED`] without a break, the
-//! runner *sheds*: a check that would start more than [`LATE`] late skips that round and
+//! started more than [`LATE`] after their time for [`SUSTAINED`], late starts at most
+//! [`BACKLOG_GAP`] apart and more of them than on-time ones, the runner *sheds*: a check that would start more than [`LATE`] late skips that round and
 //! waits for its next one on its own grid. The backlog then stays near [`LATE`], the checks
 //! that run are on time and the share of rounds skipped grows with the overload. A checker
 //! never skips two rounds in a row, so each real server is still checked at least every
-//! second round. Shedding ends after [`SUSTAINED`] without a late start.
+//! second round. Shedding ends after [`SUSTAINED`] without a late start. (On-time starts
+//! among the late ones do not end a backlog: a few checks that happen to start on time
+//! while the rest fall seconds behind kept the runner from ever shedding, now and then,
+//! when one on-time start was enough to end it.)
 //!
 //! A single stall (a reload, a slow host for a moment) makes checks late for less than
 //! [`SUSTAINED`] and skips nothing: those checks run late, as keepalived's would.
@@ -20,8 +23,8 @@ use std::time::Duration;
 /// A start later than this is late (the punctuality budget of the benchmarks).
 pub const LATE: Duration = Duration::from_millis(50);
 
-/// How long late starts must go on, without an on-time start between them, before the
-/// runner sheds; and how long without a late start before it stops.
+/// How long late starts must go on, outnumbering on-time ones, before the runner sheds;
+/// and how long without a late start before it stops.
 pub const SUSTAINED: Duration = Duration::from_secs(1);
 
 /// Late starts further apart than this are not one backlog: a runner past its capacity
@@ -42,9 +45,14 @@ pub enum Overload {
     /// Every due check runs.
     #[default]
     Keeping,
-    /// Every due check runs; starts have been late, without an on-time one between them,
-    /// from `first` to `latest`.
-    LateSince { first: Duration, latest: Duration },
+    /// Every due check runs; starts have been late from `first` to `latest` (`late` of
+    /// them), with `on_time` on-time starts among them, never more than the late ones.
+    LateSince {
+        first: Duration,
+        latest: Duration,
+        late: u32,
+        on_time: u32,
+    },
     /// Late checks skip their round; `latest_late`: the latest late start.
     Shedding { latest_late: Duration },
 }
@@ -56,17 +64,39 @@ impl Overload {
         let late = lateness > LATE;
         *self = match (*self, late) {
             (Overload::Keeping, false) => Overload::Keeping,
-            (Overload::Keeping, true) => Overload::LateSince {
-                first: started,
-                latest: started,
-            },
-            (Overload::LateSince { .. }, false) => Overload::Keeping,
-            (Overload::LateSince { first, latest }, true) => {
-                if started.saturating_sub(latest) > BACKLOG_GAP {
+            (Overload::Keeping, true) => Overload::late_from(started),
+            (
+                Overload::LateSince {
+                    first,
+                    latest,
+                    late,
+                    on_time,
+                },
+                false,
+            ) => {
+                let on_time = on_time.saturating_add(1);
+                if on_time > late || started.saturating_sub(latest) > BACKLOG_GAP {
+                    Overload::Keeping
+                } else {
                     Overload::LateSince {
-                        first: started,
-                        latest: started,
+                        first,
+                        latest,
+                        late,
+                        on_time,
                     }
+                }
+            }
+            (
+                Overload::LateSince {
+                    first,
+                    latest,
+                    late,
+                    on_time,
+                },
+                true,
+            ) => {
+                if started.saturating_sub(latest) > BACKLOG_GAP {
+                    Overload::late_from(started)
                 } else if started.saturating_sub(first) >= SUSTAINED {
                     Overload::Shedding {
                         latest_late: started,
@@ -75,6 +105,8 @@ impl Overload {
                     Overload::LateSince {
                         first,
                         latest: started,
+                        late: late.saturating_add(1),
+                        on_time,
                     }
                 }
             }
@@ -93,6 +125,16 @@ impl Overload {
             Start::Skip
         } else {
             Start::Run
+        }
+    }
+
+    /// The first late start of a possible backlog.
+    fn late_from(started: Duration) -> Overload {
+        Overload::LateSince {
+            first: started,
+            latest: started,
+            late: 1,
+            on_time: 0,
         }
     }
 
@@ -133,12 +175,41 @@ mod tests {
         assert!(starts(&mut o, 0, 900, 1, 400)
             .iter()
             .all(|s| *s == Start::Run));
-        assert_eq!(o.on_due(ms(901), ms(2), false), Start::Run);
-        assert_eq!(o, Overload::Keeping);
-        // Late again: a new run of late starts counts from here.
-        assert!(starts(&mut o, 902, 1_800, 1, 60)
+        assert!(starts(&mut o, 901, 1_010, 1, 2)
             .iter()
             .all(|s| *s == Start::Run));
+        assert_eq!(
+            o,
+            Overload::Keeping,
+            "over once no late start came for BACKLOG_GAP"
+        );
+        // Late again: a new run of late starts counts from here.
+        assert!(starts(&mut o, 1_010, 1_900, 1, 60)
+            .iter()
+            .all(|s| *s == Start::Run));
+        assert!(!o.is_shedding());
+    }
+
+    #[test]
+    fn a_few_on_time_starts_do_not_end_a_backlog() {
+        let mut o = Overload::default();
+        // Every tenth start on time, the rest 300 ms late: still a backlog.
+        let shed: Vec<Start> = (0..1_100)
+            .map(|t| o.on_due(ms(t), ms(if t % 10 == 5 { 10 } else { 300 }), false))
+            .collect();
+        assert!(o.is_shedding());
+        assert!(shed[..999].iter().all(|s| *s == Start::Run));
+        assert!(shed[1_000..].contains(&Start::Skip));
+    }
+
+    #[test]
+    fn on_time_starts_outnumbering_late_ones_end_it() {
+        let mut o = Overload::default();
+        // A late start now and then among on-time ones: a runner that keeps up.
+        let all: Vec<Start> = (0..5_000)
+            .map(|t| o.on_due(ms(t), ms(if t % 3 == 0 { 80 } else { 5 }), false))
+            .collect();
+        assert!(all.iter().all(|s| *s == Start::Run));
         assert!(!o.is_shedding());
     }
 

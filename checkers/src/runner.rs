@@ -137,7 +137,7 @@ impl RunnerStats {
         drop(overload);
         if shedding && !was_shedding {
             tracing::warn!(
-                "health checks cannot keep up: for {:?} every check started over {:?} late; \
+                "health checks cannot keep up: for {:?} most checks started over {:?} late; \
                  checks that late now skip their round (each real server is still checked \
                  at least every second round)",
                 crate::overload::SUSTAINED,
