@@ -17,6 +17,8 @@ APT_PACKAGES=(
     tcpdump strace openssl iputils-ping python3-aiosmtpd dnsmasq-base
     groff-base man-db lintian file prometheus chromium rsyslog nftables e2fsprogs
     frr
+    # deploy/bench (run-all.sh, list-bench.sh, pool_vs_keepalived.sh): GNU time, bc.
+    time bc
 )
 
 # apt_install PKG...: installs those of PKG... that are missing, quietly, with

@@ -5,8 +5,9 @@
 //! every earlier one: run in order, all of them end up late (a backlog up to a whole
 //! round, the collapse BENCHMARKS' capacity row measured). Instead, once checks have
 //! started more than [`LATE`] after their time for [`SUSTAINED`], late starts at most
-//! [`BACKLOG_GAP`] apart and more of them than on-time ones, the runner *sheds*: a check that would start more than [`LATE`] late skips that round and
-//! waits for its next one on its own grid. The backlog then stays near [`LATE`], the checks
+//! [`BACKLOG_GAP`] apart and more of them than on-time ones, the runner *sheds*: a check
+//! that would start more than [`LATE`] late skips that round and waits for its next one
+//! on its own grid. The backlog then stays near [`LATE`], the checks
 //! that run are on time and the share of rounds skipped grows with the overload. A checker
 //! never skips two rounds in a row, so each real server is still checked at least every
 //! second round. Shedding ends after [`SUSTAINED`] without a late start. (On-time starts
