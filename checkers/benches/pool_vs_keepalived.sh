@@ -22,7 +22,7 @@
 # checks of one real server that are 1 s +- 50 ms (from nginx's log).
 #
 # The guest's own CPU figures above are sampled at its 100 Hz tick (CONFIG_TICK_CPU_ACCOUNTING;
-# UML's scheduler clock counts jiffies too), and lvsd starts its checks on a 10 ms grid
+# UML's scheduler clock counts jiffies too), and lvsd starts its checks on a 20 ms grid
 # (checkers::schedule::START_SLOT): the tick then lands at the same point of every wake-up, so
 # a run charges lvsd almost all or almost none of its CPU, by the phase between the two
 # (0.009 and 0.62 ms per check, same build, consecutive runs). Host-measured windows: after the

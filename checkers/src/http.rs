@@ -426,8 +426,8 @@ where
 }
 
 /// `exchange_in_slots` through the runner's ring (see `slot_ring`): the socket is opened
-/// here, its connect, send and first read go to the ring as one chain, submitted at the
-/// next slot's turn and looked at in the one after. A reply longer than that read goes on
+/// here, its connect, send and first read go to the ring as one chain, submitted with the
+/// other chains of its start slot and looked at in the next slot. A reply longer than that read goes on
 /// as the unslotted exchange does, with the same timeouts; the socket is closed through
 /// the ring. Gives what `exchange_in_slots` gives, in every case; a ring that broke makes
 /// the check inconclusive (its verdict kept) and the next ones take plain system calls.

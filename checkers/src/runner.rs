@@ -22,7 +22,8 @@ use crate::http::HttpChecker;
 use crate::misc::{MiscChecker, ScriptError};
 use crate::overload::{Overload, Start};
 use crate::schedule::{
-    after_skip, coalesces, first_due, lateness, next_start, on_slot, slot_after, START_SLOT,
+    after_skip, coalesces, first_due, first_start, lateness, next_start, phase_grid, slot_after,
+    START_SLOT,
 };
 use crate::slot_ring::SlotRing;
 use crate::tls::{self, TlsConfigError};
@@ -321,6 +322,8 @@ pub struct Runner {
     /// Keeps the next start slots' timers armed (see `SlotTicker`).
     slot_ticker: Arc<SlotTicker>,
     tickers: [AbortHandle; 2],
+    /// Submits the ring's chains as they are queued (where there is a ring).
+    submitter: Option<AbortHandle>,
     /// Initial states of the servers given to `start`.
     initial: Vec<InitialState>,
 }
@@ -337,6 +340,9 @@ struct Checkers {
     starter_wakes_at: Option<Duration>,
     added: u64,
     next_order: u64,
+    /// Real servers announced by `reserve` (a start-up adding many): the pool size that
+    /// first checks are spread for (`schedule::phase_grid`) while they are being added.
+    planned: usize,
 }
 
 struct ServerTasks {
@@ -417,16 +423,20 @@ impl Checkers {
 /// woke; a check waiting for the next slot would do that whenever no check starts in that
 /// slot (measured on the host: 0.5 such writes per check at 200 checks/s). With a timer of
 /// the ticker's always armed there, waiting for a slot costs no system call. Idle (no
-/// check in its slots) the tickers arm nothing. At each slot the ticker also turns the
-/// runner's ring, where it has one (see `slot_ring`).
+/// check in its slots) the tickers arm nothing: the last check to leave its slots wakes
+/// them to drop their timers, so a small pool whose starts gather on a few slots
+/// (`schedule::phase_grid`) wakes the runner only for those and the slot after each. At
+/// each slot the ticker also turns the runner's ring, where it has one (see `slot_ring`).
 struct SlotTicker {
     epoch: Instant,
     /// Where io_uring is available: the slotted HTTP exchanges' ring.
     ring: Option<Arc<SlotRing>>,
     /// Checks running whose I/O waits for slots.
     in_slots: AtomicUsize,
-    /// Wakes the tickers when the first such check starts.
+    /// Wakes the tickers when the first such check starts and when the last one ends.
     wake: Notify,
+    /// Slots the tickers woke for (see `Runner::slot_ticks`).
+    ticks: AtomicU64,
 }
 
 /// Counts a check whose I/O waits for slots, while it runs (also when aborted).
@@ -443,7 +453,9 @@ impl<'a> InSlots<'a> {
 
 impl Drop for InSlots<'_> {
     fn drop(&mut self) {
-        self.0.in_slots.fetch_sub(1, Ordering::Relaxed);
+        if self.0.in_slots.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.wake.notify_waiters();
+        }
     }
 }
 
@@ -457,7 +469,13 @@ async fn tick(ticker: Arc<SlotTicker>, phase: u32) {
         let mut woken = std::pin::pin!(woken);
         woken.as_mut().enable();
         if ticker.in_slots.load(Ordering::Relaxed) == 0 {
-            next = None;
+            if next.take().is_some() && phase == 0 {
+                // Going idle: the sockets the last checks closed go now, not at the
+                // next start.
+                if let Some(ring) = &ticker.ring {
+                    ring.turn();
+                }
+            }
             woken.await;
             continue;
         }
@@ -473,11 +491,28 @@ async fn tick(ticker: Arc<SlotTicker>, phase: u32) {
                 }
             }
         };
-        tokio::time::sleep_until(ticker.epoch + at).await;
+        tokio::select! {
+            _ = tokio::time::sleep_until(ticker.epoch + at) => {}
+            // The last check left its slots (or the first entered): look again.
+            _ = woken => {
+                next = Some(at);
+                continue;
+            }
+        }
+        ticker.ticks.fetch_add(1, Ordering::Relaxed);
         if let Some(ring) = &ticker.ring {
             ring.turn();
         }
         next = Some(at + step);
+    }
+}
+
+/// Submits the ring's chains in the wake-up that queued them (see `SlotRing::queued`);
+/// the tickers reap their completions from the next slot on.
+async fn submitter(ring: Arc<SlotRing>) {
+    loop {
+        ring.queued().await;
+        ring.turn();
     }
 }
 
@@ -546,12 +581,18 @@ impl Runner {
             ring: slot_ring(),
             in_slots: AtomicUsize::new(0),
             wake: Notify::new(),
+            ticks: AtomicU64::new(0),
         });
         let tickers =
             [0, 1].map(|phase| tokio::spawn(tick(slot_ticker.clone(), phase)).abort_handle());
+        let submitter = slot_ticker
+            .ring
+            .clone()
+            .map(|ring| tokio::spawn(submitter(ring)).abort_handle());
         Runner {
             slot_ticker,
             tickers,
+            submitter,
             epoch,
             stats: Arc::new(RunnerStats::default()),
             transitions,
@@ -629,12 +670,15 @@ impl Runner {
             },
         );
         let mut wake = false;
+        let pool = checkers.servers.len().max(checkers.planned);
         for (index, schedule, ready) in prepared {
             let coalesced = coalesces(&schedule);
-            let mut due = first_due(since_epoch, &schedule, rand::random::<f64>());
-            if coalesced {
-                due = on_slot(due);
-            }
+            let random = rand::random::<f64>();
+            let due = if coalesced {
+                first_start(since_epoch, &schedule, random, phase_grid(pool, &schedule))
+            } else {
+                first_due(since_epoch, &schedule, random)
+            };
             let task = CheckerTask {
                 epoch: self.epoch,
                 coalesced,
@@ -680,6 +724,7 @@ impl Runner {
         if let Ok(mut c) = self.shared.lock() {
             c.servers.reserve(additional);
             c.waiting.reserve(additional);
+            c.planned = c.servers.len() + additional;
         }
     }
 
@@ -700,6 +745,12 @@ impl Runner {
         self.stats.clone()
     }
 
+    /// How many times the slot tickers woke the runner for a slot so far: beside the
+    /// starts, what a pool's wake-ups cost (benchmarks, tests).
+    pub fn slot_ticks(&self) -> u64 {
+        self.slot_ticker.ticks.load(Ordering::Relaxed)
+    }
+
     /// Failed checks of server `id` since it was added, and when its last
     /// check ended (Unix milliseconds; None before the first). None: not running.
     pub fn check_record(&self, id: RealServerId) -> Option<(u64, Option<u64>)> {
@@ -715,6 +766,7 @@ impl Runner {
     pub fn stop(&mut self) {
         self.starter.abort();
         self.tickers.iter().for_each(AbortHandle::abort);
+        self.submitter.iter().for_each(AbortHandle::abort);
         if let Ok(mut c) = self.shared.lock() {
             for (_, entry) in c.servers.drain() {
                 entry.tasks.iter().for_each(AbortHandle::abort);
@@ -925,6 +977,7 @@ mod tests {
                 epoch: Instant::now(),
                 in_slots: AtomicUsize::new(0),
                 wake: Notify::new(),
+                ticks: AtomicU64::new(0),
             }),
             log_all_failures: false,
         }

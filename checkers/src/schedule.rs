@@ -99,6 +99,81 @@ pub fn after_skip(
     next_start(due, round, started, || started, coalesced)
 }
 
+/// How many checks a start slot should gather, where the pool is small enough to choose:
+/// each slot that starts checks costs the runner two wake-ups (the starts with their
+/// submission, then the replies one slot later), and in UML a wake-up costs about as much
+/// as four checks (see [`START_SLOT`]); with some 32 checks a slot, waking adds about a
+/// quarter of a check's cost to each, where 200 checks spread over every slot of a second
+/// paid more than their own cost again.
+pub const CHECKS_PER_START_SLOT: u64 = 32;
+
+/// The coarsest phase grid, in slots (320 ms): however small the pool, its first checks
+/// still spread over a few phases of a `delay_loop` of a second or more.
+const MAX_PHASE_SLOTS: u32 = 16;
+
+/// The grid (a power of two of [`START_SLOT`]s) that a coalesced checker's first check is
+/// placed on within its `delay_loop`, in a pool of `pool` such checkers: as coarse as
+/// keeps a start slot's expected share of the pool (`pool × grid ÷ delay_loop`) at most
+/// [`CHECKS_PER_START_SLOT`], no coarser than [`MAX_PHASE_SLOTS`] slots nor than the warmup
+/// bound (the random spread still reaches over all of it). A pool of 200 checkers at
+/// `delay_loop 1` starts on 160 ms phases (some 32 checks each, 6 or 7 a second); one of
+/// 10,000 on every slot, as before. Powers of two: a coarser grid's phases are phases of
+/// every finer one, so servers added as the pool grows still join earlier ones' slots.
+pub fn phase_grid(pool: usize, schedule: &CheckSchedule) -> Duration {
+    let slot = START_SLOT.as_nanos();
+    let delay = schedule.delay_loop.as_nanos();
+    let warmup = schedule.warmup_bound().as_nanos();
+    let pool = pool.max(1) as u128;
+    let mut slots: u32 = 1;
+    while slots < MAX_PHASE_SLOTS {
+        let wider = u128::from(slots * 2) * slot;
+        // pool × wider ÷ delay ≤ CHECKS_PER_START_SLOT, without dividing.
+        let too_many = pool * wider > u128::from(CHECKS_PER_START_SLOT) * delay;
+        if too_many || wider > warmup || wider > delay {
+            break;
+        }
+        slots *= 2;
+    }
+    START_SLOT * slots
+}
+
+/// Where a coalesced checker's first check starts: [`first_due`]'s random offset, moved
+/// back to the phase of `grid` (see [`phase_grid`]) it falls in, counted from the start of
+/// its `delay_loop` since the runner's epoch, so checkers added at different times share
+/// phases; a phase already past (`now` inside it) gives the next one. Stays within the
+/// warmup bound (unless it is under a slot, as [`on_slot`] does) and on the slot grid:
+/// `delay_loop` and `grid` are whole numbers of slots.
+pub fn first_start(
+    now: Duration,
+    schedule: &CheckSchedule,
+    random_fraction: f64,
+    grid: Duration,
+) -> Duration {
+    let due = first_due(now, schedule, random_fraction);
+    let delay = schedule.delay_loop.as_nanos();
+    let grid_ns = grid.as_nanos();
+    if delay == 0 || grid_ns == 0 {
+        return on_slot(due);
+    }
+    let phase_at_or_before = |t: u128| t / delay * delay + (t % delay) / grid_ns * grid_ns;
+    let phase_at_or_after = |t: u128| {
+        let base = t / delay * delay;
+        let offset = (t % delay).div_ceil(grid_ns) * grid_ns;
+        if offset >= delay {
+            base + delay
+        } else {
+            base + offset
+        }
+    };
+    let now_ns = now.as_nanos();
+    let mut start = phase_at_or_before(due.as_nanos());
+    if start < now_ns {
+        start = phase_at_or_after(now_ns);
+    }
+    // Beyond u64 nanoseconds (584 years) the grid no longer matters.
+    u64::try_from(start).map_or(on_slot(due), Duration::from_nanos)
+}
+
 /// `due` moved to the next slot boundary (unchanged if on one): a coalesced checker's
 /// first due time, and its next ones (see [`next_start`]).
 pub fn on_slot(due: Duration) -> Duration {
@@ -254,6 +329,88 @@ mod tests {
             next_start(ms(0), round(1), ms(1_003), || ms(1_100), true),
             ms(2_020)
         );
+    }
+
+    #[test]
+    fn small_pools_start_on_coarser_phases_large_ones_on_every_slot() {
+        let ms = Duration::from_millis;
+        assert_eq!(START_SLOT, ms(20), "the figures below are for 20 ms slots");
+        assert_eq!(CHECKS_PER_START_SLOT, 32);
+        let second = schedule(1, None);
+        // 200 checks a second: 160 ms phases hold 32 each; 320 ms would hold 64.
+        assert_eq!(phase_grid(200, &second), ms(160));
+        assert_eq!(phase_grid(201, &second), ms(80));
+        // 800 a second: 40 ms (32 a phase); 1,000 or 10,000: every slot.
+        assert_eq!(phase_grid(800, &second), ms(40));
+        assert_eq!(phase_grid(1_000, &second), ms(20));
+        assert_eq!(phase_grid(10_000, &second), ms(20));
+        // However small the pool: no coarser than 16 slots.
+        assert_eq!(phase_grid(0, &second), ms(320));
+        assert_eq!(phase_grid(1, &second), ms(320));
+        // A longer delay_loop spreads the same pool thinner.
+        assert_eq!(phase_grid(1_000, &schedule(5, None)), ms(160));
+        // No coarser than the warmup bound or the delay_loop.
+        let short_warmup = CheckSchedule {
+            warmup: Some(ms(100)),
+            ..second.clone()
+        };
+        assert_eq!(phase_grid(1, &short_warmup), ms(80));
+        assert_eq!(phase_grid(1, &schedule(1, Some(0))), ms(20));
+        let fast = CheckSchedule {
+            delay_loop: ms(60),
+            warmup: None,
+            ..second.clone()
+        };
+        assert_eq!(phase_grid(1, &fast), ms(40));
+    }
+
+    #[test]
+    fn first_starts_fall_on_shared_phases_within_the_warmup() {
+        let ms = Duration::from_millis;
+        let second = schedule(1, None);
+        let grid = ms(160);
+        let phases = |now: Duration| {
+            (0..1000)
+                .map(|i| first_start(now, &second, f64::from(i) / 1000.0, grid))
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        // Started at the epoch: the phases of the first second, nothing else.
+        let at_epoch = phases(Duration::ZERO);
+        let expected: std::collections::BTreeSet<_> = (0..7).map(|p| ms(160 * p)).collect();
+        assert_eq!(at_epoch, expected);
+        // Added later, mid-phase: the same phases of their own second, none already past,
+        // none beyond the warmup bound.
+        let now = ms(12_345);
+        let later = phases(now);
+        assert!(later
+            .iter()
+            .all(|t| *t >= now && *t <= now + Duration::from_secs(1)));
+        assert!(later
+            .iter()
+            .all(|t| (t.as_millis() % 1000) % 160 == 0 && t.as_millis() % 20 == 0));
+        assert!(later.contains(&ms(12_480)) && later.contains(&ms(13_320)));
+        assert!(
+            !later.contains(&ms(12_320)),
+            "a phase already begun is not used"
+        );
+        // The phase the random offset falls in, not the next one.
+        assert_eq!(first_start(ms(0), &second, 0.3, grid), ms(160));
+        assert_eq!(first_start(ms(0), &second, 0.99, grid), ms(960));
+        // On every slot, a first start is the random offset on the next slot boundary
+        // (or this one) as before, never before now.
+        assert_eq!(first_start(ms(5), &second, 0.0, START_SLOT), ms(20));
+        assert_eq!(first_start(ms(0), &second, 0.5, START_SLOT), ms(500));
+        // warmup 0: at once, on the next slot.
+        assert_eq!(
+            first_start(ms(1_007), &schedule(1, Some(0)), 0.7, START_SLOT),
+            ms(1_020)
+        );
+        // A first start plus whole rounds stays on the slot grid.
+        let first = first_start(ms(7), &second, 0.42, grid);
+        let no_clock = || -> Duration { panic!("a regular round needs no clock read") };
+        let next = next_start(first, round(1), first, no_clock, true);
+        assert_eq!(next, first + Duration::from_secs(1));
+        assert_eq!(on_slot(next), next);
     }
 
     #[test]

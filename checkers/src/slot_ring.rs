@@ -5,13 +5,14 @@
 //! (and under UML's ptrace, very much so) costs more than the network work it asks for.
 //! Here a check hands its request and read buffer to the runner's ring: the kernel opens
 //! the socket (or the check does, when it must set options on it: `bindto`, `bind_port`,
-//! `fwmark`, `bind_if`), then runs one linked chain (connect, then send, then one read);
-//! the runner's slot ticker submits everything queued since the last slot and reaps what
-//! completed in one `io_uring_enter` (two when sockets were opened: their chains follow in
-//! the same turn). Closes go through the ring too, so a check makes no socket system call of its
-//! own.
+//! `fwmark`, `bind_if`), then runs one linked chain (connect, then send, then one read).
+//! The checks of a start slot queue their chains and the runner submits them together, in
+//! the same wake-up (see `SlotRing::queued`), in one `io_uring_enter` (two when sockets
+//! were opened: their chains follow in the same turn); the runner's slot tickers reap what
+//! completed at the next slot. Closes go through the ring too, so a check makes no socket
+//! system call of its own.
 //!
-//! The ring is created with `COOP_TASKRUN`: completions are posted when the ticker next
+//! The ring is created with `COOP_TASKRUN`: completions are posted when the runner next
 //! enters the ring, not by interrupting whatever the thread sleeps in, which matches the
 //! slots (a check is looked at in the slot after its exchange was submitted, as without
 //! the ring). Where io_uring is missing or refused (old kernels, containers with
@@ -128,6 +129,8 @@ struct Inner {
 /// The runner's ring (see the module's comment). Shared by its checks and its slot ticker.
 pub struct SlotRing {
     inner: Mutex<Inner>,
+    /// Signalled when a chain is queued on an empty queue (see `queued`).
+    queued: tokio::sync::Notify,
 }
 
 fn user_data(index: usize, op: u64) -> u64 {
@@ -178,11 +181,12 @@ impl SlotRing {
                 opens_sockets,
                 dropping: false,
             }),
+            queued: tokio::sync::Notify::new(),
         })
     }
 
     /// Queues `socket`'s chain: connect to `address`, send `request`, read once into a
-    /// buffer of `read_size` bytes. Submitted at the ticker's next turn. The socket back
+    /// buffer of `read_size` bytes. Submitted at the ring's next turn. The socket back
     /// if the ring failed.
     pub fn exchange(
         self: &Arc<Self>,
@@ -200,11 +204,15 @@ impl SlotRing {
         let fd = socket.as_raw_fd();
         let entry = Entry::new(Some(socket), address, request, read_size);
         let index = inner.insert(entry);
+        let first = inner.queued.is_empty();
         if let Some(Some(entry)) = inner.entries.get_mut(index) {
             let chain = entry.chain(index, fd);
             inner.queued.push_back(chain);
         }
         drop(inner);
+        if first {
+            self.queued.notify_one();
+        }
         Ok(Pending {
             ring: self.clone(),
             index: Some(index),
@@ -212,7 +220,7 @@ impl SlotRing {
     }
 
     /// `exchange` with the socket opened on the ring too (a plain TCP socket, nothing set
-    /// on it): at the ticker's next turn the kernel opens it and the chain follows in the
+    /// on it): at the ring's next turn the kernel opens it and the chain follows in the
     /// same turn. `None` if this kernel cannot, or the ring failed.
     pub fn exchange_opening(
         self: &Arc<Self>,
@@ -229,6 +237,7 @@ impl SlotRing {
         entry.opening = true;
         let index = inner.insert(entry);
         let kind = nix::libc::SOCK_STREAM | nix::libc::SOCK_NONBLOCK | nix::libc::SOCK_CLOEXEC;
+        let first = inner.queued.is_empty();
         inner.queued.push_back(vec![opcode::Socket::new(
             domain.into(),
             kind,
@@ -237,10 +246,21 @@ impl SlotRing {
         .build()
         .user_data(user_data(index, OP_SOCKET))]);
         drop(inner);
+        if first {
+            self.queued.notify_one();
+        }
         Some(Pending {
             ring: self.clone(),
             index: Some(index),
         })
+    }
+
+    /// Returns once a chain was queued (on an empty queue) since the last call: the runner
+    /// then turns the ring in the same wake-up as the checks that queued (they were woken
+    /// together, by their start slot's timers, and run before a task they notify), so a
+    /// slot's chains are submitted when it starts and their replies looked at one slot on.
+    pub async fn queued(&self) {
+        self.queued.notified().await;
     }
 
     /// Closes `socket` through the ring (at the next turn), sparing the check a system call.
@@ -251,7 +271,7 @@ impl SlotRing {
         }
     }
 
-    /// The ticker's turn: submits what was queued and reaps what completed, in one enter
+    /// A turn: submits what was queued and reaps what completed, in one enter
     /// (more only when the queue holds more than the ring does), then wakes the checks
     /// whose chains completed.
     pub fn turn(&self) {
@@ -663,6 +683,32 @@ mod tests {
         ring.close(done.socket);
         ring.turn();
         assert_eq!(ring.entries_held(), 0);
+    }
+
+    #[test]
+    fn queueing_on_an_empty_queue_signals_the_runner_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+        let addr = listener.local_addr().expect("addr");
+        let ring = ring();
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let signalled = |ring: &SlotRing, cx: &mut Context<'_>| {
+            let queued = std::pin::pin!(ring.queued());
+            queued.poll(cx).is_ready()
+        };
+        assert!(!signalled(&ring, &mut cx), "nothing queued yet");
+        let first = ring.exchange(socket(), addr.into(), b"a", 8).expect("ring");
+        let second = ring.exchange(socket(), addr.into(), b"b", 8).expect("ring");
+        // One signal for the two: the second joined a queue already waiting for a turn.
+        assert!(signalled(&ring, &mut cx));
+        assert!(!signalled(&ring, &mut cx));
+        ring.turn();
+        let third = ring
+            .exchange_opening(addr.into(), b"c", 8)
+            .expect("IORING_OP_SOCKET on the test machine");
+        assert!(signalled(&ring, &mut cx), "queued again after a turn");
+        drop((first, second, third));
+        ring.turn();
     }
 
     #[test]

@@ -330,3 +330,34 @@ async fn misc_scripts_keepalived_would_not_run_are_disabled() {
     assert_eq!((down.server, down.up), (3, false), "{down:?}");
     assert_quiet(&mut rx, "no transition from the disabled checkers").await;
 }
+
+/// A lone checker wakes the runner for its start and for its reply one slot later, not
+/// for slots after its check ended (the slot tickers go idle with it).
+#[tokio::test(flavor = "current_thread")]
+async fn slot_tickers_go_idle_between_checks() {
+    let nginx = Nginx::builder()
+        .file("health", b"OK\n")
+        .start()
+        .expect("nginx");
+    let target = SocketAddr::from(([127, 0, 0, 1], nginx.http_port()));
+    let mut checker = http(target, "/health", false);
+    checker.schedule.delay_loop = Duration::from_secs(1);
+    checker.schedule.warmup = Some(Duration::ZERO);
+    let server = RealServerChecks {
+        id: 1,
+        weight: 1,
+        checkers: vec![checker],
+    };
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let runner = Runner::start(vec![server], tx).expect("runner");
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let checks = runner.stats().checks_started();
+    let ticks = runner.slot_ticks();
+    assert!((3..=5).contains(&checks), "{checks} checks in 3.5 s");
+    // One tick per check reaps its reply; a slow reply may take another. Tickers that kept
+    // ticking after the check would have woken twice more per check.
+    assert!(
+        ticks <= 2 * checks,
+        "{ticks} slot ticks for {checks} checks"
+    );
+}
