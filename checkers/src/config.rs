@@ -88,11 +88,20 @@ impl CheckKind {
 pub struct Connection {
     pub connect_ip: IpAddr,
     pub connect_port: u16,
-    pub bindto: Option<IpAddr>,
-    pub bind_port: Option<u16>,
     pub connect_timeout: Duration,
     /// SO_MARK on the check socket (`fwmark`), 0 for none.
     pub fwmark: u32,
+    /// Where the check's socket is bound (see [`Connection::set_source`]).
+    /// Boxed: rare, and 10,000 checkers would carry the room inline (in
+    /// UML every page a start-up touches is a trap).
+    source: Option<Box<Source>>,
+}
+
+/// Where a check's socket is bound: `bindto`, `bind_port`, `bind_if`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    pub bindto: Option<IpAddr>,
+    pub bind_port: Option<u16>,
     /// SO_BINDTODEVICE (`bind_if`): needed for IPv6 link-local real servers,
     /// whose address alone does not say which link.
     pub bind_if: Option<String>,
@@ -103,16 +112,31 @@ impl Connection {
         Connection {
             connect_ip: target.ip(),
             connect_port: target.port(),
-            bindto: None,
-            bind_port: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             fwmark: 0,
-            bind_if: None,
+            source: None,
         }
     }
 
     pub fn target(&self) -> SocketAddr {
         SocketAddr::new(self.connect_ip, self.connect_port)
+    }
+
+    /// Binds the check's socket as `source` says (nothing set: not bound).
+    pub fn set_source(&mut self, source: Source) {
+        self.source = (source != Source::default()).then(|| Box::new(source));
+    }
+
+    pub fn bindto(&self) -> Option<IpAddr> {
+        self.source.as_ref().and_then(|s| s.bindto)
+    }
+
+    pub fn bind_port(&self) -> Option<u16> {
+        self.source.as_ref().and_then(|s| s.bind_port)
+    }
+
+    pub fn bind_if(&self) -> Option<&str> {
+        self.source.as_ref().and_then(|s| s.bind_if.as_deref())
     }
 }
 

@@ -448,10 +448,10 @@ where
     let target = connection.target();
     let read_size = first_read.clamp(1, READ_BUFFER_BYTES);
     // A socket with nothing to set on it is opened on the ring too.
-    let plain_socket = connection.bindto.is_none()
-        && connection.bind_port.is_none()
+    let plain_socket = connection.bindto().is_none()
+        && connection.bind_port().is_none()
         && connection.fwmark == 0
-        && connection.bind_if.is_none();
+        && connection.bind_if().is_none();
     let opened = plain_socket
         .then(|| ring.exchange_opening(target.into(), request, read_size))
         .flatten();

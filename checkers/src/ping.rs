@@ -211,7 +211,7 @@ pub async fn check(check: &PingCheck) -> CheckResult {
     let timeout = check.connection.connect_timeout;
     let replied = ping_from(
         ip,
-        check.connection.bindto,
+        check.connection.bindto(),
         Some(&check.connection),
         timeout,
         SocketKind::Auto,

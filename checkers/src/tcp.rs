@@ -127,13 +127,13 @@ pub(crate) enum SourceError {
 pub(crate) fn bind_and_mark(socket: &Socket, connection: &Connection) -> Result<(), SourceError> {
     let target = connection.target();
     mark_and_bind_device(socket, connection).map_err(SourceError::Mark)?;
-    if connection.bindto.is_some() || connection.bind_port.is_some() {
-        let ip = connection.bindto.unwrap_or(if target.is_ipv4() {
+    if connection.bindto().is_some() || connection.bind_port().is_some() {
+        let ip = connection.bindto().unwrap_or(if target.is_ipv4() {
             std::net::Ipv4Addr::UNSPECIFIED.into()
         } else {
             std::net::Ipv6Addr::UNSPECIFIED.into()
         });
-        let bind = SocketAddr::new(ip, connection.bind_port.unwrap_or(0));
+        let bind = SocketAddr::new(ip, connection.bind_port().unwrap_or(0));
         socket
             .bind(&bind.into())
             .map_err(|source| SourceError::Bind { bind, source })?;
@@ -147,7 +147,7 @@ pub(crate) fn mark_and_bind_device(socket: &Socket, connection: &Connection) -> 
     if connection.fwmark != 0 {
         socket.set_mark(connection.fwmark)?;
     }
-    if let Some(interface) = &connection.bind_if {
+    if let Some(interface) = connection.bind_if() {
         socket
             .bind_device(Some(interface.as_bytes()))
             .map_err(|e| io::Error::new(e.kind(), format!("bind_if {interface}: {e}")))?;

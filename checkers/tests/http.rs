@@ -303,7 +303,10 @@ async fn tcp_check_connects() {
     let nginx = site();
     let target = local(nginx.http_port());
     let mut connection = Connection::new(target);
-    connection.bindto = Some("127.0.0.2".parse().expect("ip"));
+    connection.set_source(checkers::config::Source {
+        bindto: Some("127.0.0.2".parse().expect("ip")),
+        ..Default::default()
+    });
     let result = checkers::tcp::check(&TcpCheck { connection }).await;
     assert_eq!(detail(result), format!("TCP_CHECK {target}: connected"));
 }
@@ -488,7 +491,10 @@ async fn bind_if_binds_tcp_and_ping_checks_to_the_interface() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
     let target = listener.local_addr().expect("addr");
     let mut connection = Connection::new(target);
-    connection.bind_if = Some("lo".into());
+    connection.set_source(checkers::config::Source {
+        bind_if: Some("lo".into()),
+        ..Default::default()
+    });
     let result = checkers::tcp::check(&TcpCheck {
         connection: connection.clone(),
     })
@@ -499,7 +505,10 @@ async fn bind_if_binds_tcp_and_ping_checks_to_the_interface() {
     })
     .await;
     assert!(matches!(ping, CheckResult::Success { .. }), "{ping:?}");
-    connection.bind_if = Some("lvsdnodev0".into());
+    connection.set_source(checkers::config::Source {
+        bind_if: Some("lvsdnodev0".into()),
+        ..Default::default()
+    });
     let r = reason(checkers::tcp::check(&TcpCheck { connection }).await);
     assert!(
         r.starts_with(&format!("TCP_CHECK {target}:")) && r.contains("bind_if lvsdnodev0"),

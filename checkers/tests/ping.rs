@@ -64,7 +64,10 @@ async fn unusable_source_address_is_a_clear_failure() {
     // bindto an address this host does not have (TEST-NET-1; the bind fails locally, nothing
     // is sent): a clear error rather than a hang.
     let mut check = ping_check("127.0.0.1");
-    check.connection.bindto = Some("192.0.2.1".parse().expect("ip"));
+    check.connection.set_source(checkers::config::Source {
+        bindto: Some("192.0.2.1".parse().expect("ip")),
+        ..Default::default()
+    });
     let result = checkers::ping::check(&check).await;
     assert!(
         matches!(&result, CheckResult::Failure { reason } if reason.starts_with("PING_CHECK 127.0.0.1: bind to 192.0.2.1:")),

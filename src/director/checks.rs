@@ -158,11 +158,13 @@ fn connection(c: &CheckerCommon, target: SocketAddr) -> Connection {
     if let Some(p) = c.connect_port {
         conn.connect_port = p;
     }
-    conn.bindto = c.bindto;
-    conn.bind_port = c.bind_port;
+    conn.set_source(checkers::config::Source {
+        bindto: c.bindto,
+        bind_port: c.bind_port,
+        bind_if: c.bind_if.clone(),
+    });
     conn.connect_timeout = c.connect_timeout;
     conn.fwmark = c.fwmark.unwrap_or(0);
-    conn.bind_if = c.bind_if.clone();
     conn
 }
 
