@@ -1,7 +1,8 @@
 //! Pages touched by the pure part of `lvsd run`'s start-up, phase by phase:
 //! load the configuration, translate it, make the director, the desired
-//! table and the first plan, encode the plan's messages, then the checks to
-//! start (asked for once the table is written, as the daemon does).
+//! table and the first plan, a piece at a time with its messages encoded,
+//! then the checks to start (asked for once the table is written, as the
+//! daemon does).
 //!
 //! `cargo run --release --example startup_pages -- FILE`
 //!
@@ -54,18 +55,25 @@ fn main() -> ExitCode {
     println!("director: {} pages", minor_faults());
     let desired = director.desired();
     println!("desired table: {} pages", minor_faults());
-    let ops = lvsd::director::plan::plan(&desired, &empty);
-    println!("plan, {} operations: {} pages", ops.len(), minor_faults());
-    // As the client sends them: a few at a time into one buffer.
+    // As the daemon: planned a piece at a time, each piece written (here:
+    // encoded as the client sends them, a few at a time into one buffer)
+    // before the next is planned.
+    let mut planner = lvsd::director::plan::planner(&desired, &empty);
     let mut out = Vec::with_capacity(65536);
-    let mut bytes = 0;
-    for op in &ops {
-        out.clear();
-        out.extend_from_slice(&ipvs::ops::encode(op.message(), 30, 1, false));
-        bytes += out.len();
+    let (mut count, mut bytes) = (0, 0);
+    while let Some(ops) = planner.next_chunk(lvsd::director::plan::PLAN_PIECE) {
+        count += ops.len();
+        for op in &ops {
+            out.clear();
+            out.extend_from_slice(&ipvs::ops::encode(op.message(), 30, 1, false));
+            bytes += out.len();
+        }
     }
-    println!("{bytes} bytes encoded: {} pages", minor_faults());
-    drop(ops);
+    drop(planner);
+    println!(
+        "plan, {count} operations, {bytes} bytes encoded: {} pages",
+        minor_faults()
+    );
     let actions = director.initial_checks();
     println!(
         "{} checks to start: {} pages",

@@ -74,6 +74,11 @@ impl Vetting {
         }
     }
 
+    /// Whether any vetted script can run (a `<file` test runs nothing).
+    pub fn any_script(&self) -> bool {
+        self.any_script
+    }
+
     /// The warning keepalived logs when scripts run without `enable_script_security`.
     pub fn closing_warning(&self) -> Option<String> {
         (!self.script_security && self.any_script).then(|| {

@@ -65,10 +65,12 @@ start() {
     took=$(elapsed "$t0" "$(now)")
     writes=
     if [ "$program" = lvsd ]; then
-        # Log lines start with an RFC 3339 time; seconds within the minute suffice here.
-        writes=$(grep -E 'IPVS: PlanSummary|IPVS table reconciled' "$log" |
+        # Log lines start with an RFC 3339 time; seconds within the minute
+        # suffice here. From the first plan line (the summary, or for a plan
+        # written in pieces the line saying so) to the table reconciled.
+        writes=$(grep -E 'IPVS: PlanSummary|IPVS: more than|IPVS table reconciled' "$log" |
             sed -E 's/^[^T]*T[0-9]{2}:([0-9]{2}):([0-9.]+)Z.*/\1 \2/' |
-            awk 'NR == 1 { a = $1 * 60 + $2 } NR == 2 { printf "; writes %.2f s", $1 * 60 + $2 - a }')
+            awk 'NR == 1 { a = $1 * 60 + $2 } { b = $1 * 60 + $2 } END { if (NR > 1) printf "; writes %.2f s", b - a }')
     fi
     printf 'dest-trash: %-34s %-10s start-up %s s%s\n' "$case" "$program" "$took" "$writes"
     sleep 1

@@ -30,6 +30,9 @@ pub struct Prepared {
     /// `vrrp_priority`, `checker_rt_priority`, ...: how the VRRP thread and
     /// the main runtime's threads are scheduled.
     pub tuning: super::tuning::Tuning,
+    /// Some script of it can run (a MISC_CHECK, or a script the daemon's
+    /// vetting let through): the spawn helper is started for it.
+    pub runs_scripts: bool,
 }
 
 /// What lvsd clears besides its own services (keepalived's `lvs_flush`,
@@ -89,6 +92,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         flush,
         announce,
         tuning,
+        runs_scripts: false,
     })
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use checkers::runner::ServerTransition;
 use ipvs::model::{ServiceKey, SyncState, Table};
+use ipvs::reconcile::PlanSummary;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -23,7 +24,7 @@ use super::status::{self, Status};
 use super::{failed, sd_notify, sync_daemon, Options};
 use crate::config::model::LvsSyncDaemon;
 use crate::config::ConfigOptions;
-use crate::director::plan::{plan, removal, scoped};
+use crate::director::plan::{plan, planner, removal, scoped, PLAN_PIECE};
 use crate::director::spec::CheckedFile;
 use crate::director::{Action, Director};
 use crate::events::sinks::EventsConfig;
@@ -54,6 +55,7 @@ fn load(opts: &Options) -> Result<LoadedConfig, String> {
     vetting.director(&mut translated.director, translated.script_user.as_ref());
     vetting.events(&mut translated.events);
     vetting.log();
+    translated.runs_scripts = vetting.any_script() || translated.director.has_misc_checks();
     Ok(translated)
 }
 
@@ -121,7 +123,9 @@ pub fn run(opts: Options) -> ExitCode {
     // The helper is a second lvsd process: in a slow start-up (a big table,
     // UML's costly page faults) it would compete for the CPU with the first
     // table, so it starts once that is written, unless a startup_script
-    // needs it first. Nothing else runs a script before then.
+    // needs it first. Nothing else runs a script before then. A
+    // configuration without scripts starts none (a reload that brings
+    // some starts it then).
     if loaded.vrrp.start_stop.startup.is_some() {
         start_spawn_helper(super::tuning::Role::Checker);
     }
@@ -606,7 +610,7 @@ impl<K: Kernel> Daemon<K> {
                 tracing::info!("IPVS: {op}");
             }
         } else {
-            tracing::info!("IPVS: {:?}", ipvs::reconcile::PlanSummary::of(ops));
+            tracing::info!("IPVS: {:?}", PlanSummary::of(ops));
             for op in ops {
                 tracing::debug!("IPVS: {op}");
             }
@@ -698,23 +702,54 @@ impl<K: Kernel> Daemon<K> {
             },
         };
         let desired = self.director.desired();
-        let ops = plan(&desired, &current);
-        if ops.is_empty() {
+        // Planned and written a piece at a time: a first table of 10,000
+        // real servers never holds all its operations at once.
+        let mut planner = planner(&desired, &current);
+        let Some(mut ops) = planner.next_chunk(PLAN_PIECE) else {
             self.programmed = Some(current);
             self.previously_owned = self.director.owned_services();
             return;
-        }
-        Self::log_ops(&ops);
-        self.ipvs_writes += ops.len() as u64;
-        match self.kernel.apply(&ops).await {
-            Ok(()) => {
-                self.programmed = Some(desired);
-                self.heal_at = None;
-                self.heal_backoff = Duration::ZERO;
-                self.previously_owned = self.director.owned_services();
+        };
+        let mut summary = None;
+        loop {
+            let next = planner.next_chunk(PLAN_PIECE);
+            if summary.is_none() && next.is_none() {
+                // One piece: the whole plan, logged as it always was.
+                Self::log_ops(&ops);
+            } else {
+                if summary.is_none() {
+                    tracing::info!(
+                        "IPVS: more than {PLAN_PIECE} operations: planned and written in pieces"
+                    );
+                }
+                summary
+                    .get_or_insert_with(PlanSummary::default)
+                    .add(&PlanSummary::of(&ops));
+                for op in &ops {
+                    tracing::debug!("IPVS: {op}");
+                }
             }
-            Err(e) => self.apply_failed(&e),
+            self.ipvs_writes += ops.len() as u64;
+            if let Err(e) = self.kernel.apply(&ops).await {
+                if let Some(summary) = summary {
+                    tracing::info!("IPVS: {summary:?} (up to the failed piece)");
+                }
+                self.apply_failed(&e);
+                return;
+            }
+            match next {
+                Some(more) => ops = more,
+                None => break,
+            }
         }
+        if let Some(summary) = summary {
+            tracing::info!("IPVS: {summary:?}");
+        }
+        drop(planner);
+        self.programmed = Some(desired);
+        self.heal_at = None;
+        self.heal_backoff = Duration::ZERO;
+        self.previously_owned = self.director.owned_services();
     }
 
     async fn on_transitions(
@@ -783,6 +818,10 @@ impl<K: Kernel> Daemon<K> {
                 self.reload_failures += 1;
             }
             Ok(loaded) => {
+                if loaded.runs_scripts {
+                    // Before any of its scripts can run.
+                    start_spawn_helper(super::tuning::Role::Checker);
+                }
                 super::tuning::configure(&loaded.tuning);
                 self.reloads += 1;
                 self.last_reload_error = None;
@@ -1190,6 +1229,7 @@ fn signal_stream(kind: SignalKind, name: &str) -> Result<tokio::signal::unix::Si
 
 async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Result<(), String> {
     super::tuning::configure(&loaded.tuning);
+    let runs_scripts = loaded.runs_scripts;
     let mut hup = signal_stream(SignalKind::hangup(), "SIGHUP")?;
     let mut term = signal_stream(SignalKind::terminate(), "SIGTERM")?;
     let mut int = signal_stream(SignalKind::interrupt(), "SIGINT")?;
@@ -1300,7 +1340,9 @@ async fn serve<K: Kernel>(opts: Options, loaded: LoadedConfig, kernel: K) -> Res
         );
     }
     // Before the checkers (MISC_CHECK) and notify scripts start.
-    start_spawn_helper(super::tuning::Role::Checker);
+    if runs_scripts {
+        start_spawn_helper(super::tuning::Role::Checker);
+    }
     if let Some(cfg) = d.sync.clone() {
         if cfg.instance.is_some() {
             match d.kernel.daemons().await {

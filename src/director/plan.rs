@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use ipvs::model::{ServiceKey, Table};
 use ipvs::ops::Op;
-use ipvs::reconcile::OwnershipFilter;
+use ipvs::reconcile::{OwnershipFilter, Planner};
 
 /// The part of `current` this director is responsible for: the services in
 /// `owned` (what it programs now and what it programmed before a reload).
@@ -27,6 +27,16 @@ pub fn scoped(current: &Table, owned: &BTreeSet<ServiceKey>) -> Table {
 /// service in `current` is ours, so one no longer desired is deleted.
 pub fn plan(desired: &Table, current: &Table) -> Vec<Op> {
     ipvs::reconcile::plan(desired, current, &OwnershipFilter::from_table(current))
+}
+
+/// Operations planned and written at a time by a full reconcile (some 110
+/// KiB of them).
+pub const PLAN_PIECE: usize = 1024;
+
+/// [`plan`] in pieces (see [`Planner::next_chunk`]; [`PLAN_PIECE`]), for
+/// the daemon to apply one before planning the next.
+pub fn planner<'a>(desired: &'a Table, current: &'a Table) -> Planner<'a> {
+    Planner::new(desired, current, &OwnershipFilter::from_table(current))
 }
 
 /// Operations removing the director's part of the kernel (`current`, see

@@ -57,6 +57,18 @@ pub struct DirectorSpec {
     pub rs_init_notifies: bool,
 }
 
+impl DirectorSpec {
+    /// Whether some real server is checked by a MISC_CHECK (a script run
+    /// every round; vetted by the checker when it starts, not at load).
+    pub fn has_misc_checks(&self) -> bool {
+        self.virtual_servers
+            .iter()
+            .flat_map(|vs| &vs.real_servers)
+            .flat_map(|rs| &rs.checks.checkers)
+            .any(|c| matches!(c.spec, checkers::config::CheckSpec::Misc(_)))
+    }
+}
+
 /// A `track_file` used by FILE_CHECK.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedFile {

@@ -1224,6 +1224,65 @@ testbed::uml_test! {
         assert_eq!(failed, 0, "{s}\n{}", d.logs());
     }
 
+    /// A first table bigger than one plan piece (3 virtual servers of 700
+    /// real servers, 2,103 operations; `PLAN_PIECE` is 1,024) is written
+    /// whole, piece by piece, and its plan logged as one summary. A
+    /// configuration that runs no script starts no spawn helper; a reload
+    /// that brings a MISC_CHECK starts it, and the script runs.
+    fn a_big_first_table_in_pieces_and_the_helper_only_for_scripts() {
+        let site = Site::new("pcs");
+        let reals = 700;
+        let mut text = String::from("global_defs {\n    script_user root\n}\n");
+        for v in 1..=3 {
+            text.push_str(&format!(
+                "virtual_server 10.0.0.{} 80 {{\n    lb_algo rr\n    lb_kind DR\n    protocol TCP\n",
+                100 + v
+            ));
+            for j in 0..reals {
+                text.push_str(&format!("    real_server 10.3.{}.{} 80 {{\n    }}\n", j / 200, j % 200 + 1));
+            }
+            text.push_str("}\n");
+        }
+        let conf = site.write_config("d.conf", &text);
+        let d = site.lvsd(DIR1, "d", &conf, &[]);
+        site.wait("every real server in the table", SLOW, || site.active_reals(DIR1).len() == 3 * reals);
+        site.wait("lvsd status", SLOW, || site.status("d").is_some());
+        let s = site.status("d").expect("status");
+        assert_eq!(json_u64(&s, "ipvs_writes"), 3 + 3 * reals as u64, "{s}");
+        let logs = d.logs();
+        let pieces = logs.find("IPVS: more than 1024 operations: planned and written in pieces");
+        let summary = logs.find(
+            "IPVS: PlanSummary { add_services: 3, edit_services: 0, del_services: 0, \
+             add_dests: 2100, edit_dests: 0, del_dests: 0 }",
+        );
+        assert!(pieces.is_some() && pieces < summary, "{logs}");
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(testbed::process::spawn_helper_of(d.pid()), None, "a helper without scripts");
+        // The reload brings a script: the helper starts, the script runs.
+        text.push_str(
+            "virtual_server 10.0.0.104 80 {\n    delay_loop 1\n    \
+             lb_algo rr\n    lb_kind DR\n    protocol TCP\n    real_server 10.3.9.1 80 {\n        \
+             MISC_CHECK {\n            misc_path /bin/true\n        }\n    }\n}\n",
+        );
+        site.write_config("d.conf", &text);
+        signal(&d, Signal::SIGHUP);
+        let t0 = Instant::now();
+        while testbed::process::spawn_helper_of(d.pid()).is_none() {
+            assert!(t0.elapsed() < SLOW, "no spawn helper {SLOW:?} after the reload:\n{}", d.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let succeeded = || {
+            site.status("d").map_or(0, |s| {
+                s["checks"]["results"]
+                    .as_array()
+                    .map(|a| a.iter().filter(|c| c["result"] == "success").filter_map(|c| c["count"].as_u64()).sum())
+                    .unwrap_or(0)
+            })
+        };
+        site.wait("the MISC_CHECK's script to run", SLOW, || succeeded() >= 1);
+        site.wait("its real server in the table", SLOW, || site.active_reals(DIR1).len() == 3 * reals + 1);
+    }
+
     fn a_table_changed_behind_lvsds_back_is_repaired() {
         let site = Site::new("dr");
         let conf = site.write_config("d.conf", &dr_config("MASTER", 150, &["10.0.0.4", "10.0.0.5"]));
