@@ -22,6 +22,8 @@
 # (0: no checkers, to time table programming alone),
 # BENCH_VS / BENCH_RS (100 / 100), BENCH_DELAY_LOOP (30), BENCH_TIMEOUT
 # (seconds per phase, 300), BENCH_NOFILE (run lvsd under prlimit with this open-files limit; default none: it raises its own), BENCH_ROUNDS, BENCH_LOGS (keep logs there), LAB_DIR (work dir).
+# For A/B runs of one program's start-up: BENCH_ONLY=lvsd (or keepalived)
+# runs that program alone, BENCH_STARTUP_ONLY=1 skips the reloads.
 set -eu
 
 vs_count=${BENCH_VS:-100} rs_count=${BENCH_RS:-100}
@@ -248,6 +250,11 @@ bench() {
     fi
     log "$name round $round: startup to $total real servers programmed: $startup s (ipvsadm -Ln confirms; exec at $(utc_time "$t0"), seen at $(utc_time "$t1") UTC)"
     echo "$startup" >>"$work/$name.startups"
+    if [ "${BENCH_STARTUP_ONLY:-0}" = 1 ]; then
+        kill -9 "-$(cat "$work/director.pid")" 2>/dev/null || true
+        rm -f "$work/director.pid"
+        return
+    fi
 
     # Which process writes to IPVS: keepalived's checker child, lvsd itself.
     case $name in
@@ -331,6 +338,7 @@ while [ $round -le "$rounds" ]; do
     if [ $((round % 2)) = 1 ]; then order="keepalived lvsd"; else order="lvsd keepalived"; fi
     for name in $order; do
         [ "$name" = lvsd ] && [ -z "$lvsd" ] && continue
+        [ -n "${BENCH_ONLY:-}" ] && [ "$name" != "$BENCH_ONLY" ] && continue
         bench "$name" "$round"
     done
     round=$((round + 1))
@@ -338,7 +346,10 @@ done
 
 for name in keepalived lvsd; do
     [ -f "$work/$name.startups" ] || continue
-    log "$name: median of $rounds: startup $(median "$work/$name.startups") s (all: $(tr '\n' ' ' <"$work/$name.startups")), reload $(median "$work/$name.reloads" 2>/dev/null) s (all: $(tr '\n' ' ' <"$work/$name.reloads" 2>/dev/null))"
+    reloads=
+    [ -f "$work/$name.reloads" ] &&
+        reloads=", reload $(median "$work/$name.reloads") s (all: $(tr '\n' ' ' <"$work/$name.reloads"))"
+    log "$name: median of $rounds: startup $(median "$work/$name.startups") s (all: $(tr '\n' ' ' <"$work/$name.startups"))$reloads"
 done
 if [ -f "$work/lvsd.startups" ] && [ -f "$work/keepalived.startups" ]; then
     log "ratio lvsd/keepalived startup (medians): $(ratio "$(median "$work/lvsd.startups")" "$(median "$work/keepalived.startups")") (goal <= 0.5)"
@@ -346,7 +357,9 @@ fi
 if [ -f "$work/lvsd.reloads" ] && [ -f "$work/keepalived.reloads" ]; then
     log "ratio lvsd/keepalived reload (medians): $(ratio "$(median "$work/lvsd.reloads")" "$(median "$work/keepalived.reloads")") (goal <= 0.1)"
 fi
-if [ -n "$lvsd" ]; then
+if [ "${BENCH_STARTUP_ONLY:-0}" = 1 ]; then
+    log "BENCH_STARTUP_ONLY=1: no reloads"
+elif [ -n "$lvsd" ]; then
     log "reload IPVS writes: lvsd ${lvsd_writes:-?} by strace, $(tr '\n' ' ' <"$work/lvsd.counters" 2>/dev/null)by its counter; keepalived ${keepalived_writes:-?} by strace (goal: lvsd exactly 1)"
 else
     log "BENCH_LVSD unset: keepalived only"

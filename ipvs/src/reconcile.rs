@@ -117,8 +117,8 @@ pub fn plan(desired: &Table, current: &Table, owned: &OwnershipFilter) -> Vec<Op
 /// [`plan`] in pieces: the same operations in the same order, a few
 /// services at a time. A daemon programming a big table applies each piece
 /// before planning the next, so it never holds every operation at once
-/// (10,000 real servers' operations are 1.1 MB, and in a guest where every
-/// fresh page is a trap that memory is a tenth of a start-up).
+/// (10,000 real servers' operations are 1.1 MB: some 270 of the 1,800
+/// fresh pages a start-up touched, each a trap in a UML guest).
 pub struct Planner<'a> {
     desired: &'a Table,
     current_by_key: HashMap<ServiceKey, &'a (Service, Vec<Destination>)>,
