@@ -580,6 +580,19 @@ impl CheckSpec {
         }
     }
 
+    /// The connection the check makes (MISC_CHECK makes none).
+    pub fn connection_mut(&mut self) -> Option<&mut Connection> {
+        match self {
+            CheckSpec::Tcp(c) => Some(&mut c.connection),
+            CheckSpec::Http(c) => Some(&mut c.connection),
+            CheckSpec::Misc(_) => None,
+            CheckSpec::Ping(c) => Some(&mut c.connection),
+            CheckSpec::Udp(c) => Some(&mut c.connection),
+            CheckSpec::Smtp(c) => Some(&mut c.connection),
+            CheckSpec::Dns(c) => Some(&mut c.connection),
+        }
+    }
+
     pub fn fast_recovery(&self) -> bool {
         matches!(self, CheckSpec::Http(h) if h.fast_recovery)
     }

@@ -2,7 +2,7 @@
 //! descriptions. Pure.
 #![forbid(unsafe_code)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use checkers::{
     CheckKind, CheckSchedule, CheckSpec, Connection, DnsCheck, HttpCheck, HttpProtocol, MiscCheck,
@@ -32,18 +32,94 @@ pub fn verify_ca_file(ssl: &model::SslSettings) -> Option<std::path::PathBuf> {
     ssl.ca.as_ref().filter(|_| ssl.verify).map(Into::into)
 }
 
-/// The checks of one real server. `id` is left 0: the daemon assigns ids.
+/// Which parts of a checker's target are the real server's own (its address,
+/// its port) rather than configured (`connect_ip`, `connect_port`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FromServer {
+    ip: bool,
+    port: bool,
+}
+
+impl FromServer {
+    fn of(c: &CheckerCommon) -> FromServer {
+        FromServer {
+            ip: c.connect_ip.is_none(),
+            port: c.connect_port.is_none(),
+        }
+    }
+}
+
+/// A real server's checks with its own address and port left out, so that
+/// real servers that check alike (usually all of a virtual server's) share
+/// one: 10,000 copies differing only by their target were half of the
+/// director's spec, and every page a big start-up touches is a trap in UML
+/// (issue #19). The checks that run are made from it when they start
+/// ([`CheckTemplate::resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckTemplate {
+    /// A target that comes from the real server is left unspecified here.
+    checks: RealServerChecks,
+    /// One per checker.
+    from_server: Vec<FromServer>,
+}
+
+impl CheckTemplate {
+    /// Whether the real server has no checker (it is always up).
+    pub fn is_empty(&self) -> bool {
+        self.checks.checkers.is_empty()
+    }
+
+    /// The checkers without the real server's target: their kinds,
+    /// schedules and policies, which do not depend on it.
+    pub fn checkers(&self) -> &[checkers::Checker] {
+        &self.checks.checkers
+    }
+
+    /// The checks as configured, for everything but the targets (the
+    /// verdict's policies, the configured weight).
+    pub fn untargeted(&self) -> &RealServerChecks {
+        &self.checks
+    }
+
+    /// Whether two real servers' checkers are the same (the configured weight
+    /// aside: a weight change alone does not restart them).
+    pub fn same_checkers(&self, other: &CheckTemplate) -> bool {
+        self.checks.checkers == other.checks.checkers && self.from_server == other.from_server
+    }
+
+    /// The checks of the real server at `addr`:`port`.
+    pub fn resolve(&self, addr: IpAddr, port: u16) -> RealServerChecks {
+        let mut checks = self.checks.clone();
+        for (c, from) in checks.checkers.iter_mut().zip(&self.from_server) {
+            if let Some(conn) = c.spec.connection_mut() {
+                if from.ip {
+                    conn.connect_ip = addr;
+                }
+                if from.port {
+                    conn.connect_port = port;
+                }
+            }
+        }
+        checks
+    }
+}
+
+/// Stands for the real server's address and port in a [`CheckTemplate`].
+const SERVER_TARGET: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+
+/// The checks of one real server, as a template (see [`CheckTemplate`]).
+/// `id` is left 0: the daemon assigns ids.
 pub fn real_server_checks(
     config: &Config,
     vs: &VirtualServer,
     rs: &RealServer,
-    port: u16,
-) -> Result<RealServerChecks, String> {
+) -> Result<CheckTemplate, String> {
     // Exact: a first push reserves room for 4 checkers, ~10k times in a large config.
     let mut out = Vec::with_capacity(rs.checkers.len());
+    let mut from_server = Vec::with_capacity(rs.checkers.len());
     for c in &rs.checkers {
         let common = c.common();
-        let connection = connection(common, SocketAddr::new(rs.address, port));
+        let connection = connection(common, SERVER_TARGET);
         let spec = match c {
             Checker::Tcp(_) => CheckSpec::Tcp(TcpCheck { connection }),
             Checker::Ping(_) => CheckSpec::Ping(PingCheck { connection }),
@@ -132,21 +208,26 @@ pub fn real_server_checks(
         // SMTP_CHECK `host { }` blocks: one more checker each, same schedule.
         if let Checker::Smtp(m) = c {
             for host in &m.hosts {
+                from_server.push(FromServer::of(host));
                 out.push(checkers::Checker {
                     spec: CheckSpec::Smtp(Box::new(SmtpCheck {
-                        connection: self::connection(host, SocketAddr::new(rs.address, port)),
+                        connection: self::connection(host, SERVER_TARGET),
                         helo_name: m.helo_name.clone(),
                     })),
                     schedule: schedule.clone(),
                 });
             }
         }
+        from_server.push(FromServer::of(common));
         out.push(checkers::Checker { spec, schedule });
     }
-    Ok(RealServerChecks {
-        id: 0,
-        weight: rs.weight.get(),
-        checkers: out,
+    Ok(CheckTemplate {
+        checks: RealServerChecks {
+            id: 0,
+            weight: rs.weight.get(),
+            checkers: out,
+        },
+        from_server,
     })
 }
 

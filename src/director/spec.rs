@@ -10,6 +10,7 @@ use ipvs::model::{
     TunnelType as IpvsTunnelType, TUN_FLAG_CSUM, TUN_FLAG_REMCSUM,
 };
 
+use super::checks::CheckTemplate;
 use crate::config::model::{
     Config, ForwardingMethod, IpFamily, LbAlgo, LbKind, Protocol, ScriptCommand, TunnelChecksum,
     TunnelType, VirtualServer, VirtualServerKey, VsgMember,
@@ -64,7 +65,7 @@ impl DirectorSpec {
         self.virtual_servers
             .iter()
             .flat_map(|vs| &vs.real_servers)
-            .flat_map(|rs| &rs.checks.checkers)
+            .flat_map(|rs| rs.checks.checkers())
             .any(|c| matches!(c.spec, checkers::config::CheckSpec::Misc(_)))
     }
 }
@@ -116,9 +117,10 @@ pub struct RealServerSpec {
     /// Boxed: rare, and 10,000 real servers would carry the room inline.
     pub notify_up: Option<Box<ScriptCommand>>,
     pub notify_down: Option<Box<ScriptCommand>>,
-    /// Shared with the start action and kept by the director: cloned per real
-    /// server at start-up otherwise (10,000 copies).
-    pub checks: std::sync::Arc<checkers::RealServerChecks>,
+    /// Its checks without its own address and port, shared with the other
+    /// real servers of its virtual server that check alike (see
+    /// [`CheckTemplate`]).
+    pub checks: std::sync::Arc<CheckTemplate>,
     /// FILE_CHECK: one entry per block (a file listed twice counts twice, as
     /// in keepalived).
     pub file_checks: Vec<FileCheckSpec>,
@@ -151,6 +153,12 @@ impl FileCheckSpec {
 impl RealServerSpec {
     pub fn key(&self) -> (IpAddr, u16) {
         self.dest.key()
+    }
+
+    /// The checks it runs, with its address and port as their targets where
+    /// no `connect_ip` or `connect_port` says otherwise.
+    pub fn checks(&self) -> checkers::RealServerChecks {
+        self.checks.resolve(self.dest.addr, self.dest.port)
     }
 }
 
@@ -263,24 +271,31 @@ fn virtual_server(config: &Config, vs: &VirtualServer) -> Result<VirtualServerSp
     let vs_port = vs.port().unwrap_or(0);
     // Sized up front (collecting through Result would regrow and copy the vector).
     let mut real_servers = Vec::with_capacity(vs.real_servers.len());
+    let mut last_checks: Option<std::sync::Arc<CheckTemplate>> = None;
     for rs in &vs.real_servers {
         let port = rs.port.unwrap_or(vs_port);
         let mut dest = Destination::new(rs.address, port, Forward::Masq, rs.weight.get());
         set_forward(&mut dest, rs.method);
         dest.upper_threshold = rs.uthreshold.unwrap_or(0);
         dest.lower_threshold = rs.lthreshold.unwrap_or(0);
-        let checks = super::checks::real_server_checks(config, vs, rs, port).map_err(|what| {
+        let checks = super::checks::real_server_checks(config, vs, rs).map_err(|what| {
             SpecError::Checker {
                 vs: name.clone(),
                 what,
             }
         })?;
+        // Real servers that check alike are usually neighbours in the block.
+        let checks = match last_checks.take() {
+            Some(last) if *last == checks => last,
+            _ => std::sync::Arc::new(checks),
+        };
+        last_checks = Some(checks.clone());
         real_servers.push(RealServerSpec {
             dest,
             inhibit_on_failure: rs.inhibit_on_failure,
             notify_up: rs.notify_up.clone(),
             notify_down: rs.notify_down.clone(),
-            checks: std::sync::Arc::new(checks),
+            checks,
             file_checks: rs
                 .file_checks
                 .iter()

@@ -148,7 +148,7 @@ fn real_key(vs: &VirtualServerSpec, rs: &RealServerSpec) -> RealServerKey {
 /// serves a whole start-up or reload, where a read per server cost 0.5 s at
 /// 10,000 real servers in UML, which has no vDSO).
 fn initial_state(rs: &RealServerSpec, now: u64) -> RealServerState {
-    let verdict = checkers::verdict::ServerVerdict::for_server(&rs.checks);
+    let verdict = checkers::verdict::ServerVerdict::for_server(rs.checks.untargeted());
     RealServerState {
         up: verdict.is_up(),
         checked_up: verdict.is_up(),
@@ -162,9 +162,9 @@ fn initial_state(rs: &RealServerSpec, now: u64) -> RealServerState {
 }
 
 fn start_checks(key: &RealServerKey, rs: &RealServerSpec) -> Option<Action> {
-    (!rs.checks.checkers.is_empty()).then(|| Action::StartChecks {
+    (!rs.checks.is_empty()).then(|| Action::StartChecks {
         key: key.clone(),
-        checks: rs.checks.clone(),
+        checks: Arc::new(rs.checks()),
     })
 }
 
@@ -272,10 +272,7 @@ impl Director {
             if want == have {
                 continue;
             }
-            let checked = vs
-                .real_servers
-                .iter()
-                .filter(|rs| !rs.checks.checkers.is_empty());
+            let checked = vs.real_servers.iter().filter(|rs| !rs.checks.is_empty());
             if want {
                 tracing::info!(
                     "{}: ha_suspend: no address of it here, checkers suspended",
@@ -297,11 +294,14 @@ impl Director {
                     // Resume in the state the server is in, as after a
                     // restart that adopts the table.
                     let up = self.reals.get(&key).is_none_or(|s| s.checked_up);
-                    let mut checks = rs.checks.clone();
-                    for c in &mut Arc::make_mut(&mut checks).checkers {
+                    let mut checks = rs.checks();
+                    for c in &mut checks.checkers {
                         c.schedule.alpha = !up;
                     }
-                    actions.push(Action::StartChecks { key, checks });
+                    actions.push(Action::StartChecks {
+                        key,
+                        checks: Arc::new(checks),
+                    });
                 }
                 self.suspended.remove(&vs.name);
             }
@@ -348,11 +348,7 @@ impl Director {
             if live.is_empty() || live.len() != vs.services.len() {
                 continue;
             }
-            for rs in vs
-                .real_servers
-                .iter()
-                .filter(|rs| !rs.checks.checkers.is_empty())
-            {
+            for rs in vs.real_servers.iter().filter(|rs| !rs.checks.is_empty()) {
                 let up = live
                     .iter()
                     .all(|ds| ds.iter().any(|x| x.key() == rs.dest.key() && x.weight > 0));
@@ -881,7 +877,8 @@ impl Director {
             for rs in &vs.real_servers {
                 let key = real_key(vs, rs);
                 let kept = self.find(&key).and_then(|(_, old)| {
-                    (old.checks.checkers == rs.checks.checkers)
+                    old.checks
+                        .same_checkers(&rs.checks)
                         .then(|| self.reals.get(&key).cloned())
                         .flatten()
                 });
@@ -905,9 +902,7 @@ impl Director {
         }
         for key in self.reals.keys() {
             if !reals.contains_key(key) {
-                let had_checks = self
-                    .find(key)
-                    .is_some_and(|(_, rs)| !rs.checks.checkers.is_empty());
+                let had_checks = self.find(key).is_some_and(|(_, rs)| !rs.checks.is_empty());
                 if had_checks {
                     actions.push(Action::StopChecks { key: key.clone() });
                 }

@@ -1097,3 +1097,82 @@ fn ha_suspend_runs_checkers_only_while_the_vip_is_here() {
     let without = d.reload(spec(NAT), Duration::from_secs(200));
     assert_eq!(starts(&without).len(), 2, "{without:?}");
 }
+
+#[test]
+fn real_servers_that_check_alike_share_one_template_and_keep_their_targets() {
+    let s = spec(
+        "virtual_server 192.0.2.10 80 {
+            lb_kind NAT
+            real_server 10.0.0.2 8080 { TCP_CHECK { connect_timeout 3 } }
+            real_server 10.0.0.3 8080 { TCP_CHECK { connect_timeout 3 } }
+            real_server 10.0.0.4 8081 { TCP_CHECK { connect_timeout 3 } }
+            real_server 10.0.0.5 8080 {
+                TCP_CHECK {
+                    connect_ip 10.9.9.9
+                    connect_timeout 3
+                }
+            }
+            real_server 10.0.0.6 8080 {
+                TCP_CHECK {
+                    connect_port 9
+                    connect_timeout 3
+                }
+            }
+            real_server 10.0.0.7 8080 {
+                SMTP_CHECK {
+                    connect_timeout 3
+                    host {
+                        connect_ip 10.8.8.8
+                        connect_port 25
+                    }
+                }
+            }
+        }",
+    );
+    let rs = &s.virtual_servers[0].real_servers;
+    // Neighbours that check alike (the port is the real server's too) share
+    // one template; a connect_ip or connect_port makes another.
+    assert!(std::sync::Arc::ptr_eq(&rs[0].checks, &rs[1].checks));
+    assert!(std::sync::Arc::ptr_eq(&rs[1].checks, &rs[2].checks));
+    assert!(!std::sync::Arc::ptr_eq(&rs[2].checks, &rs[3].checks));
+    assert!(!std::sync::Arc::ptr_eq(&rs[3].checks, &rs[4].checks));
+    let targets: Vec<Vec<String>> = rs
+        .iter()
+        .map(|r| {
+            r.checks()
+                .checkers
+                .iter()
+                .map(|c| match &c.spec {
+                    checkers::CheckSpec::Tcp(t) => t.connection.target().to_string(),
+                    checkers::CheckSpec::Smtp(m) => m.connection.target().to_string(),
+                    other => panic!("unexpected checker {other:?}"),
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            vec!["10.0.0.2:8080"],
+            vec!["10.0.0.3:8080"],
+            vec!["10.0.0.4:8081"],
+            vec!["10.9.9.9:8080"],
+            vec!["10.0.0.6:9"],
+            vec!["10.8.8.8:25", "10.0.0.7:8080"],
+        ]
+    );
+    // What starts is the resolved checks, one per real server.
+    let (_, actions) = Director::new(s);
+    let started: Vec<String> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StartChecks { key, checks } => match &checks.checkers[0].spec {
+                checkers::CheckSpec::Tcp(t) => Some(format!("{key} {}", t.connection.target())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started.len(), 5);
+    assert!(started[3].ends_with("real_server 10.0.0.5:8080 10.9.9.9:8080"));
+}
