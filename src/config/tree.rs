@@ -48,9 +48,19 @@ struct Frame {
     nodes: Vec<Node>,
 }
 
+/// Largest statement list kept for reuse (see [`TreeBuilder::spare`]).
+const MAX_SPARE_NODES: usize = 4096;
+
 /// Builds the tree from lines of tokens.
 pub struct TreeBuilder {
     stack: Vec<Frame>,
+    /// Emptied statement lists of closed blocks, kept for the next blocks
+    /// to fill. A block's list grows by doubling while it is read; freed
+    /// each time, the outgrown buffers were taken by the model's small
+    /// allocations and the next block grew into fresh memory: about a
+    /// megabyte of holes for a 100 x 100 configuration, every page of it a
+    /// trap in UML (issue #19).
+    spare: Vec<Vec<Node>>,
     /// Depth of blocks being skipped past [`MAX_NESTING_DEPTH`].
     skipping: usize,
 }
@@ -69,6 +79,7 @@ impl TreeBuilder {
                 open: Span::default(),
                 nodes: Vec::new(),
             }],
+            spare: Vec::new(),
             skipping: 0,
         }
     }
@@ -108,10 +119,11 @@ impl TreeBuilder {
             self.skipping = 1;
             return;
         }
+        let nodes = self.spare.pop().unwrap_or_default();
         self.stack.push(Frame {
             header,
             open: at,
-            nodes: Vec::new(),
+            nodes,
         });
     }
 
@@ -123,11 +135,13 @@ impl TreeBuilder {
         let Some(frame) = self.stack.pop() else {
             return;
         };
+        let mut read = frame.nodes;
         if let Some((keyword, mut args)) = frame.header {
-            // As in push_statement: keep only what the finished block holds.
+            // As in push_statement: keep only what the finished block holds
+            // (copied out: the list it was read into is kept for the next).
             args.shrink_to_fit();
-            let mut nodes = frame.nodes;
-            nodes.shrink_to_fit();
+            let mut nodes = Vec::with_capacity(read.len());
+            nodes.append(&mut read);
             self.top().nodes.push(Node {
                 keyword,
                 args,
@@ -136,6 +150,12 @@ impl TreeBuilder {
                     nodes,
                 }),
             });
+        }
+        read.clear();
+        // A list that held a very large block is not kept: it would stay
+        // for the rest of the read.
+        if read.capacity() <= MAX_SPARE_NODES {
+            self.spare.push(read);
         }
     }
 
@@ -282,5 +302,69 @@ mod tests {
         let (_, d) = build(&["}", "a {"]);
         assert!(matches!(d[0].problem, Problem::UnmatchedClose));
         assert!(matches!(d[1].problem, Problem::UnclosedBlock { .. }));
+    }
+
+    /// Blocks read into reused lists hold exactly their own statements, and
+    /// each finished block's list is exactly its size.
+    #[test]
+    fn reused_statement_lists_leave_nothing_behind() {
+        let mut lines = Vec::new();
+        for i in 0..3 {
+            lines.push(format!("outer{i} {{"));
+            for j in 0..(5 - i) {
+                lines.push(format!("  inner{j} {{ k{j} v }}"));
+            }
+            lines.push("  { stray }".to_string());
+            lines.push("}".to_string());
+        }
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (nodes, d) = build(&refs);
+        assert_eq!(d.len(), 3, "one stray '{{' a block: {d:?}");
+        let shape: Vec<(String, Vec<String>)> = nodes
+            .iter()
+            .map(|n| {
+                let block = n.block.as_ref().map(|b| b.nodes.as_slice()).unwrap_or(&[]);
+                assert_eq!(
+                    n.block.as_ref().map(|b| b.nodes.capacity()),
+                    Some(block.len())
+                );
+                let inner = block
+                    .iter()
+                    .map(|c| {
+                        let kids = c.block.as_ref().map(|b| b.nodes.as_slice()).unwrap_or(&[]);
+                        let kids: Vec<&str> = kids.iter().map(|k| k.name()).collect();
+                        format!("{}[{}]", c.name(), kids.join(","))
+                    })
+                    .collect();
+                (n.name().to_string(), inner)
+            })
+            .collect();
+        let want = |i: usize, n: usize| {
+            (
+                format!("outer{i}"),
+                (0..n)
+                    .map(|j| format!("inner{j}[k{j}]"))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(shape, vec![want(0, 5), want(1, 4), want(2, 3)]);
+    }
+
+    #[test]
+    fn a_very_large_block_s_list_is_not_kept() {
+        let mut d = Vec::new();
+        let mut b = TreeBuilder::new();
+        let mut line = |text: &str, b: &mut TreeBuilder| {
+            let t = tokenize(&MappedText::from_source(text, FileId(0), 0), &mut d);
+            b.line(t, &mut d);
+        };
+        line("big {", &mut b);
+        for _ in 0..=MAX_SPARE_NODES {
+            line("x", &mut b);
+        }
+        line("}", &mut b);
+        assert!(b.spare.is_empty());
+        line("small { x }", &mut b);
+        assert_eq!(b.spare.len(), 1);
     }
 }
