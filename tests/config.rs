@@ -838,6 +838,58 @@ fn invalid_utf8_is_a_diagnostic() {
     );
 }
 
+/// Files are read a line at a time and their text read again only to show
+/// a diagnostic: places and excerpts agree with what was read, across
+/// CRLF line ends, replaced invalid UTF-8 and includes.
+#[test]
+fn diagnostics_of_a_file_read_line_by_line_show_the_right_lines() {
+    let s = Scratch::new();
+    let inc = s.write(
+        "inc.conf",
+        b"vrrp_script chk {\r\n    script /bin/true\r\n    no_such_option 1\r\n}\r\n",
+    );
+    let p = s.write(
+        "top.conf",
+        b"global_defs {\r\n  router_id \xff\xfe r1\r\n  bogus_global \xc3\xa9 x\r\n}\r\ninclude inc.conf\r\nalso_bogus",
+    );
+    let d = load(&p, &opts("x")).expect_err("invalid utf-8");
+    let shown: Vec<(String, String)> = d
+        .items
+        .iter()
+        .map(|e| {
+            let rendered = e.render(&d.sources);
+            let excerpt = rendered
+                .lines()
+                .find(|l| l.contains(" | ") && !l.trim_start().starts_with('|'))
+                .unwrap_or("")
+                .to_string();
+            (e.location(&d.sources).unwrap_or_default(), excerpt)
+        })
+        .collect();
+    let top = p.display().to_string();
+    let inc = inc.display().to_string();
+    assert_eq!(
+        shown[0],
+        (
+            format!("{top}:2:13"),
+            "2 |   router_id \u{fffd}\u{fffd} r1".to_string()
+        ),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&(format!("{top}:3:3"), "3 |   bogus_global é x".to_string())),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&(format!("{inc}:3:5"), "3 |     no_such_option 1".to_string())),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&(format!("{top}:6:1"), "6 | also_bogus".to_string())),
+        "{shown:?}"
+    );
+}
+
 #[test]
 fn unreadable_top_file_is_an_error_without_a_place() {
     let d =

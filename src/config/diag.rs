@@ -250,7 +250,7 @@ impl Diagnostic {
         let gutter = line.to_string().len();
         let width = sources
             .file(span.file)
-            .and_then(|f| f.text.get(span.start as usize..span.end as usize))
+            .and_then(|f| f.text().get(span.start as usize..span.end as usize))
             .map(|t| t.lines().next().unwrap_or("").chars().count())
             .unwrap_or(1)
             .clamp(1, MAX_CARET_WIDTH);

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use super::diag::{Diagnostic, Problem};
@@ -24,6 +25,8 @@ pub const MAX_SUBSTITUTION_DEPTH: usize = 32;
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest line produced by substitution.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// A file is read this much at a time (a system call each; ~100 µs in UML).
+const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 const INCLUDE_KEYWORDS: [&str; 6] = [
     "include", "includer", "includem", "includew", "includeb", "includea",
@@ -37,9 +40,22 @@ enum Pending {
 
 struct FileCursor {
     file: FileId,
+    /// Offset of its next line in the file's text (as read: invalid UTF-8
+    /// replaced, which is how spans count).
     pos: usize,
     canonical: PathBuf,
+    /// A file is read a line at a time, not held whole: a 10,000-real-server
+    /// configuration's megabyte of text stayed while its model was built, a
+    /// fifth of the pages its load touched (issue #19). `None`: the text was
+    /// given in memory.
+    reader: Option<FileReader>,
+    /// The include line that opened it (where a read error is reported).
+    from: Option<Span>,
+    /// Invalid UTF-8 is reported once per file, at its first byte.
+    invalid_utf8_seen: bool,
 }
+
+type FileReader = std::io::BufReader<std::io::Take<std::fs::File>>;
 
 /// Feeds every logical line of a configuration, in order, to a sink.
 pub struct Preprocessor<'a> {
@@ -89,6 +105,9 @@ impl<'a> Preprocessor<'a> {
             file,
             pos: 0,
             canonical: path.to_path_buf(),
+            reader: None,
+            from: None,
+            invalid_utf8_seen: false,
         });
         self.drive(sink);
     }
@@ -116,10 +135,10 @@ impl<'a> Preprocessor<'a> {
                 }
                 continue;
             }
-            let Some((file, start, end)) = self.next_physical_line() else {
+            let Some((file, start, raw)) = self.next_physical_line() else {
                 break;
             };
-            self.physical_line(file, start, end, sink);
+            self.physical_line(file, start, &raw, sink);
         }
     }
 
@@ -184,80 +203,110 @@ impl<'a> Preprocessor<'a> {
             }
             _ => {}
         }
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
+        let reader = match std::fs::File::open(path) {
+            Ok(f) => std::io::BufReader::with_capacity(READ_BUFFER_BYTES, f.take(MAX_FILE_BYTES)),
             Err(e) => {
                 let p = unreadable(e.to_string());
                 self.error(from, p);
                 return;
             }
         };
-        let (text, bad) = match String::from_utf8(bytes) {
-            Ok(t) => (t, None),
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                let byte = e.as_bytes().get(at).copied().unwrap_or(0);
-                (
-                    String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                    Some((at, byte)),
-                )
-            }
-        };
-        let file = self.sources.add(path.to_path_buf(), text);
-        if let Some((at, byte)) = bad {
-            self.error(
-                Span::new(file, at, at + 1),
-                Problem::InvalidUtf8 { path: shown, byte },
-            );
-        }
+        let file = self.sources.add_on_disk(path.to_path_buf());
         self.files.push(FileCursor {
             file,
             pos: 0,
             canonical,
+            reader: Some(reader),
+            from,
+            invalid_utf8_seen: false,
         });
     }
 
-    /// Next physical line of the innermost open file: `(file, start, end)` without newline.
-    fn next_physical_line(&mut self) -> Option<(FileId, usize, usize)> {
+    /// Next physical line of the innermost open file: `(file, start, text)`,
+    /// the text without its line end.
+    fn next_physical_line(&mut self) -> Option<(FileId, usize, String)> {
         loop {
             let cursor = self.files.last_mut()?;
-            let text = &self.sources.file(cursor.file)?.text;
-            if cursor.pos >= text.len() {
-                self.files.pop();
-                continue;
+            let (file, start) = (cursor.file, cursor.pos);
+            let mut line = match &mut cursor.reader {
+                None => {
+                    let text = self.sources.file(file)?.text();
+                    if start >= text.len() {
+                        self.files.pop();
+                        continue;
+                    }
+                    let end = text
+                        .get(start..)
+                        .and_then(|r| r.find('\n'))
+                        .map(|i| start + i)
+                        .unwrap_or(text.len());
+                    cursor.pos = end + 1;
+                    text.get(start..end).unwrap_or("").to_string()
+                }
+                Some(reader) => {
+                    let mut bytes = Vec::new();
+                    match reader.read_until(b'\n', &mut bytes) {
+                        Ok(0) => {
+                            self.files.pop();
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let from = cursor.from;
+                            self.files.pop();
+                            let path = self.sources.path(file).display().to_string();
+                            self.error(
+                                from,
+                                Problem::Unreadable {
+                                    path,
+                                    reason: e.to_string(),
+                                },
+                            );
+                            continue;
+                        }
+                    }
+                    let newline = bytes.last() == Some(&b'\n');
+                    if newline {
+                        bytes.pop();
+                    }
+                    let (line, invalid) = match String::from_utf8(bytes) {
+                        Ok(l) => (l, None),
+                        Err(e) => {
+                            let at = e.utf8_error().valid_up_to();
+                            let byte = e.as_bytes().get(at).copied().unwrap_or(0);
+                            let first = !std::mem::replace(&mut cursor.invalid_utf8_seen, true);
+                            (
+                                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                                first.then_some((start + at, byte)),
+                            )
+                        }
+                    };
+                    cursor.pos = start + line.len() + usize::from(newline);
+                    if let Some((at, byte)) = invalid {
+                        let path = self.sources.path(file).display().to_string();
+                        self.error(
+                            Span::new(file, at, at + 1),
+                            Problem::InvalidUtf8 { path, byte },
+                        );
+                    }
+                    line
+                }
+            };
+            if line.ends_with('\r') {
+                line.pop();
             }
-            let start = cursor.pos;
-            let end = text
-                .get(start..)
-                .and_then(|r| r.find('\n'))
-                .map(|i| start + i)
-                .unwrap_or(text.len());
-            cursor.pos = end + 1;
-            let mut line_end = end;
-            if text.get(start..end).is_some_and(|l| l.ends_with('\r')) {
-                line_end -= 1;
-            }
-            return Some((cursor.file, start, line_end));
+            return Some((file, start, line));
         }
-    }
-
-    fn text_of(&self, file: FileId, start: usize, end: usize) -> String {
-        self.sources
-            .file(file)
-            .and_then(|f| f.text.get(start..end))
-            .unwrap_or("")
-            .to_string()
     }
 
     fn physical_line(
         &mut self,
         file: FileId,
         start: usize,
-        end: usize,
+        raw: &str,
         sink: &mut dyn FnMut(MappedText),
     ) {
-        let raw = self.text_of(file, start, end);
-        let kept = strip_comment(&raw).trim_end_matches(is_space);
+        let kept = strip_comment(raw).trim_end_matches(is_space);
         let lead = kept.len() - kept.trim_start_matches(is_space).len();
         let body = &kept[lead..];
         if body.is_empty() {
@@ -311,8 +360,7 @@ impl<'a> Preprocessor<'a> {
             value.push_source(first, file, off);
         }
         let nl = Span::new(file, body_start, body_start + 1);
-        while let Some((f, s, e)) = self.next_physical_line_in(file) {
-            let raw = self.text_of(f, s, e);
+        while let Some((f, s, raw)) = self.next_physical_line_in(file) {
             let kept = strip_comment(&raw).trim_end_matches(is_space);
             let lead = kept.len() - kept.trim_start_matches(is_space).len();
             let part = &kept[lead..];
@@ -338,13 +386,17 @@ impl<'a> Preprocessor<'a> {
     }
 
     /// Like `next_physical_line`, but never leaves `file` (a definition ends with its file).
-    fn next_physical_line_in(&mut self, file: FileId) -> Option<(FileId, usize, usize)> {
-        if self.files.last().map(|c| c.file) != Some(file) {
+    fn next_physical_line_in(&mut self, file: FileId) -> Option<(FileId, usize, String)> {
+        let cursor = self.files.last_mut()?;
+        if cursor.file != file {
             return None;
         }
-        let cursor = self.files.last()?;
-        let len = self.sources.file(cursor.file)?.text.len();
-        if cursor.pos >= len {
+        let at_end = match &mut cursor.reader {
+            None => cursor.pos >= self.sources.file(file)?.text().len(),
+            // A read error is reported by next_physical_line when it meets it.
+            Some(reader) => reader.fill_buf().map_or(true, <[u8]>::is_empty),
+        };
+        if at_end {
             return None;
         }
         self.next_physical_line()

@@ -42,7 +42,10 @@ impl Span {
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
-    pub text: String,
+    /// Given with the file (a configuration passed as text), or read again
+    /// from `path` when a diagnostic first needs it: the preprocessor reads
+    /// files a line at a time and keeps none of them (issue #19).
+    text: OnceLock<String>,
     /// Byte offset of the start of each line, built by the first diagnostic that
     /// needs a line number (a clean 60k-line config never pays for it).
     line_starts: OnceLock<Vec<usize>>,
@@ -52,22 +55,50 @@ impl SourceFile {
     pub fn new(path: PathBuf, text: String) -> SourceFile {
         SourceFile {
             path,
-            text,
+            text: OnceLock::from(text),
             line_starts: OnceLock::new(),
         }
+    }
+
+    /// A file read from disk, whose text is read again if it is needed.
+    pub fn on_disk(path: PathBuf) -> SourceFile {
+        SourceFile {
+            path,
+            text: OnceLock::new(),
+            line_starts: OnceLock::new(),
+        }
+    }
+
+    /// The file's text as it was read (invalid UTF-8 replaced, as the
+    /// preprocessor did); empty if it can no longer be read. Changed since,
+    /// it shows what it holds now.
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let mut bytes = Vec::new();
+            let read = std::fs::File::open(&self.path).and_then(|f| {
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(f, super::preprocess::MAX_FILE_BYTES),
+                    &mut bytes,
+                )
+            });
+            match read {
+                Ok(_) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(_) => String::new(),
+            }
+        })
     }
 
     fn line_starts(&self) -> &[usize] {
         self.line_starts.get_or_init(|| {
             let mut starts = vec![0];
-            starts.extend(self.text.match_indices('\n').map(|(i, _)| i + 1));
+            starts.extend(self.text().match_indices('\n').map(|(i, _)| i + 1));
             starts
         })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        let offset = offset.min(self.text().len());
         let line_starts = self.line_starts();
         let line = match line_starts.binary_search(&offset) {
             Ok(i) => i,
@@ -75,7 +106,7 @@ impl SourceFile {
         };
         let start = line_starts.get(line).copied().unwrap_or(0);
         let col = self
-            .text
+            .text()
             .get(start..offset)
             .map(|s| s.chars().count())
             .unwrap_or(offset - start);
@@ -91,8 +122,8 @@ impl SourceFile {
         let end = line_starts
             .get(line)
             .map(|e| e.saturating_sub(1))
-            .unwrap_or(self.text.len());
-        self.text
+            .unwrap_or(self.text().len());
+        self.text()
             .get(start..end.max(start))
             .unwrap_or("")
             .trim_end_matches('\r')
@@ -111,7 +142,16 @@ impl SourceMap {
     }
 
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
-        self.files.push(SourceFile::new(path, text));
+        self.push(SourceFile::new(path, text))
+    }
+
+    /// A file the preprocessor reads from disk (see [`SourceFile::text`]).
+    pub fn add_on_disk(&mut self, path: PathBuf) -> FileId {
+        self.push(SourceFile::on_disk(path))
+    }
+
+    fn push(&mut self, file: SourceFile) -> FileId {
+        self.files.push(file);
         FileId(u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX))
     }
 
