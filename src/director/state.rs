@@ -184,22 +184,17 @@ impl Director {
     pub fn unchecked(spec: DirectorSpec) -> Director {
         let mut d = Director::default();
         let now = wall_clock();
-        let mut reals = Vec::with_capacity(
-            spec.virtual_servers
-                .iter()
-                .map(|vs| vs.real_servers.len())
-                .sum(),
-        );
+        // Inserted one at a time, not collected: a map built at once first
+        // collects its entries into one vector as large as itself, a
+        // megabyte for 10,000 real servers that the holes the freed model
+        // leaves cannot hold, so fresh pages at the top of the heap (each a
+        // trap in UML; issue #19). The map's nodes are small and fill those
+        // holes. A key given twice keeps its last state.
         for vs in &spec.virtual_servers {
             for rs in &vs.real_servers {
-                reals.push((real_key(vs, rs), initial_state(rs, now)));
+                d.reals.insert(real_key(vs, rs), initial_state(rs, now));
             }
         }
-        // Built at once, the map's nodes are full; inserted one by one in
-        // order, each split leaves a node half empty (a third more pages
-        // for 10,000 real servers). A key given twice keeps its last state,
-        // as inserting did.
-        d.reals = reals.into_iter().collect();
         d.spec = spec;
         d.recount_quorum();
         // ha_suspend: nothing is checked before the addresses are known.
