@@ -890,6 +890,36 @@ fn diagnostics_of_a_file_read_line_by_line_show_the_right_lines() {
     );
 }
 
+/// A configuration from a pipe (a FIFO, `-f /dev/stdin`) cannot be read
+/// again: it is kept whole, and its diagnostics show their lines.
+#[test]
+fn a_configuration_from_a_fifo_is_read_once_and_its_lines_shown() {
+    let s = Scratch::new();
+    let fifo = s.write("dir/.keep", b"").with_file_name("keepalived.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, "global_defs {\n  not_a_keyword 1\n}\n"))
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let shown = match load(&fifo, &opts("x")) {
+                Ok(l) => lvsd::config::render_all(&l.warnings, &l.sources),
+                Err(d) => d.to_string(),
+            };
+            let _ = tx.send(shown);
+        });
+    }
+    let shown = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("loading from a FIFO and showing its warnings must not block");
+    assert!(writer.join().is_ok_and(|w| w.is_ok()));
+    assert!(shown.contains(":2:3: warning"), "{shown}");
+    assert!(shown.contains("2 |   not_a_keyword 1"), "{shown}");
+}
+
 #[test]
 fn unreadable_top_file_is_an_error_without_a_place() {
     let d =

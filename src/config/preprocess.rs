@@ -57,6 +57,22 @@ struct FileCursor {
 
 type FileReader = std::io::BufReader<std::io::Take<std::fs::File>>;
 
+/// Text from bytes as read, invalid UTF-8 replaced, and the offset and
+/// value of the first invalid byte.
+fn lossy(bytes: Vec<u8>) -> (String, Option<(usize, u8)>) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes().get(at).copied().unwrap_or(0);
+            (
+                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                Some((at, byte)),
+            )
+        }
+    }
+}
+
 /// Feeds every logical line of a configuration, in order, to a sink.
 pub struct Preprocessor<'a> {
     config_id: &'a str,
@@ -190,7 +206,11 @@ impl<'a> Preprocessor<'a> {
             path: shown.clone(),
             reason,
         };
-        match std::fs::metadata(path) {
+        let meta = std::fs::metadata(path);
+        // Only a regular file can be read again for a diagnostic's line; a
+        // pipe or a device (`-f /dev/stdin`, a FIFO) is read whole and kept.
+        let regular = matches!(&meta, Ok(m) if m.is_file());
+        match meta {
             Ok(m) if m.is_dir() => {
                 let p = unreadable("is a directory".into());
                 self.error(from, p);
@@ -203,7 +223,7 @@ impl<'a> Preprocessor<'a> {
             }
             _ => {}
         }
-        let reader = match std::fs::File::open(path) {
+        let mut reader = match std::fs::File::open(path) {
             Ok(f) => std::io::BufReader::with_capacity(READ_BUFFER_BYTES, f.take(MAX_FILE_BYTES)),
             Err(e) => {
                 let p = unreadable(e.to_string());
@@ -211,6 +231,31 @@ impl<'a> Preprocessor<'a> {
                 return;
             }
         };
+        if !regular {
+            let mut bytes = Vec::new();
+            if let Err(e) = reader.read_to_end(&mut bytes) {
+                let p = unreadable(e.to_string());
+                self.error(from, p);
+                return;
+            }
+            let (text, invalid) = lossy(bytes);
+            let file = self.sources.add(path.to_path_buf(), text);
+            if let Some((at, byte)) = invalid {
+                self.error(
+                    Span::new(file, at, at + 1),
+                    Problem::InvalidUtf8 { path: shown, byte },
+                );
+            }
+            self.files.push(FileCursor {
+                file,
+                pos: 0,
+                canonical,
+                reader: None,
+                from,
+                invalid_utf8_seen: true,
+            });
+            return;
+        }
         let file = self.sources.add_on_disk(path.to_path_buf());
         self.files.push(FileCursor {
             file,
@@ -269,18 +314,11 @@ impl<'a> Preprocessor<'a> {
                     if newline {
                         bytes.pop();
                     }
-                    let (line, invalid) = match String::from_utf8(bytes) {
-                        Ok(l) => (l, None),
-                        Err(e) => {
-                            let at = e.utf8_error().valid_up_to();
-                            let byte = e.as_bytes().get(at).copied().unwrap_or(0);
-                            let first = !std::mem::replace(&mut cursor.invalid_utf8_seen, true);
-                            (
-                                String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                                first.then_some((start + at, byte)),
-                            )
-                        }
-                    };
+                    let (line, invalid) = lossy(bytes);
+                    // Once per file, at its first invalid byte.
+                    let invalid = invalid
+                        .filter(|_| !std::mem::replace(&mut cursor.invalid_utf8_seen, true))
+                        .map(|(at, byte)| (start + at, byte));
                     cursor.pos = start + line.len() + usize::from(newline);
                     if let Some((at, byte)) = invalid {
                         let path = self.sources.path(file).display().to_string();
