@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::diag::{Diagnostic, Problem};
 use super::lexer::{is_space, strip_comment, MappedText};
-use super::source::{FileId, SourceMap, Span};
+use super::source::{lossy, read_text, FileId, SourceMap, Span};
 
 /// Deepest chain of nested includes.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -57,20 +57,18 @@ struct FileCursor {
 
 type FileReader = std::io::BufReader<std::io::Take<std::fs::File>>;
 
-/// Text from bytes as read, invalid UTF-8 replaced, and the offset and
-/// value of the first invalid byte.
-fn lossy(bytes: Vec<u8>) -> (String, Option<(usize, u8)>) {
-    match String::from_utf8(bytes) {
-        Ok(text) => (text, None),
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let byte = e.as_bytes().get(at).copied().unwrap_or(0);
-            (
-                String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                Some((at, byte)),
-            )
-        }
+/// The next line of a file being read, without its `\n`, and whether it had
+/// one; `None` at the end.
+fn read_line(reader: &mut FileReader) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+    let mut bytes = Vec::new();
+    if reader.read_until(b'\n', &mut bytes)? == 0 {
+        return Ok(None);
     }
+    let newline = bytes.last() == Some(&b'\n');
+    if newline {
+        bytes.pop();
+    }
+    Ok(Some((bytes, newline)))
 }
 
 /// Feeds every logical line of a configuration, in order, to a sink.
@@ -223,22 +221,15 @@ impl<'a> Preprocessor<'a> {
             }
             _ => {}
         }
-        let mut reader = match std::fs::File::open(path) {
-            Ok(f) => std::io::BufReader::with_capacity(READ_BUFFER_BYTES, f.take(MAX_FILE_BYTES)),
-            Err(e) => {
-                let p = unreadable(e.to_string());
-                self.error(from, p);
-                return;
-            }
-        };
         if !regular {
-            let mut bytes = Vec::new();
-            if let Err(e) = reader.read_to_end(&mut bytes) {
-                let p = unreadable(e.to_string());
-                self.error(from, p);
-                return;
-            }
-            let (text, invalid) = lossy(bytes);
+            let (text, invalid) = match read_text(path) {
+                Ok(read) => read,
+                Err(e) => {
+                    let p = unreadable(e.to_string());
+                    self.error(from, p);
+                    return;
+                }
+            };
             let file = self.sources.add(path.to_path_buf(), text);
             if let Some((at, byte)) = invalid {
                 self.error(
@@ -256,6 +247,14 @@ impl<'a> Preprocessor<'a> {
             });
             return;
         }
+        let reader = match std::fs::File::open(path) {
+            Ok(f) => std::io::BufReader::with_capacity(READ_BUFFER_BYTES, f.take(MAX_FILE_BYTES)),
+            Err(e) => {
+                let p = unreadable(e.to_string());
+                self.error(from, p);
+                return;
+            }
+        };
         let file = self.sources.add_on_disk(path.to_path_buf());
         self.files.push(FileCursor {
             file,
@@ -289,31 +288,21 @@ impl<'a> Preprocessor<'a> {
                     text.get(start..end).unwrap_or("").to_string()
                 }
                 Some(reader) => {
-                    let mut bytes = Vec::new();
-                    match reader.read_until(b'\n', &mut bytes) {
-                        Ok(0) => {
+                    let (bytes, newline) = match read_line(reader) {
+                        Ok(Some(read)) => read,
+                        Ok(None) => {
                             self.files.pop();
                             continue;
                         }
-                        Ok(_) => {}
                         Err(e) => {
                             let from = cursor.from;
                             self.files.pop();
                             let path = self.sources.path(file).display().to_string();
-                            self.error(
-                                from,
-                                Problem::Unreadable {
-                                    path,
-                                    reason: e.to_string(),
-                                },
-                            );
+                            let reason = e.to_string();
+                            self.error(from, Problem::Unreadable { path, reason });
                             continue;
                         }
-                    }
-                    let newline = bytes.last() == Some(&b'\n');
-                    if newline {
-                        bytes.pop();
-                    }
+                    };
                     let (line, invalid) = lossy(bytes);
                     // Once per file, at its first invalid byte.
                     let invalid = invalid

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use super::preprocess::MAX_FILE_BYTES;
+
 /// Index of a file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
 pub struct FileId(pub u32);
@@ -73,19 +75,8 @@ impl SourceFile {
     /// preprocessor did); empty if it can no longer be read. Changed since,
     /// it shows what it holds now.
     pub fn text(&self) -> &str {
-        self.text.get_or_init(|| {
-            let mut bytes = Vec::new();
-            let read = std::fs::File::open(&self.path).and_then(|f| {
-                std::io::Read::read_to_end(
-                    &mut std::io::Read::take(f, super::preprocess::MAX_FILE_BYTES),
-                    &mut bytes,
-                )
-            });
-            match read {
-                Ok(_) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(_) => String::new(),
-            }
-        })
+        self.text
+            .get_or_init(|| read_text(&self.path).map_or_else(|_| String::new(), |(t, _)| t))
     }
 
     fn line_starts(&self) -> &[usize] {
@@ -127,6 +118,34 @@ impl SourceFile {
             .get(start..end.max(start))
             .unwrap_or("")
             .trim_end_matches('\r')
+    }
+}
+
+/// A whole file's text (at most [`MAX_FILE_BYTES`]), invalid UTF-8 replaced,
+/// and where its first invalid byte was (see [`lossy`]).
+pub fn read_text(path: &Path) -> std::io::Result<(String, Option<(usize, u8)>)> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path)?, MAX_FILE_BYTES),
+        &mut bytes,
+    )?;
+    Ok(lossy(bytes))
+}
+
+/// Text from bytes as read, invalid UTF-8 replaced, and the offset and value
+/// of the first invalid byte. Read a line at a time or whole, a file gives
+/// the same text: a line end is never part of an invalid sequence.
+pub fn lossy(bytes: Vec<u8>) -> (String, Option<(usize, u8)>) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes().get(at).copied().unwrap_or(0);
+            (
+                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                Some((at, byte)),
+            )
+        }
     }
 }
 
