@@ -285,8 +285,8 @@ fn virtual_server(config: &Config, vs: &VirtualServer) -> Result<VirtualServerSp
             }
         })?;
         // Real servers that check alike are usually neighbours in the block.
-        let checks = match last_checks.take() {
-            Some(last) if *last == checks => last,
+        let checks = match &last_checks {
+            Some(last) if **last == checks => last.clone(),
             _ => std::sync::Arc::new(checks),
         };
         last_checks = Some(checks.clone());
